@@ -1,0 +1,54 @@
+"""tenure: a customer-retention engine.
+
+>>> import tenure
+>>> ws = tenure.Workspace.open(store="tenure-data")          # doctest: +SKIP
+>>> tenure.ingest("orders", "orders.csv", workspace=ws)      # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "__version__",
+    "Settings",
+    "load_settings",
+    "Workspace",
+    "ingest",
+    "IngestResult",
+    "generate_demo",
+    "TenureError",
+    "InputError",
+    "ConfigError",
+]
+
+# Names are imported on first use so that `import tenure` and `tenure --help` stay fast.
+_LAZY = {
+    "Settings": "tenure.config",
+    "load_settings": "tenure.config",
+    "Workspace": "tenure.store.workspace",
+    "ingest": "tenure.ingest.pipeline",
+    "IngestResult": "tenure.ingest.pipeline",
+    "generate_demo": "tenure.datasets.demo",
+    "TenureError": "tenure.errors",
+    "InputError": "tenure.errors",
+    "ConfigError": "tenure.errors",
+}
+
+if TYPE_CHECKING:  # pragma: no cover
+    from tenure.config import Settings, load_settings
+    from tenure.datasets.demo import generate_demo
+    from tenure.errors import ConfigError, InputError, TenureError
+    from tenure.ingest.pipeline import IngestResult, ingest
+    from tenure.store.workspace import Workspace
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'tenure' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)

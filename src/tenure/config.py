@@ -1,0 +1,137 @@
+"""Settings: a flag beats a ``TENURE_*`` environment variable, which beats
+``tenure.toml``, which beats the default.
+
+``tenure.toml`` is read from the current directory, or from the path in
+``TENURE_CONFIG``::
+
+    store = "./tenure-data"
+    reporting_currency = "EUR"
+    timezone = "Europe/Berlin"   # how to read timestamps that carry no offset
+    date_order = "auto"          # auto, dmy or mdy for dates like 03/04/2024
+    create_customers = true      # orders for unknown customers create them
+    activity_window = 365        # days, for the active-customer definition
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+from tenure.errors import ConfigError
+
+ENV_PREFIX = "TENURE_"
+
+
+@dataclass(frozen=True)
+class Settings:
+    store: Path = Path("tenure-data")
+    ops_url: str | None = None  # default: sqlite in the store folder
+    reporting_currency: str = "EUR"
+    timezone: str = "UTC"
+    date_order: str = "auto"
+    create_customers: bool = True
+    max_errors: int | None = None
+    activity_window: int = 365
+
+    @property
+    def analytics_path(self) -> Path:
+        return self.store / "analytics.duckdb"
+
+    @property
+    def ops_database_url(self) -> str:
+        if self.ops_url:
+            return self.ops_url
+        return f"sqlite:///{(self.store / 'ops.sqlite').as_posix()}"
+
+    @property
+    def quarantine_dir(self) -> Path:
+        return self.store / "quarantine"
+
+
+def _coerce(name: str, raw: Any, origin: str) -> Any:
+    kinds = {f.name: f.type for f in fields(Settings)}
+    kind = str(kinds[name])
+    try:
+        if "Path" in kind:
+            return Path(str(raw)).expanduser()
+        if "bool" in kind:
+            if isinstance(raw, bool):
+                return raw
+            text = str(raw).strip().lower()
+            if text in {"1", "true", "yes", "on"}:
+                return True
+            if text in {"0", "false", "no", "off"}:
+                return False
+            raise ValueError(raw)
+        if "int" in kind:
+            if raw is None or (isinstance(raw, str) and raw.strip().lower() in {"", "none"}):
+                return None
+            value = int(raw)
+            if value < 0:
+                raise ValueError(raw)
+            return value
+        return None if raw is None else str(raw)
+    except (TypeError, ValueError):
+        raise ConfigError(
+            f"setting '{name}' from {origin} has the value {raw!r}, which is not a valid {kind}.",
+            hint=f"Fix it in {origin}.",
+        ) from None
+
+
+def _toml_path() -> Path | None:
+    explicit = os.environ.get(ENV_PREFIX + "CONFIG")
+    if explicit:
+        path = Path(explicit)
+        if not path.is_file():
+            raise ConfigError(
+                f"TENURE_CONFIG points at {path}, which does not exist.",
+                hint="Create the file or unset TENURE_CONFIG.",
+            )
+        return path
+    path = Path("tenure.toml")
+    return path if path.is_file() else None
+
+
+def load_settings(**flags: Any) -> Settings:
+    """Settings from flags (``None`` means not given), environment, tenure.toml."""
+    names = {f.name for f in fields(Settings)}
+    unknown = set(flags) - names
+    if unknown:
+        raise ConfigError(f"unknown settings: {', '.join(sorted(unknown))}")
+    values: dict[str, Any] = {}
+    path = _toml_path()
+    if path is not None:
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path} is not valid TOML: {exc}", hint="Fix the file.") from None
+        table = data.get("tenure", data)
+        for key, raw in table.items():
+            if key not in names:
+                raise ConfigError(
+                    f"{path}: unknown setting '{key}'.",
+                    hint=f"Known settings: {', '.join(sorted(names))}.",
+                )
+            values[key] = _coerce(key, raw, str(path))
+    for name in names:
+        env = os.environ.get(ENV_PREFIX + name.upper())
+        if env is not None and env != "":
+            values[name] = _coerce(name, env, f"${ENV_PREFIX}{name.upper()}")
+    for name, raw in flags.items():
+        if raw is not None:
+            values[name] = _coerce(name, raw, f"--{name.replace('_', '-')}")
+    settings = replace(Settings(), **values)
+    if settings.date_order not in {"auto", "dmy", "mdy", "ymd"}:
+        raise ConfigError(
+            f"date_order is {settings.date_order!r}.", hint="Use auto, dmy, mdy or ymd."
+        )
+    currency = settings.reporting_currency.upper()
+    if len(currency) != 3 or not currency.isalpha():
+        raise ConfigError(
+            f"reporting_currency is {settings.reporting_currency!r}, not an ISO 4217 code.",
+            hint="Use a three-letter code such as EUR or USD.",
+        )
+    return replace(settings, reporting_currency=currency)

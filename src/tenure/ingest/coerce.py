@@ -1,0 +1,353 @@
+"""Type coercion as DuckDB SQL: for each field, an expression that reads the
+raw text and one that says why it could not.
+
+Formats that vary between exports (day-first or month-first dates, decimal
+commas) are decided once per column from a sample, then applied to every
+row by DuckDB.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import duckdb
+
+from tenure.datamodel import ORDER_STATUSES, Field
+
+SAMPLE = 20000
+
+ISO = "iso"
+DATE_GROUPS: dict[str, list[str]] = {
+    "dmy": ["%d/%m/%Y", "%d.%m.%Y", "%d-%m-%Y", "%d/%m/%y", "%d.%m.%y"],
+    "mdy": ["%m/%d/%Y", "%m-%d-%Y", "%m/%d/%y"],
+    "ymd": ["%Y/%m/%d", "%Y.%m.%d", "%Y%m%d"],
+}
+TIME_SUFFIXES = ["", " %H:%M", " %H:%M:%S", " %I:%M %p", " %I:%M:%S %p", "T%H:%M:%S"]
+OFFSET_FORMATS = [
+    "%Y-%m-%d %H:%M:%S %z",
+    "%Y-%m-%dT%H:%M:%S%z",
+    "%Y-%m-%dT%H:%M:%S.%f%z",
+    "%Y-%m-%d %H:%M:%S%z",
+    "%Y-%m-%d %H:%M %z",
+]
+HAS_OFFSET = r"(Z|z|[+-]\d{2}(:?\d{2})?)$"
+
+STATUS_WORDS = {
+    "completed": ["completed", "complete", "paid", "fulfilled", "success", "succeeded",
+                  "closed", "delivered", "shipped", "processed", "done"],
+    "pending": ["pending", "authorized", "processing", "open", "on-hold", "on_hold",
+                "partially_paid", "unpaid", "awaiting_payment"],
+    "refunded": ["refunded", "refund", "returned", "fully_refunded"],
+    "partially_refunded": ["partially_refunded", "partially refunded", "partial_refund",
+                           "partially-refunded", "partial refund"],
+    "cancelled": ["cancelled", "canceled", "voided", "void", "failed", "declined"],
+}
+TRUE_WORDS = ["true", "t", "yes", "y", "1", "on", "subscribed", "opted_in", "opt-in",
+              "opted in", "granted", "x", "ja", "oui", "si", "sí"]
+FALSE_WORDS = ["false", "f", "no", "n", "0", "off", "unsubscribed", "not_subscribed",
+               "opted_out", "opt-out", "opted out", "denied", "nein", "non"]
+
+
+def lit(text: str) -> str:
+    return "'" + str(text).replace("'", "''") + "'"
+
+
+def _list(words: list[str]) -> str:
+    return "[" + ", ".join(lit(w) for w in words) + "]"
+
+
+@dataclass(frozen=True)
+class Parsed:
+    value: str  # SQL: the typed value, NULL when missing or unreadable
+    reason: str  # SQL: why a present value could not be read (NULL when it could)
+
+
+def date_formats(group: str, with_time: bool) -> list[str]:
+    formats = DATE_GROUPS[group]
+    if not with_time:
+        return formats
+    return [f + t for f in formats for t in TIME_SUFFIXES]
+
+
+def detect_date_group(
+    con: duckdb.DuckDBPyConnection, expr: str, date_order: str, table: str = "raw"
+) -> tuple[str, str | None]:
+    """ISO, dmy, mdy or ymd for a column of date texts, and a warning if ambiguous."""
+    sample = (
+        f"(SELECT DISTINCT v FROM (SELECT nullif(trim({expr}), '') AS v FROM {table}) "
+        f"WHERE v IS NOT NULL LIMIT {SAMPLE})"
+    )
+    counts = {ISO: f"count(CASE WHEN {_iso_naive('v')} IS NOT NULL OR {_iso_offset('v')} IS NOT NULL THEN 1 END)"}
+    for group in DATE_GROUPS:
+        counts[group] = f"count(try_strptime(v, {_list(date_formats(group, True))}))"
+    row = con.execute(
+        "SELECT count(*), " + ", ".join(counts.values()) + f" FROM {sample}"
+    ).fetchall()[0]
+    total, hits = row[0], dict(zip(counts, row[1:], strict=True))
+    if total == 0 or hits[ISO] >= max(hits.values()):
+        return ISO, None
+    if date_order in DATE_GROUPS:
+        return date_order, None
+    best = max(hits, key=lambda g: hits[g])
+    if best in ("dmy", "mdy") and hits["dmy"] == hits["mdy"]:
+        return "dmy", (
+            "dates could be day-first or month-first (no day above 12 was seen); "
+            "read as day-first. Pass --date-order mdy if they are month-first."
+        )
+    return best, None
+
+
+def _iso_naive(v: str) -> str:
+    return f"try_cast({v} AS TIMESTAMP)"
+
+
+def _iso_offset(v: str) -> str:
+    return f"coalesce(try_cast({v} AS TIMESTAMPTZ), try_strptime({v}, {_list(OFFSET_FORMATS)}))"
+
+
+def timestamp(v: str, group: str, tz: str, date_format: str | None) -> Parsed:
+    """Text to a UTC TIMESTAMP; values without an offset are read in ``tz``."""
+    if date_format:
+        fmt = lit(date_format)
+        if "%z" in date_format or "%Z" in date_format:
+            value = f"timezone('UTC', try_strptime({v}, {fmt}))"
+        else:
+            value = f"timezone('UTC', timezone({tz}, try_strptime({v}, {fmt})::TIMESTAMP))"
+        reason = f"'is not a date in the format {date_format}'"
+        return Parsed(value, reason)
+    if group == ISO:
+        value = (
+            f"CASE WHEN regexp_matches({v}, {lit(HAS_OFFSET)}) "
+            f"THEN timezone('UTC', {_iso_offset(v)}) "
+            f"ELSE timezone('UTC', timezone({tz}, {_iso_naive(v)})) END"
+        )
+        expected = "YYYY-MM-DD or YYYY-MM-DD HH:MM:SS"
+    else:
+        value = (
+            f"timezone('UTC', timezone({tz}, "
+            f"try_strptime({v}, {_list(date_formats(group, True))})::TIMESTAMP))"
+        )
+        expected = {"dmy": "DD/MM/YYYY", "mdy": "MM/DD/YYYY", "ymd": "YYYY/MM/DD"}[group]
+    reason = (
+        f"'is not a date (expected {expected}, like the rest of the column); "
+        "fix the value or pass --date-format'"
+    )
+    return Parsed(value, reason)
+
+
+def date(v: str, group: str, date_format: str | None) -> Parsed:
+    if date_format:
+        return Parsed(
+            f"try_strptime({v}, {lit(date_format)})::DATE",
+            f"'is not a date in the format {date_format}'",
+        )
+    if group == ISO:
+        value = f"coalesce(try_cast({v} AS DATE), try_cast({_iso_offset(v)} AS DATE))"
+        expected = "YYYY-MM-DD"
+    else:
+        value = f"try_strptime({v}, {_list(date_formats(group, True))})::DATE"
+        expected = {"dmy": "DD/MM/YYYY", "mdy": "MM/DD/YYYY", "ymd": "YYYY/MM/DD"}[group]
+    return Parsed(value, f"'is not a date (expected {expected}); fix the value or pass --date-format'")
+
+
+def detect_decimal_comma(con: duckdb.DuckDBPyConnection, expr: str, table: str = "raw") -> bool:
+    """True when the column writes decimals with a comma (12,50 or 1.234,56)."""
+    cleaned = _strip_money(f"nullif(trim({expr}), '')")
+    sample = f"(SELECT {cleaned} AS v FROM {table} WHERE nullif(trim({expr}), '') IS NOT NULL LIMIT {SAMPLE})"
+    row = con.execute(
+        "SELECT count(CASE WHEN regexp_matches(v, '^[+-]?[0-9.]*,[0-9]{1,2}$') OR "
+        "regexp_matches(v, '^[+-]?[0-9]{1,3}(\\.[0-9]{3})+(,[0-9]+)?$') THEN 1 END), "
+        "count(CASE WHEN regexp_matches(v, '^[+-]?[0-9,]*\\.[0-9]+$') THEN 1 END) "
+        f"FROM {sample}"
+    ).fetchall()[0]
+    return row[0] > row[1]
+
+
+def _strip_money(v: str) -> str:
+    # currency signs and codes, spaces (also non-breaking), apostrophes as thousands marks
+    return (
+        f"regexp_replace(regexp_replace({v}, '^[A-Za-z]{{3}}\\s*|\\s*[A-Za-z]{{3}}$', ''), "
+        "'[\\s\u00a0\u202f''$€£¥₹₩₽¢]|R\\$|kr', '', 'g')"
+    )
+
+
+def amount(v: str, decimal_comma: bool) -> Parsed:
+    s = _strip_money(v)
+    if decimal_comma:
+        s = f"replace(replace({s}, '.', ''), ',', '.')"
+    else:
+        s = f"replace({s}, ',', '')"
+    value = f"try_cast({s} AS DECIMAL(18,4))"
+    example = "1.234,56" if decimal_comma else "1234.56"
+    return Parsed(value, f"'is not an amount (expected a number such as {example})'")
+
+
+def integer(v: str) -> Parsed:
+    value = (
+        f"CASE WHEN try_cast({v} AS DOUBLE) = round(try_cast({v} AS DOUBLE)) "
+        f"THEN try_cast(try_cast({v} AS DOUBLE) AS BIGINT) END"
+    )
+    return Parsed(value, "'is not a whole number'")
+
+
+def number(v: str) -> Parsed:
+    return Parsed(
+        f"try_cast(replace({v}, ',', '.') AS DOUBLE)",
+        "'is not a number'",
+    )
+
+
+def boolean(v: str) -> Parsed:
+    low = f"lower({v})"
+    value = (
+        f"CASE WHEN list_contains({_list(TRUE_WORDS)}, {low}) THEN true "
+        f"WHEN list_contains({_list(FALSE_WORDS)}, {low}) THEN false END"
+    )
+    return Parsed(value, "'is not yes/no (use true or false)'")
+
+
+def status(v: str) -> Parsed:
+    low = f"lower({v})"
+    cases = " ".join(
+        f"WHEN list_contains({_list(words)}, {low}) THEN {lit(name)}"
+        for name, words in STATUS_WORDS.items()
+    )
+    return Parsed(
+        f"CASE {cases} END",
+        f"'is not an order status (use one of: {', '.join(ORDER_STATUSES)})'",
+    )
+
+
+def survey_kind(v: str) -> Parsed:
+    return Parsed(
+        f"CASE WHEN list_contains(['nps', 'csat', 'ces'], lower({v})) THEN lower({v}) END",
+        "'is not a survey kind (use nps, csat or ces)'",
+    )
+
+
+def email(v: str) -> Parsed:
+    low = f"lower({v})"
+    return Parsed(
+        f"CASE WHEN regexp_matches({low}, '^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$') THEN {low} END",
+        "'is not an e-mail address'",
+    )
+
+
+def text(v: str) -> Parsed:
+    return Parsed(v, "NULL")
+
+
+def json_object(v: str) -> Parsed:
+    return Parsed(
+        f"CASE WHEN json_valid({v}) AND json_type({v}) = 'OBJECT' THEN json({v}) END",
+        "'is not a JSON object'",
+    )
+
+
+def country(v: str) -> Parsed:
+    return Parsed(
+        f"(SELECT code FROM _countries WHERE name = lower({v}))",
+        "'is not a country (use ISO 3166 codes such as DE, or English names)'",
+    )
+
+
+def currency(v: str) -> Parsed:
+    return Parsed(
+        f"(SELECT code FROM _currencies WHERE code = upper({v}))",
+        "'is not an ISO 4217 currency code (such as EUR, USD)'",
+    )
+
+
+def timezone_name(v: str) -> Parsed:
+    return Parsed(
+        f"(SELECT name FROM _zones WHERE lname = lower({v}))",
+        "'is not an IANA time zone (such as Europe/Berlin)'",
+    )
+
+
+def locale(v: str) -> Parsed:
+    pattern = r"^([A-Za-z]{2,3})(?:[-_]([A-Za-z]{4}))?(?:[-_]([A-Za-z]{2}|[0-9]{3}))?$"
+    p = lit(pattern)
+    value = (
+        f"CASE WHEN regexp_matches({v}, {p}) THEN concat_ws('-', "
+        f"lower(regexp_extract({v}, {p}, 1)), "
+        f"nullif(initcap(regexp_extract({v}, {p}, 2)), ''), "
+        f"nullif(upper(regexp_extract({v}, {p}, 3)), '')) END"
+    )
+    return Parsed(value, "'is not a locale (use a BCP 47 tag such as de-DE)'")
+
+
+@lru_cache(maxsize=1)
+def _country_rows() -> list[tuple[str, str]]:
+    from babel import Locale
+
+    territories = Locale("en").territories
+    rows = {}
+    for code, name in territories.items():
+        if len(code) == 2 and code.isalpha():
+            rows[code.lower()] = code
+            rows[name.lower()] = code
+    for alias, code in {"usa": "US", "united states of america": "US", "uk": "GB",
+                        "great britain": "GB", "england": "GB", "deutschland": "DE",
+                        "holland": "NL", "russia": "RU", "south korea": "KR"}.items():
+        rows[alias] = code
+    return sorted(rows.items())
+
+
+@lru_cache(maxsize=1)
+def _currency_codes() -> list[str]:
+    from babel.numbers import list_currencies
+
+    return sorted(list_currencies())
+
+
+def install_lookups(con: duckdb.DuckDBPyConnection, types: set[str]) -> None:
+    """Small lookup tables the expressions above refer to."""
+    if "country" in types:
+        con.execute("CREATE OR REPLACE TEMP TABLE _countries (name VARCHAR, code VARCHAR)")
+        con.executemany("INSERT INTO _countries VALUES (?, ?)", _country_rows())
+    if "currency" in types:
+        con.execute("CREATE OR REPLACE TEMP TABLE _currencies (code VARCHAR)")
+        con.executemany("INSERT INTO _currencies VALUES (?)", [(c,) for c in _currency_codes()])
+    if "timezone" in types:
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE _zones AS "
+            "SELECT name, lower(name) AS lname FROM pg_timezone_names()"
+        )
+
+
+def parse(field: Field, v: str, *, group: str = ISO, tz: str = "'UTC'",
+          date_format: str | None = None, decimal_comma: bool = False) -> Parsed:
+    t = field.type
+    if t == "timestamp":
+        return timestamp(v, group, tz, date_format)
+    if t == "date":
+        return date(v, group, date_format)
+    if t == "amount":
+        return amount(v, decimal_comma)
+    if t == "integer":
+        return integer(v)
+    if t == "number":
+        return number(v)
+    if t == "bool":
+        return boolean(v)
+    if t == "status":
+        return status(v)
+    if t == "survey_kind":
+        return survey_kind(v)
+    if t == "email":
+        return email(v)
+    if t == "json":
+        return json_object(v)
+    if t == "country":
+        return country(v)
+    if t == "currency":
+        return currency(v)
+    if t == "timezone":
+        return timezone_name(v)
+    if t == "locale":
+        return locale(v)
+    return text(v)
+
+

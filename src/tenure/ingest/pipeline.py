@@ -1,0 +1,343 @@
+"""``ingest``: one file (or table, or DataFrame) of one kind into the store.
+
+Every row read ends as exactly one of: accepted (then inserted, updated or
+unchanged), rejected (written to the quarantine file with its reason) or a
+duplicate of an earlier row of the same file. The counts add up, and the
+store changes in one transaction or not at all.
+
+>>> from tenure import ingest
+>>> result = ingest("orders", "orders.csv", store="tenure-data")  # doctest: +SKIP
+>>> result.read == result.accepted + result.rejected + result.duplicates  # doctest: +SKIP
+True
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from tenure.config import Settings, load_settings
+from tenure.datamodel import Kind
+from tenure.errors import InputError, TenureError, TooManyErrorsError
+from tenure.ingest import mapping as mapping_mod
+from tenure.ingest import quarantine, readers, sources
+from tenure.ingest.validate import build_checked, q
+from tenure.store import writer
+from tenure.store.analytics import scalar
+from tenure.store.workspace import Workspace
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class IngestResult:
+    kind: str
+    source: str
+    read: int = 0
+    accepted: int = 0
+    rejected: int = 0
+    duplicates: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    customers_created: int = 0
+    quarantine: str | None = None
+    ingest_id: int | None = None
+    seconds: float = 0.0
+    mapping: dict[str, str] = field(default_factory=dict)
+    ignored_columns: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    errors: list[dict[str, Any]] = field(default_factory=list)  # the first few rejected rows
+    reasons: list[dict[str, Any]] = field(default_factory=list)  # rejected rows by reason
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @property
+    def balanced(self) -> bool:
+        return self.read == self.accepted + self.rejected + self.duplicates
+
+
+def ingest(
+    kind: str,
+    source: Any,
+    *,
+    workspace: Workspace | None = None,
+    store: str | Path | None = None,
+    map: list[str] | dict[str, str] | None = None,  # noqa: A002 - the CLI's word
+    mapping: str | Path | None = None,
+    preset: str | None = None,
+    max_errors: int | None = None,
+    fmt: str | None = None,
+    encoding: str | None = None,
+    delimiter: str | None = None,
+    date_format: str | None = None,
+    date_order: str | None = None,
+    timezone: str | None = None,
+    currency: str | None = None,
+    create_customers: bool | None = None,
+    table: str | None = None,
+    query: str | None = None,
+    progress: Progress | None = None,
+) -> IngestResult:
+    """Ingest ``source`` as ``kind`` into the workspace's store.
+
+    ``source`` is a path (CSV, Parquet, JSON lines), a database URL with
+    ``table`` or ``query``, or a pandas / polars / Arrow table.
+    ``map`` is ``["Source column=field", ...]`` or ``{"Source column": "field"}``.
+    """
+    started = time.perf_counter()
+    owned = workspace is None
+    ws = workspace or Workspace.open(load_settings(store=store))
+    try:
+        return _run(
+            ws, mapping_mod.kind_named(kind), source, map=map, mapping=mapping, preset=preset,
+            max_errors=max_errors, fmt=fmt, encoding=encoding, delimiter=delimiter,
+            date_format=date_format, date_order=date_order, timezone=timezone,
+            currency=currency, create_customers=create_customers, table=table, query=query,
+            progress=progress or (lambda _stage: None), started=started,
+        )
+    finally:
+        if owned:
+            ws.close()
+
+
+def _mapping(kind: Kind, map_: Any, mapping_file: Any, preset: str | None) -> mapping_mod.Mapping:
+    base = mapping_mod.load_preset(preset, kind) if preset else mapping_mod.Mapping()
+    if mapping_file:
+        base = mapping_mod.load_mapping_file(Path(mapping_file), kind).merged_over(base)
+    if map_:
+        flags = [f"{s}={t}" for s, t in map_.items()] if isinstance(map_, dict) else list(map_)
+        base = mapping_mod.parse_map_flags(flags, kind).merged_over(base)
+    return base
+
+
+def _run(ws: Workspace, kind: Kind, source: Any, *, progress: Progress, started: float,
+         **opts: Any) -> IngestResult:
+    settings: Settings = ws.settings
+    wanted = _mapping(kind, opts["map"], opts["mapping"], opts["preset"])
+    option = wanted.options.get
+    tz = opts["timezone"] or option("timezone") or settings.timezone
+    date_format = opts["date_format"] or option("date_format")
+    date_order = opts["date_order"] or option("date_order") or settings.date_order
+    default_currency = (opts["currency"] or option("currency") or settings.reporting_currency).upper()
+    create = settings.create_customers if opts["create_customers"] is None else opts["create_customers"]
+    max_errors = opts["max_errors"] if opts["max_errors"] is not None else settings.max_errors
+    name = sources.describe(source, opts["table"], opts["query"])
+    run_id = ws.ops.start_run(kind.name, name)
+    result = IngestResult(kind.name, name, ingest_id=run_id)
+    tmp = settings.store / ".tmp"
+    tmp.mkdir(exist_ok=True)
+    try:
+        with ws.analytics() as con:
+            con.execute(f"SET temp_directory = '{tmp.as_posix()}'")
+            con.execute("SET memory_limit = '2GB'")
+            con.execute("SET preserve_insertion_order = true")
+            _check_timezone(con, tz)
+            progress("reading")
+            src = sources.read(
+                con, source, fmt=opts["fmt"], encoding=opts["encoding"] or option("encoding"),
+                delimiter=opts["delimiter"] or option("delimiter"), table=opts["table"],
+                query=opts["query"], workdir=tmp,
+            )
+            result.source = src.name
+            result.read = src.read
+            result.warnings += [f"{src.name}: {n}" for n in src.notes]
+            if src.read == 0:
+                result.warnings.append(f"{src.name} has a header but no rows: nothing to ingest.")
+                _finish(ws, run_id, result, started, "succeeded")
+                return result
+            # columns starting with "_" are tenure's own (a quarantine file's, say)
+            usable = [c for c in src.columns if not c.startswith("_")]
+            resolved = mapping_mod.resolve(kind, usable, wanted, src.name)
+            progress("checking")
+            plan = build_checked(
+                con, kind, resolved, usable, source=src.name, tz=tz,
+                date_format=date_format, date_order=date_order,
+                default_currency=default_currency,
+                reporting_currency=settings.reporting_currency,
+            )
+            result.mapping = plan.mapped
+            result.ignored_columns = plan.ignored_columns
+            result.warnings += plan.warnings
+            _classify(con, kind, plan.mapped, create=create)
+            _count(con, result, src.broken)
+            if not result.balanced:  # pragma: no cover - an invariant, kept honest
+                raise TenureError(
+                    f"internal error: {result.read} rows read but {result.accepted} accepted + "
+                    f"{result.rejected} rejected + {result.duplicates} duplicates."
+                )
+            progress("quarantine")
+            pending = None
+            if result.rejected:
+                labels = {f: c for f, c in resolved.columns.items()}
+                pending = quarantine.write(con, settings.quarantine_dir, run_id, kind.name,
+                                           src.name, src.columns, labels)
+                result.quarantine = str(pending.final.resolve())
+                result.errors, result.reasons = quarantine.summary(con)
+            if max_errors is not None and result.rejected > max_errors:
+                if pending:
+                    pending.publish()
+                raise TooManyErrorsError(
+                    f"{result.rejected:,} of {result.read:,} rows were rejected, more than "
+                    f"--max-errors {max_errors}; nothing was written to the store.",
+                    hint=_first_reasons(result) + f"\nAll rejected rows: {result.quarantine}",
+                    source=src.name,
+                )
+            if result.accepted == 0 and result.rejected:
+                if pending:
+                    pending.publish()
+                raise InputError(
+                    f"every one of the {result.read:,} rows was rejected; nothing was written.",
+                    hint=_first_reasons(result) + f"\nAll rejected rows: {result.quarantine}",
+                    source=src.name,
+                )
+            progress("writing")
+            writer.prepare(con, kind, set(plan.mapped))
+            with_stubs = kind.has_customer and create
+            if with_stubs:
+                time_field = next((f.name for f in kind.fields if f.type == "timestamp"), None)
+                writer.stub_customers(con, kind, time_field)
+            written = writer.commit(con, kind, ingest_id=run_id, source=src.name,
+                                    with_stubs=with_stubs)
+            if pending:
+                pending.publish()
+            result.inserted = written.inserted
+            result.updated = written.updated
+            result.unchanged = written.unchanged
+            result.customers_created = written.customers_created
+    except TenureError as exc:
+        _finish(ws, run_id, result, started, "failed", message=str(exc))
+        raise
+    except KeyboardInterrupt:
+        _finish(ws, run_id, result, started, "interrupted", message="interrupted (Ctrl-C)")
+        raise
+    except duckdb.Error as exc:
+        _finish(ws, run_id, result, started, "failed", message=str(exc))
+        raise InputError(
+            f"the data could not be processed: {str(exc).splitlines()[0]}",
+            hint="Check the file and the mapping; the store was not changed.",
+            source=result.source,
+        ) from None
+    _finish(ws, run_id, result, started, "succeeded")
+    return result
+
+
+def _check_timezone(con: duckdb.DuckDBPyConnection, tz: str) -> None:
+    if not scalar(con, "SELECT count(*) FROM pg_timezone_names() WHERE name = ?", [tz]):
+        raise InputError(
+            f"the time zone {tz!r} is not an IANA time zone.",
+            hint="Pass --timezone with a name such as UTC or Europe/Berlin.",
+            value=tz,
+        )
+
+
+def _classify(con: duckdb.DuckDBPyConnection, kind: Kind, mapped: dict[str, str], *,
+              create: bool) -> None:
+    """From ``checked`` to ``accepted``, ``dupes`` and ``rejected_rows``."""
+    key = ", ".join(q(k) for k in kind.key)
+    fields = [c[0] for c in con.execute("DESCRIBE checked").fetchall()
+              if not c[0].startswith("_")]
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE ranked AS SELECT *, "
+        f"row_number() OVER (PARTITION BY {key} ORDER BY _line) AS _rn FROM checked"
+    )
+    con.execute("DROP TABLE checked")
+    key_ok = " AND ".join(f"r.{q(k)} IS NOT NULL" for k in kind.key)
+    join = " AND ".join(f"f.{q(k)} = r.{q(k)}" for k in kind.key)
+    same = [f"(r.{q(c)} IS NULL OR r.{q(c)} IS NOT DISTINCT FROM f.{q(c)})" for c in fields]
+    first_diff = " ".join(f"WHEN NOT {s} THEN {_lit(c)}" for s, c in zip(same, fields, strict=True))
+    diff_val = " ".join(
+        f"WHEN NOT {s} THEN CAST(r.{q(c)} AS VARCHAR)" for s, c in zip(same, fields, strict=True)
+    )
+    diff_old = " ".join(
+        f"WHEN NOT {s} THEN CAST(f.{q(c)} AS VARCHAR)" for s, c in zip(same, fields, strict=True)
+    )
+    key_text = " || '/' || ".join(f"CAST(r.{q(k)} AS VARCHAR)" for k in kind.key)
+    key_name = "/".join(kind.key)
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE later AS SELECT r._line, "
+        f"(r._err_reason IS NULL OR r._err_missing) AND {' AND '.join(same)} AS _dup, "
+        f"CASE WHEN r._err_reason IS NOT NULL AND NOT r._err_missing THEN r._err_field "
+        f"ELSE CASE {first_diff} END END AS _err_field, "
+        f"CASE WHEN r._err_reason IS NOT NULL AND NOT r._err_missing THEN r._err_value "
+        f"ELSE CASE {diff_val} END END AS _err_value, "
+        f"CASE WHEN r._err_reason IS NOT NULL AND NOT r._err_missing THEN r._err_reason "
+        f"ELSE 'conflicts with line ' || f._line || ', which has the same {key_name} ' || "
+        f"{key_text} || ' and ' || coalesce(CASE {diff_old} END, 'no value') || ' here; "
+        f"keep one of the two rows' END AS _err_reason "
+        f"FROM ranked r JOIN ranked f ON {join} AND f._rn = 1 WHERE r._rn > 1 AND {key_ok}"
+    )
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE rejected_rows AS "
+        "SELECT _line, _err_field, _err_value, _err_reason FROM ranked "
+        f"WHERE _err_reason IS NOT NULL AND (_rn = 1 OR NOT ({' AND '.join(_bare_key_ok(kind))})) "
+        "UNION ALL SELECT _line, _err_field, _err_value, _err_reason FROM later WHERE NOT _dup"
+    )
+    con.execute("CREATE OR REPLACE TEMP TABLE dupes AS SELECT _line FROM later WHERE _dup")
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE accepted AS SELECT * EXCLUDE (_rn, _err_field, _err_value, "
+        "_err_reason, _err_missing) FROM ranked WHERE _rn = 1 AND _err_reason IS NULL"
+    )
+    con.execute("DROP TABLE ranked")
+    con.execute("DROP TABLE later")
+    if kind.has_customer and not create:
+        _reject_orphans(
+            con, "customer_id", "customers",
+            "'is not a customer in the store; ingest customers first, or pass "
+            "--create-customers'",
+        )
+    if kind.name == "order_items":
+        _reject_orphans(
+            con, "order_id", "orders", "'is not an order in the store; ingest the orders first'"
+        )
+
+
+def _bare_key_ok(kind: Kind) -> list[str]:
+    return [f"{q(k)} IS NOT NULL" for k in kind.key]
+
+
+def _reject_orphans(con: duckdb.DuckDBPyConnection, column: str, table: str, reason: str) -> None:
+    orphan = (
+        f"NOT EXISTS (SELECT 1 FROM {table} s WHERE s.{column} = a.{column})"
+    )
+    con.execute(
+        f"INSERT INTO rejected_rows SELECT _line, '{column}', {column}, {reason} "
+        f"FROM accepted a WHERE {orphan}"
+    )
+    con.execute(f"DELETE FROM accepted a WHERE {orphan}")
+
+
+def _count(con: duckdb.DuckDBPyConnection, result: IngestResult, broken: int) -> None:
+    row = con.execute(
+        "SELECT (SELECT count(*) FROM accepted), (SELECT count(*) FROM rejected_rows), "
+        "(SELECT count(*) FROM dupes)"
+    ).fetchall()[0]
+    result.accepted, result.rejected, result.duplicates = int(row[0]), int(row[1]) + broken, int(row[2])
+
+
+def _lit(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _first_reasons(result: IngestResult) -> str:
+    lines = ["First rejected rows:"]
+    for e in result.errors[:5]:
+        lines.append("  " + quarantine.describe(result.source, e))
+    return "\n".join(lines)
+
+
+def _finish(ws: Workspace, run_id: int, result: IngestResult, started: float, status: str,
+            message: str | None = None) -> None:
+    result.seconds = round(time.perf_counter() - started, 3)
+    ws.ops.finish_run(
+        run_id, status, read=result.read, accepted=result.accepted, rejected=result.rejected,
+        duplicates=result.duplicates, inserted=result.inserted, updated=result.updated,
+        unchanged=result.unchanged, customers_created=result.customers_created,
+        quarantine_path=result.quarantine, message=message,
+    )

@@ -1,0 +1,236 @@
+"""Validation: from the ``raw`` temp table to ``checked``, every row typed and
+either clean or carrying the first reason it cannot be used.
+
+``checked`` has ``_line``, the kind's fields (typed), the reporting-currency
+amounts for kinds with money, and ``_err_column`` / ``_err_value`` /
+``_err_reason``. Everything runs as DuckDB SQL over the whole table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import duckdb
+
+from tenure.datamodel import SURVEY_RANGES, Kind
+from tenure.errors import InputError
+from tenure.ingest import coerce
+from tenure.ingest.coerce import lit
+from tenure.ingest.mapping import Mapping
+
+
+def q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+MISSING = "'is missing (a value is required)'"
+
+
+@dataclass
+class Plan:
+    """What validation decided about the columns, for the result and messages."""
+
+    mapped: dict[str, str]  # field -> source column or "sql: ..."
+    date_groups: dict[str, str] = field(default_factory=dict)
+    decimal_comma: dict[str, bool] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    extra_columns: list[str] = field(default_factory=list)
+    ignored_columns: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Check:
+    """A rule across fields: when ``fails`` is true the row is rejected."""
+
+    column: str  # the field the message points at
+    fails: str
+    reason: str
+
+
+def checks(kind: Kind, mapped: set[str]) -> list[Check]:
+    out: list[Check] = []
+    now = "(now() AT TIME ZONE 'UTC' + INTERVAL 2 DAY)"
+    for f in kind.fields:
+        if f.name in mapped and f.type == "timestamp":
+            out.append(Check(f.name, f"{q(f.name)} > {now}",
+                             "'is in the future; check the date or its time zone'"))
+            out.append(Check(f.name, f"{q(f.name)} < TIMESTAMP '1900-01-01'",
+                             "'is before 1900; check the date'"))
+    nonneg = {
+        "orders": ["amount", "discount"],
+        "order_items": ["unit_price"],
+        "subscriptions": ["mrr"],
+    }.get(kind.name, [])
+    for name in nonneg:
+        hint = "; record refunds with status refunded" if name == "amount" else ""
+        out.append(Check(name, f"{q(name)} < 0", lit(f"is negative{hint}")))
+    if kind.name == "order_items":
+        out.append(Check("quantity", "quantity < 1", "'must be 1 or more'"))
+    if kind.name == "fx_rates":
+        out.append(Check("rate", "rate <= 0", "'must be above 0'"))
+    if kind.name == "subscriptions":
+        out.append(Check("ended_at", "ended_at < started_at", "'is before started_at'"))
+    if kind.name == "support_tickets":
+        for name in ("first_response_at", "resolved_at"):
+            out.append(Check(name, f"{name} < opened_at", "'is before opened_at'"))
+        out.append(Check("satisfaction", "satisfaction NOT BETWEEN 1 AND 5",
+                         "'is outside 1-5'"))
+    if kind.name == "survey_responses":
+        cases = " ".join(
+            f"WHEN kind = {lit(k)} THEN score NOT BETWEEN {lo} AND {hi} "
+            f"OR score <> round(score)" for k, (lo, hi) in SURVEY_RANGES.items()
+        )
+        ranges = ", ".join(f"{k} {lo}-{hi}" for k, (lo, hi) in SURVEY_RANGES.items())
+        out.append(Check("score", f"CASE {cases} END",
+                         lit(f"is outside the scale of its kind ({ranges}, whole numbers)")))
+    if kind.name == "customers":
+        out.append(Check("referred_by", "referred_by = customer_id", "'refers to itself'"))
+    return [c for c in out if c.column in mapped]
+
+
+def build_checked(
+    con: duckdb.DuckDBPyConnection,
+    kind: Kind,
+    mapping: Mapping,
+    columns: list[str],
+    *,
+    source: str,
+    tz: str,
+    date_format: str | None,
+    date_order: str,
+    default_currency: str,
+    reporting_currency: str,
+) -> Plan:
+    fields = [f for f in kind.fields if f.name in mapping.columns or f.name in mapping.sql]
+    plan = Plan({f.name: mapping.columns.get(f.name) or f"sql: {mapping.sql[f.name]}" for f in fields})
+    used = set(mapping.columns.values())
+    extra = [c for c in columns if c not in used]
+    if kind.collect_extra and "attributes" not in plan.mapped and extra:
+        plan.extra_columns = extra
+    else:
+        plan.ignored_columns = extra
+    coerce.install_lookups(con, {f.type for f in fields})
+
+    # 1. the raw text of each field
+    texts = []
+    for f in fields:
+        src = q(mapping.columns[f.name]) if f.name in mapping.columns else f"({mapping.sql[f.name]})"
+        texts.append(f"nullif(trim(CAST({src} AS VARCHAR)), '') AS {q('v_' + f.name)}")
+    if plan.extra_columns:
+        pairs = ", ".join(f"{lit(c)}, nullif(trim({q(c)}), '')" for c in plan.extra_columns)
+        texts.append(f"CAST(json_object({pairs}) AS VARCHAR) AS v_attributes")
+    try:
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE texts AS SELECT _line, "
+            + ", ".join(texts)
+            + " FROM raw"
+        )
+    except duckdb.Error as exc:
+        bad = [f"{f}: {e}" for f, e in mapping.sql.items()]
+        raise InputError(
+            f"a mapping expression cannot run on this file: {str(exc).splitlines()[0]}",
+            hint="Expressions: " + "; ".join(bad) + ". Check the columns they name.",
+            source=source,
+        ) from None
+    if plan.extra_columns:
+        fields = [*fields, kind.field("attributes")]
+        plan.mapped["attributes"] = "columns: " + ", ".join(plan.extra_columns)
+
+    # 2. formats decided per column from a sample
+    for f in fields:
+        v = q("v_" + f.name)
+        if f.type in ("timestamp", "date") and not date_format:
+            group, warning = coerce.detect_date_group(con, v, date_order, table="texts")
+            plan.date_groups[f.name] = group
+            if warning:
+                plan.warnings.append(f"{source}, column '{plan.mapped[f.name]}': {warning}")
+        if f.type == "amount":
+            plan.decimal_comma[f.name] = coerce.detect_decimal_comma(con, v, table="texts")
+
+    # 3. typed values and the first reason per row
+    # parse errors come first, then missing values, then rules across fields,
+    # so that a row whose first reason is "missing" has no unreadable value
+    typed, conds, missing = [], [], []
+    for f in fields:
+        v = q("v_" + f.name)
+        parsed = coerce.parse(
+            f, v, group=plan.date_groups.get(f.name, coerce.ISO), tz=lit(tz),
+            date_format=date_format, decimal_comma=plan.decimal_comma.get(f.name, False),
+        )
+        typed.append(f"{parsed.value} AS {q(f.name)}")
+        if f.required and f.presence == "value":
+            missing.append((f.name, f"{v} IS NULL", MISSING))
+        conds.append((f.name, f"{v} IS NOT NULL AND {q(f.name)} IS NULL", parsed.reason))
+    if "currency" in kind.converted.values() and "currency" not in mapping.columns \
+            and "currency" not in mapping.sql:
+        typed.append(f"{lit(default_currency)} AS currency")
+    if kind.name == "events" and "event_id" not in plan.mapped:
+        props = "properties" if "properties" in plan.mapped else "NULL"
+        typed.append(
+            f"md5(concat_ws('|', customer_id, name, strftime(occurred_at, '%Y-%m-%dT%H:%M:%S.%f'), "
+            f"CAST({props} AS VARCHAR))) AS event_id"
+        )
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE typed AS SELECT _line, "
+        + ", ".join([q("v_" + f.name) for f in fields] + typed)
+        + " FROM texts"
+    )
+    con.execute("DROP TABLE texts")
+    mapped = set(plan.mapped)
+    conds += missing
+    for c in checks(kind, mapped):
+        conds.append((c.column, f"coalesce({c.fails}, false)", c.reason))
+
+    # 4. money into the reporting currency, with the rate in force that day
+    source_table = "typed"
+    if kind.converted and any(a in mapped for a in kind.converted):
+        day = f"CAST({q(kind.fx_date)} AS DATE)" if kind.fx_date in mapped else "current_date"
+        rate = (
+            f"CASE WHEN currency = {lit(reporting_currency)} THEN CAST(1 AS DECIMAL(18,8)) "
+            "ELSE CAST(fx_rate_found AS DECIMAL(18,8)) END"
+        )
+        amounts = "".join(
+            f", CAST(round({q(a)} * ({rate}), 4) AS DECIMAL(18,4)) AS {q(a + '_reporting')}"
+            for a in kind.converted
+            if a in mapped
+        )
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE typed_fx AS SELECT t.*, {rate} AS fx_rate{amounts} "
+            "FROM typed t ASOF LEFT JOIN (SELECT currency AS fx_currency, date AS fx_day, "
+            "rate AS fx_rate_found FROM fx_rates) r "
+            f"ON t.currency = r.fx_currency AND {day} >= r.fx_day"
+        )
+        con.execute("DROP TABLE typed")
+        source_table = "typed_fx"
+        conds.append((
+            "currency",
+            f"currency IS NOT NULL AND currency <> {lit(reporting_currency)} AND fx_rate IS NULL",
+            f"'has no FX rate into {reporting_currency} on or before ' || "
+            f"strftime({day}, '%Y-%m-%d') || '; ingest fx_rates with a row for ' || "
+            "currency || ' dated on or before that day'",
+        ))
+        plan.mapped.setdefault("currency", f"default {default_currency}")
+
+    texted = {f.name for f in fields}
+
+    def shown(name: str) -> str:
+        """The value a message shows: the text as written when there is one."""
+        if name in texted:
+            return q("v_" + name)
+        return f"CAST({q(name)} AS VARCHAR)"
+
+    def case(parts: list[str]) -> str:
+        return f"CASE {' '.join(parts)} END" if parts else "CAST(NULL AS VARCHAR)"
+
+    when_field = [f"WHEN {c} THEN {lit(name)}" for name, c, _ in conds]
+    when_value = [f"WHEN {c} THEN {shown(name)}" for name, c, _ in conds]
+    when_reason = [f"WHEN {c} THEN {r}" for _, c, r in conds]
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE checked AS SELECT * EXCLUDE "
+        f"({', '.join(q('v_' + f.name) for f in fields)}), "
+        f"{case(when_field)} AS _err_field, {case(when_value)} AS _err_value, "
+        f"{case(when_reason)} AS _err_reason, "
+        f"{case(when_reason)} IS NOT DISTINCT FROM {MISSING} AS _err_missing FROM {source_table}"
+    )
+    con.execute(f"DROP TABLE {source_table}")
+    return plan

@@ -1,0 +1,1 @@
+"""The analytics store (DuckDB) and the operational store (SQLAlchemy)."""

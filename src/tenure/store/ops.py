@@ -1,0 +1,187 @@
+"""The operational store: SQLite by default, PostgreSQL by database URL.
+
+It holds what tenure itself writes and must keep transactional: the record
+of ingest runs now; the loyalty ledger, campaign outbox and consent later.
+Its schema is created and upgraded by the Alembic revisions in
+``migrations/``; a store at another revision is refused with the command
+that migrates it.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+from importlib import resources
+from typing import Any
+
+import sqlalchemy as sa
+
+from tenure.errors import ConfigError, MissingExtraError, StoreVersionError
+from tenure.store.ops_schema import ingest_runs
+
+
+def _alembic_config(connection: sa.Connection):
+    from alembic.config import Config
+
+    ini = resources.files("tenure.store") / "alembic.ini"
+    config = Config(str(ini))
+    config.set_main_option("script_location", str(resources.files("tenure.store") / "migrations"))
+    config.attributes["connection"] = connection
+    return config
+
+
+def _script_directory():
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", str(resources.files("tenure.store") / "migrations"))
+    return ScriptDirectory.from_config(config)
+
+
+def head_revision() -> str:
+    head = _script_directory().get_current_head()
+    assert head is not None, "the migrations folder has no revision"
+    return head
+
+
+def known_revisions() -> set[str]:
+    return {rev.revision for rev in _script_directory().walk_revisions()}
+
+
+def _make_engine(url: str) -> sa.Engine:
+    try:
+        engine = sa.create_engine(url, future=True)
+    except ModuleNotFoundError as exc:
+        raise MissingExtraError.for_extra("postgres", exc.name or "psycopg") from None
+    except sa.exc.ArgumentError as exc:
+        raise ConfigError(
+            f"the operational store URL {url!r} is not a database URL ({exc}).",
+            hint="Use sqlite:///path/ops.sqlite or postgresql+psycopg://user@host/db.",
+        ) from None
+    if engine.dialect.name == "sqlite":
+
+        @sa.event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn, _record):  # pragma: no cover - trivial
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA busy_timeout=10000")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.close()
+
+    return engine
+
+
+class OpsStore:
+    """Handle on the operational store; create with :meth:`open`."""
+
+    def __init__(self, engine: sa.Engine, url: str) -> None:
+        self.engine = engine
+        self.url = url
+
+    @classmethod
+    def open(cls, url: str, *, create: bool = True, store_hint: str = "") -> OpsStore:
+        engine = _make_engine(url)
+        try:
+            with engine.connect() as conn:
+                current = _current_revision(conn)
+        except sa.exc.OperationalError as exc:
+            raise ConfigError(
+                f"cannot open the operational store at {_safe(url)}: {exc.orig}",
+                hint="Check the URL, that the server is running, and your credentials.",
+            ) from None
+        head = head_revision()
+        if current is None:
+            if not create:
+                raise ConfigError(f"there is no tenure store at {_safe(url)}.")
+            with engine.begin() as conn:
+                from alembic import command
+
+                command.upgrade(_alembic_config(conn), "head")
+        elif current != head:
+            if current in known_revisions():
+                raise StoreVersionError(
+                    f"the operational store at {_safe(url)} is at schema revision {current}; "
+                    f"this tenure uses {head}.",
+                    hint=f"Back it up, then run: tenure migrate{store_hint}",
+                )
+            raise StoreVersionError(
+                f"the operational store at {_safe(url)} was written by a newer tenure "
+                f"(schema revision {current}, unknown here).",
+                hint="Upgrade tenure: pip install --upgrade tenure",
+            )
+        return cls(engine, url)
+
+    @classmethod
+    def migrate(cls, url: str) -> tuple[str | None, str]:
+        """Upgrade the schema to this tenure's head; returns (before, after)."""
+        engine = _make_engine(url)
+        with engine.begin() as conn:
+            before = _current_revision(conn)
+            if before is not None and before not in known_revisions():
+                raise StoreVersionError(
+                    f"the operational store is at revision {before}, newer than this tenure.",
+                    hint="Upgrade tenure: pip install --upgrade tenure",
+                )
+            from alembic import command
+
+            command.upgrade(_alembic_config(conn), "head")
+        engine.dispose()
+        return before, head_revision()
+
+    def revision(self) -> str | None:
+        with self.engine.connect() as conn:
+            return _current_revision(conn)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # ingest runs -------------------------------------------------------
+    def start_run(self, kind: str, source: str) -> int:
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                ingest_runs.insert().values(
+                    kind=kind,
+                    source=source,
+                    status="running",
+                    started_at=datetime.now(UTC),
+                    pid=os.getpid(),
+                )
+            )
+            return int(result.inserted_primary_key[0])
+
+    def finish_run(self, run_id: int, status: str, **counts: Any) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                ingest_runs.update()
+                .where(ingest_runs.c.id == run_id)
+                .values(status=status, finished_at=datetime.now(UTC), **counts)
+            )
+
+    def runs(self, limit: int = 50) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(ingest_runs).order_by(ingest_runs.c.id.desc()).limit(limit)
+            ).mappings()
+            return [dict(r) for r in rows]
+
+    def running_runs(self) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(ingest_runs).where(ingest_runs.c.status == "running")
+            ).mappings()
+            return [dict(r) for r in rows]
+
+
+def _current_revision(conn: sa.Connection) -> str | None:
+    if not sa.inspect(conn).has_table("alembic_version"):
+        return None
+    return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+
+
+def _safe(url: str) -> str:
+    """The URL without its password, for messages."""
+    try:
+        return sa.engine.make_url(url).render_as_string(hide_password=True)
+    except sa.exc.ArgumentError:
+        return url

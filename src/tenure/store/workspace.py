@@ -1,0 +1,138 @@
+"""A workspace: the analytics store and the operational store together.
+
+By default both live in one folder (``./tenure-data``)::
+
+    tenure-data/
+      analytics.duckdb   facts about customers (DuckDB)
+      ops.sqlite         tenure's own state (SQLite; PostgreSQL by URL)
+      quarantine/        rejected rows of each ingest, with their reasons
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+import duckdb
+
+from tenure.config import Settings, load_settings
+from tenure.errors import ConfigError
+from tenure.store import analytics
+from tenure.store.ops import OpsStore
+
+
+class Workspace:
+    """Open with :meth:`open`; use as a context manager to close both stores."""
+
+    def __init__(self, settings: Settings, ops: OpsStore) -> None:
+        self.settings = settings
+        self.ops = ops
+        self._reconcile_runs()
+
+    @classmethod
+    def open(cls, settings: Settings | None = None, *, create: bool = True, **flags: Any) -> Workspace:
+        settings = settings or load_settings(**flags)
+        store = settings.store
+        if store.exists() and not store.is_dir():
+            raise ConfigError(
+                f"the store path {store} is a file, not a folder.",
+                hint="Pass --store with a folder (it is created when missing).",
+            )
+        if not store.exists():
+            if not create:
+                raise ConfigError(
+                    f"there is no tenure store at {store}.",
+                    hint="Ingest data first (tenure ingest ...) or pass --store.",
+                )
+            store.mkdir(parents=True)
+        hint = f" --store {store}"
+        con = analytics.connect(settings.analytics_path)
+        try:
+            if analytics.has_schema(con):
+                analytics.check_version(con, settings.analytics_path, hint)
+                stored = analytics.meta(con).get("reporting_currency")
+                if stored and stored != settings.reporting_currency:
+                    raise ConfigError(
+                        f"the store {store} reports in {stored}, but the settings ask for "
+                        f"{settings.reporting_currency}.",
+                        hint=f"Use --currency-reporting {stored} (or reporting_currency = "
+                        f'"{stored}" in tenure.toml), or start a new store for '
+                        f"{settings.reporting_currency}.",
+                    )
+            elif create:
+                con.execute("BEGIN")
+                analytics.create_schema(con, settings.reporting_currency)
+                con.execute("COMMIT")
+            else:
+                raise ConfigError(f"there is no tenure store at {store}.")
+        finally:
+            con.close()
+        ops = OpsStore.open(settings.ops_database_url, create=create, store_hint=hint)
+        return cls(settings, ops)
+
+    @contextmanager
+    def analytics(self, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        con = analytics.connect(self.settings.analytics_path, read_only=read_only)
+        try:
+            yield con
+        finally:
+            con.close()
+
+    def _reconcile_runs(self) -> None:
+        """Runs still marked 'running' whose process is gone were interrupted
+        (or committed just before dying): the analytics store says which."""
+        stale = [r for r in self.ops.running_runs() if not _pid_alive(r.get("pid"))]
+        if not stale:
+            return
+        with self.analytics(read_only=False) as con:
+            committed = {
+                int(row[0])
+                for row in con.execute("SELECT ingest_id FROM _ingest_batches").fetchall()
+            }
+        for run in stale:
+            if run["id"] in committed:
+                self.ops.finish_run(run["id"], "succeeded", message="recorded after restart")
+            else:
+                self.ops.finish_run(
+                    run["id"], "interrupted", message="the process stopped before committing"
+                )
+
+    def status(self) -> dict[str, Any]:
+        with self.analytics(read_only=True) as con:
+            counts = analytics.table_counts(con)
+            meta = analytics.meta(con)
+        return {
+            "store": str(self.settings.store),
+            "analytics": str(self.settings.analytics_path),
+            "ops": self.settings.ops_database_url,
+            "schema_version": int(meta.get("schema_version", 0)),
+            "ops_revision": self.ops.revision(),
+            "reporting_currency": meta.get("reporting_currency"),
+            "tables": counts,
+        }
+
+    def close(self) -> None:
+        self.ops.close()
+
+    def __enter__(self) -> Workspace:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _pid_alive(pid: int | None) -> bool:
+    import os
+
+    if not pid:
+        return False
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

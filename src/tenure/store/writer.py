@@ -1,0 +1,142 @@
+"""Bulk upsert of validated rows into the analytics store, all or nothing.
+
+The rows to write sit in the temp table ``accepted`` (one row per key).
+A row whose key is new is inserted; a row whose key exists is compared by a
+hash of its stored values and replaced only when something changed. Fields
+the source did not map keep their stored value. Everything, including the
+customers created for unknown ids and the batch record, commits in one
+transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+
+from tenure.datamodel import KINDS, Kind, stored_columns
+from tenure.store.analytics import scalar
+
+# value given to a field when a new row does not carry it
+DEFAULTS = {("orders", "status"): "'completed'", ("order_items", "quantity"): "1"}
+
+
+def q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+@dataclass(frozen=True)
+class Written:
+    inserted: int
+    updated: int
+    unchanged: int
+    customers_created: int
+
+
+def _value_columns(kind: Kind) -> list[str]:
+    """Stored columns that carry data (everything except bookkeeping)."""
+    return [name for name, _ in stored_columns(kind) if not name.startswith("_")]
+
+
+def prepare(con: duckdb.DuckDBPyConnection, kind: Kind, mapped: set[str]) -> None:
+    """Build ``merged``: each accepted row as it would be stored, with its hash."""
+    key_join = " AND ".join(f"e.{q(k)} = a.{q(k)}" for k in kind.key)
+    selects = []
+    for name in _value_columns(kind):
+        base = name.removesuffix("_reporting")
+        default = DEFAULTS.get((kind.name, name), "NULL")
+        if name == "is_stub":
+            selects.append("false AS is_stub")
+        elif name in kind.key or name in mapped or (name == "fx_rate" and base in mapped) or (
+            name.endswith("_reporting") and base in mapped
+        ) or (name == "event_id" and kind.name == "events"):
+            selects.append(f"coalesce(a.{q(name)}, {default}) AS {q(name)}")
+        else:
+            selects.append(
+                f"CASE WHEN e.{q(kind.key[0])} IS NOT NULL THEN e.{q(name)} "
+                f"ELSE {default} END AS {q(name)}"
+            )
+    cols = _value_columns(kind)
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE merged0 AS SELECT a._line, "
+        + ", ".join(selects)
+        + f", e.{q(kind.key[0])} IS NOT NULL AS _exists, e._hash AS _old_hash "
+        f"FROM accepted a LEFT JOIN {q(kind.name)} e ON {key_join}"
+    )
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE merged AS SELECT *, "
+        f"hash({', '.join(q(c) for c in cols)}) AS _hash FROM merged0"
+    )
+    con.execute("DROP TABLE merged0")
+
+
+def counts(con: duckdb.DuckDBPyConnection) -> tuple[int, int, int]:
+    row = con.execute(
+        "SELECT count(*) FILTER (WHERE NOT _exists), "
+        "count(*) FILTER (WHERE _exists AND _hash <> _old_hash), "
+        "count(*) FILTER (WHERE _exists AND _hash = _old_hash) FROM merged"
+    ).fetchall()[0]
+    return int(row[0]), int(row[1]), int(row[2])
+
+
+def stub_customers(con: duckdb.DuckDBPyConnection, kind: Kind, time_field: str | None) -> None:
+    """``stubs``: customer ids the accepted rows name that the store lacks."""
+    first = f"min({q(time_field)})" if time_field else "CAST(NULL AS TIMESTAMP)"
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE stubs AS SELECT customer_id, {first} AS created_at, "
+        "min(_line) AS _line FROM accepted a WHERE customer_id IS NOT NULL AND NOT EXISTS "
+        "(SELECT 1 FROM customers c WHERE c.customer_id = a.customer_id) GROUP BY customer_id"
+    )
+
+
+def commit(
+    con: duckdb.DuckDBPyConnection,
+    kind: Kind,
+    *,
+    ingest_id: int,
+    source: str,
+    with_stubs: bool,
+) -> Written:
+    """Write ``merged`` (and ``stubs``) into the store in one transaction."""
+    inserted, updated, unchanged = counts(con)
+    cols = _value_columns(kind)
+    key_match = " AND ".join(f"{q(kind.name)}.{q(k)} = m.{q(k)}" for k in kind.key)
+    col_list = ", ".join(q(c) for c in cols)
+    created = 0
+    con.execute("BEGIN TRANSACTION")
+    try:
+        if updated:
+            con.execute(
+                f"DELETE FROM {q(kind.name)} USING merged m WHERE {key_match} "
+                "AND m._exists AND m._hash <> m._old_hash"
+            )
+        con.execute(
+            f"INSERT INTO {q(kind.name)} ({col_list}, _ingest_id, _source, _line, _hash) "
+            f"SELECT {col_list}, ?, ?, _line, _hash FROM merged "
+            "WHERE NOT _exists OR _hash <> _old_hash",
+            [ingest_id, source],
+        )
+        if with_stubs:
+            created = int(scalar(con, "SELECT count(*) FROM stubs"))
+            if created:
+                customer_cols = _value_columns(KINDS["customers"])
+                nulls = ", ".join(
+                    "true" if c == "is_stub" else q(c) if c in ("customer_id", "created_at")
+                    else "NULL"
+                    for c in customer_cols
+                )
+                con.execute(
+                    f"INSERT INTO customers ({', '.join(q(c) for c in customer_cols)}, "
+                    "_ingest_id, _source, _line, _hash) "
+                    f"SELECT {nulls}, ?, ?, _line, 0 FROM stubs",
+                    [ingest_id, source],
+                )
+        con.execute(
+            "INSERT INTO _ingest_batches VALUES (?, ?, ?, now() AT TIME ZONE 'UTC')",
+            [ingest_id, kind.name, source],
+        )
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return Written(inserted, updated, unchanged, created)

@@ -79,10 +79,10 @@ def read_file(
 ) -> Source:
     if not path.exists():
         raise InputError(
-            f"no such file: {path}",
-            hint="Check the path (it is relative to the current folder: "
-            f"{Path.cwd()}).",
+            "no such file.",
+            hint=f"Check the path (a relative path starts from {Path.cwd()}).",
             source=str(path),
+            code="file_not_found",
         )
     if path.is_dir():
         raise InputError(f"{path} is a folder, not a file.", hint="Pass a file.", source=str(path))

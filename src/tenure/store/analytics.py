@@ -118,3 +118,32 @@ def migrate(con: duckdb.DuckDBPyConnection) -> tuple[int, int]:
 
 def table_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     return {name: int(scalar(con, f'SELECT count(*) FROM "{name}"')) for name in KINDS}
+
+
+def headline(con: duckdb.DuckDBPyConnection) -> dict[str, object]:
+    """A few totals that show what the store holds, in the reporting currency."""
+    row = con.execute(
+        "SELECT (SELECT count(*) FROM customers), count(*), "
+        "coalesce(sum(amount_reporting) FILTER (WHERE status = 'completed'), 0), "
+        "count(*) FILTER (WHERE status IN ('refunded', 'cancelled')), "
+        "CAST(min(placed_at) AS DATE), CAST(max(placed_at) AS DATE) FROM orders"
+    ).fetchall()[0]
+    repeat = con.execute(
+        "SELECT count(*) FILTER (WHERE n >= 2), count(*) FROM "
+        "(SELECT customer_id, count(*) AS n FROM orders GROUP BY customer_id)"
+    ).fetchall()[0]
+    active = scalar(con, "SELECT count(*) FROM subscriptions WHERE ended_at IS NULL")
+    answers = scalar(con, "SELECT count(*) FROM survey_responses")
+    customers, orders, revenue, refunded, first, last = row
+    return {
+        "currency": meta(con).get("reporting_currency"),
+        "customers": int(customers),
+        "orders": int(orders),
+        "revenue": float(revenue),
+        "refunded_share": (refunded / orders) if orders else 0.0,
+        "repeat_customers_share": (repeat[0] / repeat[1]) if repeat[1] else 0.0,
+        "first_order": str(first) if first else None,
+        "last_order": str(last) if last else None,
+        "active_subscriptions": int(active or 0),
+        "survey_responses": int(answers or 0),
+    }

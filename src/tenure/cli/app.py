@@ -1,0 +1,77 @@
+"""The ``tenure`` Typer application and its entry point."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from tenure import __version__
+from tenure.cli import demo as demo_cmd
+from tenure.cli import ingest as ingest_cmd
+from tenure.cli import store as store_cmd
+
+app = typer.Typer(
+    name="tenure",
+    help="tenure: customer retention numbers you can trust.\n\n"
+    "Example:\n\n    tenure demo\n\n    tenure ingest orders orders.csv --json",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    pretty_exceptions_enable=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"tenure {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version."
+    ),
+) -> None:
+    """tenure: customer retention numbers you can trust."""
+
+
+app.command("ingest", help=ingest_cmd.HELP)(ingest_cmd.ingest)
+app.command("demo", help=demo_cmd.HELP)(demo_cmd.demo)
+app.command("status", help=store_cmd.STATUS_HELP)(store_cmd.status)
+app.command("runs", help=store_cmd.RUNS_HELP)(store_cmd.runs)
+app.command("migrate", help=store_cmd.MIGRATE_HELP)(store_cmd.migrate)
+
+
+def main() -> None:
+    from tenure.errors import TenureError
+
+    try:
+        app(standalone_mode=False)
+    except TenureError as exc:
+        from tenure.cli._common import emit_json, err_console
+
+        if "--json" in sys.argv:
+            emit_json(exc.to_dict())
+        console = err_console()
+        console.print("[bold red]Error:[/]", end=" ")
+        console.print(exc.render(), markup=False)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        print("Interrupted: the store was left as it was.", file=sys.stderr)
+        sys.exit(130)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        print("Aborted.", file=sys.stderr)
+        sys.exit(1)
+    except Exception as exc:  # click usage errors
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise
+    sys.exit(0)

@@ -1,0 +1,92 @@
+"""``tenure demo``: generate the demo business and ingest it as a user would."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from tenure.cli._common import JsonOption, StoreOption, emit_json, err_console, out_console, progress
+
+HELP = """Generate a seeded demo business and ingest it into the store.
+
+The business sells online in eight countries and five currencies; purchases
+follow BG/NBD with Gamma-Gamma spend (parameters in docs/demo.md). Its files
+are written to --out and ingested with the same path as `tenure ingest`.
+
+Examples:
+
+    tenure demo
+
+    tenure demo --customers 1000000 --seed 7 --out big-demo --store big-store
+"""
+
+# order matters: rates before money, customers before what refers to them
+ORDER = ("fx_rates", "customers", "orders", "order_items", "subscriptions",
+         "support_tickets", "survey_responses", "events")
+
+
+def demo(
+    customers: Annotated[int, typer.Option(help="Number of customers to generate.", min=1)] = 5000,
+    seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same files.")] = 42,
+    out: Annotated[
+        Path, typer.Option(help="Folder for the generated files.")
+    ] = Path("demo-data"),
+    store: StoreOption = None,
+    json_: JsonOption = False,
+) -> None:
+    from tenure.config import load_settings
+    from tenure.datasets.demo import generate_demo
+    from tenure.ingest.pipeline import ingest
+    from tenure.store import analytics
+    from tenure.store.workspace import Workspace
+
+    settings = load_settings(store=store)
+    results = []
+    with progress(not json_) as update:
+        update(f"generating {customers:,} customers")
+        files = generate_demo(out, customers=customers, seed=seed)
+        settings = load_settings(store=store, reporting_currency=files.reporting_currency)
+        with Workspace.open(settings) as ws:
+            for kind in ORDER:
+                path = getattr(files, kind)
+                result = ingest(kind, path, workspace=ws,
+                                progress=lambda stage, k=kind: update(f"{k}: {stage}"))
+                results.append(result)
+            with ws.analytics(read_only=True) as con:
+                headline = analytics.headline(con)
+    report = {
+        "files": str(Path(out).resolve()),
+        "store": str(settings.store.resolve()),
+        "ingested": [r.to_dict() for r in results],
+        "headline": headline,
+    }
+    if json_:
+        emit_json(report)
+        return
+    from rich.table import Table
+
+    out_c = out_console()
+    table = Table("kind", "read", "accepted", "rejected", "dup", "inserted", "updated",
+                  "unchanged", "seconds", title="Ingested")
+    for r in results:
+        table.add_row(r.kind, *(f"{getattr(r, k):,}" for k in (
+            "read", "accepted", "rejected", "duplicates", "inserted", "updated", "unchanged")),
+            f"{r.seconds:.2f}")
+    out_c.print(table)
+    h = headline
+    out_c.print(
+        f"[bold]Headline[/] ({h['first_order']} → {h['last_order']}): "
+        f"{h['customers']:,} customers, {h['orders']:,} orders, revenue "
+        f"{h['revenue']:,.2f} {h['currency']} (completed orders), "
+        f"{h['repeat_customers_share']:.1%} of buyers ordered twice or more, "
+        f"{h['refunded_share']:.1%} of orders refunded or cancelled, "
+        f"{h['active_subscriptions']:,} active subscriptions, "
+        f"{h['survey_responses']:,} survey answers."
+    )
+    out_c.print(f"Demo files: {report['files']}")
+    out_c.print(f"Store:      {report['store']}  (inspect with: tenure status --store {settings.store})")
+    for r in results:
+        if r.rejected:
+            err_console().print(f"{r.kind}: {r.rejected} rejected, see {r.quarantine}", markup=False)

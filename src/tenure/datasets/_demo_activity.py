@@ -272,17 +272,7 @@ def events(rng: np.random.Generator, shop: Shop, n_categories: int) -> pa.Table:
         customer[order], at[order], name[order], sku[order], quantity[order], web[order], ios[order]
     )
     occurred = text.iso_utc(at)
-    sku_text = text.padded_ids("SKU-", sku, 4)
-    properties = pc.choose(
-        pa.array(name.astype(np.int8)),
-        pc.binary_join_element_wise('{"channel": "', text.pick(("app", "web"), web.astype(np.int64)), '"}', ""),
-        pc.binary_join_element_wise('{"page": "/p/', sku_text, '", "sku": "', sku_text, '"}', ""),
-        pc.binary_join_element_wise(
-            '{"sku": "', sku_text, '", "quantity": ', pc.cast(pa.array(quantity), pa.string()), "}", ""
-        ),
-        pc.binary_join_element_wise('{"campaign": "newsletter-', pc.utf8_slice_codeunits(occurred, 0, 7), '"}', ""),
-        pc.binary_join_element_wise('{"platform": "', text.pick(("android", "ios"), ios.astype(np.int64)), '"}', ""),
-    )
+    properties = _properties(name, sku, quantity, web, ios, occurred)
     return pa.table(
         {
             "event_id": text.padded_ids("E", np.arange(1, m + 1), text.id_width(m, 7)),
@@ -292,3 +282,30 @@ def events(rng: np.random.Generator, shop: Shop, n_categories: int) -> pa.Table:
             "properties": properties,
         }
     )
+
+
+def _properties(
+    name: np.ndarray, sku: np.ndarray, quantity: np.ndarray, web: np.ndarray, ios: np.ndarray, occurred: pa.Array
+) -> pa.Array:
+    """The JSON text of each event's properties, built per event name and put back in order."""
+    join = pc.binary_join_element_wise
+
+    def build(k: int, at: np.ndarray) -> pa.Array:
+        if k == 0:
+            return join('{"channel": "', text.pick(("app", "web"), web[at].astype(np.int64)), '"}', "")
+        if k in (1, 2):
+            sku_text = text.padded_ids("SKU-", sku[at], 4)
+            if k == 1:
+                return join('{"page": "/p/', sku_text, '", "sku": "', sku_text, '"}', "")
+            qty = pc.cast(pa.array(quantity[at]), pa.string())
+            return join('{"sku": "', sku_text, '", "quantity": ', qty, "}", "")
+        if k == 3:
+            month = pc.utf8_slice_codeunits(occurred.take(pa.array(at)), 0, 7)
+            return join('{"campaign": "newsletter-', month, '"}', "")
+        return join('{"platform": "', text.pick(("android", "ios"), ios[at].astype(np.int64)), '"}', "")
+
+    rows = [np.flatnonzero(name == k) for k in range(len(EVENT_NAMES))]
+    built = pa.concat_arrays([build(k, at) for k, at in enumerate(rows)])
+    where = np.empty(len(name), np.int64)
+    where[np.concatenate(rows)] = np.arange(len(name))
+    return built.take(pa.array(where))

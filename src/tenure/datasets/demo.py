@@ -174,6 +174,7 @@ def _write_csv(path: Path, table: pa.Table, *, quote: bool = False) -> None:
 def _write_jsonl(path: Path, table: pa.Table) -> None:
     con = duckdb.connect()
     try:
+        con.execute("SET enable_progress_bar = false")
         con.register("events_table", table)
         # properties::JSON writes a nested object, and fails loudly on malformed text
         target = str(path).replace("'", "''")

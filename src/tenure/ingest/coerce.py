@@ -272,7 +272,8 @@ def locale(v: str) -> Parsed:
     value = (
         f"CASE WHEN regexp_matches({v}, {p}) THEN concat_ws('-', "
         f"lower(regexp_extract({v}, {p}, 1)), "
-        f"nullif(initcap(regexp_extract({v}, {p}, 2)), ''), "
+        f"nullif(upper(left(regexp_extract({v}, {p}, 2), 1)) || "
+        f"lower(substr(regexp_extract({v}, {p}, 2), 2)), ''), "
         f"nullif(upper(regexp_extract({v}, {p}, 3)), '')) END"
     )
     return Parsed(value, "'is not a locale (use a BCP 47 tag such as de-DE)'")

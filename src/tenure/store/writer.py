@@ -47,7 +47,9 @@ def prepare(con: duckdb.DuckDBPyConnection, kind: Kind, mapped: set[str]) -> Non
         default = DEFAULTS.get((kind.name, name), "NULL")
         if name == "is_stub":
             selects.append("false AS is_stub")
-        elif name in kind.key or name in mapped or (name == "fx_rate" and base in mapped) or (
+        elif name in kind.key or name in mapped or (
+            name == "fx_rate" and any(a in mapped for a in kind.converted)
+        ) or (
             name.endswith("_reporting") and base in mapped
         ) or (name == "event_id" and kind.name == "events"):
             selects.append(f"coalesce(a.{q(name)}, {default}) AS {q(name)}")

@@ -1,0 +1,177 @@
+"""Shared fixtures: a fresh workspace folder, the CLI in-process, PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tenure.config import load_settings
+from tenure.store.workspace import Workspace
+
+IN_CI = os.environ.get("CI", "").lower() == "true" or os.environ.get("TENURE_REQUIRE_SERVICES") == "1"
+
+
+def skip_or_fail(reason: str) -> None:
+    """A missing service skips locally and fails in CI, where .ci/run installs it."""
+    if IN_CI:
+        pytest.fail(f"{reason} (CI must provide it: see .ci/run)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch, tmp_path):
+    """No TENURE_* variable or tenure.toml from the developer's shell leaks in."""
+    for name in list(os.environ):
+        if name.startswith("TENURE_") and name != "TENURE_REQUIRE_SERVICES":
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture
+def store(tmp_path) -> Path:
+    return tmp_path / "store"
+
+
+@pytest.fixture
+def ws(store):
+    with Workspace.open(load_settings(store=store)) as workspace:
+        yield workspace
+
+
+def write(path: Path, text: str, encoding: str = "utf-8") -> Path:
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+@dataclass
+class CliResult:
+    code: int
+    out: str
+    err: str
+
+    def json(self):
+        return json.loads(self.out)
+
+
+@pytest.fixture
+def cli(capsys):
+    """Run ``tenure ARGS`` in this process, as the entry point does."""
+    from tenure.cli.app import main
+
+    def run(*args: str) -> CliResult:
+        old = sys.argv
+        sys.argv = ["tenure", *map(str, args)]
+        code = 0
+        try:
+            main()
+        except SystemExit as exc:
+            code = int(exc.code or 0)
+        finally:
+            sys.argv = old
+        captured = capsys.readouterr()
+        return CliResult(code, captured.out, captured.err)
+
+    return run
+
+
+def query(store: Path, sql: str):
+    import duckdb
+
+    con = duckdb.connect(str(store / "analytics.duckdb"), read_only=True)
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+# PostgreSQL ---------------------------------------------------------------
+
+def _pg_bin() -> Path | None:
+    found = shutil.which("initdb")
+    if found:
+        return Path(found).resolve().parent
+    for candidate in sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True):
+        if (candidate / "initdb").exists():
+            return candidate
+    return None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def postgres_url(tmp_path_factory):
+    """A throwaway PostgreSQL cluster on loopback, from Debian's binaries."""
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        skip_or_fail("psycopg is not installed (pip install 'tenure[postgres]')")
+    bindir = _pg_bin()
+    if bindir is None:
+        skip_or_fail("PostgreSQL server binaries (initdb) not found: apt-get install postgresql")
+    root = tmp_path_factory.mktemp("pg")
+    data = root / "data"
+    port = _free_port()
+    prefix: list[str] = []
+    if os.geteuid() == 0:  # initdb refuses to run as root
+        runuser = shutil.which("runuser")
+        if runuser is None:
+            skip_or_fail("running as root and runuser is missing")
+        prefix = [runuser, "-u", "postgres", "--"]
+        shutil.chown(root, "postgres")
+        os.chmod(root, 0o777)
+    subprocess.run(
+        [*prefix, str(bindir / "initdb"), "-D", str(data), "-U", "tenure", "--auth=trust",
+         "-E", "UTF8", "--no-locale"],
+        check=True, capture_output=True,
+    )
+    log = root / "pg.log"
+    subprocess.run(
+        [*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-l", str(log), "-w", "start", "-o",
+         f"-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={root} "
+         "-c fsync=off"],
+        check=True, capture_output=True,
+    )
+    url = f"postgresql+psycopg://tenure@127.0.0.1:{port}/postgres"
+    import sqlalchemy as sa
+
+    deadline = time.time() + 30
+    while True:
+        try:
+            sa.create_engine(url).connect().close()
+            break
+        except sa.exc.OperationalError:
+            if time.time() > deadline:
+                raise
+            time.sleep(0.2)
+    yield url
+    subprocess.run([*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
+                   capture_output=True)
+
+
+@pytest.fixture
+def pg_database(postgres_url):
+    """A fresh database in the throwaway cluster, for one test."""
+    import uuid
+
+    import sqlalchemy as sa
+
+    name = "t_" + uuid.uuid4().hex[:12]
+    admin = sa.create_engine(postgres_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f"CREATE DATABASE {name}"))
+    admin.dispose()
+    yield postgres_url.rsplit("/", 1)[0] + "/" + name

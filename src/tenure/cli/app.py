@@ -67,10 +67,9 @@ def main() -> None:
     except typer.Abort:
         print("Aborted.", file=sys.stderr)
         sys.exit(1)
-    except Exception as exc:  # click usage errors
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
+    except Exception as exc:
+        # usage errors from the command-line parser: they show themselves, exit 2
+        if hasattr(exc, "show") and hasattr(exc, "exit_code"):
             exc.show()
             sys.exit(exc.exit_code)
         raise

@@ -238,13 +238,28 @@ def id_width(count: int, minimum: int) -> int:
     return max(minimum, len(str(max(count, 1))))
 
 
+def _decimal_text(minor: np.ndarray, scale: int) -> pa.Array:
+    # A decimal128 value is its unscaled integer in 16 little-endian bytes, so the
+    # minor units become a decimal array without arithmetic; Arrow formats it.
+    words = np.empty((len(minor), 2), dtype=np.int64)
+    words[:, 0] = minor
+    words[:, 1] = minor >> 63  # sign extension
+    arr = pa.Array.from_buffers(pa.decimal128(18, scale), len(minor), [None, pa.py_buffer(words.tobytes())])
+    return pc.cast(arr, pa.string())
+
+
 def money(minor: np.ndarray, decimals: np.ndarray) -> pa.Array:
-    """Non-negative amounts in minor units as decimal text with 0 or 2 decimals."""
+    """Amounts in minor units as decimal text, with each row's number of decimals (0 or 2)."""
     minor = np.asarray(minor, dtype=np.int64)
-    whole = pc.cast(pa.array(minor // 100), pa.string())
-    cents = pc.utf8_lpad(pc.cast(pa.array(minor % 100), pa.string()), 2, "0")
-    two = pc.binary_join_element_wise(whole, cents, ".")
-    return pc.if_else(pa.array(np.asarray(decimals) == 0), pc.cast(pa.array(minor), pa.string()), two)
+    decimals = np.asarray(decimals)
+    scales = np.unique(decimals)
+    if len(scales) == 1:
+        return _decimal_text(minor, int(scales[0]))
+    rows = [np.flatnonzero(decimals == d) for d in scales]
+    parts = pa.concat_arrays([_decimal_text(minor[r], int(d)) for r, d in zip(rows, scales, strict=True)])
+    where = np.empty(len(minor), dtype=np.int64)
+    where[np.concatenate(rows)] = np.arange(len(minor))
+    return parts.take(pa.array(where))
 
 
 def pick(values: tuple[str, ...] | list[str], index: np.ndarray) -> pa.Array:

@@ -1,0 +1,157 @@
+"""The command line: exit codes, --json, and every bad-input message of the contract."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import query, write
+
+ORDERS = "order_id,customer_id,placed_at,amount\nO1,C1,2024-01-05,10\nO2,C2,2024-01-06,bad\n"
+
+
+def test_ingest_json_has_the_contract_fields(cli, tmp_path, store):
+    write(tmp_path / "o.csv", ORDERS)
+    r = cli("ingest", "orders", tmp_path / "o.csv", "--store", store, "--json")
+    assert r.code == 0, r.err
+    data = r.json()
+    for key in ("read", "accepted", "rejected", "duplicates", "inserted", "updated", "quarantine"):
+        assert key in data
+    assert (data["read"], data["accepted"], data["rejected"], data["inserted"]) == (2, 1, 1, 1)
+    assert data["quarantine"].endswith(".csv")
+    assert data["errors"][0] == {"line": 3, "column": "amount", "value": "bad",
+                                 "reason": "is not an amount (expected a number such as 1234.56)"}
+
+
+def test_human_output_names_file_line_column_value(cli, tmp_path, store):
+    write(tmp_path / "o.csv", ORDERS)
+    r = cli("ingest", "orders", tmp_path / "o.csv", "--store", store)
+    assert r.code == 0
+    assert "2 read" in r.out and "1 accepted" in r.out
+    assert "o.csv line 3, column 'amount': 'bad' is not an amount" in r.err
+    assert "Rejected rows and their reasons:" in r.err
+
+
+def test_map_flag(cli, tmp_path, store):
+    write(tmp_path / "o.csv", "Bestellung,Kunde,Datum,Summe\nB1,K1,2024-01-05,10\n")
+    r = cli("ingest", "orders", tmp_path / "o.csv", "--store", store, "--json",
+            "--map", "Bestellung=order_id", "--map", "Kunde=customer_id",
+            "--map", "Datum=placed_at", "--map", "Summe=amount")
+    assert r.code == 0, r.err
+    assert r.json()["inserted"] == 1
+
+
+# Every message of "Bad input gets a clear answer", with exit code 1 and no traceback.
+
+def _user_error(r) -> str:
+    assert r.code == 1, (r.out, r.err)
+    assert "Traceback" not in r.err
+    return r.err
+
+
+def test_missing_required_column(cli, tmp_path, store):
+    write(tmp_path / "o.csv", "order_id,customer_id,order_dte,amount\nO1,C1,2024-01-05,10\n")
+    err = _user_error(cli("ingest", "orders", tmp_path / "o.csv", "--store", store))
+    assert "need a 'placed_at' column" in err
+    assert "'order_id', 'customer_id', 'order_dte', 'amount'" in err
+    assert "closest column is 'order_dte'" in err
+
+
+def test_unknown_kind_lists_the_kinds(cli, tmp_path, store):
+    write(tmp_path / "o.csv", ORDERS)
+    err = _user_error(cli("ingest", "purchases", tmp_path / "o.csv", "--store", store))
+    assert "unknown kind 'purchases'" in err
+    assert "customers, orders, order_items, subscriptions, support_tickets" in err
+
+
+def test_missing_file_shows_the_path(cli, tmp_path, store):
+    err = _user_error(cli("ingest", "orders", tmp_path / "nope.csv", "--store", store))
+    assert str(tmp_path / "nope.csv") in err and "no such file" in err
+
+
+def test_currency_without_rate_names_currency_and_date(cli, tmp_path, store):
+    write(tmp_path / "o.csv", "order_id,customer_id,placed_at,amount,currency\n"
+                              "O1,C1,2024-03-05,10,JPY\n")
+    err = _user_error(cli("ingest", "orders", tmp_path / "o.csv", "--store", store))
+    assert "'JPY' has no FX rate into EUR on or before 2024-03-05" in err
+
+
+def test_empty_file_says_so(cli, tmp_path, store):
+    (tmp_path / "empty.csv").write_bytes(b"")
+    err = _user_error(cli("ingest", "orders", tmp_path / "empty.csv", "--store", store))
+    assert "empty.csv: the file is empty (0 bytes)" in err
+
+
+def test_store_from_another_version_says_how_to_migrate(cli, tmp_path, store):
+    write(tmp_path / "o.csv", ORDERS)
+    assert cli("ingest", "orders", tmp_path / "o.csv", "--store", store).code == 0
+    import duckdb
+
+    con = duckdb.connect(str(store / "analytics.duckdb"))
+    con.execute("UPDATE _tenure_meta SET value = '0' WHERE key = 'schema_version'")
+    con.close()
+    err = _user_error(cli("ingest", "orders", tmp_path / "o.csv", "--store", store))
+    assert "schema version 0; this tenure uses version 1" in err
+    assert f"tenure migrate --store {store}" in err
+    r = cli("migrate", "--store", store, "--json")
+    assert r.code == 0 and r.json()["analytics"] == {"from": 0, "to": 1}
+    assert cli("ingest", "orders", tmp_path / "o.csv", "--store", store).code == 0
+    con = duckdb.connect(str(store / "analytics.duckdb"))
+    con.execute("UPDATE _tenure_meta SET value = '99' WHERE key = 'schema_version'")
+    con.close()
+    err = _user_error(cli("status", "--store", store))
+    assert "written by a newer tenure" in err and "pip install --upgrade tenure" in err
+
+
+def test_json_errors_are_one_document(cli, tmp_path, store):
+    r = cli("ingest", "orders", tmp_path / "nope.csv", "--store", store, "--json")
+    assert r.code == 1
+    assert json.loads(r.out)["error"]["code"] == "file_not_found"
+
+
+def test_usage_error_exits_2(cli):
+    assert cli("ingest").code == 2
+    assert cli("frobnicate").code == 2
+
+
+def test_status_and_runs(cli, tmp_path, store):
+    write(tmp_path / "o.csv", ORDERS)
+    cli("ingest", "orders", tmp_path / "o.csv", "--store", store)
+    status = cli("status", "--store", store, "--json").json()
+    assert status["tables"]["orders"] == 1 and status["tables"]["customers"] == 1
+    runs = cli("runs", "--store", store, "--json").json()
+    assert runs[0]["status"] == "succeeded" and runs[0]["rejected"] == 1
+    assert runs[0]["source"].endswith("o.csv")
+
+
+def test_settings_from_environment_and_toml(cli, tmp_path, monkeypatch):
+    write(tmp_path / "o.csv", ORDERS.replace(",bad", ",1"))
+    (tmp_path / "tenure.toml").write_text('store = "from-toml"\nreporting_currency = "USD"\n')
+    assert cli("ingest", "orders", "o.csv", "--json", "--currency", "USD").code == 0
+    assert query(tmp_path / "from-toml", "SELECT value FROM _tenure_meta "
+                                        "WHERE key = 'reporting_currency'") == [("USD",)]
+    monkeypatch.setenv("TENURE_STORE", str(tmp_path / "from-env"))
+    assert cli("ingest", "orders", "o.csv", "--json", "--currency", "USD").code == 0
+    assert (tmp_path / "from-env" / "analytics.duckdb").exists()
+    # a flag beats both
+    assert cli("ingest", "orders", "o.csv", "--store", tmp_path / "flag", "--currency",
+               "USD").code == 0
+    assert (tmp_path / "flag" / "analytics.duckdb").exists()
+
+
+@pytest.mark.parametrize("command", ["ingest", "demo", "status", "runs", "migrate"])
+def test_every_command_help_has_an_example(cli, command):
+    r = cli(command, "--help")
+    assert r.code == 0
+    assert "Example" in r.out and f"tenure {command}" in r.out
+
+
+def test_help_does_not_import_the_heavy_libraries():
+    code = ("import sys; from tenure.cli.app import app; "
+            "heavy = [m for m in ('duckdb', 'pandas', 'pyarrow', 'sqlalchemy', 'numpy') "
+            "if m in sys.modules]; print(','.join(heavy))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""

@@ -113,7 +113,7 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def postgres_url(tmp_path_factory):
+def postgres_url():
     """A throwaway PostgreSQL cluster on loopback, from Debian's binaries."""
     try:
         import psycopg  # noqa: F401
@@ -122,7 +122,11 @@ def postgres_url(tmp_path_factory):
     bindir = _pg_bin()
     if bindir is None:
         skip_or_fail("PostgreSQL server binaries (initdb) not found: apt-get install postgresql")
-    root = tmp_path_factory.mktemp("pg")
+    import tempfile
+
+    # not under pytest's tmp folder: that one is private to this user, and the
+    # server may run as the postgres user
+    root = Path(tempfile.mkdtemp(prefix="tenure-pg-"))
     data = root / "data"
     port = _free_port()
     prefix: list[str] = []
@@ -150,16 +154,21 @@ def postgres_url(tmp_path_factory):
 
     deadline = time.time() + 30
     while True:
+        engine = sa.create_engine(url)
         try:
-            sa.create_engine(url).connect().close()
+            with engine.connect():
+                pass
             break
         except sa.exc.OperationalError:
             if time.time() > deadline:
                 raise
             time.sleep(0.2)
+        finally:
+            engine.dispose()
     yield url
     subprocess.run([*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
                    capture_output=True)
+    shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture

@@ -267,7 +267,8 @@ def events(rng: np.random.Generator, shop: Shop, n_categories: int) -> pa.Table:
     web = rng.random(m) < 0.7
     ios = rng.random(m) < 0.55
 
-    order = np.lexsort((customer, at))
+    # customer is ascending already, so a stable sort on time breaks ties by customer
+    order = np.argsort(at, kind="stable")
     customer, at, name, sku, quantity, web, ios = (
         customer[order], at[order], name[order], sku[order], quantity[order], web[order], ios[order]
     )

@@ -83,6 +83,15 @@ class OpsStore:
     def open(cls, url: str, *, create: bool = True, store_hint: str = "") -> OpsStore:
         engine = _make_engine(url)
         try:
+            cls._prepare(engine, url, create=create, store_hint=store_hint)
+        except BaseException:
+            engine.dispose()
+            raise
+        return cls(engine, url)
+
+    @staticmethod
+    def _prepare(engine: sa.Engine, url: str, *, create: bool, store_hint: str) -> None:
+        try:
             with engine.connect() as conn:
                 current = _current_revision(conn)
         except sa.exc.OperationalError as exc:
@@ -110,12 +119,19 @@ class OpsStore:
                 f"(schema revision {current}, unknown here).",
                 hint="Upgrade tenure: pip install --upgrade tenure",
             )
-        return cls(engine, url)
+
 
     @classmethod
     def migrate(cls, url: str) -> tuple[str | None, str]:
         """Upgrade the schema to this tenure's head; returns (before, after)."""
         engine = _make_engine(url)
+        try:
+            return cls._migrate(engine)
+        finally:
+            engine.dispose()
+
+    @staticmethod
+    def _migrate(engine: sa.Engine) -> tuple[str | None, str]:
         with engine.begin() as conn:
             before = _current_revision(conn)
             if before is not None and before not in known_revisions():
@@ -126,7 +142,6 @@ class OpsStore:
             from alembic import command
 
             command.upgrade(_alembic_config(conn), "head")
-        engine.dispose()
         return before, head_revision()
 
     def revision(self) -> str | None:

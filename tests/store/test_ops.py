@@ -1,0 +1,75 @@
+"""The operational store on SQLite and on PostgreSQL: migrations, runs, versions."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from tenure.config import load_settings
+from tenure.errors import StoreVersionError
+from tenure.ingest.pipeline import ingest
+from tenure.store.ops import OpsStore, head_revision
+from tenure.store.workspace import Workspace
+from tests.conftest import write
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def ops_url(request, tmp_path):
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'ops.sqlite'}"
+    return request.getfixturevalue("pg_database")
+
+
+def test_a_new_store_is_created_at_the_head_revision(ops_url):
+    ops = OpsStore.open(ops_url)
+    assert ops.revision() == head_revision()
+    inspector = sa.inspect(ops.engine)
+    assert "ingest_runs" in inspector.get_table_names()
+    ops.close()
+
+
+def test_runs_are_recorded_and_finished(ops_url):
+    ops = OpsStore.open(ops_url)
+    first = ops.start_run("orders", "a.csv")
+    second = ops.start_run("customers", "b.csv")
+    assert second > first
+    assert [r["id"] for r in ops.running_runs()] == [first, second]
+    ops.finish_run(first, "succeeded", read=3, accepted=2, rejected=1, duplicates=0)
+    runs = ops.runs()
+    assert [r["id"] for r in runs] == [second, first]  # newest first
+    done = runs[1]
+    assert (done["status"], done["read"], done["accepted"], done["rejected"]) == (
+        "succeeded", 3, 2, 1)
+    assert done["finished_at"] >= done["started_at"]
+    ops.close()
+
+
+def test_an_older_revision_is_refused_until_migrated(ops_url):
+    OpsStore.open(ops_url).close()
+    engine = sa.create_engine(ops_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("DROP TABLE ingest_runs"))
+        conn.execute(sa.text("DELETE FROM alembic_version"))
+        conn.execute(sa.text("INSERT INTO alembic_version VALUES ('0000')"))
+    with pytest.raises(StoreVersionError, match="newer tenure"):
+        OpsStore.open(ops_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("DROP TABLE alembic_version"))
+    engine.dispose()
+    # an empty database is simply created
+    ops = OpsStore.open(ops_url)
+    assert ops.revision() == head_revision()
+    ops.close()
+
+
+def test_ingest_records_its_run_in_the_ops_store(ops_url, tmp_path):
+    settings = load_settings(store=tmp_path / "store", ops_url=ops_url)
+    write(tmp_path / "o.csv", "order_id,customer_id,placed_at,amount\nO1,C1,2024-01-01,1\n"
+                              "O2,C1,nope,1\n")
+    with Workspace.open(settings) as ws:
+        r = ingest("orders", tmp_path / "o.csv", workspace=ws)
+        run = ws.ops.runs()[0]
+    assert run["id"] == r.ingest_id
+    assert (run["kind"], run["status"], run["read"], run["accepted"], run["rejected"]) == (
+        "orders", "succeeded", 2, 1, 1)
+    assert run["quarantine_path"] == r.quarantine

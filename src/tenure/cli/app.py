@@ -49,7 +49,13 @@ def main() -> None:
     from tenure.errors import TenureError
 
     try:
-        app(standalone_mode=False)
+        # without standalone mode the parser returns an exit code instead of exiting:
+        # 130 when Ctrl-C stopped the command
+        code = app(standalone_mode=False)
+        if code == 130:
+            raise KeyboardInterrupt
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except TenureError as exc:
         from tenure.cli._common import emit_json, err_console
 

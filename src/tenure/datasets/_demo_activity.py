@@ -46,7 +46,13 @@ PLAN_PRICES = {
     "plus": {"EUR": 1999, "GBP": 1799, "USD": 2199, "SEK": 21900, "JPY": 2980, "BRL": 10990},
     "premium": {"EUR": 3999, "GBP": 3499, "USD": 4299, "SEK": 42900, "JPY": 5980, "BRL": 21990},
 }
-CANCEL_REASONS = ("too_expensive", "not_using_it", "switched_to_competitor", "service_issues", "other")
+CANCEL_REASONS = (
+    "too_expensive",
+    "not_using_it",
+    "switched_to_competitor",
+    "service_issues",
+    "other",
+)
 CANCEL_WEIGHTS = (0.32, 0.30, 0.15, 0.13, 0.10)
 SUBSCRIBER_SHARE = 0.20
 
@@ -72,7 +78,9 @@ EVENT_WEIGHTS = (0.30, 0.35, 0.10, 0.15, 0.10)
 EVENTS_AFTER_DROPOUT_DAYS = 45
 
 
-def subscriptions(rng: np.random.Generator, shop: Shop, alpha: float, beta: float) -> tuple[pa.Table, np.ndarray]:
+def subscriptions(
+    rng: np.random.Generator, shop: Shop, alpha: float, beta: float
+) -> tuple[pa.Table, np.ndarray]:
     """About 20% of customers subscribe at or after acquisition; sBG lifetimes in months.
 
     Returns the table and theta per customer (NaN for non-subscribers).
@@ -96,7 +104,9 @@ def subscriptions(rng: np.random.Generator, shop: Shop, alpha: float, beta: floa
     theta_by_customer[who] = theta[order]
     table = pa.table(
         {
-            "subscription_id": text.padded_ids("S", np.arange(1, len(who) + 1), text.id_width(len(who), 6)),
+            "subscription_id": text.padded_ids(
+                "S", np.arange(1, len(who) + 1), text.id_width(len(who), 6)
+            ),
             "customer_id": shop.customer_ids.take(pa.array(who)),
             "started_at": text.iso_utc(started),
             "ended_at": text.iso_utc(ended, valid=~active),
@@ -146,8 +156,16 @@ def support_tickets(rng: np.random.Generator, shop: Shop) -> Tickets:
     frs = np.asarray(FIRST_RESPONSE["sigma"], float)
     rs = np.asarray(RESOLUTION["median"], float)
     rss = np.asarray(RESOLUTION["sigma"], float)
-    responded_at = opened + 10 + np.floor(sim.lognormal_seconds(rng, fr[channel], frs[channel])).astype(np.int64)
-    resolved_at = responded_at + 30 + np.floor(sim.lognormal_seconds(rng, rs[channel], rss[channel])).astype(np.int64)
+    responded_at = (
+        opened
+        + 10
+        + np.floor(sim.lognormal_seconds(rng, fr[channel], frs[channel])).astype(np.int64)
+    )
+    resolved_at = (
+        responded_at
+        + 30
+        + np.floor(sim.lognormal_seconds(rng, rs[channel], rss[channel])).astype(np.int64)
+    )
     responded = responded_at < w.t_end
     resolved = (resolved_at < w.t_end) & (rng.random(m) >= STUCK_SHARE)
 
@@ -158,7 +176,12 @@ def support_tickets(rng: np.random.Generator, shop: Shop) -> Tickets:
     category = sim.choice(rng, TICKET_CATEGORY_WEIGHTS, m)
 
     order = np.lexsort((customer, opened))
-    customer, opened, responded_at, resolved_at = customer[order], opened[order], responded_at[order], resolved_at[order]
+    customer, opened, responded_at, resolved_at = (
+        customer[order],
+        opened[order],
+        responded_at[order],
+        resolved_at[order],
+    )
     responded, resolved, rated, mood = responded[order], resolved[order], rated[order], mood[order]
     channel, category, satisfaction = channel[order], category[order], satisfaction[order]
     table = pa.table(
@@ -199,24 +222,34 @@ def survey_responses(rng: np.random.Generator, shop: Shop, tickets: Tickets) -> 
     w, pur = shop.window, shop.purchases
 
     nps_who = np.flatnonzero(rng.random(shop.n) < NPS_SHARE)
-    nps_at = sim.delay_after(rng, shop.acquired[nps_who], 7 * DAY + rng.exponential(30 * DAY, len(nps_who)), w.t_end)
+    nps_at = sim.delay_after(
+        rng, shop.acquired[nps_who], 7 * DAY + rng.exponential(30 * DAY, len(nps_who)), w.t_end
+    )
     nps = sim.scores(rng, 9.2 - 8.0 * pur.p[nps_who], 1.6, 0, 10)
 
     asked = np.flatnonzero(tickets.resolved & (rng.random(len(tickets.resolved)) < CSAT_SHARE))
-    csat_at = tickets.resolved_at[asked] + 300 + np.floor(rng.exponential(8 * 3600, len(asked))).astype(np.int64)
+    csat_at = (
+        tickets.resolved_at[asked]
+        + 300
+        + np.floor(rng.exponential(8 * 3600, len(asked))).astype(np.int64)
+    )
     csat_keep = csat_at < w.t_end
     csat_who, csat_at = tickets.customer[asked][csat_keep], csat_at[csat_keep]
     csat = sim.scores(rng, tickets.mood[asked][csat_keep], 0.9, 1, 5)
 
     ces_who = np.flatnonzero(rng.random(shop.n) < CES_SHARE)
     had_ticket = np.bincount(tickets.customer, minlength=shop.n) > 0
-    ces_at = sim.delay_after(rng, shop.acquired[ces_who], 600 + rng.exponential(DAY, len(ces_who)), w.t_end)
+    ces_at = sim.delay_after(
+        rng, shop.acquired[ces_who], 600 + rng.exponential(DAY, len(ces_who)), w.t_end
+    )
     ces = sim.scores(rng, 5.6 - 1.3 * had_ticket[ces_who], 1.2, 1, 7)
 
     who = np.concatenate([nps_who, csat_who, ces_who])
     at = np.concatenate([nps_at, csat_at, ces_at])
     score = np.concatenate([nps, csat, ces])
-    kind = np.concatenate([np.full(len(nps_who), 0), np.full(len(csat_who), 1), np.full(len(ces_who), 2)])
+    kind = np.concatenate(
+        [np.full(len(nps_who), 0), np.full(len(csat_who), 1), np.full(len(ces_who), 2)]
+    )
     # sentiment 0 positive, 1 neutral, 2 negative, by kind
     positive = np.array([9, 4, 6])[kind]
     neutral = np.array([7, 3, 4])[kind]
@@ -225,11 +258,22 @@ def survey_responses(rng: np.random.Generator, shop: Shop, tickets: Tickets) -> 
     has_comment = rng.random(len(who)) < share
     pool, start, size = _comment_pool()
     lang = shop.language[who]
-    index = start[lang, sentiment] + np.floor(rng.random(len(who)) * size[lang, sentiment]).astype(np.int64)
+    index = start[lang, sentiment] + np.floor(rng.random(len(who)) * size[lang, sentiment]).astype(
+        np.int64
+    )
 
     order = np.lexsort((kind, who, at))
-    who, at, score, kind, has_comment, index = who[order], at[order], score[order], kind[order], has_comment[order], index[order]
-    comment = pc.if_else(pa.array(has_comment), text.pick(pool, index), pa.scalar(None, pa.string()))
+    who, at, score, kind, has_comment, index = (
+        who[order],
+        at[order],
+        score[order],
+        kind[order],
+        has_comment[order],
+        index[order],
+    )
+    comment = pc.if_else(
+        pa.array(has_comment), text.pick(pool, index), pa.scalar(None, pa.string())
+    )
     m = len(who)
     return pa.table(
         {
@@ -254,7 +298,9 @@ def events(rng: np.random.Generator, shop: Shop, n_categories: int) -> pa.Table:
     counts = rng.poisson(EVENTS_PER_CUSTOMER * weight / weight.mean())
     last = np.zeros(shop.n, np.int64)
     np.maximum.at(last, pur.order_customer, pur.order_time)
-    until = np.where(pur.alive, w.t_end, np.minimum(w.t_end, last + EVENTS_AFTER_DROPOUT_DAYS * DAY))
+    until = np.where(
+        pur.alive, w.t_end, np.minimum(w.t_end, last + EVENTS_AFTER_DROPOUT_DAYS * DAY)
+    )
     customer = np.repeat(np.arange(shop.n), counts)
     m = len(customer)
     span = until[customer] - shop.acquired[customer]
@@ -270,7 +316,13 @@ def events(rng: np.random.Generator, shop: Shop, n_categories: int) -> pa.Table:
     # customer is ascending already, so a stable sort on time breaks ties by customer
     order = np.argsort(at, kind="stable")
     customer, at, name, sku, quantity, web, ios = (
-        customer[order], at[order], name[order], sku[order], quantity[order], web[order], ios[order]
+        customer[order],
+        at[order],
+        name[order],
+        sku[order],
+        quantity[order],
+        web[order],
+        ios[order],
     )
     occurred = text.iso_utc(at)
     properties = _properties(name, sku, quantity, web, ios, occurred)
@@ -286,14 +338,21 @@ def events(rng: np.random.Generator, shop: Shop, n_categories: int) -> pa.Table:
 
 
 def _properties(
-    name: np.ndarray, sku: np.ndarray, quantity: np.ndarray, web: np.ndarray, ios: np.ndarray, occurred: pa.Array
+    name: np.ndarray,
+    sku: np.ndarray,
+    quantity: np.ndarray,
+    web: np.ndarray,
+    ios: np.ndarray,
+    occurred: pa.Array,
 ) -> pa.Array:
     """The JSON text of each event's properties, built per event name and put back in order."""
     join = pc.binary_join_element_wise
 
     def build(k: int, at: np.ndarray) -> pa.Array:
         if k == 0:
-            return join('{"channel": "', text.pick(("app", "web"), web[at].astype(np.int64)), '"}', "")
+            return join(
+                '{"channel": "', text.pick(("app", "web"), web[at].astype(np.int64)), '"}', ""
+            )
         if k in (1, 2):
             sku_text = text.padded_ids("SKU-", sku[at], 4)
             if k == 1:
@@ -303,7 +362,9 @@ def _properties(
         if k == 3:
             month = pc.utf8_slice_codeunits(occurred.take(pa.array(at)), 0, 7)
             return join('{"campaign": "newsletter-', month, '"}', "")
-        return join('{"platform": "', text.pick(("android", "ios"), ios[at].astype(np.int64)), '"}', "")
+        return join(
+            '{"platform": "', text.pick(("android", "ios"), ios[at].astype(np.int64)), '"}', ""
+        )
 
     rows = [np.flatnonzero(name == k) for k in range(len(EVENT_NAMES))]
     built = pa.concat_arrays([build(k, at) for k, at in enumerate(rows)])

@@ -39,18 +39,24 @@ def add_months(seconds: np.ndarray, months: np.ndarray) -> np.ndarray:
     time_of_day = (t - day.astype("datetime64[s]")).astype(np.int64)
     end_month = month + np.asarray(months, dtype=np.int64).astype("timedelta64[M]")
     first = end_month.astype("datetime64[D]")
-    days_in = ((end_month + np.timedelta64(1, "M")).astype("datetime64[D]") - first).astype(np.int64)
+    days_in = ((end_month + np.timedelta64(1, "M")).astype("datetime64[D]") - first).astype(
+        np.int64
+    )
     end_day = first + np.minimum(day_of_month, days_in - 1).astype("timedelta64[D]")
     return end_day.astype("datetime64[s]").astype(np.int64) + time_of_day
 
 
-def choice(rng: np.random.Generator, weights: list[float] | tuple[float, ...], size: int) -> np.ndarray:
+def choice(
+    rng: np.random.Generator, weights: list[float] | tuple[float, ...], size: int
+) -> np.ndarray:
     """Indices drawn with the given (not necessarily normalised) weights."""
     w = np.asarray(weights, dtype=float)
     return rng.choice(len(w), size=size, p=w / w.sum())
 
 
-def delay_after(rng: np.random.Generator, t0: np.ndarray, delay: np.ndarray, t_end: int) -> np.ndarray:
+def delay_after(
+    rng: np.random.Generator, t0: np.ndarray, delay: np.ndarray, t_end: int
+) -> np.ndarray:
     """``t0 + delay``; where that falls at or after ``t_end``, a uniform time in [t0, t_end)."""
     t = t0 + np.floor(delay).astype(np.int64)
     late = t >= t_end
@@ -198,7 +204,9 @@ def popular_skus(rng: np.random.Generator, size: int, n_categories: int) -> np.n
     return category * SKUS_PER_CATEGORY + within + 1
 
 
-def sbg_lifetimes(rng: np.random.Generator, n: int, alpha: float, beta: float) -> tuple[np.ndarray, np.ndarray]:
+def sbg_lifetimes(
+    rng: np.random.Generator, n: int, alpha: float, beta: float
+) -> tuple[np.ndarray, np.ndarray]:
     """Shifted-beta-geometric lifetimes in whole months.
 
     theta_i ~ Beta(alpha, beta); the subscriber cancels at the end of each
@@ -211,7 +219,9 @@ def sbg_lifetimes(rng: np.random.Generator, n: int, alpha: float, beta: float) -
     return theta, months
 
 
-def lognormal_seconds(rng: np.random.Generator, median: np.ndarray, sigma: np.ndarray) -> np.ndarray:
+def lognormal_seconds(
+    rng: np.random.Generator, median: np.ndarray, sigma: np.ndarray
+) -> np.ndarray:
     return median * np.exp(sigma * rng.standard_normal(len(median)))
 
 

@@ -14,6 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 # (display, e-mail slug) pairs; e-mail addresses stay ASCII and lower-case.
+# fmt: off
 FIRST_NAMES: dict[str, tuple[tuple[str, str], ...]] = {
     "de-DE": (("Anna", "anna"), ("Lukas", "lukas"), ("Marie", "marie"), ("Jonas", "jonas"),
               ("Sophie", "sophie"), ("Felix", "felix"), ("Lea", "lea"), ("Jürgen", "juergen"),
@@ -79,6 +80,8 @@ LAST_NAMES: dict[str, tuple[tuple[str, str], ...]] = {
               ("Gomes", "gomes"), ("Conceição", "conceicao"), ("Araújo", "araujo")),
 }
 
+# fmt: on
+
 # Locales whose names are written family name first.
 FAMILY_NAME_FIRST = frozenset({"ja-JP"})
 
@@ -90,38 +93,57 @@ SENTIMENTS = ("positive", "neutral", "negative")
 # language -> sentiment -> comments; some contain commas on purpose (CSV quoting).
 COMMENTS: dict[str, dict[str, tuple[str, ...]]] = {
     "de": {
-        "positive": ("Sehr zufrieden, gerne wieder!", "Schnelle Lieferung und tolle Qualität.",
-                     "Super Service."),
+        "positive": (
+            "Sehr zufrieden, gerne wieder!",
+            "Schnelle Lieferung und tolle Qualität.",
+            "Super Service.",
+        ),
         "neutral": ("Ganz okay.", "Gut, aber etwas teuer.", "Nichts Besonderes."),
-        "negative": ("Lieferung kam zu spät.", "Artikel war beschädigt.",
-                     "Die Rückerstattung dauert viel zu lange."),
+        "negative": (
+            "Lieferung kam zu spät.",
+            "Artikel war beschädigt.",
+            "Die Rückerstattung dauert viel zu lange.",
+        ),
     },
     "fr": {
-        "positive": ("Très bien !", "Livraison rapide, merci.",
-                     "Produits de qualité, je recommande."),
+        "positive": (
+            "Très bien !",
+            "Livraison rapide, merci.",
+            "Produits de qualité, je recommande.",
+        ),
         "neutral": ("Correct.", "Bien, mais un peu cher.", "Rien à signaler."),
-        "negative": ("Colis arrivé en retard.", "Service client injoignable.",
-                     "Article non conforme à la description."),
+        "negative": (
+            "Colis arrivé en retard.",
+            "Service client injoignable.",
+            "Article non conforme à la description.",
+        ),
     },
     "es": {
-        "positive": ("¡Muy contento con la compra!", "Envío rápido y buena calidad.",
-                     "Excelente atención."),
+        "positive": (
+            "¡Muy contento con la compra!",
+            "Envío rápido y buena calidad.",
+            "Excelente atención.",
+        ),
         "neutral": ("Está bien.", "Correcto, aunque algo caro.", "Normal."),
-        "negative": ("El pedido llegó tarde.", "La talla no era correcta.",
-                     "Nadie responde a mis correos."),
+        "negative": (
+            "El pedido llegó tarde.",
+            "La talla no era correcta.",
+            "Nadie responde a mis correos.",
+        ),
     },
     "en": {
-        "positive": ("Great service, will order again!", "Fast delivery and lovely quality.",
-                     "Really easy to shop."),
+        "positive": (
+            "Great service, will order again!",
+            "Fast delivery and lovely quality.",
+            "Really easy to shop.",
+        ),
         "neutral": ("It was fine.", "Good, but a bit pricey.", "Nothing special."),
-        "negative": ("Delivery was late.", "Item arrived damaged.",
-                     "Still waiting for my refund."),
+        "negative": ("Delivery was late.", "Item arrived damaged.", "Still waiting for my refund."),
     },
     "sv": {
         "positive": ("Mycket nöjd!", "Snabb leverans, tack!", "Bra kvalitet och smidigt."),
         "neutral": ("Helt okej.", "Bra, men lite dyrt."),
-        "negative": ("Leveransen var försenad.", "Varan var trasig.",
-                     "Svårt att nå kundtjänst."),
+        "negative": ("Leveransen var försenad.", "Varan var trasig.", "Svårt att nå kundtjänst."),
     },
     "ja": {
         "positive": ("とても良い", "配送が早くて助かりました。", "品質に満足しています。"),
@@ -129,11 +151,17 @@ COMMENTS: dict[str, dict[str, tuple[str, ...]]] = {
         "negative": ("配送が遅れました。", "商品が破損していました。", "返金がまだです。"),
     },
     "pt": {
-        "positive": ("Muito bom, recomendo!", "Entrega rápida e ótima qualidade.",
-                     "Atendimento excelente."),
+        "positive": (
+            "Muito bom, recomendo!",
+            "Entrega rápida e ótima qualidade.",
+            "Atendimento excelente.",
+        ),
         "neutral": ("Tudo certo.", "Bom, mas um pouco caro."),
-        "negative": ("A entrega atrasou.", "O produto veio com defeito.",
-                     "Ainda aguardo o reembolso."),
+        "negative": (
+            "A entrega atrasou.",
+            "O produto veio com defeito.",
+            "Ainda aguardo o reembolso.",
+        ),
     },
 }
 
@@ -244,7 +272,9 @@ def _decimal_text(minor: np.ndarray, scale: int) -> pa.Array:
     words = np.empty((len(minor), 2), dtype=np.int64)
     words[:, 0] = minor
     words[:, 1] = minor >> 63  # sign extension
-    arr = pa.Array.from_buffers(pa.decimal128(18, scale), len(minor), [None, pa.py_buffer(words.tobytes())])
+    arr = pa.Array.from_buffers(
+        pa.decimal128(18, scale), len(minor), [None, pa.py_buffer(words.tobytes())]
+    )
     return pc.cast(arr, pa.string())
 
 
@@ -256,7 +286,9 @@ def money(minor: np.ndarray, decimals: np.ndarray) -> pa.Array:
     if len(scales) == 1:
         return _decimal_text(minor, int(scales[0]))
     rows = [np.flatnonzero(decimals == d) for d in scales]
-    parts = pa.concat_arrays([_decimal_text(minor[r], int(d)) for r, d in zip(rows, scales, strict=True)])
+    parts = pa.concat_arrays(
+        [_decimal_text(minor[r], int(d)) for r, d in zip(rows, scales, strict=True)]
+    )
     where = np.empty(len(minor), dtype=np.int64)
     where[np.concatenate(rows)] = np.arange(len(minor))
     return parts.take(pa.array(where))

@@ -57,7 +57,7 @@ SBG = {"alpha": 0.704, "beta": 1.182}
 REFERENCES = {
     "bgnbd": 'Fader, Hardie & Lee (2005), "Counting Your Customers" the Easy Way: '
     "An Alternative to the Pareto/NBD Model, Marketing Science 24(2)",
-    "gamma_gamma": 'Fader, Hardie & Lee (2005), RFM and CLV: Using Iso-Value Curves for '
+    "gamma_gamma": "Fader, Hardie & Lee (2005), RFM and CLV: Using Iso-Value Curves for "
     "Customer Base Analysis, Journal of Marketing Research 42(4)",
     "sbg": "Fader & Hardie (2007), How to Project Customer Retention, "
     "Journal of Interactive Marketing 21(1)",
@@ -113,7 +113,17 @@ CATEGORY_WEIGHTS = (0.30, 0.15, 0.15, 0.15, 0.15, 0.10)
 LINE_WEIGHTS = (0.50, 0.28, 0.14, 0.08)  # 1, 2, 3 or 4 lines per order
 QUANTITY_WEIGHTS = (0.85, 0.11, 0.04)  # 1, 2 or 3 units per line
 
-_STREAMS = ("fx", "customers", "purchases", "orders", "items", "subscriptions", "tickets", "surveys", "events")
+_STREAMS = (
+    "fx",
+    "customers",
+    "purchases",
+    "orders",
+    "items",
+    "subscriptions",
+    "tickets",
+    "surveys",
+    "events",
+)
 
 
 @dataclass(frozen=True)
@@ -135,8 +145,16 @@ class DemoFiles:
 
     def by_kind(self) -> dict[str, Path]:
         """The data files keyed by their kind name in :mod:`tenure.datamodel`."""
-        kinds = ("customers", "orders", "order_items", "subscriptions", "support_tickets",
-                 "survey_responses", "events", "fx_rates")
+        kinds = (
+            "customers",
+            "orders",
+            "order_items",
+            "subscriptions",
+            "support_tickets",
+            "survey_responses",
+            "events",
+            "fx_rates",
+        )
         return {k: getattr(self, k) for k in kinds}
 
 
@@ -167,7 +185,9 @@ def _write_csv(path: Path, table: pa.Table, *, quote: bool = False) -> None:
     with pa.OSFile(str(path), "wb") as sink:
         sink.write((",".join(table.column_names) + "\n").encode())
         pacsv.write_csv(
-            table, sink, pacsv.WriteOptions(include_header=False, quoting_style=style, batch_size=65_536)
+            table,
+            sink,
+            pacsv.WriteOptions(include_header=False, quoting_style=style, batch_size=65_536),
         )
 
 
@@ -252,7 +272,9 @@ def generate_demo(
     ids = customer_table["customer_id"].combine_chunks()
 
     pur = sim.purchases(rng["purchases"], acquired, window.t_end, BGNBD, GAMMA_GAMMA)
-    orders, gross, order_currency = _orders(rng["orders"], pur, ids, currency, codes, decimals, rates, window)
+    orders, gross, order_currency = _orders(
+        rng["orders"], pur, ids, currency, codes, decimals, rates, window
+    )
     lines = sim.order_lines(rng["items"], gross, LINE_WEIGHTS, CATEGORY_WEIGHTS, QUANTITY_WEIGHTS)
     items = pa.table(
         {
@@ -264,14 +286,18 @@ def generate_demo(
         }
     )
 
-    shop = activity.Shop(window, ids, acquired, currency, codes, decimals, language, consent_email, pur)
+    shop = activity.Shop(
+        window, ids, acquired, currency, codes, decimals, language, consent_email, pur
+    )
     subs, theta = activity.subscriptions(rng["subscriptions"], shop, SBG["alpha"], SBG["beta"])
     tickets = activity.support_tickets(rng["tickets"], shop)
     surveys = activity.survey_responses(rng["surveys"], shop, tickets)
     events = activity.events(rng["events"], shop, len(CATEGORIES))
 
     fx_codes = codes[1:]
-    fx_days = (np.arange(month0, month0 + n_months).astype("datetime64[M]").astype("datetime64[D]")).astype(np.int64)
+    fx_days = (
+        np.arange(month0, month0 + n_months).astype("datetime64[M]").astype("datetime64[D]")
+    ).astype(np.int64)
     fx = pa.table(
         {
             "date": text.iso_date(np.repeat(fx_days, len(fx_codes))),
@@ -323,7 +349,9 @@ def generate_demo(
         "fx_rates": fx.num_rows,
     }
     params = _params(seed, start, as_of, window, counts, pur, theta)
-    paths["params_file"].write_text(json.dumps(params, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    paths["params_file"].write_text(
+        json.dumps(params, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
     return DemoFiles(**paths, params=params)
 
 
@@ -353,7 +381,9 @@ def _customers(rng: np.random.Generator, n: int, window: Window, as_of: date) ->
     flat_last = [x for f in lasts for x in f]
     given = text.pick([d for d, _ in flat_first], fi)
     family = text.pick([d for d, _ in flat_last], li)
-    family_first = np.isin(country, [i for i, c in enumerate(COUNTRIES) if c.locale in text.FAMILY_NAME_FIRST])
+    family_first = np.isin(
+        country, [i for i, c in enumerate(COUNTRIES) if c.locale in text.FAMILY_NAME_FIRST]
+    )
     name = pc.if_else(
         pa.array(family_first),
         pc.binary_join_element_wise(family, given, " "),
@@ -399,7 +429,9 @@ def _customers(rng: np.random.Generator, n: int, window: Window, as_of: date) ->
         "consent_sms": pa.array(consent["sms"]),
         "consent_push": pa.array(consent["push"]),
         "acquisition_channel": text.pick(ACQUISITION_CHANNELS, channel),
-        "referred_by": pc.if_else(pa.array(referred), ids.take(pa.array(referrer)), pa.scalar(None, pa.string())),
+        "referred_by": pc.if_else(
+            pa.array(referred), ids.take(pa.array(referrer)), pa.scalar(None, pa.string())
+        ),
         "_country": country,
         "_acquired": acquired,
         "_consent_email": consent["email"],
@@ -477,7 +509,11 @@ def _params(
         "counts": counts,
         "models": {
             "bgnbd": {**bg, "time_unit": "day", "reference": REFERENCES["bgnbd"]},
-            "gamma_gamma": {**gg, "currency": REPORTING_CURRENCY, "reference": REFERENCES["gamma_gamma"]},
+            "gamma_gamma": {
+                **gg,
+                "currency": REPORTING_CURRENCY,
+                "reference": REFERENCES["gamma_gamma"],
+            },
             "sbg": {**sbg, "time_unit": "month", "reference": REFERENCES["sbg"]},
         },
         "expected": {
@@ -500,7 +536,9 @@ def _params(
         },
         "business": {
             "countries": {c.code: c.weight for c in COUNTRIES},
-            "currencies": {k: {"decimals": v[0], "eur_rate_around": v[1]} for k, v in CURRENCIES.items()},
+            "currencies": {
+                k: {"decimals": v[0], "eur_rate_around": v[1]} for k, v in CURRENCIES.items()
+            },
             "order_status": dict(zip(ORDER_STATUSES, STATUS_WEIGHTS, strict=True)),
             "order_channels": dict(zip(ORDER_CHANNELS, ORDER_CHANNEL_WEIGHTS, strict=True)),
             "referred_share": REFERRED_SHARE,

@@ -214,9 +214,12 @@ def _run(ws: Workspace, kind: Kind, source: Any, *, progress: Progress, started:
     except TenureError as exc:
         _finish(ws, run_id, result, started, "failed", message=str(exc))
         raise
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, duckdb.InterruptException, RuntimeError) as exc:
+        # DuckDB turns Ctrl-C during a query into "Query interrupted"
+        if isinstance(exc, RuntimeError) and "interrupted" not in str(exc).lower():
+            raise
         _finish(ws, run_id, result, started, "interrupted", message="interrupted (Ctrl-C)")
-        raise
+        raise KeyboardInterrupt from None
     except duckdb.Error as exc:
         _finish(ws, run_id, result, started, "failed", message=str(exc))
         raise InputError(

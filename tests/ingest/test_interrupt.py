@@ -1,0 +1,132 @@
+"""An ingest killed midway (kill -9, Ctrl-C) leaves the store exactly as before."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pytest
+
+from tenure.config import load_settings
+from tenure.ingest.pipeline import ingest
+from tenure.store.workspace import Workspace
+from tests.conftest import query, write
+
+ROWS = 1_500_000
+
+
+@pytest.fixture(scope="module")
+def big_orders(tmp_path_factory) -> Path:
+    """Enough orders that an ingest takes a few seconds."""
+    import numpy as np
+
+    n = ROWS
+    ids = np.arange(n)
+    table = pa.table({
+        "order_id": pa.array(np.char.add("B", ids.astype(str))),
+        "customer_id": pa.array(np.char.add("C", (ids % 50_000).astype(str))),
+        "placed_at": pa.array(np.datetime64("2024-01-01") + (ids % 700).astype("timedelta64[D]")),
+        "amount": pa.array((ids % 9973) / 100.0),
+    })
+    path = tmp_path_factory.mktemp("big") / "orders.csv"
+    pacsv.write_csv(table, path)
+    return path
+
+
+def _snapshot(store: Path):
+    return [query(store, f"SELECT count(*), sum(hash(columns(*))) FROM {t}")[0]
+            for t in ("customers", "orders", "_ingest_batches")]
+
+
+def _start(store: Path, path: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "tenure", "ingest", "orders", str(path), "--store", str(store),
+         "--json"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+
+
+def _wait_until_running(ws_store: Path, proc: subprocess.Popen, timeout: float = 60) -> None:
+    """Until the ingest has recorded its run as started (it then reads and writes)."""
+    import sqlite3
+
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        assert proc.poll() is None, proc.stderr.read().decode()
+        con = sqlite3.connect(ws_store / "ops.sqlite")
+        try:
+            n = con.execute("SELECT count(*) FROM ingest_runs WHERE status = 'running'").fetchone()
+        finally:
+            con.close()
+        if n[0]:
+            return
+        time.sleep(0.05)
+    raise AssertionError("the ingest never started")
+
+
+@pytest.fixture
+def seeded(tmp_path) -> Path:
+    store = tmp_path / "store"
+    write(tmp_path / "first.csv", "order_id,customer_id,placed_at,amount\nA1,C1,2024-01-01,5\n"
+                                  "B7,C7,2024-01-02,1\n")
+    with Workspace.open(load_settings(store=store)) as ws:
+        ingest("orders", tmp_path / "first.csv", workspace=ws)
+    return store
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("delay", [0.5, 2.0, 4.0])
+def test_kill_9_midway_leaves_the_store_unchanged(seeded, big_orders, delay):
+    before = _snapshot(seeded)
+    proc = _start(seeded, big_orders)
+    _wait_until_running(seeded, proc)
+    time.sleep(delay)
+    if proc.poll() is not None:
+        pytest.fail(f"the ingest finished within {delay}s; make the file bigger")
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    proc.stdout.close()
+    proc.stderr.close()
+    assert proc.returncode == -signal.SIGKILL
+    assert _snapshot(seeded) == before
+    # the next command sees the run was interrupted and says so
+    with Workspace.open(load_settings(store=seeded)) as ws:
+        run = ws.ops.runs()[0]
+    assert run["status"] == "interrupted"
+    assert not list((seeded / "quarantine").glob("*.csv")) if (seeded / "quarantine").exists() \
+        else True
+
+
+@pytest.mark.slow
+def test_ctrl_c_midway_leaves_the_store_unchanged(seeded, big_orders):
+    before = _snapshot(seeded)
+    proc = _start(seeded, big_orders)
+    _wait_until_running(seeded, proc)
+    time.sleep(1.0)
+    assert proc.poll() is None
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, (proc.returncode, err.decode(), _.decode())
+    assert "Interrupted: the store was left as it was." in err.decode()
+    assert _snapshot(seeded) == before
+    with Workspace.open(load_settings(store=seeded)) as ws:
+        assert ws.ops.runs()[0]["status"] == "interrupted"
+
+
+@pytest.mark.slow
+def test_the_same_ingest_uninterrupted_does_change_the_store(seeded, big_orders):
+    """The control: without the kill, the snapshot does change."""
+    before = _snapshot(seeded)
+    proc = _start(seeded, big_orders)
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err.decode()
+    after = _snapshot(seeded)
+    assert after != before
+    assert after[1][0] == ROWS + 1  # A1 plus the big file (B7 is updated in place)
+    assert os.path.exists(seeded / "analytics.duckdb")

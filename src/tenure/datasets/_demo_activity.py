@@ -96,12 +96,12 @@ def subscriptions(
 
     cur = shop.currency[who]
     price = np.array([[PLAN_PRICES[p][c] for c in shop.currency_codes] for p in PLANS])
-    order = np.lexsort((who, started))
-    who, started, ended, active = who[order], started[order], ended[order], active[order]
-    plan, reason, cur, months = plan[order], reason[order], cur[order], months[order]
-
     theta_by_customer = np.full(shop.n, np.nan)
-    theta_by_customer[who] = theta[order]
+    theta_by_customer[who] = theta
+    order = np.lexsort((who, started))
+    who, started, ended, active, plan, reason, cur = sim.reorder(
+        order, who, started, ended, active, plan, reason, cur
+    )
     table = pa.table(
         {
             "subscription_id": text.padded_ids(
@@ -156,16 +156,10 @@ def support_tickets(rng: np.random.Generator, shop: Shop) -> Tickets:
     frs = np.asarray(FIRST_RESPONSE["sigma"], float)
     rs = np.asarray(RESOLUTION["median"], float)
     rss = np.asarray(RESOLUTION["sigma"], float)
-    responded_at = (
-        opened
-        + 10
-        + np.floor(sim.lognormal_seconds(rng, fr[channel], frs[channel])).astype(np.int64)
-    )
-    resolved_at = (
-        responded_at
-        + 30
-        + np.floor(sim.lognormal_seconds(rng, rs[channel], rss[channel])).astype(np.int64)
-    )
+    respond_in = sim.lognormal_seconds(rng, fr[channel], frs[channel]).astype(np.int64)
+    resolve_in = sim.lognormal_seconds(rng, rs[channel], rss[channel]).astype(np.int64)
+    responded_at = opened + 10 + respond_in
+    resolved_at = responded_at + 30 + resolve_in
     responded = responded_at < w.t_end
     resolved = (resolved_at < w.t_end) & (rng.random(m) >= STUCK_SHARE)
 
@@ -176,14 +170,10 @@ def support_tickets(rng: np.random.Generator, shop: Shop) -> Tickets:
     category = sim.choice(rng, TICKET_CATEGORY_WEIGHTS, m)
 
     order = np.lexsort((customer, opened))
-    customer, opened, responded_at, resolved_at = (
-        customer[order],
-        opened[order],
-        responded_at[order],
-        resolved_at[order],
+    customer, opened, responded_at, resolved_at, responded, resolved, rated, mood = sim.reorder(
+        order, customer, opened, responded_at, resolved_at, responded, resolved, rated, mood
     )
-    responded, resolved, rated, mood = responded[order], resolved[order], rated[order], mood[order]
-    channel, category, satisfaction = channel[order], category[order], satisfaction[order]
+    channel, category, satisfaction = sim.reorder(order, channel, category, satisfaction)
     table = pa.table(
         {
             "ticket_id": text.padded_ids("T", np.arange(1, m + 1), text.id_width(m, 6)),
@@ -228,11 +218,8 @@ def survey_responses(rng: np.random.Generator, shop: Shop, tickets: Tickets) -> 
     nps = sim.scores(rng, 9.2 - 8.0 * pur.p[nps_who], 1.6, 0, 10)
 
     asked = np.flatnonzero(tickets.resolved & (rng.random(len(tickets.resolved)) < CSAT_SHARE))
-    csat_at = (
-        tickets.resolved_at[asked]
-        + 300
-        + np.floor(rng.exponential(8 * 3600, len(asked))).astype(np.int64)
-    )
+    csat_delay = rng.exponential(8 * 3600, len(asked)).astype(np.int64)
+    csat_at = tickets.resolved_at[asked] + 300 + csat_delay
     csat_keep = csat_at < w.t_end
     csat_who, csat_at = tickets.customer[asked][csat_keep], csat_at[csat_keep]
     csat = sim.scores(rng, tickets.mood[asked][csat_keep], 0.9, 1, 5)
@@ -258,18 +245,12 @@ def survey_responses(rng: np.random.Generator, shop: Shop, tickets: Tickets) -> 
     has_comment = rng.random(len(who)) < share
     pool, start, size = _comment_pool()
     lang = shop.language[who]
-    index = start[lang, sentiment] + np.floor(rng.random(len(who)) * size[lang, sentiment]).astype(
-        np.int64
-    )
+    offset = np.floor(rng.random(len(who)) * size[lang, sentiment]).astype(np.int64)
+    index = start[lang, sentiment] + offset
 
     order = np.lexsort((kind, who, at))
-    who, at, score, kind, has_comment, index = (
-        who[order],
-        at[order],
-        score[order],
-        kind[order],
-        has_comment[order],
-        index[order],
+    who, at, score, kind, has_comment, index = sim.reorder(
+        order, who, at, score, kind, has_comment, index
     )
     comment = pc.if_else(
         pa.array(has_comment), text.pick(pool, index), pa.scalar(None, pa.string())
@@ -315,14 +296,8 @@ def events(rng: np.random.Generator, shop: Shop, n_categories: int) -> pa.Table:
 
     # customer is ascending already, so a stable sort on time breaks ties by customer
     order = np.argsort(at, kind="stable")
-    customer, at, name, sku, quantity, web, ios = (
-        customer[order],
-        at[order],
-        name[order],
-        sku[order],
-        quantity[order],
-        web[order],
-        ios[order],
+    customer, at, name, sku, quantity, web, ios = sim.reorder(
+        order, customer, at, name, sku, quantity, web, ios
     )
     occurred = text.iso_utc(at)
     properties = _properties(name, sku, quantity, web, ios, occurred)

@@ -54,6 +54,11 @@ def choice(
     return rng.choice(len(w), size=size, p=w / w.sum())
 
 
+def reorder(order: np.ndarray, *arrays: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Each array rearranged by the same index."""
+    return tuple(a[order] for a in arrays)
+
+
 def delay_after(
     rng: np.random.Generator, t0: np.ndarray, delay: np.ndarray, t_end: int
 ) -> np.ndarray:

@@ -283,6 +283,8 @@ def money(minor: np.ndarray, decimals: np.ndarray) -> pa.Array:
     minor = np.asarray(minor, dtype=np.int64)
     decimals = np.asarray(decimals)
     scales = np.unique(decimals)
+    if len(scales) == 0:
+        return pa.array([], pa.string())
     if len(scales) == 1:
         return _decimal_text(minor, int(scales[0]))
     rows = [np.flatnonzero(decimals == d) for d in scales]

@@ -190,7 +190,8 @@ def build_checked(
             "ELSE CAST(fx_rate_found AS DECIMAL(18,8)) END"
         )
         amounts = "".join(
-            f", CAST(round({q(a)} * ({rate}), 4) AS DECIMAL(18,4)) AS {q(a + '_reporting')}"
+            f", CAST(round(CAST({q(a)} AS DECIMAL(38,10)) * ({rate}), 4) AS DECIMAL(18,4)) "
+            f"AS {q(a + '_reporting')}"
             for a in kind.converted
             if a in mapped
         )

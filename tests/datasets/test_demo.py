@@ -376,6 +376,7 @@ def test_subscription_survival_matches_the_sbg_model(large_db):
     [
         ({"customers": 0}, "number of customers"),
         ({"customers": True}, "number of customers"),
+        ({"seed": -1}, "seed must be"),
         ({"start": date(2026, 9, 15)}, "at least 60 days before"),
     ],
 )

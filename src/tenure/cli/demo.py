@@ -65,15 +65,19 @@ def demo(
     if json_:
         emit_json(report)
         return
+    from rich import box
     from rich.table import Table
 
     out_c = out_console()
-    table = Table("kind", "read", "accepted", "rejected", "dup", "inserted", "updated",
-                  "unchanged", "seconds", title="Ingested")
+    table = Table("kind", "read", "accepted", "rejected", "dup", "new", "updated", "same",
+                  title="Ingested", box=box.SIMPLE_HEAD, pad_edge=False)
+    for column in table.columns:
+        column.no_wrap = True
+        column.min_width = len(str(column.header))
+    table.columns[0].min_width = max(len(k) for k in ORDER)
     for r in results:
         table.add_row(r.kind, *(f"{getattr(r, k):,}" for k in (
-            "read", "accepted", "rejected", "duplicates", "inserted", "updated", "unchanged")),
-            f"{r.seconds:.2f}")
+            "read", "accepted", "rejected", "duplicates", "inserted", "updated", "unchanged")))
     out_c.print(table)
     h = headline
     out_c.print(

@@ -105,11 +105,20 @@ class DemoFiles:
         return {kind: getattr(self, kind) for kind in KINDS}
 
 
-def _check(customers: int, start: date, as_of: date) -> tuple[date, date]:
-    if isinstance(customers, bool) or not isinstance(customers, int | np.integer) or customers < 1:
+def _whole(value: object, low: int) -> bool:
+    return isinstance(value, int | np.integer) and not isinstance(value, bool) and value >= low
+
+
+def _check(customers: int, seed: int, start: date, as_of: date) -> tuple[date, date]:
+    if not _whole(customers, 1):
         raise InputError(
             f"the number of customers must be a whole number of at least 1, got {customers!r}.",
             hint="Pass --customers 5000, for example.",
+        )
+    if not _whole(seed, 0):
+        raise InputError(
+            f"the seed must be a whole number of at least 0, got {seed!r}.",
+            hint="Pass --seed 42, for example.",
         )
     start = start.date() if isinstance(start, datetime) else start
     as_of = as_of.date() if isinstance(as_of, datetime) else as_of
@@ -191,8 +200,8 @@ def generate_demo(
     >>> sorted(files.by_kind())[:3]
     ['customers', 'events', 'fx_rates']
     """
-    start, as_of = _check(customers, start, as_of)
-    n = int(customers)
+    start, as_of = _check(customers, seed, start, as_of)
+    n, seed = int(customers), int(seed)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     streams = np.random.SeedSequence(seed).spawn(len(_STREAMS))

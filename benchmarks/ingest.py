@@ -154,15 +154,17 @@ def child_generate(rows: int, csv_path: Path, parquet_path: Path) -> None:
         pa.array(["web", "app", "store"]),
         pa.array(rng.choice(3, rows, p=[0.6, 0.3, 0.1]).astype(np.int8)),
     )
-    table = pa.table({
-        "order_id": order_id,
-        "customer_id": customer_id,
-        "placed_at": placed_at,
-        "amount": amount,
-        "currency": currency,
-        "status": status,
-        "channel": channel,
-    })
+    table = pa.table(
+        {
+            "order_id": order_id,
+            "customer_id": customer_id,
+            "placed_at": placed_at,
+            "amount": amount,
+            "currency": currency,
+            "status": status,
+            "channel": channel,
+        }
+    )
     generated = time.perf_counter()
 
     pq.write_table(table, parquet_path)
@@ -173,15 +175,17 @@ def child_generate(rows: int, csv_path: Path, parquet_path: Path) -> None:
     pacsv.write_csv(text_table, csv_path)
     csv_done = time.perf_counter()
 
-    _emit({
-        "rows": rows,
-        "customers": int(len(pc.unique(customer_id))),
-        "generate_s": round(generated - started, 2),
-        "write_parquet_s": round(parquet_done - generated, 2),
-        "write_csv_s": round(csv_done - parquet_done, 2),
-        "parquet_mib": round(_size_mib(parquet_path), 1),
-        "csv_mib": round(_size_mib(csv_path), 1),
-    })
+    _emit(
+        {
+            "rows": rows,
+            "customers": int(len(pc.unique(customer_id))),
+            "generate_s": round(generated - started, 2),
+            "write_parquet_s": round(parquet_done - generated, 2),
+            "write_csv_s": round(csv_done - parquet_done, 2),
+            "parquet_mib": round(_size_mib(parquet_path), 1),
+            "csv_mib": round(_size_mib(csv_path), 1),
+        }
+    )
 
 
 def _instrument(spans: list[tuple[str, float, float]]) -> None:
@@ -247,8 +251,12 @@ def child_tenure(path: Path, store: Path) -> None:
     stages: list[tuple[str, float]] = []
     rss_before = _rss_mib()
     start = time.perf_counter()
-    result = ingest("orders", str(path), workspace=ws,
-                    progress=lambda stage: stages.append((stage, time.perf_counter())))
+    result = ingest(
+        "orders",
+        str(path),
+        workspace=ws,
+        progress=lambda stage: stages.append((stage, time.perf_counter())),
+    )
     stop = time.perf_counter()
     ws.close()
 
@@ -259,18 +267,34 @@ def child_tenure(path: Path, store: Path) -> None:
     for label, a, b in spans:
         if start <= a <= stop:
             steps[label] = round(steps.get(label, 0.0) + (b - a), 3)
-    _emit({
-        "import_s": round(imported - t0, 3),
-        "open_s": round(opened - opened0, 3),
-        "call_s": round(stop - start, 3),
-        "rss_before_mib": round(rss_before, 1),
-        "stages": by_stage,
-        "steps": steps,
-        "result": {k: v for k, v in result.to_dict().items()
-                   if k in ("read", "accepted", "rejected", "duplicates", "inserted", "updated",
-                            "unchanged", "customers_created", "seconds", "warnings")},
-        "store_mib": round(_size_mib(store), 1),
-    })
+    _emit(
+        {
+            "import_s": round(imported - t0, 3),
+            "open_s": round(opened - opened0, 3),
+            "call_s": round(stop - start, 3),
+            "rss_before_mib": round(rss_before, 1),
+            "stages": by_stage,
+            "steps": steps,
+            "result": {
+                k: v
+                for k, v in result.to_dict().items()
+                if k
+                in (
+                    "read",
+                    "accepted",
+                    "rejected",
+                    "duplicates",
+                    "inserted",
+                    "updated",
+                    "unchanged",
+                    "customers_created",
+                    "seconds",
+                    "warnings",
+                )
+            },
+            "store_mib": round(_size_mib(store), 1),
+        }
+    )
 
 
 def child_duckdb(path: Path, fmt: str, db: Path) -> None:
@@ -287,13 +311,15 @@ def child_duckdb(path: Path, fmt: str, db: Path) -> None:
     count = con.execute("SELECT count(*) FROM t").fetchone()[0]
     con.close()
     stop = time.perf_counter()
-    _emit({
-        "import_s": round(imported - t0, 3),
-        "call_s": round(stop - start, 3),
-        "rss_before_mib": round(rss_before, 1),
-        "count": int(count),
-        "store_mib": round(_size_mib(db), 1),
-    })
+    _emit(
+        {
+            "import_s": round(imported - t0, 3),
+            "call_s": round(stop - start, 3),
+            "rss_before_mib": round(rss_before, 1),
+            "count": int(count),
+            "store_mib": round(_size_mib(db), 1),
+        }
+    )
 
 
 def child_pandas(path: Path, fmt: str) -> None:
@@ -305,12 +331,14 @@ def child_pandas(path: Path, fmt: str) -> None:
     start = time.perf_counter()
     frame = pd.read_parquet(path) if fmt == "parquet" else pd.read_csv(path)
     stop = time.perf_counter()
-    _emit({
-        "import_s": round(imported - t0, 3),
-        "call_s": round(stop - start, 3),
-        "rss_before_mib": round(rss_before, 1),
-        "count": int(len(frame)),
-    })
+    _emit(
+        {
+            "import_s": round(imported - t0, 3),
+            "call_s": round(stop - start, 3),
+            "rss_before_mib": round(rss_before, 1),
+            "count": int(len(frame)),
+        }
+    )
 
 
 # --------------------------------------------------------------------------- parent
@@ -326,18 +354,31 @@ def run_child(args: list[str], cwd: Path, timeout: float) -> dict[str, Any]:
     command = [sys.executable, str(Path(__file__).resolve()), "--child", *args]
     started = time.perf_counter()
     try:
-        proc = subprocess.run(command, cwd=cwd, env=_child_env(), capture_output=True,
-                              text=True, timeout=timeout, check=False)
+        proc = subprocess.run(
+            command,
+            cwd=cwd,
+            env=_child_env(),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
     except subprocess.TimeoutExpired:
-        return {"error": f"timed out after {timeout:.0f} s",
-                "process_s": round(time.perf_counter() - started, 2)}
+        return {
+            "error": f"timed out after {timeout:.0f} s",
+            "process_s": round(time.perf_counter() - started, 2),
+        }
     process_s = round(time.perf_counter() - started, 2)
-    found = [line[len(RESULT_TAG):] for line in proc.stdout.splitlines()
-             if line.startswith(RESULT_TAG)]
+    found = [
+        line[len(RESULT_TAG) :] for line in proc.stdout.splitlines() if line.startswith(RESULT_TAG)
+    ]
     if proc.returncode != 0 or not found:
         tail = (proc.stderr or proc.stdout or "").strip().splitlines()[-15:]
-        return {"error": f"exit code {proc.returncode}", "stderr_tail": tail,
-                "process_s": process_s}
+        return {
+            "error": f"exit code {proc.returncode}",
+            "stderr_tail": tail,
+            "process_s": process_s,
+        }
     out = json.loads(found[-1])
     out["process_s"] = process_s
     return out
@@ -361,8 +402,10 @@ def checks_for(tool: str, rows: int, out: dict[str, Any]) -> tuple[bool, str]:
         if tool == "tenure":
             items.append((f"inserted == {rows:,}", r["inserted"] == rows))
         else:
-            items += [("inserted 0", r["inserted"] == 0),
-                      (f"unchanged == {rows:,}", r["unchanged"] == rows)]
+            items += [
+                ("inserted 0", r["inserted"] == 0),
+                (f"unchanged == {rows:,}", r["unchanged"] == rows),
+            ]
     else:
         items = [(f"rows == {rows:,}", out["count"] == rows)]
     failed = [name for name, ok in items if not ok]
@@ -374,35 +417,46 @@ def describe_run(run: dict[str, Any]) -> str:
     if "error" in out:
         tail = "\n      ".join(out.get("stderr_tail", []))
         return f"  {run['tool']:<17} ERROR {out['error']}\n      {tail}"
-    line = (f"  {run['tool']:<17} {out['call_s']:>8.2f} s  ({out['process_s']:.2f} s process)  "
-            f"{run['rows'] / out['call_s']:>12,.0f} rows/s  peak {out['peak_rss_mib']:>7.0f} MiB  "
-            f"cpu {out['cpu_s']:.1f} s  [{run['check']}]")
+    line = (
+        f"  {run['tool']:<17} {out['call_s']:>8.2f} s  ({out['process_s']:.2f} s process)  "
+        f"{run['rows'] / out['call_s']:>12,.0f} rows/s  peak {out['peak_rss_mib']:>7.0f} MiB  "
+        f"cpu {out['cpu_s']:.1f} s  [{run['check']}]"
+    )
     if "stages" in out:
         stages = ", ".join(f"{k} {v:.2f}" for k, v in out["stages"].items())
         steps = ", ".join(f"{k} {v:.2f}" for k, v in out["steps"].items())
         r = out["result"]
-        line += (f"\n      open {out['open_s']:.2f} s; progress stages: {stages}"
-                 f"\n      steps: {steps}"
-                 f"\n      read {r['read']:,} accepted {r['accepted']:,} rejected {r['rejected']:,} "
-                 f"duplicates {r['duplicates']:,} inserted {r['inserted']:,} "
-                 f"unchanged {r['unchanged']:,} customers created {r['customers_created']:,}; "
-                 f"store {out['store_mib']:.0f} MiB")
+        line += (
+            f"\n      open {out['open_s']:.2f} s; progress stages: {stages}"
+            f"\n      steps: {steps}"
+            f"\n      read {r['read']:,} accepted {r['accepted']:,} rejected {r['rejected']:,} "
+            f"duplicates {r['duplicates']:,} inserted {r['inserted']:,} "
+            f"unchanged {r['unchanged']:,} customers created {r['customers_created']:,}; "
+            f"store {out['store_mib']:.0f} MiB"
+        )
         if r.get("warnings"):
             line += "\n      warnings: " + "; ".join(r["warnings"])
     return line
 
 
 def markdown(runs: list[dict[str, Any]]) -> str:
-    head = ("| rows | format | tool | call s | process s | rows/s | peak RSS MiB | CPU s "
-            "| × duckdb | checks | target |")
+    head = (
+        "| rows | format | tool | call s | process s | rows/s | peak RSS MiB | CPU s "
+        "| × duckdb | checks | target |"
+    )
     lines = [head, "|" + "---|" * 11]
-    plain = {(r["rows"], r["format"]): r["out"].get("call_s") for r in runs
-             if r["tool"] == "duckdb plain"}
+    plain = {
+        (r["rows"], r["format"]): r["out"].get("call_s")
+        for r in runs
+        if r["tool"] == "duckdb plain"
+    }
     for r in runs:
         out, rows, fmt = r["out"], r["rows"], r["format"]
         if "error" in out:
-            lines.append(f"| {rows:,} | {fmt} | {r['tool']} | — | {out.get('process_s', '—')} | — "
-                         f"| — | — | — | {r['check']} | |")
+            lines.append(
+                f"| {rows:,} | {fmt} | {r['tool']} | — | {out.get('process_s', '—')} | — "
+                f"| — | — | — | {r['check']} | |"
+            )
             continue
         ratio = ""
         base = plain.get((rows, fmt))
@@ -438,11 +492,15 @@ def machine() -> dict[str, Any]:
 def parent(args: argparse.Namespace) -> int:
     info = machine()
     versions = ", ".join(f"{k} {v}" for k, v in info["versions"].items())
-    print(f"machine: {info['cpu_count']} cores, {info['mem_total_gib']} GiB RAM, "
-          f"{info['platform']}, Python {info['python']}")
+    print(
+        f"machine: {info['cpu_count']} cores, {info['mem_total_gib']} GiB RAM, "
+        f"{info['platform']}, Python {info['python']}"
+    )
     print(f"versions: {versions}")
-    print(f"targets (issue): {TARGET_ROWS:,} orders from Parquet < {TARGET_SECONDS['parquet']:.0f} s, "
-          f"from CSV < {TARGET_SECONDS['csv']:.0f} s, peak memory < {TARGET_PEAK_MIB / 1024:.0f} GiB")
+    print(
+        f"targets (issue): {TARGET_ROWS:,} orders from Parquet < {TARGET_SECONDS['parquet']:.0f} s, "
+        f"from CSV < {TARGET_SECONDS['csv']:.0f} s, peak memory < {TARGET_PEAK_MIB / 1024:.0f} GiB"
+    )
 
     made_workdir = args.workdir is None
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="tenure-bench-")).resolve()
@@ -461,18 +519,35 @@ def parent(args: argparse.Namespace) -> int:
                 generation.append({"rows": rows, "reused": True})
             else:
                 print(f"{rows:,} orders: generating ...", flush=True)
-                gen = run_child(["generate", "--rows", str(rows), "--csv", str(csv_path),
-                                 "--parquet", str(parquet_path)], workdir, args.timeout)
+                gen = run_child(
+                    [
+                        "generate",
+                        "--rows",
+                        str(rows),
+                        "--csv",
+                        str(csv_path),
+                        "--parquet",
+                        str(parquet_path),
+                    ],
+                    workdir,
+                    args.timeout,
+                )
                 created += [csv_path, parquet_path]
                 if "error" in gen:
-                    print("  generation failed:", gen["error"], *gen.get("stderr_tail", []),
-                          sep="\n  ")
+                    print(
+                        "  generation failed:",
+                        gen["error"],
+                        *gen.get("stderr_tail", []),
+                        sep="\n  ",
+                    )
                     return 1
                 generation.append(gen)
-                print(f"  generated in {gen['generate_s']:.1f} s ({gen['customers']:,} customers); "
-                      f"Parquet {gen['parquet_mib']:.0f} MiB in {gen['write_parquet_s']:.1f} s, "
-                      f"CSV {gen['csv_mib']:.0f} MiB in {gen['write_csv_s']:.1f} s "
-                      f"(not part of the measurement)")
+                print(
+                    f"  generated in {gen['generate_s']:.1f} s ({gen['customers']:,} customers); "
+                    f"Parquet {gen['parquet_mib']:.0f} MiB in {gen['write_parquet_s']:.1f} s, "
+                    f"CSV {gen['csv_mib']:.0f} MiB in {gen['write_csv_s']:.1f} s "
+                    f"(not part of the measurement)"
+                )
             for fmt in args.formats:
                 path = csv_path if fmt == "csv" else parquet_path
                 store = workdir / f"store-{fmt}-{rows}"
@@ -487,8 +562,10 @@ def parent(args: argparse.Namespace) -> int:
                 plan = [
                     ("tenure", ["tenure", "--path", str(path), "--store", str(store)]),
                     ("tenure re-import", ["tenure", "--path", str(path), "--store", str(store)]),
-                    ("duckdb plain", ["duckdb", "--path", str(path), "--format", fmt,
-                                      "--db", str(db)]),
+                    (
+                        "duckdb plain",
+                        ["duckdb", "--path", str(path), "--format", fmt, "--db", str(db)],
+                    ),
                     ("pandas read", ["pandas", "--path", str(path), "--format", fmt]),
                 ]
                 for tool, child_args in plan:
@@ -498,8 +575,14 @@ def parent(args: argparse.Namespace) -> int:
                         continue
                     out = run_child(child_args, workdir, args.timeout)
                     ok, check = checks_for(tool, rows, out)
-                    run = {"rows": rows, "format": fmt, "tool": tool, "ok": ok, "check": check,
-                           "out": out}
+                    run = {
+                        "rows": rows,
+                        "format": fmt,
+                        "tool": tool,
+                        "ok": ok,
+                        "check": check,
+                        "out": out,
+                    }
                     runs.append(run)
                     print(describe_run(run), flush=True)
                 if not args.keep:
@@ -518,12 +601,21 @@ def parent(args: argparse.Namespace) -> int:
                         p.unlink(missing_ok=True)
 
     print(markdown(runs))
-    print("\ncall s: wall seconds around the call, in the child; process s: the whole child "
-          "(start, imports, teardown); peak RSS: that child's own peak (VmHWM).")
+    print(
+        "\ncall s: wall seconds around the call, in the child; process s: the whole child "
+        "(start, imports, teardown); peak RSS: that child's own peak (VmHWM)."
+    )
     if args.json:
-        document = {"machine": info, "targets": {"rows": TARGET_ROWS, "seconds": TARGET_SECONDS,
-                                                 "peak_mib": TARGET_PEAK_MIB},
-                    "generation": generation, "runs": runs}
+        document = {
+            "machine": info,
+            "targets": {
+                "rows": TARGET_ROWS,
+                "seconds": TARGET_SECONDS,
+                "peak_mib": TARGET_PEAK_MIB,
+            },
+            "generation": generation,
+            "runs": runs,
+        }
         Path(args.json).write_text(json.dumps(document, indent=2), encoding="utf-8")
         print(f"wrote {args.json}")
     return 0 if all(r["ok"] for r in runs) else 1
@@ -531,19 +623,30 @@ def parent(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000],
-                        help="orders to generate; several values run one after the other")
+    parser.add_argument(
+        "--rows",
+        type=int,
+        nargs="+",
+        default=[1_000_000],
+        help="orders to generate; several values run one after the other",
+    )
     parser.add_argument("--formats", nargs="+", choices=FORMATS, default=list(FORMATS))
-    parser.add_argument("--tools", nargs="+", choices=TOOLS, default=list(TOOLS),
-                        help="what to measure (default: all)")
+    parser.add_argument(
+        "--tools",
+        nargs="+",
+        choices=TOOLS,
+        default=list(TOOLS),
+        help="what to measure (default: all)",
+    )
     parser.add_argument("--workdir", help="folder for the files and stores (default: a temp dir)")
-    parser.add_argument("--keep", action="store_true",
-                        help="keep the generated files and stores")
-    parser.add_argument("--reuse", action="store_true",
-                        help="reuse orders-N.csv/.parquet already in --workdir")
+    parser.add_argument("--keep", action="store_true", help="keep the generated files and stores")
+    parser.add_argument(
+        "--reuse", action="store_true", help="reuse orders-N.csv/.parquet already in --workdir"
+    )
     parser.add_argument("--json", help="also write the figures to this JSON file")
-    parser.add_argument("--timeout", type=float, default=3600,
-                        help="seconds before one measured process is stopped")
+    parser.add_argument(
+        "--timeout", type=float, default=3600, help="seconds before one measured process is stopped"
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--path", help=argparse.SUPPRESS)
     parser.add_argument("--store", help=argparse.SUPPRESS)

@@ -17,7 +17,9 @@ import pytest
 from tenure.config import load_settings
 from tenure.store.workspace import Workspace
 
-IN_CI = os.environ.get("CI", "").lower() == "true" or os.environ.get("TENURE_REQUIRE_SERVICES") == "1"
+IN_CI = (
+    os.environ.get("CI", "").lower() == "true" or os.environ.get("TENURE_REQUIRE_SERVICES") == "1"
+)
 
 
 def skip_or_fail(reason: str) -> None:
@@ -96,6 +98,7 @@ def query(store: Path, sql: str):
 
 # PostgreSQL ---------------------------------------------------------------
 
+
 def _pg_bin() -> Path | None:
     found = shutil.which("initdb")
     if found:
@@ -138,16 +141,38 @@ def postgres_url():
         shutil.chown(root, "postgres")
         os.chmod(root, 0o777)
     subprocess.run(
-        [*prefix, str(bindir / "initdb"), "-D", str(data), "-U", "tenure", "--auth=trust",
-         "-E", "UTF8", "--no-locale"],
-        check=True, capture_output=True,
+        [
+            *prefix,
+            str(bindir / "initdb"),
+            "-D",
+            str(data),
+            "-U",
+            "tenure",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--no-locale",
+        ],
+        check=True,
+        capture_output=True,
     )
     log = root / "pg.log"
     subprocess.run(
-        [*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-l", str(log), "-w", "start", "-o",
-         f"-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={root} "
-         "-c fsync=off"],
-        check=True, capture_output=True,
+        [
+            *prefix,
+            str(bindir / "pg_ctl"),
+            "-D",
+            str(data),
+            "-l",
+            str(log),
+            "-w",
+            "start",
+            "-o",
+            f"-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={root} "
+            "-c fsync=off",
+        ],
+        check=True,
+        capture_output=True,
     )
     url = f"postgresql+psycopg://tenure@127.0.0.1:{port}/postgres"
     import sqlalchemy as sa
@@ -166,8 +191,10 @@ def postgres_url():
         finally:
             engine.dispose()
     yield url
-    subprocess.run([*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
-                   capture_output=True)
+    subprocess.run(
+        [*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
+        capture_output=True,
+    )
     shutil.rmtree(root, ignore_errors=True)
 
 

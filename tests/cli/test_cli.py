@@ -22,8 +22,12 @@ def test_ingest_json_has_the_contract_fields(cli, tmp_path, store):
         assert key in data
     assert (data["read"], data["accepted"], data["rejected"], data["inserted"]) == (2, 1, 1, 1)
     assert data["quarantine"].endswith(".csv")
-    assert data["errors"][0] == {"line": 3, "column": "amount", "value": "bad",
-                                 "reason": "is not an amount (expected a number such as 1234.56)"}
+    assert data["errors"][0] == {
+        "line": 3,
+        "column": "amount",
+        "value": "bad",
+        "reason": "is not an amount (expected a number such as 1234.56)",
+    }
 
 
 def test_human_output_names_file_line_column_value(cli, tmp_path, store):
@@ -37,14 +41,28 @@ def test_human_output_names_file_line_column_value(cli, tmp_path, store):
 
 def test_map_flag(cli, tmp_path, store):
     write(tmp_path / "o.csv", "Bestellung,Kunde,Datum,Summe\nB1,K1,2024-01-05,10\n")
-    r = cli("ingest", "orders", tmp_path / "o.csv", "--store", store, "--json",
-            "--map", "Bestellung=order_id", "--map", "Kunde=customer_id",
-            "--map", "Datum=placed_at", "--map", "Summe=amount")
+    r = cli(
+        "ingest",
+        "orders",
+        tmp_path / "o.csv",
+        "--store",
+        store,
+        "--json",
+        "--map",
+        "Bestellung=order_id",
+        "--map",
+        "Kunde=customer_id",
+        "--map",
+        "Datum=placed_at",
+        "--map",
+        "Summe=amount",
+    )
     assert r.code == 0, r.err
     assert r.json()["inserted"] == 1
 
 
 # Every message of "Bad input gets a clear answer", with exit code 1 and no traceback.
+
 
 def _user_error(r) -> str:
     assert r.code == 1, (r.out, r.err)
@@ -73,8 +91,10 @@ def test_missing_file_shows_the_path(cli, tmp_path, store):
 
 
 def test_currency_without_rate_names_currency_and_date(cli, tmp_path, store):
-    write(tmp_path / "o.csv", "order_id,customer_id,placed_at,amount,currency\n"
-                              "O1,C1,2024-03-05,10,JPY\n")
+    write(
+        tmp_path / "o.csv",
+        "order_id,customer_id,placed_at,amount,currency\nO1,C1,2024-03-05,10,JPY\n",
+    )
     err = _user_error(cli("ingest", "orders", tmp_path / "o.csv", "--store", store))
     assert "'JPY' has no FX rate into EUR on or before 2024-03-05" in err
 
@@ -131,14 +151,17 @@ def test_settings_from_environment_and_toml(cli, tmp_path, monkeypatch):
     write(tmp_path / "o.csv", ORDERS.replace(",bad", ",1"))
     (tmp_path / "tenure.toml").write_text('store = "from-toml"\nreporting_currency = "USD"\n')
     assert cli("ingest", "orders", "o.csv", "--json", "--currency", "USD").code == 0
-    assert query(tmp_path / "from-toml", "SELECT value FROM _tenure_meta "
-                                        "WHERE key = 'reporting_currency'") == [("USD",)]
+    assert query(
+        tmp_path / "from-toml", "SELECT value FROM _tenure_meta WHERE key = 'reporting_currency'"
+    ) == [("USD",)]
     monkeypatch.setenv("TENURE_STORE", str(tmp_path / "from-env"))
     assert cli("ingest", "orders", "o.csv", "--json", "--currency", "USD").code == 0
     assert (tmp_path / "from-env" / "analytics.duckdb").exists()
     # a flag beats both
-    assert cli("ingest", "orders", "o.csv", "--store", tmp_path / "flag", "--currency",
-               "USD").code == 0
+    assert (
+        cli("ingest", "orders", "o.csv", "--store", tmp_path / "flag", "--currency", "USD").code
+        == 0
+    )
     assert (tmp_path / "flag" / "analytics.duckdb").exists()
 
 
@@ -150,8 +173,10 @@ def test_every_command_help_has_an_example(cli, command):
 
 
 def test_help_does_not_import_the_heavy_libraries():
-    code = ("import sys; from tenure.cli.app import app; "
-            "heavy = [m for m in ('duckdb', 'pandas', 'pyarrow', 'sqlalchemy', 'numpy') "
-            "if m in sys.modules]; print(','.join(heavy))")
+    code = (
+        "import sys; from tenure.cli.app import app; "
+        "heavy = [m for m in ('duckdb', 'pandas', 'pyarrow', 'sqlalchemy', 'numpy') "
+        "if m in sys.modules]; print(','.join(heavy))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""

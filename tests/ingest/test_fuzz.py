@@ -23,13 +23,26 @@ from tests.conftest import query
 
 HEADER = ["order_id", "customer_id", "placed_at", "amount", "currency"]
 
-ids = st.one_of(st.text("ABC123", min_size=1, max_size=3), st.just(""),
-                st.text(min_size=1, max_size=5).filter(lambda s: "\x00" not in s))
+ids = st.one_of(
+    st.text("ABC123", min_size=1, max_size=3),
+    st.just(""),
+    st.text(min_size=1, max_size=5).filter(lambda s: "\x00" not in s),
+)
 dates = st.one_of(
     st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2025, 12, 31)).map(
-        lambda d: d.strftime("%Y-%m-%d %H:%M:%S")),
-    st.sampled_from(["2024-02-30", "2023-13-01", "yesterday", "", "0000-00-00", "31/02/2024",
-                     "2024-01-01T10:00:00+25:00"]),
+        lambda d: d.strftime("%Y-%m-%d %H:%M:%S")
+    ),
+    st.sampled_from(
+        [
+            "2024-02-30",
+            "2023-13-01",
+            "yesterday",
+            "",
+            "0000-00-00",
+            "31/02/2024",
+            "2024-01-01T10:00:00+25:00",
+        ]
+    ),
 )
 amounts = st.one_of(
     st.decimals(min_value=0, max_value=10**6, places=2).map(str),
@@ -39,8 +52,11 @@ currencies = st.sampled_from(["", "EUR", "eur", "XXX1", "GBP"])
 rows = st.lists(st.tuples(ids, ids, dates, amounts, currencies), max_size=25)
 extras = st.lists(st.integers(-2, 2), max_size=25)  # fields removed or added per row
 
-FUZZ = settings(max_examples=30, deadline=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+FUZZ = settings(
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 
 
 _STORE = Path(tempfile.mkdtemp(prefix="tenure-fuzz-")) / "store"
@@ -76,8 +92,12 @@ def _ingest(kind: str, path: Path, store: Path | None = None):
 
 
 @FUZZ
-@given(rows=rows, extras=extras, encoding=st.sampled_from(["utf-8", "latin-1", "mixed"]),
-       delimiter=st.sampled_from([",", ";"]))
+@given(
+    rows=rows,
+    extras=extras,
+    encoding=st.sampled_from(["utf-8", "latin-1", "mixed"]),
+    delimiter=st.sampled_from([",", ";"]),
+)
 def test_csv_rows_are_all_accounted_for(rows, extras, encoding, delimiter):
     buf = io.StringIO()
     writer = csv.writer(buf, delimiter=delimiter, lineterminator="\n")
@@ -90,8 +110,10 @@ def test_csv_rows_are_all_accounted_for(rows, extras, encoding, delimiter):
     text = buf.getvalue()
     if encoding == "mixed":
         lines = text.splitlines(keepends=True)
-        data = b"".join(line.encode("latin-1", "replace") if i % 2 else line.encode()
-                        for i, line in enumerate(lines))
+        data = b"".join(
+            line.encode("latin-1", "replace") if i % 2 else line.encode()
+            for i, line in enumerate(lines)
+        )
     else:
         data = text.encode(encoding, "replace")
     with tempfile.TemporaryDirectory() as tmp:
@@ -103,8 +125,9 @@ def test_csv_rows_are_all_accounted_for(rows, extras, encoding, delimiter):
 
 
 @FUZZ
-@given(rows=rows, junk=st.lists(st.sampled_from(["{", "[1, 2]", "null", '"text"', "{}"]),
-                                max_size=5))
+@given(
+    rows=rows, junk=st.lists(st.sampled_from(["{", "[1, 2]", "null", '"text"', "{}"]), max_size=5)
+)
 def test_json_lines_are_all_accounted_for(rows, junk):
     lines = [json.dumps(dict(zip(HEADER, row, strict=True))) for row in rows] + junk
     with tempfile.TemporaryDirectory() as tmp:
@@ -119,12 +142,15 @@ def test_json_lines_are_all_accounted_for(rows, junk):
 @given(rows=rows, typed=st.booleans())
 def test_parquet_rows_are_all_accounted_for(rows, typed):
     columns = list(zip(*rows, strict=True)) if rows else [[] for _ in HEADER]
-    data = {name: pa.array([v or None for v in col], type=pa.string())
-            for name, col in zip(HEADER, columns, strict=True)}
+    data = {
+        name: pa.array([v or None for v in col], type=pa.string())
+        for name, col in zip(HEADER, columns, strict=True)
+    }
     if typed:  # real types as a warehouse export would have them
         data["amount"] = pa.array([float(i) * 1.5 for i in range(len(rows))], type=pa.float64())
         data["placed_at"] = pa.array(
-            [datetime(2024, 1, 1) + timedelta(hours=i) for i in range(len(rows))])
+            [datetime(2024, 1, 1) + timedelta(hours=i) for i in range(len(rows))]
+        )
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "orders.parquet"
         pq.write_table(pa.table(data), path)
@@ -136,10 +162,12 @@ def test_parquet_rows_are_all_accounted_for(rows, typed):
 clean_rows = st.lists(
     st.tuples(
         st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2025, 12, 31)).map(
-            lambda d: d.replace(microsecond=0)),
+            lambda d: d.replace(microsecond=0)
+        ),
         st.decimals(min_value=0, max_value=10**9, places=4),
     ),
-    min_size=1, max_size=30,
+    min_size=1,
+    max_size=30,
 )
 
 
@@ -150,12 +178,14 @@ def test_valid_orders_round_trip_exactly(rows, fmt):
 
     prefix = uuid.uuid4().hex[:8]
     ids = [f"{prefix}-{i}" for i in range(len(rows))]
-    table = pa.table({
-        "order_id": ids,
-        "customer_id": [f"C{i % 3}" for i in range(len(rows))],
-        "placed_at": [d.isoformat(sep=" ") for d, _ in rows],
-        "amount": [str(a) for _, a in rows],
-    })
+    table = pa.table(
+        {
+            "order_id": ids,
+            "customer_id": [f"C{i % 3}" for i in range(len(rows))],
+            "placed_at": [d.isoformat(sep=" ") for d, _ in rows],
+            "amount": [str(a) for _, a in rows],
+        }
+    )
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"orders.{fmt}"
         if fmt == "csv":
@@ -168,10 +198,13 @@ def test_valid_orders_round_trip_exactly(rows, fmt):
             path.write_text("".join(json.dumps(r) + "\n" for r in table.to_pylist()))
         result = _ingest("orders", path)
         assert result is not None and result.inserted == len(rows)
-        got = query(_STORE, "SELECT order_id, placed_at, amount FROM orders "
-                            f"WHERE _ingest_id = {result.ingest_id}")
-    expected = {i: (d, Decimal(a).quantize(Decimal("0.0001"))) for i, (d, a) in zip(ids, rows,
-                                                                                     strict=True)}
+        got = query(
+            _STORE,
+            f"SELECT order_id, placed_at, amount FROM orders WHERE _ingest_id = {result.ingest_id}",
+        )
+    expected = {
+        i: (d, Decimal(a).quantize(Decimal("0.0001"))) for i, (d, a) in zip(ids, rows, strict=True)
+    }
     assert {i: (d, a) for i, d, a in got} == expected
 
 

@@ -28,27 +28,43 @@ def big_orders(tmp_path_factory) -> Path:
 
     n = ROWS
     ids = np.arange(n)
-    table = pa.table({
-        "order_id": pa.array(np.char.add("B", ids.astype(str))),
-        "customer_id": pa.array(np.char.add("C", (ids % 50_000).astype(str))),
-        "placed_at": pa.array(np.datetime64("2024-01-01") + (ids % 700).astype("timedelta64[D]")),
-        "amount": pa.array((ids % 9973) / 100.0),
-    })
+    table = pa.table(
+        {
+            "order_id": pa.array(np.char.add("B", ids.astype(str))),
+            "customer_id": pa.array(np.char.add("C", (ids % 50_000).astype(str))),
+            "placed_at": pa.array(
+                np.datetime64("2024-01-01") + (ids % 700).astype("timedelta64[D]")
+            ),
+            "amount": pa.array((ids % 9973) / 100.0),
+        }
+    )
     path = tmp_path_factory.mktemp("big") / "orders.csv"
     pacsv.write_csv(table, path)
     return path
 
 
 def _snapshot(store: Path):
-    return [query(store, f"SELECT count(*), sum(hash(columns(*))) FROM {t}")[0]
-            for t in ("customers", "orders", "_ingest_batches")]
+    return [
+        query(store, f"SELECT count(*), sum(hash(columns(*))) FROM {t}")[0]
+        for t in ("customers", "orders", "_ingest_batches")
+    ]
 
 
 def _start(store: Path, path: Path) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "tenure", "ingest", "orders", str(path), "--store", str(store),
-         "--json"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        [
+            sys.executable,
+            "-m",
+            "tenure",
+            "ingest",
+            "orders",
+            str(path),
+            "--store",
+            str(store),
+            "--json",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
 
 
@@ -73,8 +89,10 @@ def _wait_until_running(ws_store: Path, proc: subprocess.Popen, timeout: float =
 @pytest.fixture
 def seeded(tmp_path) -> Path:
     store = tmp_path / "store"
-    write(tmp_path / "first.csv", "order_id,customer_id,placed_at,amount\nA1,C1,2024-01-01,5\n"
-                                  "B7,C7,2024-01-02,1\n")
+    write(
+        tmp_path / "first.csv",
+        "order_id,customer_id,placed_at,amount\nA1,C1,2024-01-01,5\nB7,C7,2024-01-02,1\n",
+    )
     with Workspace.open(load_settings(store=store)) as ws:
         ingest("orders", tmp_path / "first.csv", workspace=ws)
     return store
@@ -99,8 +117,11 @@ def test_kill_9_midway_leaves_the_store_unchanged(seeded, big_orders, delay):
     with Workspace.open(load_settings(store=seeded)) as ws:
         run = ws.ops.runs()[0]
     assert run["status"] == "interrupted"
-    assert not list((seeded / "quarantine").glob("*.csv")) if (seeded / "quarantine").exists() \
+    assert (
+        not list((seeded / "quarantine").glob("*.csv"))
+        if (seeded / "quarantine").exists()
         else True
+    )
 
 
 @pytest.mark.slow

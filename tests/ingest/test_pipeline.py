@@ -24,15 +24,18 @@ def test_counts_add_up_and_values_are_stored_exactly(tmp_path, ws):
     r = ingest("orders", write(tmp_path / "o.csv", ORDERS), workspace=ws)
     assert (r.read, r.accepted, r.rejected, r.duplicates) == (3, 3, 0, 0)
     assert (r.inserted, r.updated, r.unchanged, r.customers_created) == (3, 0, 0, 2)
-    rows = query(ws.settings.store, "SELECT order_id, amount, status, amount_reporting "
-                                    "FROM orders ORDER BY order_id")
+    rows = query(
+        ws.settings.store,
+        "SELECT order_id, amount, status, amount_reporting FROM orders ORDER BY order_id",
+    )
     assert rows == [
         ("O1", Decimal("10.0000"), "completed", Decimal("10.0000")),
         ("O2", Decimal("20.5000"), "refunded", Decimal("20.5000")),
         ("O3", Decimal("7.2500"), "completed", Decimal("7.2500")),  # empty status = completed
     ]
-    stubs = query(ws.settings.store, "SELECT customer_id, created_at, is_stub FROM customers "
-                                     "ORDER BY 1")
+    stubs = query(
+        ws.settings.store, "SELECT customer_id, created_at, is_stub FROM customers ORDER BY 1"
+    )
     assert stubs == [("C1", datetime(2024, 1, 5, 10), True), ("C2", datetime(2024, 3, 5, 10), True)]
 
 
@@ -42,9 +45,14 @@ def test_reimport_changes_nothing_and_a_changed_row_updates(tmp_path, ws):
     before = query(ws.settings.store, "SELECT * EXCLUDE (_ingest_id) FROM orders ORDER BY 1")
     again = ingest("orders", path, workspace=ws)
     assert (again.inserted, again.updated, again.unchanged) == (0, 0, 3)
-    assert query(ws.settings.store, "SELECT * EXCLUDE (_ingest_id) FROM orders ORDER BY 1") == before
-    changed = write(tmp_path / "o2.csv", ORDERS.replace("20.50,EUR,refunded", "21.00,EUR,completed")
-                    + "O4,C3,2024-04-01,5,EUR,completed\n")
+    assert (
+        query(ws.settings.store, "SELECT * EXCLUDE (_ingest_id) FROM orders ORDER BY 1") == before
+    )
+    changed = write(
+        tmp_path / "o2.csv",
+        ORDERS.replace("20.50,EUR,refunded", "21.00,EUR,completed")
+        + "O4,C3,2024-04-01,5,EUR,completed\n",
+    )
     r = ingest("orders", changed, workspace=ws)
     assert (r.inserted, r.updated, r.unchanged) == (1, 1, 2)
     assert query(ws.settings.store, "SELECT amount, status FROM orders WHERE order_id = 'O2'") == [
@@ -63,9 +71,11 @@ def test_fields_a_file_does_not_map_keep_their_stored_value(tmp_path, ws):
 
 
 def test_duplicates_and_conflicts_within_a_file(tmp_path, ws):
-    text = ORDERS + "O1,C1,2024-01-05 10:00:00,10.00,EUR,completed\n" \
-                    "O1,C1,2024-01-05 10:00:00,,,\n" \
-                    "O3,C2,2024-03-05 10:00:00,9.99,EUR,\n"
+    text = (
+        ORDERS + "O1,C1,2024-01-05 10:00:00,10.00,EUR,completed\n"
+        "O1,C1,2024-01-05 10:00:00,,,\n"
+        "O3,C2,2024-03-05 10:00:00,9.99,EUR,\n"
+    )
     r = ingest("orders", write(tmp_path / "o.csv", text), workspace=ws)
     # lines 5 and 6 repeat O1 (6 with blanks): duplicates; line 7 contradicts O3
     assert (r.read, r.accepted, r.duplicates, r.rejected) == (6, 3, 2, 1)
@@ -79,10 +89,10 @@ def test_rejected_rows_go_to_quarantine_with_line_column_value_reason(tmp_path, 
     text = (
         "order_id,customer_id,placed_at,amount\n"
         "O1,C1,2024-01-05,10\n"
-        "O2,C1,2024-02-31,10\n"      # impossible date
-        "O3,,2024-01-07,10\n"        # missing customer
-        "O4,C2,2024-01-08,ten\n"     # not an amount
-        "O5,C2,2024-01-09,-4\n"      # negative
+        "O2,C1,2024-02-31,10\n"  # impossible date
+        "O3,,2024-01-07,10\n"  # missing customer
+        "O4,C2,2024-01-08,ten\n"  # not an amount
+        "O5,C2,2024-01-09,-4\n"  # negative
         "O6,C2,2024-01-10,1,extra\n"  # too many fields
     )
     r = ingest("orders", write(tmp_path / "orders.csv", text), workspace=ws)
@@ -108,8 +118,10 @@ def test_rejected_rows_go_to_quarantine_with_line_column_value_reason(tmp_path, 
 def test_fixed_quarantine_file_can_be_ingested_again(tmp_path, ws):
     text = "order_id,customer_id,placed_at,amount\nO1,C1,2024-01-05,10\nO2,C1,2024-13-01,5\n"
     r = ingest("orders", write(tmp_path / "o.csv", text), workspace=ws)
-    fixed = (tmp_path / "fixed.csv")
-    fixed.write_text(Path(r.quarantine).read_text(encoding="utf-8").replace("2024-13-01", "2024-12-01"))
+    fixed = tmp_path / "fixed.csv"
+    fixed.write_text(
+        Path(r.quarantine).read_text(encoding="utf-8").replace("2024-13-01", "2024-12-01")
+    )
     again = ingest("orders", fixed, workspace=ws)
     assert (again.accepted, again.inserted, again.rejected) == (1, 1, 0)
     assert query(ws.settings.store, "SELECT count(*) FROM orders") == [(2,)]
@@ -129,23 +141,33 @@ def test_max_errors_fails_and_writes_nothing(tmp_path, ws):
 
 
 def test_fx_conversion_uses_the_rate_in_force_that_day(tmp_path, ws):
-    write(tmp_path / "fx.csv", "date,currency,rate\n2024-01-01,GBP,1.15\n2024-02-01,GBP,1.20\n"
-                               "2024-01-01,USD,0.90\n")
+    write(
+        tmp_path / "fx.csv",
+        "date,currency,rate\n2024-01-01,GBP,1.15\n2024-02-01,GBP,1.20\n"
+        "2024-01-01,USD,0.90\n2024-01-01,JPY,0.00601234\n",
+    )
     ingest("fx_rates", tmp_path / "fx.csv", workspace=ws)
-    text = ("order_id,customer_id,placed_at,amount,currency\n"
-            "O1,C1,2024-01-31 23:59:59,100.00,GBP\n"
-            "O2,C1,2024-02-01 00:00:00,100.00,GBP\n"
-            "O3,C1,2024-03-15,10.00,usd\n"
-            "O4,C1,2023-12-31,10.00,USD\n"   # before any USD rate
-            "O5,C1,2024-03-15,10.00,CHF\n")  # no CHF rate at all
+    text = (
+        "order_id,customer_id,placed_at,amount,currency\n"
+        "O1,C1,2024-01-31 23:59:59,100.00,GBP\n"
+        "O2,C1,2024-02-01 00:00:00,100.00,GBP\n"
+        "O3,C1,2024-03-15,10.00,usd\n"
+        "O4,C1,2023-12-31,10.00,USD\n"  # before any USD rate
+        "O5,C1,2024-03-15,10.00,CHF\n"  # no CHF rate at all
+        "O6,C1,2024-03-15,1000,JPY\n"
+    )
     r = ingest("orders", write(tmp_path / "o.csv", text), workspace=ws)
-    assert (r.accepted, r.rejected) == (3, 2)
-    rows = query(ws.settings.store, "SELECT order_id, amount, currency, fx_rate, amount_reporting "
-                                    "FROM orders ORDER BY 1")
+    assert (r.accepted, r.rejected) == (4, 2)
+    rows = query(
+        ws.settings.store,
+        "SELECT order_id, amount, currency, fx_rate, amount_reporting FROM orders ORDER BY 1",
+    )
     assert rows == [
         ("O1", Decimal("100.0000"), "GBP", Decimal("1.15000000"), Decimal("115.0000")),
         ("O2", Decimal("100.0000"), "GBP", Decimal("1.20000000"), Decimal("120.0000")),
         ("O3", Decimal("10.0000"), "USD", Decimal("0.90000000"), Decimal("9.0000")),
+        # 1000 x 0.00601234 = 6.01234, kept to four decimals
+        ("O6", Decimal("1000.0000"), "JPY", Decimal("0.00601234"), Decimal("6.0123")),
     ]
     reasons = {e["line"]: e["reason"] for e in r.errors}
     assert reasons[5].startswith("has no FX rate into EUR on or before 2023-12-31")
@@ -153,10 +175,12 @@ def test_fx_conversion_uses_the_rate_in_force_that_day(tmp_path, ws):
 
 
 def test_timestamps_are_stored_in_utc(tmp_path, ws):
-    text = ("order_id,customer_id,placed_at,amount\n"
-            "O1,C1,2024-07-01T23:30:00+02:00,1\n"  # offset given: 21:30 UTC
-            "O2,C1,2024-07-01 23:30:00,1\n"        # no offset: read in --timezone
-            "O3,C1,2024-01-01T00:15:00Z,1\n")
+    text = (
+        "order_id,customer_id,placed_at,amount\n"
+        "O1,C1,2024-07-01T23:30:00+02:00,1\n"  # offset given: 21:30 UTC
+        "O2,C1,2024-07-01 23:30:00,1\n"  # no offset: read in --timezone
+        "O3,C1,2024-01-01T00:15:00Z,1\n"
+    )
     ingest("orders", write(tmp_path / "o.csv", text), workspace=ws, timezone="America/New_York")
     rows = query(ws.settings.store, "SELECT order_id, placed_at FROM orders ORDER BY 1")
     assert rows == [
@@ -176,8 +200,11 @@ def test_timestamps_are_stored_in_utc(tmp_path, ws):
 )
 def test_day_first_or_month_first_is_detected(tmp_path, ws, values, expected):
     lines = "".join(f"O{i},C1,{v},1\n" for i, v in enumerate(values))
-    ingest("orders", write(tmp_path / "o.csv", "order_id,customer_id,placed_at,amount\n" + lines),
-           workspace=ws)
+    ingest(
+        "orders",
+        write(tmp_path / "o.csv", "order_id,customer_id,placed_at,amount\n" + lines),
+        workspace=ws,
+    )
     got = query(ws.settings.store, "SELECT placed_at FROM orders ORDER BY order_id")
     assert [(d.year, d.month, d.day) for (d,) in got] == expected
 
@@ -192,24 +219,39 @@ def test_ambiguous_dates_warn_and_date_order_decides(tmp_path, ws):
 
 
 def test_semicolon_file_with_decimal_commas_in_cp1252(tmp_path, ws):
-    text = ("Bestellnummer;Kunde;Datum;Betrag;Währung\n"
-            "B1;K1;31.01.2024;1.234,56;EUR\n"
-            "B2;K2;01.02.2024;12,5;EUR\n"
-            "B3;Müller;02.02.2024;€ 3,00;EUR\n")
+    text = (
+        "Bestellnummer;Kunde;Datum;Betrag;Währung\n"
+        "B1;K1;31.01.2024;1.234,56;EUR\n"
+        "B2;K2;01.02.2024;12,5;EUR\n"
+        "B3;Müller;02.02.2024;€ 3,00;EUR\n"
+    )
     path = write(tmp_path / "bestellungen.csv", text, encoding="cp1252")
-    r = ingest("orders", path, workspace=ws, map=["Bestellnummer=order_id", "Kunde=customer_id",
-                                                   "Datum=placed_at", "Betrag=amount",
-                                                   "Währung=currency"])
+    r = ingest(
+        "orders",
+        path,
+        workspace=ws,
+        map=[
+            "Bestellnummer=order_id",
+            "Kunde=customer_id",
+            "Datum=placed_at",
+            "Betrag=amount",
+            "Währung=currency",
+        ],
+    )
     assert (r.accepted, r.rejected) == (3, 0)
     rows = query(ws.settings.store, "SELECT customer_id, amount FROM orders ORDER BY 1")
-    assert rows == [("K1", Decimal("1234.5600")), ("K2", Decimal("12.5000")),
-                    ("Müller", Decimal("3.0000"))]
+    assert rows == [
+        ("K1", Decimal("1234.5600")),
+        ("K2", Decimal("12.5000")),
+        ("Müller", Decimal("3.0000")),
+    ]
 
 
 def test_utf16_and_tab_delimited(tmp_path, ws):
     text = "order_id\tcustomer_id\tplaced_at\tamount\nO1\tÅsa\t2024-01-01\t5\n"
-    r = ingest("orders", write(tmp_path / "o.tsv", "\ufeff" + text, encoding="utf-16-le"),
-               workspace=ws)
+    r = ingest(
+        "orders", write(tmp_path / "o.tsv", "\ufeff" + text, encoding="utf-16-le"), workspace=ws
+    )
     assert r.accepted == 1
     assert query(ws.settings.store, "SELECT customer_id FROM orders") == [("Åsa",)]
 
@@ -227,19 +269,27 @@ def test_json_lines_and_parquet(tmp_path, ws):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    write(tmp_path / "e.jsonl", '{"customer_id": "C1", "name": "app_open", '
-          '"occurred_at": "2024-01-01T10:00:00Z", "properties": {"screen": "home"}}\n'
-          "not json\n"
-          '{"customer_id": "C1", "name": "app_open", "occurred_at": "2024-01-01T10:00:00Z", '
-          '"properties": {"screen": "home"}}\n')
+    write(
+        tmp_path / "e.jsonl",
+        '{"customer_id": "C1", "name": "app_open", '
+        '"occurred_at": "2024-01-01T10:00:00Z", "properties": {"screen": "home"}}\n'
+        "not json\n"
+        '{"customer_id": "C1", "name": "app_open", "occurred_at": "2024-01-01T10:00:00Z", '
+        '"properties": {"screen": "home"}}\n',
+    )
     r = ingest("events", tmp_path / "e.jsonl", workspace=ws)
     # no event_id: identical events are duplicates
     assert (r.read, r.accepted, r.rejected, r.duplicates) == (3, 1, 1, 1)
     assert r.errors[0]["line"] == 2
     assert query(ws.settings.store, "SELECT properties->>'screen' FROM events") == [("home",)]
-    table = pa.table({"order_id": ["P1", "P2"], "customer_id": ["C1", None],
-                      "placed_at": pa.array([datetime(2024, 5, 1, 12), datetime(2024, 5, 2)]),
-                      "amount": [12.5, 3.0]})
+    table = pa.table(
+        {
+            "order_id": ["P1", "P2"],
+            "customer_id": ["C1", None],
+            "placed_at": pa.array([datetime(2024, 5, 1, 12), datetime(2024, 5, 2)]),
+            "amount": [12.5, 3.0],
+        }
+    )
     pq.write_table(table, tmp_path / "o.parquet")
     r = ingest("orders", tmp_path / "o.parquet", workspace=ws)
     assert (r.accepted, r.rejected) == (1, 1)
@@ -252,9 +302,14 @@ def test_json_lines_and_parquet(tmp_path, ws):
 def test_dataframes_in(ws):
     import pandas as pd
 
-    frame = pd.DataFrame({"order_id": ["A", "B"], "customer_id": ["C1", "C2"],
-                          "placed_at": pd.to_datetime(["2024-01-01", "2024-01-02"]),
-                          "amount": [1.5, 2.25]})
+    frame = pd.DataFrame(
+        {
+            "order_id": ["A", "B"],
+            "customer_id": ["C1", "C2"],
+            "placed_at": pd.to_datetime(["2024-01-01", "2024-01-02"]),
+            "amount": [1.5, 2.25],
+        }
+    )
     r = ingest("orders", frame, workspace=ws)
     assert (r.inserted, r.source) == (2, "DataFrame")
 
@@ -273,14 +328,17 @@ def test_order_items_need_their_order(tmp_path, ws):
     r = ingest("order_items", tmp_path / "i.csv", workspace=ws)
     assert (r.accepted, r.rejected) == (2, 1)
     assert query(ws.settings.store, "SELECT product_id, quantity FROM order_items ORDER BY 1") == [
-        ("S1", 2), ("S2", 1)  # an empty quantity means 1
+        ("S1", 2),
+        ("S2", 1),  # an empty quantity means 1
     ]
 
 
 def test_survey_scores_are_checked_against_their_scale(tmp_path, ws):
-    text = ("response_id,customer_id,kind,score,answered_at\n"
-            "R1,C1,NPS,10,2024-01-01\nR2,C1,csat,5,2024-01-01\nR3,C1,csat,6,2024-01-01\n"
-            "R4,C1,ces,7,2024-01-01\nR5,C1,nps,11,2024-01-01\nR6,C1,stars,3,2024-01-01\n")
+    text = (
+        "response_id,customer_id,kind,score,answered_at\n"
+        "R1,C1,NPS,10,2024-01-01\nR2,C1,csat,5,2024-01-01\nR3,C1,csat,6,2024-01-01\n"
+        "R4,C1,ces,7,2024-01-01\nR5,C1,nps,11,2024-01-01\nR6,C1,stars,3,2024-01-01\n"
+    )
     r = ingest("survey_responses", write(tmp_path / "s.csv", text), workspace=ws)
     assert (r.accepted, r.rejected) == (3, 3)
     assert [e["line"] for e in r.errors] == [4, 6, 7]
@@ -288,15 +346,20 @@ def test_survey_scores_are_checked_against_their_scale(tmp_path, ws):
 
 
 def test_customers_values_are_normalised(tmp_path, ws):
-    text = ("id,E-Mail,country,locale,time_zone,birthday,accepts_marketing,plan_tier\n"
-            "C1, Ann@Example.COM ,germany,de_de,europe/berlin,1990-05-17,yes,gold\n"
-            "C2,bob@example.com,XX,en-US,Mars/Base,1985-02-30,maybe,\n")
+    text = (
+        "id,E-Mail,country,locale,time_zone,birthday,accepts_marketing,plan_tier\n"
+        "C1, Ann@Example.COM ,germany,de_de,europe/berlin,1990-05-17,yes,gold\n"
+        "C2,bob@example.com,XX,en-US,Mars/Base,1985-02-30,maybe,\n"
+    )
     r = ingest("customers", write(tmp_path / "c.csv", text), workspace=ws)
     assert (r.accepted, r.rejected) == (1, 1)
     assert r.errors[0]["column"] == "country"
-    rows = query(ws.settings.store, "SELECT customer_id, email, country, locale, time_zone, "
-                                    "birthday, consent_email, attributes->>'plan_tier' "
-                                    "FROM customers")
+    rows = query(
+        ws.settings.store,
+        "SELECT customer_id, email, country, locale, time_zone, "
+        "birthday, consent_email, attributes->>'plan_tier' "
+        "FROM customers",
+    )
     assert rows[0][:5] == ("C1", "ann@example.com", "DE", "de-DE", "Europe/Berlin")
     assert str(rows[0][5]) == "1990-05-17" and rows[0][6] is True and rows[0][7] == "gold"
 
@@ -308,7 +371,7 @@ def test_missing_required_column_names_the_closest(tmp_path, ws):
     text = info.value.render()
     assert "need a 'placed_at' column" in text
     assert "Columns found: 'order_id', 'customer_id', 'placed', 'amount'" in text
-    assert "--map \"placed=placed_at\"" in text
+    assert '--map "placed=placed_at"' in text
 
 
 def test_every_row_rejected_is_an_error(tmp_path, ws):
@@ -318,7 +381,8 @@ def test_every_row_rejected_is_an_error(tmp_path, ws):
 
 
 def test_header_only_file_reads_nothing(tmp_path, ws):
-    r = ingest("orders", write(tmp_path / "o.csv", "order_id,customer_id,placed_at,amount\n"),
-               workspace=ws)
+    r = ingest(
+        "orders", write(tmp_path / "o.csv", "order_id,customer_id,placed_at,amount\n"), workspace=ws
+    )
     assert (r.read, r.accepted) == (0, 0)
     assert any("header but no rows" in w for w in r.warnings)

@@ -39,7 +39,11 @@ def test_runs_are_recorded_and_finished(ops_url):
     assert [r["id"] for r in runs] == [second, first]  # newest first
     done = runs[1]
     assert (done["status"], done["read"], done["accepted"], done["rejected"]) == (
-        "succeeded", 3, 2, 1)
+        "succeeded",
+        3,
+        2,
+        1,
+    )
     assert done["finished_at"] >= done["started_at"]
     ops.close()
 
@@ -64,12 +68,19 @@ def test_an_older_revision_is_refused_until_migrated(ops_url):
 
 def test_ingest_records_its_run_in_the_ops_store(ops_url, tmp_path):
     settings = load_settings(store=tmp_path / "store", ops_url=ops_url)
-    write(tmp_path / "o.csv", "order_id,customer_id,placed_at,amount\nO1,C1,2024-01-01,1\n"
-                              "O2,C1,nope,1\n")
+    write(
+        tmp_path / "o.csv",
+        "order_id,customer_id,placed_at,amount\nO1,C1,2024-01-01,1\nO2,C1,nope,1\n",
+    )
     with Workspace.open(settings) as ws:
         r = ingest("orders", tmp_path / "o.csv", workspace=ws)
         run = ws.ops.runs()[0]
     assert run["id"] == r.ingest_id
     assert (run["kind"], run["status"], run["read"], run["accepted"], run["rejected"]) == (
-        "orders", "succeeded", 2, 1, 1)
+        "orders",
+        "succeeded",
+        2,
+        1,
+        1,
+    )
     assert run["quarantine_path"] == r.quarantine

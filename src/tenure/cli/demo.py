@@ -7,11 +7,18 @@ from typing import Annotated
 
 import typer
 
-from tenure.cli._common import JsonOption, StoreOption, emit_json, err_console, out_console, progress
+from tenure.cli._common import (
+    JsonOption,
+    StoreOption,
+    emit_json,
+    err_console,
+    out_console,
+    progress,
+)
 
 HELP = """Generate a seeded demo business and ingest it into the store.
 
-The business sells online in eight countries and five currencies; purchases
+The business sells online in eight countries and six currencies; purchases
 follow BG/NBD with Gamma-Gamma spend (parameters in docs/demo.md). Its files
 are written to --out and ingested with the same path as `tenure ingest`.
 
@@ -23,16 +30,24 @@ Examples:
 """
 
 # order matters: rates before money, customers before what refers to them
-ORDER = ("fx_rates", "customers", "orders", "order_items", "subscriptions",
-         "support_tickets", "survey_responses", "events")
+ORDER = (
+    "fx_rates",
+    "customers",
+    "orders",
+    "order_items",
+    "subscriptions",
+    "support_tickets",
+    "survey_responses",
+    "events",
+)
 
 
 def demo(
     customers: Annotated[int, typer.Option(help="Number of customers to generate.", min=1)] = 5000,
-    seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same files.")] = 42,
-    out: Annotated[
-        Path, typer.Option(help="Folder for the generated files.")
-    ] = Path("demo-data"),
+    seed: Annotated[
+        int, typer.Option(help="Random seed; the same seed gives the same files.")
+    ] = 42,
+    out: Annotated[Path, typer.Option(help="Folder for the generated files.")] = Path("demo-data"),
     store: StoreOption = None,
     json_: JsonOption = False,
 ) -> None:
@@ -51,8 +66,9 @@ def demo(
         with Workspace.open(settings) as ws:
             for kind in ORDER:
                 path = getattr(files, kind)
-                result = ingest(kind, path, workspace=ws,
-                                progress=lambda stage, k=kind: update(f"{k}: {stage}"))
+                result = ingest(
+                    kind, path, workspace=ws, progress=lambda stage, k=kind: update(f"{k}: {stage}")
+                )
                 results.append(result)
             with ws.analytics(read_only=True) as con:
                 headline = analytics.headline(con)
@@ -69,15 +85,39 @@ def demo(
     from rich.table import Table
 
     out_c = out_console()
-    table = Table("kind", "read", "accepted", "rejected", "dup", "new", "updated", "same",
-                  title="Ingested", box=box.SIMPLE_HEAD, pad_edge=False)
+    table = Table(
+        "kind",
+        "read",
+        "accepted",
+        "rejected",
+        "dup",
+        "new",
+        "updated",
+        "same",
+        title="Ingested",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+    )
     for column in table.columns:
         column.no_wrap = True
         column.min_width = len(str(column.header))
     table.columns[0].min_width = max(len(k) for k in ORDER)
     for r in results:
-        table.add_row(r.kind, *(f"{getattr(r, k):,}" for k in (
-            "read", "accepted", "rejected", "duplicates", "inserted", "updated", "unchanged")))
+        table.add_row(
+            r.kind,
+            *(
+                f"{getattr(r, k):,}"
+                for k in (
+                    "read",
+                    "accepted",
+                    "rejected",
+                    "duplicates",
+                    "inserted",
+                    "updated",
+                    "unchanged",
+                )
+            ),
+        )
     out_c.print(table)
     h = headline
     out_c.print(
@@ -90,7 +130,11 @@ def demo(
         f"{h['survey_responses']:,} survey answers."
     )
     out_c.print(f"Demo files: {report['files']}")
-    out_c.print(f"Store:      {report['store']}  (inspect with: tenure status --store {settings.store})")
+    out_c.print(
+        f"Store:      {report['store']}  (inspect with: tenure status --store {settings.store})"
+    )
     for r in results:
         if r.rejected:
-            err_console().print(f"{r.kind}: {r.rejected} rejected, see {r.quarantine}", markup=False)
+            err_console().print(
+                f"{r.kind}: {r.rejected} rejected, see {r.quarantine}", markup=False
+            )

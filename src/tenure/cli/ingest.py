@@ -7,7 +7,14 @@ from typing import Annotated
 
 import typer
 
-from tenure.cli._common import JsonOption, StoreOption, emit_json, err_console, out_console, progress
+from tenure.cli._common import (
+    JsonOption,
+    StoreOption,
+    emit_json,
+    err_console,
+    out_console,
+    progress,
+)
 
 HELP = """Load a file of one KIND into the store, checking every row.
 
@@ -33,7 +40,9 @@ Examples:
 
 
 def ingest(
-    kind: Annotated[str, typer.Argument(help="What the rows are, e.g. orders.", show_default=False)],
+    kind: Annotated[
+        str, typer.Argument(help="What the rows are, e.g. orders.", show_default=False)
+    ],
     path: Annotated[str, typer.Argument(help="File path or database URL.", show_default=False)],
     map_: Annotated[
         list[str] | None,
@@ -53,7 +62,9 @@ def ingest(
         str | None, typer.Option("--format", help="csv, parquet or jsonl (default: detected).")
     ] = None,
     encoding: Annotated[str | None, typer.Option(help="Text encoding (default: detected).")] = None,
-    delimiter: Annotated[str | None, typer.Option(help="CSV delimiter (default: detected).")] = None,
+    delimiter: Annotated[
+        str | None, typer.Option(help="CSV delimiter (default: detected).")
+    ] = None,
     date_format: Annotated[
         str | None, typer.Option(help="strptime format of every date column, e.g. '%d/%m/%Y'.")
     ] = None,
@@ -76,11 +87,15 @@ def ingest(
         ),
     ] = None,
     table: Annotated[str | None, typer.Option(help="Table to read from a database URL.")] = None,
-    query: Annotated[str | None, typer.Option(help="SQL query to read from a database URL.")] = None,
+    query: Annotated[
+        str | None, typer.Option(help="SQL query to read from a database URL.")
+    ] = None,
     reporting_currency: Annotated[
         str | None,
-        typer.Option(help="Currency the store reports in (set when the store is created).",
-                     envvar="TENURE_REPORTING_CURRENCY"),
+        typer.Option(
+            help="Currency the store reports in (set when the store is created).",
+            envvar="TENURE_REPORTING_CURRENCY",
+        ),
     ] = None,
     store: StoreOption = None,
     json_: JsonOption = False,
@@ -92,10 +107,23 @@ def ingest(
     settings = load_settings(store=store, reporting_currency=reporting_currency)
     with Workspace.open(settings) as ws, progress(not json_) as update:
         result = run(
-            kind, path, workspace=ws, map=map_, mapping=mapping, preset=preset,
-            max_errors=max_errors, fmt=fmt, encoding=encoding, delimiter=delimiter,
-            date_format=date_format, date_order=date_order, timezone=timezone,
-            currency=currency, create_customers=create_customers, table=table, query=query,
+            kind,
+            path,
+            workspace=ws,
+            map=map_,
+            mapping=mapping,
+            preset=preset,
+            max_errors=max_errors,
+            fmt=fmt,
+            encoding=encoding,
+            delimiter=delimiter,
+            date_format=date_format,
+            date_order=date_order,
+            timezone=timezone,
+            currency=currency,
+            create_customers=create_customers,
+            table=table,
+            query=query,
             progress=update,
         )
     if json_:

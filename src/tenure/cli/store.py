@@ -42,8 +42,10 @@ def status(store: StoreOption = None, json_: JsonOption = False) -> None:
     from rich.table import Table
 
     out = out_console()
-    out.print(f"Store {info['store']} (schema {info['schema_version']}, "
-              f"ops revision {info['ops_revision']}, reporting in {info['reporting_currency']})")
+    out.print(
+        f"Store {info['store']} (schema {info['schema_version']}, "
+        f"ops revision {info['ops_revision']}, reporting in {info['reporting_currency']})"
+    )
     table = Table("kind", "rows")
     for kind, n in info["tables"].items():
         table.add_row(kind, f"{n:,}")
@@ -65,13 +67,29 @@ def runs(
         return
     from rich.table import Table
 
-    table = Table("id", "started", "kind", "source", "status", "read", "accepted",
-                  "rejected", "dup", "quarantine")
+    table = Table(
+        "id",
+        "started",
+        "kind",
+        "source",
+        "status",
+        "read",
+        "accepted",
+        "rejected",
+        "dup",
+        "quarantine",
+    )
     for r in rows:
         table.add_row(
-            str(r["id"]), str(r["started_at"])[:19], r["kind"], r["source"], r["status"],
-            *(f"{r[k]:,}" if r[k] is not None else "" for k in ("read", "accepted", "rejected",
-                                                                  "duplicates")),
+            str(r["id"]),
+            str(r["started_at"])[:19],
+            r["kind"],
+            r["source"],
+            r["status"],
+            *(
+                f"{r[k]:,}" if r[k] is not None else ""
+                for k in ("read", "accepted", "rejected", "duplicates")
+            ),
             r["quarantine_path"] or "",
         )
     out_console().print(table)
@@ -86,17 +104,21 @@ def migrate(store: StoreOption = None, json_: JsonOption = False) -> None:
     if not settings.analytics_path.exists():
         from tenure.errors import ConfigError
 
-        raise ConfigError(f"there is no tenure store at {settings.store}.",
-                          hint="Pass --store with the folder to migrate.")
+        raise ConfigError(
+            f"there is no tenure store at {settings.store}.",
+            hint="Pass --store with the folder to migrate.",
+        )
     con = analytics.connect(settings.analytics_path)
     try:
         a_before, a_after = analytics.migrate(con)
     finally:
         con.close()
     o_before, o_after = OpsStore.migrate(settings.ops_database_url)
-    report = {"store": str(settings.store),
-              "analytics": {"from": a_before, "to": a_after},
-              "ops": {"from": o_before, "to": o_after}}
+    report = {
+        "store": str(settings.store),
+        "analytics": {"from": a_before, "to": a_after},
+        "ops": {"from": o_before, "to": o_after},
+    }
     if json_:
         emit_json(report)
         return

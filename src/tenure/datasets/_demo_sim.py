@@ -1,8 +1,8 @@
 """The stochastic processes behind the demo business, on whole arrays.
 
-Every function takes a ``numpy.random.Generator`` of its own (spawned from
-the seed), so changing how one file is simulated leaves the others as they
-were. Times are integer Unix seconds; amounts are integers in minor units.
+Each part of the business draws from a ``numpy.random.Generator`` of its
+own (spawned from the seed), so changing how one file is simulated leaves
+the others as they were. Times are integer Unix seconds; amounts are integers in minor units.
 No function loops over customers or orders.
 """
 

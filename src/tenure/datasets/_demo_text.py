@@ -1,6 +1,6 @@
 """Word lists and vectorised string formatting for the demo business.
 
-The formatting helpers turn whole NumPy arrays into Arrow string arrays at
+The formatting functions turn whole NumPy arrays into Arrow string arrays at
 once: timestamps become ``YYYY-MM-DDTHH:MM:SSZ``, identifiers get a prefix and
 zero padding, and amounts in minor units become decimal text. Filling a
 byte matrix with digits is about ten times faster than ``strftime`` and keeps

@@ -34,19 +34,74 @@ OFFSET_FORMATS = [
 HAS_OFFSET = r"(Z|z|[+-]\d{2}(:?\d{2})?)$"
 
 STATUS_WORDS = {
-    "completed": ["completed", "complete", "paid", "fulfilled", "success", "succeeded",
-                  "closed", "delivered", "shipped", "processed", "done"],
-    "pending": ["pending", "authorized", "processing", "open", "on-hold", "on_hold",
-                "partially_paid", "unpaid", "awaiting_payment"],
+    "completed": [
+        "completed",
+        "complete",
+        "paid",
+        "fulfilled",
+        "success",
+        "succeeded",
+        "closed",
+        "delivered",
+        "shipped",
+        "processed",
+        "done",
+    ],
+    "pending": [
+        "pending",
+        "authorized",
+        "processing",
+        "open",
+        "on-hold",
+        "on_hold",
+        "partially_paid",
+        "unpaid",
+        "awaiting_payment",
+    ],
     "refunded": ["refunded", "refund", "returned", "fully_refunded"],
-    "partially_refunded": ["partially_refunded", "partially refunded", "partial_refund",
-                           "partially-refunded", "partial refund"],
+    "partially_refunded": [
+        "partially_refunded",
+        "partially refunded",
+        "partial_refund",
+        "partially-refunded",
+        "partial refund",
+    ],
     "cancelled": ["cancelled", "canceled", "voided", "void", "failed", "declined"],
 }
-TRUE_WORDS = ["true", "t", "yes", "y", "1", "on", "subscribed", "opted_in", "opt-in",
-              "opted in", "granted", "x", "ja", "oui", "si", "sí"]
-FALSE_WORDS = ["false", "f", "no", "n", "0", "off", "unsubscribed", "not_subscribed",
-               "opted_out", "opt-out", "opted out", "denied", "nein", "non"]
+TRUE_WORDS = [
+    "true",
+    "t",
+    "yes",
+    "y",
+    "1",
+    "on",
+    "subscribed",
+    "opted_in",
+    "opt-in",
+    "opted in",
+    "granted",
+    "x",
+    "ja",
+    "oui",
+    "si",
+    "sí",
+]
+FALSE_WORDS = [
+    "false",
+    "f",
+    "no",
+    "n",
+    "0",
+    "off",
+    "unsubscribed",
+    "not_subscribed",
+    "opted_out",
+    "opt-out",
+    "opted out",
+    "denied",
+    "nein",
+    "non",
+]
 
 
 def lit(text: str) -> str:
@@ -78,7 +133,9 @@ def detect_date_group(
         f"(SELECT DISTINCT v FROM (SELECT nullif(trim({expr}), '') AS v FROM {table}) "
         f"WHERE v IS NOT NULL LIMIT {SAMPLE})"
     )
-    counts = {ISO: f"count(CASE WHEN {_iso_naive('v')} IS NOT NULL OR {_iso_offset('v')} IS NOT NULL THEN 1 END)"}
+    counts = {
+        ISO: f"count(CASE WHEN {_iso_naive('v')} IS NOT NULL OR {_iso_offset('v')} IS NOT NULL THEN 1 END)"
+    }
     for group in DATE_GROUPS:
         counts[group] = f"count(try_strptime(v, {_list(date_formats(group, True))}))"
     row = con.execute(
@@ -148,7 +205,9 @@ def date(v: str, group: str, date_format: str | None) -> Parsed:
     else:
         value = f"try_strptime({v}, {_list(date_formats(group, True))})::DATE"
         expected = {"dmy": "DD/MM/YYYY", "mdy": "MM/DD/YYYY", "ymd": "YYYY/MM/DD"}[group]
-    return Parsed(value, f"'is not a date (expected {expected}); fix the value or pass --date-format'")
+    return Parsed(
+        value, f"'is not a date (expected {expected}); fix the value or pass --date-format'"
+    )
 
 
 def detect_decimal_comma(con: duckdb.DuckDBPyConnection, expr: str, table: str = "raw") -> bool:
@@ -172,13 +231,13 @@ def _strip_money(v: str) -> str:
     )
 
 
-def amount(v: str, decimal_comma: bool) -> Parsed:
+def amount(v: str, decimal_comma: bool, sql_type: str = "DECIMAL(18,4)") -> Parsed:
     s = _strip_money(v)
     if decimal_comma:
         s = f"replace(replace({s}, '.', ''), ',', '.')"
     else:
         s = f"replace({s}, ',', '')"
-    value = f"try_cast({s} AS DECIMAL(18,4))"
+    value = f"try_cast({s} AS {sql_type})"
     example = "1.234,56" if decimal_comma else "1234.56"
     return Parsed(value, f"'is not an amount (expected a number such as {example})'")
 
@@ -289,9 +348,17 @@ def _country_rows() -> list[tuple[str, str]]:
         if len(code) == 2 and code.isalpha():
             rows[code.lower()] = code
             rows[name.lower()] = code
-    for alias, code in {"usa": "US", "united states of america": "US", "uk": "GB",
-                        "great britain": "GB", "england": "GB", "deutschland": "DE",
-                        "holland": "NL", "russia": "RU", "south korea": "KR"}.items():
+    for alias, code in {
+        "usa": "US",
+        "united states of america": "US",
+        "uk": "GB",
+        "great britain": "GB",
+        "england": "GB",
+        "deutschland": "DE",
+        "holland": "NL",
+        "russia": "RU",
+        "south korea": "KR",
+    }.items():
         rows[alias] = code
     return sorted(rows.items())
 
@@ -318,8 +385,15 @@ def install_lookups(con: duckdb.DuckDBPyConnection, types: set[str]) -> None:
         )
 
 
-def parse(field: Field, v: str, *, group: str = ISO, tz: str = "'UTC'",
-          date_format: str | None = None, decimal_comma: bool = False) -> Parsed:
+def parse(
+    field: Field,
+    v: str,
+    *,
+    group: str = ISO,
+    tz: str = "'UTC'",
+    date_format: str | None = None,
+    decimal_comma: bool = False,
+) -> Parsed:
     t = field.type
     if t == "timestamp":
         return timestamp(v, group, tz, date_format)
@@ -327,6 +401,8 @@ def parse(field: Field, v: str, *, group: str = ISO, tz: str = "'UTC'",
         return date(v, group, date_format)
     if t == "amount":
         return amount(v, decimal_comma)
+    if t == "rate":
+        return amount(v, decimal_comma, "DECIMAL(18,8)")
     if t == "integer":
         return integer(v)
     if t == "number":
@@ -350,5 +426,3 @@ def parse(field: Field, v: str, *, group: str = ISO, tz: str = "'UTC'",
     if t == "locale":
         return locale(v)
     return text(v)
-
-

@@ -25,7 +25,7 @@ from tenure.config import Settings, load_settings
 from tenure.datamodel import Kind
 from tenure.errors import InputError, TenureError, TooManyErrorsError
 from tenure.ingest import mapping as mapping_mod
-from tenure.ingest import quarantine, readers, sources
+from tenure.ingest import quarantine, sources
 from tenure.ingest.validate import build_checked, q
 from tenure.store import writer
 from tenure.store.analytics import scalar
@@ -96,11 +96,25 @@ def ingest(
     ws = workspace or Workspace.open(load_settings(store=store))
     try:
         return _run(
-            ws, mapping_mod.kind_named(kind), source, map=map, mapping=mapping, preset=preset,
-            max_errors=max_errors, fmt=fmt, encoding=encoding, delimiter=delimiter,
-            date_format=date_format, date_order=date_order, timezone=timezone,
-            currency=currency, create_customers=create_customers, table=table, query=query,
-            progress=progress or (lambda _stage: None), started=started,
+            ws,
+            mapping_mod.kind_named(kind),
+            source,
+            map=map,
+            mapping=mapping,
+            preset=preset,
+            max_errors=max_errors,
+            fmt=fmt,
+            encoding=encoding,
+            delimiter=delimiter,
+            date_format=date_format,
+            date_order=date_order,
+            timezone=timezone,
+            currency=currency,
+            create_customers=create_customers,
+            table=table,
+            query=query,
+            progress=progress or (lambda _stage: None),
+            started=started,
         )
     finally:
         if owned:
@@ -117,16 +131,21 @@ def _mapping(kind: Kind, map_: Any, mapping_file: Any, preset: str | None) -> ma
     return base
 
 
-def _run(ws: Workspace, kind: Kind, source: Any, *, progress: Progress, started: float,
-         **opts: Any) -> IngestResult:
+def _run(
+    ws: Workspace, kind: Kind, source: Any, *, progress: Progress, started: float, **opts: Any
+) -> IngestResult:
     settings: Settings = ws.settings
     wanted = _mapping(kind, opts["map"], opts["mapping"], opts["preset"])
     option = wanted.options.get
     tz = opts["timezone"] or option("timezone") or settings.timezone
     date_format = opts["date_format"] or option("date_format")
     date_order = opts["date_order"] or option("date_order") or settings.date_order
-    default_currency = (opts["currency"] or option("currency") or settings.reporting_currency).upper()
-    create = settings.create_customers if opts["create_customers"] is None else opts["create_customers"]
+    default_currency = (
+        opts["currency"] or option("currency") or settings.reporting_currency
+    ).upper()
+    create = (
+        settings.create_customers if opts["create_customers"] is None else opts["create_customers"]
+    )
     max_errors = opts["max_errors"] if opts["max_errors"] is not None else settings.max_errors
     name = sources.describe(source, opts["table"], opts["query"])
     run_id = ws.ops.start_run(kind.name, name)
@@ -141,9 +160,14 @@ def _run(ws: Workspace, kind: Kind, source: Any, *, progress: Progress, started:
             _check_timezone(con, tz)
             progress("reading")
             src = sources.read(
-                con, source, fmt=opts["fmt"], encoding=opts["encoding"] or option("encoding"),
-                delimiter=opts["delimiter"] or option("delimiter"), table=opts["table"],
-                query=opts["query"], workdir=tmp,
+                con,
+                source,
+                fmt=opts["fmt"],
+                encoding=opts["encoding"] or option("encoding"),
+                delimiter=opts["delimiter"] or option("delimiter"),
+                table=opts["table"],
+                query=opts["query"],
+                workdir=tmp,
             )
             result.source = src.name
             result.read = src.read
@@ -157,8 +181,14 @@ def _run(ws: Workspace, kind: Kind, source: Any, *, progress: Progress, started:
             resolved = mapping_mod.resolve(kind, usable, wanted, src.name)
             progress("checking")
             plan = build_checked(
-                con, kind, resolved, usable, source=src.name, tz=tz,
-                date_format=date_format, date_order=date_order,
+                con,
+                kind,
+                resolved,
+                usable,
+                source=src.name,
+                tz=tz,
+                date_format=date_format,
+                date_order=date_order,
                 default_currency=default_currency,
                 reporting_currency=settings.reporting_currency,
             )
@@ -176,8 +206,9 @@ def _run(ws: Workspace, kind: Kind, source: Any, *, progress: Progress, started:
             pending = None
             if result.rejected:
                 labels = {f: c for f, c in resolved.columns.items()}
-                pending = quarantine.write(con, settings.quarantine_dir, run_id, kind.name,
-                                           src.name, src.columns, labels)
+                pending = quarantine.write(
+                    con, settings.quarantine_dir, run_id, kind.name, src.name, src.columns, labels
+                )
                 result.quarantine = str(pending.final.resolve())
                 result.errors, result.reasons = quarantine.summary(con)
             if max_errors is not None and result.rejected > max_errors:
@@ -203,8 +234,9 @@ def _run(ws: Workspace, kind: Kind, source: Any, *, progress: Progress, started:
             if with_stubs:
                 time_field = next((f.name for f in kind.fields if f.type == "timestamp"), None)
                 writer.stub_customers(con, kind, time_field)
-            written = writer.commit(con, kind, ingest_id=run_id, source=src.name,
-                                    with_stubs=with_stubs)
+            written = writer.commit(
+                con, kind, ingest_id=run_id, source=src.name, with_stubs=with_stubs
+            )
             if pending:
                 pending.publish()
             result.inserted = written.inserted
@@ -240,12 +272,12 @@ def _check_timezone(con: duckdb.DuckDBPyConnection, tz: str) -> None:
         )
 
 
-def _classify(con: duckdb.DuckDBPyConnection, kind: Kind, mapped: dict[str, str], *,
-              create: bool) -> None:
+def _classify(
+    con: duckdb.DuckDBPyConnection, kind: Kind, mapped: dict[str, str], *, create: bool
+) -> None:
     """From ``checked`` to ``accepted``, ``dupes`` and ``rejected_rows``."""
     key = ", ".join(q(k) for k in kind.key)
-    fields = [c[0] for c in con.execute("DESCRIBE checked").fetchall()
-              if not c[0].startswith("_")]
+    fields = [c[0] for c in con.execute("DESCRIBE checked").fetchall() if not c[0].startswith("_")]
     con.execute(
         "CREATE OR REPLACE TEMP TABLE ranked AS SELECT *, "
         f"row_number() OVER (PARTITION BY {key} ORDER BY _line) AS _rn FROM checked"
@@ -291,9 +323,10 @@ def _classify(con: duckdb.DuckDBPyConnection, kind: Kind, mapped: dict[str, str]
     con.execute("DROP TABLE later")
     if kind.has_customer and not create:
         _reject_orphans(
-            con, "customer_id", "customers",
-            "'is not a customer in the store; ingest customers first, or pass "
-            "--create-customers'",
+            con,
+            "customer_id",
+            "customers",
+            "'is not a customer in the store; ingest customers first, or pass --create-customers'",
         )
     if kind.name == "order_items":
         _reject_orphans(
@@ -306,9 +339,7 @@ def _bare_key_ok(kind: Kind) -> list[str]:
 
 
 def _reject_orphans(con: duckdb.DuckDBPyConnection, column: str, table: str, reason: str) -> None:
-    orphan = (
-        f"NOT EXISTS (SELECT 1 FROM {table} s WHERE s.{column} = a.{column})"
-    )
+    orphan = f"NOT EXISTS (SELECT 1 FROM {table} s WHERE s.{column} = a.{column})"
     con.execute(
         f"INSERT INTO rejected_rows SELECT _line, '{column}', {column}, {reason} "
         f"FROM accepted a WHERE {orphan}"
@@ -321,7 +352,11 @@ def _count(con: duckdb.DuckDBPyConnection, result: IngestResult, broken: int) ->
         "SELECT (SELECT count(*) FROM accepted), (SELECT count(*) FROM rejected_rows), "
         "(SELECT count(*) FROM dupes)"
     ).fetchall()[0]
-    result.accepted, result.rejected, result.duplicates = int(row[0]), int(row[1]) + broken, int(row[2])
+    result.accepted, result.rejected, result.duplicates = (
+        int(row[0]),
+        int(row[1]) + broken,
+        int(row[2]),
+    )
 
 
 def _lit(text: str) -> str:
@@ -335,12 +370,26 @@ def _first_reasons(result: IngestResult) -> str:
     return "\n".join(lines)
 
 
-def _finish(ws: Workspace, run_id: int, result: IngestResult, started: float, status: str,
-            message: str | None = None) -> None:
+def _finish(
+    ws: Workspace,
+    run_id: int,
+    result: IngestResult,
+    started: float,
+    status: str,
+    message: str | None = None,
+) -> None:
     result.seconds = round(time.perf_counter() - started, 3)
     ws.ops.finish_run(
-        run_id, status, read=result.read, accepted=result.accepted, rejected=result.rejected,
-        duplicates=result.duplicates, inserted=result.inserted, updated=result.updated,
-        unchanged=result.unchanged, customers_created=result.customers_created,
-        quarantine_path=result.quarantine, message=message,
+        run_id,
+        status,
+        read=result.read,
+        accepted=result.accepted,
+        rejected=result.rejected,
+        duplicates=result.duplicates,
+        inserted=result.inserted,
+        updated=result.updated,
+        unchanged=result.unchanged,
+        customers_created=result.customers_created,
+        quarantine_path=result.quarantine,
+        message=message,
     )

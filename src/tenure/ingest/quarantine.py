@@ -39,8 +39,15 @@ class Pending:
         os.replace(self.temp, self.final)
 
 
-def write(con: duckdb.DuckDBPyConnection, folder: Path, run_id: int, kind: str, source: str,
-          columns: list[str], labels: dict[str, str]) -> Pending:
+def write(
+    con: duckdb.DuckDBPyConnection,
+    folder: Path,
+    run_id: int,
+    kind: str,
+    source: str,
+    columns: list[str],
+    labels: dict[str, str],
+) -> Pending:
     """Write rejected and broken rows; ``labels`` names each field's source column."""
     folder.mkdir(parents=True, exist_ok=True)
     stem = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(source).stem)[:60] or "source"
@@ -48,16 +55,16 @@ def write(con: duckdb.DuckDBPyConnection, folder: Path, run_id: int, kind: str, 
     temp = final.with_suffix(".csv.partial")
     # the source's columns, renamed if they would clash with ours
     own = {"_file", "_line", "_column", "_value", "_reason", "_raw"}
-    raw_cols = ", ".join(
-        f"r.{_q(c)} AS {_q(c + '_' if c in own else c)}" for c in columns
-    )
-    null_cols = ", ".join(
-        f"NULL AS {_q(c + '_' if c in own else c)}" for c in columns
-    )
+    raw_cols = ", ".join(f"r.{_q(c)} AS {_q(c + '_' if c in own else c)}" for c in columns)
+    null_cols = ", ".join(f"NULL AS {_q(c + '_' if c in own else c)}" for c in columns)
     label = _lit(source)
-    column = "CASE e._err_field " + " ".join(
-        f"WHEN {_lit(f)} THEN {_lit(c)}" for f, c in labels.items()
-    ) + " ELSE e._err_field END" if labels else "e._err_field"
+    column = (
+        "CASE e._err_field "
+        + " ".join(f"WHEN {_lit(f)} THEN {_lit(c)}" for f, c in labels.items())
+        + " ELSE e._err_field END"
+        if labels
+        else "e._err_field"
+    )
     con.execute(
         "CREATE OR REPLACE TEMP TABLE _quarantine AS "
         f"SELECT {label} AS _file, e._line, {column} AS _column, e._err_value AS _value, "

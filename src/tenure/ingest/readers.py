@@ -121,9 +121,7 @@ def _read_parquet(con: duckdb.DuckDBPyConnection, path: Path) -> Source:
 
 
 def _empty_broken(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE broken (_line BIGINT, _raw VARCHAR, _reason VARCHAR)"
-    )
+    con.execute("CREATE OR REPLACE TEMP TABLE broken (_line BIGINT, _raw VARCHAR, _reason VARCHAR)")
 
 
 def _read_text(
@@ -147,8 +145,10 @@ def _read_text(
     elif enc != "utf-8":
         notes.append(f"read as {enc}")
     if fmt == "jsonl":
-        options = "delim = '\x01', quote = '', escape = '', header = false, " \
-                  "columns = {'_text': 'VARCHAR'}"
+        options = (
+            "delim = '\x01', quote = '', escape = '', header = false, "
+            "columns = {'_text': 'VARCHAR'}"
+        )
     else:
         options = (
             f"delim = {_lit(dialect.delimiter)}, quote = '\"', escape = '\"', header = true, "

@@ -13,9 +13,17 @@ from pathlib import Path
 SAMPLE_BYTES = 256 * 1024
 DELIMITERS = [",", ";", "\t", "|"]
 # encodings DuckDB's CSV reader reads natively; others are transcoded first
-NATIVE = {"utf-8": "utf-8", "utf_8": "utf-8", "ascii": "utf-8", "utf-16": "utf-16",
-          "utf_16": "utf-16", "latin-1": "latin-1", "latin_1": "latin-1",
-          "iso-8859-1": "latin-1", "iso8859_1": "latin-1"}
+NATIVE = {
+    "utf-8": "utf-8",
+    "utf_8": "utf-8",
+    "ascii": "utf-8",
+    "utf-16": "utf-16",
+    "utf_16": "utf-16",
+    "latin-1": "latin-1",
+    "latin_1": "latin-1",
+    "iso-8859-1": "latin-1",
+    "iso8859_1": "latin-1",
+}
 
 
 @dataclass(frozen=True)

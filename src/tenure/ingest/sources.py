@@ -35,8 +35,17 @@ def describe(source: Any, table: str | None, query: str | None) -> str:
     return f"{type(source).__module__.split('.')[0]}.{type(source).__name__}"
 
 
-def read(con: duckdb.DuckDBPyConnection, source: Any, *, fmt: str | None, encoding: str | None,
-         delimiter: str | None, table: str | None, query: str | None, workdir: Path) -> Source:
+def read(
+    con: duckdb.DuckDBPyConnection,
+    source: Any,
+    *,
+    fmt: str | None,
+    encoding: str | None,
+    delimiter: str | None,
+    table: str | None,
+    query: str | None,
+    workdir: Path,
+) -> Source:
     if is_url(source):
         return read_database(con, source, table=table, query=query)
     if isinstance(source, str | Path):
@@ -45,8 +54,9 @@ def read(con: duckdb.DuckDBPyConnection, source: Any, *, fmt: str | None, encodi
                 "--table and --query go with a database URL, not a file.",
                 hint="Pass a URL such as postgresql://user@host/db, or drop --table/--query.",
             )
-        return read_file(con, Path(source), fmt=fmt, encoding=encoding, delimiter=delimiter,
-                         workdir=workdir)
+        return read_file(
+            con, Path(source), fmt=fmt, encoding=encoding, delimiter=delimiter, workdir=workdir
+        )
     return read_frame(con, source)
 
 
@@ -85,8 +95,9 @@ def read_frame(con: duckdb.DuckDBPyConnection, frame: Any) -> Source:
     return Source(f"{type(frame).__name__}", "frame", columns, table.num_rows, 0)
 
 
-def read_database(con: duckdb.DuckDBPyConnection, url: str, *, table: str | None,
-                  query: str | None) -> Source:
+def read_database(
+    con: duckdb.DuckDBPyConnection, url: str, *, table: str | None, query: str | None
+) -> Source:
     """Stream a table or query through SQLAlchemy in Arrow batches."""
     import pyarrow as pa
     import sqlalchemy as sa
@@ -94,7 +105,7 @@ def read_database(con: duckdb.DuckDBPyConnection, url: str, *, table: str | None
     if bool(table) == bool(query):
         raise InputError(
             "a database source needs exactly one of --table or --query.",
-            hint='Example: tenure ingest orders postgresql://me@db/shop --table orders',
+            hint="Example: tenure ingest orders postgresql://me@db/shop --table orders",
         )
     try:
         engine = sa.create_engine(url)

@@ -52,10 +52,20 @@ def checks(kind: Kind, mapped: set[str]) -> list[Check]:
     now = "(now() AT TIME ZONE 'UTC' + INTERVAL 2 DAY)"
     for f in kind.fields:
         if f.name in mapped and f.type == "timestamp":
-            out.append(Check(f.name, f"{q(f.name)} > {now}",
-                             "'is in the future; check the date or its time zone'"))
-            out.append(Check(f.name, f"{q(f.name)} < TIMESTAMP '1900-01-01'",
-                             "'is before 1900; check the date'"))
+            out.append(
+                Check(
+                    f.name,
+                    f"{q(f.name)} > {now}",
+                    "'is in the future; check the date or its time zone'",
+                )
+            )
+            out.append(
+                Check(
+                    f.name,
+                    f"{q(f.name)} < TIMESTAMP '1900-01-01'",
+                    "'is before 1900; check the date'",
+                )
+            )
     nonneg = {
         "orders": ["amount", "discount"],
         "order_items": ["unit_price"],
@@ -73,16 +83,20 @@ def checks(kind: Kind, mapped: set[str]) -> list[Check]:
     if kind.name == "support_tickets":
         for name in ("first_response_at", "resolved_at"):
             out.append(Check(name, f"{name} < opened_at", "'is before opened_at'"))
-        out.append(Check("satisfaction", "satisfaction NOT BETWEEN 1 AND 5",
-                         "'is outside 1-5'"))
+        out.append(Check("satisfaction", "satisfaction NOT BETWEEN 1 AND 5", "'is outside 1-5'"))
     if kind.name == "survey_responses":
         cases = " ".join(
-            f"WHEN kind = {lit(k)} THEN score NOT BETWEEN {lo} AND {hi} "
-            f"OR score <> round(score)" for k, (lo, hi) in SURVEY_RANGES.items()
+            f"WHEN kind = {lit(k)} THEN score NOT BETWEEN {lo} AND {hi} OR score <> round(score)"
+            for k, (lo, hi) in SURVEY_RANGES.items()
         )
         ranges = ", ".join(f"{k} {lo}-{hi}" for k, (lo, hi) in SURVEY_RANGES.items())
-        out.append(Check("score", f"CASE {cases} END",
-                         lit(f"is outside the scale of its kind ({ranges}, whole numbers)")))
+        out.append(
+            Check(
+                "score",
+                f"CASE {cases} END",
+                lit(f"is outside the scale of its kind ({ranges}, whole numbers)"),
+            )
+        )
     if kind.name == "customers":
         out.append(Check("referred_by", "referred_by = customer_id", "'refers to itself'"))
     return [c for c in out if c.column in mapped]
@@ -102,8 +116,12 @@ def build_checked(
     reporting_currency: str,
 ) -> Plan:
     fields = [f for f in kind.fields if f.name in mapping.columns or f.name in mapping.sql]
-    plan = Plan({f.name: mapping.columns.get(f.name) or f"sql: {mapping.sql[f.name]}" for f in fields})
-    used = set(mapping.columns.values())
+    plan = Plan(
+        {f.name: mapping.columns.get(f.name) or f"sql: {mapping.sql[f.name]}" for f in fields}
+    )
+    used = set(mapping.columns.values()) | {
+        c for c in columns if any(q(c) in expr for expr in mapping.sql.values())
+    }
     extra = [c for c in columns if c not in used]
     if kind.collect_extra and "attributes" not in plan.mapped and extra:
         plan.extra_columns = extra
@@ -114,16 +132,16 @@ def build_checked(
     # 1. the raw text of each field
     texts = []
     for f in fields:
-        src = q(mapping.columns[f.name]) if f.name in mapping.columns else f"({mapping.sql[f.name]})"
+        src = (
+            q(mapping.columns[f.name]) if f.name in mapping.columns else f"({mapping.sql[f.name]})"
+        )
         texts.append(f"nullif(trim(CAST({src} AS VARCHAR)), '') AS {q('v_' + f.name)}")
     if plan.extra_columns:
         pairs = ", ".join(f"{lit(c)}, nullif(trim({q(c)}), '')" for c in plan.extra_columns)
         texts.append(f"CAST(json_object({pairs}) AS VARCHAR) AS v_attributes")
     try:
         con.execute(
-            "CREATE OR REPLACE TEMP TABLE texts AS SELECT _line, "
-            + ", ".join(texts)
-            + " FROM raw"
+            "CREATE OR REPLACE TEMP TABLE texts AS SELECT _line, " + ", ".join(texts) + " FROM raw"
         )
     except duckdb.Error as exc:
         bad = [f"{f}: {e}" for f, e in mapping.sql.items()]
@@ -144,7 +162,7 @@ def build_checked(
             plan.date_groups[f.name] = group
             if warning:
                 plan.warnings.append(f"{source}, column '{plan.mapped[f.name]}': {warning}")
-        if f.type == "amount":
+        if f.type in ("amount", "rate"):
             plan.decimal_comma[f.name] = coerce.detect_decimal_comma(con, v, table="texts")
 
     # 3. typed values and the first reason per row
@@ -154,15 +172,22 @@ def build_checked(
     for f in fields:
         v = q("v_" + f.name)
         parsed = coerce.parse(
-            f, v, group=plan.date_groups.get(f.name, coerce.ISO), tz=lit(tz),
-            date_format=date_format, decimal_comma=plan.decimal_comma.get(f.name, False),
+            f,
+            v,
+            group=plan.date_groups.get(f.name, coerce.ISO),
+            tz=lit(tz),
+            date_format=date_format,
+            decimal_comma=plan.decimal_comma.get(f.name, False),
         )
         typed.append(f"{parsed.value} AS {q(f.name)}")
         if f.required and f.presence == "value":
             missing.append((f.name, f"{v} IS NULL", MISSING))
         conds.append((f.name, f"{v} IS NOT NULL AND {q(f.name)} IS NULL", parsed.reason))
-    if "currency" in kind.converted.values() and "currency" not in mapping.columns \
-            and "currency" not in mapping.sql:
+    if (
+        "currency" in kind.converted.values()
+        and "currency" not in mapping.columns
+        and "currency" not in mapping.sql
+    ):
         typed.append(f"{lit(default_currency)} AS currency")
     if kind.name == "events" and "event_id" not in plan.mapped:
         props = "properties" if "properties" in plan.mapped else "NULL"
@@ -203,13 +228,15 @@ def build_checked(
         )
         con.execute("DROP TABLE typed")
         source_table = "typed_fx"
-        conds.append((
-            "currency",
-            f"currency IS NOT NULL AND currency <> {lit(reporting_currency)} AND fx_rate IS NULL",
-            f"'has no FX rate into {reporting_currency} on or before ' || "
-            f"strftime({day}, '%Y-%m-%d') || '; ingest fx_rates with a row for ' || "
-            "currency || ' dated on or before that day'",
-        ))
+        conds.append(
+            (
+                "currency",
+                f"currency IS NOT NULL AND currency <> {lit(reporting_currency)} AND fx_rate IS NULL",
+                f"'has no FX rate into {reporting_currency} on or before ' || "
+                f"strftime({day}, '%Y-%m-%d') || '; ingest fx_rates with a row for ' || "
+                "currency || ' dated on or before that day'",
+            )
+        )
         plan.mapped.setdefault("currency", f"default {default_currency}")
 
     texted = {f.name for f in fields}

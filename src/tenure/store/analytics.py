@@ -71,7 +71,9 @@ def meta(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
 
 def has_schema(con: duckdb.DuckDBPyConnection) -> bool:
     return bool(
-        scalar(con, "SELECT count(*) FROM information_schema.tables WHERE table_name = '_tenure_meta'")
+        scalar(
+            con, "SELECT count(*) FROM information_schema.tables WHERE table_name = '_tenure_meta'"
+        )
     )
 
 

@@ -120,7 +120,6 @@ class OpsStore:
                 hint="Upgrade tenure: pip install --upgrade tenure",
             )
 
-
     @classmethod
     def migrate(cls, url: str) -> tuple[str | None, str]:
         """Upgrade the schema to this tenure's head; returns (before, after)."""

@@ -10,9 +10,9 @@ By default both live in one folder (``./tenure-data``)::
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import duckdb
 
@@ -31,7 +31,9 @@ class Workspace:
         self._reconcile_runs()
 
     @classmethod
-    def open(cls, settings: Settings | None = None, *, create: bool = True, **flags: Any) -> Workspace:
+    def open(
+        cls, settings: Settings | None = None, *, create: bool = True, **flags: Any
+    ) -> Workspace:
         settings = settings or load_settings(**flags)
         store = settings.store
         if store.exists() and not store.is_dir():

@@ -47,11 +47,13 @@ def prepare(con: duckdb.DuckDBPyConnection, kind: Kind, mapped: set[str]) -> Non
         default = DEFAULTS.get((kind.name, name), "NULL")
         if name == "is_stub":
             selects.append("false AS is_stub")
-        elif name in kind.key or name in mapped or (
-            name == "fx_rate" and any(a in mapped for a in kind.converted)
-        ) or (
-            name.endswith("_reporting") and base in mapped
-        ) or (name == "event_id" and kind.name == "events"):
+        elif (
+            name in kind.key
+            or name in mapped
+            or (name == "fx_rate" and any(a in mapped for a in kind.converted))
+            or (name.endswith("_reporting") and base in mapped)
+            or (name == "event_id" and kind.name == "events")
+        ):
             selects.append(f"coalesce(a.{q(name)}, {default}) AS {q(name)}")
         else:
             selects.append(
@@ -123,7 +125,10 @@ def commit(
             if created:
                 customer_cols = _value_columns(KINDS["customers"])
                 nulls = ", ".join(
-                    "true" if c == "is_stub" else q(c) if c in ("customer_id", "created_at")
+                    "true"
+                    if c == "is_stub"
+                    else q(c)
+                    if c in ("customer_id", "created_at")
                     else "NULL"
                     for c in customer_cols
                 )

@@ -3,7 +3,7 @@
 Generates N synthetic orders (NumPy + PyArrow, no Python loop per row),
 writes them as CSV and Parquet, then measures, each in a fresh subprocess:
 
-* ``tenure``            ``tenure.ingest.pipeline.ingest("orders", file, workspace=...)``
+* ``tenure``            ``tenure.ingest("orders", file, workspace=...)``
                         into a fresh store folder;
 * ``tenure re-import``  the same file again into the same store (expected:
                         inserted 0, unchanged N);
@@ -188,13 +188,14 @@ def child_generate(rows: int, csv_path: Path, parquet_path: Path) -> None:
     )
 
 
-def _instrument(spans: list[tuple[str, float, float]]) -> None:
+def _instrument(ingest: Any, spans: list[tuple[str, float, float]]) -> None:
     """Time the steps of one ingest from the outside (this process only)."""
-    from tenure.ingest import pipeline, sources
-    from tenure.store import writer
+    pipeline = sys.modules[ingest.__module__]
+    sources = getattr(pipeline, "sources", None)
+    writer = getattr(pipeline, "writer", None)
 
     def wrap(owner: Any, attr: str, label: str) -> None:
-        inner = getattr(owner, attr, None)
+        inner = getattr(owner, attr, None) if owner is not None else None
         if inner is None:
             return
 
@@ -221,16 +222,16 @@ def child_tenure(path: Path, store: Path) -> None:
     t0 = time.perf_counter()
     from contextlib import contextmanager
 
-    from tenure.config import load_settings
-    from tenure.ingest.pipeline import ingest
-    from tenure.store.workspace import Workspace
+    import tenure
 
+    ingest = tenure.ingest
+    Workspace = tenure.Workspace  # noqa: N806
     imported = time.perf_counter()
     spans: list[tuple[str, float, float]] = []
-    _instrument(spans)
+    _instrument(ingest, spans)
 
     opened0 = time.perf_counter()
-    ws = Workspace.open(load_settings(store=store, reporting_currency="EUR"))
+    ws = Workspace.open(tenure.load_settings(store=store, reporting_currency="EUR"))
     opened = time.perf_counter()
 
     plain = ws.analytics
@@ -352,6 +353,7 @@ def _child_env() -> dict[str, str]:
 def run_child(args: list[str], cwd: Path, timeout: float) -> dict[str, Any]:
     """Run this script in child mode; its figures plus the whole process's wall time."""
     command = [sys.executable, str(Path(__file__).resolve()), "--child", *args]
+    load_before = _load()
     started = time.perf_counter()
     try:
         proc = subprocess.run(
@@ -381,7 +383,16 @@ def run_child(args: list[str], cwd: Path, timeout: float) -> dict[str, Any]:
         }
     out = json.loads(found[-1])
     out["process_s"] = process_s
+    # other work on the machine skews the figures: keep the load next to them
+    out["load_before"], out["load_after"] = load_before, _load()
     return out
+
+
+def _load() -> float | None:
+    try:
+        return round(os.getloadavg()[0], 2)
+    except OSError:
+        return None
 
 
 def target_for(fmt: str, rows: int) -> float:
@@ -420,7 +431,8 @@ def describe_run(run: dict[str, Any]) -> str:
     line = (
         f"  {run['tool']:<17} {out['call_s']:>8.2f} s  ({out['process_s']:.2f} s process)  "
         f"{run['rows'] / out['call_s']:>12,.0f} rows/s  peak {out['peak_rss_mib']:>7.0f} MiB  "
-        f"cpu {out['cpu_s']:.1f} s  [{run['check']}]"
+        f"cpu {out['cpu_s']:.1f} s  load {out['load_before']}->{out['load_after']}  "
+        f"[{run['check']}]"
     )
     if "stages" in out:
         stages = ", ".join(f"{k} {v:.2f}" for k, v in out["stages"].items())
@@ -603,8 +615,15 @@ def parent(args: argparse.Namespace) -> int:
     print(markdown(runs))
     print(
         "\ncall s: wall seconds around the call, in the child; process s: the whole child "
-        "(start, imports, teardown); peak RSS: that child's own peak (VmHWM)."
+        "(start, imports, teardown); peak RSS: that child's own peak (VmHWM); "
+        "× duckdb: call s over duckdb plain's."
     )
+    loads = [r["out"]["load_after"] for r in runs if r["out"].get("load_after") is not None]
+    if loads and max(loads) > (os.cpu_count() or 1):
+        print(
+            f"note: the 1-minute load average reached {max(loads)} on {os.cpu_count()} cores "
+            "during the runs; other work competed for the CPU."
+        )
     if args.json:
         document = {
             "machine": info,

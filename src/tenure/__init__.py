@@ -29,8 +29,8 @@ _LAZY = {
     "Settings": "tenure.config",
     "load_settings": "tenure.config",
     "Workspace": "tenure.store.workspace",
-    "ingest": "tenure.ingest.pipeline",
-    "IngestResult": "tenure.ingest.pipeline",
+    "ingest": "tenure.ingestion.pipeline",
+    "IngestResult": "tenure.ingestion.pipeline",
     "generate_demo": "tenure.datasets.demo",
     "TenureError": "tenure.errors",
     "InputError": "tenure.errors",
@@ -41,7 +41,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from tenure.config import Settings, load_settings
     from tenure.datasets.demo import generate_demo
     from tenure.errors import ConfigError, InputError, TenureError
-    from tenure.ingest.pipeline import IngestResult, ingest
+    from tenure.ingestion.pipeline import IngestResult, ingest
     from tenure.store.workspace import Workspace
 
 

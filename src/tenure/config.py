@@ -29,7 +29,8 @@ ENV_PREFIX = "TENURE_"
 class Settings:
     store: Path = Path("tenure-data")
     ops_url: str | None = None  # default: sqlite in the store folder
-    reporting_currency: str = "EUR"
+    # None: the store's own currency, or EUR for a new store
+    reporting_currency: str | None = None
     timezone: str = "UTC"
     date_order: str = "auto"
     create_customers: bool = True
@@ -67,6 +68,7 @@ def _coerce(name: str, raw: Any, origin: str) -> Any:
                 return False
             raise ValueError(raw)
         if "int" in kind:
+            kind = "whole number"
             if raw is None or (isinstance(raw, str) and raw.strip().lower() in {"", "none"}):
                 return None
             value = int(raw)
@@ -128,6 +130,8 @@ def load_settings(**flags: Any) -> Settings:
         raise ConfigError(
             f"date_order is {settings.date_order!r}.", hint="Use auto, dmy, mdy or ymd."
         )
+    if settings.reporting_currency is None:
+        return settings
     currency = settings.reporting_currency.upper()
     if len(currency) != 3 or not currency.isalpha():
         raise ConfigError(

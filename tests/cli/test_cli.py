@@ -180,3 +180,32 @@ def test_help_does_not_import_the_heavy_libraries():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_the_store_keeps_its_own_reporting_currency(cli, tmp_path, store):
+    write(tmp_path / "o.csv", ORDERS.replace(",bad", ",1"))
+    r = cli(
+        "ingest",
+        "orders",
+        tmp_path / "o.csv",
+        "--store",
+        store,
+        "--reporting-currency",
+        "USD",
+        "--currency",
+        "USD",
+        "--json",
+    )
+    assert r.code == 0, r.err
+    # later commands need not repeat it
+    assert cli("status", "--store", store, "--json").json()["reporting_currency"] == "USD"
+    assert (
+        cli(
+            "ingest", "orders", tmp_path / "o.csv", "--store", store, "--currency", "USD", "--json"
+        ).json()["unchanged"]
+        == 2
+    )
+    err = _user_error(
+        cli("ingest", "orders", tmp_path / "o.csv", "--store", store, "--reporting-currency", "GBP")
+    )
+    assert "reports in USD, but the settings ask for GBP" in err

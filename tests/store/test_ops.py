@@ -7,7 +7,7 @@ import sqlalchemy as sa
 
 from tenure.config import load_settings
 from tenure.errors import StoreVersionError
-from tenure.ingest.pipeline import ingest
+from tenure.ingestion.pipeline import ingest
 from tenure.store.ops import OpsStore, head_revision
 from tenure.store.workspace import Workspace
 from tests.conftest import write

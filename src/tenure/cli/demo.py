@@ -53,7 +53,7 @@ def demo(
 ) -> None:
     from tenure.config import load_settings
     from tenure.datasets.demo import generate_demo
-    from tenure.ingest.pipeline import ingest
+    from tenure.ingestion.pipeline import ingest
     from tenure.store import analytics
     from tenure.store.workspace import Workspace
 

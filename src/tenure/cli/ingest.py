@@ -69,11 +69,15 @@ def ingest(
         str | None, typer.Option(help="strptime format of every date column, e.g. '%d/%m/%Y'.")
     ] = None,
     date_order: Annotated[
-        str | None, typer.Option(help="dmy or mdy, for dates like 03/04/2024 (default: detected).")
+        str | None,
+        typer.Option(help="dmy, mdy or ymd, for dates like 03/04/2024 (default: detected)."),
     ] = None,
     timezone: Annotated[
         str | None,
-        typer.Option(help="IANA zone of timestamps that carry no offset (default: UTC)."),
+        typer.Option(
+            help="IANA zone of timestamps that carry no offset (default: the "
+            "'timezone' setting, UTC unless set)."
+        ),
     ] = None,
     currency: Annotated[
         str | None, typer.Option(help="Currency of amounts when the file has no currency column.")
@@ -82,7 +86,8 @@ def ingest(
         bool | None,
         typer.Option(
             "--create-customers/--no-create-customers",
-            help="Create customers that rows name but the store lacks (default: create).",
+            help="Create customers that rows name but the store lacks (default: the "
+            "'create_customers' setting, on unless set).",
             show_default=False,
         ),
     ] = None,
@@ -101,7 +106,7 @@ def ingest(
     json_: JsonOption = False,
 ) -> None:
     from tenure.config import load_settings
-    from tenure.ingest.pipeline import ingest as run
+    from tenure.ingestion.pipeline import ingest as run
     from tenure.store.workspace import Workspace
 
     settings = load_settings(store=store, reporting_currency=reporting_currency)
@@ -133,7 +138,7 @@ def ingest(
 
 
 def print_result(result) -> None:
-    from tenure.ingest.quarantine import describe
+    from tenure.ingestion.quarantine import describe
 
     out = out_console()
     out.print(

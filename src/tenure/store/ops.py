@@ -96,13 +96,13 @@ class OpsStore:
                 current = _current_revision(conn)
         except sa.exc.OperationalError as exc:
             raise ConfigError(
-                f"cannot open the operational store at {_safe(url)}: {exc.orig}",
+                f"cannot open the operational store at {safe_url(url)}: {exc.orig}",
                 hint="Check the URL, that the server is running, and your credentials.",
             ) from None
         head = head_revision()
         if current is None:
             if not create:
-                raise ConfigError(f"there is no tenure store at {_safe(url)}.")
+                raise ConfigError(f"there is no tenure store at {safe_url(url)}.")
             with engine.begin() as conn:
                 from alembic import command
 
@@ -110,12 +110,12 @@ class OpsStore:
         elif current != head:
             if current in known_revisions():
                 raise StoreVersionError(
-                    f"the operational store at {_safe(url)} is at schema revision {current}; "
+                    f"the operational store at {safe_url(url)} is at schema revision {current}; "
                     f"this tenure uses {head}.",
                     hint=f"Back it up, then run: tenure migrate{store_hint}",
                 )
             raise StoreVersionError(
-                f"the operational store at {_safe(url)} was written by a newer tenure "
+                f"the operational store at {safe_url(url)} was written by a newer tenure "
                 f"(schema revision {current}, unknown here).",
                 hint="Upgrade tenure: pip install --upgrade tenure",
             )
@@ -193,7 +193,7 @@ def _current_revision(conn: sa.Connection) -> str | None:
     return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
 
 
-def _safe(url: str) -> str:
+def safe_url(url: str) -> str:
     """The URL without its password, for messages."""
     try:
         return sa.engine.make_url(url).render_as_string(hide_password=True)

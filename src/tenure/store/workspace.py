@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any
 
 import duckdb
@@ -19,7 +20,9 @@ import duckdb
 from tenure.config import Settings, load_settings
 from tenure.errors import ConfigError
 from tenure.store import analytics
-from tenure.store.ops import OpsStore
+from tenure.store.ops import OpsStore, safe_url
+
+DEFAULT_CURRENCY = "EUR"
 
 
 class Workspace:
@@ -53,16 +56,20 @@ class Workspace:
         try:
             if analytics.has_schema(con):
                 analytics.check_version(con, settings.analytics_path, hint)
-                stored = analytics.meta(con).get("reporting_currency")
-                if stored and stored != settings.reporting_currency:
+                stored = analytics.meta(con).get("reporting_currency") or DEFAULT_CURRENCY
+                wanted = settings.reporting_currency
+                if wanted and wanted != stored:
                     raise ConfigError(
                         f"the store {store} reports in {stored}, but the settings ask for "
-                        f"{settings.reporting_currency}.",
-                        hint=f"Use --currency-reporting {stored} (or reporting_currency = "
-                        f'"{stored}" in tenure.toml), or start a new store for '
-                        f"{settings.reporting_currency}.",
+                        f"{wanted}.",
+                        hint=f"Drop --reporting-currency (the store's own is used), or start a "
+                        f"new store for {wanted} with --store.",
                     )
+                settings = replace(settings, reporting_currency=stored)
             elif create:
+                settings = replace(
+                    settings, reporting_currency=settings.reporting_currency or DEFAULT_CURRENCY
+                )
                 con.execute("BEGIN")
                 analytics.create_schema(con, settings.reporting_currency)
                 con.execute("COMMIT")
@@ -107,7 +114,7 @@ class Workspace:
         return {
             "store": str(self.settings.store),
             "analytics": str(self.settings.analytics_path),
-            "ops": self.settings.ops_database_url,
+            "ops": safe_url(self.settings.ops_database_url),
             "schema_version": int(meta.get("schema_version", 0)),
             "ops_revision": self.ops.revision(),
             "reporting_currency": meta.get("reporting_currency"),

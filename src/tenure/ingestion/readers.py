@@ -20,7 +20,7 @@ from pathlib import Path
 import duckdb
 
 from tenure.errors import InputError
-from tenure.ingest import sniff
+from tenure.ingestion import sniff
 from tenure.store.analytics import scalar
 
 FORMATS = ("csv", "parquet", "jsonl")

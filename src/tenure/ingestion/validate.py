@@ -14,9 +14,9 @@ import duckdb
 
 from tenure.datamodel import SURVEY_RANGES, Kind
 from tenure.errors import InputError
-from tenure.ingest import coerce
-from tenure.ingest.coerce import lit
-from tenure.ingest.mapping import Mapping
+from tenure.ingestion import coerce
+from tenure.ingestion.coerce import lit
+from tenure.ingestion.mapping import Mapping
 
 
 def q(name: str) -> str:
@@ -179,7 +179,11 @@ def build_checked(
             date_format=date_format,
             decimal_comma=plan.decimal_comma.get(f.name, False),
         )
-        typed.append(f"{parsed.value} AS {q(f.name)}")
+        value = parsed.value
+        if f.name == "currency" and kind.converted:
+            # an empty cell means the default currency, as a missing column does
+            value = f"coalesce({value}, CASE WHEN {v} IS NULL THEN {lit(default_currency)} END)"
+        typed.append(f"{value} AS {q(f.name)}")
         if f.required and f.presence == "value":
             missing.append((f.name, f"{v} IS NULL", MISSING))
         conds.append((f.name, f"{v} IS NOT NULL AND {q(f.name)} IS NULL", parsed.reason))
@@ -210,6 +214,7 @@ def build_checked(
     source_table = "typed"
     if kind.converted and any(a in mapped for a in kind.converted):
         day = f"CAST({q(kind.fx_date)} AS DATE)" if kind.fx_date in mapped else "current_date"
+        # inside the join below, the typed table is "t"
         rate = (
             f"CASE WHEN currency = {lit(reporting_currency)} THEN CAST(1 AS DECIMAL(18,8)) "
             "ELSE CAST(fx_rate_found AS DECIMAL(18,8)) END"
@@ -220,11 +225,18 @@ def build_checked(
             for a in kind.converted
             if a in mapped
         )
+        # the as-of lookup runs on the few distinct (currency, day) pairs, then
+        # joins back on equality: much cheaper than an as-of join of every row
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE _fx_days AS SELECT d.fx_currency, d.fx_d, "
+            "r.rate AS fx_rate_found FROM (SELECT DISTINCT currency AS fx_currency, "
+            f"{day} AS fx_d FROM typed WHERE currency IS NOT NULL) d "
+            "ASOF LEFT JOIN fx_rates r ON d.fx_currency = r.currency AND d.fx_d >= r.date"
+        )
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE typed_fx AS SELECT t.*, {rate} AS fx_rate{amounts} "
-            "FROM typed t ASOF LEFT JOIN (SELECT currency AS fx_currency, date AS fx_day, "
-            "rate AS fx_rate_found FROM fx_rates) r "
-            f"ON t.currency = r.fx_currency AND {day} >= r.fx_day"
+            "FROM typed t LEFT JOIN _fx_days r "
+            f"ON t.currency = r.fx_currency AND {day} = r.fx_d"
         )
         con.execute("DROP TABLE typed")
         source_table = "typed_fx"

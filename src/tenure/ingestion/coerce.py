@@ -18,9 +18,10 @@ from tenure.datamodel import ORDER_STATUSES, Field
 SAMPLE = 20000
 
 ISO = "iso"
+# two-digit years first: %Y would read "24" as the year 24
 DATE_GROUPS: dict[str, list[str]] = {
-    "dmy": ["%d/%m/%Y", "%d.%m.%Y", "%d-%m-%Y", "%d/%m/%y", "%d.%m.%y"],
-    "mdy": ["%m/%d/%Y", "%m-%d-%Y", "%m/%d/%y"],
+    "dmy": ["%d/%m/%y", "%d.%m.%y", "%d-%m-%y", "%d/%m/%Y", "%d.%m.%Y", "%d-%m-%Y"],
+    "mdy": ["%m/%d/%y", "%m-%d-%y", "%m/%d/%Y", "%m-%d-%Y"],
     "ymd": ["%Y/%m/%d", "%Y.%m.%d", "%Y%m%d"],
 }
 TIME_SUFFIXES = ["", " %H:%M", " %H:%M:%S", " %I:%M %p", " %I:%M:%S %p", "T%H:%M:%S"]
@@ -163,6 +164,13 @@ def _iso_offset(v: str) -> str:
     return f"coalesce(try_cast({v} AS TIMESTAMPTZ), try_strptime({v}, {_list(OFFSET_FORMATS)}))"
 
 
+def _in_zone(naive: str, tz: str) -> str:
+    """A local wall-clock TIMESTAMP in zone ``tz`` (a SQL literal) as UTC."""
+    if tz == "'UTC'":
+        return naive
+    return f"timezone('UTC', timezone({tz}, {naive}))"
+
+
 def timestamp(v: str, group: str, tz: str, date_format: str | None) -> Parsed:
     """Text to a UTC TIMESTAMP; values without an offset are read in ``tz``."""
     if date_format:
@@ -170,21 +178,18 @@ def timestamp(v: str, group: str, tz: str, date_format: str | None) -> Parsed:
         if "%z" in date_format or "%Z" in date_format:
             value = f"timezone('UTC', try_strptime({v}, {fmt}))"
         else:
-            value = f"timezone('UTC', timezone({tz}, try_strptime({v}, {fmt})::TIMESTAMP))"
+            value = _in_zone(f"try_strptime({v}, {fmt})::TIMESTAMP", tz)
         reason = f"'is not a date in the format {date_format}'"
         return Parsed(value, reason)
     if group == ISO:
         value = (
             f"CASE WHEN regexp_matches({v}, {lit(HAS_OFFSET)}) "
             f"THEN timezone('UTC', {_iso_offset(v)}) "
-            f"ELSE timezone('UTC', timezone({tz}, {_iso_naive(v)})) END"
+            f"ELSE {_in_zone(_iso_naive(v), tz)} END"
         )
         expected = "YYYY-MM-DD or YYYY-MM-DD HH:MM:SS"
     else:
-        value = (
-            f"timezone('UTC', timezone({tz}, "
-            f"try_strptime({v}, {_list(date_formats(group, True))})::TIMESTAMP))"
-        )
+        value = _in_zone(f"try_strptime({v}, {_list(date_formats(group, True))})::TIMESTAMP", tz)
         expected = {"dmy": "DD/MM/YYYY", "mdy": "MM/DD/YYYY", "ymd": "YYYY/MM/DD"}[group]
     reason = (
         f"'is not a date (expected {expected}, like the rest of the column); "
@@ -233,10 +238,20 @@ def _strip_money(v: str) -> str:
 
 def amount(v: str, decimal_comma: bool, sql_type: str = "DECIMAL(18,4)") -> Parsed:
     s = _strip_money(v)
+    # a thousands separator only counts between groups of three digits, so
+    # "12,5" in a column of decimal points is refused, never read as 125
     if decimal_comma:
-        s = f"replace(replace({s}, '.', ''), ',', '.')"
+        grouped = r"^[+-]?[0-9]{1,3}(\.[0-9]{3})+(,[0-9]*)?$"
+        s = (
+            f"CASE WHEN NOT contains({s}, '.') OR regexp_matches({s}, '{grouped}') "
+            f"THEN replace(replace({s}, '.', ''), ',', '.') END"
+        )
     else:
-        s = f"replace({s}, ',', '')"
+        grouped = r"^[+-]?[0-9]{1,3}(,[0-9]{3})+(\.[0-9]*)?$"
+        s = (
+            f"CASE WHEN NOT contains({s}, ',') OR regexp_matches({s}, '{grouped}') "
+            f"THEN replace({s}, ',', '') END"
+        )
     value = f"try_cast({s} AS {sql_type})"
     example = "1.234,56" if decimal_comma else "1234.56"
     return Parsed(value, f"'is not an amount (expected a number such as {example})'")

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tenure.errors import ColumnNotFoundError, InputError, TooManyErrorsError
-from tenure.ingest.pipeline import ingest
+from tenure.ingestion.pipeline import ingest
 from tests.conftest import query, write
 
 ORDERS = """order_id,customer_id,placed_at,amount,currency,status
@@ -386,3 +386,36 @@ def test_header_only_file_reads_nothing(tmp_path, ws):
     )
     assert (r.read, r.accepted) == (0, 0)
     assert any("header but no rows" in w for w in r.warnings)
+
+
+def test_a_comma_that_is_not_a_thousands_separator_is_refused(tmp_path, ws):
+    text = (
+        "order_id,customer_id,placed_at,amount\n"
+        'O1,C1,2024-01-01,"1,234.50"\nO2,C1,2024-01-01,7.25\nO3,C1,2024-01-01,"12,5"\n'
+    )
+    r = ingest("orders", write(tmp_path / "o.csv", text), workspace=ws)
+    assert (r.accepted, r.rejected) == (2, 1)
+    assert r.errors[0]["value"] == "12,5"
+    assert query(ws.settings.store, "SELECT amount FROM orders ORDER BY 1") == [
+        (Decimal("7.2500"),),
+        (Decimal("1234.5000"),),
+    ]
+
+
+def test_two_digit_years_and_empty_currency_cells(tmp_path, ws):
+    text = (
+        "order_id,customer_id,placed_at,amount,currency\nO1,C1,31.03.24,1,\nO2,C1,01.04.24,2,EUR\n"
+    )
+    r = ingest("orders", write(tmp_path / "o.csv", text), workspace=ws)
+    assert r.accepted == 2
+    assert query(
+        ws.settings.store, "SELECT placed_at, currency, amount_reporting FROM orders ORDER BY 1"
+    ) == [
+        (datetime(2024, 3, 31), "EUR", Decimal("1.0000")),
+        (datetime(2024, 4, 1), "EUR", Decimal("2.0000")),
+    ]
+
+
+def test_a_bad_date_order_is_refused(tmp_path, ws):
+    with pytest.raises(InputError, match="is not a date order"):
+        ingest("orders", write(tmp_path / "o.csv", ORDERS), workspace=ws, date_order="xyz")

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from tenure.config import load_settings
 from tenure.errors import TenureError
-from tenure.ingest.pipeline import ingest
+from tenure.ingestion.pipeline import ingest
 from tenure.store.workspace import Workspace
 from tests.conftest import query
 

@@ -24,9 +24,9 @@ import duckdb
 from tenure.config import Settings, load_settings
 from tenure.datamodel import Kind
 from tenure.errors import InputError, TenureError, TooManyErrorsError
-from tenure.ingest import mapping as mapping_mod
-from tenure.ingest import quarantine, sources
-from tenure.ingest.validate import build_checked, q
+from tenure.ingestion import mapping as mapping_mod
+from tenure.ingestion import quarantine, sources
+from tenure.ingestion.validate import build_checked, q
 from tenure.store import writer
 from tenure.store.analytics import scalar
 from tenure.store.workspace import Workspace
@@ -140,6 +140,12 @@ def _run(
     tz = opts["timezone"] or option("timezone") or settings.timezone
     date_format = opts["date_format"] or option("date_format")
     date_order = opts["date_order"] or option("date_order") or settings.date_order
+    if date_order not in ("auto", "dmy", "mdy", "ymd"):
+        raise InputError(
+            f"--date-order {date_order!r} is not a date order.",
+            hint="Use dmy (31/01/2024), mdy (01/31/2024), ymd or auto.",
+            value=date_order,
+        )
     default_currency = (
         opts["currency"] or option("currency") or settings.reporting_currency
     ).upper()
@@ -216,7 +222,7 @@ def _run(
                     pending.publish()
                 raise TooManyErrorsError(
                     f"{result.rejected:,} of {result.read:,} rows were rejected, more than "
-                    f"--max-errors {max_errors}; nothing was written to the store.",
+                    f"the {max_errors:,} allowed (--max-errors); nothing was written to the store.",
                     hint=_first_reasons(result) + f"\nAll rejected rows: {result.quarantine}",
                     source=src.name,
                 )

@@ -14,7 +14,7 @@ import pyarrow.csv as pacsv
 import pytest
 
 from tenure.config import load_settings
-from tenure.ingest.pipeline import ingest
+from tenure.ingestion.pipeline import ingest
 from tenure.store.workspace import Workspace
 from tests.conftest import query, write
 

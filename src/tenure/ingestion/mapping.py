@@ -123,7 +123,7 @@ def load_preset(name: str, kind: Kind) -> Mapping:
     key = name.strip().lower()
     if key not in PRESETS:
         raise InputError(f"unknown preset {name!r}.", hint=f"Presets: {', '.join(PRESETS)}.")
-    text = (resources.files("tenure.ingest") / "presets" / f"{key}.toml").read_text("utf-8")
+    text = (resources.files("tenure.ingestion") / "presets" / f"{key}.toml").read_text("utf-8")
     data = tomllib.loads(text)
     if kind.name not in data:
         offered = ", ".join(k for k in data if k in KINDS)

@@ -1,7 +1,7 @@
 """Where rows come from: a file, a database table or query, or a DataFrame.
 
 All of them end in the ``raw`` and ``broken`` temp tables of
-:mod:`tenure.ingest.readers`.
+:mod:`tenure.ingestion.readers`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 import duckdb
 
 from tenure.errors import InputError, MissingExtraError
-from tenure.ingest.readers import Source, _empty_broken, _q, read_file
+from tenure.ingestion.readers import Source, _empty_broken, _q, read_file
 
 BATCH_ROWS = 100_000
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from tenure.ingest.pipeline import ingest
+from tenure.ingestion.pipeline import ingest
 from tests.conftest import query, write
 
 HERE = Path(__file__).parent

@@ -491,8 +491,36 @@ def markdown(runs: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def _source_revision() -> str | None:
+    """The commit of the tenure checkout measured, when it is one (read-only git calls)."""
+    import tenure
+
+    root = Path(tenure.__file__).resolve().parent
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        )
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "."],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return head.stdout.strip() + (" with uncommitted changes" if dirty.stdout.strip() else "")
+
+
 def machine() -> dict[str, Any]:
     return {
+        "tenure_source": _source_revision(),
         "cpu_count": os.cpu_count(),
         "mem_total_gib": _mem_total_gib(),
         "platform": platform.platform(),
@@ -509,6 +537,8 @@ def parent(args: argparse.Namespace) -> int:
         f"{info['platform']}, Python {info['python']}"
     )
     print(f"versions: {versions}")
+    if info["tenure_source"]:
+        print(f"tenure source: {info['tenure_source']}")
     print(
         f"targets (issue): {TARGET_ROWS:,} orders from Parquet < {TARGET_SECONDS['parquet']:.0f} s, "
         f"from CSV < {TARGET_SECONDS['csv']:.0f} s, peak memory < {TARGET_PEAK_MIB / 1024:.0f} GiB"

@@ -168,10 +168,11 @@ def _read_text(
         "store_rejects = true, rejects_scan = '_scans', rejects_table = '_errors', "
         "null_padding = false, strict_mode = true, max_line_size = 10000000)"
     )
+    first_line = 1 if fmt == "jsonl" else 2
     try:
         con.execute(
-            f"CREATE OR REPLACE TEMP TABLE raw0 AS SELECT row_number() OVER () AS _rec, * "
-            f"FROM {scan}"
+            f"CREATE OR REPLACE TEMP TABLE raw AS SELECT row_number() OVER () "
+            f"+ {first_line - 1} AS _line, * FROM {scan}"
         )
     except duckdb.Error as exc:
         raise InputError(
@@ -179,10 +180,6 @@ def _read_text(
             hint="Check the file, or pass --delimiter / --encoding / --format.",
             source=path.name,
         ) from None
-    # Line numbers: records are read in file order; the broken lines (known
-    # by line) are skipped, so a record's line is its index plus the header
-    # plus the broken lines before it.
-    first_line = 1 if fmt == "jsonl" else 2
     con.execute(
         "CREATE OR REPLACE TEMP TABLE broken AS "
         "SELECT DISTINCT ON (line) line::BIGINT AS _line, csv_line AS _raw, "
@@ -195,20 +192,20 @@ def _read_text(
         "ELSE lower(error_type::VARCHAR) || ': ' || error_message END AS _reason "
         "FROM _errors ORDER BY line"
     )
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE _gaps AS SELECT _line, "
-        f"_line - {first_line} - (row_number() OVER (ORDER BY _line) - 1) AS before_n "
-        "FROM broken"
-    )
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE raw AS SELECT "
-        f"r._rec + {first_line - 1} + (SELECT count(*) FROM _gaps g WHERE g.before_n < r._rec)"
-        " AS _line, r.* EXCLUDE (_rec) FROM raw0 r"
-        if scalar(con, "SELECT count(*) FROM broken")
-        else f"CREATE OR REPLACE TEMP TABLE raw AS SELECT _rec + {first_line - 1} AS _line, "
-        "* EXCLUDE (_rec) FROM raw0"
-    )
-    con.execute("DROP TABLE raw0")
+    if scalar(con, "SELECT count(*) FROM broken"):
+        # Records are read in file order and the broken lines (known by line)
+        # are skipped, so a record's line is its index plus the header plus
+        # the broken lines before it.
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE _gaps AS SELECT "
+            f"_line - {first_line} - (row_number() OVER (ORDER BY _line) - 1) AS before_n "
+            "FROM broken"
+        )
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE raw AS SELECT r._line + (SELECT count(*) FROM _gaps g "
+            f"WHERE g.before_n < r._line - {first_line - 1}) AS _line, r.* EXCLUDE (_line) "
+            "FROM raw r"
+        )
     if fmt == "jsonl":
         columns = _explode_json(con)
     else:

@@ -141,7 +141,7 @@ def build_checked(
         texts.append(f"CAST(json_object({pairs}) AS VARCHAR) AS v_attributes")
     try:
         con.execute(
-            "CREATE OR REPLACE TEMP TABLE texts AS SELECT _line, " + ", ".join(texts) + " FROM raw"
+            "CREATE OR REPLACE TEMP VIEW texts AS SELECT _line, " + ", ".join(texts) + " FROM raw"
         )
     except duckdb.Error as exc:
         bad = [f"{f}: {e}" for f, e in mapping.sql.items()]
@@ -204,7 +204,7 @@ def build_checked(
         + ", ".join([q("v_" + f.name) for f in fields] + typed)
         + " FROM texts"
     )
-    con.execute("DROP TABLE texts")
+    con.execute("DROP VIEW texts")
     mapped = set(plan.mapped)
     conds += missing
     for c in checks(kind, mapped):
@@ -234,11 +234,10 @@ def build_checked(
             "ASOF LEFT JOIN fx_rates r ON d.fx_currency = r.currency AND d.fx_d >= r.date"
         )
         con.execute(
-            f"CREATE OR REPLACE TEMP TABLE typed_fx AS SELECT t.*, {rate} AS fx_rate{amounts} "
+            f"CREATE OR REPLACE TEMP VIEW typed_fx AS SELECT t.*, {rate} AS fx_rate{amounts} "
             "FROM typed t LEFT JOIN _fx_days r "
             f"ON t.currency = r.fx_currency AND {day} = r.fx_d"
         )
-        con.execute("DROP TABLE typed")
         source_table = "typed_fx"
         conds.append(
             (
@@ -272,5 +271,7 @@ def build_checked(
         f"{case(when_reason)} AS _err_reason, "
         f"{case(when_reason)} IS NOT DISTINCT FROM {MISSING} AS _err_missing FROM {source_table}"
     )
-    con.execute(f"DROP TABLE {source_table}")
+    if source_table == "typed_fx":
+        con.execute("DROP VIEW typed_fx")
+    con.execute("DROP TABLE typed")
     return plan

@@ -214,3 +214,36 @@ def test_empty_and_header_only_files(tmp_path):
     assert _ingest("orders", tmp_path / "empty.csv") is None
     r = _ingest("orders", tmp_path / "header.csv")
     assert r is not None and r.read == 0
+
+
+@FUZZ
+@given(rows=rows)
+def test_database_rows_are_all_accounted_for(rows):
+    import sqlalchemy as sa
+
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:///{Path(tmp) / 'src.db'}"
+        engine = sa.create_engine(url)
+        with engine.begin() as conn:
+            conn.execute(
+                sa.text(
+                    "CREATE TABLE orders (order_id TEXT, customer_id TEXT, "
+                    "placed_at TEXT, amount TEXT, currency TEXT)"
+                )
+            )
+            if rows:
+                conn.execute(
+                    sa.text("INSERT INTO orders VALUES (:a, :b, :c, :d, :e)"),
+                    [dict(zip("abcde", row, strict=True)) for row in rows],
+                )
+        engine.dispose()
+        ws = _workspace()
+        before = query(_STORE, "SELECT count(*) FROM orders")[0][0]
+        try:
+            result = ingest("orders", url, workspace=ws, table="orders")
+        except TenureError as exc:
+            assert exc.render()
+            return
+        assert result.read == len(rows)
+        assert result.read == result.accepted + result.rejected + result.duplicates
+        assert query(_STORE, "SELECT count(*) FROM orders")[0][0] == before + result.inserted

@@ -518,9 +518,25 @@ def _source_revision() -> str | None:
     return head.stdout.strip() + (" with uncommitted changes" if dirty.stdout.strip() else "")
 
 
+def _source_digest() -> str:
+    """A digest of tenure's source files: tells whether the code changed during the runs."""
+    import hashlib
+
+    import tenure
+
+    root = Path(tenure.__file__).resolve().parent
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*")):
+        if path.is_file() and path.suffix in {".py", ".toml", ".sql"}:
+            digest.update(str(path.relative_to(root)).encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
 def machine() -> dict[str, Any]:
     return {
         "tenure_source": _source_revision(),
+        "tenure_digest": _source_digest(),
         "cpu_count": os.cpu_count(),
         "mem_total_gib": _mem_total_gib(),
         "platform": platform.platform(),
@@ -537,8 +553,10 @@ def parent(args: argparse.Namespace) -> int:
         f"{info['platform']}, Python {info['python']}"
     )
     print(f"versions: {versions}")
-    if info["tenure_source"]:
-        print(f"tenure source: {info['tenure_source']}")
+    print(
+        f"tenure source: {info['tenure_source'] or 'not a git checkout'}, "
+        f"files digest {info['tenure_digest']}"
+    )
     print(
         f"targets (issue): {TARGET_ROWS:,} orders from Parquet < {TARGET_SECONDS['parquet']:.0f} s, "
         f"from CSV < {TARGET_SECONDS['csv']:.0f} s, peak memory < {TARGET_PEAK_MIB / 1024:.0f} GiB"
@@ -643,6 +661,8 @@ def parent(args: argparse.Namespace) -> int:
                         p.unlink(missing_ok=True)
 
     print(markdown(runs))
+    if _source_digest() != info["tenure_digest"]:
+        print("\nWARNING: tenure's source files changed during the runs; the figures mix versions.")
     print(
         "\ncall s: wall seconds around the call, in the child; process s: the whole child "
         "(start, imports, teardown); peak RSS: that child's own peak (VmHWM); "

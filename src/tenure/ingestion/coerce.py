@@ -14,6 +14,7 @@ from functools import lru_cache
 import duckdb
 
 from tenure.datamodel import ORDER_STATUSES, Field
+from tenure.sqltext import lit
 
 SAMPLE = 20000
 
@@ -103,10 +104,6 @@ FALSE_WORDS = [
     "nein",
     "non",
 ]
-
-
-def lit(text: str) -> str:
-    return "'" + str(text).replace("'", "''") + "'"
 
 
 def _list(words: list[str]) -> str:

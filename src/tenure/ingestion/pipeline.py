@@ -26,7 +26,8 @@ from tenure.datamodel import Kind
 from tenure.errors import InputError, TenureError, TooManyErrorsError
 from tenure.ingestion import mapping as mapping_mod
 from tenure.ingestion import quarantine, sources
-from tenure.ingestion.validate import build_checked, q
+from tenure.ingestion.validate import build_checked
+from tenure.sqltext import lit, q
 from tenure.store import writer
 from tenure.store.analytics import scalar
 from tenure.store.workspace import Workspace
@@ -292,7 +293,7 @@ def _classify(
     key_ok = " AND ".join(f"r.{q(k)} IS NOT NULL" for k in kind.key)
     join = " AND ".join(f"f.{q(k)} = r.{q(k)}" for k in kind.key)
     same = [f"(r.{q(c)} IS NULL OR r.{q(c)} IS NOT DISTINCT FROM f.{q(c)})" for c in fields]
-    first_diff = " ".join(f"WHEN NOT {s} THEN {_lit(c)}" for s, c in zip(same, fields, strict=True))
+    first_diff = " ".join(f"WHEN NOT {s} THEN {lit(c)}" for s, c in zip(same, fields, strict=True))
     diff_val = " ".join(
         f"WHEN NOT {s} THEN CAST(r.{q(c)} AS VARCHAR)" for s, c in zip(same, fields, strict=True)
     )
@@ -363,10 +364,6 @@ def _count(con: duckdb.DuckDBPyConnection, result: IngestResult, broken: int) ->
         int(row[1]) + broken,
         int(row[2]),
     )
-
-
-def _lit(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def _first_reasons(result: IngestResult) -> str:

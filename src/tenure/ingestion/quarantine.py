@@ -17,15 +17,9 @@ from typing import Any
 
 import duckdb
 
+from tenure.sqltext import lit, q
+
 SUMMARY_ROWS = 5
-
-
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _lit(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 @dataclass(frozen=True)
@@ -55,12 +49,12 @@ def write(
     temp = final.with_suffix(".csv.partial")
     # the source's columns, renamed if they would clash with ours
     own = {"_file", "_line", "_column", "_value", "_reason", "_raw"}
-    raw_cols = ", ".join(f"r.{_q(c)} AS {_q(c + '_' if c in own else c)}" for c in columns)
-    null_cols = ", ".join(f"NULL AS {_q(c + '_' if c in own else c)}" for c in columns)
-    label = _lit(source)
+    raw_cols = ", ".join(f"r.{q(c)} AS {q(c + '_' if c in own else c)}" for c in columns)
+    null_cols = ", ".join(f"NULL AS {q(c + '_' if c in own else c)}" for c in columns)
+    label = lit(source)
     column = (
         "CASE e._err_field "
-        + " ".join(f"WHEN {_lit(f)} THEN {_lit(c)}" for f, c in labels.items())
+        + " ".join(f"WHEN {lit(f)} THEN {lit(c)}" for f, c in labels.items())
         + " ELSE e._err_field END"
         if labels
         else "e._err_field"
@@ -74,7 +68,7 @@ def write(
         f"{', ' + null_cols if null_cols else ''}, b._raw FROM broken b"
     )
     con.execute(
-        f"COPY (SELECT * FROM _quarantine ORDER BY _line) TO {_lit(str(temp))} "
+        f"COPY (SELECT * FROM _quarantine ORDER BY _line) TO {lit(str(temp))} "
         "(FORMAT csv, HEADER true)"
     )
     return Pending(temp, final)

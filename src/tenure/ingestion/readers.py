@@ -21,6 +21,7 @@ import duckdb
 
 from tenure.errors import InputError
 from tenure.ingestion import sniff
+from tenure.sqltext import lit, q
 from tenure.store.analytics import scalar
 
 FORMATS = ("csv", "parquet", "jsonl")
@@ -34,14 +35,6 @@ class Source:
     read: int
     broken: int
     notes: list[str] = field(default_factory=list)
-
-
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _lit(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def detect_format(path: Path, explicit: str | None) -> str:
@@ -100,9 +93,7 @@ def read_file(
 
 def _read_parquet(con: duckdb.DuckDBPyConnection, path: Path) -> Source:
     try:
-        described = con.execute(
-            f"DESCRIBE SELECT * FROM read_parquet({_lit(str(path))})"
-        ).fetchall()
+        described = con.execute(f"DESCRIBE SELECT * FROM read_parquet({lit(str(path))})").fetchall()
     except duckdb.Error as exc:
         raise InputError(
             f"cannot read it as Parquet: {str(exc).splitlines()[0]}",
@@ -110,10 +101,10 @@ def _read_parquet(con: duckdb.DuckDBPyConnection, path: Path) -> Source:
             source=path.name,
         ) from None
     columns = [row[0] for row in described]
-    select = ", ".join(f"CAST({_q(c)} AS VARCHAR) AS {_q(c)}" for c in columns)
+    select = ", ".join(f"CAST({q(c)} AS VARCHAR) AS {q(c)}" for c in columns)
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE raw AS SELECT file_row_number + 1 AS _line, {select} "
-        f"FROM read_parquet({_lit(str(path))}, file_row_number = true)"
+        f"FROM read_parquet({lit(str(path))}, file_row_number = true)"
     )
     _empty_broken(con)
     read = scalar(con, "SELECT count(*) FROM raw")
@@ -151,7 +142,7 @@ def _read_text(
         )
     else:
         options = (
-            f"delim = {_lit(dialect.delimiter)}, quote = '\"', escape = '\"', header = true, "
+            f"delim = {lit(dialect.delimiter)}, quote = '\"', escape = '\"', header = true, "
             "all_varchar = true, auto_detect = false"
         )
         header = _header(scan_path, dialect.delimiter, enc)
@@ -161,10 +152,10 @@ def _read_text(
                 hint="The first line must name the columns.",
                 source=path.name,
             )
-        cols = ", ".join(f"{_lit(c)}: 'VARCHAR'" for c in header)
+        cols = ", ".join(f"{lit(c)}: 'VARCHAR'" for c in header)
         options += f", columns = {{{cols}}}"
     scan = (
-        f"read_csv({_lit(str(scan_path))}, {options}, encoding = {_lit(enc)}, "
+        f"read_csv({lit(str(scan_path))}, {options}, encoding = {lit(enc)}, "
         "store_rejects = true, rejects_scan = '_scans', rejects_table = '_errors', "
         "null_padding = false, strict_mode = true, max_line_size = 10000000)"
     )
@@ -184,7 +175,7 @@ def _read_text(
         "CREATE OR REPLACE TEMP TABLE broken AS "
         "SELECT DISTINCT ON (line) line::BIGINT AS _line, csv_line AS _raw, "
         "CASE error_type WHEN 'INVALID ENCODING' THEN 'bytes that are not valid ' || "
-        f"{_lit(enc)} || ' text; save the file as UTF-8' "
+        f"{lit(enc)} || ' text; save the file as UTF-8' "
         "WHEN 'TOO MANY COLUMNS' THEN 'more fields than the header has columns (' || "
         "error_message || ')' "
         "WHEN 'MISSING COLUMNS' THEN 'fewer fields than the header has columns (' || "
@@ -271,7 +262,7 @@ def _explode_json(con: duckdb.DuckDBPyConnection) -> list[str]:
             "FROM raw GROUP BY k) ORDER BY first, k"
         ).fetchall()
     ]
-    select = ", ".join(f"_text ->> {_lit(k)} AS {_q(k)}" for k in keys)
+    select = ", ".join(f"_text ->> {lit(k)} AS {q(k)}" for k in keys)
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE raw AS SELECT _line{', ' + select if select else ''} "
         "FROM raw"

@@ -12,7 +12,8 @@ from typing import Any
 import duckdb
 
 from tenure.errors import InputError, MissingExtraError
-from tenure.ingestion.readers import Source, _empty_broken, _q, read_file
+from tenure.ingestion.readers import Source, _empty_broken, read_file
+from tenure.sqltext import q
 
 BATCH_ROWS = 100_000
 
@@ -85,7 +86,7 @@ def read_frame(con: duckdb.DuckDBPyConnection, frame: Any) -> Source:
     table = _to_arrow(frame)
     con.register("_frame", table)
     columns = list(table.column_names)
-    cols = ", ".join(f"CAST({_q(c)} AS VARCHAR) AS {_q(c)}" for c in columns)
+    cols = ", ".join(f"CAST({q(c)} AS VARCHAR) AS {q(c)}" for c in columns)
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE raw AS SELECT row_number() OVER () AS _line, {cols} "
         "FROM _frame"
@@ -131,7 +132,7 @@ def read_database(
                 ]
                 part = pa.table(arrays, names=columns)
                 con.register("_batch", part)
-                select = ", ".join(_q(c) for c in columns)
+                select = ", ".join(q(c) for c in columns)
                 if not created:
                     con.execute(
                         f"CREATE OR REPLACE TEMP TABLE raw AS SELECT {rows} + row_number() "
@@ -154,7 +155,7 @@ def read_database(
     finally:
         engine.dispose()
     if not created:
-        cols = ", ".join(f"{_q(c)} VARCHAR" for c in columns)
+        cols = ", ".join(f"{q(c)} VARCHAR" for c in columns)
         con.execute(f"CREATE OR REPLACE TEMP TABLE raw (_line BIGINT{', ' + cols if cols else ''})")
     _empty_broken(con)
     return Source(name, "database", columns, rows, 0)

@@ -15,13 +15,8 @@ import duckdb
 from tenure.datamodel import SURVEY_RANGES, Kind
 from tenure.errors import InputError
 from tenure.ingestion import coerce
-from tenure.ingestion.coerce import lit
 from tenure.ingestion.mapping import Mapping
-
-
-def q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
+from tenure.sqltext import lit, q
 
 MISSING = "'is missing (a value is required)'"
 

@@ -15,14 +15,11 @@ from dataclasses import dataclass
 import duckdb
 
 from tenure.datamodel import KINDS, Kind, stored_columns
+from tenure.sqltext import q
 from tenure.store.analytics import scalar
 
 # value given to a field when a new row does not carry it
 DEFAULTS = {("orders", "status"): "'completed'", ("order_items", "quantity"): "1"}
-
-
-def q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ Not part of the test run.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import platform
@@ -537,6 +538,7 @@ def machine() -> dict[str, Any]:
     return {
         "tenure_source": _source_revision(),
         "tenure_digest": _source_digest(),
+        "tenure_package": str(Path(importlib.import_module("tenure").__file__).parent),
         "cpu_count": os.cpu_count(),
         "mem_total_gib": _mem_total_gib(),
         "platform": platform.platform(),
@@ -554,7 +556,8 @@ def parent(args: argparse.Namespace) -> int:
     )
     print(f"versions: {versions}")
     print(
-        f"tenure source: {info['tenure_source'] or 'not a git checkout'}, "
+        f"tenure source: {info['tenure_package']}, "
+        f"{info['tenure_source'] or 'not a git checkout'}, "
         f"files digest {info['tenure_digest']}"
     )
     print(

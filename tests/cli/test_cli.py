@@ -209,3 +209,16 @@ def test_the_store_keeps_its_own_reporting_currency(cli, tmp_path, store):
         cli("ingest", "orders", tmp_path / "o.csv", "--store", store, "--reporting-currency", "GBP")
     )
     assert "reports in USD, but the settings ask for GBP" in err
+
+
+def test_the_python_api_names_survive_importing_the_submodules(tmp_path):
+    import pandas as pd
+
+    import tenure
+    import tenure.ingestion.pipeline  # noqa: F401 - binds the subpackage on tenure
+
+    frame = pd.DataFrame(
+        {"order_id": ["P1"], "customer_id": ["C1"], "placed_at": ["2024-05-01"], "amount": ["1.50"]}
+    )
+    result = tenure.ingest("orders", frame, store=tmp_path / "s")
+    assert (result.read, result.inserted) == (1, 1)

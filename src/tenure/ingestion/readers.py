@@ -106,12 +106,12 @@ def _read_parquet(con: duckdb.DuckDBPyConnection, path: Path) -> Source:
         f"CREATE OR REPLACE TEMP TABLE raw AS SELECT file_row_number + 1 AS _line, {select} "
         f"FROM read_parquet({lit(str(path))}, file_row_number = true)"
     )
-    _empty_broken(con)
+    empty_broken(con)
     read = scalar(con, "SELECT count(*) FROM raw")
     return Source(path.name, "parquet", columns, int(read), 0)
 
 
-def _empty_broken(con: duckdb.DuckDBPyConnection) -> None:
+def empty_broken(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("CREATE OR REPLACE TEMP TABLE broken (_line BIGINT, _raw VARCHAR, _reason VARCHAR)")
 
 

@@ -12,7 +12,7 @@ from typing import Any
 import duckdb
 
 from tenure.errors import InputError, MissingExtraError
-from tenure.ingestion.readers import Source, _empty_broken, read_file
+from tenure.ingestion.readers import Source, empty_broken, read_file
 from tenure.sqltext import q
 
 BATCH_ROWS = 100_000
@@ -92,7 +92,7 @@ def read_frame(con: duckdb.DuckDBPyConnection, frame: Any) -> Source:
         "FROM _frame"
     )
     con.unregister("_frame")
-    _empty_broken(con)
+    empty_broken(con)
     return Source(f"{type(frame).__name__}", "frame", columns, table.num_rows, 0)
 
 
@@ -157,5 +157,5 @@ def read_database(
     if not created:
         cols = ", ".join(f"{q(c)} VARCHAR" for c in columns)
         con.execute(f"CREATE OR REPLACE TEMP TABLE raw (_line BIGINT{', ' + cols if cols else ''})")
-    _empty_broken(con)
+    empty_broken(con)
     return Source(name, "database", columns, rows, 0)

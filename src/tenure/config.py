@@ -10,6 +10,18 @@
     date_order = "auto"          # auto, dmy or mdy for dates like 03/04/2024
     create_customers = true      # orders for unknown customers create them
     activity_window = 365        # days, for the active-customer definition
+    active_by = "auto"           # purchase, subscription, either, or auto
+    industry = "retail"          # the benchmark the retention rate is set against
+    high_value_top_percent = 20  # high value: the top 20 % of customers by revenue
+    at_risk_days = 90            # at risk: active, but no purchase for 90 days
+    new_days = 30                # new: first purchase in the last 30 days
+    locale = "en"                # numbers, dates and currency in the report
+    engine = "duckdb"            # or spark
+    spark_master = "local[2]"
+    spark_database = ""          # read kinds from this Spark database instead of the store
+
+The timezone is also the business's own: days, months and years begin at
+midnight there in every metric.
 """
 
 from __future__ import annotations
@@ -36,6 +48,15 @@ class Settings:
     create_customers: bool = True
     max_errors: int | None = None
     activity_window: int = 365
+    active_by: str = "auto"
+    industry: str = "retail"
+    high_value_top_percent: int = 20
+    at_risk_days: int = 90
+    new_days: int = 30
+    locale: str = "en"
+    engine: str = "duckdb"
+    spark_master: str | None = None
+    spark_database: str | None = None
 
     @property
     def analytics_path(self) -> Path:
@@ -130,6 +151,20 @@ def load_settings(**flags: Any) -> Settings:
         raise ConfigError(
             f"date_order is {settings.date_order!r}.", hint="Use auto, dmy, mdy or ymd."
         )
+    if settings.active_by not in {"auto", "purchase", "subscription", "either"}:
+        raise ConfigError(
+            f"active_by is {settings.active_by!r}.",
+            hint="Use auto, purchase, subscription or either.",
+        )
+    if settings.activity_window < 1:
+        raise ConfigError("activity_window is 0.", hint="Use a number of days, 1 or more.")
+    if not 0 < settings.high_value_top_percent <= 100:
+        raise ConfigError(
+            f"high_value_top_percent is {settings.high_value_top_percent}.",
+            hint="Use a whole number from 1 to 100.",
+        )
+    if settings.engine not in {"duckdb", "spark"}:
+        raise ConfigError(f"engine is {settings.engine!r}.", hint="Use duckdb or spark.")
     if settings.reporting_currency is None:
         return settings
     currency = settings.reporting_currency.upper()

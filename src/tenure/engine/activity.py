@@ -1,0 +1,137 @@
+"""Who is active when: active spells, and the counts S, E, N, L per period.
+
+A customer is active on a day under the context's definition: a purchase in
+the ``activity_window`` days up to it, an active subscription at its end, or
+either. Each purchase day d makes its customer active from d to
+d + window - 1; each subscription from its start day to the day before its
+end. Overlapping or touching intervals of a customer merge into *spells*
+(gaps and islands, with window functions that run on every engine).
+
+A spell is active at the end of period p when it covers p's last day, that
+is for p from ``period(start)`` to ``period(end + 1) - 1``. So per period:
+
+* E (active at the end) = spells whose range holds p;
+* S (active at the start) = E of the period before;
+* N (new) = customers whose first spell starts in p;
+* L (lost) = of S, customers not active at the end of p.
+
+Only a few numbers per period leave the engine.
+"""
+
+from __future__ import annotations
+
+import ibis
+import ibis.expr.types as ir
+import numpy as np
+import pandas as pd
+
+from tenure.engine import periods
+from tenure.engine.context import Context
+
+
+def intervals(ctx: Context) -> ir.Table:
+    """(customer_id, start_day, end_day, start_date, end_date) per activity source."""
+    parts = []
+    if ctx.active_by in ("purchase", "either"):
+        w = int(ctx.defs.activity_window)
+        days = ctx.purchases.select("customer_id", "day", "local_date").distinct()
+        parts.append(
+            days.select(
+                "customer_id",
+                start_day=days.day,
+                end_day=days.day + (w - 1),
+                start_date=days.local_date,
+                end_date=days.local_date + ibis.interval(days=w - 1),
+            )
+        )
+    if ctx.active_by in ("subscription", "either"):
+        s = ctx.subscription_spans
+        s = s.filter((s.start_day <= s.end_day) & (s.start_day <= ctx.as_of_day))
+        parts.append(s.select("customer_id", "start_day", "end_day", "start_date", "end_date"))
+    return parts[0] if len(parts) == 1 else parts[0].union(parts[1], distinct=False)
+
+
+def spells(ctx: Context) -> ir.Table:
+    """Merged intervals: one row per spell of continuous activity."""
+    iv = intervals(ctx)
+    order = ["start_day", "end_day"]
+    running = ibis.cumulative_window(group_by="customer_id", order_by=order)
+    ordered = ibis.window(group_by="customer_id", order_by=order)
+    iv = iv.mutate(reach=iv.end_day.max().over(running))
+    iv = iv.mutate(prev_reach=iv.reach.lag().over(ordered))
+    iv = iv.mutate(
+        new=ibis.ifelse(iv.prev_reach.isnull() | (iv.start_day > iv.prev_reach + 1), 1, 0)
+    )
+    iv = iv.mutate(spell=iv.new.sum().over(running))
+    return iv.group_by(["customer_id", "spell"]).agg(
+        start_day=iv.start_day.min(),
+        end_day=iv.end_day.max(),
+        start_date=iv.start_date.min(),
+        end_date=iv.end_date.max(),
+    )
+
+
+def spell_ranges(ctx: Context, period: str) -> ir.Table:
+    """Each spell with the range [a, b] of periods it is active at the end of,
+    and the period it is lost in (None while it continues into a next spell)."""
+    s = spells(ctx)
+    s = s.mutate(
+        a=periods.index_expr(s.start_date, period),
+        b=periods.index_expr(s.end_date + ibis.interval(days=1), period) - 1,
+    )
+    w = ibis.window(group_by="customer_id", order_by="start_day")
+    s = s.mutate(
+        next_a=s.a.lead().over(w),
+        next_b=s.b.lead().over(w),
+        first=s.start_date.min().over(ibis.window(group_by="customer_id")),
+    )
+    continued = s.next_a.notnull() & (s.next_a == s.b + 1) & (s.next_a <= s.next_b)
+    return s.mutate(lost_at=ibis.ifelse(continued, ibis.null("int64"), s.b + 1))
+
+
+def counts(ctx: Context, period: str, first: int, last: int) -> pd.DataFrame:
+    """S, N, E, L for periods ``first``..``last`` (indexes), as a DataFrame."""
+    s = spell_ranges(ctx, period)
+    full = s.filter(s.a <= s.b)
+    starts = full.group_by(p=full.a).agg(n=full.count()).to_pandas()
+    ends = full.group_by(p=full.b + 1).agg(n=full.count()).to_pandas()
+    lost = full.filter(full.lost_at.notnull())
+    lost = lost.group_by(p=lost.lost_at).agg(n=lost.count()).to_pandas()
+    firsts = s.filter(s.start_date == s.first).select("customer_id", "first").distinct()
+    new = firsts.group_by(p=periods.index_expr(firsts.first, period)).agg(n=firsts.count())
+    new = new.to_pandas()
+
+    index = np.arange(first - 1, last + 1)
+
+    def at(frame: pd.DataFrame) -> np.ndarray:
+        series = (
+            frame.set_index("p")["n"].astype("int64") if len(frame) else pd.Series(dtype="int64")
+        )
+        return series.reindex(index, fill_value=0).to_numpy()
+
+    def before(frame: pd.DataFrame, upto: int) -> int:
+        return int(frame.loc[frame["p"] <= upto, "n"].sum()) if len(frame) else 0
+
+    # E at p = spells started by p - spells ended by p (a "started" count at
+    # p means a <= p; an "ended" count at p means b + 1 <= p)
+    e0 = before(starts, first - 1) - before(ends, first - 1)
+    delta = at(starts) - at(ends)
+    delta[0] = e0
+    e = np.cumsum(delta)
+    out = pd.DataFrame(
+        {
+            "index": index[1:],
+            "customers_start": e[:-1],
+            "new_customers": at(new)[1:],
+            "customers_end": e[1:],
+            "lost_customers": at(lost)[1:],
+        }
+    )
+    return out
+
+
+def active_customers(ctx: Context, day: int | None = None) -> ir.Table:
+    """(customer_id) of the customers active at the end of ``day`` (default: as-of)."""
+    day = ctx.as_of_day if day is None else day
+    s = spells(ctx)
+    return s.filter((s.start_day <= day) & (s.end_day >= day)).select("customer_id").distinct()

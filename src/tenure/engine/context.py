@@ -1,0 +1,200 @@
+"""Definitions and the prepared tables every engine module starts from.
+
+:class:`Definitions` holds what the numbers depend on (the time zone, the
+active-customer definition, the as-of date); :class:`Context` resolves them
+against a :class:`~tenure.engine.source.Source` once and prepares the
+orders in local time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+from datetime import date
+from functools import cached_property
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+
+from tenure.config import Settings
+from tenure.engine import localtime, periods
+from tenure.engine.source import Source
+from tenure.errors import ConfigError, InputError
+
+# Orders that count as purchases. Refunded and cancelled orders do not: they
+# are left out of orders, revenue, recency, frequency and acquisition, and
+# counted on their own (refunded_orders, cancelled_orders).
+PURCHASE_STATUSES = ("completed", "pending", "partially_refunded")
+ACTIVE_BY = ("auto", "purchase", "subscription", "either")
+FAR_FUTURE = date(9999, 1, 1)
+
+
+@dataclass(frozen=True)
+class Definitions:
+    """What the numbers depend on.
+
+    Parameters
+    ----------
+    timezone
+        The business's IANA time zone: days, months and years begin at
+        midnight there.
+    activity_window
+        Days: without a subscription, a customer is active at a date when
+        they purchased within this many days up to it.
+    active_by
+        ``purchase``, ``subscription``, ``either``, or ``auto`` (subscriptions
+        when there are no orders, purchases when there are no subscriptions,
+        either when there are both).
+    as_of
+        The last day the numbers see; default: the day of the latest purchase.
+    """
+
+    timezone: str = "UTC"
+    activity_window: int = 365
+    active_by: str = "auto"
+    as_of: date | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **overrides: Any) -> Definitions:
+        defs = cls(
+            timezone=settings.timezone,
+            activity_window=settings.activity_window,
+            active_by=settings.active_by,
+        )
+        return replace(defs, **{k: v for k, v in overrides.items() if v is not None})
+
+    def __post_init__(self) -> None:
+        if self.active_by not in ACTIVE_BY:
+            raise ConfigError(
+                f"active_by is {self.active_by!r}.", hint=f"Use one of {', '.join(ACTIVE_BY)}."
+            )
+        if int(self.activity_window) < 1:
+            raise ConfigError(
+                f"the activity window is {self.activity_window} days.",
+                hint="Use --activity-window with 1 or more days.",
+            )
+
+
+class Context:
+    """A source read under one set of definitions."""
+
+    def __init__(self, source: Source, defs: Definitions | None = None) -> None:
+        self.source = source
+        self.defs = defs or Definitions()
+        self.engine = source.engine
+        self.active_by = self._resolve_active_by()
+        self.as_of: date = self.defs.as_of or self._data_end()
+        self.as_of_day = periods.day_number(self.as_of)
+
+    # -- resolution ---------------------------------------------------------
+
+    def _resolve_active_by(self) -> str:
+        wanted = self.defs.active_by
+        has_orders = self.source.get("orders") is not None
+        has_subs = self.source.get("subscriptions") is not None
+        if wanted == "auto":
+            if has_orders and has_subs:
+                return "either"
+            return "subscription" if has_subs else "purchase"
+        if wanted in ("subscription", "either") and not has_subs:
+            raise InputError(
+                f"the active-customer definition '{wanted}' needs subscriptions, and "
+                f"{self.source.description} has none.",
+                hint="Ingest subscriptions, or use --active-by purchase.",
+            )
+        return wanted
+
+    def _data_end(self) -> date:
+        ends = []
+        if self.source.get("orders") is not None:
+            ends.append(self.all_orders.local_date.max().execute())
+        if self.active_by != "purchase":
+            s = self.source.table("subscriptions")
+            ends.append(self.local(s.started_at).max().execute())
+            ends.append(self.local(s.ended_at).max().execute())
+        ends = [e for e in ends if e is not None]
+        if not ends:
+            raise InputError(
+                f"there are no purchases in {self.source.description}.",
+                hint="Ingest orders first: tenure ingest orders FILE.",
+            )
+        return _as_date(max(ends))
+
+    # -- prepared tables ------------------------------------------------------
+
+    def local(self, ts: ir.TimestampValue) -> ir.TimestampValue:
+        return localtime.local(ts, self.defs.timezone, self.engine)
+
+    @cached_property
+    def all_orders(self) -> ir.Table:
+        """Every order, with its local date and day number."""
+        o = self.source.table("orders", "this")
+        lt = self.local(o.placed_at)
+        return o.select(
+            "order_id",
+            "customer_id",
+            "placed_at",
+            status=o.status.fill_null("completed"),
+            amount=o.amount_reporting,
+            local_date=lt.date(),
+            day=localtime.day_number(lt),
+        )
+
+    @cached_property
+    def orders(self) -> ir.Table:
+        """Orders up to the as-of day."""
+        return self.all_orders.filter(self.all_orders.day <= self.as_of_day)
+
+    @cached_property
+    def purchases(self) -> ir.Table:
+        """Orders up to the as-of day that count as purchases."""
+        o = self.orders
+        return o.filter(o.status.isin(PURCHASE_STATUSES))
+
+    @cached_property
+    def subscription_spans(self) -> ir.Table:
+        """Subscriptions as the local days they are active at the end of:
+        from the start day to the day before the end (open-ended: far future)."""
+        s = self.source.table("subscriptions", "the subscription definition")
+        start = self.local(s.started_at)
+        end = self.local(s.ended_at)
+        far = ibis.literal(FAR_FUTURE)
+        return s.select(
+            "subscription_id",
+            "customer_id",
+            mrr=s.mrr_reporting,
+            start_date=start.date(),
+            start_day=localtime.day_number(start),
+            end_date=(end.date() - ibis.interval(days=1)).fill_null(far),
+            end_day=(localtime.day_number(end) - 1).fill_null(periods.day_number(FAR_FUTURE)),
+        )
+
+    def describe(self) -> dict[str, Any]:
+        """The definitions every output states."""
+        window = self.defs.activity_window
+        text = {
+            "purchase": f"a purchase in the {window} days up to the date",
+            "subscription": "an active subscription at the end of the date",
+            "either": f"an active subscription, or a purchase in the {window} days up to the date",
+        }[self.active_by]
+        return {
+            "active_customer": text,
+            "active_by": self.active_by,
+            "activity_window_days": window if self.active_by != "subscription" else None,
+            "timezone": self.defs.timezone,
+            "as_of": self.as_of.isoformat(),
+            "currency": self.source.currency,
+            "engine": self.engine,
+            "purchase_statuses": list(PURCHASE_STATUSES),
+        }
+
+    def definitions(self) -> dict[str, Any]:
+        return asdict(self.defs)
+
+
+def _as_date(value: Any) -> date:
+    if hasattr(value, "date") and not isinstance(value, date):
+        return value.date()
+    if isinstance(value, date) and hasattr(value, "hour"):
+        return value.date()  # a datetime
+    return value

@@ -1,0 +1,235 @@
+"""Period metrics: retention and churn, orders and revenue, CLV, referrals,
+surveys and subscriptions, per month, quarter or year.
+
+Definitions (``docs/metrics.md``), for a period with S customers active at
+its start, N new during it, E active at its end and L of S no longer active
+at its end:
+
+* retention rate = (E - N) / S x 100; churn rate = L / S x 100;
+* AOV = revenue / orders; purchase frequency = orders / customers who ordered;
+* repeat purchase rate = share of the customers who ordered in the period
+  who have two or more orders by its end;
+* repeat revenue share = share of revenue from orders after a customer's first;
+* historic CLV = V x L: V = revenue per average active customer,
+  (S + E) / 2, and L = 1 / churn rate, the average lifespan in periods;
+* referral rate = share of customers acquired in the period who were referred;
+* survey response rate = customers who answered a survey / E.
+
+A metric whose data is missing is NaN with the reason in ``missing``,
+never 0.
+"""
+
+from __future__ import annotations
+
+import ibis
+import numpy as np
+import pandas as pd
+
+from tenure.engine import activity, periods, subscriptions, surveys
+from tenure.engine.context import Context
+from tenure.errors import InputError
+
+COLUMNS = [
+    "period", "period_start", "period_end",
+    "customers_start", "new_customers", "customers_end", "lost_customers",
+    "retention_rate", "churn_rate",
+    "customers_ordering", "orders", "revenue", "aov", "purchase_frequency",
+    "repeat_purchase_rate", "repeat_revenue_share", "historic_clv",
+    "referral_rate", "survey_response_rate",
+    "nps", "nps_n", "nps_ci_low", "nps_ci_high",
+    "csat", "csat_n", "csat_ci_low", "csat_ci_high",
+    "ces", "ces_n", "ces_ci_low", "ces_ci_high",
+    "mrr", "subscribers_start", "subscribers_end",
+    "logo_churn_rate", "revenue_churn_rate", "net_revenue_retention",
+    "missing",
+]  # fmt: skip
+
+
+def period_range(ctx: Context, period: str) -> tuple[int, int]:
+    """First period with activity, and the last complete one up to as-of."""
+    starts = []
+    if ctx.source.get("orders") is not None:
+        starts.append(ctx.purchases.local_date.min().execute())
+    if ctx.active_by != "purchase":
+        starts.append(ctx.subscription_spans.start_date.min().execute())
+    starts = [pd.Timestamp(s).date() for s in starts if s is not None and not pd.isna(s)]
+    if not starts:
+        raise InputError(
+            f"there are no purchases in {ctx.source.description} up to {ctx.as_of}.",
+            hint="Ingest orders, or choose a later --as-of date.",
+        )
+    first = periods.index_of(min(starts), period)
+    last = periods.last_complete(ctx.as_of, period)
+    if last < first:
+        raise InputError(
+            f"no {period} is complete yet: the data runs from {min(starts)} to {ctx.as_of}.",
+            hint="Use a shorter --period, or a later --as-of date.",
+        )
+    return first, last
+
+
+def order_flows(ctx: Context, period: str) -> pd.DataFrame:
+    """Per period index: orders, customers who ordered, revenue, repeat
+    revenue, repeat customers, acquired and referred customers."""
+    p = ctx.purchases
+    p = p.mutate(p=periods.index_expr(p.local_date, period))
+    rank = ibis.window(group_by="customer_id", order_by=["placed_at", "order_id"])
+    p = p.mutate(rn=ibis.row_number().over(rank))
+    zero = ibis.literal(0).cast(p.amount.type())
+    flows = p.group_by("p").agg(
+        orders=p.count(),
+        customers_ordering=p.customer_id.nunique(),
+        revenue=p.amount.sum(),
+        repeat_revenue=ibis.ifelse(p.rn > 0, p.amount, zero).sum(),
+    )
+    second = p.filter(p.rn == 1).select("customer_id", second_p=p.p)
+    ordering = p.select("customer_id", "p").distinct()
+    ordering = ordering.left_join(second, "customer_id")
+    repeaters = ordering.group_by("p").agg(
+        repeat_customers=(ordering.second_p.notnull() & (ordering.second_p <= ordering.p))
+        .cast("int64")
+        .sum()
+    )
+    acquired = p.filter(p.rn == 0).select("customer_id", "p")
+    customers = ctx.source.get("customers")
+    if customers is not None and "referred_by" in customers.columns:
+        acquired = acquired.left_join(customers.select("customer_id", "referred_by"), "customer_id")
+        referred = acquired.referred_by.notnull().cast("int64").sum()
+    else:
+        referred = ibis.literal(None).cast("int64")
+    acq = acquired.group_by("p").agg(acquired=acquired.count(), referred=referred)
+    out = flows.to_pandas().merge(repeaters.to_pandas(), on="p", how="outer")
+    out = out.merge(acq.to_pandas(), on="p", how="outer")
+    for col in ("revenue", "repeat_revenue"):
+        out[col] = out[col].astype("float64")
+    return out
+
+
+def period_metrics(ctx: Context, period: str = "month") -> pd.DataFrame:
+    """One row per complete period; see the module docstring for definitions."""
+    periods.check(period)
+    first, last = period_range(ctx, period)
+    frame = activity.counts(ctx, period, first, last)
+    n = len(frame)
+    missing: list[dict[str, str]] = [{} for _ in range(n)]
+    frame.insert(0, "period", [periods.label(i, period) for i in frame["index"]])
+    frame.insert(1, "period_start", [periods.start_of(i, period) for i in frame["index"]])
+    frame.insert(2, "period_end", [periods.end_of(i, period) for i in frame["index"]])
+
+    s = frame["customers_start"].to_numpy(dtype="float64")
+    e = frame["customers_end"].to_numpy(dtype="float64")
+    new = frame["new_customers"].to_numpy(dtype="float64")
+    lost = frame["lost_customers"].to_numpy(dtype="float64")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        frame["retention_rate"] = np.where(s > 0, (e - new) / s * 100.0, np.nan)
+        frame["churn_rate"] = np.where(s > 0, lost / s * 100.0, np.nan)
+    for i in np.flatnonzero(s == 0):
+        why = "no customers were active at the start of this period"
+        missing[i]["retention_rate"] = missing[i]["churn_rate"] = why
+
+    if ctx.source.get("orders") is not None:
+        flows = order_flows(ctx, period).set_index("p").reindex(frame["index"])
+    else:
+        flows = pd.DataFrame(index=frame["index"], columns=["orders"])
+    get = lambda col: flows[col].to_numpy(dtype="float64") if col in flows else np.full(n, np.nan)  # noqa: E731
+    orders = np.nan_to_num(get("orders"))
+    revenue = np.nan_to_num(get("revenue"))
+    buyers = np.nan_to_num(get("customers_ordering"))
+    frame["customers_ordering"] = buyers.astype("int64")
+    frame["orders"] = orders.astype("int64")
+    frame["revenue"] = revenue
+    with np.errstate(divide="ignore", invalid="ignore"):
+        frame["aov"] = np.where(orders > 0, revenue / orders, np.nan)
+        frame["purchase_frequency"] = np.where(buyers > 0, orders / buyers, np.nan)
+        frame["repeat_purchase_rate"] = np.where(
+            buyers > 0, np.nan_to_num(get("repeat_customers")) / buyers * 100.0, np.nan
+        )
+        frame["repeat_revenue_share"] = np.where(
+            revenue > 0, np.nan_to_num(get("repeat_revenue")) / revenue * 100.0, np.nan
+        )
+        avg_active = (s + e) / 2.0
+        churn = frame["churn_rate"].to_numpy() / 100.0
+        frame["historic_clv"] = np.where(
+            (avg_active > 0) & (churn > 0), revenue / avg_active / churn, np.nan
+        )
+        acquired = np.nan_to_num(get("acquired"))
+        referred = get("referred")
+        frame["referral_rate"] = np.where(acquired > 0, referred / acquired * 100.0, np.nan)
+    has_referrals = ctx.source.has_column_values("customers", "referred_by")
+    for i in range(n):
+        if orders[i] == 0:
+            missing[i]["aov"] = missing[i]["purchase_frequency"] = "no orders in this period"
+            missing[i]["repeat_purchase_rate"] = "no orders in this period"
+        if revenue[i] == 0:
+            missing[i]["repeat_revenue_share"] = "no revenue in this period"
+        if np.isnan(frame["historic_clv"].iat[i]):
+            missing[i]["historic_clv"] = (
+                "no customers lost in this period, so the lifespan 1 / churn is unbounded"
+                if s[i] > 0
+                else "no customers were active at the start of this period"
+            )
+        if not has_referrals:
+            frame.loc[frame.index[i], "referral_rate"] = np.nan
+            missing[i]["referral_rate"] = "no customer has referred_by in the data"
+        elif acquired[i] == 0:
+            missing[i]["referral_rate"] = "no customers were acquired in this period"
+
+    resp = surveys.responders(ctx, period)
+    if resp is None:
+        frame["survey_response_rate"] = np.nan
+        for m in missing:
+            m["survey_response_rate"] = "no survey answers in the data"
+    else:
+        answered = resp.set_index("p")["responders"].reindex(frame["index"]).fillna(0).to_numpy()
+        with np.errstate(divide="ignore", invalid="ignore"):
+            frame["survey_response_rate"] = np.where(e > 0, answered / e * 100.0, np.nan)
+        for i in np.flatnonzero(e == 0):
+            missing[i]["survey_response_rate"] = "no customers were active at the end"
+    surveys.add_scores(frame, surveys.survey_counts(ctx, period), missing)
+
+    _add_subscriptions(ctx, frame, period, first, last, missing)
+    frame["missing"] = missing
+    return frame[COLUMNS].reset_index(drop=True)
+
+
+def _add_subscriptions(
+    ctx: Context, frame: pd.DataFrame, period: str, first: int, last: int, missing: list[dict]
+) -> None:
+    flows = subscriptions.subscription_flows(ctx, period, first, last)
+    cols = ("mrr", "subscribers_start", "subscribers_end", "logo_churn_rate",
+            "revenue_churn_rate", "net_revenue_retention")  # fmt: skip
+    if flows is None:
+        for col in cols:
+            frame[col] = np.nan
+        for m in missing:
+            for col in cols:
+                m[col] = "no subscriptions in the data"
+        return
+    f = flows.set_index("p").reindex(frame["index"]).fillna(0)
+    has_mrr = ctx.source.has_column_values("subscriptions", "mrr")
+    subs_start = f["subscribers_start"].to_numpy(dtype="float64")
+    mrr_start = f["mrr_start"].to_numpy(dtype="float64")
+    frame["subscribers_start"] = subs_start.astype("int64")
+    frame["subscribers_end"] = f["subscribers_end"].to_numpy(dtype="int64")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        frame["logo_churn_rate"] = np.where(
+            subs_start > 0, f["churned"].to_numpy() / subs_start * 100.0, np.nan
+        )
+        lost = f["churned_mrr"].to_numpy() + f["contraction"].to_numpy()
+        frame["revenue_churn_rate"] = np.where(mrr_start > 0, lost / mrr_start * 100.0, np.nan)
+        frame["net_revenue_retention"] = np.where(
+            mrr_start > 0,
+            (mrr_start - lost + f["expansion"].to_numpy()) / mrr_start * 100.0,
+            np.nan,
+        )
+    frame["mrr"] = f["mrr_end"].to_numpy(dtype="float64") if has_mrr else np.nan
+    for i in range(len(frame)):
+        if subs_start[i] == 0:
+            missing[i]["logo_churn_rate"] = "no subscriptions were active at the start"
+        if not has_mrr:
+            for col in ("mrr", "revenue_churn_rate", "net_revenue_retention"):
+                frame.loc[frame.index[i], col] = np.nan
+                missing[i][col] = "the subscriptions have no mrr"
+        elif mrr_start[i] == 0:
+            for col in ("revenue_churn_rate", "net_revenue_retention"):
+                missing[i][col] = "no recurring revenue at the start of this period"

@@ -1,0 +1,213 @@
+"""Where the engine reads from: an Ibis connection and one table per kind.
+
+Three ways in:
+
+* :func:`open_store` reads a tenure workspace (DuckDB, read-only);
+* :func:`tenure.engine.spark.open_spark` runs the same expressions on Spark;
+* :meth:`Source.from_data` ingests DataFrames or files into a temporary
+  workspace first, so they are validated exactly like ``tenure ingest``;
+* :meth:`Source.from_ibis` points at tables of any Ibis backend (a
+  warehouse), named with the data model's columns.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+
+from tenure.config import Settings, load_settings
+from tenure.datamodel import KINDS
+from tenure.errors import ConfigError, InputError
+
+ENGINES = ("duckdb", "spark")
+
+
+class Source:
+    """The tables the engine computes from.
+
+    Parameters
+    ----------
+    con
+        An Ibis backend.
+    tables
+        Kind name (``orders``, ``customers``...) to an Ibis table or a table
+        name in ``con``. Kinds left out are treated as absent.
+    currency
+        The currency amounts are reported in (``amount_reporting``).
+    """
+
+    def __init__(
+        self,
+        con: ibis.BaseBackend,
+        tables: Mapping[str, ir.Table | str],
+        *,
+        currency: str = "EUR",
+        description: str = "",
+        closer: Callable[[], None] | None = None,
+    ) -> None:
+        unknown = set(tables) - set(KINDS)
+        if unknown:
+            raise ConfigError(
+                f"unknown kinds of table: {', '.join(sorted(unknown))}.",
+                hint=f"Use the kinds of the data model: {', '.join(KINDS)}.",
+            )
+        self.con = con
+        self.currency = currency
+        self.description = description or con.name
+        self._tables = {k: (con.table(v) if isinstance(v, str) else v) for k, v in tables.items()}
+        self._counts: dict[str, int] = {}
+        self._closer = closer
+
+    @property
+    def engine(self) -> str:
+        return "spark" if self.con.name == "pyspark" else self.con.name
+
+    def get(self, kind: str) -> ir.Table | None:
+        """The table of ``kind``, or None when the source has no rows of it."""
+        table = self._tables.get(kind)
+        if table is None or self.count(kind) == 0:
+            return None
+        return table
+
+    def table(self, kind: str, needed_for: str = "this") -> ir.Table:
+        table = self.get(kind)
+        if table is None:
+            raise InputError(
+                f"there are no {kind} in {self.description}, and {needed_for} needs them.",
+                hint=f"Ingest them first: tenure ingest {kind} FILE.",
+            )
+        return table
+
+    def count(self, kind: str) -> int:
+        if kind not in self._counts:
+            table = self._tables.get(kind)
+            self._counts[kind] = 0 if table is None else int(table.count().execute())
+        return self._counts[kind]
+
+    def has_column_values(self, kind: str, column: str) -> bool:
+        table = self.get(kind)
+        if table is None or column not in table.columns:
+            return False
+        return int(table[column].count().execute()) > 0
+
+    def close(self) -> None:
+        if self._closer is not None:
+            self._closer()
+            self._closer = None
+
+    def __enter__(self) -> Source:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- other ways in -----------------------------------------------------
+
+    @classmethod
+    def from_ibis(
+        cls, con: ibis.BaseBackend, tables: Mapping[str, ir.Table | str], **kw: Any
+    ) -> Source:
+        """Tables of any Ibis backend whose columns follow the data model.
+
+        >>> con = ibis.duckdb.connect()                              # doctest: +SKIP
+        >>> Source.from_ibis(con, {"orders": "sales.orders"}, currency="USD")  # doctest: +SKIP
+        """
+        return cls(con, tables, **kw)
+
+    @classmethod
+    def from_data(cls, settings: Settings | None = None, **data: Any) -> Source:
+        """Ingest DataFrames, Arrow tables or files (by kind) into a temporary
+        workspace, validated like ``tenure ingest``, and read from there.
+
+        >>> Source.from_data(orders="orders.csv")                   # doctest: +SKIP
+        """
+        from dataclasses import replace
+
+        from tenure.ingestion.pipeline import ingest
+        from tenure.store.workspace import Workspace
+
+        if "orders" not in data or data["orders"] is None:
+            raise ConfigError("no orders were given.", hint="Pass orders=DataFrame or a file path.")
+        tmp = tempfile.TemporaryDirectory(prefix="tenure-")
+        base = settings or load_settings()
+        settings = replace(base, store=Path(tmp.name) / "store", ops_url=None)
+        order = [k for k in KINDS if k in data and data[k] is not None]
+        unknown = set(data) - set(KINDS)
+        if unknown:
+            tmp.cleanup()
+            raise ConfigError(
+                f"unknown kinds of data: {', '.join(sorted(unknown))}.",
+                hint=f"Use the kinds of the data model: {', '.join(KINDS)}.",
+            )
+        # fx rates and customers first: orders are converted and linked on the way in
+        order.sort(key=lambda k: {"fx_rates": 0, "customers": 1, "orders": 2}.get(k, 3))
+        try:
+            with Workspace.open(settings) as ws:
+                for kind in order:
+                    ingest(kind, data[kind], workspace=ws)
+                settings = ws.settings
+        except BaseException:
+            tmp.cleanup()
+            raise
+        return open_store(settings, description="the data given", on_close=tmp.cleanup)
+
+
+def open_store(
+    settings: Settings | None = None,
+    *,
+    description: str | None = None,
+    on_close: Callable[[], None] | None = None,
+) -> Source:
+    """The workspace's analytics store, read-only, through Ibis on DuckDB."""
+    from tenure.store import analytics
+
+    settings = settings or load_settings()
+    path = settings.analytics_path
+    if not path.exists():
+        raise ConfigError(
+            f"there is no tenure store at {settings.store}.",
+            hint="Ingest data first (tenure ingest KIND FILE), try `tenure demo`, or pass --store.",
+        )
+    raw = analytics.connect(path, read_only=True)
+    if not analytics.has_schema(raw):
+        raw.close()
+        raise ConfigError(f"{settings.store} is not a tenure store.", hint="Pass --store.")
+    analytics.check_version(raw, path, f" --store {settings.store}")
+    currency = analytics.meta(raw).get("reporting_currency") or "EUR"
+    con = ibis.duckdb.from_connection(raw)
+
+    def close() -> None:
+        raw.close()
+        if on_close is not None:
+            on_close()
+
+    return Source(
+        con,
+        {k: k for k in KINDS},
+        currency=currency,
+        description=description or f"the store {settings.store}",
+        closer=close,
+    )
+
+
+def open_source(
+    settings: Settings | None = None, *, engine: str = "duckdb", master: str | None = None
+) -> Source:
+    """The store through the chosen engine: ``duckdb`` (default) or ``spark``."""
+    settings = settings or load_settings()
+    if engine == "duckdb":
+        if master:
+            raise ConfigError("--master is for --engine spark.", hint="Drop --master.")
+        return open_store(settings)
+    if engine == "spark":
+        from tenure.engine.spark import open_spark
+
+        return open_spark(settings, master=master)
+    raise ConfigError(
+        f"the engine {engine!r} is not one tenure runs on.", hint="Use duckdb or spark."
+    )

@@ -96,16 +96,19 @@ def export_store(settings: Settings) -> Path:
     if stamp.exists() and stamp.read_text() == mtime:
         return folder
     with analytics.connect(settings.analytics_path, read_only=True) as raw:
-        for kind in KINDS:
-            cols = raw.execute(
-                "SELECT column_name, data_type FROM information_schema.columns "
-                "WHERE table_name = ? ORDER BY ordinal_position",
-                [kind],
-            ).fetchall()
-            keep = ", ".join(q(c) for c, t in cols if t not in _SKIP_TYPES)
-            target = folder / f"{kind}.parquet"
-            raw.execute(
-                f"COPY (SELECT {keep} FROM {q(kind)}) TO {lit(str(target))} (FORMAT parquet)"
-            )
+        export_tables(raw, folder)
     stamp.write_text(mtime)
     return folder
+
+
+def export_tables(raw, folder: Path) -> None:
+    """Write each kind's table of a DuckDB connection to ``folder/KIND.parquet``."""
+    for kind in KINDS:
+        cols = raw.execute(
+            "SELECT column_name, data_type FROM information_schema.columns "
+            "WHERE table_name = ? ORDER BY ordinal_position",
+            [kind],
+        ).fetchall()
+        keep = ", ".join(q(c) for c, t in cols if t not in _SKIP_TYPES)
+        target = folder / f"{kind}.parquet"
+        raw.execute(f"COPY (SELECT {keep} FROM {q(kind)}) TO {lit(str(target))} (FORMAT parquet)")

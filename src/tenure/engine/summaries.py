@@ -1,0 +1,154 @@
+"""The per-customer summary: one row per customer, from which RFM, the
+buy-till-you-die models and the segments read.
+
+Columns (all cast explicitly, so every engine gives the same types):
+
+=====================  ========================================================
+customer_id            the customer
+first_order_at         first purchase (UTC)
+last_order_at          last purchase (UTC)
+orders                 purchases (orders not refunded or cancelled)
+purchase_days          distinct local days with a purchase
+x                      repeat purchase days: purchase_days - 1
+t_x                    time from the first to the last purchase day
+T                      time from the first purchase day to the as-of day
+recency_days           days from the last purchase day to the as-of day
+monetary_total         revenue of the purchases, reporting currency
+monetary_avg           monetary_total / orders
+monetary_avg_repeat    average value of the orders after the first (null with one)
+tenure_days            days from the first purchase day to the as-of day
+active                 active at the as-of day, under the context's definition
+refunded_orders        orders refunded in full or in part
+refunded_amount        amount of the orders refunded in full
+cancelled_orders       cancelled orders
+cohort                 acquisition period: 2024-03, 2024-Q1 or 2024
+first_category         largest category by value in the first purchase
+country, acquisition_channel, referred_by   from the customers table
+=====================  ========================================================
+
+t_x and T are in days, or in weeks (days / 7) with ``time_unit="week"``,
+the convention of lifetimes' ``summary_data_from_transaction_data``.
+Customers with no purchase have ``orders = 0`` and nulls for the rest.
+"""
+
+from __future__ import annotations
+
+import ibis
+import ibis.expr.types as ir
+
+from tenure.engine import activity, periods
+from tenure.engine.context import Context
+from tenure.errors import ConfigError
+
+TIME_UNITS = {"day": 1.0, "week": 7.0}
+CUSTOMER_COLUMNS = ("country", "acquisition_channel", "referred_by")
+
+
+def period_label(d: ir.DateValue, period: str) -> ir.StringValue:
+    year = d.year().cast("string")
+    if period == "month":
+        return year + "-" + d.month().cast("string").lpad(2, "0")
+    if period == "quarter":
+        return year + "-Q" + ((d.month() - 1) // 3 + 1).cast("string")
+    return year
+
+
+def ranked_purchases(ctx: Context) -> ir.Table:
+    """Purchases with ``rn``: 0 for each customer's first, 1 for the second..."""
+    p = ctx.purchases
+    rank = ibis.window(group_by="customer_id", order_by=["placed_at", "order_id"])
+    return p.mutate(rn=ibis.row_number().over(rank))
+
+
+def first_categories(ctx: Context, ranked: ir.Table) -> ir.Table | None:
+    """(customer_id, first_category): the category with the largest value in
+    the customer's first purchase (ties: alphabetical)."""
+    items = ctx.source.get("order_items")
+    if items is None or "category" not in items.columns:
+        return None
+    firsts = ranked.filter(ranked.rn == 0).select("customer_id", "order_id")
+    it = items.filter(items.category.notnull())
+    it = it.mutate(
+        value=it.unit_price.fill_null(0).cast("float64") * it.quantity.fill_null(1).cast("float64")
+    )
+    it = it.join(firsts, "order_id")
+    per = it.group_by(["customer_id", "category"]).agg(value=it.value.sum())
+    order = ibis.window(group_by="customer_id", order_by=[ibis.desc("value"), "category"])
+    per = per.mutate(rn=ibis.row_number().over(order))
+    return per.filter(per.rn == 0).select("customer_id", first_category=per.category)
+
+
+def customer_summary(
+    ctx: Context, *, time_unit: str = "day", cohort_period: str = "month"
+) -> ir.Table:
+    """One row per customer; see the module docstring for the columns."""
+    if time_unit not in TIME_UNITS:
+        raise ConfigError(f"the time unit {time_unit!r} is not known.", hint="Use day or week.")
+    periods.check(cohort_period)
+    unit = TIME_UNITS[time_unit]
+    p = ranked_purchases(ctx)
+    amount = p.amount
+    agg = p.group_by("customer_id").agg(
+        first_order_at=p.placed_at.min(),
+        last_order_at=p.placed_at.max(),
+        orders=p.count(),
+        purchase_days=p.day.nunique(),
+        first_day=p.day.min(),
+        last_day=p.day.max(),
+        first_date=p.local_date.min(),
+        total=amount.sum(),
+        first_amount=ibis.ifelse(p.rn == 0, amount, ibis.null(amount.type())).max(),
+    )
+    o = ctx.orders
+    refunds = o.group_by("customer_id").agg(
+        refunded_orders=o.status.isin(["refunded", "partially_refunded"]).cast("int64").sum(),
+        refunded_amount=ibis.ifelse(
+            o.status == "refunded", o.amount, ibis.literal(0).cast(o.amount.type())
+        ).sum(),
+        cancelled_orders=(o.status == "cancelled").cast("int64").sum(),
+    )
+    customers = ctx.source.get("customers")
+    if customers is not None:
+        extra = [c for c in CUSTOMER_COLUMNS if c in customers.columns]
+        base = customers.select("customer_id", *extra)
+    else:
+        base = o.select("customer_id").distinct()
+        extra = []
+    active = activity.active_customers(ctx).mutate(active=ibis.literal(True))
+    t = base.left_join(agg, "customer_id").left_join(refunds, "customer_id")
+    t = t.left_join(active, "customer_id")
+    cats = first_categories(ctx, p)
+    if cats is not None:
+        t = t.left_join(cats, "customer_id")
+    as_of = ctx.as_of_day
+    orders = t.orders.fill_null(0)
+    cols = {
+        "customer_id": t.customer_id.cast("string"),
+        "first_order_at": t.first_order_at.cast("timestamp"),
+        "last_order_at": t.last_order_at.cast("timestamp"),
+        "orders": orders.cast("int64"),
+        "purchase_days": t.purchase_days.fill_null(0).cast("int64"),
+        "x": (t.purchase_days - 1).cast("int64"),
+        "t_x": ((t.last_day - t.first_day) / unit).cast("float64"),
+        "T": ((as_of - t.first_day) / unit).cast("float64"),
+        "recency_days": (as_of - t.last_day).cast("int64"),
+        "monetary_total": t.total.cast("float64"),
+        "monetary_avg": (t.total.cast("float64") / orders.cast("float64")),
+        "monetary_avg_repeat": ibis.ifelse(
+            orders > 1,
+            (t.total - t.first_amount).cast("float64") / (orders - 1).cast("float64"),
+            ibis.null("float64"),
+        ),
+        "tenure_days": (as_of - t.first_day).cast("int64"),
+        "active": t.active.fill_null(False).cast("boolean"),
+        "refunded_orders": t.refunded_orders.fill_null(0).cast("int64"),
+        "refunded_amount": t.refunded_amount.fill_null(0).cast("float64"),
+        "cancelled_orders": t.cancelled_orders.fill_null(0).cast("int64"),
+        "cohort": period_label(t.first_date, cohort_period),
+        "first_category": (
+            t.first_category.cast("string") if cats is not None else ibis.null("string")
+        ),
+    }
+    for c in CUSTOMER_COLUMNS:
+        cols[c] = t[c].cast("string") if c in extra else ibis.null("string")
+    return t.select(**cols)

@@ -1,0 +1,75 @@
+"""RFM scores (quintiles) and the named RFM segments.
+
+Each customer with a purchase gets three scores from 1 to 5:
+
+* R from recency (days since the last purchase; more recent scores higher),
+* F from the number of orders, M from revenue (more scores higher),
+
+as ``min(5, floor(5 x percent_rank) + 1)``. Percent rank gives tied
+customers the same score on every engine (quintiles by ``ntile`` would
+split ties arbitrarily), so the many one-order customers all get F = 1.
+
+The named segment comes from R and FM = round((F + M) / 2), half up:
+
+====  =================  ===================  ===================
+R     FM 1               FM 2-3               FM 4-5
+====  =================  ===================  ===================
+5     new                potential loyalist   champions
+4     promising          potential loyalist   champions
+3     about to sleep     FM 2: about to sleep loyal
+                         FM 3: need attention
+2     hibernating        FM 2: hibernating    at risk
+                         FM 3: at risk
+1     lost               FM 2: lost           can't lose them
+                         FM 3: at risk
+====  =================  ===================  ===================
+"""
+
+from __future__ import annotations
+
+import ibis
+import ibis.expr.types as ir
+
+SEGMENTS = (
+    "champions",
+    "loyal",
+    "potential loyalists",
+    "new",
+    "promising",
+    "need attention",
+    "about to sleep",
+    "at risk",
+    "can't lose them",
+    "hibernating",
+    "lost",
+)
+
+
+def _score(pr: ir.FloatingValue) -> ir.IntegerValue:
+    return ibis.least((pr * 5).floor().cast("int64") + 1, 5)
+
+
+def rfm_scores(summary: ir.Table) -> ir.Table:
+    """The summary's purchasers with r, f, m, fm, rfm ("545") and segment."""
+    s = summary.filter(summary.orders > 0)
+    r = ibis.percent_rank().over(ibis.window(order_by=ibis.desc(s.recency_days)))
+    f = ibis.percent_rank().over(ibis.window(order_by=s.orders))
+    m = ibis.percent_rank().over(ibis.window(order_by=s.monetary_total))
+    s = s.mutate(r=_score(r), f=_score(f), m=_score(m))
+    s = s.mutate(fm=((s.f + s.m + 1) // 2).cast("int64"))
+    s = s.mutate(rfm=s.r.cast("string") + s.f.cast("string") + s.m.cast("string"))
+    R, FM = s.r, s.fm
+    segment = ibis.cases(
+        ((R >= 4) & (FM >= 4), "champions"),
+        ((R == 5) & (FM == 1), "new"),
+        ((R == 4) & (FM == 1), "promising"),
+        (R >= 4, "potential loyalists"),
+        ((R == 3) & (FM >= 4), "loyal"),
+        ((R == 3) & (FM == 3), "need attention"),
+        (R == 3, "about to sleep"),
+        ((R == 1) & (FM >= 4), "can't lose them"),
+        (FM >= 3, "at risk"),
+        (R == 2, "hibernating"),
+        else_="lost",
+    )
+    return s.mutate(segment=segment)

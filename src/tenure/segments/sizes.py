@@ -1,0 +1,77 @@
+"""Segment sizes, revenue shares, and movement between two dates."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import ibis.expr.types as ir
+import pandas as pd
+
+from tenure.engine.context import Context, Definitions
+from tenure.engine.summaries import customer_summary
+from tenure.segments import business
+from tenure.segments.business import Thresholds, business_segments
+from tenure.segments.rfm import SEGMENTS, rfm_scores
+
+NOT_YET = "(not yet a customer)"
+KINDS = ("rfm", "business")
+
+
+def assign(ctx: Context, thresholds: Thresholds) -> ir.Table:
+    """Per purchaser: summary columns, r, f, m, rfm, segment and the business flags."""
+    summary = customer_summary(ctx)
+    scored = rfm_scores(summary)
+    return business_segments(scored, thresholds)
+
+
+def segment_sizes(table: ir.Table, column: str, order: tuple[str, ...]) -> pd.DataFrame:
+    agg = table.group_by(seg=table[column]).agg(
+        customers=table.count(),
+        revenue=table.monetary_total.sum(),
+        avg_recency_days=table.recency_days.mean(),
+        avg_orders=table.orders.mean(),
+        avg_revenue=table.monetary_total.mean(),
+    )
+    frame = agg.to_pandas().rename(columns={"seg": "segment"})
+    frame = frame.set_index("segment").reindex(list(order)).reset_index()
+    frame["customers"] = frame["customers"].fillna(0).astype("int64")
+    frame["revenue"] = frame["revenue"].astype("float64").fillna(0.0)
+    total_c, total_r = frame["customers"].sum(), frame["revenue"].sum()
+    frame.insert(2, "share", frame["customers"] / total_c * 100.0 if total_c else float("nan"))
+    frame.insert(
+        4, "revenue_share", frame["revenue"] / total_r * 100.0 if total_r else float("nan")
+    )
+    return frame
+
+
+def column_of(kind: str) -> tuple[str, tuple[str, ...]]:
+    if kind == "rfm":
+        return "segment", SEGMENTS
+    return "value_segment", business.LABELS
+
+
+def transition_matrix(
+    source, defs: Definitions, thresholds: Thresholds, start: date, end: date, kind: str = "rfm"
+) -> pd.DataFrame:
+    """Customers by segment at ``start`` (rows) and at ``end`` (columns).
+
+    Customers acquired after ``start`` come from "(not yet a customer)".
+    """
+    from dataclasses import replace
+
+    column, order = column_of(kind)
+    a = assign(Context(source, replace(defs, as_of=start)), thresholds)
+    b = assign(Context(source, replace(defs, as_of=end)), thresholds)
+    a = a.select("customer_id", before=a[column])
+    b = b.select("customer_id", after=b[column])
+    j = b.left_join(a, "customer_id")
+    j = j.mutate(before=j.before.fill_null(NOT_YET))
+    counts = j.group_by(["before", "after"]).agg(customers=j.count()).to_pandas()
+    rows = [*order, NOT_YET]
+    matrix = counts.pivot_table(
+        index="before", columns="after", values="customers", aggfunc="sum", fill_value=0
+    )
+    matrix = matrix.reindex(index=rows, columns=list(order), fill_value=0).astype("int64")
+    matrix.index.name = "from"
+    matrix.columns.name = "to"
+    return matrix

@@ -19,6 +19,10 @@ __all__ = [
     "ingest",
     "IngestResult",
     "generate_demo",
+    "metrics",
+    "cohorts",
+    "segments",
+    "customer_summary",
     "TenureError",
     "InputError",
     "ConfigError",
@@ -32,12 +36,17 @@ _LAZY = {
     "ingest": "tenure.ingestion.pipeline",
     "IngestResult": "tenure.ingestion.pipeline",
     "generate_demo": "tenure.datasets.demo",
+    "metrics": "tenure.analysis",
+    "cohorts": "tenure.analysis",
+    "segments": "tenure.analysis",
+    "customer_summary": "tenure.analysis",
     "TenureError": "tenure.errors",
     "InputError": "tenure.errors",
     "ConfigError": "tenure.errors",
 }
 
 if TYPE_CHECKING:  # pragma: no cover
+    from tenure.analysis import cohorts, customer_summary, metrics, segments
     from tenure.config import Settings, load_settings
     from tenure.datasets.demo import generate_demo
     from tenure.errors import ConfigError, InputError, TenureError

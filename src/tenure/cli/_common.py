@@ -59,3 +59,79 @@ def progress(enabled: bool = True) -> Iterator[Any]:
     ) as bar:
         task = bar.add_task("starting")
         yield lambda stage: bar.update(task, description=stage)
+
+
+# -- options of the commands that read the engine ------------------------------
+
+PeriodOption = Annotated[
+    str, typer.Option("--period", help="Calendar period: month, quarter or year.")
+]
+ActivityWindowOption = Annotated[
+    int | None,
+    typer.Option(
+        "--activity-window",
+        help="Days: a customer is active at a date when they purchased within this many days "
+        "up to it. Default: 365 (or activity_window in tenure.toml).",
+        show_default=False,
+    ),
+]
+ActiveByOption = Annotated[
+    str | None,
+    typer.Option(
+        "--active-by",
+        help="What makes a customer active: purchase, subscription, either, or auto "
+        "(subscriptions and/or purchases, by what the store holds).",
+        show_default=False,
+    ),
+]
+AsOfOption = Annotated[
+    str | None,
+    typer.Option(
+        "--as-of",
+        help="Last day the numbers see (YYYY-MM-DD). Default: the day of the latest purchase.",
+        show_default=False,
+    ),
+]
+TimezoneOption = Annotated[
+    str | None,
+    typer.Option(
+        "--timezone",
+        help="The business's time zone: days and months begin at midnight there. Default: UTC.",
+        show_default=False,
+    ),
+]
+EngineOption = Annotated[
+    str | None,
+    typer.Option(
+        "--engine",
+        envvar="TENURE_ENGINE",
+        help="Where to compute: duckdb (default) or spark.",
+        show_default=False,
+    ),
+]
+MasterOption = Annotated[
+    str | None,
+    typer.Option(
+        "--master",
+        envvar="TENURE_SPARK_MASTER",
+        help="Spark master URL for --engine spark, e.g. local[2] or spark://host:7077.",
+        show_default=False,
+    ),
+]
+
+
+def engine_settings(store: Path | None, **flags: Any):
+    from tenure.config import load_settings
+
+    return load_settings(store=store, **flags)
+
+
+def fmt_number(value: Any, digits: int = 1, suffix: str = "") -> str:
+    """A number for a terminal table; missing values show as an em dash."""
+    import math
+
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    if isinstance(value, int) or (isinstance(value, float) and digits == 0):
+        return f"{value:,.0f}{suffix}"
+    return f"{value:,.{digits}f}{suffix}"

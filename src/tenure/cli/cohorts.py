@@ -1,0 +1,101 @@
+"""``tenure cohorts``: acquisition cohorts by periods since acquisition."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from tenure.cli._common import (
+    AsOfOption,
+    EngineOption,
+    JsonOption,
+    MasterOption,
+    StoreOption,
+    TimezoneOption,
+    emit_json,
+    engine_settings,
+    fmt_number,
+    out_console,
+    progress,
+)
+
+HELP = """Cohort matrix: customers by the period of their first purchase (rows) and
+the periods since (columns), as customer retention (%), revenue retention (%)
+or cumulative revenue per customer. --by groups customers by an attribute
+(country, acquisition_channel, first_category, or any customers column).
+
+Example:
+
+    tenure cohorts --period quarter --value revenue --json
+"""
+
+VALUE_NAMES = {
+    "customers": "% of the cohort purchasing",
+    "revenue": "revenue as % of the first period's",
+    "cumulative_revenue": "cumulative revenue per customer",
+}
+
+
+def cohorts(
+    period: Annotated[str, typer.Option(help="month, quarter or year.")] = "month",
+    value: Annotated[
+        str, typer.Option(help="customers, revenue or cumulative_revenue.")
+    ] = "customers",
+    by: Annotated[
+        str | None,
+        typer.Option(
+            help="Group by this attribute instead of the acquisition period.", show_default=False
+        ),
+    ] = None,
+    as_of: AsOfOption = None,
+    timezone: TimezoneOption = None,
+    engine: EngineOption = None,
+    master: MasterOption = None,
+    store: StoreOption = None,
+    json_: JsonOption = False,
+) -> None:
+    from tenure.analysis import cohorts as compute
+    from tenure.analysis import records
+
+    settings = engine_settings(store, timezone=timezone)
+    with progress(not json_) as update:
+        update("computing cohorts")
+        frame = compute(
+            period=period, value=value, by=by, as_of=as_of, engine=engine, master=master,
+            store=settings.store,
+        )  # fmt: skip
+    steps = [c for c in frame.columns if c not in ("cohort", "size")]
+    if json_:
+        rows = [
+            {"cohort": r["cohort"], "size": r["size"], "values": [r[c] for c in steps]}
+            for r in records(frame)
+        ]
+        emit_json(
+            {
+                "period": period,
+                "value": value,
+                "by": by,
+                "definitions": frame.attrs["definitions"],
+                "cohorts": rows,
+            }
+        )
+        return
+    from rich.table import Table
+
+    digits = 0 if value != "cumulative_revenue" else 2
+    table = Table(
+        by or "cohort", "size", *steps, title=f"Cohorts per {period}: {VALUE_NAMES[value]}"
+    )
+    top = max((v for c in steps for v in frame[c].dropna()), default=0.0)
+    for _, row in frame.iterrows():
+        cells = []
+        for c in steps:
+            v = row[c]
+            text = fmt_number(v, digits)
+            if text != "—" and value != "cumulative_revenue" and top:
+                shade = int(40 + 180 * min(v / 100.0, 1.0))
+                text = f"[on rgb(0,{shade // 2},{shade})]{text}[/]"
+            cells.append(text)
+        table.add_row(str(row["cohort"]), f"{row['size']:,}", *cells)
+    out_console().print(table)

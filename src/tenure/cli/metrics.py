@@ -1,0 +1,100 @@
+"""``tenure metrics``: retention, churn, revenue and survey metrics per period."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from tenure.cli._common import (
+    ActiveByOption,
+    ActivityWindowOption,
+    AsOfOption,
+    EngineOption,
+    JsonOption,
+    MasterOption,
+    PeriodOption,
+    StoreOption,
+    TimezoneOption,
+    emit_json,
+    engine_settings,
+    fmt_number,
+    out_console,
+    progress,
+)
+
+HELP = """Retention and churn rate, orders, revenue, AOV, repeat purchases, CLV,
+referrals, NPS/CSAT/CES and subscription metrics, one row per complete period.
+
+Every output states the active-customer definition and window it used.
+Metrics without their data are shown as missing, with the reason in --json.
+
+Example:
+
+    tenure metrics --period quarter --activity-window 180 --json
+"""
+
+# (column, header, digits, suffix) shown in the terminal; --json has every column
+SHOWN = [
+    ("customers_start", "S", 0, ""),
+    ("new_customers", "N", 0, ""),
+    ("customers_end", "E", 0, ""),
+    ("lost_customers", "L", 0, ""),
+    ("retention_rate", "retention", 1, " %"),
+    ("churn_rate", "churn", 1, " %"),
+    ("orders", "orders", 0, ""),
+    ("revenue", "revenue", 0, ""),
+    ("aov", "AOV", 2, ""),
+    ("repeat_purchase_rate", "repeat", 1, " %"),
+    ("historic_clv", "CLV", 0, ""),
+    ("nps", "NPS", 0, ""),
+    ("mrr", "MRR", 0, ""),
+]
+
+
+def metrics(
+    period: PeriodOption = "month",
+    activity_window: ActivityWindowOption = None,
+    active_by: ActiveByOption = None,
+    as_of: AsOfOption = None,
+    timezone: TimezoneOption = None,
+    last: Annotated[
+        int | None,
+        typer.Option("--last", help="Show only the last N periods.", show_default=False),
+    ] = None,
+    engine: EngineOption = None,
+    master: MasterOption = None,
+    store: StoreOption = None,
+    json_: JsonOption = False,
+) -> None:
+    from tenure.analysis import metrics as compute
+    from tenure.analysis import records
+
+    settings = engine_settings(store, timezone=timezone)
+    with progress(not json_) as update:
+        update(f"computing {period} metrics")
+        frame = compute(
+            period=period, activity_window=activity_window, active_by=active_by, as_of=as_of,
+            engine=engine, master=master, store=settings.store,
+        )  # fmt: skip
+    if last:
+        frame = frame.tail(last)
+    definitions = frame.attrs["definitions"]
+    if json_:
+        rows = records(frame.drop(columns=["period_start", "period_end"]))
+        for row, start, end in zip(rows, frame["period_start"], frame["period_end"], strict=True):
+            row["period_start"], row["period_end"] = start.isoformat(), end.isoformat()
+        emit_json({"period": period, "definitions": definitions, "metrics": rows})
+        return
+    from rich.table import Table
+
+    out = out_console()
+    table = Table("period", *[h for _, h, _, _ in SHOWN], title=f"Metrics per {period}")
+    for _, row in frame.iterrows():
+        table.add_row(row["period"], *[fmt_number(row[c], d, sfx) for c, _, d, sfx in SHOWN])
+    out.print(table)
+    out.print(
+        f"Active customer: {definitions['active_customer']}. Time zone {definitions['timezone']}, "
+        f"as of {definitions['as_of']}, amounts in {definitions['currency']}. "
+        "S/E: active at the start/end, N: new, L: lost. — = missing (see --json for why)."
+    )

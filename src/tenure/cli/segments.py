@@ -1,0 +1,133 @@
+"""``tenure segments``: RFM and business segments, sizes and movements."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from tenure.cli._common import (
+    ActiveByOption,
+    ActivityWindowOption,
+    AsOfOption,
+    EngineOption,
+    JsonOption,
+    MasterOption,
+    StoreOption,
+    TimezoneOption,
+    emit_json,
+    engine_settings,
+    fmt_number,
+    out_console,
+    progress,
+)
+
+HELP = """Segment sizes and revenue shares: RFM segments (champions, loyal, at risk,
+lost...) or the business segments (new, at risk, high value; thresholds in
+tenure.toml). --from/--to shows how customers moved between two dates;
+--export writes every customer's scores and segments to a CSV file.
+
+Example:
+
+    tenure segments --kind business --from 2026-04-30 --to 2026-10-31 --json
+"""
+
+
+def segments(
+    kind: Annotated[str, typer.Option(help="rfm or business.")] = "rfm",
+    from_: Annotated[
+        str | None,
+        typer.Option(
+            "--from", help="Show movements from this date (YYYY-MM-DD)...", show_default=False
+        ),
+    ] = None,
+    to: Annotated[
+        str | None,
+        typer.Option(
+            "--to", help="...to this date (default: as of the latest purchase).", show_default=False
+        ),
+    ] = None,
+    export: Annotated[
+        Path | None,
+        typer.Option(
+            help="Write each customer's scores and segments to this CSV file.", show_default=False
+        ),
+    ] = None,
+    as_of: AsOfOption = None,
+    activity_window: ActivityWindowOption = None,
+    active_by: ActiveByOption = None,
+    timezone: TimezoneOption = None,
+    engine: EngineOption = None,
+    master: MasterOption = None,
+    store: StoreOption = None,
+    json_: JsonOption = False,
+) -> None:
+    from tenure.analysis import records, transitions
+    from tenure.analysis import segments as compute
+    from tenure.errors import ConfigError
+
+    if to and not from_:
+        raise ConfigError(
+            "--to needs --from.", hint="Give both: --from 2026-04-30 --to 2026-10-31."
+        )
+    settings = engine_settings(store, timezone=timezone)
+    common = dict(
+        activity_window=activity_window, active_by=active_by, engine=engine, master=master,
+        settings=settings,
+    )  # fmt: skip
+    with progress(not json_) as update:
+        update("scoring customers")
+        sizes = compute(kind=kind, as_of=to or as_of, **common)
+        matrix = None
+        if from_:
+            update("comparing two dates")
+            end = to or sizes.attrs["definitions"]["as_of"]
+            matrix = transitions(from_, end, kind=kind, **common)
+        if export:
+            update(f"writing {export}")
+            per = compute(kind=kind, as_of=to or as_of, per_customer=True, **common)
+            per.to_csv(export, index=False)
+    result = {
+        "kind": kind,
+        "definitions": sizes.attrs["definitions"],
+        "thresholds": sizes.attrs["thresholds"] if kind == "business" else None,
+        "segments": records(sizes),
+    }
+    if matrix is not None:
+        result["transitions"] = {
+            "from": from_,
+            "to": to or sizes.attrs["definitions"]["as_of"],
+            "rows": list(matrix.index),
+            "columns": list(matrix.columns),
+            "customers": matrix.to_numpy().tolist(),
+        }
+    if export:
+        result["export"] = str(export)
+    if json_:
+        emit_json(result)
+        return
+    from rich.table import Table
+
+    out = out_console()
+    table = Table("segment", "customers", "share", "revenue", "revenue share", "avg recency (days)",
+                  "avg orders", title=f"{kind.upper() if kind == 'rfm' else 'Business'} segments "
+                  f"as of {result['definitions']['as_of']}")  # fmt: skip
+    for _, r in sizes.iterrows():
+        table.add_row(
+            r["segment"], fmt_number(int(r["customers"])), fmt_number(r["share"], 1, " %"),
+            fmt_number(r["revenue"], 0), fmt_number(r["revenue_share"], 1, " %"),
+            fmt_number(r["avg_recency_days"], 0), fmt_number(r["avg_orders"], 1),
+        )  # fmt: skip
+    out.print(table)
+    if matrix is not None:
+        t = Table(
+            "from \\ to",
+            *matrix.columns,
+            title=f"Customers moving from {from_} to {result['transitions']['to']}",
+        )
+        for name, row in matrix.iterrows():
+            t.add_row(name, *[f"{v:,}" if v else "·" for v in row])
+        out.print(t)
+    if export:
+        out.print(f"Wrote {export}")

@@ -12,6 +12,7 @@
     activity_window = 365        # days, for the active-customer definition
     active_by = "auto"           # purchase, subscription, either, or auto
     industry = "retail"          # the benchmark the retention rate is set against
+    benchmarks_file = ""         # a CSV of your own: industry,retention_rate,source
     high_value_top_percent = 20  # high value: the top 20 % of customers by revenue
     at_risk_days = 90            # at risk: active, but no purchase for 90 days
     new_days = 30                # new: first purchase in the last 30 days
@@ -50,6 +51,7 @@ class Settings:
     activity_window: int = 365
     active_by: str = "auto"
     industry: str = "retail"
+    benchmarks_file: str | None = None
     high_value_top_percent: int = 20
     at_risk_days: int = 90
     new_days: int = 30

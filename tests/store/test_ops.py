@@ -53,6 +53,7 @@ def test_an_older_revision_is_refused_until_migrated(ops_url):
     engine = sa.create_engine(ops_url)
     with engine.begin() as conn:
         conn.execute(sa.text("DROP TABLE ingest_runs"))
+        conn.execute(sa.text("DROP TABLE goals"))
         conn.execute(sa.text("DELETE FROM alembic_version"))
         conn.execute(sa.text("INSERT INTO alembic_version VALUES ('0000')"))
     with pytest.raises(StoreVersionError, match="newer tenure"):
@@ -84,3 +85,17 @@ def test_ingest_records_its_run_in_the_ops_store(ops_url, tmp_path):
         1,
     )
     assert run["quarantine_path"] == r.quarantine
+
+
+def test_a_store_at_the_first_revision_gains_the_goals_table_by_migrating(ops_url):
+    OpsStore.open(ops_url).close()
+    engine = sa.create_engine(ops_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("DROP TABLE goals"))
+        conn.execute(sa.text("UPDATE alembic_version SET version_num = '0001'"))
+    with pytest.raises(StoreVersionError, match="tenure migrate"):
+        OpsStore.open(ops_url)
+    assert OpsStore.migrate(ops_url) == ("0001", head_revision())
+    with engine.connect() as conn:
+        assert sa.inspect(conn).has_table("goals")
+    engine.dispose()

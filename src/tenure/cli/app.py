@@ -7,9 +7,10 @@ import sys
 import typer
 
 from tenure import __version__
-from tenure.cli import demo as demo_cmd
-from tenure.cli import ingest as ingest_cmd
 from tenure.cli import cohorts as cohorts_cmd
+from tenure.cli import demo as demo_cmd
+from tenure.cli import goal as goal_cmd
+from tenure.cli import ingest as ingest_cmd
 from tenure.cli import metrics as metrics_cmd
 from tenure.cli import segments as segments_cmd
 from tenure.cli import store as store_cmd
@@ -46,6 +47,7 @@ app.command("demo", help=demo_cmd.HELP)(demo_cmd.demo)
 app.command("metrics", help=metrics_cmd.HELP)(metrics_cmd.metrics)
 app.command("cohorts", help=cohorts_cmd.HELP)(cohorts_cmd.cohorts)
 app.command("segments", help=segments_cmd.HELP)(segments_cmd.segments)
+app.add_typer(goal_cmd.app, name="goal", help=goal_cmd.HELP)
 app.command("status", help=store_cmd.STATUS_HELP)(store_cmd.status)
 app.command("runs", help=store_cmd.RUNS_HELP)(store_cmd.runs)
 app.command("migrate", help=store_cmd.MIGRATE_HELP)(store_cmd.migrate)

@@ -135,3 +135,22 @@ def active_customers(ctx: Context, day: int | None = None) -> ir.Table:
     day = ctx.as_of_day if day is None else day
     s = spells(ctx)
     return s.filter((s.start_day <= day) & (s.end_day >= day)).select("customer_id").distinct()
+
+
+def window_counts(ctx: Context, start_day: int, end_day: int) -> dict[str, int]:
+    """S, N, E, L between two days: active at the end of ``start_day`` (S) and
+    of ``end_day`` (E), first active in between (N), lost of S (L)."""
+    s = spells(ctx)
+    s = s.mutate(first=s.start_day.min().over(ibis.window(group_by="customer_id")))
+    at_start = s.filter((s.start_day <= start_day) & (s.end_day >= start_day))
+    at_end = s.filter((s.start_day <= end_day) & (s.end_day >= end_day))
+    start_ids = at_start.select("customer_id").distinct()
+    end_ids = at_end.select("customer_id").distinct().mutate(kept=ibis.literal(1))
+    lost = start_ids.left_join(end_ids, "customer_id")
+    new = s.filter((s.first > start_day) & (s.first <= end_day)).select("customer_id").distinct()
+    return {
+        "customers_start": int(start_ids.count().execute()),
+        "new_customers": int(new.count().execute()),
+        "customers_end": int(end_ids.count().execute()),
+        "lost_customers": int(lost.filter(lost.kept.isnull()).count().execute()),
+    }

@@ -32,3 +32,19 @@ ingest_runs = sa.Table(
 )
 
 sa.Index("ix_ingest_runs_status", ingest_runs.c.status)
+
+goals = sa.Table(
+    "goals",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    sa.Column("metric", sa.String(60), nullable=False),
+    sa.Column("period", sa.String(10), nullable=False),
+    sa.Column("change", sa.String(40), nullable=False),  # as written: -10%, +2pp, =80
+    sa.Column("baseline_period", sa.String(10), nullable=False),
+    sa.Column("baseline_value", sa.Float, nullable=False),
+    sa.Column("target_value", sa.Float, nullable=False),
+    sa.Column("deadline", sa.Date, nullable=False),
+    sa.Column("definitions", sa.Text, nullable=False),  # JSON: the definitions the baseline used
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("removed_at", sa.DateTime(timezone=True)),
+)

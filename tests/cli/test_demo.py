@@ -17,9 +17,15 @@ def _rows(path) -> int:
 
 def test_demo_ingests_every_generated_row(cli, tmp_path, store):
     out = tmp_path / "files"
-    r = cli("demo", "--customers", "400", "--seed", "3", "--out", out, "--store", store, "--json")
+    html = tmp_path / "demo-report.html"
+    r = cli(
+        "demo", "--customers", "400", "--seed", "3", "--out", out, "--store", store,
+        "--report", html, "--json",
+    )  # fmt: skip
     assert r.code == 0, r.err
     report = r.json()
+    assert report["report"] == str(html.resolve())
+    assert "Customer retention report" in html.read_text(encoding="utf-8")
     by_kind = {x["kind"]: x for x in report["ingested"]}
     assert list(by_kind) == [
         "fx_rates",
@@ -46,6 +52,8 @@ def test_demo_ingests_every_generated_row(cli, tmp_path, store):
     assert query(store, "SELECT count(*) FROM orders WHERE amount_reporting IS NULL") == [(0,)]
     # the same demo again changes nothing
     again = cli(
-        "demo", "--customers", "400", "--seed", "3", "--out", out, "--store", store, "--json"
-    ).json()
+        "demo", "--customers", "400", "--seed", "3", "--out", out, "--store", store,
+        "--no-report", "--json",
+    ).json()  # fmt: skip
+    assert again["report"] is None
     assert all(x["unchanged"] == x["accepted"] and x["inserted"] == 0 for x in again["ingested"])

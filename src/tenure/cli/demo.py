@@ -48,6 +48,13 @@ def demo(
         int, typer.Option(help="Random seed; the same seed gives the same files.")
     ] = 42,
     out: Annotated[Path, typer.Option(help="Folder for the generated files.")] = Path("demo-data"),
+    report: Annotated[
+        Path | None,
+        typer.Option(help="Write the HTML report here after ingesting (see tenure report)."),
+    ] = Path("tenure-report.html"),
+    no_report: Annotated[
+        bool, typer.Option("--no-report", help="Do not write the report.")
+    ] = False,
     store: StoreOption = None,
     json_: JsonOption = False,
 ) -> None:
@@ -72,14 +79,21 @@ def demo(
                 results.append(result)
             with ws.analytics(read_only=True) as con:
                 headline = analytics.headline(con)
-    report = {
+            settings = ws.settings
+        written = None
+        if report is not None and not no_report:
+            from tenure.report.build import write_report
+
+            written = write_report(settings, report, progress=lambda s: update(f"report: {s}"))
+    info = {
         "files": str(Path(out).resolve()),
         "store": str(settings.store.resolve()),
         "ingested": [r.to_dict() for r in results],
         "headline": headline,
+        "report": str(written.path.resolve()) if written else None,
     }
     if json_:
-        emit_json(report)
+        emit_json(info)
         return
     from rich import box
     from rich.table import Table
@@ -129,10 +143,14 @@ def demo(
         f"{h['active_subscriptions']:,} active subscriptions, "
         f"{h['survey_responses']:,} survey answers."
     )
-    out_c.print(f"Demo files: {report['files']}")
+    out_c.print(f"Demo files: {info['files']}")
     out_c.print(
-        f"Store:      {report['store']}  (inspect with: tenure status --store {settings.store})"
+        f"Store:      {info['store']}  (inspect with: tenure status --store {settings.store})"
     )
+    if written is not None:
+        out_c.print(
+            f"Report:     {info['report']}  ({written.bytes / 1e6:.1f} MB; open it in a browser)"
+        )
     for r in results:
         if r.rejected:
             err_console().print(

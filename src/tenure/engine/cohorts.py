@@ -85,7 +85,12 @@ def cohort_matrix(
             f"the cohort value {value!r} is not known.", hint=f"Use {', '.join(VALUES)}."
         )
     _, last = period_range(ctx, period)
-    cells = cohort_cells(ctx, period, by)
+    return matrix(cohort_cells(ctx, period, by), period, value, by, last)
+
+
+def matrix(cells: pd.DataFrame, period: str, value: str, by: str | None, last: int) -> pd.DataFrame:
+    """The matrix of one value from the cells of :func:`cohort_cells`, up to
+    the last complete period ``last`` (so one query serves every value)."""
     cells = cells[cells["c"] <= last]
     cells = cells[cells["c"] + cells["k"] <= last]
     if cells.empty:

@@ -1,0 +1,1 @@
+"""The shareable HTML report: one self-contained file that opens offline."""

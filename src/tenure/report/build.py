@@ -1,0 +1,446 @@
+"""Collect the report's numbers from the engine and render one HTML file.
+
+The file is self-contained: CSS, data and the plotly.js library are inline,
+so it opens offline and can be sent by e-mail. Every number comes from the
+same engine functions as ``tenure metrics``, ``cohorts``, ``segments`` and
+``goal list``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from tenure import __version__
+from tenure.config import Settings
+from tenure.engine import cohorts as cohorts_mod
+from tenure.engine import periods
+from tenure.engine.context import Context, Definitions
+from tenure.engine.metrics import period_metrics, period_range
+from tenure.engine.source import open_source
+from tenure.errors import TenureError
+from tenure.report import charts
+from tenure.report.formatting import Formatter
+
+# cohorts beyond this many rows are dropped from the monthly heatmap (the oldest)
+MAX_MONTHLY_COHORTS = 24
+AT_RISK_LIST = 25
+
+
+@dataclass
+class ReportResult:
+    path: Path
+    bytes: int
+    seconds: float
+    as_of: str
+    sections: list[str]
+
+
+def write_report(
+    settings: Settings,
+    out: Path | str,
+    *,
+    locale: str | None = None,
+    engine: str | None = None,
+    master: str | None = None,
+    as_of: date | None = None,
+    progress: Callable[[str], None] = lambda _s: None,
+) -> ReportResult:
+    """Compute every section and write the HTML report to ``out`` (atomically)."""
+    started = time.perf_counter()
+    out = Path(out)
+    source = open_source(settings, engine=engine or settings.engine, master=master)
+    with source:
+        ctx = Context(source, Definitions.from_settings(settings, as_of=as_of))
+        fmt = Formatter(locale or settings.locale, source.currency)
+        data = collect(ctx, settings, fmt, progress)
+    progress("rendering the report")
+    html = render(data, fmt)
+    tmp = out.with_name(out.name + ".part")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp.write_text(html, encoding="utf-8")
+    tmp.replace(out)
+    return ReportResult(
+        out, out.stat().st_size, time.perf_counter() - started, ctx.as_of.isoformat(),
+        [s["id"] for s in data["sections"]],
+    )  # fmt: skip
+
+
+def collect(
+    ctx: Context, settings: Settings, fmt: Formatter, progress: Callable[[str], None]
+) -> dict[str, Any]:
+    sep = fmt.separators
+    definitions = ctx.describe()
+    sections: list[dict[str, Any]] = []
+    progress("monthly and quarterly metrics")
+    monthly = period_metrics(ctx, "month")
+    quarterly = period_metrics(ctx, "quarter")
+
+    progress("industry benchmark")
+    from tenure.goals import industry
+
+    bench = industry.compare(ctx, settings.industry, settings.benchmarks_file)
+    tiles = _tiles(monthly, quarterly, bench, fmt)
+
+    trend = monthly.tail(36)
+    figs = [
+        charts.lines(trend, [("retention_rate", "retention rate"), ("churn_rate", "churn rate")],
+                     "Retention and churn rate per month", sep, percent=True),
+        charts.flows(trend, "Customers: new, lost and active", sep),
+        charts.lines(trend, [("revenue", f"revenue ({fmt.currency})")], "Revenue and orders per month",
+                     sep, secondary=[("orders", "orders")], secondary_title="orders"),
+        charts.lines(trend, [("aov", f"AOV ({fmt.currency})")], "Average order value and purchase frequency",
+                     sep, secondary=[("purchase_frequency", "orders per ordering customer")],
+                     secondary_title="orders per customer"),
+        charts.lines(trend, [("repeat_purchase_rate", "repeat purchase rate"),
+                             ("repeat_revenue_share", "revenue from repeat orders")],
+                     "Repeat purchases", sep, percent=True),
+    ]  # fmt: skip
+    sub = quarterly
+    if sub["mrr"].notna().any():
+        figs.append(
+            charts.lines(
+                trend,
+                [("mrr", f"MRR ({fmt.currency})")],
+                "Subscriptions: MRR and retention",
+                sep,
+                secondary=[
+                    ("net_revenue_retention", "net revenue retention %"),
+                    ("logo_churn_rate", "logo churn %"),
+                ],
+                secondary_title="%",
+            )  # fmt: skip
+        )
+    sections.append({"id": "trends", "title": "Trends", "charts": _html(figs, "trend")})
+
+    survey_figs = [
+        charts.scores(sub, kind, f"{kind.upper()} per quarter (95 % interval)", sep)
+        for kind in ("nps", "csat", "ces")
+        if (sub[f"{kind}_n"] > 0).any()
+    ]
+    if survey_figs:
+        sections.append(
+            {"id": "surveys", "title": "Customer feedback", "charts": _html(survey_figs, "survey")}
+        )
+
+    progress("cohorts")
+    sections.append(_cohorts(ctx, fmt, sep))
+
+    progress("segments")
+    sections.append(_segments(ctx, settings, fmt, sep))
+
+    progress("goals")
+    sections.append(
+        _goals(ctx, settings, {("month", None): monthly, ("quarter", None): quarterly}, fmt)
+    )
+
+    rows = [
+        (b.industry, b.retention_rate, False)
+        for b in industry.load(settings.benchmarks_file).values()
+    ]
+    if bench["retention_rate"] is not None:
+        rows.append(("this business", bench["retention_rate"], True))
+    rows.sort(key=lambda r: -r[1])
+    sections.append({
+        "id": "benchmark",
+        "title": "Against the industry",
+        "text": _benchmark_text(bench, fmt),
+        "charts": _html([charts.benchmark(rows, "Customer retention over twelve months", sep)], "bench"),
+    })  # fmt: skip
+
+    sections.append(_definitions(monthly, definitions, settings))
+    return {
+        "title": "Customer retention report",
+        "generated": fmt.datetime(datetime.now(UTC)),
+        "definitions": definitions,
+        "as_of": fmt.date(definitions["as_of"]),
+        "version": __version__,
+        "tiles": tiles,
+        "sections": sections,
+        "locale": fmt.tag,
+    }
+
+
+def _html(figs: list, prefix: str) -> list[dict[str, Any]]:
+    """Charts for the template; a figure marked ``wide`` spans the whole row."""
+    return [
+        {
+            "html": charts.to_html(f, f"{prefix}-{i}"),
+            "wide": bool(getattr(f, "_tenure_wide", False)),
+        }
+        for i, f in enumerate(figs)
+    ]
+
+
+def _wide(fig):
+    fig._tenure_wide = True
+    return fig
+
+
+def _change(now: float, before: float, fmt: Formatter, *, points: bool) -> str:
+    if any(v is None or (isinstance(v, float) and np.isnan(v)) for v in (now, before)):
+        return ""
+    if points:
+        return fmt.points(now - before) + " on the period before"
+    if before == 0:
+        return ""
+    return f"{'+' if now >= before else ''}{fmt.percent((now - before) / before * 100)} on the period before"
+
+
+def _tiles(
+    monthly: pd.DataFrame, quarterly: pd.DataFrame, bench: dict, fmt: Formatter
+) -> list[dict]:
+    m = monthly.iloc[-1]
+    p = monthly.iloc[-2] if len(monthly) > 1 else m
+    q = quarterly.iloc[-1]
+    tiles = [
+        {"label": "Active customers", "value": fmt.number(m.customers_end), "period": m.period,
+         "note": _change(m.customers_end, p.customers_end, fmt, points=False)},
+        {"label": "Retention, last 12 months", "value": fmt.percent(bench["retention_rate"]),
+         "period": f"{bench['window']['start']} → {bench['window']['end']}",
+         "note": f"{bench['industry']} benchmark {fmt.percent(bench['benchmark_retention_rate'], 0)}"},
+        {"label": "Churn rate", "value": fmt.percent(m.churn_rate), "period": m.period,
+         "note": _change(m.churn_rate, p.churn_rate, fmt, points=True)},
+        {"label": "Revenue", "value": fmt.money(m.revenue, 0), "period": m.period,
+         "note": _change(m.revenue, p.revenue, fmt, points=False)},
+        {"label": "Average order value", "value": fmt.money(m.aov), "period": m.period,
+         "note": _change(m.aov, p.aov, fmt, points=False)},
+        {"label": "Repeat purchase rate", "value": fmt.percent(m.repeat_purchase_rate), "period": m.period,
+         "note": _change(m.repeat_purchase_rate, p.repeat_purchase_rate, fmt, points=True)},
+        {"label": "Historic CLV (V × L)", "value": fmt.money(m.historic_clv, 0), "period": m.period,
+         "note": m.missing.get("historic_clv", "revenue per active customer ÷ churn")},
+        {"label": "NPS", "value": fmt.number(q.nps, 0), "period": q.period,
+         "note": (f"95 % interval {fmt.number(q.nps_ci_low, 0)} to {fmt.number(q.nps_ci_high, 0)}, "
+                  f"n = {fmt.number(q.nps_n)}") if q.nps_n else q.missing.get("nps", "")},
+    ]  # fmt: skip
+    if not np.isnan(m.mrr):
+        tiles.append({"label": "MRR", "value": fmt.money(m.mrr, 0), "period": m.period,
+                      "note": f"net revenue retention {fmt.percent(m.net_revenue_retention)}"})  # fmt: skip
+    return tiles
+
+
+def _cohorts(ctx: Context, fmt: Formatter, sep: str) -> dict[str, Any]:
+    _, last_m = period_range(ctx, "month")
+    _, last_q = period_range(ctx, "quarter")
+    cells_m = cohorts_mod.cohort_cells(ctx, "month")
+    cells_q = cohorts_mod.cohort_cells(ctx, "quarter")
+    retention = cohorts_mod.matrix(cells_m, "month", "customers", None, last_m)
+    retention = retention.tail(MAX_MONTHLY_COHORTS)
+    retention = retention[
+        ["cohort", "size", *[c for c in retention.columns[2:] if retention[c].notna().any()]]
+    ]
+    figs = [
+        _wide(charts.heatmap(retention, "Monthly cohorts: % of the cohort purchasing, by months since acquisition",
+                       sep, value="customers", row_title="cohort")),
+        charts.heatmap(cohorts_mod.matrix(cells_q, "quarter", "revenue", None, last_q),
+                       "Quarterly cohorts: revenue as % of the first quarter's, by quarters since",
+                       sep, value="revenue", row_title="cohort"),
+        charts.heatmap(cohorts_mod.matrix(cells_q, "quarter", "cumulative_revenue", None, last_q),
+                       f"Quarterly cohorts: cumulative revenue per customer ({fmt.currency}), by quarters since",
+                       sep, value="cumulative_revenue", row_title="cohort"),
+    ]  # fmt: skip
+    for by, name in (("country", "country"), ("acquisition_channel", "acquisition channel"),
+                     ("first_category", "first product category")):  # fmt: skip
+        try:
+            cells = cohorts_mod.cohort_cells(ctx, "quarter", by)
+        except Exception:  # the attribute is absent from this store
+            continue
+        m = cohorts_mod.matrix(cells, "quarter", "customers", by, last_q)
+        if m["cohort"].nunique() > 1 or m["cohort"].iat[0] != "(none)":
+            figs.append(charts.heatmap(m, f"By {name}: % purchasing, by quarters since acquisition",
+                                       sep, value="customers", row_title=name))  # fmt: skip
+    return {"id": "cohorts", "title": "Cohorts", "charts": _html(figs, "cohort")}
+
+
+def _segments(ctx: Context, settings: Settings, fmt: Formatter, sep: str) -> dict[str, Any]:
+    from dataclasses import replace
+
+    from tenure.segments.business import Thresholds
+    from tenure.segments.sizes import assign, column_of, segment_sizes, transition_matrix
+
+    thresholds = Thresholds.from_settings(settings)
+    table = assign(ctx, thresholds)
+    rfm = segment_sizes(table, *column_of("rfm"))
+    biz = segment_sizes(table, *column_of("business"))
+    figs = [
+        charts.shares(rfm, "RFM segments: share of customers and of revenue", sep),
+        charts.shares(biz, "Business segments: share of customers and of revenue", sep),
+    ]
+    start = _months_before(ctx.as_of, 6)
+    tables = [_size_table("RFM segments", rfm, fmt), _size_table("Business segments", biz, fmt)]
+    try:
+        moved = transition_matrix(
+            ctx.source, replace(ctx.defs, as_of=None), thresholds, start, ctx.as_of
+        )
+        title = f"How customers moved between RFM segments, {start} → {ctx.as_of}"
+        figs.append(_wide(charts.transitions(moved, title, sep)))
+    except TenureError:  # no purchases yet at the start date: no movement to show
+        pass
+    risky = table.filter(table.is_high_value & table.is_at_risk)
+    top = (
+        risky.order_by([risky.monetary_total.desc(), risky.customer_id])
+        .limit(AT_RISK_LIST)
+        .to_pandas()
+    )
+    n_risky = int(risky.count().execute())
+    rows = [
+        [r.customer_id, r.country or "", fmt.money(r.monetary_total), fmt.number(r.orders),
+         fmt.date(r.last_order_at.date() if r.last_order_at is not None else None), fmt.number(r.recency_days), r.segment]
+        for r in top.itertuples()
+    ]  # fmt: skip
+    tables.append({
+        "title": f"High-value customers at risk: {fmt.number(n_risky)} (the top {len(rows)} by revenue)",
+        "header": ["customer", "country", "revenue", "orders", "last order", "days since", "RFM segment"],
+        "rows": rows,
+        "numeric": [2, 3, 5],
+    })  # fmt: skip
+    notes = [f"{k}: {v}" for k, v in thresholds.describe().items()]
+    return {
+        "id": "segments",
+        "title": "Segments",
+        "charts": _html(figs, "segment"),
+        "tables": tables,
+        "notes": notes,
+    }
+
+
+def _size_table(title: str, sizes: pd.DataFrame, fmt: Formatter) -> dict[str, Any]:
+    rows = [
+        [r.segment, fmt.number(r.customers), fmt.percent(r.share), fmt.money(r.revenue, 0),
+         fmt.percent(r.revenue_share), fmt.number(r.avg_recency_days), fmt.number(r.avg_orders, 1),
+         fmt.money(r.avg_revenue)]
+        for r in sizes.itertuples()
+    ]  # fmt: skip
+    return {
+        "title": title,
+        "header": ["segment", "customers", "share", "revenue", "revenue share", "avg days since last order",
+                   "avg orders", "avg revenue"],
+        "rows": rows,
+        "numeric": [1, 2, 3, 4, 5, 6, 7],
+    }  # fmt: skip
+
+
+def _goals(ctx: Context, settings: Settings, frames: dict, fmt: Formatter) -> dict[str, Any]:
+    from tenure.goals import progress, registry
+    from tenure.goals.tracking import _metrics, _public
+    from tenure.store.ops import OpsStore
+
+    ops = OpsStore.open(
+        settings.ops_database_url, create=False, store_hint=f" --store {settings.store}"
+    )
+    try:
+        goals = registry.active(ops)
+    finally:
+        ops.close()
+    rows = []
+    for goal in goals:
+        same = {
+            "activity_window": ctx.defs.activity_window,
+            "active_by": ctx.defs.active_by,
+            "timezone": ctx.defs.timezone,
+        } == goal["definitions"]
+        frame = frames.get((goal["period"], None)) if same else None
+        if frame is None:
+            frame = _metrics(settings, goal["period"], goal["definitions"])
+        g = {**_public(goal), **progress.evaluate(goal, frame, ctx.as_of)}
+        pct = g["progress"]
+        rows.append({
+            "metric": f"{g['metric']} ({g['period']})",
+            "baseline": f"{fmt.number(g['baseline_value'], 2)} ({g['baseline_period']})",
+            "target": fmt.number(g["target_value"], 2),
+            "deadline": fmt.date(g["deadline"]),
+            "current": f"{fmt.number(g['current_value'], 2)} ({g['current_period'] or '—'})",
+            "progress": None if pct is None else max(0.0, min(100.0, pct)),
+            "progress_text": fmt.percent(pct, 0) if pct is not None else "—",
+            "projected": fmt.number(g["projected_value"], 2),
+            "status": g["status"],
+        })  # fmt: skip
+    return {"id": "goals", "title": "Goals", "goals": rows}
+
+
+def _benchmark_text(bench: dict, fmt: Formatter) -> str:
+    if bench["retention_rate"] is None:
+        return "There were no active customers twelve months ago, so the retention over twelve months is not known yet."
+    diff = bench["difference_pp"]
+    side = "above" if diff >= 0 else "below"
+    c = bench["counts"]
+    return (
+        f"Over the twelve months from {fmt.date(bench['window']['start'])} to {fmt.date(bench['window']['end'])}, "
+        f"{fmt.number(c['customers_end'] - c['new_customers'])} of the {fmt.number(c['customers_start'])} customers "
+        f"active at the start were active at the end (new customers left out): a retention rate of "
+        f"{fmt.percent(bench['retention_rate'])}, {fmt.number(abs(diff), 1)} points {side} the "
+        f"{bench['industry']} benchmark of {fmt.percent(bench['benchmark_retention_rate'], 0)} "
+        f"({bench['source']})."
+    )
+
+
+FORMULAS = [
+    ("Retention rate", "(E − N) / S × 100: E active at the end, N new during the period, S active at the start"),
+    ("Churn rate", "L / S × 100: L of the S customers active at the start who are not active at the end"),
+    ("AOV", "revenue / orders"),
+    ("Purchase frequency", "orders / customers who ordered in the period"),
+    ("Repeat purchase rate", "share of the period's ordering customers with two or more orders by its end"),
+    ("Revenue from repeat orders", "share of revenue from orders after a customer's first"),
+    ("Historic CLV", "V × L: V = revenue per average active customer, (S + E) / 2; L = 1 / churn rate, in periods"),
+    ("Referral rate", "share of the customers acquired in the period who were referred"),
+    ("NPS", "% promoters (9–10) − % detractors (0–6), with a 95 % normal interval"),
+    ("CSAT", "% of answers 4–5 on a 1–5 scale, with a 95 % Wilson interval"),
+    ("CES", "mean effort score (1–7, 7 = very easy), with a 95 % t interval"),
+    ("MRR", "monthly recurring revenue of the subscriptions active at the period's end"),
+    ("Logo churn", "subscribers at the start with no active subscription at the end / subscribers at the start"),
+    ("Net revenue retention", "MRR at the end of the customers subscribed at the start / their MRR at the start"),
+]  # fmt: skip
+
+
+def _definitions(monthly: pd.DataFrame, definitions: dict, settings: Settings) -> dict[str, Any]:
+    gaps: dict[str, dict[str, int]] = {}
+    for m in monthly["missing"]:
+        for metric, why in m.items():
+            gaps.setdefault(metric, {}).setdefault(why, 0)
+            gaps[metric][why] += 1
+    missing = [
+        [metric, why, str(n)]
+        for metric, whys in sorted(gaps.items())
+        for why, n in sorted(whys.items())
+    ]
+    used = [
+        ["Active customer", definitions["active_customer"]],
+        ["Time zone", f"{definitions['timezone']} (days and months begin at midnight there)"],
+        ["As of", definitions["as_of"] + " (the last day the numbers see; only complete periods are shown)"],
+        ["Currency", definitions["currency"]],
+        ["Purchases", "orders with status " + ", ".join(definitions["purchase_statuses"]) + "; refunded and cancelled orders are left out"],
+        ["Engine", definitions["engine"]],
+    ]  # fmt: skip
+    return {
+        "id": "definitions",
+        "title": "Definitions used",
+        "used": used,
+        "formulas": FORMULAS,
+        "missing": missing,
+    }
+
+
+def _months_before(d: date, months: int) -> date:
+    index = periods.index_of(d, "month") - months
+    return periods.end_of(index, "month")
+
+
+def render(data: dict[str, Any], fmt: Formatter) -> str:
+    import jinja2
+    import plotly.offline
+
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("tenure.report", "templates"),
+        autoescape=jinja2.select_autoescape(["html", "j2"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    template = env.get_template("report.html.j2")
+    return template.render(plotly_js=plotly.offline.get_plotlyjs(), **data)

@@ -1,0 +1,187 @@
+"""Plotly figures for the report, drawn offline by the plotly.js bundled once
+in the page. Colours are the Okabe-Ito palette, readable with colour-blindness."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
+CONFIG = {
+    "displaylogo": False,
+    "responsive": True,
+    "modeBarButtonsToRemove": ["lasso2d", "select2d"],
+}
+
+
+def _layout(fig: go.Figure, title: str, separators: str, height: int = 340, **kw) -> go.Figure:
+    fig.update_layout(
+        title={"text": title, "x": 0, "font": {"size": 15}},
+        template="plotly_white",
+        separators=separators,
+        height=height,
+        margin={"l": 60, "r": 20, "t": 50, "b": 50},
+        legend={"orientation": "h", "y": -0.2},
+        font={"family": "system-ui, -apple-system, Segoe UI, Roboto, sans-serif", "size": 12},
+        **{"hovermode": "x unified", **kw},
+    )
+    return fig
+
+
+def lines(
+    frame: pd.DataFrame,
+    series: Sequence[tuple[str, str]],
+    title: str,
+    separators: str,
+    *,
+    y_title: str = "",
+    percent: bool = False,
+    secondary: Sequence[tuple[str, str]] = (),
+    secondary_title: str = "",
+) -> go.Figure:
+    """One line per (column, name) over ``frame.period``; ``secondary`` on a right axis."""
+    fig = go.Figure()
+    fmt = ".1f" if percent else ",.2f"
+    for i, (col, name) in enumerate(series):
+        fig.add_scatter(
+            x=frame["period"], y=frame[col], name=name, mode="lines+markers",
+            line={"color": PALETTE[i % len(PALETTE)], "width": 2},
+            hovertemplate=f"%{{y:{fmt}}}" + ("%" if percent else ""),
+        )  # fmt: skip
+    for j, (col, name) in enumerate(secondary):
+        fig.add_scatter(
+            x=frame["period"], y=frame[col], name=name, mode="lines", yaxis="y2",
+            line={"color": PALETTE[(len(series) + j) % len(PALETTE)], "dash": "dot"},
+            hovertemplate="%{y:,.2f}",
+        )  # fmt: skip
+    extra = {}
+    if secondary:
+        extra["yaxis2"] = {
+            "title": secondary_title,
+            "overlaying": "y",
+            "side": "right",
+            "showgrid": False,
+        }
+    _layout(fig, title, separators, **extra)
+    fig.update_yaxes(
+        title_text=y_title, ticksuffix="%" if percent else "", selector={"anchor": "x"}
+    )
+    fig.update_xaxes(type="category")
+    return fig
+
+
+def flows(frame: pd.DataFrame, title: str, separators: str) -> go.Figure:
+    """New and lost customers as bars, active customers at the end as a line."""
+    fig = go.Figure()
+    fig.add_bar(
+        x=frame["period"], y=frame["new_customers"], name="new (N)", marker_color=PALETTE[2]
+    )
+    fig.add_bar(x=frame["period"], y=-frame["lost_customers"], name="lost (L)", marker_color=PALETTE[3],
+                customdata=frame["lost_customers"], hovertemplate="%{customdata:,}")  # fmt: skip
+    fig.add_scatter(x=frame["period"], y=frame["customers_end"], name="active at the end (E)",
+                    mode="lines", line={"color": PALETTE[0], "width": 2}, yaxis="y2")  # fmt: skip
+    _layout(fig, title, separators, barmode="relative",
+            yaxis2={"title": "active", "overlaying": "y", "side": "right", "showgrid": False})  # fmt: skip
+    fig.update_yaxes(title_text="customers per period", selector={"anchor": "x"})
+    fig.update_xaxes(type="category")
+    return fig
+
+
+def scores(frame: pd.DataFrame, kind: str, title: str, separators: str) -> go.Figure:
+    """A survey score per period with its 95 % interval as error bars."""
+    f = frame[frame[f"{kind}_n"] > 0]
+    fig = go.Figure()
+    fig.add_scatter(
+        x=f["period"], y=f[kind], mode="markers+lines", name=kind.upper(),
+        marker={"color": PALETTE[0], "size": 8}, line={"color": PALETTE[0]},
+        error_y={"type": "data", "symmetric": False, "array": f[f"{kind}_ci_high"] - f[kind],
+                 "arrayminus": f[kind] - f[f"{kind}_ci_low"], "color": PALETTE[5]},
+        customdata=np.stack([f[f"{kind}_n"], f[f"{kind}_ci_low"], f[f"{kind}_ci_high"]], axis=-1),
+        hovertemplate="%{y:.1f} (95% CI %{customdata[1]:.1f} to %{customdata[2]:.1f}, n = %{customdata[0]:,})",
+    )  # fmt: skip
+    _layout(fig, title, separators, height=300, showlegend=False)
+    fig.update_xaxes(type="category")
+    return fig
+
+
+def heatmap(
+    matrix: pd.DataFrame, title: str, separators: str, *, value: str, row_title: str
+) -> go.Figure:
+    """A cohort matrix: rows = cohorts (or groups), columns = periods since acquisition."""
+    steps = [c for c in matrix.columns if c not in ("cohort", "size")]
+    z = matrix[steps].to_numpy(dtype="float64")
+    pct = value != "cumulative_revenue"
+    text_fmt = "%{z:.0f}" if pct else "%{z:,.0f}"
+    rows = [f"{c} (n={s:,})" for c, s in zip(matrix["cohort"], matrix["size"], strict=True)]
+    capped = np.clip(z, 0, 100) if value == "customers" else z
+    fig = go.Figure(
+        go.Heatmap(
+            z=capped, x=[str(s) for s in steps], y=rows, text=z, texttemplate=text_fmt,
+            customdata=z, colorscale="Blues", hoverongaps=False,
+            hovertemplate=f"%{{y}}, period %{{x}}: %{{customdata:{'.1f' if pct else ',.2f'}}}"
+            + ("%" if pct else "") + "<extra></extra>",
+            colorbar={"ticksuffix": "%" if pct else ""},
+        )
+    )  # fmt: skip
+    height = max(260, 24 * len(rows) + 130)
+    _layout(fig, title, separators, height=height, hovermode="closest")
+    fig.update_layout(margin={"t": 80})
+    fig.update_yaxes(autorange="reversed", title_text=row_title, type="category")
+    fig.update_xaxes(type="category", side="top")
+    return fig
+
+
+def shares(sizes: pd.DataFrame, title: str, separators: str) -> go.Figure:
+    """Share of customers and share of revenue per segment, side by side."""
+    fig = go.Figure()
+    fig.add_bar(y=sizes["segment"], x=sizes["share"], orientation="h", name="customers",
+                marker_color=PALETTE[0], hovertemplate="%{x:.1f}% of customers")  # fmt: skip
+    fig.add_bar(y=sizes["segment"], x=sizes["revenue_share"], orientation="h", name="revenue",
+                marker_color=PALETTE[1], hovertemplate="%{x:.1f}% of revenue")  # fmt: skip
+    _layout(fig, title, separators, height=max(260, 34 * len(sizes) + 100), barmode="group",
+            hovermode="y unified")  # fmt: skip
+    fig.update_yaxes(autorange="reversed", type="category")
+    fig.update_xaxes(ticksuffix="%")
+    return fig
+
+
+def transitions(matrix: pd.DataFrame, title: str, separators: str) -> go.Figure:
+    z = matrix.to_numpy(dtype="float64")
+    rows = z.sum(axis=1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = np.where(rows > 0, z / rows * 100.0, np.nan)
+    fig = go.Figure(
+        go.Heatmap(
+            z=share, x=list(matrix.columns), y=list(matrix.index), text=z, texttemplate="%{text:,.0f}",
+            colorscale="Purples", hoverongaps=False, customdata=z,
+            hovertemplate="%{y} → %{x}: %{customdata:,} customers (%{z:.0f}% of the row)<extra></extra>",
+            colorbar={"ticksuffix": "%", "title": "% of row"},
+        )
+    )  # fmt: skip
+    _layout(fig, title, separators, height=30 * len(matrix) + 220, hovermode="closest")
+    fig.update_layout(margin={"t": 150, "l": 150})
+    fig.update_yaxes(autorange="reversed", title_text="from", type="category")
+    fig.update_xaxes(type="category", side="top", tickangle=-40)
+    return fig
+
+
+def benchmark(rows: list[tuple[str, float, bool]], title: str, separators: str) -> go.Figure:
+    """Retention by industry, the business's own bar highlighted."""
+    fig = go.Figure(
+        go.Bar(
+            x=[r[1] for r in rows], y=[r[0] for r in rows], orientation="h",
+            marker_color=[PALETTE[1] if r[2] else PALETTE[5] for r in rows],
+            text=[f"{r[1]:.0f}%" for r in rows], textposition="outside", hovertemplate="%{x:.1f}%<extra></extra>",
+        )
+    )  # fmt: skip
+    _layout(fig, title, separators, height=60 * len(rows) + 90, hovermode="closest")
+    fig.update_xaxes(range=[0, 100], ticksuffix="%")
+    fig.update_yaxes(autorange="reversed", type="category")
+    return fig
+
+
+def to_html(fig: go.Figure, div_id: str) -> str:
+    return fig.to_html(full_html=False, include_plotlyjs=False, div_id=div_id, config=CONFIG)

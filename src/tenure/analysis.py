@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -44,11 +45,13 @@ def open_context(
     **definitions: Any,
 ) -> Iterator[Context]:
     """A :class:`Context` over ``data`` or the store; closed on exit."""
+    if settings is not None and store is not None:
+        settings = replace(settings, store=Path(store))
     settings = settings or load_settings(store=store)
     engine = engine or settings.engine
     as_of = definitions.get("as_of")
     if isinstance(as_of, str):
-        definitions["as_of"] = _parse_date(as_of, "as_of")
+        definitions["as_of"] = _parse_date(as_of, "as_of (--as-of)")
     elif isinstance(as_of, datetime):
         definitions["as_of"] = as_of.date()
     defs = Definitions.from_settings(settings, **definitions)
@@ -107,12 +110,14 @@ def metrics(
     engine: str | None = None,
     master: str | None = None,
     output: str = "pandas",
+    settings: Settings | None = None,
 ) -> Any:
     """Period metrics, one row per complete period (see ``docs/metrics.md``)."""
     from tenure.engine.metrics import period_metrics
 
     with open_context(
-        data, store=store, engine=engine, master=master, activity_window=activity_window,
+        data, store=store, settings=settings, engine=engine, master=master,
+        activity_window=activity_window,
         active_by=active_by, timezone=timezone, as_of=as_of,
     ) as ctx:  # fmt: skip
         return _finish(period_metrics(ctx, period), ctx, output, period=period)
@@ -130,13 +135,20 @@ def cohorts(
     engine: str | None = None,
     master: str | None = None,
     output: str = "pandas",
+    settings: Settings | None = None,
 ) -> Any:
     """A cohort matrix: one row per cohort (or ``by`` group), a column per
     period since acquisition (see ``docs/cohorts.md``)."""
     from tenure.engine.cohorts import cohort_matrix
 
     with open_context(
-        data, store=store, engine=engine, master=master, timezone=timezone, as_of=as_of
+        data,
+        store=store,
+        settings=settings,
+        engine=engine,
+        master=master,
+        timezone=timezone,
+        as_of=as_of,
     ) as ctx:
         frame = cohort_matrix(ctx, period, value, by)
         frame.columns = [str(c) for c in frame.columns]
@@ -156,12 +168,14 @@ def customer_summary(
     engine: str | None = None,
     master: str | None = None,
     output: str = "pandas",
+    settings: Settings | None = None,
 ) -> Any:
     """One row per customer: first and last order, x, t_x, T, RFM inputs..."""
     from tenure.engine.summaries import customer_summary as summary
 
     with open_context(
-        data, store=store, engine=engine, master=master, activity_window=activity_window,
+        data, store=store, settings=settings, engine=engine, master=master,
+        activity_window=activity_window,
         active_by=active_by, timezone=timezone, as_of=as_of,
     ) as ctx:  # fmt: skip
         expr = summary(ctx, time_unit=time_unit, cohort_period=cohort_period)
@@ -186,8 +200,8 @@ def segments(
 ) -> Any:
     """Segment sizes and revenue shares (``kind="rfm"`` or ``"business"``), or
     every customer's scores and segments with ``per_customer=True``."""
-    from tenure.segments.business import Thresholds
-    from tenure.segments.sizes import KINDS, assign, column_of, segment_sizes
+    from tenure.segmentation.business import Thresholds
+    from tenure.segmentation.sizes import KINDS, assign, column_of, segment_sizes
 
     if kind not in KINDS:
         raise ConfigError(f"the segment kind {kind!r} is not known.", hint="Use rfm or business.")
@@ -221,8 +235,8 @@ def transitions(
     settings: Settings | None = None,
 ) -> pd.DataFrame:
     """Customers by segment at ``start`` (rows) and ``end`` (columns)."""
-    from tenure.segments.business import Thresholds
-    from tenure.segments.sizes import transition_matrix
+    from tenure.segmentation.business import Thresholds
+    from tenure.segmentation.sizes import transition_matrix
 
     start = _parse_date(start, "start") if isinstance(start, str) else start
     end = _parse_date(end, "end") if isinstance(end, str) else end

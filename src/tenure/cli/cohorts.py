@@ -63,7 +63,7 @@ def cohorts(
         update("computing cohorts")
         frame = compute(
             period=period, value=value, by=by, as_of=as_of, engine=engine, master=master,
-            store=settings.store,
+            settings=settings,
         )  # fmt: skip
     steps = [c for c in frame.columns if c not in ("cohort", "size")]
     if json_:

@@ -75,7 +75,7 @@ def metrics(
         update(f"computing {period} metrics")
         frame = compute(
             period=period, activity_window=activity_window, active_by=active_by, as_of=as_of,
-            engine=engine, master=master, store=settings.store,
+            engine=engine, master=master, settings=settings,
         )  # fmt: skip
     if last:
         frame = frame.tail(last)

@@ -72,21 +72,25 @@ def spells(ctx: Context) -> ir.Table:
 
 
 def spell_ranges(ctx: Context, period: str) -> ir.Table:
-    """Each spell with the range [a, b] of periods it is active at the end of,
-    and the period it is lost in (None while it continues into a next spell)."""
+    """Each spell with the range [a, b] of periods it is active at the end of
+    (empty when b < a), ``first`` (the day the customer was first active) and
+    ``lost_at``: the period the customer is lost in after this spell, or null
+    when their next spell that covers a period end starts right at b + 1."""
     s = spells(ctx)
     s = s.mutate(
         a=periods.index_expr(s.start_date, period),
         b=periods.index_expr(s.end_date + ibis.interval(days=1), period) - 1,
-    )
-    w = ibis.window(group_by="customer_id", order_by="start_day")
-    s = s.mutate(
-        next_a=s.a.lead().over(w),
-        next_b=s.b.lead().over(w),
         first=s.start_date.min().over(ibis.window(group_by="customer_id")),
     )
-    continued = s.next_a.notnull() & (s.next_a == s.b + 1) & (s.next_a <= s.next_b)
-    return s.mutate(lost_at=ibis.ifelse(continued, ibis.null("int64"), s.b + 1))
+    # spells that cover no period end (short ones inside one period) cannot
+    # carry a customer over a boundary: look past them for the next one
+    full = s.filter(s.a <= s.b)
+    w = ibis.window(group_by="customer_id", order_by="start_day")
+    full = full.mutate(next_a=full.a.lead().over(w))
+    continued = full.next_a.notnull() & (full.next_a == full.b + 1)
+    full = full.mutate(lost_at=ibis.ifelse(continued, ibis.null("int64"), full.b + 1))
+    short = s.filter(s.a > s.b).mutate(next_a=ibis.null("int64"), lost_at=ibis.null("int64"))
+    return full.union(short.select(full.columns), distinct=False)
 
 
 def counts(ctx: Context, period: str, first: int, last: int) -> pd.DataFrame:
@@ -104,9 +108,9 @@ def counts(ctx: Context, period: str, first: int, last: int) -> pd.DataFrame:
     index = np.arange(first - 1, last + 1)
 
     def at(frame: pd.DataFrame) -> np.ndarray:
-        series = (
-            frame.set_index("p")["n"].astype("int64") if len(frame) else pd.Series(dtype="int64")
-        )
+        if not len(frame):
+            return np.zeros(len(index), dtype="int64")
+        series = frame.set_index("p")["n"].astype("int64")
         return series.reindex(index, fill_value=0).to_numpy()
 
     def before(frame: pd.DataFrame, upto: int) -> int:
@@ -118,7 +122,7 @@ def counts(ctx: Context, period: str, first: int, last: int) -> pd.DataFrame:
     delta = at(starts) - at(ends)
     delta[0] = e0
     e = np.cumsum(delta)
-    out = pd.DataFrame(
+    return pd.DataFrame(
         {
             "index": index[1:],
             "customers_start": e[:-1],
@@ -127,7 +131,6 @@ def counts(ctx: Context, period: str, first: int, last: int) -> pd.DataFrame:
             "lost_customers": at(lost)[1:],
         }
     )
-    return out
 
 
 def active_customers(ctx: Context, day: int | None = None) -> ir.Table:

@@ -64,6 +64,7 @@ class Definitions:
         return replace(defs, **{k: v for k, v in overrides.items() if v is not None})
 
     def __post_init__(self) -> None:
+        check_timezone(self.timezone)
         if self.active_by not in ACTIVE_BY:
             raise ConfigError(
                 f"active_by is {self.active_by!r}.", hint=f"Use one of {', '.join(ACTIVE_BY)}."
@@ -73,6 +74,20 @@ class Definitions:
                 f"the activity window is {self.activity_window} days.",
                 hint="Use --activity-window with 1 or more days.",
             )
+
+
+def check_timezone(tz: str) -> str:
+    """``tz`` if it is an IANA time zone name, else a ConfigError that says so."""
+    import zoneinfo
+
+    try:
+        zoneinfo.ZoneInfo(tz)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f"the time zone {tz!r} is not an IANA time zone name.",
+            hint="Use a name such as Europe/Berlin, America/New_York or UTC.",
+        ) from None
+    return tz
 
 
 class Context:

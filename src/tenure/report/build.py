@@ -262,8 +262,8 @@ def _cohorts(ctx: Context, fmt: Formatter, sep: str) -> dict[str, Any]:
 def _segments(ctx: Context, settings: Settings, fmt: Formatter, sep: str) -> dict[str, Any]:
     from dataclasses import replace
 
-    from tenure.segments.business import Thresholds
-    from tenure.segments.sizes import assign, column_of, segment_sizes, transition_matrix
+    from tenure.segmentation.business import Thresholds
+    from tenure.segmentation.sizes import assign, column_of, segment_sizes, transition_matrix
 
     thresholds = Thresholds.from_settings(settings)
     table = assign(ctx, thresholds)

@@ -9,9 +9,9 @@ import pandas as pd
 
 from tenure.engine.context import Context, Definitions
 from tenure.engine.summaries import customer_summary
-from tenure.segments import business
-from tenure.segments.business import Thresholds, business_segments
-from tenure.segments.rfm import SEGMENTS, rfm_scores
+from tenure.segmentation import business
+from tenure.segmentation.business import Thresholds, business_segments
+from tenure.segmentation.rfm import SEGMENTS, rfm_scores
 
 NOT_YET = "(not yet a customer)"
 KINDS = ("rfm", "business")

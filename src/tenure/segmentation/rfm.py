@@ -14,8 +14,8 @@ The named segment comes from R and FM = round((F + M) / 2), half up:
 ====  =================  ===================  ===================
 R     FM 1               FM 2-3               FM 4-5
 ====  =================  ===================  ===================
-5     new                potential loyalist   champions
-4     promising          potential loyalist   champions
+5     new                potential loyalists  champions
+4     promising          potential loyalists  champions
 3     about to sleep     FM 2: about to sleep loyal
                          FM 3: need attention
 2     hibernating        FM 2: hibernating    at risk

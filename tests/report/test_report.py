@@ -1,0 +1,140 @@
+"""The HTML report: self-contained, every section filled, its numbers equal
+the engine's, formatted for the locale, and drawn by a real browser."""
+
+from __future__ import annotations
+
+import html as html_lib
+import re
+import shutil
+import subprocess
+
+import pytest
+
+import tenure
+from tenure.config import load_settings
+from tenure.report.build import write_report
+from tenure.report.formatting import Formatter
+from tests.conftest import skip_or_fail
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    """A demo store of 400 customers with one goal, and its report in German."""
+    from tenure.cli.demo import ORDER
+    from tenure.datasets.demo import generate_demo
+    from tenure.goals.tracking import set_goal
+    from tenure.ingestion.pipeline import ingest
+    from tenure.store.workspace import Workspace
+
+    folder = tmp_path_factory.mktemp("report")
+    files = generate_demo(folder / "files", customers=400, seed=5)
+    settings = load_settings(store=folder / "store", reporting_currency="EUR")
+    with Workspace.open(settings) as ws:
+        for kind in ORDER:
+            ingest(kind, files.by_kind()[kind], workspace=ws)
+    set_goal(settings, "churn_rate", "-10%", "2027-06-30")
+    result = write_report(settings, folder / "report.html", locale="de-DE")
+    return settings, result, result.path.read_text(encoding="utf-8")
+
+
+def _tiles(page: str) -> dict[str, str]:
+    found = re.findall(r'<div class="label">([^<]+)</div>\s*<div class="value">([^<]+)</div>', page)
+    return {html_lib.unescape(k): html_lib.unescape(v) for k, v in found}
+
+
+def test_the_report_is_one_self_contained_file(demo):
+    _, result, page = demo
+    assert result.bytes < 10_000_000
+    assert page.startswith("<!DOCTYPE html>") and 'lang="de-DE"' in page
+    # nothing is fetched: no external scripts, styles or images
+    assert not re.search(r'<(script|link|img)[^>]+(src|href)="https?:', page)
+    assert "plotly.js" in page or "Plotly" in page  # the library is inline
+    for section in (
+        "overview",
+        "trends",
+        "surveys",
+        "cohorts",
+        "segments",
+        "goals",
+        "benchmark",
+        "definitions",
+    ):
+        assert f'id="{section}"' in page, section
+    assert result.sections == [
+        "trends",
+        "surveys",
+        "cohorts",
+        "segments",
+        "goals",
+        "benchmark",
+        "definitions",
+    ]
+
+
+def test_tiles_show_the_engines_numbers_in_the_locale(demo):
+    settings, _, page = demo
+    monthly = tenure.metrics(store=settings.store, period="month")
+    last = monthly.iloc[-1]
+    fmt = Formatter("de-DE", "EUR")
+    tiles = _tiles(page)
+    assert tiles["Active customers"] == fmt.number(last.customers_end)
+    assert tiles["Churn rate"] == fmt.percent(last.churn_rate)
+    assert tiles["Revenue"] == fmt.money(last.revenue, 0)
+    assert tiles["Average order value"] == fmt.money(last.aov)
+    # German: comma decimals, the euro sign after the number
+    assert re.fullmatch(r"\d+,\d\d\xa0€", tiles["Average order value"])
+    assert re.fullmatch(r"\d+,\d\xa0%", tiles["Churn rate"])
+
+
+def test_goals_benchmark_and_definitions_are_filled(demo):
+    settings, _, page = demo
+    text = html_lib.unescape(re.sub(r"<[^>]+>", " ", page))
+    assert "churn_rate (month)" in text
+    assert "retail benchmark" in text and "Statista" in text
+    assert "a purchase in the 365 days up to the date" in text
+    assert "Metrics missing in some months, and why" in text
+    assert "High-value customers at risk" in text
+
+
+def test_formatter_follows_the_locale():
+    # CLDR's conventions: grouping and decimal marks, currency placement, dates
+    assert Formatter("en", "EUR").money(1234.5) == "€1,234.50"
+    assert Formatter("de-DE", "EUR").money(1234.5) == "1.234,50\xa0€"
+    assert Formatter("de-DE", "EUR").percent(63.45) == "63,5\xa0%"
+    assert Formatter("en-GB", "GBP").date("2026-10-31") == "31 Oct 2026"
+    assert Formatter("en-IN", "INR").number(1234567) == "12,34,567"
+    assert Formatter("en", "USD").money(1234567.4, 0) == "$1,234,567"
+    assert Formatter("en", "USD").percent(-0.0001) == "0.0%"  # no "-0.0%"
+    assert Formatter("fr-FR", "EUR").separators == ",\u202f"
+    with pytest.raises(tenure.ConfigError, match="locale"):
+        Formatter("xx-nope", "EUR")
+
+
+def test_a_real_browser_draws_every_chart(demo, tmp_path):
+    _, result, page = demo
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None:
+        skip_or_fail("Chromium is not installed (apt-get install chromium)")
+    dom = subprocess.run(
+        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=15000",
+         f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom", result.path.as_uri()],
+        capture_output=True, text=True, timeout=120, check=True,
+    ).stdout  # fmt: skip
+    charts = len(re.findall(r'class="plotly-graph-div"', page))
+    assert charts >= 12
+    # plotly.js marks each div it has drawn into and fills it with its SVG layers
+    assert len(re.findall(r'class="plotly-graph-div js-plotly-plot"', dom)) == charts
+    assert len(re.findall(r'class="plot-container plotly"', dom)) == charts
+    assert len(re.findall(r'class="main-svg"', dom)) >= 2 * charts
+
+
+def test_the_report_command(cli, demo, tmp_path):
+    settings, _, _ = demo
+    out = tmp_path / "r.html"
+    r = cli("report", "-o", out, "--store", settings.store, "--locale", "en-GB", "--json")
+    assert r.code == 0, r.err
+    info = r.json()
+    assert info["path"] == str(out.resolve()) and info["bytes"] == out.stat().st_size
+    bad = cli("report", "-o", tmp_path / "x.html", "--store", settings.store, "--locale", "klingon")
+    assert bad.code == 1 and "locale" in bad.err
+    assert not (tmp_path / "x.html").exists()

@@ -131,9 +131,9 @@ def test_metrics_in_the_business_time_zone():
     # 23:30 UTC on 31 January is 00:30 on 1 February in Berlin
     orders = _orders(
         [
-            ("1", "A", "2025-01-31 23:30", 10.0),
-            ("2", "B", "2025-01-15 12:00", 10.0),
-            ("3", "B", "2025-02-28 12:00", 10.0),
+            ("1", "A", "2025-01-31T23:30:00Z", 10.0),
+            ("2", "B", "2025-01-15T12:00:00Z", 10.0),
+            ("3", "B", "2025-02-28T12:00:00Z", 10.0),
         ]
     )
     utc = tenure.metrics(orders)
@@ -141,6 +141,11 @@ def test_metrics_in_the_business_time_zone():
     assert utc["orders"].tolist() == [2, 1]
     assert berlin["orders"].tolist() == [1, 2]
     assert berlin.attrs["definitions"]["timezone"] == "Europe/Berlin"
+    # a time without an offset is read in the business's time zone: 23:30 in Berlin
+    naive = _orders([(i, c, ts.replace("T", " ").rstrip("Z")[:16], a) for i, c, ts, a in
+                     [("1", "A", "2025-01-31T23:30:00Z", 10.0), ("2", "B", "2025-01-15T12:00:00Z", 10.0),
+                      ("3", "B", "2025-02-28T12:00:00Z", 10.0)]])  # fmt: skip
+    assert tenure.metrics(naive, timezone="Europe/Berlin")["orders"].tolist() == [2, 1]
 
 
 def test_unknown_time_zone_raises_config_error():
@@ -275,3 +280,45 @@ def test_the_store_that_is_not_there(tmp_path):
     with pytest.raises(ConfigError, match="there is no tenure store"):
         tenure.metrics(store=tmp_path / "nowhere")
     assert not (tmp_path / "nowhere").exists()
+
+
+def test_rows_rejected_from_data_given_directly_are_reported():
+    from tenure.engine.source import RejectedRowsWarning
+
+    orders = pd.DataFrame(
+        {
+            "order_id": ["1", "2", "3"],
+            "customer_id": ["A", "B", "C"],
+            "placed_at": ["2025-01-10", "2025-01-11", "2025-01-32"],
+            "amount": ["10", "ten", "5"],
+        }
+    )
+    with pytest.warns(RejectedRowsWarning, match=r"2 orders rows were rejected") as caught:
+        m = tenure.metrics(orders, as_of="2025-01-31")
+    text = next(str(w.message) for w in caught if w.category is RejectedRowsWarning)
+    assert "'ten'" in text and "'2025-01-32'" in text
+    assert m["orders"].tolist() == [1]
+
+
+def test_a_warehouse_table_without_a_needed_column_names_it():
+    import ibis
+
+    from tenure.engine.source import Source
+    from tenure.errors import ColumnNotFoundError
+
+    con = ibis.duckdb.connect()
+    orders = con.create_table(
+        "orders",
+        pd.DataFrame(
+            {
+                "order_id": ["1"],
+                "customer_id": ["A"],
+                "placed_at": [pd.Timestamp("2025-01-01")],
+                "amount": [1.0],
+            }
+        ),
+    )
+    with pytest.raises(ColumnNotFoundError) as info:
+        Source.from_ibis(con, {"orders": orders})
+    assert info.value.column == "amount_reporting"
+    assert "amount" in info.value.what and "Did you mean 'amount'" in info.value.hint

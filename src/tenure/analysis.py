@@ -56,7 +56,11 @@ def open_context(
         definitions["as_of"] = as_of.date()
     defs = Definitions.from_settings(settings, **definitions)
     if isinstance(data, Source):
-        yield Context(data, defs)
+        ctx = Context(data, defs)
+        try:
+            yield ctx
+        finally:
+            ctx.close()
         return
     if data is None:
         source = open_source(settings, engine=engine, master=master)
@@ -67,9 +71,15 @@ def open_context(
                 hint="Ingest it into a store to use --engine spark, or drop engine=.",
             )
         frames = data if isinstance(data, dict) else {"orders": data}
+        if definitions.get("timezone"):  # also how timestamps without an offset are read
+            settings = replace(settings, timezone=definitions["timezone"])
         source = Source.from_data(settings, **frames)
     with source:
-        yield Context(source, defs)
+        ctx = Context(source, defs)
+        try:
+            yield ctx
+        finally:
+            ctx.close()
 
 
 def _parse_date(text: str, name: str) -> date:

@@ -7,7 +7,7 @@
     store = "./tenure-data"
     reporting_currency = "EUR"
     timezone = "Europe/Berlin"   # how to read timestamps that carry no offset
-    date_order = "auto"          # auto, dmy or mdy for dates like 03/04/2024
+    date_order = "auto"          # auto, dmy, mdy or ymd for dates like 03/04/2024
     create_customers = true      # orders for unknown customers create them
     activity_window = 365        # days, for the active-customer definition
     active_by = "auto"           # purchase, subscription, either, or auto
@@ -158,8 +158,11 @@ def load_settings(**flags: Any) -> Settings:
             f"active_by is {settings.active_by!r}.",
             hint="Use auto, purchase, subscription or either.",
         )
-    if settings.activity_window < 1:
-        raise ConfigError("activity_window is 0.", hint="Use a number of days, 1 or more.")
+    if settings.activity_window is None or settings.activity_window < 1:
+        raise ConfigError(
+            f"activity_window is {settings.activity_window}.",
+            hint="Use a number of days, 1 or more.",
+        )
     if not 0 < settings.high_value_top_percent <= 100:
         raise ConfigError(
             f"high_value_top_percent is {settings.high_value_top_percent}.",

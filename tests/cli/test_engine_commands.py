@@ -289,11 +289,13 @@ def test_cohorts_by_country_pool_the_cohorts_that_reached_each_column(cli, shop)
 
 def test_cohorts_by_an_unknown_column_lists_the_known_ones(cli, shop):
     err = _user_error(cli("cohorts", "--by", "planet", "--store", shop))
-    assert "'planet'" in err and "not a customers column" in err
-    for known in ("first_category", "country", "acquisition_channel", "referred_by"):
+    assert "'planet'" in err and "not a customer attribute" in err
+    for known in ("first_category", "country", "acquisition_channel", "consent_email"):
         assert known in err
-    # columns for tenure's own bookkeeping (_ingest_id, _source...) are not offered
-    assert "_ingest_id" not in err and "_source" not in err
+    # tenure's bookkeeping (_ingest_id, _source...), identifiers and free text are not offered
+    offered = err.split("Use one of:")[1].strip().rstrip(".").split(", ")
+    for hidden in ("_ingest_id", "_source", "customer_id", "email", "attributes", "is_stub"):
+        assert hidden not in offered
 
 
 def test_cohorts_by_unknown_column_with_json_is_one_error_document(cli, shop):
@@ -473,7 +475,7 @@ def test_unknown_timezone_is_a_user_error(cli, shop, command):
     [
         (["metrics", "--period", "week"], "config_error", ["month, quarter or year"]),
         (["metrics", "--as-of", "2024-13-01"], "config_error", ["not a date"]),
-        (["cohorts", "--by", "planet"], "config_error", ["not a customers column"]),
+        (["cohorts", "--by", "planet"], "config_error", ["not a customer attribute"]),
         (["segments", "--to", "2025-06-30"], "config_error", ["--to needs --from"]),
         (["metrics", "--engine", "nosuch"], "config_error", ["nosuch", "duckdb or spark"]),
         (["metrics", "--period", "year"], "input_error", ["no year is complete yet"]),

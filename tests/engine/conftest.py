@@ -82,10 +82,8 @@ class Backend:
         return Context(self.source(**frames), defs)
 
 
-@pytest.fixture(params=ENGINES)
+@pytest.fixture(params=["duckdb", pytest.param("spark", marks=pytest.mark.spark)])
 def backend(request, tmp_path_factory) -> Backend:
-    if request.param == "spark":
-        request.applymarker(pytest.mark.spark)
     return Backend(request.param, request, tmp_path_factory)
 
 

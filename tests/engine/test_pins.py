@@ -22,7 +22,9 @@ def test_ibis_creates_and_drops_tables_on_duckdb():
 # A known gap: Ibis 12 lists DuckDB tables with a method DuckDB 2.0 no longer has
 # on connections. tenure never lists tables on DuckDB; when Ibis fixes it, this
 # strict xfail fails and the marker goes.
-@pytest.mark.xfail(raises=AttributeError, strict=True, reason="Ibis 12 + DuckDB 2.0: fetch_arrow_table")
+@pytest.mark.xfail(
+    raises=AttributeError, strict=True, reason="Ibis 12 + DuckDB 2.0: fetch_arrow_table"
+)
 def test_ibis_lists_duckdb_tables():
     con = ibis.duckdb.connect()
     con.create_table("t", pd.DataFrame({"a": [1]}))

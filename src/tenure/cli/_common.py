@@ -39,7 +39,10 @@ def err_console():
 def out_console():
     from rich.console import Console
 
-    return Console(highlight=False, soft_wrap=True)
+    # Piped into a file or another program, tables keep their natural width
+    # instead of wrapping every cell at 80 columns.
+    width = None if sys.stdout.isatty() else 200
+    return Console(highlight=False, soft_wrap=True, width=width)
 
 
 @contextmanager
@@ -132,6 +135,8 @@ def fmt_number(value: Any, digits: int = 1, suffix: str = "") -> str:
 
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "—"
+    if isinstance(value, float):
+        value = round(value, digits) + 0.0  # no "-0" for a tiny negative
     if isinstance(value, int) or (isinstance(value, float) and digits == 0):
         return f"{value:,.0f}{suffix}"
     return f"{value:,.{digits}f}{suffix}"

@@ -40,12 +40,12 @@ SHOWN = [
     ("new_customers", "N", 0, ""),
     ("customers_end", "E", 0, ""),
     ("lost_customers", "L", 0, ""),
-    ("retention_rate", "retention", 1, " %"),
-    ("churn_rate", "churn", 1, " %"),
+    ("retention_rate", "retention %", 1, ""),
+    ("churn_rate", "churn %", 1, ""),
     ("orders", "orders", 0, ""),
     ("revenue", "revenue", 0, ""),
     ("aov", "AOV", 2, ""),
-    ("repeat_purchase_rate", "repeat", 1, " %"),
+    ("repeat_purchase_rate", "repeat %", 1, ""),
     ("historic_clv", "CLV", 0, ""),
     ("nps", "NPS", 0, ""),
     ("mrr", "MRR", 0, ""),
@@ -89,7 +89,9 @@ def metrics(
     from rich.table import Table
 
     out = out_console()
-    table = Table("period", *[h for _, h, _, _ in SHOWN], title=f"Metrics per {period}")
+    table = Table("period", title=f"Metrics per {period}")
+    for _, header, _, _ in SHOWN:
+        table.add_column(header, justify="right")
     for _, row in frame.iterrows():
         table.add_row(row["period"], *[fmt_number(row[c], d, sfx) for c, _, d, sfx in SHOWN])
     out.print(table)

@@ -52,7 +52,10 @@ def intervals(ctx: Context) -> ir.Table:
 
 
 def spells(ctx: Context) -> ir.Table:
-    """Merged intervals: one row per spell of continuous activity."""
+    """Merged intervals: one row per spell of continuous activity (computed
+    once per context)."""
+    if "spells" in ctx._cached:
+        return ctx._cached["spells"]
     iv = intervals(ctx)
     order = ["start_day", "end_day"]
     running = ibis.cumulative_window(group_by="customer_id", order_by=order)
@@ -63,12 +66,13 @@ def spells(ctx: Context) -> ir.Table:
         new=ibis.ifelse(iv.prev_reach.isnull() | (iv.start_day > iv.prev_reach + 1), 1, 0)
     )
     iv = iv.mutate(spell=iv.new.sum().over(running))
-    return iv.group_by(["customer_id", "spell"]).agg(
+    merged = iv.group_by(["customer_id", "spell"]).agg(
         start_day=iv.start_day.min(),
         end_day=iv.end_day.max(),
         start_date=iv.start_date.min(),
         end_date=iv.end_date.max(),
     )
+    return ctx.cached("spells", merged)
 
 
 def spell_ranges(ctx: Context, period: str) -> ir.Table:

@@ -26,6 +26,17 @@ from tenure.engine.metrics import period_range
 from tenure.errors import ConfigError
 
 VALUES = ("customers", "revenue", "cumulative_revenue")
+# customers columns that are identifiers, free text or dates, not groups
+NOT_GROUPS = {
+    "customer_id",
+    "email",
+    "name",
+    "birthday",
+    "created_at",
+    "attributes",
+    "is_stub",
+    "referred_by",
+}
 
 
 def cohort_cells(ctx: Context, period: str, by: str | None = None) -> pd.DataFrame:
@@ -47,15 +58,15 @@ def cohort_cells(ctx: Context, period: str, by: str | None = None) -> pd.DataFra
         firsts = firsts.select("customer_id", "c", g=firsts.first_category)
     else:
         customers = ctx.source.get("customers")
-        if customers is None or by not in customers.columns or by.startswith("_"):
-            known = [
-                c
-                for c in (customers.columns if customers is not None else [])
-                if not c.startswith("_")
-            ]
+        usable = [
+            c
+            for c in (customers.columns if customers is not None else [])
+            if not c.startswith("_") and c not in NOT_GROUPS
+        ]
+        if by not in usable:
             raise ConfigError(
-                f"cannot group cohorts by {by!r}: it is not a customers column.",
-                hint=f"Use first_category or one of: {', '.join(known) or 'none (no customers)'}.",
+                f"cannot group cohorts by {by!r}: it is not a customer attribute to group by.",
+                hint=f"Use one of: {', '.join(['first_category', *usable])}.",
             )
         firsts = firsts.left_join(customers.select("customer_id", g=customers[by]), "customer_id")
         firsts = firsts.select("customer_id", "c", g=firsts.g.cast("string"))

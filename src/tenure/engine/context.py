@@ -22,8 +22,8 @@ from tenure.engine.source import Source
 from tenure.errors import ConfigError, InputError
 
 # Orders that count as purchases. Refunded and cancelled orders do not: they
-# are left out of orders, revenue, recency, frequency and acquisition, and
-# counted on their own (refunded_orders, cancelled_orders).
+# are left out of orders, revenue, recency, frequency and acquisition (the
+# customer summary counts them in refunded_orders and cancelled_orders).
 PURCHASE_STATUSES = ("completed", "pending", "partially_refunded")
 ACTIVE_BY = ("auto", "purchase", "subscription", "either")
 FAR_FUTURE = date(9999, 1, 1)
@@ -46,7 +46,8 @@ class Definitions:
         when there are no orders, purchases when there are no subscriptions,
         either when there are both).
     as_of
-        The last day the numbers see; default: the day of the latest purchase.
+        The last day the numbers see; default: the day of the latest purchase
+        (or, when subscriptions count, of the latest subscription start or end).
     """
 
     timezone: str = "UTC"
@@ -97,6 +98,8 @@ class Context:
         self.source = source
         self.defs = defs or Definitions()
         self.engine = source.engine
+        self._cached: dict[str, ir.Table] = {}
+        source._contexts.append(self)
         self.active_by = self._resolve_active_by()
         self.as_of: date = self.defs.as_of or self._data_end()
         self.as_of_day = periods.day_number(self.as_of)
@@ -122,7 +125,8 @@ class Context:
     def _data_end(self) -> date:
         ends = []
         if self.source.get("orders") is not None:
-            ends.append(self.all_orders.local_date.max().execute())
+            o = self.all_orders
+            ends.append(o.filter(o.status.isin(PURCHASE_STATUSES)).local_date.max().execute())
         if self.active_by != "purchase":
             s = self.source.table("subscriptions")
             ends.append(self.local(s.started_at).max().execute())
@@ -149,7 +153,11 @@ class Context:
             "order_id",
             "customer_id",
             "placed_at",
-            status=o.status.fill_null("completed"),
+            status=(
+                o.status.fill_null("completed")
+                if "status" in o.columns
+                else ibis.literal("completed")
+            ),
             amount=o.amount_reporting,
             local_date=lt.date(),
             day=localtime.day_number(lt),
@@ -162,9 +170,29 @@ class Context:
 
     @cached_property
     def purchases(self) -> ir.Table:
-        """Orders up to the as-of day that count as purchases."""
+        """Orders up to the as-of day that count as purchases, with ``rn``: 0
+        for each customer's first, 1 for the second... Computed once per
+        context and kept in the engine (a temporary table), since metrics,
+        cohorts and summaries all start from it."""
         o = self.orders
-        return o.filter(o.status.isin(PURCHASE_STATUSES))
+        p = o.filter(o.status.isin(PURCHASE_STATUSES))
+        rank = ibis.window(group_by="customer_id", order_by=["placed_at", "order_id"])
+        return self.cached("purchases", p.mutate(rn=ibis.row_number().over(rank)))
+
+    def cached(self, name: str, expr: ir.Table) -> ir.Table:
+        """``expr`` computed once and kept in the engine while the context lives."""
+        if name not in self._cached:
+            self._cached[name] = expr.cache()
+        return self._cached[name]
+
+    def close(self) -> None:
+        """Release what :meth:`cached` keeps in the engine."""
+        for table in self._cached.values():
+            try:
+                table.release()
+            except Exception:  # the connection may be closed already
+                pass
+        self._cached.clear()
 
     @cached_property
     def subscription_spans(self) -> ir.Table:

@@ -73,8 +73,6 @@ def order_flows(ctx: Context, period: str) -> pd.DataFrame:
     revenue, repeat customers, acquired and referred customers."""
     p = ctx.purchases
     p = p.mutate(p=periods.index_expr(p.local_date, period))
-    rank = ibis.window(group_by="customer_id", order_by=["placed_at", "order_id"])
-    p = p.mutate(rn=ibis.row_number().over(rank))
     zero = ibis.literal(0).cast(p.amount.type())
     flows = p.group_by("p").agg(
         orders=p.count(),
@@ -206,7 +204,7 @@ def _add_subscriptions(
                 m[col] = "no subscriptions in the data"
         return
     f = flows.set_index("p").reindex(frame["index"]).fillna(0)
-    has_mrr = ctx.source.has_column_values("subscriptions", "mrr")
+    has_mrr = ctx.source.has_column_values("subscriptions", "mrr_reporting")
     subs_start = f["subscribers_start"].to_numpy(dtype="float64")
     mrr_start = f["mrr_start"].to_numpy(dtype="float64")
     frame["subscribers_start"] = subs_start.astype("int64")

@@ -13,6 +13,7 @@ Three ways in:
 from __future__ import annotations
 
 import tempfile
+import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,38 @@ from tenure.datamodel import KINDS
 from tenure.errors import ConfigError, InputError
 
 ENGINES = ("duckdb", "spark")
+
+# The columns the engine reads, per kind; others are optional. Orders without
+# a status are completed orders.
+NEEDED = {
+    "orders": ("order_id", "customer_id", "placed_at", "amount_reporting"),
+    "customers": ("customer_id",),
+    "order_items": ("order_id",),
+    "subscriptions": ("subscription_id", "customer_id", "started_at", "ended_at"),
+    "survey_responses": ("customer_id", "kind", "score", "answered_at"),
+}
+
+
+class RejectedRowsWarning(UserWarning):
+    """Rows of data given directly that did not pass validation."""
+
+
+def _check_columns(kind: str, table: ir.Table, where: str) -> None:
+    import difflib
+
+    from tenure.errors import ColumnNotFoundError
+
+    have = list(table.columns)
+    for col in NEEDED.get(kind, ()):
+        if col not in have:
+            close = difflib.get_close_matches(col, have, n=1, cutoff=0.5)
+            raise ColumnNotFoundError(
+                f"the {kind} table of {where} has no column {col!r}; it has {', '.join(have)}.",
+                column=col,
+                hint=(f"Did you mean {close[0]!r}? " if close else "")
+                + f"Rename the column, or pass a view that selects it as {col} "
+                "(see docs/engine.md for the columns each kind needs).",
+            )
 
 
 class Source:
@@ -60,6 +93,10 @@ class Source:
         self.currency = currency
         self.description = description or con.name
         self._tables = {k: (con.table(v) if isinstance(v, str) else v) for k, v in tables.items()}
+        for kind, table in self._tables.items():
+            _check_columns(kind, table, self.description)
+        self.rejected: dict[str, int] = {}
+        self._contexts: list = []  # what they keep in the engine goes before the connection
         self._counts: dict[str, int] = {}
         self._closer = closer
 
@@ -96,6 +133,9 @@ class Source:
         return int(table[column].count().execute()) > 0
 
     def close(self) -> None:
+        for ctx in self._contexts:
+            ctx.close()
+        self._contexts.clear()
         if self._closer is not None:
             self._closer()
             self._closer = None
@@ -114,8 +154,9 @@ class Source:
     ) -> Source:
         """Tables of any Ibis backend whose columns follow the data model.
 
-        >>> con = ibis.duckdb.connect()                              # doctest: +SKIP
-        >>> Source.from_ibis(con, {"orders": "sales.orders"}, currency="USD")  # doctest: +SKIP
+        >>> con = ibis.duckdb.connect("warehouse.duckdb")             # doctest: +SKIP
+        >>> orders = con.table("orders", database="sales")           # doctest: +SKIP
+        >>> Source.from_ibis(con, {"orders": orders}, currency="USD")  # doctest: +SKIP
         """
         return cls(con, tables, **kw)
 
@@ -128,6 +169,7 @@ class Source:
         """
         from dataclasses import replace
 
+        from tenure.ingestion import quarantine
         from tenure.ingestion.pipeline import ingest
         from tenure.store.workspace import Workspace
 
@@ -146,15 +188,33 @@ class Source:
             )
         # fx rates and customers first: orders are converted and linked on the way in
         order.sort(key=lambda k: {"fx_rates": 0, "customers": 1, "orders": 2}.get(k, 3))
+        rejected: dict[str, list] = {}
         try:
             with Workspace.open(settings) as ws:
                 for kind in order:
-                    ingest(kind, data[kind], workspace=ws)
+                    result = ingest(kind, data[kind], workspace=ws)
+                    if result.rejected:
+                        rejected[kind] = [
+                            result.rejected,
+                            "; ".join(
+                                quarantine.describe(result.source, e) for e in result.errors[:3]
+                            ),
+                        ]
                 settings = ws.settings
         except BaseException:
             tmp.cleanup()
             raise
-        return open_store(settings, description="the data given", on_close=tmp.cleanup)
+        source = open_store(settings, description="the data given", on_close=tmp.cleanup)
+        source.rejected = {k: v[0] for k, v in rejected.items()}
+        for kind, (count, reasons) in rejected.items():
+            # nothing is lost silently: say what was left out and why
+            warnings.warn(
+                f"{count:,} {kind} rows were rejected and left out of the numbers: {reasons}. "
+                f"Ingest them with `tenure ingest {kind}` to get the quarantine file.",
+                RejectedRowsWarning,
+                stacklevel=3,
+            )
+        return source
 
 
 def open_store(
@@ -201,9 +261,7 @@ def open_source(
     """The store through the chosen engine: ``duckdb`` (default) or ``spark``."""
     settings = settings or load_settings()
     if engine == "duckdb":
-        if master:
-            raise ConfigError("--master is for --engine spark.", hint="Drop --master.")
-        return open_store(settings)
+        return open_store(settings)  # a Spark master (say from TENURE_SPARK_MASTER) is not needed
     if engine == "spark":
         from tenure.engine.spark import open_spark
 

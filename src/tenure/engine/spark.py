@@ -4,7 +4,7 @@ Two ways to give Spark the data:
 
 * a Spark catalog database whose tables are named after the kinds
   (``orders``, ``customers``...) with the data model's columns
-  (``spark_database`` in the settings, ``--spark-database`` on the CLI);
+  (``spark_database`` in tenure.toml, or ``TENURE_SPARK_DATABASE``);
 * without one, tenure copies the workspace's tables to Parquet files in
   ``STORE/spark/`` and reads those, which lets you try Spark on any store.
 
@@ -42,6 +42,8 @@ def session(master: str | None = None, warehouse: Path | None = None):
         .config("spark.ui.enabled", "false")
         .config("spark.sql.shuffle.partitions", "4")
         .config("spark.sql.ansi.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.log.level", "ERROR")
     )
     if warehouse is not None:
         builder = builder.config("spark.sql.warehouse.dir", str(warehouse))

@@ -6,7 +6,8 @@ A change is written as:
 * ``-2pp`` or ``+3pp``: percentage points, for rates (churn 20 % -> 18 %);
 * ``=75`` or ``75``: the target value itself.
 
-The baseline is the metric in the last complete period when the goal is set.
+The baseline is the metric in the last complete period that has a value for
+it when the goal is set.
 """
 
 from __future__ import annotations

@@ -28,6 +28,7 @@ lint: $(VENV)/.test
 
 bench: $(VENV)/.core
 	$(BIN)/python benchmarks/ingest.py --rows 1000000
+	$(BIN)/python benchmarks/engine.py --rows 1000000
 
 clean:
-	rm -rf tenure-data demo-data
+	rm -rf tenure-data demo-data tenure-report.html

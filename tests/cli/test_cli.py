@@ -222,3 +222,39 @@ def test_the_python_api_names_survive_importing_the_submodules(tmp_path):
     )
     result = tenure.ingest("orders", frame, store=tmp_path / "s")
     assert (result.read, result.inserted) == (1, 1)
+
+
+def test_every_command_is_documented_and_its_help_shows_an_example(cli):
+    """The docs cannot drift from the commands: each one has a docs page that
+    shows it, and its --help ends with an example."""
+    from pathlib import Path
+
+    import typer.main
+
+    from tenure.cli.app import app
+
+    root = typer.main.get_command(app)
+    docs = "\n".join(
+        p.read_text(encoding="utf-8")
+        for p in [
+            *Path(__file__).parents[2].joinpath("docs").glob("*.md"),
+            Path(__file__).parents[2] / "README.md",
+        ]
+    )
+    names = []
+    for name, command in root.commands.items():
+        subs = getattr(command, "commands", None)
+        names += [f"{name} {sub}" for sub in subs] if subs else [name]
+    assert {
+        "metrics",
+        "cohorts",
+        "segments",
+        "report",
+        "goal set",
+        "goal list",
+        "goal remove",
+    } <= set(names)
+    for name in names:
+        assert f"tenure {name}" in docs, f"no docs page shows `tenure {name}`"
+        r = cli(*name.split(), "--help")
+        assert r.code == 0 and "Example" in r.out and f"tenure {name}" in r.out, name

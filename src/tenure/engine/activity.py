@@ -34,7 +34,7 @@ def intervals(ctx: Context) -> ir.Table:
     parts = []
     if ctx.active_by in ("purchase", "either"):
         w = int(ctx.defs.activity_window)
-        days = ctx.purchases.select("customer_id", "day", "local_date").distinct()
+        days = ctx.purchase_days
         parts.append(
             days.select(
                 "customer_id",
@@ -60,8 +60,13 @@ def spells(ctx: Context) -> ir.Table:
     order = ["start_day", "end_day"]
     running = ibis.cumulative_window(group_by="customer_id", order_by=order)
     ordered = ibis.window(group_by="customer_id", order_by=order)
-    iv = iv.mutate(reach=iv.end_day.max().over(running))
-    iv = iv.mutate(prev_reach=iv.reach.lag().over(ordered))
+    if ctx.active_by == "purchase":
+        # every interval has the same length, so the furthest reach so far is
+        # the previous interval's end: one window pass fewer
+        iv = iv.mutate(prev_reach=iv.end_day.lag().over(ordered))
+    else:
+        iv = iv.mutate(reach=iv.end_day.max().over(running))
+        iv = iv.mutate(prev_reach=iv.reach.lag().over(ordered))
     iv = iv.mutate(
         new=ibis.ifelse(iv.prev_reach.isnull() | (iv.start_day > iv.prev_reach + 1), 1, 0)
     )
@@ -138,9 +143,25 @@ def counts(ctx: Context, period: str, first: int, last: int) -> pd.DataFrame:
 
 
 def active_customers(ctx: Context, day: int | None = None) -> ir.Table:
-    """(customer_id) of the customers active at the end of ``day`` (default: as-of)."""
+    """(customer_id) of the customers active at the end of ``day`` (default:
+    as-of), straight from purchase days and subscriptions, without spells."""
     day = ctx.as_of_day if day is None else day
-    s = spells(ctx)
+    parts = []
+    if ctx.active_by in ("purchase", "either"):
+        d = ctx.purchase_days
+        w = int(ctx.defs.activity_window)
+        recent = d.filter((d.day <= day) & (d.day >= day - (w - 1)))
+        parts.append(recent.select("customer_id"))
+    if ctx.active_by in ("subscription", "either"):
+        parts.append(active_subscribers(ctx, day))
+    out = parts[0] if len(parts) == 1 else parts[0].union(parts[1], distinct=False)
+    return out.distinct()
+
+
+def active_subscribers(ctx: Context, day: int | None = None) -> ir.Table:
+    """(customer_id) of the customers with a subscription active at the end of ``day``."""
+    day = ctx.as_of_day if day is None else day
+    s = ctx.subscription_spans
     return s.filter((s.start_day <= day) & (s.end_day >= day)).select("customer_id").distinct()
 
 

@@ -42,13 +42,15 @@ NOT_GROUPS = {
 def cohort_cells(ctx: Context, period: str, by: str | None = None) -> pd.DataFrame:
     """Per (group, cohort index, k): customers with a purchase and revenue,
     plus the cohort sizes (k = -1 rows hold the size in ``customers``)."""
-    p = summaries.ranked_purchases(ctx)
-    p = p.mutate(pi=periods.index_expr(p.local_date, period))
-    firsts = p.filter(p.rn == 0).select("customer_id", c=p.pi)
+    d = ctx.purchase_days
+    d = d.mutate(pi=periods.index_expr(d.local_date, period))
+    p = d.group_by(["customer_id", "pi"]).agg(amount=d.amount.sum())
+    c = ctx.purchasers
+    firsts = c.select("customer_id", c=periods.index_expr(c.first_date, period))
     if by is None:
         firsts = firsts.mutate(g=firsts.c.cast("string"))
     elif by == "first_category":
-        cats = summaries.first_categories(ctx, p)
+        cats = summaries.first_categories(ctx)
         if cats is None:
             raise ConfigError(
                 "cohorts by first_category need order items with a category.",
@@ -73,9 +75,7 @@ def cohort_cells(ctx: Context, period: str, by: str | None = None) -> pd.DataFra
     firsts = firsts.mutate(g=firsts.g.fill_null("(none)"))
     j = p.join(firsts, "customer_id")
     j = j.mutate(k=j.pi - j.c)
-    cells = j.group_by(["g", "c", "k"]).agg(
-        customers=j.customer_id.nunique(), revenue=j.amount.sum()
-    )
+    cells = j.group_by(["g", "c", "k"]).agg(customers=j.count(), revenue=j.amount.sum())
     sizes = firsts.group_by(["g", "c"]).agg(customers=firsts.count())
     sizes = sizes.mutate(k=ibis.literal(-1).cast("int64"), revenue=ibis.literal(0.0))
     cells = cells.mutate(revenue=cells.revenue.cast("float64"), k=cells.k.cast("int64"))

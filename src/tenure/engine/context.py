@@ -170,14 +170,44 @@ class Context:
 
     @cached_property
     def purchases(self) -> ir.Table:
-        """Orders up to the as-of day that count as purchases, with ``rn``: 0
-        for each customer's first, 1 for the second... Computed once per
-        context and kept in the engine (a temporary table), since metrics,
-        cohorts and summaries all start from it."""
+        """Orders up to the as-of day that count as purchases."""
         o = self.orders
-        p = o.filter(o.status.isin(PURCHASE_STATUSES))
-        rank = ibis.window(group_by="customer_id", order_by=["placed_at", "order_id"])
-        return self.cached("purchases", p.mutate(rn=ibis.row_number().over(rank)))
+        return o.filter(o.status.isin(PURCHASE_STATUSES))
+
+    @cached_property
+    def purchase_days(self) -> ir.Table:
+        """One row per customer and local day with a purchase: orders, amount,
+        first and last timestamp. Computed once per context and kept in the
+        engine; metrics, cohorts, spells and summaries all start from it."""
+        p = self.purchases
+        days = p.group_by(["customer_id", "day"]).agg(
+            local_date=p.local_date.min(),
+            orders=p.count(),
+            amount=p.amount.sum(),
+            first_at=p.placed_at.min(),
+            last_at=p.placed_at.max(),
+        )
+        return self.cached("purchase_days", days)
+
+    @cached_property
+    def purchasers(self) -> ir.Table:
+        """One row per customer with a purchase: first and last purchase day,
+        purchase days, orders, revenue, and the revenue and orders of the first
+        purchase day (by ``argmin`` over days, which are unique per customer)."""
+        d = self.purchase_days
+        c = d.group_by("customer_id").agg(
+            first_day=d.day.min(),
+            last_day=d.day.max(),
+            first_date=d.local_date.min(),
+            purchase_days=d.count(),
+            orders=d.orders.sum(),
+            total=d.amount.sum(),
+            first_day_amount=d.amount.argmin(d.day),
+            first_day_orders=d.orders.argmin(d.day),
+            first_order_at=d.first_at.min(),
+            last_order_at=d.last_at.max(),
+        )
+        return self.cached("purchasers", c)
 
     def cached(self, name: str, expr: ir.Table) -> ir.Table:
         """``expr`` computed once and kept in the engine while the context lives."""

@@ -9,7 +9,8 @@ at its end:
 * AOV = revenue / orders; purchase frequency = orders / customers who ordered;
 * repeat purchase rate = share of the customers who ordered in the period
   who have two or more orders by its end;
-* repeat revenue share = share of revenue from orders after a customer's first;
+* repeat revenue share = share of revenue from purchases after a customer's
+  first purchase day;
 * historic CLV = V x L: V = revenue per average active customer,
   (S + E) / 2, and L = 1 / churn rate, the average lifespan in periods;
 * referral rate = share of customers acquired in the period who were referred;
@@ -70,36 +71,43 @@ def period_range(ctx: Context, period: str) -> tuple[int, int]:
 
 def order_flows(ctx: Context, period: str) -> pd.DataFrame:
     """Per period index: orders, customers who ordered, revenue, repeat
-    revenue, repeat customers, acquired and referred customers."""
-    p = ctx.purchases
-    p = p.mutate(p=periods.index_expr(p.local_date, period))
-    zero = ibis.literal(0).cast(p.amount.type())
-    flows = p.group_by("p").agg(
-        orders=p.count(),
-        customers_ordering=p.customer_id.nunique(),
-        revenue=p.amount.sum(),
-        repeat_revenue=ibis.ifelse(p.rn > 0, p.amount, zero).sum(),
+    revenue, repeat customers, acquired and referred customers.
+
+    All from the purchase days, without ranking orders: a customer who
+    ordered in period p has two or more orders by its end when they were
+    acquired before p or ordered twice in p; repeat revenue is revenue less
+    the first purchase day's revenue of the customers acquired in p.
+    """
+    d = ctx.purchase_days
+    d = d.mutate(p=periods.index_expr(d.local_date, period))
+    cp = d.group_by(["customer_id", "p"]).agg(orders=d.orders.sum(), amount=d.amount.sum())
+    flows = cp.group_by("p").agg(
+        orders=cp.orders.sum(), customers_ordering=cp.count(), revenue=cp.amount.sum()
     )
-    second = p.filter(p.rn == 1).select("customer_id", second_p=p.p)
-    ordering = p.select("customer_id", "p").distinct()
-    ordering = ordering.left_join(second, "customer_id")
-    repeaters = ordering.group_by("p").agg(
-        repeat_customers=(ordering.second_p.notnull() & (ordering.second_p <= ordering.p))
-        .cast("int64")
-        .sum()
+    c = ctx.purchasers
+    c = c.mutate(first_p=periods.index_expr(c.first_date, period))
+    j = cp.join(c.select("customer_id", "first_p"), "customer_id")
+    repeaters = j.group_by("p").agg(
+        repeat_customers=((j.first_p < j.p) | (j.orders >= 2)).cast("int64").sum()
     )
-    acquired = p.filter(p.rn == 0).select("customer_id", "p")
     customers = ctx.source.get("customers")
     if customers is not None and "referred_by" in customers.columns:
-        acquired = acquired.left_join(customers.select("customer_id", "referred_by"), "customer_id")
-        referred = acquired.referred_by.notnull().cast("int64").sum()
+        c = c.left_join(customers.select("customer_id", "referred_by"), "customer_id")
+        referred = c.referred_by.notnull().cast("int64").sum()
     else:
         referred = ibis.literal(None).cast("int64")
-    acq = acquired.group_by("p").agg(acquired=acquired.count(), referred=referred)
-    out = flows.to_pandas().merge(repeaters.to_pandas(), on="p", how="outer")
-    out = out.merge(acq.to_pandas(), on="p", how="outer")
-    for col in ("revenue", "repeat_revenue"):
-        out[col] = out[col].astype("float64")
+    acq = c.group_by(p=c.first_p).agg(
+        acquired=c.count(), referred=referred, first_day_revenue=c.first_day_amount.sum()
+    )
+    out = (
+        flows.to_pyarrow()
+        .to_pandas()
+        .merge(repeaters.to_pyarrow().to_pandas(), on="p", how="outer")
+    )
+    out = out.merge(acq.to_pyarrow().to_pandas(), on="p", how="outer")
+    for col in ("revenue", "first_day_revenue"):
+        out[col] = out[col].astype("float64").fillna(0.0)
+    out["repeat_revenue"] = out["revenue"] - out["first_day_revenue"]
     return out
 
 

@@ -15,14 +15,16 @@ T                      time from the first purchase day to the as-of day
 recency_days           days from the last purchase day to the as-of day
 monetary_total         revenue of the purchases, reporting currency
 monetary_avg           monetary_total / orders
-monetary_avg_repeat    average value of the orders after the first (null with one)
+monetary_avg_repeat    average value of the repeat purchase days: revenue after the
+                       first purchase day / x (null when x = 0), as lifetimes'
+                       monetary_value and the Gamma-Gamma model use it
 tenure_days            days from the first purchase day to the as-of day
 active                 active at the as-of day, under the context's definition
 refunded_orders        orders refunded in full or in part
 refunded_amount        amount of the orders refunded in full
 cancelled_orders       cancelled orders
 cohort                 acquisition period: 2024-03, 2024-Q1 or 2024
-first_category         largest category by value in the first purchase
+first_category         largest category by value in the first purchase day's orders
 country, acquisition_channel, referred_by   from the customers table
 =====================  ========================================================
 
@@ -53,27 +55,25 @@ def period_label(d: ir.DateValue, period: str) -> ir.StringValue:
     return year
 
 
-def ranked_purchases(ctx: Context) -> ir.Table:
-    """Purchases with ``rn``: 0 for each customer's first, 1 for the second..."""
-    return ctx.purchases
-
-
-def first_categories(ctx: Context, ranked: ir.Table) -> ir.Table | None:
-    """(customer_id, first_category): the category with the largest value in
-    the customer's first purchase (ties: alphabetical)."""
+def first_categories(ctx: Context) -> ir.Table | None:
+    """(customer_id, first_category): the category with the largest value
+    among the orders of the customer's first purchase day (ties: alphabetical)."""
     items = ctx.source.get("order_items")
     if items is None or "category" not in items.columns:
         return None
-    firsts = ranked.filter(ranked.rn == 0).select("customer_id", "order_id")
+    c = ctx.purchasers.select("customer_id", "first_day")
+    p = ctx.purchases
+    firsts = p.join(c, (p.customer_id == c.customer_id) & (p.day == c.first_day))
+    firsts = firsts.select("order_id", customer=firsts.customer_id)
     it = items.filter(items.category.notnull())
     it = it.mutate(
         value=it.unit_price.fill_null(0).cast("float64") * it.quantity.fill_null(1).cast("float64")
     )
     it = it.join(firsts, "order_id")
-    per = it.group_by(["customer_id", "category"]).agg(value=it.value.sum())
-    order = ibis.window(group_by="customer_id", order_by=[ibis.desc("value"), "category"])
+    per = it.group_by(["customer", "category"]).agg(value=it.value.sum())
+    order = ibis.window(group_by="customer", order_by=[ibis.desc("value"), "category"])
     per = per.mutate(rn=ibis.row_number().over(order))
-    return per.filter(per.rn == 0).select("customer_id", first_category=per.category)
+    return per.filter(per.rn == 0).select(customer_id=per.customer, first_category=per.category)
 
 
 def customer_summary(
@@ -84,19 +84,7 @@ def customer_summary(
         raise ConfigError(f"the time unit {time_unit!r} is not known.", hint="Use day or week.")
     periods.check(cohort_period)
     unit = TIME_UNITS[time_unit]
-    p = ranked_purchases(ctx)
-    amount = p.amount
-    agg = p.group_by("customer_id").agg(
-        first_order_at=p.placed_at.min(),
-        last_order_at=p.placed_at.max(),
-        orders=p.count(),
-        purchase_days=p.day.nunique(),
-        first_day=p.day.min(),
-        last_day=p.day.max(),
-        first_date=p.local_date.min(),
-        total=amount.sum(),
-        first_amount=ibis.ifelse(p.rn == 0, amount, ibis.null(amount.type())).max(),
-    )
+    agg = ctx.purchasers
     o = ctx.orders
     refunds = o.group_by("customer_id").agg(
         refunded_orders=o.status.isin(["refunded", "partially_refunded"]).cast("int64").sum(),
@@ -108,14 +96,23 @@ def customer_summary(
     customers = ctx.source.get("customers")
     if customers is not None:
         extra = [c for c in CUSTOMER_COLUMNS if c in customers.columns]
-        base = customers.select("customer_id", *extra)
-    else:
-        base = o.select("customer_id").distinct()
+        t = customers.select("customer_id", *extra).left_join(refunds, "customer_id")
+    else:  # every customer has an order: the refunds aggregate is the customer list
         extra = []
-    active = activity.active_customers(ctx).mutate(active=ibis.literal(True))
-    t = base.left_join(agg, "customer_id").left_join(refunds, "customer_id")
-    t = t.left_join(active, "customer_id")
-    cats = first_categories(ctx, p)
+        t = refunds
+    t = t.left_join(agg, "customer_id")
+    window = int(ctx.defs.activity_window)
+    # active by purchase: the last purchase day is within the window
+    by_purchase = t.last_day >= ctx.as_of_day - (window - 1)
+    if ctx.active_by == "purchase":
+        active = by_purchase.fill_null(False)
+    else:
+        subscribed = activity.active_subscribers(ctx).mutate(subscribed=ibis.literal(True))
+        t = t.left_join(subscribed, "customer_id")
+        active = t.subscribed.fill_null(False)
+        if ctx.active_by == "either":
+            active = active | by_purchase.fill_null(False)
+    cats = first_categories(ctx)
     if cats is not None:
         t = t.left_join(cats, "customer_id")
     as_of = ctx.as_of_day
@@ -133,12 +130,12 @@ def customer_summary(
         "monetary_total": t.total.cast("float64"),
         "monetary_avg": (t.total.cast("float64") / orders.cast("float64")),
         "monetary_avg_repeat": ibis.ifelse(
-            orders > 1,
-            (t.total - t.first_amount).cast("float64") / (orders - 1).cast("float64"),
+            t.purchase_days > 1,
+            (t.total - t.first_day_amount).cast("float64") / (t.purchase_days - 1).cast("float64"),
             ibis.null("float64"),
         ),
         "tenure_days": (as_of - t.first_day).cast("int64"),
-        "active": t.active.fill_null(False).cast("boolean"),
+        "active": active.cast("boolean"),
         "refunded_orders": t.refunded_orders.fill_null(0).cast("int64"),
         "refunded_amount": t.refunded_amount.fill_null(0).cast("float64"),
         "cancelled_orders": t.cancelled_orders.fill_null(0).cast("int64"),

@@ -23,8 +23,8 @@ def _layout(fig: go.Figure, title: str, separators: str, height: int = 340, **kw
         template="plotly_white",
         separators=separators,
         height=height,
-        margin={"l": 60, "r": 20, "t": 50, "b": 50},
-        legend={"orientation": "h", "y": -0.2},
+        margin={"l": 60, "r": 20, "t": 80, "b": 40},
+        legend={"orientation": "h", "x": 0, "y": 1.0, "yanchor": "bottom"},
         font={"family": "system-ui, -apple-system, Segoe UI, Roboto, sans-serif", "size": 12},
         **{"hovermode": "x unified", **kw},
     )

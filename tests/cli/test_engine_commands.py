@@ -536,3 +536,8 @@ def test_every_engine_command_help_ends_with_an_example(cli, command):
     last = description.splitlines()[-1].strip()
     assert last.startswith(f"tenure {' '.join(command)}")
     assert description.rindex("Example") < description.rindex(last)
+
+
+def test_an_as_of_date_before_the_data_says_where_the_data_begins(cli, shop):
+    err = _user_error(cli("metrics", "--as-of", "2020-01-01", "--store", shop))
+    assert "before the data begins (2025-01-10)" in err

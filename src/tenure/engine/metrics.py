@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from tenure.engine import activity, periods, subscriptions, surveys
-from tenure.engine.context import Context
+from tenure.engine.context import PURCHASE_STATUSES, Context
 from tenure.errors import InputError
 
 COLUMNS = [
@@ -54,10 +54,22 @@ def period_range(ctx: Context, period: str) -> tuple[int, int]:
     if ctx.active_by != "purchase":
         starts.append(ctx.subscription_spans.start_date.min().execute())
     starts = [pd.Timestamp(s).date() for s in starts if s is not None and not pd.isna(s)]
-    if not starts:
+    if not starts or min(starts) > ctx.as_of:
+        begins = min(starts) if starts else None
+        if ctx.source.get("orders") is not None:
+            o = ctx.all_orders
+            first_purchase = o.filter(o.status.isin(PURCHASE_STATUSES)).local_date.min().execute()
+            if first_purchase is not None and not pd.isna(first_purchase):
+                first_purchase = pd.Timestamp(first_purchase).date()
+                begins = first_purchase if begins is None else min(begins, first_purchase)
+        if begins is None:
+            raise InputError(
+                f"there are no purchases in {ctx.source.description}.",
+                hint="Ingest orders first: tenure ingest orders FILE.",
+            )
         raise InputError(
-            f"there are no purchases in {ctx.source.description} up to {ctx.as_of}.",
-            hint="Ingest orders, or choose a later --as-of date.",
+            f"the as-of date {ctx.as_of} is before the data begins ({begins}).",
+            hint=f"Use an --as-of date on or after {begins}, or leave it out.",
         )
     first = periods.index_of(min(starts), period)
     last = periods.last_complete(ctx.as_of, period)

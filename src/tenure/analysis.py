@@ -262,7 +262,7 @@ def transitions(
     ) as ctx:  # fmt: skip
         matrix = transition_matrix(
             ctx.source, replace(ctx.defs, as_of=None), Thresholds.from_settings(settings),
-            start, end, kind,
+            start, end, kind, end_context=ctx,
         )  # fmt: skip
         matrix.attrs["definitions"] = ctx.describe()
         return matrix

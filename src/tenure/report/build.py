@@ -277,8 +277,9 @@ def _segments(ctx: Context, settings: Settings, fmt: Formatter, sep: str) -> dic
     tables = [_size_table("RFM segments", rfm, fmt), _size_table("Business segments", biz, fmt)]
     try:
         moved = transition_matrix(
-            ctx.source, replace(ctx.defs, as_of=None), thresholds, start, ctx.as_of
-        )
+            ctx.source, replace(ctx.defs, as_of=None), thresholds, start, ctx.as_of,
+            end_context=ctx,
+        )  # fmt: skip
         title = f"How customers moved between RFM segments, {start} → {ctx.as_of}"
         figs.append(_wide(charts.transitions(moved, title, sep)))
     except TenureError:  # no purchases yet at the start date: no movement to show

@@ -18,10 +18,13 @@ KINDS = ("rfm", "business")
 
 
 def assign(ctx: Context, thresholds: Thresholds) -> ir.Table:
-    """Per purchaser: summary columns, r, f, m, rfm, segment and the business flags."""
-    summary = customer_summary(ctx)
-    scored = rfm_scores(summary)
-    return business_segments(scored, thresholds)
+    """Per purchaser: summary columns, r, f, m, rfm, segment and the business
+    flags (computed once per context and thresholds)."""
+    key = f"segments-{thresholds}"
+    if key not in ctx._cached:
+        scored = rfm_scores(customer_summary(ctx))
+        ctx.cached(key, business_segments(scored, thresholds))
+    return ctx._cached[key]
 
 
 def segment_sizes(table: ir.Table, column: str, order: tuple[str, ...]) -> pd.DataFrame:
@@ -51,17 +54,26 @@ def column_of(kind: str) -> tuple[str, tuple[str, ...]]:
 
 
 def transition_matrix(
-    source, defs: Definitions, thresholds: Thresholds, start: date, end: date, kind: str = "rfm"
+    source,
+    defs: Definitions,
+    thresholds: Thresholds,
+    start: date,
+    end: date,
+    kind: str = "rfm",
+    end_context: Context | None = None,
 ) -> pd.DataFrame:
     """Customers by segment at ``start`` (rows) and at ``end`` (columns).
 
     Customers acquired after ``start`` come from "(not yet a customer)".
+    ``end_context``, a context already as of ``end``, saves computing it again.
     """
     from dataclasses import replace
 
     column, order = column_of(kind)
     a = assign(Context(source, replace(defs, as_of=start)), thresholds)
-    b = assign(Context(source, replace(defs, as_of=end)), thresholds)
+    if end_context is None or end_context.as_of != end:
+        end_context = Context(source, replace(defs, as_of=end))
+    b = assign(end_context, thresholds)
     a = a.select("customer_id", before=a[column])
     b = b.select("customer_id", after=b[column])
     j = b.left_join(a, "customer_id")

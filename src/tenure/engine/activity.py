@@ -56,7 +56,12 @@ def spells(ctx: Context) -> ir.Table:
     once per context)."""
     if "spells" in ctx._cached:
         return ctx._cached["spells"]
+    # identical intervals (two subscriptions over the same days) would tie in
+    # the window order and could be split across spells: keep one of each.
+    # Purchase days are unique per customer already.
     iv = intervals(ctx)
+    if ctx.active_by != "purchase":
+        iv = iv.distinct()
     order = ["start_day", "end_day"]
     running = ibis.cumulative_window(group_by="customer_id", order_by=order)
     ordered = ibis.window(group_by="customer_id", order_by=order)

@@ -147,7 +147,9 @@ class Context:
     @cached_property
     def all_orders(self) -> ir.Table:
         """Every order, with its local date and day number."""
-        o = self.source.table("orders", "this")
+        o = self.source.table(
+            "orders", "the order metrics, cohorts, segments and the customer summary"
+        )
         lt = self.local(o.placed_at)
         return o.select(
             "order_id",
@@ -235,7 +237,7 @@ class Context:
         return s.select(
             "subscription_id",
             "customer_id",
-            mrr=s.mrr_reporting,
+            mrr=s.mrr_reporting if "mrr_reporting" in s.columns else ibis.null("decimal(18, 4)"),
             start_date=start.date(),
             start_day=localtime.day_number(start),
             end_date=(end.date() - ibis.interval(days=1)).fill_null(far),

@@ -145,7 +145,8 @@ def period_metrics(ctx: Context, period: str = "month") -> pd.DataFrame:
         why = "no customers were active at the start of this period"
         missing[i]["retention_rate"] = missing[i]["churn_rate"] = why
 
-    if ctx.source.get("orders") is not None:
+    has_orders = ctx.source.get("orders") is not None
+    if has_orders:
         flows = order_flows(ctx, period).set_index("p").reindex(frame["index"])
     else:
         flows = pd.DataFrame(index=frame["index"], columns=["orders"])
@@ -180,7 +181,10 @@ def period_metrics(ctx: Context, period: str = "month") -> pd.DataFrame:
             missing[i]["repeat_purchase_rate"] = "no orders in this period"
         if revenue[i] == 0:
             missing[i]["repeat_revenue_share"] = "no revenue in this period"
-        if np.isnan(frame["historic_clv"].iat[i]):
+        if not has_orders:
+            frame.loc[frame.index[i], "historic_clv"] = np.nan
+            missing[i]["historic_clv"] = "no orders in the data"
+        elif np.isnan(frame["historic_clv"].iat[i]):
             missing[i]["historic_clv"] = (
                 "no customers lost in this period, so the lifespan 1 / churn is unbounded"
                 if s[i] > 0

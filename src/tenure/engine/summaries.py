@@ -97,9 +97,13 @@ def customer_summary(
     if customers is not None:
         extra = [c for c in CUSTOMER_COLUMNS if c in customers.columns]
         t = customers.select("customer_id", *extra).left_join(refunds, "customer_id")
-    else:  # every customer has an order: the refunds aggregate is the customer list
+    else:  # the customers are those with an order (and with a subscription, when they count)
         extra = []
         t = refunds
+        if ctx.active_by != "purchase":
+            subs = ctx.subscription_spans.select("customer_id").distinct()
+            ids = o.select("customer_id").distinct().union(subs)
+            t = ids.left_join(refunds, "customer_id")
     t = t.left_join(agg, "customer_id")
     window = int(ctx.defs.activity_window)
     # active by purchase: the last purchase day is within the window

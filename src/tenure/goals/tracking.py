@@ -11,11 +11,17 @@ from tenure.goals import progress, registry
 from tenure.goals.targets import metric_info, target_value
 
 
-def _metrics(settings: Settings, period: str, definitions: dict[str, Any], **engine: Any):
+def _metrics(
+    settings: Settings,
+    period: str,
+    definitions: dict[str, Any],
+    as_of: date | None = None,
+    **engine: Any,
+):
     from tenure.analysis import metrics
 
     keep = {k: definitions.get(k) for k in ("activity_window", "active_by", "timezone")}
-    return metrics(store=settings.store, period=period, **keep, **engine)
+    return metrics(store=settings.store, period=period, as_of=as_of, **keep, **engine)
 
 
 def set_goal(

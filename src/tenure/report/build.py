@@ -25,7 +25,7 @@ from tenure.engine import periods
 from tenure.engine.context import Context, Definitions
 from tenure.engine.metrics import period_metrics, period_range
 from tenure.engine.source import open_source
-from tenure.errors import TenureError
+from tenure.errors import InputError, TenureError
 from tenure.report import charts
 from tenure.report.formatting import Formatter
 
@@ -100,7 +100,7 @@ def collect(
                      sep, secondary=[("purchase_frequency", "orders per ordering customer")],
                      secondary_title="orders per customer"),
         charts.lines(trend, [("repeat_purchase_rate", "repeat purchase rate"),
-                             ("repeat_revenue_share", "revenue from repeat orders")],
+                             ("repeat_revenue_share", "revenue after the first purchase day")],
                      "Repeat purchases", sep, percent=True),
     ]  # fmt: skip
     sub = quarterly
@@ -130,11 +130,12 @@ def collect(
             {"id": "surveys", "title": "Customer feedback", "charts": _html(survey_figs, "survey")}
         )
 
-    progress("cohorts")
-    sections.append(_cohorts(ctx, fmt, sep))
-
-    progress("segments")
-    sections.append(_segments(ctx, settings, fmt, sep))
+    for name, build in (("cohorts", _cohorts), ("segments", _segments)):
+        progress(name)
+        try:
+            sections.append(build(ctx, settings, fmt, sep))
+        except InputError as exc:  # a business without orders has no cohorts or RFM
+            sections.append({"id": name, "title": name.capitalize(), "text": exc.what})
 
     progress("goals")
     sections.append(
@@ -226,7 +227,7 @@ def _tiles(
     return tiles
 
 
-def _cohorts(ctx: Context, fmt: Formatter, sep: str) -> dict[str, Any]:
+def _cohorts(ctx: Context, settings: Settings, fmt: Formatter, sep: str) -> dict[str, Any]:
     _, last_m = period_range(ctx, "month")
     _, last_q = period_range(ctx, "quarter")
     cells_m = cohorts_mod.cohort_cells(ctx, "month")
@@ -349,7 +350,7 @@ def _goals(ctx: Context, settings: Settings, frames: dict, fmt: Formatter) -> di
         } == goal["definitions"]
         frame = frames.get((goal["period"], None)) if same else None
         if frame is None:
-            frame = _metrics(settings, goal["period"], goal["definitions"])
+            frame = _metrics(settings, goal["period"], goal["definitions"], as_of=ctx.as_of)
         g = {**_public(goal), **progress.evaluate(goal, frame, ctx.as_of)}
         pct = g["progress"]
         rows.append({
@@ -388,7 +389,7 @@ FORMULAS = [
     ("AOV", "revenue / orders"),
     ("Purchase frequency", "orders / customers who ordered in the period"),
     ("Repeat purchase rate", "share of the period's ordering customers with two or more orders by its end"),
-    ("Revenue from repeat orders", "share of revenue from orders after a customer's first"),
+    ("Revenue from repeat purchases", "share of revenue from purchases after a customer's first purchase day"),
     ("Historic CLV", "V × L: V = revenue per average active customer, (S + E) / 2; L = 1 / churn rate, in periods"),
     ("Referral rate", "share of the customers acquired in the period who were referred"),
     ("NPS", "% promoters (9–10) − % detractors (0–6), with a 95 % normal interval"),

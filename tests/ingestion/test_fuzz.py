@@ -26,7 +26,10 @@ HEADER = ["order_id", "customer_id", "placed_at", "amount", "currency"]
 ids = st.one_of(
     st.text("ABC123", min_size=1, max_size=3),
     st.just(""),
-    st.text(min_size=1, max_size=5).filter(lambda s: "\x00" not in s),
+    # no NUL, and no bare carriage return: the test's writer ends lines with
+    # "\n" and so leaves a lone "\r" unquoted, and in a CSV file that is a
+    # line break (Python's csv module and DuckDB both read it so)
+    st.text(min_size=1, max_size=5).filter(lambda s: "\x00" not in s and "\r" not in s),
 )
 dates = st.one_of(
     st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2025, 12, 31)).map(

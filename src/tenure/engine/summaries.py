@@ -128,8 +128,9 @@ def customer_summary(
         "orders": orders.cast("int64"),
         "purchase_days": t.purchase_days.fill_null(0).cast("int64"),
         "x": (t.purchase_days - 1).cast("int64"),
-        "t_x": ((t.last_day - t.first_day) / unit).cast("float64"),
-        "T": ((as_of - t.first_day) / unit).cast("float64"),
+        # to float before dividing: Spark divides integers as decimals and rounds
+        "t_x": (t.last_day - t.first_day).cast("float64") / unit,
+        "T": (as_of - t.first_day).cast("float64") / unit,
         "recency_days": (as_of - t.last_day).cast("int64"),
         "monetary_total": t.total.cast("float64"),
         "monetary_avg": (t.total.cast("float64") / orders.cast("float64")),
@@ -151,3 +152,19 @@ def customer_summary(
     for c in CUSTOMER_COLUMNS:
         cols[c] = t[c].cast("string") if c in extra else ibis.null("string")
     return t.select(**cols)
+
+
+def btyd_statistics(ctx: Context, *, time_unit: str = "day") -> ir.Table:
+    """Distinct (x, t_x, T) of the customers with a purchase, with ``weight``
+    the number of customers sharing them: what the buy-till-you-die models fit
+    on, so that only these rows leave the engine."""
+    if time_unit not in TIME_UNITS:
+        raise ConfigError(f"the time unit {time_unit!r} is not known.", hint="Use day or week.")
+    unit = TIME_UNITS[time_unit]
+    c = ctx.purchasers
+    t = c.select(
+        x=(c.purchase_days - 1).cast("int64"),
+        t_x=(c.last_day - c.first_day).cast("float64") / unit,
+        T=(ctx.as_of_day - c.first_day).cast("float64") / unit,
+    )
+    return t.group_by(["x", "t_x", "T"]).agg(weight=t.count().cast("int64"))

@@ -17,8 +17,6 @@ from tenure.engine.source import Source
 from tenure.store import analytics
 from tests.conftest import skip_or_fail
 
-ENGINES = ["duckdb", "spark"]
-
 DEFAULTS = {
     "orders": {"status": "completed", "currency": "EUR"},
     "subscriptions": {"currency": "EUR"},

@@ -11,6 +11,7 @@ from tenure.cli._common import (
     EngineOption,
     JsonOption,
     MasterOption,
+    PeriodOption,
     StoreOption,
     TimezoneOption,
     emit_json,
@@ -38,7 +39,7 @@ VALUE_NAMES = {
 
 
 def cohorts(
-    period: Annotated[str, typer.Option(help="month, quarter or year.")] = "month",
+    period: PeriodOption = "month",
     value: Annotated[
         str, typer.Option(help="customers, revenue or cumulative_revenue.")
     ] = "customers",

@@ -54,8 +54,10 @@ def intervals(ctx: Context) -> ir.Table:
 def spells(ctx: Context) -> ir.Table:
     """Merged intervals: one row per spell of continuous activity (computed
     once per context)."""
-    if "spells" in ctx._cached:
-        return ctx._cached["spells"]
+    return ctx.cached("spells", lambda: _merge(ctx))
+
+
+def _merge(ctx: Context) -> ir.Table:
     # identical intervals (two subscriptions over the same days) would tie in
     # the window order and could be split across spells: keep one of each.
     # Purchase days are unique per customer already.
@@ -82,7 +84,7 @@ def spells(ctx: Context) -> ir.Table:
         start_date=iv.start_date.min(),
         end_date=iv.end_date.max(),
     )
-    return ctx.cached("spells", merged)
+    return merged
 
 
 def spell_ranges(ctx: Context, period: str) -> ir.Table:
@@ -145,22 +147,6 @@ def counts(ctx: Context, period: str, first: int, last: int) -> pd.DataFrame:
             "lost_customers": at(lost)[1:],
         }
     )
-
-
-def active_customers(ctx: Context, day: int | None = None) -> ir.Table:
-    """(customer_id) of the customers active at the end of ``day`` (default:
-    as-of), straight from purchase days and subscriptions, without spells."""
-    day = ctx.as_of_day if day is None else day
-    parts = []
-    if ctx.active_by in ("purchase", "either"):
-        d = ctx.purchase_days
-        w = int(ctx.defs.activity_window)
-        recent = d.filter((d.day <= day) & (d.day >= day - (w - 1)))
-        parts.append(recent.select("customer_id"))
-    if ctx.active_by in ("subscription", "either"):
-        parts.append(active_subscribers(ctx, day))
-    out = parts[0] if len(parts) == 1 else parts[0].union(parts[1], distinct=False)
-    return out.distinct()
 
 
 def active_subscribers(ctx: Context, day: int | None = None) -> ir.Table:

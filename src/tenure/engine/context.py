@@ -8,7 +8,8 @@ orders in local time.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import date
 from functools import cached_property
 from typing import Any
@@ -182,14 +183,16 @@ class Context:
         first and last timestamp. Computed once per context and kept in the
         engine; metrics, cohorts, spells and summaries all start from it."""
         p = self.purchases
-        days = p.group_by(["customer_id", "day"]).agg(
-            local_date=p.local_date.min(),
-            orders=p.count(),
-            amount=p.amount.sum(),
-            first_at=p.placed_at.min(),
-            last_at=p.placed_at.max(),
+        return self.cached(
+            "purchase_days",
+            lambda: p.group_by(["customer_id", "day"]).agg(
+                local_date=p.local_date.min(),
+                orders=p.count(),
+                amount=p.amount.sum(),
+                first_at=p.placed_at.min(),
+                last_at=p.placed_at.max(),
+            ),
         )
-        return self.cached("purchase_days", days)
 
     @cached_property
     def purchasers(self) -> ir.Table:
@@ -197,24 +200,27 @@ class Context:
         purchase days, orders, revenue, and the revenue and orders of the first
         purchase day (by ``argmin`` over days, which are unique per customer)."""
         d = self.purchase_days
-        c = d.group_by("customer_id").agg(
-            first_day=d.day.min(),
-            last_day=d.day.max(),
-            first_date=d.local_date.min(),
-            purchase_days=d.count(),
-            orders=d.orders.sum(),
-            total=d.amount.sum(),
-            first_day_amount=d.amount.argmin(d.day),
-            first_day_orders=d.orders.argmin(d.day),
-            first_order_at=d.first_at.min(),
-            last_order_at=d.last_at.max(),
+        return self.cached(
+            "purchasers",
+            lambda: d.group_by("customer_id").agg(
+                first_day=d.day.min(),
+                last_day=d.day.max(),
+                first_date=d.local_date.min(),
+                purchase_days=d.count(),
+                orders=d.orders.sum(),
+                total=d.amount.sum(),
+                first_day_amount=d.amount.argmin(d.day),
+                first_day_orders=d.orders.argmin(d.day),
+                first_order_at=d.first_at.min(),
+                last_order_at=d.last_at.max(),
+            ),
         )
-        return self.cached("purchasers", c)
 
-    def cached(self, name: str, expr: ir.Table) -> ir.Table:
-        """``expr`` computed once and kept in the engine while the context lives."""
+    def cached(self, name: str, build: Callable[[], ir.Table]) -> ir.Table:
+        """The table ``build()`` makes, computed once and kept in the engine
+        while the context lives."""
         if name not in self._cached:
-            self._cached[name] = expr.cache()
+            self._cached[name] = build().cache()
         return self._cached[name]
 
     def close(self) -> None:
@@ -262,9 +268,6 @@ class Context:
             "engine": self.engine,
             "purchase_statuses": list(PURCHASE_STATUSES),
         }
-
-    def definitions(self) -> dict[str, Any]:
-        return asdict(self.defs)
 
 
 def _as_date(value: Any) -> date:

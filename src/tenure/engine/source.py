@@ -25,8 +25,6 @@ from tenure.config import Settings, load_settings
 from tenure.datamodel import KINDS
 from tenure.errors import ConfigError, InputError
 
-ENGINES = ("duckdb", "spark")
-
 # The columns the engine reads, per kind; others are optional. Orders without
 # a status are completed orders.
 NEEDED = {

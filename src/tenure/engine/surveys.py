@@ -14,7 +14,6 @@ from __future__ import annotations
 import math
 
 import ibis
-import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 from scipy import stats
@@ -32,7 +31,7 @@ def survey_counts(ctx: Context, period: str) -> pd.DataFrame | None:
         return None
     lt = ctx.local(s.answered_at)
     s = s.mutate(d=lt.date())
-    s = s.filter(s.d <= ibis_date(ctx))
+    s = s.filter(s.d <= ibis.literal(ctx.as_of))
     s = s.mutate(p=periods.index_expr(s.d, period), score=s.score.cast("float64"))
     agg = s.group_by(["p", "kind"]).agg(
         n=s.count(),
@@ -50,13 +49,9 @@ def responders(ctx: Context, period: str) -> pd.DataFrame | None:
     if s is None:
         return None
     s = s.mutate(d=ctx.local(s.answered_at).date())
-    s = s.filter(s.d <= ibis_date(ctx))
+    s = s.filter(s.d <= ibis.literal(ctx.as_of))
     s = s.mutate(p=periods.index_expr(s.d, period))
     return s.group_by("p").agg(responders=s.customer_id.nunique()).to_pandas()
-
-
-def ibis_date(ctx: Context) -> ir.DateScalar:
-    return ibis.literal(ctx.as_of)
 
 
 def nps(n: int, promoters: int, detractors: int) -> tuple[float, float, float]:

@@ -10,6 +10,9 @@ from tenure.errors import ConfigError
 from tenure.goals import progress, registry
 from tenure.goals.targets import metric_info, target_value
 
+# what a goal's metric depends on, recorded with the goal
+DEFINITIONS = ("activity_window", "active_by", "timezone")
+
 
 def _metrics(
     settings: Settings,
@@ -20,7 +23,7 @@ def _metrics(
 ):
     from tenure.analysis import metrics
 
-    keep = {k: definitions.get(k) for k in ("activity_window", "active_by", "timezone")}
+    keep = {k: definitions.get(k) for k in DEFINITIONS}
     return metrics(store=settings.store, period=period, as_of=as_of, **keep, **engine)
 
 
@@ -71,20 +74,40 @@ def set_goal(
     return {**_public(goal), **progress.evaluate(goal, frame, as_of)}
 
 
-def list_goals(settings: Settings, **engine: Any) -> list[dict[str, Any]]:
-    """Every goal that is not removed, with its progress."""
-    from tenure.store.workspace import Workspace
+def definitions_key(definitions: dict[str, Any]) -> tuple:
+    """A hashable form of a goal's definitions, to share a metrics frame."""
+    return tuple(sorted((k, definitions.get(k)) for k in DEFINITIONS))
 
-    with Workspace.open(settings, create=False) as ws:
-        goals = registry.active(ws.ops)
-    out, cache = [], {}
+
+def list_goals(
+    settings: Settings,
+    *,
+    as_of: date | None = None,
+    frames: dict[tuple, Any] | None = None,
+    **engine: Any,
+) -> list[dict[str, Any]]:
+    """Every goal that is not removed, with its progress as of ``as_of``
+    (default: the data's last day). ``frames`` holds metrics already computed,
+    keyed by (period, :func:`definitions_key`); they are reused."""
+    from tenure.store.ops import OpsStore
+
+    ops = OpsStore.open(
+        settings.ops_database_url, create=False, store_hint=f" --store {settings.store}"
+    )
+    try:
+        goals = registry.active(ops)
+    finally:
+        ops.close()
+    out, cache = [], dict(frames or {})
     for goal in goals:
-        key = (goal["period"], tuple(sorted(goal["definitions"].items())))
+        key = (goal["period"], definitions_key(goal["definitions"]))
         if key not in cache:
-            cache[key] = _metrics(settings, goal["period"], goal["definitions"], **engine)
+            cache[key] = _metrics(
+                settings, goal["period"], goal["definitions"], as_of=as_of, **engine
+            )
         frame = cache[key]
-        as_of = date.fromisoformat(frame.attrs["definitions"]["as_of"])
-        out.append({**_public(goal), **progress.evaluate(goal, frame, as_of)})
+        when = as_of or date.fromisoformat(frame.attrs["definitions"]["as_of"])
+        out.append({**_public(goal), **progress.evaluate(goal, frame, when)})
     return out
 
 

@@ -138,9 +138,7 @@ def collect(
             sections.append({"id": name, "title": name.capitalize(), "text": exc.what})
 
     progress("goals")
-    sections.append(
-        _goals(ctx, settings, {("month", None): monthly, ("quarter", None): quarterly}, fmt)
-    )
+    sections.append(_goals(ctx, settings, {"month": monthly, "quarter": quarterly}, fmt))
 
     rows = [
         (b.industry, b.retention_rate, False)
@@ -170,19 +168,16 @@ def collect(
 
 
 def _html(figs: list, prefix: str) -> list[dict[str, Any]]:
-    """Charts for the template; a figure marked ``wide`` spans the whole row."""
-    return [
-        {
-            "html": charts.to_html(f, f"{prefix}-{i}"),
-            "wide": bool(getattr(f, "_tenure_wide", False)),
-        }
-        for i, f in enumerate(figs)
-    ]
+    """Charts for the template; an item ``(figure, True)`` spans the whole row."""
+    out = []
+    for i, item in enumerate(figs):
+        fig, wide = item if isinstance(item, tuple) else (item, False)
+        out.append({"html": charts.to_html(fig, f"{prefix}-{i}"), "wide": wide})
+    return out
 
 
-def _wide(fig):
-    fig._tenure_wide = True
-    return fig
+def _wide(fig) -> tuple:
+    return fig, True
 
 
 def _change(now: float, before: float, fmt: Formatter, *, points: bool) -> str:
@@ -330,28 +325,15 @@ def _size_table(title: str, sizes: pd.DataFrame, fmt: Formatter) -> dict[str, An
 
 
 def _goals(ctx: Context, settings: Settings, frames: dict, fmt: Formatter) -> dict[str, Any]:
-    from tenure.goals import progress, registry
-    from tenure.goals.tracking import _metrics, _public
-    from tenure.store.ops import OpsStore
+    from tenure.goals.tracking import definitions_key, list_goals
 
-    ops = OpsStore.open(
-        settings.ops_database_url, create=False, store_hint=f" --store {settings.store}"
-    )
-    try:
-        goals = registry.active(ops)
-    finally:
-        ops.close()
+    key = definitions_key(
+        {"activity_window": ctx.defs.activity_window, "active_by": ctx.defs.active_by,
+         "timezone": ctx.defs.timezone}
+    )  # fmt: skip
+    computed = {(period, key): frame for period, frame in frames.items()}
     rows = []
-    for goal in goals:
-        same = {
-            "activity_window": ctx.defs.activity_window,
-            "active_by": ctx.defs.active_by,
-            "timezone": ctx.defs.timezone,
-        } == goal["definitions"]
-        frame = frames.get((goal["period"], None)) if same else None
-        if frame is None:
-            frame = _metrics(settings, goal["period"], goal["definitions"], as_of=ctx.as_of)
-        g = {**_public(goal), **progress.evaluate(goal, frame, ctx.as_of)}
+    for g in list_goals(settings, as_of=ctx.as_of, frames=computed):
         pct = g["progress"]
         rows.append({
             "metric": f"{g['metric']} ({g['period']})",

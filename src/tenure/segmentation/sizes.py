@@ -20,11 +20,10 @@ KINDS = ("rfm", "business")
 def assign(ctx: Context, thresholds: Thresholds) -> ir.Table:
     """Per purchaser: summary columns, r, f, m, rfm, segment and the business
     flags (computed once per context and thresholds)."""
-    key = f"segments-{thresholds}"
-    if key not in ctx._cached:
-        scored = rfm_scores(customer_summary(ctx))
-        ctx.cached(key, business_segments(scored, thresholds))
-    return ctx._cached[key]
+    return ctx.cached(
+        f"segments-{thresholds}",
+        lambda: business_segments(rfm_scores(customer_summary(ctx)), thresholds),
+    )
 
 
 def segment_sizes(table: ir.Table, column: str, order: tuple[str, ...]) -> pd.DataFrame:

@@ -26,10 +26,10 @@ import numpy as np
 from scipy.special import gammaln, hyp2f1
 
 from tenure.errors import InputError
-from tenure.models._base import LikelihoodModel
+from tenure.models._transactions import PurchaseModel
 
 
-class BetaGeo(LikelihoodModel):
+class BetaGeo(PurchaseModel):
     """The BG/NBD model; parameters r, alpha, a, b. See the module docstring.
 
     The likelihood of a customer (x, t_x, T) is
@@ -41,7 +41,6 @@ class BetaGeo(LikelihoodModel):
     """
 
     param_names = ("r", "alpha", "a", "b")
-    columns = ("x", "t_x", "T")
     start = (1.0, 1.0, 1.0, 1.0)
 
     def _check_data(self, d: dict[str, np.ndarray]) -> None:
@@ -74,9 +73,6 @@ class BetaGeo(LikelihoodModel):
         return common + a1 + np.logaddexp(a3, a4)
 
     # -- predictions ---------------------------------------------------------
-
-    def _get(self, data) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        return tuple(np.asarray(data[c], dtype="float64") for c in self.columns)  # type: ignore[return-value]
 
     def predict_alive(self, data) -> np.ndarray:
         """P(alive): the probability each customer has not dropped out."""

@@ -1,0 +1,121 @@
+"""What every buy-till-you-die model of repeat purchasing predicts alike.
+
+BG/NBD and Pareto/NBD share the purchase process: while alive a customer
+buys as a Poisson process with rate λ, and λ ~ Gamma(r, α) across
+customers. Given the data (x, t_x, T) and that the customer is still
+alive, λ is Gamma(r + x, α + T), so the time to the next purchase has a
+closed form. Customer lifetime value needs only the expected purchases over
+time, which each model supplies.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from tenure.models._base import LikelihoodModel
+
+DAYS_PER_YEAR = 365.25
+
+
+class PurchaseModel(LikelihoodModel):
+    """A model of repeat purchases on (x, t_x, T); see the module docstring.
+
+    A concrete model adds ``predict_alive(data)`` and
+    ``predict_purchases(t, data)``.
+    """
+
+    columns = ("x", "t_x", "T")
+
+    def _get(self, data: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return tuple(np.asarray(data[c], dtype="float64") for c in self.columns)  # type: ignore[return-value]
+
+    def predict_alive(self, data: Any) -> np.ndarray:
+        raise NotImplementedError
+
+    def predict_purchases(self, t: float, data: Any) -> np.ndarray:
+        raise NotImplementedError
+
+    def predict_next_purchase(self, data: Any, *, quantile: float = 0.5) -> np.ndarray:
+        """Time from T until the next purchase, at the given quantile (the
+        median by default), for a customer who is still alive.
+
+        Alive, the customer's rate is Gamma(r + x, α + T), so
+        P(no purchase in t) = ((α + T) / (α + T + t))^(r + x) and the
+        quantile q is (α + T) · ((1 - q)^(-1 / (r + x)) - 1). Weigh it with
+        :meth:`predict_alive`: a customer who has likely left has no next
+        purchase.
+        """
+        self._check_fitted("predict_next_purchase()")
+        if not 0 < quantile < 1:
+            raise ValueError(f"quantile must be in (0, 1); got {quantile!r}.")
+        r, alpha = self.params_["r"], self.params_["alpha"]
+        x, _, T = self._get(data)
+        return (alpha + T) * np.expm1(-np.log1p(-quantile) / (r + x))
+
+    def predict_discounted_purchases(
+        self,
+        data: Any,
+        horizon: float,
+        *,
+        discount_rate: float = 0.0,
+        periods_per_year: float = DAYS_PER_YEAR,
+        steps: int | None = None,
+    ) -> np.ndarray:
+        """Expected purchases over ``horizon`` time units, each discounted to
+        today at ``discount_rate`` a year.
+
+        The horizon is cut into ``steps`` equal parts (about one a month by
+        default); purchases expected in part k are discounted by
+        (1 + discount_rate)^(-t_k / periods_per_year), t_k its end, as
+        lifetimes' ``customer_lifetime_value`` does month by month.
+        ``periods_per_year`` is 365.25 for a model fitted in days and
+        365.25 / 7 in weeks.
+        """
+        self._check_fitted("predict_discounted_purchases()")
+        if horizon <= 0:
+            raise ValueError(f"the horizon must be more than 0; got {horizon!r}.")
+        if discount_rate < 0:
+            raise ValueError(f"the discount rate must be 0 or more; got {discount_rate!r}.")
+        if steps is None:
+            steps = max(1, int(round(horizon / (periods_per_year / 12))))
+        ends = np.linspace(0.0, horizon, steps + 1)[1:]
+        if discount_rate == 0:
+            return self.predict_purchases(horizon, data)
+        total = np.zeros(len(np.atleast_1d(self._get(data)[0])))
+        previous = 0.0
+        for t_k in ends:
+            cumulative = self.predict_purchases(t_k, data)
+            total += (cumulative - previous) / (1 + discount_rate) ** (t_k / periods_per_year)
+            previous = cumulative
+        return total
+
+    def predict_clv(
+        self,
+        data: Any,
+        spend: Any,
+        horizon: float,
+        *,
+        discount_rate: float = 0.0,
+        margin: float = 1.0,
+        periods_per_year: float = DAYS_PER_YEAR,
+        steps: int | None = None,
+    ) -> np.ndarray:
+        """Predicted customer lifetime value over ``horizon`` time units:
+        discounted expected purchases × expected spend per purchase × margin.
+
+        ``spend`` is one value per customer, usually
+        ``GammaGamma.predict_spend``; where it is NaN (no estimate) so is
+        the value.
+        """
+        if not 0 < margin <= 1:
+            raise ValueError(f"the margin must be in (0, 1]; got {margin!r}.")
+        purchases = self.predict_discounted_purchases(
+            data,
+            horizon,
+            discount_rate=discount_rate,
+            periods_per_year=periods_per_year,
+            steps=steps,
+        )
+        return purchases * np.asarray(spend, dtype="float64") * margin

@@ -21,6 +21,19 @@ from tenure.errors import ConfigError, ConvergenceError, InputError, NotFittedEr
 Z95 = 1.959963984540054
 
 
+class Unique:
+    """A column as its distinct values and the index of each row's value:
+    a function of the column is computed once per distinct value."""
+
+    __slots__ = ("values", "index")
+
+    def __init__(self, column: np.ndarray) -> None:
+        self.values, self.index = np.unique(column, return_inverse=True)
+
+    def take(self, per_value: np.ndarray) -> np.ndarray:
+        return per_value[self.index]
+
+
 class LikelihoodModel:
     """Base class; see the module docstring."""
 
@@ -39,6 +52,19 @@ class LikelihoodModel:
 
     def _check_data(self, data: dict[str, np.ndarray]) -> None:
         """Raise InputError when the data break the model's rules."""
+
+    def _prepare(self, data: dict[str, np.ndarray]) -> dict[str, Any]:
+        """The data as the log-likelihood reads them while fitting; a model
+        may add what is the same at every step (unique values, say)."""
+        return data
+
+    # A model may also declare ``_value_and_gradient(params, data, w)``: the
+    # weighted log-likelihood sum and its gradient on the natural scale. With
+    # it the fit and the Hessian need far fewer evaluations.
+    _value_and_gradient: Any = None
+
+    def _gradient(self, params: np.ndarray, data: dict[str, Any], w: np.ndarray) -> np.ndarray:
+        return self._value_and_gradient(params, data, w)[1]
 
     # -- fitting -------------------------------------------------------------
 
@@ -76,7 +102,7 @@ class LikelihoodModel:
         keep = w > 0
         return {c: v[keep] for c, v in arrays.items()}, w[keep]
 
-    def _nll(self, params: np.ndarray, data: dict[str, np.ndarray], w: np.ndarray) -> float:
+    def _nll(self, params: np.ndarray, data: dict[str, Any], w: np.ndarray) -> float:
         ll = self._loglik(params, data)
         value = -float(np.dot(w, ll)) + self.penalizer * float(np.dot(params, params))
         return value if np.isfinite(value) else 1e300
@@ -88,39 +114,64 @@ class LikelihoodModel:
         if w.sum() == 0:
             raise InputError("there are no customers to fit.", hint="Pass at least one row.")
         self._check_data(arrays)
+        prepared = self._prepare(arrays)
+        scale = float(w.sum())
 
         def objective(log_params: np.ndarray) -> float:
-            return self._nll(np.exp(log_params), arrays, w) / w.sum()
+            return self._nll(np.exp(log_params), prepared, w) / scale
 
+        def objective_and_gradient(log_params: np.ndarray) -> tuple[float, np.ndarray]:
+            params = np.exp(log_params)
+            ll, g = self._value_and_gradient(params, prepared, w)
+            value = -ll + self.penalizer * float(np.dot(params, params))
+            if not np.isfinite(value):
+                return 1e300 / scale, np.zeros_like(params)
+            g = (-g + 2 * self.penalizer * params) * params / scale
+            return value / scale, np.nan_to_num(g, nan=0.0, posinf=1e10, neginf=-1e10)
+
+        with_gradient = self._value_and_gradient is not None
+        fun = objective_and_gradient if with_gradient else objective
         best = None
+        # the second start is tried only when the first does not converge
         for start in (np.log(self.start), np.zeros(len(self.start))):
-            result = optimize.minimize(objective, start, method="L-BFGS-B")
+            result = optimize.minimize(fun, start, jac=with_gradient, method="L-BFGS-B")
             if best is None or result.fun < best.fun:
                 best = result
+            if best.success and np.isfinite(best.fun) and best.fun < 1e299:
+                break
         params = np.exp(best.x)
-        if not best.success and not np.isfinite(best.fun):
+        if not np.isfinite(best.fun) or best.fun >= 1e299 / scale:
             raise ConvergenceError(
-                f"{type(self).__name__} did not converge: {best.message}",
-                hint="1. Check that customers have repeat purchases. 2. Try penalizer=0.001. "
+                f"{type(self).__name__} did not converge: the likelihood is not finite "
+                f"anywhere the optimiser looked ({best.message}).",
+                hint="1. Check that customers have repeat purchases and that T ≥ t_x. "
+                "2. Try penalizer=0.001. "
                 "3. Fit in weeks (time_unit='week') when T is in the thousands of days.",
             )
         self.params_ = dict(zip(self.param_names, params.tolist(), strict=True))
-        self.log_likelihood_ = -self._nll(params, arrays, w) + self.penalizer * float(
+        self.log_likelihood_ = -self._nll(params, prepared, w) + self.penalizer * float(
             np.dot(params, params)
         )
         self.n_customers_ = int(round(w.sum()))
         self.aic_ = 2 * len(params) - 2 * self.log_likelihood_
-        self.std_errors_ = self._std_errors(params, arrays, w)
+        self.std_errors_ = self._std_errors(params, prepared, w)
         self.converged_ = bool(best.success)
+        self.iterations_ = int(best.nit)
         return self
 
-    def _std_errors(self, params: np.ndarray, data: dict[str, np.ndarray], w: np.ndarray) -> dict:
-        """From the inverse of the Hessian of the negative log-likelihood, by
-        central differences on the natural scale."""
+    def _hessian(self, params: np.ndarray, data: dict[str, Any], w: np.ndarray) -> np.ndarray:
+        """Of the negative log-likelihood, by central differences on the
+        natural scale: of the gradient when the model has one."""
         k = len(params)
         h = 1e-4 * np.maximum(np.abs(params), 1e-3)
-        f = lambda p: self._nll(p, data, w)  # noqa: E731
         hess = np.empty((k, k))
+        if self._value_and_gradient is not None:
+            for i in range(k):
+                e = np.eye(k)[i] * h[i]
+                up, down = self._gradient(params + e, data, w), self._gradient(params - e, data, w)
+                hess[i] = -(up - down) / (2 * h[i])
+            return (hess + hess.T) / 2
+        f = lambda p: -float(np.dot(w, self._loglik(p, data)))  # noqa: E731
         for i in range(k):
             for j in range(i, k):
                 ei, ej = np.eye(k)[i] * h[i], np.eye(k)[j] * h[j]
@@ -131,9 +182,18 @@ class LikelihoodModel:
                     + f(params - ei - ej)
                 ) / (4 * h[i] * h[j])
                 hess[i, j] = hess[j, i] = value
+        return hess
+
+    def _std_errors(self, params: np.ndarray, data: dict[str, Any], w: np.ndarray) -> dict:
+        """From the inverse of the Hessian of the negative log-likelihood
+        (penalty included) on the natural scale. NaN only when the Hessian
+        is singular or not positive definite: the likelihood is flat there."""
+        k = len(params)
+        hess = self._hessian(params, data, w) + 2 * self.penalizer * np.eye(k)
         try:
             cov = np.linalg.inv(hess)
-            se = np.sqrt(np.diag(cov))
+            diag = np.diag(cov)
+            se = np.where(diag > 0, np.sqrt(np.abs(diag)), np.nan)
         except np.linalg.LinAlgError:
             se = np.full(k, np.nan)
         return dict(zip(self.param_names, se.tolist(), strict=True))

@@ -22,10 +22,13 @@ purchase, T ≥ t_x ≥ 0, in any one time unit (days or weeks).
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
-from scipy.special import gammaln, hyp2f1
+from scipy.special import digamma, expit, gammaln, hyp2f1, log_expit
 
 from tenure.errors import InputError
+from tenure.models._base import Unique
 from tenure.models._transactions import PurchaseModel
 
 
@@ -58,19 +61,51 @@ class BetaGeo(PurchaseModel):
                 "that x counts repeat purchase days.",
             )
 
-    def _loglik(self, params: np.ndarray, d: dict[str, np.ndarray]) -> np.ndarray:
+    def _prepare(self, d: dict[str, np.ndarray]) -> dict[str, Any]:
+        # x, t_x and T take few distinct values (whole days or weeks), so the
+        # special functions are computed once per value and gathered
+        return {c: Unique(d[c]) for c in self.columns} | {"has_repeat": d["x"] > 0}
+
+    def _value_and_gradient(
+        self, params: np.ndarray, d: dict[str, Any], w: np.ndarray, *, rows: bool = False
+    ) -> Any:
         r, alpha, a, b = params
+        if not isinstance(d["x"], Unique):  # plain arrays, outside a fit
+            d = self._prepare(d)
         x, t_x, T = d["x"], d["t_x"], d["T"]
-        common = gammaln(r + x) - gammaln(r) + r * np.log(alpha)
-        a1 = gammaln(a + b) + gammaln(b + x) - gammaln(b) - gammaln(a + b + x)
-        a3 = -(r + x) * np.log(alpha + T)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            a4 = np.where(
-                x > 0,
-                np.log(a) - np.log(np.maximum(b + x - 1, 1e-300)) - (r + x) * np.log(alpha + t_x),
-                -np.inf,
-            )
-        return common + a1 + np.logaddexp(a3, a4)
+        ux, repeat = x.values, x.values > 0
+        log_bx1 = np.where(repeat, np.log(np.where(repeat, b + ux - 1, 1.0)), np.inf)
+        # the terms that depend on x alone, once per distinct x
+        per_x = (
+            gammaln(r + ux) - gammaln(r) + r * np.log(alpha)
+            + gammaln(a + b) + gammaln(b + ux) - gammaln(b) - gammaln(a + b + ux)
+        )  # fmt: skip
+        log_T, log_tx = T.take(np.log(alpha + T.values)), t_x.take(np.log(alpha + t_x.values))
+        rx = x.take(r + ux)
+        a3 = -rx * log_T
+        a4 = x.take(np.log(a) - log_bx1) - rx * log_tx
+        # log(e^a3 + e^a4) = a3 - log_expit(a3 - a4), stable for any sizes
+        z = a3 - a4
+        ll = x.take(per_x) + a3 - log_expit(z)
+        if rows:
+            return ll
+        w3 = expit(z)  # the share of the first term; the second's is 1 - w3
+        w4 = 1.0 - w3
+        ww4 = w * w4
+        wx = np.bincount(x.index, weights=w, minlength=len(ux))  # weight per distinct x
+        ww4_x = np.bincount(x.index, weights=ww4, minlength=len(ux))
+        d_r = wx @ (digamma(r + ux) - digamma(r) + np.log(alpha)) - (w * w3) @ log_T - ww4 @ log_tx
+        inv_T = T.take(1.0 / (alpha + T.values))
+        inv_tx = t_x.take(1.0 / (alpha + t_x.values))
+        d_alpha = wx.sum() * r / alpha - (w * rx) @ (w3 * inv_T + w4 * inv_tx)
+        shared = digamma(a + b) - digamma(a + b + ux)
+        d_a = wx @ shared + ww4_x.sum() / a
+        inv_bx1 = np.where(repeat, np.exp(-np.where(repeat, log_bx1, 0.0)), 0.0)
+        d_b = wx @ (shared + digamma(b + ux) - digamma(b)) - ww4_x @ inv_bx1
+        return float(w @ ll), np.array([d_r, d_alpha, d_a, d_b])
+
+    def _loglik(self, params: np.ndarray, d: dict[str, Any]) -> np.ndarray:
+        return self._value_and_gradient(params, d, np.empty(0), rows=True)
 
     # -- predictions ---------------------------------------------------------
 

@@ -15,11 +15,13 @@ days (> 0) — ``monetary_avg_repeat`` of the customer summary.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
-from scipy.special import gammaln
+from scipy.special import digamma, gammaln
 
 from tenure.errors import InputError
-from tenure.models._base import LikelihoodModel
+from tenure.models._base import LikelihoodModel, Unique
 
 
 class GammaGamma(LikelihoodModel):
@@ -44,14 +46,36 @@ class GammaGamma(LikelihoodModel):
         if (d["m"] <= 0).any():
             raise InputError("every average spend m must be more than 0.", column="m")
 
-    def _loglik(self, params: np.ndarray, d: dict[str, np.ndarray]) -> np.ndarray:
+    def _prepare(self, d: dict[str, np.ndarray]) -> dict[str, Any]:
+        x = Unique(d["x"])
+        return {"x": x, "m": d["m"], "log_m": np.log(d["m"]), "mx": d["m"] * d["x"]}
+
+    def _value_and_gradient(
+        self, params: np.ndarray, d: dict[str, Any], w: np.ndarray, *, rows: bool = False
+    ) -> Any:
         p, q, gamma = params
-        x, m = d["x"], d["m"]
-        px = p * x
-        return (
-            gammaln(px + q) - gammaln(px) - gammaln(q) + q * np.log(gamma)
-            + (px - 1) * np.log(m) + px * np.log(x) - (px + q) * np.log(gamma + m * x)
-        )  # fmt: skip
+        if not isinstance(d["x"], Unique):  # plain arrays, outside a fit
+            d = self._prepare(d)
+        x = d["x"]
+        ux = x.values
+        px = p * ux
+        log_g_mx = np.log(gamma + d["mx"])
+        per_x = gammaln(px + q) - gammaln(px) - gammaln(q) + q * np.log(gamma) + px * np.log(ux)
+        pxr = x.take(px)
+        ll = x.take(per_x) + (pxr - 1) * d["log_m"] - (pxr + q) * log_g_mx
+        if rows:
+            return ll
+        wx = np.bincount(x.index, weights=w, minlength=len(ux))
+        inv = 1.0 / (gamma + d["mx"])
+        d_p = wx @ (ux * (digamma(px + q) - digamma(px) + np.log(ux))) + (w * x.take(ux)) @ (
+            d["log_m"] - log_g_mx
+        )
+        d_q = wx @ (digamma(px + q) - digamma(q) + np.log(gamma)) - w @ log_g_mx
+        d_gamma = wx.sum() * q / gamma - (w * (pxr + q)) @ inv
+        return float(w @ ll), np.array([d_p, d_q, d_gamma])
+
+    def _loglik(self, params: np.ndarray, d: dict[str, Any]) -> np.ndarray:
+        return self._value_and_gradient(params, d, np.empty(0), rows=True)
 
     def predict_spend(self, data) -> np.ndarray:
         """Expected value of a customer's next transaction, E[M | m, x].

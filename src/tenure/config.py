@@ -59,6 +59,13 @@ class Settings:
     engine: str = "duckdb"
     spark_master: str | None = None
     spark_database: str | None = None
+    # predictions: customer lifetime value over this horizon, discounted at
+    # this rate a year, times this margin (1 = revenue)
+    clv_horizon_days: int = 365
+    discount_rate: float = 0.10
+    margin: float = 1.0
+    # the unit of t_x and T the purchase models are fitted in: day or week
+    time_unit: str = "day"
 
     @property
     def analytics_path(self) -> Path:
@@ -90,6 +97,12 @@ def _coerce(name: str, raw: Any, origin: str) -> Any:
             if text in {"0", "false", "no", "off"}:
                 return False
             raise ValueError(raw)
+        if "float" in kind:
+            kind = "number of 0 or more"
+            value = float(raw)
+            if not value >= 0 or value == float("inf"):
+                raise ValueError(raw)
+            return value
         if "int" in kind:
             kind = "whole number"
             if raw is None or (isinstance(raw, str) and raw.strip().lower() in {"", "none"}):

@@ -121,6 +121,16 @@ class BetaGeo(PurchaseModel):
             )  # fmt: skip
         return np.where(x > 0, 1.0 / (1.0 + np.exp(np.minimum(log_ratio, 700))), 1.0)
 
+    def expected_repeat_purchases(self, t) -> np.ndarray:
+        """E[X(t)]: expected repeat purchases of a new customer in the ``t``
+        time units after their first purchase (Fader et al. 2005, eq. 9)."""
+        self._check_fitted("expected_repeat_purchases()")
+        r, alpha, a, b = (self.params_[k] for k in self.param_names)
+        t = np.asarray(t, dtype="float64")
+        z = t / (alpha + t)
+        hyp = hyp2f1(r, b, a + b - 1, z)
+        return (a + b - 1) / (a - 1) * (1 - np.exp(r * np.log(alpha / (alpha + t))) * hyp)
+
     def predict_purchases(self, t: float, data) -> np.ndarray:
         """Expected purchases in the next ``t`` time units (Fader et al. 2005, eq. 10)."""
         self._check_fitted("predict_purchases()")

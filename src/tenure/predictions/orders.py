@@ -1,0 +1,304 @@
+"""Orders straight from a file or a DataFrame, for fitting without a store.
+
+``tenure fit MODEL --orders FILE`` and the Python API read a CSV, Parquet or
+JSON-lines file (or a pandas/polars/Arrow table) of orders with at least a
+customer id, a date and an amount, mapped like ``tenure ingest`` (the same
+column names and aliases, ``--map SRC=FIELD``). Columns that are already
+typed (Parquet, DataFrames) are used as they are; text columns are parsed
+with the ingest's own rules (date orders, decimal commas, currency signs).
+
+Nothing is lost silently: a row without a usable customer, date or amount
+is left out with its reason, and the caller writes those rows to a
+quarantine file and says how many there were. An order id is optional; when
+given, a repeated id keeps its first row and the others count as
+duplicates.
+
+Everything happens in an in-memory DuckDB database: the store is not
+touched.
+"""
+
+from __future__ import annotations
+
+import csv
+import warnings
+from collections.abc import Mapping as MappingABC
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import ibis
+
+from tenure.datamodel import KINDS
+from tenure.engine.source import RejectedRowsWarning, Source
+from tenure.errors import InputError
+from tenure.ingestion import coerce
+from tenure.ingestion import mapping as mapping_mod
+from tenure.ingestion.readers import detect_format
+from tenure.ingestion.sources import _to_arrow
+from tenure.sqltext import lit, q
+
+ORDERS = KINDS["orders"]
+REQUIRED = ("customer_id", "placed_at", "amount")
+OPTIONAL = ("order_id", "status")
+NUMERIC = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "FLOAT", "DOUBLE", "DECIMAL")
+
+
+@dataclass
+class OrdersData:
+    """What :func:`read_orders` read: a :class:`Source` over the usable
+    orders, and the counts and reasons of the rows left out."""
+
+    source: Source
+    name: str
+    read: int
+    rejected: int
+    duplicates: int
+    reasons: list[dict[str, Any]] = field(default_factory=list)
+
+    def write_rejected(self, path: Path | str) -> Path:
+        """Write the rejected rows (line, column, value, reason) to a CSV file."""
+        path = Path(path)
+        rows = self.source.con.con.execute(
+            "SELECT _line, _column, _value, _reason FROM _rejected ORDER BY _line"
+        ).fetchall()
+        with path.open("w", newline="", encoding="utf-8") as fh:
+            out = csv.writer(fh)
+            out.writerow(["_line", "_column", "_value", "_reason"])
+            out.writerows(rows)
+        return path
+
+    def warn(self) -> None:
+        if not self.rejected:
+            return
+        first = "; ".join(
+            f"line {r['line']}, column '{r['column']}': {r['value']!r} {r['reason']}"
+            for r in self.reasons[:3]
+        )
+        warnings.warn(
+            f"{self.rejected:,} of {self.read:,} rows of {self.name} were left out: {first}.",
+            RejectedRowsWarning,
+            stacklevel=3,
+        )
+
+
+def read_orders(
+    data: Any,
+    *,
+    map: MappingABC[str, str] | None = None,
+    timezone: str = "UTC",
+    currency: str = "EUR",
+    date_format: str | None = None,
+    date_order: str = "auto",
+) -> OrdersData:
+    """Read orders from ``data`` (a path or a table) into an in-memory engine.
+
+    ``map`` maps the file's columns to fields (``{"Order Date": "placed_at"}``).
+    Timestamps without an offset are read in ``timezone``.
+
+    >>> orders = read_orders("orders.csv", map={"Total": "amount"})  # doctest: +SKIP
+    >>> orders.source                                                # doctest: +SKIP
+    """
+    con = ibis.duckdb.connect()
+    raw = con.con
+    raw.execute("SET TimeZone = 'UTC'")
+    raw.execute("SET enable_progress_bar = false")
+    name = _load(raw, data)
+    columns = [r[0] for r in raw.execute("DESCRIBE src").fetchall() if r[0] != "_line"]
+    types = {r[0]: r[1] for r in raw.execute("DESCRIBE src").fetchall()}
+    found = _resolve(columns, map or {}, name)
+    tz = lit(timezone)
+
+    value: dict[str, str] = {}
+    reason: dict[str, str] = {}
+    for f, col in found.items():
+        v, typ = q(col), types[col].upper()
+        text = f"nullif(trim(CAST({v} AS VARCHAR)), '')"
+        if f in ("customer_id", "order_id"):
+            value[f] = text
+            continue
+        if f == "placed_at":
+            if typ.startswith("TIMESTAMP WITH TIME ZONE"):
+                value[f] = f"timezone('UTC', {v})"
+            elif typ.startswith("TIMESTAMP") or typ == "DATE":
+                value[f] = coerce._in_zone(f"CAST({v} AS TIMESTAMP)", tz)
+            else:
+                group = coerce.ISO
+                if not date_format:
+                    group, _ = coerce.detect_date_group(raw, text, date_order, table="src")
+                parsed = coerce.timestamp(text, group, tz, date_format)
+                value[f], reason[f] = parsed.value, parsed.reason
+            continue
+        if f == "amount":
+            if typ.startswith(NUMERIC):
+                value[f] = f"CAST({v} AS DOUBLE)"
+            else:
+                comma = coerce.detect_decimal_comma(raw, text, table="src")
+                parsed = coerce.amount(text, comma, "DOUBLE")
+                value[f], reason[f] = parsed.value, parsed.reason
+            continue
+        value[f], reason[f] = _status(raw, text)
+
+    # the first problem of each row: a missing value, or one that cannot be read
+    checks = []  # (condition, column, reason)
+    for f, col in found.items():
+        is_text = types[col].upper() == "VARCHAR"
+        present = f"nullif(trim({q(col)}), '') IS NOT NULL" if is_text else f"{q(col)} IS NOT NULL"
+        if f in REQUIRED:
+            checks.append((f"NOT ({present})", col, f"'is missing: {f} is needed'"))
+        if f in reason:
+            checks.append((f"{present} AND ({value[f]}) IS NULL", col, reason[f]))
+    if "amount" in found:
+        amount = value["amount"]
+        checks.append(
+            (f"isnan({amount}) OR isinf({amount})", found["amount"], "'is not a finite amount'")
+        )
+    problem = " ".join(f"WHEN {c} THEN {i}" for i, (c, _, _) in enumerate(checks))
+    as_text = " ".join(f"WHEN {k} THEN CAST(s.{q(c[1])} AS VARCHAR)" for k, c in enumerate(checks))
+    status = f"coalesce({value.get('status', 'NULL')}, 'completed')"
+    order_id = value.get("order_id", "CAST(_line AS VARCHAR)")
+    raw.execute(
+        "CREATE TEMP TABLE _typed AS SELECT _line, "
+        f"{order_id} AS order_id, {value['customer_id']} AS customer_id, "
+        f"{value['placed_at']} AS placed_at, {status} AS status, "
+        f"{value['amount']} AS amount_reporting, CASE {problem} END AS _problem FROM src"
+    )
+    raw.execute(
+        "CREATE TEMP TABLE _rejected AS SELECT s._line, "
+        f"CASE t._problem {_literal_cases(checks, 1)} END AS _column, "
+        f"CASE t._problem {as_text} END AS _value, "
+        f"CASE t._problem {_literal_cases(checks, 2)} END AS _reason "
+        "FROM _typed t JOIN src s USING (_line) WHERE t._problem IS NOT NULL"
+    )
+    good = (
+        "SELECT order_id, customer_id, placed_at, status, amount_reporting FROM _typed "
+        "WHERE _problem IS NULL"
+    )
+    duplicates = 0
+    if "order_id" in found:
+        total, distinct = raw.execute(
+            "SELECT count(*), count(DISTINCT order_id) FROM _typed WHERE _problem IS NULL"
+        ).fetchall()[0]
+        duplicates = int(total - distinct)
+        if duplicates:
+            good += " QUALIFY row_number() OVER (PARTITION BY order_id ORDER BY _line) = 1"
+    raw.execute(f"CREATE VIEW orders AS {good}")
+    read = int(raw.execute("SELECT count(*) FROM _typed").fetchall()[0][0])
+    rejected = int(raw.execute("SELECT count(*) FROM _rejected").fetchall()[0][0])
+    reasons = [
+        {"line": int(line), "column": col, "value": val, "reason": why}
+        for line, col, val, why in raw.execute(
+            "SELECT _line, _column, _value, _reason FROM _rejected ORDER BY _line LIMIT 5"
+        ).fetchall()
+    ]
+    if read == 0:
+        raise InputError("there are no orders in it.", hint="Export the orders again.", source=name)
+    if rejected == read:
+        first = reasons[0]
+        raise InputError(
+            f"none of the {read:,} rows can be used; the first: line {first['line']}, column "
+            f"'{first['column']}': {first['value']!r} {first['reason']}.",
+            hint="Check the columns with --map SRC=FIELD, or the date format with --date-format.",
+            source=name,
+        )
+    source = Source.from_ibis(con, {"orders": "orders"}, currency=currency, description=name)
+    source._closer = con.disconnect
+    return OrdersData(source, name, read, rejected, duplicates, reasons)
+
+
+def _literal_cases(checks: list[tuple[str, str, str]], i: int) -> str:
+    """WHEN k THEN the i-th part of check k, as a SQL literal (reasons are
+    SQL already)."""
+    return " ".join(f"WHEN {k} THEN {lit(c[i]) if i == 1 else c[i]}" for k, c in enumerate(checks))
+
+
+def _status(raw: Any, text: str) -> tuple[str, str]:
+    """The status as SQL: the ingest's rules applied to the few distinct
+    texts of the column, then looked up, which is much faster on millions
+    of rows than applying them to every row."""
+    coerce.install_lookups(raw, {"status"})
+    parsed = coerce.status("v")
+    pairs = raw.execute(
+        f"SELECT v, {parsed.value} FROM (SELECT DISTINCT {text} AS v FROM src) WHERE v IS NOT NULL"
+    ).fetchall()
+    if len(pairs) > 1000:  # not a status column; let every row say so
+        return coerce.status(text).value, coerce.status(text).reason
+    cases = " ".join(f"WHEN {lit(v)} THEN {lit(s) if s else 'NULL'}" for v, s in pairs)
+    value = f"CASE {text} {cases} END" if cases else "NULL"
+    return value, parsed.reason
+
+
+def _load(raw: Any, data: Any) -> str:
+    """The rows of ``data`` as the view ``src`` with a ``_line`` column; its name."""
+    if isinstance(data, str | Path):
+        path = Path(data)
+        if not path.exists():
+            raise InputError(
+                "no such file.",
+                hint=f"Check the path (a relative path starts from {Path.cwd()}).",
+                source=str(path),
+                code="file_not_found",
+            )
+        if path.is_dir() or path.stat().st_size == 0:
+            raise InputError(
+                "is a folder or an empty file, not a file of orders.", source=str(path)
+            )
+        fmt = detect_format(path, None)
+        p = lit(str(path))
+        try:
+            if fmt == "parquet":
+                raw.execute(
+                    "CREATE TEMP VIEW src AS SELECT file_row_number + 1 AS _line, * EXCLUDE "
+                    f"(file_row_number) FROM read_parquet({p}, file_row_number = true)"
+                )
+            elif fmt == "jsonl":
+                raw.execute(
+                    "CREATE TEMP TABLE src AS SELECT row_number() OVER () AS _line, * "
+                    f"FROM read_json_auto({p}, format = 'newline_delimited')"
+                )
+            else:
+                # line 1 is the header; a value's line is its row number + 1
+                raw.execute(
+                    "CREATE TEMP TABLE src AS SELECT row_number() OVER () + 1 AS _line, * "
+                    f"FROM read_csv({p}, header = true, all_varchar = true)"
+                )
+        except Exception as exc:  # duckdb.Error: say which file and why
+            raise InputError(
+                f"cannot read it as {fmt}: {str(exc).splitlines()[0]}",
+                hint="For a messy export (an odd encoding or delimiter), ingest it with "
+                "`tenure ingest orders FILE` and fit from the store.",
+                source=path.name,
+            ) from None
+        return path.name
+    table = _to_arrow(data)
+    raw.register("_frame", table)
+    raw.execute("CREATE TEMP VIEW src AS SELECT row_number() OVER () AS _line, * FROM _frame")
+    return f"the {type(data).__name__} given"
+
+
+def _resolve(columns: list[str], wanted: MappingABC[str, str], name: str) -> dict[str, str]:
+    """field -> column, by ``wanted`` (column -> field) and then by the
+    ingest's names and aliases; the required fields must be found."""
+    explicit = mapping_mod.parse_map_flags([f"{c}={f}" for c, f in wanted.items()], ORDERS)
+    by_norm = {}
+    for col in columns:
+        by_norm.setdefault(mapping_mod.normalize(col), col)
+    found: dict[str, str] = {}
+    for f, col in explicit.columns.items():
+        actual = col if col in columns else by_norm.get(mapping_mod.normalize(col))
+        if actual is None:
+            raise mapping_mod._not_found(ORDERS, f, col, columns, name, explicit=True)
+        found[f] = actual
+    used = set(found.values())
+    for f in (*REQUIRED, *OPTIONAL):
+        if f in found:
+            continue
+        for candidate in (f, *ORDERS.field(f).aliases):
+            col = by_norm.get(mapping_mod.normalize(candidate))
+            if col is not None and col not in used:
+                found[f] = col
+                used.add(col)
+                break
+        else:
+            if f in REQUIRED:
+                raise mapping_mod._not_found(ORDERS, f, None, columns, name, explicit=False)
+    return found

@@ -1,0 +1,213 @@
+"""From the engine to the models and back: fit the purchase and spend
+models on sufficient statistics, then score every customer.
+
+Only compact tables cross from the engine: the distinct (x, t_x, T) with
+their counts to fit the purchase model, the distinct (x, m) of the repeat
+buyers to fit the spend model, and one row per customer to score. Each
+customer's purchase predictions depend only on (x, t_x, T), so they are
+computed once per distinct triple and spread to the customers sharing it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from tenure.engine.context import Context
+from tenure.engine.summaries import TIME_UNITS, btyd_statistics, customer_summary
+from tenure.errors import ConfigError, InputError
+from tenure.models._transactions import DAYS_PER_YEAR, PurchaseModel
+from tenure.models.btyd import BetaGeo
+from tenure.models.spend import GammaGamma
+
+
+def purchase_models() -> dict[str, type[PurchaseModel]]:
+    from tenure.models import btyd
+
+    models: dict[str, type[PurchaseModel]] = {"bgnbd": BetaGeo}
+    if hasattr(btyd, "ParetoNBD"):
+        models["paretonbd"] = btyd.ParetoNBD
+    return models
+
+
+def check_time_unit(time_unit: str) -> float:
+    if time_unit not in TIME_UNITS:
+        raise ConfigError(
+            f"the time unit {time_unit!r} is not known.", hint="Use --time-unit day or week."
+        )
+    return TIME_UNITS[time_unit]
+
+
+def purchase_statistics(ctx: Context, time_unit: str = "day") -> pd.DataFrame:
+    """Distinct (x, t_x, T) with ``weight``, as pandas."""
+    check_time_unit(time_unit)
+    return btyd_statistics(ctx, time_unit=time_unit).to_pandas()
+
+
+def spend_statistics(ctx: Context) -> pd.DataFrame:
+    """Distinct (x, m) of the customers with a repeat purchase, with ``weight``:
+    m is the average value of their repeat purchase days."""
+    s = customer_summary(ctx)
+    s = s.filter((s.x > 0) & s.monetary_avg_repeat.notnull())
+    t = s.select("x", m=s.monetary_avg_repeat)
+    return t.group_by(["x", "m"]).agg(weight=t.count().cast("int64")).to_pandas()
+
+
+def _no_repeat_buyers(ctx: Context, n: int) -> InputError:
+    return InputError(
+        f"none of the {n:,} customers up to {ctx.as_of} has bought on a second day.",
+        hint="Buy-till-you-die models learn from repeat purchases: use a later "
+        "--calibration-end or more history, or check that the orders have the right customer ids.",
+    )
+
+
+def fit_purchase_model(
+    ctx: Context, model: str = "bgnbd", *, time_unit: str = "day", penalizer: float = 0.0
+) -> PurchaseModel:
+    """Fit BG/NBD (``bgnbd``) or Pareto/NBD (``paretonbd``) on the context."""
+    models = purchase_models()
+    if model not in models:
+        raise ConfigError(
+            f"{model!r} is not a purchase model.", hint=f"Use one of: {', '.join(models)}."
+        )
+    stats = purchase_statistics(ctx, time_unit)
+    if stats.empty:
+        raise InputError(
+            f"there are no purchases up to {ctx.as_of}.",
+            hint="Use a later --calibration-end, or ingest orders first.",
+        )
+    if not (stats.x > 0).any():
+        raise _no_repeat_buyers(ctx, int(stats.weight.sum()))
+    fitted = models[model](penalizer=penalizer).fit(stats, weights=stats.weight)
+    fitted.time_unit_ = time_unit
+    return fitted
+
+
+def fit_spend_model(ctx: Context, *, penalizer: float = 0.0) -> GammaGamma:
+    """Fit the Gamma-Gamma spend model on the repeat buyers' average spend."""
+    stats = spend_statistics(ctx)
+    if stats.empty:
+        raise _no_repeat_buyers(ctx, 0)
+    if (stats.m <= 0).any():
+        # refunds can leave a repeat day worth nothing; such customers say
+        # nothing about spend and are left out of this fit (and counted)
+        stats = stats[stats.m > 0]
+    return GammaGamma(penalizer=penalizer).fit(stats, weights=stats.weight)
+
+
+@dataclass
+class Scores:
+    """Per-customer predictions and what they were made with."""
+
+    customers: pd.DataFrame
+    purchase_model: PurchaseModel
+    spend_model: GammaGamma | None
+    as_of: date
+    time_unit: str
+    horizon_days: int
+    discount_rate: float
+    margin: float
+    currency: str
+    model: str = "bgnbd"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def summary(self) -> dict[str, Any]:
+        c = self.customers
+        return {
+            "customers": int(len(c)),
+            "expected_purchases": float(c.expected_purchases.sum()),
+            "predicted_clv": float(np.nansum(c.clv)) if "clv" in c else None,
+            "mean_p_alive": float(c.p_alive.mean()) if len(c) else None,
+            "likely_alive": int((c.p_alive >= 0.5).sum()),
+        }
+
+
+def score(
+    ctx: Context,
+    purchase_model: PurchaseModel,
+    spend_model: GammaGamma | None = None,
+    *,
+    horizon_days: int = 365,
+    discount_rate: float = 0.10,
+    margin: float = 1.0,
+    model: str = "bgnbd",
+) -> Scores:
+    """P(alive), expected purchases and spend, CLV and the next purchase
+    date for every customer with a purchase up to the context's as-of date.
+
+    The horizon is in days whatever the model's time unit; CLV is
+    discounted at ``discount_rate`` a year, month by month.
+    """
+    if horizon_days <= 0:
+        raise ConfigError(
+            f"the horizon must be 1 day or more; got {horizon_days}.", hint="Pass --horizon 365."
+        )
+    if not 0 < margin <= 1:
+        raise ConfigError(
+            f"the margin must be more than 0 and at most 1; got {margin}.",
+            hint="Pass the share of revenue that is profit, e.g. --margin 0.3 (1 = revenue).",
+        )
+    time_unit = getattr(purchase_model, "time_unit_", "day")
+    unit = check_time_unit(time_unit)
+    s = customer_summary(ctx, time_unit=time_unit)
+    s = s.filter(s.orders > 0).select(
+        "customer_id",
+        "x",
+        "t_x",
+        "T",
+        "orders",
+        "recency_days",
+        "monetary_total",
+        m="monetary_avg_repeat",
+    )
+    c = s.to_pandas()
+    triple = c.groupby(["x", "t_x", "T"], sort=False).ngroup().to_numpy()
+    first = np.unique(triple, return_index=True)[1]
+    u = c.iloc[first][["x", "t_x", "T"]].reset_index(drop=True)
+    horizon = horizon_days / unit
+    per_year = DAYS_PER_YEAR / unit
+    p_alive = purchase_model.predict_alive(u)
+    purchases = purchase_model.predict_purchases(horizon, u)
+    discounted = purchase_model.predict_discounted_purchases(
+        u, horizon, discount_rate=discount_rate, periods_per_year=per_year
+    )
+    wait = purchase_model.predict_next_purchase(u)
+    out = pd.DataFrame({"customer_id": c.customer_id})
+    out["x"], out["t_x"], out["T"] = c["x"], c["t_x"], c["T"]
+    out["orders"], out["recency_days"] = c.orders, c.recency_days
+    out["monetary_total"] = c.monetary_total
+    out["p_alive"] = p_alive[triple]
+    out["expected_purchases"] = purchases[triple]
+    if spend_model is not None:
+        m = c.m.fillna(0.0).to_numpy()
+        spend = spend_model.predict_spend({"x": c.x.to_numpy(), "m": np.maximum(m, 0.0)})
+        out["expected_spend"] = spend
+        out["clv"] = discounted[triple] * spend * margin
+    # the median wait to the next purchase, if still alive, from the as-of day
+    days = np.round(wait[triple] * unit)
+    days = np.where(np.isfinite(days) & (days < 36500), days, np.nan)
+    out["next_purchase_date"] = pd.to_datetime(ctx.as_of) + pd.to_timedelta(days, unit="D")
+    return Scores(
+        out,
+        purchase_model,
+        spend_model,
+        ctx.as_of,
+        time_unit,
+        horizon_days,
+        discount_rate,
+        margin,
+        ctx.source.currency,
+        model,
+    )
+
+
+def fitted_at() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def days_to_date(as_of: date, days: float) -> date | None:
+    return None if not np.isfinite(days) else as_of + timedelta(days=int(days))

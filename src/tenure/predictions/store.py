@@ -1,0 +1,207 @@
+"""Fits and scores kept in the analytics store.
+
+``model_fits`` keeps every fit: the model, its version (the n-th fit of
+that model in this store), when it was fitted, the data's as-of date, the
+parameters with their standard errors, the log-likelihood and the
+definitions. ``customer_predictions`` holds the latest scores, one row per
+customer, naming the fits they came from. Both are written in one
+transaction: an interrupted ``tenure predict`` leaves the previous scores.
+
+These tables are derived: ``tenure predict`` makes them again at any time,
+so they are created when first written rather than by a schema migration.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from tenure import __version__
+from tenure.config import Settings
+from tenure.models._base import LikelihoodModel
+from tenure.predictions.scoring import Scores, fitted_at
+from tenure.store.workspace import Workspace
+
+FITS_DDL = """
+CREATE TABLE IF NOT EXISTS model_fits (
+    fit_id BIGINT PRIMARY KEY,
+    model VARCHAR NOT NULL,
+    model_version INTEGER NOT NULL,
+    tenure_version VARCHAR,
+    fitted_at TIMESTAMP NOT NULL,
+    as_of DATE NOT NULL,
+    calibration_end DATE,
+    time_unit VARCHAR,
+    n_customers BIGINT,
+    params VARCHAR NOT NULL,
+    std_errors VARCHAR NOT NULL,
+    log_likelihood DOUBLE,
+    aic DOUBLE,
+    converged BOOLEAN,
+    definitions VARCHAR,
+    validation VARCHAR
+)"""
+
+PREDICTIONS_DDL = """
+CREATE TABLE customer_predictions (
+    customer_id VARCHAR PRIMARY KEY,
+    x BIGINT, t_x DOUBLE, "T" DOUBLE, orders BIGINT, recency_days BIGINT,
+    monetary_total DOUBLE,
+    p_alive DOUBLE, expected_purchases DOUBLE, expected_spend DOUBLE, clv DOUBLE,
+    next_purchase_date DATE,
+    horizon_days INTEGER, discount_rate DOUBLE, margin DOUBLE, currency VARCHAR,
+    model VARCHAR, model_version INTEGER, purchase_fit_id BIGINT, spend_fit_id BIGINT,
+    fitted_at TIMESTAMP, as_of DATE
+)"""
+
+
+def fit_record(
+    model_name: str,
+    model: LikelihoodModel,
+    *,
+    as_of: Any,
+    calibration_end: Any = None,
+    time_unit: str | None = None,
+    definitions: dict[str, Any] | None = None,
+    validation: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A fit as the JSON of ``tenure fit --json`` and a row of ``model_fits``."""
+    return {
+        "model": model_name,
+        "params": model.params_,
+        "std_errors": model.std_errors_,
+        "log_likelihood": model.log_likelihood_,
+        "aic": model.aic_,
+        "n_customers": model.n_customers_,
+        "converged": model.converged_,
+        "time_unit": time_unit,
+        "as_of": str(as_of),
+        "calibration_end": None if calibration_end is None else str(calibration_end),
+        "fitted_at": fitted_at().isoformat(),
+        "definitions": definitions or {},
+        "validation": validation,
+    }
+
+
+def _insert_fit(con: duckdb.DuckDBPyConnection, record: dict[str, Any]) -> tuple[int, int]:
+    con.execute(FITS_DDL)
+    fit_id, version = con.execute(
+        "SELECT coalesce(max(fit_id), 0) + 1, "
+        "coalesce(max(model_version) FILTER (WHERE model = ?), 0) + 1 FROM model_fits",
+        [record["model"]],
+    ).fetchall()[0]
+    con.execute(
+        "INSERT INTO model_fits VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            fit_id,
+            record["model"],
+            version,
+            __version__,
+            datetime.fromisoformat(record["fitted_at"]).replace(tzinfo=None),
+            record["as_of"],
+            record["calibration_end"],
+            record["time_unit"],
+            record["n_customers"],
+            json.dumps(record["params"]),
+            json.dumps(record["std_errors"]),
+            record["log_likelihood"],
+            record["aic"],
+            record["converged"],
+            json.dumps(record["definitions"], default=str),
+            json.dumps(record["validation"], default=str) if record["validation"] else None,
+        ],
+    )
+    record["fit_id"], record["model_version"] = int(fit_id), int(version)
+    return int(fit_id), int(version)
+
+
+def save_fit(settings: Settings, record: dict[str, Any]) -> dict[str, Any]:
+    """Keep one fit; adds ``fit_id`` and ``model_version`` to the record."""
+    with Workspace.open(settings, create=False) as ws, ws.analytics() as con:
+        con.execute("BEGIN")
+        try:
+            _insert_fit(con, record)
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+    return record
+
+
+def save_scores(
+    settings: Settings, scores: Scores, purchase_fit: dict[str, Any], spend_fit: dict | None
+) -> None:
+    """Keep both fits and replace the scores, all in one transaction."""
+    c = scores.customers
+    frame = pd.DataFrame(
+        {
+            "customer_id": c.customer_id.astype(str),
+            "x": c["x"],
+            "t_x": c["t_x"],
+            "T": c["T"],
+            "orders": c["orders"],
+            "recency_days": c["recency_days"],
+            "monetary_total": c["monetary_total"],
+            "p_alive": c["p_alive"],
+            "expected_purchases": c["expected_purchases"],
+            "expected_spend": c.get("expected_spend"),
+            "clv": c.get("clv"),
+            "next_purchase_date": c["next_purchase_date"].dt.date,
+        }
+    )
+    with Workspace.open(settings, create=False) as ws, ws.analytics() as con:
+        con.execute("BEGIN")
+        try:
+            purchase_id, version = _insert_fit(con, purchase_fit)
+            spend_id = _insert_fit(con, spend_fit)[0] if spend_fit else None
+            con.register("_scores", frame)
+            con.execute("DROP TABLE IF EXISTS customer_predictions")
+            con.execute(PREDICTIONS_DDL)
+            con.execute(
+                "INSERT INTO customer_predictions SELECT *, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? "
+                "FROM _scores",
+                [
+                    scores.horizon_days,
+                    scores.discount_rate,
+                    scores.margin,
+                    scores.currency,
+                    purchase_fit["model"],
+                    version,
+                    purchase_id,
+                    spend_id,
+                    datetime.fromisoformat(purchase_fit["fitted_at"]).replace(tzinfo=None),
+                    scores.as_of,
+                ],
+            )
+            con.unregister("_scores")
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+
+
+def load_scores(con: duckdb.DuckDBPyConnection) -> pd.DataFrame | None:
+    """The latest scores, or None when ``tenure predict`` has not run."""
+    exists = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'customer_predictions'"
+    ).fetchall()[0][0]
+    if not exists:
+        return None
+    return con.execute("SELECT * FROM customer_predictions").df()
+
+
+def load_fits(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    exists = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'model_fits'"
+    ).fetchall()[0][0]
+    if not exists:
+        return []
+    rows = con.execute("SELECT * FROM model_fits ORDER BY fit_id").df().to_dict("records")
+    for row in rows:
+        for key in ("params", "std_errors", "definitions", "validation"):
+            row[key] = json.loads(row[key]) if row.get(key) else None
+    return rows

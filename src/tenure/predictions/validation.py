@@ -1,0 +1,193 @@
+"""Holdout validation of the purchase models: fit on the orders up to a
+calibration date, predict the period after it, and compare with what
+happened.
+
+Per customer: the repeat purchase days in the holdout against the model's
+conditional expectation given (x, t_x, T) at the calibration end. In
+aggregate: the total, the mean by calibration frequency (Fader, Hardie and
+Lee 2005, figure 4), and the cumulative repeat purchases week by week from
+the first order to the end of the holdout (their figure 2), where the
+prediction for each customer starts at their first purchase day.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import date, datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from tenure.engine import periods
+from tenure.engine.context import Context
+from tenure.engine.source import Source
+from tenure.engine.summaries import customer_summary
+from tenure.errors import InputError
+from tenure.models._transactions import PurchaseModel
+from tenure.predictions.scoring import check_time_unit, fit_purchase_model
+
+FREQUENCY_BINS = 7  # calibration x of 0..6, and 7 or more
+
+
+@dataclass
+class Validation:
+    """What :func:`holdout` measured; ``metrics`` are plain numbers."""
+
+    model: PurchaseModel
+    model_name: str
+    calibration_end: date
+    holdout_end: date
+    time_unit: str
+    customers: pd.DataFrame  # customer_id, x, t_x, T, actual, predicted
+    by_frequency: pd.DataFrame  # x, customers, actual, predicted
+    tracking: pd.DataFrame  # week, date, actual, predicted (cumulative)
+    metrics: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "calibration_end": self.calibration_end.isoformat(),
+            "holdout_end": self.holdout_end.isoformat(),
+            "time_unit": self.time_unit,
+            **self.metrics,
+            "by_frequency": self.by_frequency.to_dict("records"),
+        }
+
+
+def data_range(source: Source, defs: Any) -> tuple[date, date]:
+    """First and last local purchase dates of the source."""
+    ctx = Context(source, replace(defs, as_of=None))
+    p = ctx.all_orders
+    first, last = p.aggregate(first=p.local_date.min(), last=p.local_date.max()).execute().iloc[0]
+    return _as_date(first), _as_date(last)
+
+
+def _as_date(value: Any) -> date:
+    return value.date() if isinstance(value, datetime) else value
+
+
+def check_calibration_end(calibration_end: date, first: date, last: date) -> None:
+    if not first <= calibration_end < last:
+        raise InputError(
+            f"the calibration end {calibration_end} is outside the orders, which run from "
+            f"{first} to {last}.",
+            hint="Pick a date between them that leaves a holdout after it, e.g. "
+            f"--calibration-end {first + (last - first) * 2 // 3}.",
+            value=str(calibration_end),
+        )
+
+
+def holdout(
+    source: Source,
+    defs: Any,
+    calibration_end: date,
+    *,
+    model: str = "bgnbd",
+    time_unit: str = "day",
+    penalizer: float = 0.0,
+) -> Validation:
+    """Fit ``model`` up to ``calibration_end`` and compare its predictions
+    with the orders after it, up to the definitions' as-of date (the end
+    of the data by default)."""
+    unit = check_time_unit(time_unit)
+    first, last = data_range(source, defs)
+    end = defs.as_of or last
+    check_calibration_end(calibration_end, first, min(last, end))
+    cal = Context(source, replace(defs, as_of=calibration_end))
+    full = Context(source, replace(defs, as_of=end))
+    fitted = fit_purchase_model(cal, model, time_unit=time_unit, penalizer=penalizer)
+    duration = (full.as_of_day - cal.as_of_day) / unit
+
+    # per customer: calibration (x, t_x, T) and holdout repeat purchase days
+    s = customer_summary(cal, time_unit=time_unit)
+    s = s.filter(s.orders > 0).select("customer_id", "x", "t_x", "T")
+    d = full.purchase_days
+    later = d.filter((d.day > cal.as_of_day) & (d.day <= full.as_of_day))
+    later = later.group_by("customer_id").agg(actual=later.count().cast("int64"))
+    joined = s.left_join(later, "customer_id")
+    c = joined.select(
+        "customer_id", "x", "t_x", "T", actual=joined.actual.fill_null(0).cast("int64")
+    ).to_pandas()
+    c["predicted"] = fitted.predict_purchases(duration, c)
+
+    bins = np.minimum(c["x"].to_numpy(), FREQUENCY_BINS)
+    by_freq = (
+        c.assign(x=bins)
+        .groupby("x")
+        .agg(
+            customers=("actual", "size"), actual=("actual", "mean"), predicted=("predicted", "mean")
+        )
+        .reset_index()
+    )
+    tracking = _tracking(cal, full, fitted, unit)
+    err = c["predicted"] - c["actual"]
+    actual_total, predicted_total = float(c["actual"].sum()), float(c["predicted"].sum())
+    holdout_weeks = tracking[tracking["date"] > pd.Timestamp(calibration_end)]
+    increments = tracking["actual"].diff().fillna(tracking["actual"])
+    predicted_inc = tracking["predicted"].diff().fillna(tracking["predicted"])
+    in_holdout = tracking["date"] > pd.Timestamp(calibration_end)
+    metrics = {
+        "customers": int(len(c)),
+        "holdout_days": int(full.as_of_day - cal.as_of_day),
+        "actual_purchases": actual_total,
+        "predicted_purchases": predicted_total,
+        "total_error_pct": (
+            100 * (predicted_total - actual_total) / actual_total if actual_total else None
+        ),
+        "mae": float(np.abs(err).mean()),
+        "rmse": float(np.sqrt((err**2).mean())),
+        "correlation": (
+            float(np.corrcoef(c["predicted"], c["actual"])[0, 1])
+            if c["actual"].std() > 0 and c["predicted"].std() > 0
+            else None
+        ),
+        # mean absolute error of the weekly purchases in the holdout, in % of their mean
+        "weekly_mape_pct": (
+            float(
+                100
+                * np.abs(predicted_inc[in_holdout] - increments[in_holdout]).mean()
+                / increments[in_holdout].mean()
+            )
+            if len(holdout_weeks) and increments[in_holdout].mean() > 0
+            else None
+        ),
+    }
+    return Validation(
+        fitted,
+        model,
+        calibration_end,
+        full.as_of,
+        time_unit,
+        c,
+        by_freq,
+        tracking,
+        metrics,
+    )
+
+
+def _tracking(cal: Context, full: Context, model: PurchaseModel, unit: float) -> pd.DataFrame:
+    """Cumulative repeat purchase days by week, actual and predicted, of the
+    customers acquired by the calibration end."""
+    buyers = full.purchasers.filter(full.purchasers.first_day <= cal.as_of_day)
+    start_day = int(buyers.first_day.min().execute())
+    d = full.purchase_days
+    repeat = d.join(buyers.select("customer_id", "first_day"), "customer_id")
+    repeat = repeat.filter((repeat.day > repeat.first_day) & (repeat.day <= full.as_of_day))
+    week = ((repeat.day - start_day) // 7).name("week")
+    actual = repeat.group_by(week).agg(n=repeat.count()).to_pandas()
+    cohorts = buyers.group_by("first_day").agg(n=buyers.count()).to_pandas()
+    weeks = np.arange(0, (full.as_of_day - start_day) // 7 + 1)
+    ends = np.minimum(start_day + (weeks + 1) * 7 - 1, full.as_of_day)  # last day of each week
+    age = (ends[:, None] - cohorts["first_day"].to_numpy()[None, :]) / unit
+    expected = np.where(age > 0, model.expected_repeat_purchases(np.maximum(age, 0)), 0.0)
+    predicted = expected @ cohorts["n"].to_numpy(dtype="float64")
+    counts = np.zeros(len(weeks))
+    counts[actual["week"].to_numpy(dtype=int)] = actual["n"].to_numpy()
+    return pd.DataFrame(
+        {
+            "week": weeks,
+            "date": pd.to_datetime([periods.from_day_number(int(e)) for e in ends]),
+            "actual": np.cumsum(counts),
+            "predicted": predicted,
+        }
+    )

@@ -58,6 +58,7 @@ def test_the_report_is_one_self_contained_file(demo):
         "surveys",
         "cohorts",
         "segments",
+        "predictions",
         "goals",
         "benchmark",
         "definitions",
@@ -68,6 +69,7 @@ def test_the_report_is_one_self_contained_file(demo):
         "surveys",
         "cohorts",
         "segments",
+        "predictions",
         "goals",
         "benchmark",
         "definitions",
@@ -87,6 +89,29 @@ def test_tiles_show_the_engines_numbers_in_the_locale(demo):
     # German: comma decimals, the euro sign after the number
     assert re.fullmatch(r"\d+,\d\d\xa0€", tiles["Average order value"])
     assert re.fullmatch(r"\d+,\d\xa0%", tiles["Churn rate"])
+
+
+def test_predictions_show_the_models_estimates_in_the_locale(demo):
+    from tenure.analysis import open_context
+    from tenure.predictions import scoring
+
+    settings, _, page = demo
+    fmt = Formatter("de-DE", "EUR")
+    with open_context(settings=settings) as ctx:
+        bg = scoring.fit_purchase_model(ctx, "bgnbd")
+        gg = scoring.fit_spend_model(ctx)
+        scores = scoring.score(ctx, bg, gg, horizon_days=settings.clv_horizon_days)
+    section = page[page.index('id="predictions"') : page.index('id="goals"')]
+    text = html_lib.unescape(re.sub(r"<[^>]+>", " ", section))
+    for name, value in {**bg.params_, **gg.params_}.items():
+        assert fmt.number(value, 4) in text, name
+    c = scores.customers
+    high = c.monetary_total >= c.monetary_total.quantile(1 - settings.high_value_top_percent / 100)
+    leaving = int((high & (c.p_alive < 0.5)).sum())
+    assert f"thinks are leaving: {fmt.number(leaving)} " in text
+    assert "Holdout" in text and fmt.number(scores.summary()["likely_alive"]) in text
+    # tracking, by frequency, P(alive) map, CLV
+    assert len(re.findall(r'class="chart[" ]', section)) == 4
 
 
 def test_goals_benchmark_and_definitions_are_filled(demo):

@@ -12,6 +12,7 @@ from tenure.cli import demo as demo_cmd
 from tenure.cli import goal as goal_cmd
 from tenure.cli import ingest as ingest_cmd
 from tenure.cli import metrics as metrics_cmd
+from tenure.cli import predict as predict_cmd
 from tenure.cli import report as report_cmd
 from tenure.cli import segments as segments_cmd
 from tenure.cli import store as store_cmd
@@ -48,6 +49,8 @@ app.command("demo", help=demo_cmd.HELP)(demo_cmd.demo)
 app.command("metrics", help=metrics_cmd.HELP)(metrics_cmd.metrics)
 app.command("cohorts", help=cohorts_cmd.HELP)(cohorts_cmd.cohorts)
 app.command("segments", help=segments_cmd.HELP)(segments_cmd.segments)
+app.command("fit", help=predict_cmd.FIT_HELP)(predict_cmd.fit)
+app.command("predict", help=predict_cmd.PREDICT_HELP)(predict_cmd.predict)
 app.command("report", help=report_cmd.HELP)(report_cmd.report)
 app.add_typer(goal_cmd.app, name="goal", help=goal_cmd.HELP)
 app.command("status", help=store_cmd.STATUS_HELP)(store_cmd.status)

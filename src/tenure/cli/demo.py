@@ -80,6 +80,10 @@ def demo(
             with ws.analytics(read_only=True) as con:
                 headline = analytics.headline(con)
             settings = ws.settings
+        update("predictions: fitting BG/NBD and Gamma-Gamma, scoring customers")
+        from tenure.predictions.api import predict
+
+        scores = predict(settings=settings, save=True)
         written = None
         if report is not None and not no_report:
             from tenure.report.build import write_report
@@ -90,6 +94,7 @@ def demo(
         "store": str(settings.store.resolve()),
         "ingested": [r.to_dict() for r in results],
         "headline": headline,
+        "predictions": scores.summary(),
         "report": str(written.path.resolve()) if written else None,
     }
     if json_:
@@ -142,6 +147,14 @@ def demo(
         f"{h['refunded_share']:.1%} of orders refunded or cancelled, "
         f"{h['active_subscriptions']:,} active subscriptions, "
         f"{h['survey_responses']:,} survey answers."
+    )
+    p = info["predictions"]
+    out_c.print(
+        f"[bold]Predictions[/] (BG/NBD + Gamma-Gamma, kept in the store): "
+        f"{p['likely_alive']:,} of {p['customers']:,} buyers are likely still customers; "
+        f"over the next {settings.clv_horizon_days} days they should make "
+        f"{p['expected_purchases']:,.0f} purchases worth {p['predicted_clv']:,.0f} {h['currency']}. "
+        f"See them with: tenure predict --store {settings.store}"
     )
     out_c.print(f"Demo files: {info['files']}")
     out_c.print(

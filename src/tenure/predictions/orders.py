@@ -33,6 +33,7 @@ from tenure.engine.source import RejectedRowsWarning, Source
 from tenure.errors import InputError
 from tenure.ingestion import coerce
 from tenure.ingestion import mapping as mapping_mod
+from tenure.ingestion.quarantine import describe
 from tenure.ingestion.readers import detect_format
 from tenure.ingestion.sources import _to_arrow
 from tenure.sqltext import lit, q
@@ -54,6 +55,7 @@ class OrdersData:
     rejected: int
     duplicates: int
     reasons: list[dict[str, Any]] = field(default_factory=list)
+    quarantine: Path | None = None
 
     def write_rejected(self, path: Path | str) -> Path:
         """Write the rejected rows (line, column, value, reason) to a CSV file."""
@@ -70,12 +72,9 @@ class OrdersData:
     def warn(self) -> None:
         if not self.rejected:
             return
-        first = "; ".join(
-            f"line {r['line']}, column '{r['column']}': {r['value']!r} {r['reason']}"
-            for r in self.reasons[:3]
-        )
+        first = "; ".join(describe(self.name, r) for r in self.reasons[:3])
         warnings.warn(
-            f"{self.rejected:,} of {self.read:,} rows of {self.name} were left out: {first}.",
+            f"{self.rejected:,} of {self.read:,} rows of {self.name} were left out: {first}",
             RejectedRowsWarning,
             stacklevel=3,
         )
@@ -193,10 +192,8 @@ def read_orders(
     if read == 0:
         raise InputError("there are no orders in it.", hint="Export the orders again.", source=name)
     if rejected == read:
-        first = reasons[0]
         raise InputError(
-            f"none of the {read:,} rows can be used; the first: line {first['line']}, column "
-            f"'{first['column']}': {first['value']!r} {first['reason']}.",
+            f"none of the {read:,} rows can be used; the first: {describe(name, reasons[0])}",
             hint="Check the columns with --map SRC=FIELD, or the date format with --date-format.",
             source=name,
         )

@@ -66,7 +66,9 @@ def _as_date(value: Any) -> date:
     return value.date() if isinstance(value, datetime) else value
 
 
-def check_calibration_end(calibration_end: date, first: date, last: date) -> None:
+def check_calibration_end(
+    calibration_end: date, first: date, last: date, source: str | None = None
+) -> None:
     if not first <= calibration_end < last:
         raise InputError(
             f"the calibration end {calibration_end} is outside the orders, which run from "
@@ -74,6 +76,7 @@ def check_calibration_end(calibration_end: date, first: date, last: date) -> Non
             hint="Pick a date between them that leaves a holdout after it, e.g. "
             f"--calibration-end {first + (last - first) * 2 // 3}.",
             value=str(calibration_end),
+            source=source,
         )
 
 

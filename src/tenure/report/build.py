@@ -26,7 +26,7 @@ from tenure.engine.context import Context, Definitions
 from tenure.engine.metrics import period_metrics, period_range
 from tenure.engine.source import open_source
 from tenure.errors import InputError, TenureError
-from tenure.report import charts
+from tenure.report import charts, predictions
 from tenure.report.formatting import Formatter
 
 # cohorts beyond this many rows are dropped from the monthly heatmap (the oldest)
@@ -136,6 +136,12 @@ def collect(
             sections.append(build(ctx, settings, fmt, sep))
         except InputError as exc:  # a business without orders has no cohorts or RFM
             sections.append({"id": name, "title": name.capitalize(), "text": exc.what})
+
+    progress("predictions")
+    try:
+        sections.append(predictions.section(ctx, settings, fmt, _html))
+    except InputError as exc:  # no orders, or no repeat buyers yet
+        sections.append({"id": "predictions", "title": "Predictions", "text": exc.what})
 
     progress("goals")
     sections.append(_goals(ctx, settings, {"month": monthly, "quarter": quarterly}, fmt))
@@ -305,6 +311,7 @@ def _segments(ctx: Context, settings: Settings, fmt: Formatter, sep: str) -> dic
         "charts": _html(figs, "segment"),
         "tables": tables,
         "notes": notes,
+        "notes_title": "Thresholds",
     }
 
 

@@ -185,3 +185,59 @@ def benchmark(rows: list[tuple[str, float, bool]], title: str, separators: str) 
 
 def to_html(fig: go.Figure, div_id: str) -> str:
     return fig.to_html(full_html=False, include_plotlyjs=False, div_id=div_id, config=CONFIG)
+
+
+def tracking(frame: pd.DataFrame, calibration_end: str, title: str, separators: str) -> go.Figure:
+    """Cumulative repeat purchases by week, actual and predicted, with the
+    calibration end marked."""
+    fig = go.Figure()
+    fig.add_scatter(
+        x=frame["date"], y=frame["actual"], name="actual", mode="lines",
+        line={"color": PALETTE[0], "width": 2}, hovertemplate="%{y:,.0f}",
+    )  # fmt: skip
+    fig.add_scatter(
+        x=frame["date"], y=frame["predicted"], name="model", mode="lines",
+        line={"color": PALETTE[1], "width": 2, "dash": "dash"}, hovertemplate="%{y:,.0f}",
+    )  # fmt: skip
+    fig.add_vline(x=pd.Timestamp(calibration_end).timestamp() * 1000, line_dash="dot",
+                  line_color="#777", annotation_text="calibration end",
+                  annotation_position="top left")  # fmt: skip
+    return _layout(fig, title, separators, yaxis_title="repeat purchases (cumulative)")
+
+
+def by_frequency(frame: pd.DataFrame, title: str, separators: str) -> go.Figure:
+    """Mean holdout purchases by calibration frequency, actual and predicted."""
+    labels = [f"{x}+" if x == frame["x"].max() and x >= 7 else str(x) for x in frame["x"]]
+    fig = go.Figure()
+    fig.add_bar(x=labels, y=frame["actual"], name="actual", marker_color=PALETTE[0],
+                hovertemplate="%{y:.2f}")  # fmt: skip
+    fig.add_scatter(x=labels, y=frame["predicted"], name="model", mode="lines+markers",
+                    line={"color": PALETTE[1], "width": 2}, hovertemplate="%{y:.2f}")  # fmt: skip
+    return _layout(fig, title, separators, xaxis_title="repeat purchase days before the calibration end",
+                   yaxis_title="mean purchases in the holdout")  # fmt: skip
+
+
+def histogram(values: pd.Series, title: str, x_title: str, separators: str) -> go.Figure:
+    fig = go.Figure()
+    fig.add_histogram(x=values, nbinsx=40, marker_color=PALETTE[0], name="customers",
+                      hovertemplate="%{x}: %{y:,} customers<extra></extra>")  # fmt: skip
+    return _layout(fig, title, separators, xaxis_title=x_title, yaxis_title="customers",
+                   hovermode="closest", showlegend=False)  # fmt: skip
+
+
+def alive_map(matrix: pd.DataFrame, title: str, separators: str) -> go.Figure:
+    """Mean P(alive) by repeat purchase days (rows) and days since the last
+    purchase (columns)."""
+    z = matrix.to_numpy(dtype="float64") * 100
+    fig = go.Figure(
+        go.Heatmap(
+            z=z, x=[str(c) for c in matrix.columns], y=[str(i) for i in matrix.index],
+            text=z, texttemplate="%{z:.0f}", colorscale="RdYlGn", zmin=0, zmax=100,
+            hoverongaps=False, colorbar={"ticksuffix": "%"},
+            hovertemplate="%{y} repeat days, %{x} days since: P(alive) %{z:.0f}%<extra></extra>",
+        )
+    )  # fmt: skip
+    _layout(fig, title, separators, height=380, hovermode="closest")
+    fig.update_yaxes(title_text="repeat purchase days", type="category")
+    fig.update_xaxes(title_text="days since the last purchase", type="category")
+    return fig

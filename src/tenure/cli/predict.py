@@ -1,0 +1,304 @@
+"""``tenure fit`` and ``tenure predict``: the buy-till-you-die models."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from tenure.cli._common import (
+    AsOfOption,
+    JsonOption,
+    StoreOption,
+    TimezoneOption,
+    emit_json,
+    engine_settings,
+    fmt_number,
+    out_console,
+    progress,
+)
+
+FIT_HELP = """Fit a model and show its parameters with standard errors, the
+log-likelihood and AIC. MODEL is bgnbd (BG/NBD), paretonbd (Pareto/NBD) or
+gammagamma (spend per purchase). With --calibration-end the model is fitted on
+the orders up to that date and checked against the orders after it. Fits from
+the store are kept in it; --orders FILE fits a CSV or Parquet file of orders
+(customer id, date, amount; mapped like `tenure ingest`) without a store.
+
+Examples:
+
+    tenure fit bgnbd --calibration-end 2026-03-31
+
+    tenure fit bgnbd --orders orders.csv --calibration-end 1997-09-30 --time-unit week --json
+"""
+
+PREDICT_HELP = """Score every customer: the probability they are still a
+customer (P(alive)), expected purchases and spend over the horizon, predicted
+customer lifetime value (discounted, times the margin) and the expected next
+purchase date. The scores go to the store's customer_predictions table, and
+--export writes them to a CSV file.
+
+Examples:
+
+    tenure predict --horizon 365 --margin 0.3
+
+    tenure predict --orders orders.parquet --export scores.csv --json
+"""
+
+OrdersOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--orders",
+        help="Fit this CSV, Parquet or JSON-lines file of orders instead of the store.",
+        show_default=False,
+    ),
+]
+MapOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--map",
+        help='With --orders: map a column to a field, e.g. --map "Order Date=placed_at".',
+        show_default=False,
+    ),
+]
+TimeUnitOption = Annotated[
+    str | None,
+    typer.Option(
+        "--time-unit",
+        help="Fit in days or weeks (the papers use weeks). Default: day, or the time_unit setting.",
+        show_default=False,
+    ),
+]
+
+
+def _mapping(flags: list[str] | None) -> dict[str, str] | None:
+    if not flags:
+        return None
+    from tenure.errors import InputError
+
+    out = {}
+    for flag in flags:
+        source, sep, target = flag.rpartition("=")
+        if not sep or not source or not target:
+            raise InputError(
+                f"--map {flag!r} is not SOURCE=field.",
+                hint='Write the source column, =, then the field, e.g. --map "Order Date=placed_at".',
+            )
+        out[source] = target.strip()
+    return out
+
+
+def _rejected_path(orders: Path | None) -> Path | None:
+    """Rows of --orders that cannot be used go to a file next to it."""
+    return None if orders is None else orders.with_name(orders.stem + ".rejected.csv")
+
+
+def _say_rejected(data: Any) -> None:
+    """A line on stderr: how many rows were left out, why, and where they are."""
+    if data is None or not data.rejected:
+        return
+    from tenure.cli._common import err_console
+    from tenure.ingestion.quarantine import describe
+
+    first = "; ".join(describe(data.name, r) for r in data.reasons[:3])
+    err_console().print(
+        f"{data.rejected:,} of {data.read:,} rows were left out ({first}). "
+        f"All of them: {data.quarantine}",
+        highlight=False,
+    )
+
+
+def fit(
+    model: Annotated[str, typer.Argument(help="bgnbd, paretonbd or gammagamma.")],
+    orders: OrdersOption = None,
+    calibration_end: Annotated[
+        str | None,
+        typer.Option(
+            "--calibration-end",
+            help="Fit on the orders up to this date (YYYY-MM-DD); check against the rest.",
+            show_default=False,
+        ),
+    ] = None,
+    time_unit: TimeUnitOption = None,
+    penalizer: Annotated[
+        float, typer.Option(help="L2 penalty on the parameters; try 0.001 if a fit fails.")
+    ] = 0.0,
+    map_: MapOption = None,
+    as_of: AsOfOption = None,
+    timezone: TimezoneOption = None,
+    store: StoreOption = None,
+    json_: JsonOption = False,
+) -> None:
+    from tenure.engine.source import RejectedRowsWarning
+    from tenure.predictions import store as kept
+    from tenure.predictions.api import fit as run_fit
+
+    settings = engine_settings(store, timezone=timezone)
+    with progress(not json_) as update, warnings.catch_warnings():
+        # rows left out are reported on stderr and in the JSON, not as warnings
+        warnings.simplefilter("ignore", RejectedRowsWarning)
+        update(f"fitting {model}")
+        result = run_fit(
+            model,
+            orders,
+            settings=settings,
+            calibration_end=calibration_end,
+            time_unit=time_unit,
+            penalizer=penalizer,
+            map=_mapping(map_),
+            as_of=as_of,
+            rejected_to=_rejected_path(orders),
+        )
+        record = result.record
+        _say_rejected(result.orders)
+        if orders is None:
+            update("keeping the fit in the store")
+            kept.save_fit(settings, record)
+    if json_:
+        emit_json(record)
+        return
+    _print_fit(record)
+
+
+def _print_fit(record: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    out = out_console()
+    unit = f", t in {record['time_unit']}s" if record.get("time_unit") else ""
+    table = Table(
+        "parameter", "estimate", "std. error", "95 % interval",
+        title=f"{record['model']} on {record['n_customers']:,} customers, as of {record['as_of']}{unit}",
+    )  # fmt: skip
+    for name, value in record["params"].items():
+        se = record["std_errors"][name]
+        table.add_row(
+            name, f"{value:.4g}", f"{se:.3g}", f"{value - 1.96 * se:.4g} – {value + 1.96 * se:.4g}"
+        )
+    out.print(table)
+    out.print(
+        f"log-likelihood {record['log_likelihood']:,.1f}   AIC {record['aic']:,.1f}"
+        + ("" if record["converged"] else "   (the optimiser did not report convergence)")
+    )
+    v = record.get("validation")
+    if v:
+        out.print(
+            f"Holdout {v['calibration_end']} → {v['holdout_end']}: "
+            f"{v['actual_purchases']:,.0f} repeat purchases, predicted "
+            f"{v['predicted_purchases']:,.0f} ({fmt_number(v['total_error_pct'], 1, ' %')}); "
+            f"per customer MAE {v['mae']:.3f}, RMSE {v['rmse']:.3f}, correlation "
+            f"{fmt_number(v['correlation'], 3)}"
+        )
+        t = Table("calibration x", "customers", "actual", "predicted",
+                  title="Mean holdout purchases by calibration frequency")  # fmt: skip
+        for row in v["by_frequency"]:
+            label = f"{row['x']}+" if row["x"] == 7 else str(row["x"])
+            t.add_row(
+                label, f"{row['customers']:,}", f"{row['actual']:.3f}", f"{row['predicted']:.3f}"
+            )
+        out.print(t)
+    if record.get("orders", {}).get("quarantine"):
+        o = record["orders"]
+        out.print(f"{o['rejected']:,} rows left out; see {o['quarantine']}")
+    if record.get("fit_id"):
+        out.print(f"Kept as {record['model']} version {record['model_version']} in the store.")
+
+
+def predict(
+    horizon: Annotated[
+        int | None,
+        typer.Option(help="Days ahead for purchases and CLV. Default: clv_horizon_days (365)."),
+    ] = None,
+    discount_rate: Annotated[
+        float | None,
+        typer.Option(help="Yearly discount rate for CLV. Default: discount_rate (0.10)."),
+    ] = None,
+    margin: Annotated[
+        float | None,
+        typer.Option(help="Share of revenue that is profit, for CLV (1 = revenue)."),
+    ] = None,
+    model: Annotated[str, typer.Option(help="bgnbd or paretonbd.")] = "bgnbd",
+    orders: OrdersOption = None,
+    export: Annotated[
+        Path | None,
+        typer.Option(help="Write every customer's scores to this CSV file.", show_default=False),
+    ] = None,
+    top: Annotated[int, typer.Option(help="Customers to list, by predicted CLV.")] = 10,
+    time_unit: TimeUnitOption = None,
+    map_: MapOption = None,
+    as_of: AsOfOption = None,
+    timezone: TimezoneOption = None,
+    store: StoreOption = None,
+    json_: JsonOption = False,
+) -> None:
+    from tenure.analysis import records
+    from tenure.engine.source import RejectedRowsWarning
+    from tenure.predictions.api import predict as run_predict
+
+    settings = engine_settings(store, timezone=timezone)
+    with progress(not json_) as update, warnings.catch_warnings():
+        warnings.simplefilter("ignore", RejectedRowsWarning)
+        update("fitting and scoring")
+        scores = run_predict(
+            orders,
+            settings=settings,
+            model=model,
+            horizon_days=horizon,
+            discount_rate=discount_rate,
+            margin=margin,
+            time_unit=time_unit,
+            map=_mapping(map_),
+            as_of=as_of,
+            save=orders is None,
+            rejected_to=_rejected_path(orders),
+        )
+        if export:
+            update(f"writing {export}")
+            scores.customers.to_csv(export, index=False)
+    c = scores.customers.sort_values("clv", ascending=False)
+    cols = ["customer_id", "orders", "recency_days", "p_alive", "expected_purchases",
+            "expected_spend", "clv", "next_purchase_date"]  # fmt: skip
+    result = {
+        "model": model,
+        "as_of": scores.as_of.isoformat(),
+        "horizon_days": scores.horizon_days,
+        "discount_rate": scores.discount_rate,
+        "margin": scores.margin,
+        "currency": scores.currency,
+        "time_unit": scores.time_unit,
+        **scores.summary(),
+        "fits": scores.extra["fits"],
+        "top_customers": records(c[cols].head(top)),
+        "saved_to_store": orders is None,
+    }
+    if export:
+        result["export"] = str(export)
+    if json_:
+        emit_json(result)
+        return
+    from rich.table import Table
+
+    out = out_console()
+    out.print(
+        f"Scored {result['customers']:,} customers as of {result['as_of']} with {model} + "
+        f"Gamma-Gamma: {result['likely_alive']:,} are likely still customers (P(alive) ≥ 0.5); "
+        f"over {scores.horizon_days} days they should make {result['expected_purchases']:,.0f} "
+        f"purchases worth {result['predicted_clv']:,.0f} {scores.currency} "
+        f"(discounted at {scores.discount_rate:.0%} a year, margin {scores.margin:.0%})."
+    )
+    table = Table("customer", "orders", "recency (days)", "P(alive)", "purchases", "spend",
+                  "CLV", "next purchase", title=f"Top {top} customers by predicted CLV")  # fmt: skip
+    for _, r in c.head(top).iterrows():
+        nxt = r["next_purchase_date"]
+        table.add_row(
+            str(r["customer_id"]), f"{r['orders']:,}", f"{r['recency_days']:,}",
+            f"{r['p_alive']:.2f}", f"{r['expected_purchases']:.2f}",
+            fmt_number(r["expected_spend"], 2), fmt_number(r["clv"], 2),
+            "—" if nxt is None or str(nxt) == "NaT" else str(nxt)[:10],
+        )  # fmt: skip
+    out.print(table)
+    if orders is None:
+        out.print("Kept in the store: table customer_predictions (and the fits in model_fits).")
+    if export:
+        out.print(f"Wrote {export}")

@@ -1,0 +1,230 @@
+"""From orders to fitted models and scores: the published CDNOW estimates
+from the raw transactions through `tenure fit --orders`, holdout counts and
+predictions equal to an independent implementation (lifetimes), parameters
+recovered from simulated orders, the store's tables, and bad input."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tenure.engine.source import RejectedRowsWarning
+from tenure.errors import InputError
+from tenure.predictions.api import fit, predict
+from tenure.predictions.orders import read_orders
+from tests.conftest import query, skip_or_fail
+
+
+def _lifetimes_dir() -> Path:
+    spec = importlib.util.find_spec("lifetimes")
+    if spec is None:
+        skip_or_fail("lifetimes is not installed (pip install 'tenure[test]')")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+@pytest.fixture(scope="module")
+def cdnow_orders(tmp_path_factory) -> Path:
+    """The CDNOW sample's 6,919 transactions of 2,357 customers (1997-01 to
+    1998-06), as lifetimes ships them, written as a plain CSV of orders."""
+    raw = pd.read_csv(
+        _lifetimes_dir() / "datasets" / "CDNOW_sample.txt",
+        sep=r"\s+",
+        header=None,
+        names=["customer", "sample", "date", "cds", "amount"],
+        dtype={"customer": str, "date": str},
+    )
+    raw["date"] = pd.to_datetime(raw["date"], format="%Y%m%d").dt.strftime("%Y-%m-%d")
+    path = tmp_path_factory.mktemp("cdnow") / "cdnow.csv"
+    raw[["customer", "date", "amount"]].to_csv(path, index=False)
+    return path
+
+
+def test_fit_from_a_file_of_orders_reproduces_the_published_estimates(cli, cdnow_orders):
+    result = cli(
+        "fit", "bgnbd", "--orders", cdnow_orders, "--calibration-end", "1997-09-30",
+        "--time-unit", "week", "--json",
+    )  # fmt: skip
+    assert result.code == 0, result.err
+    fitted = json.loads(result.out)
+    # Fader, Hardie and Lee (2005): r = 0.243, alpha = 4.414, a = 0.793, b = 2.426, LL = -9582.4
+    published = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}
+    for name, value in published.items():
+        assert fitted["params"][name] == pytest.approx(value, abs=6e-4), name
+        assert fitted["std_errors"][name] > 0
+    assert fitted["log_likelihood"] == pytest.approx(-9582.4, abs=0.05)
+    assert fitted["n_customers"] == 2357 and fitted["model"] == "bgnbd"
+    assert fitted["orders"]["rows"] == 6919 and fitted["orders"]["rejected"] == 0
+    v = fitted["validation"]
+    assert v["calibration_end"] == "1997-09-30" and v["holdout_end"] == "1998-06-30"
+
+
+def test_holdout_equals_lifetimes_calibration_and_holdout(cdnow_orders):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from lifetimes import BetaGeoFitter
+        from lifetimes.utils import calibration_and_holdout_data
+    result = fit("bgnbd", cdnow_orders, calibration_end="1997-09-30", time_unit="week")
+    ours = result.validation.customers.set_index("customer_id").sort_index()
+    tx = pd.read_csv(cdnow_orders, dtype={"customer": str})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = calibration_and_holdout_data(
+            tx, "customer", "date", calibration_period_end="1997-09-30",
+            observation_period_end="1998-06-30", freq="D", freq_multiplier=7,
+        )  # fmt: skip
+    ref = ref.sort_index()
+    assert list(ours.index) == list(ref.index)
+    np.testing.assert_array_equal(ours["x"], ref["frequency_cal"])
+    np.testing.assert_allclose(ours["t_x"], ref["recency_cal"])
+    np.testing.assert_allclose(ours["T"], ref["T_cal"])
+    np.testing.assert_array_equal(ours["actual"], ref["frequency_holdout"])
+    bgf = BetaGeoFitter()
+    bgf.params_ = pd.Series(result.model.params_)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        expected = bgf.conditional_expected_number_of_purchases_up_to_time(
+            ref["duration_holdout"], ref["frequency_cal"], ref["recency_cal"], ref["T_cal"]
+        )
+    np.testing.assert_allclose(ours["predicted"], expected, rtol=1e-6)
+    m = result.validation.metrics
+    assert m["actual_purchases"] == ref["frequency_holdout"].sum()
+    assert m["predicted_purchases"] == pytest.approx(expected.sum(), rel=1e-6)
+    # the weekly tracking ends at the holdout's actual total of repeat purchase days
+    tracking = result.validation.tracking
+    assert tracking["actual"].iloc[-1] == tx.groupby("customer").date.nunique().sub(1).sum()
+
+
+def _simulate_bgnbd(n: int, seed: int) -> pd.DataFrame:
+    """Orders of customers who buy as BG/NBD says (days): r=0.243,
+    alpha=30.9, a=0.793, b=2.426, first purchases over two years."""
+    rng = np.random.default_rng(seed)
+    r, alpha, a, b = 0.243, 30.9, 0.793, 2.426
+    lam = rng.gamma(r, 1 / alpha, n)
+    p = rng.beta(a, b, n)
+    start = rng.integers(0, 730, n)
+    end = 1000
+    rows_c, rows_d = [np.arange(n)], [start.astype(float)]
+    t = start.astype(float)
+    alive = np.ones(n, dtype=bool)
+    while alive.any():
+        t = t + rng.exponential(1 / np.maximum(lam, 1e-12))
+        alive &= t < end
+        rows_c.append(np.flatnonzero(alive))
+        rows_d.append(t[alive])
+        alive &= rng.random(n) >= p  # drops out after this purchase
+    cust = np.concatenate(rows_c)
+    day = np.floor(np.concatenate(rows_d)).astype(int)
+    # one order per customer and day: x counts repeat purchase days
+    frame = pd.DataFrame({"customer_id": cust, "day": day}).drop_duplicates()
+    frame["placed_at"] = pd.Timestamp("2023-01-01") + pd.to_timedelta(frame["day"], unit="D")
+    frame["customer_id"] = "C" + frame["customer_id"].astype(str)
+    frame["amount"] = 20.0
+    frame["order_id"] = np.arange(len(frame)).astype(str)
+    frame.loc[frame.index[-1], "placed_at"] = pd.Timestamp("2023-01-01") + pd.Timedelta(
+        days=end - 1
+    )
+    return frame[["order_id", "customer_id", "placed_at", "amount"]]
+
+
+def test_parameters_of_simulated_orders_are_recovered():
+    orders = _simulate_bgnbd(6000, seed=3)
+    result = fit("bgnbd", orders)
+    truth = {"r": 0.243, "alpha": 30.9, "a": 0.793, "b": 2.426}
+    for name, value in truth.items():
+        est, se = result.model.params_[name], result.model.std_errors_[name]
+        assert abs(est - value) < 3 * se, (name, est, se)
+
+
+def test_predict_keeps_the_scores_and_fits_in_the_store(cli, tmp_path):
+    store = tmp_path / "store"
+    assert cli("demo", "--customers", "600", "--store", store, "--out", tmp_path / "f",
+               "--no-report").code == 0  # fmt: skip
+    result = cli("predict", "--store", store, "--horizon", "180", "--margin", "0.5", "--json",
+                 "--export", tmp_path / "scores.csv")  # fmt: skip
+    assert result.code == 0, result.err
+    out = json.loads(result.out)
+    scores = pd.read_csv(tmp_path / "scores.csv")
+    assert (
+        out["customers"]
+        == len(scores)
+        == query(store, "SELECT count(*) FROM customer_predictions")[0][0]
+    )
+    assert out["predicted_clv"] == pytest.approx(scores.clv.sum())
+    assert scores.p_alive.between(0, 1).all() and (scores.clv >= 0).all()
+    # customers without a repeat purchase have P(alive) 1 in BG/NBD
+    assert (scores.loc[scores.x == 0, "p_alive"] == 1).all()
+    # CLV = discounted purchases x spend x margin: never above undiscounted purchases x spend x margin
+    assert (scores.clv <= scores.expected_purchases * scores.expected_spend * 0.5 + 1e-9).all()
+    fits = query(store, "SELECT model, model_version FROM model_fits ORDER BY fit_id")
+    assert fits == [("bgnbd", 1), ("gammagamma", 1)]
+    again = cli("predict", "--store", store, "--json")
+    assert again.code == 0
+    fits = query(store, "SELECT model, model_version FROM model_fits ORDER BY fit_id")
+    assert fits[-2:] == [("bgnbd", 2), ("gammagamma", 2)]
+    assert query(
+        store, "SELECT DISTINCT model_version, horizon_days FROM customer_predictions"
+    ) == [(2, 365)]
+
+
+def test_rows_that_cannot_be_used_are_set_aside_with_their_reason(cli, tmp_path):
+    path = tmp_path / "orders.csv"
+    path.write_text(
+        "Order,Client,Order Date,Total\n"
+        "1,A,2024-01-05,10.00\n"
+        "2,A,2024-02-10,12.50\n"
+        "3,,2024-02-11,9.00\n"
+        "4,B,31/02/2024,9.00\n"
+        "5,B,2024-03-01,abc\n"
+        "2,A,2024-02-10,12.50\n"
+        "6,B,2024-03-02,7.00\n"
+        "7,B,2024-06-02,7.00\n",
+        encoding="utf-8",
+    )
+    data = read_orders(path, map={"Client": "customer_id", "Total": "amount"})
+    with pytest.warns(RejectedRowsWarning, match="3 of 8 rows"):
+        data.warn()
+    assert (data.read, data.rejected, data.duplicates) == (8, 3, 1)
+    reasons = {(r["line"], r["column"]) for r in data.reasons}
+    assert reasons == {(4, "Client"), (5, "Order Date"), (6, "Total")}
+    rejected = data.write_rejected(tmp_path / "bad.csv").read_text()
+    assert "abc" in rejected and "31/02/2024" in rejected
+    data.source.close()
+    result = cli("fit", "bgnbd", "--orders", path, "--map", "Client=customer_id",
+                 "--map", "Total=amount", "--json")  # fmt: skip
+    assert result.code == 0, result.err
+    out = json.loads(result.out)
+    assert out["orders"]["rejected"] == 3
+    assert Path(out["orders"]["quarantine"]).read_text().count("\n") == 4  # header + 3 rows
+
+
+def test_bad_input_says_what_to_do(cli, tmp_path, cdnow_orders):
+    out = cli("fit", "bgnbd", "--orders", cdnow_orders, "--calibration-end", "2001-01-01")
+    assert out.code == 1
+    assert "cdnow.csv" in out.err and "1997-01-01 to 1998-06-30" in out.err
+    once = tmp_path / "once.csv"
+    once.write_text("customer_id,placed_at,amount\nA,2024-01-01,5\nB,2024-02-01,6\n")
+    out = cli("fit", "bgnbd", "--orders", once)
+    assert out.code == 1 and "repeat purchases" in out.err
+    out = cli("fit", "nope", "--orders", once)
+    assert out.code == 1 and "bgnbd" in out.err
+    missing = tmp_path / "nocol.csv"
+    missing.write_text("client,when\nA,2024-01-01\n")
+    out = cli("fit", "bgnbd", "--orders", missing)
+    assert out.code == 1 and "nocol.csv" in out.err and '--map "client=customer_id"' in out.err
+    with pytest.raises(InputError, match="no such file"):
+        read_orders(tmp_path / "absent.csv")
+
+
+def test_predict_on_a_dataframe_returns_pandas():
+    orders = _simulate_bgnbd(1500, seed=9)
+    scores = predict(orders, horizon_days=90, discount_rate=0.0, margin=1.0)
+    c = scores.customers
+    assert isinstance(c, pd.DataFrame) and len(c) == orders.customer_id.nunique()
+    # without discounting, CLV is expected purchases x expected spend
+    np.testing.assert_allclose(c.clv, c.expected_purchases * c.expected_spend)

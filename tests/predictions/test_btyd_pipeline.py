@@ -161,15 +161,16 @@ def test_predict_keeps_the_scores_and_fits_in_the_store(cli, tmp_path):
     assert (scores.loc[scores.x == 0, "p_alive"] == 1).all()
     # CLV = discounted purchases x spend x margin: never above undiscounted purchases x spend x margin
     assert (scores.clv <= scores.expected_purchases * scores.expected_spend * 0.5 + 1e-9).all()
+    # the demo scored the customers first (version 1); this is version 2
     fits = query(store, "SELECT model, model_version FROM model_fits ORDER BY fit_id")
-    assert fits == [("bgnbd", 1), ("gammagamma", 1)]
+    assert fits == [("bgnbd", 1), ("gammagamma", 1), ("bgnbd", 2), ("gammagamma", 2)]
     again = cli("predict", "--store", store, "--json")
     assert again.code == 0
     fits = query(store, "SELECT model, model_version FROM model_fits ORDER BY fit_id")
-    assert fits[-2:] == [("bgnbd", 2), ("gammagamma", 2)]
+    assert fits[-2:] == [("bgnbd", 3), ("gammagamma", 3)]
     assert query(
         store, "SELECT DISTINCT model_version, horizon_days FROM customer_predictions"
-    ) == [(2, 365)]
+    ) == [(3, 365)]
 
 
 def test_rows_that_cannot_be_used_are_set_aside_with_their_reason(cli, tmp_path):

@@ -269,7 +269,9 @@ def predict(
         "time_unit": scores.time_unit,
         **scores.summary(),
         "fits": scores.extra["fits"],
-        "top_customers": records(c[cols].head(top)),
+        "top_customers": records(
+            c[cols].head(top).assign(next_purchase_date=lambda f: f.next_purchase_date.dt.date)
+        ),
         "saved_to_store": orders is None,
     }
     if export:

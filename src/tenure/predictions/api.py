@@ -178,7 +178,7 @@ def predict(
     the next purchase date. ``save=True`` keeps the fits and the scores in
     the store (only when reading from it)."""
     settings = settings or load_settings(store=store)
-    horizon_days = horizon_days or settings.clv_horizon_days
+    horizon_days = settings.clv_horizon_days if horizon_days is None else horizon_days
     discount_rate = settings.discount_rate if discount_rate is None else discount_rate
     margin = settings.margin if margin is None else margin
     time_unit = time_unit or settings.time_unit

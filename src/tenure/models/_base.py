@@ -117,16 +117,21 @@ class LikelihoodModel:
         prepared = self._prepare(arrays)
         scale = float(w.sum())
 
+        # the optimiser may step far out; past e^700 a parameter is infinite
+        natural = lambda lp: np.exp(np.clip(lp, -700.0, 700.0))  # noqa: E731
+
         def objective(log_params: np.ndarray) -> float:
-            return self._nll(np.exp(log_params), prepared, w) / scale
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                return self._nll(natural(log_params), prepared, w) / scale
 
         def objective_and_gradient(log_params: np.ndarray) -> tuple[float, np.ndarray]:
-            params = np.exp(log_params)
-            ll, g = self._value_and_gradient(params, prepared, w)
-            value = -ll + self.penalizer * float(np.dot(params, params))
-            if not np.isfinite(value):
-                return 1e300 / scale, np.zeros_like(params)
-            g = (-g + 2 * self.penalizer * params) * params / scale
+            params = natural(log_params)
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                ll, g = self._value_and_gradient(params, prepared, w)
+                value = -ll + self.penalizer * float(np.dot(params, params))
+                if not np.isfinite(value):
+                    return 1e300 / scale, np.zeros_like(params)
+                g = (-g + 2 * self.penalizer * params) * params / scale
             return value / scale, np.nan_to_num(g, nan=0.0, posinf=1e10, neginf=-1e10)
 
         with_gradient = self._value_and_gradient is not None

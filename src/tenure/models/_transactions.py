@@ -109,6 +109,7 @@ class PurchaseModel(LikelihoodModel):
         ``GammaGamma.predict_spend``; where it is NaN (no estimate) so is
         the value.
         """
+        self._check_fitted("predict_clv()")
         if not 0 < margin <= 1:
             raise ValueError(f"the margin must be in (0, 1]; got {margin!r}.")
         purchases = self.predict_discounted_purchases(

@@ -29,6 +29,7 @@ lint: $(VENV)/.test
 bench: $(VENV)/.core
 	$(BIN)/python benchmarks/ingest.py --rows 1000000
 	$(BIN)/python benchmarks/engine.py --rows 1000000
+	$(BIN)/python benchmarks/predict.py --customers 100000
 
 clean:
 	rm -rf tenure-data demo-data tenure-report.html

@@ -22,6 +22,31 @@ IN_CI = (
 )
 
 
+def lifetimes_dir() -> Path:
+    """Where lifetimes (a test-only reference implementation, with the CDNOW
+    data of the published estimates) is installed; skips (fails in CI) without it."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("lifetimes")
+    if spec is None:
+        skip_or_fail("lifetimes is not installed (pip install 'tenure[test]')")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def import_lifetimes():
+    """The lifetimes package, its import warnings silenced (lifetimes 0.11
+    touches options that newer pandas deprecates)."""
+    lifetimes_dir()
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import lifetimes
+        import lifetimes.utils  # noqa: F401
+
+    return lifetimes
+
+
 def skip_or_fail(reason: str) -> None:
     """A missing service skips locally and fails in CI, where .ci/run installs it."""
     if IN_CI:

@@ -4,10 +4,8 @@ the model contract."""
 
 from __future__ import annotations
 
-import importlib.util
 import pickle
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -15,32 +13,6 @@ import pytest
 
 from tenure.errors import ConfigError, InputError, NotFittedError
 from tenure.models.btyd import BetaGeo
-from tests.conftest import skip_or_fail
-
-
-def _lifetimes_dir() -> Path:
-    spec = importlib.util.find_spec("lifetimes")
-    if spec is None:
-        skip_or_fail("lifetimes is not installed (pip install 'tenure[test]')")
-    return Path(next(iter(spec.submodule_search_locations)))
-
-
-@pytest.fixture(scope="module")
-def cdnow() -> pd.DataFrame:
-    """The CDNOW summary of Fader, Hardie and Lee (2005), in weeks, as the
-    lifetimes package ships it: 2,357 customers."""
-    frame = pd.read_csv(_lifetimes_dir() / "datasets" / "cdnow_customers_summary.csv")
-    return frame.rename(columns={"frequency": "x", "recency": "t_x"})
-
-
-@pytest.fixture(scope="module")
-def lifetimes():
-    _lifetimes_dir()
-    with warnings.catch_warnings():  # lifetimes 0.11 touches options pandas 3 deprecates
-        warnings.simplefilter("ignore")
-        import lifetimes
-
-    return lifetimes
 
 
 def test_reproduces_the_published_cdnow_estimates(cdnow):

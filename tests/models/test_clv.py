@@ -12,7 +12,7 @@ import pytest
 
 from tenure.models.btyd import BetaGeo, ParetoNBD
 from tenure.models.spend import GammaGamma
-from tests.models.test_btyd import _lifetimes_dir
+from tests.conftest import lifetimes_dir
 
 # Fader, Hardie and Lee's CDNOW estimates (weeks) and Fader and Hardie's
 # Gamma-Gamma estimates on the same customers
@@ -30,20 +30,9 @@ def cdnow() -> pd.DataFrame:
     """The 2,357 CDNOW customers in weeks, with m the average value of their
     repeat purchases (0 without one)."""
     frame = pd.read_csv(
-        _lifetimes_dir() / "datasets" / "cdnow_customers_summary_with_transactions.csv"
+        lifetimes_dir() / "datasets" / "cdnow_customers_summary_with_transactions.csv"
     )
     return frame.rename(columns={"zbar": "m"})
-
-
-@pytest.fixture(scope="module")
-def lifetimes():
-    _lifetimes_dir()
-    with warnings.catch_warnings():  # lifetimes 0.11 touches options pandas 3 deprecates
-        warnings.simplefilter("ignore")
-        import lifetimes
-        import lifetimes.utils
-
-    return lifetimes
 
 
 def _ours(model: type):

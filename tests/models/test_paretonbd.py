@@ -14,27 +14,8 @@ from scipy.special import gammaln
 
 from tenure.errors import InputError
 from tenure.models.btyd import ParetoNBD
-from tests.models.test_btyd import _lifetimes_dir
 
 PUBLISHED = {"r": 0.553, "alpha": 10.578, "s": 0.606, "beta": 11.669}
-
-
-@pytest.fixture(scope="module")
-def cdnow() -> pd.DataFrame:
-    """The CDNOW summary of Fader, Hardie and Lee (2005), in weeks, as the
-    lifetimes package ships it: 2,357 customers."""
-    frame = pd.read_csv(_lifetimes_dir() / "datasets" / "cdnow_customers_summary.csv")
-    return frame.rename(columns={"frequency": "x", "recency": "t_x"})
-
-
-@pytest.fixture(scope="module")
-def lifetimes():
-    _lifetimes_dir()
-    with warnings.catch_warnings():  # lifetimes 0.11 touches options pandas 3 deprecates
-        warnings.simplefilter("ignore")
-        import lifetimes
-
-    return lifetimes
 
 
 def _with_params(params: dict) -> ParetoNBD:

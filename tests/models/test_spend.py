@@ -10,13 +10,13 @@ import pytest
 
 from tenure.errors import InputError, NotFittedError
 from tenure.models.spend import GammaGamma
-from tests.models.test_btyd import _lifetimes_dir
+from tests.conftest import lifetimes_dir
 
 
 @pytest.fixture(scope="module")
 def cdnow_spend() -> pd.DataFrame:
     frame = pd.read_csv(
-        _lifetimes_dir() / "datasets" / "cdnow_customers_summary_with_transactions.csv"
+        lifetimes_dir() / "datasets" / "cdnow_customers_summary_with_transactions.csv"
     )
     frame = frame[frame["x"] > 0]
     return frame.rename(columns={"zbar": "m"})
@@ -36,12 +36,9 @@ def test_reproduces_the_published_estimates(cdnow_spend):
     )
 
 
-def test_agrees_with_an_independent_implementation(cdnow_spend):
-    _lifetimes_dir()  # skips (fails in CI) when lifetimes is missing
-    with warnings.catch_warnings():
+def test_agrees_with_an_independent_implementation(cdnow_spend, lifetimes):
+    with warnings.catch_warnings():  # lifetimes' fit warns on pandas' newer options
         warnings.simplefilter("ignore")
-        import lifetimes
-
         ref = lifetimes.GammaGammaFitter().fit(cdnow_spend["x"], cdnow_spend["m"])
         ours = GammaGamma().fit(cdnow_spend)
         for name, ref_name in (("p", "p"), ("q", "q"), ("gamma", "v")):

@@ -5,7 +5,6 @@ recovered from simulated orders, the store's tables, and bad input."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import warnings
 from pathlib import Path
@@ -18,14 +17,7 @@ from tenure.engine.source import RejectedRowsWarning
 from tenure.errors import InputError
 from tenure.predictions.api import fit, predict
 from tenure.predictions.orders import read_orders
-from tests.conftest import query, skip_or_fail
-
-
-def _lifetimes_dir() -> Path:
-    spec = importlib.util.find_spec("lifetimes")
-    if spec is None:
-        skip_or_fail("lifetimes is not installed (pip install 'tenure[test]')")
-    return Path(next(iter(spec.submodule_search_locations)))
+from tests.conftest import import_lifetimes, lifetimes_dir, query
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +25,7 @@ def cdnow_orders(tmp_path_factory) -> Path:
     """The CDNOW sample's 6,919 transactions of 2,357 customers (1997-01 to
     1998-06), as lifetimes ships them, written as a plain CSV of orders."""
     raw = pd.read_csv(
-        _lifetimes_dir() / "datasets" / "CDNOW_sample.txt",
+        lifetimes_dir() / "datasets" / "CDNOW_sample.txt",
         sep=r"\s+",
         header=None,
         names=["customer", "sample", "date", "cds", "amount"],
@@ -65,10 +57,9 @@ def test_fit_from_a_file_of_orders_reproduces_the_published_estimates(cli, cdnow
 
 
 def test_holdout_equals_lifetimes_calibration_and_holdout(cdnow_orders):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        from lifetimes import BetaGeoFitter
-        from lifetimes.utils import calibration_and_holdout_data
+    lifetimes = import_lifetimes()
+    BetaGeoFitter = lifetimes.BetaGeoFitter  # noqa: N806
+    calibration_and_holdout_data = lifetimes.utils.calibration_and_holdout_data
     result = fit("bgnbd", cdnow_orders, calibration_end="1997-09-30", time_unit="week")
     ours = result.validation.customers.set_index("customer_id").sort_index()
     tx = pd.read_csv(cdnow_orders, dtype={"customer": str})

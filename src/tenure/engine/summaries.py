@@ -127,18 +127,7 @@ def customer_summary(
         "last_order_at": t.last_order_at.cast("timestamp"),
         "orders": orders.cast("int64"),
         "purchase_days": t.purchase_days.fill_null(0).cast("int64"),
-        "x": (t.purchase_days - 1).cast("int64"),
-        # to float before dividing: Spark divides integers as decimals and rounds
-        "t_x": (t.last_day - t.first_day).cast("float64") / unit,
-        "T": (as_of - t.first_day).cast("float64") / unit,
-        "recency_days": (as_of - t.last_day).cast("int64"),
-        "monetary_total": t.total.cast("float64"),
-        "monetary_avg": (t.total.cast("float64") / orders.cast("float64")),
-        "monetary_avg_repeat": ibis.ifelse(
-            t.purchase_days > 1,
-            (t.total - t.first_day_amount).cast("float64") / (t.purchase_days - 1).cast("float64"),
-            ibis.null("float64"),
-        ),
+        **purchase_columns(t, as_of, unit),
         "tenure_days": (as_of - t.first_day).cast("int64"),
         "active": active.cast("boolean"),
         "refunded_orders": t.refunded_orders.fill_null(0).cast("int64"),
@@ -160,11 +149,40 @@ def btyd_statistics(ctx: Context, *, time_unit: str = "day") -> ir.Table:
     on, so that only these rows leave the engine."""
     if time_unit not in TIME_UNITS:
         raise ConfigError(f"the time unit {time_unit!r} is not known.", hint="Use day or week.")
-    unit = TIME_UNITS[time_unit]
-    c = ctx.purchasers
-    t = c.select(
-        x=(c.purchase_days - 1).cast("int64"),
-        t_x=(c.last_day - c.first_day).cast("float64") / unit,
-        T=(ctx.as_of_day - c.first_day).cast("float64") / unit,
-    )
+    cols = purchase_columns(ctx.purchasers, ctx.as_of_day, TIME_UNITS[time_unit])
+    t = ctx.purchasers.select(x=cols["x"], t_x=cols["t_x"], T=cols["T"])
     return t.group_by(["x", "t_x", "T"]).agg(weight=t.count().cast("int64"))
+
+
+def purchase_summary(ctx: Context, *, time_unit: str = "day") -> ir.Table:
+    """The customer summary's purchase columns alone, for the customers with
+    a purchase: customer_id, orders, x, t_x, T, recency_days, monetary_total,
+    monetary_avg and monetary_avg_repeat. Read straight from the per-customer aggregates,
+    without the joins of :func:`customer_summary`: what the models score."""
+    if time_unit not in TIME_UNITS:
+        raise ConfigError(f"the time unit {time_unit!r} is not known.", hint="Use day or week.")
+    c = ctx.purchasers
+    return c.select(
+        customer_id=c.customer_id.cast("string"),
+        orders=c.orders.cast("int64"),
+        **purchase_columns(c, ctx.as_of_day, TIME_UNITS[time_unit]),
+    )
+
+
+def purchase_columns(t: ir.Table, as_of_day: int, unit: float) -> dict[str, ir.Value]:
+    """x, t_x, T, recency, total and the average of the repeat purchase days,
+    from a table with the columns of ``Context.purchasers``."""
+    return {
+        "x": (t.purchase_days - 1).cast("int64"),
+        # to float before dividing: Spark divides integers as decimals and rounds
+        "t_x": (t.last_day - t.first_day).cast("float64") / unit,
+        "T": (as_of_day - t.first_day).cast("float64") / unit,
+        "recency_days": (as_of_day - t.last_day).cast("int64"),
+        "monetary_total": t.total.cast("float64"),
+        "monetary_avg": t.total.cast("float64") / t.orders.cast("float64"),
+        "monetary_avg_repeat": ibis.ifelse(
+            t.purchase_days > 1,
+            (t.total - t.first_day_amount).cast("float64") / (t.purchase_days - 1).cast("float64"),
+            ibis.null("float64"),
+        ),
+    }

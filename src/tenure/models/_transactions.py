@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from tenure.errors import InputError
 from tenure.models._base import LikelihoodModel
 
 DAYS_PER_YEAR = 365.25
@@ -27,6 +28,22 @@ class PurchaseModel(LikelihoodModel):
     """
 
     columns = ("x", "t_x", "T")
+
+    def _check_data(self, d: dict[str, np.ndarray]) -> None:
+        """The rules every repeat-purchase model puts on (x, t_x, T)."""
+        x, t_x, T = d["x"], d["t_x"], d["T"]
+        if (x < 0).any() or (np.floor(x) != x).any():
+            raise InputError("x must be a whole number of repeat purchases, 0 or more.", column="x")
+        if (t_x < 0).any() or (T < t_x).any():
+            raise InputError("every row needs T ≥ t_x ≥ 0.", column="T")
+        if (t_x[x == 0] != 0).any():
+            raise InputError("a customer with x = 0 must have t_x = 0.", column="t_x")
+        if not (x > 0).any():
+            raise InputError(
+                "no customer has a repeat purchase (x is 0 everywhere).",
+                hint=f"{type(self).__name__} learns from repeat purchases: wait for more data, "
+                "or check that x counts repeat purchase days.",
+            )
 
     def _get(self, data: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         return tuple(np.asarray(data[c], dtype="float64") for c in self.columns)  # type: ignore[return-value]

@@ -28,7 +28,6 @@ from typing import Any
 import numpy as np
 from scipy.special import digamma, expit, exprel, gammaln, hyp2f1, log_expit
 
-from tenure.errors import InputError
 from tenure.models._base import Unique
 from tenure.models._transactions import PurchaseModel
 
@@ -46,21 +45,6 @@ class BetaGeo(PurchaseModel):
 
     param_names = ("r", "alpha", "a", "b")
     start = (1.0, 1.0, 1.0, 1.0)
-
-    def _check_data(self, d: dict[str, np.ndarray]) -> None:
-        x, t_x, T = d["x"], d["t_x"], d["T"]
-        if (x < 0).any() or (np.floor(x) != x).any():
-            raise InputError("x must be a whole number of repeat purchases, 0 or more.", column="x")
-        if (t_x < 0).any() or (T < t_x).any():
-            raise InputError("every row needs T ≥ t_x ≥ 0.", column="T")
-        if (t_x[x == 0] != 0).any():
-            raise InputError("a customer with x = 0 must have t_x = 0.", column="t_x")
-        if not (x > 0).any():
-            raise InputError(
-                "no customer has a repeat purchase (x > 0 everywhere is 0).",
-                hint="BG/NBD learns from repeat purchases: wait for more data, or check "
-                "that x counts repeat purchase days.",
-            )
 
     def _prepare(self, d: dict[str, np.ndarray]) -> dict[str, Any]:
         # x, t_x and T take few distinct values (whole days or weeks), so the
@@ -148,23 +132,6 @@ class BetaGeo(PurchaseModel):
 
 
 # -- Pareto/NBD -----------------------------------------------------------------
-
-
-def _check_purchases(d: dict[str, np.ndarray], model: str) -> None:
-    """The rules every repeat-purchase model puts on (x, t_x, T)."""
-    x, t_x, T = d["x"], d["t_x"], d["T"]
-    if (x < 0).any() or (np.floor(x) != x).any():
-        raise InputError("x must be a whole number of repeat purchases, 0 or more.", column="x")
-    if (t_x < 0).any() or (T < t_x).any():
-        raise InputError("every row needs T ≥ t_x ≥ 0.", column="T")
-    if (t_x[x == 0] != 0).any():
-        raise InputError("a customer with x = 0 must have t_x = 0.", column="t_x")
-    if not (x > 0).any():
-        raise InputError(
-            "no customer has a repeat purchase (x is 0 everywhere).",
-            hint=f"{model} learns from repeat purchases: wait for more data, or check "
-            "that x counts repeat purchase days.",
-        )
 
 
 _TOLERANCE = 4 * np.finfo(float).eps
@@ -408,9 +375,6 @@ class ParetoNBD(PurchaseModel):
     # α and β are time scales: 10 sits between days and weeks, and with
     # α = β every hypergeometric argument starts at 0
     start = (1.0, 10.0, 1.0, 10.0)
-
-    def _check_data(self, d: dict[str, np.ndarray]) -> None:
-        _check_purchases(d, "Pareto/NBD")
 
     def _prepare(self, d: dict[str, np.ndarray]) -> dict[str, Any]:
         # the special functions depend on (x, t_x) and (x, T), far fewer

@@ -28,12 +28,12 @@ Examples
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import pandas as pd
 
-from tenure.engine.context import PURCHASE_STATUSES, Context, Definitions
+from tenure.engine.context import PURCHASE_STATUSES, Context, Definitions, _as_date
 from tenure.engine.features import active_customers, churn_features, churn_labels
 from tenure.engine.source import Source
 from tenure.errors import ConfigError, InputError
@@ -221,10 +221,6 @@ def _data_start(ctx: Context) -> date:
         starts.append(s.start_date.min().execute())
     starts = [_as_date(s) for s in starts if s is not None and not pd.isna(s)]
     return min(starts) if starts else ctx.as_of
-
-
-def _as_date(value: Any) -> date:
-    return value.date() if isinstance(value, datetime) else value  # pandas' Timestamp too
 
 
 def _labelled(ctx: Context, horizon_days: int, name: str) -> pd.DataFrame:

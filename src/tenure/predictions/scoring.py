@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from tenure.engine.context import Context
-from tenure.engine.summaries import TIME_UNITS, btyd_statistics, customer_summary
+from tenure.engine.summaries import TIME_UNITS, btyd_statistics, purchase_summary
 from tenure.errors import ConfigError, InputError
 from tenure.models._transactions import DAYS_PER_YEAR, PurchaseModel
 from tenure.models.btyd import BetaGeo
@@ -51,8 +51,8 @@ def purchase_statistics(ctx: Context, time_unit: str = "day") -> pd.DataFrame:
 def spend_statistics(ctx: Context) -> pd.DataFrame:
     """Distinct (x, m) of the customers with a repeat purchase, with ``weight``:
     m is the average value of their repeat purchase days."""
-    s = customer_summary(ctx)
-    s = s.filter((s.x > 0) & s.monetary_avg_repeat.notnull())
+    s = purchase_summary(ctx)
+    s = s.filter(s.x > 0)
     t = s.select("x", m=s.monetary_avg_repeat)
     return t.group_by(["x", "m"]).agg(weight=t.count().cast("int64")).to_pandas()
 
@@ -153,18 +153,11 @@ def score(
         )
     time_unit = getattr(purchase_model, "time_unit_", "day")
     unit = check_time_unit(time_unit)
-    s = customer_summary(ctx, time_unit=time_unit)
-    s = s.filter(s.orders > 0).select(
-        "customer_id",
-        "x",
-        "t_x",
-        "T",
-        "orders",
-        "recency_days",
-        "monetary_total",
+    s = purchase_summary(ctx, time_unit=time_unit)
+    c = s.select(
+        "customer_id", "x", "t_x", "T", "orders", "recency_days", "monetary_total",
         m="monetary_avg_repeat",
-    )
-    c = s.to_pandas()
+    ).to_pandas()  # fmt: skip
     triple = c.groupby(["x", "t_x", "T"], sort=False).ngroup().to_numpy()
     first = np.unique(triple, return_index=True)[1]
     u = c.iloc[first][["x", "t_x", "T"]].reset_index(drop=True)

@@ -13,16 +13,16 @@ prediction for each customer starts at their first purchase day.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from tenure.engine import periods
-from tenure.engine.context import Context
+from tenure.engine.context import Context, _as_date
 from tenure.engine.source import Source
-from tenure.engine.summaries import customer_summary
+from tenure.engine.summaries import purchase_summary
 from tenure.errors import InputError
 from tenure.models._transactions import PurchaseModel
 from tenure.predictions.scoring import check_time_unit, fit_purchase_model
@@ -62,10 +62,6 @@ def data_range(source: Source, defs: Any) -> tuple[date, date]:
     return _as_date(first), _as_date(last)
 
 
-def _as_date(value: Any) -> date:
-    return value.date() if isinstance(value, datetime) else value
-
-
 def check_calibration_end(
     calibration_end: date, first: date, last: date, source: str | None = None
 ) -> None:
@@ -102,8 +98,7 @@ def holdout(
     duration = (full.as_of_day - cal.as_of_day) / unit
 
     # per customer: calibration (x, t_x, T) and holdout repeat purchase days
-    s = customer_summary(cal, time_unit=time_unit)
-    s = s.filter(s.orders > 0).select("customer_id", "x", "t_x", "T")
+    s = purchase_summary(cal, time_unit=time_unit).select("customer_id", "x", "t_x", "T")
     d = full.purchase_days
     later = d.filter((d.day > cal.as_of_day) & (d.day <= full.as_of_day))
     later = later.group_by("customer_id").agg(actual=later.count().cast("int64"))

@@ -276,14 +276,18 @@ def test_subscription_durations_by_hand(backend):
     ctx = Context(source, Definitions(as_of=AS_OF))
     table = subscription_durations(ctx)
     assert list(table.columns) == [
-        "customer_id", "subscription_id", "started_at", "duration_days", "periods", "churned",
-        "plan", "mrr", "country",
+        "customer_id", "subscription_id", "started_at", "duration_days", "periods", "lifetime",
+        "churned", "plan", "mrr", "country",
     ]  # fmt: skip
     got = table.to_pandas().set_index("subscription_id").sort_index()
     assert list(got.index) == ["s1", "s2", "s3", "s4", "s6", "s7", "s8"]
     assert got["duration_days"].tolist() == [29, 59, 112, 30, 488, 365, 91]
     # s8 in UTC: 31 Mar to 30 Jun, the renewal due 30 Jun (clipped) passed
     assert got["periods"].tolist() == [1, 1, 3, 1, 16, 12, 3]
+    # the period each churned one ended in: s1 on its 1st renewal date (29 Feb),
+    # s2 between its 1st and 2nd, s6 two days after its 16th (28 Jun), s7 and
+    # s8 on their 12th and 3rd; active ones keep their renewals survived
+    assert got["lifetime"].tolist() == [1, 2, 3, 1, 17, 12, 3]
     assert got["churned"].tolist() == [True, True, False, False, True, True, True]
     assert got.loc["s1", "started_at"] == pd.Timestamp("2024-01-31")
     assert got.loc["s2", "plan"] == "plus" and got.loc["s6", "plan"] is None
@@ -292,6 +296,7 @@ def test_subscription_durations_by_hand(backend):
 
     years = subscription_durations(ctx, "year").to_pandas().set_index("subscription_id")
     assert years.sort_index()["periods"].tolist() == [0, 0, 0, 0, 1, 1, 0]
+    assert years.sort_index()["lifetime"].tolist() == [1, 1, 0, 0, 2, 1, 1]
 
     # in Berlin s8 starts on 1 Apr and ends on 1 Jul, after the as-of day:
     # active, 90 days, 2 renewals (1 May, 1 Jun)
@@ -299,6 +304,21 @@ def test_subscription_durations_by_hand(backend):
     s8 = subscription_durations(berlin).to_pandas().set_index("subscription_id").loc["s8"]
     assert (s8.duration_days, s8.periods, bool(s8.churned)) == (90, 2, False)
     assert s8.started_at == pd.Timestamp("2024-04-01")
+
+
+def test_a_subscription_ended_on_its_first_day_lasted_one_period():
+    subs = _frame(
+        [
+            ("s1", "a", "2024-03-01 10:00", "2024-03-01 18:00"),  # the 1st: the day before is Feb
+            ("s2", "b", "2024-03-15 10:00", "2024-03-15 18:00"),
+        ],
+        ["subscription_id", "customer_id", "started_at", "ended_at"],
+        ["started_at", "ended_at"],
+    )
+    ctx = Context(_duckdb(subscriptions=subs), Definitions(as_of=AS_OF))
+    got = subscription_durations(ctx).to_pandas().sort_values("subscription_id")
+    assert got["periods"].tolist() == [0, 0]
+    assert got["lifetime"].tolist() == [1, 1]
 
 
 def test_durations_need_a_known_period():

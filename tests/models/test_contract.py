@@ -53,6 +53,14 @@ CALLS = {
     "predict_survival": lambda m, d: m.predict_survival(np.arange(10)),
     "predict_retention": lambda m, d: m.predict_retention(np.arange(1, 10)),
     "expected_repeat_purchases": lambda m, d: m.expected_repeat_purchases(np.arange(0, 400, 30)),
+    "predict_conditional_survival": lambda m, d: m.predict_conditional_survival(np.arange(10), 3),
+    "predict_renewal_probability": lambda m, d: m.predict_renewal_probability(np.arange(10)),
+    "predict_median_remaining_lifetime": lambda m, d: m.predict_median_remaining_lifetime(
+        np.arange(10)
+    ),
+    "expected_remaining_lifetime": lambda m, d: m.expected_remaining_lifetime(
+        np.arange(10), discount_rate=0.01
+    ),
 }
 
 

@@ -3,6 +3,7 @@ customer scored, an AUC well above chance, and errors that say what to do."""
 
 from __future__ import annotations
 
+import json
 from datetime import date, timedelta
 
 import ibis
@@ -203,3 +204,71 @@ def test_a_window_with_one_class_says_so():
         InputError, match="all 30 customers active on 2024-11-01 stayed in the 30 days"
     ):
         fit_churn(source, horizon_days=30, as_of=date(2024, 12, 31))
+
+
+# -- the commands: tenure fit churn and tenure fit sbg on a copy of the store --------
+
+
+@pytest.fixture(scope="module")
+def store_copy(demo, tmp_path_factory):
+    import shutil
+
+    settings, _ = demo
+    target = tmp_path_factory.mktemp("churn-cli") / "store"
+    shutil.copytree(settings.store, target)
+    return target
+
+
+def test_fit_churn_keeps_every_active_customers_score(cli, demo, store_copy, tmp_path):
+    export = tmp_path / "churn.csv"
+    out = cli("fit", "churn", "--store", store_copy, "--horizon", "90", "--top", "5",
+              "--export", export, "--json")  # fmt: skip
+    assert out.code == 0, out.err
+    record = out.json()
+    assert record["model"] == "churn" and record["horizon_days"] == 90
+    assert record["windows"] == {"train": "2026-05-04", "test": "2026-08-02", "score": "2026-10-31"}
+    assert set(record["validation"]) == {"model", "recency_baseline"}
+    assert len(record["top_customers"]) == 5
+    p = [c["churn_probability"] for c in record["top_customers"]]
+    assert p == sorted(p, reverse=True)
+    kept = query(
+        store_copy, "SELECT customer_id, churn_probability, model_version FROM churn_predictions"
+    )
+    assert {r[0] for r in kept} == _active_at_demo_end(demo[0].store)
+    assert {r[2] for r in kept} == {1} and record["model_version"] == 1
+    assert record["n_customers"] == len(kept)
+    assert sum(r[1] for r in kept) == pytest.approx(record["predicted_churners"])
+    # the export holds the same scores
+    exported = pd.read_csv(export, dtype={"customer_id": str})
+    assert dict(
+        zip(exported.customer_id, exported.churn_probability, strict=True)
+    ) == pytest.approx({r[0]: r[1] for r in kept})
+    (validation,) = query(store_copy, "SELECT validation FROM model_fits WHERE model = 'churn'")[0]
+    assert json.loads(validation) == record["validation"]
+
+
+def test_fit_sbg_from_the_store_recovers_the_demo_parameters(cli, demo, store_copy):
+    from scipy.special import betaln
+
+    out = cli("fit", "sbg", "--store", store_copy, "--json")
+    assert out.code == 0, out.err
+    fit = out.json()
+    # the demo draws subscription lifetimes from sBG(0.704, 1.182) in months
+    for name, truth in (("alpha", 0.704), ("beta", 1.182)):
+        assert abs(fit["params"][name] - truth) < 3 * fit["std_errors"][name], name
+    end = DEMO_END.isoformat()
+    (active,) = query(store_copy, f"""
+        SELECT count(*) FROM subscriptions WHERE CAST(started_at AS DATE) <= DATE '{end}'
+          AND (ended_at IS NULL OR CAST(ended_at AS DATE) > DATE '{end}')""")[0]  # fmt: skip
+    rows = query(
+        store_copy, "SELECT periods, mrr, clv, model_version FROM subscription_predictions"
+    )
+    assert len(rows) == active == fit["active"]
+    # a subscriber's value: mrr × Σ_{j=1..12} S(t + j) / S(t) / (1 + d)^j, with the
+    # yearly 10 % discount rate taken monthly
+    a, b = fit["params"]["alpha"], fit["params"]["beta"]
+    z = 1 / 1.1 ** (1 / 12)
+    for t, mrr, clv, version in rows[:20]:
+        j = np.arange(1, 13)
+        value = np.sum(np.exp(betaln(a, b + t + j) - betaln(a, b + t)) * z**j)
+        assert clv == pytest.approx(mrr * value) and version == 1

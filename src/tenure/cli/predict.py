@@ -20,18 +20,32 @@ from tenure.cli._common import (
     progress,
 )
 
-FIT_HELP = """Fit a model and show its parameters with standard errors, the
-log-likelihood and AIC. MODEL is bgnbd (BG/NBD), paretonbd (Pareto/NBD) or
-gammagamma (spend per purchase). With --calibration-end the model is fitted on
-the orders up to that date and checked against the orders after it. Fits from
-the store are kept in it; --orders FILE fits a CSV or Parquet file of orders
-(customer id, date, amount; mapped like `tenure ingest`) without a store.
+FIT_HELP = """Fit a model and show how well it does.
+
+MODEL is bgnbd (BG/NBD), paretonbd (Pareto/NBD) or gammagamma (spend per
+purchase), shown with standard errors, log-likelihood and AIC; with
+--calibration-end the model is fitted on the orders up to that date and
+checked against the orders after it. sbg (shifted-beta-geometric) fits how
+long subscriptions last, in renewals of --period, shows the survival curve
+and, with --calibration-end, follows the subscriptions active then. churn
+fits the churn classifier over --horizon days, tests it on a later window
+against a recency-only baseline (AUC, Brier score, top-decile lift) and
+lists the riskiest customers with their drivers.
+
+Fits from the store are kept in it (sbg and churn also keep their scores,
+in subscription_predictions and churn_predictions). --orders FILE (or
+--subscriptions FILE for sbg) fits a CSV, Parquet or JSON-lines file,
+mapped like `tenure ingest`, without a store.
 
 Examples:
 
     tenure fit bgnbd --calibration-end 2026-03-31
 
     tenure fit bgnbd --orders orders.csv --calibration-end 1997-09-30 --time-unit week --json
+
+    tenure fit sbg --subscriptions subscriptions.csv --period month --calibration-end 2025-12-31
+
+    tenure fit churn --horizon 90 --export churn.csv
 """
 
 PREDICT_HELP = """Score every customer: the probability they are still a
@@ -111,8 +125,36 @@ def _say_rejected(data: Any) -> None:
 
 
 def fit(
-    model: Annotated[str, typer.Argument(help="bgnbd, paretonbd or gammagamma.")],
+    model: Annotated[str, typer.Argument(help="bgnbd, paretonbd, gammagamma, sbg or churn.")],
     orders: OrdersOption = None,
+    subscriptions: Annotated[
+        Path | None,
+        typer.Option(
+            "--subscriptions",
+            help="sbg: fit this CSV, Parquet or JSON-lines file of subscriptions "
+            "(id, customer_id, started_at, ended_at; empty ended_at = active).",
+            show_default=False,
+        ),
+    ] = None,
+    period: Annotated[
+        str, typer.Option(help="sbg: the length of one renewal, month or year.")
+    ] = "month",
+    horizon: Annotated[
+        int | None,
+        typer.Option(
+            help="churn: churn within this many days (default 90). sbg: days ahead for "
+            "the expected renewals and value (default clv_horizon_days).",
+            show_default=False,
+        ),
+    ] = None,
+    top: Annotated[int, typer.Option(help="churn: customers to list, riskiest first.")] = 10,
+    export: Annotated[
+        Path | None,
+        typer.Option(
+            help="sbg, churn: write every score (subscription or customer) to this CSV file.",
+            show_default=False,
+        ),
+    ] = None,
     calibration_end: Annotated[
         str | None,
         typer.Option(
@@ -132,10 +174,10 @@ def fit(
     json_: JsonOption = False,
 ) -> None:
     from tenure.engine.source import RejectedRowsWarning
-    from tenure.predictions import store as kept
     from tenure.predictions.api import fit as run_fit
 
     settings = engine_settings(store, timezone=timezone)
+    from_store = orders is None and subscriptions is None
     with progress(not json_) as update, warnings.catch_warnings():
         # rows left out are reported on stderr and in the JSON, not as warnings
         warnings.simplefilter("ignore", RejectedRowsWarning)
@@ -143,23 +185,35 @@ def fit(
         result = run_fit(
             model,
             orders,
+            subscriptions=subscriptions,
             settings=settings,
             calibration_end=calibration_end,
             time_unit=time_unit,
+            period=period,
+            horizon_days=horizon,
             penalizer=penalizer,
             map=_mapping(map_),
             as_of=as_of,
-            rejected_to=_rejected_path(orders),
+            rejected_to=_rejected_path(orders if subscriptions is None else subscriptions),
+            save=from_store,
         )
         record = result.record
         _say_rejected(result.orders)
-        if orders is None:
-            update("keeping the fit in the store")
-            kept.save_fit(settings, record)
+        if export is not None and result.scores is not None:
+            update(f"writing {export}")
+            result.scores.to_csv(export, index=False)
+            record["export"] = str(export)
+    if model == "churn":
+        record["top_customers"] = record["top_customers"][:top]
     if json_:
         emit_json(record)
         return
-    _print_fit(record)
+    if model == "churn":
+        _print_churn(record)
+    else:
+        _print_fit(record)
+    if export is not None and result.scores is not None:
+        out_console().print(f"Wrote {export}")
 
 
 def _print_fit(record: dict[str, Any]) -> None:
@@ -181,6 +235,9 @@ def _print_fit(record: dict[str, Any]) -> None:
         f"log-likelihood {record['log_likelihood']:,.1f}   AIC {record['aic']:,.1f}"
         + ("" if record["converged"] else "   (the optimiser did not report convergence)")
     )
+    if record["model"] == "sbg":
+        _print_sbg(record)
+        return
     v = record.get("validation")
     if v:
         out.print(
@@ -203,6 +260,106 @@ def _print_fit(record: dict[str, Any]) -> None:
         out.print(f"{o['rejected']:,} rows left out; see {o['quarantine']}")
     if record.get("fit_id"):
         out.print(f"Kept as {record['model']} version {record['model_version']} in the store.")
+
+
+def _print_sbg(record: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    out = out_console()
+    unit = record["period"]
+    out.print(
+        f"{record['subscriptions']:,} subscriptions, {record['churned']:,} cancelled by "
+        f"{record['as_of']}; {record['active']:,} active now."
+    )
+    curve = Table(f"{unit}s", "still active", "renewal rate",
+                  title=f"A new cohort, as the model projects it (per {unit})")  # fmt: skip
+    for row in record["curve"]:
+        r = row["retention"]
+        curve.add_row(
+            str(row["t"]), f"{row['survival']:.1%}", "—" if r is None or r != r else f"{r:.1%}"
+        )
+    out.print(curve)
+    v = record.get("validation")
+    if v:
+        t = Table(f"{unit}s after", "actual", "predicted",
+                  title=f"Holdout: of the {v['active_at_calibration_end']:,} subscriptions active "
+                  f"on {v['calibration_end']}, still active")  # fmt: skip
+        for row in v["tracking"]:
+            t.add_row(str(row["period"]), f"{row['actual']:,}", f"{row['predicted']:,.1f}")
+        out.print(t)
+        if v["mape_pct"] is not None:
+            out.print(
+                f"Mean absolute error over {v['periods_followed']} {unit}s: {v['mape_pct']:.1f} %"
+            )
+        else:
+            out.print(f"No whole {unit} has passed since {v['calibration_end']} to check against.")
+    sc = record["scores"]
+    if sc.get("mean_renewal_probability") is not None:
+        line = (
+            f"Active subscriptions renew next time with probability "
+            f"{sc['mean_renewal_probability']:.1%} on average; over {sc['horizon_days']} days "
+            f"they should renew {sc['expected_renewals']:,.0f} times"
+        )
+        if "clv" in sc:
+            line += (
+                f", worth {sc['clv']:,.0f} (discounted at {sc['discount_rate']:.0%} a year, "
+                f"margin {sc['margin']:.0%})"
+            )
+        out.print(line + ".")
+    if record.get("fit_id"):
+        out.print(
+            f"Kept as sbg version {record['model_version']}, with the scores in "
+            "subscription_predictions."
+        )
+
+
+def _print_churn(record: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    out = out_console()
+    w, n = record["windows"], record["sizes"]
+    out.print(
+        f"Churn within {record['horizon_days']} days ({record['params']['backend']}): trained on "
+        f"{n['train']:,} customers active on {w['train']}, tested on {n['test']:,} active on "
+        f"{w['test']}, scoring {n['score']:,} active on {w['score']}."
+    )
+    t = Table("scorer", "AUC", "Brier", "top-decile lift", "churn rate",
+              title="Test window: the model against a recency-only baseline")  # fmt: skip
+    names = {"model": "model", "recency_baseline": "recency only"}
+    for scorer, row in record["validation"].items():
+        t.add_row(
+            names.get(scorer, scorer), f"{row['auc']:.3f}", f"{row['brier']:.3f}",
+            f"{row['lift_top_decile']:.2f}×", f"{row['churn_rate']:.1%}",
+        )  # fmt: skip
+    out.print(t)
+    d = Table("feature", "mean |contribution|", title="What drives churn (log-odds)")
+    for name, value in list(record["drivers"].items())[:10]:
+        d.add_row(name, f"{value:.3f}")
+    out.print(d)
+    c = Table("customer", "churn probability", "top drivers",
+              title=f"The {len(record['top_customers'])} customers most likely to churn")  # fmt: skip
+    for row in record["top_customers"]:
+        drivers = []
+        k = 1
+        while f"driver_{k}" in row:
+            if row[f"driver_{k}"] is not None:
+                drivers.append(
+                    f"{row[f'driver_{k}']} = {fmt_number(row[f'driver_{k}_value'], 2)} "
+                    f"({row[f'driver_{k}_contribution']:+.2f})"
+                )
+            k += 1
+        c.add_row(str(row["customer_id"]), f"{row['churn_probability']:.1%}", "; ".join(drivers))
+    out.print(c)
+    out.print(
+        f"Expected to churn within {record['horizon_days']} days: "
+        f"{record['predicted_churners']:,.0f} of the {record['n_customers']:,} customers scored."
+        + (
+            f" Kept as churn version {record['model_version']}, with the scores in "
+            "churn_predictions."
+            if record.get("fit_id")
+            else ""
+        )
+    )
 
 
 def predict(

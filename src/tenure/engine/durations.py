@@ -12,6 +12,11 @@ duration_days    days from the start to the end, or to the as-of day while
 periods          whole periods completed in that time: calendar months (or
                  years), counted as renewals are, so a subscription started
                  on 31 January completes a month on 29 February
+lifetime         the input of the sBG model: for a churned subscription, the
+                 period it ended in (n when it ends after the (n-1)-th
+                 renewal date, up to and including the n-th: an end on a
+                 renewal date means it was not renewed); for an active one,
+                 the renewals it has survived (``periods``)
 churned          True when it ended by the as-of day (local date of the end
                  on or before it); an end after the as-of day is not known
                  yet, so that subscription counts as active
@@ -21,8 +26,9 @@ country          the subscriber's country, when the customers table has it
 ===============  ===============================================================
 
 A subscription that started on the as-of day has ``duration_days = 0``.
-For the sBG model, ``t = periods`` and ``churned``: a subscription that
-ended at its n-th renewal date has completed n periods and churned.
+For the sBG model, ``t = lifetime`` and ``churned``: a subscription that
+ended before its first renewal date cancelled in period 1, one that ended
+on its n-th renewal date in period n.
 """
 
 from __future__ import annotations
@@ -64,6 +70,12 @@ def subscription_durations(ctx: Context, period: str = "month") -> ir.Table:
         "started_at": s._start.cast("date"),
         "duration_days": (stop_day - s._start_day).cast("int64"),
         "periods": _whole_periods(s._start, stop, period).cast("int64"),
+        "lifetime": ibis.ifelse(
+            churned,
+            # renewal dates strictly before the end, plus the period it ended in
+            ibis.greatest(_whole_periods(s._start, s._end - ibis.interval(days=1), period), 0) + 1,
+            _whole_periods(s._start, stop, period),
+        ).cast("int64"),
         "churned": churned.cast("boolean"),
     }
     if "plan" in s.columns:

@@ -18,27 +18,38 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from tenure.config import Settings, load_settings
 from tenure.engine.context import Context, Definitions
 from tenure.errors import ConfigError
 from tenure.models._base import LikelihoodModel
 from tenure.predictions import scoring
 from tenure.predictions import store as kept
-from tenure.predictions.orders import OrdersData, read_orders
+from tenure.predictions.files import RecordsData
+from tenure.predictions.orders import read_orders
 from tenure.predictions.validation import Validation, check_calibration_end, data_range, holdout
 
-MODELS = ("bgnbd", "paretonbd", "gammagamma")
+MODELS = ("bgnbd", "paretonbd", "gammagamma", "sbg", "churn")
 
 
 @dataclass
 class FitResult:
     """A fitted model, its record (the JSON of ``tenure fit``) and, with a
-    calibration end, its holdout validation."""
+    calibration end, its holdout validation.
 
-    model: LikelihoodModel
+    ``scores`` holds what the fit scored: every active subscription for
+    ``sbg``, every active customer for ``churn`` (see
+    :func:`score_subscriptions` and :class:`ChurnResult`); ``details`` the
+    model's own result object (:class:`SubscriptionFit`, :class:`ChurnResult`).
+    """
+
+    model: Any
     record: dict[str, Any]
     validation: Validation | None = None
-    orders: OrdersData | None = None
+    orders: RecordsData | None = None
+    scores: pd.DataFrame | None = None
+    details: Any = None
 
 
 def _parse_date(value: Any, name: str) -> date | None:
@@ -61,7 +72,7 @@ def prediction_context(
     map: dict[str, str] | None = None,
     as_of: Any = None,
     rejected_to: Path | None = None,
-) -> Iterator[tuple[Context, OrdersData | None]]:
+) -> Iterator[tuple[Context, RecordsData | None]]:
     """A purchase-defined context over ``orders`` (read fast, see
     :mod:`tenure.predictions.orders`) or over the store."""
     from tenure.analysis import open_context
@@ -97,16 +108,52 @@ def fit(
     map: dict[str, str] | None = None,
     as_of: Any = None,
     rejected_to: Path | None = None,
+    subscriptions: Any = None,
+    period: str = "month",
+    horizon_days: int | None = None,
+    save: bool = False,
 ) -> FitResult:
-    """Fit ``bgnbd``, ``paretonbd`` or ``gammagamma`` on the orders up to
-    ``calibration_end`` (default: all), and validate on the rest. Rows of
-    ``orders`` that cannot be used are written to ``rejected_to`` (a CSV
-    file) when given, and always counted in ``record["orders"]``."""
+    """Fit a model and, with ``calibration_end``, check it on what came after.
+
+    * ``bgnbd``, ``paretonbd``, ``gammagamma``: on the orders up to
+      ``calibration_end`` (default: all), from ``orders`` (a DataFrame or a
+      file) or the store;
+    * ``sbg``: on how long subscriptions last, in renewals of ``period``
+      (month or year), from ``subscriptions`` or the store; scores every
+      active subscription;
+    * ``churn``: the churn classifier over ``horizon_days`` (default 90),
+      tested on a time split; scores every active customer.
+
+    Rows of a file that cannot be used are written to ``rejected_to`` (a
+    CSV file) when given, and always counted in ``record["orders"]`` (or
+    ``record["subscriptions_file"]``). ``save=True`` keeps the fit, and the
+    scores of ``sbg`` and ``churn``, in the store (only when reading from
+    it)."""
     if model not in MODELS:
         raise ConfigError(
             f"{model!r} is not a model tenure fits here.", hint=f"Use one of: {', '.join(MODELS)}."
         )
     settings = settings or load_settings(store=store)
+    if save and (orders is not None or subscriptions is not None):
+        raise ConfigError(
+            "fits of data given directly are not saved to the store.",
+            hint="Ingest the data (tenure ingest KIND FILE), or drop save=True.",
+        )
+    if model == "sbg":
+        return _fit_sbg(
+            subscriptions, settings=settings, period=period, calibration_end=calibration_end,
+            map=map, as_of=as_of, rejected_to=rejected_to, horizon_days=horizon_days, save=save,
+        )  # fmt: skip
+    if subscriptions is not None:
+        raise ConfigError(
+            f"{model} is fitted on orders, not subscriptions.",
+            hint="Pass orders=..., or fit sbg on subscriptions.",
+        )
+    if model == "churn":
+        return _fit_churn(
+            orders, settings=settings, horizon_days=horizon_days, map=map, as_of=as_of,
+            rejected_to=rejected_to, save=save,
+        )  # fmt: skip
     time_unit = time_unit or settings.time_unit
     cal_end = _parse_date(calibration_end, "calibration_end")
     with prediction_context(
@@ -148,14 +195,116 @@ def fit(
             validation=validation.to_dict() if validation else None,
         )
         if data is not None:
-            record["orders"] = {
-                "source": data.name,
-                "rows": data.read,
-                "rejected": data.rejected,
-                "duplicates": data.duplicates,
-                "quarantine": str(data.quarantine) if data.quarantine else None,
-            }
+            record["orders"] = data.summary()
+    if save:
+        kept.save_fit(settings, record)
     return FitResult(fitted, record, validation, data)
+
+
+def _fit_sbg(
+    subscriptions: Any,
+    *,
+    settings: Settings,
+    period: str,
+    calibration_end: Any,
+    map: dict[str, str] | None,
+    as_of: Any,
+    rejected_to: Path | None,
+    horizon_days: int | None,
+    save: bool,
+) -> FitResult:
+    from tenure.predictions import subscriptions as subs
+
+    cal_end = _parse_date(calibration_end, "calibration_end")
+    horizon_days = settings.clv_horizon_days if horizon_days is None else horizon_days
+    with subs.subscriptions_context(
+        subscriptions, settings=settings, map=map, as_of=_parse_date(as_of, "as_of"),
+        rejected_to=rejected_to,
+    ) as (ctx, data):  # fmt: skip
+        if cal_end is not None:
+            first, last = subs.durations_range(ctx)
+            check_calibration_end(
+                cal_end, first, last, data.name if data else None, what="subscriptions"
+            )
+        fitted = subs.fit_sbg(ctx, period=period, calibration_end=cal_end)
+        scores = subs.score_subscriptions(
+            fitted,
+            subs.durations_frame(ctx, period),
+            horizon_days=horizon_days,
+            discount_rate=settings.discount_rate,
+            margin=settings.margin,
+        )
+        record = kept.fit_record(
+            "sbg",
+            fitted.model,
+            as_of=fitted.as_of,
+            calibration_end=cal_end,
+            time_unit=period,
+            definitions=ctx.describe(),
+            validation=fitted.validation,
+        )
+        record |= {
+            "period": period,
+            "subscriptions": fitted.subscriptions,
+            "churned": fitted.churned,
+            "active": int(len(scores)),
+            "curve": fitted.curve(12 if period == "month" else 5).to_dict("records"),
+            "scores": _subscription_summary(scores, horizon_days, settings),
+        }
+        if data is not None:
+            record["subscriptions_file"] = data.summary()
+    if save:
+        kept.save_fit_and_table(settings, record, "subscription_predictions", scores)
+    return FitResult(fitted.model, record, None, data, scores, fitted)
+
+
+def _subscription_summary(
+    scores: pd.DataFrame, horizon_days: int, settings: Settings
+) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "horizon_days": horizon_days,
+        "discount_rate": settings.discount_rate,
+        "mean_renewal_probability": float(scores["renewal_probability"].mean())
+        if len(scores)
+        else None,
+        "expected_renewals": float(scores["expected_renewals"].sum()),
+    }
+    if "clv" in scores:
+        out["margin"] = settings.margin
+        out["clv"] = float(scores["clv"].sum())
+    return out
+
+
+def _fit_churn(
+    orders: Any,
+    *,
+    settings: Settings,
+    horizon_days: int | None,
+    map: dict[str, str] | None,
+    as_of: Any,
+    rejected_to: Path | None,
+    save: bool,
+) -> FitResult:
+    from tenure.analysis import open_context
+    from tenure.predictions.churn import churn_record, fit_churn
+
+    horizon_days = 90 if horizon_days is None else horizon_days
+    as_of = _parse_date(as_of, "as_of")
+    if orders is None:
+        with open_context(settings=settings, as_of=as_of) as ctx:
+            result = fit_churn(ctx, horizon_days=horizon_days)
+        data = None
+    else:
+        with prediction_context(
+            orders, settings=settings, map=map, as_of=as_of, rejected_to=rejected_to
+        ) as (ctx, data):
+            result = fit_churn(ctx, horizon_days=horizon_days)
+    record = churn_record(result)
+    if data is not None:
+        record["orders"] = data.summary()
+    if save:
+        kept.save_fit_and_table(settings, record, "churn_predictions", result.customers)
+    return FitResult(result.model, record, None, data, result.customers, result)
 
 
 def predict(

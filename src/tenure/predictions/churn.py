@@ -244,3 +244,38 @@ def _labelled(ctx: Context, horizon_days: int, name: str) -> pd.DataFrame:
             hint="Use a different horizon (horizon_days=...), or more customers and history.",
         )
     return frame
+
+
+def churn_record(result: ChurnResult, top: int = 10) -> dict[str, Any]:
+    """The JSON of ``tenure fit churn`` and its row of ``model_fits``: the
+    classifier's settings, the test-window scores of the model and of the
+    recency baseline, the overall drivers and the riskiest customers."""
+    from tenure.analysis import records
+    from tenure.predictions.scoring import fitted_at
+
+    model = result.model
+    evaluation = {
+        scorer: {k: (int(v) if k == "customers" else float(v)) for k, v in row.items()}
+        for scorer, row in result.evaluation.to_dict("index").items()
+    }
+    return {
+        "model": "churn",
+        "params": {**model.get_params(), "backend": model.backend_},
+        "std_errors": {},
+        "log_likelihood": None,
+        "aic": None,
+        "n_customers": result.sizes["score"],
+        "converged": True,
+        "time_unit": None,
+        "as_of": result.as_of.isoformat(),
+        "calibration_end": result.windows["test"].isoformat(),
+        "fitted_at": fitted_at().isoformat(),
+        "definitions": result.definitions,
+        "horizon_days": result.horizon_days,
+        "windows": {k: v.isoformat() for k, v in result.windows.items()},
+        "sizes": result.sizes,
+        "validation": evaluation,
+        "drivers": {str(k): float(v) for k, v in result.importances.items()},
+        "predicted_churners": float(result.customers["churn_probability"].sum()),
+        "top_customers": records(result.customers.head(top)),
+    }

@@ -19,23 +19,21 @@ touched.
 
 from __future__ import annotations
 
-import csv
-import warnings
 from collections.abc import Mapping as MappingABC
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import ibis
 
 from tenure.datamodel import KINDS
-from tenure.engine.source import RejectedRowsWarning, Source
+from tenure.engine.source import Source
 from tenure.errors import InputError
 from tenure.ingestion import coerce
 from tenure.ingestion import mapping as mapping_mod
 from tenure.ingestion.quarantine import describe
 from tenure.ingestion.readers import detect_format
 from tenure.ingestion.sources import _to_arrow
+from tenure.predictions.files import RecordsData
 from tenure.sqltext import lit, q
 
 ORDERS = KINDS["orders"]
@@ -44,40 +42,8 @@ OPTIONAL = ("order_id", "status")
 NUMERIC = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "FLOAT", "DOUBLE", "DECIMAL")
 
 
-@dataclass
-class OrdersData:
-    """What :func:`read_orders` read: a :class:`Source` over the usable
-    orders, and the counts and reasons of the rows left out."""
-
-    source: Source
-    name: str
-    read: int
-    rejected: int
-    duplicates: int
-    reasons: list[dict[str, Any]] = field(default_factory=list)
-    quarantine: Path | None = None
-
-    def write_rejected(self, path: Path | str) -> Path:
-        """Write the rejected rows (line, column, value, reason) to a CSV file."""
-        path = Path(path)
-        rows = self.source.con.con.execute(
-            "SELECT _line, _column, _value, _reason FROM _rejected ORDER BY _line"
-        ).fetchall()
-        with path.open("w", newline="", encoding="utf-8") as fh:
-            out = csv.writer(fh)
-            out.writerow(["_line", "_column", "_value", "_reason"])
-            out.writerows(rows)
-        return path
-
-    def warn(self) -> None:
-        if not self.rejected:
-            return
-        first = "; ".join(describe(self.name, r) for r in self.reasons[:3])
-        warnings.warn(
-            f"{self.rejected:,} of {self.read:,} rows of {self.name} were left out: {first}",
-            RejectedRowsWarning,
-            stacklevel=3,
-        )
+# what read_orders gives: the same as for any file read for a fit
+OrdersData = RecordsData
 
 
 def read_orders(

@@ -184,14 +184,46 @@ def save_scores(
             raise
 
 
+def save_fit_and_table(
+    settings: Settings, record: dict[str, Any], table: str, frame: pd.DataFrame
+) -> dict[str, Any]:
+    """Keep a fit and replace ``table`` with ``frame`` (one row per scored
+    customer or subscription, stamped with the fit's id, version, date and
+    as-of date), in one transaction: an interrupted run leaves the previous
+    table."""
+    with Workspace.open(settings, create=False) as ws, ws.analytics() as con:
+        con.execute("BEGIN")
+        try:
+            fit_id, version = _insert_fit(con, record)
+            stamped = frame.assign(
+                model=record["model"],
+                model_version=version,
+                fit_id=fit_id,
+                fitted_at=datetime.fromisoformat(record["fitted_at"]).replace(tzinfo=None),
+                as_of=pd.Timestamp(record["as_of"]).date(),
+            )
+            con.register("_scores", stamped)
+            con.execute(f'DROP TABLE IF EXISTS "{table}"')
+            con.execute(f'CREATE TABLE "{table}" AS SELECT * FROM _scores')
+            con.unregister("_scores")
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+    return record
+
+
+def load_table(con: duckdb.DuckDBPyConnection, table: str) -> pd.DataFrame | None:
+    """A scored table, or None when it has not been written yet."""
+    exists = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [table]
+    ).fetchall()[0][0]
+    return con.execute(f'SELECT * FROM "{table}"').df() if exists else None
+
+
 def load_scores(con: duckdb.DuckDBPyConnection) -> pd.DataFrame | None:
     """The latest scores, or None when ``tenure predict`` has not run."""
-    exists = con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'customer_predictions'"
-    ).fetchall()[0][0]
-    if not exists:
-        return None
-    return con.execute("SELECT * FROM customer_predictions").df()
+    return load_table(con, "customer_predictions")
 
 
 def load_fits(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:

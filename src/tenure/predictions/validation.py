@@ -63,11 +63,11 @@ def data_range(source: Source, defs: Any) -> tuple[date, date]:
 
 
 def check_calibration_end(
-    calibration_end: date, first: date, last: date, source: str | None = None
+    calibration_end: date, first: date, last: date, source: str | None = None, what: str = "orders"
 ) -> None:
     if not first <= calibration_end < last:
         raise InputError(
-            f"the calibration end {calibration_end} is outside the orders, which run from "
+            f"the calibration end {calibration_end} is outside the {what}, which run from "
             f"{first} to {last}.",
             hint="Pick a date between them that leaves a holdout after it, e.g. "
             f"--calibration-end {first + (last - first) * 2 // 3}.",

@@ -3,6 +3,7 @@
 >>> import tenure
 >>> ws = tenure.Workspace.open(store="tenure-data")          # doctest: +SKIP
 >>> tenure.ingest("orders", "orders.csv", workspace=ws)      # doctest: +SKIP
+>>> scores = tenure.predict(store="tenure-data")             # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ __all__ = [
     "cohorts",
     "segments",
     "customer_summary",
+    "fit",
+    "predict",
     "TenureError",
     "InputError",
     "ConfigError",
@@ -40,6 +43,8 @@ _LAZY = {
     "cohorts": "tenure.analysis",
     "segments": "tenure.analysis",
     "customer_summary": "tenure.analysis",
+    "fit": "tenure.predictions.api",
+    "predict": "tenure.predictions.api",
     "TenureError": "tenure.errors",
     "InputError": "tenure.errors",
     "ConfigError": "tenure.errors",
@@ -51,6 +56,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from tenure.datasets.demo import generate_demo
     from tenure.errors import ConfigError, InputError, TenureError
     from tenure.ingestion.pipeline import IngestResult, ingest
+    from tenure.predictions.api import fit, predict
     from tenure.store.workspace import Workspace
 
 

@@ -73,7 +73,7 @@ def _user_error(r) -> str:
 def test_missing_required_column(cli, tmp_path, store):
     write(tmp_path / "o.csv", "order_id,customer_id,order_dte,amount\nO1,C1,2024-01-05,10\n")
     err = _user_error(cli("ingest", "orders", tmp_path / "o.csv", "--store", store))
-    assert "need a 'placed_at' column" in err
+    assert "need a column for 'placed_at'" in err
     assert "'order_id', 'customer_id', 'order_dte', 'amount'" in err
     assert "closest column is 'order_dte'" in err
 
@@ -258,3 +258,16 @@ def test_every_command_is_documented_and_its_help_shows_an_example(cli):
         assert f"tenure {name}" in docs, f"no docs page shows `tenure {name}`"
         r = cli(*name.split(), "--help")
         assert r.code == 0 and "Example" in r.out and f"tenure {name}" in r.out, name
+
+
+def test_json_output_is_json_even_where_numbers_are_not_finite(capsys):
+    import json as json_mod
+
+    import numpy as np
+
+    from tenure.cli._common import emit_json
+
+    emit_json({"se": float("nan"), "curve": [np.float64("inf"), 1.5], "n": np.int64(3), "x": "a"})
+    assert json_mod.loads(capsys.readouterr().out) == {
+        "se": None, "curve": [None, 1.5], "n": 3, "x": "a",
+    }  # fmt: skip

@@ -369,7 +369,7 @@ def test_missing_required_column_names_the_closest(tmp_path, ws):
     with pytest.raises(ColumnNotFoundError) as info:
         ingest("orders", tmp_path / "o.csv", workspace=ws)
     text = info.value.render()
-    assert "need a 'placed_at' column" in text
+    assert "need a column for 'placed_at'" in text
     assert "Columns found: 'order_id', 'customer_id', 'placed', 'amount'" in text
     assert '--map "placed=placed_at"' in text
 

@@ -220,3 +220,28 @@ def test_predict_on_a_dataframe_returns_pandas():
     assert isinstance(c, pd.DataFrame) and len(c) == orders.customer_id.nunique()
     # without discounting, CLV is expected purchases x expected spend
     np.testing.assert_allclose(c.clv, c.expected_purchases * c.expected_spend)
+
+
+def test_predict_from_a_file_says_what_it_left_out_and_reads_a_date_format(cli, tmp_path):
+    path = tmp_path / "bestellungen.csv"
+    rows = ["kunde,datum,betrag"]
+    for c in range(12):
+        for month in (1, 3, 6) if c % 2 else (2,):
+            rows.append(f"K{c},{10 + c:02d}.{month:02d}.2024,{10 + c}.50")
+    rows.append("K1,31.02.2024,9.00")  # no such day
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    maps = ("--map", "kunde=customer_id", "--map", "datum=placed_at", "--map", "betrag=amount")
+    export = tmp_path / "scores.csv"
+    out = cli("predict", "--orders", path, *maps, "--date-format", "%d.%m.%Y",
+              "--export", export, "--json")  # fmt: skip
+    assert out.code == 0, out.err
+    result = out.json()
+    assert result["customers"] == 12
+    assert result["orders"]["rejected"] == 1 and result["orders"]["rows"] == 25
+    assert "1 of 25 rows were left out" in out.err and "31.02.2024" in out.err
+    assert "bestellungen.rejected.csv" in out.err
+    # day first: the last order is K11's of 21 June, K1's last of 11 June
+    assert result["as_of"] == "2024-06-21"
+    scores = pd.read_csv(export).set_index("customer_id")
+    assert scores.loc["K1", "recency_days"] == 10 and scores.loc["K1", "orders"] == 3
+    assert scores.loc["K0", "orders"] == 1

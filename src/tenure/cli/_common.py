@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,7 +28,23 @@ JsonOption = Annotated[
 
 
 def emit_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, default=str, ensure_ascii=False) + "\n")
+    """One JSON document on stdout. A number that is not finite (a standard
+    error where the likelihood is flat, an infinite remaining lifetime) is
+    written as null: NaN and Infinity are not JSON."""
+    text = json.dumps(_finite(data), indent=2, default=str, ensure_ascii=False, allow_nan=False)
+    sys.stdout.write(text + "\n")
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    if hasattr(value, "dtype") and getattr(value, "ndim", 1) == 0:  # a NumPy scalar
+        return _finite(value.item())
+    return value
 
 
 def err_console():

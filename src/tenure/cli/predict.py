@@ -77,6 +77,14 @@ MapOption = Annotated[
         show_default=False,
     ),
 ]
+DateFormatOption = Annotated[
+    str | None,
+    typer.Option(
+        "--date-format",
+        help="With a file: how its dates are written, e.g. %d.%m.%Y (default: detected).",
+        show_default=False,
+    ),
+]
 TimeUnitOption = Annotated[
     str | None,
     typer.Option(
@@ -109,17 +117,17 @@ def _rejected_path(orders: Path | None) -> Path | None:
     return None if orders is None else orders.with_name(orders.stem + ".rejected.csv")
 
 
-def _say_rejected(data: Any) -> None:
-    """A line on stderr: how many rows were left out, why, and where they are."""
-    if data is None or not data.rejected:
+def _say_rejected(summary: dict[str, Any] | None) -> None:
+    """A line on stderr: how many rows of a file were left out, why, and where they are."""
+    if not summary or not summary["rejected"]:
         return
     from tenure.cli._common import err_console
     from tenure.ingestion.quarantine import describe
 
-    first = "; ".join(describe(data.name, r) for r in data.reasons[:3])
+    first = "; ".join(describe(summary["source"], r) for r in summary["first_rejected"])
+    where = f" All of them: {summary['quarantine']}" if summary["quarantine"] else ""
     err_console().print(
-        f"{data.rejected:,} of {data.read:,} rows were left out ({first}). "
-        f"All of them: {data.quarantine}",
+        f"{summary['rejected']:,} of {summary['rows']:,} rows were left out ({first}).{where}",
         highlight=False,
     )
 
@@ -168,6 +176,7 @@ def fit(
         float, typer.Option(help="L2 penalty on the parameters; try 0.001 if a fit fails.")
     ] = 0.0,
     map_: MapOption = None,
+    date_format: DateFormatOption = None,
     as_of: AsOfOption = None,
     timezone: TimezoneOption = None,
     store: StoreOption = None,
@@ -196,9 +205,10 @@ def fit(
             as_of=as_of,
             rejected_to=_rejected_path(orders if subscriptions is None else subscriptions),
             save=from_store,
+            date_format=date_format,
         )
         record = result.record
-        _say_rejected(result.orders)
+        _say_rejected(result.orders.summary() if result.orders else None)
         if export is not None and result.scores is not None:
             update(f"writing {export}")
             result.scores.to_csv(export, index=False)
@@ -384,6 +394,7 @@ def predict(
     top: Annotated[int, typer.Option(help="Customers to list, by predicted CLV.")] = 10,
     time_unit: TimeUnitOption = None,
     map_: MapOption = None,
+    date_format: DateFormatOption = None,
     as_of: AsOfOption = None,
     timezone: TimezoneOption = None,
     store: StoreOption = None,
@@ -409,7 +420,9 @@ def predict(
             as_of=as_of,
             save=orders is None,
             rejected_to=_rejected_path(orders),
+            date_format=date_format,
         )
+        _say_rejected(scores.extra.get("orders"))
         if export:
             update(f"writing {export}")
             scores.customers.to_csv(export, index=False)
@@ -431,6 +444,8 @@ def predict(
         ),
         "saved_to_store": orders is None,
     }
+    if "orders" in scores.extra:
+        result["orders"] = scores.extra["orders"]
     if export:
         result["export"] = str(export)
     if json_:

@@ -204,7 +204,7 @@ def _not_found(
     if explicit:
         what = f"the column '{wanted}' given for {target} is not in the file."
     else:
-        what = f"{kind.name} need a '{target}' column, and none was found."
+        what = f"{kind.name} need a column for '{target}', and none was found."
     fix = (
         f"The closest column is '{closest}': pass --map \"{closest}={target}\"."
         if closest

@@ -72,6 +72,7 @@ def prediction_context(
     map: dict[str, str] | None = None,
     as_of: Any = None,
     rejected_to: Path | None = None,
+    date_format: str | None = None,
 ) -> Iterator[tuple[Context, RecordsData | None]]:
     """A purchase-defined context over ``orders`` (read fast, see
     :mod:`tenure.predictions.orders`) or over the store."""
@@ -85,7 +86,7 @@ def prediction_context(
         with open_context(settings=settings, active_by="purchase", as_of=as_of) as ctx:
             yield ctx, None
         return
-    data = read_orders(orders, map=map, timezone=settings.timezone)
+    data = read_orders(orders, map=map, timezone=settings.timezone, date_format=date_format)
     if data.rejected and rejected_to is not None:
         data.quarantine = data.write_rejected(rejected_to)
     data.warn()
@@ -112,6 +113,7 @@ def fit(
     period: str = "month",
     horizon_days: int | None = None,
     save: bool = False,
+    date_format: str | None = None,
 ) -> FitResult:
     """Fit a model and, with ``calibration_end``, check it on what came after.
 
@@ -143,6 +145,7 @@ def fit(
         return _fit_sbg(
             subscriptions, settings=settings, period=period, calibration_end=calibration_end,
             map=map, as_of=as_of, rejected_to=rejected_to, horizon_days=horizon_days, save=save,
+            date_format=date_format,
         )  # fmt: skip
     if subscriptions is not None:
         raise ConfigError(
@@ -152,16 +155,19 @@ def fit(
     if model == "churn":
         return _fit_churn(
             orders, settings=settings, horizon_days=horizon_days, map=map, as_of=as_of,
-            rejected_to=rejected_to, save=save,
+            rejected_to=rejected_to, save=save, date_format=date_format,
         )  # fmt: skip
     time_unit = time_unit or settings.time_unit
     cal_end = _parse_date(calibration_end, "calibration_end")
     with prediction_context(
-        orders, store=store, settings=settings, map=map, as_of=as_of, rejected_to=rejected_to
-    ) as (
-        ctx,
-        data,
-    ):
+        orders,
+        store=store,
+        settings=settings,
+        map=map,
+        as_of=as_of,
+        rejected_to=rejected_to,
+        date_format=date_format,
+    ) as (ctx, data):
         validation = None
         if cal_end is not None:
             first, last = data_range(ctx.source, ctx.defs)
@@ -212,6 +218,7 @@ def _fit_sbg(
     rejected_to: Path | None,
     horizon_days: int | None,
     save: bool,
+    date_format: str | None,
 ) -> FitResult:
     from tenure.predictions import subscriptions as subs
 
@@ -219,7 +226,7 @@ def _fit_sbg(
     horizon_days = settings.clv_horizon_days if horizon_days is None else horizon_days
     with subs.subscriptions_context(
         subscriptions, settings=settings, map=map, as_of=_parse_date(as_of, "as_of"),
-        rejected_to=rejected_to,
+        rejected_to=rejected_to, date_format=date_format,
     ) as (ctx, data):  # fmt: skip
         if cal_end is not None:
             first, last = subs.durations_range(ctx)
@@ -284,6 +291,7 @@ def _fit_churn(
     as_of: Any,
     rejected_to: Path | None,
     save: bool,
+    date_format: str | None,
 ) -> FitResult:
     from tenure.analysis import open_context
     from tenure.predictions.churn import churn_record, fit_churn
@@ -296,8 +304,9 @@ def _fit_churn(
         data = None
     else:
         with prediction_context(
-            orders, settings=settings, map=map, as_of=as_of, rejected_to=rejected_to
-        ) as (ctx, data):
+            orders, settings=settings, map=map, as_of=as_of, rejected_to=rejected_to,
+            date_format=date_format,
+        ) as (ctx, data):  # fmt: skip
             result = fit_churn(ctx, horizon_days=horizon_days)
     record = churn_record(result)
     if data is not None:
@@ -321,6 +330,7 @@ def predict(
     as_of: Any = None,
     save: bool = False,
     rejected_to: Path | None = None,
+    date_format: str | None = None,
 ) -> scoring.Scores:
     """Fit the purchase model and Gamma-Gamma, then score every customer:
     P(alive), expected purchases over the horizon, expected spend, CLV and
@@ -332,11 +342,14 @@ def predict(
     margin = settings.margin if margin is None else margin
     time_unit = time_unit or settings.time_unit
     with prediction_context(
-        orders, store=store, settings=settings, map=map, as_of=as_of, rejected_to=rejected_to
-    ) as (
-        ctx,
-        _,
-    ):
+        orders,
+        store=store,
+        settings=settings,
+        map=map,
+        as_of=as_of,
+        rejected_to=rejected_to,
+        date_format=date_format,
+    ) as (ctx, data):
         purchase = scoring.fit_purchase_model(ctx, model, time_unit=time_unit)
         spend = scoring.fit_spend_model(ctx)
         scores = scoring.score(
@@ -349,6 +362,8 @@ def predict(
             model=model,
         )
         definitions = ctx.describe()
+    if data is not None:
+        scores.extra["orders"] = data.summary()
     scores.extra["fits"] = [
         kept.fit_record(
             model, purchase, as_of=scores.as_of, time_unit=time_unit, definitions=definitions

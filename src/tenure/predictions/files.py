@@ -84,6 +84,7 @@ class RecordsData:
             "rejected": self.rejected,
             "duplicates": self.duplicates,
             "quarantine": str(self.quarantine) if self.quarantine else None,
+            "first_rejected": self.reasons[:3],
         }
 
 

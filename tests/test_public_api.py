@@ -1,0 +1,36 @@
+"""The names a user imports: every one resolves, and importing tenure stays light."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+import tenure
+import tenure.models
+
+
+@pytest.mark.parametrize("module", [tenure, tenure.models], ids=["tenure", "tenure.models"])
+def test_every_public_name_resolves(module):
+    for name in module.__all__:
+        assert getattr(module, name) is not None, name
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        module.nope  # noqa: B018
+
+
+def test_the_python_api_is_the_predictions_api():
+    from tenure.models.btyd import BetaGeo
+    from tenure.predictions import api
+
+    assert tenure.fit is api.fit and tenure.predict is api.predict
+    assert tenure.models.BetaGeo is BetaGeo
+
+
+def test_importing_tenure_does_not_load_the_heavy_libraries():
+    code = (
+        "import sys, tenure, tenure.models; "
+        "print(sorted(m for m in ('sklearn', 'lifelines', 'lightgbm', 'scipy') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

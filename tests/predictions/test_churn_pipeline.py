@@ -272,3 +272,30 @@ def test_fit_sbg_from_the_store_recovers_the_demo_parameters(cli, demo, store_co
         j = np.arange(1, 13)
         value = np.sum(np.exp(betaln(a, b + t + j) - betaln(a, b + t)) * z**j)
         assert clv == pytest.approx(mrr * value) and version == 1
+
+
+def test_the_calibration_table_covers_the_test_window(result):
+    cal = result.calibration
+    assert cal["customers"].sum() == result.sizes["test"]
+    assert (cal["customers"].max() - cal["customers"].min()) <= 1  # equal groups
+    # the observed shares average to the test window's churn rate
+    rate = result.evaluation.loc["model", "churn_rate"]
+    assert np.average(cal["observed"], weights=cal["customers"]) == pytest.approx(rate)
+    assert (np.diff(cal["predicted"]) >= 0).all()
+    # calibrated: the riskiest tenth churns more than the safest
+    assert cal["observed"].iloc[-1] > cal["observed"].iloc[0]
+
+
+def test_drivers_for_the_riskiest_only(demo, result):
+    _, source = demo
+    few = fit_churn(
+        Context(source, Definitions()), horizon_days=90,
+        classifier=ChurnClassifier(n_jobs=1), explain=5,
+    )  # fmt: skip
+    pd.testing.assert_frame_equal(
+        few.customers[["customer_id", "churn_probability"]],
+        result.customers[["customer_id", "churn_probability"]],
+    )
+    explained = few.customers["driver_1"].notna()
+    assert explained.tolist() == [True] * 5 + [False] * (len(few.customers) - 5)
+    pd.testing.assert_frame_equal(few.customers.head(5), result.customers.head(5))

@@ -59,6 +59,7 @@ def test_the_report_is_one_self_contained_file(demo):
         "cohorts",
         "segments",
         "predictions",
+        "churn",
         "goals",
         "benchmark",
         "definitions",
@@ -70,6 +71,7 @@ def test_the_report_is_one_self_contained_file(demo):
         "cohorts",
         "segments",
         "predictions",
+        "churn",
         "goals",
         "benchmark",
         "definitions",
@@ -101,7 +103,7 @@ def test_predictions_show_the_models_estimates_in_the_locale(demo):
         bg = scoring.fit_purchase_model(ctx, "bgnbd")
         gg = scoring.fit_spend_model(ctx)
         scores = scoring.score(ctx, bg, gg, horizon_days=settings.clv_horizon_days)
-    section = page[page.index('id="predictions"') : page.index('id="goals"')]
+    section = page[page.index('id="predictions"') : page.index('id="churn"')]
     text = html_lib.unescape(re.sub(r"<[^>]+>", " ", section))
     for name, value in {**bg.params_, **gg.params_}.items():
         assert fmt.number(value, 4) in text, name

@@ -231,9 +231,12 @@ def _print_fit(record: dict[str, Any]) -> None:
 
     out = out_console()
     unit = f", t in {record['time_unit']}s" if record.get("time_unit") else ""
+    who = "customers"
+    if record["model"] == "sbg":
+        unit, who = f", t in renewals ({record['time_unit']}s)", "subscriptions"
     table = Table(
         "parameter", "estimate", "std. error", "95 % interval",
-        title=f"{record['model']} on {record['n_customers']:,} customers, as of {record['as_of']}{unit}",
+        title=f"{record['model']} on {record['n_customers']:,} {who}, as of {record['as_of']}{unit}",
     )  # fmt: skip
     for name, value in record["params"].items():
         se = record["std_errors"][name]
@@ -279,7 +282,7 @@ def _print_sbg(record: dict[str, Any]) -> None:
     unit = record["period"]
     out.print(
         f"{record['subscriptions']:,} subscriptions, {record['churned']:,} cancelled by "
-        f"{record['as_of']}; {record['active']:,} active now."
+        f"{record['as_of']}; {record['active']:,} active on {record['scored_as_of']}, the last day."
     )
     curve = Table(f"{unit}s", "still active", "renewal rate",
                   title=f"A new cohort, as the model projects it (per {unit})")  # fmt: skip
@@ -312,7 +315,8 @@ def _print_sbg(record: dict[str, Any]) -> None:
         )
         if "clv" in sc:
             line += (
-                f", worth {sc['clv']:,.0f} (discounted at {sc['discount_rate']:.0%} a year, "
+                f", worth {sc['clv']:,.0f} {sc['currency']} (discounted at "
+                f"{sc['discount_rate']:.0%} a year, "
                 f"margin {sc['margin']:.0%})"
             )
         out.print(line + ".")
@@ -353,8 +357,10 @@ def _print_churn(record: dict[str, Any]) -> None:
         k = 1
         while f"driver_{k}" in row:
             if row[f"driver_{k}"] is not None:
+                value = row[f"driver_{k}_value"]
+                whole = isinstance(value, float) and value.is_integer()
                 drivers.append(
-                    f"{row[f'driver_{k}']} = {fmt_number(row[f'driver_{k}_value'], 2)} "
+                    f"{row[f'driver_{k}']} = {fmt_number(value, 0 if whole else 2)} "
                     f"({row[f'driver_{k}_contribution']:+.2f})"
                 )
             k += 1

@@ -377,6 +377,27 @@ class ChurnClassifier(BaseEstimator):
         frame.index.name = "scorer"
         return frame
 
+    def calibration_table(self, X: pd.DataFrame, y: Any, bins: int = 10) -> pd.DataFrame:
+        """How the probabilities hold up on ``(X, y)``: customers ranked by
+        P(churn) and cut into ``bins`` groups of (nearly) equal size, each
+        with its ``customers``, mean ``predicted`` probability and
+        ``observed`` churn share. Calibrated probabilities lie near the
+        diagonal predicted = observed."""
+        if isinstance(bins, bool) or not isinstance(bins, int) or bins < 1:
+            raise ConfigError(f"bins must be an int >= 1. Got {bins!r}.")
+        p = self.predict_proba(X)
+        target = _labels(y, len(p))
+        order = np.argsort(p, kind="stable")
+        groups = np.array_split(order, min(bins, len(p)))
+        return pd.DataFrame(
+            {
+                "bin": np.arange(1, len(groups) + 1),
+                "customers": [len(g) for g in groups],
+                "predicted": [float(p[g].mean()) for g in groups],
+                "observed": [float(target[g].mean()) for g in groups],
+            }
+        )
+
 
 # -- helpers ---------------------------------------------------------------------
 

@@ -175,7 +175,9 @@ def cox_hazards(
     fitter = lifelines.CoxPHFitter(penalizer=penalizer, alpha=alpha)
     try:
         fitter.fit(design, duration_col="_time", event_col="_event")
-    except lifelines.exceptions.ConvergenceError as exc:
+    except (lifelines.exceptions.ConvergenceError, np.linalg.LinAlgError, ValueError) as exc:
+        # lifelines' own error, or the singular matrix and NaN steps of
+        # covariates that separate the ends completely
         raise ConvergenceError(
             f"the Cox model did not converge: {str(exc).splitlines()[0]}",
             hint="1. A category may have no ends at all: merge it or drop it. "

@@ -256,7 +256,9 @@ def _fit_sbg(
             "churned": fitted.churned,
             "active": int(len(scores)),
             "curve": fitted.curve(12 if period == "month" else 5).to_dict("records"),
-            "scores": _subscription_summary(scores, horizon_days, settings),
+            "scored_as_of": ctx.as_of.isoformat(),
+            "scores": _subscription_summary(scores, horizon_days, settings)
+            | {"currency": ctx.source.currency},
         }
         if data is not None:
             record["subscriptions_file"] = data.summary()

@@ -62,6 +62,10 @@ class ChurnResult:
         highest risk first.
     windows
         The as-of dates of the training, test and scoring features.
+    calibration
+        The test window in ten groups by predicted probability: customers,
+        mean predicted and observed churn share (see
+        :meth:`ChurnClassifier.calibration_table`).
     """
 
     model: ChurnClassifier
@@ -73,6 +77,7 @@ class ChurnResult:
     windows: dict[str, date]
     sizes: dict[str, int]
     definitions: dict[str, Any] = field(default_factory=dict)
+    calibration: pd.DataFrame | None = None
 
 
 def fit_churn(
@@ -83,6 +88,7 @@ def fit_churn(
     definitions: Definitions | None = None,
     classifier: ChurnClassifier | None = None,
     top: int = 3,
+    explain: int | None = None,
 ) -> ChurnResult:
     """Fit, test and apply a churn classifier; see the module docstring.
 
@@ -105,6 +111,10 @@ def fit_churn(
         from; default ``ChurnClassifier()``.
     top
         Drivers listed per customer.
+    explain
+        Give drivers to this many of the riskiest customers only (the rest
+        have empty driver columns); default: every customer. Explaining is
+        most of the work on a large base.
     """
     from sklearn.base import clone
 
@@ -156,6 +166,7 @@ def fit_churn(
 
         checked = clone(template).fit(*xy(train))
         evaluation = checked.evaluate(*xy(test))
+        calibration = checked.calibration_table(*xy(test))
         model = clone(template).fit(*xy(test))
 
         ids = active_customers(scoring)
@@ -165,11 +176,20 @@ def fit_churn(
         customers = pd.DataFrame(
             {"customer_id": X.index, "churn_probability": model.predict_proba(X)}
         )
-        drivers = model.explain(X, top=top).reset_index(drop=True)
-        customers = pd.concat([customers, drivers], axis=1)
         customers = customers.sort_values(
-            ["churn_probability", "customer_id"], ascending=[False, True], ignore_index=True
+            ["churn_probability", "customer_id"], ascending=[False, True]
         )
+        if explain is not None:
+            if isinstance(explain, bool) or not isinstance(explain, int) or explain < 0:
+                raise ConfigError(
+                    f"explain is {explain!r}.", hint="Give a number of customers, 0 or more."
+                )
+        chosen = customers.index if explain is None else customers.index[:explain]
+        if len(chosen):
+            drivers = model.explain(X.iloc[chosen], top=top).reset_index(drop=True)
+            drivers.index = chosen
+            customers = customers.join(drivers)
+        customers = customers.reset_index(drop=True)
         importances = model.feature_importances_.sort_values(ascending=False)
         return ChurnResult(
             model=model,
@@ -181,6 +201,7 @@ def fit_churn(
             windows=windows,
             sizes={"train": len(train), "test": len(test), "score": len(customers)},
             definitions=scoring.describe(),
+            calibration=calibration,
         )
     finally:
         for ctx in opened:
@@ -275,6 +296,7 @@ def churn_record(result: ChurnResult, top: int = 10) -> dict[str, Any]:
         "windows": {k: v.isoformat() for k, v in result.windows.items()},
         "sizes": result.sizes,
         "validation": evaluation,
+        "calibration": records(result.calibration) if result.calibration is not None else None,
         "drivers": {str(k): float(v) for k, v in result.importances.items()},
         "predicted_churners": float(result.customers["churn_probability"].sum()),
         "top_customers": records(result.customers.head(top)),

@@ -26,7 +26,7 @@ from tenure.engine.context import Context, Definitions
 from tenure.engine.metrics import period_metrics, period_range
 from tenure.engine.source import open_source
 from tenure.errors import InputError, TenureError
-from tenure.report import charts, predictions
+from tenure.report import charts, churn, predictions
 from tenure.report.formatting import Formatter
 
 # cohorts beyond this many rows are dropped from the monthly heatmap (the oldest)
@@ -142,6 +142,12 @@ def collect(
         sections.append(predictions.section(ctx, settings, fmt, _html))
     except InputError as exc:  # no orders, or no repeat buyers yet
         sections.append({"id": "predictions", "title": "Predictions", "text": exc.what})
+
+    progress("churn")
+    try:
+        sections.append(churn.section(ctx, settings, fmt, _html))
+    except InputError as exc:  # data the section cannot use: say why instead
+        sections.append({"id": "churn", "title": "Churn and survival", "text": exc.what})
 
     progress("goals")
     sections.append(_goals(ctx, settings, {"month": monthly, "quarter": quarterly}, fmt))

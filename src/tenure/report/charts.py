@@ -241,3 +241,115 @@ def alive_map(matrix: pd.DataFrame, title: str, separators: str) -> go.Figure:
     fig.update_yaxes(title_text="repeat purchase days", type="category")
     fig.update_xaxes(title_text="days since the last purchase", type="category")
     return fig
+
+
+def drivers(importances: pd.Series, title: str, separators: str) -> go.Figure:
+    """Mean absolute contribution to the churn score per feature (index: the
+    feature's plain name), the largest on top."""
+    fig = go.Figure(
+        go.Bar(
+            x=importances.to_numpy(dtype="float64"), y=[str(i) for i in importances.index],
+            orientation="h", marker_color=PALETTE[0],
+            hovertemplate="%{y}: %{x:.3f}<extra></extra>",
+        )
+    )  # fmt: skip
+    _layout(fig, title, separators, height=max(260, 24 * len(importances) + 120),
+            hovermode="closest", showlegend=False)  # fmt: skip
+    fig.update_yaxes(autorange="reversed", type="category", automargin=True)
+    fig.update_xaxes(title_text="mean |contribution| to the log-odds of churn")
+    return fig
+
+
+def calibration(frame: pd.DataFrame, title: str, separators: str) -> go.Figure:
+    """Observed churn share against mean predicted probability, one point per
+    group of customers, with the diagonal where the two are equal."""
+    fig = go.Figure()
+    fig.add_scatter(
+        x=[0, 1], y=[0, 1], mode="lines", name="predicted = observed",
+        line={"color": "#999", "dash": "dot", "width": 1}, hoverinfo="skip",
+    )  # fmt: skip
+    fig.add_scatter(
+        x=frame["predicted"], y=frame["observed"], mode="lines+markers", name="model",
+        line={"color": PALETTE[0], "width": 2}, customdata=frame["customers"],
+        hovertemplate="predicted %{x:.0%}, observed %{y:.0%} (%{customdata:,} customers)"
+        "<extra></extra>",
+    )  # fmt: skip
+    _layout(fig, title, separators, hovermode="closest")
+    fig.update_xaxes(title_text="mean predicted churn probability", tickformat=".0%", range=[0, 1])
+    fig.update_yaxes(title_text="share that churned", tickformat=".0%", range=[0, 1])
+    return fig
+
+
+def _rgba(colour: str, alpha: float) -> str:
+    r, g, b = (int(colour[i : i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({r}, {g}, {b}, {alpha})"
+
+
+def survival(
+    curves: dict[str, pd.DataFrame],
+    projected: dict[str, pd.DataFrame],
+    title: str,
+    separators: str,
+) -> go.Figure:
+    """Kaplan-Meier step curves (``time``, ``survival``, ``lower``, ``upper``,
+    ``at_risk``) and a model's projected S(t) (``time``, ``survival``) dashed
+    in the same colour, in percent. With one curve its 95 % band is drawn and
+    every line is in the legend; with several, one legend entry per curve
+    (the title should say that dashed lines are the model)."""
+    fig = go.Figure()
+    names = list(dict.fromkeys([*curves, *projected]))
+    single = len(names) == 1
+    for i, name in enumerate(names):
+        colour = PALETTE[i % len(PALETTE)]
+        group = None if single else name  # a group per curve would break a one-curve legend
+        km = curves.get(name)
+        if km is not None:
+            if single:
+                fig.add_scatter(x=km["time"], y=100 * km["lower"], mode="lines", line_shape="hv",
+                                line={"width": 0}, hoverinfo="skip", showlegend=False)  # fmt: skip
+                fig.add_scatter(
+                    x=km["time"], y=100 * km["upper"], mode="lines", line_shape="hv",
+                    line={"width": 0}, fill="tonexty", fillcolor=_rgba(colour, 0.18),
+                    name="95 % band", hoverinfo="skip",
+                )  # fmt: skip
+            fig.add_scatter(
+                x=km["time"], y=100 * km["survival"], name="Kaplan–Meier" if single else name,
+                mode="lines", line={"color": colour, "width": 2}, line_shape="hv",
+                customdata=km["at_risk"], legendgroup=group,
+                hovertemplate="%{y:.1f}% (%{customdata:,} at risk)",
+            )  # fmt: skip
+        model = projected.get(name)
+        if model is not None:
+            fig.add_scatter(
+                x=model["time"], y=100 * model["survival"],
+                name="sBG model" if single else f"{name} (sBG)", legendgroup=group,
+                showlegend=single or km is None, mode="lines+markers",
+                line={"color": colour, "width": 2, "dash": "dash"}, marker={"size": 4},
+                hovertemplate="%{y:.1f}%",
+            )  # fmt: skip
+    _layout(fig, title, separators, height=380, legend_traceorder="normal")
+    fig.update_yaxes(title_text="still subscribed", range=[0, 101], ticksuffix="%")
+    fig.update_xaxes(title_text="months since the start")
+    return fig
+
+
+def hazard_ratios(frame: pd.DataFrame, title: str, separators: str) -> go.Figure:
+    """Hazard ratios with their intervals (``covariate``, ``hazard_ratio``,
+    ``lower``, ``upper``, ``p``) on a log axis, 1 marked."""
+    fig = go.Figure(
+        go.Scatter(
+            x=frame["hazard_ratio"], y=frame["covariate"], mode="markers",
+            marker={"color": PALETTE[3], "size": 9},
+            error_x={"type": "data", "symmetric": False, "array": frame["upper"] - frame["hazard_ratio"],
+                     "arrayminus": frame["hazard_ratio"] - frame["lower"], "color": PALETTE[3]},
+            customdata=np.stack([frame["lower"], frame["upper"], frame["p"]], axis=-1),
+            hovertemplate="%{y}: %{x:.2f} (95% CI %{customdata[0]:.2f} to %{customdata[1]:.2f}, "
+            "p = %{customdata[2]:.3f})<extra></extra>",
+        )
+    )  # fmt: skip
+    fig.add_vline(x=1, line_dash="dot", line_color="#777")
+    _layout(fig, title, separators, height=max(260, 30 * len(frame) + 130), hovermode="closest",
+            showlegend=False)  # fmt: skip
+    fig.update_xaxes(type="log", title_text="hazard ratio (1 = as the reference)")
+    fig.update_yaxes(autorange="reversed", type="category", automargin=True)
+    return fig

@@ -1,0 +1,368 @@
+"""The report's churn and survival section: the churn model's numbers as
+fit_churn gives them, Kaplan-Meier curves equal to a hand count, the sBG
+curve equal to its closed form, and what the section says without
+subscriptions, without lifelines, or with too short a history."""
+
+from __future__ import annotations
+
+import sys
+from datetime import date, timedelta
+
+import ibis
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.special import beta as beta_fn
+
+from tenure.config import load_settings
+from tenure.datamodel import KINDS
+from tenure.engine.context import Context, Definitions
+from tenure.engine.durations import subscription_durations
+from tenure.engine.source import Source, open_store
+from tenure.errors import InputError
+from tenure.models.churn import ChurnClassifier
+from tenure.models.contractual import ShiftedBetaGeometric
+from tenure.models.survival import cox_hazards
+from tenure.predictions.churn import fit_churn
+from tenure.report import churn
+from tenure.report.formatting import Formatter
+from tests.conftest import query
+from tests.engine.conftest import duckdb_tables, orders_frame
+
+DEMO_END = date(2026, 10, 31)  # the demo's last day
+FMT = Formatter("de-DE", "EUR")
+
+
+def _figures(figs: list, prefix: str) -> list:
+    """The section's figures themselves, where the report takes their HTML."""
+    return figs
+
+
+def _part(section: dict, title: str) -> dict:
+    assert section["id"] == "churn" and section["title"] == "Churn and survival"
+    return next(p for p in section["parts"] if p["title"] == title)
+
+
+def _table(part: dict, starts: str) -> dict:
+    return next(t for t in part.get("tables", []) if t["title"].startswith(starts))
+
+
+def _trace(fig, name: str):
+    return next(t for t in fig.data if t.name == name)
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    """A demo store of 400 customers, open for the module."""
+    from tenure.cli.demo import ORDER
+    from tenure.datasets.demo import generate_demo
+    from tenure.ingestion.pipeline import ingest
+    from tenure.store.workspace import Workspace
+
+    folder = tmp_path_factory.mktemp("churn-section")
+    files = generate_demo(folder / "files", customers=400, seed=5)
+    settings = load_settings(store=folder / "store", reporting_currency="EUR")
+    with Workspace.open(settings) as ws:
+        for kind in ORDER:
+            ingest(kind, files.by_kind()[kind], workspace=ws)
+    with open_store(settings) as source:
+        yield settings, source
+
+
+@pytest.fixture(scope="module")
+def section(demo):
+    settings, source = demo
+    return churn.section(Context(source, Definitions()), settings, FMT, _figures)
+
+
+@pytest.fixture(scope="module")
+def result(demo):
+    _, source = demo
+    return fit_churn(
+        Context(source, Definitions()), horizon_days=90, classifier=ChurnClassifier(n_jobs=1)
+    )
+
+
+# -- churn risk ---------------------------------------------------------------------
+
+
+def test_the_riskiest_customers_are_fit_churns_first_rows(section, result):
+    part = _part(section, "Churn risk")
+    table = _table(part, "The 20 customers most likely to churn in the next 90 days")
+    top = result.customers.head(20)
+    assert [r[0] for r in table["rows"]] == top["customer_id"].tolist()
+    assert [r[1] for r in table["rows"]] == [FMT.percent(100 * p) for p in top["churn_probability"]]
+    assert table["header"] == ["customer", "churn probability", "driver 1", "driver 2", "driver 3"]
+    first = top.iloc[0]
+    name = churn.FEATURES[first["driver_1"]][0]
+    sign = "+" if first["driver_1_contribution"] > 0 else ""
+    assert table["rows"][0][2].startswith(f"{name}: ")
+    assert table["rows"][0][2].endswith(f" ({sign}{FMT.number(first['driver_1_contribution'], 2)})")
+
+
+def test_the_evaluation_and_windows_are_fit_churns(section, result):
+    part = _part(section, "Churn risk")
+    ev = result.evaluation
+    scores = _table(part, "Fitted on the training window, tested on the test window")
+    assert scores["rows"] == [
+        [name, FMT.number(ev.loc[s, "auc"], 3), FMT.number(ev.loc[s, "brier"], 3),
+         FMT.number(ev.loc[s, "lift_top_decile"], 2)]
+        for s, name in (("model", "churn model"), ("recency_baseline", "recency only"))
+    ]  # fmt: skip
+    assert "," in scores["rows"][0][1]  # German decimals: through the Formatter
+    windows = _table(part, "The windows")["rows"]
+    train, test = DEMO_END - timedelta(days=180), DEMO_END - timedelta(days=90)
+    assert windows[0][:3] == ["training", FMT.date(train), f"{FMT.date(train)} – {FMT.date(test)}"]
+    assert windows[1][:3] == ["test", FMT.date(test), f"{FMT.date(test)} – {FMT.date(DEMO_END)}"]
+    assert [w[3] for w in windows] == [
+        FMT.number(result.sizes[k]) for k in ("train", "test", "score")
+    ]
+    p = result.customers["churn_probability"]
+    assert f"Of the {FMT.number(len(p))} customers active on {FMT.date(DEMO_END)}" in part["text"]
+    assert f"expects {FMT.number(p.sum())} " in part["text"]
+    # the base rate's Brier score is p (1 - p)
+    rate = ev.loc["model", "churn_rate"]
+    assert f"Brier score of {FMT.number(rate * (1 - rate), 3)}" in part["notes"][0]
+
+
+def test_the_drivers_chart_is_the_mean_absolute_shap_per_feature(section, result):
+    fig, calibration = _part(section, "Churn risk")["charts"]
+    bars = fig.data[0]
+    top = result.importances.head(15)
+    np.testing.assert_allclose(bars.x, top.to_numpy())
+    assert list(bars.y) == [churn.FEATURES[f][0] for f in top.index]
+    assert fig.layout.separators == FMT.separators
+    # the calibration chart is the test window's table, point for point
+    points = calibration.data[1]
+    np.testing.assert_allclose(points.x, result.calibration["predicted"])
+    np.testing.assert_allclose(points.y, result.calibration["observed"])
+
+
+# -- survival on the demo ------------------------------------------------------------
+
+
+def test_the_survival_tables_are_the_models(demo, section):
+    _, source = demo
+    part = _part(section, "Subscription survival")
+    d = subscription_durations(Context(source, Definitions())).to_pandas()
+    cox = cox_hazards(d, time="duration_days", categorical=["plan", "country"])
+    table = _table(part, "Cox proportional hazards")
+    assert [r[1] for r in table["rows"]] == [FMT.number(v, 2) for v in cox["hazard_ratio"]]
+    assert table["rows"][0][0] == "plan plus (against basic)"
+    started = _table(part, "Share still subscribed")["rows"][0]
+    assert started[:3] == [
+        "all subscriptions (Kaplan–Meier)",
+        FMT.number(len(d)),
+        FMT.number(int(d.churned.sum())),
+    ]
+    names = [t.name for t in part["charts"][1].data]  # by plan: one curve per plan
+    assert names == ["basic", "basic (sBG)", "plus", "plus (sBG)", "premium", "premium (sBG)"]
+
+
+# -- survival by hand ----------------------------------------------------------------
+
+AS_OF = date(2024, 12, 31)
+SUBSCRIPTIONS = [
+    # months are counted at the renewal dates, the 1st of each month here
+    ("s1", "a", "2024-01-01", "2024-02-01", "basic"),  # ended on its 1st renewal date: t = 1
+    ("s2", "b", "2024-01-01", "2024-01-15", "basic"),  # before its 1st: t = 1
+    ("s3", "c", "2024-01-01", "2024-03-10", "basic"),  # after its 2nd, before its 3rd: t = 3
+    ("s4", "d", "2024-01-01", "2024-03-01", "basic"),  # on its 2nd: t = 2
+    ("s5", "e", "2024-10-01", None, "plus"),  # active, 2 renewals: censored at 2
+    ("s6", "f", "2024-01-01", None, "plus"),  # active, 11 renewals: censored at 11
+    ("s7", "g", "2024-06-01", "2024-09-01", "plus"),  # on its 3rd: t = 3
+    ("s8", "h", "2024-06-01", None, "plus"),  # active, 6 renewals: censored at 6
+]
+# t = 1: 8 at risk, 2 end -> 6/8; t = 2: 6 at risk, 1 ends (s5 censored) -> 6/8 * 5/6;
+# t = 3: 4 at risk, 2 end -> 5/8 * 2/4 = 5/16; then only censorings
+KM_ALL = {0: 1.0, 1: 0.75, 2: 0.625, 3: 0.3125, 6: 0.3125, 11: 0.3125}
+# basic: 4 at risk, 2 end at 1, 1 at 2, 1 at 3; plus: s7 ends at 3 among s6, s7, s8
+KM_PLAN = {
+    "basic": {0: 1.0, 1: 0.5, 2: 0.25, 3: 0.0},
+    "plus": {0: 1.0, 2: 1.0, 3: 2 / 3, 6: 2 / 3, 11: 2 / 3},
+}
+SBG_ROWS = [(1, 1), (1, 1), (3, 1), (2, 1), (2, 0), (11, 0), (3, 1), (6, 0)]  # (t, churned)
+
+
+def _tiny(**frames: pd.DataFrame) -> Context:
+    source = Source(ibis.duckdb.from_connection(duckdb_tables(**frames)), {k: k for k in KINDS})
+    return Context(source, Definitions(as_of=AS_OF))
+
+
+def _subscriptions() -> pd.DataFrame:
+    frame = pd.DataFrame(
+        SUBSCRIPTIONS, columns=["subscription_id", "customer_id", "started_at", "ended_at", "plan"]
+    )
+    for col in ("started_at", "ended_at"):
+        frame[col] = pd.to_datetime(frame[col]) + pd.Timedelta(hours=9)
+    return frame
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    settings = load_settings()
+    return churn.section(_tiny(subscriptions=_subscriptions()), settings, FMT, _figures)
+
+
+def test_kaplan_meier_equals_a_hand_count(tiny):
+    part = _part(tiny, "Subscription survival")
+    overall, by_plan = part["charts"]  # too few ends for hazard ratios
+    km = _trace(overall, "Kaplan–Meier")
+    assert list(km.x) == list(KM_ALL)
+    np.testing.assert_allclose(km.y, [100 * s for s in KM_ALL.values()])
+    for plan, curve in KM_PLAN.items():
+        trace = _trace(by_plan, plan)
+        assert list(trace.x) == list(curve)
+        np.testing.assert_allclose(trace.y, [100 * s for s in curve.values()])
+    row = _table(part, "Share still subscribed")["rows"][0]
+    # after 1, 3 and 6 months; 12 and 24 lie past the last duration (11)
+    assert row[:3] == ["all subscriptions (Kaplan–Meier)", "8", "5"]
+    s3 = km.y[list(km.x).index(3)]  # 31.25, checked above; the table rounds it
+    cells = [c.split(" (")[0] for c in row[3:]]
+    assert cells == [FMT.percent(75.0), FMT.percent(s3), FMT.percent(s3), "—", "—"]
+    assert "5 have ended and 3 are still active" in part["text"]
+
+
+def test_the_sbg_curve_is_its_closed_form_at_the_fitted_parameters(tiny):
+    part = _part(tiny, "Subscription survival")
+    # fitted here one row per subscription, where the report weights distinct rows
+    model = ShiftedBetaGeometric().fit(pd.DataFrame(SBG_ROWS, columns=["t", "churned"]))
+    a, b = model.params_["alpha"], model.params_["beta"]
+    shown = {
+        r[1]: float(r[2].replace(".", "").replace(",", "."))
+        for r in _table(part, "Shifted-beta-geometric")["rows"]
+        if r[0] == "all subscriptions"
+    }
+    assert shown["alpha"] == pytest.approx(a, abs=1e-4)
+    assert shown["beta"] == pytest.approx(b, abs=1e-4)
+    sbg = _trace(part["charts"][0], "sBG model")
+    t = np.asarray(sbg.x, dtype="float64")
+    assert t[0] == 0 and t[-1] >= 24  # projected past the data
+    np.testing.assert_allclose(sbg.y, 100 * beta_fn(a, b + t) / beta_fn(a, b), rtol=1e-4)
+    sbg_row = _table(part, "Share still subscribed")["rows"][1]
+    s12 = beta_fn(a, b + 12) / beta_fn(a, b)
+    assert sbg_row[0] == "all subscriptions (sBG)" and sbg_row[6] == FMT.percent(100 * s12)
+
+
+def test_a_store_without_enough_history_says_why_and_still_draws_the_survival(tiny):
+    churn_part = _part(tiny, "Churn risk")
+    assert churn_part["text"].startswith("No churn model: ")
+    assert "charts" not in churn_part
+    survival = _part(tiny, "Subscription survival")
+    assert "Hazard ratios need 10 ended subscriptions at least; 5 have ended." in survival["text"]
+
+
+def test_lifelines_doubts_about_a_cox_fit_are_said_not_raised():
+    # plus never ends: its hazard ratio runs off to 0, and lifelines warns
+    rows = [(f"b{i}", f"b{i}", "2024-01-01", f"2024-{i + 2:02d}-01", "basic") for i in range(10)]
+    rows += [(f"p{i}", f"p{i}", "2024-01-01", None, "plus") for i in range(4)]
+    frame = pd.DataFrame(
+        rows, columns=["subscription_id", "customer_id", "started_at", "ended_at", "plan"]
+    )
+    for col in ("started_at", "ended_at"):
+        frame[col] = pd.to_datetime(frame[col]) + pd.Timedelta(hours=9)
+    section = churn.section(_tiny(subscriptions=frame), load_settings(), FMT, _figures)
+    part = _part(section, "Subscription survival")
+    assert "Read the hazard ratios with care: fitting them, lifelines warned: " in part["text"]
+    assert _table(part, "Cox proportional hazards")["rows"][0][0] == "plan plus (against basic)"
+
+
+def test_without_subscriptions_the_survival_part_says_so():
+    orders = orders_frame(
+        [("o1", "a", "2024-03-01 10:00", 10.0), ("o2", "b", "2024-05-01 10:00", 12.0)]
+    )
+    section = churn.section(_tiny(orders=orders), load_settings(), FMT, _figures)
+    part = _part(section, "Subscription survival")
+    assert part == {
+        "title": "Subscription survival",
+        "text": "There are no subscriptions in the data, so there are no survival curves.",
+    }
+
+
+def test_without_lifelines_the_section_says_how_to_install_it(monkeypatch):
+    monkeypatch.setitem(sys.modules, "lifelines", None)  # import lifelines fails
+    section = churn.section(_tiny(subscriptions=_subscriptions()), load_settings(), FMT, _figures)
+    part = _part(section, "Subscription survival")
+    assert "pip install 'tenure[ml]'" in part["text"]
+    assert [t["title"].split(" (")[0] for t in part["tables"]] == ["Shifted-beta-geometric model"]
+    (fig,) = part["charts"]
+    assert [t.name for t in fig.data] == ["sBG model"]
+
+
+# -- too short a history -------------------------------------------------------------
+
+
+def _data_start(store) -> date:
+    """The first purchase day or subscription start, in plain SQL."""
+    (row,) = query(
+        store,
+        "SELECT LEAST((SELECT MIN(CAST(placed_at AS DATE)) FROM orders WHERE status IN "
+        "('completed', 'pending', 'partially_refunded')), "
+        "(SELECT MIN(CAST(started_at AS DATE)) FROM subscriptions))",
+    )
+    return pd.Timestamp(row[0]).date()
+
+
+def test_a_short_history_takes_the_longest_horizon_that_works(demo):
+    settings, source = demo
+    as_of = date(2024, 6, 15)
+    ctx = Context(source, Definitions(as_of=as_of))
+    part = _part(churn.section(ctx, settings, FMT, _figures), "Churn risk")
+    longest = (as_of - _data_start(settings.store)).days // 2
+    assert longest < 90
+    with pytest.raises(InputError, match=f"Use a horizon of {longest} days or fewer"):
+        fit_churn(ctx, horizon_days=90)
+    # the longest that fits, or half that, and so on, until one has customers to learn from
+    horizon = longest
+    while True:
+        try:
+            found = fit_churn(ctx, horizon_days=horizon, classifier=ChurnClassifier(n_jobs=1))
+            break
+        except InputError:
+            horizon //= 2
+    assert f"to churn in the next {horizon} days" in part["text"]
+    assert f"The horizon is {horizon} days, not 90" in part["text"]
+    windows = _table(part, "The windows")["rows"]
+    assert windows[0][1] == FMT.date(as_of - timedelta(days=2 * horizon))
+    assert windows[2][3] == FMT.number(found.sizes["score"])
+
+
+def test_a_history_too_short_for_any_horizon_says_so(demo):
+    settings, source = demo
+    start = _data_start(settings.store)
+    ctx = Context(source, Definitions(as_of=start + timedelta(days=4)))
+    part = _part(churn.section(ctx, settings, FMT, _figures), "Churn risk")
+    assert part["text"] == (
+        "No churn model: even a 7-day horizon needs twice that much history before the as-of "
+        "date. Ingest more history: the model needs customers seen before and after a date."
+    )
+
+
+def test_the_parts_render_under_their_own_headings():
+    from tenure.report.build import _html, render
+
+    ctx = _tiny(subscriptions=_subscriptions())
+    section = churn.section(ctx, load_settings(), FMT, _html)
+    data = {
+        "title": "t", "generated": "", "definitions": ctx.describe(), "as_of": "", "version": "",
+        "tiles": [], "sections": [section], "locale": "de-DE",
+    }  # fmt: skip
+    page = render(data, FMT)
+    body = page[page.index('<section id="churn"') :]
+    assert body.index('<h3 id="churn-1-h">Churn risk</h3>') < body.index("No churn model: ")
+    assert body.index('<h3 id="churn-2-h">Subscription survival</h3>') < body.index(
+        "<caption>Share still subscribed"
+    )
+    assert body.count('class="plotly-graph-div"') == 2
+
+
+def test_when_no_shorter_horizon_works_the_section_says_what_was_tried(demo):
+    settings, source = demo
+    start = _data_start(settings.store)
+    ctx = Context(source, Definitions(as_of=start + timedelta(days=20)))
+    part = _part(churn.section(ctx, settings, FMT, _figures), "Churn risk")
+    # 10 days fit, and on the demo's first days too few customers are known;
+    # half of 10 is under a week, so nothing else is tried
+    assert part["text"].startswith(
+        "No churn model: the history is too short for a 90-day horizon, and at 10 days "
+    )

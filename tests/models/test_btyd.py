@@ -20,8 +20,8 @@ def test_reproduces_the_published_cdnow_estimates(cdnow):
     # Fader, Hardie and Lee (2005), Table 1 and text: r = 0.243, alpha = 4.414,
     # a = 0.793, b = 2.426, LL = -9582.4
     published = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}
-    for name, value in published.items():
-        assert m.params_[name] == pytest.approx(value, abs=6e-4), name
+    for name, value in published.items():  # each rounds to the published figure
+        assert m.params_[name] == pytest.approx(value, abs=5e-4), name
     assert m.log_likelihood_ == pytest.approx(-9582.4, abs=0.05)
     assert m.n_customers_ == 2357
     summary = m.summary()

@@ -157,6 +157,22 @@ def test_a_penalizer_shrinks_the_parameters(model):
 
 
 @pytest.mark.parametrize("model", MODELS)
+def test_a_penalizer_means_the_same_on_any_number_of_customers(model):
+    """The penalty applies to the mean log-likelihood per customer: ten
+    times the customers with the same penalizer give the same estimates,
+    and the log-likelihood reported is the data's, without the penalty."""
+    data = _data(model)
+    once = model(penalizer=0.01).fit(data)
+    tenfold = model(penalizer=0.01).fit(data, weights=np.full(len(data), 10.0))
+    for name in model.param_names:
+        assert tenfold.params_[name] == pytest.approx(once.params_[name], rel=1e-4), name
+    assert tenfold.log_likelihood_ == pytest.approx(10 * once.log_likelihood_, rel=1e-6)
+    arrays = {c: data[c].to_numpy(dtype="float64") for c in model.columns}
+    params = np.array([once.params_[k] for k in model.param_names])
+    assert once.log_likelihood_ == pytest.approx(once._loglik(params, arrays).sum(), rel=1e-9)
+
+
+@pytest.mark.parametrize("model", MODELS)
 def test_a_missing_column_lists_the_columns_found(model):
     data = _data(model).rename(columns={model.columns[0]: "frequency"})
     with pytest.raises(InputError) as error:
@@ -198,39 +214,13 @@ def test_everyone_without_a_repeat_purchase_is_refused(model):
         model().fit(data)
 
 
-@pytest.mark.parametrize(
-    "model",
-    [
-        pytest.param(
-            BetaGeo,
-            marks=pytest.mark.xfail(
-                raises=AssertionError,
-                strict=True,
-                reason="BetaGeo's expected purchases are NaN where hyp2f1 meets huge a and b",
-            ),
-        ),
-        ParetoNBD,
-    ],
-)
+@pytest.mark.parametrize("model", PURCHASE_MODELS)
 def test_one_customer(model):
     data = pd.DataFrame({"x": [2.0], "t_x": [5.0], "T": [10.0]})
     _sane(model().fit(data), data)
 
 
-@pytest.mark.parametrize(
-    "model",
-    [
-        pytest.param(
-            BetaGeo,
-            marks=pytest.mark.xfail(
-                raises=AssertionError,
-                strict=True,
-                reason="BetaGeo's expected purchases are NaN where hyp2f1 meets huge a and b",
-            ),
-        ),
-        ParetoNBD,
-    ],
-)
+@pytest.mark.parametrize("model", PURCHASE_MODELS)
 def test_identical_customers(model):
     data = pd.DataFrame({"x": [3.0] * 50, "t_x": [20.0] * 50, "T": [40.0] * 50})
     _sane(model().fit(data), data)

@@ -29,11 +29,11 @@ def test_reproduces_the_published_cdnow_estimates(cdnow):
     # Fader, Hardie and Lee (2005), "A Note on Deriving the Pareto/NBD Model
     # and Related Expressions": r = 0.553, alpha = 10.578, s = 0.606,
     # beta = 11.669, LL = -9595.0
-    for name in ("r", "alpha", "s"):
-        assert m.params_[name] == pytest.approx(PUBLISHED[name], abs=6e-4), name
+    for name in ("r", "alpha", "s"):  # each rounds to the published figure
+        assert m.params_[name] == pytest.approx(PUBLISHED[name], abs=5e-4), name
     # beta's standard error is 6: between 11.65 and 11.67 the log-likelihood
-    # moves by less than 1e-5, below where the optimiser stops
-    assert m.params_["beta"] == pytest.approx(PUBLISHED["beta"], abs=0.02)
+    # moves by less than 1e-5, and the fit still reaches the maximum, 11.668
+    assert m.params_["beta"] == pytest.approx(PUBLISHED["beta"], abs=2e-3)
     assert m.std_errors_["beta"] == pytest.approx(6.2, abs=0.2)
     assert m.log_likelihood_ == pytest.approx(-9595.0, abs=0.05)
     at_published = ParetoNBD()._loglik(np.array(list(PUBLISHED.values())), cdnow).sum()

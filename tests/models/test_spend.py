@@ -47,6 +47,19 @@ def test_agrees_with_an_independent_implementation(cdnow_spend, lifetimes):
     np.testing.assert_allclose(ours.predict_spend(cdnow_spend), expected, rtol=2e-3)
 
 
+def test_the_penalizer_is_lifetimes_penalizer_coef(cdnow_spend, lifetimes):
+    """The same penalty as lifetimes': penalizer × Σ params² added to the
+    mean negative log-likelihood per customer."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = lifetimes.GammaGammaFitter(penalizer_coef=0.1).fit(cdnow_spend["x"], cdnow_spend["m"])
+    ours = GammaGamma(penalizer=0.1).fit(cdnow_spend)
+    for name, ref_name in (("p", "p"), ("q", "q"), ("gamma", "v")):
+        assert ours.params_[name] == pytest.approx(ref.params_[ref_name], rel=1e-5)
+    # far from the unpenalised estimates (p = 6.25, gamma = 15.44)
+    assert ours.params_["gamma"] < 10
+
+
 def test_edges_and_contract(cdnow_spend):
     with pytest.raises(NotFittedError):
         GammaGamma().predict_spend(cdnow_spend)

@@ -143,25 +143,54 @@ def customer_summary(
     return t.select(**cols)
 
 
+def customer_purchases(ctx: Context) -> ir.Table:
+    """One row per customer with a purchase, with what the models read:
+    customer_id, first_day, last_day, purchase_days, orders, total and
+    first_day_amount (the revenue of the first purchase day).
+
+    The purchases are grouped by customer and day and then by customer in
+    one query, and only the customers are kept in the engine (while the
+    context lives): the statistics of both fits and the scores read them,
+    and none needs the per-day table that the metrics keep
+    (``Context.purchase_days``). On 10M orders this takes two thirds of
+    the time of keeping that table and ``Context.purchasers`` from it."""
+
+    def build() -> ir.Table:
+        p = ctx.purchases
+        d = p.group_by(["customer_id", "day"]).agg(orders=p.count(), amount=p.amount.sum())
+        return d.group_by("customer_id").agg(
+            first_day=d.day.min(),
+            last_day=d.day.max(),
+            purchase_days=d.count(),
+            orders=d.orders.sum(),
+            total=d.amount.sum(),
+            first_day_amount=d.amount.argmin(d.day),
+        )
+
+    return ctx.cached("customer_purchases", build)
+
+
 def btyd_statistics(ctx: Context, *, time_unit: str = "day") -> ir.Table:
     """Distinct (x, t_x, T) of the customers with a purchase, with ``weight``
     the number of customers sharing them: what the buy-till-you-die models fit
     on, so that only these rows leave the engine."""
     if time_unit not in TIME_UNITS:
         raise ConfigError(f"the time unit {time_unit!r} is not known.", hint="Use day or week.")
-    cols = purchase_columns(ctx.purchasers, ctx.as_of_day, TIME_UNITS[time_unit])
-    t = ctx.purchasers.select(x=cols["x"], t_x=cols["t_x"], T=cols["T"])
+    c = customer_purchases(ctx)
+    cols = purchase_columns(c, ctx.as_of_day, TIME_UNITS[time_unit])
+    t = c.select(x=cols["x"], t_x=cols["t_x"], T=cols["T"])
     return t.group_by(["x", "t_x", "T"]).agg(weight=t.count().cast("int64"))
 
 
 def purchase_summary(ctx: Context, *, time_unit: str = "day") -> ir.Table:
     """The customer summary's purchase columns alone, for the customers with
     a purchase: customer_id, orders, x, t_x, T, recency_days, monetary_total,
-    monetary_avg and monetary_avg_repeat. Read straight from the per-customer aggregates,
-    without the joins of :func:`customer_summary`: what the models score."""
+    monetary_avg and monetary_avg_repeat. Read from
+    :func:`customer_purchases`, without the joins of
+    :func:`customer_summary`: what the models fit on and score."""
     if time_unit not in TIME_UNITS:
         raise ConfigError(f"the time unit {time_unit!r} is not known.", hint="Use day or week.")
-    c = ctx.purchasers
+    c = customer_purchases(ctx)
     return c.select(
         customer_id=c.customer_id.cast("string"),
         orders=c.orders.cast("int64"),
@@ -171,7 +200,8 @@ def purchase_summary(ctx: Context, *, time_unit: str = "day") -> ir.Table:
 
 def purchase_columns(t: ir.Table, as_of_day: int, unit: float) -> dict[str, ir.Value]:
     """x, t_x, T, recency, total and the average of the repeat purchase days,
-    from a table with the columns of ``Context.purchasers``."""
+    from a table with the columns of :func:`customer_purchases` (which
+    ``Context.purchasers`` has too)."""
     return {
         "x": (t.purchase_days - 1).cast("int64"),
         # to float before dividing: Spark divides integers as decimals and rounds

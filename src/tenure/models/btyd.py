@@ -26,9 +26,10 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from scipy.special import digamma, expit, exprel, gammaln, hyp2f1, log_expit
+from scipy.special import digamma, expit, exprel, gammaln
 
 from tenure.models._base import Unique
+from tenure.models._bgnbd_purchases import expected_purchases
 from tenure.models._transactions import PurchaseModel
 
 
@@ -46,10 +47,23 @@ class BetaGeo(PurchaseModel):
     param_names = ("r", "alpha", "a", "b")
     start = (1.0, 1.0, 1.0, 1.0)
 
-    def _prepare(self, d: dict[str, np.ndarray]) -> dict[str, Any]:
+    def _prepare(self, d: dict[str, np.ndarray], w: np.ndarray | None = None) -> dict[str, Any]:
         # x, t_x and T take few distinct values (whole days or weeks), so the
         # special functions are computed once per value and gathered
-        return {c: Unique(d[c]) for c in self.columns} | {"has_repeat": d["x"] > 0}
+        prepared = {c: Unique(d[c]) for c in self.columns} | {"x_rows": d["x"]}
+        return prepared if w is None else prepared | self._weighted(prepared, w)
+
+    @staticmethod
+    def _weighted(d: dict[str, Any], w: np.ndarray) -> dict[str, Any]:
+        """The weights summed per distinct x and per distinct T (and, per T,
+        the weighted x): the same at every step of a fit."""
+        x, T = d["x"], d["T"]
+        return {
+            "w": w,
+            "w_x": np.bincount(x.index, weights=w, minlength=len(x.values)),
+            "w_T": np.bincount(T.index, weights=w, minlength=len(T.values)),
+            "wx_T": np.bincount(T.index, weights=w * d["x_rows"], minlength=len(T.values)),
+        }
 
     def _value_and_gradient(
         self, params: np.ndarray, d: dict[str, Any], w: np.ndarray, *, rows: bool = False
@@ -59,35 +73,47 @@ class BetaGeo(PurchaseModel):
             d = self._prepare(d)
         x, t_x, T = d["x"], d["t_x"], d["T"]
         ux, repeat = x.values, x.values > 0
-        log_bx1 = np.where(repeat, np.log(np.where(repeat, b + ux - 1, 1.0)), np.inf)
+        b_x1 = np.where(repeat, b + ux - 1, 1.0)
         # the terms that depend on x alone, once per distinct x
         per_x = (
             gammaln(r + ux) - gammaln(r) + r * np.log(alpha)
             + gammaln(a + b) + gammaln(b + ux) - gammaln(b) - gammaln(a + b + ux)
         )  # fmt: skip
-        log_T, log_tx = T.take(np.log(alpha + T.values)), t_x.take(np.log(alpha + t_x.values))
-        rx = x.take(r + ux)
-        a3 = -rx * log_T
-        a4 = x.take(np.log(a) - log_bx1) - rx * log_tx
-        # log(e^a3 + e^a4) = a3 - log_expit(a3 - a4), stable for any sizes
-        z = a3 - a4
-        ll = x.take(per_x) + a3 - log_expit(z)
+        log_T, log_tx = np.log(alpha + T.values), np.log(alpha + t_x.values)
+        # L = e^(per_x) ((α + T)^-(r + x) + [x > 0] a / (b + x - 1) (α + t_x)^-(r + x)):
+        # z is the log of the first term over the second (+inf when x = 0)
+        gap = t_x.take(log_tx) - T.take(log_T)  # log((α + t_x) / (α + T)) ≤ 0
+        rx = r + d["x_rows"]
+        z = rx * gap - x.take(np.where(repeat, np.log(a) - np.log(b_x1), -np.inf))
+        # clipped, e^z stays finite where e^-z no longer counts (x = 0: z = +inf)
+        np.minimum(z, 700.0, out=z)
+        one_plus = 1.0 + np.exp(z)
+        # log L = per_x - (r + x) log(α + T) + log(1 + e^-z), and
+        # log(1 + e^-z) = log(1 + e^z) - z, accurate to the rounding of z
+        soft = np.log(one_plus) - z
         if rows:
-            return ll
-        w3 = expit(z)  # the share of the first term; the second's is 1 - w3
-        w4 = 1.0 - w3
-        ww4 = w * w4
-        wx = np.bincount(x.index, weights=w, minlength=len(ux))  # weight per distinct x
-        ww4_x = np.bincount(x.index, weights=ww4, minlength=len(ux))
-        d_r = wx @ (digamma(r + ux) - digamma(r) + np.log(alpha)) - (w * w3) @ log_T - ww4 @ log_tx
-        inv_T = T.take(1.0 / (alpha + T.values))
-        inv_tx = t_x.take(1.0 / (alpha + t_x.values))
-        d_alpha = wx.sum() * r / alpha - (w * rx) @ (w3 * inv_T + w4 * inv_tx)
+            return x.take(per_x) - rx * T.take(log_T) + soft
+        if d.get("w") is not w:
+            d = d | self._weighted(d, w)
+        w_x, w_T, wx_T = d["w_x"], d["w_T"], d["wx_T"]
+        ww4 = w / one_plus  # the weight times the second term's share of L
+        inv_T, inv_tx = 1.0 / (alpha + T.values), 1.0 / (alpha + t_x.values)
+        # Σ w log L, with the sums over (α + T) taken once per distinct T
+        value = np.dot(w_x, per_x) - np.dot(r * w_T + wx_T, log_T) + np.dot(w, soft)
+        d_r = (
+            np.dot(w_x, digamma(r + ux) - digamma(r) + np.log(alpha))
+            - np.dot(w_T, log_T) - np.dot(ww4, gap)
+        )  # fmt: skip
+        d_alpha = (
+            w_x.sum() * r / alpha - np.dot(r * w_T + wx_T, inv_T)
+            - np.dot(ww4 * rx, t_x.take(inv_tx) - T.take(inv_T))
+        )  # fmt: skip
         shared = digamma(a + b) - digamma(a + b + ux)
-        d_a = wx @ shared + ww4_x.sum() / a
-        inv_bx1 = np.where(repeat, np.exp(-np.where(repeat, log_bx1, 0.0)), 0.0)
-        d_b = wx @ (shared + digamma(b + ux) - digamma(b)) - ww4_x @ inv_bx1
-        return float(w @ ll), np.array([d_r, d_alpha, d_a, d_b])
+        d_a = np.dot(w_x, shared) + ww4.sum() / a
+        d_b = np.dot(w_x, shared + digamma(b + ux) - digamma(b)) - np.dot(
+            ww4, x.take(np.where(repeat, 1.0 / b_x1, 0.0))
+        )
+        return float(value), np.array([d_r, d_alpha, d_a, d_b])
 
     def _loglik(self, params: np.ndarray, d: dict[str, Any]) -> np.ndarray:
         return self._value_and_gradient(params, d, np.empty(0), rows=True)
@@ -95,40 +121,48 @@ class BetaGeo(PurchaseModel):
     # -- predictions ---------------------------------------------------------
 
     def predict_alive(self, data) -> np.ndarray:
-        """P(alive): the probability each customer has not dropped out."""
+        """P(alive): the probability each customer has not dropped out,
+
+            1 / (1 + a / (b + x - 1) · ((α + T) / (α + t_x))^(r + x)) for x > 0,
+
+        and 1 for x = 0 (a customer drops out only after a repeat purchase).
+        """
         self._check_fitted("predict_alive()")
         r, alpha, a, b = (self.params_[k] for k in self.param_names)
         x, t_x, T = self._get(data)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            log_ratio = (
-                np.log(a) - np.log(np.maximum(b + x - 1, 1e-300))
-                + (r + x) * (np.log(alpha + T) - np.log(alpha + t_x))
-            )  # fmt: skip
-        return np.where(x > 0, 1.0 / (1.0 + np.exp(np.minimum(log_ratio, 700))), 1.0)
+        # log1p: where α dwarfs T (r and α without bound, r / α = λ) the
+        # silence term is λ (T - t_x), not log(1) = 0
+        silence = (r + x) * np.log1p((T - t_x) / (alpha + t_x))
+        log_odds = np.log(a) - np.log(b + np.maximum(x, 1) - 1) + silence
+        return np.where(x > 0, expit(-log_odds), 1.0)
 
     def expected_repeat_purchases(self, t) -> np.ndarray:
         """E[X(t)]: expected repeat purchases of a new customer in the ``t``
-        time units after their first purchase (Fader et al. 2005, eq. 9)."""
+        time units after their first purchase (Fader et al. 2005, eq. 9),
+        finite for any parameters (see ``tenure.models._bgnbd_purchases``)."""
         self._check_fitted("expected_repeat_purchases()")
         r, alpha, a, b = (self.params_[k] for k in self.param_names)
         t = np.asarray(t, dtype="float64")
-        z = t / (alpha + t)
-        hyp = hyp2f1(r, b, a + b - 1, z)
-        return (a + b - 1) / (a - 1) * (1 - np.exp(r * np.log(alpha / (alpha + t))) * hyp)
+        times = Unique(t.ravel())
+        expected = times.take(expected_purchases(r, alpha, a, b, times.values))
+        return expected.reshape(t.shape)[()]  # [()]: a number for a number
 
     def predict_purchases(self, t: float, data) -> np.ndarray:
-        """Expected purchases in the next ``t`` time units (Fader et al. 2005, eq. 10)."""
+        """Expected purchases in the next ``t`` time units (Fader et al. 2005,
+        eq. 10): P(alive) times the purchases of a customer alive at T, whose
+        rate is then Gamma(r + x, α + T) and drop-out probability
+        Beta(a, b + x) (``tenure.models._bgnbd_purchases``)."""
         self._check_fitted("predict_purchases()")
         r, alpha, a, b = (self.params_[k] for k in self.param_names)
-        x, t_x, T = self._get(data)
-        z = t / (alpha + T + t)
-        # Euler's transformation keeps the Gaussian hypergeometric term small
-        # for any x: (1 - z)^(r + x) 2F1(r + x, b + x; c; z)
-        #   = (1 - z)^(a - 1) 2F1(a + b - 1 - r, a - 1; c; z), c = a + b + x - 1
-        log_1mz = np.log(alpha + T) - np.log(alpha + T + t)
-        hyp = hyp2f1(a + b - 1 - r, a - 1, a + b + x - 1, z)
-        part = 1 - np.exp((a - 1) * log_1mz) * hyp
-        return (a + b + x - 1) / (a - 1) * part * self.predict_alive(data)
+        x, _, T = np.broadcast_arrays(*self._get(data))
+        if np.ndim(t) == 0:
+            # once per distinct (x, T): scores ask for every customer
+            pairs = Unique((x + 1j * T).ravel())
+            ux, uT = pairs.values.real, pairs.values.imag
+            per_alive = pairs.take(expected_purchases(r + ux, alpha + uT, a, b + ux, t))
+        else:
+            per_alive = expected_purchases(r + x, alpha + T, a, b + x, t)
+        return per_alive.reshape(np.broadcast(x, t).shape) * self.predict_alive(data)
 
 
 # -- Pareto/NBD -----------------------------------------------------------------
@@ -376,7 +410,7 @@ class ParetoNBD(PurchaseModel):
     # α = β every hypergeometric argument starts at 0
     start = (1.0, 10.0, 1.0, 10.0)
 
-    def _prepare(self, d: dict[str, np.ndarray]) -> dict[str, Any]:
+    def _prepare(self, d: dict[str, np.ndarray], w: np.ndarray | None = None) -> dict[str, Any]:
         # the special functions depend on (x, t_x) and (x, T), far fewer
         # distinct pairs than rows; a pair is one complex number to Unique
         return {"recent": Unique(d["x"] + 1j * d["t_x"]), "end": Unique(d["x"] + 1j * d["T"])}

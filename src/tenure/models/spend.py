@@ -46,9 +46,23 @@ class GammaGamma(LikelihoodModel):
         if (d["m"] <= 0).any():
             raise InputError("every average spend m must be more than 0.", column="m")
 
-    def _prepare(self, d: dict[str, np.ndarray]) -> dict[str, Any]:
+    def _prepare(self, d: dict[str, np.ndarray], w: np.ndarray | None = None) -> dict[str, Any]:
         x = Unique(d["x"])
-        return {"x": x, "m": d["m"], "log_m": np.log(d["m"]), "mx": d["m"] * d["x"]}
+        prepared = {"x": x, "x_rows": d["x"], "log_m": np.log(d["m"]), "mx": d["m"] * d["x"]}
+        return prepared if w is None else prepared | self._weighted(prepared, w)
+
+    @staticmethod
+    def _weighted(d: dict[str, Any], w: np.ndarray) -> dict[str, Any]:
+        """What is the same at every step of a fit: the weights per distinct
+        x, the weights times x, and the weighted sums of log m and x log m."""
+        wx = w * d["x_rows"]
+        return {
+            "w": w,
+            "w_x": np.bincount(d["x"].index, weights=w, minlength=len(d["x"].values)),
+            "wx": wx,
+            "sum_log_m": np.dot(w, d["log_m"]),
+            "sum_x_log_m": np.dot(wx, d["log_m"]),
+        }
 
     def _value_and_gradient(
         self, params: np.ndarray, d: dict[str, Any], w: np.ndarray, *, rows: bool = False
@@ -59,20 +73,26 @@ class GammaGamma(LikelihoodModel):
         x = d["x"]
         ux = x.values
         px = p * ux
-        log_g_mx = np.log(gamma + d["mx"])
         per_x = gammaln(px + q) - gammaln(px) - gammaln(q) + q * np.log(gamma) + px * np.log(ux)
-        pxr = x.take(px)
-        ll = x.take(per_x) + (pxr - 1) * d["log_m"] - (pxr + q) * log_g_mx
+        g_mx = gamma + d["mx"]
+        log_g_mx = np.log(g_mx)
         if rows:
-            return ll
-        wx = np.bincount(x.index, weights=w, minlength=len(ux))
-        inv = 1.0 / (gamma + d["mx"])
-        d_p = wx @ (ux * (digamma(px + q) - digamma(px) + np.log(ux))) + (w * x.take(ux)) @ (
-            d["log_m"] - log_g_mx
+            pxr = p * d["x_rows"]
+            return x.take(per_x) + (pxr - 1) * d["log_m"] - (pxr + q) * log_g_mx
+        if d.get("w") is not w:
+            d = d | self._weighted(d, w)
+        w_x, wx = d["w_x"], d["wx"]
+        # log L = per_x + (p x - 1) log m - (p x + q) log(γ + m x), summed with
+        # the weights: the terms in log m are the same at every step
+        x_log, log = np.dot(wx, log_g_mx), np.dot(w, log_g_mx)
+        inv = 1.0 / g_mx
+        value = np.dot(w_x, per_x) + p * d["sum_x_log_m"] - d["sum_log_m"] - p * x_log - q * log
+        d_p = np.dot(w_x, ux * (digamma(px + q) - digamma(px) + np.log(ux))) + (
+            d["sum_x_log_m"] - x_log
         )
-        d_q = wx @ (digamma(px + q) - digamma(q) + np.log(gamma)) - w @ log_g_mx
-        d_gamma = wx.sum() * q / gamma - (w * (pxr + q)) @ inv
-        return float(w @ ll), np.array([d_p, d_q, d_gamma])
+        d_q = np.dot(w_x, digamma(px + q) - digamma(q) + np.log(gamma)) - log
+        d_gamma = w_x.sum() * q / gamma - p * np.dot(wx, inv) - q * np.dot(w, inv)
+        return float(value), np.array([d_p, d_q, d_gamma])
 
     def _loglik(self, params: np.ndarray, d: dict[str, Any]) -> np.ndarray:
         return self._value_and_gradient(params, d, np.empty(0), rows=True)

@@ -20,7 +20,6 @@ touched.
 from __future__ import annotations
 
 from collections.abc import Mapping as MappingABC
-from pathlib import Path
 from typing import Any
 
 import ibis
@@ -29,10 +28,8 @@ from tenure.datamodel import KINDS
 from tenure.engine.source import Source
 from tenure.errors import InputError
 from tenure.ingestion import coerce
-from tenure.ingestion import mapping as mapping_mod
 from tenure.ingestion.quarantine import describe
-from tenure.ingestion.readers import detect_format
-from tenure.ingestion.sources import _to_arrow
+from tenure.predictions import files
 from tenure.predictions.files import RecordsData
 from tenure.sqltext import lit, q
 
@@ -68,10 +65,10 @@ def read_orders(
     raw = con.con
     raw.execute("SET TimeZone = 'UTC'")
     raw.execute("SET enable_progress_bar = false")
-    name = _load(raw, data)
+    name = files.load(raw, data, "orders")
     columns = [r[0] for r in raw.execute("DESCRIBE src").fetchall() if r[0] != "_line"]
     types = {r[0]: r[1] for r in raw.execute("DESCRIBE src").fetchall()}
-    found = _resolve(columns, map or {}, name)
+    found = files.resolve(ORDERS, columns, map or {}, name, REQUIRED, OPTIONAL)
     tz = lit(timezone)
 
     value: dict[str, str] = {}
@@ -227,80 +224,3 @@ def _status(raw: Any, text: str) -> tuple[str, str]:
     cases = " ".join(f"WHEN {lit(v)} THEN {lit(s) if s else 'NULL'}" for v, s in pairs)
     value = f"CASE {text} {cases} END" if cases else "NULL"
     return value, parsed.reason
-
-
-def _load(raw: Any, data: Any) -> str:
-    """The rows of ``data`` as the view ``src`` with a ``_line`` column; its name."""
-    if isinstance(data, str | Path):
-        path = Path(data)
-        if not path.exists():
-            raise InputError(
-                "no such file.",
-                hint=f"Check the path (a relative path starts from {Path.cwd()}).",
-                source=str(path),
-                code="file_not_found",
-            )
-        if path.is_dir() or path.stat().st_size == 0:
-            raise InputError(
-                "is a folder or an empty file, not a file of orders.", source=str(path)
-            )
-        fmt = detect_format(path, None)
-        p = lit(str(path))
-        try:
-            if fmt == "parquet":
-                raw.execute(
-                    "CREATE TEMP VIEW src AS SELECT file_row_number + 1 AS _line, * EXCLUDE "
-                    f"(file_row_number) FROM read_parquet({p}, file_row_number = true)"
-                )
-            elif fmt == "jsonl":
-                raw.execute(
-                    "CREATE TEMP TABLE src AS SELECT row_number() OVER () AS _line, * "
-                    f"FROM read_json_auto({p}, format = 'newline_delimited')"
-                )
-            else:
-                # line 1 is the header; a value's line is its row number + 1
-                raw.execute(
-                    "CREATE TEMP TABLE src AS SELECT row_number() OVER () + 1 AS _line, * "
-                    f"FROM read_csv({p}, header = true, all_varchar = true)"
-                )
-        except Exception as exc:  # duckdb.Error: say which file and why
-            raise InputError(
-                f"cannot read it as {fmt}: {str(exc).splitlines()[0]}",
-                hint="For a messy export (an odd encoding or delimiter), ingest it with "
-                "`tenure ingest orders FILE` and fit from the store.",
-                source=path.name,
-            ) from None
-        return path.name
-    table = _to_arrow(data)
-    raw.register("_frame", table)
-    raw.execute("CREATE TEMP VIEW src AS SELECT row_number() OVER () AS _line, * FROM _frame")
-    return f"the {type(data).__name__} given"
-
-
-def _resolve(columns: list[str], wanted: MappingABC[str, str], name: str) -> dict[str, str]:
-    """field -> column, by ``wanted`` (column -> field) and then by the
-    ingest's names and aliases; the required fields must be found."""
-    explicit = mapping_mod.parse_map_flags([f"{c}={f}" for c, f in wanted.items()], ORDERS)
-    by_norm = {}
-    for col in columns:
-        by_norm.setdefault(mapping_mod.normalize(col), col)
-    found: dict[str, str] = {}
-    for f, col in explicit.columns.items():
-        actual = col if col in columns else by_norm.get(mapping_mod.normalize(col))
-        if actual is None:
-            raise mapping_mod._not_found(ORDERS, f, col, columns, name, explicit=True)
-        found[f] = actual
-    used = set(found.values())
-    for f in (*REQUIRED, *OPTIONAL):
-        if f in found:
-            continue
-        for candidate in (f, *ORDERS.field(f).aliases):
-            col = by_norm.get(mapping_mod.normalize(candidate))
-            if col is not None and col not in used:
-                found[f] = col
-                used.add(col)
-                break
-        else:
-            if f in REQUIRED:
-                raise mapping_mod._not_found(ORDERS, f, None, columns, name, explicit=False)
-    return found

@@ -238,6 +238,33 @@ def test_typed_orders_are_checked_and_deduplicated_like_text(tmp_path, kind, pad
     clean.source.close()
 
 
+@pytest.mark.parametrize("kind", ["csv", "dataframe"])
+def test_an_order_without_an_id_is_an_order_of_its_own(tmp_path, kind):
+    # two orders with an empty id are two orders, not a duplicate of each other
+    frame = pd.DataFrame(
+        {
+            "order_id": ["o1", None, None, "o1", "o2"],
+            "customer_id": ["A", "A", "A", "A", "B"],
+            "placed_at": pd.to_datetime(
+                ["2024-01-05", "2024-02-10", "2024-03-11", "2024-01-06", "2024-03-01"]
+            ),
+            "amount": [10.0, 20.0, 30.0, 99.0, 5.0],
+        }
+    )
+    data = frame
+    if kind == "csv":
+        data = tmp_path / "orders.csv"
+        frame.to_csv(data, index=False)
+    orders = read_orders(data)
+    assert (orders.read, orders.rejected, orders.duplicates) == (5, 0, 1)
+    kept = orders.source.table("orders").to_pandas().sort_values("placed_at")
+    assert list(kept.amount_reporting) == [10.0, 20.0, 5.0, 30.0]
+    # the line stands in for the id: a file's line (after its header), a frame's row
+    first = 3 if kind == "csv" else 2
+    assert list(kept.order_id) == ["o1", f"#{first}", "o2", f"#{first + 1}"]
+    orders.source.close()
+
+
 def test_bad_input_says_what_to_do(cli, tmp_path, cdnow_orders):
     out = cli("fit", "bgnbd", "--orders", cdnow_orders, "--calibration-end", "2001-01-01")
     assert out.code == 1

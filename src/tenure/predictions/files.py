@@ -146,28 +146,51 @@ def present_sql(col: str, typ: str) -> str:
     )
 
 
+def typed_select(values: dict[str, str], checks: list[tuple[str, str, str]]) -> str:
+    """SELECT of ``_line``, ``values`` (output column -> SQL over ``src``)
+    and ``_problem``, the index of the first check that failed. ``checks``
+    are (SQL condition over ``src``, the file's column, SQL reason)."""
+    problem = " ".join(f"WHEN {c} THEN {i}" for i, (c, _, _) in enumerate(checks))
+    columns = ", ".join(f"{v} AS {q(k)}" for k, v in values.items())
+    return (
+        f"SELECT _line, {columns}, CASE {problem or 'WHEN false THEN 0'} END AS _problem FROM src"
+    )
+
+
+def counts_sql(key: str | None, extra: str = "") -> str:
+    """One pass over ``_typed``: rows, rows with a problem, distinct keys of
+    the usable rows (0 without a key), then ``extra``."""
+    unique = f"count(DISTINCT {q(key)}) FILTER (_problem IS NULL)" if key else "0"
+    return f"SELECT count(*), count(_problem), {unique}{', ' + extra if extra else ''}"
+
+
 def reject(
     raw: duckdb.DuckDBPyConnection,
-    values: dict[str, str],
+    select: str,
     checks: list[tuple[str, str, str]],
+    key: str | None,
+) -> tuple[int, int, int]:
+    """Parse ``src`` once into the table ``_typed`` (``select``, as
+    :func:`typed_select` makes it from ``checks``) and list the rows with a
+    problem in ``_rejected``; (rows, rejected, distinct keys of the rest)."""
+    raw.execute(f"CREATE TEMP TABLE _typed AS {select}")
+    read, rejected, distinct = raw.execute(f"{counts_sql(key)} FROM _typed").fetchall()[0]
+    rejected_table(raw, checks, bool(rejected))
+    return int(read), int(rejected), int(distinct)
+
+
+def rejected_table(
+    raw: duckdb.DuckDBPyConnection, checks: list[tuple[str, str, str]], any_rejected: bool
 ) -> None:
-    """Make ``_typed`` (``values``: output column -> SQL over ``src``, plus
-    ``_problem``, the first check that failed) and ``_rejected`` (line,
-    column, value, reason of each row with a problem). ``checks`` are
-    (SQL condition over ``src``, the file's column, SQL reason)."""
-    problem = " ".join(f"WHEN {c} THEN {i}" for i, (c, _, _) in enumerate(checks))
-    shown = " ".join(f"WHEN {k} THEN CAST(s.{q(c[1])} AS VARCHAR)" for k, c in enumerate(checks))
-    columns = ", ".join(f"{v} AS {q(k)}" for k, v in values.items())
-    raw.execute(
-        f"CREATE TEMP TABLE _typed AS SELECT _line, {columns}, "
-        f"CASE {problem or 'WHEN false THEN 0'} END AS _problem FROM src"
-    )
-    if not checks:
+    """``_rejected``: the line, column, value and reason of each row of
+    ``_typed`` with a problem (empty, without a query, when there is none)."""
+    if not any_rejected:
         raw.execute(
             "CREATE TEMP TABLE _rejected (_line BIGINT, _column VARCHAR, _value VARCHAR, "
             "_reason VARCHAR)"
         )
         return
+    shown = " ".join(f"WHEN {k} THEN CAST(s.{q(c[1])} AS VARCHAR)" for k, c in enumerate(checks))
     col_cases = " ".join(f"WHEN {k} THEN {lit(c[1])}" for k, c in enumerate(checks))
     why_cases = " ".join(f"WHEN {k} THEN {c[2]}" for k, c in enumerate(checks))
     raw.execute(
@@ -184,24 +207,22 @@ def finish(
     view: str,
     columns: list[str],
     key: str | None,
+    counts: tuple[int, int, int],
     name: str,
     what: str,
     hint: str,
 ) -> tuple[int, int, int, list[dict[str, Any]]]:
-    """Create the view of usable rows (the first row of each ``key``);
+    """Create the view of usable rows (the first row of each ``key``) from
+    ``counts`` (rows, rejected, distinct keys, as :func:`reject` gives);
     (read, rejected, duplicates, the first reasons)."""
-    good = f"SELECT {', '.join(q(c) for c in columns)} FROM _typed WHERE _problem IS NULL"
-    duplicates = 0
-    if key is not None:
-        total, distinct = raw.execute(
-            f"SELECT count(*), count(DISTINCT {q(key)}) FROM _typed WHERE _problem IS NULL"
-        ).fetchall()[0]
-        duplicates = int(total - distinct)
-        if duplicates:
-            good += f" QUALIFY row_number() OVER (PARTITION BY {q(key)} ORDER BY _line) = 1"
+    read, rejected, distinct = counts
+    good = f"SELECT {', '.join(q(c) for c in columns)} FROM _typed"
+    if rejected:
+        good += " WHERE _problem IS NULL"
+    duplicates = read - rejected - distinct if key is not None else 0
+    if duplicates:
+        good += f" QUALIFY row_number() OVER (PARTITION BY {q(key)} ORDER BY _line) = 1"
     raw.execute(f"CREATE VIEW {q(view)} AS {good}")
-    read = int(raw.execute("SELECT count(*) FROM _typed").fetchall()[0][0])
-    rejected = int(raw.execute("SELECT count(*) FROM _rejected").fetchall()[0][0])
     reasons = [
         {"line": int(line), "column": col, "value": val, "reason": why}
         for line, col, val, why in raw.execute(

@@ -22,13 +22,8 @@ from __future__ import annotations
 from collections.abc import Mapping as MappingABC
 from typing import Any
 
-import ibis
-
 from tenure.datamodel import KINDS
-from tenure.engine.source import Source
-from tenure.errors import InputError
 from tenure.ingestion import coerce
-from tenure.ingestion.quarantine import describe
 from tenure.predictions import files
 from tenure.predictions.files import RecordsData
 from tenure.sqltext import lit, q
@@ -37,7 +32,6 @@ ORDERS = KINDS["orders"]
 REQUIRED = ("customer_id", "placed_at", "amount")
 OPTIONAL = ("order_id", "status")
 IDS = ("customer_id", "order_id")
-NUMERIC = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "FLOAT", "DOUBLE", "DECIMAL")
 
 
 # what read_orders gives: the same as for any file read for a fit
@@ -61,45 +55,28 @@ def read_orders(
     >>> orders = read_orders("orders.csv", map={"Total": "amount"})  # doctest: +SKIP
     >>> orders.source                                                # doctest: +SKIP
     """
-    con = ibis.duckdb.connect()
-    raw = con.con
-    raw.execute("SET TimeZone = 'UTC'")
-    raw.execute("SET enable_progress_bar = false")
+    con, raw = files.connect()
     name = files.load(raw, data, "orders")
-    columns = [r[0] for r in raw.execute("DESCRIBE src").fetchall() if r[0] != "_line"]
-    types = {r[0]: r[1] for r in raw.execute("DESCRIBE src").fetchall()}
-    found = files.resolve(ORDERS, columns, map or {}, name, REQUIRED, OPTIONAL)
+    types = files.column_types(raw)
+    found = files.resolve(ORDERS, list(types), map or {}, name, REQUIRED, OPTIONAL)
     tz = lit(timezone)
 
     value: dict[str, str] = {}
     reason: dict[str, str] = {}
     for f, col in found.items():
-        v, typ = q(col), types[col].upper()
-        text = f"nullif(trim(CAST({v} AS VARCHAR)), '')"
+        typ = types[col]
         if f in IDS:
-            value[f] = text
+            value[f] = files.text_sql(col)
             continue
         if f == "placed_at":
-            if typ.startswith("TIMESTAMP WITH TIME ZONE"):
-                value[f] = f"timezone('UTC', {v})"
-            elif typ.startswith("TIMESTAMP") or typ == "DATE":
-                value[f] = coerce._in_zone(f"CAST({v} AS TIMESTAMP)", tz)
-            else:
-                group = coerce.ISO
-                if not date_format:
-                    group, _ = coerce.detect_date_group(raw, text, date_order, table="src")
-                parsed = coerce.timestamp(text, group, tz, date_format)
-                value[f], reason[f] = parsed.value, parsed.reason
-            continue
-        if f == "amount":
-            if typ.startswith(NUMERIC):
-                value[f] = f"CAST({v} AS DOUBLE)"
-            else:
-                comma = coerce.detect_decimal_comma(raw, text, table="src")
-                parsed = coerce.amount(text, comma, "DOUBLE")
-                value[f], reason[f] = parsed.value, parsed.reason
-            continue
-        value[f], reason[f] = _status(raw, text)
+            v, why = files.timestamp_sql(raw, col, typ, tz, date_format, date_order)
+        elif f == "amount":
+            v, why = files.amount_sql(raw, col, typ)
+        else:
+            v, why = _status(raw, files.text_sql(col))
+        value[f] = v
+        if why is not None:
+            reason[f] = why
 
     def problems(ids_as_they_are: bool) -> list[tuple[str, str, str]]:
         """The first problem of each row, a missing value or one that cannot
@@ -107,40 +84,38 @@ def read_orders(
         are read as they are or trimmed."""
         checks = []
         for f, col in found.items():
-            trim = types[col].upper() == "VARCHAR" and not (ids_as_they_are and f in IDS)
-            present = f"nullif(trim({q(col)}), '') IS NOT NULL" if trim else f"{q(col)} IS NOT NULL"
+            typ = "ID" if ids_as_they_are and f in IDS else types[col]
+            present = files.present_sql(col, typ)
             if f in REQUIRED:
                 checks.append((f"NOT ({present})", col, f"'is missing: {f} is needed'"))
             if f in reason:
                 checks.append((f"{present} AND ({value[f]}) IS NULL", col, reason[f]))
-        if "amount" in found:
-            amount = value["amount"]
-            checks.append(
-                (f"isnan({amount}) OR isinf({amount})", found["amount"], "'is not a finite amount'")
-            )
+        amount = value["amount"]
+        checks.append(
+            (f"isnan({amount}) OR isinf({amount})", found["amount"], "'is not a finite amount'")
+        )
         return checks
 
-    checks = problems(False)
-    as_text = " ".join(f"WHEN {k} THEN CAST(s.{q(c[1])} AS VARCHAR)" for k, c in enumerate(checks))
-    status = f"coalesce({value.get('status', 'NULL')}, 'completed')"
-
     def typed(v: dict[str, str], checks: list[tuple[str, str, str]]) -> str:
-        problem = " ".join(f"WHEN {c} THEN {i}" for i, (c, _, _) in enumerate(checks))
-        return (
-            "SELECT _line, "
-            f"{v.get('order_id', 'CAST(_line AS VARCHAR)')} AS order_id, "
-            f"{v['customer_id']} AS customer_id, {v['placed_at']} AS placed_at, "
-            f"{status} AS status, {v['amount']} AS amount_reporting, "
-            f"CASE {problem} END AS _problem FROM src"
+        # an order without an id is an order of its own: its line stands in
+        line = "'#' || CAST(_line AS VARCHAR)"
+        order_id = f"coalesce({v['order_id']}, {line})" if "order_id" in v else line
+        return files.typed_select(
+            {
+                "order_id": order_id,
+                "customer_id": v["customer_id"],
+                "placed_at": v["placed_at"],
+                "status": f"coalesce({v.get('status', 'NULL')}, 'completed')",
+                "amount_reporting": v["amount"],
+            },
+            checks,
         )
 
-    # one pass counts the rows, the rejected ones and the distinct order ids
-    unique = "count(DISTINCT order_id) FILTER (_problem IS NULL)" if "order_id" in found else "0"
-    counts = f"SELECT count(*), count(_problem), {unique}"
-    if "placed_at" in reason or "amount" in reason:
+    checks = problems(False)
+    key = "order_id" if "order_id" in found else None
+    if reason:
         # text parsed row by row (dates, amounts) is parsed once, into a table
-        raw.execute(f"CREATE TEMP TABLE _typed AS {typed(value, checks)}")
-        read, rejected, distinct = raw.execute(f"{counts} FROM _typed").fetchall()[0]
+        counts = files.reject(raw, typed(value, checks), checks, key)
     else:
         # Typed columns (Parquet, DataFrames) are read where they are: copying
         # millions of rows costs more than the queries that read them. Ids
@@ -157,57 +132,27 @@ def read_orders(
             for f in ids
         )
         view = typed(value | ids, problems(True))
-        read, rejected, distinct, unclean = raw.execute(
-            f"{counts}, {untrimmed} FROM ({view})"
+        *counts, unclean = raw.execute(
+            f"{files.counts_sql(key, untrimmed)} FROM ({view})"
         ).fetchall()[0]
         if unclean:  # some ids need trimming after all
             view = typed(value, checks)
-            read, rejected, distinct = raw.execute(f"{counts} FROM ({view})").fetchall()[0]
+            counts = raw.execute(f"{files.counts_sql(key)} FROM ({view})").fetchall()[0]
         raw.execute(f"CREATE TEMP VIEW _typed AS {view}")
-    read, rejected = int(read), int(rejected)
-    if rejected:
-        raw.execute(
-            "CREATE TEMP TABLE _rejected AS SELECT s._line, "
-            f"CASE t._problem {_literal_cases(checks, 1)} END AS _column, "
-            f"CASE t._problem {as_text} END AS _value, "
-            f"CASE t._problem {_literal_cases(checks, 2)} END AS _reason "
-            "FROM _typed t JOIN src s USING (_line) WHERE t._problem IS NOT NULL"
-        )
-    else:
-        raw.execute(
-            "CREATE TEMP TABLE _rejected "
-            "(_line BIGINT, _column VARCHAR, _value VARCHAR, _reason VARCHAR)"
-        )
-    good = "SELECT order_id, customer_id, placed_at, status, amount_reporting FROM _typed"
-    if rejected:
-        good += " WHERE _problem IS NULL"
-    duplicates = int(read - rejected - distinct) if "order_id" in found else 0
-    if duplicates:
-        good += " QUALIFY row_number() OVER (PARTITION BY order_id ORDER BY _line) = 1"
-    raw.execute(f"CREATE VIEW orders AS {good}")
-    reasons = [
-        {"line": int(line), "column": col, "value": val, "reason": why}
-        for line, col, val, why in raw.execute(
-            "SELECT _line, _column, _value, _reason FROM _rejected ORDER BY _line LIMIT 5"
-        ).fetchall()
-    ]
-    if read == 0:
-        raise InputError("there are no orders in it.", hint="Export the orders again.", source=name)
-    if rejected == read:
-        raise InputError(
-            f"none of the {read:,} rows can be used; the first: {describe(name, reasons[0])}",
-            hint="Check the columns with --map SRC=FIELD, or the date format with --date-format.",
-            source=name,
-        )
-    source = Source.from_ibis(con, {"orders": "orders"}, currency=currency, description=name)
-    source._closer = con.disconnect
-    return OrdersData(source, name, read, rejected, duplicates, reasons)
-
-
-def _literal_cases(checks: list[tuple[str, str, str]], i: int) -> str:
-    """WHEN k THEN the i-th part of check k, as a SQL literal (reasons are
-    SQL already)."""
-    return " ".join(f"WHEN {k} THEN {lit(c[i]) if i == 1 else c[i]}" for k, c in enumerate(checks))
+        counts = tuple(int(c) for c in counts)
+        files.rejected_table(raw, checks, bool(counts[1]))
+    read, rejected, duplicates, first = files.finish(
+        raw,
+        "orders",
+        ["order_id", "customer_id", "placed_at", "status", "amount_reporting"],
+        key,
+        counts,
+        name,
+        "orders",
+        "Check the columns with --map SRC=FIELD, or the date format with --date-format.",
+    )
+    source = files.source_over(con, {"orders": "orders"}, currency, name)
+    return OrdersData(source, name, read, rejected, duplicates, first)
 
 
 def _status(raw: Any, text: str) -> tuple[str, str]:

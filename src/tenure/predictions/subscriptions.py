@@ -95,12 +95,13 @@ def read_subscriptions(
             "'ends before the subscription starts'",
         )
     )
-    files.reject(raw, values, checks)
+    counts = files.reject(raw, files.typed_select(values, checks), checks, "subscription_id")
     read, rejected, duplicates, first = files.finish(
         raw,
         "subscriptions",
         list(values),
         "subscription_id",
+        counts,
         name,
         "subscriptions",
         "Check the columns with --map SRC=FIELD, or the date format with --date-format.",

@@ -265,6 +265,29 @@ def test_an_order_without_an_id_is_an_order_of_its_own(tmp_path, kind):
     orders.source.close()
 
 
+def test_amounts_in_several_currencies_are_not_added_up(cli, tmp_path):
+    orders = _simulate_bgnbd(300, seed=4)
+    frame = orders.assign(currency="usd")
+    path = tmp_path / "usd.csv"
+    frame.to_csv(path, index=False)
+    data = read_orders(path)
+    assert data.currencies == {"USD": len(frame)}
+    data.source.close()
+    scores = predict(frame)  # one currency in the file: its amounts are in it
+    assert scores.currency == "USD"
+    frame.loc[frame.index[:5], "currency"] = " EUR"
+    frame.to_csv(path, index=False)
+    out = cli("fit", "gammagamma", "--orders", path)
+    assert out.code == 1
+    assert "usd.csv" in out.err and "EUR (5 rows)" in out.err and "tenure ingest orders" in out.err
+    for model in ("bgnbd", "paretonbd"):  # counts only: the amounts are not used
+        assert cli("fit", model, "--orders", path).code == 0
+    with pytest.raises(InputError, match="lifetime value"):
+        predict(frame)
+    with pytest.raises(InputError, match="churn"):
+        fit("churn", frame)
+
+
 def test_bad_input_says_what_to_do(cli, tmp_path, cdnow_orders):
     out = cli("fit", "bgnbd", "--orders", cdnow_orders, "--calibration-end", "2001-01-01")
     assert out.code == 1

@@ -22,7 +22,7 @@ import pandas as pd
 
 from tenure.config import Settings, load_settings
 from tenure.engine.context import Context, Definitions
-from tenure.errors import ConfigError
+from tenure.errors import ConfigError, InputError
 from tenure.models._base import LikelihoodModel
 from tenure.predictions import scoring
 from tenure.predictions import store as kept
@@ -73,9 +73,12 @@ def prediction_context(
     as_of: Any = None,
     rejected_to: Path | None = None,
     date_format: str | None = None,
+    amounts: str | None = None,
 ) -> Iterator[tuple[Context, RecordsData | None]]:
     """A purchase-defined context over ``orders`` (read fast, see
-    :mod:`tenure.predictions.orders`) or over the store."""
+    :mod:`tenure.predictions.orders`) or over the store. ``amounts`` names
+    what adds the amounts up, when something does: a file with amounts in
+    several currencies is refused then."""
     from tenure.analysis import open_context
 
     if settings is not None and store is not None:
@@ -86,7 +89,19 @@ def prediction_context(
         with open_context(settings=settings, active_by="purchase", as_of=as_of) as ctx:
             yield ctx, None
         return
-    data = read_orders(orders, map=map, timezone=settings.timezone, date_format=date_format)
+    data = read_orders(
+        orders,
+        map=map,
+        timezone=settings.timezone,
+        currency=settings.reporting_currency or "EUR",
+        date_format=date_format,
+    )
+    if amounts is not None:
+        try:
+            data.check_one_currency(amounts)
+        except InputError:
+            data.source.close()
+            raise
     if data.rejected and rejected_to is not None:
         data.quarantine = data.write_rejected(rejected_to)
     data.warn()
@@ -167,6 +182,7 @@ def fit(
         as_of=as_of,
         rejected_to=rejected_to,
         date_format=date_format,
+        amounts="the Gamma-Gamma spend model" if model == "gammagamma" else None,
     ) as (ctx, data):
         validation = None
         if cal_end is not None:
@@ -307,7 +323,7 @@ def _fit_churn(
     else:
         with prediction_context(
             orders, settings=settings, map=map, as_of=as_of, rejected_to=rejected_to,
-            date_format=date_format,
+            date_format=date_format, amounts="the churn model's spend features",
         ) as (ctx, data):  # fmt: skip
             result = fit_churn(ctx, horizon_days=horizon_days)
     record = churn_record(result)
@@ -351,6 +367,7 @@ def predict(
         as_of=as_of,
         rejected_to=rejected_to,
         date_format=date_format,
+        amounts="customer lifetime value",
     ) as (ctx, data):
         purchase = scoring.fit_purchase_model(ctx, model, time_unit=time_unit)
         spend = scoring.fit_spend_model(ctx)

@@ -53,6 +53,8 @@ class RecordsData:
     duplicates: int
     reasons: list[dict[str, Any]] = field(default_factory=list)
     quarantine: Path | None = None
+    # the currencies of a currency column, with their numbers of rows
+    currencies: dict[str, int] = field(default_factory=dict)
 
     def write_rejected(self, path: Path | str) -> Path:
         """Write the rejected rows (line, column, value, reason) to a CSV file."""
@@ -76,6 +78,24 @@ class RecordsData:
             stacklevel=3,
         )
 
+    def check_one_currency(self, use: str) -> None:
+        """Refuse amounts in several currencies where ``use`` adds them up."""
+        if len(self.currencies) <= 1:
+            return
+        shown = ", ".join(
+            f"{c} ({n:,} row{'s' * (n != 1)})" for c, n in list(self.currencies.items())[:5]
+        )
+        if len(self.currencies) > 5:
+            shown += f" and {len(self.currencies) - 5} more"
+        raise InputError(
+            f"its amounts are in {len(self.currencies)} currencies: {shown}; {use} adds "
+            "amounts up, so they must be in one currency.",
+            hint="Ingest the file (`tenure ingest orders FILE` converts every amount into the "
+            "reporting currency) and fit from the store, or keep the rows of one currency.",
+            source=self.name,
+            code="mixed_currencies",
+        )
+
     def summary(self) -> dict[str, Any]:
         """The counts for a command's JSON."""
         return {
@@ -85,6 +105,7 @@ class RecordsData:
             "duplicates": self.duplicates,
             "quarantine": str(self.quarantine) if self.quarantine else None,
             "first_rejected": self.reasons[:3],
+            "currencies": self.currencies,
         }
 
 

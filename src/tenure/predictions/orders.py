@@ -30,7 +30,7 @@ from tenure.sqltext import lit, q
 
 ORDERS = KINDS["orders"]
 REQUIRED = ("customer_id", "placed_at", "amount")
-OPTIONAL = ("order_id", "status")
+OPTIONAL = ("order_id", "status", "currency")
 IDS = ("customer_id", "order_id")
 
 
@@ -50,7 +50,10 @@ def read_orders(
     """Read orders from ``data`` (a path or a table) into an in-memory engine.
 
     ``map`` maps the file's columns to fields (``{"Order Date": "placed_at"}``).
-    Timestamps without an offset are read in ``timezone``.
+    Timestamps without an offset are read in ``timezone``. The amounts are
+    in ``currency``, or in the one currency of a currency column; a column
+    with several is counted in ``currencies``, for the fits that add
+    amounts up refuse them (:meth:`RecordsData.check_one_currency`).
 
     >>> orders = read_orders("orders.csv", map={"Total": "amount"})  # doctest: +SKIP
     >>> orders.source                                                # doctest: +SKIP
@@ -68,6 +71,8 @@ def read_orders(
         if f in IDS:
             value[f] = files.text_sql(col)
             continue
+        if f == "currency":
+            continue
         if f == "placed_at":
             v, why = files.timestamp_sql(raw, col, typ, tz, date_format, date_order)
         elif f == "amount":
@@ -84,6 +89,8 @@ def read_orders(
         are read as they are or trimmed."""
         checks = []
         for f, col in found.items():
+            if f == "currency":
+                continue
             typ = "ID" if ids_as_they_are and f in IDS else types[col]
             present = files.present_sql(col, typ)
             if f in REQUIRED:
@@ -151,8 +158,23 @@ def read_orders(
         "orders",
         "Check the columns with --map SRC=FIELD, or the date format with --date-format.",
     )
+    currencies = _currencies(raw, found.get("currency"))
+    if len(currencies) == 1:
+        currency = next(iter(currencies))
     source = files.source_over(con, {"orders": "orders"}, currency, name)
-    return OrdersData(source, name, read, rejected, duplicates, first)
+    return OrdersData(source, name, read, rejected, duplicates, first, currencies=currencies)
+
+
+def _currencies(raw: Any, col: str | None) -> dict[str, int]:
+    """The codes of the usable rows' currency column, most rows first."""
+    if col is None:
+        return {}
+    code = f"upper({files.text_sql(col)})"
+    rows = raw.execute(
+        f"SELECT {code} AS c, count(*) AS n FROM _typed JOIN src USING (_line) "
+        "WHERE _problem IS NULL AND c IS NOT NULL GROUP BY c ORDER BY n DESC, c"
+    ).fetchall()
+    return {c: int(n) for c, n in rows}
 
 
 def _status(raw: Any, text: str) -> tuple[str, str]:

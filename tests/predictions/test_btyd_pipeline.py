@@ -281,7 +281,11 @@ def test_amounts_in_several_currencies_are_not_added_up(cli, tmp_path):
     assert out.code == 1
     assert "usd.csv" in out.err and "EUR (5 rows)" in out.err and "tenure ingest orders" in out.err
     for model in ("bgnbd", "paretonbd"):  # counts only: the amounts are not used
-        assert cli("fit", model, "--orders", path).code == 0
+        out = cli("fit", model, "--orders", path, "--json")
+        assert out.code == 0, out.err
+        record = json.loads(out.out)
+        assert record["definitions"]["currency"] == "mixed"
+        assert record["orders"]["currencies"] == {"USD": len(frame) - 5, "EUR": 5}
     with pytest.raises(InputError, match="lifetime value"):
         predict(frame)
     with pytest.raises(InputError, match="churn"):

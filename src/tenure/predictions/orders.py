@@ -52,8 +52,9 @@ def read_orders(
     ``map`` maps the file's columns to fields (``{"Order Date": "placed_at"}``).
     Timestamps without an offset are read in ``timezone``. The amounts are
     in ``currency``, or in the one currency of a currency column; a column
-    with several is counted in ``currencies``, for the fits that add
-    amounts up refuse them (:meth:`RecordsData.check_one_currency`).
+    with several makes the currency ``"mixed"`` and is counted in
+    ``currencies``, for the fits that add amounts up refuse them
+    (:meth:`RecordsData.check_one_currency`).
 
     >>> orders = read_orders("orders.csv", map={"Total": "amount"})  # doctest: +SKIP
     >>> orders.source                                                # doctest: +SKIP
@@ -161,6 +162,8 @@ def read_orders(
     currencies = _currencies(raw, found.get("currency"))
     if len(currencies) == 1:
         currency = next(iter(currencies))
+    elif currencies:  # not converted: a fit that adds no amounts up says so
+        currency = "mixed"
     source = files.source_over(con, {"orders": "orders"}, currency, name)
     return OrdersData(source, name, read, rejected, duplicates, first, currencies=currencies)
 

@@ -300,6 +300,14 @@ def test_bad_input_says_what_to_do(cli, tmp_path, cdnow_orders):
     once.write_text("customer_id,placed_at,amount\nA,2024-01-01,5\nB,2024-02-01,6\n")
     out = cli("fit", "bgnbd", "--orders", once)
     assert out.code == 1 and "repeat purchases" in out.err
+    # a fit that fails for want of the rows left out says which they were, first
+    spoiled = tmp_path / "spoiled.csv"
+    spoiled.write_text("customer_id,placed_at,amount\nA,2024-01-01,5\nA,2024-02-01,x\n")
+    out = cli("fit", "bgnbd", "--orders", spoiled)
+    assert out.code == 1
+    said, error = out.err.index("1 of 2 rows of spoiled.csv"), out.err.index("second day")
+    assert said < error and "line 3, column 'amount': 'x'" in out.err
+    assert (tmp_path / "spoiled.rejected.csv").read_text().count("\n") == 2
     out = cli("fit", "nope", "--orders", once)
     assert out.code == 1 and "bgnbd" in out.err
     missing = tmp_path / "nocol.csv"

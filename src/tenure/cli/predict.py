@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -132,6 +134,31 @@ def _say_rejected(summary: dict[str, Any] | None) -> None:
     )
 
 
+@contextmanager
+def _rows_left_out_said() -> Iterator[None]:
+    """Rows of a file left out are reported once, by :func:`_say_rejected`
+    after the command, not as warnings; when the command fails, the
+    warnings are said before the error, for they may be its cause."""
+    from tenure.cli._common import err_console
+    from tenure.engine.source import RejectedRowsWarning
+    from tenure.errors import TenureError
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", RejectedRowsWarning)
+        try:
+            yield
+        except TenureError:
+            for w in caught:
+                if issubclass(w.category, RejectedRowsWarning):
+                    err_console().print(str(w.message), highlight=False)
+            raise
+        finally:
+            # anything else caught is shown as it would have been
+            for w in caught:
+                if not issubclass(w.category, RejectedRowsWarning):
+                    warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+
+
 def fit(
     model: Annotated[str, typer.Argument(help="bgnbd, paretonbd, gammagamma, sbg or churn.")],
     orders: OrdersOption = None,
@@ -182,14 +209,11 @@ def fit(
     store: StoreOption = None,
     json_: JsonOption = False,
 ) -> None:
-    from tenure.engine.source import RejectedRowsWarning
     from tenure.predictions.api import fit as run_fit
 
     settings = engine_settings(store, timezone=timezone)
     from_store = orders is None and subscriptions is None
-    with progress(not json_) as update, warnings.catch_warnings():
-        # rows left out are reported on stderr and in the JSON, not as warnings
-        warnings.simplefilter("ignore", RejectedRowsWarning)
+    with progress(not json_) as update, _rows_left_out_said():
         update(f"fitting {model}")
         result = run_fit(
             model,
@@ -407,12 +431,10 @@ def predict(
     json_: JsonOption = False,
 ) -> None:
     from tenure.analysis import records
-    from tenure.engine.source import RejectedRowsWarning
     from tenure.predictions.api import predict as run_predict
 
     settings = engine_settings(store, timezone=timezone)
-    with progress(not json_) as update, warnings.catch_warnings():
-        warnings.simplefilter("ignore", RejectedRowsWarning)
+    with progress(not json_) as update, _rows_left_out_said():
         update("fitting and scoring")
         scores = run_predict(
             orders,

@@ -22,7 +22,7 @@ import pandas as pd
 
 from tenure.config import Settings, load_settings
 from tenure.engine.context import Context, Definitions
-from tenure.errors import ConfigError, InputError
+from tenure.errors import ConfigError
 from tenure.models._base import LikelihoodModel
 from tenure.predictions import scoring
 from tenure.predictions import store as kept
@@ -96,16 +96,12 @@ def prediction_context(
         currency=settings.reporting_currency or "EUR",
         date_format=date_format,
     )
-    if amounts is not None:
-        try:
-            data.check_one_currency(amounts)
-        except InputError:
-            data.source.close()
-            raise
     if data.rejected and rejected_to is not None:
         data.quarantine = data.write_rejected(rejected_to)
     data.warn()
     try:
+        if amounts is not None:
+            data.check_one_currency(amounts)
         defs = Definitions.from_settings(settings, active_by="purchase", as_of=as_of)
         yield Context(data.source, defs), data
     finally:

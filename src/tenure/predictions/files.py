@@ -72,8 +72,10 @@ class RecordsData:
         if not self.rejected:
             return
         first = "; ".join(describe(self.name, r) for r in self.reasons[:3])
+        where = f" All of them: {self.quarantine}" if self.quarantine else ""
         warnings.warn(
-            f"{self.rejected:,} of {self.read:,} rows of {self.name} were left out: {first}",
+            f"{self.rejected:,} of {self.read:,} rows of {self.name} were left out: {first}."
+            f"{where}",
             RejectedRowsWarning,
             stacklevel=3,
         )

@@ -66,7 +66,11 @@ def spend_statistics(ctx: Context) -> pd.DataFrame:
 
 def _no_repeat_buyers(ctx: Context, n: int) -> InputError:
     return InputError(
-        f"none of the {n:,} customers up to {ctx.as_of} has bought on a second day.",
+        (
+            f"the one customer up to {ctx.as_of} has not bought on a second day."
+            if n == 1
+            else f"none of the {n:,} customers up to {ctx.as_of} has bought on a second day."
+        ),
         hint="Buy-till-you-die models learn from repeat purchases: use a later "
         "--calibration-end or more history, or check that the orders have the right customer ids.",
     )

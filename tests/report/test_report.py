@@ -109,8 +109,13 @@ def test_predictions_show_the_models_estimates_in_the_locale(demo):
         assert fmt.number(value, 4) in text, name
     c = scores.customers
     high = c.monetary_total >= c.monetary_total.quantile(1 - settings.high_value_top_percent / 100)
-    leaving = int((high & (c.p_alive < 0.5)).sum())
+    # leaving: a purchase within the activity window still; lapsed: none
+    active = c.recency_days < settings.activity_window
+    leaving = int((high & (c.p_alive < 0.5) & active).sum())
+    lapsed = int((high & (c.p_alive < 0.5) & ~active).sum())
+    assert leaving > 0 and lapsed > 0
     assert f"thinks are leaving: {fmt.number(leaving)} " in text
+    assert f"Another {fmt.number(lapsed)} such customers have lapsed" in text
     assert "Holdout" in text and fmt.number(scores.summary()["likely_alive"]) in text
     # tracking, by frequency, P(alive) map, CLV
     assert len(re.findall(r'class="chart[" ]', section)) == 4

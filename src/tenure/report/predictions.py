@@ -79,9 +79,15 @@ def section(ctx: Context, settings: Settings, fmt: Formatter, html: Any) -> dict
     high = c["monetary_total"] >= c["monetary_total"].quantile(
         1 - settings.high_value_top_percent / 100
     )
-    risky = c[high & (c["p_alive"] < 0.5)].sort_values(
+    # leaving, not gone: still active by the store's own definition (a
+    # purchase in the activity window), where an outreach can still keep
+    # them; those who lapsed already are for a win-back, and only counted
+    window = int(ctx.defs.activity_window)
+    slipping = high & (c["p_alive"] < 0.5)
+    risky = c[slipping & (c["recency_days"] < window)].sort_values(
         ["monetary_total", "customer_id"], ascending=[False, True]
     )
+    lapsed = int((slipping & (c["recency_days"] >= window)).sum())
     rows = [
         [r.customer_id, fmt.money(r.monetary_total), fmt.number(r.orders), fmt.number(r.recency_days),
          fmt.percent(100 * r.p_alive), fmt.number(r.expected_purchases, 2), fmt.money(r.clv)]
@@ -89,8 +95,10 @@ def section(ctx: Context, settings: Settings, fmt: Formatter, html: Any) -> dict
     ]  # fmt: skip
     tables.append({
         "title": f"High-value customers the model thinks are leaving: {fmt.number(len(risky))} "
-                 f"(top {settings.high_value_top_percent} % by revenue, P(alive) under 50 %; "
-                 f"the top {len(rows)} by revenue)",
+                 f"(top {settings.high_value_top_percent} % by revenue, P(alive) under 50 %, "
+                 f"a purchase in the last {fmt.number(window)} days; the top {len(rows)} by "
+                 f"revenue). Another {fmt.number(lapsed)} such customers have lapsed "
+                 "already: a win-back campaign's audience",
         "header": ["customer", "revenue", "orders", "days since", "P(alive)", "purchases ahead", "CLV"],
         "rows": rows,
         "numeric": [1, 2, 3, 4, 5, 6],

@@ -13,11 +13,15 @@ $(VENV)/.core: $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install --quiet -e .
 	touch $@
 
-$(VENV)/.test: $(BIN)/python pyproject.toml
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+$(VENV)/.web: $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install --quiet -e '.[web]'
 	touch $@ $(VENV)/.core
 
-demo: $(VENV)/.core
+$(VENV)/.test: $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@ $(VENV)/.core $(VENV)/.web
+
+demo: $(VENV)/.web
 	$(BIN)/tenure demo
 
 test: $(VENV)/.test

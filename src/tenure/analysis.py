@@ -133,6 +133,15 @@ def metrics(
         return _finish(period_metrics(ctx, period), ctx, output, period=period)
 
 
+def metrics_document(frame: pd.DataFrame, period: str) -> dict[str, Any]:
+    """The JSON of ``tenure metrics --json`` and of ``GET /api/v1/metrics``:
+    the period, the definitions used and one record per period."""
+    rows = records(frame.drop(columns=["period_start", "period_end"]))
+    for row, start, end in zip(rows, frame["period_start"], frame["period_end"], strict=True):
+        row["period_start"], row["period_end"] = start.isoformat(), end.isoformat()
+    return {"period": period, "definitions": frame.attrs["definitions"], "metrics": rows}
+
+
 def cohorts(
     data: Any = None,
     *,

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +66,8 @@ class Settings:
     margin: float = 1.0
     # the unit of t_x and T the purchase models are fitted in: day or week
     time_unit: str = "day"
+    # the web server's secret (sessions, CSRF); set TENURE_SECRET_KEY
+    secret_key: str | None = field(default=None, repr=False)
 
     @property
     def analytics_path(self) -> Path:

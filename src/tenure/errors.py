@@ -9,12 +9,17 @@
     │   ├── DuplicateError           the same key twice where only one may be
     │   └── TooManyErrorsError       more rejected rows than --max-errors allows
     ├── ConfigError                  settings, paths or store versions are wrong
-    │   └── StoreVersionError        the store was written by another schema
+    │   ├── StoreVersionError        the store was written by another schema
+    │   └── NotFoundError            no such user, API key or customer (HTTP 404)
     ├── NotFittedError               a model was asked to predict before fit
     ├── ConvergenceError             a model fit did not converge
     ├── MissingExtraError (ImportError)  an optional install is needed
     ├── BackendNotSupportedError     the engine cannot run this on that backend
-    └── LedgerError                  a loyalty ledger write was refused
+    ├── LedgerError                  a loyalty ledger write was refused
+    └── AccessError                  who asks may not do this
+        ├── AuthenticationError      no credentials, or wrong ones (HTTP 401)
+        ├── PermissionDeniedError    known, but without the role or scope (403)
+        └── RateLimitedError         too many wrong passwords; wait (429)
 
 Each error carries fields (``source``, ``row``, ``column``, ``value``,
 ``expected``, ``hint``, ``code``) and renders as *where → what → how to fix*::
@@ -146,3 +151,31 @@ class BackendNotSupportedError(TenureError):
 
 class LedgerError(TenureError):
     code = "ledger"
+
+
+class AccessError(TenureError):
+    code = "access_denied"
+    status = 403
+
+
+class AuthenticationError(AccessError):
+    code = "unauthenticated"
+    status = 401
+
+
+class PermissionDeniedError(AccessError):
+    code = "forbidden"
+    status = 403
+
+
+class RateLimitedError(AccessError):
+    code = "rate_limited"
+    status = 429
+
+    def __init__(self, what: str, *, retry_after: int, **fields: Any) -> None:
+        self.retry_after = retry_after
+        super().__init__(what, **fields)
+
+
+class NotFoundError(ConfigError):
+    code = "not_found"

@@ -57,3 +57,13 @@ def test_demo_ingests_every_generated_row(cli, tmp_path, store):
     ).json()  # fmt: skip
     assert again["report"] is None
     assert all(x["unchanged"] == x["accepted"] and x["inserted"] == 0 for x in again["ingested"])
+    # the store is the demo's, with the login the output names, and it works
+    from tenure.access import users
+    from tenure.config import load_settings
+    from tenure.store.workspace import Workspace
+
+    login = again["dashboard"]["login"]
+    assert f"--store {store}" in again["dashboard"]["command"]
+    with Workspace.open(load_settings(store=store), create=False) as ws:
+        user = users.authenticate(ws.ops, login["email"], login["password"], "127.0.0.1")
+    assert user["role"] == "admin"

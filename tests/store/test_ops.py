@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from tenure.config import load_settings
 from tenure.errors import StoreVersionError
 from tenure.ingestion.pipeline import ingest
+from tenure.store import ops_schema
 from tenure.store.ops import OpsStore, head_revision
 from tenure.store.workspace import Workspace
 from tests.conftest import write
@@ -52,8 +53,7 @@ def test_an_older_revision_is_refused_until_migrated(ops_url):
     OpsStore.open(ops_url).close()
     engine = sa.create_engine(ops_url)
     with engine.begin() as conn:
-        conn.execute(sa.text("DROP TABLE ingest_runs"))
-        conn.execute(sa.text("DROP TABLE goals"))
+        ops_schema.metadata.drop_all(conn)  # every table of every revision
         conn.execute(sa.text("DELETE FROM alembic_version"))
         conn.execute(sa.text("INSERT INTO alembic_version VALUES ('0000')"))
     with pytest.raises(StoreVersionError, match="newer tenure"):
@@ -87,15 +87,19 @@ def test_ingest_records_its_run_in_the_ops_store(ops_url, tmp_path):
     assert run["quarantine_path"] == r.quarantine
 
 
-def test_a_store_at_the_first_revision_gains_the_goals_table_by_migrating(ops_url):
+def test_a_store_at_the_first_revision_gains_the_later_tables_by_migrating(ops_url):
     OpsStore.open(ops_url).close()
     engine = sa.create_engine(ops_url)
+    later = [t for t in ops_schema.metadata.sorted_tables if t.name != "ingest_runs"]
     with engine.begin() as conn:
-        conn.execute(sa.text("DROP TABLE goals"))
+        ops_schema.metadata.drop_all(conn, tables=later)  # as revision 0001 left it
         conn.execute(sa.text("UPDATE alembic_version SET version_num = '0001'"))
     with pytest.raises(StoreVersionError, match="tenure migrate"):
         OpsStore.open(ops_url)
     assert OpsStore.migrate(ops_url) == ("0001", head_revision())
     with engine.connect() as conn:
-        assert sa.inspect(conn).has_table("goals")
+        inspector = sa.inspect(conn)
+        for table in ops_schema.metadata.sorted_tables:  # the revisions make what the schema says
+            assert inspector.has_table(table.name), table.name
+            assert {c["name"] for c in inspector.get_columns(table.name)} == set(table.c.keys())
     engine.dispose()

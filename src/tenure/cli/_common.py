@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 import sys
 from collections.abc import Iterator
@@ -28,23 +27,10 @@ JsonOption = Annotated[
 
 
 def emit_json(data: Any) -> None:
-    """One JSON document on stdout. A number that is not finite (a standard
-    error where the likelihood is flat, an infinite remaining lifetime) is
-    written as null: NaN and Infinity are not JSON."""
-    text = json.dumps(_finite(data), indent=2, default=str, ensure_ascii=False, allow_nan=False)
-    sys.stdout.write(text + "\n")
+    """One JSON document on stdout (see :func:`tenure.jsondoc.dumps`)."""
+    from tenure.jsondoc import dumps
 
-
-def _finite(value: Any) -> Any:
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite(v) for v in value]
-    if hasattr(value, "dtype") and getattr(value, "ndim", 1) == 0:  # a NumPy scalar
-        return _finite(value.item())
-    return value
+    sys.stdout.write(dumps(data) + "\n")
 
 
 def err_console():
@@ -148,7 +134,6 @@ def engine_settings(store: Path | None, **flags: Any):
 
 def fmt_number(value: Any, digits: int = 1, suffix: str = "") -> str:
     """A number for a terminal table; missing values show as an em dash."""
-    import math
 
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "—"

@@ -16,6 +16,7 @@ from tenure.cli import predict as predict_cmd
 from tenure.cli import report as report_cmd
 from tenure.cli import segments as segments_cmd
 from tenure.cli import store as store_cmd
+from tenure.cli import web as web_cmd
 
 app = typer.Typer(
     name="tenure",
@@ -56,6 +57,9 @@ app.add_typer(goal_cmd.app, name="goal", help=goal_cmd.HELP)
 app.command("status", help=store_cmd.STATUS_HELP)(store_cmd.status)
 app.command("runs", help=store_cmd.RUNS_HELP)(store_cmd.runs)
 app.command("migrate", help=store_cmd.MIGRATE_HELP)(store_cmd.migrate)
+app.command("serve", help=web_cmd.SERVE_HELP)(web_cmd.serve)
+app.add_typer(web_cmd.user_app, name="user", help=web_cmd.USER_HELP)
+app.add_typer(web_cmd.apikey_app, name="apikey", help=web_cmd.APIKEY_HELP)
 
 
 def main() -> None:

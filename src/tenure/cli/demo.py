@@ -80,6 +80,7 @@ def demo(
             with ws.analytics(read_only=True) as con:
                 headline = analytics.headline(con)
             settings = ws.settings
+            login = _demo_login(ws)
         update("predictions: fitting BG/NBD and Gamma-Gamma, scoring customers")
         from tenure.predictions.api import predict
 
@@ -96,6 +97,11 @@ def demo(
         "headline": headline,
         "predictions": scores.summary(),
         "report": str(written.path.resolve()) if written else None,
+        "dashboard": {
+            "command": f"tenure serve --store {settings.store} --demo",
+            "url": "http://localhost:8000/",
+            "login": login,
+        },
     }
     if json_:
         emit_json(info)
@@ -164,8 +170,33 @@ def demo(
         out_c.print(
             f"Report:     {info['report']}  ({written.bytes / 1e6:.1f} MB; open it in a browser)"
         )
+    if login is not None:
+        out_c.print(
+            f"Dashboard:  tenure serve --store {settings.store} --demo   then open "
+            f"http://localhost:8000/ and log in as {login['email']} / {login['password']}"
+        )
+    else:
+        out_c.print(
+            "Dashboard:  needs the web extra: pip install 'tenure[web]', then run tenure demo again"
+        )
     for r in results:
         if r.rejected:
             err_console().print(
                 f"{r.kind}: {r.rejected} rejected, see {r.quarantine}", markup=False
             )
+
+
+def _demo_login(ws) -> dict[str, str] | None:
+    """Mark the store as the demo's and give it the demo login (an admin);
+    None without the web extra, which hashes passwords."""
+    from tenure.access import DEMO_EMAIL, DEMO_PASSWORD, mark_demo, users
+    from tenure.errors import DuplicateError, MissingExtraError
+
+    mark_demo(ws.ops)
+    try:
+        users.add_user(ws.ops, DEMO_EMAIL, "admin", DEMO_PASSWORD, name="Demo")
+    except DuplicateError:
+        pass  # the demo ran on this store before
+    except MissingExtraError:
+        return None
+    return {"email": DEMO_EMAIL, "password": DEMO_PASSWORD}

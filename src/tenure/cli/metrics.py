@@ -68,7 +68,7 @@ def metrics(
     json_: JsonOption = False,
 ) -> None:
     from tenure.analysis import metrics as compute
-    from tenure.analysis import records
+    from tenure.analysis import metrics_document
 
     settings = engine_settings(store, timezone=timezone)
     with progress(not json_) as update:
@@ -81,10 +81,7 @@ def metrics(
         frame = frame.tail(last)
     definitions = frame.attrs["definitions"]
     if json_:
-        rows = records(frame.drop(columns=["period_start", "period_end"]))
-        for row, start, end in zip(rows, frame["period_start"], frame["period_end"], strict=True):
-            row["period_start"], row["period_end"] = start.isoformat(), end.isoformat()
-        emit_json({"period": period, "definitions": definitions, "metrics": rows})
+        emit_json(metrics_document(frame, period))
         return
     from rich.table import Table
 

@@ -48,3 +48,67 @@ goals = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("removed_at", sa.DateTime(timezone=True)),
 )
+
+# who may use the dashboard and the API ---------------------------------------
+
+ops_meta = sa.Table(
+    "ops_meta",
+    metadata,
+    sa.Column("key", sa.String(60), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    sa.Column("email", sa.String(320), nullable=False, unique=True),  # lower case
+    sa.Column("name", sa.String(200)),
+    sa.Column("role", sa.String(20), nullable=False),  # admin, analyst, viewer
+    sa.Column("password_hash", sa.Text, nullable=False),  # argon2id, with its parameters
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("last_login_at", sa.DateTime(timezone=True)),
+    sa.Column("disabled_at", sa.DateTime(timezone=True)),
+)
+
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    sa.Column("prefix", sa.String(16), nullable=False, unique=True),  # shown, to tell keys apart
+    sa.Column("key_hash", sa.String(64), nullable=False),  # SHA-256 of the secret part
+    sa.Column("name", sa.String(200)),
+    sa.Column("scopes", sa.String(60), nullable=False),  # read,write,admin
+    sa.Column("created_by", sa.String(320)),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("last_used_at", sa.DateTime(timezone=True)),
+    sa.Column("revoked_at", sa.DateTime(timezone=True)),
+)
+
+sessions = sa.Table(
+    "sessions",
+    metadata,
+    sa.Column("id_hash", sa.String(64), primary_key=True),  # SHA-256 of the cookie's token
+    sa.Column(
+        "user_id",
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+        sa.ForeignKey("users.id", ondelete="CASCADE"),
+        nullable=False,
+    ),  # fmt: skip
+    sa.Column("csrf", sa.String(64), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+login_attempts = sa.Table(
+    "login_attempts",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    sa.Column("email", sa.String(320), nullable=False),
+    sa.Column("address", sa.String(64), nullable=False),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("ok", sa.Boolean, nullable=False),
+)
+
+sa.Index("ix_login_attempts_email_at", login_attempts.c.email, login_attempts.c.at)
+sa.Index("ix_login_attempts_address_at", login_attempts.c.address, login_attempts.c.at)

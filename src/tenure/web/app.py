@@ -1,0 +1,66 @@
+"""The FastAPI app: ``create_app(settings)``.
+
+The app keeps the operational store open (users, keys, sessions) and
+reads the analytics store per request, read-only, through the same
+functions as the CLI, so the numbers are the CLI's.
+"""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from tenure import __version__
+from tenure.access import is_demo
+from tenure.config import Settings, load_settings
+from tenure.errors import ConfigError
+from tenure.web import errors
+from tenure.web.routes import admin, health, me, metrics, session
+from tenure.web.secret import server_secret
+
+
+def create_app(settings: Settings | None = None, *, demo: bool = False) -> FastAPI:
+    """The dashboard and the REST API over the store of ``settings``.
+
+    ``demo=True`` is for a store made by ``tenure demo`` only: it may run
+    with the demo's published secret and shows the demo login.
+    """
+    from tenure.store.workspace import Workspace
+
+    settings = settings or load_settings()
+    ws = Workspace.open(settings, create=False)
+    ops, settings = ws.ops, ws.settings
+    try:
+        if demo and not is_demo(ops):
+            raise ConfigError(
+                f"the store {settings.store} is not a demo store, so --demo is refused.",
+                hint="Set TENURE_SECRET_KEY and serve it without --demo.",
+            )
+        secret = server_secret(settings, demo=demo)
+    except BaseException:
+        ops.close()
+        raise
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        yield
+        ops.close()
+
+    app = FastAPI(
+        title="tenure",
+        version=__version__,
+        description="Retention numbers, predictions and customers of one tenure store.",
+        openapi_url="/api/v1/openapi.json",
+        docs_url="/api/v1/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.ops = ops
+    app.state.secret = secret
+    app.state.demo = demo
+    errors.install(app)
+    for module in (health, session, me, metrics, admin):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,125 @@
+"""Who is asking: an API key (``Authorization: Bearer tk_...`` or
+``X-API-Key``) or a dashboard session (a signed, HttpOnly cookie). Each
+route declares the scope it needs with ``Depends(need("read"))``.
+
+A request authenticated by its cookie that changes something (POST, PUT,
+PATCH, DELETE) must also carry the session's CSRF token, in the form field
+``csrf`` or the header ``X-CSRF-Token``: a page of another site cannot read
+it, so it cannot make a logged-in browser do what its user did not ask.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import Request
+
+from tenure.access import apikeys, sessions
+from tenure.errors import AuthenticationError, PermissionDeniedError
+
+COOKIE = "tenure_session"
+SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+@dataclass(frozen=True)
+class Principal:
+    kind: str  # "user" or "key"
+    name: str  # the email, or the key's prefix
+    scopes: frozenset[str]
+    role: str | None = None
+    user: dict[str, Any] | None = None
+    csrf: str | None = field(default=None, repr=False)
+    token: str | None = field(default=None, repr=False)
+
+    def can(self, scope: str) -> bool:
+        return scope in self.scopes
+
+
+def signer(request: Request):
+    from itsdangerous import TimestampSigner
+
+    return TimestampSigner(request.app.state.secret, salt="tenure-session")
+
+
+def session_of(request: Request) -> Principal | None:
+    """The logged-in user of this request's cookie, if any."""
+    raw = request.cookies.get(COOKIE)
+    if not raw:
+        return None
+    from itsdangerous import BadSignature
+
+    try:
+        token = signer(request).unsign(raw, max_age=int(sessions.LIFETIME.total_seconds()))
+    except BadSignature:
+        return None
+    found = sessions.lookup(request.app.state.ops, token.decode())
+    if found is None:
+        return None
+    user, csrf = found
+    return Principal(
+        "user", user["email"], frozenset(user["scopes"]), user["role"], user, csrf, token.decode()
+    )
+
+
+def _key_of(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    return request.headers.get("x-api-key") or None
+
+
+async def principal(request: Request) -> Principal:
+    """The caller, or 401."""
+    cached = getattr(request.state, "principal", None)
+    if cached is not None:
+        return cached
+    key = _key_of(request)
+    if key is not None:
+        record = apikeys.verify_key(request.app.state.ops, key)
+        found = Principal("key", record["prefix"], frozenset(record["scopes"]))
+    else:
+        found = session_of(request)
+        if found is None:
+            raise AuthenticationError(
+                "this needs an API key or a login.",
+                hint="Send Authorization: Bearer <key> (tenure apikey create --scope read), "
+                "or log in at /login.",
+            )
+        if request.method not in SAFE:
+            await _check_csrf(request, found)
+    request.state.principal = found
+    return found
+
+
+async def _check_csrf(request: Request, who: Principal) -> None:
+    sent = request.headers.get("x-csrf-token")
+    if sent is None and request.headers.get("content-type", "").startswith(
+        ("application/x-www-form-urlencoded", "multipart/form-data")
+    ):
+        sent = (await request.form()).get("csrf")
+    if not sent or not who.csrf or not hmac.compare_digest(str(sent), who.csrf):
+        raise PermissionDeniedError(
+            "the form's CSRF token is missing or wrong.",
+            hint="Reload the page and send the form again.",
+            code="csrf",
+        )
+
+
+def need(scope: str) -> Callable[..., Any]:
+    """A dependency: the caller, who must have ``scope``."""
+
+    async def check(request: Request) -> Principal:
+        who = await principal(request)
+        if not who.can(scope):
+            what = f"the role {who.role}" if who.kind == "user" else f"the API key {who.name}"
+            raise PermissionDeniedError(
+                f"{what} does not have the {scope} scope.",
+                hint=f"Use a key with --scope {scope}, or ask an admin for a role that has it.",
+            )
+        return who
+
+    return check

@@ -1,0 +1,83 @@
+"""Starting the server, and the commands that let people in."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import pytest
+
+from tenure.errors import ConfigError
+from tests.web.conftest import build_store, needs_web
+
+
+@pytest.fixture(scope="module")
+def settings(tmp_path_factory):
+    needs_web()
+    return build_store(tmp_path_factory.mktemp("serve"), customers=60)
+
+
+def test_outside_the_demo_the_server_needs_a_secret_of_its_own(settings):
+    from tenure.web import create_app
+    from tenure.web.secret import DEMO_SECRET
+
+    for secret, says in ((None, "no secret key"), (DEMO_SECRET, "no secret key"),
+                         ("short", "needs 32 or more")):  # fmt: skip
+        with pytest.raises(ConfigError, match=says):
+            create_app(replace(settings, secret_key=secret))
+    with pytest.raises(ConfigError, match="not a demo store"):
+        create_app(replace(settings, secret_key=None), demo=True)
+    assert create_app(settings).state.demo is False
+
+
+def test_the_demo_store_serves_with_the_demo_login(settings, tmp_path):
+    from tenure.access import DEMO_EMAIL, DEMO_PASSWORD, is_demo
+    from tenure.cli.demo import _demo_login
+    from tenure.store.workspace import Workspace
+    from tenure.web import create_app
+    from tests.web.conftest import serve
+
+    with Workspace.open(settings, create=False) as ws:
+        assert not is_demo(ws.ops)
+        assert _demo_login(ws) == {"email": DEMO_EMAIL, "password": DEMO_PASSWORD}
+        assert _demo_login(ws) is not None  # a second demo run on the store is fine
+        assert is_demo(ws.ops)
+    url, stop = serve(create_app(replace(settings, secret_key=None), demo=True))
+    try:
+        import httpx
+
+        with httpx.Client(base_url=url) as c:
+            page = c.get("/login")
+            assert DEMO_EMAIL in page.text and DEMO_PASSWORD in page.text
+    finally:
+        stop()
+
+
+def test_users_and_keys_from_the_command_line(settings, cli, monkeypatch):
+    import io
+
+    store = settings.store
+    monkeypatch.setattr("sys.stdin", io.StringIO("a fine passphrase\n"))
+    out = cli("user", "add", "Cli@Shop.example", "--role", "analyst", "--store", store, "--json")
+    assert out.code == 0, out.err
+    assert json.loads(out.out)["email"] == "cli@shop.example"
+    assert json.loads(out.out)["scopes"] == ["read", "write"]
+    monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
+    out = cli("user", "add", "weak@shop.example", "--store", store)
+    assert out.code == 1 and "10 or more" in out.err
+    out = cli("user", "add", "x@shop.example", "--role", "boss", "--store", store)
+    assert out.code == 1 and "viewer, analyst, admin" in out.err
+    made = cli("apikey", "create", "--scope", "read", "--store", store, "--json")
+    assert made.code == 0, made.err
+    key = json.loads(made.out)["key"]
+    assert key.startswith("tk_") and json.loads(made.out)["scopes"] == ["read"]
+    listed = cli("apikey", "list", "--store", store, "--json")
+    assert key not in listed.out and json.loads(listed.out)["api_keys"][-1]["scopes"] == ["read"]
+    bad = cli("apikey", "create", "--scope", "everything", "--store", store)
+    assert bad.code == 1 and "read, write, admin" in bad.err
+    prefix = json.loads(made.out)["prefix"]
+    assert cli("apikey", "revoke", prefix, "--store", store).code == 0
+    again = cli("apikey", "revoke", prefix, "--store", store)
+    assert again.code == 1 and "no active API key" in again.err
+    users = json.loads(cli("user", "list", "--store", store, "--json").out)["users"]
+    assert "cli@shop.example" in {u["email"] for u in users}

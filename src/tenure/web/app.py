@@ -16,8 +16,9 @@ from tenure.access import is_demo
 from tenure.config import Settings, load_settings
 from tenure.errors import ConfigError
 from tenure.web import errors
-from tenure.web.routes import admin, health, me, metrics, session
+from tenure.web.routes import admin, health, ingest, me, metrics, session
 from tenure.web.secret import server_secret
+from tenure.web.storelock import StoreLock
 
 
 def create_app(settings: Settings | None = None, *, demo: bool = False) -> FastAPI:
@@ -60,7 +61,8 @@ def create_app(settings: Settings | None = None, *, demo: bool = False) -> FastA
     app.state.ops = ops
     app.state.secret = secret
     app.state.demo = demo
+    app.state.store_lock = StoreLock()
     errors.install(app)
-    for module in (health, session, me, metrics, admin):
+    for module in (health, session, me, metrics, ingest, admin):
         app.include_router(module.router)
     return app

@@ -28,10 +28,11 @@ def metrics(
     from tenure.analysis import metrics as compute
     from tenure.analysis import metrics_document
 
-    frame = compute(
-        period=period, activity_window=activity_window, active_by=active_by, as_of=as_of,
-        settings=request.app.state.settings,
-    )  # fmt: skip
+    with request.app.state.store_lock.read():
+        frame = compute(
+            period=period, activity_window=activity_window, active_by=active_by, as_of=as_of,
+            settings=request.app.state.settings,
+        )  # fmt: skip
     if last:
         frame = frame.tail(last)
     return json_response(metrics_document(frame, period))

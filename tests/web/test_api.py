@@ -207,3 +207,45 @@ def test_one_error_shape_on_every_route(site):
             assert set(r.json()["error"]) == SHAPE and r.json()["error"]["code"] == code, r.text
         bad = c.get("/api/v1/metrics?period=week", headers=_auth(admin)).json()["error"]
         assert (bad["source"], bad["column"], bad["value"]) == ("query", "period", "week")
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "command"),
+    [
+        ("/api/v1/cohorts", {}, ["cohorts"]),
+        ("/api/v1/cohorts", {"period": "quarter", "value": "revenue"},
+         ["cohorts", "--period", "quarter", "--value", "revenue"]),
+        ("/api/v1/cohorts", {"by": "country"}, ["cohorts", "--by", "country"]),
+        ("/api/v1/segments", {}, ["segments"]),
+        ("/api/v1/segments", {"kind": "business", "from": "2026-04-30", "to": "2026-10-31"},
+         ["segments", "--kind", "business", "--from", "2026-04-30", "--to", "2026-10-31"]),
+        ("/api/v1/goals", {}, ["goal", "list"]),
+        ("/api/v1/status", {}, ["status"]),
+    ],
+)  # fmt: skip
+def test_every_number_is_the_clis_json(site, cli, path, params, command):
+    if path == "/api/v1/goals":
+        from tenure.goals.tracking import list_goals, set_goal
+
+        if not list_goals(site.settings):
+            set_goal(site.settings, "churn_rate", "-10%", "2027-06-30")
+    key = _key(site, "read")
+    with site.client() as c:
+        api = c.get(path, params=params, headers=_auth(key))
+    assert api.status_code == 200, api.text
+    out = cli(*command, "--store", site.store, "--json")
+    assert out.code == 0, out.err
+    expected = json.loads(out.out)
+    assert api.json() == expected
+    assert expected  # something to compare
+
+
+def test_runs_are_the_clis_json(site, cli):
+    key = _key(site, "read")
+    with site.client() as c:
+        api = c.get("/api/v1/runs", params={"limit": 3}, headers=_auth(key)).json()
+    out = json.loads(cli("runs", "--limit", "3", "--store", site.store, "--json").out)
+    assert api == out and len(api) == 3 and {r["kind"] for r in api} <= {
+        "customers", "orders", "order_items", "subscriptions", "support_tickets",
+        "survey_responses", "events", "fx_rates",
+    }  # fmt: skip

@@ -57,7 +57,7 @@ def cohorts(
     json_: JsonOption = False,
 ) -> None:
     from tenure.analysis import cohorts as compute
-    from tenure.analysis import records
+    from tenure.analysis import cohorts_document
 
     settings = engine_settings(store, timezone=timezone)
     with progress(not json_) as update:
@@ -68,19 +68,7 @@ def cohorts(
         )  # fmt: skip
     steps = [c for c in frame.columns if c not in ("cohort", "size")]
     if json_:
-        rows = [
-            {"cohort": r["cohort"], "size": r["size"], "values": [r[c] for c in steps]}
-            for r in records(frame)
-        ]
-        emit_json(
-            {
-                "period": period,
-                "value": value,
-                "by": by,
-                "definitions": frame.attrs["definitions"],
-                "cohorts": rows,
-            }
-        )
+        emit_json(cohorts_document(frame, period, value, by))
         return
     from rich.table import Table
 

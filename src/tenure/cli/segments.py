@@ -63,8 +63,8 @@ def segments(
     store: StoreOption = None,
     json_: JsonOption = False,
 ) -> None:
-    from tenure.analysis import records, transitions
     from tenure.analysis import segments as compute
+    from tenure.analysis import segments_document, transitions
     from tenure.errors import ConfigError
 
     if to and not from_:
@@ -88,20 +88,7 @@ def segments(
             update(f"writing {export}")
             per = compute(kind=kind, as_of=to or as_of, per_customer=True, **common)
             per.to_csv(export, index=False)
-    result = {
-        "kind": kind,
-        "definitions": sizes.attrs["definitions"],
-        "thresholds": sizes.attrs["thresholds"] if kind == "business" else None,
-        "segments": records(sizes),
-    }
-    if matrix is not None:
-        result["transitions"] = {
-            "from": from_,
-            "to": to or sizes.attrs["definitions"]["as_of"],
-            "rows": list(matrix.index),
-            "columns": list(matrix.columns),
-            "customers": matrix.to_numpy().tolist(),
-        }
+    result = segments_document(sizes, kind, matrix, from_, to)
     if export:
         result["export"] = str(export)
     if json_:

@@ -108,18 +108,7 @@ class Workspace:
                 )
 
     def status(self) -> dict[str, Any]:
-        with self.analytics(read_only=True) as con:
-            counts = analytics.table_counts(con)
-            meta = analytics.meta(con)
-        return {
-            "store": str(self.settings.store),
-            "analytics": str(self.settings.analytics_path),
-            "ops": safe_url(self.settings.ops_database_url),
-            "schema_version": int(meta.get("schema_version", 0)),
-            "ops_revision": self.ops.revision(),
-            "reporting_currency": meta.get("reporting_currency"),
-            "tables": counts,
-        }
+        return status(self.settings, self.ops)
 
     def close(self) -> None:
         self.ops.close()
@@ -145,3 +134,24 @@ def _pid_alive(pid: int | None) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def status(settings: Settings, ops: OpsStore) -> dict[str, Any]:
+    """The JSON of ``tenure status --json`` and of ``GET /api/v1/status``:
+    where the stores are, their versions and the rows of each table (the
+    analytics store is opened read-only)."""
+    con = analytics.connect(settings.analytics_path, read_only=True)
+    try:
+        counts = analytics.table_counts(con)
+        meta = analytics.meta(con)
+    finally:
+        con.close()
+    return {
+        "store": str(settings.store),
+        "analytics": str(settings.analytics_path),
+        "ops": safe_url(settings.ops_database_url),
+        "schema_version": int(meta.get("schema_version", 0)),
+        "ops_revision": ops.revision(),
+        "reporting_currency": meta.get("reporting_currency"),
+        "tables": counts,
+    }

@@ -16,7 +16,16 @@ from tenure.access import is_demo
 from tenure.config import Settings, load_settings
 from tenure.errors import ConfigError
 from tenure.web import errors
-from tenure.web.routes import admin, analysis, health, ingest, me, metrics, session
+from tenure.web.routes import (
+    admin,
+    analysis,
+    customers,
+    health,
+    ingest,
+    me,
+    metrics,
+    session,
+)
 from tenure.web.secret import server_secret
 from tenure.web.storelock import StoreLock
 
@@ -63,6 +72,6 @@ def create_app(settings: Settings | None = None, *, demo: bool = False) -> FastA
     app.state.demo = demo
     app.state.store_lock = StoreLock()
     errors.install(app)
-    for module in (health, session, me, metrics, analysis, ingest, admin):
+    for module in (health, session, me, metrics, analysis, customers, ingest, admin):
         app.include_router(module.router)
     return app

@@ -1,0 +1,197 @@
+"""Customers one at a time: the searchable list and a customer's page
+(profile, what they bought and when, their segment, predictions and churn
+risk), for the dashboard, the REST API and the Python API.
+
+>>> customer_list(settings, q="ann", segment="at risk", limit=20)  # doctest: +SKIP
+>>> customer_page(settings, "C000042")                             # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pandas as pd
+
+from tenure.analysis import records
+from tenure.config import Settings
+from tenure.errors import InputError, NotFoundError
+
+SORTS = {
+    "revenue": ("monetary_total", False),
+    "orders": ("orders", False),
+    "recency": ("recency_days", True),
+    "last_order": ("last_order_at", False),
+    "clv": ("clv", False),
+    "p_alive": ("p_alive", True),
+    "churn": ("churn_probability", False),
+    "customer_id": ("customer_id", True),
+}
+LISTED = [
+    "customer_id", "email", "name", "country", "orders", "monetary_total", "first_order_at",
+    "last_order_at", "recency_days", "active", "segment", "value_segment", "is_new",
+    "is_at_risk", "is_high_value", "p_alive", "expected_purchases", "clv", "churn_probability",
+]  # fmt: skip
+TIMELINE_LIMIT = 200
+
+
+def _stored(con, table: str) -> pd.DataFrame | None:
+    from tenure.predictions.store import load_table
+
+    return load_table(con, table)
+
+
+def customer_table(settings: Settings) -> pd.DataFrame:
+    """Every customer with their summary, business and RFM segment, and the
+    stored predictions and churn scores when there are any."""
+    from tenure.analysis import segments
+    from tenure.store import analytics
+
+    per = segments(kind="business", per_customer=True, settings=settings)
+    definitions = per.attrs.get("definitions", {})
+    con = analytics.connect(settings.analytics_path, read_only=True)
+    try:
+        people = con.execute(
+            "SELECT customer_id, email, name, country AS profile_country FROM customers"
+        ).df()
+        scores = _stored(con, "customer_predictions")
+        churn = _stored(con, "churn_predictions")
+    finally:
+        con.close()
+    table = people.merge(per, on="customer_id", how="left")
+    table["country"] = table["country"].fillna(table.pop("profile_country"))
+    if scores is not None:
+        table = table.merge(
+            scores[["customer_id", "p_alive", "expected_purchases", "clv"]], on="customer_id",
+            how="left",
+        )  # fmt: skip
+    if churn is not None and "churn_probability" in churn:
+        table = table.merge(
+            churn[["customer_id", "churn_probability"]], on="customer_id", how="left"
+        )
+    for column in LISTED:
+        if column not in table:
+            table[column] = None
+    for column in ("orders", "recency_days", "purchase_days", "x", "tenure_days"):
+        if column in table:  # whole numbers, empty for customers without an order
+            table[column] = table[column].astype("Int64")
+    table.attrs["definitions"] = definitions
+    return table
+
+
+def customer_list(
+    settings: Settings,
+    *,
+    q: str | None = None,
+    segment: str | None = None,
+    rfm: str | None = None,
+    sort: str = "revenue",
+    limit: int = 50,
+    offset: int = 0,
+    table: pd.DataFrame | None = None,
+) -> dict[str, Any]:
+    """A page of customers: ``q`` finds an id, email or name (any part, any
+    case); ``segment`` is a business segment (new, at risk, high value,
+    active, lapsed), ``rfm`` an RFM one; sorted by ``sort``."""
+    if sort not in SORTS:
+        raise InputError(f"cannot sort by {sort!r}.", hint=f"Use one of: {', '.join(SORTS)}.")
+    t = customer_table(settings) if table is None else table
+    keep = pd.Series(True, index=t.index)
+    if q:
+        needle = q.strip().lower()
+        keep &= (
+            t["customer_id"].str.lower().str.contains(needle, regex=False, na=False)
+            | t["email"].str.lower().str.contains(needle, regex=False, na=False)
+            | t["name"].str.lower().str.contains(needle, regex=False, na=False)
+        )
+    if segment:
+        keep &= t["value_segment"] == segment
+    if rfm:
+        keep &= t["segment"] == rfm
+    found = t[keep]
+    column, ascending = SORTS[sort]
+    found = found.sort_values(
+        [column, "customer_id"], ascending=[ascending, True], na_position="last"
+    )
+    page = found.iloc[offset : offset + limit][LISTED]
+    return {
+        "total": int(len(found)),
+        "limit": limit,
+        "offset": offset,
+        "sort": sort,
+        "definitions": t.attrs.get("definitions", {}),
+        "customers": records(page.rename(columns={"monetary_total": "revenue"})),
+    }
+
+
+def customer_page(settings: Settings, customer_id: str) -> dict[str, Any]:
+    """Everything about one customer: profile, summary and segment,
+    predictions, churn risk with its drivers, and a timeline of orders,
+    subscriptions, tickets and survey answers (newest first)."""
+    from tenure.store import analytics
+
+    con = analytics.connect(settings.analytics_path, read_only=True)
+    try:
+        profile = con.execute("SELECT * FROM customers WHERE customer_id = ?", [customer_id]).df()
+        if profile.empty:
+            raise NotFoundError(
+                f"there is no customer {customer_id!r}.",
+                hint="Search for them: GET /api/v1/customers?q=PART_OF_ID_EMAIL_OR_NAME",
+                value=customer_id,
+            )
+        timeline = _timeline(con, customer_id)
+        prediction = _one(_stored(con, "customer_predictions"), customer_id)
+        churn = _one(_stored(con, "churn_predictions"), customer_id)
+    finally:
+        con.close()
+    row = {k: v for k, v in records(profile)[0].items() if not k.startswith("_")}
+    if isinstance(row.get("attributes"), str):
+        row["attributes"] = json.loads(row["attributes"])
+    table = customer_table(settings)
+    mine = table[table["customer_id"] == customer_id]
+    summary = records(mine.drop(columns=["email", "name"]))[0] if len(mine) else {}
+    return {
+        "customer_id": customer_id,
+        "profile": row,
+        "summary": summary,
+        "predictions": prediction,
+        "churn": churn,
+        "timeline": timeline,
+        "definitions": table.attrs.get("definitions", {}),
+    }
+
+
+def _one(frame: pd.DataFrame | None, customer_id: str) -> dict[str, Any] | None:
+    if frame is None:
+        return None
+    mine = frame[frame["customer_id"] == customer_id]
+    return records(mine)[0] if len(mine) else None
+
+
+def _timeline(con, customer_id: str) -> list[dict[str, Any]]:
+    """What happened, newest first: orders, subscriptions starting and
+    ending, tickets, survey answers."""
+    parts = {
+        "order": """SELECT placed_at AS happened_at, 'order' AS kind, order_id AS id,
+            status || ' · ' || printf('%.2f', amount) || ' ' || coalesce(currency, '') AS what,
+            CAST(amount_reporting AS DOUBLE) AS value FROM orders WHERE customer_id = $c""",
+        "subscription": """SELECT started_at AS happened_at, 'subscription started' AS kind,
+            subscription_id AS id, coalesce(plan, '') AS what, CAST(mrr_reporting AS DOUBLE) AS value
+            FROM subscriptions WHERE customer_id = $c
+            UNION ALL SELECT ended_at, 'subscription ended', subscription_id,
+            coalesce(cancel_reason, ''), NULL FROM subscriptions
+            WHERE customer_id = $c AND ended_at IS NOT NULL""",
+        "ticket": """SELECT opened_at AS happened_at, 'ticket' AS kind, ticket_id AS id,
+            coalesce(category, '') || CASE WHEN resolved_at IS NULL THEN ' · open'
+            ELSE ' · resolved' END AS what, CAST(satisfaction AS DOUBLE) AS value
+            FROM support_tickets WHERE customer_id = $c""",
+        "survey": """SELECT answered_at AS happened_at, 'survey answer' AS kind, response_id AS id,
+            kind || coalesce(' · ' || comment, '') AS what, CAST(score AS DOUBLE) AS value
+            FROM survey_responses WHERE customer_id = $c""",
+    }
+    sql = " UNION ALL ".join(f"({p})" for p in parts.values())
+    frame = con.execute(
+        f"SELECT * FROM ({sql}) ORDER BY happened_at DESC, kind, id LIMIT {TIMELINE_LIMIT}",
+        {"c": customer_id},
+    ).df()
+    return records(frame)

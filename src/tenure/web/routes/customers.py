@@ -1,0 +1,78 @@
+"""Customers: ``GET /api/v1/customers`` (search, filter, sort, pages),
+``GET /api/v1/customers.csv`` (every match, for a campaign) and
+``GET /api/v1/customers/{id}`` (the customer's page)."""
+
+from __future__ import annotations
+
+import io
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
+
+from tenure.profiles import SORTS, customer_list, customer_page
+from tenure.web.json import json_response
+from tenure.web.security import need
+
+router = APIRouter(prefix="/api/v1", tags=["customers"], dependencies=[Depends(need("read"))])
+
+Sort = Literal[tuple(SORTS)]  # type: ignore[valid-type]
+Segment = Literal["new", "at risk", "high value", "active", "lapsed"]
+Search = Annotated[
+    str | None, Query(max_length=200, description="Part of an id, email or name, any case.")
+]
+
+
+@router.get("/customers")
+def customers(
+    request: Request,
+    q: Search = None,
+    segment: Segment | None = None,
+    rfm: Annotated[str | None, Query(max_length=60, description="An RFM segment.")] = None,
+    sort: Sort = "revenue",
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> Response:
+    """A page of customers with their summary, segment, P(alive), CLV and
+    churn risk; ``total`` counts every match."""
+    with request.app.state.store_lock.read():
+        page = customer_list(
+            request.app.state.settings, q=q, segment=segment, rfm=rfm, sort=sort,
+            limit=limit, offset=offset,
+        )  # fmt: skip
+    return json_response(page)
+
+
+@router.get("/customers.csv")
+def customers_csv(
+    request: Request,
+    q: Search = None,
+    segment: Segment | None = None,
+    rfm: Annotated[str | None, Query(max_length=60)] = None,
+    sort: Sort = "revenue",
+) -> Response:
+    """Every matching customer as CSV (UTF-8, a header row), for a campaign tool."""
+    import pandas as pd
+
+    with request.app.state.store_lock.read():
+        page = customer_list(
+            request.app.state.settings, q=q, segment=segment, rfm=rfm, sort=sort,
+            limit=10**9, offset=0,
+        )  # fmt: skip
+    buffer = io.StringIO()
+    pd.DataFrame(page["customers"]).to_csv(buffer, index=False)
+    name = "customers" + (f"-{segment.replace(' ', '-')}" if segment else "") + ".csv"
+    return Response(
+        buffer.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+@router.get("/customers/{customer_id}")
+def customer(request: Request, customer_id: str) -> Response:
+    """One customer's profile, summary and segment, predictions, churn risk
+    with its drivers, and timeline (newest first)."""
+    with request.app.state.store_lock.read():
+        page = customer_page(request.app.state.settings, customer_id)
+    return json_response(page)

@@ -76,19 +76,84 @@ def write_report(
 def collect(
     ctx: Context, settings: Settings, fmt: Formatter, progress: Callable[[str], None]
 ) -> dict[str, Any]:
-    sep = fmt.separators
+    """Every section of the report, in its order; the dashboard's pages show
+    the same sections (see :mod:`tenure.web.dashboard`)."""
     definitions = ctx.describe()
-    sections: list[dict[str, Any]] = []
     progress("monthly and quarterly metrics")
-    monthly = period_metrics(ctx, "month")
-    quarterly = period_metrics(ctx, "quarter")
-
+    frames = metric_frames(ctx)
     progress("industry benchmark")
+    top = overview(ctx, settings, fmt, frames)
+    sections = trend_sections(frames, fmt)
+    progress("cohorts")
+    sections.append(guarded("cohorts", "Cohorts", cohort_section, ctx, settings, fmt))
+    progress("segments")
+    sections.append(guarded("segments", "Segments", segment_section, ctx, settings, fmt))
+    progress("predictions")
+    sections.append(
+        guarded("predictions", "Predictions", predictions.section, ctx, settings, fmt, _html)
+    )
+    progress("churn")
+    sections.append(
+        guarded("churn", "Churn and survival", churn.section, ctx, settings, fmt, _html)
+    )
+    progress("goals")
+    sections += top["sections"]
+    sections.append(_definitions(frames["month"], definitions, settings))
+    return {
+        "title": "Customer retention report",
+        "generated": fmt.datetime(datetime.now(UTC)),
+        "definitions": definitions,
+        "as_of": fmt.date(definitions["as_of"]),
+        "version": __version__,
+        "tiles": top["tiles"],
+        "sections": sections,
+        "locale": fmt.tag,
+    }
+
+
+def metric_frames(ctx: Context) -> dict[str, pd.DataFrame]:
+    """The monthly and quarterly metrics that tiles, trends and goals share."""
+    return {"month": period_metrics(ctx, "month"), "quarter": period_metrics(ctx, "quarter")}
+
+
+def guarded(section_id: str, title: str, build: Callable[..., dict], *args: Any) -> dict[str, Any]:
+    """``build(*args)``, or the section saying why it is empty when the data
+    cannot give it (no orders yet, no repeat buyers)."""
+    try:
+        return build(*args)
+    except InputError as exc:
+        return {"id": section_id, "title": title, "text": exc.what}
+
+
+def overview(
+    ctx: Context, settings: Settings, fmt: Formatter, frames: dict[str, pd.DataFrame]
+) -> dict[str, Any]:
+    """The KPI tiles, and the goals and industry benchmark sections."""
     from tenure.goals import industry
 
+    sep = fmt.separators
     bench = industry.compare(ctx, settings.industry, settings.benchmarks_file)
-    tiles = _tiles(monthly, quarterly, bench, fmt)
+    tiles = _tiles(frames["month"], frames["quarter"], bench, fmt)
+    rows = [
+        (b.industry, b.retention_rate, False)
+        for b in industry.load(settings.benchmarks_file).values()
+    ]
+    if bench["retention_rate"] is not None:
+        rows.append(("this business", bench["retention_rate"], True))
+    rows.sort(key=lambda r: -r[1])
+    benchmark = {
+        "id": "benchmark",
+        "title": "Against the industry",
+        "text": _benchmark_text(bench, fmt),
+        "charts": _html([charts.benchmark(rows, "Customer retention over twelve months", sep)], "bench"),
+    }  # fmt: skip
+    return {"tiles": tiles, "sections": [_goals(ctx, settings, frames, fmt), benchmark]}
 
+
+def trend_sections(frames: dict[str, pd.DataFrame], fmt: Formatter) -> list[dict[str, Any]]:
+    """The monthly trends and, with survey answers, the feedback scores."""
+    sep = fmt.separators
+    monthly, quarterly = frames["month"], frames["quarter"]
     trend = monthly.tail(36)
     figs = [
         charts.lines(trend, [("retention_rate", "retention rate"), ("churn_rate", "churn rate")],
@@ -103,8 +168,7 @@ def collect(
                              ("repeat_revenue_share", "revenue after the first purchase day")],
                      "Repeat purchases", sep, percent=True),
     ]  # fmt: skip
-    sub = quarterly
-    if sub["mrr"].notna().any():
+    if quarterly["mrr"].notna().any():
         figs.append(
             charts.lines(
                 trend,
@@ -118,65 +182,17 @@ def collect(
                 secondary_title="%",
             )  # fmt: skip
         )
-    sections.append({"id": "trends", "title": "Trends", "charts": _html(figs, "trend")})
-
+    sections = [{"id": "trends", "title": "Trends", "charts": _html(figs, "trend")}]
     survey_figs = [
-        charts.scores(sub, kind, f"{kind.upper()} per quarter (95 % interval)", sep)
+        charts.scores(quarterly, kind, f"{kind.upper()} per quarter (95 % interval)", sep)
         for kind in ("nps", "csat", "ces")
-        if (sub[f"{kind}_n"] > 0).any()
+        if (quarterly[f"{kind}_n"] > 0).any()
     ]
     if survey_figs:
         sections.append(
             {"id": "surveys", "title": "Customer feedback", "charts": _html(survey_figs, "survey")}
         )
-
-    for name, build in (("cohorts", _cohorts), ("segments", _segments)):
-        progress(name)
-        try:
-            sections.append(build(ctx, settings, fmt, sep))
-        except InputError as exc:  # a business without orders has no cohorts or RFM
-            sections.append({"id": name, "title": name.capitalize(), "text": exc.what})
-
-    progress("predictions")
-    try:
-        sections.append(predictions.section(ctx, settings, fmt, _html))
-    except InputError as exc:  # no orders, or no repeat buyers yet
-        sections.append({"id": "predictions", "title": "Predictions", "text": exc.what})
-
-    progress("churn")
-    try:
-        sections.append(churn.section(ctx, settings, fmt, _html))
-    except InputError as exc:  # data the section cannot use: say why instead
-        sections.append({"id": "churn", "title": "Churn and survival", "text": exc.what})
-
-    progress("goals")
-    sections.append(_goals(ctx, settings, {"month": monthly, "quarter": quarterly}, fmt))
-
-    rows = [
-        (b.industry, b.retention_rate, False)
-        for b in industry.load(settings.benchmarks_file).values()
-    ]
-    if bench["retention_rate"] is not None:
-        rows.append(("this business", bench["retention_rate"], True))
-    rows.sort(key=lambda r: -r[1])
-    sections.append({
-        "id": "benchmark",
-        "title": "Against the industry",
-        "text": _benchmark_text(bench, fmt),
-        "charts": _html([charts.benchmark(rows, "Customer retention over twelve months", sep)], "bench"),
-    })  # fmt: skip
-
-    sections.append(_definitions(monthly, definitions, settings))
-    return {
-        "title": "Customer retention report",
-        "generated": fmt.datetime(datetime.now(UTC)),
-        "definitions": definitions,
-        "as_of": fmt.date(definitions["as_of"]),
-        "version": __version__,
-        "tiles": tiles,
-        "sections": sections,
-        "locale": fmt.tag,
-    }
+    return sections
 
 
 def _html(figs: list, prefix: str) -> list[dict[str, Any]]:
@@ -234,7 +250,8 @@ def _tiles(
     return tiles
 
 
-def _cohorts(ctx: Context, settings: Settings, fmt: Formatter, sep: str) -> dict[str, Any]:
+def cohort_section(ctx: Context, settings: Settings, fmt: Formatter) -> dict[str, Any]:
+    sep = fmt.separators
     _, last_m = period_range(ctx, "month")
     _, last_q = period_range(ctx, "quarter")
     cells_m = cohorts_mod.cohort_cells(ctx, "month")
@@ -267,7 +284,8 @@ def _cohorts(ctx: Context, settings: Settings, fmt: Formatter, sep: str) -> dict
     return {"id": "cohorts", "title": "Cohorts", "charts": _html(figs, "cohort")}
 
 
-def _segments(ctx: Context, settings: Settings, fmt: Formatter, sep: str) -> dict[str, Any]:
+def segment_section(ctx: Context, settings: Settings, fmt: Formatter) -> dict[str, Any]:
+    sep = fmt.separators
     from dataclasses import replace
 
     from tenure.segmentation.business import Thresholds

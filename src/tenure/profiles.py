@@ -186,7 +186,8 @@ def _timeline(con, customer_id: str) -> list[dict[str, Any]]:
             ELSE ' · resolved' END AS what, CAST(satisfaction AS DOUBLE) AS value
             FROM support_tickets WHERE customer_id = $c""",
         "survey": """SELECT answered_at AS happened_at, 'survey answer' AS kind, response_id AS id,
-            kind || coalesce(' · ' || comment, '') AS what, CAST(score AS DOUBLE) AS value
+            kind || ' ' || printf('%g', score) || coalesce(' · ' || comment, '') AS what,
+            CAST(score AS DOUBLE) AS value
             FROM survey_responses WHERE customer_id = $c""",
     }
     sql = " UNION ALL ".join(f"({p})" for p in parts.values())

@@ -339,10 +339,10 @@ def test_a_history_too_short_for_any_horizon_says_so(demo):
 
 
 def test_the_parts_render_under_their_own_headings():
-    from tenure.report.build import _html, render
+    from tenure.report.build import chart_blocks, render
 
     ctx = _tiny(subscriptions=_subscriptions())
-    section = churn.section(ctx, load_settings(), FMT, _html)
+    section = churn.section(ctx, load_settings(), FMT, chart_blocks)
     data = {
         "title": "t", "generated": "", "definitions": ctx.describe(), "as_of": "", "version": "",
         "tiles": [], "sections": [section], "locale": "de-DE",

@@ -46,8 +46,8 @@ class Site:
         return client
 
     def session_csrf(self, client) -> str:
-        """The session's CSRF token, from the page's logout form."""
-        return re.search(r'name="csrf" value="([^"]+)"', client.get("/").text).group(1)
+        """The session's CSRF token, from a page's logout form."""
+        return re.search(r'name="csrf" value="([^"]+)"', client.get("/data").text).group(1)
 
 
 def build_store(folder: Path, customers: int = 300) -> Settings:

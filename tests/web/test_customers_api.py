@@ -58,6 +58,8 @@ def test_segments_pages_and_the_export_agree(site, cli):
         assert 'filename="customers-lapsed.csv"' in export.headers["content-disposition"]
         rows = list(csv.DictReader(io.StringIO(export.text)))
         assert len(rows) == counts["lapsed"] and {r["value_segment"] for r in rows} == {"lapsed"}
+        empty = c.get("/api/v1/customers.csv", params={"q": "no such person"}, headers=_auth(key))
+        assert empty.text.splitlines()[0].startswith("customer_id,email,name")  # the header still
         bad = c.get("/api/v1/customers", params={"sort": "mood"}, headers=_auth(key))
         assert bad.status_code == 422 and bad.json()["error"]["column"] == "sort"
 

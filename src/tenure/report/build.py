@@ -90,11 +90,11 @@ def collect(
     sections.append(guarded("segments", "Segments", segment_section, ctx, settings, fmt))
     progress("predictions")
     sections.append(
-        guarded("predictions", "Predictions", predictions.section, ctx, settings, fmt, _html)
+        guarded("predictions", "Predictions", predictions.section, ctx, settings, fmt, chart_blocks)
     )
     progress("churn")
     sections.append(
-        guarded("churn", "Churn and survival", churn.section, ctx, settings, fmt, _html)
+        guarded("churn", "Churn and survival", churn.section, ctx, settings, fmt, chart_blocks)
     )
     progress("goals")
     sections += top["sections"]
@@ -145,7 +145,7 @@ def overview(
         "id": "benchmark",
         "title": "Against the industry",
         "text": _benchmark_text(bench, fmt),
-        "charts": _html([charts.benchmark(rows, "Customer retention over twelve months", sep)], "bench"),
+        "charts": chart_blocks([charts.benchmark(rows, "Customer retention over twelve months", sep)], "bench"),
     }  # fmt: skip
     return {"tiles": tiles, "sections": [_goals(ctx, settings, frames, fmt), benchmark]}
 
@@ -182,7 +182,7 @@ def trend_sections(frames: dict[str, pd.DataFrame], fmt: Formatter) -> list[dict
                 secondary_title="%",
             )  # fmt: skip
         )
-    sections = [{"id": "trends", "title": "Trends", "charts": _html(figs, "trend")}]
+    sections = [{"id": "trends", "title": "Trends", "charts": chart_blocks(figs, "trend")}]
     survey_figs = [
         charts.scores(quarterly, kind, f"{kind.upper()} per quarter (95 % interval)", sep)
         for kind in ("nps", "csat", "ces")
@@ -190,12 +190,16 @@ def trend_sections(frames: dict[str, pd.DataFrame], fmt: Formatter) -> list[dict
     ]
     if survey_figs:
         sections.append(
-            {"id": "surveys", "title": "Customer feedback", "charts": _html(survey_figs, "survey")}
+            {
+                "id": "surveys",
+                "title": "Customer feedback",
+                "charts": chart_blocks(survey_figs, "survey"),
+            }
         )
     return sections
 
 
-def _html(figs: list, prefix: str) -> list[dict[str, Any]]:
+def chart_blocks(figs: list, prefix: str) -> list[dict[str, Any]]:
     """Charts for the template; an item ``(figure, True)`` spans the whole row."""
     out = []
     for i, item in enumerate(figs):
@@ -281,7 +285,7 @@ def cohort_section(ctx: Context, settings: Settings, fmt: Formatter) -> dict[str
         if m["cohort"].nunique() > 1 or m["cohort"].iat[0] != "(none)":
             figs.append(charts.heatmap(m, f"By {name}: % purchasing, by quarters since acquisition",
                                        sep, value="customers", row_title=name))  # fmt: skip
-    return {"id": "cohorts", "title": "Cohorts", "charts": _html(figs, "cohort")}
+    return {"id": "cohorts", "title": "Cohorts", "charts": chart_blocks(figs, "cohort")}
 
 
 def segment_section(ctx: Context, settings: Settings, fmt: Formatter) -> dict[str, Any]:
@@ -332,7 +336,7 @@ def segment_section(ctx: Context, settings: Settings, fmt: Formatter) -> dict[st
     return {
         "id": "segments",
         "title": "Segments",
-        "charts": _html(figs, "segment"),
+        "charts": chart_blocks(figs, "segment"),
         "tables": tables,
         "notes": notes,
         "notes_title": "Thresholds",

@@ -16,10 +16,12 @@ from tenure.access import is_demo
 from tenure.config import Settings, load_settings
 from tenure.errors import ConfigError
 from tenure.web import errors
+from tenure.web.dashboard import PageCache
 from tenure.web.routes import (
     admin,
     analysis,
     customers,
+    dashboard,
     health,
     ingest,
     me,
@@ -71,7 +73,10 @@ def create_app(settings: Settings | None = None, *, demo: bool = False) -> FastA
     app.state.secret = secret
     app.state.demo = demo
     app.state.store_lock = StoreLock()
+    app.state.pages = PageCache()
+    app.state.currency = settings.reporting_currency or "EUR"
     errors.install(app)
-    for module in (health, session, me, metrics, analysis, customers, ingest, admin):
+    for module in (health, session, dashboard, me, metrics, analysis, customers, ingest, admin):
         app.include_router(module.router)
+    app.include_router(dashboard.static)
     return app

@@ -72,7 +72,10 @@ def _respond(request: Request, status: int, body: dict[str, Any], headers=None) 
     if wants_page(request):
         from tenure.web.pages import error_page
 
-        return error_page(request, status, body["error"])
+        try:
+            return error_page(request, status, body["error"])
+        except Exception:  # the page itself failed: the error's JSON still answers
+            log.exception("the error page failed on %s", request.url.path)
     return JSONResponse(body, status_code=status, headers=headers)
 
 
@@ -121,11 +124,17 @@ def install(app: FastAPI) -> None:
         )  # fmt: skip
         return _respond(request, 422, body)
 
-    @app.exception_handler(Exception)
-    async def unexpected(request: Request, exc: Exception) -> Response:
-        log.exception("unexpected error on %s %s", request.method, request.url.path)
-        body = shape(
-            "internal_error", "an unexpected error; it was written to the server's log.",
-            hint="Try again; if it goes on, report it with the server's log.",
-        )  # fmt: skip
-        return _respond(request, 500, body)
+    @app.middleware("http")
+    async def unexpected(request: Request, call_next) -> Response:
+        """Anything unexpected: logged with its traceback, answered with the
+        error shape, and the connection kept (an exception handler for
+        Exception would raise it again after answering)."""
+        try:
+            return await call_next(request)
+        except Exception:
+            log.exception("unexpected error on %s %s", request.method, request.url.path)
+            body = shape(
+                "internal_error", "an unexpected error; it was written to the server's log.",
+                hint="Try again; if it goes on, report it with the server's log.",
+            )  # fmt: skip
+            return _respond(request, 500, body)

@@ -1,4 +1,8 @@
-"""Server-rendered pages (Jinja2, autoescaped)."""
+"""Server-rendered pages (Jinja2, autoescaped), in the reader's language.
+
+Templates come from ``web/templates`` and, for the blocks the report and
+the dashboard share (tiles, sections, their CSS), ``report/templates``.
+"""
 
 from __future__ import annotations
 
@@ -8,25 +12,37 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 
+from tenure.web.i18n import COOKIE, LANGUAGES, language, translations
+
 
 @lru_cache(maxsize=1)
 def _env():
-    from jinja2 import Environment, PackageLoader, select_autoescape
+    from jinja2 import ChoiceLoader, Environment, PackageLoader, select_autoescape
 
     return Environment(
-        loader=PackageLoader("tenure.web", "templates"),
-        autoescape=select_autoescape(["html"]),
+        loader=ChoiceLoader(
+            [PackageLoader("tenure.web", "templates"), PackageLoader("tenure.report", "templates")]
+        ),
+        autoescape=select_autoescape(["html", "j2"]),
         trim_blocks=True,
         lstrip_blocks=True,
     )
 
 
 def render(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+    lang = language(request)
+    t = translations(lang)
     context.setdefault("who", getattr(request.state, "principal", None))
     context.setdefault("demo", request.app.state.demo)
-    html = _env().get_template(name).render(request=request, **context)
+    html = (
+        _env()
+        .get_template(name)
+        .render(request=request, lang=lang, languages=LANGUAGES, _=t.gettext, **context)
+    )
     response = HTMLResponse(html, status_code=status)
     response.headers["Cache-Control"] = "no-store"
+    if request.query_params.get("lang") in LANGUAGES:
+        response.set_cookie(COOKIE, lang, max_age=365 * 86400, samesite="lax", httponly=True)
     return response
 
 

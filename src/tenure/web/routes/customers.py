@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
-from tenure.profiles import SORTS, customer_list, customer_page
+from tenure.profiles import LISTED, SORTS, customer_list, customer_page
 from tenure.web.json import json_response
 from tenure.web.security import need
 
@@ -60,7 +60,8 @@ def customers_csv(
             limit=10**9, offset=0,
         )  # fmt: skip
     buffer = io.StringIO()
-    pd.DataFrame(page["customers"]).to_csv(buffer, index=False)
+    columns = [c if c != "monetary_total" else "revenue" for c in LISTED]
+    pd.DataFrame(page["customers"], columns=columns).to_csv(buffer, index=False)
     name = "customers" + (f"-{segment.replace(' ', '-')}" if segment else "") + ".csv"
     return Response(
         buffer.getvalue(),

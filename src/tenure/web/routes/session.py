@@ -100,8 +100,3 @@ def logout(request: Request, who: Principal = Depends(principal)) -> Response:
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(COOKIE, path="/")
     return response
-
-
-@router.get("/")
-def home(request: Request, who: Principal = Depends(principal)) -> Response:
-    return render(request, "home.html", who=who)

@@ -1,0 +1,196 @@
+"""The dashboard's pages (HTML): Overview, Retention, Segments,
+Predictions, Customers (the list and each customer's page) and Data.
+A person without a session is sent to the login form."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+
+from tenure.profiles import SORTS, customer_list, customer_page
+from tenure.report.formatting import Formatter
+from tenure.web import dashboard
+from tenure.web.i18n import LOCALES, language, translations
+from tenure.web.pages import render
+from tenure.web.security import need
+
+router = APIRouter(include_in_schema=False, dependencies=[Depends(need("read"))])
+SEGMENTS = ("new", "at risk", "high value", "active", "lapsed")
+PAGE_SIZE = 50
+
+
+def _fmt(request: Request) -> Formatter:
+    return Formatter(LOCALES[language(request)], request.app.state.currency)
+
+
+def _page(request: Request, name: str, path: str, template: str = "page.html", **extra: Any):
+    lang = language(request)
+    body = dashboard.page(request.app.state.settings, name, LOCALES[lang], request.app.state.pages)
+    headings = {"overview": "Overview", "retention": "Retention", "segments": "Segments",
+                "predictions": "Predictions"}  # fmt: skip
+    heading = translations(lang).gettext(headings[name])
+    return render(request, template, heading=heading, body=body, current=path, charts=True, **extra)
+
+
+@router.get("/")
+def overview(request: Request) -> Response:
+    with request.app.state.store_lock.read():
+        return _page(request, "overview", "/")
+
+
+@router.get("/retention")
+def retention(request: Request) -> Response:
+    with request.app.state.store_lock.read():
+        return _page(request, "retention", "/retention")
+
+
+@router.get("/segments")
+def segments(request: Request) -> Response:
+    from tenure.analysis import segments as sizes
+
+    fmt = _fmt(request)
+    with request.app.state.store_lock.read():
+        table = sizes(kind="business", settings=request.app.state.settings)
+        lists = [
+            {"segment": r.segment, "customers": fmt.number(r.customers)} for r in table.itertuples()
+        ]
+        return _page(request, "segments", "/segments", "segments.html", lists=lists)
+
+
+@router.get("/predictions")
+def predictions(request: Request) -> Response:
+    with request.app.state.store_lock.read():
+        return _page(request, "predictions", "/predictions")
+
+
+@router.get("/customers")
+def customers(
+    request: Request,
+    q: str | None = None,
+    segment: str | None = None,
+    sort: str = "revenue",
+    page: int = 1,
+) -> Response:
+    fmt = _fmt(request)
+    segment = segment if segment in SEGMENTS else None
+    sort = sort if sort in SORTS else "revenue"
+    page = max(page, 1)
+    with request.app.state.store_lock.read():
+        found = customer_list(
+            request.app.state.settings, q=q or None, segment=segment, sort=sort,
+            limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE,
+        )  # fmt: skip
+    pages = max(1, -(-found["total"] // PAGE_SIZE))
+    rows = [
+        {
+            **c,
+            "orders": fmt.number(c["orders"]),
+            "revenue": fmt.money(c["revenue"]),
+            "recency": fmt.number(c["recency_days"]),
+            "p_alive": fmt.percent(None if c["p_alive"] is None else 100 * c["p_alive"]),
+            "clv": fmt.money(c["clv"]),
+        }
+        for c in found["customers"]
+    ]
+    params = {k: v for k, v in {"q": q, "segment": segment, "sort": sort}.items() if v}
+
+    def link(n: int) -> str:
+        return "/customers?" + urlencode({**params, "page": n})
+
+    return render(
+        request, "customers.html", current="/customers", page=found, rows=rows, q=q,
+        segment=segment, sort=sort, segments=SEGMENTS, sorts=list(SORTS),
+        query=urlencode({k: v for k, v in params.items()}), page_number=page, pages=pages,
+        prev_url=link(page - 1) if page > 1 else None,
+        next_url=link(page + 1) if page < pages else None,
+    )  # fmt: skip
+
+
+@router.get("/customers/{customer_id}")
+def customer(request: Request, customer_id: str) -> Response:
+    fmt = _fmt(request)
+    _ = translations(language(request)).gettext
+    with request.app.state.store_lock.read():
+        c = customer_page(request.app.state.settings, customer_id)
+    p, s = c["profile"], c["summary"]
+    pred, churn = c["predictions"] or {}, c["churn"] or {}
+    profile = [
+        (_("Email"), p.get("email") or "—"),
+        (_("Country"), p.get("country") or "—"),
+        (_("Customer since"), fmt.date(_day(p.get("created_at")))),
+        (_("Acquired through"), p.get("acquisition_channel") or "—"),
+        (_("Email consent"), _("yes") if p.get("consent_email") else _("no")),
+    ]
+    outlook = [
+        (_("Orders"), fmt.number(s.get("orders"))),
+        (_("Revenue"), fmt.money(s.get("monetary_total"))),
+        (_("Last order"), fmt.date(_day(s.get("last_order_at")))),
+        (_("Segment"), s.get("value_segment") or "—"),
+        (_("RFM segment"), s.get("segment") or "—"),
+        ("P(alive)", fmt.percent(None if pred.get("p_alive") is None else 100 * pred["p_alive"])),
+        (_("Predicted CLV"), fmt.money(pred.get("clv"))),
+        (_("Expected purchases"), fmt.number(pred.get("expected_purchases"), 2)),
+        (_("Churn risk"), fmt.percent(
+            None if churn.get("churn_probability") is None else 100 * churn["churn_probability"]
+        )),
+    ]  # fmt: skip
+    drivers = [churn[k] for k in sorted(churn) if k.startswith("driver_") and churn[k]]
+    timeline = [{**e, "when": fmt.date(_day(e["happened_at"]))} for e in c["timeline"]]
+    return render(
+        request, "customer.html", current="/customers", c=c, profile=profile, outlook=outlook,
+        drivers=drivers, timeline=timeline,
+    )  # fmt: skip
+
+
+@router.get("/data")
+def data(request: Request) -> Response:
+    from tenure.store.workspace import status as store_status
+
+    fmt = _fmt(request)
+    with request.app.state.store_lock.read():
+        status = store_status(request.app.state.settings, request.app.state.ops)
+    runs = [
+        {**r, "started": fmt.datetime(r["started_at"]) if r.get("started_at") else "",
+         **{k: fmt.number(r[k]) for k in ("read", "accepted", "rejected", "duplicates")},
+         "quarantine": r.get("quarantine_path")}
+        for r in request.app.state.ops.runs(50)
+    ]  # fmt: skip
+    tables = [(k, fmt.number(v)) for k, v in status["tables"].items()]
+    return render(
+        request, "data.html", current="/data", store_status=status, runs=runs, tables=tables
+    )
+
+
+def _day(value: Any):
+    from datetime import date, datetime
+
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return datetime.fromisoformat(value).date()
+    return (
+        value.date() if isinstance(value, datetime) else value if isinstance(value, date) else None
+    )
+
+
+@lru_cache(maxsize=1)
+def plotly_js() -> str:
+    import plotly.offline
+
+    return plotly.offline.get_plotlyjs()
+
+
+static = APIRouter(include_in_schema=False)
+
+
+@static.get("/static/plotly.min.js")
+def plotly(request: Request) -> Response:
+    """The chart library, from the plotly package: no CDN, works offline."""
+    return Response(
+        plotly_js(), media_type="application/javascript",
+        headers={"Cache-Control": "public, max-age=86400"},
+    )  # fmt: skip

@@ -124,7 +124,9 @@ def customer_list(
     }
 
 
-def customer_page(settings: Settings, customer_id: str) -> dict[str, Any]:
+def customer_page(
+    settings: Settings, customer_id: str, *, table: pd.DataFrame | None = None
+) -> dict[str, Any]:
     """Everything about one customer: profile, summary and segment,
     predictions, churn risk with its drivers, and a timeline of orders,
     subscriptions, tickets and survey answers (newest first)."""
@@ -147,7 +149,7 @@ def customer_page(settings: Settings, customer_id: str) -> dict[str, Any]:
     row = {k: v for k, v in records(profile)[0].items() if not k.startswith("_")}
     if isinstance(row.get("attributes"), str):
         row["attributes"] = json.loads(row["attributes"])
-    table = customer_table(settings)
+    table = customer_table(settings) if table is None else table
     mine = table[table["customer_id"] == customer_id]
     summary = records(mine.drop(columns=["email", "name"]))[0] if len(mine) else {}
     return {

@@ -20,8 +20,15 @@ def test_orders_sent_as_json_are_ingested_like_a_file(site):
          "amount": 30, "currency": "EUR", "gift_wrap": True},
     ]  # fmt: skip
     with site.client() as c:
+
+        def newcomers() -> int:
+            found = c.get("/api/v1/customers", params={"q": "NEW-API"}, headers=_auth(write))
+            return found.json()["total"]
+
+        assert newcomers() == 0
         r = c.post("/api/v1/orders", json=rows, headers=_auth(write))
         assert r.status_code == 200, r.text
+        assert newcomers() == 1  # what the server keeps in memory follows the store
         out = r.json()
         assert (out["read"], out["accepted"], out["rejected"], out["duplicates"]) == (4, 2, 1, 1)
         assert (out["inserted"], out["customers_created"]) == (2, 1)

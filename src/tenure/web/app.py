@@ -74,6 +74,7 @@ def create_app(settings: Settings | None = None, *, demo: bool = False) -> FastA
     app.state.demo = demo
     app.state.store_lock = StoreLock()
     app.state.pages = PageCache()
+    app.state.cache = PageCache(size=256)
     app.state.currency = settings.reporting_currency or "EUR"
     errors.install(app)
     for module in (health, session, dashboard, me, metrics, analysis, customers, ingest, admin):

@@ -90,7 +90,7 @@ class PageCache:
         self._guard = threading.Lock()
         self.size = size
 
-    def get(self, key: tuple, compute: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    def get(self, key: tuple, compute: Callable[[], Any]) -> Any:
         with self._guard:
             if key in self._pages:
                 self._pages.move_to_end(key)
@@ -123,3 +123,25 @@ def page(settings: Settings, name: str, locale: str, cache: PageCache) -> dict[s
         return body
 
     return cache.get((name, locale, data_version(settings)), compute)
+
+
+def cached(request: Any, what: tuple, compute: Callable[[], Any]) -> Any:
+    """``compute()``, kept in the app's cache under ``what`` until the store
+    changes: numbers only change when the store does, so a repeated request
+    is answered from memory. The computation reads the store under the
+    server's read lock."""
+    state = request.app.state
+    key = (*what, data_version(state.settings))
+
+    def under_lock() -> Any:
+        with state.store_lock.read():
+            return compute()
+
+    return state.cache.get(key, under_lock)
+
+
+def customer_table(request: Any):
+    """Every customer's row of :func:`tenure.profiles.customer_table`, cached."""
+    from tenure.profiles import customer_table as build_table
+
+    return cached(request, ("customer_table",), lambda: build_table(request.app.state.settings))

@@ -18,6 +18,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
+from tenure.web.dashboard import cached
 from tenure.web.json import json_response
 from tenure.web.security import need
 
@@ -38,11 +39,13 @@ def cohorts(
     from tenure.analysis import cohorts as compute
     from tenure.analysis import cohorts_document
 
-    with request.app.state.store_lock.read():
+    def build() -> dict:
         frame = compute(
             period=period, value=value, by=by, as_of=as_of, settings=request.app.state.settings
         )
-    return json_response(cohorts_document(frame, period, value, by))
+        return cohorts_document(frame, period, value, by)
+
+    return json_response(cached(request, ("cohorts", period, value, by, as_of), build))
 
 
 @router.get("/segments")
@@ -66,16 +69,20 @@ def segments(
     common = dict(
         activity_window=activity_window, active_by=active_by, settings=request.app.state.settings
     )
-    with request.app.state.store_lock.read():
+
+    def build() -> dict:
         sizes = compute(kind=kind, as_of=to or as_of, **common)
         matrix = None
         if from_:
             end = to or sizes.attrs["definitions"]["as_of"]
             matrix = transitions(from_, end, kind=kind, **common)
-    return json_response(
-        segments_document(sizes, kind, matrix, from_.isoformat() if from_ else None,
-                          to.isoformat() if to else None)
-    )  # fmt: skip
+        return segments_document(
+            sizes, kind, matrix, from_.isoformat() if from_ else None,
+            to.isoformat() if to else None,
+        )  # fmt: skip
+
+    what = ("segments", kind, from_, to, as_of, activity_window, active_by)
+    return json_response(cached(request, what, build))
 
 
 @router.get("/goals")

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from tenure.profiles import LISTED, SORTS, customer_list, customer_page
+from tenure.web.dashboard import customer_table
 from tenure.web.json import json_response
 from tenure.web.security import need
 
@@ -35,11 +36,11 @@ def customers(
 ) -> Response:
     """A page of customers with their summary, segment, P(alive), CLV and
     churn risk; ``total`` counts every match."""
-    with request.app.state.store_lock.read():
-        page = customer_list(
-            request.app.state.settings, q=q, segment=segment, rfm=rfm, sort=sort,
-            limit=limit, offset=offset,
-        )  # fmt: skip
+    table = customer_table(request)
+    page = customer_list(
+        request.app.state.settings, q=q, segment=segment, rfm=rfm, sort=sort,
+        limit=limit, offset=offset, table=table,
+    )  # fmt: skip
     return json_response(page)
 
 
@@ -54,11 +55,10 @@ def customers_csv(
     """Every matching customer as CSV (UTF-8, a header row), for a campaign tool."""
     import pandas as pd
 
-    with request.app.state.store_lock.read():
-        page = customer_list(
-            request.app.state.settings, q=q, segment=segment, rfm=rfm, sort=sort,
-            limit=10**9, offset=0,
-        )  # fmt: skip
+    page = customer_list(
+        request.app.state.settings, q=q, segment=segment, rfm=rfm, sort=sort,
+        limit=10**9, offset=0, table=customer_table(request),
+    )  # fmt: skip
     buffer = io.StringIO()
     columns = [c if c != "monetary_total" else "revenue" for c in LISTED]
     pd.DataFrame(page["customers"], columns=columns).to_csv(buffer, index=False)
@@ -74,6 +74,7 @@ def customers_csv(
 def customer(request: Request, customer_id: str) -> Response:
     """One customer's profile, summary and segment, predictions, churn risk
     with its drivers, and timeline (newest first)."""
+    table = customer_table(request)
     with request.app.state.store_lock.read():
-        page = customer_page(request.app.state.settings, customer_id)
+        page = customer_page(request.app.state.settings, customer_id, table=table)
     return json_response(page)

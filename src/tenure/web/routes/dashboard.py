@@ -79,11 +79,10 @@ def customers(
     segment = segment if segment in SEGMENTS else None
     sort = sort if sort in SORTS else "revenue"
     page = max(page, 1)
-    with request.app.state.store_lock.read():
-        found = customer_list(
-            request.app.state.settings, q=q or None, segment=segment, sort=sort,
-            limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE,
-        )  # fmt: skip
+    found = customer_list(
+        request.app.state.settings, q=q or None, segment=segment, sort=sort,
+        limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE, table=dashboard.customer_table(request),
+    )  # fmt: skip
     pages = max(1, -(-found["total"] // PAGE_SIZE))
     rows = [
         {
@@ -114,8 +113,9 @@ def customers(
 def customer(request: Request, customer_id: str) -> Response:
     fmt = _fmt(request)
     _ = translations(language(request)).gettext
+    table = dashboard.customer_table(request)
     with request.app.state.store_lock.read():
-        c = customer_page(request.app.state.settings, customer_id)
+        c = customer_page(request.app.state.settings, customer_id, table=table)
     p, s = c["profile"], c["summary"]
     pred, churn = c["predictions"] or {}, c["churn"] or {}
     profile = [

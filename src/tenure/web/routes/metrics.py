@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
+from tenure.web.dashboard import cached
 from tenure.web.json import json_response
 from tenure.web.security import need
 
@@ -25,14 +26,15 @@ def metrics(
 ) -> Response:
     """Retention, churn, revenue and survey metrics per complete period, as
     ``tenure metrics --period PERIOD --json`` prints them."""
-    from tenure.analysis import metrics as compute
+    from tenure.analysis import metrics as compute_metrics
     from tenure.analysis import metrics_document
 
-    with request.app.state.store_lock.read():
-        frame = compute(
+    def compute() -> dict:
+        frame = compute_metrics(
             period=period, activity_window=activity_window, active_by=active_by, as_of=as_of,
             settings=request.app.state.settings,
         )  # fmt: skip
-    if last:
-        frame = frame.tail(last)
-    return json_response(metrics_document(frame, period))
+        return metrics_document(frame.tail(last) if last else frame, period)
+
+    what = ("metrics", period, activity_window, active_by, as_of, last)
+    return json_response(cached(request, what, compute))

@@ -58,6 +58,14 @@ def test_metrics_of_a_dataframe_by_hand():
     assert m.attrs["period"] == "quarter"
 
 
+def test_an_as_of_date_up_to_a_year_after_the_data_and_not_later():
+    # the data ends 2025-06-30: a year and a day on is allowed, the day after is not
+    m = tenure.metrics(_orders(SHOP), period="quarter", as_of="2026-07-01")
+    assert m["period"].iloc[-1] == "2026-Q2" and m["customers_end"].iloc[-1] == 0
+    with pytest.raises(ConfigError, match="more than a year after the last day of the data"):
+        tenure.metrics(_orders(SHOP), period="quarter", as_of="2026-07-02")
+
+
 def test_metrics_of_a_dataframe_equal_metrics_of_the_store(tmp_path):
     frame = _orders(SHOP)
     store = tmp_path / "store"

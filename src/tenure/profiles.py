@@ -9,6 +9,7 @@ risk), for the dashboard, the REST API and the Python API.
 from __future__ import annotations
 
 import json
+from datetime import date
 from typing import Any
 
 import pandas as pd
@@ -198,3 +199,43 @@ def _timeline(con, customer_id: str) -> list[dict[str, Any]]:
         {"c": customer_id},
     ).df()
     return records(frame)
+
+
+HISTORY_MONTHS = 6
+
+
+def history_dates(as_of: date, months: int = HISTORY_MONTHS) -> list[date]:
+    """The ends of the ``months`` complete months before ``as_of``, oldest first."""
+    from tenure.engine import periods
+
+    last = periods.last_complete(as_of, "month")
+    return [periods.end_of(i, "month") for i in range(last - months + 1, last + 1)]
+
+
+def segments_at(settings: Settings, day: date) -> pd.DataFrame:
+    """Every customer's RFM and business segment as of ``day``."""
+    from tenure.analysis import segments
+
+    table = segments(kind="business", per_customer=True, as_of=day, settings=settings)
+    return table[["customer_id", "segment", "value_segment"]]
+
+
+def segment_history(
+    customer_id: str, snapshots: list[tuple[date, pd.DataFrame]]
+) -> list[dict[str, Any]]:
+    """The customer's segments at each snapshot's date (None before their
+    first purchase), oldest first."""
+    out = []
+    for day, table in snapshots:
+        mine = table[table["customer_id"] == customer_id]
+        row = mine.iloc[0] if len(mine) else None
+        out.append({
+            "date": day.isoformat(),
+            "segment": None if row is None else _text(row["value_segment"]),
+            "rfm": None if row is None else _text(row["segment"]),
+        })  # fmt: skip
+    return out
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None or (isinstance(value, float) and value != value) else str(value)

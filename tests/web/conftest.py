@@ -107,6 +107,6 @@ def site(tmp_path_factory):
 
     folder = tmp_path_factory.mktemp("web")
     settings = build_store(folder)
-    url, stop = serve(create_app(settings))
+    url, stop = serve(create_app(settings, warm=False))
     yield Site(url, settings, settings.store)
     stop()

@@ -99,6 +99,9 @@ def test_every_page_opens_and_shows_the_engines_numbers(served, page):
             page.wait_for_selector(".plotly-graph-div .main-svg")
             assert page.locator(".plotly-graph-div").count() >= 2
         _shot(page, path.strip("/"))
+    page.goto("/predictions")  # the fits kept in the store, with their dates
+    models = page.locator("section#models table").inner_text()
+    assert "bgnbd" in models and "gammagamma" in models
     page.goto("/data")
     orders = query(settings.store, "SELECT count(*) FROM orders")[0][0]
     rows = dict(zip(page.locator("#tables td:nth-child(1)").all_inner_texts(),
@@ -138,6 +141,7 @@ def test_find_a_customer_and_export_a_segment(served, page):
     started, ended = query(settings.store, "SELECT count(*), count(ended_at) FROM subscriptions "
                                            "WHERE customer_id = 'C000011'")[0]  # fmt: skip
     assert page.locator("#timeline tbody tr").count() == n + started + ended
+    assert page.locator("#history tbody tr").count() == 6  # the last six month ends
     _shot(page, "customer")
 
 

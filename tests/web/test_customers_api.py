@@ -96,3 +96,25 @@ def test_a_customers_page_holds_their_story(site):
     )[0]
     assert page["summary"]["orders"] == purchases[0]
     assert abs(page["summary"]["monetary_total"] - float(purchases[1])) < 0.01
+
+
+def test_a_customers_segment_history_is_the_segments_of_each_month_end(site, cli, tmp_path):
+    key = _key(site, "read")
+    with site.client() as c:
+        page = c.get("/api/v1/customers/C000005", headers=_auth(key)).json()
+    history = page["segment_history"]
+    assert [h["date"][5:] for h in history][-1] in {"01-31", "02-28", "02-29", "03-31", "04-30",
+                                                    "05-31", "06-30", "07-31", "08-31", "09-30",
+                                                    "10-31", "11-30", "12-31"}  # fmt: skip
+    assert len(history) == 6 and history == sorted(history, key=lambda h: h["date"])
+    for h in (history[0], history[-1]):  # as `tenure segments --export` writes them that day
+        out = tmp_path / f"{h['date']}.csv"
+        r = cli("segments", "--kind", "business", "--as-of", h["date"], "--export", out,
+                "--store", site.store, "--json")  # fmt: skip
+        assert r.code == 0, r.err
+        with out.open(encoding="utf-8") as fh:
+            rows = {row["customer_id"]: row for row in csv.DictReader(fh)}
+        mine = rows.get("C000005")
+        assert (h["segment"], h["rfm"]) == (
+            (mine["value_segment"], mine["segment"]) if mine else (None, None)
+        )

@@ -26,7 +26,7 @@ def test_outside_the_demo_the_server_needs_a_secret_of_its_own(settings):
         with pytest.raises(ConfigError, match=says):
             create_app(replace(settings, secret_key=secret))
     with pytest.raises(ConfigError, match="not a demo store"):
-        create_app(replace(settings, secret_key=None), demo=True)
+        create_app(replace(settings, secret_key=None), demo=True, warm=False)
     assert create_app(settings).state.demo is False
 
 
@@ -42,7 +42,7 @@ def test_the_demo_store_serves_with_the_demo_login(settings, tmp_path):
         assert _demo_login(ws) == {"email": DEMO_EMAIL, "password": DEMO_PASSWORD}
         assert _demo_login(ws) is not None  # a second demo run on the store is fine
         assert is_demo(ws.ops)
-    url, stop = serve(create_app(replace(settings, secret_key=None), demo=True))
+    url, stop = serve(create_app(replace(settings, secret_key=None), demo=True, warm=False))
     try:
         import httpx
 

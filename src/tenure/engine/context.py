@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import date, timedelta
 from functools import cached_property
 from typing import Any
 
@@ -21,6 +21,9 @@ from tenure.config import Settings
 from tenure.engine import localtime, periods
 from tenure.engine.source import Source
 from tenure.errors import ConfigError, InputError
+
+# how far after the data's last day an as-of date may be
+MAX_DAYS_AFTER_DATA = 366
 
 # Orders that count as purchases. Refunded and cancelled orders do not: they
 # are left out of orders, revenue, recency, frequency and acquisition (the
@@ -103,6 +106,8 @@ class Context:
         source._contexts.append(self)
         self.active_by = self._resolve_active_by()
         self.as_of: date = self.defs.as_of or self._data_end()
+        if self.defs.as_of is not None:
+            self._check_as_of()
         self.as_of_day = periods.day_number(self.as_of)
 
     # -- resolution ---------------------------------------------------------
@@ -122,6 +127,19 @@ class Context:
                 hint="Ingest subscriptions, or use --active-by purchase.",
             )
         return wanted
+
+    def _check_as_of(self) -> None:
+        """An as-of date long after the data sees only empty periods, and
+        costs one computation per period: refuse one more than a year on."""
+        end = self._data_end()
+        if self.as_of > end + timedelta(days=MAX_DAYS_AFTER_DATA):
+            raise ConfigError(
+                f"the as-of date {self.as_of} is more than a year after the last day of the "
+                f"data, {end}; every period after it would be empty.",
+                hint=f"Use a date up to {end + timedelta(days=MAX_DAYS_AFTER_DATA)}, or leave "
+                "it out for the data's last day.",
+                value=self.as_of.isoformat(),
+            )
 
     def _data_end(self) -> date:
         ends = []

@@ -32,11 +32,15 @@ from tenure.web.secret import server_secret
 from tenure.web.storelock import StoreLock
 
 
-def create_app(settings: Settings | None = None, *, demo: bool = False) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, *, demo: bool = False, warm: bool = True
+) -> FastAPI:
     """The dashboard and the REST API over the store of ``settings``.
 
     ``demo=True`` is for a store made by ``tenure demo`` only: it may run
-    with the demo's published secret and shows the demo login.
+    with the demo's published secret and shows the demo login. ``warm``
+    computes the customer table, segment snapshots and Overview page in the
+    background at startup.
     """
     from tenure.store.workspace import Workspace
 
@@ -56,6 +60,15 @@ def create_app(settings: Settings | None = None, *, demo: bool = False) -> FastA
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        if warm:  # the first visitors do not wait for what can be computed now
+            import threading
+            from types import SimpleNamespace
+
+            from tenure.web.dashboard import warm as prepare
+
+            threading.Thread(
+                target=prepare, args=(SimpleNamespace(app=app),), daemon=True, name="warm-up"
+            ).start()
         yield
         ops.close()
 

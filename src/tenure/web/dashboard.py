@@ -63,12 +63,56 @@ def _predictions(ctx: Context, settings: Settings, fmt: Formatter) -> dict[str, 
     html = build.chart_blocks
     return {
         "sections": [
+            model_health(settings, fmt),
             build.guarded(
                 "predictions", "Predictions", predictions.section, ctx, settings, fmt, html
             ),
             build.guarded("churn", "Churn and survival", churn.section, ctx, settings, fmt, html),
         ]
     }
+
+
+def model_health(settings: Settings, fmt: Formatter) -> dict[str, Any]:
+    """The models kept in the store: when each was fitted, on what, whether
+    it converged, and its holdout error when it had one. The scores the
+    Customers pages show come from these fits."""
+    from tenure.predictions.store import load_fits
+    from tenure.store import analytics
+
+    con = analytics.connect(settings.analytics_path, read_only=True)
+    try:
+        fits = load_fits(con)
+    finally:
+        con.close()
+    latest: dict[str, dict[str, Any]] = {}
+    for fit in fits:  # in fit order: the last of each model stays
+        latest[fit["model"]] = fit
+    rows = []
+    for model, fit in sorted(latest.items()):
+        validation = fit.get("validation") or {}
+        error = (validation.get("metrics") or {}).get("total_error_pct")
+        rows.append([
+            model, fmt.number(fit["model_version"]), fmt.datetime(fit["fitted_at"].to_pydatetime()),
+            fmt.date(fit["as_of"].date()), fmt.number(fit["n_customers"]),
+            "yes" if fit["converged"] else "no", fmt.number(fit["log_likelihood"], 1),
+            fmt.percent(error) if error is not None else "—",
+        ])  # fmt: skip
+    if not rows:
+        return {
+            "id": "models", "title": "Models in the store",
+            "text": "No model is kept in the store yet: run tenure predict (or tenure fit MODEL).",
+        }  # fmt: skip
+    return {
+        "id": "models",
+        "title": "Models in the store",
+        "tables": [{
+            "title": "The latest fit of each model: the scores on the customer pages come from these",
+            "header": ["model", "version", "fitted", "data as of", "customers", "converged",
+                       "log-likelihood", "holdout error"],
+            "rows": rows,
+            "numeric": [1, 4, 6, 7],
+        }],
+    }  # fmt: skip
 
 
 BUILDERS: dict[str, Callable[[Context, Settings, Formatter], dict[str, Any]]] = {
@@ -145,3 +189,41 @@ def customer_table(request: Any):
     from tenure.profiles import customer_table as build_table
 
     return cached(request, ("customer_table",), lambda: build_table(request.app.state.settings))
+
+
+def segment_history(request: Any, customer_id: str) -> list[dict[str, Any]]:
+    """The customer's segments at the last six month ends; the segments of
+    everyone at each date are computed once and kept until the store changes."""
+    from tenure import profiles
+
+    table = customer_table(request)
+    as_of = table.attrs.get("definitions", {}).get("as_of")
+    if not as_of:
+        return []
+    from datetime import date
+
+    settings = request.app.state.settings
+    snapshots = [
+        (
+            day,
+            cached(request, ("segments_at", day), lambda d=day: profiles.segments_at(settings, d)),
+        )
+        for day in profiles.history_dates(date.fromisoformat(as_of))
+    ]
+    return profiles.segment_history(customer_id, snapshots)
+
+
+def warm(request_like: Any, locale: str = "en") -> None:
+    """Compute what the first visitors would wait for: the customer table,
+    the segment snapshots and the Overview page."""
+    import logging
+
+    log = logging.getLogger("tenure.web")
+    try:
+        state = request_like.app.state
+        segment_history(request_like, "")
+        with state.store_lock.read():
+            page(state.settings, "overview", locale, state.pages)
+        log.info("the dashboard's first pages are ready")
+    except Exception:  # a store without orders yet, say: pages will say why when asked
+        log.warning("could not prepare the dashboard's first pages", exc_info=True)

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from tenure.profiles import LISTED, SORTS, customer_list, customer_page
-from tenure.web.dashboard import customer_table
+from tenure.web.dashboard import customer_table, segment_history
 from tenure.web.json import json_response
 from tenure.web.security import need
 
@@ -77,4 +77,5 @@ def customer(request: Request, customer_id: str) -> Response:
     table = customer_table(request)
     with request.app.state.store_lock.read():
         page = customer_page(request.app.state.settings, customer_id, table=table)
+    page["segment_history"] = segment_history(request, customer_id)
     return json_response(page)

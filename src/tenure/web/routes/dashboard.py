@@ -140,9 +140,13 @@ def customer(request: Request, customer_id: str) -> Response:
     ]  # fmt: skip
     drivers = [churn[k] for k in sorted(churn) if k.startswith("driver_") and churn[k]]
     timeline = [{**e, "when": fmt.date(_day(e["happened_at"]))} for e in c["timeline"]]
+    history = [
+        {**h, "when": fmt.date(_day(h["date"]))}
+        for h in dashboard.segment_history(request, customer_id)
+    ]
     return render(
         request, "customer.html", current="/customers", c=c, profile=profile, outlook=outlook,
-        drivers=drivers, timeline=timeline,
+        drivers=drivers, timeline=timeline, history=history,
     )  # fmt: skip
 
 

@@ -334,11 +334,22 @@ class Server:
             time.sleep(0.1)
 
     def wait_warmup(self, timeout: float) -> None:
+        """Until the warm-up logged its end, or the server has been idle
+        (under 5 % of a core) for a second."""
         deadline = time.perf_counter() + timeout
+        last = self.cpu()
         while not self.warmup and time.perf_counter() < deadline:
             if self.proc is None or self.proc.poll() is not None:
                 return
-            time.sleep(0.1)
+            time.sleep(1.0)
+            now = self.cpu()
+            if now is not None and last is not None and now - last < 0.05:
+                self.warmup = {
+                    "outcome": "idle",
+                    "seconds": round(time.perf_counter() - self.started, 2),
+                }
+                return
+            last = now
 
     def start(self, timeout: float) -> float:
         """Start it; the seconds until ``/healthz`` answered 200."""
@@ -467,13 +478,13 @@ def timed_get(client: Any, path: str, headers: dict[str, str] | None) -> dict[st
 
 
 def measure_cold(
-    page_client: Any, api_client: Any, key_headers: dict[str, str], repeats: int
+    page_client: Any, api_client: Any, key_headers: dict[str, str], api: list[str], repeats: int
 ) -> list[dict[str, Any]]:
     """The first request of each page and endpoint, then the median of
     ``repeats`` more (warm)."""
     rows = []
     targets = [("page", name, path, page_client, None) for name, path in PAGES]
-    targets += [("api", path, path, api_client, key_headers) for path in API]
+    targets += [("api", path, path, api_client, key_headers) for path in api]
     for kind, name, path, client, headers in targets:
         first = timed_get(client, path, headers)
         again = [timed_get(client, path, headers) for _ in range(repeats)]
@@ -630,7 +641,9 @@ def run_size(args: argparse.Namespace, customers: int, log: Log) -> dict[str, An
 
         cpu0 = server.cpu()
         started = time.perf_counter()
-        run["cold"] = measure_cold(page_client, api_client, key_headers, args.warm_repeats)
+        run["cold"] = measure_cold(
+            page_client, api_client, key_headers, args.api, args.warm_repeats
+        )
         run["cold_phase"] = {
             "wall_s": round(time.perf_counter() - started, 2),
             "server_cpu_s": round((server.cpu() or 0) - (cpu0 or 0), 1),
@@ -650,7 +663,7 @@ def run_size(args: argparse.Namespace, customers: int, log: Log) -> dict[str, An
             f"ms, max {_fmt_ms(o['max_ms'])} ms"
         )
 
-        for name, paths in (("api", API), ("mixed", [*API, OVERVIEW])):
+        for name, paths in (("api", args.api), ("mixed", [*args.api, OVERVIEW])):
             if name not in args.runs:
                 continue
             log(f"  {name}: {args.clients} clients for {args.duration:g} s ...")
@@ -957,7 +970,7 @@ def parent(args: argparse.Namespace) -> int:
             "warm_repeats": args.warm_repeats,
             "seed": args.seed,
             "pages": PAGES,
-            "api": API,
+            "api": args.api,
         },
         "runs": runs,
         "source_changed_during_runs": changed,
@@ -1011,6 +1024,14 @@ def main(argv: list[str] | None = None) -> int:
         help="load runs to make (default both)",
     )
     parser.add_argument(
+        "--api",
+        nargs="+",
+        default=list(API),
+        metavar="PATH",
+        help="the API paths of the cold requests and the load runs (default: the nine "
+        "listed in the script)",
+    )
+    parser.add_argument(
         "--overview-requests",
         type=int,
         default=50,
@@ -1031,8 +1052,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--after-warmup",
         action="store_true",
-        help="wait for the server's warm-up at start before the cold requests "
-        "(default: send them as soon as /healthz answers)",
+        help="wait for the server's warm-up at start (its log line, or the server idle for a "
+        "second) before the cold requests (default: send them as soon as /healthz answers)",
     )
     parser.add_argument("--regenerate", action="store_true", help="rebuild the cached store")
     parser.add_argument(

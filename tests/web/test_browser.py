@@ -37,6 +37,9 @@ def served(tmp_path_factory):
 
     settings = build_store(tmp_path_factory.mktemp("browser"))
     predict(settings=settings, save=True)  # P(alive) and CLV on the pages
+    from tenure.predictions.api import fit
+
+    fit("churn", settings=settings, save=True)  # churn risk and its drivers
     url, stop = serve(create_app(settings))
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
@@ -161,3 +164,20 @@ def test_the_language_and_the_keyboard(served, page):
     assert page.locator("h1").inner_text() == "Resumen"
     assert page.locator("nav.pages a").all_inner_texts()[:2] == ["Resumen", "Retención"]
     _shot(page, "overview-es")
+
+
+def test_a_customers_churn_risk_and_its_drivers(served, page):
+    _, settings, _ = served
+    cid, p, d1, d2, d3 = query(
+        settings.store,
+        "SELECT customer_id, churn_probability, driver_1, driver_2, driver_3 "
+        "FROM churn_predictions WHERE driver_1 IS NOT NULL ORDER BY churn_probability DESC LIMIT 1",
+    )[0]
+    _login(page)
+    page.goto(f"/customers/{cid}")
+    facts = dict(zip(page.locator("#outlook dt").all_inner_texts(),
+                     page.locator("#outlook dd").all_inner_texts(), strict=True))  # fmt: skip
+    assert facts["Churn risk"] == Formatter("en", "EUR").percent(100 * p)
+    drivers = page.locator("li").all_inner_texts()
+    assert len(drivers) == sum(d is not None for d in (d1, d2, d3))
+    assert all(": " in d and d.rstrip().endswith(")") for d in drivers)

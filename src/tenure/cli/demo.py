@@ -85,6 +85,8 @@ def demo(
         from tenure.predictions.api import predict
 
         scores = predict(settings=settings, save=True)
+        update("churn: fitting the classifier, scoring the active customers")
+        churn = _demo_churn(settings)
         written = None
         if report is not None and not no_report:
             from tenure.report.build import write_report
@@ -96,6 +98,7 @@ def demo(
         "ingested": [r.to_dict() for r in results],
         "headline": headline,
         "predictions": scores.summary(),
+        "churn": churn,
         "report": str(written.path.resolve()) if written else None,
         "dashboard": {
             "command": f"tenure serve --store {settings.store} --demo",
@@ -162,6 +165,13 @@ def demo(
         f"{p['expected_purchases']:,.0f} purchases worth {p['predicted_clv']:,.0f} {h['currency']}. "
         f"See them with: tenure predict --store {settings.store}"
     )
+    if churn is not None:
+        out_c.print(
+            f"[bold]Churn[/] (kept in the store): of the {churn['customers']:,} active customers, "
+            f"{churn['predicted_churners']:,.0f} are expected to churn in the next "
+            f"{churn['horizon_days']} days (test-window AUC {churn['auc']:.2f}). "
+            f"See them with: tenure fit churn --store {settings.store}"
+        )
     out_c.print(f"Demo files: {info['files']}")
     out_c.print(
         f"Store:      {info['store']}  (inspect with: tenure status --store {settings.store})"
@@ -200,3 +210,22 @@ def _demo_login(ws) -> dict[str, str] | None:
     except MissingExtraError:
         return None
     return {"email": DEMO_EMAIL, "password": DEMO_PASSWORD}
+
+
+def _demo_churn(settings) -> dict | None:
+    """Fit the churn classifier and keep its scores, for the dashboard's
+    churn risk and drivers; None when the data cannot give one."""
+    from tenure.errors import TenureError
+    from tenure.predictions.api import fit
+
+    try:
+        result = fit("churn", settings=settings, save=True)
+    except TenureError:
+        return None
+    model = result.record["validation"].get("model", {})
+    return {
+        "customers": len(result.scores),
+        "horizon_days": result.record["horizon_days"],
+        "auc": model.get("auc"),
+        "predicted_churners": result.record["predicted_churners"],
+    }

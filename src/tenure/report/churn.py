@@ -227,7 +227,7 @@ def _top_risk(c: pd.DataFrame, h: int, fmt: Formatter) -> dict[str, Any]:
         k += 1
     rows = []
     for r in c.head(TOP_RISK).to_dict("records"):
-        drivers = [_driver(r[f"driver_{i}"], r[f"driver_{i}_value"], r[f"driver_{i}_contribution"],
+        drivers = [describe_driver(r[f"driver_{i}"], r[f"driver_{i}_value"], r[f"driver_{i}_contribution"],
                            fmt) for i in range(1, k + 1)]  # fmt: skip
         rows.append([r["customer_id"], fmt.percent(100 * r["churn_probability"]), *drivers])
     return {
@@ -239,7 +239,9 @@ def _top_risk(c: pd.DataFrame, h: int, fmt: Formatter) -> dict[str, Any]:
     }
 
 
-def _driver(feature: str, value: float, contribution: float, fmt: Formatter) -> str:
+def describe_driver(feature: str, value: float, contribution: float, fmt: Formatter) -> str:
+    """ "days since the last purchase: 322 (+1.19)": the feature, its value and
+    its contribution to the log-odds of churning."""
     name, kind = FEATURES.get(feature, (_name(feature), 2))
     shown = fmt.money(value) if kind == "money" else fmt.number(value, int(kind))
     sign = "+" if contribution > 0 else ""

@@ -138,7 +138,15 @@ def customer(request: Request, customer_id: str) -> Response:
             None if churn.get("churn_probability") is None else 100 * churn["churn_probability"]
         )),
     ]  # fmt: skip
-    drivers = [churn[k] for k in sorted(churn) if k.startswith("driver_") and churn[k]]
+    from tenure.report.churn import describe_driver
+
+    drivers = []
+    k = 1
+    while churn.get(f"driver_{k}"):
+        drivers.append(describe_driver(
+            churn[f"driver_{k}"], churn[f"driver_{k}_value"], churn[f"driver_{k}_contribution"], fmt,
+        ))  # fmt: skip
+        k += 1
     timeline = [{**e, "when": fmt.date(_day(e["happened_at"]))} for e in c["timeline"]]
     history = [
         {**h, "when": fmt.date(_day(h["date"]))}

@@ -9,9 +9,11 @@ risk), for the dashboard, the REST API and the Python API.
 from __future__ import annotations
 
 import json
+import weakref
 from datetime import date
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from tenure.analysis import records
@@ -78,6 +80,30 @@ def customer_table(settings: Settings) -> pd.DataFrame:
             table[column] = table[column].astype("Int64")
     table.attrs["definitions"] = definitions
     return table
+
+
+_INDEXES: dict[int, tuple[Any, pd.Index]] = {}
+
+
+def rows_of(table: pd.DataFrame, customer_id: str) -> pd.DataFrame:
+    """The rows of ``customer_id``, through a hash index of the frame's ids
+    made once per frame, so a lookup in a million customers costs
+    microseconds (kept beside the frame, not in its ``attrs``, which pandas
+    copies into every frame derived from it)."""
+    entry = _INDEXES.get(id(table))
+    if entry is None or entry[0]() is not table:
+        index = pd.Index(table["customer_id"])
+        _INDEXES[id(table)] = (
+            weakref.ref(table, lambda _r, k=id(table): _INDEXES.pop(k, None)),
+            index,
+        )
+    else:
+        index = entry[1]
+    try:
+        where = index.get_loc(customer_id)
+    except KeyError:
+        return table.iloc[0:0]
+    return table.iloc[[where]] if isinstance(where, int | np.integer) else table.iloc[where]
 
 
 def customer_list(
@@ -151,7 +177,7 @@ def customer_page(
     if isinstance(row.get("attributes"), str):
         row["attributes"] = json.loads(row["attributes"])
     table = customer_table(settings) if table is None else table
-    mine = table[table["customer_id"] == customer_id]
+    mine = rows_of(table, customer_id)
     summary = records(mine.drop(columns=["email", "name"]))[0] if len(mine) else {}
     return {
         "customer_id": customer_id,
@@ -227,7 +253,7 @@ def segment_history(
     first purchase), oldest first."""
     out = []
     for day, table in snapshots:
-        mine = table[table["customer_id"] == customer_id]
+        mine = rows_of(table, customer_id)
         row = mine.iloc[0] if len(mine) else None
         out.append({
             "date": day.isoformat(),

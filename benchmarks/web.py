@@ -8,7 +8,9 @@ waits for ``/healthz`` and measures, over HTTP on 127.0.0.1:
                 and of each API endpoint (``Authorization: Bearer`` read key)
                 after the server started, then the median of a few repeats
                 (warm: the server keeps what it computed until the store
-                changes);
+                changes). By default they are sent as soon as ``/healthz``
+                answers, alongside the server's own warm-up at start;
+                ``--after-warmup`` waits for it first;
 * ``overview``  sequential GETs of the Overview page ``/`` by one logged-in
                 client: p50, p90, p99, max;
 * ``api``       C concurrent clients (threads, one ``httpx.Client`` each) for
@@ -23,6 +25,8 @@ machine), and what the server wrote to stderr besides its start-up lines.
 
     .venv/bin/python benchmarks/web.py --customers 100000
     .venv/bin/python benchmarks/web.py --customers 1000000 --duration 30 --json web.json
+    .venv/bin/python benchmarks/web.py --customers 1000000 --after-warmup \
+        --api /api/v1/metrics /api/v1/cohorts /healthz
 
 Not part of the test run.
 """
@@ -783,9 +787,17 @@ def machine() -> dict[str, Any]:
         "mem_total_gib": mem,
         "platform": platform.platform(),
         "versions": _versions(
-            "tenure", "fastapi", "starlette", "uvicorn", "httpx", "jinja2", "duckdb",
-            "ibis-framework", "pandas", "pyarrow",
-        ),  # fmt: skip
+            "tenure",
+            "fastapi",
+            "starlette",
+            "uvicorn",
+            "httpx",
+            "jinja2",
+            "duckdb",
+            "ibis-framework",
+            "pandas",
+            "pyarrow",
+        ),
     }
 
 
@@ -903,8 +915,11 @@ def print_size(run: dict[str, Any]) -> None:
     print(
         "server warm-up (computed at start): "
         + (f"{w['outcome']} {w['seconds']} s after the start" if w else "no line logged")
-        + (", waited for before the cold requests" if run.get("cold_after_warmup") else
-           ", not waited for: the cold requests ran alongside it")
+        + (
+            ", waited for before the cold requests"
+            if run.get("cold_after_warmup")
+            else ", not waited for: the cold requests ran alongside it"
+        )
     )
     if run.get("cold_phase"):
         c = run["cold_phase"]

@@ -82,28 +82,53 @@ def customer_table(settings: Settings) -> pd.DataFrame:
     return table
 
 
-_INDEXES: dict[int, tuple[Any, pd.Index]] = {}
+_DERIVED: dict[int, tuple[Any, dict[Any, Any]]] = {}
+
+
+def _derived(table: pd.DataFrame, key: Any, build: Any) -> Any:
+    """``build()`` made once per frame and kept beside it (not in its
+    ``attrs``, which pandas copies into every frame derived from it) while
+    the frame lives: hash indexes, sort orders, lower-case search text."""
+    entry = _DERIVED.get(id(table))
+    if entry is None or entry[0]() is not table:
+        ref = weakref.ref(table, lambda _r, k=id(table): _DERIVED.pop(k, None))
+        entry = (ref, {})
+        _DERIVED[id(table)] = entry
+    made = entry[1]
+    if key not in made:
+        made[key] = build()
+    return made[key]
 
 
 def rows_of(table: pd.DataFrame, customer_id: str) -> pd.DataFrame:
-    """The rows of ``customer_id``, through a hash index of the frame's ids
-    made once per frame, so a lookup in a million customers costs
-    microseconds (kept beside the frame, not in its ``attrs``, which pandas
-    copies into every frame derived from it)."""
-    entry = _INDEXES.get(id(table))
-    if entry is None or entry[0]() is not table:
-        index = pd.Index(table["customer_id"])
-        _INDEXES[id(table)] = (
-            weakref.ref(table, lambda _r, k=id(table): _INDEXES.pop(k, None)),
-            index,
-        )
-    else:
-        index = entry[1]
+    """The rows of ``customer_id``, through a hash index of the frame's
+    ids, so a lookup in a million customers costs microseconds."""
+    index = _derived(table, "by_id", lambda: pd.Index(table["customer_id"]))
     try:
         where = index.get_loc(customer_id)
     except KeyError:
         return table.iloc[0:0]
     return table.iloc[[where]] if isinstance(where, int | np.integer) else table.iloc[where]
+
+
+def _order(table: pd.DataFrame, sort: str) -> np.ndarray:
+    """The row positions in ``sort`` order (ties by id, missing values last)."""
+    column, ascending = SORTS[sort]
+    keys = list(dict.fromkeys([column, "customer_id"]))  # ties by id
+    ordered = (
+        table[keys]
+        .reset_index(drop=True)
+        .sort_values(keys, ascending=[ascending, True][: len(keys)], na_position="last")
+    )
+    return ordered.index.to_numpy()
+
+
+def _search_text(table: pd.DataFrame) -> pd.Series:
+    """Id, email and name in lower case, one string per customer."""
+    return (
+        table["customer_id"].fillna("") + "\x1f" + table["email"].fillna("") + "\x1f"
+        + table["name"].fillna("")
+    ).str.lower().reset_index(drop=True)  # fmt: skip
 
 
 def customer_list(
@@ -119,30 +144,30 @@ def customer_list(
 ) -> dict[str, Any]:
     """A page of customers: ``q`` finds an id, email or name (any part, any
     case); ``segment`` is a business segment (new, at risk, high value,
-    active, lapsed), ``rfm`` an RFM one; sorted by ``sort``."""
+    active, lapsed), ``rfm`` an RFM one; sorted by ``sort``.
+
+    The sort orders and the search text are made once per table, so a page
+    of a kept table costs a filter over precomputed arrays, and a search
+    one pass over the text."""
     if sort not in SORTS:
         raise InputError(f"cannot sort by {sort!r}.", hint=f"Use one of: {', '.join(SORTS)}.")
     t = customer_table(settings) if table is None else table
-    keep = pd.Series(True, index=t.index)
+    positions = _derived(t, ("order", sort), lambda: _order(t, sort))
+    keep = None
     if q:
         needle = q.strip().lower()
-        keep &= (
-            t["customer_id"].str.lower().str.contains(needle, regex=False, na=False)
-            | t["email"].str.lower().str.contains(needle, regex=False, na=False)
-            | t["name"].str.lower().str.contains(needle, regex=False, na=False)
-        )
-    if segment:
-        keep &= t["value_segment"] == segment
-    if rfm:
-        keep &= t["segment"] == rfm
-    found = t[keep]
-    column, ascending = SORTS[sort]
-    found = found.sort_values(
-        [column, "customer_id"], ascending=[ascending, True], na_position="last"
-    )
-    page = found.iloc[offset : offset + limit][LISTED]
+        text = _derived(t, "search", lambda: _search_text(t))
+        keep = text.str.contains(needle, regex=False).to_numpy()
+    for column, value in (("value_segment", segment), ("segment", rfm)):
+        if value:
+            match = _derived(t, (column, value), lambda c=column, v=value: (t[c] == v).to_numpy())
+            keep = match if keep is None else keep & match
+    if keep is not None:
+        positions = positions[keep[positions]]
+    found = t.iloc[positions[offset : offset + limit]]
+    page = found[LISTED]
     return {
-        "total": int(len(found)),
+        "total": int(len(positions)),
         "limit": limit,
         "offset": offset,
         "sort": sort,
@@ -169,8 +194,8 @@ def customer_page(
                 value=customer_id,
             )
         timeline = _timeline(con, customer_id)
-        prediction = _one(_stored(con, "customer_predictions"), customer_id)
-        churn = _one(_stored(con, "churn_predictions"), customer_id)
+        prediction = _stored_row(con, "customer_predictions", customer_id)
+        churn = _stored_row(con, "churn_predictions", customer_id)
     finally:
         con.close()
     row = {k: v for k, v in records(profile)[0].items() if not k.startswith("_")}
@@ -190,10 +215,14 @@ def customer_page(
     }
 
 
-def _one(frame: pd.DataFrame | None, customer_id: str) -> dict[str, Any] | None:
-    if frame is None:
+def _stored_row(con, table: str, customer_id: str) -> dict[str, Any] | None:
+    """The customer's row of a scored table, or None (no row, or no table yet)."""
+    exists = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [table]
+    ).fetchall()[0][0]
+    if not exists:
         return None
-    mine = frame[frame["customer_id"] == customer_id]
+    mine = con.execute(f'SELECT * FROM "{table}" WHERE customer_id = ?', [customer_id]).df()
     return records(mine)[0] if len(mine) else None
 
 

@@ -60,6 +60,10 @@ def test_segments_pages_and_the_export_agree(site, cli):
         assert len(rows) == counts["lapsed"] and {r["value_segment"] for r in rows} == {"lapsed"}
         empty = c.get("/api/v1/customers.csv", params={"q": "no such person"}, headers=_auth(key))
         assert empty.text.splitlines()[0].startswith("customer_id,email,name")  # the header still
+        by_id = c.get("/api/v1/customers", params={"sort": "customer_id", "limit": 5},
+                      headers=_auth(key)).json()["customers"]  # fmt: skip
+        first = query(site.store, "SELECT customer_id FROM customers ORDER BY 1 LIMIT 5")
+        assert [x["customer_id"] for x in by_id] == [r[0] for r in first]
         bad = c.get("/api/v1/customers", params={"sort": "mood"}, headers=_auth(key))
         assert bad.status_code == 422 and bad.json()["error"]["column"] == "sort"
 

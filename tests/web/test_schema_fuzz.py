@@ -51,7 +51,7 @@ def _fuzz(operation, url: str, key: str, seen: dict):
     from hypothesis import HealthCheck, given, settings
 
     @given(case=operation.as_strategy())
-    @settings(max_examples=EXAMPLES, deadline=None, database=None,
+    @settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=True,
               suppress_health_check=list(HealthCheck))  # fmt: skip
     def check(case):
         # a slow answer on a busy machine is not a failure; a hang still is

@@ -173,7 +173,8 @@ def cached(request: Any, what: tuple, compute: Callable[[], Any]) -> Any:
     """``compute()``, kept in the app's cache under ``what`` until the store
     changes: numbers only change when the store does, so a repeated request
     is answered from memory. The computation reads the store under the
-    server's read lock."""
+    server's read lock, so it must not call :func:`cached` itself (a read
+    lock taken twice by one thread waits forever behind a waiting write)."""
     state = request.app.state
     key = (*what, data_version(state.settings))
 

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from tenure.profiles import LISTED, SORTS, customer_list, customer_page
-from tenure.web.dashboard import customer_table, segment_history
+from tenure.web.dashboard import cached, customer_table, segment_history
 from tenure.web.json import json_response
 from tenure.web.security import need
 
@@ -75,7 +75,10 @@ def customer(request: Request, customer_id: str) -> Response:
     """One customer's profile, summary and segment, predictions, churn risk
     with its drivers, and timeline (newest first)."""
     table = customer_table(request)
-    with request.app.state.store_lock.read():
-        page = customer_page(request.app.state.settings, customer_id, table=table)
-    page["segment_history"] = segment_history(request, customer_id)
-    return json_response(page)
+
+    page = cached(
+        request, ("customer", customer_id),
+        lambda: customer_page(request.app.state.settings, customer_id, table=table),
+    )  # fmt: skip
+    # outside the read above: segment_history takes the store's read lock itself
+    return json_response({**page, "segment_history": segment_history(request, customer_id)})

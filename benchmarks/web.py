@@ -74,11 +74,12 @@ API = [
     "/api/v1/segments",
     "/api/v1/customers?limit=50",
     "/api/v1/customers?segment=lapsed&sort=clv",
-    "/api/v1/customers/C000042",
+    "/api/v1/customers/{customer}",
     "/api/v1/status",
     "/healthz",
 ]
 OVERVIEW = "/"
+CUSTOMER_NUMBER = 42  # {customer} in a path: the demo's 42nd customer (C000042, C0000042...)
 
 # Targets.
 TARGET_OVERVIEW_MS = 500.0  # warm Overview page, p99, 1M customers
@@ -618,11 +619,19 @@ def run_load(
 # --------------------------------------------------------------------------- one size
 
 
+def demo_customer_id(customers: int, number: int) -> str:
+    """The id tenure demo gives its ``number``-th customer: C and at least six
+    digits, more when the demo has more customers."""
+    return "C" + str(number).zfill(max(6, len(str(customers))))
+
+
 def run_size(args: argparse.Namespace, customers: int, log: Log) -> dict[str, Any] | None:
     prepared = prepare_store(args, customers, log)
     if prepared is None:
         return None
     store, meta = prepared
+    customer = demo_customer_id(customers, args.customer)
+    args.api = [p.replace("{customer}", customer) for p in args.api_paths]
     key = create_key(store, args.timeout)
     key_headers = {"Authorization": f"Bearer {key}"}
     stamp_before = _store_stamp(store)
@@ -985,7 +994,8 @@ def parent(args: argparse.Namespace) -> int:
             "warm_repeats": args.warm_repeats,
             "seed": args.seed,
             "pages": PAGES,
-            "api": args.api,
+            "api": args.api_paths,
+            "customer": args.customer,
         },
         "runs": runs,
         "source_changed_during_runs": changed,
@@ -1040,11 +1050,19 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--api",
+        dest="api_paths",
         nargs="+",
         default=list(API),
         metavar="PATH",
-        help="the API paths of the cold requests and the load runs (default: the nine "
-        "listed in the script)",
+        help="the API paths of the cold requests and the load runs; {customer} stands for "
+        "the id of the customer of --customer (default: the nine listed in the script)",
+    )
+    parser.add_argument(
+        "--customer",
+        type=int,
+        default=CUSTOMER_NUMBER,
+        help=f"which demo customer {{customer}} is: C000042 for {CUSTOMER_NUMBER} "
+        "(C0000042 with 1,000,000 customers or more)",
     )
     parser.add_argument(
         "--overview-requests",

@@ -152,9 +152,12 @@ def test_predict_keeps_the_scores_and_fits_in_the_store(cli, tmp_path):
     assert (scores.loc[scores.x == 0, "p_alive"] == 1).all()
     # CLV = discounted purchases x spend x margin: never above undiscounted purchases x spend x margin
     assert (scores.clv <= scores.expected_purchases * scores.expected_spend * 0.5 + 1e-9).all()
-    # the demo scored the customers first (version 1); this is version 2
+    # the demo scored the customers first (version 1) and fitted the churn
+    # model; this is version 2 of the purchase and spend models
     fits = query(store, "SELECT model, model_version FROM model_fits ORDER BY fit_id")
-    assert fits == [("bgnbd", 1), ("gammagamma", 1), ("bgnbd", 2), ("gammagamma", 2)]
+    assert fits == [
+        ("bgnbd", 1), ("gammagamma", 1), ("churn", 1), ("bgnbd", 2), ("gammagamma", 2),
+    ]  # fmt: skip
     again = cli("predict", "--store", store, "--json")
     assert again.code == 0
     fits = query(store, "SELECT model, model_version FROM model_fits ORDER BY fit_id")

@@ -74,6 +74,36 @@ def create_key(
     }
 
 
+class KeyCache:
+    """Keys checked lately, by the SHA-256 of the whole key, for ``ttl``
+    seconds: a server answering many requests with one key reads the store
+    once per ``ttl``, not once per request. A key revoked through this
+    server is forgotten at once; revoked elsewhere (the CLI), within ``ttl``."""
+
+    def __init__(self, ttl: float = 30.0) -> None:
+        self.ttl = ttl
+        self._known: dict[str, tuple[float, dict[str, Any]]] = {}
+
+    def verify(self, ops: OpsStore, key: str) -> dict[str, Any]:
+        import time
+
+        digest = _digest(key)
+        now = time.monotonic()
+        hit = self._known.get(digest)
+        if hit is not None and now - hit[0] < self.ttl:
+            return hit[1]
+        record = verify_key(ops, key)
+        if len(self._known) > 10_000:  # keys come and go: start again rather than grow
+            self._known.clear()
+        self._known[digest] = (now, record)
+        return record
+
+    def forget(self, prefix: str) -> None:
+        for digest, (_, record) in list(self._known.items()):
+            if record["prefix"] == prefix:
+                self._known.pop(digest, None)
+
+
 def verify_key(ops: OpsStore, key: str) -> dict[str, Any]:
     """The key's record, or an error when it is unknown or revoked."""
     parts = key.strip().split("_", 2)

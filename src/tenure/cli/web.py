@@ -63,9 +63,20 @@ def serve(
             "reverse proxy: the session cookie is then Secure).",
         ),
     ] = False,
+    access_log: Annotated[
+        bool, typer.Option("--access-log/--no-access-log", help="Log every request (INFO).")
+    ] = True,
     store: StoreOption = None,
 ) -> None:
+    import logging
+
     from tenure.web import create_app
+
+    # tenure's own messages (the warm-up, unexpected errors) beside uvicorn's
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(levelname)s:     %(name)s: %(message)s"))
+    logging.getLogger("tenure").addHandler(handler)
+    logging.getLogger("tenure").setLevel(logging.INFO)
 
     settings = engine_settings(store)
     app = create_app(settings, demo=demo)
@@ -85,6 +96,7 @@ def serve(
     uvicorn.run(
         app, host=host, port=port, proxy_headers=proxy_headers,
         forwarded_allow_ips="127.0.0.1" if proxy_headers else None, log_level="info",
+        access_log=access_log,
     )  # fmt: skip
 
 

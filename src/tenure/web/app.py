@@ -13,6 +13,7 @@ from fastapi import FastAPI
 
 from tenure import __version__
 from tenure.access import is_demo
+from tenure.access.apikeys import KeyCache
 from tenure.config import Settings, load_settings
 from tenure.errors import ConfigError
 from tenure.web import errors
@@ -88,6 +89,7 @@ def create_app(
     app.state.store_lock = StoreLock()
     app.state.pages = PageCache()
     app.state.cache = PageCache(size=256)
+    app.state.keys = KeyCache()
     app.state.currency = settings.reporting_currency or "EUR"
     errors.install(app)
     for module in (health, session, dashboard, me, metrics, analysis, customers, ingest, admin):

@@ -124,17 +124,39 @@ def install(app: FastAPI) -> None:
         )  # fmt: skip
         return _respond(request, 422, body)
 
-    @app.middleware("http")
-    async def unexpected(request: Request, call_next) -> Response:
-        """Anything unexpected: logged with its traceback, answered with the
-        error shape, and the connection kept (an exception handler for
-        Exception would raise it again after answering)."""
+    app.add_middleware(CatchAll)
+
+
+class CatchAll:
+    """Anything unexpected: logged with its traceback and answered with the
+    error shape, keeping the connection (an exception handler for Exception
+    would raise it again after answering). A plain ASGI middleware: it adds
+    next to nothing to each request."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracked(message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
         try:
-            return await call_next(request)
+            await self.app(scope, receive, tracked)
         except Exception:
+            request = Request(scope)
             log.exception("unexpected error on %s %s", request.method, request.url.path)
+            if started:  # half an answer went out already: nothing to mend
+                raise
             body = shape(
                 "internal_error", "an unexpected error; it was written to the server's log.",
                 hint="Try again; if it goes on, report it with the server's log.",
             )  # fmt: skip
-            return _respond(request, 500, body)
+            await _respond(request, 500, body)(scope, receive, send)

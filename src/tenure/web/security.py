@@ -17,7 +17,7 @@ from typing import Any
 
 from fastapi import Request
 
-from tenure.access import apikeys, sessions
+from tenure.access import sessions
 from tenure.errors import AuthenticationError, PermissionDeniedError
 
 COOKIE = "tenure_session"
@@ -79,7 +79,7 @@ async def principal(request: Request) -> Principal:
         return cached
     key = _key_of(request)
     if key is not None:
-        record = apikeys.verify_key(request.app.state.ops, key)
+        record = request.app.state.keys.verify(request.app.state.ops, key)
         found = Principal("key", record["prefix"], frozenset(record["scopes"]))
     else:
         found = session_of(request)

@@ -58,4 +58,6 @@ def create_key(
 def revoke_key(
     request: Request, prefix: str, _: Principal = Depends(need("admin"))
 ) -> dict[str, Any]:
-    return apikeys.revoke_key(request.app.state.ops, prefix)
+    revoked = apikeys.revoke_key(request.app.state.ops, prefix)
+    request.app.state.keys.forget(revoked["prefix"])
+    return revoked

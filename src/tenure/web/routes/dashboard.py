@@ -53,11 +53,14 @@ def segments(request: Request) -> Response:
     from tenure.analysis import segments as sizes
 
     fmt = _fmt(request)
+    settings = request.app.state.settings
+    table = dashboard.cached(
+        request, ("segment sizes", "business"), lambda: sizes(kind="business", settings=settings)
+    )
+    lists = [
+        {"segment": r.segment, "customers": fmt.number(r.customers)} for r in table.itertuples()
+    ]
     with request.app.state.store_lock.read():
-        table = sizes(kind="business", settings=request.app.state.settings)
-        lists = [
-            {"segment": r.segment, "customers": fmt.number(r.customers)} for r in table.itertuples()
-        ]
         return _page(request, "segments", "/segments", "segments.html", lists=lists)
 
 

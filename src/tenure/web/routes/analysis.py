@@ -100,9 +100,10 @@ def status(request: Request) -> Response:
     """The store's versions and table sizes, as ``tenure status --json``."""
     from tenure.store.workspace import status as store_status
 
-    with request.app.state.store_lock.read():
-        info = store_status(request.app.state.settings, request.app.state.ops)
-    return json_response(info)
+    state = request.app.state
+    return json_response(
+        cached(request, ("status",), lambda: store_status(state.settings, state.ops))
+    )
 
 
 @router.get("/runs")

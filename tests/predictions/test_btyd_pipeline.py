@@ -158,6 +158,17 @@ def test_predict_keeps_the_scores_and_fits_in_the_store(cli, tmp_path):
     assert fits == [
         ("bgnbd", 1), ("gammagamma", 1), ("churn", 1), ("bgnbd", 2), ("gammagamma", 2),
     ]  # fmt: skip
+    # read back: a fit without a holdout has none, the churn fit its test scores
+    import duckdb
+
+    from tenure.predictions.store import load_fits
+
+    con = duckdb.connect(str(store / "analytics.duckdb"), read_only=True)
+    kept = {(f["model"], f["model_version"]): f for f in load_fits(con)}
+    con.close()
+    assert kept[("bgnbd", 2)]["validation"] is None
+    assert set(kept[("churn", 1)]["validation"]) == {"model", "recency_baseline"}
+    assert kept[("bgnbd", 2)]["params"].keys() == {"r", "alpha", "a", "b"}
     again = cli("predict", "--store", store, "--json")
     assert again.code == 0
     fits = query(store, "SELECT model, model_version FROM model_fits ORDER BY fit_id")

@@ -235,5 +235,7 @@ def load_fits(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
     rows = con.execute("SELECT * FROM model_fits ORDER BY fit_id").df().to_dict("records")
     for row in rows:
         for key in ("params", "std_errors", "definitions", "validation"):
-            row[key] = json.loads(row[key]) if row.get(key) else None
+            # a NULL comes back as None or, beside strings, as NaN
+            value = row.get(key)
+            row[key] = json.loads(value) if isinstance(value, str) and value else None
     return rows

@@ -87,7 +87,6 @@ def create_app(
     app.state.secret = secret
     app.state.demo = demo
     app.state.store_lock = StoreLock()
-    app.state.pages = PageCache()
     app.state.cache = PageCache(size=256)
     app.state.keys = KeyCache()
     app.state.currency = settings.reporting_currency or "EUR"

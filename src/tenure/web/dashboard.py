@@ -124,7 +124,7 @@ BUILDERS: dict[str, Callable[[Context, Settings, Formatter], dict[str, Any]]] = 
 
 
 class PageCache:
-    """Pages already computed, by (page, locale, store version); the oldest
+    """What the server computed (pages, documents, tables), by key; the oldest
     go first beyond ``size``. A page being computed is computed once: other
     requests for it wait for it."""
 
@@ -153,8 +153,10 @@ class PageCache:
             return page
 
 
-def page(settings: Settings, name: str, locale: str, cache: PageCache) -> dict[str, Any]:
-    """The page's tiles and sections, from the cache while the store is unchanged."""
+def page(request: Any, name: str, locale: str) -> dict[str, Any]:
+    """The page's tiles and sections, kept (see :func:`cached`) while the
+    store is unchanged."""
+    settings = request.app.state.settings
 
     def compute() -> dict[str, Any]:
         source = open_source(settings, engine=settings.engine)
@@ -166,7 +168,7 @@ def page(settings: Settings, name: str, locale: str, cache: PageCache) -> dict[s
             body["as_of"] = fmt.date(ctx.as_of)
         return body
 
-    return cache.get((name, locale, data_version(settings)), compute)
+    return cached(request, ("page", name, locale), compute)
 
 
 def cached(request: Any, what: tuple, compute: Callable[[], Any]) -> Any:
@@ -221,10 +223,8 @@ def warm(request_like: Any, locale: str = "en") -> None:
 
     log = logging.getLogger("tenure.web")
     try:
-        state = request_like.app.state
         segment_history(request_like, "")
-        with state.store_lock.read():
-            page(state.settings, "overview", locale, state.pages)
+        page(request_like, "overview", locale)
         log.info("the dashboard's first pages are ready")
     except Exception:  # a store without orders yet, say: pages will say why when asked
         log.warning("could not prepare the dashboard's first pages", exc_info=True)

@@ -29,7 +29,7 @@ def _fmt(request: Request) -> Formatter:
 
 def _page(request: Request, name: str, path: str, template: str = "page.html", **extra: Any):
     lang = language(request)
-    body = dashboard.page(request.app.state.settings, name, LOCALES[lang], request.app.state.pages)
+    body = dashboard.page(request, name, LOCALES[lang])
     headings = {"overview": "Overview", "retention": "Retention", "segments": "Segments",
                 "predictions": "Predictions"}  # fmt: skip
     heading = translations(lang).gettext(headings[name])
@@ -38,14 +38,12 @@ def _page(request: Request, name: str, path: str, template: str = "page.html", *
 
 @router.get("/")
 def overview(request: Request) -> Response:
-    with request.app.state.store_lock.read():
-        return _page(request, "overview", "/")
+    return _page(request, "overview", "/")
 
 
 @router.get("/retention")
 def retention(request: Request) -> Response:
-    with request.app.state.store_lock.read():
-        return _page(request, "retention", "/retention")
+    return _page(request, "retention", "/retention")
 
 
 @router.get("/segments")
@@ -60,14 +58,12 @@ def segments(request: Request) -> Response:
     lists = [
         {"segment": r.segment, "customers": fmt.number(r.customers)} for r in table.itertuples()
     ]
-    with request.app.state.store_lock.read():
-        return _page(request, "segments", "/segments", "segments.html", lists=lists)
+    return _page(request, "segments", "/segments", "segments.html", lists=lists)
 
 
 @router.get("/predictions")
 def predictions(request: Request) -> Response:
-    with request.app.state.store_lock.read():
-        return _page(request, "predictions", "/predictions")
+    return _page(request, "predictions", "/predictions")
 
 
 @router.get("/customers")

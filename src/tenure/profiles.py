@@ -152,20 +152,26 @@ def customer_list(
     if sort not in SORTS:
         raise InputError(f"cannot sort by {sort!r}.", hint=f"Use one of: {', '.join(SORTS)}.")
     t = customer_table(settings) if table is None else table
-    positions = _derived(t, ("order", sort), lambda: _order(t, sort))
-    keep = None
+
+    def filtered() -> np.ndarray:
+        positions = _derived(t, ("order", sort), lambda: _order(t, sort))
+        keep = None
+        for column, value in (("value_segment", segment), ("segment", rfm)):
+            if value:
+                match = _derived(
+                    t, (column, value), lambda c=column, v=value: (t[c] == v).to_numpy()
+                )
+                keep = match if keep is None else keep & match
+        return positions if keep is None else positions[keep[positions]]
+
+    # a segment's list in one order is kept too: its next pages are slices
+    positions = _derived(t, ("list", sort, segment, rfm), filtered)
     if q:
         needle = q.strip().lower()
         text = _derived(t, "search", lambda: _search_text(t))
-        keep = text.str.contains(needle, regex=False).to_numpy()
-    for column, value in (("value_segment", segment), ("segment", rfm)):
-        if value:
-            match = _derived(t, (column, value), lambda c=column, v=value: (t[c] == v).to_numpy())
-            keep = match if keep is None else keep & match
-    if keep is not None:
-        positions = positions[keep[positions]]
-    found = t.iloc[positions[offset : offset + limit]]
-    page = found[LISTED]
+        positions = positions[text.str.contains(needle, regex=False).to_numpy()[positions]]
+    listed = _derived(t, "listed", lambda: t[LISTED].reset_index(drop=True))
+    page = listed.iloc[positions[offset : offset + limit]]
     return {
         "total": int(len(positions)),
         "limit": limit,

@@ -18,6 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from tenure.access import SCOPES
+from tenure.access.recent import Recent
 from tenure.access.users import _iso
 from tenure.errors import AuthenticationError, InputError, NotFoundError
 from tenure.store.ops import OpsStore
@@ -76,32 +77,25 @@ def create_key(
 
 class KeyCache:
     """Keys checked lately, by the SHA-256 of the whole key, for ``ttl``
-    seconds: a server answering many requests with one key reads the store
-    once per ``ttl``, not once per request. A key revoked through this
+    seconds (see :mod:`tenure.access.recent`). A key revoked through this
     server is forgotten at once; revoked elsewhere (the CLI), within ``ttl``."""
 
     def __init__(self, ttl: float = 30.0) -> None:
-        self.ttl = ttl
-        self._known: dict[str, tuple[float, dict[str, Any]]] = {}
+        self._recent = Recent(ttl)
+
+    def peek(self, key: str) -> dict[str, Any] | None:
+        """The key's record when it was checked lately; no store read."""
+        return self._recent.get(_digest(key))
 
     def verify(self, ops: OpsStore, key: str) -> dict[str, Any]:
-        import time
-
-        digest = _digest(key)
-        now = time.monotonic()
-        hit = self._known.get(digest)
-        if hit is not None and now - hit[0] < self.ttl:
-            return hit[1]
-        record = verify_key(ops, key)
-        if len(self._known) > 10_000:  # keys come and go: start again rather than grow
-            self._known.clear()
-        self._known[digest] = (now, record)
+        record = self.peek(key)
+        if record is None:
+            record = verify_key(ops, key)
+            self._recent.put(_digest(key), record)
         return record
 
     def forget(self, prefix: str) -> None:
-        for digest, (_, record) in list(self._known.items()):
-            if record["prefix"] == prefix:
-                self._known.pop(digest, None)
+        self._recent.forget(lambda _digest, record: record["prefix"] == prefix)
 
 
 def verify_key(ops: OpsStore, key: str) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from tenure.access.recent import Recent
 from tenure.access.users import public
 from tenure.store.ops import OpsStore
 from tenure.store.ops_schema import sessions, users
@@ -41,7 +42,14 @@ def start(ops: OpsStore, user_id: int) -> tuple[str, str]:
 
 def lookup(ops: OpsStore, token: str) -> tuple[dict[str, Any], str] | None:
     """(the user, the CSRF token) of a live session, or None."""
-    now = datetime.now(UTC)
+    found = _read(ops, token)
+    if found is None or found[2] < datetime.now(UTC):
+        return None
+    return found[0], found[1]
+
+
+def _read(ops: OpsStore, token: str) -> tuple[dict[str, Any], str, datetime] | None:
+    """(the user, the CSRF token, the expiry) of a session of an enabled user."""
     with ops.engine.connect() as conn:
         row = (
             conn.execute(
@@ -57,9 +65,41 @@ def lookup(ops: OpsStore, token: str) -> tuple[dict[str, Any], str] | None:
     expires = row["expires_at"]
     if expires.tzinfo is None:
         expires = expires.replace(tzinfo=UTC)
-    if expires < now:
-        return None
-    return public(row), row["csrf"]
+    return public(row), row["csrf"], expires
+
+
+class SessionCache:
+    """Sessions looked up lately, for ``ttl`` seconds (see
+    :mod:`tenure.access.recent`): a session ended through this server is
+    forgotten at once; a user disabled or given another role by the CLI is
+    seen within ``ttl``. A session is never used past its expiry."""
+
+    def __init__(self, ttl: float = 10.0) -> None:
+        self._recent = Recent(ttl)
+
+    def peek(self, token: str) -> tuple[dict[str, Any], str] | None:
+        """The live session of ``token`` when it was looked up lately."""
+        found = self._recent.get(_digest(token))
+        if found is None or found[2] < datetime.now(UTC):
+            return None
+        return found[0], found[1]
+
+    def lookup(self, ops: OpsStore, token: str) -> tuple[dict[str, Any], str] | None:
+        hit = self.peek(token)
+        if hit is not None:
+            return hit
+        found = _read(ops, token)
+        if found is None or found[2] < datetime.now(UTC):
+            return None
+        self._recent.put(_digest(token), found)
+        return found[0], found[1]
+
+    def forget(self, token: str) -> None:
+        digest = _digest(token)
+        self._recent.forget(lambda key, _value: key == digest)
+
+    def clear(self) -> None:
+        self._recent.clear()
 
 
 def end(ops: OpsStore, token: str) -> None:

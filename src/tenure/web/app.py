@@ -14,10 +14,11 @@ from fastapi import FastAPI
 from tenure import __version__
 from tenure.access import is_demo
 from tenure.access.apikeys import KeyCache
+from tenure.access.sessions import SessionCache
 from tenure.config import Settings, load_settings
 from tenure.errors import ConfigError
 from tenure.web import errors
-from tenure.web.dashboard import PageCache
+from tenure.web.cache import PageCache
 from tenure.web.routes import (
     admin,
     analysis,
@@ -87,8 +88,10 @@ def create_app(
     app.state.secret = secret
     app.state.demo = demo
     app.state.store_lock = StoreLock()
-    app.state.cache = PageCache(size=256)
+    app.state.cache = PageCache(size=256)  # tables, pages, documents
+    app.state.answers = PageCache(size=4096, max_bytes=64 * 2**20)  # JSON bodies
     app.state.keys = KeyCache()
+    app.state.sessions = SessionCache()
     app.state.currency = settings.reporting_currency or "EUR"
     errors.install(app)
     for module in (health, session, dashboard, me, metrics, analysis, customers, ingest, admin):

@@ -12,10 +12,7 @@ Predictions    purchase and spend models, holdout, churn, survival
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from tenure.config import Settings
@@ -23,21 +20,9 @@ from tenure.engine.context import Context, Definitions
 from tenure.engine.source import open_source
 from tenure.report import build, churn, predictions
 from tenure.report.formatting import Formatter
+from tenure.web.cache import cached
 
 PAGES = ("overview", "retention", "segments", "predictions")
-
-
-def data_version(settings: Settings) -> tuple[int, ...]:
-    """Changes whenever the analytics store is written (an ingest, a fit):
-    the modification times of its file and write-ahead log."""
-    path = Path(settings.analytics_path)
-    out = []
-    for p in (path, path.with_name(path.name + ".wal")):
-        try:
-            out.append(p.stat().st_mtime_ns)
-        except FileNotFoundError:
-            out.append(0)
-    return tuple(out)
 
 
 def _overview(ctx: Context, settings: Settings, fmt: Formatter) -> dict[str, Any]:
@@ -123,36 +108,6 @@ BUILDERS: dict[str, Callable[[Context, Settings, Formatter], dict[str, Any]]] = 
 }
 
 
-class PageCache:
-    """What the server computed (pages, documents, tables), by key; the oldest
-    go first beyond ``size``. A page being computed is computed once: other
-    requests for it wait for it."""
-
-    def __init__(self, size: int = 32) -> None:
-        self._pages: OrderedDict[tuple, dict[str, Any]] = OrderedDict()
-        self._locks: dict[tuple, threading.Lock] = {}
-        self._guard = threading.Lock()
-        self.size = size
-
-    def get(self, key: tuple, compute: Callable[[], Any]) -> Any:
-        with self._guard:
-            if key in self._pages:
-                self._pages.move_to_end(key)
-                return self._pages[key]
-            lock = self._locks.setdefault(key, threading.Lock())
-        with lock:
-            with self._guard:
-                if key in self._pages:
-                    return self._pages[key]
-            page = compute()
-            with self._guard:
-                self._pages[key] = page
-                while len(self._pages) > self.size:
-                    self._pages.popitem(last=False)
-                self._locks.pop(key, None)
-            return page
-
-
 def page(request: Any, name: str, locale: str) -> dict[str, Any]:
     """The page's tiles and sections, kept (see :func:`cached`) while the
     store is unchanged."""
@@ -169,22 +124,6 @@ def page(request: Any, name: str, locale: str) -> dict[str, Any]:
         return body
 
     return cached(request, ("page", name, locale), compute)
-
-
-def cached(request: Any, what: tuple, compute: Callable[[], Any]) -> Any:
-    """``compute()``, kept in the app's cache under ``what`` until the store
-    changes: numbers only change when the store does, so a repeated request
-    is answered from memory. The computation reads the store under the
-    server's read lock, so it must not call :func:`cached` itself (a read
-    lock taken twice by one thread waits forever behind a waiting write)."""
-    state = request.app.state
-    key = (*what, data_version(state.settings))
-
-    def under_lock() -> Any:
-        with state.store_lock.read():
-            return compute()
-
-    return state.cache.get(key, under_lock)
 
 
 def customer_table(request: Any):

@@ -29,6 +29,16 @@ def _env():
     )
 
 
+def fragment(name: str, lang: str, **context: Any):
+    """A template rendered without a request (no login, no cookies), as
+    markup to put in a page: the parts that are the same for every reader
+    of one language, rendered once and kept."""
+    from markupsafe import Markup
+
+    html = _env().get_template(name).render(lang=lang, _=translations(lang).gettext, **context)
+    return Markup(html)
+
+
 def render(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
     lang = language(request)
     t = translations(lang)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import Request
+from starlette.concurrency import run_in_threadpool
 
 from tenure.access import sessions
 from tenure.errors import AuthenticationError, PermissionDeniedError
@@ -44,8 +45,8 @@ def signer(request: Request):
     return TimestampSigner(request.app.state.secret, salt="tenure-session")
 
 
-def session_of(request: Request) -> Principal | None:
-    """The logged-in user of this request's cookie, if any."""
+def _token_of(request: Request) -> str | None:
+    """The session token of the request's signed cookie, if it is genuine."""
     raw = request.cookies.get(COOKIE)
     if not raw:
         return None
@@ -55,13 +56,24 @@ def session_of(request: Request) -> Principal | None:
         token = signer(request).unsign(raw, max_age=int(sessions.LIFETIME.total_seconds()))
     except BadSignature:
         return None
-    found = sessions.lookup(request.app.state.ops, token.decode())
+    return token.decode()
+
+
+def _as_principal(found: tuple[dict[str, Any], str] | None, token: str) -> Principal | None:
     if found is None:
         return None
     user, csrf = found
     return Principal(
-        "user", user["email"], frozenset(user["scopes"]), user["role"], user, csrf, token.decode()
+        "user", user["email"], frozenset(user["scopes"]), user["role"], user, csrf, token
     )
+
+
+def session_of(request: Request) -> Principal | None:
+    """The logged-in user of this request's cookie, if any."""
+    token = _token_of(request)
+    if token is None:
+        return None
+    return _as_principal(request.app.state.sessions.lookup(request.app.state.ops, token), token)
 
 
 def _key_of(request: Request) -> str | None:
@@ -73,16 +85,26 @@ def _key_of(request: Request) -> str | None:
 
 
 async def principal(request: Request) -> Principal:
-    """The caller, or 401."""
+    """The caller, or 401. A caller seen lately is known without a store
+    read, in the event loop; otherwise the store is read in a worker thread."""
     cached = getattr(request.state, "principal", None)
     if cached is not None:
         return cached
+    state = request.app.state
     key = _key_of(request)
     if key is not None:
-        record = request.app.state.keys.verify(request.app.state.ops, key)
+        record = state.keys.peek(key)
+        if record is None:
+            record = await run_in_threadpool(state.keys.verify, state.ops, key)
         found = Principal("key", record["prefix"], frozenset(record["scopes"]))
     else:
-        found = session_of(request)
+        token = _token_of(request)
+        found = None
+        if token is not None:
+            hit = state.sessions.peek(token)
+            if hit is None:
+                hit = await run_in_threadpool(state.sessions.lookup, state.ops, token)
+            found = _as_principal(hit, token)
         if found is None:
             raise AuthenticationError(
                 "this needs an API key or a login.",

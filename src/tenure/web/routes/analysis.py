@@ -18,7 +18,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
-from tenure.web.dashboard import cached
+from tenure.web.cache import kept_json
 from tenure.web.json import json_response
 from tenure.web.security import need
 
@@ -28,7 +28,7 @@ ActiveBy = Literal["auto", "purchase", "subscription", "either"]
 
 
 @router.get("/cohorts")
-def cohorts(
+async def cohorts(
     request: Request,
     period: Literal["month", "quarter"] = "month",
     value: Literal["customers", "revenue", "cumulative_revenue"] = "customers",
@@ -45,11 +45,11 @@ def cohorts(
         )
         return cohorts_document(frame, period, value, by)
 
-    return json_response(cached(request, ("cohorts", period, value, by, as_of), build))
+    return await kept_json(request, ("cohorts", period, value, by, as_of), build)
 
 
 @router.get("/segments")
-def segments(
+async def segments(
     request: Request,
     kind: Literal["rfm", "business"] = "rfm",
     from_: Annotated[date | None, Query(alias="from")] = None,
@@ -82,7 +82,7 @@ def segments(
         )  # fmt: skip
 
     what = ("segments", kind, from_, to, as_of, activity_window, active_by)
-    return json_response(cached(request, what, build))
+    return await kept_json(request, what, build)
 
 
 @router.get("/goals")
@@ -96,14 +96,12 @@ def goals(request: Request) -> Response:
 
 
 @router.get("/status")
-def status(request: Request) -> Response:
+async def status(request: Request) -> Response:
     """The store's versions and table sizes, as ``tenure status --json``."""
     from tenure.store.workspace import status as store_status
 
     state = request.app.state
-    return json_response(
-        cached(request, ("status",), lambda: store_status(state.settings, state.ops))
-    )
+    return await kept_json(request, ("status",), lambda: store_status(state.settings, state.ops))
 
 
 @router.get("/runs")

@@ -11,8 +11,8 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from tenure.profiles import LISTED, SORTS, customer_list, customer_page
-from tenure.web.dashboard import cached, customer_table, segment_history
-from tenure.web.json import json_response
+from tenure.web.cache import kept_json
+from tenure.web.dashboard import customer_table, segment_history
 from tenure.web.security import need
 
 router = APIRouter(prefix="/api/v1", tags=["customers"], dependencies=[Depends(need("read"))])
@@ -25,7 +25,7 @@ Search = Annotated[
 
 
 @router.get("/customers")
-def customers(
+async def customers(
     request: Request,
     q: Search = None,
     segment: Segment | None = None,
@@ -36,12 +36,15 @@ def customers(
 ) -> Response:
     """A page of customers with their summary, segment, P(alive), CLV and
     churn risk; ``total`` counts every match."""
-    table = customer_table(request)
-    page = customer_list(
-        request.app.state.settings, q=q, segment=segment, rfm=rfm, sort=sort,
-        limit=limit, offset=offset, table=table,
-    )  # fmt: skip
-    return json_response(page)
+
+    def compute() -> dict:
+        return customer_list(
+            request.app.state.settings, q=q, segment=segment, rfm=rfm, sort=sort,
+            limit=limit, offset=offset, table=customer_table(request),
+        )  # fmt: skip
+
+    what = ("customers", q, segment, rfm, sort, limit, offset)
+    return await kept_json(request, what, compute, lock=False)  # the table locks for itself
 
 
 @router.get("/customers.csv")
@@ -71,14 +74,15 @@ def customers_csv(
 
 
 @router.get("/customers/{customer_id}")
-def customer(request: Request, customer_id: str) -> Response:
+async def customer(request: Request, customer_id: str) -> Response:
     """One customer's profile, summary and segment, predictions, churn risk
     with its drivers, and timeline (newest first)."""
-    table = customer_table(request)
 
-    page = cached(
-        request, ("customer", customer_id),
-        lambda: customer_page(request.app.state.settings, customer_id, table=table),
-    )  # fmt: skip
-    # outside the read above: segment_history takes the store's read lock itself
-    return json_response({**page, "segment_history": segment_history(request, customer_id)})
+    def compute() -> dict:
+        table = customer_table(request)
+        with request.app.state.store_lock.read():
+            page = customer_page(request.app.state.settings, customer_id, table=table)
+        # outside the read above: segment_history takes the store's read lock itself
+        return {**page, "segment_history": segment_history(request, customer_id)}
+
+    return await kept_json(request, ("customer", customer_id), compute, lock=False)

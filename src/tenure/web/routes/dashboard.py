@@ -14,8 +14,9 @@ from fastapi.responses import Response
 from tenure.profiles import SORTS, customer_list, customer_page
 from tenure.report.formatting import Formatter
 from tenure.web import dashboard
+from tenure.web.cache import kept
 from tenure.web.i18n import LOCALES, language, translations
-from tenure.web.pages import render
+from tenure.web.pages import fragment, render
 from tenure.web.security import need
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(need("read"))])
@@ -27,43 +28,55 @@ def _fmt(request: Request) -> Formatter:
     return Formatter(LOCALES[language(request)], request.app.state.currency)
 
 
-def _page(request: Request, name: str, path: str, template: str = "page.html", **extra: Any):
+async def _page(request: Request, name: str, path: str, template: str = "page.html", **extra: Any):
+    """The page ``name``: its numbers and their rendered tiles and sections
+    are kept until the store changes, so a repeated view only renders the
+    frame around them (the reader's login, the navigation)."""
     lang = language(request)
-    body = dashboard.page(request, name, LOCALES[lang])
+
+    def compute() -> dict[str, Any]:
+        body = dashboard.page(request, name, LOCALES[lang])  # reads under the store's lock
+        return {
+            "body": body,
+            "tiles": fragment("page_parts.html", lang, part="tiles", body=body),
+            "sections": fragment("page_parts.html", lang, part="sections", body=body),
+        }
+
+    parts = await kept(request, ("page html", name, lang), compute, lock=False)
     headings = {"overview": "Overview", "retention": "Retention", "segments": "Segments",
                 "predictions": "Predictions"}  # fmt: skip
     heading = translations(lang).gettext(headings[name])
-    return render(request, template, heading=heading, body=body, current=path, charts=True, **extra)
+    return render(request, template, heading=heading, current=path, charts=True, **parts, **extra)
 
 
 @router.get("/")
-def overview(request: Request) -> Response:
-    return _page(request, "overview", "/")
+async def overview(request: Request) -> Response:
+    return await _page(request, "overview", "/")
 
 
 @router.get("/retention")
-def retention(request: Request) -> Response:
-    return _page(request, "retention", "/retention")
+async def retention(request: Request) -> Response:
+    return await _page(request, "retention", "/retention")
 
 
 @router.get("/segments")
-def segments(request: Request) -> Response:
+async def segments(request: Request) -> Response:
     from tenure.analysis import segments as sizes
 
     fmt = _fmt(request)
     settings = request.app.state.settings
-    table = dashboard.cached(
+    table = await kept(
         request, ("segment sizes", "business"), lambda: sizes(kind="business", settings=settings)
     )
     lists = [
         {"segment": r.segment, "customers": fmt.number(r.customers)} for r in table.itertuples()
     ]
-    return _page(request, "segments", "/segments", "segments.html", lists=lists)
+    return await _page(request, "segments", "/segments", "segments.html", lists=lists)
 
 
 @router.get("/predictions")
-def predictions(request: Request) -> Response:
-    return _page(request, "predictions", "/predictions")
+async def predictions(request: Request) -> Response:
+    return await _page(request, "predictions", "/predictions")
 
 
 @router.get("/customers")

@@ -8,15 +8,14 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
-from tenure.web.dashboard import cached
-from tenure.web.json import json_response
+from tenure.web.cache import kept_json
 from tenure.web.security import need
 
 router = APIRouter(prefix="/api/v1", tags=["metrics"])
 
 
 @router.get("/metrics", dependencies=[Depends(need("read"))])
-def metrics(
+async def metrics(
     request: Request,
     period: Literal["month", "quarter", "year"] = "month",
     activity_window: Annotated[int | None, Query(ge=1, le=3650)] = None,
@@ -37,4 +36,4 @@ def metrics(
         return metrics_document(frame.tail(last) if last else frame, period)
 
     what = ("metrics", period, activity_window, active_by, as_of, last)
-    return json_response(cached(request, what, compute))
+    return await kept_json(request, what, compute)

@@ -97,6 +97,7 @@ def login(
 def logout(request: Request, who: Principal = Depends(principal)) -> Response:
     if who.token is not None:
         sessions.end(request.app.state.ops, who.token)
+        request.app.state.sessions.forget(who.token)
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(COOKIE, path="/")
     return response

@@ -299,3 +299,83 @@ def test_drivers_for_the_riskiest_only(demo, result):
     explained = few.customers["driver_1"].notna()
     assert explained.tolist() == [True] * 5 + [False] * (len(few.customers) - 5)
     pd.testing.assert_frame_equal(few.customers.head(5), result.customers.head(5))
+
+
+def test_a_kept_churn_model_reads_back_as_it_was_fitted(cli, demo, tmp_path):
+    """What the dashboard shows without fitting again: the kept fit's
+    windows, test scores, drivers, calibration and scores, equal to what
+    tenure fit churn printed when it kept them."""
+    import shutil
+
+    import duckdb
+
+    from tenure.predictions.store import load_churn
+    from tenure.report import churn as churn_section
+    from tenure.report.formatting import Formatter
+
+    settings, _ = demo
+    store = tmp_path / "store"
+    shutil.copytree(settings.store, store)
+    out = cli("fit", "churn", "--store", store, "--horizon", "60", "--top", "5", "--json")
+    assert out.code == 0, out.err
+    record = out.json()
+    mine = load_settings(store=store)
+    with duckdb.connect(str(mine.analytics_path), read_only=True) as con:
+        kept = load_churn(con)
+    assert kept is not None and kept.model is None
+    assert kept.kept["model_version"] == record["model_version"]
+    assert kept.horizon_days == 60 and kept.as_of.isoformat() == record["as_of"]
+    assert {k: v.isoformat() for k, v in kept.windows.items()} == record["windows"]
+    assert kept.sizes == record["sizes"]
+    for scorer, row in record["validation"].items():
+        assert kept.evaluation.loc[scorer].to_dict() == pytest.approx(row)
+    assert kept.importances.to_dict() == pytest.approx(record["drivers"])
+    assert list(kept.importances.index) == list(record["drivers"])  # largest first
+    pd.testing.assert_frame_equal(
+        kept.calibration, pd.DataFrame(record["calibration"]), check_dtype=False
+    )
+    top = [c["customer_id"] for c in record["top_customers"]]
+    head = kept.customers.head(5)
+    assert head["customer_id"].tolist() == top
+    assert head["churn_probability"].tolist() == pytest.approx(
+        [c["churn_probability"] for c in record["top_customers"]]
+    )
+    assert len(kept.customers) == record["n_customers"]
+
+    # the report's churn part made from it says so and shows the kept numbers
+    fmt = Formatter("en", "EUR")
+    with open_store(mine) as source:
+        part = churn_section._churn(
+            Context(source, Definitions()), fmt, lambda figs, prefix: figs, kept
+        )
+    assert f"kept in the store (version {record['model_version']}" in part["text"]
+    scores = part["tables"][0]["rows"][0]
+    assert scores[:3] == [
+        "churn model", fmt.number(record["validation"]["model"]["auc"], 3),
+        fmt.number(record["validation"]["model"]["brier"], 3),
+    ]  # fmt: skip
+    assert [r[0] for r in part["tables"][2]["rows"][:5]] == top
+
+
+def test_a_churn_fit_kept_before_its_details_is_not_shown_as_kept(cli, demo, tmp_path):
+    import shutil
+
+    import duckdb
+
+    from tenure.predictions.store import load_churn
+
+    settings, _ = demo
+    store = tmp_path / "store"
+    shutil.copytree(settings.store, store)
+    assert cli("fit", "churn", "--store", store, "--horizon", "60").code == 0
+    path = str(load_settings(store=store).analytics_path)
+    with duckdb.connect(path) as con:  # as an older tenure left it
+        con.execute("ALTER TABLE model_fits DROP COLUMN details")
+        assert load_churn(con) is None
+    # the next fit adds the column back and is read back
+    assert cli("fit", "churn", "--store", store, "--horizon", "60").code == 0
+    with duckdb.connect(path, read_only=True) as con:
+        kept = load_churn(con)
+        versions = con.execute("SELECT model_version, details IS NULL FROM model_fits").fetchall()
+    assert kept is not None and kept.kept["model_version"] == 2
+    assert sorted(versions) == [(1, True), (2, False)]

@@ -105,6 +105,13 @@ def test_every_page_opens_and_shows_the_engines_numbers(served, page):
     page.goto("/predictions")  # the fits kept in the store, with their dates
     models = page.locator("section#models table").inner_text()
     assert "bgnbd" in models and "gammagamma" in models
+    # the churn part is the kept churn model's, not a new fit: its test AUC
+    (auc,) = query(
+        settings.store, "SELECT validation->>'$.model.auc' FROM model_fits WHERE model = 'churn'"
+    )[0]
+    churn_part = page.locator("section#churn").inner_text()
+    assert "kept in the store (version 1" in churn_part
+    assert fmt.number(float(auc), 3) in churn_part
     page.goto("/data")
     orders = query(settings.store, "SELECT count(*) FROM orders")[0][0]
     rows = dict(zip(page.locator("#tables td:nth-child(1)").all_inner_texts(),

@@ -66,9 +66,12 @@ class ChurnResult:
         The test window in ten groups by predicted probability: customers,
         mean predicted and observed churn share (see
         :meth:`ChurnClassifier.calibration_table`).
+    kept
+        For a fit read back from the store (``model`` is then None): its
+        ``fit_id``, ``model_version`` and ``fitted_at``.
     """
 
-    model: ChurnClassifier
+    model: ChurnClassifier | None
     evaluation: pd.DataFrame
     importances: pd.Series
     customers: pd.DataFrame
@@ -78,6 +81,7 @@ class ChurnResult:
     sizes: dict[str, int]
     definitions: dict[str, Any] = field(default_factory=dict)
     calibration: pd.DataFrame | None = None
+    kept: dict[str, Any] | None = None
 
 
 def fit_churn(

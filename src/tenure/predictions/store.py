@@ -43,8 +43,33 @@ CREATE TABLE IF NOT EXISTS model_fits (
     aic DOUBLE,
     converged BOOLEAN,
     definitions VARCHAR,
-    validation VARCHAR
+    validation VARCHAR,
+    details VARCHAR
 )"""
+
+# what else of a fit's record is kept (in ``details``), for those who show
+# the fit without fitting again: the churn model's windows, sizes,
+# calibration table and drivers
+DETAILS = ("horizon_days", "windows", "sizes", "calibration", "drivers", "predicted_churners")
+COLUMNS = (
+    "fit_id",
+    "model",
+    "model_version",
+    "tenure_version",
+    "fitted_at",
+    "as_of",
+    "calibration_end",
+    "time_unit",
+    "n_customers",
+    "params",
+    "std_errors",
+    "log_likelihood",
+    "aic",
+    "converged",
+    "definitions",
+    "validation",
+    "details",
+)
 
 PREDICTIONS_DDL = """
 CREATE TABLE customer_predictions (
@@ -89,13 +114,16 @@ def fit_record(
 
 def _insert_fit(con: duckdb.DuckDBPyConnection, record: dict[str, Any]) -> tuple[int, int]:
     con.execute(FITS_DDL)
+    # stores whose model_fits came before the details column
+    con.execute("ALTER TABLE model_fits ADD COLUMN IF NOT EXISTS details VARCHAR")
+    details = {k: record[k] for k in DETAILS if k in record}
     fit_id, version = con.execute(
         "SELECT coalesce(max(fit_id), 0) + 1, "
         "coalesce(max(model_version) FILTER (WHERE model = ?), 0) + 1 FROM model_fits",
         [record["model"]],
     ).fetchall()[0]
     con.execute(
-        "INSERT INTO model_fits VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        f"INSERT INTO model_fits ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})",
         [
             fit_id,
             record["model"],
@@ -113,6 +141,7 @@ def _insert_fit(con: duckdb.DuckDBPyConnection, record: dict[str, Any]) -> tuple
             record["converged"],
             json.dumps(record["definitions"], default=str),
             json.dumps(record["validation"], default=str) if record["validation"] else None,
+            json.dumps(details, default=str) if details else None,
         ],
     )
     record["fit_id"], record["model_version"] = int(fit_id), int(version)
@@ -234,8 +263,50 @@ def load_fits(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
         return []
     rows = con.execute("SELECT * FROM model_fits ORDER BY fit_id").df().to_dict("records")
     for row in rows:
-        for key in ("params", "std_errors", "definitions", "validation"):
+        for key in ("params", "std_errors", "definitions", "validation", "details"):
             # a NULL comes back as None or, beside strings, as NaN
             value = row.get(key)
             row[key] = json.loads(value) if isinstance(value, str) and value else None
     return rows
+
+
+def load_churn(con: duckdb.DuckDBPyConnection):
+    """The churn model kept by ``tenure fit churn --save`` as a
+    :class:`~tenure.predictions.churn.ChurnResult` (without the classifier):
+    its test-window scores, drivers, calibration, windows and every active
+    customer's score, as they were when it was fitted. None when no churn
+    fit is kept, or it was kept before its details were."""
+    from datetime import date
+
+    from tenure.predictions.churn import ChurnResult
+
+    customers = load_table(con, "churn_predictions")
+    if customers is None or customers.empty:
+        return None
+    fit_id = int(customers["fit_id"].iloc[0])
+    fit = next((f for f in load_fits(con) if int(f["fit_id"]) == fit_id), None)
+    details = (fit or {}).get("details")
+    if not details or not fit.get("validation"):
+        return None
+    customers = customers.sort_values(
+        ["churn_probability", "customer_id"], ascending=[False, True], ignore_index=True
+    )
+    stamps = ["model", "model_version", "fit_id", "fitted_at", "as_of"]
+    calibration = details.get("calibration")
+    return ChurnResult(
+        model=None,
+        evaluation=pd.DataFrame.from_dict(fit["validation"], orient="index"),
+        importances=pd.Series(details["drivers"], dtype="float64"),
+        customers=customers.drop(columns=[c for c in stamps if c in customers]),
+        as_of=pd.Timestamp(fit["as_of"]).date(),
+        horizon_days=int(details["horizon_days"]),
+        windows={k: date.fromisoformat(v) for k, v in details["windows"].items()},
+        sizes={k: int(v) for k, v in details["sizes"].items()},
+        definitions=fit.get("definitions") or {},
+        calibration=pd.DataFrame(calibration) if calibration else None,
+        kept={
+            "fit_id": fit_id,
+            "model_version": int(fit["model_version"]),
+            "fitted_at": pd.Timestamp(fit["fitted_at"]).to_pydatetime(),
+        },
+    )

@@ -71,12 +71,17 @@ def _name(feature: str) -> str:
     return FEATURES.get(feature, (feature.replace("_", " "), 2))[0]
 
 
-def section(ctx: Context, settings: Settings, fmt: Formatter, html: Any) -> dict[str, Any]:
-    """``html(figs, prefix)`` turns figures into the page's chart blocks."""
+def section(
+    ctx: Context, settings: Settings, fmt: Formatter, html: Any, kept: Any = None
+) -> dict[str, Any]:
+    """``html(figs, prefix)`` turns figures into the page's chart blocks.
+    ``kept``, a churn model read back from the store
+    (:func:`tenure.predictions.store.load_churn`), is shown instead of
+    fitting one."""
     return {
         "id": "churn",
         "title": "Churn and survival",
-        "parts": [_churn(ctx, fmt, html), _survival(ctx, fmt, html)],
+        "parts": [_churn(ctx, fmt, html, kept), _survival(ctx, fmt, html)],
     }
 
 
@@ -127,13 +132,16 @@ def _fit(ctx: Context, horizon_days: int = HORIZON_DAYS) -> tuple[Any, bool]:
     )
 
 
-def _churn(ctx: Context, fmt: Formatter, html: Any) -> dict[str, Any]:
+def _churn(ctx: Context, fmt: Formatter, html: Any, kept: Any = None) -> dict[str, Any]:
     part: dict[str, Any] = {"title": "Churn risk"}
-    try:
-        result, shortened = _fit(ctx)
-    except InputError as exc:  # too little history, too few customers, one class only
-        part["text"] = f"No churn model: {exc.what}" + (f" {exc.hint}" if exc.hint else "")
-        return part
+    if kept is not None:
+        result, shortened = kept, False
+    else:
+        try:
+            result, shortened = _fit(ctx)
+        except InputError as exc:  # too little history, too few customers, one class only
+            part["text"] = f"No churn model: {exc.what}" + (f" {exc.hint}" if exc.hint else "")
+            return part
     h = result.horizon_days
     c = result.customers
     w = result.windows
@@ -153,6 +161,17 @@ def _churn(ctx: Context, fmt: Formatter, html: Any) -> dict[str, Any]:
             f"active two horizons before the as-of date ({fmt.date(w['train'])} here), and the "
             f"history is too short for more."
         )
+    if kept is not None:
+        text += (
+            f" This is the model kept in the store (version {kept.kept['model_version']}, "
+            f"fitted {fmt.datetime(kept.kept['fitted_at'])}); tenure fit churn --save fits it "
+            "again."
+        )
+        if result.as_of < ctx.as_of:
+            text += (
+                f" The data now runs to {fmt.date(ctx.as_of)}: these scores are those of "
+                f"{fmt.date(result.as_of)}."
+            )
     part["text"] = text
     rows = []
     for scorer, name in (("model", "churn model"), ("recency_baseline", "recency only")):

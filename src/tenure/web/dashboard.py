@@ -45,6 +45,17 @@ def _segments(ctx: Context, settings: Settings, fmt: Formatter) -> dict[str, Any
 
 
 def _predictions(ctx: Context, settings: Settings, fmt: Formatter) -> dict[str, Any]:
+    """The models' numbers; the churn model is the one kept in the store
+    when there is one (the scores on the customer pages are its scores, and
+    fitting one on a large store takes minutes), else fitted here."""
+    from tenure.predictions.store import load_churn
+    from tenure.store import analytics
+
+    con = analytics.connect(settings.analytics_path, read_only=True)
+    try:
+        kept = load_churn(con)
+    finally:
+        con.close()
     html = build.chart_blocks
     return {
         "sections": [
@@ -52,7 +63,9 @@ def _predictions(ctx: Context, settings: Settings, fmt: Formatter) -> dict[str, 
             build.guarded(
                 "predictions", "Predictions", predictions.section, ctx, settings, fmt, html
             ),
-            build.guarded("churn", "Churn and survival", churn.section, ctx, settings, fmt, html),
+            build.guarded(
+                "churn", "Churn and survival", churn.section, ctx, settings, fmt, html, kept
+            ),
         ]
     }
 

@@ -18,6 +18,7 @@ from tenure.web.cache import kept
 from tenure.web.i18n import LOCALES, language, translations
 from tenure.web.pages import fragment, render
 from tenure.web.security import need
+from tenure.web.wording import translate_body
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(need("read"))])
 SEGMENTS = ("new", "at risk", "high value", "active", "lapsed")
@@ -36,6 +37,7 @@ async def _page(request: Request, name: str, path: str, template: str = "page.ht
 
     def compute() -> dict[str, Any]:
         body = dashboard.page(request, name, LOCALES[lang])  # reads under the store's lock
+        body = translate_body(body, translations(lang).gettext)
         return {
             "body": body,
             "tiles": fragment("page_parts.html", lang, part="tiles", body=body),

@@ -24,6 +24,7 @@ import duckdb
 from tenure.config import Settings, load_settings
 from tenure.datamodel import Kind
 from tenure.errors import InputError, TenureError, TooManyErrorsError
+from tenure.faults import checkpoint
 from tenure.ingestion import mapping as mapping_mod
 from tenure.ingestion import quarantine, sources
 from tenure.ingestion.validate import build_checked
@@ -218,6 +219,7 @@ def _run(
                 )
                 result.quarantine = str(pending.final.resolve())
                 result.errors, result.reasons = quarantine.summary(con)
+                checkpoint("quarantine written")
             if max_errors is not None and result.rejected > max_errors:
                 if pending:
                     pending.publish()
@@ -241,9 +243,11 @@ def _run(
             if with_stubs:
                 time_field = next((f.name for f in kind.fields if f.type == "timestamp"), None)
                 writer.stub_customers(con, kind, time_field)
+            checkpoint("rows staged")
             written = writer.commit(
                 con, kind, ingest_id=run_id, source=src.name, with_stubs=with_stubs
             )
+            checkpoint("after commit")
             if pending:
                 pending.publish()
             result.inserted = written.inserted

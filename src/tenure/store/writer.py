@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import duckdb
 
 from tenure.datamodel import KINDS, Kind, stored_columns
+from tenure.faults import checkpoint
 from tenure.sqltext import q
 from tenure.store.analytics import scalar
 
@@ -139,6 +140,7 @@ def commit(
             "INSERT INTO _ingest_batches VALUES (?, ?, ?, now() AT TIME ZONE 'UTC')",
             [ingest_id, kind.name, source],
         )
+        checkpoint("before commit")
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")

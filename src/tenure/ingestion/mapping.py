@@ -33,6 +33,9 @@ from tenure.datamodel import KINDS, Kind
 from tenure.errors import ColumnNotFoundError, ConfigError, InputError
 
 PRESETS = ("shopify", "stripe", "hubspot")
+# keys a source may leave out: each row's key is then derived from its values
+# (see tenure.ingestion.validate.derived_key)
+DERIVED = {("events", "event_id"), ("orders", "order_id")}
 OPTION_NAMES = {"date_format", "date_order", "currency", "timezone", "delimiter", "encoding"}
 
 
@@ -184,7 +187,7 @@ def resolve(kind: Kind, columns: list[str], mapping: Mapping, source: str) -> Ma
                 break
     for f in kind.required:
         if f.name not in resolved.columns and f.name not in resolved.sql:
-            if kind.name == "events" and f.name == "event_id":
+            if (kind.name, f.name) in DERIVED:
                 continue
             raise _not_found(kind, f.name, None, columns, source, explicit=False)
     return resolved
@@ -196,9 +199,14 @@ def _not_found(
     wanted = col if col is not None else target
     names = [target, *kind.field(target).aliases] if col is None else [col]
     norm = {normalize(c): c for c in columns}
-    best: list[str] = []
+    # a closest column must be able to hold the field: a column named like a
+    # date is never offered for a rate or an amount, nor the reverse
+    fitting = [n for n in norm if _may_hold(kind.field(target).type, n)]
+    # a column that holds the field's name as a word ("rate_to_reporting"
+    # for rate) comes before one that is spelled alike ("date")
+    best = [n for name in names for n in fitting if normalize(name) in n.split("_")]
     for name in names:
-        best += difflib.get_close_matches(normalize(name), list(norm), n=1, cutoff=0.5)
+        best += difflib.get_close_matches(normalize(name), fitting, n=1, cutoff=0.5)
     closest = norm[best[0]] if best else None
     found = ", ".join(repr(c) for c in columns) if columns else "none"
     if explicit:
@@ -210,6 +218,12 @@ def _not_found(
         if closest
         else f'Rename a column to {target}, or pass --map "YOUR COLUMN={target}".'
     )
+    if len(columns) == 1:
+        fix = (
+            f"Only one column was found, so the delimiter is likely not what the file uses: "
+            f"pass --delimiter with the character between fields (',', ';', tab, '|', or "
+            f"'whitespace' for runs of spaces).\n{fix}"
+        )
     return ColumnNotFoundError(
         what,
         hint=f"Columns found: {found}.\n{fix}",
@@ -217,3 +231,18 @@ def _not_found(
         column=wanted,
         expected=target,
     )
+
+
+DATE_WORDS = {"date", "time", "at", "day", "dt", "timestamp", "created", "updated", "month", "year"}
+MONEY_WORDS = {"amount", "total", "price", "rate", "value", "revenue", "sales", "cost", "mrr"}
+NUMERIC_TYPES = {"amount", "rate", "integer", "number"}
+
+
+def _may_hold(field_type: str, column: str) -> bool:
+    """False when a column's name says it holds another type than the field's."""
+    words = set(column.split("_"))
+    if field_type in NUMERIC_TYPES:
+        return not (words & DATE_WORDS and not words & MONEY_WORDS)
+    if field_type in ("timestamp", "date"):
+        return not (words & MONEY_WORDS and not words & DATE_WORDS)
+    return True

@@ -8,23 +8,30 @@ Every reader creates two temp tables on the connection it is given:
              ``_raw`` (the text of the line) and ``_reason``.
 
 Rows never pass through Python one by one: files are scanned by DuckDB;
-database query results arrive as Arrow batches.
+database query results arrive as Arrow batches (Excel sheets are the
+exception: see :mod:`tenure.ingestion.excel`). This module is the one place
+that knows file formats: compressed files are unpacked first
+(:mod:`tenure.ingestion.unpack`), whatever their name says.
 """
 
 from __future__ import annotations
 
+import re
 import tempfile
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
 
 from tenure.errors import InputError
-from tenure.ingestion import sniff
+from tenure.ingestion import sniff, unpack
 from tenure.sqltext import lit, q
 from tenure.store.analytics import scalar
 
-FORMATS = ("csv", "parquet", "jsonl")
+FORMATS = ("csv", "parquet", "jsonl", "xlsx")
+# a line whose every field looks like this holds data, not column names
+DATA_LIKE = re.compile(r"^[-+]?[$€£]?[0-9][0-9.,:/ T-]*$")
 
 
 @dataclass
@@ -38,24 +45,54 @@ class Source:
 
 
 def detect_format(path: Path, explicit: str | None) -> str:
+    """csv, parquet, jsonl or xlsx: by name (a compression suffix set aside),
+    then by the first bytes."""
+    return _format(Path(unpack.inner_name(path)), path, explicit)
+
+
+def _format(named: Path, path: Path, explicit: str | None) -> str:
     if explicit:
         fmt = explicit.lower()
+        if fmt in ("excel", "xls", "xlsm"):
+            fmt = "xlsx"
         if fmt not in FORMATS:
             raise InputError(
                 f"unknown format {explicit!r}.", hint=f"Use one of: {', '.join(FORMATS)}."
             )
         return fmt
-    suffixes = [s.lower() for s in path.suffixes]
+    suffixes = [s.lower() for s in named.suffixes]
+    last = suffixes[-1] if suffixes else ""
+    head = unpack.head(path)
+    if head.startswith(b"\xd0\xcf\x11\xe0") or last == ".xls":
+        raise InputError(
+            "this is an old Excel 97-2003 workbook (.xls), which tenure does not read.",
+            hint="Open it in Excel or LibreOffice and save it as .xlsx or CSV.",
+            source=named.name,
+            code="unsupported_format",
+        )
+    if last in (".xlsx", ".xlsm"):
+        return "xlsx"
     if ".parquet" in suffixes or ".pq" in suffixes:
         return "parquet"
     if ".jsonl" in suffixes or ".ndjson" in suffixes or ".json" in suffixes:
         return "jsonl"
-    if suffixes and suffixes[-1] in {".csv", ".tsv", ".txt"} or ".csv" in suffixes:
+    if last in {".csv", ".tsv", ".txt", ".dat"} or ".csv" in suffixes:
         return "csv"
-    with open(path, "rb") as fh:
-        head = fh.read(4)
-    if head == b"PAR1":
+    if head.startswith(b"PAR1"):
         return "parquet"
+    if head.startswith(b"PK\x03\x04"):
+        try:
+            with zipfile.ZipFile(path) as archive:
+                if "xl/workbook.xml" in archive.namelist():
+                    return "xlsx"
+        except zipfile.BadZipFile:
+            pass
+        raise InputError(
+            "this is a zip archive, not a data file.",
+            hint="Unzip it and ingest the file inside.",
+            source=named.name,
+            code="unsupported_format",
+        )
     if head.lstrip()[:1] == b"{":
         return "jsonl"
     return "csv"
@@ -85,20 +122,63 @@ def read_file(
             hint="Export the data again; check that the export finished.",
             source=path.name,
         )
-    fmt = detect_format(path, fmt)
+    temps: list[Path] = []
+    try:
+        return _read_unpacked(con, path, fmt, encoding, delimiter, workdir, temps)
+    finally:
+        for temp in temps:
+            temp.unlink(missing_ok=True)
+
+
+def _read_unpacked(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    fmt: str | None,
+    encoding: str | None,
+    delimiter: str | None,
+    workdir: Path | None,
+    temps: list[Path],
+) -> Source:
+    notes = []
+    scan = path
+    how = unpack.compression_of(path)
+    if how:
+        scan = unpack.decompress(path, how, workdir)
+        temps.append(scan)
+        notes.append(f"unpacked from {how}")
+        if scan.stat().st_size == 0:
+            raise InputError(
+                "the file unpacks to nothing (0 bytes): there is nothing to ingest.",
+                hint="Export the data again; check that the export finished.",
+                source=path.name,
+            )
+    fmt = _format(Path(unpack.inner_name(path)), scan, fmt)
+    if fmt == "xlsx":
+        from tenure.ingestion.excel import read_xlsx
+
+        columns, read, broken, more = read_xlsx(con, scan, path.name)
+        return Source(path.name, "xlsx", columns, read, broken, notes + more)
     if fmt == "parquet":
-        return _read_parquet(con, path)
-    return _read_text(con, path, fmt, encoding, delimiter, workdir)
+        src = _read_parquet(con, scan, path.name)
+    else:
+        if unpack.has_lone_cr(scan):
+            scan = unpack.cr_to_lf(scan, workdir)
+            temps.append(scan)
+            notes.append("lines end in a lone CR (carriage return); read as lines")
+        src = _read_text(con, scan, fmt, encoding, delimiter, workdir, name=path.name)
+    src.notes[:0] = notes
+    return src
 
 
-def _read_parquet(con: duckdb.DuckDBPyConnection, path: Path) -> Source:
+def _read_parquet(con: duckdb.DuckDBPyConnection, path: Path, name: str | None = None) -> Source:
+    name = name or path.name
     try:
         described = con.execute(f"DESCRIBE SELECT * FROM read_parquet({lit(str(path))})").fetchall()
     except duckdb.Error as exc:
         raise InputError(
             f"cannot read it as Parquet: {str(exc).splitlines()[0]}",
             hint="Check that the file is a complete Parquet file, or pass --format.",
-            source=path.name,
+            source=name,
         ) from None
     columns = [row[0] for row in described]
     select = ", ".join(f"CAST({q(c)} AS VARCHAR) AS {q(c)}" for c in columns)
@@ -108,7 +188,7 @@ def _read_parquet(con: duckdb.DuckDBPyConnection, path: Path) -> Source:
     )
     empty_broken(con)
     read = scalar(con, "SELECT count(*) FROM raw")
-    return Source(path.name, "parquet", columns, int(read), 0)
+    return Source(name, "parquet", columns, int(read), 0)
 
 
 def empty_broken(con: duckdb.DuckDBPyConnection) -> None:
@@ -122,7 +202,10 @@ def _read_text(
     encoding: str | None,
     delimiter: str | None,
     workdir: Path | None,
+    *,
+    name: str | None = None,
 ) -> Source:
+    name = name or path.name
     dialect = sniff.sniff(path, encoding, delimiter)
     notes = []
     scan_path = path
@@ -135,31 +218,62 @@ def _read_text(
         notes.append(f"read as {dialect.encoding}")
     elif enc != "utf-8":
         notes.append(f"read as {enc}")
-    if fmt == "jsonl":
+    try:
+        return _scan_text(con, scan_path, fmt, dialect, enc, notes, name)
+    finally:
+        if scan_path != path:
+            scan_path.unlink(missing_ok=True)
+
+
+def _scan_text(
+    con: duckdb.DuckDBPyConnection,
+    scan_path: Path,
+    fmt: str,
+    dialect: sniff.Dialect,
+    enc: str,
+    notes: list[str],
+    name: str,
+) -> Source:
+    by_space = fmt == "csv" and dialect.delimiter == sniff.WHITESPACE
+    first = _first_fields(scan_path, dialect.delimiter, enc) if fmt == "csv" else None
+    if fmt == "csv" and first is None:
+        raise InputError(
+            "the file has no header row.",
+            hint="The first line must name the columns.",
+            source=name,
+        )
+    has_header = first is not None and not all(DATA_LIKE.match(f.strip()) for f in first)
+    if first is not None:
+        header = unique_names([f.strip() for f in first]) if has_header else [
+            f"column{i + 1}" for i in range(len(first))
+        ]
+        if not has_header:
+            notes.append(
+                "the first line holds data, not column names: the columns are called "
+                f"{', '.join(header)}; map them with --map, e.g. --map column1=customer_id"
+            )
+        if by_space:
+            notes.append("columns are separated by runs of spaces")
+    if fmt == "jsonl" or by_space:
         options = (
             "delim = '\x01', quote = '', escape = '', header = false, "
             "columns = {'_text': 'VARCHAR'}"
         )
+        first_line = 1
     else:
         options = (
-            f"delim = {lit(dialect.delimiter)}, quote = '\"', escape = '\"', header = true, "
-            "all_varchar = true, auto_detect = false"
+            f"delim = {lit(dialect.delimiter)}, quote = '\"', escape = '\"', "
+            f"header = {'true' if has_header else 'false'}, all_varchar = true, "
+            "auto_detect = false"
         )
-        header = _header(scan_path, dialect.delimiter, enc)
-        if header is None:
-            raise InputError(
-                "the file has no header row.",
-                hint="The first line must name the columns.",
-                source=path.name,
-            )
         cols = ", ".join(f"{lit(c)}: 'VARCHAR'" for c in header)
         options += f", columns = {{{cols}}}"
+        first_line = 2 if has_header else 1
     scan = (
         f"read_csv({lit(str(scan_path))}, {options}, encoding = {lit(enc)}, "
         "store_rejects = true, rejects_scan = '_scans', rejects_table = '_errors', "
         "null_padding = false, strict_mode = true, max_line_size = 10000000)"
     )
-    first_line = 1 if fmt == "jsonl" else 2
     try:
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE raw AS SELECT row_number() OVER () "
@@ -169,7 +283,7 @@ def _read_text(
         raise InputError(
             f"cannot read it as {fmt.upper()}: {str(exc).splitlines()[0]}",
             hint="Check the file, or pass --delimiter / --encoding / --format.",
-            source=path.name,
+            source=name,
         ) from None
     con.execute(
         "CREATE OR REPLACE TEMP TABLE broken AS "
@@ -197,38 +311,102 @@ def _read_text(
             f"WHERE g.before_n < r._line - {first_line - 1}) AS _line, r.* EXCLUDE (_line) "
             "FROM raw r"
         )
+    _reject_binary(con, "_text" if fmt == "jsonl" or by_space else None)
     if fmt == "jsonl":
         columns = _explode_json(con)
+    elif by_space:
+        columns = _split_on_spaces(con, header, has_header)
     else:
-        columns = [c for c in _header(scan_path, dialect.delimiter, enc) or []]
+        columns = header
     broken = int(scalar(con, "SELECT count(*) FROM broken"))
     total = int(scalar(con, "SELECT count(*) FROM raw")) + broken
-    if scan_path != path:
-        scan_path.unlink(missing_ok=True)
-    return Source(path.name, fmt, columns, total, broken, notes)
+    return Source(name, fmt, columns, total, broken, notes)
 
 
-def _header(path: Path, delimiter: str, enc: str) -> list[str] | None:
-    """The header line, read here because DuckDB needs the column list up front."""
+def _reject_binary(con: duckdb.DuckDBPyConnection, text_column: str | None) -> None:
+    """Lines holding control characters (a NUL, say) are binary junk: each one
+    is rejected with its line, the rest of the file is read."""
+    if text_column:
+        cells = [text_column]
+    else:
+        cells = [c[0] for c in con.execute("DESCRIBE raw").fetchall() if c[0] != "_line"]
+    if not cells:
+        return
+    junk = " OR ".join(
+        f"regexp_matches(coalesce({q(c)}, ''), '[\x00-\x08\x0e-\x1f\x7f]')" for c in cells
+    )
+    shown = " || ',' || ".join(f"coalesce({q(c)}, '')" for c in cells)
+    con.execute(
+        f"INSERT INTO broken SELECT _line, regexp_replace({shown}, "
+        "'[\x00-\x08\x0e-\x1f\x7f]', '?', 'g'), "
+        "'holds control characters or binary data, not text; fix or remove the line' "
+        f"FROM raw WHERE {junk}"
+    )
+    con.execute(f"DELETE FROM raw WHERE {junk}")
+
+
+def _split_on_spaces(
+    con: duckdb.DuckDBPyConnection, header: list[str], has_header: bool
+) -> list[str]:
+    """Whitespace-separated lines into columns; a line with another number of
+    fields than the first is broken."""
+    blank = "_text IS NULL OR trim(_text, ' \t\r') = ''"
+    if has_header:
+        con.execute(
+            f"DELETE FROM raw WHERE _line = (SELECT min(_line) FROM raw WHERE NOT ({blank}))"
+        )
+    con.execute(f"DELETE FROM raw WHERE {blank}")
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _split AS SELECT _line, _text, "
+        "regexp_split_to_array(trim(_text, ' \t\r'), '[ \t]+') AS _f FROM raw"
+    )
+    n = len(header)
+    con.execute(
+        f"INSERT INTO broken SELECT _line, _text, len(_f) || ' fields where the first line has "
+        f"{n} (fields are separated by runs of spaces)' FROM _split WHERE len(_f) <> {n}"
+    )
+    select = ", ".join(f"_f[{i + 1}] AS {q(c)}" for i, c in enumerate(header))
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE raw AS SELECT _line, {select} FROM _split "
+        f"WHERE len(_f) = {n} ORDER BY _line"
+    )
+    con.execute("DROP TABLE _split")
+    return header
+
+
+def _first_fields(path: Path, delimiter: str, enc: str) -> list[str] | None:
+    """The first non-blank line's fields, read here because DuckDB needs the
+    column list up front."""
     import csv
     import io
 
     with open(path, "rb") as fh:
         block = fh.read(1024 * 1024)
     text = block.decode("utf-16" if enc == "utf-16" else enc, errors="replace").lstrip("\ufeff")
+    if delimiter == sniff.WHITESPACE:
+        for line in text.splitlines():
+            if line.strip():
+                return line.split()
+        return None
     reader = csv.reader(io.StringIO(text), delimiter=delimiter)
     for fields in reader:
         if any(f.strip() for f in fields):
-            names = [f.strip() for f in fields]
-            return _unique(names)
+            return fields
         return None
     return None
+
+
+def _header(path: Path, delimiter: str, enc: str) -> list[str] | None:
+    """The header line's column names (kept for callers of earlier versions)."""
+    fields = _first_fields(path, delimiter, enc)
+    return None if fields is None else unique_names([f.strip() for f in fields])
 
 
 RESERVED = {"_line", "_rec", "_text"}
 
 
-def _unique(names: list[str]) -> list[str]:
+def unique_names(names: list[str]) -> list[str]:
+    """Column names made usable: blanks named by position, repeats numbered."""
     seen: dict[str, int] = {}
     out = []
     for i, name in enumerate(names):
@@ -242,6 +420,9 @@ def _unique(names: list[str]) -> list[str]:
             seen[name] = 1
         out.append(name)
     return out
+
+
+_unique = unique_names
 
 
 def _explode_json(con: duckdb.DuckDBPyConnection) -> list[str]:

@@ -12,6 +12,12 @@ from pathlib import Path
 
 SAMPLE_BYTES = 256 * 1024
 DELIMITERS = [",", ";", "\t", "|"]
+# runs of spaces (and tabs) between fields, as in fixed-width exports
+WHITESPACE = " "
+WHITESPACE_NAMES = {" ", "space", "spaces", "whitespace", "\\s+"}
+# single-byte code pages tried for text that is not UTF-8, most common first:
+# a tie in plausibility goes to the earlier one
+PREFERRED = ("cp1252", "latin_1", "iso8859_15", "cp1250", "cp1257", "iso8859_2")
 # encodings DuckDB's CSV reader reads natively; others are transcoded first
 NATIVE = {
     "utf-8": "utf-8",
@@ -51,20 +57,57 @@ def detect_encoding(sample: bytes) -> str:
         good = sum(1 for ch in text if ord(ch) > 127) - bad
         if good > 0 and bad <= max(2, len(sample) // 2000):
             return "utf-8"
+    return most_plausible(sample)
+
+
+def _canonical(name: str) -> str:
+    name = name.lower().replace("-", "_")
+    return {"windows_1252": "cp1252", "iso8859_1": "latin_1", "iso_8859_1": "latin_1"}.get(
+        name, name
+    )
+
+
+def most_plausible(sample: bytes) -> str:
+    """The encoding under which ``sample`` reads most plausibly.
+
+    charset-normalizer scores each candidate by how messy its decoding is
+    (chaos) and how much it looks like a language (coherence). Western
+    names such as Zoë, Anaïs and Søren read equally well in cp1252, cp1250
+    and cp1257 by those scores, and charset-normalizer's own pick among
+    equals was cp1250, which turns ï into ď and ø into ř. Equals are settled
+    here by how common the code page is in exports (``PREFERRED``).
+    """
     from charset_normalizer import from_bytes
 
-    best = from_bytes(sample).best()
-    if best is None:
-        return "latin-1"
-    name = best.encoding.lower()
+    def rank(name: str) -> int:
+        return PREFERRED.index(name) if name in PREFERRED else len(PREFERRED)
+
+    matches = [(m, _canonical(m.encoding)) for m in from_bytes(sample)]
+    if not matches:
+        try:
+            sample.decode("cp1252")
+            return "cp1252"
+        except UnicodeDecodeError:
+            return "latin-1"
+    best, name = min(
+        matches, key=lambda mn: (round(mn[0].chaos, 2), -round(mn[0].coherence, 2), rank(mn[1]))
+    )
     # cp1252 is a superset of latin-1 for the printable range that exports use
-    return "cp1252" if name in {"latin_1", "iso8859_1", "windows_1252", "cp1252"} else name
+    if name == "latin_1":
+        try:
+            sample.decode("cp1252")
+            return "cp1252"
+        except UnicodeDecodeError:
+            return "latin-1"
+    return name
 
 
 def detect_delimiter(text: str) -> str:
     lines = [line for line in text.splitlines()[:50] if line.strip()]
     if not lines:
         return ","
+    if not any(d in line for line in lines for d in DELIMITERS) and _split_by_spaces(lines):
+        return WHITESPACE
     try:
         found = csv.Sniffer().sniff("\n".join(lines), delimiters="".join(DELIMITERS)).delimiter
         if found in DELIMITERS:
@@ -77,6 +120,13 @@ def detect_delimiter(text: str) -> str:
     return best if counts[best] > 0 else ","
 
 
+def _split_by_spaces(lines: list[str]) -> bool:
+    """Most lines split on runs of spaces into the same number (2 or more) of fields."""
+    counts = [len(line.split()) for line in lines]
+    common = max(set(counts), key=counts.count)
+    return common >= 2 and counts.count(common) >= 0.8 * len(counts)
+
+
 def sniff(path: Path, encoding: str | None = None, delimiter: str | None = None) -> Dialect:
     with open(path, "rb") as fh:
         sample = fh.read(SAMPLE_BYTES)
@@ -85,6 +135,10 @@ def sniff(path: Path, encoding: str | None = None, delimiter: str | None = None)
         sample = sample[3:]
     enc = encoding or detect_encoding(sample)
     text = sample.decode(_python_codec(enc), errors="replace")
+    if delimiter is not None and delimiter.lower() in WHITESPACE_NAMES:
+        delimiter = WHITESPACE
+    if delimiter in ("\\t", "tab"):
+        delimiter = "\t"
     return Dialect(enc, delimiter or detect_delimiter(text), bom)
 
 

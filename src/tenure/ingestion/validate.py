@@ -97,6 +97,20 @@ def checks(kind: Kind, mapped: set[str]) -> list[Check]:
     return [c for c in out if c.column in mapped]
 
 
+def derived_order_id(con: duckdb.DuckDBPyConnection) -> None:
+    """Give each row of ``typed`` a stable order id: a hash of its customer,
+    time, amount and currency, and of its occurrence among rows alike (two
+    identical rows of a transaction log are two orders, counted in file order).
+    The same file ingested again yields the same ids, so it changes nothing."""
+    alike = "customer_id, placed_at, amount, currency"
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE typed AS SELECT *, 'h' || substr(md5(concat_ws('|', "
+        "customer_id, strftime(placed_at, '%Y-%m-%dT%H:%M:%S.%f'), CAST(amount AS VARCHAR), "
+        f"currency, CAST(row_number() OVER (PARTITION BY {alike} ORDER BY _line) AS VARCHAR)"
+        ")), 1, 20) AS order_id FROM typed"
+    )
+
+
 def build_checked(
     con: duckdb.DuckDBPyConnection,
     kind: Kind,
@@ -199,6 +213,14 @@ def build_checked(
         + ", ".join([q("v_" + f.name) for f in fields] + typed)
         + " FROM texts"
     )
+    if kind.name == "orders" and "order_id" not in plan.mapped:
+        derived_order_id(con)
+        plan.mapped["order_id"] = "derived: customer, date, amount and occurrence"
+        plan.warnings.append(
+            f"{source} has no order id column: each order's id is derived from its customer, "
+            "date, amount and its place among identical rows, so importing the file again "
+            "changes nothing; map a column to order_id when the file has one"
+        )
     con.execute("DROP VIEW texts")
     mapped = set(plan.mapped)
     conds += missing

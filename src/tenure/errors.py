@@ -3,6 +3,8 @@
 ::
 
     TenureError                      root: the CLI prints it and exits 1
+    ├── UsageError (ValueError)      an argument or option value a command does not
+    │                                take (unknown kind, model, period): exit 2
     ├── InputError (ValueError)      the data a user brought cannot be used
     │   ├── ColumnNotFoundError      a required column is not in the file
     │   ├── SchemaError              a file or table has the wrong shape or type
@@ -37,6 +39,7 @@ class TenureError(Exception):
     """Root of every error tenure raises on purpose."""
 
     code = "tenure_error"
+    exit_code = 1  # the CLI's exit status; 2 for usage errors
 
     def __init__(
         self,
@@ -94,6 +97,13 @@ class TenureError(Exception):
                 "expected": self.expected,
             }
         }
+
+
+class UsageError(TenureError, ValueError):
+    """A command was given an argument or option value it does not take."""
+
+    code = "usage_error"
+    exit_code = 2
 
 
 class InputError(TenureError, ValueError):

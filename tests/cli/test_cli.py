@@ -80,7 +80,9 @@ def test_missing_required_column(cli, tmp_path, store):
 
 def test_unknown_kind_lists_the_kinds(cli, tmp_path, store):
     write(tmp_path / "o.csv", ORDERS)
-    err = _user_error(cli("ingest", "purchases", tmp_path / "o.csv", "--store", store))
+    r = cli("ingest", "purchases", tmp_path / "o.csv", "--store", store)
+    assert r.code == 2 and "Traceback" not in r.err
+    err = r.err
     assert "unknown kind 'purchases'" in err
     assert "customers, orders, order_items, subscriptions, support_tickets" in err
 
@@ -95,7 +97,9 @@ def test_currency_without_rate_names_currency_and_date(cli, tmp_path, store):
         tmp_path / "o.csv",
         "order_id,customer_id,placed_at,amount,currency\nO1,C1,2024-03-05,10,JPY\n",
     )
-    err = _user_error(cli("ingest", "orders", tmp_path / "o.csv", "--store", store))
+    err = _user_error(
+        cli("ingest", "orders", tmp_path / "o.csv", "--store", store, "--reporting-currency", "EUR")
+    )
     assert "'JPY' has no FX rate into EUR on or before 2024-03-05" in err
 
 
@@ -135,6 +139,88 @@ def test_json_errors_are_one_document(cli, tmp_path, store):
 def test_usage_error_exits_2(cli):
     assert cli("ingest").code == 2
     assert cli("frobnicate").code == 2
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "words"),
+    [
+        (["metrics", "--period", "week"], "usage_error", ["'week'", "month, quarter, year"]),
+        (["ingest", "purchases", "o.csv"], "unknown_kind", ["'purchases'", "orders"]),
+        (["fit", "nosuchmodel"], "usage_error", ["'nosuchmodel'", "bgnbd"]),
+    ],
+)
+def test_usage_errors_exit_2_with_one_json_document(cli, tmp_path, store, args, code, words):
+    write(tmp_path / "o.csv", ORDERS)
+    r = cli(*args, "--store", store, "--json")
+    assert r.code == 2, (r.out, r.err)
+    assert "Traceback" not in r.err
+    error = json.loads(r.out)["error"]  # exactly one document on stdout
+    assert error["code"] == code
+    for word in words:
+        assert word in f"{error['message']} {error['hint']}"
+    assert not store.exists()
+
+
+def test_a_failed_ingest_creates_no_store(cli, tmp_path, store):
+    r = cli("ingest", "orders", tmp_path / "nope.csv", "--store", store)
+    assert r.code == 1
+    assert not store.exists()
+    write(tmp_path / "o.csv", "a;b\n1;2\n")
+    assert cli("ingest", "orders", tmp_path / "o.csv", "--store", store).code == 1
+    assert not store.exists()
+
+
+def test_a_failed_run_is_recorded_as_failed_with_its_reason(cli, tmp_path, store):
+    write(tmp_path / "o.csv", ORDERS)
+    assert cli("ingest", "orders", tmp_path / "o.csv", "--store", store).code == 0
+    write(tmp_path / "bad.csv", "order_id,customer_id,order_dte,amount\nO1,C1,2024-01-05,10\n")
+    r = cli("ingest", "orders", tmp_path / "bad.csv", "--store", store, "--json")
+    assert r.code == 1
+    assert json.loads(r.out)["error"]["code"] == "column_not_found"
+    runs = cli("runs", "--store", store, "--json").json()
+    assert runs[0]["status"] == "failed"
+    assert "need a column for 'placed_at'" in runs[0]["message"]
+
+
+def test_a_file_that_is_not_text_is_a_message_not_a_traceback(cli, tmp_path, store):
+    (tmp_path / "o.csv").write_bytes(bytes(range(256)) * 40)
+    r = cli("ingest", "orders", tmp_path / "o.csv", "--store", store, "--json")
+    assert r.code == 1, r.err
+    assert "Traceback" not in r.err
+    assert set(json.loads(r.out)) == {"error"}
+
+
+def test_a_new_store_adopts_the_currency_of_its_first_data(cli, tmp_path, store):
+    write(
+        tmp_path / "o.csv",
+        "order_id,customer_id,placed_at,amount,currency\nO1,C1,2024-01-05,10,USD\n"
+        "O2,C2,2024-01-06,12.5,USD\n",
+    )
+    r = cli("ingest", "orders", tmp_path / "o.csv", "--store", store, "--json")
+    assert r.code == 0, r.err
+    assert any("now reports in USD" in w for w in r.json()["warnings"])
+    assert cli("status", "--store", store, "--json").json()["reporting_currency"] == "USD"
+    # amounts are not converted: 10 USD reported as 10 USD
+    assert query(store, "SELECT sum(amount_reporting) FROM orders")[0][0] == 22.5
+    # a second file in another currency does not move it again
+    write(
+        tmp_path / "eur.csv",
+        "order_id,customer_id,placed_at,amount,currency\nE1,C1,2024-02-01,3,EUR\n",
+    )
+    err = _user_error(cli("ingest", "orders", tmp_path / "eur.csv", "--store", store))
+    assert "no FX rate into USD" in err
+
+
+def test_every_row_without_an_fx_rate_says_how_to_set_the_reporting_currency(cli, tmp_path, store):
+    write(
+        tmp_path / "o.csv",
+        "order_id,customer_id,placed_at,amount,currency\nO1,C1,2024-01-05,10,USD\n",
+    )
+    err = _user_error(
+        cli("ingest", "orders", tmp_path / "o.csv", "--store", store, "--reporting-currency", "EUR")
+    )
+    assert "no FX rate into EUR" in err
+    assert "--reporting-currency CODE" in err and "fx_rates" in err
 
 
 def test_status_and_runs(cli, tmp_path, store):

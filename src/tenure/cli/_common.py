@@ -26,6 +26,76 @@ JsonOption = Annotated[
 ]
 
 
+def run_app(app: typer.Typer) -> None:
+    """Run the CLI as the entry point does: every error is a message, never a
+    traceback. Exit 0 on success, 1 on a user error, 2 on a usage error, 130
+    on Ctrl-C. With --json every failure is one JSON error document on
+    stdout (the message goes to stderr as well)."""
+    from tenure.errors import TenureError
+
+    as_json = "--json" in sys.argv
+    try:
+        # without standalone mode the parser returns an exit code instead of exiting:
+        # 130 when Ctrl-C stopped the command
+        code = app(standalone_mode=False)
+        if code == 130:
+            raise KeyboardInterrupt
+        if isinstance(code, int) and code:
+            sys.exit(code)
+    except TenureError as exc:
+        _fail(exc.exit_code, exc.to_dict(), exc.render(), as_json)
+    except KeyboardInterrupt:
+        print("Interrupted: the store was left as it was.", file=sys.stderr)
+        sys.exit(130)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        print("Aborted.", file=sys.stderr)
+        sys.exit(1)
+    except MemoryError:
+        _fail(
+            1,
+            _error_doc("out_of_memory", "the machine ran out of memory.", MEMORY_HINT),
+            f"the machine ran out of memory.\n{MEMORY_HINT}",
+            as_json,
+        )
+    except Exception as exc:  # noqa: BLE001 - a bug must still not print a traceback
+        if hasattr(exc, "show") and hasattr(exc, "exit_code"):
+            # usage errors from the command-line parser (Typer's own copy of
+            # click): they show themselves and exit 2
+            if as_json:
+                emit_json(_error_doc("usage_error", exc.format_message(), "See --help."))
+            exc.show()
+            sys.exit(exc.exit_code)
+        import traceback
+
+        where = "".join(traceback.format_exception(exc)[-3:]).strip().splitlines()
+        what = f"internal error: {type(exc).__name__}: {exc}"
+        hint = (
+            "This is a bug in tenure. Please report it with the command you ran and "
+            "these lines: " + " | ".join(line.strip() for line in where[-4:])
+        )
+        _fail(1, _error_doc("internal_error", what, hint), f"{what}\n{hint}", as_json)
+    sys.exit(0)
+
+
+MEMORY_HINT = "Close other programs, or ingest the data in smaller files, and try again."
+
+
+def _error_doc(code: str, message: str, hint: str | None) -> dict[str, Any]:
+    fields = ("source", "row", "column", "value", "expected")
+    return {"error": {"code": code, "message": message, "hint": hint, **dict.fromkeys(fields)}}
+
+
+def _fail(exit_code: int, doc: dict[str, Any], text: str, as_json: bool) -> None:
+    if as_json:
+        emit_json(doc)
+    console = err_console()
+    console.print("[bold red]Error:[/]", end=" ")
+    console.print(text, markup=False)
+    sys.exit(exit_code)
+
+
 def emit_json(data: Any) -> None:
     """One JSON document on stdout (see :func:`tenure.jsondoc.dumps`)."""
     from tenure.jsondoc import dumps
@@ -69,9 +139,24 @@ def progress(enabled: bool = True) -> Iterator[Any]:
 
 # -- options of the commands that read the engine ------------------------------
 
+PERIODS = ("month", "quarter", "year")
+# a period outside the list is a usage error (exit 2), caught by the parser
 PeriodOption = Annotated[
-    str, typer.Option("--period", help="Calendar period: month, quarter or year.")
+    str,
+    typer.Option(
+        "--period",
+        help="Calendar period: month, quarter or year.",
+        callback=lambda value: _one_of(value, PERIODS),
+    ),
 ]
+
+
+def _one_of(value: str, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise typer.BadParameter(f"{value!r} is not one of {', '.join(choices)}.")
+    return value
+
+
 ActivityWindowOption = Annotated[
     int | None,
     typer.Option(

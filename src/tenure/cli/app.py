@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-
 import typer
 
 from tenure import __version__
@@ -63,37 +61,6 @@ app.add_typer(web_cmd.apikey_app, name="apikey", help=web_cmd.APIKEY_HELP)
 
 
 def main() -> None:
-    from tenure.errors import TenureError
+    from tenure.cli._common import run_app
 
-    try:
-        # without standalone mode the parser returns an exit code instead of exiting:
-        # 130 when Ctrl-C stopped the command
-        code = app(standalone_mode=False)
-        if code == 130:
-            raise KeyboardInterrupt
-        if isinstance(code, int) and code:
-            sys.exit(code)
-    except TenureError as exc:
-        from tenure.cli._common import emit_json, err_console
-
-        if "--json" in sys.argv:
-            emit_json(exc.to_dict())
-        console = err_console()
-        console.print("[bold red]Error:[/]", end=" ")
-        console.print(exc.render(), markup=False)
-        sys.exit(1)
-    except KeyboardInterrupt:
-        print("Interrupted: the store was left as it was.", file=sys.stderr)
-        sys.exit(130)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except typer.Abort:
-        print("Aborted.", file=sys.stderr)
-        sys.exit(1)
-    except Exception as exc:
-        # usage errors from the command-line parser: they show themselves, exit 2
-        if hasattr(exc, "show") and hasattr(exc, "exit_code"):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise
-    sys.exit(0)
+    run_app(app)

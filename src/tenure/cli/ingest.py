@@ -106,11 +106,17 @@ def ingest(
     json_: JsonOption = False,
 ) -> None:
     from tenure.config import load_settings
+    from tenure.ingestion.mapping import kind_named
     from tenure.ingestion.pipeline import ingest as run
-    from tenure.store.workspace import Workspace
+    from tenure.store.workspace import Workspace, removed_if_failed
 
+    kind_named(kind)  # an unknown kind is a usage error, before any store is opened
     settings = load_settings(store=store, reporting_currency=reporting_currency)
-    with Workspace.open(settings) as ws, progress(not json_) as update:
+    with (
+        removed_if_failed(settings.store),
+        Workspace.open(settings) as ws,
+        progress(not json_) as update,
+    ):
         result = run(
             kind,
             path,

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from tenure.datamodel import KINDS, Kind
-from tenure.errors import ColumnNotFoundError, ConfigError, InputError
+from tenure.errors import ColumnNotFoundError, ConfigError, InputError, UsageError
 
 PRESETS = ("shopify", "stripe", "hubspot")
 # keys a source may leave out: each row's key is then derived from its values
@@ -65,7 +65,7 @@ def kind_named(name: str) -> Kind:
     if kind is None:
         close = difflib.get_close_matches(name.lower(), KINDS, n=1)
         hint = f"Did you mean '{close[0]}'? " if close else ""
-        raise InputError(
+        raise UsageError(
             f"unknown kind {name!r}.",
             hint=f"{hint}Kinds: {', '.join(KINDS)}.",
             value=name,

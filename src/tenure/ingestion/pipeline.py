@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,7 @@ from tenure.ingestion.validate import build_checked
 from tenure.sqltext import lit, q
 from tenure.store import writer
 from tenure.store.analytics import scalar
-from tenure.store.workspace import Workspace
+from tenure.store.workspace import Workspace, removed_if_failed
 
 Progress = Callable[[str], None]
 
@@ -94,33 +94,29 @@ def ingest(
     ``map`` is ``["Source column=field", ...]`` or ``{"Source column": "field"}``.
     """
     started = time.perf_counter()
-    owned = workspace is None
-    ws = workspace or Workspace.open(load_settings(store=store))
-    try:
-        return _run(
-            ws,
-            mapping_mod.kind_named(kind),
-            source,
-            map=map,
-            mapping=mapping,
-            preset=preset,
-            max_errors=max_errors,
-            fmt=fmt,
-            encoding=encoding,
-            delimiter=delimiter,
-            date_format=date_format,
-            date_order=date_order,
-            timezone=timezone,
-            currency=currency,
-            create_customers=create_customers,
-            table=table,
-            query=query,
-            progress=progress or (lambda _stage: None),
-            started=started,
-        )
-    finally:
-        if owned:
-            ws.close()
+    the_kind = mapping_mod.kind_named(kind)
+    opts: dict[str, Any] = {
+        "map": map,
+        "mapping": mapping,
+        "preset": preset,
+        "max_errors": max_errors,
+        "fmt": fmt,
+        "encoding": encoding,
+        "delimiter": delimiter,
+        "date_format": date_format,
+        "date_order": date_order,
+        "timezone": timezone,
+        "currency": currency,
+        "create_customers": create_customers,
+        "table": table,
+        "query": query,
+        "progress": progress or (lambda _stage: None),
+    }
+    if workspace is not None:
+        return _run(workspace, the_kind, source, started=started, **opts)
+    settings = load_settings(store=store)
+    with removed_if_failed(settings.store), Workspace.open(settings) as ws:
+        return _run(ws, the_kind, source, started=started, **opts)
 
 
 def _mapping(kind: Kind, map_: Any, mapping_file: Any, preset: str | None) -> mapping_mod.Mapping:
@@ -187,6 +183,15 @@ def _run(
             # columns starting with "_" are tenure's own (a quarantine file's, say)
             usable = [c for c in src.columns if not c.startswith("_")]
             resolved = mapping_mod.resolve(kind, usable, wanted, src.name)
+            reporting = settings.reporting_currency
+            adopted = _currency_to_adopt(con, kind, resolved, default_currency, reporting)
+            if adopted:
+                result.warnings.append(
+                    f"the store had no reporting currency chosen and this first data is all in "
+                    f"{adopted}: it now reports in {adopted}. To report in another currency, "
+                    "start a store with --reporting-currency (or reporting_currency in tenure.toml)"
+                )
+                reporting = adopted
             progress("checking")
             plan = build_checked(
                 con,
@@ -198,7 +203,7 @@ def _run(
                 date_format=date_format,
                 date_order=date_order,
                 default_currency=default_currency,
-                reporting_currency=settings.reporting_currency,
+                reporting_currency=reporting,
             )
             result.mapping = plan.mapped
             result.ignored_columns = plan.ignored_columns
@@ -234,7 +239,9 @@ def _run(
                     pending.publish()
                 raise InputError(
                     f"every one of the {result.read:,} rows was rejected; nothing was written.",
-                    hint=_first_reasons(result) + f"\nAll rejected rows: {result.quarantine}",
+                    hint=_first_reasons(result)
+                    + _fx_advice(result, reporting)
+                    + f"\nAll rejected rows: {result.quarantine}",
                     source=src.name,
                 )
             progress("writing")
@@ -245,8 +252,17 @@ def _run(
                 writer.stub_customers(con, kind, time_field)
             checkpoint("rows staged")
             written = writer.commit(
-                con, kind, ingest_id=run_id, source=src.name, with_stubs=with_stubs
+                con,
+                kind,
+                ingest_id=run_id,
+                source=src.name,
+                with_stubs=with_stubs,
+                meta={"reporting_currency": adopted, "reporting_currency_chosen": "adopted"}
+                if adopted
+                else None,
             )
+            if adopted:
+                ws.settings = replace(ws.settings, reporting_currency=adopted)
             checkpoint("after commit")
             if pending:
                 pending.publish()
@@ -257,10 +273,8 @@ def _run(
     except TenureError as exc:
         _finish(ws, run_id, result, started, "failed", message=str(exc))
         raise
-    except (KeyboardInterrupt, duckdb.InterruptException, RuntimeError) as exc:
+    except (KeyboardInterrupt, duckdb.InterruptException):
         # DuckDB turns Ctrl-C during a query into "Query interrupted"
-        if isinstance(exc, RuntimeError) and "interrupted" not in str(exc).lower():
-            raise
         _finish(ws, run_id, result, started, "interrupted", message="interrupted (Ctrl-C)")
         raise KeyboardInterrupt from None
     except duckdb.Error as exc:
@@ -270,8 +284,62 @@ def _run(
             hint="Check the file and the mapping; the store was not changed.",
             source=result.source,
         ) from None
+    except Exception as exc:
+        if isinstance(exc, RuntimeError) and "interrupted" in str(exc).lower():
+            _finish(ws, run_id, result, started, "interrupted", message="interrupted (Ctrl-C)")
+            raise KeyboardInterrupt from None
+        # not a refusal tenure meant to make, but the run failed all the same:
+        # the history says so, with the reason, instead of "interrupted" later
+        _finish(ws, run_id, result, started, "failed", message=f"{type(exc).__name__}: {exc}")
+        raise
     _finish(ws, run_id, result, started, "succeeded")
     return result
+
+
+def _currency_to_adopt(
+    con: duckdb.DuckDBPyConnection,
+    kind: Kind,
+    resolved: mapping_mod.Mapping,
+    default_currency: str,
+    reporting: str,
+) -> str | None:
+    """The one currency of a new store's first data, when nobody chose the
+    store's reporting currency; None otherwise."""
+    if not kind.converted or "currency" in resolved.sql:
+        return None
+    meta = dict(con.execute("SELECT key, value FROM _tenure_meta").fetchall())
+    if meta.get("reporting_currency_chosen") != "no":
+        return None  # chosen, adopted before, or a store older than the choice
+    if scalar(con, "SELECT count(*) FROM _ingest_batches"):
+        return None
+    column = resolved.columns.get("currency")
+    if column is None:
+        found = {default_currency}
+    else:
+        cell = f"upper(nullif(trim({q(column)}), ''))"
+        found = {
+            row[0] or default_currency
+            for row in con.execute(f"SELECT DISTINCT {cell} FROM raw LIMIT 3").fetchall()
+        }
+    if len(found) != 1:
+        return None
+    (currency,) = found
+    if currency == reporting or len(currency) != 3 or not currency.isalpha():
+        return None
+    return currency
+
+
+def _fx_advice(result: IngestResult, reporting: str) -> str:
+    """When every row wants an FX rate: how to report in their currency instead."""
+    reasons = [r for r in result.reasons if "has no FX rate" in str(r.get("reason", ""))]
+    if not reasons or sum(int(r.get("count", 0)) for r in reasons) < result.rejected:
+        return ""
+    return (
+        f"\nEvery row is in a currency without an FX rate into {reporting}, the store's "
+        "reporting currency. Either ingest fx_rates for those currencies, or report in the "
+        "data's currency: start a new store with --reporting-currency CODE (or set "
+        "reporting_currency in tenure.toml before the first ingest)."
+    )
 
 
 def _check_timezone(con: duckdb.DuckDBPyConnection, tz: str) -> None:

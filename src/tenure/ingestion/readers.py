@@ -244,9 +244,11 @@ def _scan_text(
         )
     has_header = first is not None and not all(DATA_LIKE.match(f.strip()) for f in first)
     if first is not None:
-        header = unique_names([f.strip() for f in first]) if has_header else [
-            f"column{i + 1}" for i in range(len(first))
-        ]
+        header = (
+            unique_names([f.strip() for f in first])
+            if has_header
+            else [f"column{i + 1}" for i in range(len(first))]
+        )
         if not has_header:
             notes.append(
                 "the first line holds data, not column names: the columns are called "

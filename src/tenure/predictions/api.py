@@ -22,7 +22,7 @@ import pandas as pd
 
 from tenure.config import Settings, load_settings
 from tenure.engine.context import Context, Definitions
-from tenure.errors import ConfigError
+from tenure.errors import ConfigError, UsageError
 from tenure.models._base import LikelihoodModel
 from tenure.predictions import scoring
 from tenure.predictions import store as kept
@@ -143,7 +143,7 @@ def fit(
     scores of ``sbg`` and ``churn``, in the store (only when reading from
     it)."""
     if model not in MODELS:
-        raise ConfigError(
+        raise UsageError(
             f"{model!r} is not a model tenure fits here.", hint=f"Use one of: {', '.join(MODELS)}."
         )
     settings = settings or load_settings(store=store)

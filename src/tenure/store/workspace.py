@@ -10,9 +10,11 @@ By default both live in one folder (``./tenure-data``)::
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -67,11 +69,19 @@ class Workspace:
                     )
                 settings = replace(settings, reporting_currency=stored)
             elif create:
+                chosen = settings.reporting_currency is not None
                 settings = replace(
                     settings, reporting_currency=settings.reporting_currency or DEFAULT_CURRENCY
                 )
                 con.execute("BEGIN")
                 analytics.create_schema(con, settings.reporting_currency)
+                # a store whose currency nobody chose takes that of its first data
+                # (see tenure.ingestion.pipeline)
+                con.execute(
+                    "INSERT INTO _tenure_meta VALUES ('reporting_currency_chosen', ?) "
+                    "ON CONFLICT DO NOTHING",
+                    ["yes" if chosen else "no"],
+                )
                 con.execute("COMMIT")
             else:
                 raise ConfigError(f"there is no tenure store at {store}.")
@@ -118,6 +128,21 @@ class Workspace:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+@contextmanager
+def removed_if_failed(store: Path) -> Iterator[None]:
+    """A store that the block creates is removed again when the block fails,
+    so that a mistyped path or a refused file leaves no empty store behind.
+    It is kept when the failure left rejected rows in its quarantine folder:
+    the message points there."""
+    existed = store.exists()
+    try:
+        yield
+    except BaseException:
+        if not existed and store.is_dir() and not any(store.glob("quarantine/*.csv")):
+            shutil.rmtree(store, ignore_errors=True)
+        raise
 
 
 def _pid_alive(pid: int | None) -> bool:

@@ -98,8 +98,10 @@ def commit(
     ingest_id: int,
     source: str,
     with_stubs: bool,
+    meta: dict[str, str] | None = None,
 ) -> Written:
-    """Write ``merged`` (and ``stubs``) into the store in one transaction."""
+    """Write ``merged`` (and ``stubs``) into the store in one transaction;
+    ``meta`` (store settings such as an adopted reporting currency) with it."""
     inserted, updated, unchanged = counts(con)
     cols = _value_columns(kind)
     key_match = " AND ".join(f"{q(kind.name)}.{q(k)} = m.{q(k)}" for k in kind.key)
@@ -140,6 +142,11 @@ def commit(
             "INSERT INTO _ingest_batches VALUES (?, ?, ?, now() AT TIME ZONE 'UTC')",
             [ingest_id, kind.name, source],
         )
+        for key, value in (meta or {}).items():
+            con.execute(
+                "INSERT INTO _tenure_meta VALUES (?, ?) ON CONFLICT DO UPDATE SET value = ?",
+                [key, value, value],
+            )
         checkpoint("before commit")
         con.execute("COMMIT")
     except BaseException:

@@ -48,9 +48,13 @@ def test_metrics_of_a_dataframe_by_hand():
     m = tenure.metrics(_orders(SHOP), period="quarter").set_index("period")
     assert list(m.index) == ["2025-Q1", "2025-Q2"]
     q2 = m.loc["2025-Q2"]
-    # S = 3 (A, B, C), N = 2 (D, E), E = 5: retention (5 - 2) / 3
+    # S = 3 (A, B, C), N = 2 (D, E), E = 5, L = 0, R = 0
     assert (q2.customers_start, q2.new_customers, q2.customers_end) == (3, 2, 5)
-    assert q2.retention_rate == pytest.approx(100.0)
+    assert (q2.lost_customers, q2.reactivated_customers) == (0, 0)
+    # but the data begins on 2025-01-10: with a 365-day window nobody could
+    # have lapsed by April, so (5 - 2) / 3 = 100 % would say nothing
+    assert math.isnan(q2.retention_rate) and math.isnan(q2.churn_rate)
+    assert "365-day activity window" in q2.missing["retention_rate"]
     assert (q2.orders, q2.revenue) == (3, 130.0)
     assert m.loc["2025-Q1", "aov"] == pytest.approx(250 / 4)
     assert m.attrs["definitions"]["active_customer"] == "a purchase in the 365 days up to the date"
@@ -85,7 +89,7 @@ def test_metrics_as_arrow_carry_the_definitions():
     assert table.column("period").to_pylist() == ["2025-Q1", "2025-Q2"]
     assert table.column("customers_end").to_pylist() == [3, 5]
     assert table.column("revenue").to_pylist() == [250.0, 130.0]
-    assert table.column("retention_rate").to_pylist()[1] == pytest.approx(100.0)
+    assert table.column("reactivated_customers").to_pylist() == [0, 0]
     # Q1 has no one active at its start: missing, not 0
     first = table.column("retention_rate")[0]
     assert not first.is_valid or math.isnan(first.as_py())

@@ -137,19 +137,23 @@ def test_metrics_per_quarter_by_hand(cli, shop):
     assert q1["repeat_purchase_rate"] == pytest.approx(100 / 3)  # A has two orders by 03-31
     assert q1["repeat_revenue_share"] == pytest.approx(20.0)  # A's second order: 50 of 250
 
-    # Q2: S = 3 (A, B, C), N = 2 (D, E), E = 5, nobody lost.
+    # Q2: S = 3 (A, B, C), N = 2 (D, E), E = 5, nobody lost or back.
     assert (q2["customers_start"], q2["new_customers"], q2["customers_end"]) == (3, 2, 5)
-    assert q2["lost_customers"] == 0
-    assert q2["retention_rate"] == pytest.approx(100.0)  # (5 - 2) / 3
-    assert q2["churn_rate"] == pytest.approx(0.0)
+    assert (q2["lost_customers"], q2["reactivated_customers"]) == (0, 0)
+    # the data begins on 2025-01-10: with a 365-day window no buyer can be lost
+    # before 2026-01-10, so Q2's (5 - 2) / 3 = 100 % and 0 % churn would say
+    # nothing; they are missing, with the reason
+    for name in ("retention_rate", "churn_rate", "reactivation_rate", "historic_clv"):
+        assert q2[name] is None
+        assert "365-day activity window after the first purchase (2025-01-10)" in (
+            q2["missing"][name]
+        )
+        assert "2026-01-10" in q2["missing"][name]
     # orders 5-7: 20 + 80 + 30 = 130 from C, D, E
     assert (q2["orders"], q2["revenue"], q2["customers_ordering"]) == (3, 130.0, 3)
     assert q2["aov"] == pytest.approx(130 / 3)
     assert q2["repeat_purchase_rate"] == pytest.approx(100 / 3)  # C
     assert q2["repeat_revenue_share"] == pytest.approx(20 / 130 * 100)
-    # no one lost: the lifespan 1 / churn is unbounded, so CLV is missing
-    assert q2["historic_clv"] is None
-    assert "no customers lost" in q2["missing"]["historic_clv"]
 
 
 def test_metrics_with_a_30_day_window(cli, shop):
@@ -164,11 +168,12 @@ def test_metrics_with_a_30_day_window(cli, shop):
     assert d["activity_window_days"] == 30
     q1, q2 = doc["metrics"]
     assert q1["period"] == "2025-Q1" and q2["period"] == "2025-Q2"
-    # on 03-31 only A (03-15 .. 04-13) and C (03-20 .. 04-18) are active
-    assert (q1["customers_start"], q1["new_customers"], q1["customers_end"]) == (0, 3, 2)
+    # on 03-31 only A (03-15 .. 04-13) and C (03-20 .. 04-18) are active; B
+    # (02-15 .. 03-16) came and went within Q1, so is in neither N nor E
+    assert (q1["customers_start"], q1["new_customers"], q1["customers_end"]) == (0, 2, 2)
     # Q2: S = {A, C}; N = {D, E}; on 06-30 C, D and E are active; A is lost
     assert (q2["customers_start"], q2["new_customers"], q2["customers_end"]) == (2, 2, 3)
-    assert q2["lost_customers"] == 1
+    assert (q2["lost_customers"], q2["reactivated_customers"]) == (1, 0)
     assert q2["retention_rate"] == pytest.approx(50.0)  # (3 - 2) / 2
     assert q2["churn_rate"] == pytest.approx(50.0)  # 1 / 2
     # the window moves nobody's money

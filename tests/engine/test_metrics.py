@@ -27,22 +27,27 @@ def _row(frame: pd.DataFrame, period: str) -> pd.Series:
     return frame.set_index("period").loc[period]
 
 
+# The data begins more than one activity window before the periods the
+# examples look at: before that, nobody could have lapsed, and churn is missing.
+FOUNDER = ("founder", "2022-01-10 10:00", 10.0)
+
+
 def test_design_retention_example(backend):
     """S = 100, N = 50, E = 125 gives a retention rate of 75 % (DESIGN.md)."""
-    specs = [(f"kept{i}", "2024-01-15 10:00", 10.0) for i in range(75)]
+    specs = [FOUNDER] + [(f"kept{i}", "2024-01-15 10:00", 10.0) for i in range(75)]
     # active through 2024-06-08 (365-day window), so lost in June
     specs += [(f"gone{i}", "2023-06-10 10:00", 10.0) for i in range(25)]
     specs += [(f"new{i}", "2024-06-15 10:00", 10.0) for i in range(50)]
     ctx = backend.context(Definitions(as_of=date(2024, 6, 30)), orders=_orders(specs))
     june = _row(period_metrics(ctx, "month"), "2024-06")
     assert (june.customers_start, june.new_customers, june.customers_end) == (100, 50, 125)
-    assert june.lost_customers == 25
+    assert (june.lost_customers, june.reactivated_customers) == (25, 0)
     assert june.retention_rate == pytest.approx(75.0)
 
 
 def test_design_churn_example(backend):
     """S = 200, L = 50 gives a churn rate of 25 % (DESIGN.md)."""
-    specs = [(f"kept{i}", "2024-01-15 10:00", 10.0) for i in range(150)]
+    specs = [FOUNDER] + [(f"kept{i}", "2024-01-15 10:00", 10.0) for i in range(150)]
     specs += [(f"gone{i}", "2023-06-10 10:00", 10.0) for i in range(50)]
     ctx = backend.context(Definitions(as_of=date(2024, 6, 30)), orders=_orders(specs))
     june = _row(period_metrics(ctx, "month"), "2024-06")
@@ -52,7 +57,7 @@ def test_design_churn_example(backend):
 
 
 def _oracle(orders: pd.DataFrame, window: int, as_of: date) -> pd.DataFrame:
-    """S, N, E, L per month by walking every customer's purchase days in Python."""
+    """S, N, E, L, R per month by walking every customer's purchase days in Python."""
     days: dict[str, set[date]] = {}
     for c, ts in zip(orders.customer_id, orders.placed_at, strict=True):
         if ts.date() <= as_of:
@@ -72,13 +77,12 @@ def _oracle(orders: pd.DataFrame, window: int, as_of: date) -> pd.DataFrame:
         before = m - timedelta(days=1)
         s = {c for c in days if active(c, before)}
         e = {c for c in days if active(c, end)}
-        n = {c for c in days if m <= min(days[c]) <= end}
-        rows.append((m.strftime("%Y-%m"), len(s), len(n), len(e), len(s - e)))
+        n = {c for c in e - s if m <= min(days[c]) <= end}
+        r = {c for c in e - s if min(days[c]) < m}
+        rows.append((m.strftime("%Y-%m"), len(s), len(n), len(e), len(s - e), len(r)))
         m = nxt
-    return pd.DataFrame(
-        rows,
-        columns=["period", "customers_start", "new_customers", "customers_end", "lost_customers"],
-    )
+    columns = ["customers_start", "new_customers", "customers_end", "lost_customers"]
+    return pd.DataFrame(rows, columns=["period", *columns, "reactivated_customers"])
 
 
 # a window shorter than a month makes spells that cover no month end
@@ -99,7 +103,9 @@ def test_active_counts_match_a_day_by_day_oracle(backend, seed, window):
     want = _oracle(orders, window, as_of)
     cols = list(want.columns)
     pd.testing.assert_frame_equal(got[cols].reset_index(drop=True), want, check_dtype=False)
-    assert got["lost_customers"].sum() > 0 and got["new_customers"].sum() == 40
+    assert got["lost_customers"].sum() > 0 and got["reactivated_customers"].sum() > 0
+    if window > 31:  # nobody can be first active and gone within one month
+        assert got["new_customers"].sum() == 40
 
 
 def test_order_metrics_by_hand(backend):
@@ -170,7 +176,7 @@ def test_period_boundary_and_quarters(backend):
 
 def test_historic_clv(backend):
     # 4 customers active all of 2024-06 except one lost: S = 4, E = 3, L = 1
-    specs = [(f"c{i}", "2024-01-10 10:00", 10.0) for i in range(3)]
+    specs = [FOUNDER] + [(f"c{i}", "2024-01-10 10:00", 10.0) for i in range(3)]
     specs += [("lost", "2023-06-20 10:00", 10.0)]
     specs += [("c0", "2024-06-10 10:00", 70.0)]
     ctx = backend.context(Definitions(as_of=date(2024, 6, 30)), orders=_orders(specs))
@@ -180,3 +186,112 @@ def test_historic_clv(backend):
     assert june.historic_clv == pytest.approx(80.0)
     may = _row(period_metrics(ctx, "month"), "2024-05")
     assert np.isnan(may.historic_clv) and "unbounded" in may.missing["historic_clv"]
+
+
+def test_flows_by_hand_with_reactivation(backend):
+    """A 30-day window, four customers, counts worked out on paper.
+
+    a: buys 2024-01-05 and 2024-03-10: active to 02-03, lost in February,
+       back in March (active 03-10 to 04-08), lost in April.
+    b: buys 2024-01-20 and 2024-02-15: active 01-20 to 03-15 in one spell,
+       lost in March.
+    c: buys 2024-02-03 and 2024-02-08: first active in February, gone on
+       03-09; never active at a month end after February.
+    d: buys 2024-03-02, and 2024-03-03: active to 04-01; new in March, still
+       active at the end of March (and of no month after).
+    """
+    specs = [
+        ("a", "2024-01-05 10:00", 10.0), ("a", "2024-03-10 10:00", 10.0),
+        ("b", "2024-01-20 10:00", 10.0), ("b", "2024-02-15 10:00", 10.0),
+        ("c", "2024-02-03 10:00", 10.0), ("c", "2024-02-08 10:00", 10.0),
+        ("d", "2024-03-02 10:00", 10.0), ("d", "2024-03-03 10:00", 10.0),
+    ]  # fmt: skip
+    ctx = backend.context(
+        Definitions(activity_window=30, as_of=date(2024, 5, 31)), orders=_orders(specs)
+    )
+    m = period_metrics(ctx, "month")
+    cols = ["customers_start", "customers_end", "new_customers", "lost_customers",
+            "reactivated_customers"]  # fmt: skip
+    got = {r.period: tuple(int(v) for v in r[cols]) for _, r in m.iterrows()}
+    #                 S  E  N  L  R
+    assert got == {
+        "2024-01": (0, 2, 2, 0, 0),  # a and b new
+        "2024-02": (2, 2, 1, 1, 0),  # a lost, c new, b kept
+        "2024-03": (2, 2, 1, 2, 1),  # b and c lost, a back, d new
+        "2024-04": (2, 0, 0, 2, 0),  # a and d lost
+        "2024-05": (0, 0, 0, 0, 0),
+    }
+    for s, e, n, lost, r in got.values():
+        assert s - lost + n + r == e
+    march = _row(m, "2024-03")
+    # retention (E - N) / S = (2 - 1) / 2; churn 2 / 2; reactivation 1 / 2
+    assert (march.retention_rate, march.churn_rate, march.reactivation_rate) == (50.0, 100.0, 50.0)
+    # the first purchase is 2024-01-05: February starts less than 30 days after
+    feb = _row(m, "2024-02")
+    assert math.isnan(feb.churn_rate) and math.isnan(feb.retention_rate)
+    assert "30-day activity window" in feb.missing["churn_rate"]
+    assert "2024-02-04" in feb.missing["reactivation_rate"]
+
+
+def test_no_churn_before_one_window_has_passed(backend):
+    """With a 365-day window nobody who bought can be lost in the data's
+    first year: those periods have no retention, churn or CLV, with the
+    reason; the first period starting a window after the first purchase has."""
+    specs = [("a", "2023-03-15 10:00", 10.0), ("b", "2023-05-01 10:00", 10.0)]
+    specs += [("b", "2024-04-20 10:00", 10.0)]
+    ctx = backend.context(Definitions(as_of=date(2024, 6, 30)), orders=_orders(specs))
+    m = period_metrics(ctx, "month").set_index("period")
+    early = m.loc["2023-04":"2024-03"]
+    assert early["churn_rate"].isna().all() and early["retention_rate"].isna().all()
+    assert early["historic_clv"].isna().all()
+    for why in early["missing"]:
+        assert why["churn_rate"] == why["retention_rate"] == why["historic_clv"]
+        # 2023-03-15 + 365 days is 2024-03-14 (2024 is a leap year)
+        assert "2023-03-15" in why["churn_rate"] and "2024-03-14" in why["churn_rate"]
+    # 2024-04 starts 383 days after the first purchase. a, active to 2024-03-13,
+    # was lost in March; b's second purchase carries them on: S = 1, E = 1
+    april = m.loc["2024-04"]
+    assert (april.customers_start, april.lost_customers, april.churn_rate) == (1, 0, 0.0)
+    assert april.retention_rate == 100.0 and "churn_rate" not in april.missing
+
+
+@pytest.fixture(scope="module")
+def demo_settings(tmp_path_factory):
+    """The demo business (orders and subscriptions), 300 customers, in a store."""
+    from tenure.config import load_settings
+    from tenure.datasets.demo import generate_demo
+    from tenure.ingestion.pipeline import ingest
+    from tenure.store.workspace import Workspace
+
+    folder = tmp_path_factory.mktemp("flows")
+    files = generate_demo(folder / "files", customers=300, seed=3)
+    settings = load_settings(store=folder / "store", reporting_currency="EUR")
+    with Workspace.open(settings) as ws:
+        for kind in ("fx_rates", "customers", "orders", "subscriptions"):
+            ingest(kind, files.by_kind()[kind], workspace=ws)
+    return settings
+
+
+@pytest.mark.parametrize("active_by", ["purchase", "subscription", "either"])
+@pytest.mark.parametrize(("period", "window"), [("month", 365), ("quarter", 60), ("year", 30)])
+def test_every_period_reconciles_on_the_demo(demo_settings, active_by, period, window):
+    """S - L + N + R = E in every row, whatever the definition; so retention
+    = 100 - churn + reactivation and is never below 0."""
+    from tenure.engine.context import Context
+    from tenure.engine.source import open_source
+
+    defs = Definitions(activity_window=window, active_by=active_by)
+    with open_source(demo_settings) as src:
+        m = period_metrics(Context(src, defs), period)
+    s, e = m["customers_start"], m["customers_end"]
+    n, lost, r = m["new_customers"], m["lost_customers"], m["reactivated_customers"]
+    assert ((s - lost + n + r) == e).all()
+    assert (n >= 0).all() and (r >= 0).all() and (lost <= s).all()
+    rated = m.dropna(subset=["retention_rate"])
+    assert len(rated) > 0
+    np.testing.assert_allclose(
+        rated["retention_rate"], 100 - rated["churn_rate"] + rated["reactivation_rate"]
+    )
+    assert (rated["retention_rate"] >= 0).all()
+    if active_by == "subscription":  # periods are held back only for purchases
+        assert not any("activity window" in str(w) for w in m["missing"])

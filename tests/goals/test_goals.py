@@ -153,6 +153,7 @@ def test_progress_with_no_value_at_all():
         "progress": None,
         "trend_per_period": None,
         "projected_value": None,
+        "projection_bounded": False,
         "status": "not enough data",
     }
 
@@ -179,6 +180,49 @@ def test_progress_projects_the_least_squares_line(target, status):
     # the latest value skips July's gap
     assert (out["current_period"], out["current_value"]) == ("2025-06", 66.0)
     assert out["progress"] == pytest.approx((66 - 61) / (target - 61) * 100)
+
+
+# Churn falls by 5 points a month, January to June 2025: 30, 25, ..., 5. The
+# line is the data itself and gives 5 - 5 x 6 = -25 for December: no churn
+# rate is below 0, so the projection is 0, which reaches a target of 4.5
+# (5 less 10 %). Retention rising by 4 points a month, 70 to 90, would pass
+# 100 by December (90 + 24 = 114): the projection is 100, which reaches 95.
+@pytest.mark.parametrize(
+    ("metric", "values", "baseline", "target", "projected"),
+    [
+        ("churn_rate", [30.0, 25.0, 20.0, 15.0, 10.0, 5.0], 5.0, 4.5, 0.0),
+        ("retention_rate", [70.0, 74.0, 78.0, 82.0, 86.0, 90.0], 90.0, 95.0, 100.0),
+        ("new_customers", [60.0, 50.0, 40.0, 30.0, 20.0, 10.0], 10.0, 12.0, 0.0),
+    ],
+)
+def test_projections_stay_within_what_the_metric_can_be(
+    metric, values, baseline, target, projected
+):
+    frame = _frame(metric, "2025-01-01", values)
+    out = progress.evaluate(_goal(metric, baseline, target, "2025-12-31"), frame, AS_OF)
+    assert out["trend_per_period"] == pytest.approx(values[1] - values[0])
+    assert out["projected_value"] == projected and out["projection_bounded"] is True
+    # on track when the bounded projection reaches the target
+    reaches = projected <= target if target < baseline else projected >= target
+    assert out["status"] == ("on track" if reaches else "off track")
+
+
+def test_a_projection_inside_the_range_is_not_bounded():
+    out = progress.evaluate(_goal("churn_rate", 20.0, 10.0, "2025-12-31"), CHURN, AS_OF)
+    assert (out["projected_value"], out["projection_bounded"]) == (pytest.approx(9.0), False)
+
+
+def test_every_metric_a_goal_can_track_declares_its_bounds():
+    from tenure.engine.metrics import COLUMNS
+    from tenure.goals.targets import METRICS
+
+    for info in METRICS.values():
+        assert info.name in COLUMNS
+        assert info.low is not None, info.name  # nothing a goal tracks is unbounded below
+        if info.unit == "percent" and info.name not in (
+            "reactivation_rate", "revenue_churn_rate", "net_revenue_retention"
+        ):  # fmt: skip
+            assert (info.low, info.high) == (0.0, 100.0), info.name
 
 
 # -- industry benchmarks -----------------------------------------------------------
@@ -255,8 +299,9 @@ def test_unknown_industry_lists_the_known_ones():
 #   P4 2024-04-20, 2025-06-15 -> active to 2025-04-19, again from 2025-06-15
 #   P5 2025-01-05            -> active throughout
 # The latest purchase is on 2025-06-15, so May 2025 is the last complete month.
-# Churn per month, December 2024 to May 2025 (S active at the start, L lost):
-#   Dec 4/0, Jan 4/0, Feb 5/0, Mar 5/0 -> 0; Apr 5/1 (P4) -> 20; May 4/1 (P1) -> 25.
+# The first purchase is on 2024-03-01: no buyer can lapse before 2025-03-01,
+# so churn is missing up to February 2025. From March (S active at the
+# start, L lost): Mar 5/0 -> 0; Apr 5/1 (P4) -> 20; May 4/1 (P1) -> 25.
 GOAL_SHOP = """order_id,customer_id,placed_at,amount
 1,P2,2024-03-01,10
 2,P4,2024-04-20,10
@@ -300,11 +345,12 @@ def test_goal_set_list_remove_round_trip(cli, goal_store):
     assert g["target_value"] == pytest.approx(22.5)
     assert (g["current_period"], g["current_value"]) == ("2025-05", 25.0)
     assert g["progress"] == pytest.approx(0.0)
-    # the last six months, x = 0..5: 0, 0, 0, 0, 20, 25. Slope = sum((x - 2.5) y) /
-    # sum((x - 2.5)^2) = (1.5 x 20 + 2.5 x 25) / 17.5 = 37/7 a month; December 2025
-    # is x = 12: 7.5 + 37/7 x 9.5 = 404/7, above the target: off track.
-    assert g["trend_per_period"] == pytest.approx(37 / 7)
-    assert g["projected_value"] == pytest.approx(404 / 7)
+    # the months with a value, x = 0..2 (March to May): 0, 20, 25. Slope =
+    # sum((x - 1) y) / sum((x - 1)^2) = 25 / 2 a month; December 2025 is x = 9:
+    # 15 + 12.5 x 8 = 115, more than a rate can be: the projection is 100, above
+    # the target: off track.
+    assert g["trend_per_period"] == pytest.approx(12.5)
+    assert g["projected_value"] == 100.0 and g["projection_bounded"] is True
     assert g["status"] == "off track"
 
     r = cli("goal", "remove", str(goal["id"]), "--json", "--store", store)

@@ -1,4 +1,4 @@
-"""Who is active when: active spells, and the counts S, E, N, L per period.
+"""Who is active when: active spells, and the counts S, E, N, L, R per period.
 
 A customer is active on a day under the context's definition: a purchase in
 the ``activity_window`` days up to it, an active subscription at its end, or
@@ -12,8 +12,15 @@ is for p from ``period(start)`` to ``period(end + 1) - 1``. So per period:
 
 * E (active at the end) = spells whose range holds p;
 * S (active at the start) = E of the period before;
-* N (new) = customers whose first spell starts in p;
-* L (lost) = of S, customers not active at the end of p.
+* L (lost) = of S, customers not active at the end of p;
+* N (new) = customers first active in p and active at its end;
+* R (reactivated) = customers active at the end of p, inactive at its start,
+  and first active before p.
+
+Of the E customers, S - L were active at the start too; the others entered
+in p, each either new or back after a lapse: S - L + N + R = E in every
+period. A customer first active in p and gone again by its end is in none
+of them (they may still be among the period's ordering customers).
 
 Only a few numbers per period leave the engine.
 """
@@ -110,16 +117,26 @@ def spell_ranges(ctx: Context, period: str) -> ir.Table:
 
 
 def counts(ctx: Context, period: str, first: int, last: int) -> pd.DataFrame:
-    """S, N, E, L for periods ``first``..``last`` (indexes), as a DataFrame."""
+    """S, N, E, L, R for periods ``first``..``last`` (indexes), as a DataFrame."""
     s = spell_ranges(ctx, period)
     full = s.filter(s.a <= s.b)
     starts = full.group_by(p=full.a).agg(n=full.count()).to_pandas()
     ends = full.group_by(p=full.b + 1).agg(n=full.count()).to_pandas()
     lost = full.filter(full.lost_at.notnull())
     lost = lost.group_by(p=lost.lost_at).agg(n=lost.count()).to_pandas()
-    firsts = s.filter(s.start_date == s.first).select("customer_id", "first").distinct()
-    new = firsts.group_by(p=periods.index_expr(firsts.first, period)).agg(n=firsts.count())
-    new = new.to_pandas()
+    # a spell enters its customer into E at a unless it continues one that
+    # covered the end of a - 1 (the mirror of lost_at): new when the
+    # customer's first day falls in a, reactivated when it came before
+    w = ibis.window(group_by="customer_id", order_by="start_day")
+    full = full.mutate(prev_b=full.b.lag().over(w))
+    entered = full.filter(full.prev_b.isnull() | (full.prev_b != full.a - 1))
+    is_new = periods.index_expr(entered.first, period) == entered.a
+    entered = entered.group_by(p=entered.a).agg(
+        new=is_new.cast("int64").sum(), back=(~is_new).cast("int64").sum()
+    )
+    entered = entered.to_pandas()
+    new = entered.rename(columns={"new": "n"})[["p", "n"]]
+    back = entered.rename(columns={"back": "n"})[["p", "n"]]
 
     index = np.arange(first - 1, last + 1)
 
@@ -145,6 +162,7 @@ def counts(ctx: Context, period: str, first: int, last: int) -> pd.DataFrame:
             "new_customers": at(new)[1:],
             "customers_end": e[1:],
             "lost_customers": at(lost)[1:],
+            "reactivated_customers": at(back)[1:],
         }
     )
 
@@ -157,19 +175,26 @@ def active_subscribers(ctx: Context, day: int | None = None) -> ir.Table:
 
 
 def window_counts(ctx: Context, start_day: int, end_day: int) -> dict[str, int]:
-    """S, N, E, L between two days: active at the end of ``start_day`` (S) and
-    of ``end_day`` (E), first active in between (N), lost of S (L)."""
+    """S, N, E, L, R between two days: active at the end of ``start_day`` (S)
+    and of ``end_day`` (E), lost of S (L), and of the E customers not in S,
+    those first active in between (N) and those back after a lapse (R)."""
     s = spells(ctx)
     s = s.mutate(first=s.start_day.min().over(ibis.window(group_by="customer_id")))
     at_start = s.filter((s.start_day <= start_day) & (s.end_day >= start_day))
     at_end = s.filter((s.start_day <= end_day) & (s.end_day >= end_day))
-    start_ids = at_start.select("customer_id").distinct()
-    end_ids = at_end.select("customer_id").distinct().mutate(kept=ibis.literal(1))
-    lost = start_ids.left_join(end_ids, "customer_id")
-    new = s.filter((s.first > start_day) & (s.first <= end_day)).select("customer_id").distinct()
+    start_ids = at_start.select("customer_id").distinct().mutate(was=ibis.literal(1))
+    end_ids = at_end.select("customer_id", "first").distinct()
+    lost = start_ids.left_join(end_ids.mutate(kept=ibis.literal(1)), "customer_id")
+    entered = end_ids.left_join(start_ids, "customer_id")
+    entered = entered.filter(entered.was.isnull())
+    is_new = entered.first > start_day
+    row = entered.aggregate(
+        new=is_new.cast("int64").sum(), back=(~is_new).cast("int64").sum()
+    ).execute()
     return {
         "customers_start": int(start_ids.count().execute()),
-        "new_customers": int(new.count().execute()),
+        "new_customers": int(row["new"].fillna(0).iat[0]),
         "customers_end": int(end_ids.count().execute()),
         "lost_customers": int(lost.filter(lost.kept.isnull()).count().execute()),
+        "reactivated_customers": int(row["back"].fillna(0).iat[0]),
     }

@@ -2,10 +2,14 @@
 surveys and subscriptions, per month, quarter or year.
 
 Definitions (``docs/metrics.md``), for a period with S customers active at
-its start, N new during it, E active at its end and L of S no longer active
-at its end:
+its start, E active at its end, L of S no longer active at its end, N new
+during it and R back after a lapse (S - L + N + R = E, see
+:mod:`tenure.engine.activity`):
 
 * retention rate = (E - N) / S x 100; churn rate = L / S x 100;
+  reactivation rate = R / S x 100, so retention = 100 - churn + reactivation;
+* none of the three in a period that starts less than one activity window
+  after the first purchase: nobody who bought could have lapsed yet;
 * AOV = revenue / orders; purchase frequency = orders / customers who ordered;
 * repeat purchase rate = share of the customers who ordered in the period
   who have two or more orders by its end;
@@ -22,6 +26,8 @@ never 0.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import ibis
 import numpy as np
 import pandas as pd
@@ -33,7 +39,7 @@ from tenure.errors import InputError
 COLUMNS = [
     "period", "period_start", "period_end",
     "customers_start", "new_customers", "customers_end", "lost_customers",
-    "retention_rate", "churn_rate",
+    "reactivated_customers", "retention_rate", "churn_rate", "reactivation_rate",
     "customers_ordering", "orders", "revenue", "aov", "purchase_frequency",
     "repeat_purchase_rate", "repeat_revenue_share", "historic_clv",
     "referral_rate", "survey_response_rate",
@@ -138,12 +144,23 @@ def period_metrics(ctx: Context, period: str = "month") -> pd.DataFrame:
     e = frame["customers_end"].to_numpy(dtype="float64")
     new = frame["new_customers"].to_numpy(dtype="float64")
     lost = frame["lost_customers"].to_numpy(dtype="float64")
+    back = frame["reactivated_customers"].to_numpy(dtype="float64")
+    flow_rates = ("retention_rate", "churn_rate", "reactivation_rate")
     with np.errstate(divide="ignore", invalid="ignore"):
         frame["retention_rate"] = np.where(s > 0, (e - new) / s * 100.0, np.nan)
         frame["churn_rate"] = np.where(s > 0, lost / s * 100.0, np.nan)
-    for i in np.flatnonzero(s == 0):
-        why = "no customers were active at the start of this period"
-        missing[i]["retention_rate"] = missing[i]["churn_rate"] = why
+        frame["reactivation_rate"] = np.where(s > 0, back / s * 100.0, np.nan)
+    too_early = _before_first_lapse(ctx, frame["period_start"])
+    for i in range(n):
+        if s[i] == 0:
+            why = "no customers were active at the start of this period"
+        elif too_early[i]:
+            why = too_early[i]
+        else:
+            continue
+        for col in flow_rates:
+            frame.loc[frame.index[i], col] = np.nan
+            missing[i][col] = why
 
     has_orders = ctx.source.get("orders") is not None
     if has_orders:
@@ -185,10 +202,9 @@ def period_metrics(ctx: Context, period: str = "month") -> pd.DataFrame:
             frame.loc[frame.index[i], "historic_clv"] = np.nan
             missing[i]["historic_clv"] = "no orders in the data"
         elif np.isnan(frame["historic_clv"].iat[i]):
-            missing[i]["historic_clv"] = (
-                "no customers lost in this period, so the lifespan 1 / churn is unbounded"
-                if s[i] > 0
-                else "no customers were active at the start of this period"
+            missing[i]["historic_clv"] = missing[i].get(
+                "churn_rate",
+                "no customers lost in this period, so the lifespan 1 / churn is unbounded",
             )
         if not has_referrals:
             frame.loc[frame.index[i], "referral_rate"] = np.nan
@@ -212,6 +228,32 @@ def period_metrics(ctx: Context, period: str = "month") -> pd.DataFrame:
     _add_subscriptions(ctx, frame, period, first, last, missing)
     frame["missing"] = missing
     return frame[COLUMNS].reset_index(drop=True)
+
+
+def _before_first_lapse(ctx: Context, starts: pd.Series) -> list[str]:
+    """Per period start, why its flow rates are missing when it begins less
+    than one activity window after the first purchase, else "".
+
+    A purchase keeps its customer active for the whole window, so until one
+    window has passed since the first purchase no buyer can be lost: churn
+    would read 0 and retention 100 whatever the business does. With
+    subscriptions too (``either``) only subscribers could be lost, which
+    understates churn as much, so those periods are held back as well."""
+    if ctx.active_by == "subscription" or ctx.source.get("orders") is None:
+        return [""] * len(starts)
+    first = ctx.purchases.local_date.min().execute()
+    if first is None or pd.isna(first):
+        return [""] * len(starts)
+    first = pd.Timestamp(first).date()
+    window = int(ctx.defs.activity_window)
+    lapse = first + timedelta(days=window)
+    who = "no buyer" if ctx.active_by == "purchase" else "no customer active by a purchase"
+    why = (
+        f"the period starts less than the {window}-day activity window after the first "
+        f"purchase ({first.isoformat()}), so {who} could have lapsed yet; the first "
+        f"period that can show churn starts on or after {lapse.isoformat()}"
+    )
+    return [why if start < lapse else "" for start in starts]
 
 
 def _add_subscriptions(

@@ -20,6 +20,10 @@ from tenure.errors import ConfigError
 
 @dataclass(frozen=True)
 class MetricInfo:
+    """A metric a goal can track: which way is better, its unit, and the
+    range it can take (``low``/``high``, None for no bound). Targets outside
+    the range are refused and projections are held within it."""
+
     name: str
     higher_is_better: bool
     unit: str  # percent, money, count, score, ratio
@@ -33,6 +37,8 @@ METRICS = {
     for m in (
         MetricInfo("retention_rate", True, **_P),
         MetricInfo("churn_rate", False, **_P),
+        # R / S: more customers can come back than were active at the start
+        MetricInfo("reactivation_rate", True, unit="percent", low=0.0),
         MetricInfo("repeat_purchase_rate", True, **_P),
         MetricInfo("repeat_revenue_share", True, **_P),
         MetricInfo("referral_rate", True, **_P),
@@ -52,6 +58,7 @@ METRICS = {
         MetricInfo("new_customers", True, unit="count", low=0.0),
         MetricInfo("customers_end", True, unit="count", low=0.0),
         MetricInfo("lost_customers", False, unit="count", low=0.0),
+        MetricInfo("reactivated_customers", True, unit="count", low=0.0),
     )
 }
 

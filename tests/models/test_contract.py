@@ -15,8 +15,8 @@ import pytest
 
 from tenure.errors import ConfigError, InputError, NotFittedError
 from tenure.models.btyd import BetaGeo, ParetoNBD
-from tenure.models.mbgnbd import ModifiedBetaGeo
 from tenure.models.contractual import ShiftedBetaGeometric
+from tenure.models.mbgnbd import ModifiedBetaGeo
 from tenure.models.spend import GammaGamma
 from tests.models import simulate
 

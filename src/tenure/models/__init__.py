@@ -39,8 +39,8 @@ _LAZY = {
 if TYPE_CHECKING:  # pragma: no cover
     from tenure.models.btyd import BetaGeo, ParetoNBD
     from tenure.models.churn import ChurnClassifier
-    from tenure.models.mbgnbd import ModifiedBetaGeo
     from tenure.models.contractual import ShiftedBetaGeometric
+    from tenure.models.mbgnbd import ModifiedBetaGeo
     from tenure.models.spend import GammaGamma
     from tenure.models.survival import cox_hazards, kaplan_meier
 

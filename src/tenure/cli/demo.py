@@ -81,7 +81,7 @@ def demo(
                 headline = analytics.headline(con)
             settings = ws.settings
             login = _demo_login(ws)
-        update("predictions: fitting BG/NBD and Gamma-Gamma, scoring customers")
+        update("predictions: choosing the purchase model on a holdout, scoring customers")
         from tenure.predictions.api import predict
 
         scores = predict(settings=settings, save=True)
@@ -97,7 +97,8 @@ def demo(
         "store": str(settings.store.resolve()),
         "ingested": [r.to_dict() for r in results],
         "headline": headline,
-        "predictions": scores.summary(),
+        "predictions": scores.summary()
+        | {"model": scores.model, "model_choice": scores.extra.get("model_choice")},
         "churn": churn,
         "report": str(written.path.resolve()) if written else None,
         "dashboard": {
@@ -111,6 +112,8 @@ def demo(
         return
     from rich import box
     from rich.table import Table
+
+    from tenure.predictions.scoring import MODEL_NAMES, alive_headline
 
     out_c = out_console()
     table = Table(
@@ -158,10 +161,12 @@ def demo(
         f"{h['survey_responses']:,} survey answers."
     )
     p = info["predictions"]
+    if p["model_choice"]:
+        out_c.print(p['model_choice']['reason'] + '.', highlight=False)
     out_c.print(
-        f"[bold]Predictions[/] (BG/NBD + Gamma-Gamma, kept in the store): "
-        f"{p['likely_alive']:,} of {p['customers']:,} buyers are likely still customers; "
-        f"over the next {settings.clv_horizon_days} days they should make "
+        f"[bold]Predictions[/] ({MODEL_NAMES[p['model']]} + Gamma-Gamma, kept in the store): "
+        f"{alive_headline(p)}; "
+        f"over the next {settings.clv_horizon_days} days all {p['customers']:,} buyers should make "
         f"{p['expected_purchases']:,.0f} purchases worth {p['predicted_clv']:,.0f} {h['currency']}. "
         f"See them with: tenure predict --store {settings.store}"
     )

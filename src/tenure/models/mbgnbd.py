@@ -59,6 +59,7 @@ class ModifiedBetaGeo(BetaGeo):
 
     param_names = ("r", "alpha", "a", "b")
     start = (1.0, 1.0, 1.0, 1.0)
+    tells_one_time_buyers = True
 
     def _value_and_gradient(
         self, params: np.ndarray, d: dict[str, Any], w: np.ndarray, *, rows: bool = False

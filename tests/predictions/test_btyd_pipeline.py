@@ -180,7 +180,7 @@ def test_predict_keeps_the_scores_and_fits_in_the_store(cli, tmp_path):
     assert fits[-2:] == [("bgnbd", bgnbd + 1), ("gammagamma", 3)]
     assert query(
         store, "SELECT DISTINCT model_version, horizon_days FROM customer_predictions"
-    ) == [(3, 365)]
+    ) == [(bgnbd + 1, 365)]
 
 
 def test_rows_that_cannot_be_used_are_set_aside_with_their_reason(cli, tmp_path):

@@ -34,6 +34,21 @@ def bg_nbd(
     return pd.DataFrame({"x": x.astype("float64"), "t_x": t_x, "T": T})
 
 
+def mbg_nbd(
+    n: int, r: float, alpha: float, a: float, b: float, T, rng: np.random.Generator
+) -> pd.DataFrame:
+    """MBG/NBD: as BG/NBD, but the customer may drop out right after the
+    first purchase too: the dropout comes after repeat purchase
+    J ~ Geometric(p) - 1 on {0, 1, ...}."""
+    T = np.broadcast_to(np.asarray(T, dtype="float64"), (n,))
+    lam = rng.gamma(r, 1.0 / alpha, n)
+    p = rng.beta(a, b, n)
+    arrivals = rng.poisson(lam * T)
+    x = np.minimum(arrivals, rng.geometric(p) - 1)
+    t_x = np.where(x > 0, T * rng.beta(np.maximum(x, 1), arrivals - x + 1), 0.0)
+    return pd.DataFrame({"x": x.astype("float64"), "t_x": t_x, "T": T})
+
+
 def pareto_nbd(
     n: int, r: float, alpha: float, s: float, beta: float, T, rng: np.random.Generator
 ) -> pd.DataFrame:

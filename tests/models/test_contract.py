@@ -16,11 +16,12 @@ import pytest
 from tenure.errors import ConfigError, InputError, NotFittedError
 from tenure.models.btyd import BetaGeo, ParetoNBD
 from tenure.models.contractual import ShiftedBetaGeometric
+from tenure.models.mbgnbd import ModifiedBetaGeo
 from tenure.models.spend import GammaGamma
 from tests.models import simulate
 
-MODELS = [BetaGeo, ParetoNBD, GammaGamma, ShiftedBetaGeometric]
-PURCHASE_MODELS = [BetaGeo, ParetoNBD]
+MODELS = [BetaGeo, ModifiedBetaGeo, ParetoNBD, GammaGamma, ShiftedBetaGeometric]
+PURCHASE_MODELS = [BetaGeo, ModifiedBetaGeo, ParetoNBD]
 
 
 @functools.cache
@@ -33,6 +34,8 @@ def _data(model: type) -> pd.DataFrame:
         return simulate.sbg(n, 0.704, 1.182, rng.integers(1, 13, n), rng)
     if model is ParetoNBD:
         return simulate.pareto_nbd(n, 0.553, 74.0, 0.606, 81.7, T, rng)
+    if model is ModifiedBetaGeo:
+        return simulate.mbg_nbd(n, 0.525, 43.3, 0.891, 1.614, T, rng)
     customers = simulate.bg_nbd(n, 0.243, 30.9, 0.793, 2.426, T, rng)
     if model is BetaGeo:
         return customers
@@ -232,8 +235,13 @@ def test_customers_seen_for_a_moment(model):
     data = pd.concat([_data(model), moment], ignore_index=True)
     m = model().fit(data)
     _sane(m, data)
-    # no time to drop out in (BG/NBD drops out only after a purchase)
-    assert m.predict_alive(moment)[0] > 0.99
+    # no time to drop out in after the first purchase: BG/NBD drops out only
+    # after a repeat purchase; MBG/NBD right after the first with chance
+    # E[p] = a / (a + b)
+    stayed = 1.0
+    if model is ModifiedBetaGeo:
+        stayed = m.params_["b"] / (m.params_["a"] + m.params_["b"])
+    assert m.predict_alive(moment)[0] == pytest.approx(stayed, abs=0.01)
 
 
 @pytest.mark.parametrize("model", PURCHASE_MODELS)

@@ -134,10 +134,13 @@ def test_parameters_of_simulated_orders_are_recovered():
 
 def test_predict_keeps_the_scores_and_fits_in_the_store(cli, tmp_path):
     store = tmp_path / "store"
-    assert cli("demo", "--customers", "600", "--store", store, "--out", tmp_path / "f",
-               "--no-report").code == 0  # fmt: skip
-    result = cli("predict", "--store", store, "--horizon", "180", "--margin", "0.5", "--json",
-                 "--export", tmp_path / "scores.csv")  # fmt: skip
+    demo = cli("demo", "--customers", "600", "--store", store, "--out", tmp_path / "f",
+               "--no-report", "--json")  # fmt: skip
+    assert demo.code == 0, demo.err
+    # the demo's purchase model was chosen on a holdout
+    chosen = json.loads(demo.out)["predictions"]["model"]
+    result = cli("predict", "--model", "bgnbd", "--store", store, "--horizon", "180",
+                 "--margin", "0.5", "--json", "--export", tmp_path / "scores.csv")  # fmt: skip
     assert result.code == 0, result.err
     out = json.loads(result.out)
     scores = pd.read_csv(tmp_path / "scores.csv")
@@ -152,11 +155,13 @@ def test_predict_keeps_the_scores_and_fits_in_the_store(cli, tmp_path):
     assert (scores.loc[scores.x == 0, "p_alive"] == 1).all()
     # CLV = discounted purchases x spend x margin: never above undiscounted purchases x spend x margin
     assert (scores.clv <= scores.expected_purchases * scores.expected_spend * 0.5 + 1e-9).all()
-    # the demo scored the customers first (version 1) and fitted the churn
-    # model; this is version 2 of the purchase and spend models
+    # the demo scored the customers first (version 1) and fitted the
+    # subscriptions and the churn model; then BG/NBD and the spend model
     fits = query(store, "SELECT model, model_version FROM model_fits ORDER BY fit_id")
+    bgnbd = 2 if chosen == "bgnbd" else 1
     assert fits == [
-        ("bgnbd", 1), ("gammagamma", 1), ("churn", 1), ("bgnbd", 2), ("gammagamma", 2),
+        (chosen, 1), ("gammagamma", 1), ("sbg", 1), ("churn", 1), ("bgnbd", bgnbd),
+        ("gammagamma", 2),
     ]  # fmt: skip
     # read back: a fit without a holdout has none, the churn fit its test scores
     import duckdb
@@ -166,16 +171,16 @@ def test_predict_keeps_the_scores_and_fits_in_the_store(cli, tmp_path):
     con = duckdb.connect(str(store / "analytics.duckdb"), read_only=True)
     kept = {(f["model"], f["model_version"]): f for f in load_fits(con)}
     con.close()
-    assert kept[("bgnbd", 2)]["validation"] is None
+    assert kept[("bgnbd", bgnbd)]["validation"] is None
     assert set(kept[("churn", 1)]["validation"]) == {"model", "recency_baseline"}
-    assert kept[("bgnbd", 2)]["params"].keys() == {"r", "alpha", "a", "b"}
-    again = cli("predict", "--store", store, "--json")
+    assert kept[("bgnbd", bgnbd)]["params"].keys() == {"r", "alpha", "a", "b"}
+    again = cli("predict", "--model", "bgnbd", "--store", store, "--json")
     assert again.code == 0
     fits = query(store, "SELECT model, model_version FROM model_fits ORDER BY fit_id")
-    assert fits[-2:] == [("bgnbd", 3), ("gammagamma", 3)]
+    assert fits[-2:] == [("bgnbd", bgnbd + 1), ("gammagamma", 3)]
     assert query(
         store, "SELECT DISTINCT model_version, horizon_days FROM customer_predictions"
-    ) == [(3, 365)]
+    ) == [(bgnbd + 1, 365)]
 
 
 def test_rows_that_cannot_be_used_are_set_aside_with_their_reason(cli, tmp_path):

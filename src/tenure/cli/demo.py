@@ -19,8 +19,10 @@ from tenure.cli._common import (
 HELP = """Generate a seeded demo business and ingest it into the store.
 
 The business sells online in eight countries and six currencies; purchases
-follow BG/NBD with Gamma-Gamma spend (parameters in docs/demo.md). Its files
-are written to --out and ingested with the same path as `tenure ingest`.
+follow BG/NBD with Gamma-Gamma spend and subscriptions the sBG model
+(parameters in docs/demo.md). Its files are written to --out and ingested
+with the same path as `tenure ingest`; then the purchase model (chosen on a
+holdout), the spend, subscription and churn models are fitted and kept.
 
 Examples:
 
@@ -81,10 +83,12 @@ def demo(
                 headline = analytics.headline(con)
             settings = ws.settings
             login = _demo_login(ws)
-        update("predictions: fitting BG/NBD and Gamma-Gamma, scoring customers")
+        update("predictions: choosing the purchase model on a holdout, scoring customers")
         from tenure.predictions.api import predict
 
         scores = predict(settings=settings, save=True)
+        update("subscriptions: fitting the sBG model, scoring the active subscriptions")
+        subscriptions = _demo_subscriptions(settings)
         update("churn: fitting the classifier, scoring the active customers")
         churn = _demo_churn(settings)
         written = None
@@ -97,7 +101,9 @@ def demo(
         "store": str(settings.store.resolve()),
         "ingested": [r.to_dict() for r in results],
         "headline": headline,
-        "predictions": scores.summary(),
+        "predictions": scores.summary()
+        | {"model": scores.model, "model_choice": scores.extra.get("model_choice")},
+        "subscriptions": subscriptions,
         "churn": churn,
         "report": str(written.path.resolve()) if written else None,
         "dashboard": {
@@ -111,6 +117,8 @@ def demo(
         return
     from rich import box
     from rich.table import Table
+
+    from tenure.predictions.scoring import MODEL_NAMES, alive_headline
 
     out_c = out_console()
     table = Table(
@@ -158,13 +166,29 @@ def demo(
         f"{h['survey_responses']:,} survey answers."
     )
     p = info["predictions"]
+    if p["model_choice"]:
+        out_c.print(p["model_choice"]["reason"] + ".", highlight=False)
     out_c.print(
-        f"[bold]Predictions[/] (BG/NBD + Gamma-Gamma, kept in the store): "
-        f"{p['likely_alive']:,} of {p['customers']:,} buyers are likely still customers; "
-        f"over the next {settings.clv_horizon_days} days they should make "
+        f"[bold]Predictions[/] ({MODEL_NAMES[p['model']]} + Gamma-Gamma, kept in the store): "
+        f"{alive_headline(p)}; "
+        f"over the next {settings.clv_horizon_days} days all {p['customers']:,} buyers should make "
         f"{p['expected_purchases']:,.0f} purchases worth {p['predicted_clv']:,.0f} {h['currency']}. "
         f"See them with: tenure predict --store {settings.store}"
     )
+    if subscriptions is not None:
+        sub = subscriptions
+        curve = "; ".join(
+            f"{row['t']} {'month' if row['t'] == 1 else 'months'} {row['survival']:.0%}"
+            for row in sub["curve"]
+            if row["t"] in (1, 3, 6, 12)
+        )
+        out_c.print(
+            f"[bold]Subscriptions[/] (sBG, kept in the store): of {sub['subscriptions']:,} "
+            f"subscriptions, {sub['churned']:,} have ended and {sub['active']:,} are active. "
+            f"A new one is still subscribed after {curve}. The report's churn and survival "
+            f"section draws the curves. See them with: tenure fit sbg --store {settings.store}",
+            highlight=False,
+        )
     if churn is not None:
         out_c.print(
             f"[bold]Churn[/] (kept in the store): of the {churn['customers']:,} active customers, "
@@ -210,6 +234,20 @@ def _demo_login(ws) -> dict[str, str] | None:
     except MissingExtraError:
         return None
     return {"email": DEMO_EMAIL, "password": DEMO_PASSWORD}
+
+
+def _demo_subscriptions(settings) -> dict | None:
+    """Fit the sBG model of how long subscriptions last and keep it with the
+    active subscriptions' scores; None when the data cannot give one."""
+    from tenure.errors import TenureError
+    from tenure.predictions.api import fit
+
+    try:
+        record = fit("sbg", settings=settings, save=True).record
+    except TenureError:
+        return None
+    keys = ("params", "std_errors", "subscriptions", "churned", "active", "curve")
+    return {k: record[k] for k in keys}
 
 
 def _demo_churn(settings) -> dict | None:

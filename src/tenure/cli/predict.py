@@ -24,8 +24,11 @@ from tenure.cli._common import (
 
 FIT_HELP = """Fit a model and show how well it does.
 
-MODEL is bgnbd (BG/NBD), paretonbd (Pareto/NBD) or gammagamma (spend per
-purchase), shown with standard errors, log-likelihood and AIC; with
+MODEL is bgnbd (BG/NBD), mbgnbd (MBG/NBD), paretonbd (Pareto/NBD) or
+gammagamma (spend per purchase), shown with standard errors, log-likelihood
+and AIC. Without MODEL, the purchase model whose predictions of a holdout
+(the last third of the history, at most a year) are best is fitted, and
+the output says which and why. With
 --calibration-end the model is fitted on the orders up to that date and
 checked against the orders after it. sbg (shifted-beta-geometric) fits how
 long subscriptions last, in renewals of --period, shows the survival curve
@@ -40,6 +43,8 @@ in subscription_predictions and churn_predictions). --orders FILE (or
 mapped like `tenure ingest`, without a store.
 
 Examples:
+
+    tenure fit
 
     tenure fit bgnbd --calibration-end 2026-03-31
 
@@ -160,7 +165,14 @@ def _rows_left_out_said() -> Iterator[None]:
 
 
 def fit(
-    model: Annotated[str, typer.Argument(help="bgnbd, paretonbd, gammagamma, sbg or churn.")],
+    model: Annotated[
+        str | None,
+        typer.Argument(
+            help="bgnbd, mbgnbd, paretonbd, gammagamma, sbg or churn. Leave it out to fit "
+            "the purchase model that predicts a holdout best.",
+            show_default=False,
+        ),
+    ] = None,
     orders: OrdersOption = None,
     subscriptions: Annotated[
         Path | None,
@@ -214,7 +226,7 @@ def fit(
     settings = engine_settings(store, timezone=timezone)
     from_store = orders is None and subscriptions is None
     with progress(not json_) as update, _rows_left_out_said():
-        update(f"fitting {model}")
+        update(f"fitting {model}" if model else "choosing the purchase model on a holdout")
         result = run_fit(
             model,
             orders,
@@ -275,6 +287,8 @@ def _print_fit(record: dict[str, Any]) -> None:
     if record["model"] == "sbg":
         _print_sbg(record)
         return
+    if record.get("model_choice"):
+        out.print(record["model_choice"]["reason"] + ".")
     v = record.get("validation")
     if v:
         out.print(
@@ -415,7 +429,13 @@ def predict(
         float | None,
         typer.Option(help="Share of revenue that is profit, for CLV (1 = revenue)."),
     ] = None,
-    model: Annotated[str, typer.Option(help="bgnbd or paretonbd.")] = "bgnbd",
+    model: Annotated[
+        str | None,
+        typer.Option(
+            help="bgnbd, mbgnbd or paretonbd. Default: the one that predicts a holdout best.",
+            show_default=False,
+        ),
+    ] = None,
     orders: OrdersOption = None,
     export: Annotated[
         Path | None,
@@ -432,6 +452,7 @@ def predict(
 ) -> None:
     from tenure.analysis import records
     from tenure.predictions.api import predict as run_predict
+    from tenure.predictions.scoring import alive_headline
 
     settings = engine_settings(store, timezone=timezone)
     with progress(not json_) as update, _rows_left_out_said():
@@ -458,7 +479,8 @@ def predict(
     cols = ["customer_id", "orders", "recency_days", "p_alive", "expected_purchases",
             "expected_spend", "clv", "next_purchase_date"]  # fmt: skip
     result = {
-        "model": model,
+        "model": scores.model,
+        "model_choice": scores.extra.get("model_choice"),
         "as_of": scores.as_of.isoformat(),
         "horizon_days": scores.horizon_days,
         "discount_rate": scores.discount_rate,
@@ -482,9 +504,11 @@ def predict(
     from rich.table import Table
 
     out = out_console()
+    if result["model_choice"]:
+        out.print(result["model_choice"]["reason"] + ".")
     out.print(
-        f"Scored {result['customers']:,} customers as of {result['as_of']} with {model} + "
-        f"Gamma-Gamma: {result['likely_alive']:,} are likely still customers (P(alive) ≥ 0.5); "
+        f"Scored {result['customers']:,} customers as of {result['as_of']} with {scores.model} + "
+        f"Gamma-Gamma: {alive_headline(result)}; "
         f"over {scores.horizon_days} days they should make {result['expected_purchases']:,.0f} "
         f"purchases worth {result['predicted_clv']:,.0f} {scores.currency} "
         f"(discounted at {scores.discount_rate:.0%} a year, margin {scores.margin:.0%})."

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 __all__ = [
     "BetaGeo",
+    "ModifiedBetaGeo",
     "ParetoNBD",
     "GammaGamma",
     "ShiftedBetaGeometric",
@@ -26,6 +27,7 @@ __all__ = [
 # scikit-learn and lifelines
 _LAZY = {
     "BetaGeo": "tenure.models.btyd",
+    "ModifiedBetaGeo": "tenure.models.mbgnbd",
     "ParetoNBD": "tenure.models.btyd",
     "GammaGamma": "tenure.models.spend",
     "ShiftedBetaGeometric": "tenure.models.contractual",
@@ -38,6 +40,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from tenure.models.btyd import BetaGeo, ParetoNBD
     from tenure.models.churn import ChurnClassifier
     from tenure.models.contractual import ShiftedBetaGeometric
+    from tenure.models.mbgnbd import ModifiedBetaGeo
     from tenure.models.spend import GammaGamma
     from tenure.models.survival import cox_hazards, kaplan_meier
 

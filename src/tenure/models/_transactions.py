@@ -10,7 +10,7 @@ time, which each model supplies.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -28,6 +28,8 @@ class PurchaseModel(LikelihoodModel):
     """
 
     columns = ("x", "t_x", "T")
+    # whether P(alive) tells one-time buyers (x = 0) apart; BG/NBD's does not
+    tells_one_time_buyers: ClassVar[bool] = True
 
     def _check_data(self, d: dict[str, np.ndarray]) -> None:
         """The rules every repeat-purchase model puts on (x, t_x, T)."""

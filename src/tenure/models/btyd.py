@@ -46,6 +46,9 @@ class BetaGeo(PurchaseModel):
 
     param_names = ("r", "alpha", "a", "b")
     start = (1.0, 1.0, 1.0, 1.0)
+    # P(alive) is 1 for every customer without a repeat purchase: the model
+    # cannot tell which one-time buyers are gone
+    tells_one_time_buyers = False
 
     def _prepare(self, d: dict[str, np.ndarray], w: np.ndarray | None = None) -> dict[str, Any]:
         # x, t_x and T take few distinct values (whole days or weeks), so the

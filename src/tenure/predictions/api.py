@@ -28,9 +28,16 @@ from tenure.predictions import scoring
 from tenure.predictions import store as kept
 from tenure.predictions.files import RecordsData
 from tenure.predictions.orders import read_orders
-from tenure.predictions.validation import Validation, check_calibration_end, data_range, holdout
+from tenure.predictions.validation import (
+    ModelChoice,
+    Validation,
+    check_calibration_end,
+    choose_model,
+    data_range,
+    holdout,
+)
 
-MODELS = ("bgnbd", "paretonbd", "gammagamma", "sbg", "churn")
+MODELS = ("bgnbd", "mbgnbd", "paretonbd", "gammagamma", "sbg", "churn")
 
 
 @dataclass
@@ -109,7 +116,7 @@ def prediction_context(
 
 
 def fit(
-    model: str = "bgnbd",
+    model: str | None = None,
     orders: Any = None,
     *,
     store: Any = None,
@@ -128,9 +135,11 @@ def fit(
 ) -> FitResult:
     """Fit a model and, with ``calibration_end``, check it on what came after.
 
-    * ``bgnbd``, ``paretonbd``, ``gammagamma``: on the orders up to
-      ``calibration_end`` (default: all), from ``orders`` (a DataFrame or a
-      file) or the store;
+    * ``bgnbd``, ``mbgnbd``, ``paretonbd``, ``gammagamma``: on the orders up
+      to ``calibration_end`` (default: all), from ``orders`` (a DataFrame or
+      a file) or the store; ``None`` picks the purchase model whose holdout
+      predictions are best (:func:`choose_model`; ``record["model_choice"]``
+      says which and why);
     * ``sbg``: on how long subscriptions last, in renewals of ``period``
       (month or year), from ``subscriptions`` or the store; scores every
       active subscription;
@@ -142,7 +151,7 @@ def fit(
     ``record["subscriptions_file"]``). ``save=True`` keeps the fit, and the
     scores of ``sbg`` and ``churn``, in the store (only when reading from
     it)."""
-    if model not in MODELS:
+    if model is not None and model not in MODELS:
         raise UsageError(
             f"{model!r} is not a model tenure fits here.", hint=f"Use one of: {', '.join(MODELS)}."
         )
@@ -181,6 +190,10 @@ def fit(
         amounts="the Gamma-Gamma spend model" if model == "gammagamma" else None,
     ) as (ctx, data):
         validation = None
+        choice = None
+        if model is None:
+            choice = choose_model(ctx.source, ctx.defs, time_unit=time_unit, penalizer=penalizer)
+            model = choice.chosen
         if cal_end is not None:
             first, last = data_range(ctx.source, ctx.defs)
             check_calibration_end(cal_end, first, min(last, ctx.as_of), data.name if data else None)
@@ -212,6 +225,8 @@ def fit(
             definitions=ctx.describe(),
             validation=validation.to_dict() if validation else None,
         )
+        if choice is not None:
+            record["model_choice"] = choice.to_dict()
         if data is not None:
             record["orders"] = data.summary()
     if save:
@@ -335,7 +350,7 @@ def predict(
     *,
     store: Any = None,
     settings: Settings | None = None,
-    model: str = "bgnbd",
+    model: str | None = None,
     horizon_days: int | None = None,
     discount_rate: float | None = None,
     margin: float | None = None,
@@ -348,8 +363,10 @@ def predict(
 ) -> scoring.Scores:
     """Fit the purchase model and Gamma-Gamma, then score every customer:
     P(alive), expected purchases over the horizon, expected spend, CLV and
-    the next purchase date. ``save=True`` keeps the fits and the scores in
-    the store (only when reading from it)."""
+    the next purchase date. ``model=None`` picks the purchase model whose
+    holdout predictions are best (``scores.extra["model_choice"]`` says
+    which and why). ``save=True`` keeps the fits and the scores in the
+    store (only when reading from it)."""
     settings = settings or load_settings(store=store)
     horizon_days = settings.clv_horizon_days if horizon_days is None else horizon_days
     discount_rate = settings.discount_rate if discount_rate is None else discount_rate
@@ -365,6 +382,10 @@ def predict(
         date_format=date_format,
         amounts="customer lifetime value",
     ) as (ctx, data):
+        choice: ModelChoice | None = None
+        if model is None:
+            choice = choose_model(ctx.source, ctx.defs, time_unit=time_unit)
+            model = choice.chosen
         purchase = scoring.fit_purchase_model(ctx, model, time_unit=time_unit)
         spend = scoring.fit_spend_model(ctx)
         scores = scoring.score(
@@ -379,6 +400,8 @@ def predict(
         definitions = ctx.describe()
     if data is not None:
         scores.extra["orders"] = data.summary()
+    if choice is not None:
+        scores.extra["model_choice"] = choice.to_dict()
     scores.extra["fits"] = [
         kept.fit_record(
             model, purchase, as_of=scores.as_of, time_unit=time_unit, definitions=definitions

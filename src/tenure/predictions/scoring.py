@@ -21,17 +21,16 @@ from tenure.engine.context import Context
 from tenure.engine.summaries import TIME_UNITS, btyd_statistics, purchase_summary
 from tenure.errors import ConfigError, InputError
 from tenure.models._transactions import DAYS_PER_YEAR, PurchaseModel
-from tenure.models.btyd import BetaGeo
+from tenure.models.btyd import BetaGeo, ParetoNBD
+from tenure.models.mbgnbd import ModifiedBetaGeo
 from tenure.models.spend import GammaGamma
+
+# the purchase models by the names the commands take, with the names people know
+MODEL_NAMES = {"bgnbd": "BG/NBD", "mbgnbd": "MBG/NBD", "paretonbd": "Pareto/NBD"}
 
 
 def purchase_models() -> dict[str, type[PurchaseModel]]:
-    from tenure.models import btyd
-
-    models: dict[str, type[PurchaseModel]] = {"bgnbd": BetaGeo}
-    if hasattr(btyd, "ParetoNBD"):
-        models["paretonbd"] = btyd.ParetoNBD
-    return models
+    return {"bgnbd": BetaGeo, "mbgnbd": ModifiedBetaGeo, "paretonbd": ParetoNBD}
 
 
 def check_time_unit(time_unit: str) -> float:
@@ -79,7 +78,8 @@ def _no_repeat_buyers(ctx: Context, n: int) -> InputError:
 def fit_purchase_model(
     ctx: Context, model: str = "bgnbd", *, time_unit: str = "day", penalizer: float = 0.0
 ) -> PurchaseModel:
-    """Fit BG/NBD (``bgnbd``) or Pareto/NBD (``paretonbd``) on the context."""
+    """Fit BG/NBD (``bgnbd``), MBG/NBD (``mbgnbd``) or Pareto/NBD
+    (``paretonbd``) on the context."""
     models = purchase_models()
     if model not in models:
         raise ConfigError(
@@ -133,8 +133,56 @@ class Scores:
             "expected_purchases": float(c.expected_purchases.sum()),
             "predicted_clv": float(np.nansum(c.clv)) if "clv" in c else None,
             "mean_p_alive": float(c.p_alive.mean()) if len(c) else None,
-            "likely_alive": int((c.p_alive >= 0.5).sum()),
+            **likely_alive(c, self.purchase_model),
         }
+
+
+def likely_alive(customers: pd.DataFrame, model: PurchaseModel) -> dict[str, Any]:
+    """Who is likely still a customer (P(alive) ≥ 0.5), with the one-time
+    buyers apart.
+
+    Under BG/NBD a customer drops out only after a repeat purchase, so
+    every one-time buyer has P(alive) = 1 however long ago they bought:
+    counting them as "likely still customers" would put a headline on
+    something the model cannot tell. ``likely_alive`` counts them only
+    where the model tells them apart (MBG/NBD, Pareto/NBD); otherwise
+    ``likely_alive_one_time`` is None and they are counted on their own.
+    """
+    c = customers
+    alive = c.p_alive.to_numpy() >= 0.5
+    once = c.x.to_numpy() == 0
+    tells = model.tells_one_time_buyers
+    repeat_alive = int((alive & ~once).sum())
+    once_alive = int((alive & once).sum()) if tells else None
+    return {
+        "likely_alive": repeat_alive + (once_alive or 0),
+        "repeat_customers": int((~once).sum()),
+        "likely_alive_repeat": repeat_alive,
+        "one_time_buyers": int(once.sum()),
+        "likely_alive_one_time": once_alive,
+        "one_time_status_known": tells,
+    }
+
+
+def alive_headline(summary: dict[str, Any], number: Any = "{:,}".format) -> str:
+    """The sentence every surface shows for :func:`likely_alive`'s counts;
+    ``number`` formats a count (the report's locale, say)."""
+    s = summary
+    head = (
+        f"{number(s['likely_alive_repeat'])} of {number(s['repeat_customers'])} repeat "
+        "customers are likely still customers (P(alive) ≥ 50 %)"
+    )
+    if s["one_time_buyers"] == 0:
+        return head
+    if not s["one_time_status_known"]:
+        return (
+            f"{head}; {number(s['one_time_buyers'])} one-time buyers, whose status "
+            "the model cannot tell (BG/NBD holds every customer without a repeat purchase alive)"
+        )
+    return (
+        f"{head}, and {number(s['likely_alive_one_time'])} of "
+        f"{number(s['one_time_buyers'])} one-time buyers"
+    )
 
 
 def score(

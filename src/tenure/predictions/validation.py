@@ -12,8 +12,8 @@ prediction for each customer starts at their first purchase day.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from datetime import date
+from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
 from typing import Any
 
 import numpy as np
@@ -23,9 +23,9 @@ from tenure.engine import periods
 from tenure.engine.context import Context, _as_date
 from tenure.engine.source import Source
 from tenure.engine.summaries import purchase_summary
-from tenure.errors import InputError
+from tenure.errors import InputError, TenureError
 from tenure.models._transactions import PurchaseModel
-from tenure.predictions.scoring import check_time_unit, fit_purchase_model
+from tenure.predictions.scoring import MODEL_NAMES, check_time_unit, fit_purchase_model
 
 FREQUENCY_BINS = 7  # calibration x of 0..6, and 7 or more
 
@@ -189,3 +189,96 @@ def _tracking(cal: Context, full: Context, model: PurchaseModel, unit: float) ->
             "predicted": predicted,
         }
     )
+
+
+# -- choosing the purchase model ------------------------------------------------
+
+# in this order on a tie: the simplest first
+CANDIDATES = ("bgnbd", "mbgnbd", "paretonbd")
+DEFAULT_MODEL = "bgnbd"
+
+
+def default_calibration_end(first: date, end: date) -> date:
+    """Hold back the last third of the history, at most a year."""
+    return end - min(timedelta(days=365), (end - first) / 3)
+
+
+@dataclass
+class ModelChoice:
+    """Which purchase model :func:`choose_model` picked, and why.
+
+    ``rmse`` holds each candidate's root mean squared error of the repeat
+    purchase days per customer in the holdout; ``failed`` the reason a
+    candidate could not be checked. Squared error because every model
+    predicts each customer's expected count, which squared error rewards
+    (an absolute error rewards predicting the median, 0 for most customers).
+    """
+
+    chosen: str
+    calibration_end: date | None
+    holdout_end: date | None
+    rmse: dict[str, float] = field(default_factory=dict)
+    mae: dict[str, float] = field(default_factory=dict)
+    failed: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def reason(self) -> str:
+        if not self.rmse:
+            why = "; ".join(f"{k}: {v}" for k, v in self.failed.items())
+            return (
+                f"No holdout to choose a model on ({why}); {self.chosen} "
+                f"({MODEL_NAMES[self.chosen]}) by default"
+            )
+        others = " vs ".join(f"{k} {v:.3f}" for k, v in self.rmse.items() if k != self.chosen)
+        return (
+            f"Model chosen by holdout: {self.chosen}, RMSE {self.rmse[self.chosen]:.3f}"
+            + (f" vs {others}" if others else "")
+            + f" (each customer's repeat purchase days after {self.calibration_end} up to "
+            f"{self.holdout_end}, predicted by fits on the orders up to {self.calibration_end})"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "chosen": self.chosen,
+            "by": "holdout" if self.rmse else "default",
+            "criterion": "rmse",
+            "calibration_end": self.calibration_end.isoformat() if self.calibration_end else None,
+            "holdout_end": self.holdout_end.isoformat() if self.holdout_end else None,
+            "rmse": self.rmse,
+            "mae": self.mae,
+            "failed": self.failed,
+            "reason": self.reason,
+        }
+
+
+def choose_model(
+    source: Source,
+    defs: Any,
+    *,
+    time_unit: str = "day",
+    penalizer: float = 0.0,
+    candidates: tuple[str, ...] = CANDIDATES,
+) -> ModelChoice:
+    """Fit each candidate up to a calibration end (:func:`default_calibration_end`)
+    and keep the one whose predictions of each customer's repeat purchase
+    days after it have the smallest RMSE. Without history enough to hold
+    some back, BG/NBD, with the reason."""
+    first, last = data_range(source, defs)
+    end = min(last, defs.as_of or last)
+    cal_end = default_calibration_end(first, end)
+    choice = ModelChoice(DEFAULT_MODEL, cal_end, end)
+    for name in candidates:
+        try:
+            v = holdout(
+                source, replace(defs, as_of=end), cal_end, model=name,
+                time_unit=time_unit, penalizer=penalizer,
+            )  # fmt: skip
+        except TenureError as exc:
+            choice.failed[name] = exc.what
+            continue
+        choice.rmse[name], choice.mae[name] = v.metrics["rmse"], v.metrics["mae"]
+    if choice.rmse:
+        choice.chosen = min(choice.rmse, key=choice.rmse.__getitem__)
+    else:
+        choice.calibration_end = choice.holdout_end = None
+    return choice

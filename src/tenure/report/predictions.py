@@ -106,8 +106,8 @@ def section(ctx: Context, settings: Settings, fmt: Formatter, html: Any) -> dict
     summary = scores.summary()
     text = (
         f"Fitted on {fmt.number(purchase.n_customers_)} customers as of {fmt.date(scores.as_of)}. "
-        f"{fmt.number(summary['likely_alive'])} are likely still customers (P(alive) ≥ 50 %); over the "
-        f"next {settings.clv_horizon_days} days they should make {fmt.number(summary['expected_purchases'])} "
+        f"{scoring.alive_headline(summary, fmt.number)}. Over the next {settings.clv_horizon_days} "
+        f"days the {fmt.number(summary['customers'])} customers should make {fmt.number(summary['expected_purchases'])} "
         f"purchases, worth {fmt.money(summary['predicted_clv'], 0)} (discounted at "
         f"{fmt.percent(100 * settings.discount_rate, 0)} a year, margin {fmt.percent(100 * settings.margin, 0)})."
     )  # fmt: skip

@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from tenure import __version__
+from tenure._version import __version__
 from tenure.cli import cohorts as cohorts_cmd
 from tenure.cli import demo as demo_cmd
 from tenure.cli import goal as goal_cmd

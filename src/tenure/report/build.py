@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tenure import __version__
+from tenure._version import __version__
 from tenure.config import Settings
 from tenure.engine import cohorts as cohorts_mod
 from tenure.engine import periods

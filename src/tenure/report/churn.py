@@ -255,6 +255,7 @@ def _top_risk(c: pd.DataFrame, h: int, fmt: Formatter) -> dict[str, Any]:
         "header": ["customer", "churn probability", *(f"driver {i}" for i in range(1, k + 1))],
         "rows": rows,
         "numeric": [1],
+        "ids": 0,
     }
 
 

@@ -102,6 +102,7 @@ def section(ctx: Context, settings: Settings, fmt: Formatter, html: Any) -> dict
         "header": ["customer", "revenue", "orders", "days since", "P(alive)", "purchases ahead", "CLV"],
         "rows": rows,
         "numeric": [1, 2, 3, 4, 5, 6],
+        "ids": 0,
     })  # fmt: skip
     summary = scores.summary()
     text = (

@@ -18,68 +18,17 @@ Every result states its definitions in ``result.attrs["definitions"]``.
 from __future__ import annotations
 
 import json
-import math
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import replace
-from datetime import date, datetime
-from pathlib import Path
+from datetime import date
 from typing import Any
 
 import pandas as pd
 
 from tenure.config import Settings, load_settings
-from tenure.engine.context import Context, Definitions
-from tenure.engine.source import Source, open_source
+from tenure.contexts import open_context
+from tenure.engine.context import Context
 from tenure.errors import ConfigError
-
-
-@contextmanager
-def open_context(
-    data: Any = None,
-    *,
-    store: Any = None,
-    engine: str | None = None,
-    master: str | None = None,
-    settings: Settings | None = None,
-    **definitions: Any,
-) -> Iterator[Context]:
-    """A :class:`Context` over ``data`` or the store; closed on exit."""
-    if settings is not None and store is not None:
-        settings = replace(settings, store=Path(store))
-    settings = settings or load_settings(store=store)
-    engine = engine or settings.engine
-    as_of = definitions.get("as_of")
-    if isinstance(as_of, str):
-        definitions["as_of"] = _parse_date(as_of, "as_of (--as-of)")
-    elif isinstance(as_of, datetime):
-        definitions["as_of"] = as_of.date()
-    defs = Definitions.from_settings(settings, **definitions)
-    if isinstance(data, Source):
-        ctx = Context(data, defs)
-        try:
-            yield ctx
-        finally:
-            ctx.close()
-        return
-    if data is None:
-        source = open_source(settings, engine=engine, master=master)
-    else:
-        if engine != "duckdb":
-            raise ConfigError(
-                "data given directly is computed on DuckDB.",
-                hint="Ingest it into a store to use --engine spark, or drop engine=.",
-            )
-        frames = data if isinstance(data, dict) else {"orders": data}
-        if definitions.get("timezone"):  # also how timestamps without an offset are read
-            settings = replace(settings, timezone=definitions["timezone"])
-        source = Source.from_data(settings, **frames)
-    with source:
-        ctx = Context(source, defs)
-        try:
-            yield ctx
-        finally:
-            ctx.close()
+from tenure.jsondoc import records
 
 
 def _parse_date(text: str, name: str) -> date:
@@ -313,32 +262,3 @@ def transitions(
         )  # fmt: skip
         matrix.attrs["definitions"] = ctx.describe()
         return matrix
-
-
-def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """Rows as JSON-ready dicts: NaN to None, dates to ISO strings."""
-    out = []
-    for row in frame.to_dict("records"):
-        out.append({str(k): _plain(v) for k, v in row.items()})
-    return out
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if value is None:
-        return None
-    if isinstance(value, (pd.Timestamp, datetime)):
-        return value.isoformat()
-    if isinstance(value, date):
-        return value.isoformat()
-    if hasattr(value, "item"):
-        value = value.item()
-    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
-        return None
-    try:
-        if pd.isna(value):
-            return None
-    except (TypeError, ValueError):
-        pass
-    return value

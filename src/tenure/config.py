@@ -30,12 +30,24 @@ from __future__ import annotations
 import os
 import tomllib
 from dataclasses import dataclass, field, fields, replace
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 from tenure.errors import ConfigError
 
 ENV_PREFIX = "TENURE_"
+
+
+def parse_date(text: str, name: str) -> date:
+    """``text`` (YYYY-MM-DD) as a date; a :class:`ConfigError` naming ``name``
+    (the option or parameter it came from) when it is not one."""
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ConfigError(
+            f"{name} is {text!r}, which is not a date.", hint="Write it as YYYY-MM-DD."
+        ) from None
 
 
 @dataclass(frozen=True)

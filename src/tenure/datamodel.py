@@ -525,6 +525,19 @@ KINDS: dict[str, Kind] = {
     )
 }
 
+# The order in which to ingest a whole business: rates before money (amounts
+# are converted on the way in), customers before what refers to them.
+INGEST_ORDER = (
+    "fx_rates",
+    "customers",
+    "orders",
+    "order_items",
+    "subscriptions",
+    "support_tickets",
+    "survey_responses",
+    "events",
+)
+
 # Bookkeeping columns on every stored table.
 BOOKKEEPING = (
     ("_ingest_id", "BIGINT"),

@@ -3,14 +3,18 @@ give the same documents, byte for byte apart from indentation.
 
 A number that is not finite (a standard error where the likelihood is
 flat, an infinite remaining lifetime) is written as null: NaN and Infinity
-are not JSON. Dates and other values JSON lacks are written as strings.
+are not JSON. Dates and other values JSON lacks are written as strings; a
+missing date (pandas' NaT) is null, never the text "NaT".
 """
 
 from __future__ import annotations
 
 import json
 import math
+from datetime import date, datetime
 from typing import Any
+
+import pandas as pd
 
 
 def finite(value: Any) -> Any:
@@ -28,3 +32,28 @@ def finite(value: Any) -> Any:
 
 def dumps(data: Any, *, indent: int | None = 2) -> str:
     return json.dumps(finite(data), indent=indent, default=str, ensure_ascii=False, allow_nan=False)
+
+
+def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows as JSON-ready dicts: NaN and NaT to None, dates to ISO strings."""
+    return [{str(k): plain(v) for k, v in row.items()} for row in frame.to_dict("records")]
+
+
+def plain(value: Any) -> Any:
+    """One value of a frame as JSON has it (see :func:`records`)."""
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if value is None or value is pd.NaT:  # NaT is a datetime whose isoformat() is "NaT"
+        return None
+    if isinstance(value, (pd.Timestamp, datetime, date)):
+        return value.isoformat()
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
+        return None
+    try:
+        if pd.isna(value):
+            return None
+    except (TypeError, ValueError):
+        pass
+    return value

@@ -16,9 +16,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tenure.analysis import records
 from tenure.config import Settings
 from tenure.errors import InputError, NotFoundError
+from tenure.jsondoc import records
 
 SORTS = {
     "revenue": ("monetary_total", False),

@@ -28,10 +28,10 @@ def demo_store(tmp_path_factory):
     settings = load_settings(
         store=folder / "store", reporting_currency="EUR", timezone="Europe/Berlin"
     )
-    from tenure.cli.demo import ORDER
+    from tenure.datamodel import INGEST_ORDER
 
     with Workspace.open(settings) as ws:
-        for kind in ORDER:  # rates before money, orders before their items
+        for kind in INGEST_ORDER:  # rates before money, orders before their items
             assert ingest(kind, files.by_kind()[kind], workspace=ws).rejected == 0
     return settings
 

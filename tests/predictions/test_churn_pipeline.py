@@ -28,7 +28,7 @@ DEMO_END = date(2026, 10, 31)  # the demo's last day
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     """A demo store of 1,500 customers, open for the module."""
-    from tenure.cli.demo import ORDER
+    from tenure.datamodel import INGEST_ORDER
     from tenure.datasets.demo import generate_demo
     from tenure.ingestion.pipeline import ingest
     from tenure.store.workspace import Workspace
@@ -37,7 +37,7 @@ def demo(tmp_path_factory):
     files = generate_demo(folder / "files", customers=1500, seed=4)
     settings = load_settings(store=folder / "store", reporting_currency="EUR")
     with Workspace.open(settings) as ws:
-        for kind in ORDER:
+        for kind in INGEST_ORDER:
             assert ingest(kind, files.by_kind()[kind], workspace=ws).rejected == 0
     with open_store(settings) as source:
         yield settings, source

@@ -54,7 +54,7 @@ def _trace(fig, name: str):
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     """A demo store of 400 customers, open for the module."""
-    from tenure.cli.demo import ORDER
+    from tenure.datamodel import INGEST_ORDER
     from tenure.datasets.demo import generate_demo
     from tenure.ingestion.pipeline import ingest
     from tenure.store.workspace import Workspace
@@ -63,7 +63,7 @@ def demo(tmp_path_factory):
     files = generate_demo(folder / "files", customers=400, seed=5)
     settings = load_settings(store=folder / "store", reporting_currency="EUR")
     with Workspace.open(settings) as ws:
-        for kind in ORDER:
+        for kind in INGEST_ORDER:
             ingest(kind, files.by_kind()[kind], workspace=ws)
     with open_store(settings) as source:
         yield settings, source

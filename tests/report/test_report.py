@@ -20,7 +20,7 @@ from tests.conftest import skip_or_fail
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     """A demo store of 400 customers with one goal, and its report in German."""
-    from tenure.cli.demo import ORDER
+    from tenure.datamodel import INGEST_ORDER
     from tenure.datasets.demo import generate_demo
     from tenure.goals.tracking import set_goal
     from tenure.ingestion.pipeline import ingest
@@ -30,7 +30,7 @@ def demo(tmp_path_factory):
     files = generate_demo(folder / "files", customers=400, seed=5)
     settings = load_settings(store=folder / "store", reporting_currency="EUR")
     with Workspace.open(settings) as ws:
-        for kind in ORDER:
+        for kind in INGEST_ORDER:
             ingest(kind, files.by_kind()[kind], workspace=ws)
     set_goal(settings, "churn_rate", "-10%", "2027-06-30")
     result = write_report(settings, folder / "report.html", locale="de-DE")

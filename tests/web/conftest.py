@@ -52,7 +52,7 @@ class Site:
 
 def build_store(folder: Path, customers: int = 300) -> Settings:
     from tenure.access import users
-    from tenure.cli.demo import ORDER
+    from tenure.datamodel import INGEST_ORDER
     from tenure.datasets.demo import generate_demo
     from tenure.ingestion.pipeline import ingest
     from tenure.store.workspace import Workspace
@@ -60,7 +60,7 @@ def build_store(folder: Path, customers: int = 300) -> Settings:
     files = generate_demo(folder / "files", customers=customers, seed=11)
     settings = load_settings(store=folder / "store", reporting_currency="EUR")
     with Workspace.open(settings) as ws:
-        for kind in ORDER:
+        for kind in INGEST_ORDER:
             ingest(kind, files.by_kind()[kind], workspace=ws)
         for email, password in PASSWORDS.items():
             users.add_user(ws.ops, email, email.split("@")[0], password)

@@ -31,16 +31,15 @@ def test_outside_the_demo_the_server_needs_a_secret_of_its_own(settings):
 
 
 def test_the_demo_store_serves_with_the_demo_login(settings, tmp_path):
-    from tenure.access import DEMO_EMAIL, DEMO_PASSWORD, is_demo
-    from tenure.cli.demo import _demo_login
+    from tenure.access import DEMO_EMAIL, DEMO_PASSWORD, demo_login, is_demo
     from tenure.store.workspace import Workspace
     from tenure.web import create_app
     from tests.web.conftest import serve
 
     with Workspace.open(settings, create=False) as ws:
         assert not is_demo(ws.ops)
-        assert _demo_login(ws) == {"email": DEMO_EMAIL, "password": DEMO_PASSWORD}
-        assert _demo_login(ws) is not None  # a second demo run on the store is fine
+        assert demo_login(ws.ops) == {"email": DEMO_EMAIL, "password": DEMO_PASSWORD}
+        assert demo_login(ws.ops) is not None  # a second demo run on the store is fine
         assert is_demo(ws.ops)
     url, stop = serve(create_app(replace(settings, secret_key=None), demo=True, warm=False))
     try:

@@ -45,3 +45,19 @@ def mark_demo(ops) -> None:
 # the login `tenure demo` makes on its store, shown on the demo's login page
 DEMO_EMAIL = "demo@tenure.example"
 DEMO_PASSWORD = "retention-demo"
+
+
+def demo_login(ops) -> dict[str, str] | None:
+    """Mark the store as the demo's and give it the demo login (an admin);
+    None without the web extra, which hashes passwords."""
+    from tenure.access import users
+    from tenure.errors import DuplicateError, MissingExtraError
+
+    mark_demo(ops)
+    try:
+        users.add_user(ops, DEMO_EMAIL, "admin", DEMO_PASSWORD, name="Demo")
+    except DuplicateError:
+        pass  # the demo ran on this store before
+    except MissingExtraError:
+        return None
+    return {"email": DEMO_EMAIL, "password": DEMO_PASSWORD}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from tenure import __version__
+from tenure._version import __version__
 from tenure.cli import cohorts as cohorts_cmd
 from tenure.cli import demo as demo_cmd
 from tenure.cli import goal as goal_cmd

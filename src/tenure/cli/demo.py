@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from tenure.access import demo_login
 from tenure.cli._common import (
     JsonOption,
     StoreOption,
@@ -15,6 +16,7 @@ from tenure.cli._common import (
     out_console,
     progress,
 )
+from tenure.datamodel import INGEST_ORDER
 
 HELP = """Generate a seeded demo business and ingest it into the store.
 
@@ -30,18 +32,6 @@ Examples:
 
     tenure demo --customers 1000000 --seed 7 --out big-demo --store big-store
 """
-
-# order matters: rates before money, customers before what refers to them
-ORDER = (
-    "fx_rates",
-    "customers",
-    "orders",
-    "order_items",
-    "subscriptions",
-    "support_tickets",
-    "survey_responses",
-    "events",
-)
 
 
 def demo(
@@ -73,7 +63,7 @@ def demo(
         files = generate_demo(out, customers=customers, seed=seed)
         settings = load_settings(store=store, reporting_currency=files.reporting_currency)
         with Workspace.open(settings) as ws:
-            for kind in ORDER:
+            for kind in INGEST_ORDER:
                 path = getattr(files, kind)
                 result = ingest(
                     kind, path, workspace=ws, progress=lambda stage, k=kind: update(f"{k}: {stage}")
@@ -82,7 +72,7 @@ def demo(
             with ws.analytics(read_only=True) as con:
                 headline = analytics.headline(con)
             settings = ws.settings
-            login = _demo_login(ws)
+            login = demo_login(ws.ops)
         update("predictions: choosing the purchase model on a holdout, scoring customers")
         from tenure.predictions.api import predict
 
@@ -137,7 +127,7 @@ def demo(
     for column in table.columns:
         column.no_wrap = True
         column.min_width = len(str(column.header))
-    table.columns[0].min_width = max(len(k) for k in ORDER)
+    table.columns[0].min_width = max(len(k) for k in INGEST_ORDER)
     for r in results:
         table.add_row(
             r.kind,
@@ -218,22 +208,6 @@ def demo(
             err_console().print(
                 f"{r.kind}: {r.rejected} rejected, see {r.quarantine}", markup=False
             )
-
-
-def _demo_login(ws) -> dict[str, str] | None:
-    """Mark the store as the demo's and give it the demo login (an admin);
-    None without the web extra, which hashes passwords."""
-    from tenure.access import DEMO_EMAIL, DEMO_PASSWORD, mark_demo, users
-    from tenure.errors import DuplicateError, MissingExtraError
-
-    mark_demo(ws.ops)
-    try:
-        users.add_user(ws.ops, DEMO_EMAIL, "admin", DEMO_PASSWORD, name="Demo")
-    except DuplicateError:
-        pass  # the demo ran on this store before
-    except MissingExtraError:
-        return None
-    return {"email": DEMO_EMAIL, "password": DEMO_PASSWORD}
 
 
 def _demo_subscriptions(settings) -> dict | None:

@@ -450,7 +450,7 @@ def predict(
     store: StoreOption = None,
     json_: JsonOption = False,
 ) -> None:
-    from tenure.analysis import records
+    from tenure.jsondoc import records
     from tenure.predictions.api import predict as run_predict
     from tenure.predictions.scoring import alive_headline
 

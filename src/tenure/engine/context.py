@@ -156,7 +156,7 @@ class Context:
                 f"there are no purchases in {self.source.description}.",
                 hint="Ingest orders first: tenure ingest orders FILE.",
             )
-        return _as_date(max(ends))
+        return as_date(max(ends))
 
     # -- prepared tables ------------------------------------------------------
 
@@ -288,7 +288,8 @@ class Context:
         }
 
 
-def _as_date(value: Any) -> date:
+def as_date(value: Any) -> date:
+    """A date from a date, a datetime or a pandas/NumPy timestamp."""
     if hasattr(value, "date") and not isinstance(value, date):
         return value.date()
     if isinstance(value, date) and hasattr(value, "hour"):

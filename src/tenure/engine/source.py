@@ -3,19 +3,19 @@
 Three ways in:
 
 * :func:`open_store` reads a tenure workspace (DuckDB, read-only);
-* :func:`tenure.engine.spark.open_spark` runs the same expressions on Spark;
-* :meth:`Source.from_data` ingests DataFrames or files into a temporary
-  workspace first, so they are validated exactly like ``tenure ingest``;
+* :func:`open_source` runs the same expressions on Spark
+  (:mod:`tenure.engine.spark`);
 * :meth:`Source.from_ibis` points at tables of any Ibis backend (a
   warehouse), named with the data model's columns.
+
+DataFrames and files given directly are ingested into a temporary workspace
+first (:func:`tenure.contexts.open_given`): the engine reads stores only and
+never imports ingestion.
 """
 
 from __future__ import annotations
 
-import tempfile
-import warnings
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import Any
 
 import ibis
@@ -158,62 +158,6 @@ class Source:
         """
         return cls(con, tables, **kw)
 
-    @classmethod
-    def from_data(cls, settings: Settings | None = None, **data: Any) -> Source:
-        """Ingest DataFrames, Arrow tables or files (by kind) into a temporary
-        workspace, validated like ``tenure ingest``, and read from there.
-
-        >>> Source.from_data(orders="orders.csv")                   # doctest: +SKIP
-        """
-        from dataclasses import replace
-
-        from tenure.ingestion import quarantine
-        from tenure.ingestion.pipeline import ingest
-        from tenure.store.workspace import Workspace
-
-        if "orders" not in data or data["orders"] is None:
-            raise ConfigError("no orders were given.", hint="Pass orders=DataFrame or a file path.")
-        tmp = tempfile.TemporaryDirectory(prefix="tenure-")
-        base = settings or load_settings()
-        settings = replace(base, store=Path(tmp.name) / "store", ops_url=None)
-        order = [k for k in KINDS if k in data and data[k] is not None]
-        unknown = set(data) - set(KINDS)
-        if unknown:
-            tmp.cleanup()
-            raise ConfigError(
-                f"unknown kinds of data: {', '.join(sorted(unknown))}.",
-                hint=f"Use the kinds of the data model: {', '.join(KINDS)}.",
-            )
-        # fx rates and customers first: orders are converted and linked on the way in
-        order.sort(key=lambda k: {"fx_rates": 0, "customers": 1, "orders": 2}.get(k, 3))
-        rejected: dict[str, list] = {}
-        try:
-            with Workspace.open(settings) as ws:
-                for kind in order:
-                    result = ingest(kind, data[kind], workspace=ws)
-                    if result.rejected:
-                        rejected[kind] = [
-                            result.rejected,
-                            "; ".join(
-                                quarantine.describe(result.source, e) for e in result.errors[:3]
-                            ),
-                        ]
-                settings = ws.settings
-        except BaseException:
-            tmp.cleanup()
-            raise
-        source = open_store(settings, description="the data given", on_close=tmp.cleanup)
-        source.rejected = {k: v[0] for k, v in rejected.items()}
-        for kind, (count, reasons) in rejected.items():
-            # nothing is lost silently: say what was left out and why
-            warnings.warn(
-                f"{count:,} {kind} rows were rejected and left out of the numbers: {reasons}. "
-                f"Ingest them with `tenure ingest {kind}` to get the quarantine file.",
-                RejectedRowsWarning,
-                stacklevel=3,
-            )
-        return source
-
 
 def open_store(
     settings: Settings | None = None,
@@ -225,18 +169,7 @@ def open_store(
     from tenure.store import analytics
 
     settings = settings or load_settings()
-    path = settings.analytics_path
-    if not path.exists():
-        raise ConfigError(
-            f"there is no tenure store at {settings.store}.",
-            hint="Ingest data first (tenure ingest KIND FILE), try `tenure demo`, or pass --store.",
-        )
-    raw = analytics.connect(path, read_only=True)
-    if not analytics.has_schema(raw):
-        raw.close()
-        raise ConfigError(f"{settings.store} is not a tenure store.", hint="Pass --store.")
-    analytics.check_version(raw, path, f" --store {settings.store}")
-    currency = analytics.meta(raw).get("reporting_currency") or "EUR"
+    raw, currency = analytics.open_read_only(settings.analytics_path, settings.store)
     con = ibis.duckdb.from_connection(raw)
 
     def close() -> None:
@@ -261,9 +194,10 @@ def open_source(
     if engine == "duckdb":
         return open_store(settings)  # a Spark master (say from TENURE_SPARK_MASTER) is not needed
     if engine == "spark":
-        from tenure.engine.spark import open_spark
+        from tenure.engine.spark import spark_tables
 
-        return open_spark(settings, master=master)
+        con, tables, currency, description = spark_tables(settings, master=master)
+        return Source(con, tables, currency=currency, description=description)
     raise ConfigError(
         f"the engine {engine!r} is not one tenure runs on.", hint="Use duckdb or spark."
     )

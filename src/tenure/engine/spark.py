@@ -21,7 +21,6 @@ import ibis
 
 from tenure.config import Settings
 from tenure.datamodel import KINDS
-from tenure.engine.source import Source
 from tenure.errors import ConfigError, MissingExtraError
 from tenure.sqltext import lit, q
 
@@ -59,7 +58,11 @@ def session(master: str | None = None, warehouse: Path | None = None):
     return spark
 
 
-def open_spark(settings: Settings, *, master: str | None = None) -> Source:
+def spark_tables(
+    settings: Settings, *, master: str | None = None
+) -> tuple[ibis.BaseBackend, dict[str, ibis.Table], str, str]:
+    """The tables of each kind on Spark: (connection, tables, reporting
+    currency, description), for :func:`tenure.engine.source.open_source`."""
     spark = session(master or settings.spark_master)
     con = ibis.pyspark.connect(spark)
     if settings.spark_database:
@@ -73,24 +76,22 @@ def open_spark(settings: Settings, *, master: str | None = None) -> Source:
                 "columns; see docs/engine.md.",
             )
         currency = settings.reporting_currency or "EUR"
-        return Source(con, tables, currency=currency, description=f"Spark database {db}")
+        return con, tables, currency, f"Spark database {db}"
     folder = export_store(settings)
     from tenure.store import analytics
 
     with analytics.connect(settings.analytics_path, read_only=True) as raw:
         currency = analytics.meta(raw).get("reporting_currency") or "EUR"
     tables = {p.stem: con.read_parquet(str(p)) for p in sorted(folder.glob("*.parquet"))}
-    return Source(
-        con, tables, currency=currency, description=f"the store {settings.store} on Spark"
-    )
+    return con, tables, currency, f"the store {settings.store} on Spark"
 
 
 def export_store(settings: Settings) -> Path:
     """Copy the store's tables to Parquet for Spark (skipped when up to date)."""
-    from tenure.engine.source import open_store  # checks the store exists and its version
     from tenure.store import analytics
 
-    open_store(settings).close()
+    # checks the store exists and its version
+    analytics.open_read_only(settings.analytics_path, settings.store)[0].close()
     folder = settings.store / "spark"
     folder.mkdir(exist_ok=True)
     stamp = folder / ".source-mtime"

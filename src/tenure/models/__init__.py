@@ -21,6 +21,11 @@ __all__ = [
     "ChurnClassifier",
     "kaplan_meier",
     "cox_hazards",
+    # for the layers above, which build on every model alike
+    "LikelihoodModel",
+    "PurchaseModel",
+    "Z95",
+    "DAYS_PER_YEAR",
 ]
 
 # imported on first use: the churn classifier and survival curves pull in
@@ -34,9 +39,15 @@ _LAZY = {
     "ChurnClassifier": "tenure.models.churn",
     "kaplan_meier": "tenure.models.survival",
     "cox_hazards": "tenure.models.survival",
+    "LikelihoodModel": "tenure.models._base",
+    "PurchaseModel": "tenure.models._transactions",
+    "Z95": "tenure.models._base",
+    "DAYS_PER_YEAR": "tenure.models._transactions",
 }
 
 if TYPE_CHECKING:  # pragma: no cover
+    from tenure.models._base import Z95, LikelihoodModel
+    from tenure.models._transactions import DAYS_PER_YEAR, PurchaseModel
     from tenure.models.btyd import BetaGeo, ParetoNBD
     from tenure.models.churn import ChurnClassifier
     from tenure.models.contractual import ShiftedBetaGeometric

@@ -23,7 +23,7 @@ import pandas as pd
 from tenure.config import Settings, load_settings
 from tenure.engine.context import Context, Definitions
 from tenure.errors import ConfigError, UsageError
-from tenure.models._base import LikelihoodModel
+from tenure.models import LikelihoodModel
 from tenure.predictions import scoring
 from tenure.predictions import store as kept
 from tenure.predictions.files import RecordsData
@@ -86,7 +86,7 @@ def prediction_context(
     :mod:`tenure.predictions.orders`) or over the store. ``amounts`` names
     what adds the amounts up, when something does: a file with amounts in
     several currencies is refused then."""
-    from tenure.analysis import open_context
+    from tenure.contexts import open_context
 
     if settings is not None and store is not None:
         settings = replace(settings, store=Path(store))
@@ -322,7 +322,7 @@ def _fit_churn(
     save: bool,
     date_format: str | None,
 ) -> FitResult:
-    from tenure.analysis import open_context
+    from tenure.contexts import open_context
     from tenure.predictions.churn import churn_record, fit_churn
 
     horizon_days = 90 if horizon_days is None else horizon_days

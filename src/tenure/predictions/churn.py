@@ -18,7 +18,7 @@ the engine, one row per customer.
 
 Examples
 --------
->>> from tenure.analysis import open_context
+>>> from tenure.contexts import open_context
 >>> with open_context(store="tenure-data") as ctx:           # doctest: +SKIP
 ...     result = fit_churn(ctx, horizon_days=90)
 >>> result.evaluation                                         # doctest: +SKIP
@@ -33,7 +33,7 @@ from typing import Any
 
 import pandas as pd
 
-from tenure.engine.context import PURCHASE_STATUSES, Context, Definitions, _as_date
+from tenure.engine.context import PURCHASE_STATUSES, Context, Definitions, as_date
 from tenure.engine.features import active_customers, churn_features, churn_labels
 from tenure.engine.source import Source
 from tenure.errors import ConfigError, InputError
@@ -142,7 +142,8 @@ def fit_churn(
     else:
         raise ConfigError(
             f"fit_churn reads a Context or a Source, not {type(source_or_ctx).__name__}.",
-            hint="Open one with tenure.analysis.open_context(store=...) or Source.from_data(...).",
+            hint="Open one with tenure.contexts.open_context(store=...), or over data: "
+            "open_context(orders_df).",
         )
     if as_of is not None:
         defs = replace(defs, as_of=as_of)
@@ -244,7 +245,7 @@ def _data_start(ctx: Context) -> date:
     if ctx.active_by != "purchase":
         s = ctx.subscription_spans
         starts.append(s.start_date.min().execute())
-    starts = [_as_date(s) for s in starts if s is not None and not pd.isna(s)]
+    starts = [as_date(s) for s in starts if s is not None and not pd.isna(s)]
     return min(starts) if starts else ctx.as_of
 
 
@@ -275,7 +276,7 @@ def churn_record(result: ChurnResult, top: int = 10) -> dict[str, Any]:
     """The JSON of ``tenure fit churn`` and its row of ``model_fits``: the
     classifier's settings, the test-window scores of the model and of the
     recency baseline, the overall drivers and the riskiest customers."""
-    from tenure.analysis import records
+    from tenure.jsondoc import records
     from tenure.predictions.scoring import fitted_at
 
     model = result.model

@@ -20,7 +20,7 @@ import pandas as pd
 from tenure.engine.context import Context
 from tenure.engine.summaries import TIME_UNITS, btyd_statistics, purchase_summary
 from tenure.errors import ConfigError, InputError
-from tenure.models._transactions import DAYS_PER_YEAR, PurchaseModel
+from tenure.models import DAYS_PER_YEAR, PurchaseModel
 from tenure.models.btyd import BetaGeo, ParetoNBD
 from tenure.models.mbgnbd import ModifiedBetaGeo
 from tenure.models.spend import GammaGamma

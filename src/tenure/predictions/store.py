@@ -20,9 +20,9 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from tenure import __version__
+from tenure._version import __version__
 from tenure.config import Settings
-from tenure.models._base import LikelihoodModel
+from tenure.models import LikelihoodModel
 from tenure.predictions.scoring import Scores, fitted_at
 from tenure.store.workspace import Workspace
 

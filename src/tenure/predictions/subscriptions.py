@@ -283,7 +283,7 @@ def subscriptions_context(
     date_format: str | None = None,
 ) -> Iterator[tuple[Context, files.RecordsData | None]]:
     """A subscription-defined context over a file or over the store."""
-    from tenure.analysis import open_context
+    from tenure.contexts import open_context
 
     if subscriptions is None:
         with open_context(settings=settings, active_by="subscription", as_of=as_of) as ctx:

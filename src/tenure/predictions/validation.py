@@ -20,11 +20,11 @@ import numpy as np
 import pandas as pd
 
 from tenure.engine import periods
-from tenure.engine.context import Context, _as_date
+from tenure.engine.context import Context, as_date
 from tenure.engine.source import Source
 from tenure.engine.summaries import purchase_summary
 from tenure.errors import InputError, TenureError
-from tenure.models._transactions import PurchaseModel
+from tenure.models import PurchaseModel
 from tenure.predictions.scoring import MODEL_NAMES, check_time_unit, fit_purchase_model
 
 FREQUENCY_BINS = 7  # calibration x of 0..6, and 7 or more
@@ -59,7 +59,7 @@ def data_range(source: Source, defs: Any) -> tuple[date, date]:
     ctx = Context(source, replace(defs, as_of=None))
     p = ctx.all_orders
     first, last = p.aggregate(first=p.local_date.min(), last=p.local_date.max()).execute().iloc[0]
-    return _as_date(first), _as_date(last)
+    return as_date(first), as_date(last)
 
 
 def check_calibration_end(

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tenure import __version__
+from tenure._version import __version__
 from tenure.config import Settings
 from tenure.engine import cohorts as cohorts_mod
 from tenure.engine import periods
@@ -331,6 +331,7 @@ def segment_section(ctx: Context, settings: Settings, fmt: Formatter) -> dict[st
         "header": ["customer", "country", "revenue", "orders", "last order", "days since", "RFM segment"],
         "rows": rows,
         "numeric": [2, 3, 5],
+        "ids": 0,
     })  # fmt: skip
     notes = [f"{k}: {v}" for k, v in thresholds.describe().items()]
     return {

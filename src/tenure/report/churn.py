@@ -14,7 +14,7 @@ import pandas as pd
 from tenure.config import Settings
 from tenure.engine.context import Context
 from tenure.errors import ConvergenceError, InputError, MissingExtraError
-from tenure.models._base import Z95
+from tenure.models import Z95
 from tenure.models.contractual import ShiftedBetaGeometric
 from tenure.models.survival import MISSING, cox_hazards, kaplan_meier
 from tenure.report import charts
@@ -255,6 +255,7 @@ def _top_risk(c: pd.DataFrame, h: int, fmt: Formatter) -> dict[str, Any]:
         "header": ["customer", "churn probability", *(f"driver {i}" for i in range(1, k + 1))],
         "rows": rows,
         "numeric": [1],
+        "ids": 0,
     }
 
 

@@ -14,7 +14,7 @@ import pandas as pd
 from tenure.config import Settings
 from tenure.engine.context import Context
 from tenure.errors import TenureError
-from tenure.models._base import Z95, LikelihoodModel
+from tenure.models import Z95, LikelihoodModel
 from tenure.predictions import scoring
 from tenure.predictions.validation import data_range, holdout
 from tenure.report import charts
@@ -102,6 +102,7 @@ def section(ctx: Context, settings: Settings, fmt: Formatter, html: Any) -> dict
         "header": ["customer", "revenue", "orders", "days since", "P(alive)", "purchases ahead", "CLV"],
         "rows": rows,
         "numeric": [1, 2, 3, 4, 5, 6],
+        "ids": 0,
     })  # fmt: skip
     summary = scores.summary()
     text = (

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import duckdb
 
-from tenure import __version__
+from tenure._version import __version__
 from tenure.datamodel import KINDS, stored_columns
 from tenure.errors import ConfigError, StoreVersionError
 
@@ -92,6 +92,27 @@ def check_version(con: duckdb.DuckDBPyConnection, path: Path, store_hint: str = 
         f"version {SCHEMA_VERSION}.",
         hint=f"Back up the folder, then run: tenure migrate{store_hint}",
     )
+
+
+def open_read_only(path: Path, store: Path) -> tuple[duckdb.DuckDBPyConnection, str]:
+    """The analytics store at ``path`` of the workspace ``store``, read-only,
+    checked to be a tenure store of this version; (connection, reporting
+    currency)."""
+    if not Path(path).exists():
+        raise ConfigError(
+            f"there is no tenure store at {store}.",
+            hint="Ingest data first (tenure ingest KIND FILE), try `tenure demo`, or pass --store.",
+        )
+    con = connect(path, read_only=True)
+    try:
+        if not has_schema(con):
+            raise ConfigError(f"{store} is not a tenure store.", hint="Pass --store.")
+        check_version(con, Path(path), f" --store {store}")
+        currency = meta(con).get("reporting_currency") or "EUR"
+    except BaseException:
+        con.close()
+        raise
+    return con, currency
 
 
 def migrate(con: duckdb.DuckDBPyConnection) -> tuple[int, int]:

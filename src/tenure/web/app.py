@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from tenure import __version__
+from tenure._version import __version__
 from tenure.access import is_demo
 from tenure.access.apikeys import KeyCache
 from tenure.access.sessions import SessionCache

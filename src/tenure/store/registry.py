@@ -1,0 +1,153 @@
+"""Every table tenure keeps, with its customer key and the columns that hold
+personal data.
+
+Erasure, export and campaign audiences are driven by this list: a table
+with a ``customer_key`` holds rows about one customer each (erased or
+exported by that key); ``personal`` names the columns whose values identify
+or describe a person (kept out of exports that need no names, blanked where
+a row must stay for the books). A test builds a fresh demo store and checks
+that every table in both stores is listed here and every listed column
+exists, so the registry cannot drift from the stores.
+
+Where a table lives:
+
+=============  =============================================================
+analytics      the DuckDB file: facts ingested (one table per kind of
+               :mod:`tenure.datamodel`) and what is derived from them
+ops            the operational store (SQLite or PostgreSQL): state the
+               product writes itself
+=============  =============================================================
+
+>>> from tenure.store.registry import TABLES, customer_tables
+>>> TABLES["customers"].personal["email"]
+'email'
+>>> "orders" in customer_tables()
+True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+# What a personal column holds; erasure and exports treat each alike.
+CATEGORIES = (
+    "name",
+    "email",
+    "phone",
+    "address",  # a postal or a network (IP) address
+    "birthday",
+    "free_text",  # what a person wrote, or arbitrary attributes
+    "person_link",  # the id of another person (who referred them)
+    "credential",  # a password or key hash: never exported
+)
+
+Store = Literal["analytics", "ops"]
+Role = Literal["facts", "derived", "operational", "bookkeeping"]
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    store: Store
+    role: Role
+    customer_key: str | None
+    # column -> one of CATEGORIES
+    personal: Mapping[str, str] = field(default_factory=dict)
+    doc: str = ""
+
+
+def _t(
+    name: str,
+    store: Store,
+    role: Role,
+    customer_key: str | None,
+    doc: str,
+    /,
+    **personal: str,
+) -> Table:
+    unknown = set(personal.values()) - set(CATEGORIES)
+    if unknown:  # pragma: no cover - caught when the module is imported
+        raise ValueError(f"{name}: unknown personal-data categories {sorted(unknown)}")
+    return Table(name, store, role, customer_key, personal, doc)
+
+
+_ALL = (
+    # -- analytics: the facts, one table per kind ---------------------------
+    _t(
+        "customers", "analytics", "facts", "customer_id",
+        "One row per customer: profile, consent, acquisition.",
+        email="email", name="name", birthday="birthday", attributes="free_text",
+        referred_by="person_link",
+    ),
+    _t("orders", "analytics", "facts", "customer_id", "One row per order."),
+    _t(
+        "order_items", "analytics", "facts", None,
+        "The lines of an order; the customer is the order's (join on order_id).",
+    ),
+    _t("subscriptions", "analytics", "facts", "customer_id", "Subscriptions and their ends."),
+    _t("support_tickets", "analytics", "facts", "customer_id", "Support tickets."),
+    _t(
+        "survey_responses", "analytics", "facts", "customer_id",
+        "NPS, CSAT and CES answers.", comment="free_text",
+    ),
+    _t(
+        "events", "analytics", "facts", "customer_id",
+        "Behaviour events.", properties="free_text",
+    ),
+    _t("fx_rates", "analytics", "facts", None, "Exchange rates into the reporting currency."),
+    # -- analytics: derived from the facts --------------------------------
+    _t(
+        "customer_predictions", "analytics", "derived", "customer_id",
+        "P(alive), expected purchases and spend, CLV per customer (tenure predict --save).",
+    ),
+    _t(
+        "churn_predictions", "analytics", "derived", "customer_id",
+        "Churn probability and its drivers per active customer (tenure fit churn --save).",
+    ),
+    _t(
+        "subscription_predictions", "analytics", "derived", "customer_id",
+        "Renewal probability and CLV per active subscription (tenure fit sbg --save).",
+    ),
+    _t("model_fits", "analytics", "derived", None, "Every fit kept: parameters, validation."),
+    # -- analytics: bookkeeping ------------------------------------------
+    _t("_tenure_meta", "analytics", "bookkeeping", None, "Schema version, reporting currency."),
+    _t("_ingest_batches", "analytics", "bookkeeping", None, "Each committed ingest."),
+    # -- the operational store -------------------------------------------
+    _t("ingest_runs", "ops", "operational", None, "Every ingest run and its counts."),
+    _t("goals", "ops", "operational", None, "Goals set on metrics."),
+    _t("ops_meta", "ops", "bookkeeping", None, "Settings of the operational store."),
+    _t("alembic_version", "ops", "bookkeeping", None, "The schema's migration."),
+    _t(
+        "users", "ops", "operational", None,
+        "People who use the dashboard and the API (staff, not customers).",
+        email="email", name="name", password_hash="credential",
+    ),
+    _t("api_keys", "ops", "operational", None, "API keys.", key_hash="credential"),
+    _t(
+        "sessions", "ops", "operational", None, "Dashboard sessions.",
+        id_hash="credential", csrf="credential",
+    ),
+    _t(
+        "login_attempts", "ops", "operational", None,
+        "Recent logins, to slow down guessing.", email="email", address="address",
+    ),
+)  # fmt: skip
+
+TABLES: dict[str, Table] = {t.name: t for t in _ALL}
+
+
+def customer_tables() -> dict[str, Table]:
+    """The tables whose rows each belong to one customer, by name."""
+    return {n: t for n, t in TABLES.items() if t.customer_key is not None}
+
+
+def personal_columns(category: str | None = None) -> dict[str, dict[str, str]]:
+    """Table -> {column: category} of the personal columns (of one category)."""
+    out = {}
+    for name, table in TABLES.items():
+        cols = {c: k for c, k in table.personal.items() if category in (None, k)}
+        if cols:
+            out[name] = cols
+    return out

@@ -1,0 +1,48 @@
+"""The layers of docs/architecture.md hold: the import-linter contract in
+pyproject.toml is kept, and no module of tenure imports the package itself
+(its public names pull in every layer)."""
+
+from __future__ import annotations
+
+import ast
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SRC = ROOT / "src" / "tenure"
+
+
+def test_the_import_contract_is_kept():
+    exe = shutil.which("lint-imports") or str(Path(sys.executable).with_name("lint-imports"))
+    if not Path(exe).exists():
+        pytest.skip("lint-imports is missing: pip install 'tenure[test]'")
+    env = dict(
+        os.environ,
+        PYTHONPATH=os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")]),
+    )
+    done = subprocess.run(
+        [exe, "--no-cache"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600
+    )
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    assert "1 kept, 0 broken" in done.stdout
+
+
+def _is_module(name: str) -> bool:
+    return (SRC / f"{name}.py").exists() or (SRC / name / "__init__.py").exists()
+
+
+def test_no_module_imports_the_package_facade():
+    found = []
+    for path in SRC.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module == "tenure" and node.level == 0:
+                # a submodule (from tenure import profiles) is fine; a name is not
+                names = [a.name for a in node.names if not _is_module(a.name)]
+                if names:
+                    found.append(f"{path.relative_to(ROOT)}:{node.lineno} {names}")
+    assert found == [], "import from the module that holds the name, not from tenure"

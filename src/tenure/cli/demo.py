@@ -82,7 +82,7 @@ def demo(
             settings = ws.settings
             login = _demo_login(ws)
         update("predictions: fitting BG/NBD and Gamma-Gamma, scoring customers")
-        from tenure.predictions.api import predict
+        from tenure.analysis.fitting import predict
 
         scores = predict(settings=settings, save=True)
         update("churn: fitting the classifier, scoring the active customers")
@@ -215,8 +215,8 @@ def _demo_login(ws) -> dict[str, str] | None:
 def _demo_churn(settings) -> dict | None:
     """Fit the churn classifier and keep its scores, for the dashboard's
     churn risk and drivers; None when the data cannot give one."""
+    from tenure.analysis.fitting import fit
     from tenure.errors import TenureError
-    from tenure.predictions.api import fit
 
     try:
         result = fit("churn", settings=settings, save=True)

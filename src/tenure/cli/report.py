@@ -48,14 +48,14 @@ def report(
     store: StoreOption = None,
     json_: JsonOption = False,
 ) -> None:
-    from tenure.analysis import _parse_date
+    from tenure.analysis import parse_date
     from tenure.report.build import write_report
 
     settings = engine_settings(store, timezone=timezone, locale=locale)
     with progress(not json_) as update:
         result = write_report(
             settings, output, engine=engine, master=master,
-            as_of=_parse_date(as_of, "--as-of") if as_of else None, progress=update,
+            as_of=parse_date(as_of, "--as-of") if as_of else None, progress=update,
         )  # fmt: skip
     info = {
         "path": str(result.path.resolve()),

@@ -123,7 +123,7 @@ def _scores(frame: pd.DataFrame | None, fits: list[dict[str, Any]]) -> Scores | 
     customers = frame.drop(columns=[c for c in _STAMPS if c in frame])
     customers["next_purchase_date"] = pd.to_datetime(customers["next_purchase_date"])
     return Scores(
-        customers=customers.sort_values("customer_id", ignore_index=True),
+        customers=customers.reset_index(drop=True),  # in tenure predict's order: same sums
         purchase_model=None,  # type: ignore[arg-type]
         spend_model=None,
         as_of=pd.Timestamp(first["as_of"]).date(),

@@ -355,7 +355,7 @@ def _clv_like_lifetimes(purchase: Any, c: Any) -> Any:
 def child_tenure(path: Path, outdir: Path) -> None:
     st = Steps()
     with st.step("import"):
-        from tenure.predictions.api import predict
+        from tenure.analysis.fitting import predict
     with st.step("predict"):
         scores = predict(str(path), horizon_days=HORIZON_DAYS, discount_rate=DISCOUNT_RATE)
     # not timed: what the parent compares

@@ -8,10 +8,15 @@ import sys
 import pytest
 
 import tenure
+import tenure.analysis
 import tenure.models
 
 
-@pytest.mark.parametrize("module", [tenure, tenure.models], ids=["tenure", "tenure.models"])
+@pytest.mark.parametrize(
+    "module",
+    [tenure, tenure.models, tenure.analysis],
+    ids=["tenure", "tenure.models", "tenure.analysis"],
+)
 def test_every_public_name_resolves(module):
     for name in module.__all__:
         assert getattr(module, name) is not None, name
@@ -19,11 +24,11 @@ def test_every_public_name_resolves(module):
         module.nope  # noqa: B018
 
 
-def test_the_python_api_is_the_predictions_api():
+def test_the_python_api_is_the_library_layer():
+    from tenure.analysis import fitting
     from tenure.models.btyd import BetaGeo
-    from tenure.predictions import api
 
-    assert tenure.fit is api.fit and tenure.predict is api.predict
+    assert tenure.fit is fitting.fit and tenure.predict is fitting.predict
     assert tenure.models.BetaGeo is BetaGeo
 
 

@@ -43,8 +43,8 @@ _LAZY = {
     "cohorts": "tenure.analysis",
     "segments": "tenure.analysis",
     "customer_summary": "tenure.analysis",
-    "fit": "tenure.predictions.api",
-    "predict": "tenure.predictions.api",
+    "fit": "tenure.analysis.fitting",
+    "predict": "tenure.analysis.fitting",
     "TenureError": "tenure.errors",
     "InputError": "tenure.errors",
     "ConfigError": "tenure.errors",
@@ -52,11 +52,11 @@ _LAZY = {
 
 if TYPE_CHECKING:  # pragma: no cover
     from tenure.analysis import cohorts, customer_summary, metrics, segments
+    from tenure.analysis.fitting import fit, predict
     from tenure.config import Settings, load_settings
     from tenure.datasets.demo import generate_demo
     from tenure.errors import ConfigError, InputError, TenureError
     from tenure.ingestion.pipeline import IngestResult, ingest
-    from tenure.predictions.api import fit, predict
     from tenure.store.workspace import Workspace
 
 

@@ -13,9 +13,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tenure.analysis.fitting import fit, predict
 from tenure.engine.source import RejectedRowsWarning
 from tenure.errors import InputError
-from tenure.predictions.api import fit, predict
 from tenure.predictions.orders import read_orders
 from tests.conftest import import_lifetimes, lifetimes_dir, query
 

@@ -152,7 +152,7 @@ def test_bad_input_says_what_to_do(cli, tmp_path, simulated):
 
 
 def test_a_dataframe_in_gives_pandas_out(simulated):
-    from tenure.predictions.api import fit
+    from tenure.analysis.fitting import fit
 
     frame = pd.read_csv(simulated).head(3000)
     result = fit("sbg", subscriptions=frame, as_of=DATA_END, period="year")

@@ -4,9 +4,11 @@ the engine's, formatted for the locale, and drawn by a real browser."""
 from __future__ import annotations
 
 import html as html_lib
+import json
 import re
 import shutil
 import subprocess
+from datetime import date
 
 import pytest
 
@@ -14,7 +16,9 @@ import tenure
 from tenure.config import load_settings
 from tenure.report.build import write_report
 from tenure.report.formatting import Formatter
-from tests.conftest import skip_or_fail
+from tests.conftest import query, skip_or_fail
+
+CALIBRATION_END = "2026-03-31"
 
 
 @pytest.fixture(scope="module")
@@ -33,6 +37,9 @@ def demo(tmp_path_factory):
         for kind in INGEST_ORDER:
             ingest(kind, files.by_kind()[kind], workspace=ws)
     set_goal(settings, "churn_rate", "-10%", "2027-06-30")
+    # kept as a user keeps them: a fit checked on a holdout, then the scores
+    tenure.fit("bgnbd", settings=settings, calibration_end=CALIBRATION_END, save=True)
+    tenure.predict(settings=settings, margin=0.4, save=True)
     result = write_report(settings, folder / "report.html", locale="de-DE")
     return settings, result, result.path.read_text(encoding="utf-8")
 
@@ -93,21 +100,28 @@ def test_tiles_show_the_engines_numbers_in_the_locale(demo):
     assert re.fullmatch(r"\d+,\d\xa0%", tiles["Churn rate"])
 
 
-def test_predictions_show_the_models_estimates_in_the_locale(demo):
-    from tenure.analysis import open_context
-    from tenure.predictions import scoring
+def test_predictions_show_the_kept_fits_and_scores_in_the_locale(demo):
+    import pandas as pd
 
     settings, _, page = demo
     fmt = Formatter("de-DE", "EUR")
-    with open_context(settings=settings) as ctx:
-        bg = scoring.fit_purchase_model(ctx, "bgnbd")
-        gg = scoring.fit_spend_model(ctx)
-        scores = scoring.score(ctx, bg, gg, horizon_days=settings.clv_horizon_days)
+    # read back independently of the library: the tables tenure predict wrote
+    fits = query(
+        settings.store,
+        "SELECT model, params, validation FROM model_fits ORDER BY fit_id",
+    )
+    assert [f[0] for f in fits] == ["bgnbd", "bgnbd", "gammagamma"]
     section = page[page.index('id="predictions"') : page.index('id="churn"')]
     text = html_lib.unescape(re.sub(r"<[^>]+>", " ", section))
-    for name, value in {**bg.params_, **gg.params_}.items():
-        assert fmt.number(value, 4) in text, name
-    c = scores.customers
+    for _, params, _ in fits[1:]:  # the fits the scores came from
+        for name, value in json.loads(params).items():
+            assert fmt.number(value, 4) in text, name
+    names = ["customer_id", "monetary_total", "recency_days", "p_alive", "clv", "margin"]
+    c = pd.DataFrame(
+        query(settings.store, f"SELECT {', '.join(names)} FROM customer_predictions"),
+        columns=names,
+    )
+    assert set(c.margin) == {0.4}
     high = c.monetary_total >= c.monetary_total.quantile(1 - settings.high_value_top_percent / 100)
     # leaving: a purchase within the activity window still; lapsed: none
     active = c.recency_days < settings.activity_window
@@ -116,9 +130,33 @@ def test_predictions_show_the_models_estimates_in_the_locale(demo):
     assert leaving > 0 and lapsed > 0
     assert f"thinks are leaving: {fmt.number(leaving)} " in text
     assert f"Another {fmt.number(lapsed)} such customers have lapsed" in text
-    assert "Holdout" in text and fmt.number(scores.summary()["likely_alive"]) in text
+    assert f"worth {fmt.money(c.clv.sum(), 0)} " in text
+    assert f"margin {fmt.percent(40, 0)}" in text
+    assert fmt.number(int((c.p_alive >= 0.5).sum())) in text
+    # the holdout check kept with the first fit, not fitted again
+    validation = json.loads(fits[0][2])
+    assert f"Holdout {fmt.date(date.fromisoformat(CALIBRATION_END))} –" in text
+    assert fmt.number(validation["actual_purchases"]) in text
+    assert "version 1 of the model" in text
     # tracking, by frequency, P(alive) map, CLV
     assert len(re.findall(r'class="chart[" ]', section)) == 4
+
+
+def test_with_nothing_kept_the_report_says_which_command_fits(tmp_path):
+    from tenure.datasets.demo import generate_demo
+    from tenure.ingestion.pipeline import ingest
+    from tenure.store.workspace import Workspace
+
+    files = generate_demo(tmp_path / "files", customers=120, seed=3)
+    settings = load_settings(store=tmp_path / "store", reporting_currency="EUR")
+    with Workspace.open(settings) as ws:
+        ingest("orders", files.by_kind()["orders"], workspace=ws)
+    result = write_report(settings, tmp_path / "report.html")
+    page = result.path.read_text(encoding="utf-8")
+    section = page[page.index('id="predictions"') : page.index('id="churn"')]
+    assert "No predictions are kept in the store yet: run tenure predict" in section
+    assert query(settings.store, "SELECT count(*) FROM information_schema.tables "
+                 "WHERE table_name IN ('model_fits', 'customer_predictions')") == [(0,)]  # fmt: skip
 
 
 def test_goals_benchmark_and_definitions_are_filled(demo):

@@ -16,12 +16,13 @@ from tenure.store.registry import CATEGORIES, TABLES, customer_tables, personal_
 
 @pytest.fixture(scope="module")
 def demo_store(tmp_path_factory):
+    from tenure.predictions.api import fit, predict
+
     from tenure.access import demo_login
     from tenure.config import load_settings
     from tenure.datasets.demo import generate_demo
     from tenure.goals.tracking import set_goal
     from tenure.ingestion.pipeline import ingest
-    from tenure.predictions.api import fit, predict
     from tenure.store.workspace import Workspace
 
     folder = tmp_path_factory.mktemp("registry")

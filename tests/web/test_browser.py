@@ -32,12 +32,12 @@ def served(tmp_path_factory):
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium is None:
         skip_or_fail("Chromium is not installed (apt-get install chromium)")
-    from tenure.predictions.api import predict
+    from tenure.analysis.fitting import predict
     from tenure.web import create_app
 
     settings = build_store(tmp_path_factory.mktemp("browser"))
     predict(settings=settings, save=True)  # P(alive) and CLV on the pages
-    from tenure.predictions.api import fit
+    from tenure.analysis.fitting import fit
 
     fit("churn", settings=settings, save=True)  # churn risk and its drivers
     url, stop = serve(create_app(settings))

@@ -70,8 +70,13 @@ COUNTED = re.compile(
     r"|Fitted on the training window, tested on the test window \(|The \d+ customers most likely "
     r"|Cox proportional hazards on days subscribed \("
 )
-# headings the demo store's settings do not give: the purchase model counted in weeks
-ELSEWHERE = {"BG/NBD purchases (t in weeks)"}
+# headings the demo store's settings do not give: the purchase model counted in
+# weeks, and the purchase models other than BG/NBD
+ELSEWHERE = {
+    f"{model} purchases (t in {unit})"
+    for model in ("BG/NBD", "MBG/NBD", "Pareto/NBD")
+    for unit in ("days", "weeks")
+} - {"BG/NBD purchases (t in days)"}
 
 
 def _headings(body: dict) -> set[str]:
@@ -100,9 +105,8 @@ def page_headings(tmp_path_factory) -> set[str]:
     from tests.web.conftest import build_store, needs_web
 
     needs_web()
-    from tenure.engine.context import Context, Definitions
-    from tenure.engine.source import open_source
-    from tenure.predictions.api import predict
+    from tenure.analysis import open_context
+    from tenure.analysis.fitting import predict
     from tenure.report.formatting import Formatter
     from tenure.web import dashboard
 
@@ -110,9 +114,8 @@ def page_headings(tmp_path_factory) -> set[str]:
     predict(settings=settings, save=True)  # the table of the models in the store
     found = set()
     for name in dashboard.PAGES:
-        with open_source(settings, engine=settings.engine) as source:
-            ctx = Context(source, Definitions.from_settings(settings))
-            body = dashboard.BUILDERS[name](ctx, settings, Formatter("en", source.currency))
+        with open_context(settings=settings) as ctx:
+            body = dashboard.BUILDERS[name](ctx, settings, Formatter("en", ctx.source.currency))
         found |= _headings(body)
     return found
 

@@ -74,7 +74,7 @@ def demo(
             settings = ws.settings
             login = demo_login(ws.ops)
         update("predictions: choosing the purchase model on a holdout, scoring customers")
-        from tenure.predictions.api import predict
+        from tenure.analysis.fitting import predict
 
         scores = predict(settings=settings, save=True)
         update("subscriptions: fitting the sBG model, scoring the active subscriptions")
@@ -227,8 +227,8 @@ def _demo_subscriptions(settings) -> dict | None:
 def _demo_churn(settings) -> dict | None:
     """Fit the churn classifier and keep its scores, for the dashboard's
     churn risk and drivers; None when the data cannot give one."""
+    from tenure.analysis.fitting import fit
     from tenure.errors import TenureError
-    from tenure.predictions.api import fit
 
     try:
         result = fit("churn", settings=settings, save=True)

@@ -221,7 +221,7 @@ def fit(
     store: StoreOption = None,
     json_: JsonOption = False,
 ) -> None:
-    from tenure.predictions.api import fit as run_fit
+    from tenure.analysis.fitting import fit as run_fit
 
     settings = engine_settings(store, timezone=timezone)
     from_store = orders is None and subscriptions is None
@@ -450,8 +450,8 @@ def predict(
     store: StoreOption = None,
     json_: JsonOption = False,
 ) -> None:
-    from tenure.jsondoc import records
-    from tenure.predictions.api import predict as run_predict
+    from tenure.analysis.fitting import predict as run_predict
+    from tenure.analysis.predictions import scores_document
     from tenure.predictions.scoring import alive_headline
 
     settings = engine_settings(store, timezone=timezone)
@@ -475,25 +475,8 @@ def predict(
         if export:
             update(f"writing {export}")
             scores.customers.to_csv(export, index=False)
-    c = scores.customers.sort_values("clv", ascending=False)
-    cols = ["customer_id", "orders", "recency_days", "p_alive", "expected_purchases",
-            "expected_spend", "clv", "next_purchase_date"]  # fmt: skip
-    result = {
-        "model": scores.model,
-        "model_choice": scores.extra.get("model_choice"),
-        "as_of": scores.as_of.isoformat(),
-        "horizon_days": scores.horizon_days,
-        "discount_rate": scores.discount_rate,
-        "margin": scores.margin,
-        "currency": scores.currency,
-        "time_unit": scores.time_unit,
-        **scores.summary(),
-        "fits": scores.extra["fits"],
-        "top_customers": records(
-            c[cols].head(top).assign(next_purchase_date=lambda f: f.next_purchase_date.dt.date)
-        ),
-        "saved_to_store": orders is None,
-    }
+    c = scores.customers.sort_values(["clv", "customer_id"], ascending=[False, True])
+    result = scores_document(scores, scores.extra["fits"], top) | {"saved_to_store": orders is None}
     if "orders" in scores.extra:
         result["orders"] = scores.extra["orders"]
     if export:

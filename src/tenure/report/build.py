@@ -1,9 +1,10 @@
-"""Collect the report's numbers from the engine and render one HTML file.
+"""Collect the report's numbers from the library and render one HTML file.
 
 The file is self-contained: CSS, data and the plotly.js library are inline,
 so it opens offline and can be sent by e-mail. Every number comes from the
-same engine functions as ``tenure metrics``, ``cohorts``, ``segments`` and
-``goal list``.
+same functions as ``tenure metrics``, ``cohorts``, ``segments`` and
+``goal list``; the predictions are those kept by ``tenure predict`` and
+``tenure fit``, read from the store.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from tenure._version import __version__
+from tenure.analysis.predictions import stored_predictions
 from tenure.config import Settings
 from tenure.engine import cohorts as cohorts_mod
 from tenure.engine import periods
@@ -89,12 +91,17 @@ def collect(
     progress("segments")
     sections.append(guarded("segments", "Segments", segment_section, ctx, settings, fmt))
     progress("predictions")
+    # the fits and scores the user keeps (tenure predict, tenure fit churn):
+    # the report shows them as they are, and fits no model of its own
+    kept = stored_predictions(settings)
+    build = predictions.section
     sections.append(
-        guarded("predictions", "Predictions", predictions.section, ctx, settings, fmt, chart_blocks)
+        guarded("predictions", "Predictions", build, ctx, settings, fmt, chart_blocks, kept)
     )
     progress("churn")
+    build = churn.section
     sections.append(
-        guarded("churn", "Churn and survival", churn.section, ctx, settings, fmt, chart_blocks)
+        guarded("churn", "Churn and survival", build, ctx, settings, fmt, chart_blocks, kept.churn)
     )
     progress("goals")
     sections += top["sections"]

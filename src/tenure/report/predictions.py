@@ -1,22 +1,25 @@
-"""The report's predictions section: the fitted models with their
-intervals, the holdout validation, P(alive) against recency and frequency,
-predicted CLV, and the high-value customers the model thinks are leaving."""
+"""The report's predictions section: the kept fits with their intervals,
+the holdout validation kept with a fit, P(alive) against recency and
+frequency, predicted CLV, and the high-value customers the model thinks
+are leaving.
+
+Every number is read from the store (:func:`tenure.analysis.stored_predictions`):
+the scores of the user's last ``tenure predict``, with its model, horizon,
+discount rate and margin. Nothing is fitted here; with nothing kept the
+section says which command keeps it."""
 
 from __future__ import annotations
 
-from dataclasses import replace
-from datetime import timedelta
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from tenure.analysis.predictions import StoredPredictions, stored_predictions
 from tenure.config import Settings
 from tenure.engine.context import Context
-from tenure.errors import TenureError
-from tenure.models import Z95, LikelihoodModel
-from tenure.predictions import scoring
-from tenure.predictions.validation import data_range, holdout
+from tenure.models import Z95
+from tenure.predictions.scoring import MODEL_NAMES, alive_headline
 from tenure.report import charts
 from tenure.report.formatting import Formatter
 
@@ -27,52 +30,69 @@ FREQUENCY_BINS = [0, 1, 2, 3, 5, 10, np.inf]
 FREQUENCY_LABELS = ["0", "1", "2", "3–4", "5–9", "10+"]
 
 
-def section(ctx: Context, settings: Settings, fmt: Formatter, html: Any) -> dict[str, Any]:
-    """``html(figs, prefix)`` turns figures into the page's chart blocks."""
+def section(
+    ctx: Context,
+    settings: Settings,
+    fmt: Formatter,
+    html: Any,
+    kept: StoredPredictions | None = None,
+) -> dict[str, Any]:
+    """``html(figs, prefix)`` turns figures into the page's chart blocks;
+    ``kept`` is what the store keeps (read here when not given)."""
+    kept = kept or stored_predictions(settings)
+    scores = kept.scores
+    if scores is None:
+        return {"id": "predictions", "title": "Predictions", "text": kept.missing}
     sep = fmt.separators
-    time_unit = settings.time_unit
-    purchase = scoring.fit_purchase_model(ctx, "bgnbd", time_unit=time_unit)
-    spend = scoring.fit_spend_model(ctx)
-    scores = scoring.score(
-        ctx, purchase, spend, horizon_days=settings.clv_horizon_days,
-        discount_rate=settings.discount_rate, margin=settings.margin,
-    )  # fmt: skip
     c = scores.customers
-    tables = [
-        _params("BG/NBD purchases (t in " + time_unit + "s)", purchase, fmt),
-        _params("Gamma-Gamma spend per purchase", spend, fmt),
-    ]
+    purchase, spend = kept.purchase_fit, kept.spend_fit
+    tables = []
+    if purchase:
+        name = MODEL_NAMES.get(scores.model, scores.model)
+        tables.append(_params(f"{name} purchases (t in {scores.time_unit}s)", purchase, fmt))
+    if spend:
+        tables.append(_params("Gamma-Gamma spend per purchase", spend, fmt))
     figs = []
     notes = []
-    first, last = data_range(ctx.source, replace(ctx.defs, as_of=None))
-    end = min(last, ctx.as_of)
-    # a holdout of a third of the history, at most a year
-    cal_end = end - min(timedelta(days=365), (end - first) / 3)
-    try:
-        v = holdout(ctx.source, replace(ctx.defs, as_of=end), cal_end, time_unit=time_unit)
-        m = v.metrics
-        figs.append(charts.tracking(
-            v.tracking, cal_end.isoformat(),
-            f"Holdout: repeat purchases, actual and predicted (fitted up to {fmt.date(cal_end)})", sep,
-        ))  # fmt: skip
-        figs.append(charts.by_frequency(
-            v.by_frequency, "Holdout: mean purchases by calibration frequency", sep
-        ))  # fmt: skip
+    checked = kept.validated(scores.model)
+    if checked is None:
         notes.append(
-            f"Holdout {fmt.date(cal_end)} – {fmt.date(v.holdout_end)}: "
-            f"{fmt.number(m['actual_purchases'])} repeat purchase days, the model predicted "
-            f"{fmt.number(m['predicted_purchases'])} ({_signed(m['total_error_pct'], fmt)}); "
-            f"per customer MAE {fmt.number(m['mae'], 3)}, RMSE {fmt.number(m['rmse'], 3)}, "
-            f"correlation {fmt.number(m['correlation'], 3) if m['correlation'] is not None else '—'}"
+            f"No holdout validation is kept for {MODEL_NAMES.get(scores.model, scores.model)}: "
+            f"tenure fit {scores.model} --calibration-end DATE fits it on the orders up to DATE, "
+            "checks it on the rest and keeps the check."
         )
-    except TenureError as exc:  # too little history to hold some back
-        notes.append(f"No holdout validation: {exc.what}")
+    else:
+        v = checked["validation"]
+        cal_end = pd.Timestamp(v["calibration_end"]).date()
+        holdout_end = pd.Timestamp(v["holdout_end"]).date()
+        if v.get("tracking"):
+            figs.append(charts.tracking(
+                pd.DataFrame(v["tracking"]).assign(date=lambda f: pd.to_datetime(f["date"])),
+                cal_end.isoformat(),
+                f"Holdout: repeat purchases, actual and predicted (fitted up to {fmt.date(cal_end)})", sep,
+            ))  # fmt: skip
+        if v.get("by_frequency"):
+            figs.append(charts.by_frequency(
+                pd.DataFrame(v["by_frequency"]), "Holdout: mean purchases by calibration frequency", sep
+            ))  # fmt: skip
+        which = (
+            "the fit these scores came from"
+            if purchase and checked["fit_id"] == purchase["fit_id"]
+            else f"version {checked['model_version']} of the model"
+        )
+        notes.append(
+            f"Holdout {fmt.date(cal_end)} – {fmt.date(holdout_end)} ({which}): "
+            f"{fmt.number(v['actual_purchases'])} repeat purchase days, the model predicted "
+            f"{fmt.number(v['predicted_purchases'])} ({_signed(v['total_error_pct'], fmt)}); "
+            f"per customer MAE {fmt.number(v['mae'], 3)}, RMSE {fmt.number(v['rmse'], 3)}, "
+            f"correlation {fmt.number(v['correlation'], 3) if v.get('correlation') is not None else '—'}"
+        )  # fmt: skip
 
     matrix = _alive_matrix(c)
     figs.append(charts.alive_map(matrix, "P(alive) by frequency and recency", sep))
     figs.append(charts.histogram(
         c["clv"].clip(upper=c["clv"].quantile(0.99)),
-        f"Predicted CLV over {settings.clv_horizon_days} days ({fmt.currency}; top 1 % capped)",
+        f"Predicted CLV over {scores.horizon_days} days ({fmt.currency}; top 1 % capped)",
         f"CLV ({fmt.currency})", sep,
     ))  # fmt: skip
 
@@ -105,13 +125,17 @@ def section(ctx: Context, settings: Settings, fmt: Formatter, html: Any) -> dict
         "ids": 0,
     })  # fmt: skip
     summary = scores.summary()
+    fitted = pd.Timestamp(scores.extra["fitted_at"]).to_pydatetime()
     text = (
-        f"Fitted on {fmt.number(purchase.n_customers_)} customers as of {fmt.date(scores.as_of)}. "
-        f"{scoring.alive_headline(summary, fmt.number)}. Over the next {settings.clv_horizon_days} "
-        f"days the {fmt.number(summary['customers'])} customers should make {fmt.number(summary['expected_purchases'])} "
-        f"purchases, worth {fmt.money(summary['predicted_clv'], 0)} (discounted at "
-        f"{fmt.percent(100 * settings.discount_rate, 0)} a year, margin {fmt.percent(100 * settings.margin, 0)})."
-    )  # fmt: skip
+        f"Scored by tenure predict ({MODEL_NAMES.get(scores.model, scores.model)} and Gamma-Gamma, "
+        f"fitted {fmt.datetime(fitted)}) on {fmt.number(summary['customers'])} customers as of "
+        f"{fmt.date(scores.as_of)}. {alive_headline(summary, fmt.number)}; over the next "
+        f"{scores.horizon_days} days the {fmt.number(summary['customers'])} customers should make "
+        f"{fmt.number(summary['expected_purchases'])} purchases, worth "
+        f"{fmt.money(summary['predicted_clv'], 0)} (discounted at "
+        f"{fmt.percent(100 * scores.discount_rate, 0)} a year, margin "
+        f"{fmt.percent(100 * scores.margin, 0)})."
+    )
     return {
         "id": "predictions",
         "title": "Predictions",
@@ -128,13 +152,17 @@ def _signed(value: float | None, fmt: Formatter) -> str:
     return ("+" if value > 0 else "") + fmt.percent(value, 1)
 
 
-def _params(title: str, model: LikelihoodModel, fmt: Formatter) -> dict[str, Any]:
+def _params(title: str, fit: dict[str, Any], fmt: Formatter) -> dict[str, Any]:
     rows = []
-    for name, est in model.params_.items():
-        se = model.std_errors_[name]
-        rows.append([name, fmt.number(est, 4), fmt.number(se, 4),
-                     f"{fmt.number(est - Z95 * se, 4)} – {fmt.number(est + Z95 * se, 4)}"])  # fmt: skip
-    rows.append(["log-likelihood", fmt.number(model.log_likelihood_, 1), "", ""])
+    for name, est in fit["params"].items():
+        se = fit["std_errors"].get(name)
+        interval = (
+            f"{fmt.number(est - Z95 * se, 4)} – {fmt.number(est + Z95 * se, 4)}"
+            if se is not None
+            else "—"
+        )
+        rows.append([name, fmt.number(est, 4), fmt.number(se, 4), interval])
+    rows.append(["log-likelihood", fmt.number(fit["log_likelihood"], 1), "", ""])
     return {
         "title": title,
         "header": ["parameter", "estimate", "std. error", "95 % interval"],

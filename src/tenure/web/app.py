@@ -28,6 +28,7 @@ from tenure.web.routes import (
     ingest,
     me,
     metrics,
+    predictions,
     session,
 )
 from tenure.web.secret import server_secret
@@ -94,7 +95,9 @@ def create_app(
     app.state.sessions = SessionCache()
     app.state.currency = settings.reporting_currency or "EUR"
     errors.install(app)
-    for module in (health, session, dashboard, me, metrics, analysis, customers, ingest, admin):
+    for module in (
+        health, session, dashboard, me, metrics, analysis, predictions, customers, ingest, admin,
+    ):  # fmt: skip
         app.include_router(module.router)
     app.include_router(dashboard.static)
     return app

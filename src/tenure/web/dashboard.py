@@ -13,11 +13,15 @@ Predictions    purchase and spend models, holdout, churn, survival
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 from typing import Any
 
+import pandas as pd
+
+from tenure.analysis import open_context
+from tenure.analysis.predictions import StoredPredictions, stored_predictions
 from tenure.config import Settings
-from tenure.engine.context import Context, Definitions
-from tenure.engine.source import open_source
+from tenure.engine.context import Context
 from tenure.report import build, churn, predictions
 from tenure.report.formatting import Formatter
 from tenure.web.cache import cached
@@ -45,55 +49,41 @@ def _segments(ctx: Context, settings: Settings, fmt: Formatter) -> dict[str, Any
 
 
 def _predictions(ctx: Context, settings: Settings, fmt: Formatter) -> dict[str, Any]:
-    """The models' numbers; the churn model is the one kept in the store
-    when there is one (the scores on the customer pages are its scores, and
-    fitting one on a large store takes minutes), else fitted here."""
-    from tenure.predictions.store import load_churn
-    from tenure.store import analytics
-
-    con = analytics.connect(settings.analytics_path, read_only=True)
-    try:
-        kept = load_churn(con)
-    finally:
-        con.close()
+    """The kept models' numbers, read from the store as the report reads
+    them: the scores of the user's last tenure predict and the churn model
+    of tenure fit churn (the customer pages show the same scores)."""
+    kept = stored_predictions(settings)
     html = build.chart_blocks
     return {
         "sections": [
-            model_health(settings, fmt),
+            model_health(kept, fmt),
             build.guarded(
-                "predictions", "Predictions", predictions.section, ctx, settings, fmt, html
+                "predictions", "Predictions", predictions.section, ctx, settings, fmt, html, kept
             ),
             build.guarded(
-                "churn", "Churn and survival", churn.section, ctx, settings, fmt, html, kept
+                "churn", "Churn and survival", churn.section, ctx, settings, fmt, html, kept.churn
             ),
         ]
     }
 
 
-def model_health(settings: Settings, fmt: Formatter) -> dict[str, Any]:
-    """The models kept in the store: when each was fitted, on what, whether
-    it converged, and its holdout error when it had one. The scores the
-    Customers pages show come from these fits."""
-    from tenure.predictions.store import load_fits
-    from tenure.store import analytics
-
-    con = analytics.connect(settings.analytics_path, read_only=True)
-    try:
-        fits = load_fits(con)
-    finally:
-        con.close()
-    latest: dict[str, dict[str, Any]] = {}
-    for fit in fits:  # in fit order: the last of each model stays
-        latest[fit["model"]] = fit
+def model_health(kept: StoredPredictions, fmt: Formatter) -> dict[str, Any]:
+    """Every fit kept in the store, newest first: when it was fitted, on
+    what, whether it converged, and its holdout check when it had one (a
+    later fit does not hide an earlier one's check)."""
     rows = []
-    for model, fit in sorted(latest.items()):
-        validation = fit.get("validation") or {}
-        error = (validation.get("metrics") or {}).get("total_error_pct")
+    for fit in reversed(kept.fits):
+        v = fit.get("validation") or {}
+        error, mae = v.get("total_error_pct"), v.get("mae")
         rows.append([
-            model, fmt.number(fit["model_version"]), fmt.datetime(fit["fitted_at"].to_pydatetime()),
-            fmt.date(fit["as_of"].date()), fmt.number(fit["n_customers"]),
-            "yes" if fit["converged"] else "no", fmt.number(fit["log_likelihood"], 1),
+            fit["model"], fmt.number(fit["model_version"]),
+            fmt.datetime(pd.Timestamp(fit["fitted_at"]).to_pydatetime()),
+            fmt.date(_day(fit["as_of"])),
+            fmt.date(_day(fit.get("calibration_end"))) if fit.get("calibration_end") else "—",
+            fmt.number(fit["n_customers"]), "yes" if fit["converged"] else "no",
+            fmt.number(fit["log_likelihood"], 1),
             fmt.percent(error) if error is not None else "—",
+            fmt.number(mae, 3) if mae is not None else "—",
         ])  # fmt: skip
     if not rows:
         return {
@@ -104,13 +94,19 @@ def model_health(settings: Settings, fmt: Formatter) -> dict[str, Any]:
         "id": "models",
         "title": "Models in the store",
         "tables": [{
-            "title": "The latest fit of each model: the scores on the customer pages come from these",
-            "header": ["model", "version", "fitted", "data as of", "customers", "converged",
-                       "log-likelihood", "holdout error"],
+            "title": "Every fit kept in the store, the latest first, with its holdout check: "
+                     "the scores on the customer pages come from the latest tenure predict",
+            "header": ["model", "version", "fitted", "data as of", "calibration end",
+                       "customers", "converged", "log-likelihood", "holdout error",
+                       "holdout MAE"],
             "rows": rows,
-            "numeric": [1, 4, 6, 7],
+            "numeric": [1, 5, 7, 8, 9],
         }],
     }  # fmt: skip
+
+
+def _day(value: Any) -> date | None:
+    return None if value is None else date.fromisoformat(str(value)[:10])
 
 
 BUILDERS: dict[str, Callable[[Context, Settings, Formatter], dict[str, Any]]] = {
@@ -127,10 +123,8 @@ def page(request: Any, name: str, locale: str) -> dict[str, Any]:
     settings = request.app.state.settings
 
     def compute() -> dict[str, Any]:
-        source = open_source(settings, engine=settings.engine)
-        with source:
-            ctx = Context(source, Definitions.from_settings(settings))
-            fmt = Formatter(locale, source.currency)
+        with open_context(settings=settings) as ctx:
+            fmt = Formatter(locale, ctx.source.currency)
             body = BUILDERS[name](ctx, settings, fmt)
             body["definitions"] = ctx.describe()
             body["as_of"] = fmt.date(ctx.as_of)
@@ -155,8 +149,6 @@ def segment_history(request: Any, customer_id: str) -> list[dict[str, Any]]:
     as_of = table.attrs.get("definitions", {}).get("as_of")
     if not as_of:
         return []
-    from datetime import date
-
     settings = request.app.state.settings
     snapshots = [
         (

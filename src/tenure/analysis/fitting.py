@@ -1,6 +1,8 @@
-"""The Python API of the predictions: fit a model and score customers, from
-the store or from orders given directly (a DataFrame or a file), pandas in
-and out.
+"""Fit a model and score customers, from the store or from orders given
+directly (a DataFrame or a file), pandas in and out: what ``tenure fit``
+and ``tenure predict`` run, and what they keep in the store for the
+report, the dashboard and the API to read (see
+:mod:`tenure.analysis.predictions`).
 
 >>> import tenure
 >>> fit = tenure.fit("bgnbd", orders_df, calibration_end="2026-06-30")  # doctest: +SKIP
@@ -20,6 +22,8 @@ from typing import Any
 
 import pandas as pd
 
+from tenure.analysis.context import open_context
+from tenure.analysis.documents import records
 from tenure.config import Settings, load_settings
 from tenure.engine.context import Context, Definitions
 from tenure.errors import ConfigError, UsageError
@@ -86,8 +90,6 @@ def prediction_context(
     :mod:`tenure.predictions.orders`) or over the store. ``amounts`` names
     what adds the amounts up, when something does: a file with amounts in
     several currencies is refused then."""
-    from tenure.contexts import open_context
-
     if settings is not None and store is not None:
         settings = replace(settings, store=Path(store))
     settings = settings or load_settings(store=store)
@@ -223,7 +225,7 @@ def fit(
             calibration_end=cal_end,
             time_unit=None if model == "gammagamma" else time_unit,
             definitions=ctx.describe(),
-            validation=validation.to_dict() if validation else None,
+            validation=_kept_validation(validation),
         )
         if choice is not None:
             record["model_choice"] = choice.to_dict()
@@ -232,6 +234,15 @@ def fit(
     if save:
         kept.save_fit(settings, record)
     return FitResult(fitted, record, validation, data)
+
+
+def _kept_validation(validation: Validation | None) -> dict[str, Any] | None:
+    """The holdout check as kept with the fit: its numbers, the table by
+    calibration frequency and the cumulative tracking, so that the report
+    and the dashboard show it without fitting again."""
+    if validation is None:
+        return None
+    return validation.to_dict() | {"tracking": records(validation.tracking)}
 
 
 def _fit_sbg(
@@ -322,7 +333,6 @@ def _fit_churn(
     save: bool,
     date_format: str | None,
 ) -> FitResult:
-    from tenure.contexts import open_context
     from tenure.predictions.churn import churn_record, fit_churn
 
     horizon_days = 90 if horizon_days is None else horizon_days

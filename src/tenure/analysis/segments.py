@@ -1,0 +1,88 @@
+"""Segment sizes, every customer's segments, and movements between two dates."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+from typing import Any
+
+import pandas as pd
+
+from tenure.analysis.context import finish, open_context, parse_date
+from tenure.config import Settings, load_settings
+from tenure.errors import ConfigError
+
+
+def segments(
+    data: Any = None,
+    *,
+    kind: str = "rfm",
+    per_customer: bool = False,
+    store: Any = None,
+    as_of: date | str | None = None,
+    activity_window: int | None = None,
+    active_by: str | None = None,
+    timezone: str | None = None,
+    engine: str | None = None,
+    master: str | None = None,
+    output: str = "pandas",
+    settings: Settings | None = None,
+) -> Any:
+    """Segment sizes and revenue shares (``kind="rfm"`` or ``"business"``), or
+    every customer's scores and segments with ``per_customer=True``."""
+    from tenure.segmentation.business import Thresholds
+    from tenure.segmentation.sizes import KINDS, assign, column_of, segment_sizes
+
+    if kind not in KINDS:
+        raise ConfigError(f"the segment kind {kind!r} is not known.", hint="Use rfm or business.")
+    settings = settings or load_settings(store=store)
+    thresholds = Thresholds.from_settings(settings)
+    with open_context(
+        data, settings=settings, engine=engine, master=master, as_of=as_of,
+        activity_window=activity_window, active_by=active_by, timezone=timezone,
+    ) as ctx:  # fmt: skip
+        table = assign(ctx, thresholds)
+        if per_customer:
+            frame = table.order_by("customer_id").to_pandas()
+        else:
+            column, order = column_of(kind)
+            frame = segment_sizes(table, column, order)
+        return finish(frame, ctx, output, kind=kind, thresholds=thresholds.describe())
+
+
+def transitions(
+    start: date | str,
+    end: date | str,
+    data: Any = None,
+    *,
+    kind: str = "rfm",
+    store: Any = None,
+    activity_window: int | None = None,
+    active_by: str | None = None,
+    timezone: str | None = None,
+    engine: str | None = None,
+    master: str | None = None,
+    settings: Settings | None = None,
+) -> pd.DataFrame:
+    """Customers by segment at ``start`` (rows) and ``end`` (columns)."""
+    from tenure.segmentation.business import Thresholds
+    from tenure.segmentation.sizes import transition_matrix
+
+    start = parse_date(start, "start") if isinstance(start, str) else start
+    end = parse_date(end, "end") if isinstance(end, str) else end
+    if end <= start:
+        raise ConfigError(
+            f"the transition runs from {start} to {end}, backwards.",
+            hint="Give the earlier date first: --from 2026-01-31 --to 2026-06-30.",
+        )
+    settings = settings or load_settings(store=store)
+    with open_context(
+        data, settings=settings, engine=engine, master=master, as_of=end,
+        activity_window=activity_window, active_by=active_by, timezone=timezone,
+    ) as ctx:  # fmt: skip
+        matrix = transition_matrix(
+            ctx.source, replace(ctx.defs, as_of=None), Thresholds.from_settings(settings),
+            start, end, kind, end_context=ctx,
+        )  # fmt: skip
+        matrix.attrs["definitions"] = ctx.describe()
+        return matrix

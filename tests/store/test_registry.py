@@ -16,7 +16,7 @@ from tenure.store.registry import CATEGORIES, TABLES, customer_tables, personal_
 
 @pytest.fixture(scope="module")
 def demo_store(tmp_path_factory):
-    from tenure.predictions.api import fit, predict
+    from tenure.analysis.fitting import fit, predict
 
     from tenure.access import demo_login
     from tenure.config import load_settings

@@ -18,7 +18,7 @@ LINK = re.compile(r'<a href="/customers/([^"?]+)">([^<]+)</a>')
 def scored_site(tmp_path_factory):
     """A small demo store with its purchase models and churn scores kept."""
     needs_web()
-    from tenure.predictions.api import fit, predict
+    from tenure.analysis.fitting import fit, predict
 
     from tenure.web import create_app
 

@@ -214,7 +214,7 @@ def _demo_subscriptions(settings) -> dict | None:
     """Fit the sBG model of how long subscriptions last and keep it with the
     active subscriptions' scores; None when the data cannot give one."""
     from tenure.errors import TenureError
-    from tenure.predictions.api import fit
+    from tenure.analysis.fitting import fit
 
     try:
         record = fit("sbg", settings=settings, save=True).record

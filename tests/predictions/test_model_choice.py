@@ -11,8 +11,8 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from tenure.analysis.fitting import fit, predict
 
+from tenure.analysis.fitting import fit, predict
 from tests.conftest import import_lifetimes
 from tests.predictions.test_btyd_pipeline import cdnow_orders  # noqa: F401 (a fixture)
 

@@ -16,9 +16,8 @@ from tenure.store.registry import CATEGORIES, TABLES, customer_tables, personal_
 
 @pytest.fixture(scope="module")
 def demo_store(tmp_path_factory):
-    from tenure.analysis.fitting import fit, predict
-
     from tenure.access import demo_login
+    from tenure.analysis.fitting import fit, predict
     from tenure.config import load_settings
     from tenure.datasets.demo import generate_demo
     from tenure.goals.tracking import set_goal

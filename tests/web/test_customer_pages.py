@@ -19,7 +19,6 @@ def scored_site(tmp_path_factory):
     """A small demo store with its purchase models and churn scores kept."""
     needs_web()
     from tenure.analysis.fitting import fit, predict
-
     from tenure.web import create_app
 
     settings = build_store(tmp_path_factory.mktemp("pages"))

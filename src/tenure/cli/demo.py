@@ -213,8 +213,8 @@ def demo(
 def _demo_subscriptions(settings) -> dict | None:
     """Fit the sBG model of how long subscriptions last and keep it with the
     active subscriptions' scores; None when the data cannot give one."""
-    from tenure.errors import TenureError
     from tenure.analysis.fitting import fit
+    from tenure.errors import TenureError
 
     try:
         record = fit("sbg", settings=settings, save=True).record

@@ -40,11 +40,11 @@ from tenure.analysis.customers import customer_summary
 from tenure.analysis.documents import (
     cohorts_document,
     metrics_document,
-    records,
     segments_document,
 )
 from tenure.analysis.metrics import metrics
 from tenure.analysis.segments import segments, transitions
+from tenure.jsondoc import records
 
 __all__ = [
     "FitResult",

@@ -23,10 +23,10 @@ from typing import Any
 import pandas as pd
 
 from tenure.analysis.context import open_context
-from tenure.analysis.documents import records
 from tenure.config import Settings, load_settings
 from tenure.engine.context import Context, Definitions
 from tenure.errors import ConfigError, UsageError
+from tenure.jsondoc import records
 from tenure.models import LikelihoodModel
 from tenure.predictions import scoring
 from tenure.predictions import store as kept

@@ -20,9 +20,9 @@ from typing import Any
 
 import pandas as pd
 
-from tenure.analysis.documents import plain, records
 from tenure.config import Settings
 from tenure.errors import NotFoundError
+from tenure.jsondoc import plain, records
 from tenure.predictions.scoring import Scores
 
 # what ``tenure predict`` does, for the places that find nothing kept

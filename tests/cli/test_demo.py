@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 
+import pandas as pd
+
 from tests.conftest import query
 
 
@@ -47,6 +49,22 @@ def test_demo_ingests_every_generated_row(cli, tmp_path, store):
         ), kind
         assert query(store, f"SELECT count(*) FROM {kind}") == [(expected,)]
     assert report["headline"]["customers"] == 400
+    # the subscriptions' sBG fit is kept, over every subscription in the file
+    subs = pd.read_csv(out / "subscriptions.csv")
+    fitted = report["subscriptions"]
+    assert fitted["subscriptions"] == len(subs)
+    assert fitted["active"] == subs["ended_at"].isna().sum()
+    assert fitted["churned"] == subs["ended_at"].notna().sum()
+    assert fitted["curve"][0] == {"t": 0, "survival": 1.0, "retention": None}
+    assert ("sbg",) in query(store, "SELECT model FROM model_fits")
+    # every customer bought; the one-time buyers are those with one purchase day
+    orders = pd.read_csv(out / "orders.csv")
+    buys = orders[orders["status"].isin(["completed", "partially_refunded"])]
+    days = buys.assign(day=buys["placed_at"].str[:10]).groupby("customer_id")["day"].nunique()
+    p = report["predictions"]
+    assert p["customers"] == len(days) == 400
+    assert (p["one_time_buyers"], p["repeat_customers"]) == ((days == 1).sum(), (days > 1).sum())
+    assert p["model_choice"]["chosen"] == p["model"]
     assert query(store, "SELECT count(DISTINCT currency) FROM orders")[0][0] >= 4
     # every amount in a foreign currency was converted with a rate
     assert query(store, "SELECT count(*) FROM orders WHERE amount_reporting IS NULL") == [(0,)]

@@ -14,6 +14,7 @@ from datetime import date, timedelta
 
 import duckdb
 import numpy as np
+import pyarrow.parquet as pq
 import pytest
 
 from tenure.datamodel import KINDS, ORDER_STATUSES, SURVEY_RANGES
@@ -206,8 +207,14 @@ def test_customers_are_consistent(db):
     assert {("DE", "EUR", "de-DE"), ("JP", "JPY", "ja-JP"), ("US", "USD", "en-US")} <= found
     currency = {"GB": "GBP", "US": "USD", "SE": "SEK", "JP": "JPY", "BR": "BRL"}
     assert all(cur == currency.get(country, "EUR") for country, cur, _ in found)
-    # acquisitions stop 60 days before as_of
-    assert _value(db, "SELECT max(created_at::TIMESTAMP) < DATE '2026-09-02' FROM customers")
+    # acquisitions run uniformly from start to the end of as_of: of 3,000
+    # customers over 1,035 days, 3,000 x 60 / 1,035 = 174 in the last 60
+    # days (binomial standard deviation 12.8)
+    last_60 = _value(
+        db, "SELECT count(*) FROM customers WHERE created_at::TIMESTAMP >= DATE '2026-09-01'"
+    )
+    assert abs(last_60 - 3000 * 60 / 1035) < 4 * math.sqrt(3000 * 60 / 1035 * (1 - 60 / 1035))
+    assert _value(db, f"SELECT max(created_at::TIMESTAMP) < {END} FROM customers")
 
 
 def test_orders_follow_the_rules(db):
@@ -318,16 +325,42 @@ def bgnbd_expected_purchases(t, r: float, alpha: float, a: float, b: float) -> n
 
 
 def test_repeat_purchases_match_the_bgnbd_expectation(large_db):
-    # every simulated purchase is an order, whatever its status
+    # the purchases (completed or partially refunded orders) on days after
+    # the first, up to as_of: x and T as the engine counts them
     rows = large_db.execute(f"""
-        SELECT epoch({END} - c.created_at::TIMESTAMP) / 86400, count(*) - 1
-        FROM customers c JOIN orders o USING (customer_id) GROUP BY c.customer_id, c.created_at
+        SELECT DATE '{AS_OF}' - min(placed_at::TIMESTAMP::DATE),
+               count(DISTINCT placed_at::TIMESTAMP::DATE) - 1
+        FROM orders WHERE status IN ('completed', 'partially_refunded') GROUP BY customer_id
     """).fetchall()
     T, x = np.array(rows, dtype=float).T
-    assert len(x) == 20_000 and T.min() >= 60
+    assert len(x) == 20_000 and T.min() >= 0
     expected = bgnbd_expected_purchases(T, r=0.243, alpha=30.9, a=0.793, b=2.426).mean()
     se = x.std(ddof=1) / math.sqrt(len(x))
     assert abs(x.mean() - expected) < 4 * se, (x.mean(), expected, se)
+
+
+def test_the_truth_counts_the_repeat_purchase_days_the_engine_counts(small, db):
+    """x of truth.parquet is each customer's purchase days after the first
+    (the BTYD definition), counted here from the orders: refunded and
+    cancelled orders are no purchases and take no purchase day."""
+    counted = dict(
+        db.execute("""
+        SELECT customer_id, count(DISTINCT placed_at::TIMESTAMP::DATE) - 1 FROM orders
+        WHERE status IN ('completed', 'partially_refunded') GROUP BY customer_id
+    """).fetchall()
+    )
+    truth = pq.read_table(small.truth).to_pandas()
+    assert len(counted) == len(truth) == 3000  # every customer has a purchase
+    assert all(counted[c] == x for c, x in zip(truth["customer_id"], truth["x"], strict=True))
+    # every customer's first order is a purchase, on the day they were acquired
+    _none(
+        db,
+        """
+        SELECT count(*) FROM customers c JOIN (
+            SELECT customer_id, min(placed_at) AS first FROM orders
+            WHERE status IN ('completed', 'partially_refunded') GROUP BY 1) o USING (customer_id)
+        WHERE o.first <> c.created_at""",
+    )
 
 
 def test_order_values_match_the_gamma_gamma_mean(large_db):
@@ -377,7 +410,7 @@ def test_subscription_survival_matches_the_sbg_model(large_db):
         ({"customers": 0}, "number of customers"),
         ({"customers": True}, "number of customers"),
         ({"seed": -1}, "seed must be"),
-        ({"start": date(2026, 9, 15)}, "at least 60 days before"),
+        ({"start": date(2026, 11, 1)}, "must not be after as_of"),
     ],
 )
 def test_bad_arguments_say_what_to_change(tmp_path, kwargs, message):

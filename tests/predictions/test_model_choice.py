@@ -96,3 +96,10 @@ def test_one_time_buyers_are_counted_apart(cdnow_orders, reference):  # noqa: F8
             assert s["likely_alive_one_time"] == int((alive & (c["x"] == 0)).sum())
             assert s["likely_alive_one_time"] < once
             assert s["likely_alive"] == s["likely_alive_repeat"] + s["likely_alive_one_time"]
+
+
+def test_a_calibration_end_given_is_the_split_the_choice_is_made_on(cdnow_orders):  # noqa: F811
+    result = fit(None, cdnow_orders, calibration_end="1997-09-30", time_unit="week")
+    choice, v = result.record["model_choice"], result.record["validation"]
+    assert choice["calibration_end"] == v["calibration_end"] == "1997-09-30"
+    assert v["rmse"] == pytest.approx(choice["rmse"][choice["chosen"]], rel=1e-9)

@@ -171,7 +171,7 @@ def fit(
         )  # fmt: skip
     if subscriptions is not None:
         raise ConfigError(
-            f"{model} is fitted on orders, not subscriptions.",
+            f"{model or 'a purchase model'} is fitted on orders, not subscriptions.",
             hint="Pass orders=..., or fit sbg on subscriptions.",
         )
     if model == "churn":
@@ -193,12 +193,16 @@ def fit(
     ) as (ctx, data):
         validation = None
         choice = None
-        if model is None:
-            choice = choose_model(ctx.source, ctx.defs, time_unit=time_unit, penalizer=penalizer)
-            model = choice.chosen
         if cal_end is not None:
             first, last = data_range(ctx.source, ctx.defs)
             check_calibration_end(cal_end, first, min(last, ctx.as_of), data.name if data else None)
+        if model is None:
+            # on the calibration end given, else on a holdout of its own
+            choice = choose_model(
+                ctx.source, ctx.defs, time_unit=time_unit, penalizer=penalizer,
+                calibration_end=cal_end,
+            )  # fmt: skip
+            model = choice.chosen
         if model == "gammagamma":
             target = (
                 ctx if cal_end is None else Context(ctx.source, replace(ctx.defs, as_of=cal_end))

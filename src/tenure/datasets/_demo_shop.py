@@ -15,7 +15,7 @@ import pyarrow.compute as pc
 
 from tenure.datasets import _demo_sim as sim
 from tenure.datasets import _demo_text as text
-from tenure.datasets._demo_sim import DAY, Window
+from tenure.datasets._demo_sim import Window
 
 
 @dataclass(frozen=True)
@@ -53,10 +53,16 @@ ACQUISITION_WEIGHTS = (0.38, 0.24, 0.16, 0.08, 0.0, 0.14)  # referral is set by 
 REFERRED_SHARE = 0.08
 CONSENT_SHARES = {"email": 0.62, "sms": 0.22, "push": 0.35}
 BIRTHDAY_MISSING = 0.15
-ACQUISITION_CUTOFF_DAYS = 60
 
 ORDER_STATUSES = ("completed", "refunded", "partially_refunded", "cancelled")
 STATUS_WEIGHTS = (0.90, 0.05, 0.03, 0.02)
+# completed and partially refunded orders are purchases; refunded and
+# cancelled ones are not, and come beside a purchase (see sim.purchases):
+# this many per purchase keep the shares of STATUS_WEIGHTS
+PURCHASE_STATUSES = ("completed", "partially_refunded")
+VOID_STATUSES = ("refunded", "cancelled")
+_W = dict(zip(ORDER_STATUSES, STATUS_WEIGHTS, strict=True))
+VOID_PER_PURCHASE = sum(_W[k] for k in VOID_STATUSES) / sum(_W[k] for k in PURCHASE_STATUSES)
 ORDER_CHANNELS = ("web", "app", "store")
 ORDER_CHANNEL_WEIGHTS = (0.55, 0.35, 0.10)
 DISCOUNTED_SHARE = 0.20
@@ -80,8 +86,8 @@ class People:
 
 def customers(rng: np.random.Generator, n: int, window: Window, as_of: date) -> People:
     """Customer attributes, in acquisition order (C000001 is the first customer)."""
-    last_acquisition = window.t_end - ACQUISITION_CUTOFF_DAYS * DAY
-    acquired = np.sort(window.t_start + rng.integers(0, last_acquisition - window.t_start, n))
+    # acquisitions run on to the as-of day, as in a business that is open
+    acquired = np.sort(window.t_start + rng.integers(0, window.t_end - window.t_start, n))
     country = sim.choice(rng, [c.weight for c in COUNTRIES], n)
 
     zones = [z for c in COUNTRIES for z, _ in c.time_zones]
@@ -183,10 +189,13 @@ def orders(
     scale = 10.0 ** decimals[cur]
     amount = np.maximum(np.rint(pur.order_eur_cents / 100 / rate * scale).astype(np.int64), 1)
 
-    status = sim.choice(rng, STATUS_WEIGHTS, m)
-    cancelled = ORDER_STATUSES.index("cancelled")
-    # a first order is never cancelled: those become completed
-    status[pur.order_first & (status == cancelled)] = ORDER_STATUSES.index("completed")
+    # purchases are completed or partially refunded; the orders beside them
+    # refunded or cancelled, in the proportions of STATUS_WEIGHTS
+    index = {k: ORDER_STATUSES.index(k) for k in ORDER_STATUSES}
+    status = np.empty(m, np.int64)
+    for kinds, rows in ((PURCHASE_STATUSES, ~pur.order_void), (VOID_STATUSES, pur.order_void)):
+        pick = sim.choice(rng, [_W[k] for k in kinds], int(rows.sum()))
+        status[rows] = np.array([index[k] for k in kinds])[pick]
     discounted = rng.random(m) < DISCOUNTED_SHARE
     discount_rate = np.asarray(DISCOUNT_RATES)[rng.integers(0, len(DISCOUNT_RATES), m)]
     discount = np.where(discounted, np.rint(amount * discount_rate).astype(np.int64), 0)

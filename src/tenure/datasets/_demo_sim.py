@@ -90,38 +90,82 @@ def fx_walk(rng: np.random.Generator, base: float, sigma: float, n_months: int) 
 
 @dataclass(frozen=True)
 class Purchases:
-    """Per-customer truth and the simulated purchase log (sorted by time)."""
+    """Per-customer truth and the simulated order log (sorted by time).
+
+    ``order_void`` marks the orders that are no purchase (refunded or
+    cancelled, placed beside a purchase on its day); every other order is
+    one of the customer's purchases.
+    """
 
     lam: np.ndarray
     p: np.ndarray
     nu: np.ndarray
     alive: np.ndarray
-    repeats: np.ndarray  # x: repeat purchases observed before t_end
+    repeats: np.ndarray  # x: repeat purchase days observed up to as_of
     order_customer: np.ndarray
     order_time: np.ndarray
     order_first: np.ndarray
+    order_void: np.ndarray
     order_eur_cents: np.ndarray
 
 
-def purchases(
-    rng: np.random.Generator, acquired: np.ndarray, t_end: int, bgnbd: dict, gamma_gamma: dict
-) -> Purchases:
-    """BG/NBD purchase times (in days) and Gamma-Gamma order values (in EUR).
+def _distinct_days(day: np.ndarray, owner: np.ndarray, rank: np.ndarray, last: np.ndarray):
+    """Each customer's purchase days (sorted, 1..last) made distinct: a day
+    taken by an earlier purchase moves the later one to the next free day,
+    and a run pushed past ``last`` moves back to end there. Needs at most
+    ``last`` purchases per customer."""
+    # strictly increasing within a customer: d_k' = k + max_{j ≤ k} (d_j - j)
+    # each customer's values lie in (-last.max, last.max]: offsets 2 last.max + 2
+    # apart keep the running max from reaching over into the next customer
+    offset = owner * (2 * int(last.max(initial=0)) + 2)
+    day = np.maximum.accumulate(day - rank + offset) - offset + rank
+    count = np.bincount(owner, minlength=len(last))
+    # and at most last - (purchases after it)
+    return np.minimum(day, last[owner] - (count[owner] - 1 - rank))
 
-    lambda_i ~ Gamma(r, rate alpha), p_i ~ Beta(a, b). Repeat purchases are a
-    Poisson process with rate lambda_i from the first purchase; after each
-    repeat purchase the customer drops out with probability p_i, so the
-    count before dropout is J_i ~ Geometric(p_i) on {1, 2, ...}. Over the
-    N_i ~ Poisson(lambda_i T_i) arrivals in (0, T_i) the customer makes the
-    first x_i = min(N_i, J_i) and is still alive at t_end iff N_i < J_i.
+
+def purchases(
+    rng: np.random.Generator,
+    acquired: np.ndarray,
+    t_end: int,
+    bgnbd: dict,
+    gamma_gamma: dict,
+    void_share: float = 0.0,
+) -> Purchases:
+    """BG/NBD purchase days and Gamma-Gamma order values (in EUR), in the
+    time the models are fitted in: whole days from the first purchase's day.
+
+    lambda_i ~ Gamma(r, rate alpha), p_i ~ Beta(a, b). A customer first
+    buying on day f is observed for T_i = (the as-of day) - f days, as the
+    engine counts T. Repeat purchases are a Poisson process with rate
+    lambda_i on (0, T_i]; after each the customer drops out with
+    probability p_i, so the count before dropout is J_i ~ Geometric(p_i) on
+    {1, 2, ...}. Of the N_i ~ Poisson(lambda_i T_i) arrivals the customer
+    makes the first x_i = min(N_i, J_i), and is still alive at the end iff
+    N_i < J_i. An arrival at u falls on day f + round(u), and at least on
+    day f + 1, so no repeat purchase shares the first purchase's day. Rounded
+    to the nearest day, t_x is the arrival's time to within half a day either
+    way; rounded up, it would be half a day late on average, which made the
+    customers look more alive than drawn (α 0.66 standard errors high at
+    20,000 customers, the intervals covering 30.9 in 88 % of draws, not 95 %).
+    The engine counts repeat
+    purchase *days*: two arrivals on one day (1 % of them) would count once
+    and make a heavy buyer look lighter, so the later one moves to the next
+    free day (``_distinct_days``) and x_i is exactly the repeat purchase days.
+
+    With ``void_share``, each purchase has that chance of a refunded or
+    cancelled order beside it, later on its day: such orders are not
+    purchases to the engine, so they leave the purchase days as drawn.
     """
     n = len(acquired)
-    T = (t_end - acquired) / DAY
+    first_day = acquired // DAY
+    T = (t_end // DAY - 1) - first_day  # whole days up to the as-of day
     lam = rng.gamma(bgnbd["r"], 1.0 / bgnbd["alpha"], n)
     p = rng.beta(bgnbd["a"], bgnbd["b"], n)
     arrivals = rng.poisson(lam * T)
     dropout_at = rng.geometric(np.maximum(p, 1e-12))
-    repeats = np.minimum(arrivals, dropout_at)
+    # no more repeat purchase days than days (a rate of several a day)
+    repeats = np.minimum(np.minimum(arrivals, dropout_at), T)
     alive = arrivals < dropout_at
 
     owner = np.repeat(np.arange(n), arrivals)
@@ -129,21 +173,33 @@ def purchases(
     u = u[np.lexsort((u, owner))]  # owner is already grouped, so owner stays as it is
     rank = np.arange(len(owner)) - np.repeat(np.cumsum(arrivals) - arrivals, arrivals)
     keep = rank < repeats[owner]
-    # +1 s: a repeat purchase never shares the first purchase's second
-    repeat_time = np.minimum(
-        acquired[owner[keep]] + 1 + np.floor(u[keep] * DAY).astype(np.int64), t_end - 1
-    )
+    owner, rank = owner[keep], rank[keep]
+    day = np.clip(np.rint(u[keep]).astype(np.int64), 1, T[owner])
+    day = _distinct_days(day, owner, rank, T)
+    second = np.floor(rng.random(len(owner)) * DAY).astype(np.int64)
+    repeat_time = (first_day[owner] + day) * DAY + second
 
-    customer = np.concatenate([np.arange(n), owner[keep]])
+    customer = np.concatenate([np.arange(n), owner])
     time = np.concatenate([acquired, repeat_time])
     first = np.concatenate([np.ones(n, bool), np.zeros(len(repeat_time), bool)])
-    order = np.lexsort((customer, time))
-    customer, time, first = customer[order], time[order], first[order]
+    # refunded or cancelled orders beside some purchases, later on the same day
+    beside = np.flatnonzero(rng.random(len(time)) < void_share)
+    # a second or more after the purchase, before the day ends (the next
+    # day's first second after a purchase in a day's last; never past t_end)
+    at = time[beside]
+    room = np.minimum((at // DAY + 1) * DAY, t_end) - at - 1
+    void_time = np.where(room >= 0, at + 1 + np.floor(rng.random(len(beside)) * room), at)
+    customer = np.concatenate([customer, customer[beside]])
+    time = np.concatenate([time, void_time.astype(np.int64)])
+    void = np.concatenate([np.zeros(len(first), bool), np.ones(len(beside), bool)])
+    first = np.concatenate([first, np.zeros(len(beside), bool)])
+    order = np.lexsort((void, customer, time))
+    customer, time, first, void = customer[order], time[order], first[order], void[order]
 
     nu = rng.gamma(gamma_gamma["q"], 1.0 / gamma_gamma["gamma"], n)
     z = rng.gamma(gamma_gamma["p"], 1.0 / nu[customer])
     cents = np.maximum(np.rint(z * 100).astype(np.int64), 1)
-    return Purchases(lam, p, nu, alive, repeats, customer, time, first, cents)
+    return Purchases(lam, p, nu, alive, repeats, customer, time, first, void, cents)
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,6 @@ import pyarrow.parquet as pq
 from tenure.datasets import _demo_activity as activity
 from tenure.datasets import _demo_shop as shop
 from tenure.datasets import _demo_sim as sim
-from tenure.datasets._demo_shop import ACQUISITION_CUTOFF_DAYS
 from tenure.datasets._demo_sim import DAY, Window
 from tenure.errors import InputError
 
@@ -122,10 +121,10 @@ def _check(customers: int, seed: int, start: date, as_of: date) -> tuple[date, d
         )
     start = start.date() if isinstance(start, datetime) else start
     as_of = as_of.date() if isinstance(as_of, datetime) else as_of
-    if start > as_of - timedelta(days=ACQUISITION_CUTOFF_DAYS):
+    if start > as_of:
         raise InputError(
-            f"start {start} must be at least {ACQUISITION_CUTOFF_DAYS} days before as_of {as_of}: "
-            "customers are acquired until 60 days before the end.",
+            f"start {start} must not be after as_of {as_of}: customers are acquired "
+            "from start to as_of.",
             hint="Choose an earlier start or a later as_of.",
         )
     return start, as_of
@@ -185,7 +184,7 @@ def generate_demo(
         Last day observed. Nothing happens after the end of this day (UTC).
     start
         First day of acquisitions. Customers are acquired uniformly from
-        ``start`` to 60 days before ``as_of``.
+        ``start`` to the end of ``as_of``.
 
     Returns
     -------
@@ -231,7 +230,10 @@ def generate_demo(
     currency = np.array([codes.index(c.currency) for c in shop.COUNTRIES])[people.country]
     languages = [activity.LANGUAGES.index(c.locale[:2]) for c in shop.COUNTRIES]
 
-    pur = sim.purchases(rng["purchases"], people.acquired, window.t_end, BGNBD, GAMMA_GAMMA)
+    pur = sim.purchases(
+        rng["purchases"], people.acquired, window.t_end, BGNBD, GAMMA_GAMMA,
+        void_share=shop.VOID_PER_PURCHASE,
+    )  # fmt: skip
     orders, gross, order_decimals = shop.orders(rng["orders"], pur, ids, currency, rates, window)
     write("orders", orders)
     order_ids = orders["order_id"].combine_chunks()
@@ -266,6 +268,7 @@ def generate_demo(
             "p": pa.array(pur.p),
             "nu": pa.array(pur.nu),
             "alive": pa.array(pur.alive),
+            "x": pa.array(pur.repeats),  # repeat purchase days up to as_of
             "theta": pa.array(theta, from_pandas=True),  # NaN (no subscription) -> null
         }
     )
@@ -296,7 +299,7 @@ def _params(
         "start": start.isoformat(),
         "as_of": as_of.isoformat(),
         "observation_end": (as_of + timedelta(days=1)).isoformat() + "T00:00:00Z",
-        "acquisition_until": (as_of - timedelta(days=ACQUISITION_CUTOFF_DAYS)).isoformat(),
+        "acquisition_until": as_of.isoformat(),
         "reporting_currency": REPORTING_CURRENCY,
         "counts": counts,
         "models": {

@@ -258,14 +258,15 @@ def choose_model(
     time_unit: str = "day",
     penalizer: float = 0.0,
     candidates: tuple[str, ...] = CANDIDATES,
+    calibration_end: date | None = None,
 ) -> ModelChoice:
-    """Fit each candidate up to a calibration end (:func:`default_calibration_end`)
-    and keep the one whose predictions of each customer's repeat purchase
-    days after it have the smallest RMSE. Without history enough to hold
-    some back, BG/NBD, with the reason."""
+    """Fit each candidate up to ``calibration_end`` (by default
+    :func:`default_calibration_end`) and keep the one whose predictions of
+    each customer's repeat purchase days after it have the smallest RMSE.
+    Without history enough to hold some back, BG/NBD, with the reason."""
     first, last = data_range(source, defs)
     end = min(last, defs.as_of or last)
-    cal_end = default_calibration_end(first, end)
+    cal_end = calibration_end or default_calibration_end(first, end)
     choice = ModelChoice(DEFAULT_MODEL, cal_end, end)
     for name in candidates:
         try:

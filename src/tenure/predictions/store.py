@@ -271,7 +271,7 @@ def load_fits(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
 
 
 def load_churn(con: duckdb.DuckDBPyConnection):
-    """The churn model kept by ``tenure fit churn --save`` as a
+    """The churn model kept by ``tenure fit churn`` as a
     :class:`~tenure.predictions.churn.ChurnResult` (without the classifier):
     its test-window scores, drivers, calibration, windows and every active
     customer's score, as they were when it was fitted. None when no churn

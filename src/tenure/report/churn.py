@@ -164,7 +164,7 @@ def _churn(ctx: Context, fmt: Formatter, html: Any, kept: Any = None) -> dict[st
     if kept is not None:
         text += (
             f" This is the model kept in the store (version {kept.kept['model_version']}, "
-            f"fitted {fmt.datetime(kept.kept['fitted_at'])}); tenure fit churn --save fits it "
+            f"fitted {fmt.datetime(kept.kept['fitted_at'])}); tenure fit churn fits it "
             "again."
         )
         if result.as_of < ctx.as_of:

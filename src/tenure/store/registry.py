@@ -100,15 +100,15 @@ _ALL = (
     # -- analytics: derived from the facts --------------------------------
     _t(
         "customer_predictions", "analytics", "derived", "customer_id",
-        "P(alive), expected purchases and spend, CLV per customer (tenure predict --save).",
+        "P(alive), expected purchases and spend, CLV per customer (tenure predict).",
     ),
     _t(
         "churn_predictions", "analytics", "derived", "customer_id",
-        "Churn probability and its drivers per active customer (tenure fit churn --save).",
+        "Churn probability and its drivers per active customer (tenure fit churn).",
     ),
     _t(
         "subscription_predictions", "analytics", "derived", "customer_id",
-        "Renewal probability and CLV per active subscription (tenure fit sbg --save).",
+        "Renewal probability and CLV per active subscription (tenure fit sbg).",
     ),
     _t("model_fits", "analytics", "derived", None, "Every fit kept: parameters, validation."),
     # -- analytics: bookkeeping ------------------------------------------

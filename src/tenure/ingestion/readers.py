@@ -206,6 +206,14 @@ def _read_text(
     name: str | None = None,
 ) -> Source:
     name = name or path.name
+    if sniff.looks_binary(unpack.head(path, sniff.SAMPLE_BYTES)):
+        raise InputError(
+            "this is not a text file: most of its first lines hold control bytes.",
+            hint="Export the data as CSV, JSON lines, Parquet or Excel (.xlsx); "
+            "if it is one of those, pass --format.",
+            source=name,
+            code="not_text",
+        )
     dialect = sniff.sniff(path, encoding, delimiter)
     notes = []
     scan_path = path
@@ -272,7 +280,9 @@ def _scan_text(
         options += f", columns = {{{cols}}}"
         first_line = 2 if has_header else 1
     scan = (
-        f"read_csv({lit(str(scan_path))}, {options}, encoding = {lit(enc)}, "
+        # compression 'none': a compressed file was unpacked before; a name
+        # ending in .gz alone does not make a file compressed
+        f"read_csv({lit(str(scan_path))}, {options}, encoding = {lit(enc)}, compression = 'none', "
         "store_rejects = true, rejects_scan = '_scans', rejects_table = '_errors', "
         "null_padding = false, strict_mode = true, max_line_size = 10000000)"
     )

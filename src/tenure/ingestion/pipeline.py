@@ -25,8 +25,8 @@ from tenure.config import Settings, load_settings
 from tenure.datamodel import KINDS, Kind
 from tenure.errors import InputError, TenureError, TooManyErrorsError
 from tenure.faults import checkpoint
+from tenure.ingestion import flags, quarantine, sources
 from tenure.ingestion import mapping as mapping_mod
-from tenure.ingestion import quarantine, sources
 from tenure.ingestion.validate import build_checked
 from tenure.sqltext import lit, q
 from tenure.store import writer
@@ -210,6 +210,8 @@ def _run(
             result.warnings += plan.warnings
             _classify(con, kind, plan.mapped, create=create)
             _count(con, result, src.broken)
+            result.warnings += flags.amount_outliers(con, kind, plan.mapped, src.name)
+            result.warnings += flags.before_created(con, kind, plan.mapped, src.name)
             if not result.balanced:  # pragma: no cover - an invariant, kept honest
                 raise TenureError(
                     f"internal error: {result.read} rows read but {result.accepted} accepted + "

@@ -11,7 +11,7 @@ from decimal import Decimal
 
 import pytest
 
-from tenure.errors import ColumnNotFoundError, InputError
+from tenure.errors import ColumnNotFoundError, InputError, MissingExtraError
 from tenure.ingestion.pipeline import ingest
 from tests.conftest import query, write
 
@@ -275,3 +275,15 @@ def test_the_cdnow_log_ingested_twice(tmp_path, ws):
     assert stored[0] == frame["customer_id"].nunique() == 23_570
     assert stored[1] == Decimal(str(round(frame["dollar_value"].sum(), 2)))
     assert stored[2] == datetime(1997, 1, 1)
+
+
+def test_zstandard_without_its_package_names_the_install(tmp_path, ws, monkeypatch):
+    import sys
+
+    path = tmp_path / "orders.csv.zst"
+    path.write_bytes(_zstd(ORDERS.encode()))
+    monkeypatch.setitem(sys.modules, "zstandard", None)  # as if not installed
+    with pytest.raises(MissingExtraError) as info:
+        ingest("orders", path, workspace=ws)
+    assert "pip install 'tenure[zstd]'" in info.value.hint
+    assert list((ws.settings.store / ".tmp").iterdir()) == []

@@ -243,7 +243,7 @@ def _scan_text(
     name: str,
 ) -> Source:
     by_space = fmt == "csv" and dialect.delimiter == sniff.WHITESPACE
-    first = _first_fields(scan_path, dialect.delimiter, enc) if fmt == "csv" else None
+    first = _first_fields(scan_path, dialect.delimiter, enc, name) if fmt == "csv" else None
     if fmt == "csv" and first is None:
         raise InputError(
             "the file has no header row.",
@@ -386,7 +386,9 @@ def _split_on_spaces(
     return header
 
 
-def _first_fields(path: Path, delimiter: str, enc: str) -> list[str] | None:
+def _first_fields(
+    path: Path, delimiter: str, enc: str, name: str | None = None
+) -> list[str] | None:
     """The first non-blank line's fields, read here because DuckDB needs the
     column list up front."""
     import csv
@@ -401,10 +403,17 @@ def _first_fields(path: Path, delimiter: str, enc: str) -> list[str] | None:
                 return line.split()
         return None
     reader = csv.reader(io.StringIO(text), delimiter=delimiter)
-    for fields in reader:
-        if any(f.strip() for f in fields):
-            return fields
-        return None
+    try:
+        for fields in reader:
+            if any(f.strip() for f in fields):
+                return fields
+            return None
+    except csv.Error as exc:
+        raise InputError(
+            f"the first line cannot be read as delimited text: {exc}.",
+            hint="Check that the file is a CSV export, or pass --format / --delimiter.",
+            source=name or path.name,
+        ) from None
     return None
 
 

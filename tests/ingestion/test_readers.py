@@ -287,3 +287,24 @@ def test_zstandard_without_its_package_names_the_install(tmp_path, ws, monkeypat
         ingest("orders", path, workspace=ws)
     assert "pip install 'tenure[zstd]'" in info.value.hint
     assert list((ws.settings.store / ".tmp").iterdir()) == []
+
+
+def test_a_headerless_csv_and_an_explicit_whitespace_delimiter(tmp_path, ws):
+    write(tmp_path / "log.csv", "1001,2024-01-05,10.50\n1002,2024-01-06,3\n")
+    r = ingest(
+        "orders",
+        tmp_path / "log.csv",
+        workspace=ws,
+        map=["column1=customer_id", "column2=placed_at", "column3=amount"],
+    )
+    assert (r.read, r.accepted) == (2, 2)
+    # a tab-and-space file read on request as runs of whitespace
+    write(tmp_path / "log.txt", "customer_id  placed_at \t amount\n1003 2024-01-07\t\t4.5\n")
+    r = ingest("orders", tmp_path / "log.txt", workspace=ws, delimiter="whitespace")
+    assert (r.read, r.accepted) == (1, 1)
+    rows = query(ws.settings.store, "SELECT customer_id, placed_at, amount FROM orders ORDER BY 1")
+    assert rows == [
+        ("1001", datetime(2024, 1, 5), Decimal("10.5000")),
+        ("1002", datetime(2024, 1, 6), Decimal("3.0000")),
+        ("1003", datetime(2024, 1, 7), Decimal("4.5000")),
+    ]

@@ -357,3 +357,27 @@ def test_json_output_is_json_even_where_numbers_are_not_finite(capsys):
     assert json_mod.loads(capsys.readouterr().out) == {
         "se": None, "curve": [None, 1.5], "n": 3, "x": "a",
     }  # fmt: skip
+
+
+def test_an_unforeseen_error_is_one_message_not_a_traceback(monkeypatch, capsys):
+    """The entry point's handler, on a command that fails as a bug would."""
+    import typer
+
+    from tenure.cli._common import run_app
+
+    app = typer.Typer()
+
+    @app.command()
+    def broken(json_: bool = typer.Option(False, "--json")) -> None:
+        raise ZeroDivisionError("division by zero")
+
+    monkeypatch.setattr(sys, "argv", ["tenure", "--json"])
+    with pytest.raises(SystemExit) as info:
+        run_app(app)
+    assert info.value.code == 1
+    out, err = capsys.readouterr()
+    error = json.loads(out)["error"]
+    assert error["code"] == "internal_error"
+    assert "ZeroDivisionError: division by zero" in error["message"]
+    assert "report" in error["hint"]
+    assert "Traceback" not in err and "internal error" in err

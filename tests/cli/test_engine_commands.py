@@ -427,7 +427,9 @@ def test_segments_unknown_kind(cli, shop):
 
 @pytest.mark.parametrize("command", ["metrics", "cohorts"])
 def test_unknown_period_names_the_known_ones(cli, shop, command):
-    err = _user_error(cli(command, "--period", "week", "--store", shop))
+    r = cli(command, "--period", "week", "--store", shop)
+    assert r.code == 2 and "Traceback" not in r.err  # a usage error
+    err = r.err
     assert "'week'" in err
     assert "month" in err and "quarter" in err and "year" in err
 
@@ -478,7 +480,6 @@ def test_unknown_timezone_is_a_user_error(cli, shop, command):
 @pytest.mark.parametrize(
     ("args", "code", "words"),
     [
-        (["metrics", "--period", "week"], "config_error", ["month, quarter or year"]),
         (["metrics", "--as-of", "2024-13-01"], "config_error", ["not a date"]),
         (["cohorts", "--by", "planet"], "config_error", ["not a customer attribute"]),
         (["segments", "--to", "2025-06-30"], "config_error", ["--to needs --from"]),

@@ -7,6 +7,7 @@ loaded CI machine.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -46,11 +47,12 @@ def _seed(store: Path) -> Path:
     return store
 
 
-def _ingest(store: Path, orders: Path, **env: str) -> subprocess.CompletedProcess:
+def _ingest(store: Path, orders: Path, *flags: str, **env: str) -> subprocess.CompletedProcess:
     """``tenure ingest`` in its own process; run() closes its pipes."""
     environ = {k: v for k, v in os.environ.items() if not k.startswith("TENURE_FAULT")}
+    command = ["ingest", "orders", str(orders), "--store", str(store), *flags]
     return subprocess.run(
-        [sys.executable, "-m", "tenure", "ingest", "orders", str(orders), "--store", str(store)],
+        [sys.executable, "-m", "tenure", *command],
         capture_output=True,
         text=True,
         env={**environ, **env},
@@ -107,9 +109,10 @@ def test_kill_9_after_the_commit_leaves_the_whole_import(seeded, complete):
 def test_ctrl_c_at_a_point_leaves_the_store_unchanged(seeded, point):
     store, orders = seeded
     before = _snapshot(store)
-    done = _ingest(store, orders, TENURE_FAULT_AT=point, TENURE_FAULT_SIGNAL="INT")
+    done = _ingest(store, orders, "--json", TENURE_FAULT_AT=point, TENURE_FAULT_SIGNAL="INT")
     assert done.returncode == 130, done.stderr
     assert "Interrupted: the store was left as it was." in done.stderr
+    assert json.loads(done.stdout)["error"]["code"] == "interrupted"
     assert _snapshot(store) == before
     assert _last_run(store)["status"] == "interrupted"
 

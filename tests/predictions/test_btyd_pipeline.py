@@ -328,7 +328,7 @@ def test_bad_input_says_what_to_do(cli, tmp_path, cdnow_orders):
     assert said < error and "line 3, column 'amount': 'x'" in out.err
     assert (tmp_path / "spoiled.rejected.csv").read_text().count("\n") == 2
     out = cli("fit", "nope", "--orders", once)
-    assert out.code == 1 and "bgnbd" in out.err
+    assert out.code == 2 and "bgnbd" in out.err  # a usage error
     missing = tmp_path / "nocol.csv"
     missing.write_text("client,when\nA,2024-01-01\n")
     out = cli("fit", "bgnbd", "--orders", missing)

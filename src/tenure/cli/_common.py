@@ -45,6 +45,8 @@ def run_app(app: typer.Typer) -> None:
     except TenureError as exc:
         _fail(exc.exit_code, exc.to_dict(), exc.render(), as_json)
     except KeyboardInterrupt:
+        if as_json:
+            emit_json(_error_doc("interrupted", "interrupted (Ctrl-C).", None))
         print("Interrupted: the store was left as it was.", file=sys.stderr)
         sys.exit(130)
     except typer.Exit as exc:

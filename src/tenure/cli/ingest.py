@@ -19,9 +19,10 @@ from tenure.cli._common import (
 HELP = """Load a file of one KIND into the store, checking every row.
 
 KIND is one of: customers, orders, order_items, subscriptions, support_tickets,
-survey_responses, events, fx_rates. PATH is a CSV (delimiter, encoding, date
-order and decimal commas detected), Parquet or JSON-lines file, or a database
-URL with --table or --query.
+survey_responses, events, fx_rates. PATH is a CSV or other text file of columns
+(delimiter, runs of spaces, header, encoding, date order and decimal commas
+detected), an Excel workbook (.xlsx), a Parquet or JSON-lines file, any of them
+gzip-, bzip2- or Zstandard-compressed, or a database URL with --table or --query.
 
 Every row is accepted, rejected (kept with its reason in a quarantine file)
 or a duplicate. Re-importing a file changes nothing; a changed row with the
@@ -34,6 +35,8 @@ Examples:
     tenure ingest orders export.csv --map "Order Date=placed_at" --map "Total=amount"
 
     tenure ingest orders orders_export.csv --preset shopify --json
+
+    tenure ingest orders CDNOW_master.txt --map column1=customer_id --map column2=placed_at --map column4=amount --currency USD
 
     tenure ingest customers postgresql://me@db/crm --table contacts
 """
@@ -59,11 +62,11 @@ def ingest(
         typer.Option(help="Fail, writing nothing, when more rows than this are rejected."),
     ] = None,
     fmt: Annotated[
-        str | None, typer.Option("--format", help="csv, parquet or jsonl (default: detected).")
+        str | None, typer.Option("--format", help="csv, xlsx, parquet or jsonl (default: detected).")
     ] = None,
     encoding: Annotated[str | None, typer.Option(help="Text encoding (default: detected).")] = None,
     delimiter: Annotated[
-        str | None, typer.Option(help="CSV delimiter (default: detected).")
+        str | None, typer.Option(help="CSV delimiter, or 'whitespace' (default: detected).")
     ] = None,
     date_format: Annotated[
         str | None, typer.Option(help="strptime format of every date column, e.g. '%d/%m/%Y'.")

@@ -225,6 +225,31 @@ def detect_decimal_comma(con: duckdb.DuckDBPyConnection, expr: str, table: str =
     return row[0] > row[1]
 
 
+def ambiguous_thousands(
+    con: duckdb.DuckDBPyConnection, expr: str, decimal_comma: bool, table: str = "raw"
+) -> str | None:
+    """A warning when values such as 1.234 in a decimal-comma column (or 1,234
+    in a decimal-point one) are read as thousands, though they could be decimals."""
+    cleaned = _strip_money(f"nullif(trim({expr}), '')")
+    mark = "\\." if decimal_comma else ","
+    pattern = f"^[+-]?[0-9]{{1,3}}({mark}[0-9]{{3}})+$"
+    row = con.execute(
+        f"SELECT count(*), min(v), min(_line) FROM (SELECT _line, {cleaned} AS v FROM {table}) "
+        f"WHERE regexp_matches(v, '{pattern}')"
+    ).fetchall()[0]
+    if not row[0]:
+        return None
+    n, example = int(row[0]), row[1]
+    sep, other = (".", "comma") if decimal_comma else (",", "point")
+    read = example.replace(sep, "")
+    return (
+        f"{n:,} value{'s' if n > 1 else ''} such as '{example}' (first on line {row[2]}) "
+        f"could be a thousands separator or a decimal {'point' if decimal_comma else 'comma'}; "
+        f"read as {read}, since the column writes decimals with a {other}. "
+        f"If '{sep}' is a decimal mark there, fix those values."
+    )
+
+
 def _strip_money(v: str) -> str:
     # currency signs and codes, spaces (also non-breaking), apostrophes as thousands marks
     return (

@@ -22,11 +22,11 @@ from typing import Any
 import duckdb
 
 from tenure.config import Settings, load_settings
-from tenure.datamodel import Kind
+from tenure.datamodel import KINDS, Kind
 from tenure.errors import InputError, TenureError, TooManyErrorsError
 from tenure.faults import checkpoint
+from tenure.ingestion import flags, quarantine, sources
 from tenure.ingestion import mapping as mapping_mod
-from tenure.ingestion import quarantine, sources
 from tenure.ingestion.validate import build_checked
 from tenure.sqltext import lit, q
 from tenure.store import writer
@@ -210,6 +210,8 @@ def _run(
             result.warnings += plan.warnings
             _classify(con, kind, plan.mapped, create=create)
             _count(con, result, src.broken)
+            result.warnings += flags.amount_outliers(con, kind, plan.mapped, src.name)
+            result.warnings += flags.before_created(con, kind, plan.mapped, src.name)
             if not result.balanced:  # pragma: no cover - an invariant, kept honest
                 raise TenureError(
                     f"internal error: {result.read} rows read but {result.accepted} accepted + "
@@ -310,7 +312,9 @@ def _currency_to_adopt(
     meta = dict(con.execute("SELECT key, value FROM _tenure_meta").fetchall())
     if meta.get("reporting_currency_chosen") != "no":
         return None  # chosen, adopted before, or a store older than the choice
-    if scalar(con, "SELECT count(*) FROM _ingest_batches"):
+    # customers may come first; money or exchange rates already stored settle it
+    money = [k.name for k in KINDS.values() if k.converted] + ["fx_rates"]
+    if scalar(con, "SELECT " + " + ".join(f"(SELECT count(*) FROM {q(t)})" for t in money)):
         return None
     column = resolved.columns.get("currency")
     if column is None:

@@ -206,6 +206,14 @@ def _read_text(
     name: str | None = None,
 ) -> Source:
     name = name or path.name
+    if sniff.looks_binary(unpack.head(path, sniff.SAMPLE_BYTES)):
+        raise InputError(
+            "this is not a text file: most of its first lines hold control bytes.",
+            hint="Export the data as CSV, JSON lines, Parquet or Excel (.xlsx); "
+            "if it is one of those, pass --format.",
+            source=name,
+            code="not_text",
+        )
     dialect = sniff.sniff(path, encoding, delimiter)
     notes = []
     scan_path = path
@@ -235,7 +243,7 @@ def _scan_text(
     name: str,
 ) -> Source:
     by_space = fmt == "csv" and dialect.delimiter == sniff.WHITESPACE
-    first = _first_fields(scan_path, dialect.delimiter, enc) if fmt == "csv" else None
+    first = _first_fields(scan_path, dialect.delimiter, enc, name) if fmt == "csv" else None
     if fmt == "csv" and first is None:
         raise InputError(
             "the file has no header row.",
@@ -272,7 +280,9 @@ def _scan_text(
         options += f", columns = {{{cols}}}"
         first_line = 2 if has_header else 1
     scan = (
-        f"read_csv({lit(str(scan_path))}, {options}, encoding = {lit(enc)}, "
+        # compression 'none': a compressed file was unpacked before; a name
+        # ending in .gz alone does not make a file compressed
+        f"read_csv({lit(str(scan_path))}, {options}, encoding = {lit(enc)}, compression = 'none', "
         "store_rejects = true, rejects_scan = '_scans', rejects_table = '_errors', "
         "null_padding = false, strict_mode = true, max_line_size = 10000000)"
     )
@@ -376,7 +386,9 @@ def _split_on_spaces(
     return header
 
 
-def _first_fields(path: Path, delimiter: str, enc: str) -> list[str] | None:
+def _first_fields(
+    path: Path, delimiter: str, enc: str, name: str | None = None
+) -> list[str] | None:
     """The first non-blank line's fields, read here because DuckDB needs the
     column list up front."""
     import csv
@@ -391,10 +403,17 @@ def _first_fields(path: Path, delimiter: str, enc: str) -> list[str] | None:
                 return line.split()
         return None
     reader = csv.reader(io.StringIO(text), delimiter=delimiter)
-    for fields in reader:
-        if any(f.strip() for f in fields):
-            return fields
-        return None
+    try:
+        for fields in reader:
+            if any(f.strip() for f in fields):
+                return fields
+            return None
+    except csv.Error as exc:
+        raise InputError(
+            f"the first line cannot be read as delimited text: {exc}.",
+            hint="Check that the file is a CSV export, or pass --format / --delimiter.",
+            source=name or path.name,
+        ) from None
     return None
 
 

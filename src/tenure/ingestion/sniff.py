@@ -7,6 +7,7 @@ by DuckDB.
 from __future__ import annotations
 
 import csv
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,7 +58,36 @@ def detect_encoding(sample: bytes) -> str:
         good = sum(1 for ch in text if ord(ch) > 127) - bad
         if good > 0 and bad <= max(2, len(sample) // 2000):
             return "utf-8"
+        if _only_junk_lines_fail(sample):
+            return "utf-8"
     return most_plausible(sample)
+
+
+CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
+
+
+def _only_junk_lines_fail(sample: bytes) -> bool:
+    """True when every line that is not UTF-8 holds control bytes too: binary
+    junk in a UTF-8 file, rejected line by line, not a sign of another
+    encoding."""
+    failing = 0
+    for line in sample.split(b"\n")[:-1]:  # the last line may be cut
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError:
+            failing += 1
+            if not CONTROL.search(line.decode("latin-1")):
+                return False
+    return failing > 0
+
+
+def looks_binary(sample: bytes) -> bool:
+    """Most lines hold control bytes: not a text file with a few bad lines."""
+    if sample.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return False
+    lines = [line for line in sample.split(b"\n") if line.strip()]
+    junk = sum(1 for line in lines if CONTROL.search(line.decode("latin-1")))
+    return junk > len(lines) / 2
 
 
 def _canonical(name: str) -> str:

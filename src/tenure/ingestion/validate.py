@@ -172,7 +172,11 @@ def build_checked(
             if warning:
                 plan.warnings.append(f"{source}, column '{plan.mapped[f.name]}': {warning}")
         if f.type in ("amount", "rate"):
-            plan.decimal_comma[f.name] = coerce.detect_decimal_comma(con, v, table="texts")
+            comma = coerce.detect_decimal_comma(con, v, table="texts")
+            plan.decimal_comma[f.name] = comma
+            warning = coerce.ambiguous_thousands(con, v, comma, table="texts")
+            if warning and comma:
+                plan.warnings.append(f"{source}, column '{plan.mapped[f.name]}': {warning}")
 
     # 3. typed values and the first reason per row
     # parse errors come first, then missing values, then rules across fields,

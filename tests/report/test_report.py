@@ -39,7 +39,7 @@ def demo(tmp_path_factory):
     set_goal(settings, "churn_rate", "-10%", "2027-06-30")
     # kept as a user keeps them: a fit checked on a holdout, then the scores
     tenure.fit("bgnbd", settings=settings, calibration_end=CALIBRATION_END, save=True)
-    tenure.predict(settings=settings, margin=0.4, save=True)
+    tenure.predict(settings=settings, model="bgnbd", margin=0.4, save=True)
     result = write_report(settings, folder / "report.html", locale="de-DE")
     return settings, result, result.path.read_text(encoding="utf-8")
 
@@ -116,7 +116,7 @@ def test_predictions_show_the_kept_fits_and_scores_in_the_locale(demo):
     for _, params, _ in fits[1:]:  # the fits the scores came from
         for name, value in json.loads(params).items():
             assert fmt.number(value, 4) in text, name
-    names = ["customer_id", "monetary_total", "recency_days", "p_alive", "clv", "margin"]
+    names = ["customer_id", "x", "monetary_total", "recency_days", "p_alive", "clv", "margin"]
     c = pd.DataFrame(
         query(settings.store, f"SELECT {', '.join(names)} FROM customer_predictions"),
         columns=names,
@@ -132,7 +132,11 @@ def test_predictions_show_the_kept_fits_and_scores_in_the_locale(demo):
     assert f"Another {fmt.number(lapsed)} such customers have lapsed" in text
     assert f"worth {fmt.money(c.clv.sum(), 0)} " in text
     assert f"margin {fmt.percent(40, 0)}" in text
-    assert fmt.number(int((c.p_alive >= 0.5).sum())) in text
+    # under BG/NBD one-time buyers are alive by construction: counted apart
+    repeat = c.x > 0
+    alive = int(((c.p_alive >= 0.5) & repeat).sum())
+    assert f"{fmt.number(alive)} of {fmt.number(int(repeat.sum()))} repeat customers" in text
+    assert f"{fmt.number(int((~repeat).sum()))} one-time buyers, whose status" in text
     # the holdout check kept with the first fit, not fitted again
     validation = json.loads(fits[0][2])
     assert f"Holdout {fmt.date(date.fromisoformat(CALIBRATION_END))} –" in text

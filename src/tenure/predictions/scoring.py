@@ -115,7 +115,7 @@ class Scores:
     """Per-customer predictions and what they were made with."""
 
     customers: pd.DataFrame
-    purchase_model: PurchaseModel
+    purchase_model: PurchaseModel | None  # None when read back from the store
     spend_model: GammaGamma | None
     as_of: date
     time_unit: str
@@ -133,11 +133,14 @@ class Scores:
             "expected_purchases": float(c.expected_purchases.sum()),
             "predicted_clv": float(np.nansum(c.clv)) if "clv" in c else None,
             "mean_p_alive": float(c.p_alive.mean()) if len(c) else None,
-            **likely_alive(c, self.purchase_model),
+            # scores read back from the store carry the model's name only
+            **likely_alive(c, self.purchase_model or purchase_models()[self.model]),
         }
 
 
-def likely_alive(customers: pd.DataFrame, model: PurchaseModel) -> dict[str, Any]:
+def likely_alive(
+    customers: pd.DataFrame, model: PurchaseModel | type[PurchaseModel]
+) -> dict[str, Any]:
     """Who is likely still a customer (P(alive) ≥ 0.5), with the one-time
     buyers apart.
 

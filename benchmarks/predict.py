@@ -385,10 +385,10 @@ def child_tenure_steps(path: Path, outdir: Path) -> None:
     st = Steps()
     with st.step("import"):
         from tenure.engine.context import Context, Definitions
+        from tenure.given import read_orders
         from tenure.models.btyd import BetaGeo
         from tenure.models.spend import GammaGamma
         from tenure.predictions import scoring
-        from tenure.predictions.orders import read_orders
     with st.step("read"):
         data = read_orders(str(path))
         ctx = Context(data.source, Definitions(active_by="purchase"))
@@ -447,7 +447,7 @@ def child_tenure_fit(path: Path, outdir: Path, repeat: int) -> None:
     if not stats_path.exists():
         from tenure.engine.context import Context, Definitions
         from tenure.engine.summaries import btyd_statistics
-        from tenure.predictions.orders import read_orders
+        from tenure.given import read_orders
 
         data = read_orders(str(path))
         ctx = Context(data.source, Definitions(active_by="purchase"))

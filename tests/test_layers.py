@@ -29,7 +29,7 @@ def test_the_import_contract_is_kept():
         [exe, "--no-cache"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600
     )
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
-    assert "1 kept, 0 broken" in done.stdout
+    assert " 0 broken." in done.stdout
 
 
 def _is_module(name: str) -> bool:

@@ -27,23 +27,30 @@ Not part of the test run.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import math
 import os
 import platform
-import resource
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-RESULT_TAG = "BENCH-RESULT "
+from _common import (
+    LIFETIMES_VENV,
+    RESULT_TAG,
+    Log,
+    Steps,
+    child_env,
+    lifetimes_python,
+    load,
+    sql_path,
+    versions,
+)
+
 DEFAULT_SEED = 20240601
 
 # The orders span the three years 2022-01-01 .. 2024-12-31 (UTC).
@@ -61,78 +68,10 @@ TARGET_TOTAL_S = 15.0  # summaries + metrics + cohorts on 10M orders
 
 TOOLS = ("duckdb scan", "duckdb sql", "tenure", "pandas", "lifetimes")
 ENGINE_IMPORTS = ("config.py", "datamodel.py", "errors.py")
-LIFETIMES_VENV = Path(__file__).resolve().parent / ".venv-lifetimes"
-LIFETIMES_PIN = "lifetimes==0.11.3"
 # Tried in order: the pandas, NumPy and PyArrow of this environment first
 # (same libraries as the pandas figures), then older ones lifetimes was
 # written against.
-FALLBACK_PINS = ["pandas<2.2", "numpy<2", "pyarrow<18"]
-
-
 # --------------------------------------------------------------------------- helpers
-
-
-def _status_mib(field: str) -> float | None:
-    try:
-        with open("/proc/self/status", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return None
-
-
-def _peak_rss_mib() -> float:
-    """Peak resident memory of this process so far, MiB (``VmHWM``)."""
-    peak = _status_mib("VmHWM")
-    if peak is not None:
-        return peak
-    maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return maxrss / (1024 * 1024) if sys.platform == "darwin" else maxrss / 1024
-
-
-def _cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
-class Steps:
-    """Times named steps in a child: wall and CPU seconds, peak memory so far."""
-
-    def __init__(self) -> None:
-        self.steps: list[dict[str, Any]] = []
-
-    @contextmanager
-    def step(self, name: str) -> Iterator[None]:
-        cpu = _cpu_seconds()
-        start = time.perf_counter()
-        yield
-        self.steps.append(
-            {
-                "step": name,
-                "seconds": round(time.perf_counter() - start, 3),
-                "cpu_s": round(_cpu_seconds() - cpu, 2),
-                "peak_rss_mib": round(_peak_rss_mib(), 1),
-            }
-        )
-
-    def emit(self, **payload: Any) -> None:
-        payload["steps"] = self.steps
-        payload["peak_rss_mib"] = round(_peak_rss_mib(), 1)
-        print(RESULT_TAG + json.dumps(payload), flush=True)
-
-
-def _versions(*dists: str) -> dict[str, str]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    out = {"python": platform.python_version()}
-    for dist in dists:
-        try:
-            out[dist] = version(dist)
-        except PackageNotFoundError:
-            out[dist] = "not installed"
-    return out
 
 
 def _month_index(d: date) -> int:
@@ -147,10 +86,6 @@ def _last_complete_month(as_of: date) -> int:
     """The index of the last month that ends on or before ``as_of``."""
     index = _month_index(as_of)
     return index if (as_of + timedelta(days=1)).month != as_of.month else index - 1
-
-
-def _sql_path(path: Path) -> str:
-    return "'" + str(path).replace("'", "''") + "'"
 
 
 # --------------------------------------------------------------------------- digests
@@ -277,12 +212,12 @@ def child_generate(rows: int, seed: int, path: Path) -> None:
                  customer_id, placed_at, status, amount_reporting
           FROM o
           ORDER BY placed_at, customer_id
-        ) TO {_sql_path(tmp)} (FORMAT parquet)
+        ) TO {sql_path(tmp)} (FORMAT parquet)
         """
     )
     count, n_customers, last = con.execute(
         f"SELECT count(*), count(DISTINCT customer_id), max(placed_at)::DATE "
-        f"FROM read_parquet({_sql_path(tmp)})"
+        f"FROM read_parquet({sql_path(tmp)})"
     ).fetchone()
     con.close()
     tmp.replace(path)
@@ -310,9 +245,9 @@ def child_scan(path: Path) -> None:
     with st.step("scan"):
         count, _, _, _ = con.execute(
             f"SELECT count(*), sum(amount_reporting), min(placed_at), max(customer_id) "
-            f"FROM read_parquet({_sql_path(path)})"
+            f"FROM read_parquet({sql_path(path)})"
         ).fetchone()
-    st.emit(count=int(count), versions=_versions("duckdb"))
+    st.emit(count=int(count), versions=versions("duckdb"))
 
 
 def child_tenure(path: Path, as_of: date) -> None:
@@ -346,7 +281,7 @@ def child_tenure(path: Path, as_of: date) -> None:
             "metrics": list(metrics.shape),
             "cohorts": list(cohorts.shape),
         },
-        versions=_versions("tenure", "ibis-framework", "duckdb", "pyarrow"),
+        versions=versions("tenure", "ibis-framework", "duckdb", "pyarrow"),
     )
 
 
@@ -516,7 +451,7 @@ def child_sql(path: Path, as_of: date) -> None:
     with st.step("setup"):
         con = duckdb.connect()
         con.execute("SET TimeZone = 'UTC'")
-        source = f"read_parquet({_sql_path(path)})"
+        source = f"read_parquet({sql_path(path)})"
     with st.step("summary"):
         summary = con.sql(sql_summary(source, as_of)).to_arrow_table()
     with st.step("metrics"):
@@ -532,7 +467,7 @@ def child_sql(path: Path, as_of: date) -> None:
             "metrics": list(metrics.shape),
             "cohorts": list(cohorts.shape),
         },
-        versions=_versions("duckdb", "pyarrow", "pandas"),
+        versions=versions("duckdb", "pyarrow", "pandas"),
     )
 
 
@@ -708,7 +643,7 @@ def child_pandas(path: Path, as_of: date) -> None:
             "metrics": list(metrics.shape),
             "cohorts": list(cohorts.shape),
         },
-        versions=_versions("pandas", "numpy", "pyarrow"),
+        versions=versions("pandas", "numpy", "pyarrow"),
         pandas=pd.__version__,
     )
 
@@ -755,36 +690,24 @@ def child_lifetimes(path: Path, as_of: date) -> None:
             "T": float(summary["T"].sum()),
         },
         shapes={"summary": list(summary.shape)},
-        versions=_versions("lifetimes", "pandas", "numpy", "scipy", "pyarrow"),
+        versions=versions("lifetimes", "pandas", "numpy", "scipy", "pyarrow"),
     )
 
 
 # --------------------------------------------------------------------------- parent
 
 
-def _child_env() -> dict[str, str]:
-    # settings come from the flags only: no TENURE_* from the caller's shell
-    return {k: v for k, v in os.environ.items() if not k.startswith("TENURE_")}
-
-
-def _load() -> float | None:
-    try:
-        return round(os.getloadavg()[0], 2)
-    except OSError:
-        return None
-
-
 def run_child(python: str, args: list[str], cwd: Path, timeout: float) -> dict[str, Any]:
     """Run this script in child mode with ``python``; its figures plus the
     wall time of the whole process."""
     command = [python, str(Path(__file__).resolve()), "--child", *args]
-    load_before = _load()
+    load_before = load()
     started = time.perf_counter()
     try:
         proc = subprocess.run(
             command,
             cwd=cwd,
-            env=_child_env(),
+            env=child_env(),
             capture_output=True,
             text=True,
             timeout=timeout,
@@ -810,18 +733,8 @@ def run_child(python: str, args: list[str], cwd: Path, timeout: float) -> dict[s
         }
     out = json.loads(found[-1])
     out["process_s"] = process_s
-    out["load_before"], out["load_after"] = load_before, _load()
+    out["load_before"], out["load_after"] = load_before, load()
     return out
-
-
-class Log:
-    """Progress lines: to stdout, or to stderr when stdout carries the JSON."""
-
-    def __init__(self, to_stderr: bool) -> None:
-        self.stream = sys.stderr if to_stderr else sys.stdout
-
-    def __call__(self, *parts: Any) -> None:
-        print(*parts, file=self.stream, flush=True)
 
 
 def prepare_data(args: argparse.Namespace, log: Log) -> tuple[Path, dict[str, Any]] | None:
@@ -852,53 +765,6 @@ def prepare_data(args: argparse.Namespace, log: Log) -> tuple[Path, dict[str, An
         "(not part of the measurement)"
     )
     return path, meta
-
-
-def _imports_lifetimes(python: str) -> bool:
-    try:
-        proc = subprocess.run(
-            [python, "-c", "import lifetimes.utils, pyarrow"],
-            capture_output=True,
-            timeout=120,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return False
-    return proc.returncode == 0
-
-
-def lifetimes_python(args: argparse.Namespace, log: Log) -> tuple[str | None, str]:
-    """An interpreter that has lifetimes: the one given, this one, or a
-    virtual environment next to this script (created when missing)."""
-    if args.lifetimes_python:
-        return args.lifetimes_python, "given with --lifetimes-python"
-    if importlib.util.find_spec("lifetimes") is not None and _imports_lifetimes(sys.executable):
-        return sys.executable, "this environment"
-    python = LIFETIMES_VENV / "bin" / "python"
-    if python.exists() and _imports_lifetimes(str(python)):
-        return str(python), f"{LIFETIMES_VENV}"
-    if args.no_setup:
-        return None, f"lifetimes is not installed here and {LIFETIMES_VENV} is absent (--no-setup)"
-    same = [
-        f"{d}=={v}" for d, v in _versions("pandas", "numpy", "pyarrow").items() if d != "python"
-    ]
-    errors = []
-    for pins in (same, FALLBACK_PINS):
-        log(f"lifetimes: creating {LIFETIMES_VENV} with {LIFETIMES_PIN} {' '.join(pins)} ...")
-        steps = [
-            [sys.executable, "-m", "venv", "--clear", str(LIFETIMES_VENV)],
-            [str(python), "-m", "pip", "install", "--quiet", LIFETIMES_PIN, *pins],
-        ]
-        failed = None
-        for command in steps:
-            proc = subprocess.run(command, capture_output=True, text=True, check=False)
-            if proc.returncode != 0:
-                failed = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
-                break
-        if failed is None and _imports_lifetimes(str(python)):
-            return str(python), f"{LIFETIMES_VENV} (created)"
-        errors.append(f"{' '.join(pins)}: {' / '.join(failed or ['import failed'])}")
-    return None, "could not install lifetimes: " + "; ".join(errors)
 
 
 def _best_run(outs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -1193,7 +1059,7 @@ def machine() -> dict[str, Any]:
         "cpu_count": os.cpu_count(),
         "mem_total_gib": mem,
         "platform": platform.platform(),
-        "versions": _versions(
+        "versions": versions(
             "tenure", "ibis-framework", "duckdb", "pyarrow", "pandas", "numpy", "sqlglot"
         ),
     }

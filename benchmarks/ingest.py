@@ -29,7 +29,6 @@ import importlib
 import json
 import os
 import platform
-import resource
 import shutil
 import subprocess
 import sys
@@ -38,7 +37,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-RESULT_TAG = "BENCH-RESULT "
+from _common import RESULT_TAG, child_env, cpu_seconds, load, peak_rss_mib, status_mib, versions
+
 SEED = 20240601
 
 # From the project's issue: 10M orders, Parquet < 60 s, CSV < 120 s, < 4 GiB.
@@ -53,42 +53,9 @@ TOOLS = ("tenure", "tenure re-import", "duckdb plain", "pandas read")
 # --------------------------------------------------------------------------- helpers
 
 
-def _peak_rss_mib() -> float:
-    """Peak resident memory of this process, MiB.
-
-    ``VmHWM`` belongs to the current address space (reset by exec), so it is
-    this process's own peak; ``ru_maxrss`` is the fallback where /proc is absent.
-    """
-    try:
-        with open("/proc/self/status", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
-
-
-def _rss_mib() -> float:
-    try:
-        with open("/proc/self/status", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return float("nan")
-
-
-def _cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
 def _emit(payload: dict[str, Any]) -> None:
-    payload["peak_rss_mib"] = round(_peak_rss_mib(), 1)
-    payload["cpu_s"] = round(_cpu_seconds(), 2)
+    payload["peak_rss_mib"] = round(peak_rss_mib(), 1)
+    payload["cpu_s"] = round(cpu_seconds(), 2)
     print(RESULT_TAG + json.dumps(payload), flush=True)
 
 
@@ -101,15 +68,6 @@ def _mem_total_gib() -> float | None:
     except OSError:
         pass
     return None
-
-
-def _version(dist: str) -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version(dist)
-    except PackageNotFoundError:
-        return "not installed"
 
 
 def _size_mib(path: Path) -> float:
@@ -251,7 +209,7 @@ def child_tenure(path: Path, store: Path) -> None:
     ws.analytics = timed_analytics  # type: ignore[method-assign]
 
     stages: list[tuple[str, float]] = []
-    rss_before = _rss_mib()
+    rss_before = status_mib("VmRSS") or float("nan")
     start = time.perf_counter()
     result = ingest(
         "orders",
@@ -306,7 +264,7 @@ def child_duckdb(path: Path, fmt: str, db: Path) -> None:
     imported = time.perf_counter()
     reader = "read_parquet" if fmt == "parquet" else "read_csv"
     literal = "'" + str(path).replace("'", "''") + "'"
-    rss_before = _rss_mib()
+    rss_before = status_mib("VmRSS") or float("nan")
     start = time.perf_counter()
     con = duckdb.connect(str(db))
     con.execute(f"CREATE TABLE t AS SELECT * FROM {reader}({literal})")
@@ -329,7 +287,7 @@ def child_pandas(path: Path, fmt: str) -> None:
     import pandas as pd
 
     imported = time.perf_counter()
-    rss_before = _rss_mib()
+    rss_before = status_mib("VmRSS") or float("nan")
     start = time.perf_counter()
     frame = pd.read_parquet(path) if fmt == "parquet" else pd.read_csv(path)
     stop = time.perf_counter()
@@ -346,21 +304,16 @@ def child_pandas(path: Path, fmt: str) -> None:
 # --------------------------------------------------------------------------- parent
 
 
-def _child_env() -> dict[str, str]:
-    # settings come from the flags only: no TENURE_* from the caller's shell
-    return {k: v for k, v in os.environ.items() if not k.startswith("TENURE_")}
-
-
 def run_child(args: list[str], cwd: Path, timeout: float) -> dict[str, Any]:
     """Run this script in child mode; its figures plus the whole process's wall time."""
     command = [sys.executable, str(Path(__file__).resolve()), "--child", *args]
-    load_before = _load()
+    load_before = load()
     started = time.perf_counter()
     try:
         proc = subprocess.run(
             command,
             cwd=cwd,
-            env=_child_env(),
+            env=child_env(),
             capture_output=True,
             text=True,
             timeout=timeout,
@@ -385,15 +338,8 @@ def run_child(args: list[str], cwd: Path, timeout: float) -> dict[str, Any]:
     out = json.loads(found[-1])
     out["process_s"] = process_s
     # other work on the machine skews the figures: keep the load next to them
-    out["load_before"], out["load_after"] = load_before, _load()
+    out["load_before"], out["load_after"] = load_before, load()
     return out
-
-
-def _load() -> float | None:
-    try:
-        return round(os.getloadavg()[0], 2)
-    except OSError:
-        return None
 
 
 def target_for(fmt: str, rows: int) -> float:
@@ -543,7 +489,7 @@ def machine() -> dict[str, Any]:
         "mem_total_gib": _mem_total_gib(),
         "platform": platform.platform(),
         "python": platform.python_version(),
-        "versions": {d: _version(d) for d in ("tenure", "duckdb", "pyarrow", "pandas", "numpy")},
+        "versions": {d: versions(d)[d] for d in ("tenure", "duckdb", "pyarrow", "pandas", "numpy")},
     }
 
 

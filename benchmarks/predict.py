@@ -32,24 +32,34 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import importlib.util
 import json
 import math
 import os
 import platform
-import resource
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Any
 
-RESULT_TAG = "BENCH-RESULT "
+from _common import (
+    LIFETIMES_VENV,
+    RESULT_TAG,
+    Log,
+    Steps,
+    lifetimes_python,
+    load,
+    sql_path,
+    versions,
+)
+from _common import (
+    child_env as base_child_env,
+)
+
 STEP_TAG = "BENCH-STEP "
 DEFAULT_SEED = 20240601
 GENERATOR_VERSION = 1  # part of the cache key: bump when the simulation changes
@@ -84,66 +94,7 @@ TARGET_AGREE = 0.005  # mean P(alive) and total CLV within 0.5 %
 TOOLS = ("tenure", "tenure steps", "lifetimes", "fits")
 SOURCE_DIRS = ("predictions", "models", "engine")
 SOURCE_FILES = ("config.py", "datamodel.py", "errors.py", "sqltext.py")
-LIFETIMES_VENV = Path(__file__).resolve().parent / ".venv-lifetimes"
-LIFETIMES_PIN = "lifetimes==0.11.3"
-FALLBACK_PINS = ["pandas<2.2", "numpy<2", "pyarrow<18"]
-
-
 # --------------------------------------------------------------------------- helpers
-
-
-def _status_mib(field: str) -> float | None:
-    try:
-        with open("/proc/self/status", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return None
-
-
-def _peak_rss_mib() -> float:
-    """Peak resident memory of this process so far, MiB (``VmHWM``)."""
-    peak = _status_mib("VmHWM")
-    if peak is not None:
-        return peak
-    maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return maxrss / (1024 * 1024) if sys.platform == "darwin" else maxrss / 1024
-
-
-def _cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
-class Steps:
-    """Times named steps in a child: wall and CPU seconds, peak memory so far.
-    Each step is also printed as it ends, so that a run stopped by its
-    timeout still says how far it got."""
-
-    def __init__(self) -> None:
-        self.steps: list[dict[str, Any]] = []
-
-    @contextmanager
-    def step(self, name: str) -> Iterator[None]:
-        cpu = _cpu_seconds()
-        start = time.perf_counter()
-        yield
-        record = {
-            "step": name,
-            "seconds": round(time.perf_counter() - start, 3),
-            "cpu_s": round(_cpu_seconds() - cpu, 2),
-            "peak_rss_mib": round(_peak_rss_mib(), 1),
-        }
-        self.steps.append(record)
-        print(STEP_TAG + json.dumps(record), flush=True)
-
-    def emit(self, **payload: Any) -> None:
-        payload["steps"] = self.steps
-        payload["peak_rss_mib"] = round(_peak_rss_mib(), 1)
-        payload["tenure_code"] = _loaded_tenure_digest()
-        print(RESULT_TAG + json.dumps(payload), flush=True)
 
 
 def _loaded_tenure_digest() -> dict[str, str] | None:
@@ -156,22 +107,6 @@ def _loaded_tenure_digest() -> dict[str, str] | None:
         if (name == "tenure" or name.startswith("tenure.")) and path:
             out[name] = hashlib.sha256(Path(path).read_bytes()).hexdigest()[:12]
     return dict(sorted(out.items())) or None
-
-
-def _versions(*dists: str) -> dict[str, str]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    out = {"python": platform.python_version()}
-    for dist in dists:
-        try:
-            out[dist] = version(dist)
-        except PackageNotFoundError:
-            out[dist] = "not installed"
-    return out
-
-
-def _sql_path(path: Path) -> str:
-    return "'" + str(path).replace("'", "''") + "'"
 
 
 def _floats(mapping: Any) -> dict[str, float]:
@@ -272,8 +207,8 @@ def child_generate(customers: int, seed: int, opc: float | None, path: Path) -> 
     tmp = path.with_suffix(".tmp")
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
-    con.execute(f"SET temp_directory = {_sql_path(path.parent / 'duckdb-tmp')}")
-    rows = con.execute(f"SELECT count(*) FROM read_parquet({_sql_path(parts / '*.parquet')})")
+    con.execute(f"SET temp_directory = {sql_path(path.parent / 'duckdb-tmp')}")
+    rows = con.execute(f"SELECT count(*) FROM read_parquet({sql_path(parts / '*.parquet')})")
     rows = int(rows.fetchone()[0])
     con.execute(
         f"""
@@ -283,14 +218,14 @@ def child_generate(customers: int, seed: int, opc: float | None, path: Path) -> 
                  'C' || lpad((c + 1)::VARCHAR, {len(str(customers))}, '0') AS customer_id,
                  TIMESTAMP '{START.isoformat()}' + to_seconds(s) AS placed_at,
                  amount
-          FROM read_parquet({_sql_path(parts / "*.parquet")})
+          FROM read_parquet({sql_path(parts / "*.parquet")})
           ORDER BY s, c
-        ) TO {_sql_path(tmp)} (FORMAT parquet)
+        ) TO {sql_path(tmp)} (FORMAT parquet)
         """
     )
     count, n_customers, last, total, same_day = con.execute(
         f"""
-        WITH o AS (SELECT customer_id, placed_at, amount FROM read_parquet({_sql_path(tmp)})),
+        WITH o AS (SELECT customer_id, placed_at, amount FROM read_parquet({sql_path(tmp)})),
         d AS (SELECT customer_id, placed_at::DATE AS d, count(*) AS n FROM o GROUP BY ALL)
         SELECT (SELECT count(*) FROM o), (SELECT count(DISTINCT customer_id) FROM o),
                (SELECT max(placed_at)::DATE FROM o), (SELECT sum(amount) FROM o),
@@ -353,7 +288,7 @@ def _clv_like_lifetimes(purchase: Any, c: Any) -> Any:
 
 
 def child_tenure(path: Path, outdir: Path) -> None:
-    st = Steps()
+    st = Steps(STEP_TAG, lambda: {"tenure_code": _loaded_tenure_digest()})
     with st.step("import"):
         from tenure.analysis.fitting import predict
     with st.step("predict"):
@@ -377,18 +312,18 @@ def child_tenure(path: Path, outdir: Path) -> None:
         total_expected_purchases=float(c["expected_purchases"].sum()),
         total_clv=float(c["clv"].sum()),
         total_clv_like_lifetimes=float(out["clv_like_lifetimes"].sum()),
-        versions=_versions("tenure", "ibis-framework", "duckdb", "pyarrow", "pandas", "scipy"),
+        versions=versions("tenure", "ibis-framework", "duckdb", "pyarrow", "pandas", "scipy"),
     )
 
 
 def child_tenure_steps(path: Path, outdir: Path) -> None:
-    st = Steps()
+    st = Steps(STEP_TAG, lambda: {"tenure_code": _loaded_tenure_digest()})
     with st.step("import"):
         from tenure.engine.context import Context, Definitions
+        from tenure.given import read_orders
         from tenure.models.btyd import BetaGeo
         from tenure.models.spend import GammaGamma
         from tenure.predictions import scoring
-        from tenure.predictions.orders import read_orders
     with st.step("read"):
         data = read_orders(str(path))
         ctx = Context(data.source, Definitions(active_by="purchase"))
@@ -416,7 +351,7 @@ def child_tenure_steps(path: Path, outdir: Path) -> None:
         spend_rows=int(len(positive)),
         bgnbd=_model_record(purchase),
         gamma_gamma=_model_record(spend),
-        versions=_versions("tenure", "ibis-framework", "duckdb", "pyarrow", "pandas", "scipy"),
+        versions=versions("tenure", "ibis-framework", "duckdb", "pyarrow", "pandas", "scipy"),
     )
     data.source.close()
 
@@ -438,7 +373,7 @@ def child_tenure_fit(path: Path, outdir: Path, repeat: int) -> None:
     """tenure's BG/NBD fit with standard errors on the distinct (x, t_x, T)
     with weights, as btyd_statistics gives them (read from the file the
     steps run wrote, or computed here, not timed)."""
-    st = Steps()
+    st = Steps(STEP_TAG, lambda: {"tenure_code": _loaded_tenure_digest()})
     with st.step("import"):
         import pandas as pd
 
@@ -447,7 +382,7 @@ def child_tenure_fit(path: Path, outdir: Path, repeat: int) -> None:
     if not stats_path.exists():
         from tenure.engine.context import Context, Definitions
         from tenure.engine.summaries import btyd_statistics
-        from tenure.predictions.orders import read_orders
+        from tenure.given import read_orders
 
         data = read_orders(str(path))
         ctx = Context(data.source, Definitions(active_by="purchase"))
@@ -465,7 +400,7 @@ def child_tenure_fit(path: Path, outdir: Path, repeat: int) -> None:
         rows=int(len(stats)),
         customers=int(stats.weight.sum()),
         bgnbd=_model_record(model),
-        versions=_versions("tenure", "numpy", "scipy"),
+        versions=versions("tenure", "numpy", "scipy"),
     )
 
 
@@ -480,7 +415,7 @@ def _lifetimes_record(fitter: Any) -> dict[str, Any]:
 
 
 def child_lifetimes(path: Path, outdir: Path, as_of: str) -> None:
-    st = Steps()
+    st = Steps(STEP_TAG, lambda: {"tenure_code": _loaded_tenure_digest()})
     with st.step("import"):
         import pandas as pd
         from lifetimes import BetaGeoFitter, GammaGammaFitter
@@ -540,14 +475,14 @@ def child_lifetimes(path: Path, outdir: Path, as_of: str) -> None:
         mean_p_alive=float(out["p_alive"].mean()),
         total_expected_purchases=float(out["expected_purchases"].sum()),
         total_clv=float(out["clv"].sum()),
-        versions=_versions("lifetimes", "pandas", "numpy", "scipy", "autograd", "pyarrow"),
+        versions=versions("lifetimes", "pandas", "numpy", "scipy", "autograd", "pyarrow"),
     )
 
 
 def child_lifetimes_fit(path: Path, outdir: Path, as_of: str, repeat: int) -> None:
     """lifetimes' BetaGeoFitter().fit (standard errors included) on one row
     per customer, then with weights= on the distinct rows tenure fits on."""
-    st = Steps()
+    st = Steps(STEP_TAG, lambda: {"tenure_code": _loaded_tenure_digest()})
     with st.step("import"):
         import pandas as pd
         from lifetimes import BetaGeoFitter
@@ -585,7 +520,7 @@ def child_lifetimes_fit(path: Path, outdir: Path, as_of: str, repeat: int) -> No
         rows=int(len(stats)),
         bgnbd=one,
         bgnbd_weights=many,
-        versions=_versions("lifetimes", "pandas", "numpy", "scipy", "autograd"),
+        versions=versions("lifetimes", "pandas", "numpy", "scipy", "autograd"),
     )
 
 
@@ -596,19 +531,11 @@ BLAS_THREAD_VARS = ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 BLAS_THREADS: int | None = None  # --blas-threads: set in the children's environment
 
 
-def _child_env() -> dict[str, str]:
-    # settings come from the flags only: no TENURE_* from the caller's shell
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TENURE_")}
+def child_env() -> dict[str, str]:
+    env = base_child_env()
     if BLAS_THREADS is not None:
         env.update({k: str(BLAS_THREADS) for k in BLAS_THREAD_VARS})
     return env
-
-
-def _load() -> float | None:
-    try:
-        return round(os.getloadavg()[0], 2)
-    except OSError:
-        return None
 
 
 def _tagged(text: str | bytes | None, tag: str) -> list[dict[str, Any]]:
@@ -624,13 +551,13 @@ def run_child(python: str, args: list[str], cwd: Path, timeout: float) -> dict[s
     wall time of the whole process. A run stopped by ``timeout`` keeps the
     steps it finished."""
     command = [python, str(Path(__file__).resolve()), "--child", *args]
-    load_before = _load()
+    load_before = load()
     started = time.perf_counter()
     try:
         proc = subprocess.run(
             command,
             cwd=cwd,
-            env=_child_env(),
+            env=child_env(),
             capture_output=True,
             text=True,
             timeout=timeout,
@@ -643,7 +570,7 @@ def run_child(python: str, args: list[str], cwd: Path, timeout: float) -> dict[s
             "steps": _tagged(exc.stdout, STEP_TAG),
             "process_s": round(time.perf_counter() - started, 2),
             "load_before": load_before,
-            "load_after": _load(),
+            "load_after": load(),
         }
     except OSError as exc:
         return {"error": f"could not start {python}: {exc}", "process_s": 0.0}
@@ -660,22 +587,12 @@ def run_child(python: str, args: list[str], cwd: Path, timeout: float) -> dict[s
             "steps": _tagged(proc.stdout, STEP_TAG),
             "process_s": process_s,
             "load_before": load_before,
-            "load_after": _load(),
+            "load_after": load(),
         }
     out = found[-1]
     out["process_s"] = process_s
-    out["load_before"], out["load_after"] = load_before, _load()
+    out["load_before"], out["load_after"] = load_before, load()
     return out
-
-
-class Log:
-    """Progress lines: to stdout, or to stderr when stdout carries the JSON."""
-
-    def __init__(self, to_stderr: bool) -> None:
-        self.stream = sys.stderr if to_stderr else sys.stdout
-
-    def __call__(self, *parts: Any) -> None:
-        print(*parts, file=self.stream, flush=True)
 
 
 def _opc_key(opc: float | None) -> str:
@@ -711,53 +628,6 @@ def prepare_data(
         f"{meta['generate_s']:.1f} s (not part of the measurement)"
     )
     return path, meta
-
-
-def _imports_lifetimes(python: str) -> bool:
-    try:
-        proc = subprocess.run(
-            [python, "-c", "import lifetimes, lifetimes.utils, pyarrow"],
-            capture_output=True,
-            timeout=120,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return False
-    return proc.returncode == 0
-
-
-def lifetimes_python(args: argparse.Namespace, log: Log) -> tuple[str | None, str]:
-    """An interpreter that has lifetimes: the one given, this one, or a
-    virtual environment next to this script (created when missing)."""
-    if args.lifetimes_python:
-        return args.lifetimes_python, "given with --lifetimes-python"
-    if importlib.util.find_spec("lifetimes") is not None and _imports_lifetimes(sys.executable):
-        return sys.executable, "this environment"
-    python = LIFETIMES_VENV / "bin" / "python"
-    if python.exists() and _imports_lifetimes(str(python)):
-        return str(python), f"{LIFETIMES_VENV}"
-    if args.no_setup:
-        return None, f"lifetimes is not installed here and {LIFETIMES_VENV} is absent (--no-setup)"
-    same = [
-        f"{d}=={v}" for d, v in _versions("pandas", "numpy", "pyarrow").items() if d != "python"
-    ]
-    errors = []
-    for pins in (same, FALLBACK_PINS):
-        log(f"lifetimes: creating {LIFETIMES_VENV} with {LIFETIMES_PIN} {' '.join(pins)} ...")
-        steps = [
-            [sys.executable, "-m", "venv", "--clear", str(LIFETIMES_VENV)],
-            [str(python), "-m", "pip", "install", "--quiet", LIFETIMES_PIN, *pins],
-        ]
-        failed = None
-        for command in steps:
-            proc = subprocess.run(command, capture_output=True, text=True, check=False)
-            if proc.returncode != 0:
-                failed = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
-                break
-        if failed is None and _imports_lifetimes(str(python)):
-            return str(python), f"{LIFETIMES_VENV} (created)"
-        errors.append(f"{' '.join(pins)}: {' / '.join(failed or ['import failed'])}")
-    return None, "could not install lifetimes: " + "; ".join(errors)
 
 
 def _best_run(outs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -892,8 +762,8 @@ def compare_customers(outdir: Path) -> dict[str, Any] | None:
                max(abs(t.expected_purchases - l.expected_purchases)) AS max_purchases_diff,
                max(abs(t.clv_like_lifetimes - l.clv)
                    / greatest(abs(l.clv), 1e-9)) AS max_clv_rel_diff
-        FROM read_parquet({_sql_path(a)}) t
-        FULL JOIN read_parquet({_sql_path(b)}) l USING (customer_id)
+        FROM read_parquet({sql_path(a)}) t
+        FULL JOIN read_parquet({sql_path(b)}) l USING (customer_id)
         """
     ).fetchone()
     con.close()
@@ -1257,7 +1127,7 @@ def machine() -> dict[str, Any]:
         "cpu_count": os.cpu_count(),
         "mem_total_gib": mem,
         "platform": platform.platform(),
-        "versions": _versions(
+        "versions": versions(
             "tenure", "ibis-framework", "duckdb", "pyarrow", "pandas", "numpy", "scipy"
         ),
     }

@@ -54,6 +54,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from _common import Log, child_env, load, versions
+
 DEFAULT_SEED = 42  # tenure demo's default seed
 
 DEMO_EMAIL = "demo@tenure.example"
@@ -101,23 +103,6 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 # --------------------------------------------------------------------------- helpers
 
 
-class Log:
-    """Progress lines: to stdout, or to stderr when stdout carries the JSON."""
-
-    def __init__(self, to_stderr: bool) -> None:
-        self.stream = sys.stderr if to_stderr else sys.stdout
-
-    def __call__(self, *parts: Any) -> None:
-        print(*parts, file=self.stream, flush=True)
-
-
-def _load() -> float | None:
-    try:
-        return round(os.getloadavg()[0], 2)
-    except OSError:
-        return None
-
-
 def _proc_status(pid: int, field: str) -> float | None:
     """A ``kB`` field of /proc/PID/status, in MiB."""
     try:
@@ -156,27 +141,10 @@ def _own_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def _versions(*dists: str) -> dict[str, str]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    out = {"python": platform.python_version()}
-    for dist in dists:
-        try:
-            out[dist] = version(dist)
-        except PackageNotFoundError:
-            out[dist] = "not installed"
-    return out
-
-
 def _tenure_bin() -> str:
     """The ``tenure`` command of this environment."""
     here = Path(sys.executable).parent / "tenure"
     return str(here) if here.exists() else shutil.which("tenure") or "tenure"
-
-
-def _child_env() -> dict[str, str]:
-    # settings come from the flags only: no TENURE_* from the caller's shell
-    return {k: v for k, v in os.environ.items() if not k.startswith("TENURE_")}
 
 
 def _free_port() -> int:
@@ -261,7 +229,7 @@ def prepare_store(
         proc = subprocess.run(
             command,
             cwd=workdir,
-            env=_child_env(),
+            env=child_env(),
             capture_output=True,
             text=True,
             timeout=args.timeout,
@@ -301,7 +269,7 @@ def create_key(store: Path, timeout: float) -> str:
     proc = subprocess.run(
         [_tenure_bin(), "apikey", "create", "--scope", "read", "--name", "web benchmark",
          "--store", str(store), "--json"],
-        env=_child_env(), capture_output=True, text=True, timeout=timeout, check=False,
+        env=child_env(), capture_output=True, text=True, timeout=timeout, check=False,
     )  # fmt: skip
     if proc.returncode != 0:
         raise RuntimeError(f"tenure apikey create failed: {proc.stderr.strip()[-500:]}")
@@ -365,7 +333,7 @@ class Server:
         started = self.started = time.perf_counter()
         with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
             self.proc = subprocess.Popen(
-                command, cwd=self.store.parent, env=_child_env(), stdout=out, stderr=err
+                command, cwd=self.store.parent, env=child_env(), stdout=out, stderr=err
             )
         threading.Thread(target=self._watch_warmup, daemon=True, name="warm-up watch").start()
         deadline = started + timeout
@@ -567,7 +535,7 @@ def run_load(
     threads = [threading.Thread(target=worker, args=(i,), daemon=True) for i in range(clients)]
     for t in threads:
         t.start()
-    load_before = _load()
+    load_before = load()
     server_cpu, own_cpu = server.cpu(), _own_cpu()
     stop_at[0] = time.perf_counter() + duration
     started = time.perf_counter()
@@ -612,7 +580,7 @@ def run_load(
         "client_cpu_s": round(client_cpu_s, 1),
         "client_cores": round(client_cpu_s / wall, 2) if wall else None,
         "load_before": load_before,
-        "load_after": _load(),
+        "load_after": load(),
     }
 
 
@@ -795,7 +763,7 @@ def machine() -> dict[str, Any]:
         "cpu_count": os.cpu_count(),
         "mem_total_gib": mem,
         "platform": platform.platform(),
-        "versions": _versions(
+        "versions": versions(
             "tenure",
             "fastapi",
             "starlette",
@@ -975,7 +943,7 @@ def parent(args: argparse.Namespace) -> int:
     log(
         f"settings: {args.clients} clients, {args.duration:g} s per load run, "
         f"{args.overview_requests} sequential Overview requests, {args.warm_repeats} warm "
-        f"repeats per cold request; 1-min load {_load()}"
+        f"repeats per cold request; 1-min load {load()}"
     )
     runs = []
     for customers in args.customers:

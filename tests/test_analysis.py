@@ -297,7 +297,7 @@ def test_the_store_that_is_not_there(tmp_path):
 
 
 def test_rows_rejected_from_data_given_directly_are_reported():
-    from tenure.engine.source import RejectedRowsWarning
+    from tenure.given import RejectedRowsWarning
 
     orders = pd.DataFrame(
         {

@@ -2,6 +2,10 @@
 (profile, what they bought and when, their segment, predictions and churn
 risk), for the dashboard, the REST API and the Python API.
 
+The profile and the timeline come from the engine
+(:mod:`tenure.engine.customers`, on DuckDB or Spark as the settings say),
+the kept predictions and churn scores from the store's scored tables.
+
 >>> customer_list(settings, q="ann", segment="at risk", limit=20)  # doctest: +SKIP
 >>> customer_page(settings, "C000042")                             # doctest: +SKIP
 """
@@ -38,29 +42,25 @@ LISTED = [
 TIMELINE_LIMIT = 200
 
 
-def _stored(con, table: str) -> pd.DataFrame | None:
-    from tenure.predictions.store import load_table
+def _source(settings: Settings):
+    from tenure.engine.source import open_source
 
-    return load_table(con, table)
+    return open_source(settings, engine=settings.engine)
 
 
 def customer_table(settings: Settings) -> pd.DataFrame:
     """Every customer with their summary, business and RFM segment, and the
     stored predictions and churn scores when there are any."""
     from tenure.analysis import segments
-    from tenure.store import analytics
+    from tenure.engine.customers import contacts
+    from tenure.predictions.store import kept_scores
 
     per = segments(kind="business", per_customer=True, settings=settings)
     definitions = per.attrs.get("definitions", {})
-    con = analytics.connect(settings.analytics_path, read_only=True)
-    try:
-        people = con.execute(
-            "SELECT customer_id, email, name, country AS profile_country FROM customers"
-        ).df()
-        scores = _stored(con, "customer_predictions")
-        churn = _stored(con, "churn_predictions")
-    finally:
-        con.close()
+    with _source(settings) as source:
+        people = contacts(source).rename(columns={"country": "profile_country"})
+    kept = kept_scores(settings, "customer_predictions", "churn_predictions")
+    scores, churn = kept["customer_predictions"], kept["churn_predictions"]
     table = people.merge(per, on="customer_id", how="left")
     table["country"] = table["country"].fillna(table.pop("profile_country"))
     if scores is not None:
@@ -188,22 +188,23 @@ def customer_page(
     """Everything about one customer: profile, summary and segment,
     predictions, churn risk with its drivers, and a timeline of orders,
     subscriptions, tickets and survey answers (newest first)."""
-    from tenure.store import analytics
+    from tenure.engine import customers
+    from tenure.predictions.store import kept_rows
 
-    con = analytics.connect(settings.analytics_path, read_only=True)
-    try:
-        profile = con.execute("SELECT * FROM customers WHERE customer_id = ?", [customer_id]).df()
+    with _source(settings) as source:
+        profile = customers.profile(source, customer_id)
         if profile.empty:
             raise NotFoundError(
                 f"there is no customer {customer_id!r}.",
                 hint="Search for them: GET /api/v1/customers?q=PART_OF_ID_EMAIL_OR_NAME",
                 value=customer_id,
             )
-        timeline = _timeline(con, customer_id)
-        prediction = _stored_row(con, "customer_predictions", customer_id)
-        churn = _stored_row(con, "churn_predictions", customer_id)
-    finally:
-        con.close()
+        timeline = records(customers.timeline(source, customer_id, limit=TIMELINE_LIMIT))
+    kept = kept_rows(settings, customer_id, "customer_predictions", "churn_predictions")
+    prediction, churn = (
+        records(kept[t])[0] if kept[t] is not None and len(kept[t]) else None
+        for t in ("customer_predictions", "churn_predictions")
+    )
     row = {k: v for k, v in records(profile)[0].items() if not k.startswith("_")}
     if isinstance(row.get("attributes"), str):
         row["attributes"] = json.loads(row["attributes"])
@@ -219,47 +220,6 @@ def customer_page(
         "timeline": timeline,
         "definitions": table.attrs.get("definitions", {}),
     }
-
-
-def _stored_row(con, table: str, customer_id: str) -> dict[str, Any] | None:
-    """The customer's row of a scored table, or None (no row, or no table yet)."""
-    exists = con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [table]
-    ).fetchall()[0][0]
-    if not exists:
-        return None
-    mine = con.execute(f'SELECT * FROM "{table}" WHERE customer_id = ?', [customer_id]).df()
-    return records(mine)[0] if len(mine) else None
-
-
-def _timeline(con, customer_id: str) -> list[dict[str, Any]]:
-    """What happened, newest first: orders, subscriptions starting and
-    ending, tickets, survey answers."""
-    parts = {
-        "order": """SELECT placed_at AS happened_at, 'order' AS kind, order_id AS id,
-            status || ' · ' || printf('%.2f', amount) || ' ' || coalesce(currency, '') AS what,
-            CAST(amount_reporting AS DOUBLE) AS value FROM orders WHERE customer_id = $c""",
-        "subscription": """SELECT started_at AS happened_at, 'subscription started' AS kind,
-            subscription_id AS id, coalesce(plan, '') AS what, CAST(mrr_reporting AS DOUBLE) AS value
-            FROM subscriptions WHERE customer_id = $c
-            UNION ALL SELECT ended_at, 'subscription ended', subscription_id,
-            coalesce(cancel_reason, ''), NULL FROM subscriptions
-            WHERE customer_id = $c AND ended_at IS NOT NULL""",
-        "ticket": """SELECT opened_at AS happened_at, 'ticket' AS kind, ticket_id AS id,
-            coalesce(category, '') || CASE WHEN resolved_at IS NULL THEN ' · open'
-            ELSE ' · resolved' END AS what, CAST(satisfaction AS DOUBLE) AS value
-            FROM support_tickets WHERE customer_id = $c""",
-        "survey": """SELECT answered_at AS happened_at, 'survey answer' AS kind, response_id AS id,
-            kind || ' ' || printf('%g', score) || coalesce(' · ' || comment, '') AS what,
-            CAST(score AS DOUBLE) AS value
-            FROM survey_responses WHERE customer_id = $c""",
-    }
-    sql = " UNION ALL ".join(f"({p})" for p in parts.values())
-    frame = con.execute(
-        f"SELECT * FROM ({sql}) ORDER BY happened_at DESC, kind, id LIMIT {TIMELINE_LIMIT}",
-        {"c": customer_id},
-    ).df()
-    return records(frame)
 
 
 HISTORY_MONTHS = 6

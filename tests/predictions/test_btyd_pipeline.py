@@ -14,9 +14,8 @@ import pandas as pd
 import pytest
 
 from tenure.analysis.fitting import fit, predict
-from tenure.engine.source import RejectedRowsWarning
 from tenure.errors import InputError
-from tenure.predictions.orders import read_orders
+from tenure.given import RejectedRowsWarning, read_orders
 from tests.conftest import import_lifetimes, lifetimes_dir, query
 
 
@@ -216,7 +215,7 @@ def test_rows_that_cannot_be_used_are_set_aside_with_their_reason(cli, tmp_path)
 
 @pytest.mark.parametrize("kind", ["dataframe", "parquet"])
 @pytest.mark.parametrize("pad", ["", " ", "\u00a0"])  # ids as they are, or to be trimmed
-def test_typed_orders_are_checked_and_deduplicated_like_text(tmp_path, kind, pad):
+def test_typed_orders_are_checked_like_text(tmp_path, kind, pad):
     frame = pd.DataFrame(
         {
             "order_id": ["o1", "o2", "o3", "o4", pad + "o2", "o5", "o6"],
@@ -234,32 +233,39 @@ def test_typed_orders_are_checked_and_deduplicated_like_text(tmp_path, kind, pad
         frame.to_parquet(data, index=False)
     orders = read_orders(data)
     # line 3 has no customer, line 4 no amount, line 6 an infinite one; line 5
-    # repeats o2 (once trimmed), whose first row (line 2) is kept
-    assert (orders.read, orders.rejected, orders.duplicates) == (7, 3, 1)
+    # repeats o2 (once trimmed) with another date: it conflicts with line 2,
+    # which is kept, as `tenure ingest` would have it
+    assert (orders.read, orders.rejected, orders.duplicates) == (7, 4, 0)
     reasons = [(r["line"], r["column"], r["reason"]) for r in orders.reasons]
     assert reasons == [
-        (3, "customer_id", "is missing: customer_id is needed"),
-        (4, "amount", "is missing: amount is needed"),
-        (6, "amount", "is not a finite amount"),
-    ]
+        (3, "customer_id", "is missing (a value is required)"),
+        (4, "amount", "is missing (a value is required)"),
+        (5, "placed_at", "conflicts with line 2, which has the same order_id o2 and "
+         "2024-02-10 00:00:00 here; keep one of the two rows"),
+        (6, "amount", "is not an amount (expected a number such as 1234.56)"),
+    ]  # fmt: skip
     kept = orders.source.table("orders").to_pandas().sort_values("order_id")
     assert list(kept.order_id) == ["o1", "o2", "o6"]
     assert list(kept.customer_id) == ["A", "A", "B"]
     assert list(kept.amount_reporting) == [10.0, 12.5, 7.0]
-    assert orders.write_rejected(tmp_path / "bad.csv").read_text().count("\n") == 4
+    assert orders.write_rejected(tmp_path / "bad.csv").read_text().count("\n") == 5
     orders.source.close()
     clean = read_orders(frame.iloc[[0, 3, 6]].assign(amount=1.0))
     assert (clean.read, clean.rejected, clean.duplicates, clean.reasons) == (3, 0, 0, [])
     kept = clean.source.table("orders").to_pandas().sort_values("order_id")
     assert list(kept.customer_id) == ["A", "B", "B"]
     header_only = clean.write_rejected(tmp_path / "none.csv").read_text()
-    assert header_only == "_line,_column,_value,_reason\n"
+    # the quarantine file's columns, then the row as read
+    assert header_only == (
+        "_file,_line,_column,_value,_reason,order_id,customer_id,placed_at,amount,_raw\n"
+    )
     clean.source.close()
 
 
 @pytest.mark.parametrize("kind", ["csv", "dataframe"])
 def test_an_order_without_an_id_is_an_order_of_its_own(tmp_path, kind):
-    # two orders with an empty id are two orders, not a duplicate of each other
+    # two orders with an empty id are two orders, not a duplicate of each
+    # other; a repeated id with another date conflicts and is left out
     frame = pd.DataFrame(
         {
             "order_id": ["o1", None, None, "o1", "o2"],
@@ -275,12 +281,14 @@ def test_an_order_without_an_id_is_an_order_of_its_own(tmp_path, kind):
         data = tmp_path / "orders.csv"
         frame.to_csv(data, index=False)
     orders = read_orders(data)
-    assert (orders.read, orders.rejected, orders.duplicates) == (5, 0, 1)
+    assert (orders.read, orders.rejected, orders.duplicates) == (5, 1, 0)
+    assert orders.reasons[0]["reason"].startswith("conflicts with line ")
     kept = orders.source.table("orders").to_pandas().sort_values("placed_at")
     assert list(kept.amount_reporting) == [10.0, 20.0, 5.0, 30.0]
     # the line stands in for the id: a file's line (after its header), a frame's row
     first = 3 if kind == "csv" else 2
     assert list(kept.order_id) == ["o1", f"#{first}", "o2", f"#{first + 1}"]
+    assert orders.reasons[0]["line"] == first + 2
     orders.source.close()
 
 

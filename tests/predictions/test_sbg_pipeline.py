@@ -12,9 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tenure.engine.source import RejectedRowsWarning
 from tenure.errors import InputError
-from tenure.predictions.subscriptions import read_subscriptions
+from tenure.given import RejectedRowsWarning, read_subscriptions
 
 ALPHA, BETA = 0.9, 2.4
 DATA_END = date(2025, 6, 30)
@@ -121,7 +120,7 @@ def test_rows_that_cannot_be_used_are_set_aside_with_their_reason(cli, tmp_path)
         (5, "start_date", "2024-13-01"),
         (6, "cancelled_at", "2024-01-01"),
     }
-    assert "ends before" in data.reasons[2]["reason"]
+    assert data.reasons[2]["reason"] == "is before started_at"
     data.source.close()
     out = cli("fit", "sbg", "--subscriptions", path, "--json")
     assert out.code == 0, out.err

@@ -26,12 +26,11 @@ from tenure.analysis.context import open_context
 from tenure.config import Settings, load_settings
 from tenure.engine.context import Context, Definitions
 from tenure.errors import ConfigError, UsageError
+from tenure.given import RecordsData, read_orders
 from tenure.jsondoc import records
 from tenure.models import LikelihoodModel
 from tenure.predictions import scoring
 from tenure.predictions import store as kept
-from tenure.predictions.files import RecordsData
-from tenure.predictions.orders import read_orders
 from tenure.predictions.validation import (
     ModelChoice,
     Validation,
@@ -86,8 +85,8 @@ def prediction_context(
     date_format: str | None = None,
     amounts: str | None = None,
 ) -> Iterator[tuple[Context, RecordsData | None]]:
-    """A purchase-defined context over ``orders`` (read fast, see
-    :mod:`tenure.predictions.orders`) or over the store. ``amounts`` names
+    """A purchase-defined context over ``orders`` (read and checked like
+    ``tenure ingest``, see :mod:`tenure.given`) or over the store. ``amounts`` names
     what adds the amounts up, when something does: a file with amounts in
     several currencies is refused then."""
     if settings is not None and store is not None:

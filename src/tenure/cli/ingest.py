@@ -62,7 +62,8 @@ def ingest(
         typer.Option(help="Fail, writing nothing, when more rows than this are rejected."),
     ] = None,
     fmt: Annotated[
-        str | None, typer.Option("--format", help="csv, xlsx, parquet or jsonl (default: detected).")
+        str | None,
+        typer.Option("--format", help="csv, xlsx, parquet or jsonl (default: detected)."),
     ] = None,
     encoding: Annotated[str | None, typer.Option(help="Text encoding (default: detected).")] = None,
     delimiter: Annotated[

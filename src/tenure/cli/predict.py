@@ -145,8 +145,8 @@ def _rows_left_out_said() -> Iterator[None]:
     after the command, not as warnings; when the command fails, the
     warnings are said before the error, for they may be its cause."""
     from tenure.cli._common import err_console
-    from tenure.engine.source import RejectedRowsWarning
     from tenure.errors import TenureError
+    from tenure.given import RejectedRowsWarning
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", RejectedRowsWarning)

@@ -9,7 +9,7 @@ Three ways in:
   warehouse), named with the data model's columns.
 
 DataFrames and files given directly are ingested into a temporary workspace
-first (:func:`tenure.contexts.open_given`): the engine reads stores only and
+first (:mod:`tenure.given`): the engine reads stores only and
 never imports ingestion.
 """
 
@@ -34,10 +34,6 @@ NEEDED = {
     "subscriptions": ("subscription_id", "customer_id", "started_at", "ended_at"),
     "survey_responses": ("customer_id", "kind", "score", "answered_at"),
 }
-
-
-class RejectedRowsWarning(UserWarning):
-    """Rows of data given directly that did not pass validation."""
 
 
 def _check_columns(kind: str, table: ir.Table, where: str) -> None:

@@ -208,7 +208,7 @@ def _run(
             result.mapping = plan.mapped
             result.ignored_columns = plan.ignored_columns
             result.warnings += plan.warnings
-            _classify(con, kind, plan.mapped, create=create)
+            classify(con, kind, plan.mapped, create=create)
             _count(con, result, src.broken)
             result.warnings += flags.amount_outliers(con, kind, plan.mapped, src.name)
             result.warnings += flags.before_created(con, kind, plan.mapped, src.name)
@@ -355,10 +355,12 @@ def _check_timezone(con: duckdb.DuckDBPyConnection, tz: str) -> None:
         )
 
 
-def _classify(
+def classify(
     con: duckdb.DuckDBPyConnection, kind: Kind, mapped: dict[str, str], *, create: bool
 ) -> None:
-    """From ``checked`` to ``accepted``, ``dupes`` and ``rejected_rows``."""
+    """From ``checked`` to ``accepted``, ``dupes`` and ``rejected_rows``: the first row of
+    each key is accepted, a later one identical to it is a duplicate, one that differs
+    is rejected (it conflicts). Also used for data read for a fit without a store."""
     key = ", ".join(q(k) for k in kind.key)
     fields = [c[0] for c in con.execute("DESCRIBE checked").fetchall() if not c[0].startswith("_")]
     con.execute(

@@ -68,14 +68,16 @@ def _to_arrow(frame: Any):
         return frame
     if hasattr(frame, "to_arrow"):  # polars
         return frame.to_arrow()
-    if hasattr(frame, "__arrow_c_stream__"):
-        return pa.table(frame)
     try:
         import pandas as pd
     except ImportError:  # pragma: no cover
         pd = None
+    # before the Arrow stream, which pandas also offers: that one would keep a
+    # filtered frame's index as a column of its own (__index_level_0__)
     if pd is not None and isinstance(frame, pd.DataFrame):
         return pa.Table.from_pandas(frame, preserve_index=False)
+    if hasattr(frame, "__arrow_c_stream__"):
+        return pa.table(frame)
     raise InputError(
         f"cannot ingest a {type(frame).__name__}.",
         hint="Pass a file path, a database URL, or a pandas, polars or Arrow table.",

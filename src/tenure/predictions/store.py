@@ -310,3 +310,38 @@ def load_churn(con: duckdb.DuckDBPyConnection):
             "fitted_at": pd.Timestamp(fit["fitted_at"]).to_pydatetime(),
         },
     )
+
+
+def kept_scores(settings: Settings, *tables: str) -> dict[str, pd.DataFrame | None]:
+    """The scored tables named (``customer_predictions``, ``churn_predictions``,
+    ``subscription_predictions``), each None until written, read in one
+    opening of the store. They stay in the workspace's analytics store
+    whichever engine computed the numbers."""
+    from tenure.store import analytics
+
+    con = analytics.connect(settings.analytics_path, read_only=True)
+    try:
+        return {table: load_table(con, table) for table in tables}
+    finally:
+        con.close()
+
+
+def kept_rows(settings: Settings, customer_id: str, *tables: str) -> dict[str, pd.DataFrame | None]:
+    """The customer's rows of the scored tables named, each None until written."""
+    from tenure.store import analytics
+
+    con = analytics.connect(settings.analytics_path, read_only=True)
+    try:
+        out: dict[str, pd.DataFrame | None] = {}
+        for table in tables:
+            exists = con.execute(
+                "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [table]
+            ).fetchall()[0][0]
+            out[table] = (
+                con.execute(f'SELECT * FROM "{table}" WHERE customer_id = ?', [customer_id]).df()
+                if exists
+                else None
+            )
+        return out
+    finally:
+        con.close()

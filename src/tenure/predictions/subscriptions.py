@@ -1,11 +1,11 @@
 """Subscriptions: read them straight from a file, fit the sBG model on how
 long they last, check it on a holdout and score every active subscription.
 
-``tenure fit sbg --subscriptions FILE --period month`` reads a CSV, Parquet
-or JSON-lines file (or a DataFrame) with a subscription id, customer id,
-start and end (empty while active), mapped like ``tenure ingest
-subscriptions``; ``plan`` is kept when present. Without a file
-the store's subscriptions are read.
+``tenure fit sbg --subscriptions FILE --period month`` reads a file (or a
+DataFrame) with a subscription id, customer id, start and end (empty while
+active), read, mapped and checked like ``tenure ingest subscriptions``
+(:func:`tenure.given.read_subscriptions`); ``plan`` is kept when present.
+Without a file the store's subscriptions are read.
 
 Time is counted in renewals (see :mod:`tenure.engine.durations`): a
 subscription that ended after its (n-1)-th renewal date, up to and
@@ -32,82 +32,14 @@ import numpy as np
 import pandas as pd
 
 from tenure.config import Settings
-from tenure.datamodel import KINDS
 from tenure.engine.context import Context, Definitions
 from tenure.engine.durations import PERIODS, subscription_durations
 from tenure.errors import ConfigError, InputError
+from tenure.given import RecordsData, read_subscriptions
 from tenure.models.contractual import ShiftedBetaGeometric
-from tenure.predictions import files
-from tenure.sqltext import lit
 
-SUBSCRIPTIONS = KINDS["subscriptions"]
-REQUIRED = ("subscription_id", "customer_id", "started_at", "ended_at")
-# mrr is left out: a file's amounts may be in several currencies, and the
-# fit does not need them (the store's scores use the converted mrr)
-OPTIONAL = ("plan",)
 DAYS_PER_PERIOD = {"month": 365.25 / 12, "year": 365.25}
 MONTHS_PER_PERIOD = {"month": 1, "year": 12}
-
-
-def read_subscriptions(
-    data: Any,
-    *,
-    map: Mapping[str, str] | None = None,
-    timezone: str = "UTC",
-    currency: str = "EUR",
-    date_format: str | None = None,
-    date_order: str = "auto",
-) -> files.RecordsData:
-    """Read subscriptions from ``data`` (a path or a table) into an
-    in-memory engine. A row is left out, with its reason, when it has no
-    id, customer or start, when a date cannot be read, or when it ends
-    before it starts; an empty end means the subscription is active.
-
-    >>> subs = read_subscriptions("subs.csv", map={"Cancelled": "ended_at"})  # doctest: +SKIP
-    """
-    con, raw = files.connect()
-    name = files.load(raw, data, "subscriptions")
-    types = files.column_types(raw)
-    found = files.resolve(SUBSCRIPTIONS, list(types), map or {}, name, REQUIRED, OPTIONAL)
-    tz = lit(timezone)
-    values: dict[str, str] = {}
-    reasons: dict[str, str] = {}
-    for f, col in found.items():
-        typ = types[col]
-        if f in ("started_at", "ended_at"):
-            values[f], why = files.timestamp_sql(raw, col, typ, tz, date_format, date_order)
-        else:
-            values[f], why = files.text_sql(col), None
-        if why is not None:
-            reasons[f] = why
-
-    checks: list[tuple[str, str, str]] = []
-    for f, col in found.items():
-        present = files.present_sql(col, types[col])
-        if f in ("subscription_id", "customer_id", "started_at"):
-            checks.append((f"NOT ({present})", col, f"'is missing: {f} is needed'"))
-        if f in reasons:
-            checks.append((f"{present} AND ({values[f]}) IS NULL", col, reasons[f]))
-    checks.append(
-        (
-            f"({values['ended_at']}) < ({values['started_at']})",
-            found["ended_at"],
-            "'ends before the subscription starts'",
-        )
-    )
-    counts = files.reject(raw, files.typed_select(values, checks), checks, "subscription_id")
-    read, rejected, duplicates, first = files.finish(
-        raw,
-        "subscriptions",
-        list(values),
-        "subscription_id",
-        counts,
-        name,
-        "subscriptions",
-        "Check the columns with --map SRC=FIELD, or the date format with --date-format.",
-    )
-    source = files.source_over(con, {"subscriptions": "subscriptions"}, currency, name)
-    return files.RecordsData(source, name, read, rejected, duplicates, first)
 
 
 @dataclass
@@ -281,7 +213,7 @@ def subscriptions_context(
     as_of: date | None = None,
     rejected_to: Path | None = None,
     date_format: str | None = None,
-) -> Iterator[tuple[Context, files.RecordsData | None]]:
+) -> Iterator[tuple[Context, RecordsData | None]]:
     """A subscription-defined context over a file or over the store."""
     from tenure.contexts import open_context
 

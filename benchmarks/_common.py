@@ -1,0 +1,188 @@
+"""What the benchmark scripts share: measuring a child process (peak
+memory, CPU time, named steps), the environment and machine they run on,
+progress lines, and an interpreter with lifetimes for the comparisons.
+
+Each script runs its measurements in child processes of itself and reads
+their results from lines tagged ``RESULT_TAG``; the scripts import this
+module from their own folder (``python benchmarks/engine.py`` puts that
+folder first on ``sys.path``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+RESULT_TAG = "BENCH-RESULT "
+
+LIFETIMES_VENV = Path(__file__).resolve().parent / ".venv-lifetimes"
+LIFETIMES_PIN = "lifetimes==0.11.3"
+# Tried in order: the pandas, NumPy and PyArrow of this environment first
+# (same libraries as the pandas figures), then older ones lifetimes was
+# written against.
+FALLBACK_PINS = ["pandas<2.2", "numpy<2", "pyarrow<18"]
+
+
+def status_mib(field: str) -> float | None:
+    """A memory field of /proc/self/status (``VmHWM``, ``VmRSS``), MiB."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
+
+
+def peak_rss_mib() -> float:
+    """Peak resident memory of this process so far, MiB.
+
+    ``VmHWM`` belongs to the current address space (reset by exec), so it is
+    this process's own peak; ``ru_maxrss`` is the fallback where /proc is absent.
+    """
+    peak = status_mib("VmHWM")
+    if peak is not None:
+        return peak
+    maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return maxrss / (1024 * 1024) if sys.platform == "darwin" else maxrss / 1024
+
+
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def load() -> float | None:
+    """The machine's load over the last minute, said beside every figure."""
+    try:
+        return round(os.getloadavg()[0], 2)
+    except OSError:
+        return None
+
+
+def child_env() -> dict[str, str]:
+    # settings come from the flags only: no TENURE_* from the caller's shell
+    return {k: v for k, v in os.environ.items() if not k.startswith("TENURE_")}
+
+
+def versions(*dists: str) -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": platform.python_version()}
+    for dist in dists:
+        try:
+            out[dist] = version(dist)
+        except PackageNotFoundError:
+            out[dist] = "not installed"
+    return out
+
+
+def sql_path(path: Path) -> str:
+    """A path as a SQL string literal."""
+    return "'" + str(path).replace("'", "''") + "'"
+
+
+class Log:
+    """Progress lines: to stdout, or to stderr when stdout carries the JSON."""
+
+    def __init__(self, to_stderr: bool) -> None:
+        self.stream = sys.stderr if to_stderr else sys.stdout
+
+    def __call__(self, *parts: Any) -> None:
+        print(*parts, file=self.stream, flush=True)
+
+
+class Steps:
+    """Times named steps in a child: wall and CPU seconds, peak memory so far.
+
+    With ``step_tag``, each step is also printed as it ends, so that a run
+    stopped by its timeout still says how far it got; ``extra`` adds fields
+    to the result that :meth:`emit` prints."""
+
+    def __init__(
+        self,
+        step_tag: str | None = None,
+        extra: Callable[[], dict[str, Any]] | None = None,
+    ) -> None:
+        self.steps: list[dict[str, Any]] = []
+        self.step_tag = step_tag
+        self.extra = extra
+
+    @contextmanager
+    def step(self, name: str) -> Iterator[None]:
+        cpu = cpu_seconds()
+        start = time.perf_counter()
+        yield
+        record = {
+            "step": name,
+            "seconds": round(time.perf_counter() - start, 3),
+            "cpu_s": round(cpu_seconds() - cpu, 2),
+            "peak_rss_mib": round(peak_rss_mib(), 1),
+        }
+        self.steps.append(record)
+        if self.step_tag is not None:
+            print(self.step_tag + json.dumps(record), flush=True)
+
+    def emit(self, **payload: Any) -> None:
+        payload["steps"] = self.steps
+        payload["peak_rss_mib"] = round(peak_rss_mib(), 1)
+        if self.extra is not None:
+            payload.update(self.extra())
+        print(RESULT_TAG + json.dumps(payload), flush=True)
+
+
+def imports_lifetimes(python: str, modules: str = "lifetimes, lifetimes.utils, pyarrow") -> bool:
+    try:
+        proc = subprocess.run(
+            [python, "-c", f"import {modules}"],
+            capture_output=True,
+            timeout=120,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return proc.returncode == 0
+
+
+def lifetimes_python(args: argparse.Namespace, log: Log) -> tuple[str | None, str]:
+    """An interpreter that has lifetimes: the one given, this one, or a
+    virtual environment next to this script (created when missing)."""
+    if args.lifetimes_python:
+        return args.lifetimes_python, "given with --lifetimes-python"
+    if importlib.util.find_spec("lifetimes") is not None and imports_lifetimes(sys.executable):
+        return sys.executable, "this environment"
+    python = LIFETIMES_VENV / "bin" / "python"
+    if python.exists() and imports_lifetimes(str(python)):
+        return str(python), f"{LIFETIMES_VENV}"
+    if args.no_setup:
+        return None, f"lifetimes is not installed here and {LIFETIMES_VENV} is absent (--no-setup)"
+    same = [f"{d}=={v}" for d, v in versions("pandas", "numpy", "pyarrow").items() if d != "python"]
+    errors = []
+    for pins in (same, FALLBACK_PINS):
+        log(f"lifetimes: creating {LIFETIMES_VENV} with {LIFETIMES_PIN} {' '.join(pins)} ...")
+        steps = [
+            [sys.executable, "-m", "venv", "--clear", str(LIFETIMES_VENV)],
+            [str(python), "-m", "pip", "install", "--quiet", LIFETIMES_PIN, *pins],
+        ]
+        failed = None
+        for command in steps:
+            proc = subprocess.run(command, capture_output=True, text=True, check=False)
+            if proc.returncode != 0:
+                failed = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
+                break
+        if failed is None and imports_lifetimes(str(python)):
+            return str(python), f"{LIFETIMES_VENV} (created)"
+        errors.append(f"{' '.join(pins)}: {' / '.join(failed or ['import failed'])}")
+    return None, "could not install lifetimes: " + "; ".join(errors)

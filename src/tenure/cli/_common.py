@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -43,8 +44,9 @@ def out_console():
     from rich.console import Console
 
     # Piped into a file or another program, tables keep their natural width
-    # instead of wrapping every cell at 80 columns.
-    width = None if sys.stdout.isatty() else 200
+    # instead of wrapping every cell at 80 columns, unless COLUMNS says how
+    # wide the output may be.
+    width = None if sys.stdout.isatty() or os.environ.get("COLUMNS", "").isdigit() else 200
     return Console(highlight=False, soft_wrap=True, width=width)
 
 

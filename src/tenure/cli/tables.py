@@ -4,7 +4,9 @@ A table lists its columns with a rank: 0 for the columns it cannot do
 without, and for the others the order in which they give way (the highest
 rank first). Columns are left out until the table fits the console's width,
 and a line under it names them; ``--wide`` shows every column, as wide as
-they need. Number columns never wrap: a number is shown whole or not at all.
+they need. A number column is never narrower than its widest number, a
+text column than its longest word (headers and text wrap between words):
+a number or a date is shown whole or not at all.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 import typer
+from rich.text import Text
 
 WideOption = Annotated[
     bool,
@@ -45,42 +48,64 @@ def fit_table(
 ) -> tuple[Any, list[str], int | None]:
     """The table to print, the headers left out, and the width to print it at
     (None: the console's)."""
-    from rich.measure import Measurement
+    from rich.table import Table
 
-    def build(keep: list[int]) -> Any:
-        from rich.table import Table
+    cells = [[Text.from_markup(row[i]).plain for row in rows] for i in range(len(cols))]
+    # a column's natural width, and the least it can take: a number column
+    # its widest number, a text column its longest word (a date, "5.76"),
+    # each at least its header's longest word
+    natural, least = [], []
+    for i, c in enumerate(cols):
+        words = c.header.split() + [w for cell in cells[i] for w in cell.split()]
+        longest_word = max((len(w) for w in words), default=1)
+        widest = max((len(x) for x in cells[i]), default=1)
+        natural.append(max(len(c.header), widest))
+        head = max((len(w) for w in c.header.split()), default=1)
+        least.append(max(widest, head) if c.numeric else longest_word)
 
+    def frame(keep: list[int]) -> int:
+        return 3 * len(keep) + 1  # a space either side of each cell, and the rules
+
+    def widths(keep: list[int]) -> list[int] | None:
+        """Each kept column's width to fit the console, or None if it cannot."""
+        room = console.width - frame(keep)
+        want = [natural[i] for i in keep]
+        if sum(want) <= room:
+            return want
+        low = [least[i] for i in keep]
+        if sum(low) > room:
+            return None
+        # share what is left over the minimums by what each column would like more
+        spare, slack = room - sum(low), [w - m for w, m in zip(want, low, strict=True)]
+        give = [spare * s // max(sum(slack), 1) for s in slack]
+        return [m + g for m, g in zip(low, give, strict=True)]
+
+    def build(keep: list[int], sizes: list[int] | None) -> Any:
         table = Table(title=title)
-        for i in keep:
+        for n, i in enumerate(keep):
             c = cols[i]
             table.add_column(
                 c.header,
                 justify="right" if c.numeric else "left",
-                no_wrap=c.numeric,
+                width=None if sizes is None else sizes[n],
                 overflow="fold",
             )
         for row in rows:
             table.add_row(*[row[i] for i in keep])
         return table
 
-    # measured without the console's width as a ceiling: what the table needs
-    unbounded = console.options.update(width=10_000)
-
-    def natural(table: Any) -> int:
-        return Measurement.get(console, unbounded, table).maximum
-
     keep = list(range(len(cols)))
-    table = build(keep)
     if wide:
-        need = natural(table)
-        return table, [], need if need > console.width else None
+        need = sum(natural) + frame(keep)
+        return build(keep, None), [], need if need > console.width else None
     droppable = sorted((i for i in keep if cols[i].rank > 0), key=lambda i: (-cols[i].rank, -i))
     left_out: list[int] = []
-    while natural(table) > console.width and droppable:
+    sizes = widths(keep)
+    while sizes is None and droppable:
         left_out.append(droppable.pop(0))
         keep = [i for i in keep if i not in left_out]
-        table = build(keep)
-    return table, [cols[i].header for i in sorted(left_out)], None
+        sizes = widths(keep)
+    return build(keep, sizes), [cols[i].header for i in sorted(left_out)], None
 
 
 def print_table(

@@ -413,7 +413,8 @@ def _goals(ctx: Context, settings: Settings, frames: dict, fmt: Formatter) -> di
             "current": f"{fmt.number(g['current_value'], 2)} ({g['current_period'] or '—'})",
             "progress": None if pct is None else max(0.0, min(100.0, pct)),
             "progress_text": fmt.percent(pct, 0) if pct is not None else "—",
-            "projected": fmt.number(g["projected_value"], 2),
+            "projected": fmt.number(g["projected_value"], 2)
+            + (" (the bound)" if g.get("projection_bounded") else ""),
             "status": g["status"],
         })  # fmt: skip
     return {"id": "goals", "title": "Goals", "goals": rows}

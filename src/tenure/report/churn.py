@@ -148,44 +148,44 @@ def comparison(
 ) -> str:
     """The monthly churn rate of the overview and the model's churn in the
     next ``horizon_days``, side by side, each with its definition, and each
-    in the other's terms (a rate per month compounded over the horizon)."""
+    in the other's terms (as if the same share left in every stretch of
+    time: :func:`tenure.engine.metrics.rate_over`)."""
     from tenure.engine.metrics import DAYS_PER_MONTH, rate_over
 
     last = monthly.iloc[-1] if len(monthly) else None
-    model = (
-        f"The churn model's churn is {_churned(active_by, horizon_days)}: it expects "
-        f"{fmt.percent(expected_share)} of the active customers to churn in the next "
-        f"{horizon_days} days, {fmt.percent(rate_over(expected_share, horizon_days, DAYS_PER_MONTH))} "
-        "a month at a steady rate."
-        if expected_share is not None
-        else ""
-    )
-    lapse = (
-        f"reaching {window} days without a purchase"
-        if active_by == "purchase"
-        else "no longer being active"
-    )
+    lapse = {
+        "purchase": f"{window} days have passed since their last purchase",
+        "subscription": "they have no active subscription",
+    }.get(active_by, f"they have neither an active subscription nor a purchase in {window} days")
+    model = ""
+    if expected_share is not None:
+        per_month = rate_over(expected_share, horizon_days, DAYS_PER_MONTH)
+        model = (
+            f"The churn model's {fmt.percent(expected_share)} counts the customers active today "
+            f"with {_churned(active_by, horizon_days)}; as a rate per month, "
+            f"{fmt.percent(per_month)}."
+        )
     if last is None or pd.isna(last["churn_rate"]):
         why = "" if last is None else last["missing"].get("churn_rate", "")
         return (
-            f"The overview's monthly churn rate (customers lost by {lapse}) is not known yet"
+            "The overview's monthly churn rate (customers lost by the month's end: "
+            f"{lapse}) is not known yet"
             + (f": {why}." if why else ".")
             + (f" {model}" if model else "")
         )
     m = float(last["churn_rate"])
+    over = rate_over(m, DAYS_PER_MONTH, horizon_days)
     text = (
-        f"Two churn rates, side by side. The overview's monthly churn rate counts the customers "
-        f"active at a month's start who are lost by its end, by {lapse}: "
-        f"{fmt.percent(m)} in {last['period']}, or "
-        f"{fmt.percent(rate_over(m, DAYS_PER_MONTH, horizon_days))} over {horizon_days} days at "
-        f"that rate."
+        f"Two churn rates, side by side. The overview's monthly churn rate, {fmt.percent(m)} in "
+        f"{last['period']}, counts the customers active at a month's start who are lost by its "
+        f"end, when {lapse}; over {horizon_days} days at that rate, {fmt.percent(over)}."
     )
     if model:
         text += f" {model}"
-        if active_by == "purchase" and window and window > horizon_days:
+        if active_by != "subscription" and window and window > horizon_days:
             text += (
-                f" The model's share is the larger because {horizon_days} days without a "
-                f"purchase are a shorter test than {window}."
+                f" The model's is the larger because {horizon_days} days without a purchase "
+                f"are a shorter test than {window}."
             )
     return text
 

@@ -75,10 +75,12 @@ def fit_table(
         low = [least[i] for i in keep]
         if sum(low) > room:
             return None
-        # share what is left over the minimums by what each column would like more
-        spare, slack = room - sum(low), [w - m for w, m in zip(want, low, strict=True)]
-        give = [spare * s // max(sum(slack), 1) for s in slack]
-        return [m + g for m, g in zip(low, give, strict=True)]
+        # narrow the column with the most room to give, one character at a
+        # time: the longest texts wrap first, short ones stay on one line
+        while sum(want) > room:
+            k = max(range(len(want)), key=lambda j: want[j] - low[j])
+            want[k] -= 1
+        return want
 
     def build(keep: list[int], sizes: list[int] | None) -> Any:
         table = Table(title=title)

@@ -57,9 +57,14 @@ def _predictions(ctx: Context, settings: Settings, fmt: Formatter) -> dict[str, 
     finally:
         con.close()
     html = build.chart_blocks
+    health = model_health(settings, fmt)
+    # a churn model no better than recency is said before any of its numbers
+    verdict = churn.baseline_verdict(kept.evaluation, fmt) if kept is not None else None
+    if verdict:
+        health["text"] = " ".join(t for t in (verdict, health.get("text")) if t)
     return {
         "sections": [
-            model_health(settings, fmt),
+            health,
             build.guarded(
                 "predictions", "Predictions", predictions.section, ctx, settings, fmt, html
             ),

@@ -93,6 +93,34 @@ def test_tiles_show_the_engines_numbers_in_the_locale(demo):
     assert re.fullmatch(r"\d+,\d\xa0%", tiles["Churn rate"])
 
 
+def _notes(page: str) -> dict[str, str]:
+    found = re.findall(
+        r'<div class="label">([^<]+)</div>\s*<div class="value">[^<]+</div>\s*'
+        r'<div class="period">[^<]*</div>\s*<div class="note">([^<]*)</div>',
+        page,
+    )
+    return {html_lib.unescape(k): html_lib.unescape(v) for k, v in found}
+
+
+def test_the_churn_tile_sets_the_monthly_rate_beside_the_models(demo):
+    from tenure.engine.metrics import DAYS_PER_MONTH, rate_over
+
+    settings, _, page = demo
+    last = tenure.metrics(store=settings.store, period="month").iloc[-1]
+    fmt = Formatter("de-DE", "EUR")
+    note = _notes(page)["Churn rate"]
+    days = int(re.search(r"over (\d+) days", note).group(1))
+    # the month's rate over the model's horizon: 1 - (1 - m)^(days / 30.44)
+    assert (
+        f"≈ {fmt.percent(rate_over(last.churn_rate, DAYS_PER_MONTH, days))} over {days} days"
+        in note
+    )
+    share = re.search(rf"the churn model: ([^ ]+\xa0%) in the next {days} days", note).group(1)
+    # the same share as the churn section states
+    section = html_lib.unescape(page[page.index('id="churn"') : page.index('id="goals"')])
+    assert f"The churn model's {share} counts the customers active today" in section
+
+
 def test_predictions_show_the_models_estimates_in_the_locale(demo):
     from tenure.analysis import open_context
     from tenure.predictions import scoring
@@ -129,6 +157,7 @@ def test_goals_benchmark_and_definitions_are_filled(demo):
     assert "a purchase in the 365 days up to the date" in text
     assert "Metrics missing in some months, and why" in text
     assert "High-value customers at risk" in text
+    assert "S − L + N + R = E" in text and "R / S × 100" in text
 
 
 def test_formatter_follows_the_locale():

@@ -233,6 +233,37 @@ def test_flows_by_hand_with_reactivation(backend):
     assert "2024-02-04" in feb.missing["reactivation_rate"]
 
 
+@pytest.mark.parametrize(
+    ("start", "counts"),
+    [
+        # at the end of 01-31 a and b are active; at the end of 03-31 a and d: b is
+        # lost, d is new (c came and went), a was active at both ends
+        (date(2024, 1, 31), (2, 2, 1, 1, 0)),
+        # at the end of 02-29 b and c: both lost; a is back, d is new
+        (date(2024, 2, 29), (2, 2, 1, 2, 1)),
+    ],
+)
+def test_window_counts_by_hand(backend, start, counts):
+    """S, E, N, L, R between two days (the twelve-month retention's counts),
+    on the event list of the test above."""
+    from tenure.engine.activity import window_counts
+    from tenure.engine.periods import day_number
+
+    specs = [
+        ("a", "2024-01-05 10:00", 10.0), ("a", "2024-03-10 10:00", 10.0),
+        ("b", "2024-01-20 10:00", 10.0), ("b", "2024-02-15 10:00", 10.0),
+        ("c", "2024-02-03 10:00", 10.0), ("c", "2024-02-08 10:00", 10.0),
+        ("d", "2024-03-02 10:00", 10.0), ("d", "2024-03-03 10:00", 10.0),
+    ]  # fmt: skip
+    ctx = backend.context(
+        Definitions(activity_window=30, as_of=date(2024, 5, 31)), orders=_orders(specs)
+    )
+    got = window_counts(ctx, day_number(start), day_number(date(2024, 3, 31)))
+    keys = ("customers_start", "customers_end", "new_customers", "lost_customers",
+            "reactivated_customers")  # fmt: skip
+    assert tuple(got[k] for k in keys) == counts
+
+
 def test_no_churn_before_one_window_has_passed(backend):
     """With a 365-day window nobody who bought can be lost in the data's
     first year: those periods have no retention, churn or CLV, with the

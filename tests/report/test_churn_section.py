@@ -366,3 +366,73 @@ def test_when_no_shorter_horizon_works_the_section_says_what_was_tried(demo):
     assert part["text"].startswith(
         "No churn model: the history is too short for a 90-day horizon, and at 10 days "
     )
+
+
+# -- the two churns, side by side ---------------------------------------------------
+
+
+def _evaluation(model: tuple[float, float], baseline: tuple[float, float]) -> pd.DataFrame:
+    """(top-decile lift, AUC) of the model and of the recency baseline."""
+    return pd.DataFrame(
+        {"lift_top_decile": [model[0], baseline[0]], "auc": [model[1], baseline[1]]},
+        index=["model", "recency_baseline"],
+    )
+
+
+def test_a_model_that_does_not_beat_recency_is_said_to_first():
+    en = Formatter("en-US", "USD")
+    # CDNOW: a top-decile lift of 1.28 against the recency rule's 1.30
+    said = churn.baseline_verdict(_evaluation((1.28, 0.80), (1.30, 0.79)), en)
+    assert said.startswith("The churn model does not beat a rule that knows only the days since")
+    assert "top-decile lift 1.28 against 1.30" in said and "AUC" not in said
+    both = churn.baseline_verdict(_evaluation((1.28, 0.70), (1.30, 0.71)), en)
+    assert "top-decile lift 1.28 against 1.30 and AUC 0.700 against 0.710" in both
+    # better on both: nothing to say
+    assert churn.baseline_verdict(_evaluation((2.10, 0.85), (1.30, 0.79)), en) is None
+
+
+def _monthly(churn_rate: float, missing: dict | None = None) -> pd.DataFrame:
+    return pd.DataFrame(
+        {"period": ["2026-10"], "churn_rate": [churn_rate], "missing": [missing or {}]}
+    )
+
+
+def test_the_monthly_and_the_model_churn_in_each_others_terms():
+    en = Formatter("en-US", "USD")
+    # 5.5 % a month over 90 days: 1 - 0.945^(90 / 30.4375) = 15.4 %; the model's
+    # 75 % in 90 days a month: 1 - 0.25^(30.4375 / 90) = 37.4 %
+    text = churn.comparison(_monthly(5.5), 90, 75.0, "purchase", 365, en)
+    assert text == (
+        "Two churn rates, side by side. The overview's monthly churn rate, 5.5% in 2026-10, "
+        "counts the customers active at a month's start who are lost by its end, when 365 days "
+        "have passed since their last purchase; over 90 days at that rate, 15.4%. The churn "
+        "model's 75.0% counts the customers active today with no purchase in the 90 days after; "
+        "as a rate per month, 37.4%. The model's is the larger because 90 days without a "
+        "purchase are a shorter test than 365."
+    )
+    assert churn.tile_note(5.5, 90, 75.0, en) == (
+        "≈ 15.4% over 90 days; the churn model: 75.0% in the next 90 days"
+    )
+    # a month without a churn rate says why
+    why = "the period starts less than the 365-day activity window after the first purchase"
+    text = churn.comparison(_monthly(np.nan, {"churn_rate": why}), 90, 75.0, "purchase", 365, en)
+    assert text.startswith(
+        "The overview's monthly churn rate (customers lost by the month's end: 365 days have "
+        f"passed since their last purchase) is not known yet: {why}. The churn model's 75.0%"
+    )
+
+
+def test_the_demo_section_states_both_churns(section, result):
+    text = _part(section, "Churn risk")["text"]
+    assert "Two churn rates, side by side." in text
+    assert f"in the next {result.horizon_days} days" in text
+    expected = 100 * result.customers["churn_probability"].mean()
+    assert section["summary"] == {
+        "horizon_days": result.horizon_days,
+        "expected_share": pytest.approx(expected),
+    }
+    ev = result.evaluation
+    beats = all(
+        ev.loc["model", c] > ev.loc["recency_baseline", c] for c in ("auc", "lift_top_decile")
+    )
+    assert ("text" in section) == (not beats)

@@ -40,6 +40,7 @@ def demo(tmp_path_factory):
     # kept as a user keeps them: a fit checked on a holdout, then the scores
     tenure.fit("bgnbd", settings=settings, calibration_end=CALIBRATION_END, save=True)
     tenure.predict(settings=settings, model="bgnbd", margin=0.4, save=True)
+    tenure.fit("churn", settings=settings, save=True)
     result = write_report(settings, folder / "report.html", locale="de-DE")
     return settings, result, result.path.read_text(encoding="utf-8")
 
@@ -100,6 +101,34 @@ def test_tiles_show_the_engines_numbers_in_the_locale(demo):
     assert re.fullmatch(r"\d+,\d\xa0%", tiles["Churn rate"])
 
 
+def _notes(page: str) -> dict[str, str]:
+    found = re.findall(
+        r'<div class="label">([^<]+)</div>\s*<div class="value">[^<]+</div>\s*'
+        r'<div class="period">[^<]*</div>\s*<div class="note">([^<]*)</div>',
+        page,
+    )
+    return {html_lib.unescape(k): html_lib.unescape(v) for k, v in found}
+
+
+def test_the_churn_tile_sets_the_monthly_rate_beside_the_models(demo):
+    from tenure.engine.metrics import DAYS_PER_MONTH, rate_over
+
+    settings, _, page = demo
+    last = tenure.metrics(store=settings.store, period="month").iloc[-1]
+    fmt = Formatter("de-DE", "EUR")
+    note = _notes(page)["Churn rate"]
+    days = int(re.search(r"over (\d+) days", note).group(1))
+    # the month's rate over the model's horizon: 1 - (1 - m)^(days / 30.44)
+    assert (
+        f"≈ {fmt.percent(rate_over(last.churn_rate, DAYS_PER_MONTH, days))} over {days} days"
+        in note
+    )
+    share = re.search(rf"the churn model: ([^ ]+\xa0%) in the next {days} days", note).group(1)
+    # the same share as the churn section states
+    section = html_lib.unescape(page[page.index('id="churn"') : page.index('id="goals"')])
+    assert f"The churn model's {share} counts the customers active today" in section
+
+
 def test_predictions_show_the_kept_fits_and_scores_in_the_locale(demo):
     import pandas as pd
 
@@ -108,7 +137,7 @@ def test_predictions_show_the_kept_fits_and_scores_in_the_locale(demo):
     # read back independently of the library: the tables tenure predict wrote
     fits = query(
         settings.store,
-        "SELECT model, params, validation FROM model_fits ORDER BY fit_id",
+        "SELECT model, params, validation FROM model_fits WHERE model <> 'churn' ORDER BY fit_id",
     )
     assert [f[0] for f in fits] == ["bgnbd", "bgnbd", "gammagamma"]
     section = page[page.index('id="predictions"') : page.index('id="churn"')]
@@ -171,6 +200,7 @@ def test_goals_benchmark_and_definitions_are_filled(demo):
     assert "a purchase in the 365 days up to the date" in text
     assert "Metrics missing in some months, and why" in text
     assert "High-value customers at risk" in text
+    assert "S − L + N + R = E" in text and "R / S × 100" in text
 
 
 def test_formatter_follows_the_locale():

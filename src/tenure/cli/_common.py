@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -115,9 +116,10 @@ def out_console():
     from rich.console import Console
 
     # Piped into a file or another program, tables keep their natural width
-    # instead of wrapping every cell at 80 columns.
-    width = None if sys.stdout.isatty() else 200
-    return Console(highlight=False, soft_wrap=True, width=width)
+    # and sentences stay on one line, unless COLUMNS says how wide the output
+    # may be; in a terminal, sentences wrap between words at its width.
+    fitted = sys.stdout.isatty() or os.environ.get("COLUMNS", "").isdigit()
+    return Console(highlight=False, soft_wrap=not fitted, width=None if fitted else 200)
 
 
 @contextmanager

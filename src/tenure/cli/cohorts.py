@@ -20,6 +20,7 @@ from tenure.cli._common import (
     out_console,
     progress,
 )
+from tenure.cli.tables import Col, WideOption, print_table
 
 HELP = """Cohort matrix: customers by the period of their first purchase (rows) and
 the periods since (columns), as customer retention (%), revenue retention (%)
@@ -51,6 +52,7 @@ def cohorts(
     ] = None,
     as_of: AsOfOption = None,
     timezone: TimezoneOption = None,
+    wide: WideOption = False,
     engine: EngineOption = None,
     master: MasterOption = None,
     store: StoreOption = None,
@@ -70,13 +72,12 @@ def cohorts(
     if json_:
         emit_json(cohorts_document(frame, period, value, by))
         return
-    from rich.table import Table
-
     digits = 0 if value != "cumulative_revenue" else 2
-    table = Table(
-        by or "cohort", "size", *steps, title=f"Cohorts per {period}: {VALUE_NAMES[value]}"
-    )
+    # the later periods since acquisition give way first
+    cols = [Col(by or "cohort", numeric=False), Col("size")]
+    cols += [Col(str(c), rank=i + 1) for i, c in enumerate(steps)]
     top = max((v for c in steps for v in frame[c].dropna()), default=0.0)
+    rows = []
     for _, row in frame.iterrows():
         cells = []
         for c in steps:
@@ -86,5 +87,6 @@ def cohorts(
                 shade = int(40 + 180 * min(v / 100.0, 1.0))
                 text = f"[on rgb(0,{shade // 2},{shade})]{text}[/]"
             cells.append(text)
-        table.add_row(str(row["cohort"]), f"{row['size']:,}", *cells)
-    out_console().print(table)
+        rows.append([str(row["cohort"]), f"{row['size']:,}", *cells])
+    title = f"Cohorts per {period}: {VALUE_NAMES[value]}"
+    print_table(out_console(), cols, rows, title=title, wide=wide)

@@ -17,6 +17,7 @@ from tenure.cli._common import (
     out_console,
     progress,
 )
+from tenure.cli.tables import Col, WideOption, print_table
 
 HELP = """Set goals on a metric and follow their progress.
 
@@ -59,11 +60,22 @@ def set_(
     if json_:
         emit_json(goal)
         return
+    projected = ""
+    if goal["projected_value"] is not None:
+        projected = f" (projected {_projected(goal)} by the deadline)"
     out_console().print(
         f"Goal {goal['id']}: {metric} from {fmt_number(goal['baseline_value'], 2)} "
         f"({goal['baseline_period']}) to {fmt_number(goal['target_value'], 2)} by "
-        f"{goal['deadline']}. Trend: {goal['status']}."
+        f"{goal['deadline']}. Trend: {goal['status']}{projected}.",
+        soft_wrap=False,
     )
+
+
+def _projected(goal: dict) -> str:
+    """The projection, marked when the trend's line left the metric's range
+    and the projection is its bound."""
+    text = fmt_number(goal["projected_value"], 2)
+    return f"{text}, at its bound" if goal.get("projection_bounded") else text
 
 
 @app.command(
@@ -71,6 +83,7 @@ def set_(
     help="List the goals with progress and trend.\n\nExample:\n\n    tenure goal list --json",
 )
 def list_(
+    wide: WideOption = False,
     engine: EngineOption = None,
     master: MasterOption = None,
     store: StoreOption = None,
@@ -84,23 +97,24 @@ def list_(
     if json_:
         emit_json({"goals": goals})
         return
-    from rich.table import Table
-
-    table = Table(
-        "id", "metric", "baseline", "target", "by", "current", "progress", "projected", "status"
-    )
-    for g in goals:
-        table.add_row(
-            str(g["id"]), f"{g['metric']} ({g['period']})",
-            f"{fmt_number(g['baseline_value'], 2)} ({g['baseline_period']})",
-            fmt_number(g["target_value"], 2), g["deadline"],
-            f"{fmt_number(g['current_value'], 2)} ({g['current_period'] or '—'})",
-            fmt_number(g["progress"], 0, " %"), fmt_number(g["projected_value"], 2), g["status"],
-        )  # fmt: skip
     out = out_console()
-    out.print(
-        table if goals else "No goals yet. Set one: tenure goal set churn_rate -10% --by 2027-03-31"
-    )
+    if not goals:
+        out.print("No goals yet. Set one: tenure goal set churn_rate -10% --by 2027-03-31")
+        return
+    cols = [Col("id"), Col("metric", numeric=False), Col("baseline", numeric=False, rank=4),
+            Col("target"), Col("by", numeric=False), Col("current", numeric=False, rank=2),
+            Col("progress", rank=3), Col("projected", numeric=False, rank=1),
+            Col("status", numeric=False)]  # fmt: skip
+    rows = [
+        [str(g["id"]), f"{g['metric']} ({g['period']})",
+         f"{fmt_number(g['baseline_value'], 2)} ({g['baseline_period']})",
+         fmt_number(g["target_value"], 2), g["deadline"],
+         f"{fmt_number(g['current_value'], 2)} ({g['current_period'] or '—'})",
+         fmt_number(g["progress"], 0, " %"),
+         _projected(g) if g["projected_value"] is not None else "—", g["status"]]
+        for g in goals
+    ]  # fmt: skip
+    print_table(out, cols, rows, wide=wide)
 
 
 @app.command("remove", help="Remove a goal.\n\nExample:\n\n    tenure goal remove 3")

@@ -22,6 +22,7 @@ from tenure.cli._common import (
     out_console,
     progress,
 )
+from tenure.cli.tables import Col, WideOption, print_table
 
 HELP = """Retention and churn rate, orders, revenue, AOV, repeat purchases, CLV,
 referrals, NPS/CSAT/CES and subscription metrics, one row per complete period.
@@ -34,21 +35,25 @@ Example:
     tenure metrics --period quarter --activity-window 180 --json
 """
 
-# (column, header, digits, suffix) shown in the terminal; --json has every column
+# (column, header, digits, rank) shown in the terminal; --json has every
+# column. Rank: the order in which columns give way to fit the terminal
+# (highest first; see tenure.cli.tables).
 SHOWN = [
-    ("customers_start", "S", 0, ""),
-    ("new_customers", "N", 0, ""),
-    ("customers_end", "E", 0, ""),
-    ("lost_customers", "L", 0, ""),
-    ("retention_rate", "retention %", 1, ""),
-    ("churn_rate", "churn %", 1, ""),
-    ("orders", "orders", 0, ""),
-    ("revenue", "revenue", 0, ""),
-    ("aov", "AOV", 2, ""),
-    ("repeat_purchase_rate", "repeat %", 1, ""),
-    ("historic_clv", "CLV", 0, ""),
-    ("nps", "NPS", 0, ""),
-    ("mrr", "MRR", 0, ""),
+    ("customers_start", "S", 0, 1),
+    ("lost_customers", "L", 0, 1),
+    ("new_customers", "N", 0, 1),
+    ("reactivated_customers", "R", 0, 1),
+    ("customers_end", "E", 0, 1),
+    ("retention_rate", "retention %", 1, 2),
+    ("churn_rate", "churn %", 1, 2),
+    ("reactivation_rate", "react. %", 1, 4),
+    ("orders", "orders", 0, 5),
+    ("revenue", "revenue", 0, 3),
+    ("aov", "AOV", 2, 6),
+    ("repeat_purchase_rate", "repeat %", 1, 7),
+    ("historic_clv", "CLV", 0, 8),
+    ("nps", "NPS", 0, 9),
+    ("mrr", "MRR", 0, 10),
 ]
 
 
@@ -62,6 +67,7 @@ def metrics(
         int | None,
         typer.Option("--last", help="Show only the last N periods.", show_default=False),
     ] = None,
+    wide: WideOption = False,
     engine: EngineOption = None,
     master: MasterOption = None,
     store: StoreOption = None,
@@ -83,17 +89,17 @@ def metrics(
     if json_:
         emit_json(metrics_document(frame, period))
         return
-    from rich.table import Table
-
     out = out_console()
-    table = Table("period", title=f"Metrics per {period}")
-    for _, header, _, _ in SHOWN:
-        table.add_column(header, justify="right")
-    for _, row in frame.iterrows():
-        table.add_row(row["period"], *[fmt_number(row[c], d, sfx) for c, _, d, sfx in SHOWN])
-    out.print(table)
+    cols = [Col("period", numeric=False), *(Col(h, rank=r) for _, h, _, r in SHOWN)]
+    rows = [
+        [row["period"], *(fmt_number(row[c], d) for c, _, d, _ in SHOWN)]
+        for _, row in frame.iterrows()
+    ]
+    print_table(out, cols, rows, title=f"Metrics per {period}", wide=wide)
     out.print(
         f"Active customer: {definitions['active_customer']}. Time zone {definitions['timezone']}, "
         f"as of {definitions['as_of']}, amounts in {definitions['currency']}. "
-        "S/E: active at the start/end, N: new, L: lost. — = missing (see --json for why)."
+        "S/E: active at the start/end; L: lost; N: new; R: back after a lapse "
+        "(S − L + N + R = E). — = missing (see --json for why).",
+        soft_wrap=False,
     )

@@ -21,6 +21,7 @@ from tenure.cli._common import (
     out_console,
     progress,
 )
+from tenure.cli.tables import Col, WideOption, print_table
 
 FIT_HELP = """Fit a model and show how well it does.
 
@@ -218,6 +219,7 @@ def fit(
     date_format: DateFormatOption = None,
     as_of: AsOfOption = None,
     timezone: TimezoneOption = None,
+    wide: WideOption = False,
     store: StoreOption = None,
     json_: JsonOption = False,
 ) -> None:
@@ -255,7 +257,7 @@ def fit(
         emit_json(record)
         return
     if model == "churn":
-        _print_churn(record)
+        _print_churn(record, wide)
     else:
         _print_fit(record)
     if export is not None and result.scores is not None:
@@ -365,7 +367,7 @@ def _print_sbg(record: dict[str, Any]) -> None:
         )
 
 
-def _print_churn(record: dict[str, Any]) -> None:
+def _print_churn(record: dict[str, Any], wide: bool = False) -> None:
     from rich.table import Table
 
     out = out_console()
@@ -388,8 +390,7 @@ def _print_churn(record: dict[str, Any]) -> None:
     for name, value in list(record["drivers"].items())[:10]:
         d.add_row(name, f"{value:.3f}")
     out.print(d)
-    c = Table("customer", "churn probability", "top drivers",
-              title=f"The {len(record['top_customers'])} customers most likely to churn")  # fmt: skip
+    rows = []
     for row in record["top_customers"]:
         drivers = []
         k = 1
@@ -402,8 +403,13 @@ def _print_churn(record: dict[str, Any]) -> None:
                     f"({row[f'driver_{k}_contribution']:+.2f})"
                 )
             k += 1
-        c.add_row(str(row["customer_id"]), f"{row['churn_probability']:.1%}", "; ".join(drivers))
-    out.print(c)
+        rows.append(
+            [str(row["customer_id"]), f"{row['churn_probability']:.1%}", "; ".join(drivers)]
+        )
+    cols = [Col("customer", numeric=False), Col("churn probability"),
+            Col("top drivers", numeric=False)]  # fmt: skip
+    title = f"The {len(record['top_customers'])} customers most likely to churn"
+    print_table(out, cols, rows, title=title, wide=wide)
     out.print(
         f"Expected to churn within {record['horizon_days']} days: "
         f"{record['predicted_churners']:,.0f} of the {record['n_customers']:,} customers scored."
@@ -447,6 +453,7 @@ def predict(
     date_format: DateFormatOption = None,
     as_of: AsOfOption = None,
     timezone: TimezoneOption = None,
+    wide: WideOption = False,
     store: StoreOption = None,
     json_: JsonOption = False,
 ) -> None:
@@ -484,7 +491,6 @@ def predict(
     if json_:
         emit_json(result)
         return
-    from rich.table import Table
 
     out = out_console()
     if result["model_choice"]:
@@ -496,17 +502,19 @@ def predict(
         f"purchases worth {result['predicted_clv']:,.0f} {scores.currency} "
         f"(discounted at {scores.discount_rate:.0%} a year, margin {scores.margin:.0%})."
     )
-    table = Table("customer", "orders", "recency (days)", "P(alive)", "purchases", "spend",
-                  "CLV", "next purchase", title=f"Top {top} customers by predicted CLV")  # fmt: skip
+    cols = [Col("customer", numeric=False), Col("orders", rank=3), Col("recency (days)", rank=4),
+            Col("P(alive)"), Col("purchases", rank=2), Col("spend", rank=5), Col("CLV"),
+            Col("next purchase", rank=1)]  # fmt: skip
+    rows = []
     for _, r in c.head(top).iterrows():
         nxt = r["next_purchase_date"]
-        table.add_row(
+        rows.append([
             str(r["customer_id"]), f"{r['orders']:,}", f"{r['recency_days']:,}",
             f"{r['p_alive']:.2f}", f"{r['expected_purchases']:.2f}",
             fmt_number(r["expected_spend"], 2), fmt_number(r["clv"], 2),
             "—" if nxt is None or str(nxt) == "NaT" else str(nxt)[:10],
-        )  # fmt: skip
-    out.print(table)
+        ])  # fmt: skip
+    print_table(out, cols, rows, title=f"Top {top} customers by predicted CLV", wide=wide)
     if orders is None:
         out.print("Kept in the store: table customer_predictions (and the fits in model_fits).")
     if export:

@@ -22,6 +22,7 @@ from tenure.cli._common import (
     out_console,
     progress,
 )
+from tenure.cli.tables import Col, WideOption, print_table
 
 HELP = """Segment sizes and revenue shares: RFM segments (champions, loyal, at risk,
 lost...) or the business segments (new, at risk, high value; thresholds in
@@ -58,6 +59,7 @@ def segments(
     activity_window: ActivityWindowOption = None,
     active_by: ActiveByOption = None,
     timezone: TimezoneOption = None,
+    wide: WideOption = False,
     engine: EngineOption = None,
     master: MasterOption = None,
     store: StoreOption = None,
@@ -94,27 +96,24 @@ def segments(
     if json_:
         emit_json(result)
         return
-    from rich.table import Table
-
     out = out_console()
-    table = Table("segment", "customers", "share", "revenue", "revenue share", "avg recency (days)",
-                  "avg orders", title=f"{kind.upper() if kind == 'rfm' else 'Business'} segments "
-                  f"as of {result['definitions']['as_of']}")  # fmt: skip
-    for _, r in sizes.iterrows():
-        table.add_row(
-            r["segment"], fmt_number(int(r["customers"])), fmt_number(r["share"], 1, " %"),
-            fmt_number(r["revenue"], 0), fmt_number(r["revenue_share"], 1, " %"),
-            fmt_number(r["avg_recency_days"], 0), fmt_number(r["avg_orders"], 1),
-        )  # fmt: skip
-    out.print(table)
+    cols = [Col("segment", numeric=False), Col("customers"), Col("share", rank=2),
+            Col("revenue"), Col("revenue share", rank=1), Col("avg recency (days)", rank=3),
+            Col("avg orders", rank=4)]  # fmt: skip
+    rows = [
+        [r["segment"], fmt_number(int(r["customers"])), fmt_number(r["share"], 1, " %"),
+         fmt_number(r["revenue"], 0), fmt_number(r["revenue_share"], 1, " %"),
+         fmt_number(r["avg_recency_days"], 0), fmt_number(r["avg_orders"], 1)]
+        for _, r in sizes.iterrows()
+    ]  # fmt: skip
+    title = f"{kind.upper() if kind == 'rfm' else 'Business'} segments as of {result['definitions']['as_of']}"
+    print_table(out, cols, rows, title=title, wide=wide)
     if matrix is not None:
-        t = Table(
-            "from \\ to",
-            *matrix.columns,
-            title=f"Customers moving from {from_} to {result['transitions']['to']}",
-        )
-        for name, row in matrix.iterrows():
-            t.add_row(name, *[f"{v:,}" if v else "·" for v in row])
-        out.print(t)
+        # the segments a customer moves to, in the matrix's order, give way from the last
+        cols = [Col("from \\ to", numeric=False)]
+        cols += [Col(str(c), rank=i + 1) for i, c in enumerate(matrix.columns)]
+        rows = [[name, *[f"{v:,}" if v else "·" for v in row]] for name, row in matrix.iterrows()]
+        title = f"Customers moving from {from_} to {result['transitions']['to']}"
+        print_table(out, cols, rows, title=title, wide=wide)
     if export:
         out.print(f"Wrote {export}")

@@ -188,13 +188,14 @@ def window_counts(ctx: Context, start_day: int, end_day: int) -> dict[str, int]:
     entered = end_ids.left_join(start_ids, "customer_id")
     entered = entered.filter(entered.was.isnull())
     is_new = entered.first > start_day
+    # a sum over no rows is null: coalesce to 0
     row = entered.aggregate(
-        new=is_new.cast("int64").sum(), back=(~is_new).cast("int64").sum()
+        new=is_new.cast("int64").sum().coalesce(0), back=(~is_new).cast("int64").sum().coalesce(0)
     ).execute()
     return {
         "customers_start": int(start_ids.count().execute()),
-        "new_customers": int(row["new"].fillna(0).iat[0]),
+        "new_customers": int(row["new"].iat[0]),
         "customers_end": int(end_ids.count().execute()),
         "lost_customers": int(lost.filter(lost.kept.isnull()).count().execute()),
-        "reactivated_customers": int(row["back"].fillna(0).iat[0]),
+        "reactivated_customers": int(row["back"].iat[0]),
     }

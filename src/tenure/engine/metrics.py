@@ -52,6 +52,20 @@ COLUMNS = [
 ]  # fmt: skip
 
 
+# the mean length of a calendar month, to set a monthly rate against one over days
+DAYS_PER_MONTH = 365.25 / 12
+
+
+def rate_over(rate: float, per_days: float, days: float) -> float:
+    """A rate in percent per ``per_days`` as the rate over ``days``, when the
+    same share of those still there leaves in each stretch of time:
+    1 - (1 - rate)^(days / per_days). 5.5 % a month is 15.4 % over 90 days."""
+    if rate is None or np.isnan(rate):
+        return float("nan")
+    kept = max(0.0, 1.0 - float(rate) / 100.0)
+    return (1.0 - kept ** (days / per_days)) * 100.0
+
+
 def period_range(ctx: Context, period: str) -> tuple[int, int]:
     """First period with activity, and the last complete one up to as-of."""
     starts = []

@@ -99,10 +99,12 @@ def collect(
         guarded("predictions", "Predictions", build, ctx, settings, fmt, chart_blocks, kept)
     )
     progress("churn")
-    build = churn.section
-    sections.append(
-        guarded("churn", "Churn and survival", build, ctx, settings, fmt, chart_blocks, kept.churn)
-    )
+    churn_section = guarded(
+        "churn", "Churn and survival", churn.section, ctx, settings, fmt, chart_blocks, kept.churn,
+        frames["month"],
+    )  # fmt: skip
+    sections.append(churn_section)
+    _churn_tile(top["tiles"], frames["month"], churn_section.get("summary"), fmt)
     progress("goals")
     sections += top["sections"]
     sections.append(_definitions(frames["month"], definitions, settings))
@@ -163,9 +165,10 @@ def trend_sections(frames: dict[str, pd.DataFrame], fmt: Formatter) -> list[dict
     monthly, quarterly = frames["month"], frames["quarter"]
     trend = monthly.tail(36)
     figs = [
-        charts.lines(trend, [("retention_rate", "retention rate"), ("churn_rate", "churn rate")],
-                     "Retention and churn rate per month", sep, percent=True),
-        charts.flows(trend, "Customers: new, lost and active", sep),
+        charts.lines(trend, [("retention_rate", "retention rate"), ("churn_rate", "churn rate"),
+                             ("reactivation_rate", "reactivation rate")],
+                     "Retention, churn and reactivation rate per month", sep, percent=True),
+        charts.flows(trend, "Customers: new, back, lost and active", sep),
         charts.lines(trend, [("revenue", f"revenue ({fmt.currency})")], "Revenue and orders per month",
                      sep, secondary=[("orders", "orders")], secondary_title="orders"),
         charts.lines(trend, [("aov", f"AOV ({fmt.currency})")], "Average order value and purchase frequency",
@@ -242,7 +245,7 @@ def _tiles(
          "period": f"{bench['window']['start']} → {bench['window']['end']}",
          "note": f"{bench['industry']} benchmark {fmt.percent(bench['benchmark_retention_rate'], 0)}"},
         {"label": "Churn rate", "value": fmt.percent(m.churn_rate), "period": m.period,
-         "note": _change(m.churn_rate, p.churn_rate, fmt, points=True)},
+         "note": _churn_note(m, p, churn.HORIZON_DAYS, None, fmt)},
         {"label": "Revenue", "value": fmt.money(m.revenue, 0), "period": m.period,
          "note": _change(m.revenue, p.revenue, fmt, points=False)},
         {"label": "Average order value", "value": fmt.money(m.aov), "period": m.period,
@@ -259,6 +262,37 @@ def _tiles(
         tiles.append({"label": "MRR", "value": fmt.money(m.mrr, 0), "period": m.period,
                       "note": f"net revenue retention {fmt.percent(m.net_revenue_retention)}"})  # fmt: skip
     return tiles
+
+
+def _churn_note(
+    m: pd.Series, p: pd.Series, horizon: int, share: float | None, fmt: Formatter
+) -> str:
+    """The churn tile's second line: the change on the month before, the
+    rate over the churn model's horizon and the model's own; or why the
+    month has no churn rate."""
+    if np.isnan(m.churn_rate):
+        return m.missing.get("churn_rate", "")
+    parts = [
+        _change(m.churn_rate, p.churn_rate, fmt, points=True),
+        churn.tile_note(m.churn_rate, horizon, share, fmt),
+    ]
+    return "; ".join(x for x in parts if x)
+
+
+def _churn_tile(
+    tiles: list[dict], monthly: pd.DataFrame, summary: dict | None, fmt: Formatter
+) -> None:
+    """Set the churn model's horizon and share, once fitted, beside the tile's
+    monthly churn rate."""
+    if not summary:
+        return
+    m = monthly.iloc[-1]
+    p = monthly.iloc[-2] if len(monthly) > 1 else m
+    for tile in tiles:
+        if tile["label"] == "Churn rate":
+            tile["note"] = _churn_note(
+                m, p, summary["horizon_days"], summary["expected_share"], fmt
+            )
 
 
 def cohort_section(ctx: Context, settings: Settings, fmt: Formatter) -> dict[str, Any]:
@@ -386,7 +420,8 @@ def _goals(ctx: Context, settings: Settings, frames: dict, fmt: Formatter) -> di
             "current": f"{fmt.number(g['current_value'], 2)} ({g['current_period'] or '—'})",
             "progress": None if pct is None else max(0.0, min(100.0, pct)),
             "progress_text": fmt.percent(pct, 0) if pct is not None else "—",
-            "projected": fmt.number(g["projected_value"], 2),
+            "projected": fmt.number(g["projected_value"], 2)
+            + (" (the bound)" if g.get("projection_bounded") else ""),
             "status": g["status"],
         })  # fmt: skip
     return {"id": "goals", "title": "Goals", "goals": rows}
@@ -409,8 +444,11 @@ def _benchmark_text(bench: dict, fmt: Formatter) -> str:
 
 
 FORMULAS = [
+    ("Customers S, E, L, N, R", "S active at the start, E active at the end, L of S lost by the end; of E, N new in the period and R back after a lapse (inactive at the start, active before the period). Every period: S − L + N + R = E"),
     ("Retention rate", "(E − N) / S × 100: E active at the end, N new during the period, S active at the start"),
-    ("Churn rate", "L / S × 100: L of the S customers active at the start who are not active at the end"),
+    ("Churn rate", "L / S × 100: L of the S customers active at the start who are not active at the end. Per month on the overview; none until one activity window has passed since the first purchase, when nobody who bought could have lapsed"),
+    ("Reactivation rate", "R / S × 100; retention rate = 100 − churn rate + reactivation rate"),
+    ("Churn model's churn", "the share of today's active customers expected to churn in the next N days (see the churn section for N and what churned means); a monthly rate m is 1 − (1 − m)^(N / 30.44) over N days"),
     ("AOV", "revenue / orders"),
     ("Purchase frequency", "orders / customers who ordered in the period"),
     ("Repeat purchase rate", "share of the period's ordering customers with two or more orders by its end"),

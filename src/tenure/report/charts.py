@@ -3,7 +3,8 @@ in the page. Colours are the Okabe-Ito palette, readable with colour-blindness."
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -15,6 +16,44 @@ CONFIG = {
     "responsive": True,
     "modeBarButtonsToRemove": ["lasso2d", "select2d"],
 }
+
+
+# tick steps are one of these times a power of ten: ticks at 0, 25, 50, 75,
+# never at 0, 23.7, 47.4
+NICE_STEPS = (1.0, 2.0, 2.5, 5.0, 10.0)
+TICKS = 5
+
+
+def nice_step(span: float, ticks: int = TICKS) -> float:
+    """The smallest round step (1, 2, 2.5 or 5 x 10^k) that covers ``span``
+    in at most ``ticks`` steps."""
+    if not span > 0 or not math.isfinite(span):
+        return 1.0
+    raw = span / ticks
+    power = 10.0 ** math.floor(math.log10(raw))
+    return next(m * power for m in NICE_STEPS if m * power >= raw * (1 - 1e-9))
+
+
+def nice_axis(values: Iterable[float], *, low: float | None = 0.0) -> dict:
+    """A y-axis at round ticks over ``values``: from ``low`` (0 for what
+    cannot be negative; None to start at the data) to the first tick at or
+    above the largest value."""
+    data = np.asarray([v for v in values if v is not None], dtype="float64")
+    data = data[np.isfinite(data)]
+    if not len(data):
+        return {"rangemode": "tozero"} if low == 0 else {}
+    top = float(data.max())
+    bottom = float(data.min()) if low is None else min(low, float(data.min()))
+    if low == 0 and bottom >= 0:
+        bottom = 0.0
+    step = nice_step(max(top - bottom, abs(top), 1e-12))
+    lo = math.floor(bottom / step + 1e-9) * step
+    hi = max(math.ceil(top / step - 1e-9) * step, lo + step)
+    return {"range": [lo, hi], "tick0": 0, "dtick": step, "tickmode": "linear"}
+
+
+def _values(frame: pd.DataFrame, cols: Iterable[str]) -> list[float]:
+    return [v for c in cols for v in pd.to_numeric(frame[c], errors="coerce").tolist()]
 
 
 def _layout(fig: go.Figure, title: str, separators: str, height: int = 340, **kw) -> go.Figure:
@@ -64,28 +103,39 @@ def lines(
             "overlaying": "y",
             "side": "right",
             "showgrid": False,
+            **nice_axis(_values(frame, [c for c, _ in secondary])),
         }
     _layout(fig, title, separators, **extra)
-    fig.update_yaxes(
-        title_text=y_title, ticksuffix="%" if percent else "", selector={"anchor": "x"}
+    fig.update_layout(
+        yaxis={
+            "title_text": y_title,
+            "ticksuffix": "%" if percent else "",
+            **nice_axis(_values(frame, [c for c, _ in series])),
+        }
     )
     fig.update_xaxes(type="category")
     return fig
 
 
 def flows(frame: pd.DataFrame, title: str, separators: str) -> go.Figure:
-    """New and lost customers as bars, active customers at the end as a line."""
+    """New and reactivated customers as bars up, lost ones down, active
+    customers at the end as a line: E = S - L + N + R."""
     fig = go.Figure()
     fig.add_bar(
         x=frame["period"], y=frame["new_customers"], name="new (N)", marker_color=PALETTE[2]
     )
+    fig.add_bar(x=frame["period"], y=frame["reactivated_customers"], name="back after a lapse (R)",
+                marker_color=PALETTE[5])  # fmt: skip
     fig.add_bar(x=frame["period"], y=-frame["lost_customers"], name="lost (L)", marker_color=PALETTE[3],
                 customdata=frame["lost_customers"], hovertemplate="%{customdata:,}")  # fmt: skip
     fig.add_scatter(x=frame["period"], y=frame["customers_end"], name="active at the end (E)",
                     mode="lines", line={"color": PALETTE[0], "width": 2}, yaxis="y2")  # fmt: skip
+    gained = (frame["new_customers"] + frame["reactivated_customers"]).tolist()
+    bars = nice_axis([*gained, *(-frame["lost_customers"]).tolist()], low=None)
     _layout(fig, title, separators, barmode="relative",
-            yaxis2={"title": "active", "overlaying": "y", "side": "right", "showgrid": False})  # fmt: skip
-    fig.update_yaxes(title_text="customers per period", selector={"anchor": "x"})
+            yaxis2={"title": "active", "overlaying": "y", "side": "right", "showgrid": False,
+                    **nice_axis(frame["customers_end"].tolist())})  # fmt: skip
+    fig.update_layout(yaxis={"title_text": "customers per period", **bars})
     fig.update_xaxes(type="category")
     return fig
 
@@ -102,7 +152,9 @@ def scores(frame: pd.DataFrame, kind: str, title: str, separators: str) -> go.Fi
         customdata=np.stack([f[f"{kind}_n"], f[f"{kind}_ci_low"], f[f"{kind}_ci_high"]], axis=-1),
         hovertemplate="%{y:.1f} (95% CI %{customdata[1]:.1f} to %{customdata[2]:.1f}, n = %{customdata[0]:,})",
     )  # fmt: skip
-    _layout(fig, title, separators, height=300, showlegend=False)
+    # a score's interval may be below 0 (NPS): the axis starts where the data does
+    _layout(fig, title, separators, height=300, showlegend=False,
+            yaxis=nice_axis([*f[f"{kind}_ci_low"], *f[f"{kind}_ci_high"], *f[kind]], low=None))  # fmt: skip
     fig.update_xaxes(type="category")
     return fig
 
@@ -202,7 +254,8 @@ def tracking(frame: pd.DataFrame, calibration_end: str, title: str, separators: 
     fig.add_vline(x=pd.Timestamp(calibration_end).timestamp() * 1000, line_dash="dot",
                   line_color="#777", annotation_text="calibration end",
                   annotation_position="top left")  # fmt: skip
-    return _layout(fig, title, separators, yaxis_title="repeat purchases (cumulative)")
+    return _layout(fig, title, separators, yaxis={"title": "repeat purchases (cumulative)",
+                   **nice_axis([*frame["actual"], *frame["predicted"]])})  # fmt: skip
 
 
 def by_frequency(frame: pd.DataFrame, title: str, separators: str) -> go.Figure:
@@ -214,7 +267,8 @@ def by_frequency(frame: pd.DataFrame, title: str, separators: str) -> go.Figure:
     fig.add_scatter(x=labels, y=frame["predicted"], name="model", mode="lines+markers",
                     line={"color": PALETTE[1], "width": 2}, hovertemplate="%{y:.2f}")  # fmt: skip
     return _layout(fig, title, separators, xaxis_title="repeat purchase days before the calibration end",
-                   yaxis_title="mean purchases in the holdout")  # fmt: skip
+                   yaxis={"title": "mean purchases in the holdout",
+                          **nice_axis([*frame["actual"], *frame["predicted"]])})  # fmt: skip
 
 
 def histogram(
@@ -231,7 +285,8 @@ def histogram(
         marker_color=PALETTE[0], marker_line_width=0, name="customers",
         hovertemplate="%{customdata[0]:,.2f} – %{customdata[1]:,.2f}: %{y:,} customers<extra></extra>",
     )  # fmt: skip
-    return _layout(fig, title, separators, xaxis_title=x_title, yaxis_title="customers",
+    return _layout(fig, title, separators, xaxis_title=x_title,
+                   yaxis={"title": "customers", **nice_axis(counts)},
                    hovermode="closest", showlegend=False, bargap=0)  # fmt: skip
 
 

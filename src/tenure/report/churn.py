@@ -72,17 +72,140 @@ def _name(feature: str) -> str:
 
 
 def section(
-    ctx: Context, settings: Settings, fmt: Formatter, html: Any, kept: Any = None
+    ctx: Context,
+    settings: Settings,
+    fmt: Formatter,
+    html: Any,
+    kept: Any = None,
+    monthly: pd.DataFrame | None = None,
 ) -> dict[str, Any]:
     """``html(figs, prefix)`` turns figures into the page's chart blocks.
     ``kept``, a churn model read back from the store
     (:func:`tenure.predictions.store.load_churn`), is shown instead of
-    fitting one."""
-    return {
+    fitting one. ``monthly``, the monthly metrics when already computed,
+    gives the monthly churn rate the model's churn is set against.
+
+    When the model does not beat the recency-only baseline, the section
+    says so first. ``summary`` holds the model's horizon and expected share
+    for the overview's churn tile."""
+    if monthly is None:
+        from tenure.engine.metrics import period_metrics
+
+        try:
+            monthly = period_metrics(ctx, "month")
+        except InputError:  # no month is complete yet: there is no monthly rate to compare
+            monthly = pd.DataFrame()
+    risk, result = _churn(ctx, fmt, html, kept, monthly)
+    out: dict[str, Any] = {
         "id": "churn",
         "title": "Churn and survival",
-        "parts": [_churn(ctx, fmt, html, kept), _survival(ctx, fmt, html)],
+        "parts": [risk, _survival(ctx, fmt, html)],
     }
+    if result is not None:
+        verdict = baseline_verdict(result.evaluation, fmt)
+        if verdict:
+            out["text"] = verdict
+        c = result.customers
+        out["summary"] = {
+            "horizon_days": result.horizon_days,
+            "expected_share": 100 * float(c["churn_probability"].mean()) if len(c) else None,
+        }
+    return out
+
+
+# -- the two churns ----------------------------------------------------------------
+
+
+def baseline_verdict(evaluation: pd.DataFrame, fmt: Formatter) -> str | None:
+    """The sentence that says the churn model ranks customers no better than
+    the days since their last purchase do, on the measures where it does
+    not (top-decile lift, AUC on the test window); None when it beats the
+    baseline on both. Said first wherever the model's scores are shown."""
+    if "model" not in evaluation.index or "recency_baseline" not in evaluation.index:
+        return None
+    model, base = evaluation.loc["model"], evaluation.loc["recency_baseline"]
+    worse = [
+        f"{name} {fmt.number(model[col], digits)} against {fmt.number(base[col], digits)}"
+        for col, name, digits in (("lift_top_decile", "top-decile lift", 2), ("auc", "AUC", 3))
+        if not model[col] > base[col]
+    ]
+    if not worse:
+        return None
+    return (
+        "The churn model does not beat a rule that knows only the days since each customer's "
+        f"last purchase: on the test window its {' and '.join(worse)} for that rule. "
+        "Ranking customers by recency does as well; read the scores below with that in mind."
+    )
+
+
+def comparison(
+    monthly: pd.DataFrame,
+    horizon_days: int,
+    expected_share: float | None,
+    active_by: str,
+    window: int | None,
+    fmt: Formatter,
+) -> str:
+    """The monthly churn rate of the overview and the model's churn in the
+    next ``horizon_days``, side by side, each with its definition, and each
+    in the other's terms (as if the same share left in every stretch of
+    time: :func:`tenure.engine.metrics.rate_over`)."""
+    from tenure.engine.metrics import DAYS_PER_MONTH, rate_over
+
+    last = monthly.iloc[-1] if len(monthly) else None
+    lapse = {
+        "purchase": f"{window} days have passed since their last purchase",
+        "subscription": "they have no active subscription",
+    }.get(active_by, f"they have neither an active subscription nor a purchase in {window} days")
+    model = ""
+    if expected_share is not None:
+        per_month = rate_over(expected_share, horizon_days, DAYS_PER_MONTH)
+        model = (
+            f"The churn model's {fmt.percent(expected_share)} counts the customers active today "
+            f"with {_churned(active_by, horizon_days)}; as a rate per month, "
+            f"{fmt.percent(per_month)}."
+        )
+    if last is None or pd.isna(last["churn_rate"]):
+        why = "" if last is None else last["missing"].get("churn_rate", "")
+        return (
+            "The overview's monthly churn rate (customers lost by the month's end: "
+            f"{lapse}) is not known yet"
+            + (f": {why}." if why else ".")
+            + (f" {model}" if model else "")
+        )
+    m = float(last["churn_rate"])
+    over = rate_over(m, DAYS_PER_MONTH, horizon_days)
+    text = (
+        f"Two churn rates, side by side. The overview's monthly churn rate, {fmt.percent(m)} in "
+        f"{last['period']}, counts the customers active at a month's start who are lost by its "
+        f"end, when {lapse}; over {horizon_days} days at that rate, {fmt.percent(over)}."
+    )
+    if model:
+        text += f" {model}"
+        if active_by != "subscription" and window and window > horizon_days:
+            text += (
+                f" The model's is the larger because {horizon_days} days without a purchase "
+                f"are a shorter test than {window}."
+            )
+    return text
+
+
+def tile_note(
+    monthly_churn: float, horizon_days: int, expected_share: float | None, fmt: Formatter
+) -> str:
+    """The overview churn tile's second line: its rate over the churn model's
+    horizon, and the model's rate beside it."""
+    from tenure.engine.metrics import DAYS_PER_MONTH, rate_over
+
+    if monthly_churn is None or np.isnan(monthly_churn):
+        return ""
+    text = (
+        f"≈ {fmt.percent(rate_over(monthly_churn, DAYS_PER_MONTH, horizon_days))} over "
+        f"{horizon_days} days"
+    )
+    if expected_share is not None:
+        text += f"; the churn model: {fmt.percent(expected_share)} in the next {horizon_days} days"
+    return text
 
 
 # -- churn risk ---------------------------------------------------------------------
@@ -132,7 +255,9 @@ def _fit(ctx: Context, horizon_days: int = HORIZON_DAYS) -> tuple[Any, bool]:
     )
 
 
-def _churn(ctx: Context, fmt: Formatter, html: Any, kept: Any = None) -> dict[str, Any]:
+def _churn(
+    ctx: Context, fmt: Formatter, html: Any, kept: Any, monthly: pd.DataFrame
+) -> tuple[dict[str, Any], Any]:
     part: dict[str, Any] = {"title": "Churn risk"}
     if kept is not None:
         result, shortened = kept, False
@@ -141,7 +266,7 @@ def _churn(ctx: Context, fmt: Formatter, html: Any, kept: Any = None) -> dict[st
             result, shortened = _fit(ctx)
         except InputError as exc:  # too little history, too few customers, one class only
             part["text"] = f"No churn model: {exc.what}" + (f" {exc.hint}" if exc.hint else "")
-            return part
+            return part, None
     h = result.horizon_days
     c = result.customers
     w = result.windows
@@ -172,6 +297,9 @@ def _churn(ctx: Context, fmt: Formatter, html: Any, kept: Any = None) -> dict[st
                 f" The data now runs to {fmt.date(ctx.as_of)}: these scores are those of "
                 f"{fmt.date(result.as_of)}."
             )
+    window = ctx.defs.activity_window if ctx.active_by != "subscription" else None
+    share = 100 * expected / len(c) if len(c) else None
+    text += " " + comparison(monthly, h, share, ctx.active_by, window, fmt)
     part["text"] = text
     rows = []
     for scorer, name in (("model", "churn model"), ("recency_baseline", "recency only")):
@@ -230,7 +358,7 @@ def _churn(ctx: Context, fmt: Formatter, html: Any, kept: Any = None) -> dict[st
             )
         )
     part.update(charts=html(figs, "churn"), tables=tables, notes=notes)
-    return part
+    return part, result
 
 
 def _churned(active_by: str, h: int) -> str:

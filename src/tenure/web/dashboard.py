@@ -54,9 +54,14 @@ def _predictions(ctx: Context, settings: Settings, fmt: Formatter) -> dict[str, 
     of tenure fit churn (the customer pages show the same scores)."""
     kept = stored_predictions(settings)
     html = build.chart_blocks
+    health = model_health(kept, fmt)
+    # a churn model no better than recency is said before any of its numbers
+    verdict = churn.baseline_verdict(kept.churn.evaluation, fmt) if kept.churn else None
+    if verdict:
+        health["text"] = " ".join(t for t in (verdict, health.get("text")) if t)
     return {
         "sections": [
-            model_health(kept, fmt),
+            health,
             build.guarded(
                 "predictions", "Predictions", predictions.section, ctx, settings, fmt, html, kept
             ),

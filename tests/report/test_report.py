@@ -40,6 +40,7 @@ def demo(tmp_path_factory):
     # kept as a user keeps them: a fit checked on a holdout, then the scores
     tenure.fit("bgnbd", settings=settings, calibration_end=CALIBRATION_END, save=True)
     tenure.predict(settings=settings, margin=0.4, save=True)
+    tenure.fit("churn", settings=settings, save=True)
     result = write_report(settings, folder / "report.html", locale="de-DE")
     return settings, result, result.path.read_text(encoding="utf-8")
 
@@ -110,10 +111,10 @@ def test_predictions_show_the_kept_fits_and_scores_in_the_locale(demo):
         settings.store,
         "SELECT model, params, validation FROM model_fits ORDER BY fit_id",
     )
-    assert [f[0] for f in fits] == ["bgnbd", "bgnbd", "gammagamma"]
+    assert [f[0] for f in fits] == ["bgnbd", "bgnbd", "gammagamma", "churn"]
     section = page[page.index('id="predictions"') : page.index('id="churn"')]
     text = html_lib.unescape(re.sub(r"<[^>]+>", " ", section))
-    for _, params, _ in fits[1:]:  # the fits the scores came from
+    for _, params, _ in fits[1:3]:  # the fits the scores came from
         for name, value in json.loads(params).items():
             assert fmt.number(value, 4) in text, name
     names = ["customer_id", "monetary_total", "recency_days", "p_alive", "clv", "margin"]
@@ -155,6 +156,7 @@ def test_with_nothing_kept_the_report_says_which_command_fits(tmp_path):
     page = result.path.read_text(encoding="utf-8")
     section = page[page.index('id="predictions"') : page.index('id="churn"')]
     assert "No predictions are kept in the store yet: run tenure predict" in section
+    assert "No churn model is kept in the store yet: tenure fit churn fits one" in page
     assert query(settings.store, "SELECT count(*) FROM information_schema.tables "
                  "WHERE table_name IN ('model_fits', 'customer_predictions')") == [(0,)]  # fmt: skip
 

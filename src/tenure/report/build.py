@@ -99,10 +99,8 @@ def collect(
         guarded("predictions", "Predictions", build, ctx, settings, fmt, chart_blocks, kept)
     )
     progress("churn")
-    build = churn.section
-    sections.append(
-        guarded("churn", "Churn and survival", build, ctx, settings, fmt, chart_blocks, kept.churn)
-    )
+    build, shown = churn.section, (ctx, settings, fmt, chart_blocks)
+    sections.append(guarded("churn", "Churn and survival", build, *shown, kept.churn, fit=False))
     progress("goals")
     sections += top["sections"]
     sections.append(_definitions(frames["month"], definitions, settings))
@@ -123,11 +121,13 @@ def metric_frames(ctx: Context) -> dict[str, pd.DataFrame]:
     return {"month": period_metrics(ctx, "month"), "quarter": period_metrics(ctx, "quarter")}
 
 
-def guarded(section_id: str, title: str, build: Callable[..., dict], *args: Any) -> dict[str, Any]:
-    """``build(*args)``, or the section saying why it is empty when the data
-    cannot give it (no orders yet, no repeat buyers)."""
+def guarded(
+    section_id: str, title: str, build: Callable[..., dict], *args: Any, **kwargs: Any
+) -> dict[str, Any]:
+    """``build(*args, **kwargs)``, or the section saying why it is empty when
+    the data cannot give it (no orders yet, no repeat buyers)."""
     try:
-        return build(*args)
+        return build(*args, **kwargs)
     except InputError as exc:
         return {"id": section_id, "title": title, "text": exc.what}
 

@@ -72,16 +72,32 @@ def _name(feature: str) -> str:
 
 
 def section(
-    ctx: Context, settings: Settings, fmt: Formatter, html: Any, kept: Any = None
+    ctx: Context,
+    settings: Settings,
+    fmt: Formatter,
+    html: Any,
+    kept: Any = None,
+    *,
+    fit: bool = True,
 ) -> dict[str, Any]:
     """``html(figs, prefix)`` turns figures into the page's chart blocks.
     ``kept``, a churn model read back from the store
     (:func:`tenure.predictions.store.load_churn`), is shown instead of
-    fitting one."""
+    fitting one; with ``fit=False`` (the report, the dashboard) none is
+    fitted when none is kept, and the part names the command that keeps one."""
+    churn = _churn(ctx, fmt, html, kept) if kept is not None or fit else _not_kept()
     return {
         "id": "churn",
         "title": "Churn and survival",
-        "parts": [_churn(ctx, fmt, html, kept), _survival(ctx, fmt, html)],
+        "parts": [churn, _survival(ctx, fmt, html)],
+    }  # fmt: skip
+
+
+def _not_kept() -> dict[str, Any]:
+    return {
+        "title": "Churn risk",
+        "text": "No churn model is kept in the store yet: tenure fit churn fits one and keeps "
+        "every active customer's churn risk, for this page and the customer pages.",
     }
 
 

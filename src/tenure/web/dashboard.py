@@ -54,6 +54,7 @@ def _predictions(ctx: Context, settings: Settings, fmt: Formatter) -> dict[str, 
     of tenure fit churn (the customer pages show the same scores)."""
     kept = stored_predictions(settings)
     html = build.chart_blocks
+    shown = (ctx, settings, fmt, html)
     return {
         "sections": [
             model_health(kept, fmt),
@@ -61,7 +62,7 @@ def _predictions(ctx: Context, settings: Settings, fmt: Formatter) -> dict[str, 
                 "predictions", "Predictions", predictions.section, ctx, settings, fmt, html, kept
             ),
             build.guarded(
-                "churn", "Churn and survival", churn.section, ctx, settings, fmt, html, kept.churn
+                "churn", "Churn and survival", churn.section, *shown, kept.churn, fit=False
             ),
         ]
     }

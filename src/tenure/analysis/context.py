@@ -14,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 
+from tenure.analysis.filters import Filters, filtered_source, matching_customers
 from tenure.config import Settings, load_settings
 from tenure.engine.context import Context, Definitions
 from tenure.engine.source import Source, open_source
@@ -28,13 +29,18 @@ def open_context(
     engine: str | None = None,
     master: str | None = None,
     settings: Settings | None = None,
+    filters: Filters | dict[str, Any] | None = None,
     **definitions: Any,
 ) -> Iterator[Context]:
-    """A :class:`Context` over ``data`` or the store; closed on exit."""
+    """A :class:`Context` over ``data`` or the store, narrowed by ``filters``
+    (see :mod:`tenure.analysis.filters`); closed on exit."""
     if settings is not None and store is not None:
         settings = replace(settings, store=Path(store))
     settings = settings or load_settings(store=store)
     engine = engine or settings.engine
+    filters = Filters.of(filters)
+    if filters.end is not None and definitions.get("as_of") is None:
+        definitions["as_of"] = filters.end
     as_of = definitions.get("as_of")
     if isinstance(as_of, str):
         definitions["as_of"] = parse_date(as_of, "as_of (--as-of)")
@@ -42,11 +48,8 @@ def open_context(
         definitions["as_of"] = as_of.date()
     defs = Definitions.from_settings(settings, **definitions)
     if isinstance(data, Source):
-        ctx = Context(data, defs)
-        try:
+        with _narrowed(data, defs, filters, settings) as ctx:
             yield ctx
-        finally:
-            ctx.close()
         return
     if data is None:
         source = open_source(settings, engine=engine, master=master)
@@ -60,12 +63,35 @@ def open_context(
         if definitions.get("timezone"):  # also how timestamps without an offset are read
             settings = replace(settings, timezone=definitions["timezone"])
         source = Source.from_data(settings, **frames)
-    with source:
-        ctx = Context(source, defs)
-        try:
+    with source, _narrowed(source, defs, filters, settings) as ctx:
+        yield ctx
+
+
+@contextmanager
+def _narrowed(
+    source: Source, defs: Definitions, filters: Filters, settings: Settings
+) -> Iterator[Context]:
+    """The context over ``source``, or, when ``filters`` pick customers, over
+    its tables narrowed to them in the engine, at the same as-of date as the
+    whole data's (a filter does not move the end of the data)."""
+    ctx = Context(source, defs)
+    try:
+        if not filters.customers:
             yield ctx
-        finally:
-            ctx.close()
+            return
+        from tenure.segmentation.business import Thresholds
+
+        ids = matching_customers(ctx, filters, Thresholds.from_settings(settings))
+        with filtered_source(source, ids) as narrowed:
+            # the whole data's as-of date, even where the matching customers' data
+            # ends long before it: their periods after are empty, not refused
+            inner = Context(narrowed, replace(defs, as_of=ctx.as_of), check_as_of=False)
+            try:
+                yield inner
+            finally:
+                inner.close()
+    finally:
+        ctx.close()
 
 
 def parse_date(text: str, name: str) -> date:
@@ -77,8 +103,16 @@ def parse_date(text: str, name: str) -> date:
         ) from None
 
 
-def finish(frame: pd.DataFrame, ctx: Context, output: str, **extra: Any):
+def finish(
+    frame: pd.DataFrame,
+    ctx: Context,
+    output: str,
+    filters: Filters | dict[str, Any] | None = None,
+    **extra: Any,
+):
     frame.attrs["definitions"] = ctx.describe()
+    if filters:  # what the numbers are of, beside how they were counted
+        frame.attrs["definitions"]["filters"] = Filters.of(filters).describe()
     frame.attrs.update(extra)
     if output == "pandas":
         return frame

@@ -9,10 +9,13 @@ signature (and a test can see it).
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import date
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 
+from tenure.analysis.filters import Filters
 from tenure.config import Settings
 from tenure.store.ops import OpsStore
 from tenure.web.cache import PageCache
@@ -54,3 +57,41 @@ Caller = Annotated[Principal, Depends(principal)]
 Reader = Annotated[Principal, Depends(need("read"))]
 Writer = Annotated[Principal, Depends(need("write"))]
 Admin = Annotated[Principal, Depends(need("admin"))]
+
+
+def customer_filters(
+    country: Annotated[
+        str | None, Query(max_length=60, description="Only customers of this country (DE).")
+    ] = None,
+    channel: Annotated[
+        str | None, Query(max_length=60, description="Only customers acquired through it.")
+    ] = None,
+    cohort: Annotated[
+        str | None,
+        Query(pattern=r"^\d{4}-\d{2}$", description="Only customers first buying in YYYY-MM."),
+    ] = None,
+    segment: Annotated[
+        str | None,
+        Query(max_length=60, description="Only customers in this segment now (or rfm:SEGMENT)."),
+    ] = None,
+) -> Filters:
+    """The customers a read is about (all when none is given)."""
+    return Filters.of(dict(country=country, channel=channel, cohort=cohort, segment=segment))
+
+
+def filters(
+    chosen: Annotated[Filters, Depends(customer_filters)],
+    from_: Annotated[
+        date | None, Query(alias="from", description="Only periods from this date on.")
+    ] = None,
+    to: Annotated[date | None, Query(description="End the data at this date.")] = None,
+) -> Filters:
+    """The customers and the dates a read is about."""
+    found = replace(chosen, start=from_, end=to)
+    found.check()
+    return found
+
+
+# what a read is about: the same filters as the CLI's --country ... --from --to
+CustomerFilters = Annotated[Filters, Depends(customer_filters)]
+FiltersDep = Annotated[Filters, Depends(filters)]

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from tenure.web.cache import kept_json
-from tenure.web.deps import SettingsDep
+from tenure.web.deps import FiltersDep, SettingsDep
 from tenure.web.security import need
 
 router = APIRouter(prefix="/api/v1", tags=["cohorts"], dependencies=[Depends(need("read"))])
@@ -19,6 +19,7 @@ router = APIRouter(prefix="/api/v1", tags=["cohorts"], dependencies=[Depends(nee
 async def cohorts(
     request: Request,
     settings: SettingsDep,
+    filters: FiltersDep,
     period: Literal["month", "quarter"] = "month",
     value: Literal["customers", "revenue", "cumulative_revenue"] = "customers",
     by: Annotated[str | None, Query(max_length=60)] = None,
@@ -29,7 +30,9 @@ async def cohorts(
     from tenure.analysis import cohorts_document
 
     def build() -> dict:
-        frame = compute(period=period, value=value, by=by, as_of=as_of, settings=settings)
+        frame = compute(
+            period=period, value=value, by=by, as_of=as_of, settings=settings, filters=filters
+        )
         return cohorts_document(frame, period, value, by)
 
-    return await kept_json(request, ("cohorts", period, value, by, as_of), build)
+    return await kept_json(request, ("cohorts", period, value, by, as_of, filters), build)

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from tenure.web.cache import kept_json
-from tenure.web.deps import SettingsDep
+from tenure.web.deps import CustomerFilters, SettingsDep
 from tenure.web.security import need
 
 router = APIRouter(prefix="/api/v1", tags=["segments"], dependencies=[Depends(need("read"))])
@@ -22,6 +22,7 @@ ActiveBy = Literal["auto", "purchase", "subscription", "either"]
 async def segments(
     request: Request,
     settings: SettingsDep,
+    filters: CustomerFilters,
     kind: Literal["rfm", "business"] = "rfm",
     from_: Annotated[date | None, Query(alias="from")] = None,
     to: date | None = None,
@@ -40,7 +41,7 @@ async def segments(
     common = dict(activity_window=activity_window, active_by=active_by, settings=settings)
 
     def build() -> dict:
-        sizes = compute(kind=kind, as_of=to or as_of, **common)
+        sizes = compute(kind=kind, as_of=to or as_of, filters=filters, **common)
         matrix = None
         if from_:
             end = to or sizes.attrs["definitions"]["as_of"]
@@ -50,5 +51,5 @@ async def segments(
             to.isoformat() if to else None,
         )  # fmt: skip
 
-    what = ("segments", kind, from_, to, as_of, activity_window, active_by)
+    what = ("segments", kind, from_, to, as_of, activity_window, active_by, filters)
     return await kept_json(request, what, build)

@@ -1,7 +1,7 @@
 """Filters: the same numbers for a part of the customers or of the time.
 
 A :class:`Filters` narrows what the engine reads, in the engine: every
-table with a ``customer_id`` is semi-joined to the customers who match
+table with a ``customer_id`` is narrowed to the customers who match
 (country, acquisition channel, acquisition cohort, segment), as an Ibis
 expression, so the filter runs on DuckDB or Spark like any other number
 and nothing but the aggregates crosses into Python. The date range ends
@@ -148,8 +148,8 @@ def matching_customers(ctx: Context, filters: Filters, thresholds: Any = None) -
         else:
             raise ConfigError(
                 f"the segment {filters.segment!r} is not known.",
-                hint=f"Use one of: {', '.join(LABELS)}; or an RFM segment: "
-                f"{', '.join(SEGMENTS)}.",
+                hint=f"Use one of: {', '.join(LABELS)}; or rfm: and an RFM segment, e.g. "
+                "rfm:champions.",
             )
     assert ids is not None  # only called when the filter picks customers
     return ids
@@ -157,7 +157,7 @@ def matching_customers(ctx: Context, filters: Filters, thresholds: Any = None) -
 
 def filtered_source(source: Source, ids: ir.Table) -> Source:
     """``source`` with every table that has a customer id narrowed to ``ids``
-    (a semi-join in the engine); closing it leaves ``source`` open."""
+    (an IN subquery in the engine); closing it leaves ``source`` open."""
     from tenure.datamodel import KINDS
 
     tables = {}

@@ -15,6 +15,7 @@ from typing import Annotated
 
 from fastapi import Depends, Query, Request
 
+from tenure.access.apikeys import KeyCache
 from tenure.analysis.filters import Filters
 from tenure.config import Settings
 from tenure.store.ops import OpsStore
@@ -38,6 +39,11 @@ def store_lock(request: Request) -> StoreLock:
     return request.app.state.store_lock
 
 
+def keys(request: Request) -> KeyCache:
+    """The API keys seen lately, forgotten when one is revoked."""
+    return request.app.state.keys
+
+
 def answers(request: Request) -> PageCache:
     """The cache of JSON answers, bounded in bytes."""
     return request.app.state.answers
@@ -51,6 +57,7 @@ def currency(request: Request) -> str:
 SettingsDep = Annotated[Settings, Depends(settings)]
 OpsDep = Annotated[OpsStore, Depends(ops)]
 StoreLockDep = Annotated[StoreLock, Depends(store_lock)]
+KeysDep = Annotated[KeyCache, Depends(keys)]
 CurrencyDep = Annotated[str, Depends(currency)]
 # the caller, with the scope each kind of route needs
 Caller = Annotated[Principal, Depends(principal)]

@@ -88,6 +88,9 @@ def test_the_kept_clv_is_the_same_number_everywhere(tmp_path, cli):
         assert [f["model"] for f in fits] == ["paretonbd", "paretonbd", "gammagamma"]
         assert fits[0]["validation"]["total_error_pct"] == error
         assert fits[1]["validation"] is None
+        # tenure fits lists the same fits, with the same checks
+        listed = cli("fits", "--store", store, "--json")
+        assert listed.code == 0 and listed.json()["fits"] == fits
     finally:
         stop()
 

@@ -104,3 +104,19 @@ def test_the_python_api_takes_the_engine(demo_store, spark_con):
     duck = tenure.metrics(store=demo_store.store, period="quarter", timezone="Europe/Berlin")
     assert spark.attrs["definitions"]["engine"] == "spark"
     assert list(spark["revenue"]) == pytest.approx(list(duck["revenue"]))
+
+
+def test_filters_run_in_either_engine(demo_store, spark_con):
+    chosen = {"country": "DE", "segment": "active", "cohort": None}
+    common = {"store": demo_store.store, "timezone": "Europe/Berlin", "filters": chosen}
+    spark = tenure.metrics(engine="spark", **common)
+    duck = tenure.metrics(**common)
+    assert spark.attrs["definitions"]["filters"] == {"country": "DE", "segment": "active"}
+    for column in ("customers_start", "new_customers", "customers_end", "orders"):
+        assert list(spark[column]) == list(duck[column]), column
+    assert list(spark["revenue"]) == pytest.approx(list(duck["revenue"]))
+    assert (
+        0
+        < duck["customers_end"].iloc[-1]
+        < tenure.metrics(store=demo_store.store, timezone="Europe/Berlin")["customers_end"].iloc[-1]
+    )

@@ -142,7 +142,7 @@ def test_predictions_show_the_kept_fits_and_scores_in_the_locale(demo):
     assert [f[0] for f in fits] == ["bgnbd", "bgnbd", "gammagamma"]
     section = page[page.index('id="predictions"') : page.index('id="churn"')]
     text = html_lib.unescape(re.sub(r"<[^>]+>", " ", section))
-    for _, params, _ in fits[1:]:  # the fits the scores came from
+    for _, params, _ in fits[1:3]:  # the fits the scores came from
         for name, value in json.loads(params).items():
             assert fmt.number(value, 4) in text, name
     names = ["customer_id", "x", "monetary_total", "recency_days", "p_alive", "clv", "margin"]
@@ -175,6 +175,28 @@ def test_predictions_show_the_kept_fits_and_scores_in_the_locale(demo):
     assert len(re.findall(r'class="chart[" ]', section)) == 4
 
 
+def test_scores_older_than_the_data_are_shown_as_they_were_and_said_so(tmp_path):
+    from tenure.datasets.demo import generate_demo
+    from tenure.ingestion.pipeline import ingest
+    from tenure.store.workspace import Workspace
+
+    files = generate_demo(tmp_path / "files", customers=150, seed=4)
+    settings = load_settings(store=tmp_path / "store", reporting_currency="EUR")
+    with Workspace.open(settings) as ws:
+        ingest("orders", files.by_kind()["orders"], workspace=ws)
+    tenure.predict(settings=settings, as_of="2026-06-30", save=True)
+    [(total,)] = query(settings.store, "SELECT sum(clv) FROM customer_predictions")
+    page = write_report(settings, tmp_path / "report.html").path.read_text(encoding="utf-8")
+    text = html_lib.unescape(re.sub(r"<[^>]+>", " ", page))
+    fmt = Formatter("en", "EUR")
+    end = date.fromisoformat(tenure.metrics(settings=settings).attrs["definitions"]["as_of"])
+    assert (
+        f"These scores are those of {fmt.date(date(2026, 6, 30))}; the data now runs to "
+        f"{fmt.date(end)}" in text
+    )
+    assert f"worth {fmt.money(total, 0)} " in text
+
+
 def test_with_nothing_kept_the_report_says_which_command_fits(tmp_path):
     from tenure.datasets.demo import generate_demo
     from tenure.ingestion.pipeline import ingest
@@ -188,6 +210,7 @@ def test_with_nothing_kept_the_report_says_which_command_fits(tmp_path):
     page = result.path.read_text(encoding="utf-8")
     section = page[page.index('id="predictions"') : page.index('id="churn"')]
     assert "No predictions are kept in the store yet: run tenure predict" in section
+    assert "No churn model is kept in the store yet: tenure fit churn fits one" in page
     assert query(settings.store, "SELECT count(*) FROM information_schema.tables "
                  "WHERE table_name IN ('model_fits', 'customer_predictions')") == [(0,)]  # fmt: skip
 

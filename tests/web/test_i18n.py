@@ -104,12 +104,13 @@ def page_headings(tmp_path_factory) -> set[str]:
 
     needs_web()
     from tenure.analysis import open_context
-    from tenure.analysis.fitting import predict
+    from tenure.analysis.fitting import fit, predict
     from tenure.report.formatting import Formatter
     from tenure.web import dashboard
 
     settings = build_store(tmp_path_factory.mktemp("headings"))
     predict(settings=settings, save=True)  # the table of the models in the store
+    fit("churn", settings=settings, save=True)  # the churn model the page shows
     found = set()
     for name in dashboard.PAGES:
         with open_context(settings=settings) as ctx:

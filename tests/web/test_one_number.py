@@ -88,6 +88,9 @@ def test_the_kept_clv_is_the_same_number_everywhere(tmp_path, cli):
         assert [f["model"] for f in fits] == ["paretonbd", "paretonbd", "gammagamma"]
         assert fits[0]["validation"]["total_error_pct"] == error
         assert fits[1]["validation"] is None
+        # tenure fits lists the same fits, with the same checks
+        listed = cli("fits", "--store", store, "--json")
+        assert listed.code == 0 and listed.json()["fits"] == fits
     finally:
         stop()
 
@@ -97,3 +100,32 @@ def test_with_no_scores_kept_the_api_names_the_command(site):
     answer = client.get("/api/v1/predictions")
     assert answer.status_code == 404
     assert "tenure predict" in answer.text
+
+
+def test_the_dashboard_filtered_shows_the_filtered_numbers(site):
+    import tenure
+
+    client = site.login("viewer@shop.example")
+    chosen = {"country": "DE", "segment": "active"}
+    last = tenure.metrics(settings=site.settings, filters=chosen).iloc[-1]
+    whole = tenure.metrics(settings=site.settings).iloc[-1]
+    assert last.customers_end != whole.customers_end
+    fmt = Formatter("en", "EUR")
+    for path in ("/", "/retention"):
+        page = client.get(path, params=chosen)
+        assert page.status_code == 200
+        assert 'name="country" size="4" value="DE"' in page.text
+    tiles = dict(
+        re.findall(
+            r'<div class="label">([^<]+)</div>\s*<div class="value">([^<]+)</div>',
+            client.get("/", params=chosen).text,
+        )
+    )
+    assert html_lib.unescape(tiles["Active customers"]) == fmt.number(last.customers_end)
+    unfiltered = dict(
+        re.findall(
+            r'<div class="label">([^<]+)</div>\s*<div class="value">([^<]+)</div>',
+            client.get("/").text,
+        )
+    )
+    assert html_lib.unescape(unfiltered["Active customers"]) == fmt.number(whole.customers_end)

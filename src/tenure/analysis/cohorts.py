@@ -6,6 +6,7 @@ from datetime import date
 from typing import Any
 
 from tenure.analysis.context import finish, open_context
+from tenure.analysis.filters import Filters
 from tenure.config import Settings
 
 
@@ -22,11 +23,14 @@ def cohorts(
     master: str | None = None,
     output: str = "pandas",
     settings: Settings | None = None,
+    filters: Filters | dict[str, Any] | None = None,
 ) -> Any:
     """A cohort matrix: one row per cohort (or ``by`` group), a column per
-    period since acquisition (see ``docs/cohorts.md``)."""
+    period since acquisition (see ``docs/cohorts.md``); with ``filters``, of
+    the customers who match, and the cohorts acquired from ``start`` on."""
     from tenure.engine.cohorts import cohort_matrix
 
+    filters = Filters.of(filters)
     with open_context(
         data,
         store=store,
@@ -35,7 +39,18 @@ def cohorts(
         master=master,
         timezone=timezone,
         as_of=as_of,
+        filters=filters,
     ) as ctx:
         frame = cohort_matrix(ctx, period, value, by)
         frame.columns = [str(c) for c in frame.columns]
-        return finish(frame, ctx, output, period=period, value=value, by=by)
+        if filters.start is not None and by is None:
+            first = _label(filters.start, period)
+            frame = frame[frame.cohort.astype(str) >= first].reset_index(drop=True)
+        return finish(frame, ctx, output, filters, period=period, value=value, by=by)
+
+
+def _label(day: date, period: str) -> str:
+    """The cohort label of ``day``: 2026-03, or 2026-Q1 (labels sort as dates)."""
+    if period == "quarter":
+        return f"{day.year}-Q{(day.month - 1) // 3 + 1}"
+    return f"{day.year}-{day.month:02d}"

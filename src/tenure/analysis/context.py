@@ -6,20 +6,69 @@ and the conversions of its results.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from tenure.config import parse_date
-from tenure.contexts import open_context
+from tenure.analysis.filters import Filters, filtered_source, matching_customers
+from tenure.config import Settings, load_settings, parse_date
+from tenure.contexts import open_context as open_unfiltered
 from tenure.engine.context import Context
 from tenure.errors import ConfigError
 
 __all__ = ["finish", "open_context", "parse_date"]
 
 
-def finish(frame: pd.DataFrame, ctx: Context, output: str, **extra: Any):
+@contextmanager
+def open_context(
+    data: Any = None,
+    *,
+    store: Any = None,
+    settings: Settings | None = None,
+    filters: Filters | dict[str, Any] | None = None,
+    **options: Any,
+) -> Iterator[Context]:
+    """A :class:`Context` over ``data`` or the store
+    (:func:`tenure.contexts.open_context`, which takes ``engine``,
+    ``master`` and the definitions), narrowed by ``filters`` (see
+    :mod:`tenure.analysis.filters`); closed on exit."""
+    if settings is not None and store is not None:
+        settings = replace(settings, store=Path(store))
+    settings = settings or load_settings(store=store)
+    filters = Filters.of(filters)
+    if filters.end is not None and options.get("as_of") is None:
+        options["as_of"] = filters.end
+    with open_unfiltered(data, settings=settings, **options) as ctx:
+        if not filters.customers:
+            yield ctx
+            return
+        from tenure.segmentation.business import Thresholds
+
+        ids = matching_customers(ctx, filters, Thresholds.from_settings(settings))
+        with filtered_source(ctx.source, ids) as narrowed:
+            # the whole data's as-of date, even where the matching customers' data
+            # ends long before it: their periods after are empty, not refused
+            inner = Context(narrowed, replace(ctx.defs, as_of=ctx.as_of), check_as_of=False)
+            try:
+                yield inner
+            finally:
+                inner.close()
+
+
+def finish(
+    frame: pd.DataFrame,
+    ctx: Context,
+    output: str,
+    filters: Filters | dict[str, Any] | None = None,
+    **extra: Any,
+):
     frame.attrs["definitions"] = ctx.describe()
+    if filters:  # what the numbers are of, beside how they were counted
+        frame.attrs["definitions"]["filters"] = Filters.of(filters).describe()
     frame.attrs.update(extra)
     if output == "pandas":
         return frame

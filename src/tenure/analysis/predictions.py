@@ -21,7 +21,7 @@ from typing import Any
 import pandas as pd
 
 from tenure.config import Settings
-from tenure.errors import NotFoundError
+from tenure.errors import ConfigError, NotFoundError
 from tenure.jsondoc import plain, records
 from tenure.predictions.scoring import Scores
 
@@ -88,6 +88,11 @@ def stored_predictions(settings: Settings) -> StoredPredictions:
     from tenure.predictions.store import load_churn, load_fits, load_scores
     from tenure.store import analytics
 
+    if not settings.analytics_path.exists():
+        raise ConfigError(
+            f"there is no tenure store at {settings.store}.",
+            hint="Ingest data first (tenure ingest KIND FILE), try `tenure demo`, or pass --store.",
+        )
     con = analytics.connect(settings.analytics_path, read_only=True)
     try:
         fits = load_fits(con)

@@ -9,6 +9,7 @@ from typing import Any
 import pandas as pd
 
 from tenure.analysis.context import finish, open_context, parse_date
+from tenure.analysis.filters import Filters
 from tenure.config import Settings, load_settings
 from tenure.errors import ConfigError
 
@@ -27,9 +28,15 @@ def segments(
     master: str | None = None,
     output: str = "pandas",
     settings: Settings | None = None,
+    filters: Filters | dict[str, Any] | None = None,
 ) -> Any:
     """Segment sizes and revenue shares (``kind="rfm"`` or ``"business"``), or
-    every customer's scores and segments with ``per_customer=True``."""
+    every customer's scores and segments with ``per_customer=True``.
+
+    With ``filters``, of the customers who match; their RFM scores stay
+    those among every customer (a filter picks customers, it does not
+    re-rank them), and ``end`` is the as-of date."""
+    from tenure.analysis.filters import matching_customers
     from tenure.segmentation.business import Thresholds
     from tenure.segmentation.sizes import KINDS, assign, column_of, segment_sizes
 
@@ -37,17 +44,22 @@ def segments(
         raise ConfigError(f"the segment kind {kind!r} is not known.", hint="Use rfm or business.")
     settings = settings or load_settings(store=store)
     thresholds = Thresholds.from_settings(settings)
+    filters = Filters.of(filters)
     with open_context(
-        data, settings=settings, engine=engine, master=master, as_of=as_of,
+        data, settings=settings, engine=engine, master=master,
+        as_of=as_of or filters.end,
         activity_window=activity_window, active_by=active_by, timezone=timezone,
     ) as ctx:  # fmt: skip
         table = assign(ctx, thresholds)
+        if filters.customers:
+            ids = matching_customers(ctx, filters, thresholds)
+            table = table.filter(table.customer_id.isin(ids.customer_id))
         if per_customer:
             frame = table.order_by("customer_id").to_pandas()
         else:
             column, order = column_of(kind)
             frame = segment_sizes(table, column, order)
-        return finish(frame, ctx, output, kind=kind, thresholds=thresholds.describe())
+        return finish(frame, ctx, output, filters, kind=kind, thresholds=thresholds.describe())
 
 
 def transitions(

@@ -204,6 +204,51 @@ EngineOption = Annotated[
         show_default=False,
     ),
 ]
+# filters: the same numbers for part of the customers (tenure.analysis.filters)
+CountryOption = Annotated[
+    str | None,
+    typer.Option(help="Only customers of this country (ISO code, e.g. DE).", show_default=False),
+]
+ChannelOption = Annotated[
+    str | None,
+    typer.Option(help="Only customers acquired through this channel.", show_default=False),
+]
+CohortOption = Annotated[
+    str | None,
+    typer.Option(
+        help="Only customers whose first purchase was in this month (YYYY-MM).",
+        show_default=False,
+    ),
+]
+SegmentFilterOption = Annotated[
+    str | None,
+    typer.Option(
+        "--segment",
+        help="Only customers in this segment now: new, at risk, high value, active, lapsed, "
+        "or rfm:SEGMENT (an RFM segment, e.g. rfm:champions).",
+        show_default=False,
+    ),
+]
+FromOption = Annotated[
+    str | None,
+    typer.Option(
+        "--from", help="Only periods that start on or after this date (YYYY-MM-DD).",
+        show_default=False,
+    ),
+]  # fmt: skip
+ToOption = Annotated[
+    str | None,
+    typer.Option(
+        "--to", help="End the data at this date (YYYY-MM-DD), like --as-of.", show_default=False
+    ),
+]
+
+
+def filters_of(**given: str | None) -> dict[str, str]:
+    """The filters given on the command line, for the library's ``filters=``."""
+    return {k: v for k, v in given.items() if v is not None}
+
+
 MasterOption = Annotated[
     str | None,
     typer.Option(

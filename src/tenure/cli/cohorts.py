@@ -8,14 +8,21 @@ import typer
 
 from tenure.cli._common import (
     AsOfOption,
+    ChannelOption,
+    CohortOption,
+    CountryOption,
     EngineOption,
+    FromOption,
     JsonOption,
     MasterOption,
     PeriodOption,
+    SegmentFilterOption,
     StoreOption,
     TimezoneOption,
+    ToOption,
     emit_json,
     engine_settings,
+    filters_of,
     fmt_number,
     out_console,
     progress,
@@ -53,6 +60,12 @@ def cohorts(
     as_of: AsOfOption = None,
     timezone: TimezoneOption = None,
     wide: WideOption = False,
+    country: CountryOption = None,
+    channel: ChannelOption = None,
+    cohort: CohortOption = None,
+    segment: SegmentFilterOption = None,
+    from_: FromOption = None,
+    to: ToOption = None,
     engine: EngineOption = None,
     master: MasterOption = None,
     store: StoreOption = None,
@@ -67,6 +80,10 @@ def cohorts(
         frame = compute(
             period=period, value=value, by=by, as_of=as_of, engine=engine, master=master,
             settings=settings,
+            filters=filters_of(
+                country=country, channel=channel, cohort=cohort, segment=segment,
+                start=from_, end=to,
+            ),
         )  # fmt: skip
     steps = [c for c in frame.columns if c not in ("cohort", "size")]
     if json_:

@@ -10,14 +10,21 @@ from tenure.cli._common import (
     ActiveByOption,
     ActivityWindowOption,
     AsOfOption,
+    ChannelOption,
+    CohortOption,
+    CountryOption,
     EngineOption,
+    FromOption,
     JsonOption,
     MasterOption,
     PeriodOption,
+    SegmentFilterOption,
     StoreOption,
     TimezoneOption,
+    ToOption,
     emit_json,
     engine_settings,
+    filters_of,
     fmt_number,
     out_console,
     progress,
@@ -33,6 +40,8 @@ Metrics without their data are shown as missing, with the reason in --json.
 Example:
 
     tenure metrics --period quarter --activity-window 180 --json
+
+    tenure metrics --country DE --from 2026-01-01
 """
 
 # (column, header, digits, rank) shown in the terminal; --json has every
@@ -68,6 +77,12 @@ def metrics(
         typer.Option("--last", help="Show only the last N periods.", show_default=False),
     ] = None,
     wide: WideOption = False,
+    country: CountryOption = None,
+    channel: ChannelOption = None,
+    cohort: CohortOption = None,
+    segment: SegmentFilterOption = None,
+    from_: FromOption = None,
+    to: ToOption = None,
     engine: EngineOption = None,
     master: MasterOption = None,
     store: StoreOption = None,
@@ -82,6 +97,10 @@ def metrics(
         frame = compute(
             period=period, activity_window=activity_window, active_by=active_by, as_of=as_of,
             engine=engine, master=master, settings=settings,
+            filters=filters_of(
+                country=country, channel=channel, cohort=cohort, segment=segment,
+                start=from_, end=to,
+            ),
         )  # fmt: skip
     if last:
         frame = frame.tail(last)

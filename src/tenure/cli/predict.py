@@ -1,4 +1,5 @@
-"""``tenure fit`` and ``tenure predict``: the buy-till-you-die models."""
+"""``tenure fit``, ``tenure predict`` and ``tenure fits``: the buy-till-you-die
+models, fitted, scored and kept."""
 
 from __future__ import annotations
 
@@ -101,6 +102,19 @@ TimeUnitOption = Annotated[
         show_default=False,
     ),
 ]
+
+
+FITS_HELP = """Every fit kept in the store, oldest first: the model, its version,
+when it was fitted and on data up to which day, whether it converged, and
+the holdout check kept with it by tenure fit MODEL --calibration-end DATE
+(the error of the predicted repeat purchases, the MAE per customer). A later
+fit does not hide an earlier one's check. The report, the dashboard's
+Predictions page and GET /api/v1/predictions/fits show the same list.
+
+Example:
+
+    tenure fits --json
+"""
 
 
 def _mapping(flags: list[str] | None) -> dict[str, str] | None:
@@ -519,3 +533,30 @@ def predict(
         out.print("Kept in the store: table customer_predictions (and the fits in model_fits).")
     if export:
         out.print(f"Wrote {export}")
+
+
+def fits(store: StoreOption = None, json_: JsonOption = False) -> None:
+    from rich.table import Table
+
+    from tenure.analysis.predictions import fits_document, stored_predictions
+
+    document = fits_document(stored_predictions(engine_settings(store)))
+    if json_:
+        emit_json(document)
+        return
+    out = out_console()
+    if not document["fits"]:
+        out.print("No fit is kept in the store yet: run tenure predict, or tenure fit MODEL.")
+        return
+    table = Table("fit", "model", "version", "fitted", "data to", "calibration end",
+                  "customers", "converged", "log-lik.", "holdout error", "holdout MAE",
+                  title="Fits kept in the store")  # fmt: skip
+    for f in document["fits"]:
+        v = f.get("validation") or {}
+        table.add_row(
+            str(f["fit_id"]), f["model"], str(f["model_version"]), str(f["fitted_at"])[:19],
+            f["as_of"], f.get("calibration_end") or "—", fmt_number(f.get("n_customers"), 0),
+            "yes" if f.get("converged") else "no", fmt_number(f.get("log_likelihood"), 1),
+            fmt_number(v.get("total_error_pct"), 1, " %"), fmt_number(v.get("mae"), 3),
+        )  # fmt: skip
+    out.print(table)

@@ -21,8 +21,10 @@ from tenure.cli._common import (
 )
 
 HELP = """Write one self-contained HTML report that opens offline: KPI tiles, trends,
-cohort heatmaps, segments, goal progress, the industry benchmark and the
-definitions used; numbers, dates and currency formatted for --locale.
+cohort heatmaps, segments, the predictions kept by tenure predict and tenure
+fit (the report fits no model: run those first), goal progress, the industry
+benchmark and the definitions used; numbers, dates and currency formatted
+for --locale.
 
 Example:
 

@@ -11,13 +11,18 @@ from tenure.cli._common import (
     ActiveByOption,
     ActivityWindowOption,
     AsOfOption,
+    ChannelOption,
+    CohortOption,
+    CountryOption,
     EngineOption,
     JsonOption,
     MasterOption,
+    SegmentFilterOption,
     StoreOption,
     TimezoneOption,
     emit_json,
     engine_settings,
+    filters_of,
     fmt_number,
     out_console,
     progress,
@@ -60,6 +65,10 @@ def segments(
     active_by: ActiveByOption = None,
     timezone: TimezoneOption = None,
     wide: WideOption = False,
+    country: CountryOption = None,
+    channel: ChannelOption = None,
+    cohort: CohortOption = None,
+    segment: SegmentFilterOption = None,
     engine: EngineOption = None,
     master: MasterOption = None,
     store: StoreOption = None,
@@ -78,9 +87,10 @@ def segments(
         activity_window=activity_window, active_by=active_by, engine=engine, master=master,
         settings=settings,
     )  # fmt: skip
+    chosen = filters_of(country=country, channel=channel, cohort=cohort, segment=segment)
     with progress(not json_) as update:
         update("scoring customers")
-        sizes = compute(kind=kind, as_of=to or as_of, **common)
+        sizes = compute(kind=kind, as_of=to or as_of, filters=chosen, **common)
         matrix = None
         if from_:
             update("comparing two dates")

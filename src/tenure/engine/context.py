@@ -98,7 +98,9 @@ def check_timezone(tz: str) -> str:
 class Context:
     """A source read under one set of definitions."""
 
-    def __init__(self, source: Source, defs: Definitions | None = None) -> None:
+    def __init__(
+        self, source: Source, defs: Definitions | None = None, *, check_as_of: bool = True
+    ) -> None:
         self.source = source
         self.defs = defs or Definitions()
         self.engine = source.engine
@@ -106,7 +108,7 @@ class Context:
         source._contexts.append(self)
         self.active_by = self._resolve_active_by()
         self.as_of: date = self.defs.as_of or self._data_end()
-        if self.defs.as_of is not None:
+        if self.defs.as_of is not None and check_as_of:  # a filtered read keeps the data's
             self._check_as_of()
         self.as_of_day = periods.day_number(self.as_of)
 

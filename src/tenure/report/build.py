@@ -101,7 +101,7 @@ def collect(
     progress("churn")
     churn_section = guarded(
         "churn", "Churn and survival", churn.section, ctx, settings, fmt, chart_blocks, kept.churn,
-        frames["month"],
+        frames["month"], fit=False,
     )  # fmt: skip
     sections.append(churn_section)
     _churn_tile(top["tiles"], frames["month"], churn_section.get("summary"), fmt)
@@ -125,11 +125,13 @@ def metric_frames(ctx: Context) -> dict[str, pd.DataFrame]:
     return {"month": period_metrics(ctx, "month"), "quarter": period_metrics(ctx, "quarter")}
 
 
-def guarded(section_id: str, title: str, build: Callable[..., dict], *args: Any) -> dict[str, Any]:
-    """``build(*args)``, or the section saying why it is empty when the data
-    cannot give it (no orders yet, no repeat buyers)."""
+def guarded(
+    section_id: str, title: str, build: Callable[..., dict], *args: Any, **kwargs: Any
+) -> dict[str, Any]:
+    """``build(*args, **kwargs)``, or the section saying why it is empty when
+    the data cannot give it (no orders yet, no repeat buyers)."""
     try:
-        return build(*args)
+        return build(*args, **kwargs)
     except InputError as exc:
         return {"id": section_id, "title": title, "text": exc.what}
 

@@ -78,11 +78,15 @@ def section(
     html: Any,
     kept: Any = None,
     monthly: pd.DataFrame | None = None,
+    *,
+    fit: bool = True,
 ) -> dict[str, Any]:
     """``html(figs, prefix)`` turns figures into the page's chart blocks.
     ``kept``, a churn model read back from the store
     (:func:`tenure.predictions.store.load_churn`), is shown instead of
-    fitting one. ``monthly``, the monthly metrics when already computed,
+    fitting one; with ``fit=False`` (the report, the dashboard) none is
+    fitted when none is kept, and the part names the command that keeps one.
+    ``monthly``, the monthly metrics when already computed,
     gives the monthly churn rate the model's churn is set against.
 
     When the model does not beat the recency-only baseline, the section
@@ -95,7 +99,10 @@ def section(
             monthly = period_metrics(ctx, "month")
         except InputError:  # no month is complete yet: there is no monthly rate to compare
             monthly = pd.DataFrame()
-    risk, result = _churn(ctx, fmt, html, kept, monthly)
+    if kept is None and not fit:
+        risk, result = _not_kept(), None
+    else:
+        risk, result = _churn(ctx, fmt, html, kept, monthly)
     out: dict[str, Any] = {
         "id": "churn",
         "title": "Churn and survival",
@@ -111,6 +118,14 @@ def section(
             "expected_share": 100 * float(c["churn_probability"].mean()) if len(c) else None,
         }
     return out
+
+
+def _not_kept() -> dict[str, Any]:
+    return {
+        "title": "Churn risk",
+        "text": "No churn model is kept in the store yet: tenure fit churn fits one and keeps "
+        "every active customer's churn risk, for this page and the customer pages.",
+    }
 
 
 # -- the two churns ----------------------------------------------------------------

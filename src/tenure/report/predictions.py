@@ -54,6 +54,11 @@ def section(
         tables.append(_params("Gamma-Gamma spend per purchase", spend, fmt))
     figs = []
     notes = []
+    if scores.as_of < ctx.as_of:  # kept scores are not refreshed behind the user's back
+        notes.append(
+            f"These scores are those of {fmt.date(scores.as_of)}; the data now runs to "
+            f"{fmt.date(ctx.as_of)}: tenure predict scores every customer again."
+        )
     checked = kept.validated(scores.model)
     if checked is None:
         notes.append(

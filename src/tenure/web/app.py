@@ -21,14 +21,17 @@ from tenure.web import errors
 from tenure.web.cache import PageCache
 from tenure.web.routes import (
     admin,
-    analysis,
+    cohorts,
     customers,
     dashboard,
+    goals,
     health,
     ingest,
     me,
     metrics,
     predictions,
+    runs,
+    segments,
     session,
 )
 from tenure.web.secret import server_secret
@@ -95,9 +98,12 @@ def create_app(
     app.state.sessions = SessionCache()
     app.state.currency = settings.reporting_currency or "EUR"
     errors.install(app)
-    for module in (
-        health, session, dashboard, me, metrics, analysis, predictions, customers, ingest, admin,
-    ):  # fmt: skip
+    # one router per resource
+    routers = (
+        health, session, dashboard, me, metrics, cohorts, segments, goals, runs, predictions,
+        customers, ingest, admin,
+    )  # fmt: skip
+    for module in routers:
         app.include_router(module.router)
     app.include_router(dashboard.static)
     return app

@@ -19,6 +19,7 @@ from typing import Any
 import pandas as pd
 
 from tenure.analysis import open_context
+from tenure.analysis.filters import Filters
 from tenure.analysis.predictions import StoredPredictions, stored_predictions
 from tenure.config import Settings
 from tenure.engine.context import Context
@@ -59,6 +60,7 @@ def _predictions(ctx: Context, settings: Settings, fmt: Formatter) -> dict[str, 
     verdict = churn.baseline_verdict(kept.churn.evaluation, fmt) if kept.churn else None
     if verdict:
         health["text"] = " ".join(t for t in (verdict, health.get("text")) if t)
+    shown = (ctx, settings, fmt, html)
     return {
         "sections": [
             health,
@@ -66,7 +68,7 @@ def _predictions(ctx: Context, settings: Settings, fmt: Formatter) -> dict[str, 
                 "predictions", "Predictions", predictions.section, ctx, settings, fmt, html, kept
             ),
             build.guarded(
-                "churn", "Churn and survival", churn.section, ctx, settings, fmt, html, kept.churn
+                "churn", "Churn and survival", churn.section, *shown, kept.churn, fit=False
             ),
         ]
     }
@@ -122,20 +124,24 @@ BUILDERS: dict[str, Callable[[Context, Settings, Formatter], dict[str, Any]]] = 
 }
 
 
-def page(request: Any, name: str, locale: str) -> dict[str, Any]:
-    """The page's tiles and sections, kept (see :func:`cached`) while the
-    store is unchanged."""
+def page(request: Any, name: str, locale: str, filters: Filters | None = None) -> dict[str, Any]:
+    """The page's tiles and sections, of the customers ``filters`` pick
+    (computed in the engine by the library, as ``tenure metrics --country``
+    would), kept (see :func:`cached`) while the store is unchanged."""
     settings = request.app.state.settings
+    filters = filters or Filters()
 
     def compute() -> dict[str, Any]:
-        with open_context(settings=settings) as ctx:
+        with open_context(settings=settings, filters=filters) as ctx:
             fmt = Formatter(locale, ctx.source.currency)
             body = BUILDERS[name](ctx, settings, fmt)
             body["definitions"] = ctx.describe()
+            if filters:
+                body["definitions"]["filters"] = filters.describe()
             body["as_of"] = fmt.date(ctx.as_of)
         return body
 
-    return cached(request, ("page", name, locale), compute)
+    return cached(request, ("page", name, locale, filters), compute)
 
 
 def customer_table(request: Any):

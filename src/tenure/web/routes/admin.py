@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from tenure.access import apikeys, users
-from tenure.web.security import Principal, need
+from tenure.web.deps import Admin, KeysDep, OpsDep
 
 router = APIRouter(prefix="/api/v1", tags=["admin"])
 
@@ -26,38 +26,28 @@ class NewKey(BaseModel):
 
 
 @router.get("/users")
-def list_users(request: Request, _: Principal = Depends(need("admin"))) -> list[dict[str, Any]]:
-    return users.list_users(request.app.state.ops)
+def list_users(ops: OpsDep, _: Admin) -> list[dict[str, Any]]:
+    return users.list_users(ops)
 
 
 @router.post("/users", status_code=201)
-def add_user(
-    request: Request, body: NewUser, _: Principal = Depends(need("admin"))
-) -> dict[str, Any]:
-    return users.add_user(
-        request.app.state.ops, body.email, body.role, body.password, name=body.name
-    )
+def add_user(ops: OpsDep, body: NewUser, _: Admin) -> dict[str, Any]:
+    return users.add_user(ops, body.email, body.role, body.password, name=body.name)
 
 
 @router.get("/apikeys")
-def list_keys(request: Request, _: Principal = Depends(need("admin"))) -> list[dict[str, Any]]:
-    return apikeys.list_keys(request.app.state.ops)
+def list_keys(ops: OpsDep, _: Admin) -> list[dict[str, Any]]:
+    return apikeys.list_keys(ops)
 
 
 @router.post("/apikeys", status_code=201)
-def create_key(
-    request: Request, body: NewKey, who: Principal = Depends(need("admin"))
-) -> dict[str, Any]:
+def create_key(ops: OpsDep, body: NewKey, who: Admin) -> dict[str, Any]:
     """A new key; its ``key`` is shown this once and kept only hashed."""
-    return apikeys.create_key(
-        request.app.state.ops, list(body.scopes), name=body.name, created_by=who.name
-    )
+    return apikeys.create_key(ops, list(body.scopes), name=body.name, created_by=who.name)
 
 
 @router.delete("/apikeys/{prefix}")
-def revoke_key(
-    request: Request, prefix: str, _: Principal = Depends(need("admin"))
-) -> dict[str, Any]:
-    revoked = apikeys.revoke_key(request.app.state.ops, prefix)
-    request.app.state.keys.forget(revoked["prefix"])
+def revoke_key(ops: OpsDep, keys: KeysDep, prefix: str, _: Admin) -> dict[str, Any]:
+    revoked = apikeys.revoke_key(ops, prefix)
+    keys.forget(revoked["prefix"])
     return revoked

@@ -11,10 +11,12 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
+from tenure.analysis.filters import Filters
 from tenure.profiles import SORTS, customer_list, customer_page
 from tenure.report.formatting import Formatter
 from tenure.web import dashboard
 from tenure.web.cache import kept
+from tenure.web.deps import CustomerFilters
 from tenure.web.i18n import LOCALES, language, translations
 from tenure.web.pages import fragment, render
 from tenure.web.security import need
@@ -29,14 +31,23 @@ def _fmt(request: Request) -> Formatter:
     return Formatter(LOCALES[language(request)], request.app.state.currency)
 
 
-async def _page(request: Request, name: str, path: str, template: str = "page.html", **extra: Any):
-    """The page ``name``: its numbers and their rendered tiles and sections
-    are kept until the store changes, so a repeated view only renders the
-    frame around them (the reader's login, the navigation)."""
+async def _page(
+    request: Request,
+    name: str,
+    path: str,
+    template: str = "page.html",
+    filters: Filters | None = None,
+    **extra: Any,
+):
+    """The page ``name``, of the customers ``filters`` pick: its numbers and
+    their rendered tiles and sections are kept until the store changes, so a
+    repeated view only renders the frame around them (the reader's login,
+    the navigation)."""
     lang = language(request)
+    filters = filters or Filters()
 
     def compute() -> dict[str, Any]:
-        body = dashboard.page(request, name, LOCALES[lang])  # reads under the store's lock
+        body = dashboard.page(request, name, LOCALES[lang], filters)  # under the store's lock
         body = translate_body(body, translations(lang).gettext)
         return {
             "body": body,
@@ -44,21 +55,24 @@ async def _page(request: Request, name: str, path: str, template: str = "page.ht
             "sections": fragment("page_parts.html", lang, part="sections", body=body),
         }
 
-    parts = await kept(request, ("page html", name, lang), compute, lock=False)
+    parts = await kept(request, ("page html", name, lang, filters), compute, lock=False)
     headings = {"overview": "Overview", "retention": "Retention", "segments": "Segments",
                 "predictions": "Predictions"}  # fmt: skip
     heading = translations(lang).gettext(headings[name])
-    return render(request, template, heading=heading, current=path, charts=True, **parts, **extra)
+    return render(
+        request, template, heading=heading, current=path, charts=True, filters=filters,
+        **parts, **extra,
+    )  # fmt: skip
 
 
 @router.get("/")
-async def overview(request: Request) -> Response:
-    return await _page(request, "overview", "/")
+async def overview(request: Request, filters: CustomerFilters) -> Response:
+    return await _page(request, "overview", "/", filters=filters)
 
 
 @router.get("/retention")
-async def retention(request: Request) -> Response:
-    return await _page(request, "retention", "/retention")
+async def retention(request: Request, filters: CustomerFilters) -> Response:
+    return await _page(request, "retention", "/retention", filters=filters)
 
 
 @router.get("/segments")

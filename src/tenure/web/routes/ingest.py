@@ -14,13 +14,13 @@ import csv
 import json
 from typing import Any
 
-from fastapi import APIRouter, Body, Depends, Request
+from fastapi import APIRouter, Body
 from pydantic import ConfigDict, Field, create_model
 
 from tenure.datamodel import KINDS, Kind
 from tenure.errors import InputError
+from tenure.web.deps import SettingsDep, StoreLockDep, Writer
 from tenure.web.json import json_response
-from tenure.web.security import Principal, need
 
 router = APIRouter(prefix="/api/v1", tags=["ingest"])
 
@@ -84,9 +84,10 @@ def _endpoint(path: str, kind: Kind):
     model = _row_model(kind)
 
     def ingest_rows(
-        request: Request,
+        settings: SettingsDep,
+        lock: StoreLockDep,
+        who: Writer,
         rows: list[model] = Body(..., min_length=1, max_length=MAX_ROWS),  # type: ignore[valid-type]
-        who: Principal = Depends(need("write")),
     ):
         from tenure.ingestion.pipeline import ingest
         from tenure.store.workspace import Workspace
@@ -97,9 +98,8 @@ def _endpoint(path: str, kind: Kind):
                 "every row is empty.", hint=f"Send a list of {kind.name} with their fields.",
                 source=f"POST /api/v1/{path}",
             )  # fmt: skip
-        with request.app.state.store_lock.write():
-            with Workspace.open(request.app.state.settings, create=False) as ws:
-                result = ingest(kind.name, _table(records), workspace=ws)
+        with lock.write(), Workspace.open(settings, create=False) as ws:
+            result = ingest(kind.name, _table(records), workspace=ws)
         out = result.to_dict()
         body = {
             "kind": kind.name,

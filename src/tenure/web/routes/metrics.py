@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from tenure.web.cache import kept_json
+from tenure.web.deps import FiltersDep, SettingsDep
 from tenure.web.security import need
 
 router = APIRouter(prefix="/api/v1", tags=["metrics"])
@@ -17,6 +18,8 @@ router = APIRouter(prefix="/api/v1", tags=["metrics"])
 @router.get("/metrics", dependencies=[Depends(need("read"))])
 async def metrics(
     request: Request,
+    settings: SettingsDep,
+    filters: FiltersDep,
     period: Literal["month", "quarter", "year"] = "month",
     activity_window: Annotated[int | None, Query(ge=1, le=3650)] = None,
     active_by: Literal["auto", "purchase", "subscription", "either"] | None = None,
@@ -31,9 +34,9 @@ async def metrics(
     def compute() -> dict:
         frame = compute_metrics(
             period=period, activity_window=activity_window, active_by=active_by, as_of=as_of,
-            settings=request.app.state.settings,
+            settings=settings, filters=filters,
         )  # fmt: skip
         return metrics_document(frame.tail(last) if last else frame, period)
 
-    what = ("metrics", period, activity_window, active_by, as_of, last)
+    what = ("metrics", period, activity_window, active_by, as_of, last, filters)
     return await kept_json(request, what, compute)

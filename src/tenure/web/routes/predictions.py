@@ -22,6 +22,7 @@ from fastapi.responses import Response
 
 from tenure.analysis.predictions import fits_document, kept_document, stored_predictions
 from tenure.web.cache import kept_json
+from tenure.web.deps import SettingsDep
 from tenure.web.security import need
 
 router = APIRouter(
@@ -30,19 +31,19 @@ router = APIRouter(
 
 
 @router.get("")
-async def predictions(request: Request, top: Annotated[int, Query(ge=0, le=1000)] = 10) -> Response:
+async def predictions(
+    request: Request, settings: SettingsDep, top: Annotated[int, Query(ge=0, le=1000)] = 10
+) -> Response:
     """The kept scores with their totals and the ``top`` customers by CLV."""
-    settings = request.app.state.settings
     return await kept_json(
         request, ("predictions", top), lambda: kept_document(stored_predictions(settings), top)
     )
 
 
 @router.get("/fits")
-async def fits(request: Request) -> Response:
+async def fits(request: Request, settings: SettingsDep) -> Response:
     """Every kept fit, oldest first, each with its holdout validation (null
     for a fit made without ``--calibration-end``)."""
-    settings = request.app.state.settings
     return await kept_json(
         request, ("prediction fits",), lambda: fits_document(stored_predictions(settings))
     )

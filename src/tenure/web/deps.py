@@ -1,0 +1,104 @@
+"""What a route may ask for, typed: the settings, the stores and their
+lock, the caches and the caller. Routes take these as parameters instead
+of reaching into ``request.app.state``, so what each one uses is in its
+signature (and a test can see it).
+
+>>> @router.get("/example")
+... def example(settings: SettingsDep, who: Reader) -> dict: ...
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+from typing import Annotated
+
+from fastapi import Depends, Query, Request
+
+from tenure.access.apikeys import KeyCache
+from tenure.analysis.filters import Filters
+from tenure.config import Settings
+from tenure.store.ops import OpsStore
+from tenure.web.cache import PageCache
+from tenure.web.security import Principal, need, principal
+from tenure.web.storelock import StoreLock
+
+
+def settings(request: Request) -> Settings:
+    """The settings of the store being served (the library reads with them)."""
+    return request.app.state.settings
+
+
+def ops(request: Request) -> OpsStore:
+    """The operational store: users, keys, sessions, runs, goals."""
+    return request.app.state.ops
+
+
+def store_lock(request: Request) -> StoreLock:
+    """Readers of the analytics store hold it shared; a reload, exclusive."""
+    return request.app.state.store_lock
+
+
+def keys(request: Request) -> KeyCache:
+    """The API keys seen lately, forgotten when one is revoked."""
+    return request.app.state.keys
+
+
+def answers(request: Request) -> PageCache:
+    """The cache of JSON answers, bounded in bytes."""
+    return request.app.state.answers
+
+
+def currency(request: Request) -> str:
+    """The reporting currency the pages show money in."""
+    return request.app.state.currency
+
+
+SettingsDep = Annotated[Settings, Depends(settings)]
+OpsDep = Annotated[OpsStore, Depends(ops)]
+StoreLockDep = Annotated[StoreLock, Depends(store_lock)]
+KeysDep = Annotated[KeyCache, Depends(keys)]
+CurrencyDep = Annotated[str, Depends(currency)]
+# the caller, with the scope each kind of route needs
+Caller = Annotated[Principal, Depends(principal)]
+Reader = Annotated[Principal, Depends(need("read"))]
+Writer = Annotated[Principal, Depends(need("write"))]
+Admin = Annotated[Principal, Depends(need("admin"))]
+
+
+def customer_filters(
+    country: Annotated[
+        str | None, Query(max_length=60, description="Only customers of this country (DE).")
+    ] = None,
+    channel: Annotated[
+        str | None, Query(max_length=60, description="Only customers acquired through it.")
+    ] = None,
+    cohort: Annotated[
+        str | None,
+        Query(pattern=r"^\d{4}-\d{2}$", description="Only customers first buying in YYYY-MM."),
+    ] = None,
+    segment: Annotated[
+        str | None,
+        Query(max_length=60, description="Only customers in this segment now (or rfm:SEGMENT)."),
+    ] = None,
+) -> Filters:
+    """The customers a read is about (all when none is given)."""
+    return Filters.of(dict(country=country, channel=channel, cohort=cohort, segment=segment))
+
+
+def filters(
+    chosen: Annotated[Filters, Depends(customer_filters)],
+    from_: Annotated[
+        date | None, Query(alias="from", description="Only periods from this date on.")
+    ] = None,
+    to: Annotated[date | None, Query(description="End the data at this date.")] = None,
+) -> Filters:
+    """The customers and the dates a read is about."""
+    found = replace(chosen, start=from_, end=to)
+    found.check()
+    return found
+
+
+# what a read is about: the same filters as the CLI's --country ... --from --to
+CustomerFilters = Annotated[Filters, Depends(customer_filters)]
+FiltersDep = Annotated[Filters, Depends(filters)]

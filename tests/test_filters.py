@@ -18,7 +18,7 @@ from tenure.errors import ConfigError
 @pytest.fixture(scope="module")
 def shop(tmp_path_factory):
     """A small demo store, its files, and its as-of date."""
-    from tenure.cli.demo import ORDER
+    from tenure.datamodel import INGEST_ORDER as ORDER
     from tenure.datasets.demo import generate_demo
     from tenure.ingestion.pipeline import ingest
     from tenure.store.workspace import Workspace
@@ -35,7 +35,7 @@ def shop(tmp_path_factory):
 
 def _store_of(shop, name: str, keep) -> object:
     """A store of only the customers ``keep(customers, orders)`` names."""
-    from tenure.cli.demo import ORDER
+    from tenure.datamodel import INGEST_ORDER as ORDER
     from tenure.ingestion.pipeline import ingest
     from tenure.store.workspace import Workspace
 

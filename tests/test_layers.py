@@ -68,3 +68,18 @@ def test_no_module_imports_a_private_name_of_another_package():
             ):
                 found.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.module} {private}")
     assert found == []
+
+
+def test_tests_build_their_stores_below_the_command_line():
+    # a fixture that needs a demo store uses the library (tenure.datasets,
+    # tenure.ingestion, tenure.datamodel.INGEST_ORDER), not the demo command's
+    # internals, so that the command can change without breaking other tests
+    found = []
+    tests = ROOT / "tests"
+    for path in tests.rglob("*.py"):
+        if path == tests / "cli" / "test_demo.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and (node.module or "") == "tenure.cli.demo":
+                found.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert found == []

@@ -60,8 +60,8 @@ def test_columns_that_cannot_give_way_stay():
 
 @pytest.fixture(scope="module")
 def demo_store(tmp_path_factory):
-    from tenure.datamodel import INGEST_ORDER as ORDER
     from tenure.config import load_settings
+    from tenure.datamodel import INGEST_ORDER as ORDER
     from tenure.datasets.demo import generate_demo
     from tenure.ingestion.pipeline import ingest
     from tenure.store.workspace import Workspace

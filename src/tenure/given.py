@@ -38,7 +38,7 @@ import ibis
 from tenure.config import Settings, load_settings
 from tenure.datamodel import KINDS
 from tenure.engine.source import Source, open_store
-from tenure.errors import ColumnNotFoundError, ConfigError, InputError
+from tenure.errors import ConfigError, InputError
 from tenure.sqltext import lit, q
 
 # what each kind keeps for the engine, and the columns a fit reads as they are
@@ -243,22 +243,15 @@ def read_records(
 
 
 def _resolve(kind, columns: list[str], wanted, name: str):
-    """The ingest's mapping, except that an order needs no id: without an id
-    column, or where the id is empty, the row's line stands in."""
+    """The ingest's mapping. Without an order id column, orders get the
+    ingest's derived ids (customer, date, amount and the place among rows
+    alike); where an id column has an empty cell, the row's line stands in."""
     from tenure.ingestion import mapping as mapping_mod
 
-    line = "'#' || CAST(_line AS VARCHAR)"
-    if kind.name != "orders":
-        return mapping_mod.resolve(kind, columns, wanted, name)
-    try:
-        resolved = mapping_mod.resolve(kind, columns, wanted, name)
-    except ColumnNotFoundError as exc:
-        if exc.expected != "order_id":
-            raise
-        resolved = mapping_mod.resolve(
-            kind, columns, replace(wanted, sql={**wanted.sql, "order_id": line}), name
-        )
+    resolved = mapping_mod.resolve(kind, columns, wanted, name)
+    if kind.name != "orders" or "order_id" not in resolved.columns:
         return resolved
+    line = "'#' || CAST(_line AS VARCHAR)"
     col = resolved.columns.pop("order_id")
     resolved.sql["order_id"] = f"coalesce(nullif(trim(CAST({q(col)} AS VARCHAR)), ''), {line})"
     return resolved

@@ -345,9 +345,10 @@ def test_a_kept_churn_model_reads_back_as_it_was_fitted(cli, demo, tmp_path):
     # the report's churn part made from it says so and shows the kept numbers
     fmt = Formatter("en", "EUR")
     with open_store(mine) as source:
-        part = churn_section._churn(
-            Context(source, Definitions()), fmt, lambda figs, prefix: figs, kept
+        shown = churn_section.section(
+            Context(source, Definitions()), mine, fmt, lambda figs, prefix: figs, kept, fit=False
         )
+    part = shown["parts"][0]
     assert f"kept in the store (version {record['model_version']}" in part["text"]
     scores = part["tables"][0]["rows"][0]
     assert scores[:3] == [

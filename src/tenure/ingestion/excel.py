@@ -16,6 +16,7 @@ from typing import Any
 import duckdb
 
 from tenure.errors import InputError, MissingExtraError
+from tenure.ingestion.sniff import unique_names
 from tenure.sqltext import lit, q
 
 BATCH_ROWS = 50_000
@@ -62,8 +63,6 @@ def read_xlsx(
 ) -> tuple[list[str], int, int, list[str]]:
     """Fill ``raw`` and ``broken`` from the first sheet: (columns, read, broken, notes)."""
     import pyarrow as pa
-
-    from tenure.ingestion.readers import unique_names
 
     book = _open(path)
     notes = []

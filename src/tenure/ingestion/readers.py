@@ -26,6 +26,7 @@ import duckdb
 
 from tenure.errors import InputError
 from tenure.ingestion import sniff, unpack
+from tenure.ingestion.sniff import unique_names
 from tenure.sqltext import lit, q
 from tenure.store.analytics import scalar
 
@@ -421,29 +422,6 @@ def _header(path: Path, delimiter: str, enc: str) -> list[str] | None:
     """The header line's column names (kept for callers of earlier versions)."""
     fields = _first_fields(path, delimiter, enc)
     return None if fields is None else unique_names([f.strip() for f in fields])
-
-
-RESERVED = {"_line", "_rec", "_text"}
-
-
-def unique_names(names: list[str]) -> list[str]:
-    """Column names made usable: blanks named by position, repeats numbered."""
-    seen: dict[str, int] = {}
-    out = []
-    for i, name in enumerate(names):
-        name = name or f"column{i + 1}"
-        if name in RESERVED:
-            name = f"{name}_src"
-        if name in seen:
-            seen[name] += 1
-            name = f"{name}_{seen[name]}"
-        else:
-            seen[name] = 1
-        out.append(name)
-    return out
-
-
-_unique = unique_names
 
 
 def _explode_json(con: duckdb.DuckDBPyConnection) -> list[str]:

@@ -185,3 +185,24 @@ def transcode_to_utf8(path: Path, encoding: str, target: Path) -> None:
         while block := src.read(8 * 1024 * 1024):
             dst.write(decoder.decode(block).encode("utf-8"))
         dst.write(decoder.decode(b"", final=True).encode("utf-8"))
+
+
+# the columns the readers add to every row of a file
+RESERVED = {"_line", "_rec", "_text"}
+
+
+def unique_names(names: list[str]) -> list[str]:
+    """Column names made usable: blanks named by position, repeats numbered."""
+    seen: dict[str, int] = {}
+    out = []
+    for i, name in enumerate(names):
+        name = name or f"column{i + 1}"
+        if name in RESERVED:
+            name = f"{name}_src"
+        if name in seen:
+            seen[name] += 1
+            name = f"{name}_{seen[name]}"
+        else:
+            seen[name] = 1
+        out.append(name)
+    return out

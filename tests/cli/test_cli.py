@@ -170,6 +170,21 @@ def test_a_failed_ingest_creates_no_store(cli, tmp_path, store):
     assert not store.exists()
 
 
+@pytest.mark.parametrize(
+    "command",
+    [["metrics"], ["cohorts"], ["segments"], ["fit", "bgnbd"], ["predict"], ["fits"],
+     ["report"], ["goal", "list"], ["runs"]],  # fmt: skip
+    ids=" ".join,
+)
+def test_a_command_on_a_store_that_is_not_there_says_so_and_creates_none(cli, store, command):
+    r = cli(*command, "--store", store, "--json")
+    assert r.code == 1
+    error = r.json()["error"]
+    assert error["message"] == f"there is no tenure store at {store}."
+    assert "tenure ingest" in error["hint"]
+    assert not store.exists()
+
+
 def test_a_failed_run_is_recorded_as_failed_with_its_reason(cli, tmp_path, store):
     write(tmp_path / "o.csv", ORDERS)
     assert cli("ingest", "orders", tmp_path / "o.csv", "--store", store).code == 0

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from datetime import UTC, datetime
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -91,6 +92,18 @@ class OpsStore:
 
     @staticmethod
     def _prepare(engine: sa.Engine, url: str, *, create: bool, store_hint: str) -> None:
+        database = engine.url.database
+        if (
+            not create
+            and engine.url.get_backend_name() == "sqlite"
+            and database not in (None, "", ":memory:")
+            and not Path(database).exists()
+        ):  # SQLite would say "unable to open database file"; say what is missing
+            raise ConfigError(
+                f"there is no tenure store at {Path(database).parent}.",
+                hint="Ingest data first (tenure ingest KIND FILE), try `tenure demo`, "
+                "or pass --store.",
+            )
         try:
             with engine.connect() as conn:
                 current = _current_revision(conn)

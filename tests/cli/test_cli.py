@@ -172,8 +172,17 @@ def test_a_failed_ingest_creates_no_store(cli, tmp_path, store):
 
 @pytest.mark.parametrize(
     "command",
-    [["metrics"], ["cohorts"], ["segments"], ["fit", "bgnbd"], ["predict"], ["fits"],
-     ["report"], ["goal", "list"], ["runs"]],  # fmt: skip
+    [
+        ["metrics"],
+        ["cohorts"],
+        ["segments"],
+        ["fit", "bgnbd"],
+        ["predict"],
+        ["fits"],
+        ["report"],
+        ["goal", "list"],
+        ["runs"],
+    ],  # fmt: skip
     ids=" ".join,
 )
 def test_a_command_on_a_store_that_is_not_there_says_so_and_creates_none(cli, store, command):

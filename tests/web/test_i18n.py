@@ -260,7 +260,7 @@ def _visible(html: str) -> str:
     import html as entities
 
     html = re.sub(r"<(style|script)\b.*?</\1>", "", html, flags=re.S)
-    html = re.sub(r'<div class="chart[^"]*">.*?</div>', "", html, flags=re.S)
+    html = re.sub(r'<div class="chart(?: wide)?">.*?</div>', "", html, flags=re.S)
     return entities.unescape(re.sub(r"<[^>]+>", "\n", html))
 
 
@@ -337,6 +337,7 @@ WORDS = {
     # a segment, a sort option, a tile's note, the definitions, the predictions' headline
     "de": {
         "/customers": ["gefährdet", "Tage seit der letzten Bestellung", "hoher Wert"],
+        "/customers/C000091": ["gefährdet", "Tage seit dem letzten Kauf"],
         "/segments": ["Gefährdete Kunden mit hohem Wert", "kurz vor dem Einschlafen", "verloren"],
         "/": ["gegenüber der Vorperiode", "Richtwert Einzelhandel", "Ziele und ihr Fortschritt",
               "Prognose zum Stichtag"],
@@ -346,6 +347,7 @@ WORDS = {
     },
     "es": {
         "/customers": ["en riesgo", "días desde el último pedido", "alto valor"],
+        "/customers/C000091": ["en riesgo", "días desde la última compra"],
         "/segments": ["Clientes de alto valor en riesgo", "a punto de dormirse", "perdidos"],
         "/": ["respecto al periodo anterior", "referencia de comercio minorista", "Objetivos y su progreso",
               "previsión a la fecha límite"],

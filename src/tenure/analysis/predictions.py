@@ -23,6 +23,7 @@ import pandas as pd
 from tenure.config import Settings
 from tenure.errors import ConfigError, NotFoundError
 from tenure.jsondoc import plain, records
+from tenure.messages import Message
 from tenure.predictions.scoring import Scores
 
 # what ``tenure predict`` does, for the places that find nothing kept
@@ -76,7 +77,7 @@ class StoredPredictions:
         """Why there are no scores to show, and the command that makes them."""
         if self.scores is not None:
             return None
-        return (
+        return Message(
             "No predictions are kept in the store yet: run tenure predict (with your "
             "--model, --horizon, --discount-rate and --margin) to fit the models and keep "
             "every customer's scores."

@@ -21,6 +21,7 @@ from tenure.config import Settings
 from tenure.engine import localtime, periods
 from tenure.engine.source import Source
 from tenure.errors import ConfigError, InputError
+from tenure.messages import Message
 
 # how far after the data's last day an as-of date may be
 MAX_DAYS_AFTER_DATA = 366
@@ -273,10 +274,14 @@ class Context:
     def describe(self) -> dict[str, Any]:
         """The definitions every output states."""
         window = self.defs.activity_window
+        # a Message: the surfaces say it in the reader's language
         text = {
-            "purchase": f"a purchase in the {window} days up to the date",
-            "subscription": "an active subscription at the end of the date",
-            "either": f"an active subscription, or a purchase in the {window} days up to the date",
+            "purchase": Message("a purchase in the {window} days up to the date", window=window),
+            "subscription": Message("an active subscription at the end of the date"),
+            "either": Message(
+                "an active subscription, or a purchase in the {window} days up to the date",
+                window=window,
+            ),
         }[self.active_by]
         return {
             "active_customer": text,

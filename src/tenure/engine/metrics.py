@@ -35,6 +35,7 @@ import pandas as pd
 from tenure.engine import activity, periods, subscriptions, surveys
 from tenure.engine.context import PURCHASE_STATUSES, Context
 from tenure.errors import InputError
+from tenure.messages import Message
 
 COLUMNS = [
     "period", "period_start", "period_end",
@@ -261,11 +262,15 @@ def _before_first_lapse(ctx: Context, starts: pd.Series) -> list[str]:
     first = pd.Timestamp(first).date()
     window = int(ctx.defs.activity_window)
     lapse = first + timedelta(days=window)
-    who = "no buyer" if ctx.active_by == "purchase" else "no customer active by a purchase"
-    why = (
-        f"the period starts less than the {window}-day activity window after the first "
-        f"purchase ({first.isoformat()}), so {who} could have lapsed yet; the first "
-        f"period that can show churn starts on or after {lapse.isoformat()}"
+    who = Message("no buyer" if ctx.active_by == "purchase" else "no customer active by a purchase")
+    why = Message(
+        "the period starts less than the {window}-day activity window after the first purchase "
+        "({first}), so {who} could have lapsed yet; the first period that can show churn starts "
+        "on or after {lapse}",
+        window=window,
+        first=first.isoformat(),
+        who=who,
+        lapse=lapse.isoformat(),
     )
     return [why if start < lapse else "" for start in starts]
 

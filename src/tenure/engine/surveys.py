@@ -20,6 +20,7 @@ from scipy import stats
 
 from tenure.engine import periods
 from tenure.engine.context import Context
+from tenure.messages import Message
 
 Z95 = 1.959963984540054
 
@@ -92,7 +93,7 @@ def add_scores(frame: pd.DataFrame, counts: pd.DataFrame | None, missing: list[d
                 missing[i][kind] = (
                     "no survey answers in the data"
                     if counts is None
-                    else f"no {kind} answers in this period"
+                    else Message("no {kind} answers in this period", kind=kind)
                 )
                 continue
             row = sub.loc[index]

@@ -20,6 +20,7 @@ import pandas as pd
 from tenure.engine.context import Context
 from tenure.engine.summaries import TIME_UNITS, btyd_statistics, purchase_summary
 from tenure.errors import ConfigError, InputError
+from tenure.messages import Message
 from tenure.models import DAYS_PER_YEAR, PurchaseModel
 from tenure.models.btyd import BetaGeo, ParetoNBD
 from tenure.models.mbgnbd import ModifiedBetaGeo
@@ -171,20 +172,29 @@ def alive_headline(summary: dict[str, Any], number: Any = "{:,}".format) -> str:
     """The sentence every surface shows for :func:`likely_alive`'s counts;
     ``number`` formats a count (the report's locale, say)."""
     s = summary
-    head = (
-        f"{number(s['likely_alive_repeat'])} of {number(s['repeat_customers'])} repeat "
-        "customers are likely still customers (P(alive) ≥ 50 %)"
-    )
+    counts = {
+        "alive": number(s["likely_alive_repeat"]), "repeat": number(s["repeat_customers"]),
+        "once": number(s["one_time_buyers"]),
+    }  # fmt: skip
+    # a Message: the sentence in English, and its template for the surfaces
+    # that say it in the reader's language
     if s["one_time_buyers"] == 0:
-        return head
-    if not s["one_time_status_known"]:
-        return (
-            f"{head}; {number(s['one_time_buyers'])} one-time buyers, whose status "
-            "the model cannot tell (BG/NBD holds every customer without a repeat purchase alive)"
+        return Message(
+            "{alive} of {repeat} repeat customers are likely still customers (P(alive) ≥ 50 %)",
+            **counts,
         )
-    return (
-        f"{head}, and {number(s['likely_alive_one_time'])} of "
-        f"{number(s['one_time_buyers'])} one-time buyers"
+    if not s["one_time_status_known"]:
+        return Message(
+            "{alive} of {repeat} repeat customers are likely still customers (P(alive) ≥ 50 %); "
+            "{once} one-time buyers, whose status the model cannot tell (BG/NBD holds every "
+            "customer without a repeat purchase alive)",
+            **counts,
+        )
+    return Message(
+        "{alive} of {repeat} repeat customers are likely still customers (P(alive) ≥ 50 %), "
+        "and {alive_once} of {once} one-time buyers",
+        alive_once=number(s["likely_alive_one_time"]),
+        **counts,
     )
 
 

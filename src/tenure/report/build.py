@@ -28,6 +28,7 @@ from tenure.engine.context import Context, Definitions
 from tenure.engine.metrics import period_metrics, period_range
 from tenure.engine.source import open_source
 from tenure.errors import InputError, TenureError
+from tenure.messages import Message
 from tenure.report import charts, churn, predictions
 from tenure.report.formatting import Formatter
 
@@ -107,7 +108,7 @@ def collect(
     _churn_tile(top["tiles"], frames["month"], churn_section.get("summary"), fmt)
     progress("goals")
     sections += top["sections"]
-    sections.append(_definitions(frames["month"], definitions, settings))
+    sections.append(definitions_section(frames["month"], definitions, settings))
     return {
         "title": "Customer retention report",
         "generated": fmt.datetime(datetime.now(UTC)),
@@ -228,10 +229,11 @@ def _change(now: float, before: float, fmt: Formatter, *, points: bool) -> str:
     if any(v is None or (isinstance(v, float) and np.isnan(v)) for v in (now, before)):
         return ""
     if points:
-        return fmt.points(now - before) + " on the period before"
+        return Message("{change} on the period before", change=fmt.points(now - before))
     if before == 0:
         return ""
-    return f"{'+' if now >= before else ''}{fmt.percent((now - before) / before * 100)} on the period before"
+    change = f"{'+' if now >= before else ''}{fmt.percent((now - before) / before * 100)}"
+    return Message("{change} on the period before", change=change)
 
 
 def _tiles(
@@ -245,7 +247,8 @@ def _tiles(
          "note": _change(m.customers_end, p.customers_end, fmt, points=False)},
         {"label": "Retention, last 12 months", "value": fmt.percent(bench["retention_rate"]),
          "period": f"{bench['window']['start']} → {bench['window']['end']}",
-         "note": f"{bench['industry']} benchmark {fmt.percent(bench['benchmark_retention_rate'], 0)}"},
+         "note": Message("{industry} benchmark {rate}", industry=Message(bench["industry"]),
+                         rate=fmt.percent(bench["benchmark_retention_rate"], 0))},
         {"label": "Churn rate", "value": fmt.percent(m.churn_rate), "period": m.period,
          "note": _churn_note(m, p, churn.HORIZON_DAYS, None, fmt)},
         {"label": "Revenue", "value": fmt.money(m.revenue, 0), "period": m.period,
@@ -255,14 +258,15 @@ def _tiles(
         {"label": "Repeat purchase rate", "value": fmt.percent(m.repeat_purchase_rate), "period": m.period,
          "note": _change(m.repeat_purchase_rate, p.repeat_purchase_rate, fmt, points=True)},
         {"label": "Historic CLV (V × L)", "value": fmt.money(m.historic_clv, 0), "period": m.period,
-         "note": m.missing.get("historic_clv", "revenue per active customer ÷ churn")},
+         "note": Message.of(m.missing.get("historic_clv", "revenue per active customer ÷ churn"))},
         {"label": "NPS", "value": fmt.number(q.nps, 0), "period": q.period,
-         "note": (f"95 % interval {fmt.number(q.nps_ci_low, 0)} to {fmt.number(q.nps_ci_high, 0)}, "
-                  f"n = {fmt.number(q.nps_n)}") if q.nps_n else q.missing.get("nps", "")},
+         "note": Message("95 % interval {low} to {high}, n = {n}", low=fmt.number(q.nps_ci_low, 0),
+                         high=fmt.number(q.nps_ci_high, 0), n=fmt.number(q.nps_n))
+                 if q.nps_n else Message.of(q.missing.get("nps", ""))},
     ]  # fmt: skip
     if not np.isnan(m.mrr):
         tiles.append({"label": "MRR", "value": fmt.money(m.mrr, 0), "period": m.period,
-                      "note": f"net revenue retention {fmt.percent(m.net_revenue_retention)}"})  # fmt: skip
+                      "note": Message("net revenue retention {rate}", rate=fmt.percent(m.net_revenue_retention))})  # fmt: skip
     return tiles
 
 
@@ -273,12 +277,12 @@ def _churn_note(
     rate over the churn model's horizon and the model's own; or why the
     month has no churn rate."""
     if np.isnan(m.churn_rate):
-        return m.missing.get("churn_rate", "")
+        return Message.of(m.missing.get("churn_rate", ""))
     parts = [
         _change(m.churn_rate, p.churn_rate, fmt, points=True),
         churn.tile_note(m.churn_rate, horizon, share, fmt),
     ]
-    return "; ".join(x for x in parts if x)
+    return Message.join("; ", parts)
 
 
 def _churn_tile(
@@ -366,11 +370,12 @@ def segment_section(ctx: Context, settings: Settings, fmt: Formatter) -> dict[st
     n_risky = int(risky.count().execute())
     rows = [
         [r.customer_id, r.country or "", fmt.money(r.monetary_total), fmt.number(r.orders),
-         fmt.date(r.last_order_at.date() if r.last_order_at is not None else None), fmt.number(r.recency_days), r.segment]
+         fmt.date(r.last_order_at.date() if r.last_order_at is not None else None), fmt.number(r.recency_days), Message(r.segment)]
         for r in top.itertuples()
     ]  # fmt: skip
     tables.append({
-        "title": f"High-value customers at risk: {fmt.number(n_risky)} (the top {len(rows)} by revenue)",
+        "title": Message("High-value customers at risk: {n} (the top {top} by revenue)",
+                         n=fmt.number(n_risky), top=len(rows)),
         "header": ["customer", "country", "revenue", "orders", "last order", "days since", "RFM segment"],
         "rows": rows,
         "numeric": [2, 3, 5],
@@ -389,7 +394,7 @@ def segment_section(ctx: Context, settings: Settings, fmt: Formatter) -> dict[st
 
 def _size_table(title: str, sizes: pd.DataFrame, fmt: Formatter) -> dict[str, Any]:
     rows = [
-        [r.segment, fmt.number(r.customers), fmt.percent(r.share), fmt.money(r.revenue, 0),
+        [Message(r.segment), fmt.number(r.customers), fmt.percent(r.share), fmt.money(r.revenue, 0),
          fmt.percent(r.revenue_share), fmt.number(r.avg_recency_days), fmt.number(r.avg_orders, 1),
          fmt.money(r.avg_revenue)]
         for r in sizes.itertuples()
@@ -415,75 +420,89 @@ def _goals(ctx: Context, settings: Settings, frames: dict, fmt: Formatter) -> di
     for g in list_goals(settings, as_of=ctx.as_of, frames=computed):
         pct = g["progress"]
         rows.append({
-            "metric": f"{g['metric']} ({g['period']})",
+            "metric": Message("{metric} ({period})", metric=g["metric"], period=Message(g["period"])),
             "baseline": f"{fmt.number(g['baseline_value'], 2)} ({g['baseline_period']})",
             "target": fmt.number(g["target_value"], 2),
             "deadline": fmt.date(g["deadline"]),
             "current": f"{fmt.number(g['current_value'], 2)} ({g['current_period'] or '—'})",
             "progress": None if pct is None else max(0.0, min(100.0, pct)),
             "progress_text": fmt.percent(pct, 0) if pct is not None else "—",
-            "projected": fmt.number(g["projected_value"], 2)
-            + (" (the bound)" if g.get("projection_bounded") else ""),
-            "status": g["status"],
+            "projected": Message("{value} (the bound)", value=fmt.number(g["projected_value"], 2))
+            if g.get("projection_bounded") else fmt.number(g["projected_value"], 2),
+            "status": Message(g["status"]),
+            "status_class": g["status"].replace(" ", "-"),
         })  # fmt: skip
     return {"id": "goals", "title": "Goals", "goals": rows}
 
 
 def _benchmark_text(bench: dict, fmt: Formatter) -> str:
     if bench["retention_rate"] is None:
-        return "There were no active customers twelve months ago, so the retention over twelve months is not known yet."
+        return Message(
+            "There were no active customers twelve months ago, so the retention over twelve months is not known yet."
+        )
     diff = bench["difference_pp"]
-    side = "above" if diff >= 0 else "below"
     c = bench["counts"]
-    return (
-        f"Over the twelve months from {fmt.date(bench['window']['start'])} to {fmt.date(bench['window']['end'])}, "
-        f"{fmt.number(c['customers_end'] - c['new_customers'])} of the {fmt.number(c['customers_start'])} customers "
-        f"active at the start were active at the end (new customers left out): a retention rate of "
-        f"{fmt.percent(bench['retention_rate'])}, {fmt.number(abs(diff), 1)} points {side} the "
-        f"{bench['industry']} benchmark of {fmt.percent(bench['benchmark_retention_rate'], 0)} "
-        f"({bench['source']})."
-    )
+    template = (
+        "Over the twelve months from {start} to {end}, {kept} of the {customers} customers active at "
+        "the start were active at the end (new customers left out): a retention rate of {rate}, "
+        "{points} points above the {industry} benchmark of {benchmark} ({source})."
+        if diff >= 0 else
+        "Over the twelve months from {start} to {end}, {kept} of the {customers} customers active at "
+        "the start were active at the end (new customers left out): a retention rate of {rate}, "
+        "{points} points below the {industry} benchmark of {benchmark} ({source})."
+    )  # fmt: skip
+    return Message(
+        template, start=fmt.date(bench["window"]["start"]), end=fmt.date(bench["window"]["end"]),
+        kept=fmt.number(c["customers_end"] - c["new_customers"]),
+        customers=fmt.number(c["customers_start"]), rate=fmt.percent(bench["retention_rate"]),
+        points=fmt.number(abs(diff), 1), industry=Message(bench["industry"]),
+        benchmark=fmt.percent(bench["benchmark_retention_rate"], 0), source=bench["source"],
+    )  # fmt: skip
 
 
 FORMULAS = [
-    ("Customers S, E, L, N, R", "S active at the start, E active at the end, L of S lost by the end; of E, N new in the period and R back after a lapse (inactive at the start, active before the period). Every period: S − L + N + R = E"),
-    ("Retention rate", "(E − N) / S × 100: E active at the end, N new during the period, S active at the start"),
-    ("Churn rate", "L / S × 100: L of the S customers active at the start who are not active at the end. Per month on the overview; none until one activity window has passed since the first purchase, when nobody who bought could have lapsed"),
-    ("Reactivation rate", "R / S × 100; retention rate = 100 − churn rate + reactivation rate"),
-    ("Churn model's churn", "the share of today's active customers expected to churn in the next N days (see the churn section for N and what churned means); a monthly rate m is 1 − (1 − m)^(N / 30.44) over N days"),
-    ("AOV", "revenue / orders"),
-    ("Purchase frequency", "orders / customers who ordered in the period"),
-    ("Repeat purchase rate", "share of the period's ordering customers with two or more orders by its end"),
-    ("Revenue from repeat purchases", "share of revenue from purchases after a customer's first purchase day"),
-    ("Historic CLV", "V × L: V = revenue per average active customer, (S + E) / 2; L = 1 / churn rate, in periods"),
-    ("Referral rate", "share of the customers acquired in the period who were referred"),
-    ("NPS", "% promoters (9–10) − % detractors (0–6), with a 95 % normal interval"),
-    ("CSAT", "% of answers 4–5 on a 1–5 scale, with a 95 % Wilson interval"),
-    ("CES", "mean effort score (1–7, 7 = very easy), with a 95 % t interval"),
-    ("MRR", "monthly recurring revenue of the subscriptions active at the period's end"),
-    ("Logo churn", "subscribers at the start with no active subscription at the end / subscribers at the start"),
-    ("Net revenue retention", "MRR at the end of the customers subscribed at the start / their MRR at the start"),
+    (Message("Customers S, E, L, N, R"), Message("S active at the start, E active at the end, L of S lost by the end; of E, N new in the period and R back after a lapse (inactive at the start, active before the period). Every period: S − L + N + R = E")),
+    (Message("Retention rate"), Message("(E − N) / S × 100: E active at the end, N new during the period, S active at the start")),
+    (Message("Churn rate"), Message("L / S × 100: L of the S customers active at the start who are not active at the end. Per month on the overview; none until one activity window has passed since the first purchase, when nobody who bought could have lapsed")),
+    (Message("Reactivation rate"), Message("R / S × 100; retention rate = 100 − churn rate + reactivation rate")),
+    (Message("Churn model's churn"), Message("the share of today's active customers expected to churn in the next N days (see the churn section for N and what churned means); a monthly rate m is 1 − (1 − m)^(N / 30.44) over N days")),
+    (Message("AOV"), Message("revenue / orders")),
+    (Message("Purchase frequency"), Message("orders / customers who ordered in the period")),
+    (Message("Repeat purchase rate"), Message("share of the period's ordering customers with two or more orders by its end")),
+    (Message("Revenue from repeat purchases"), Message("share of revenue from purchases after a customer's first purchase day")),
+    (Message("Historic CLV"), Message("V × L: V = revenue per average active customer, (S + E) / 2; L = 1 / churn rate, in periods")),
+    (Message("Referral rate"), Message("share of the customers acquired in the period who were referred")),
+    (Message("NPS"), Message("% promoters (9–10) − % detractors (0–6), with a 95 % normal interval")),
+    (Message("CSAT"), Message("% of answers 4–5 on a 1–5 scale, with a 95 % Wilson interval")),
+    (Message("CES"), Message("mean effort score (1–7, 7 = very easy), with a 95 % t interval")),
+    (Message("MRR"), Message("monthly recurring revenue of the subscriptions active at the period's end")),
+    (Message("Logo churn"), Message("subscribers at the start with no active subscription at the end / subscribers at the start")),
+    (Message("Net revenue retention"), Message("MRR at the end of the customers subscribed at the start / their MRR at the start")),
 ]  # fmt: skip
 
 
-def _definitions(monthly: pd.DataFrame, definitions: dict, settings: Settings) -> dict[str, Any]:
+def definitions_section(
+    monthly: pd.DataFrame, definitions: dict, settings: Settings
+) -> dict[str, Any]:
     gaps: dict[str, dict[str, int]] = {}
     for m in monthly["missing"]:
         for metric, why in m.items():
             gaps.setdefault(metric, {}).setdefault(why, 0)
             gaps[metric][why] += 1
     missing = [
-        [metric, why, str(n)]
+        [metric, Message.of(why), str(n)]
         for metric, whys in sorted(gaps.items())
         for why, n in sorted(whys.items())
     ]
+    d = definitions
     used = [
-        ["Active customer", definitions["active_customer"]],
-        ["Time zone", f"{definitions['timezone']} (days and months begin at midnight there)"],
-        ["As of", definitions["as_of"] + " (the last day the numbers see; only complete periods are shown)"],
-        ["Currency", definitions["currency"]],
-        ["Purchases", "orders with status " + ", ".join(definitions["purchase_statuses"]) + "; refunded and cancelled orders are left out"],
-        ["Engine", definitions["engine"]],
+        [Message("Active customer"), d["active_customer"]],
+        [Message("Time zone"), Message("{zone} (days and months begin at midnight there)", zone=d["timezone"])],
+        [Message("As of"), Message("{date} (the last day the numbers see; only complete periods are shown)", date=d["as_of"])],
+        [Message("Currency"), d["currency"]],
+        [Message("Purchases"), Message("orders with status {statuses}; refunded and cancelled orders are left out",
+                                       statuses=", ".join(d["purchase_statuses"]))],
+        [Message("Engine"), d["engine"]],
     ]  # fmt: skip
     return {
         "id": "definitions",
@@ -509,5 +528,6 @@ def render(data: dict[str, Any], fmt: Formatter) -> str:
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.globals["_"] = lambda text: text  # the report is in English; the dashboard translates
     template = env.get_template("report.html.j2")
     return template.render(plotly_js=plotly.offline.get_plotlyjs(), **data)

@@ -14,6 +14,7 @@ import pandas as pd
 from tenure.config import Settings
 from tenure.engine.context import Context
 from tenure.errors import ConvergenceError, InputError, MissingExtraError
+from tenure.messages import Message
 from tenure.models import Z95
 from tenure.models.contractual import ShiftedBetaGeometric
 from tenure.models.survival import MISSING, cox_hazards, kaplan_meier
@@ -123,8 +124,10 @@ def section(
 def _not_kept() -> dict[str, Any]:
     return {
         "title": "Churn risk",
-        "text": "No churn model is kept in the store yet: tenure fit churn fits one and keeps "
-        "every active customer's churn risk, for this page and the customer pages.",
+        "text": Message(
+            "No churn model is kept in the store yet: tenure fit churn fits one and keeps "
+            "every active customer's churn risk, for this page and the customer pages."
+        ),
     }
 
 
@@ -140,16 +143,20 @@ def baseline_verdict(evaluation: pd.DataFrame, fmt: Formatter) -> str | None:
         return None
     model, base = evaluation.loc["model"], evaluation.loc["recency_baseline"]
     worse = [
-        f"{name} {fmt.number(model[col], digits)} against {fmt.number(base[col], digits)}"
+        Message("{measure} {model} against {rule}", measure=Message(name),
+                model=fmt.number(model[col], digits), rule=fmt.number(base[col], digits))
         for col, name, digits in (("lift_top_decile", "top-decile lift", 2), ("auc", "AUC", 3))
         if not model[col] > base[col]
-    ]
+    ]  # fmt: skip
     if not worse:
         return None
-    return (
+    return Message(
         "The churn model does not beat a rule that knows only the days since each customer's "
-        f"last purchase: on the test window its {' and '.join(worse)} for that rule. "
-        "Ranking customers by recency does as well; read the scores below with that in mind."
+        "last purchase: on the test window its {worse} for that rule. "
+        "Ranking customers by recency does as well; read the scores below with that in mind.",
+        worse=worse[0]
+        if len(worse) == 1
+        else Message("{one} and {other}", one=worse[0], other=worse[1]),
     )
 
 
@@ -169,40 +176,42 @@ def comparison(
 
     last = monthly.iloc[-1] if len(monthly) else None
     lapse = {
-        "purchase": f"{window} days have passed since their last purchase",
-        "subscription": "they have no active subscription",
-    }.get(active_by, f"they have neither an active subscription nor a purchase in {window} days")
+        "purchase": Message("{window} days have passed since their last purchase", window=window),
+        "subscription": Message("they have no active subscription"),
+    }.get(active_by, Message("they have neither an active subscription nor a purchase in {window} days",
+                             window=window))  # fmt: skip
     model = ""
     if expected_share is not None:
         per_month = rate_over(expected_share, horizon_days, DAYS_PER_MONTH)
-        model = (
-            f"The churn model's {fmt.percent(expected_share)} counts the customers active today "
-            f"with {_churned(active_by, horizon_days)}; as a rate per month, "
-            f"{fmt.percent(per_month)}."
-        )
+        model = Message(
+            "The churn model's {share} counts the customers active today with {churned}; as a "
+            "rate per month, {per_month}.", share=fmt.percent(expected_share),
+            churned=_churned(active_by, horizon_days), per_month=fmt.percent(per_month),
+        )  # fmt: skip
     if last is None or pd.isna(last["churn_rate"]):
-        why = "" if last is None else last["missing"].get("churn_rate", "")
-        return (
-            "The overview's monthly churn rate (customers lost by the month's end: "
-            f"{lapse}) is not known yet"
-            + (f": {why}." if why else ".")
-            + (f" {model}" if model else "")
-        )
+        why = "" if last is None else Message.of(last["missing"].get("churn_rate", ""))
+        unknown = (
+            Message("The overview's monthly churn rate (customers lost by the month's end: "
+                    "{lapse}) is not known yet: {why}.", lapse=lapse, why=why)
+            if why else
+            Message("The overview's monthly churn rate (customers lost by the month's end: "
+                    "{lapse}) is not known yet.", lapse=lapse)
+        )  # fmt: skip
+        return Message.join(" ", [unknown, model])
     m = float(last["churn_rate"])
     over = rate_over(m, DAYS_PER_MONTH, horizon_days)
-    text = (
-        f"Two churn rates, side by side. The overview's monthly churn rate, {fmt.percent(m)} in "
-        f"{last['period']}, counts the customers active at a month's start who are lost by its "
-        f"end, when {lapse}; over {horizon_days} days at that rate, {fmt.percent(over)}."
-    )
-    if model:
-        text += f" {model}"
-        if active_by != "subscription" and window and window > horizon_days:
-            text += (
-                f" The model's is the larger because {horizon_days} days without a purchase "
-                f"are a shorter test than {window}."
-            )
-    return text
+    parts = [Message(
+        "Two churn rates, side by side. The overview's monthly churn rate, {rate} in {period}, "
+        "counts the customers active at a month's start who are lost by its end, when {lapse}; "
+        "over {days} days at that rate, {over}.", rate=fmt.percent(m), period=last["period"],
+        lapse=lapse, days=horizon_days, over=fmt.percent(over),
+    ), model]  # fmt: skip
+    if model and active_by != "subscription" and window and window > horizon_days:
+        parts.append(Message(
+            "The model's is the larger because {days} days without a purchase are a shorter "
+            "test than {window}.", days=horizon_days, window=window,
+        ))  # fmt: skip
+    return Message.join(" ", parts)
 
 
 def tile_note(
@@ -214,13 +223,15 @@ def tile_note(
 
     if monthly_churn is None or np.isnan(monthly_churn):
         return ""
-    text = (
-        f"≈ {fmt.percent(rate_over(monthly_churn, DAYS_PER_MONTH, horizon_days))} over "
-        f"{horizon_days} days"
+    over = fmt.percent(rate_over(monthly_churn, DAYS_PER_MONTH, horizon_days))
+    if expected_share is None:
+        return Message("≈ {rate} over {days} days", rate=over, days=horizon_days)
+    return Message(
+        "≈ {rate} over {days} days; the churn model: {share} in the next {days} days",
+        rate=over,
+        days=horizon_days,
+        share=fmt.percent(expected_share),
     )
-    if expected_share is not None:
-        text += f"; the churn model: {fmt.percent(expected_share)} in the next {horizon_days} days"
-    return text
 
 
 # -- churn risk ---------------------------------------------------------------------
@@ -289,58 +300,64 @@ def _churn(
     expected = float(c["churn_probability"].sum())
     likely = int((c["churn_probability"] >= 0.5).sum())
     share = fmt.percent(100 * expected / len(c)) if len(c) else fmt.MISSING
-    text = (
-        f"Of the {fmt.number(len(c))} customers active on {fmt.date(result.as_of)}, the model "
-        f"expects {fmt.number(expected)} ({share}) to churn in the next {h} days; "
-        f"{fmt.number(likely)} have a churn probability of {fmt.percent(50, 0)} or more. "
-        f"Churned means {_churned(ctx.active_by, h)}."
-    )
+    said = [Message(
+        "Of the {customers} customers active on {date}, the model expects {expected} ({share}) to "
+        "churn in the next {h} days; {likely} have a churn probability of {half} or more. "
+        "Churned means {churned}.", customers=fmt.number(len(c)), date=fmt.date(result.as_of),
+        expected=fmt.number(expected), share=share, h=h, likely=fmt.number(likely),
+        half=fmt.percent(50, 0), churned=_churned(ctx.active_by, h),
+    )]  # fmt: skip
     if shortened:
-        text += (
-            f" The horizon is {h} days, not {HORIZON_DAYS}: the model learns from the customers "
-            f"active two horizons before the as-of date ({fmt.date(w['train'])} here), and the "
-            f"history is too short for more."
-        )
+        said.append(Message(
+            "The horizon is {h} days, not {full}: the model learns from the customers active two "
+            "horizons before the as-of date ({train} here), and the history is too short for more.",
+            h=h, full=HORIZON_DAYS, train=fmt.date(w["train"]),
+        ))  # fmt: skip
     if kept is not None:
-        text += (
-            f" This is the model kept in the store (version {kept.kept['model_version']}, "
-            f"fitted {fmt.datetime(kept.kept['fitted_at'])}); tenure fit churn fits it "
-            "again."
-        )
+        said.append(Message(
+            "This is the model kept in the store (version {version}, fitted {fitted}); "
+            "tenure fit churn fits it again.", version=kept.kept["model_version"],
+            fitted=fmt.datetime(kept.kept["fitted_at"]),
+        ))  # fmt: skip
         if result.as_of < ctx.as_of:
-            text += (
-                f" The data now runs to {fmt.date(ctx.as_of)}: these scores are those of "
-                f"{fmt.date(result.as_of)}."
-            )
+            said.append(Message(
+                "The data now runs to {now}: these scores are those of {then}.",
+                now=fmt.date(ctx.as_of), then=fmt.date(result.as_of),
+            ))  # fmt: skip
     window = ctx.defs.activity_window if ctx.active_by != "subscription" else None
     share = 100 * expected / len(c) if len(c) else None
-    text += " " + comparison(monthly, h, share, ctx.active_by, window, fmt)
-    part["text"] = text
+    said.append(comparison(monthly, h, share, ctx.active_by, window, fmt))
+    part["text"] = Message.join(" ", said)
     rows = []
     for scorer, name in (("model", "churn model"), ("recency_baseline", "recency only")):
         if scorer in ev.index:
             r = ev.loc[scorer]
-            rows.append([name, fmt.number(r["auc"], 3), fmt.number(r["brier"], 3),
+            rows.append([Message(name), fmt.number(r["auc"], 3), fmt.number(r["brier"], 3),
                          fmt.number(r["lift_top_decile"], 2)])  # fmt: skip
     test = ev.iloc[0]
     rate = float(test["churn_rate"])
     notes = [
-        f"On the test window {fmt.percent(100 * rate)} churned: predicting that share for "
-        f"everyone gives a Brier score of {fmt.number(rate * (1 - rate), 3)} and an AUC of "
-        f"{fmt.number(0.5, 1)}, and the largest top-decile lift possible is "
-        f"{fmt.number(1 / rate, 2) if rate else fmt.MISSING}"
-    ]
+        Message(
+            "On the test window {rate} churned: predicting that share for everyone gives a Brier "
+            "score of {brier} and an AUC of {auc}, and the largest top-decile lift possible is "
+            "{lift}", rate=fmt.percent(100 * rate), brier=fmt.number(rate * (1 - rate), 3),
+            auc=fmt.number(0.5, 1), lift=fmt.number(1 / rate, 2) if rate else fmt.MISSING,
+        )
+    ]  # fmt: skip
     spans = (("training", "train", "test"), ("test", "test", "score"),
              ("scoring (refitted on the test window)", "score", None))  # fmt: skip
     windows = [
-        [name, fmt.date(w[a]), f"{fmt.date(w[a])} – {fmt.date(w[b])}" if b else "predicted",
+        [Message(name), fmt.date(w[a]),
+         f"{fmt.date(w[a])} – {fmt.date(w[b])}" if b else Message("predicted"),
          fmt.number(result.sizes[a])]
         for name, a, b in spans
     ]  # fmt: skip
     tables = [
         {
-            "title": f"Fitted on the training window, tested on the test window "
-            f"({fmt.number(int(test['customers']))} customers)",
+            "title": Message(
+                "Fitted on the training window, tested on the test window ({customers} customers)",
+                customers=fmt.number(int(test["customers"])),
+            ),
             "header": ["", "AUC", "Brier score", "lift in the top decile"],
             "rows": rows,
             "numeric": [1, 2, 3],
@@ -377,10 +394,10 @@ def _churn(
 
 
 def _churned(active_by: str, h: int) -> str:
-    return {
-        "purchase": f"no purchase in the {h} days after",
-        "subscription": f"no active subscription at the end of the {h} days after",
-    }.get(active_by, f"no purchase in the {h} days after and no active subscription at their end")
+    return Message({
+        "purchase": "no purchase in the {h} days after",
+        "subscription": "no active subscription at the end of the {h} days after",
+    }.get(active_by, "no purchase in the {h} days after and no active subscription at their end"), h=h)  # fmt: skip
 
 
 def _top_risk(c: pd.DataFrame, h: int, fmt: Formatter) -> dict[str, Any]:
@@ -393,8 +410,12 @@ def _top_risk(c: pd.DataFrame, h: int, fmt: Formatter) -> dict[str, Any]:
                            fmt) for i in range(1, k + 1)]  # fmt: skip
         rows.append([r["customer_id"], fmt.percent(100 * r["churn_probability"]), *drivers])
     return {
-        "title": f"The {len(rows)} customers most likely to churn in the next {h} days, with what "
-        f"drives their risk (the feature's value, and its contribution to the log-odds)",
+        "title": Message(
+            "The {n} customers most likely to churn in the next {h} days, with what drives their "
+            "risk (the feature's value, and its contribution to the log-odds)",
+            n=len(rows),
+            h=h,
+        ),
         "header": ["customer", "churn probability", *(f"driver {i}" for i in range(1, k + 1))],
         "rows": rows,
         "numeric": [1],
@@ -405,10 +426,17 @@ def _top_risk(c: pd.DataFrame, h: int, fmt: Formatter) -> dict[str, Any]:
 def describe_driver(feature: str, value: float, contribution: float, fmt: Formatter) -> str:
     """ "days since the last purchase: 322 (+1.19)": the feature, its value and
     its contribution to the log-odds of churning."""
-    name, kind = FEATURES.get(feature, (_name(feature), 2))
+    # a known feature's name is said in the reader's language; another
+    # (a category of the data, say) is a name and stays as it is
+    name, kind = FEATURES[feature] if feature in FEATURES else (_name(feature), 2)
     shown = fmt.money(value) if kind == "money" else fmt.number(value, int(kind))
     sign = "+" if contribution > 0 else ""
-    return f"{name}: {shown} ({sign}{fmt.number(contribution, 2)})"
+    return Message(
+        "{name}: {value} ({contribution})",
+        name=Message(name) if feature in FEATURES else name,
+        value=shown,
+        contribution=f"{sign}{fmt.number(contribution, 2)}",
+    )
 
 
 # -- subscription survival ------------------------------------------------------------
@@ -616,9 +644,11 @@ def _cox_table(cox: pd.DataFrame, reference: dict[str, str], fmt: Formatter) -> 
     ]  # fmt: skip
     against = ", ".join(f"{col} {value}" for col, value in reference.items())
     return {
-        "title": f"Cox proportional hazards on days subscribed ({fmt.number(cox.attrs['subscriptions'])} "
-        f"subscriptions, {fmt.number(cox.attrs['ended'])} ended)"
-        + (f"; each category against its most common value: {against}" if against else ""),
+        "title": Message.join("; ", [Message(
+            "Cox proportional hazards on days subscribed ({subscriptions} subscriptions, {ended} ended)",
+            subscriptions=fmt.number(cox.attrs["subscriptions"]), ended=fmt.number(cox.attrs["ended"]),
+        ), against and Message("each category against its most common value: {against}",
+                               against=against)]),
         "header": ["", "hazard ratio", "95 % interval", "p"],
         "rows": rows,
         "numeric": [1, 2, 3],

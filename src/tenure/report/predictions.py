@@ -18,6 +18,7 @@ import pandas as pd
 from tenure.analysis.predictions import StoredPredictions, stored_predictions
 from tenure.config import Settings
 from tenure.engine.context import Context
+from tenure.messages import Message
 from tenure.models import Z95
 from tenure.predictions.scoring import MODEL_NAMES, alive_headline
 from tenure.report import charts
@@ -55,17 +56,17 @@ def section(
     figs = []
     notes = []
     if scores.as_of < ctx.as_of:  # kept scores are not refreshed behind the user's back
-        notes.append(
-            f"These scores are those of {fmt.date(scores.as_of)}; the data now runs to "
-            f"{fmt.date(ctx.as_of)}: tenure predict scores every customer again."
-        )
+        notes.append(Message(
+            "These scores are those of {then}; the data now runs to {now}: tenure predict scores "
+            "every customer again", then=fmt.date(scores.as_of), now=fmt.date(ctx.as_of),
+        ))  # fmt: skip
     checked = kept.validated(scores.model)
     if checked is None:
-        notes.append(
-            f"No holdout validation is kept for {MODEL_NAMES.get(scores.model, scores.model)}: "
-            f"tenure fit {scores.model} --calibration-end DATE fits it on the orders up to DATE, "
-            "checks it on the rest and keeps the check."
-        )
+        notes.append(Message(
+            "No holdout validation is kept for {name}: tenure fit {model} --calibration-end DATE "
+            "fits it on the orders up to DATE, checks it on the rest and keeps the check",
+            name=MODEL_NAMES.get(scores.model, scores.model), model=scores.model,
+        ))  # fmt: skip
     else:
         v = checked["validation"]
         cal_end = pd.Timestamp(v["calibration_end"]).date()
@@ -81,17 +82,19 @@ def section(
                 pd.DataFrame(v["by_frequency"]), "Holdout: mean purchases by calibration frequency", sep
             ))  # fmt: skip
         which = (
-            "the fit these scores came from"
+            Message("the fit these scores came from")
             if purchase and checked["fit_id"] == purchase["fit_id"]
-            else f"version {checked['model_version']} of the model"
+            else Message("version {version} of the model", version=checked["model_version"])
         )
-        notes.append(
-            f"Holdout {fmt.date(cal_end)} – {fmt.date(holdout_end)} ({which}): "
-            f"{fmt.number(v['actual_purchases'])} repeat purchase days, the model predicted "
-            f"{fmt.number(v['predicted_purchases'])} ({_signed(v['total_error_pct'], fmt)}); "
-            f"per customer MAE {fmt.number(v['mae'], 3)}, RMSE {fmt.number(v['rmse'], 3)}, "
-            f"correlation {fmt.number(v['correlation'], 3) if v.get('correlation') is not None else '—'}"
-        )  # fmt: skip
+        notes.append(Message(
+            "Holdout {start} – {end} ({which}): {actual} repeat purchase days, the model predicted "
+            "{predicted} ({error}); per customer MAE {mae}, RMSE {rmse}, correlation {correlation}",
+            start=fmt.date(cal_end), end=fmt.date(holdout_end), which=which,
+            actual=fmt.number(v["actual_purchases"]), predicted=fmt.number(v["predicted_purchases"]),
+            error=_signed(v["total_error_pct"], fmt), mae=fmt.number(v["mae"], 3),
+            rmse=fmt.number(v["rmse"], 3),
+            correlation=fmt.number(v["correlation"], 3) if v.get("correlation") is not None else "—",
+        ))  # fmt: skip
 
     matrix = _alive_matrix(c)
     figs.append(charts.alive_map(matrix, "P(alive) by frequency and recency", sep))
@@ -119,11 +122,13 @@ def section(
         for r in risky.head(AT_RISK_LIST).itertuples()
     ]  # fmt: skip
     tables.append({
-        "title": f"High-value customers the model thinks are leaving: {fmt.number(len(risky))} "
-                 f"(top {settings.high_value_top_percent} % by revenue, P(alive) under 50 %, "
-                 f"a purchase in the last {fmt.number(window)} days; the top {len(rows)} by "
-                 f"revenue). Another {fmt.number(lapsed)} such customers have lapsed "
-                 "already: a win-back campaign's audience",
+        "title": Message(
+            "High-value customers the model thinks are leaving: {n} (top {percent} % by revenue, "
+            "P(alive) under 50 %, a purchase in the last {days} days; the top {top} by revenue). "
+            "Another {lapsed} such customers have lapsed already: a win-back campaign's audience",
+            n=fmt.number(len(risky)), percent=settings.high_value_top_percent,
+            days=fmt.number(window), top=len(rows), lapsed=fmt.number(lapsed),
+        ),
         "header": ["customer", "revenue", "orders", "days since", "P(alive)", "purchases ahead", "CLV"],
         "rows": rows,
         "numeric": [1, 2, 3, 4, 5, 6],
@@ -131,16 +136,17 @@ def section(
     })  # fmt: skip
     summary = scores.summary()
     fitted = pd.Timestamp(scores.extra["fitted_at"]).to_pydatetime()
-    text = (
-        f"Scored by tenure predict ({MODEL_NAMES.get(scores.model, scores.model)} and Gamma-Gamma, "
-        f"fitted {fmt.datetime(fitted)}) on {fmt.number(summary['customers'])} customers as of "
-        f"{fmt.date(scores.as_of)}. {alive_headline(summary, fmt.number)}; over the next "
-        f"{scores.horizon_days} days the {fmt.number(summary['customers'])} customers should make "
-        f"{fmt.number(summary['expected_purchases'])} purchases, worth "
-        f"{fmt.money(summary['predicted_clv'], 0)} (discounted at "
-        f"{fmt.percent(100 * scores.discount_rate, 0)} a year, margin "
-        f"{fmt.percent(100 * scores.margin, 0)})."
-    )
+    # the one-time buyers' headline first: what the page leads with
+    text = Message.join(". ", [alive_headline(summary, fmt.number), Message(
+        "Scored by tenure predict ({name} and Gamma-Gamma, fitted {fitted}) on {customers} "
+        "customers as of {date}; over the next {days} days they should make {purchases} "
+        "purchases, worth {clv} (discounted at {rate} a year, margin {margin}).",
+        name=MODEL_NAMES.get(scores.model, scores.model), fitted=fmt.datetime(fitted),
+        customers=fmt.number(summary["customers"]), date=fmt.date(scores.as_of),
+        days=scores.horizon_days, purchases=fmt.number(summary["expected_purchases"]),
+        clv=fmt.money(summary["predicted_clv"], 0), rate=fmt.percent(100 * scores.discount_rate, 0),
+        margin=fmt.percent(100 * scores.margin, 0),
+    )])  # fmt: skip
     return {
         "id": "predictions",
         "title": "Predictions",

@@ -23,6 +23,7 @@ from tenure.analysis.filters import Filters
 from tenure.analysis.predictions import StoredPredictions, stored_predictions
 from tenure.config import Settings
 from tenure.engine.context import Context
+from tenure.messages import Message
 from tenure.report import build, churn, predictions
 from tenure.report.formatting import Formatter
 from tenure.web.cache import cached
@@ -36,8 +37,11 @@ def _overview(ctx: Context, settings: Settings, fmt: Formatter) -> dict[str, Any
 
 
 def _retention(ctx: Context, settings: Settings, fmt: Formatter) -> dict[str, Any]:
-    sections = build.trend_sections(build.metric_frames(ctx), fmt)
+    frames = build.metric_frames(ctx)
+    sections = build.trend_sections(frames, fmt)
     sections.append(build.guarded("cohorts", "Cohorts", build.cohort_section, ctx, settings, fmt))
+    # what the numbers above mean: the report's definitions and formulas
+    sections.append(build.definitions_section(frames["month"], ctx.describe(), settings))
     return {"sections": sections}
 
 
@@ -59,7 +63,7 @@ def _predictions(ctx: Context, settings: Settings, fmt: Formatter) -> dict[str, 
     # a churn model no better than recency is said before any of its numbers
     verdict = churn.baseline_verdict(kept.churn.evaluation, fmt) if kept.churn else None
     if verdict:
-        health["text"] = " ".join(t for t in (verdict, health.get("text")) if t)
+        health["text"] = Message.join(" ", [verdict, health.get("text")])
     shown = (ctx, settings, fmt, html)
     return {
         "sections": [
@@ -87,7 +91,7 @@ def model_health(kept: StoredPredictions, fmt: Formatter) -> dict[str, Any]:
             fmt.datetime(pd.Timestamp(fit["fitted_at"]).to_pydatetime()),
             fmt.date(_day(fit["as_of"])),
             fmt.date(_day(fit.get("calibration_end"))) if fit.get("calibration_end") else "—",
-            fmt.number(fit["n_customers"]), "yes" if fit["converged"] else "no",
+            fmt.number(fit["n_customers"]), Message("yes" if fit["converged"] else "no"),
             fmt.number(fit["log_likelihood"], 1),
             fmt.percent(error) if error is not None else "—",
             fmt.number(mae, 3) if mae is not None else "—",
@@ -95,7 +99,7 @@ def model_health(kept: StoredPredictions, fmt: Formatter) -> dict[str, Any]:
     if not rows:
         return {
             "id": "models", "title": "Models in the store",
-            "text": "No model is kept in the store yet: run tenure predict (or tenure fit MODEL).",
+            "text": Message("No model is kept in the store yet: run tenure predict (or tenure fit MODEL)."),
         }  # fmt: skip
     return {
         "id": "models",

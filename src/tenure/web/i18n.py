@@ -21,6 +21,21 @@ LOCALES = {"en": "en", "de": "de-DE", "es": "es-ES"}
 COOKIE = "tenure_lang"
 
 
+class Catalog(gettext.GNUTranslations):
+    """A language's catalog that remembers the texts it was asked for and
+    does not have (they are shown in English): ``missing``, for the tests
+    that check every page is said in full."""
+
+    def __init__(self, fp: io.BytesIO) -> None:
+        super().__init__(fp)
+        self.missing: set[str] = set()
+
+    def gettext(self, message: str) -> str:
+        if message and message not in self._catalog:
+            self.missing.add(message)
+        return super().gettext(message)
+
+
 @cache
 def translations(lang: str) -> gettext.NullTranslations:
     if lang == "en":
@@ -39,7 +54,7 @@ def translations(lang: str) -> gettext.NullTranslations:
     buffer = io.BytesIO()
     write_mo(buffer, catalog)
     buffer.seek(0)
-    return gettext.GNUTranslations(buffer)
+    return Catalog(buffer)
 
 
 def language(request: Request) -> str:

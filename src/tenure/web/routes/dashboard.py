@@ -25,6 +25,18 @@ from tenure.web.wording import translate_body
 router = APIRouter(include_in_schema=False, dependencies=[Depends(need("read"))])
 SEGMENTS = ("new", "at risk", "high value", "active", "lapsed")
 PAGE_SIZE = 50
+# the Customers page's sort options, by the words a reader sees
+SORT_LABELS = {
+    "revenue": "revenue", "orders": "orders", "recency": "days since the last order",
+    "last_order": "last order", "clv": "predicted CLV", "p_alive": "P(alive), lowest first",
+    "churn": "churn risk", "customer_id": "customer id",
+}  # fmt: skip
+
+
+def _named(name: Any, gettext: Any) -> Any:
+    """A segment's name in the reader's language; a missing one as it is
+    (gettext("") is the catalog's header)."""
+    return gettext(name) if isinstance(name, str) and name else name
 
 
 def _fmt(request: Request) -> Formatter:
@@ -80,12 +92,14 @@ async def segments(request: Request) -> Response:
     from tenure.analysis import segments as sizes
 
     fmt = _fmt(request)
+    _ = translations(language(request)).gettext
     settings = request.app.state.settings
     table = await kept(
         request, ("segment sizes", "business"), lambda: sizes(kind="business", settings=settings)
     )
     lists = [
-        {"segment": r.segment, "customers": fmt.number(r.customers)} for r in table.itertuples()
+        {"segment": r.segment, "name": _named(r.segment, _), "customers": fmt.number(r.customers)}
+        for r in table.itertuples()
     ]
     return await _page(request, "segments", "/segments", "segments.html", lists=lists)
 
@@ -104,6 +118,7 @@ def customers(
     page: int = 1,
 ) -> Response:
     fmt = _fmt(request)
+    _ = translations(language(request)).gettext
     segment = segment if segment in SEGMENTS else None
     sort = sort if sort in SORTS else "revenue"
     page = max(page, 1)
@@ -120,6 +135,8 @@ def customers(
             "recency": fmt.number(c["recency_days"]),
             "p_alive": fmt.percent(None if c["p_alive"] is None else 100 * c["p_alive"]),
             "clv": fmt.money(c["clv"]),
+            "value_segment": _named(c["value_segment"], _),
+            "segment": _named(c["segment"], _),
         }
         for c in found["customers"]
     ]
@@ -130,7 +147,8 @@ def customers(
 
     return render(
         request, "customers.html", current="/customers", page=found, rows=rows, q=q,
-        segment=segment, sort=sort, segments=SEGMENTS, sorts=list(SORTS),
+        segment=segment, sort=sort, segments=[(s, _(s)) for s in SEGMENTS],
+        sorts=[(s, _(SORT_LABELS[s])) for s in SORTS],
         query=urlencode({k: v for k, v in params.items()}), page_number=page, pages=pages,
         prev_url=link(page - 1) if page > 1 else None,
         next_url=link(page + 1) if page < pages else None,
@@ -157,8 +175,8 @@ def customer(request: Request, customer_id: str) -> Response:
         (_("Orders"), fmt.number(s.get("orders"))),
         (_("Revenue"), fmt.money(s.get("monetary_total"))),
         (_("Last order"), fmt.date(_day(s.get("last_order_at")))),
-        (_("Segment"), s.get("value_segment") or "—"),
-        (_("RFM segment"), s.get("segment") or "—"),
+        (_("Segment"), _named(s.get("value_segment"), _) or "—"),
+        (_("RFM segment"), _named(s.get("segment"), _) or "—"),
         ("P(alive)", fmt.percent(None if pred.get("p_alive") is None else 100 * pred["p_alive"])),
         (_("Predicted CLV"), fmt.money(pred.get("clv"))),
         (_("Expected purchases"), fmt.number(pred.get("expected_purchases"), 2)),
@@ -173,11 +191,16 @@ def customer(request: Request, customer_id: str) -> Response:
     while churn.get(f"driver_{k}"):
         drivers.append(describe_driver(
             churn[f"driver_{k}"], churn[f"driver_{k}_value"], churn[f"driver_{k}_contribution"], fmt,
-        ))  # fmt: skip
+        ).say(_))  # fmt: skip
         k += 1
     timeline = [{**e, "when": fmt.date(_day(e["happened_at"]))} for e in c["timeline"]]
     history = [
-        {**h, "when": fmt.date(_day(h["date"]))}
+        {
+            **h,
+            "when": fmt.date(_day(h["date"])),
+            "segment": _named(h.get("segment"), _),
+            "rfm": _named(h.get("rfm"), _),
+        }
         for h in dashboard.segment_history(request, customer_id)
     ]
     return render(

@@ -147,6 +147,9 @@ def test_usage_error_exits_2(cli):
         (["metrics", "--period", "week"], "usage_error", ["'week'", "month, quarter, year"]),
         (["ingest", "purchases", "o.csv"], "unknown_kind", ["'purchases'", "orders"]),
         (["fit", "nosuchmodel"], "usage_error", ["'nosuchmodel'", "bgnbd"]),
+        (["predict", "--model", "foo"], "usage_error", ["'foo'", "bgnbd, mbgnbd, paretonbd"]),
+        (["fit", "--time-unit", "month"], "usage_error", ["'month'", "day, week"]),
+        (["cohorts", "--value", "foo"], "usage_error", ["'foo'", "cumulative_revenue"]),
     ],
 )
 def test_usage_errors_exit_2_with_one_json_document(cli, tmp_path, store, args, code, words):

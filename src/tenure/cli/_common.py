@@ -155,8 +155,14 @@ PeriodOption = Annotated[
 ]
 
 
-def _one_of(value: str, choices: tuple[str, ...]) -> str:
-    if value not in choices:
+def one_of(*choices: str):
+    """An option's callback: a value outside ``choices`` is a usage error
+    (exit 2), said by the parser with the choices."""
+    return lambda value: _one_of(value, choices)
+
+
+def _one_of(value: str | None, choices: tuple[str, ...]) -> str | None:
+    if value is not None and value not in choices:
         raise typer.BadParameter(f"{value!r} is not one of {', '.join(choices)}.")
     return value
 

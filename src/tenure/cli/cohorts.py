@@ -24,6 +24,7 @@ from tenure.cli._common import (
     engine_settings,
     filters_of,
     fmt_number,
+    one_of,
     out_console,
     progress,
 )
@@ -49,7 +50,11 @@ VALUE_NAMES = {
 def cohorts(
     period: PeriodOption = "month",
     value: Annotated[
-        str, typer.Option(help="customers, revenue or cumulative_revenue.")
+        str,
+        typer.Option(
+            help="customers, revenue or cumulative_revenue.",
+            callback=one_of("customers", "revenue", "cumulative_revenue"),
+        ),
     ] = "customers",
     by: Annotated[
         str | None,

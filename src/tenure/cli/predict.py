@@ -19,6 +19,7 @@ from tenure.cli._common import (
     emit_json,
     engine_settings,
     fmt_number,
+    one_of,
     out_console,
     progress,
 )
@@ -100,6 +101,7 @@ TimeUnitOption = Annotated[
         "--time-unit",
         help="Fit in days or weeks (the papers use weeks). Default: day, or the time_unit setting.",
         show_default=False,
+        callback=one_of("day", "week"),
     ),
 ]
 
@@ -454,6 +456,7 @@ def predict(
         typer.Option(
             help="bgnbd, mbgnbd or paretonbd. Default: the one that predicts a holdout best.",
             show_default=False,
+            callback=one_of("bgnbd", "mbgnbd", "paretonbd"),
         ),
     ] = None,
     orders: OrdersOption = None,

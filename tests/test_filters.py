@@ -12,7 +12,7 @@ import pytest
 
 import tenure
 from tenure.config import load_settings
-from tenure.errors import ConfigError
+from tenure.errors import ConfigError, InputError
 
 
 @pytest.fixture(scope="module")
@@ -189,3 +189,15 @@ def test_the_cli_and_the_api_give_the_python_apis_numbers(shop, cli):
         assert bad.status_code in (400, 422)
     finally:
         stop()
+
+
+def test_a_filter_that_matches_nobody_says_which(shop, cli):
+    _, _, settings, _ = shop
+    with pytest.raises(InputError) as caught:
+        tenure.metrics(settings=settings, filters={"country": "ZZ"})
+    assert "matches country=ZZ" in caught.value.what
+    # the store holds orders: the message is about the filter, not the data
+    assert "Ingest orders" not in str(caught.value)
+    r = cli("metrics", "--store", settings.store, "--channel", "carrier-pigeon", "--json")
+    assert r.code == 1
+    assert "matches channel=carrier-pigeon" in r.json()["error"]["message"]

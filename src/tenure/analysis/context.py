@@ -18,7 +18,7 @@ from tenure.analysis.filters import Filters, filtered_source, matching_customers
 from tenure.config import Settings, load_settings, parse_date
 from tenure.contexts import open_context as open_unfiltered
 from tenure.engine.context import Context
-from tenure.errors import ConfigError
+from tenure.errors import ConfigError, InputError
 
 __all__ = ["finish", "open_context", "parse_date"]
 
@@ -49,6 +49,14 @@ def open_context(
         from tenure.segmentation.business import Thresholds
 
         ids = matching_customers(ctx, filters, Thresholds.from_settings(settings))
+        if int(ids.count().execute()) == 0:
+            said = ", ".join(f"{k}={v}" for k, v in filters.describe().items() if k not in
+                             ("start", "end"))  # fmt: skip
+            raise InputError(
+                f"no customer in {ctx.source.description} matches {said}.",
+                hint="Check the spelling against the data (tenure cohorts --by country, or "
+                "--by acquisition_channel, lists the values), or drop the filter.",
+            )
         with filtered_source(ctx.source, ids) as narrowed:
             # the whole data's as-of date, even where the matching customers' data
             # ends long before it: their periods after are empty, not refused

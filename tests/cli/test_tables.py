@@ -72,6 +72,11 @@ def demo_store(tmp_path_factory):
     with Workspace.open(settings) as ws:
         for kind in ORDER:
             ingest(kind, files.by_kind()[kind], workspace=ws)
+    # a fit checked on a holdout and the scores, for tenure fits and predict
+    from tenure.analysis.fitting import fit, predict
+
+    fit("bgnbd", settings=settings, calibration_end="2026-03-31", save=True)
+    predict(settings=settings, model="bgnbd", save=True)
     return folder / "store"
 
 
@@ -90,6 +95,7 @@ COMMANDS = [
     ("segments", "--from", "2026-04-30"),
     ("segments", "--kind", "business"),
     ("predict", "--top", "5"),
+    ("fits",),
 ]
 
 

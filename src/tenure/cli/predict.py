@@ -538,9 +538,7 @@ def predict(
         out.print(f"Wrote {export}")
 
 
-def fits(store: StoreOption = None, json_: JsonOption = False) -> None:
-    from rich.table import Table
-
+def fits(wide: WideOption = False, store: StoreOption = None, json_: JsonOption = False) -> None:
     from tenure.analysis.predictions import fits_document, stored_predictions
 
     document = fits_document(stored_predictions(engine_settings(store)))
@@ -551,15 +549,20 @@ def fits(store: StoreOption = None, json_: JsonOption = False) -> None:
     if not document["fits"]:
         out.print("No fit is kept in the store yet: run tenure predict, or tenure fit MODEL.")
         return
-    table = Table("fit", "model", "version", "fitted", "data to", "calibration end",
-                  "customers", "converged", "log-lik.", "holdout error", "holdout MAE",
-                  title="Fits kept in the store")  # fmt: skip
+    # the columns that give way first on a narrow terminal: the version, the
+    # log-likelihood, when it was fitted and the convergence (--wide shows all)
+    cols = [Col("fit"), Col("model", numeric=False), Col("version", rank=6),
+            Col("fitted", numeric=False, rank=4), Col("data to", numeric=False),
+            Col("calibration end", numeric=False, rank=2), Col("customers", rank=3),
+            Col("converged", numeric=False, rank=5), Col("log-lik.", rank=7),
+            Col("holdout error"), Col("holdout MAE", rank=1)]  # fmt: skip
+    rows = []
     for f in document["fits"]:
         v = f.get("validation") or {}
-        table.add_row(
-            str(f["fit_id"]), f["model"], str(f["model_version"]), str(f["fitted_at"])[:19],
+        rows.append([
+            str(f["fit_id"]), f["model"], str(f["model_version"]), str(f["fitted_at"])[:16],
             f["as_of"], f.get("calibration_end") or "—", fmt_number(f.get("n_customers"), 0),
             "yes" if f.get("converged") else "no", fmt_number(f.get("log_likelihood"), 1),
             fmt_number(v.get("total_error_pct"), 1, " %"), fmt_number(v.get("mae"), 3),
-        )  # fmt: skip
-    out.print(table)
+        ])  # fmt: skip
+    print_table(out, cols, rows, title="Fits kept in the store", wide=wide)

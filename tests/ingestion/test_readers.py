@@ -191,6 +191,8 @@ def test_only_one_column_found_points_at_the_delimiter(tmp_path, ws):
         ingest("orders", tmp_path / "o.csv", workspace=ws)
     assert "Only one column was found" in info.value.hint
     assert "--delimiter" in info.value.hint
+    # the whole line is not offered as a column to map
+    assert "--map" not in info.value.hint
 
 
 def test_binary_and_garbled_lines_are_rejected_one_by_one(tmp_path, ws):

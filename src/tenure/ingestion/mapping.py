@@ -219,10 +219,11 @@ def _not_found(
         else f'Rename a column to {target}, or pass --map "YOUR COLUMN={target}".'
     )
     if len(columns) == 1:
+        # the one "column" is a whole line: mapping it would not help
         fix = (
-            f"Only one column was found, so the delimiter is likely not what the file uses: "
-            f"pass --delimiter with the character between fields (',', ';', tab, '|', or "
-            f"'whitespace' for runs of spaces).\n{fix}"
+            "Only one column was found, so the delimiter is likely not what the file uses: "
+            "pass --delimiter with the character between fields (',', ';', tab, '|', or "
+            "'whitespace' for runs of spaces)."
         )
     return ColumnNotFoundError(
         what,

@@ -207,6 +207,17 @@ def fit(
                 ctx if cal_end is None else Context(ctx.source, replace(ctx.defs, as_of=cal_end))
             )
             fitted: LikelihoodModel = scoring.fit_spend_model(target, penalizer=penalizer)
+        elif choice is not None and choice.validation is not None:
+            # the chosen candidate's holdout check is kept with the fit: on
+            # the calibration end given, its calibration fit is the fit
+            validation = choice.validation
+            fitted = (
+                validation.model
+                if cal_end is not None
+                else scoring.fit_purchase_model(
+                    ctx, model, time_unit=time_unit, penalizer=penalizer
+                )
+            )
         elif cal_end is not None:
             validation = holdout(
                 ctx.source,
@@ -417,7 +428,12 @@ def predict(
         scores.extra["model_choice"] = choice.to_dict()
     scores.extra["fits"] = [
         kept.fit_record(
-            model, purchase, as_of=scores.as_of, time_unit=time_unit, definitions=definitions
+            model,
+            purchase,
+            as_of=scores.as_of,
+            time_unit=time_unit,
+            definitions=definitions,
+            validation=_kept_validation(choice.validation if choice else None),
         ),
         kept.fit_record("gammagamma", spend, as_of=scores.as_of, definitions=definitions),
     ]

@@ -185,6 +185,7 @@ def test_a_failed_ingest_creates_no_store(cli, tmp_path, store):
         ["report"],
         ["goal", "list"],
         ["runs"],
+        ["migrate"],
     ],  # fmt: skip
     ids=" ".join,
 )
@@ -193,7 +194,10 @@ def test_a_command_on_a_store_that_is_not_there_says_so_and_creates_none(cli, st
     assert r.code == 1
     error = r.json()["error"]
     assert error["message"] == f"there is no tenure store at {store}."
-    assert "tenure ingest" in error["hint"]
+    # one hint, whichever layer found the store missing
+    assert error["hint"] == (
+        "Ingest data first (tenure ingest KIND FILE), try `tenure demo`, or pass --store."
+    )
     assert not store.exists()
 
 

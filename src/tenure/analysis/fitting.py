@@ -116,6 +116,44 @@ def prediction_context(
         data.source.close()
 
 
+@contextmanager
+def _purchase_context(
+    orders: Any,
+    *,
+    store: Any,
+    settings: Settings,
+    map: dict[str, str] | None,
+    as_of: Any,
+    rejected_to: Path | None,
+    date_format: str | None,
+    model: str | None,
+    time_unit: str,
+    penalizer: float = 0.0,
+    calibration_end: date | None = None,
+    amounts: str | None,
+) -> Iterator[tuple[Context, RecordsData | None, ModelChoice | None]]:
+    """What ``fit`` and ``predict`` of a purchase model start from: the
+    context of :func:`prediction_context`, ``calibration_end`` checked
+    against its orders and, without ``model``, the purchase model chosen on
+    a holdout (on ``calibration_end`` when given, else on one of its own)."""
+    with prediction_context(
+        orders, store=store, settings=settings, map=map, as_of=as_of, rejected_to=rejected_to,
+        date_format=date_format, amounts=amounts,
+    ) as (ctx, data):  # fmt: skip
+        if calibration_end is not None:
+            first, last = data_range(ctx.source, ctx.defs)
+            check_calibration_end(
+                calibration_end, first, min(last, ctx.as_of), data.name if data else None
+            )
+        choice = None
+        if model is None:
+            choice = choose_model(
+                ctx.source, ctx.defs, time_unit=time_unit, penalizer=penalizer,
+                calibration_end=calibration_end,
+            )  # fmt: skip
+        yield ctx, data, choice
+
+
 def fit(
     model: str | None = None,
     orders: Any = None,
@@ -180,33 +218,30 @@ def fit(
         )  # fmt: skip
     time_unit = time_unit or settings.time_unit
     cal_end = _parse_date(calibration_end, "calibration_end")
-    with prediction_context(
-        orders,
-        store=store,
-        settings=settings,
-        map=map,
-        as_of=as_of,
-        rejected_to=rejected_to,
-        date_format=date_format,
+    with _purchase_context(
+        orders, store=store, settings=settings, map=map, as_of=as_of, rejected_to=rejected_to,
+        date_format=date_format, model=model, time_unit=time_unit, penalizer=penalizer,
+        calibration_end=cal_end,
         amounts="the Gamma-Gamma spend model" if model == "gammagamma" else None,
-    ) as (ctx, data):
+    ) as (ctx, data, choice):  # fmt: skip
         validation = None
-        choice = None
-        if cal_end is not None:
-            first, last = data_range(ctx.source, ctx.defs)
-            check_calibration_end(cal_end, first, min(last, ctx.as_of), data.name if data else None)
-        if model is None:
-            # on the calibration end given, else on a holdout of its own
-            choice = choose_model(
-                ctx.source, ctx.defs, time_unit=time_unit, penalizer=penalizer,
-                calibration_end=cal_end,
-            )  # fmt: skip
-            model = choice.chosen
+        model = choice.chosen if choice else model
         if model == "gammagamma":
             target = (
                 ctx if cal_end is None else Context(ctx.source, replace(ctx.defs, as_of=cal_end))
             )
             fitted: LikelihoodModel = scoring.fit_spend_model(target, penalizer=penalizer)
+        elif choice is not None and choice.validation is not None:
+            # the chosen candidate's holdout check is kept with the fit: on
+            # the calibration end given, its calibration fit is the fit
+            validation = choice.validation
+            fitted = (
+                validation.model
+                if cal_end is not None
+                else scoring.fit_purchase_model(
+                    ctx, model, time_unit=time_unit, penalizer=penalizer
+                )
+            )
         elif cal_end is not None:
             validation = holdout(
                 ctx.source,
@@ -385,20 +420,12 @@ def predict(
     discount_rate = settings.discount_rate if discount_rate is None else discount_rate
     margin = settings.margin if margin is None else margin
     time_unit = time_unit or settings.time_unit
-    with prediction_context(
-        orders,
-        store=store,
-        settings=settings,
-        map=map,
-        as_of=as_of,
-        rejected_to=rejected_to,
-        date_format=date_format,
+    with _purchase_context(
+        orders, store=store, settings=settings, map=map, as_of=as_of, rejected_to=rejected_to,
+        date_format=date_format, model=model, time_unit=time_unit,
         amounts="customer lifetime value",
-    ) as (ctx, data):
-        choice: ModelChoice | None = None
-        if model is None:
-            choice = choose_model(ctx.source, ctx.defs, time_unit=time_unit)
-            model = choice.chosen
+    ) as (ctx, data, choice):  # fmt: skip
+        model = choice.chosen if choice else model
         purchase = scoring.fit_purchase_model(ctx, model, time_unit=time_unit)
         spend = scoring.fit_spend_model(ctx)
         scores = scoring.score(
@@ -417,7 +444,12 @@ def predict(
         scores.extra["model_choice"] = choice.to_dict()
     scores.extra["fits"] = [
         kept.fit_record(
-            model, purchase, as_of=scores.as_of, time_unit=time_unit, definitions=definitions
+            model,
+            purchase,
+            as_of=scores.as_of,
+            time_unit=time_unit,
+            definitions=definitions,
+            validation=_kept_validation(choice.validation if choice else None),
         ),
         kept.fit_record("gammagamma", spend, as_of=scores.as_of, definitions=definitions),
     ]

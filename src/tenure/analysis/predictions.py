@@ -21,10 +21,11 @@ from typing import Any
 import pandas as pd
 
 from tenure.config import Settings
-from tenure.errors import ConfigError, NotFoundError
+from tenure.errors import NotFoundError
 from tenure.jsondoc import plain, records
 from tenure.messages import Message
 from tenure.predictions.scoring import Scores
+from tenure.store.missing import no_store_error
 
 # what ``tenure predict`` does, for the places that find nothing kept
 PREDICT_COMMAND = "tenure predict"
@@ -90,10 +91,7 @@ def stored_predictions(settings: Settings) -> StoredPredictions:
     from tenure.store import analytics
 
     if not settings.analytics_path.exists():
-        raise ConfigError(
-            f"there is no tenure store at {settings.store}.",
-            hint="Ingest data first (tenure ingest KIND FILE), try `tenure demo`, or pass --store.",
-        )
+        raise no_store_error(settings.store)
     con = analytics.connect(settings.analytics_path, read_only=True)
     try:
         fits = load_fits(con)

@@ -102,12 +102,9 @@ def migrate(store: StoreOption = None, json_: JsonOption = False) -> None:
 
     settings = load_settings(store=store)
     if not settings.analytics_path.exists():
-        from tenure.errors import ConfigError
+        from tenure.store.missing import no_store_error
 
-        raise ConfigError(
-            f"there is no tenure store at {settings.store}.",
-            hint="Pass --store with the folder to migrate.",
-        )
+        raise no_store_error(settings.store)
     con = analytics.connect(settings.analytics_path)
     try:
         a_before, a_after = analytics.migrate(con)

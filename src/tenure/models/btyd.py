@@ -71,52 +71,7 @@ class BetaGeo(PurchaseModel):
     def _value_and_gradient(
         self, params: np.ndarray, d: dict[str, Any], w: np.ndarray, *, rows: bool = False
     ) -> Any:
-        r, alpha, a, b = params
-        if not isinstance(d["x"], Unique):  # plain arrays, outside a fit
-            d = self._prepare(d)
-        x, t_x, T = d["x"], d["t_x"], d["T"]
-        ux, repeat = x.values, x.values > 0
-        b_x1 = np.where(repeat, b + ux - 1, 1.0)
-        # the terms that depend on x alone, once per distinct x
-        per_x = (
-            gammaln(r + ux) - gammaln(r) + r * np.log(alpha)
-            + gammaln(a + b) + gammaln(b + ux) - gammaln(b) - gammaln(a + b + ux)
-        )  # fmt: skip
-        log_T, log_tx = np.log(alpha + T.values), np.log(alpha + t_x.values)
-        # L = e^(per_x) ((α + T)^-(r + x) + [x > 0] a / (b + x - 1) (α + t_x)^-(r + x)):
-        # z is the log of the first term over the second (+inf when x = 0)
-        gap = t_x.take(log_tx) - T.take(log_T)  # log((α + t_x) / (α + T)) ≤ 0
-        rx = r + d["x_rows"]
-        z = rx * gap - x.take(np.where(repeat, np.log(a) - np.log(b_x1), -np.inf))
-        # clipped, e^z stays finite where e^-z no longer counts (x = 0: z = +inf)
-        np.minimum(z, 700.0, out=z)
-        one_plus = 1.0 + np.exp(z)
-        # log L = per_x - (r + x) log(α + T) + log(1 + e^-z), and
-        # log(1 + e^-z) = log(1 + e^z) - z, accurate to the rounding of z
-        soft = np.log(one_plus) - z
-        if rows:
-            return x.take(per_x) - rx * T.take(log_T) + soft
-        if d.get("w") is not w:
-            d = d | self._weighted(d, w)
-        w_x, w_T, wx_T = d["w_x"], d["w_T"], d["wx_T"]
-        ww4 = w / one_plus  # the weight times the second term's share of L
-        inv_T, inv_tx = 1.0 / (alpha + T.values), 1.0 / (alpha + t_x.values)
-        # Σ w log L, with the sums over (α + T) taken once per distinct T
-        value = np.dot(w_x, per_x) - np.dot(r * w_T + wx_T, log_T) + np.dot(w, soft)
-        d_r = (
-            np.dot(w_x, digamma(r + ux) - digamma(r) + np.log(alpha))
-            - np.dot(w_T, log_T) - np.dot(ww4, gap)
-        )  # fmt: skip
-        d_alpha = (
-            w_x.sum() * r / alpha - np.dot(r * w_T + wx_T, inv_T)
-            - np.dot(ww4 * rx, t_x.take(inv_tx) - T.take(inv_T))
-        )  # fmt: skip
-        shared = digamma(a + b) - digamma(a + b + ux)
-        d_a = np.dot(w_x, shared) + ww4.sum() / a
-        d_b = np.dot(w_x, shared + digamma(b + ux) - digamma(b)) - np.dot(
-            ww4, x.take(np.where(repeat, 1.0 / b_x1, 0.0))
-        )
-        return float(value), np.array([d_r, d_alpha, d_a, d_b])
+        return bgnbd_value_and_gradient(self, params, d, w, shift=0, rows=rows)
 
     def _loglik(self, params: np.ndarray, d: dict[str, Any]) -> np.ndarray:
         return self._value_and_gradient(params, d, np.empty(0), rows=True)
@@ -166,6 +121,75 @@ class BetaGeo(PurchaseModel):
         else:
             per_alive = expected_purchases(r + x, alpha + T, a, b + x, t)
         return per_alive.reshape(np.broadcast(x, t).shape) * self.predict_alive(data)
+
+
+def bgnbd_value_and_gradient(
+    model: BetaGeo,
+    params: np.ndarray,
+    d: dict[str, Any],
+    w: np.ndarray,
+    *,
+    shift: int,
+    rows: bool = False,
+) -> Any:
+    """Σ w log L and its gradient in (r, α, a, b) for BG/NBD (``shift`` 0)
+    and MBG/NBD (``shift`` 1); with ``rows``, log L of each row.
+
+    The two differ only in the number of drop-out chances a customer has
+    survived: x under BG/NBD, x + 1 under MBG/NBD, where the first purchase
+    counts too. With m = x + shift,
+
+        L = B(a, b + m) / B(a, b) · Γ(r + x) α^r / Γ(r) / (α + T)^(r + x)
+          + [m > 0] · B(a + 1, b + m - 1) / B(a, b) · Γ(r + x) α^r / Γ(r) / (α + t_x)^(r + x).
+    """
+    r, alpha, a, b = params
+    if not isinstance(d["x"], Unique):  # plain arrays, outside a fit
+        d = model._prepare(d)
+    x, t_x, T = d["x"], d["t_x"], d["T"]
+    ux = x.values
+    m = ux + shift
+    second = m > 0  # BG/NBD has no second term at x = 0
+    b_m1 = np.where(second, b + m - 1, 1.0)
+    # the terms that depend on x alone, once per distinct x
+    per_x = (
+        gammaln(r + ux) - gammaln(r) + r * np.log(alpha)
+        + gammaln(a + b) + gammaln(b + m) - gammaln(b) - gammaln(a + b + m)
+    )  # fmt: skip
+    log_T, log_tx = np.log(alpha + T.values), np.log(alpha + t_x.values)
+    # L = e^(per_x) ((α + T)^-(r + x) + [m > 0] a / (b + m - 1) (α + t_x)^-(r + x)):
+    # z is the log of the first term over the second (+inf without a second)
+    gap = t_x.take(log_tx) - T.take(log_T)  # log((α + t_x) / (α + T)) ≤ 0
+    rx = r + d["x_rows"]
+    z = rx * gap - x.take(np.where(second, np.log(a) - np.log(b_m1), -np.inf))
+    # clipped, e^z stays finite where e^-z no longer counts (no second term: z = +inf)
+    np.minimum(z, 700.0, out=z)
+    one_plus = 1.0 + np.exp(z)
+    # log L = per_x - (r + x) log(α + T) + log(1 + e^-z), and
+    # log(1 + e^-z) = log(1 + e^z) - z, accurate to the rounding of z
+    soft = np.log(one_plus) - z
+    if rows:
+        return x.take(per_x) - rx * T.take(log_T) + soft
+    if d.get("w") is not w:
+        d = d | BetaGeo._weighted(d, w)
+    w_x, w_T, wx_T = d["w_x"], d["w_T"], d["wx_T"]
+    ww4 = w / one_plus  # the weight times the second term's share of L
+    inv_T, inv_tx = 1.0 / (alpha + T.values), 1.0 / (alpha + t_x.values)
+    # Σ w log L, with the sums over (α + T) taken once per distinct T
+    value = np.dot(w_x, per_x) - np.dot(r * w_T + wx_T, log_T) + np.dot(w, soft)
+    d_r = (
+        np.dot(w_x, digamma(r + ux) - digamma(r) + np.log(alpha))
+        - np.dot(w_T, log_T) - np.dot(ww4, gap)
+    )  # fmt: skip
+    d_alpha = (
+        w_x.sum() * r / alpha - np.dot(r * w_T + wx_T, inv_T)
+        - np.dot(ww4 * rx, t_x.take(inv_tx) - T.take(inv_T))
+    )  # fmt: skip
+    shared = digamma(a + b) - digamma(a + b + m)
+    d_a = np.dot(w_x, shared) + ww4.sum() / a
+    d_b = np.dot(w_x, shared + digamma(b + m) - digamma(b)) - np.dot(
+        ww4, x.take(np.where(second, 1.0 / b_m1, 0.0))
+    )
+    return float(value), np.array([d_r, d_alpha, d_a, d_b])
 
 
 # -- Pareto/NBD -----------------------------------------------------------------

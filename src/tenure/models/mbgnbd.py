@@ -43,11 +43,11 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from scipy.special import digamma, expit, gammaln
+from scipy.special import expit
 
 from tenure.models._base import Unique
 from tenure.models._bgnbd_purchases import expected_purchases
-from tenure.models.btyd import BetaGeo
+from tenure.models.btyd import BetaGeo, bgnbd_value_and_gradient
 
 
 class ModifiedBetaGeo(BetaGeo):
@@ -64,47 +64,8 @@ class ModifiedBetaGeo(BetaGeo):
     def _value_and_gradient(
         self, params: np.ndarray, d: dict[str, Any], w: np.ndarray, *, rows: bool = False
     ) -> Any:
-        r, alpha, a, b = params
-        if not isinstance(d["x"], Unique):  # plain arrays, outside a fit
-            d = self._prepare(d)
-        x, t_x, T = d["x"], d["t_x"], d["T"]
-        ux = x.values
-        # the terms that depend on x alone, once per distinct x: the first
-        # term of L without (α + T)^-(r + x)
-        per_x = (
-            gammaln(r + ux) - gammaln(r) + r * np.log(alpha)
-            + gammaln(a + b) + gammaln(b + ux + 1) - gammaln(b) - gammaln(a + b + ux + 1)
-        )  # fmt: skip
-        log_T, log_tx = np.log(alpha + T.values), np.log(alpha + t_x.values)
-        gap = t_x.take(log_tx) - T.take(log_T)  # log((α + t_x) / (α + T)) ≤ 0
-        rx = r + d["x_rows"]
-        # z: the log of the first term over the second
-        z = rx * gap + x.take(np.log(b + ux)) - np.log(a)
-        np.minimum(z, 700.0, out=z)
-        one_plus = 1.0 + np.exp(z)
-        soft = np.log(one_plus) - z  # log(1 + e^-z)
-        if rows:
-            return x.take(per_x) - rx * T.take(log_T) + soft
-        if d.get("w") is not w:
-            d = d | self._weighted(d, w)
-        w_x, w_T, wx_T = d["w_x"], d["w_T"], d["wx_T"]
-        ww4 = w / one_plus  # the weight times the second term's share of L
-        inv_T, inv_tx = 1.0 / (alpha + T.values), 1.0 / (alpha + t_x.values)
-        value = np.dot(w_x, per_x) - np.dot(r * w_T + wx_T, log_T) + np.dot(w, soft)
-        d_r = (
-            np.dot(w_x, digamma(r + ux) - digamma(r) + np.log(alpha))
-            - np.dot(w_T, log_T) - np.dot(ww4, gap)
-        )  # fmt: skip
-        d_alpha = (
-            w_x.sum() * r / alpha - np.dot(r * w_T + wx_T, inv_T)
-            - np.dot(ww4 * rx, t_x.take(inv_tx) - T.take(inv_T))
-        )  # fmt: skip
-        shared = digamma(a + b) - digamma(a + b + ux + 1)
-        d_a = np.dot(w_x, shared) + ww4.sum() / a
-        d_b = np.dot(w_x, shared + digamma(b + ux + 1) - digamma(b)) - np.dot(
-            ww4, x.take(1.0 / (b + ux))
-        )
-        return float(value), np.array([d_r, d_alpha, d_a, d_b])
+        # BG/NBD's likelihood with one more drop-out chance survived: x + 1
+        return bgnbd_value_and_gradient(self, params, d, w, shift=1, rows=rows)
 
     # -- predictions ---------------------------------------------------------
 

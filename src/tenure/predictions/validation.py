@@ -212,6 +212,8 @@ class ModelChoice:
     candidate could not be checked. Squared error because every model
     predicts each customer's expected count, which squared error rewards
     (an absolute error rewards predicting the median, 0 for most customers).
+    ``validation`` is the chosen candidate's holdout check, kept with the
+    fit so that the choice can be seen (None without a holdout).
     """
 
     chosen: str
@@ -220,6 +222,7 @@ class ModelChoice:
     rmse: dict[str, float] = field(default_factory=dict)
     mae: dict[str, float] = field(default_factory=dict)
     failed: dict[str, str] = field(default_factory=dict)
+    validation: Validation | None = field(default=None, repr=False)
 
     @property
     def reason(self) -> str:
@@ -268,6 +271,7 @@ def choose_model(
     end = min(last, defs.as_of or last)
     cal_end = calibration_end or default_calibration_end(first, end)
     choice = ModelChoice(DEFAULT_MODEL, cal_end, end)
+    checks: dict[str, Validation] = {}
     for name in candidates:
         try:
             v = holdout(
@@ -277,9 +281,11 @@ def choose_model(
         except TenureError as exc:
             choice.failed[name] = exc.what
             continue
+        checks[name] = v
         choice.rmse[name], choice.mae[name] = v.metrics["rmse"], v.metrics["mae"]
     if choice.rmse:
         choice.chosen = min(choice.rmse, key=choice.rmse.__getitem__)
+        choice.validation = checks[choice.chosen]
     else:
         choice.calibration_end = choice.holdout_end = None
     return choice

@@ -14,6 +14,7 @@ import duckdb
 from tenure._version import __version__
 from tenure.datamodel import KINDS, stored_columns
 from tenure.errors import ConfigError, StoreVersionError
+from tenure.store.missing import no_store_error
 
 SCHEMA_VERSION = 1
 
@@ -99,10 +100,7 @@ def open_read_only(path: Path, store: Path) -> tuple[duckdb.DuckDBPyConnection, 
     checked to be a tenure store of this version; (connection, reporting
     currency)."""
     if not Path(path).exists():
-        raise ConfigError(
-            f"there is no tenure store at {store}.",
-            hint="Ingest data first (tenure ingest KIND FILE), try `tenure demo`, or pass --store.",
-        )
+        raise no_store_error(store)
     con = connect(path, read_only=True)
     try:
         if not has_schema(con):

@@ -18,6 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from tenure.errors import ConfigError, MissingExtraError, StoreVersionError
+from tenure.store.missing import no_store_error
 from tenure.store.ops_schema import ingest_runs
 
 
@@ -99,11 +100,7 @@ class OpsStore:
             and database not in (None, "", ":memory:")
             and not Path(database).exists()
         ):  # SQLite would say "unable to open database file"; say what is missing
-            raise ConfigError(
-                f"there is no tenure store at {Path(database).parent}.",
-                hint="Ingest data first (tenure ingest KIND FILE), try `tenure demo`, "
-                "or pass --store.",
-            )
+            raise no_store_error(Path(database).parent)
         try:
             with engine.connect() as conn:
                 current = _current_revision(conn)
@@ -115,7 +112,7 @@ class OpsStore:
         head = head_revision()
         if current is None:
             if not create:
-                raise ConfigError(f"there is no tenure store at {safe_url(url)}.")
+                raise no_store_error(safe_url(url))
             with engine.begin() as conn:
                 from alembic import command
 

@@ -22,6 +22,7 @@ import duckdb
 from tenure.config import Settings, load_settings
 from tenure.errors import ConfigError
 from tenure.store import analytics
+from tenure.store.missing import no_store_error
 from tenure.store.ops import OpsStore, safe_url
 
 DEFAULT_CURRENCY = "EUR"
@@ -48,10 +49,7 @@ class Workspace:
             )
         if not store.exists():
             if not create:
-                raise ConfigError(
-                    f"there is no tenure store at {store}.",
-                    hint="Ingest data first (tenure ingest ...) or pass --store.",
-                )
+                raise no_store_error(store)
             store.mkdir(parents=True)
         hint = f" --store {store}"
         con = analytics.connect(settings.analytics_path)
@@ -84,7 +82,7 @@ class Workspace:
                 )
                 con.execute("COMMIT")
             else:
-                raise ConfigError(f"there is no tenure store at {store}.")
+                raise no_store_error(store)
         finally:
             con.close()
         ops = OpsStore.open(settings.ops_database_url, create=create, store_hint=hint)

@@ -20,12 +20,13 @@ import numpy as np
 import pandas as pd
 
 from tenure._version import __version__
+from tenure.analysis.metrics import frames as period_frames
 from tenure.analysis.predictions import stored_predictions
 from tenure.config import Settings
 from tenure.engine import cohorts as cohorts_mod
 from tenure.engine import periods
 from tenure.engine.context import Context, Definitions
-from tenure.engine.metrics import period_metrics, period_range
+from tenure.engine.metrics import period_range
 from tenure.engine.source import open_source
 from tenure.errors import InputError, TenureError
 from tenure.messages import Message
@@ -101,8 +102,8 @@ def collect(
     )
     progress("churn")
     churn_section = guarded(
-        "churn", "Churn and survival", churn.section, ctx, settings, fmt, chart_blocks, kept.churn,
-        frames["month"], fit=False,
+        "churn", "Churn and survival", churn.section, ctx, settings, fmt, chart_blocks, kept,
+        frames["month"],
     )  # fmt: skip
     sections.append(churn_section)
     _churn_tile(top["tiles"], frames["month"], churn_section.get("summary"), fmt)
@@ -122,8 +123,9 @@ def collect(
 
 
 def metric_frames(ctx: Context) -> dict[str, pd.DataFrame]:
-    """The monthly and quarterly metrics that tiles, trends and goals share."""
-    return {"month": period_metrics(ctx, "month"), "quarter": period_metrics(ctx, "quarter")}
+    """The monthly and quarterly metrics that tiles, trends and goals share
+    (:func:`tenure.analysis.metrics.frames`)."""
+    return period_frames(ctx, ("month", "quarter"))
 
 
 def guarded(

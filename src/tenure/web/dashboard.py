@@ -71,9 +71,7 @@ def _predictions(ctx: Context, settings: Settings, fmt: Formatter) -> dict[str, 
             build.guarded(
                 "predictions", "Predictions", predictions.section, ctx, settings, fmt, html, kept
             ),
-            build.guarded(
-                "churn", "Churn and survival", churn.section, *shown, kept.churn, fit=False
-            ),
+            build.guarded("churn", "Churn and survival", churn.section, *shown, kept),
         ]
     }
 

@@ -338,6 +338,13 @@ def test_the_monthly_and_the_model_churn_in_each_others_terms():
         "as a rate per month, 37.4%. The model's is the larger because 90 days without a "
         "purchase are a shorter test than 365."
     )
+    # a model's 10 % in 90 days is 1 - 0.9^(30.4375 / 90) = 3.5 % a month, under the
+    # overview's 5.5 %: it is not said to be the larger
+    text = churn.comparison(_monthly(5.5), 90, 10.0, "purchase", 365, en)
+    assert text.endswith(
+        "The churn model's 10.0% counts the customers active today with no purchase in the "
+        "90 days after; as a rate per month, 3.5%."
+    )
     assert churn.tile_note(5.5, 90, 75.0, en) == (
         "≈ 15.4% over 90 days; the churn model: 75.0% in the next 90 days"
     )
@@ -354,13 +361,56 @@ def test_the_demo_section_states_both_churns(section, result):
     text = _part(section, "Churn risk")["text"]
     assert "Two churn rates, side by side." in text
     assert f"in the next {result.horizon_days} days" in text
-    expected = 100 * result.customers["churn_probability"].mean()
-    assert section["summary"] == {
-        "horizon_days": result.horizon_days,
-        "expected_share": pytest.approx(expected),
-    }
-    ev = result.evaluation
-    beats = all(
-        ev.loc["model", c] > ev.loc["recency_baseline", c] for c in ("auc", "lift_top_decile")
+
+
+def _kept_churn(probabilities: list[float], evaluation: pd.DataFrame) -> StoredPredictions:
+    """A kept churn model of four customers, as the store gives it back."""
+    from tenure.predictions.churn import ChurnResult
+
+    customers = pd.DataFrame({
+        "customer_id": [f"c{i}" for i in range(len(probabilities))],
+        "churn_probability": probabilities,
+        "driver_1": "recency_days", "driver_1_value": 100.0, "driver_1_contribution": 0.5,
+    })  # fmt: skip
+    windows = {"train": date(2024, 7, 4), "test": date(2024, 10, 2), "score": AS_OF}
+    result = ChurnResult(
+        model=None, evaluation=evaluation, importances=pd.Series({"recency_days": 0.5}),
+        customers=customers, as_of=AS_OF, horizon_days=90, windows=windows,
+        sizes={"train": 4, "test": 4, "score": 4}, definitions={}, calibration=None,
+        kept={"fit_id": 1, "model_version": 1, "fitted_at": pd.Timestamp("2025-01-02 08:00")},
+    )  # fmt: skip
+    return StoredPredictions([], None, result)
+
+
+def test_a_kept_model_no_better_than_recency_is_said_first_with_its_share():
+    en = Formatter("en-US", "USD")
+    evaluation = pd.DataFrame(
+        {"auc": [0.80, 0.79], "brier": [0.20, 0.21], "lift_top_decile": [1.28, 1.30],
+         "churn_rate": [0.5, 0.5], "customers": [4, 4]},
+        index=["model", "recency_baseline"],
+    )  # fmt: skip
+    # active by purchases: lost after 365 days without one
+    orders = orders_frame([("o1", "a", "2024-03-01 10:00", 10.0)])
+    tiny = _tiny(subscriptions=_subscriptions(), orders=orders)
+    ctx = Context(tiny.source, Definitions(as_of=AS_OF, active_by="purchase"))
+    kept = _kept_churn([0.8, 0.6, 0.4, 0.2], evaluation)
+    section = churn.section(ctx, load_settings(), en, _figures, kept, _monthly(5.5))
+    # (0.8 + 0.6 + 0.4 + 0.2) / 4 = 50 % expected to churn in the next 90 days
+    assert section["summary"] == {"horizon_days": 90, "expected_share": pytest.approx(50.0)}
+    # lift 1.28 is not above 1.30; AUC 0.80 is above 0.79, so only the lift is named
+    assert section["text"] == (
+        "The churn model does not beat a rule that knows only the days since each customer's "
+        "last purchase: on the test window its top-decile lift 1.28 against 1.30 for that rule. "
+        "Ranking customers by recency does as well; read the scores below with that in mind."
     )
-    assert ("text" in section) == (not beats)
+    text = _part(section, "Churn risk")["text"]
+    assert text.startswith(
+        "Of the 4 customers active on Dec 31, 2024, the model expects 2 (50.0%) to churn in the "
+        "next 90 days; 2 have a churn probability of 50% or more."
+    )
+    # 50 % in 90 days is 1 - 0.5^(30.4375 / 90) = 20.9 % a month, above the overview's 5.5 %
+    assert "as a rate per month, 20.9%. The model's is the larger because" in text
+    # better on both measures: nothing is said before the numbers
+    evaluation.loc["model", "lift_top_decile"] = 2.10
+    better = churn.section(ctx, load_settings(), en, _figures, kept, _monthly(5.5))
+    assert "text" not in better

@@ -14,11 +14,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-# the normal quantile of a 95 % interval, for the kept fit's intervals
-from tenure.models import Z95
-
-__all__ = ["ALL", "SBG_COMMAND", "Z95", "kept_sbg", "sbg_survival", "subscription_survival"]
-
 # the sBG model's t: the month a subscription ended in, or the renewals an
 # active one has passed
 TIME = "lifetime"

@@ -20,14 +20,13 @@ import numpy as np
 import pandas as pd
 
 from tenure._version import __version__
+from tenure.analysis.context import Context, open_context
 from tenure.analysis.metrics import frames as period_frames
 from tenure.analysis.predictions import stored_predictions
 from tenure.config import Settings
 from tenure.engine import cohorts as cohorts_mod
 from tenure.engine import periods
-from tenure.engine.context import Context, Definitions
 from tenure.engine.metrics import period_range
-from tenure.engine.source import open_source
 from tenure.errors import InputError, TenureError
 from tenure.messages import Message
 from tenure.report import charts, churn, predictions
@@ -60,10 +59,8 @@ def write_report(
     """Compute every section and write the HTML report to ``out`` (atomically)."""
     started = time.perf_counter()
     out = Path(out)
-    source = open_source(settings, engine=engine or settings.engine, master=master)
-    with source:
-        ctx = Context(source, Definitions.from_settings(settings, as_of=as_of))
-        fmt = Formatter(locale or settings.locale, source.currency)
+    with open_context(settings=settings, engine=engine, master=master, as_of=as_of) as ctx:
+        fmt = Formatter(locale or settings.locale, ctx.source.currency)
         data = collect(ctx, settings, fmt, progress)
     progress("rendering the report")
     html = render(data, fmt)

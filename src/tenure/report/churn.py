@@ -187,7 +187,9 @@ def comparison(
         "over {days} days at that rate, {over}.", rate=fmt.percent(m), period=last["period"],
         lapse=lapse, days=horizon_days, over=fmt.percent(over),
     ), model]  # fmt: skip
-    if model and active_by != "subscription" and window and window > horizon_days:
+    # said only where it holds: the model's monthly rate above the overview's
+    larger = model and rate_over(expected_share, horizon_days, DAYS_PER_MONTH) > m
+    if larger and active_by != "subscription" and window and window > horizon_days:
         parts.append(Message(
             "The model's is the larger because {days} days without a purchase are a shorter "
             "test than {window}.", days=horizon_days, window=window,

@@ -10,10 +10,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from tenure.analysis.predictions import Z95
 from tenure.analysis.survival import (
     ALL,
     SBG_COMMAND,
-    Z95,
     kept_sbg,
     sbg_survival,
     subscription_survival,

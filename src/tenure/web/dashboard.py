@@ -19,10 +19,10 @@ from typing import Any
 import pandas as pd
 
 from tenure.analysis import open_context
+from tenure.analysis.context import Context
 from tenure.analysis.filters import Filters
 from tenure.analysis.predictions import StoredPredictions, stored_predictions
 from tenure.config import Settings
-from tenure.engine.context import Context
 from tenure.messages import Message
 from tenure.report import build, churn, predictions
 from tenure.report.formatting import Formatter

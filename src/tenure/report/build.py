@@ -20,13 +20,12 @@ import numpy as np
 import pandas as pd
 
 from tenure._version import __version__
+from tenure.analysis.cohorts import cohort_matrices
 from tenure.analysis.context import Context, open_context
 from tenure.analysis.metrics import frames as period_frames
 from tenure.analysis.predictions import stored_predictions
 from tenure.config import Settings
-from tenure.engine import cohorts as cohorts_mod
 from tenure.engine import periods
-from tenure.engine.metrics import period_range
 from tenure.errors import InputError, TenureError
 from tenure.messages import Message
 from tenure.report import charts, churn, predictions
@@ -302,35 +301,20 @@ def _churn_tile(
 
 def cohort_section(ctx: Context, settings: Settings, fmt: Formatter) -> dict[str, Any]:
     sep = fmt.separators
-    _, last_m = period_range(ctx, "month")
-    _, last_q = period_range(ctx, "quarter")
-    cells_m = cohorts_mod.cohort_cells(ctx, "month")
-    cells_q = cohorts_mod.cohort_cells(ctx, "quarter")
-    retention = cohorts_mod.matrix(cells_m, "month", "customers", None, last_m)
-    retention = retention.tail(MAX_MONTHLY_COHORTS)
-    retention = retention[
-        ["cohort", "size", *[c for c in retention.columns[2:] if retention[c].notna().any()]]
-    ]
+    found = cohort_matrices(ctx, MAX_MONTHLY_COHORTS)
     figs = [
-        _wide(charts.heatmap(retention, "Monthly cohorts: % of the cohort purchasing, by months since acquisition",
+        _wide(charts.heatmap(found["retention"], "Monthly cohorts: % of the cohort purchasing, by months since acquisition",
                        sep, value="customers", row_title="cohort")),
-        charts.heatmap(cohorts_mod.matrix(cells_q, "quarter", "revenue", None, last_q),
+        charts.heatmap(found["revenue"],
                        "Quarterly cohorts: revenue as % of the first quarter's, by quarters since",
                        sep, value="revenue", row_title="cohort"),
-        charts.heatmap(cohorts_mod.matrix(cells_q, "quarter", "cumulative_revenue", None, last_q),
+        charts.heatmap(found["cumulative_revenue"],
                        f"Quarterly cohorts: cumulative revenue per customer ({fmt.currency}), by quarters since",
                        sep, value="cumulative_revenue", row_title="cohort"),
     ]  # fmt: skip
-    for by, name in (("country", "country"), ("acquisition_channel", "acquisition channel"),
-                     ("first_category", "first product category")):  # fmt: skip
-        try:
-            cells = cohorts_mod.cohort_cells(ctx, "quarter", by)
-        except Exception:  # the attribute is absent from this store
-            continue
-        m = cohorts_mod.matrix(cells, "quarter", "customers", by, last_q)
-        if m["cohort"].nunique() > 1 or m["cohort"].iat[0] != "(none)":
-            figs.append(charts.heatmap(m, f"By {name}: % purchasing, by quarters since acquisition",
-                                       sep, value="customers", row_title=name))  # fmt: skip
+    for name, m in found["by"].items():
+        figs.append(charts.heatmap(m, f"By {name}: % purchasing, by quarters since acquisition",
+                                   sep, value="customers", row_title=name))  # fmt: skip
     return {"id": "cohorts", "title": "Cohorts", "charts": chart_blocks(figs, "cohort")}
 
 

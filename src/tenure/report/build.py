@@ -24,9 +24,9 @@ from tenure.analysis.cohorts import cohort_matrices
 from tenure.analysis.context import Context, open_context
 from tenure.analysis.metrics import frames as period_frames
 from tenure.analysis.predictions import stored_predictions
+from tenure.analysis.segments import segment_tables
 from tenure.config import Settings
-from tenure.engine import periods
-from tenure.errors import InputError, TenureError
+from tenure.errors import InputError
 from tenure.messages import Message
 from tenure.report import charts, churn, predictions
 from tenure.report.formatting import Formatter
@@ -320,37 +320,17 @@ def cohort_section(ctx: Context, settings: Settings, fmt: Formatter) -> dict[str
 
 def segment_section(ctx: Context, settings: Settings, fmt: Formatter) -> dict[str, Any]:
     sep = fmt.separators
-    from dataclasses import replace
-
-    from tenure.segmentation.business import Thresholds
-    from tenure.segmentation.sizes import assign, column_of, segment_sizes, transition_matrix
-
-    thresholds = Thresholds.from_settings(settings)
-    table = assign(ctx, thresholds)
-    rfm = segment_sizes(table, *column_of("rfm"))
-    biz = segment_sizes(table, *column_of("business"))
+    found = segment_tables(ctx, settings, 6, AT_RISK_LIST)
+    rfm, biz, start = found["rfm"], found["business"], found["start"]
     figs = [
         charts.shares(rfm, "RFM segments: share of customers and of revenue", sep),
         charts.shares(biz, "Business segments: share of customers and of revenue", sep),
     ]
-    start = _months_before(ctx.as_of, 6)
     tables = [_size_table("RFM segments", rfm, fmt), _size_table("Business segments", biz, fmt)]
-    try:
-        moved = transition_matrix(
-            ctx.source, replace(ctx.defs, as_of=None), thresholds, start, ctx.as_of,
-            end_context=ctx,
-        )  # fmt: skip
+    if found["moved"] is not None:
         title = f"How customers moved between RFM segments, {start} → {ctx.as_of}"
-        figs.append(_wide(charts.transitions(moved, title, sep)))
-    except TenureError:  # no purchases yet at the start date: no movement to show
-        pass
-    risky = table.filter(table.is_high_value & table.is_at_risk)
-    top = (
-        risky.order_by([risky.monetary_total.desc(), risky.customer_id])
-        .limit(AT_RISK_LIST)
-        .to_pandas()
-    )
-    n_risky = int(risky.count().execute())
+        figs.append(_wide(charts.transitions(found["moved"], title, sep)))
+    top, n_risky = found["at_risk"], found["at_risk_count"]
     rows = [
         [r.customer_id, r.country or "", fmt.money(r.monetary_total), fmt.number(r.orders),
          fmt.date(r.last_order_at.date() if r.last_order_at is not None else None), fmt.number(r.recency_days), Message(r.segment)]
@@ -364,7 +344,7 @@ def segment_section(ctx: Context, settings: Settings, fmt: Formatter) -> dict[st
         "numeric": [2, 3, 5],
         "ids": 0,
     })  # fmt: skip
-    notes = [f"{k}: {v}" for k, v in thresholds.describe().items()]
+    notes = [f"{k}: {v}" for k, v in found["thresholds"].items()]
     return {
         "id": "segments",
         "title": "Segments",
@@ -494,11 +474,6 @@ def definitions_section(
         "formulas": FORMULAS,
         "missing": missing,
     }
-
-
-def _months_before(d: date, months: int) -> date:
-    index = periods.index_of(d, "month") - months
-    return periods.end_of(index, "month")
 
 
 def render(data: dict[str, Any], fmt: Formatter) -> str:

@@ -170,7 +170,8 @@ def test_the_survival_part_shows_the_kept_sbg_fit(demo, section):
     assert part["notes"] == [
         "An sBG model per plan and hazard ratios by plan and country are not shown here: "
         "tenure fit sbg --subscriptions FILE fits the sBG model on a file of one plan's "
-        "subscriptions"
+        "subscriptions, and cox_hazards in tenure.models gives the hazard ratios in Python "
+        "(see docs/churn.md)"
     ]
 
 

@@ -81,7 +81,8 @@ def part(ctx: Any, fits: list[dict[str, Any]], fmt: Formatter, html: Any) -> dic
     notes = [Message(
         "An sBG model per plan and hazard ratios by plan and country are not shown here: "
         "{command} --subscriptions FILE fits the sBG model on a file of one plan's "
-        "subscriptions", command=SBG_COMMAND,
+        "subscriptions, and cox_hazards in tenure.models gives the hazard ratios in Python "
+        "(see docs/churn.md)", command=SBG_COMMAND,
     )]  # fmt: skip
     out.update(
         text=Message.join(" ", remarks), charts=html(figs, "survival"), tables=tables, notes=notes

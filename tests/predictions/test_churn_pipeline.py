@@ -346,7 +346,7 @@ def test_a_kept_churn_model_reads_back_as_it_was_fitted(cli, demo, tmp_path):
     fmt = Formatter("en", "EUR")
     with open_store(mine) as source:
         shown = churn_section.section(
-            Context(source, Definitions()), mine, fmt, lambda figs, prefix: figs, kept, fit=False
+            Context(source, Definitions()), mine, fmt, lambda figs, prefix: figs
         )
     part = shown["parts"][0]
     assert f"kept in the store (version {record['model_version']}" in part["text"]

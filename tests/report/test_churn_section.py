@@ -1,7 +1,7 @@
 """The report's churn and survival section: the churn model's numbers as
-fit_churn gives them, Kaplan-Meier curves equal to a hand count, the sBG
-curve equal to its closed form, and what the section says without
-subscriptions, without lifelines, or with too short a history."""
+``tenure fit churn`` kept them, Kaplan-Meier curves equal to a hand count,
+the kept sBG fit's curve equal to its closed form, and what the section says
+without subscriptions, without lifelines, or with no model kept."""
 
 from __future__ import annotations
 
@@ -14,23 +14,21 @@ import pandas as pd
 import pytest
 from scipy.special import beta as beta_fn
 
+from tenure.analysis.fitting import fit
+from tenure.analysis.predictions import StoredPredictions
 from tenure.config import load_settings
 from tenure.datamodel import KINDS
 from tenure.engine.context import Context, Definitions
 from tenure.engine.durations import subscription_durations
 from tenure.engine.source import Source, open_store
-from tenure.errors import InputError
-from tenure.models.churn import ChurnClassifier
-from tenure.models.contractual import ShiftedBetaGeometric
-from tenure.models.survival import cox_hazards
-from tenure.predictions.churn import fit_churn
 from tenure.report import churn
 from tenure.report.formatting import Formatter
-from tests.conftest import query
 from tests.engine.conftest import duckdb_tables, orders_frame
 
 DEMO_END = date(2026, 10, 31)  # the demo's last day
 FMT = Formatter("de-DE", "EUR")
+# a store that keeps no fit at all
+NOTHING_KEPT = StoredPredictions([], None, None)
 
 
 def _figures(figs: list, prefix: str) -> list:
@@ -65,22 +63,23 @@ def demo(tmp_path_factory):
     with Workspace.open(settings) as ws:
         for kind in INGEST_ORDER:
             ingest(kind, files.by_kind()[kind], workspace=ws)
+    # what tenure fit churn and tenure fit sbg keep, and the report reads back
+    churn_fit = fit("churn", settings=settings, save=True)
+    sbg_fit = fit("sbg", settings=settings, save=True)
     with open_store(settings) as source:
-        yield settings, source
+        yield settings, source, churn_fit, sbg_fit
 
 
 @pytest.fixture(scope="module")
 def section(demo):
-    settings, source = demo
+    settings, source, *_ = demo
     return churn.section(Context(source, Definitions()), settings, FMT, _figures)
 
 
 @pytest.fixture(scope="module")
 def result(demo):
-    _, source = demo
-    return fit_churn(
-        Context(source, Definitions()), horizon_days=90, classifier=ChurnClassifier(n_jobs=1)
-    )
+    """The churn model as it was fitted, before the store kept it."""
+    return demo[2].details
 
 
 # -- churn risk ---------------------------------------------------------------------
@@ -141,22 +140,39 @@ def test_the_drivers_chart_is_the_mean_absolute_shap_per_feature(section, result
 # -- survival on the demo ------------------------------------------------------------
 
 
-def test_the_survival_tables_are_the_models(demo, section):
-    _, source = demo
+def test_the_survival_part_shows_the_kept_sbg_fit(demo, section):
+    _, source, _, sbg_fit = demo
     part = _part(section, "Subscription survival")
     d = subscription_durations(Context(source, Definitions())).to_pandas()
-    cox = cox_hazards(d, time="duration_days", categorical=["plan", "country"])
-    table = _table(part, "Cox proportional hazards")
-    assert [r[1] for r in table["rows"]] == [FMT.number(v, 2) for v in cox["hazard_ratio"]]
-    assert table["rows"][0][0] == "plan plus (against basic)"
     started = _table(part, "Share still subscribed")["rows"][0]
     assert started[:3] == [
         "all subscriptions (Kaplan–Meier)",
         FMT.number(len(d)),
         FMT.number(int(d.churned.sum())),
     ]
+    # the parameters tenure fit sbg found, read back from the store
+    a, b = sbg_fit.record["params"]["alpha"], sbg_fit.record["params"]["beta"]
+    shown = {r[1]: r[2] for r in _table(part, "Shifted-beta-geometric")["rows"]}
+    assert shown["alpha"] == FMT.number(a, 4) and shown["beta"] == FMT.number(b, 4)
+    sbg = _trace(part["charts"][0], "sBG model")
+    t = np.asarray(sbg.x, dtype="float64")
+    assert t[0] == 0 and t[-1] >= 24  # projected past the data
+    np.testing.assert_allclose(sbg.y, 100 * beta_fn(a, b + t) / beta_fn(a, b), rtol=1e-9)
+    s12 = beta_fn(a, b + 12) / beta_fn(a, b)
+    sbg_row = _table(part, "Share still subscribed")["rows"][1]
+    assert sbg_row[0] == "all subscriptions (sBG)" and sbg_row[6] == FMT.percent(100 * s12)
+    assert (
+        f"The sBG curve is the model kept in the store (version {sbg_fit.record['model_version']}"
+        in part["text"]
+    )
     names = [t.name for t in part["charts"][1].data]  # by plan: one curve per plan
-    assert names == ["basic", "basic (sBG)", "plus", "plus (sBG)", "premium", "premium (sBG)"]
+    assert names == ["basic", "plus", "premium"]
+    assert part["notes"] == [
+        "An sBG model per plan and hazard ratios by plan and country are not shown here: "
+        "tenure fit sbg --subscriptions FILE fits the sBG model on a file of one plan's "
+        "subscriptions, and cox_hazards in tenure.models gives the hazard ratios in Python "
+        "(see docs/churn.md)"
+    ]
 
 
 # -- survival by hand ----------------------------------------------------------------
@@ -198,10 +214,13 @@ def _subscriptions() -> pd.DataFrame:
     return frame
 
 
+def _section(ctx: Context) -> dict:
+    return churn.section(ctx, load_settings(), FMT, _figures, NOTHING_KEPT)
+
+
 @pytest.fixture(scope="module")
 def tiny():
-    settings = load_settings()
-    return churn.section(_tiny(subscriptions=_subscriptions()), settings, FMT, _figures)
+    return _section(_tiny(subscriptions=_subscriptions()))
 
 
 def test_kaplan_meier_equals_a_hand_count(tiny):
@@ -223,56 +242,30 @@ def test_kaplan_meier_equals_a_hand_count(tiny):
     assert "5 have ended and 3 are still active" in part["text"]
 
 
-def test_the_sbg_curve_is_its_closed_form_at_the_fitted_parameters(tiny):
-    part = _part(tiny, "Subscription survival")
-    # fitted here one row per subscription, where the report weights distinct rows
-    model = ShiftedBetaGeometric().fit(pd.DataFrame(SBG_ROWS, columns=["t", "churned"]))
-    a, b = model.params_["alpha"], model.params_["beta"]
-    shown = {
-        r[1]: float(r[2].replace(".", "").replace(",", "."))
-        for r in _table(part, "Shifted-beta-geometric")["rows"]
-        if r[0] == "all subscriptions"
-    }
-    assert shown["alpha"] == pytest.approx(a, abs=1e-4)
-    assert shown["beta"] == pytest.approx(b, abs=1e-4)
-    sbg = _trace(part["charts"][0], "sBG model")
-    t = np.asarray(sbg.x, dtype="float64")
-    assert t[0] == 0 and t[-1] >= 24  # projected past the data
-    np.testing.assert_allclose(sbg.y, 100 * beta_fn(a, b + t) / beta_fn(a, b), rtol=1e-4)
-    sbg_row = _table(part, "Share still subscribed")["rows"][1]
-    s12 = beta_fn(a, b + 12) / beta_fn(a, b)
-    assert sbg_row[0] == "all subscriptions (sBG)" and sbg_row[6] == FMT.percent(100 * s12)
-
-
-def test_a_store_without_enough_history_says_why_and_still_draws_the_survival(tiny):
+def test_without_kept_models_each_part_names_the_command_that_keeps_one(tiny):
     churn_part = _part(tiny, "Churn risk")
-    assert churn_part["text"].startswith("No churn model: ")
-    assert "charts" not in churn_part
-    survival = _part(tiny, "Subscription survival")
-    assert "Hazard ratios need 10 ended subscriptions at least; 5 have ended." in survival["text"]
-
-
-def test_lifelines_doubts_about_a_cox_fit_are_said_not_raised():
-    # plus never ends: its hazard ratio runs off to 0, and lifelines warns
-    rows = [(f"b{i}", f"b{i}", "2024-01-01", f"2024-{i + 2:02d}-01", "basic") for i in range(10)]
-    rows += [(f"p{i}", f"p{i}", "2024-01-01", None, "plus") for i in range(4)]
-    frame = pd.DataFrame(
-        rows, columns=["subscription_id", "customer_id", "started_at", "ended_at", "plan"]
+    assert churn_part["text"] == (
+        "No churn model is kept in the store yet: tenure fit churn fits one and keeps "
+        "every active customer's churn risk, for this page and the customer pages."
     )
-    for col in ("started_at", "ended_at"):
-        frame[col] = pd.to_datetime(frame[col]) + pd.Timedelta(hours=9)
-    section = churn.section(_tiny(subscriptions=frame), load_settings(), FMT, _figures)
-    part = _part(section, "Subscription survival")
-    assert "Read the hazard ratios with care: fitting them, lifelines warned: " in part["text"]
-    assert _table(part, "Cox proportional hazards")["rows"][0][0] == "plan plus (against basic)"
+    survival = _part(tiny, "Subscription survival")
+    assert (
+        "No sBG model is kept in the store yet: tenure fit sbg fits one on how long "
+        "subscriptions last and keeps it, with every active subscription's renewal "
+        "probability." in survival["text"]
+    )
+    # the Kaplan-Meier curves are counted all the same; no sBG line beside them
+    assert [t.name for t in survival["charts"][0].data] == [None, "95 % band", "Kaplan–Meier"]
+    assert [t["title"].split(" (")[0] for t in survival["tables"]] == [
+        "Share still subscribed after 1, 3, 6, 12 and 24 months"
+    ]
 
 
 def test_without_subscriptions_the_survival_part_says_so():
     orders = orders_frame(
         [("o1", "a", "2024-03-01 10:00", 10.0), ("o2", "b", "2024-05-01 10:00", 12.0)]
     )
-    section = churn.section(_tiny(orders=orders), load_settings(), FMT, _figures)
-    part = _part(section, "Subscription survival")
+    part = _part(_section(_tiny(orders=orders)), "Subscription survival")
     assert part == {
         "title": "Subscription survival",
         "text": "There are no subscriptions in the data, so there are no survival curves.",
@@ -281,91 +274,27 @@ def test_without_subscriptions_the_survival_part_says_so():
 
 def test_without_lifelines_the_section_says_how_to_install_it(monkeypatch):
     monkeypatch.setitem(sys.modules, "lifelines", None)  # import lifelines fails
-    section = churn.section(_tiny(subscriptions=_subscriptions()), load_settings(), FMT, _figures)
-    part = _part(section, "Subscription survival")
+    part = _part(_section(_tiny(subscriptions=_subscriptions())), "Subscription survival")
     assert "pip install 'tenure[ml]'" in part["text"]
-    assert [t["title"].split(" (")[0] for t in part["tables"]] == ["Shifted-beta-geometric model"]
-    (fig,) = part["charts"]
-    assert [t.name for t in fig.data] == ["sBG model"]
-
-
-# -- too short a history -------------------------------------------------------------
-
-
-def _data_start(store) -> date:
-    """The first purchase day or subscription start, in plain SQL."""
-    (row,) = query(
-        store,
-        "SELECT LEAST((SELECT MIN(CAST(placed_at AS DATE)) FROM orders WHERE status IN "
-        "('completed', 'pending', 'partially_refunded')), "
-        "(SELECT MIN(CAST(started_at AS DATE)) FROM subscriptions))",
-    )
-    return pd.Timestamp(row[0]).date()
-
-
-def test_a_short_history_takes_the_longest_horizon_that_works(demo):
-    settings, source = demo
-    as_of = date(2024, 6, 15)
-    ctx = Context(source, Definitions(as_of=as_of))
-    part = _part(churn.section(ctx, settings, FMT, _figures), "Churn risk")
-    longest = (as_of - _data_start(settings.store)).days // 2
-    assert longest < 90
-    with pytest.raises(InputError, match=f"Use a horizon of {longest} days or fewer"):
-        fit_churn(ctx, horizon_days=90)
-    # the longest that fits, or half that, and so on, until one has customers to learn from
-    horizon = longest
-    while True:
-        try:
-            found = fit_churn(ctx, horizon_days=horizon, classifier=ChurnClassifier(n_jobs=1))
-            break
-        except InputError:
-            horizon //= 2
-    assert f"to churn in the next {horizon} days" in part["text"]
-    assert f"The horizon is {horizon} days, not 90" in part["text"]
-    windows = _table(part, "The windows")["rows"]
-    assert windows[0][1] == FMT.date(as_of - timedelta(days=2 * horizon))
-    assert windows[2][3] == FMT.number(found.sizes["score"])
-
-
-def test_a_history_too_short_for_any_horizon_says_so(demo):
-    settings, source = demo
-    start = _data_start(settings.store)
-    ctx = Context(source, Definitions(as_of=start + timedelta(days=4)))
-    part = _part(churn.section(ctx, settings, FMT, _figures), "Churn risk")
-    assert part["text"] == (
-        "No churn model: even a 7-day horizon needs twice that much history before the as-of "
-        "date. Ingest more history: the model needs customers seen before and after a date."
-    )
+    assert part["tables"] == [] and part["charts"] == []
 
 
 def test_the_parts_render_under_their_own_headings():
     from tenure.report.build import chart_blocks, render
 
     ctx = _tiny(subscriptions=_subscriptions())
-    section = churn.section(ctx, load_settings(), FMT, chart_blocks)
+    section = churn.section(ctx, load_settings(), FMT, chart_blocks, NOTHING_KEPT)
     data = {
         "title": "t", "generated": "", "definitions": ctx.describe(), "as_of": "", "version": "",
         "tiles": [], "sections": [section], "locale": "de-DE",
     }  # fmt: skip
     page = render(data, FMT)
     body = page[page.index('<section id="churn"') :]
-    assert body.index('<h3 id="churn-1-h">Churn risk</h3>') < body.index("No churn model: ")
+    assert body.index('<h3 id="churn-1-h">Churn risk</h3>') < body.index("No churn model is kept")
     assert body.index('<h3 id="churn-2-h">Subscription survival</h3>') < body.index(
         "<caption>Share still subscribed"
     )
     assert body.count('class="plotly-graph-div"') == 2
-
-
-def test_when_no_shorter_horizon_works_the_section_says_what_was_tried(demo):
-    settings, source = demo
-    start = _data_start(settings.store)
-    ctx = Context(source, Definitions(as_of=start + timedelta(days=20)))
-    part = _part(churn.section(ctx, settings, FMT, _figures), "Churn risk")
-    # 10 days fit, and on the demo's first days too few customers are known;
-    # half of 10 is under a week, so nothing else is tried
-    assert part["text"].startswith(
-        "No churn model: the history is too short for a 90-day horizon, and at 10 days "
-    )
 
 
 # -- the two churns, side by side ---------------------------------------------------
@@ -410,6 +339,13 @@ def test_the_monthly_and_the_model_churn_in_each_others_terms():
         "as a rate per month, 37.4%. The model's is the larger because 90 days without a "
         "purchase are a shorter test than 365."
     )
+    # a model's 10 % in 90 days is 1 - 0.9^(30.4375 / 90) = 3.5 % a month, under the
+    # overview's 5.5 %: it is not said to be the larger
+    text = churn.comparison(_monthly(5.5), 90, 10.0, "purchase", 365, en)
+    assert text.endswith(
+        "The churn model's 10.0% counts the customers active today with no purchase in the "
+        "90 days after; as a rate per month, 3.5%."
+    )
     assert churn.tile_note(5.5, 90, 75.0, en) == (
         "≈ 15.4% over 90 days; the churn model: 75.0% in the next 90 days"
     )
@@ -426,13 +362,56 @@ def test_the_demo_section_states_both_churns(section, result):
     text = _part(section, "Churn risk")["text"]
     assert "Two churn rates, side by side." in text
     assert f"in the next {result.horizon_days} days" in text
-    expected = 100 * result.customers["churn_probability"].mean()
-    assert section["summary"] == {
-        "horizon_days": result.horizon_days,
-        "expected_share": pytest.approx(expected),
-    }
-    ev = result.evaluation
-    beats = all(
-        ev.loc["model", c] > ev.loc["recency_baseline", c] for c in ("auc", "lift_top_decile")
+
+
+def _kept_churn(probabilities: list[float], evaluation: pd.DataFrame) -> StoredPredictions:
+    """A kept churn model of four customers, as the store gives it back."""
+    from tenure.predictions.churn import ChurnResult
+
+    customers = pd.DataFrame({
+        "customer_id": [f"c{i}" for i in range(len(probabilities))],
+        "churn_probability": probabilities,
+        "driver_1": "recency_days", "driver_1_value": 100.0, "driver_1_contribution": 0.5,
+    })  # fmt: skip
+    windows = {"train": date(2024, 7, 4), "test": date(2024, 10, 2), "score": AS_OF}
+    result = ChurnResult(
+        model=None, evaluation=evaluation, importances=pd.Series({"recency_days": 0.5}),
+        customers=customers, as_of=AS_OF, horizon_days=90, windows=windows,
+        sizes={"train": 4, "test": 4, "score": 4}, definitions={}, calibration=None,
+        kept={"fit_id": 1, "model_version": 1, "fitted_at": pd.Timestamp("2025-01-02 08:00")},
+    )  # fmt: skip
+    return StoredPredictions([], None, result)
+
+
+def test_a_kept_model_no_better_than_recency_is_said_first_with_its_share():
+    en = Formatter("en-US", "USD")
+    evaluation = pd.DataFrame(
+        {"auc": [0.80, 0.79], "brier": [0.20, 0.21], "lift_top_decile": [1.28, 1.30],
+         "churn_rate": [0.5, 0.5], "customers": [4, 4]},
+        index=["model", "recency_baseline"],
+    )  # fmt: skip
+    # active by purchases: lost after 365 days without one
+    orders = orders_frame([("o1", "a", "2024-03-01 10:00", 10.0)])
+    tiny = _tiny(subscriptions=_subscriptions(), orders=orders)
+    ctx = Context(tiny.source, Definitions(as_of=AS_OF, active_by="purchase"))
+    kept = _kept_churn([0.8, 0.6, 0.4, 0.2], evaluation)
+    section = churn.section(ctx, load_settings(), en, _figures, kept, _monthly(5.5))
+    # (0.8 + 0.6 + 0.4 + 0.2) / 4 = 50 % expected to churn in the next 90 days
+    assert section["summary"] == {"horizon_days": 90, "expected_share": pytest.approx(50.0)}
+    # lift 1.28 is not above 1.30; AUC 0.80 is above 0.79, so only the lift is named
+    assert section["text"] == (
+        "The churn model does not beat a rule that knows only the days since each customer's "
+        "last purchase: on the test window its top-decile lift 1.28 against 1.30 for that rule. "
+        "Ranking customers by recency does as well; read the scores below with that in mind."
     )
-    assert ("text" in section) == (not beats)
+    text = _part(section, "Churn risk")["text"]
+    assert text.startswith(
+        "Of the 4 customers active on Dec 31, 2024, the model expects 2 (50.0%) to churn in the "
+        "next 90 days; 2 have a churn probability of 50% or more."
+    )
+    # 50 % in 90 days is 1 - 0.5^(30.4375 / 90) = 20.9 % a month, above the overview's 5.5 %
+    assert "as a rate per month, 20.9%. The model's is the larger because" in text
+    # better on both measures: nothing is said before the numbers
+    evaluation.loc["model", "lift_top_decile"] = 2.10
+    better = churn.section(ctx, load_settings(), en, _figures, kept, _monthly(5.5))
+    assert "text" not in better

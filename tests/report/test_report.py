@@ -110,19 +110,27 @@ def _notes(page: str) -> dict[str, str]:
     return {html_lib.unescape(k): html_lib.unescape(v) for k, v in found}
 
 
-def test_the_churn_tile_sets_the_monthly_rate_beside_the_models(demo):
-    from tenure.engine.metrics import DAYS_PER_MONTH, rate_over
+def _over(monthly: float, days: float) -> float:
+    """A monthly churn in percent over ``days``, the same share lost in every
+    month of 365.25 / 12 = 30.4375 days: 1 - (1 - m)^(days / 30.4375)."""
+    return 100 * (1 - (1 - monthly / 100) ** (days / 30.4375))
 
+
+def test_a_monthly_churn_over_a_horizon_by_hand():
+    # 5.5 % a month over 90 days: 0.945^(90 / 30.4375) = 0.945^2.95688 = 0.84597
+    assert _over(5.5, 90) == pytest.approx(15.403, abs=1e-3)
+    # a whole month is the monthly rate; 30 days a little less: 1 - 0.9^0.98563 = 9.86 %
+    assert _over(10.0, 30) == pytest.approx(9.864, abs=1e-3)
+
+
+def test_the_churn_tile_sets_the_monthly_rate_beside_the_models(demo):
     settings, _, page = demo
     last = tenure.metrics(store=settings.store, period="month").iloc[-1]
     fmt = Formatter("de-DE", "EUR")
     note = _notes(page)["Churn rate"]
     days = int(re.search(r"over (\d+) days", note).group(1))
     # the month's rate over the model's horizon: 1 - (1 - m)^(days / 30.44)
-    assert (
-        f"≈ {fmt.percent(rate_over(last.churn_rate, DAYS_PER_MONTH, days))} over {days} days"
-        in note
-    )
+    assert f"≈ {fmt.percent(_over(last.churn_rate, days))} over {days} days" in note
     share = re.search(rf"the churn model: ([^ ]+\xa0%) in the next {days} days", note).group(1)
     # the same share as the churn section states
     section = html_lib.unescape(page[page.index('id="churn"') : page.index('id="goals"')])

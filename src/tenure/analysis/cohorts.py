@@ -54,3 +54,46 @@ def _label(day: date, period: str) -> str:
     if period == "quarter":
         return f"{day.year}-Q{(day.month - 1) // 3 + 1}"
     return f"{day.year}-{day.month:02d}"
+
+
+# the attributes cohorts are also split by, with the name the surfaces give them
+COHORT_ATTRIBUTES = (
+    ("country", "country"),
+    ("acquisition_channel", "acquisition channel"),
+    ("first_category", "first product category"),
+)
+
+
+def cohort_matrices(ctx: Any, monthly_cohorts: int = 24) -> dict[str, Any]:
+    """The cohort tables the report and the dashboard draw, on an open
+    context: ``retention`` (the last ``monthly_cohorts`` monthly cohorts, %
+    of each purchasing by months since acquisition, periods with no value
+    left out), ``revenue`` and ``cumulative_revenue`` (quarterly cohorts),
+    and ``by``: for each attribute the store has (and that splits the
+    customers), its quarterly cohorts' % purchasing, keyed by its name."""
+    from tenure.engine.cohorts import cohort_cells, matrix
+    from tenure.engine.metrics import period_range
+
+    _, last_m = period_range(ctx, "month")
+    _, last_q = period_range(ctx, "quarter")
+    cells_m = cohort_cells(ctx, "month")
+    cells_q = cohort_cells(ctx, "quarter")
+    retention = matrix(cells_m, "month", "customers", None, last_m).tail(monthly_cohorts)
+    retention = retention[
+        ["cohort", "size", *[c for c in retention.columns[2:] if retention[c].notna().any()]]
+    ]
+    by = {}
+    for column, name in COHORT_ATTRIBUTES:
+        try:
+            cells = cohort_cells(ctx, "quarter", column)
+        except Exception:  # the attribute is absent from this store
+            continue
+        m = matrix(cells, "quarter", "customers", column, last_q)
+        if m["cohort"].nunique() > 1 or m["cohort"].iat[0] != "(none)":
+            by[name] = m
+    return {
+        "retention": retention,
+        "revenue": matrix(cells_q, "quarter", "revenue", None, last_q),
+        "cumulative_revenue": matrix(cells_q, "quarter", "cumulative_revenue", None, last_q),
+        "by": by,
+    }

@@ -40,6 +40,8 @@ from tenure.predictions.validation import (
     holdout,
 )
 
+# the churn model's horizon when none is given (tenure fit churn's default)
+CHURN_HORIZON_DAYS = 90
 MODELS = ("bgnbd", "mbgnbd", "paretonbd", "gammagamma", "sbg", "churn")
 
 
@@ -373,7 +375,7 @@ def _fit_churn(
 ) -> FitResult:
     from tenure.predictions.churn import churn_record, fit_churn
 
-    horizon_days = 90 if horizon_days is None else horizon_days
+    horizon_days = CHURN_HORIZON_DAYS if horizon_days is None else horizon_days
     as_of = _parse_date(as_of, "as_of")
     if orders is None:
         with open_context(settings=settings, as_of=as_of) as ctx:

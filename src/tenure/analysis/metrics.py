@@ -9,6 +9,11 @@ from tenure.analysis.context import finish, open_context
 from tenure.analysis.filters import Filters
 from tenure.config import Settings
 
+# a monthly rate in other terms, for the surfaces that set two churns side by side
+from tenure.engine.metrics import DAYS_PER_MONTH, rate_over
+
+__all__ = ["DAYS_PER_MONTH", "frames", "metrics", "monthly_metrics", "rate_over"]
+
 
 def metrics(
     data: Any = None,
@@ -40,3 +45,25 @@ def metrics(
         if filters.start is not None:
             frame = frame[frame.period_start >= filters.start].reset_index(drop=True)
         return finish(frame, ctx, output, filters, period=period)
+
+
+def frames(ctx: Any, periods: tuple[str, ...] = ("month", "quarter")) -> dict[str, Any]:
+    """The metrics of each period in ``periods`` on an open context (the
+    report's tiles, trends and goals share them)."""
+    from tenure.engine.metrics import period_metrics
+
+    return {p: period_metrics(ctx, p) for p in periods}
+
+
+def monthly_metrics(ctx: Any) -> Any:
+    """The monthly metrics on an open context; an empty frame when no month
+    is complete yet (there is then no monthly rate to compare with)."""
+    import pandas as pd
+
+    from tenure.engine.metrics import period_metrics
+    from tenure.errors import InputError
+
+    try:
+        return period_metrics(ctx, "month")
+    except InputError:
+        return pd.DataFrame()

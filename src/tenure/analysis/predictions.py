@@ -24,8 +24,17 @@ from tenure.config import Settings
 from tenure.errors import NotFoundError
 from tenure.jsondoc import plain, records
 from tenure.messages import Message
-from tenure.predictions.scoring import Scores
+from tenure.models import Z95
+from tenure.predictions.scoring import MODEL_NAMES, Scores, alive_headline
 from tenure.store.missing import no_store_error
+
+# what the surfaces say beside the kept numbers: the models' names, the
+# one-time buyers' headline and the 95 % quantile of the fits' intervals
+__all__ = [
+    "MODEL_NAMES", "PREDICT_COMMAND", "SCORE_COLUMNS", "Z95", "AtRisk", "StoredPredictions",
+    "alive_headline", "at_risk", "customer_scores", "fits_document", "kept_document",
+    "scores_document", "stored_predictions",
+]  # fmt: skip
 
 # what ``tenure predict`` does, for the places that find nothing kept
 PREDICT_COMMAND = "tenure predict"
@@ -197,3 +206,37 @@ def customer_scores(kept: StoredPredictions, customer_id: str) -> dict[str, Any]
         if pd.isna(row["next_purchase_date"])
         else pd.Timestamp(row["next_purchase_date"]).date().isoformat()
     }
+
+
+@dataclass
+class AtRisk:
+    """The high-value customers the purchase model thinks are leaving.
+
+    ``leaving``: the top ``top_percent`` % by revenue with P(alive) under
+    ``ALIVE_BELOW`` who bought within the activity window (where an outreach
+    can still keep them), highest revenue first; ``lapsed``: how many such
+    customers bought last longer ago than that (a win-back's audience)."""
+
+    leaving: pd.DataFrame
+    lapsed: int
+    top_percent: float
+    window_days: int
+
+
+# P(alive) under this: the model thinks the customer more likely gone than not
+ALIVE_BELOW = 0.5
+
+
+def at_risk(scores: Scores, top_percent: float, window_days: int) -> AtRisk:
+    """The high-value customers at risk among the kept scores' customers:
+    revenue in the top ``top_percent`` % (at or above that quantile), P(alive)
+    under one half, and a purchase in the last ``window_days`` days (the
+    store's activity window); those past the window are only counted."""
+    c = scores.customers
+    high = c["monetary_total"] >= c["monetary_total"].quantile(1 - top_percent / 100)
+    slipping = high & (c["p_alive"] < ALIVE_BELOW)
+    leaving = c[slipping & (c["recency_days"] < window_days)].sort_values(
+        ["monetary_total", "customer_id"], ascending=[False, True], ignore_index=True
+    )
+    lapsed = int((slipping & (c["recency_days"] >= window_days)).sum())
+    return AtRisk(leaving, lapsed, top_percent, int(window_days))

@@ -98,3 +98,40 @@ def transitions(
         )  # fmt: skip
         matrix.attrs["definitions"] = ctx.describe()
         return matrix
+
+
+def segment_tables(ctx: Any, settings: Settings, months: int = 6, top: int = 25) -> dict[str, Any]:
+    """What the report's and the dashboard's segment section shows, on an
+    open context: ``rfm`` and ``business`` (segment sizes), ``start`` (the
+    end of the month ``months`` before the as-of date) and ``moved`` (how
+    customers moved between RFM segments since then; None when nobody had
+    purchased by then), ``at_risk`` (the ``top`` high-value customers at
+    risk, highest revenue first), ``at_risk_count`` (all of them) and
+    ``thresholds`` (the thresholds used, described)."""
+    from tenure.engine import periods
+    from tenure.errors import TenureError
+    from tenure.segmentation.business import Thresholds
+    from tenure.segmentation.sizes import assign, column_of, segment_sizes, transition_matrix
+
+    thresholds = Thresholds.from_settings(settings)
+    table = assign(ctx, thresholds)
+    start = periods.end_of(periods.index_of(ctx.as_of, "month") - months, "month")
+    try:
+        moved = transition_matrix(
+            ctx.source, replace(ctx.defs, as_of=None), thresholds, start, ctx.as_of,
+            end_context=ctx,
+        )  # fmt: skip
+    except TenureError:  # no purchases yet at the start date: no movement to show
+        moved = None
+    risky = table.filter(table.is_high_value & table.is_at_risk)
+    return {
+        "rfm": segment_sizes(table, *column_of("rfm")),
+        "business": segment_sizes(table, *column_of("business")),
+        "start": start,
+        "moved": moved,
+        "at_risk": risky.order_by([risky.monetary_total.desc(), risky.customer_id])
+        .limit(top)
+        .to_pandas(),
+        "at_risk_count": int(risky.count().execute()),
+        "thresholds": thresholds.describe(),
+    }

@@ -108,7 +108,7 @@ def demo(
     from rich import box
     from rich.table import Table
 
-    from tenure.predictions.scoring import MODEL_NAMES, alive_headline
+    from tenure.analysis.predictions import MODEL_NAMES, alive_headline
 
     out_c = out_console()
     table = Table(

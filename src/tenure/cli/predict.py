@@ -475,8 +475,7 @@ def predict(
     json_: JsonOption = False,
 ) -> None:
     from tenure.analysis.fitting import predict as run_predict
-    from tenure.analysis.predictions import scores_document
-    from tenure.predictions.scoring import alive_headline
+    from tenure.analysis.predictions import alive_headline, scores_document
 
     settings = engine_settings(store, timezone=timezone)
     with progress(not json_) as update, _rows_left_out_said():

@@ -20,14 +20,13 @@ import numpy as np
 import pandas as pd
 
 from tenure._version import __version__
+from tenure.analysis.cohorts import cohort_matrices
+from tenure.analysis.context import Context, open_context
+from tenure.analysis.metrics import frames as period_frames
 from tenure.analysis.predictions import stored_predictions
+from tenure.analysis.segments import segment_tables
 from tenure.config import Settings
-from tenure.engine import cohorts as cohorts_mod
-from tenure.engine import periods
-from tenure.engine.context import Context, Definitions
-from tenure.engine.metrics import period_metrics, period_range
-from tenure.engine.source import open_source
-from tenure.errors import InputError, TenureError
+from tenure.errors import InputError
 from tenure.messages import Message
 from tenure.report import charts, churn, predictions
 from tenure.report.formatting import Formatter
@@ -59,10 +58,8 @@ def write_report(
     """Compute every section and write the HTML report to ``out`` (atomically)."""
     started = time.perf_counter()
     out = Path(out)
-    source = open_source(settings, engine=engine or settings.engine, master=master)
-    with source:
-        ctx = Context(source, Definitions.from_settings(settings, as_of=as_of))
-        fmt = Formatter(locale or settings.locale, source.currency)
+    with open_context(settings=settings, engine=engine, master=master, as_of=as_of) as ctx:
+        fmt = Formatter(locale or settings.locale, ctx.source.currency)
         data = collect(ctx, settings, fmt, progress)
     progress("rendering the report")
     html = render(data, fmt)
@@ -101,8 +98,8 @@ def collect(
     )
     progress("churn")
     churn_section = guarded(
-        "churn", "Churn and survival", churn.section, ctx, settings, fmt, chart_blocks, kept.churn,
-        frames["month"], fit=False,
+        "churn", "Churn and survival", churn.section, ctx, settings, fmt, chart_blocks, kept,
+        frames["month"],
     )  # fmt: skip
     sections.append(churn_section)
     _churn_tile(top["tiles"], frames["month"], churn_section.get("summary"), fmt)
@@ -122,8 +119,9 @@ def collect(
 
 
 def metric_frames(ctx: Context) -> dict[str, pd.DataFrame]:
-    """The monthly and quarterly metrics that tiles, trends and goals share."""
-    return {"month": period_metrics(ctx, "month"), "quarter": period_metrics(ctx, "quarter")}
+    """The monthly and quarterly metrics that tiles, trends and goals share
+    (:func:`tenure.analysis.metrics.frames`)."""
+    return period_frames(ctx, ("month", "quarter"))
 
 
 def guarded(
@@ -303,71 +301,36 @@ def _churn_tile(
 
 def cohort_section(ctx: Context, settings: Settings, fmt: Formatter) -> dict[str, Any]:
     sep = fmt.separators
-    _, last_m = period_range(ctx, "month")
-    _, last_q = period_range(ctx, "quarter")
-    cells_m = cohorts_mod.cohort_cells(ctx, "month")
-    cells_q = cohorts_mod.cohort_cells(ctx, "quarter")
-    retention = cohorts_mod.matrix(cells_m, "month", "customers", None, last_m)
-    retention = retention.tail(MAX_MONTHLY_COHORTS)
-    retention = retention[
-        ["cohort", "size", *[c for c in retention.columns[2:] if retention[c].notna().any()]]
-    ]
+    found = cohort_matrices(ctx, MAX_MONTHLY_COHORTS)
     figs = [
-        _wide(charts.heatmap(retention, "Monthly cohorts: % of the cohort purchasing, by months since acquisition",
+        _wide(charts.heatmap(found["retention"], "Monthly cohorts: % of the cohort purchasing, by months since acquisition",
                        sep, value="customers", row_title="cohort")),
-        charts.heatmap(cohorts_mod.matrix(cells_q, "quarter", "revenue", None, last_q),
+        charts.heatmap(found["revenue"],
                        "Quarterly cohorts: revenue as % of the first quarter's, by quarters since",
                        sep, value="revenue", row_title="cohort"),
-        charts.heatmap(cohorts_mod.matrix(cells_q, "quarter", "cumulative_revenue", None, last_q),
+        charts.heatmap(found["cumulative_revenue"],
                        f"Quarterly cohorts: cumulative revenue per customer ({fmt.currency}), by quarters since",
                        sep, value="cumulative_revenue", row_title="cohort"),
     ]  # fmt: skip
-    for by, name in (("country", "country"), ("acquisition_channel", "acquisition channel"),
-                     ("first_category", "first product category")):  # fmt: skip
-        try:
-            cells = cohorts_mod.cohort_cells(ctx, "quarter", by)
-        except Exception:  # the attribute is absent from this store
-            continue
-        m = cohorts_mod.matrix(cells, "quarter", "customers", by, last_q)
-        if m["cohort"].nunique() > 1 or m["cohort"].iat[0] != "(none)":
-            figs.append(charts.heatmap(m, f"By {name}: % purchasing, by quarters since acquisition",
-                                       sep, value="customers", row_title=name))  # fmt: skip
+    for name, m in found["by"].items():
+        figs.append(charts.heatmap(m, f"By {name}: % purchasing, by quarters since acquisition",
+                                   sep, value="customers", row_title=name))  # fmt: skip
     return {"id": "cohorts", "title": "Cohorts", "charts": chart_blocks(figs, "cohort")}
 
 
 def segment_section(ctx: Context, settings: Settings, fmt: Formatter) -> dict[str, Any]:
     sep = fmt.separators
-    from dataclasses import replace
-
-    from tenure.segmentation.business import Thresholds
-    from tenure.segmentation.sizes import assign, column_of, segment_sizes, transition_matrix
-
-    thresholds = Thresholds.from_settings(settings)
-    table = assign(ctx, thresholds)
-    rfm = segment_sizes(table, *column_of("rfm"))
-    biz = segment_sizes(table, *column_of("business"))
+    found = segment_tables(ctx, settings, 6, AT_RISK_LIST)
+    rfm, biz, start = found["rfm"], found["business"], found["start"]
     figs = [
         charts.shares(rfm, "RFM segments: share of customers and of revenue", sep),
         charts.shares(biz, "Business segments: share of customers and of revenue", sep),
     ]
-    start = _months_before(ctx.as_of, 6)
     tables = [_size_table("RFM segments", rfm, fmt), _size_table("Business segments", biz, fmt)]
-    try:
-        moved = transition_matrix(
-            ctx.source, replace(ctx.defs, as_of=None), thresholds, start, ctx.as_of,
-            end_context=ctx,
-        )  # fmt: skip
+    if found["moved"] is not None:
         title = f"How customers moved between RFM segments, {start} → {ctx.as_of}"
-        figs.append(_wide(charts.transitions(moved, title, sep)))
-    except TenureError:  # no purchases yet at the start date: no movement to show
-        pass
-    risky = table.filter(table.is_high_value & table.is_at_risk)
-    top = (
-        risky.order_by([risky.monetary_total.desc(), risky.customer_id])
-        .limit(AT_RISK_LIST)
-        .to_pandas()
-    )
-    n_risky = int(risky.count().execute())
+        figs.append(_wide(charts.transitions(found["moved"], title, sep)))
+    top, n_risky = found["at_risk"], found["at_risk_count"]
     rows = [
         [r.customer_id, r.country or "", fmt.money(r.monetary_total), fmt.number(r.orders),
          fmt.date(r.last_order_at.date() if r.last_order_at is not None else None), fmt.number(r.recency_days), Message(r.segment)]
@@ -381,7 +344,7 @@ def segment_section(ctx: Context, settings: Settings, fmt: Formatter) -> dict[st
         "numeric": [2, 3, 5],
         "ids": 0,
     })  # fmt: skip
-    notes = [f"{k}: {v}" for k, v in thresholds.describe().items()]
+    notes = [f"{k}: {v}" for k, v in found["thresholds"].items()]
     return {
         "id": "segments",
         "title": "Segments",
@@ -511,11 +474,6 @@ def definitions_section(
         "formulas": FORMULAS,
         "missing": missing,
     }
-
-
-def _months_before(d: date, months: int) -> date:
-    index = periods.index_of(d, "month") - months
-    return periods.end_of(index, "month")
 
 
 def render(data: dict[str, Any], fmt: Formatter) -> str:

@@ -1,38 +1,28 @@
 """The report's churn and survival section: who is likely to churn and why
-(the churn classifier, tested on a later window than it learned from), and
-how long subscriptions last (Kaplan-Meier, the sBG model, Cox hazard ratios)."""
+(the churn model that ``tenure fit churn`` kept, tested on a later window
+than it learned from), and how long subscriptions last
+(:mod:`tenure.report.survival`). Both are read from the store: nothing is
+fitted here."""
 
 from __future__ import annotations
 
-import re
-import warnings
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from tenure.analysis.fitting import CHURN_HORIZON_DAYS
+from tenure.analysis.metrics import DAYS_PER_MONTH, monthly_metrics, rate_over
+from tenure.analysis.predictions import StoredPredictions, stored_predictions
 from tenure.config import Settings
-from tenure.engine.context import Context
-from tenure.errors import ConvergenceError, InputError, MissingExtraError
 from tenure.messages import Message
-from tenure.models import Z95
-from tenure.models.contractual import ShiftedBetaGeometric
-from tenure.models.survival import MISSING, cox_hazards, kaplan_meier
-from tenure.report import charts
+from tenure.report import charts, survival
 from tenure.report.formatting import Formatter
 
-HORIZON_DAYS = 90
-MIN_HORIZON_DAYS = 7
-# fewer ends than this say next to nothing about hazard ratios
-MIN_COX_ENDS = 10
+# the horizon the overview's tile states its churn over, before a model is kept
+HORIZON_DAYS = CHURN_HORIZON_DAYS
 TOP_RISK = 20
 TOP_FEATURES = 15
-SURVIVAL_MONTHS = (1, 3, 6, 12, 24)
-ALL = "all subscriptions"
-# the sBG model's t: the month a subscription ended in, or the renewals an
-# active one has passed; the Kaplan-Meier curves use it too, so both estimate
-# the same S(t)
-TIME = "lifetime"
 
 # feature -> (plain name, how its value is written: money, or decimal places)
 FEATURES: dict[str, tuple[str, str | int]] = {
@@ -73,41 +63,34 @@ def _name(feature: str) -> str:
 
 
 def section(
-    ctx: Context,
+    ctx: Any,
     settings: Settings,
     fmt: Formatter,
     html: Any,
-    kept: Any = None,
+    kept: StoredPredictions | None = None,
     monthly: pd.DataFrame | None = None,
-    *,
-    fit: bool = True,
 ) -> dict[str, Any]:
     """``html(figs, prefix)`` turns figures into the page's chart blocks.
-    ``kept``, a churn model read back from the store
-    (:func:`tenure.predictions.store.load_churn`), is shown instead of
-    fitting one; with ``fit=False`` (the report, the dashboard) none is
-    fitted when none is kept, and the part names the command that keeps one.
+    ``kept``, what the store keeps (read here when not given), gives the
+    churn model of ``tenure fit churn`` and the sBG fit of ``tenure fit
+    sbg``; where none is kept, its part names the command that keeps one.
     ``monthly``, the monthly metrics when already computed,
     gives the monthly churn rate the model's churn is set against.
 
     When the model does not beat the recency-only baseline, the section
     says so first. ``summary`` holds the model's horizon and expected share
     for the overview's churn tile."""
-    if monthly is None:
-        from tenure.engine.metrics import period_metrics
-
-        try:
-            monthly = period_metrics(ctx, "month")
-        except InputError:  # no month is complete yet: there is no monthly rate to compare
-            monthly = pd.DataFrame()
-    if kept is None and not fit:
+    kept = kept if kept is not None else stored_predictions(settings)
+    if kept.churn is None:
         risk, result = _not_kept(), None
     else:
-        risk, result = _churn(ctx, fmt, html, kept, monthly)
+        if monthly is None:
+            monthly = monthly_metrics(ctx)
+        risk, result = _churn(ctx, fmt, html, kept.churn, monthly)
     out: dict[str, Any] = {
         "id": "churn",
         "title": "Churn and survival",
-        "parts": [risk, _survival(ctx, fmt, html)],
+        "parts": [risk, survival.part(ctx, kept.fits, fmt, html)],
     }
     if result is not None:
         verdict = baseline_verdict(result.evaluation, fmt)
@@ -172,8 +155,6 @@ def comparison(
     next ``horizon_days``, side by side, each with its definition, and each
     in the other's terms (as if the same share left in every stretch of
     time: :func:`tenure.engine.metrics.rate_over`)."""
-    from tenure.engine.metrics import DAYS_PER_MONTH, rate_over
-
     last = monthly.iloc[-1] if len(monthly) else None
     lapse = {
         "purchase": Message("{window} days have passed since their last purchase", window=window),
@@ -206,7 +187,9 @@ def comparison(
         "over {days} days at that rate, {over}.", rate=fmt.percent(m), period=last["period"],
         lapse=lapse, days=horizon_days, over=fmt.percent(over),
     ), model]  # fmt: skip
-    if model and active_by != "subscription" and window and window > horizon_days:
+    # said only where it holds: the model's monthly rate above the overview's
+    larger = model and rate_over(expected_share, horizon_days, DAYS_PER_MONTH) > m
+    if larger and active_by != "subscription" and window and window > horizon_days:
         parts.append(Message(
             "The model's is the larger because {days} days without a purchase are a shorter "
             "test than {window}.", days=horizon_days, window=window,
@@ -219,8 +202,6 @@ def tile_note(
 ) -> str:
     """The overview churn tile's second line: its rate over the churn model's
     horizon, and the model's rate beside it."""
-    from tenure.engine.metrics import DAYS_PER_MONTH, rate_over
-
     if monthly_churn is None or np.isnan(monthly_churn):
         return ""
     over = fmt.percent(rate_over(monthly_churn, DAYS_PER_MONTH, horizon_days))
@@ -237,62 +218,11 @@ def tile_note(
 # -- churn risk ---------------------------------------------------------------------
 
 
-def _fit(ctx: Context, horizon_days: int = HORIZON_DAYS) -> tuple[Any, bool]:
-    """The churn model at ``horizon_days``; when the history is too short for
-    it, at the longest horizon that fits, or half that, and so on down to
-    ``MIN_HORIZON_DAYS``. Returns the result and whether it was shortened."""
-    from tenure.models.churn import ChurnClassifier
-    from tenure.predictions.churn import fit_churn
-
-    # one thread: at the sizes of a report the boosters' threads mostly wait
-    # for each other at every tree, and on a busy machine they wait far longer
-    def run(days: int) -> Any:
-        return fit_churn(
-            ctx, horizon_days=days, classifier=ChurnClassifier(n_jobs=1), explain=TOP_RISK
-        )
-
-    try:
-        return run(horizon_days), False
-    except InputError as exc:
-        found = re.search(r"a horizon of (\d+) days or fewer", exc.hint or "")
-        if found is None:
-            raise
-    # the longest horizon that fits trains on the first days of data, when few
-    # customers may be known yet; a shorter one gives the training window more
-    days, tried = int(found.group(1)), []
-    while days >= MIN_HORIZON_DAYS:
-        try:
-            return run(days), True
-        except InputError as exc:
-            last = exc
-            tried.append(days)
-            days //= 2
-    if not tried:
-        raise InputError(
-            f"even a {MIN_HORIZON_DAYS}-day horizon needs twice that much history before the "
-            f"as-of date.",
-            hint="Ingest more history: the model needs customers seen before and after a date.",
-        )
-    days_tried = ", ".join(map(str, tried[:-1])) + " and " * (len(tried) > 1) + str(tried[-1])
-    raise InputError(
-        f"the history is too short for a {horizon_days}-day horizon, and at {days_tried} "
-        f"days {last.what}",
-        hint=last.hint,
-    )
-
-
 def _churn(
-    ctx: Context, fmt: Formatter, html: Any, kept: Any, monthly: pd.DataFrame
+    ctx: Any, fmt: Formatter, html: Any, kept: Any, monthly: pd.DataFrame
 ) -> tuple[dict[str, Any], Any]:
     part: dict[str, Any] = {"title": "Churn risk"}
-    if kept is not None:
-        result, shortened = kept, False
-    else:
-        try:
-            result, shortened = _fit(ctx)
-        except InputError as exc:  # too little history, too few customers, one class only
-            part["text"] = f"No churn model: {exc.what}" + (f" {exc.hint}" if exc.hint else "")
-            return part, None
+    result = kept
     h = result.horizon_days
     c = result.customers
     w = result.windows
@@ -307,23 +237,16 @@ def _churn(
         expected=fmt.number(expected), share=share, h=h, likely=fmt.number(likely),
         half=fmt.percent(50, 0), churned=_churned(ctx.active_by, h),
     )]  # fmt: skip
-    if shortened:
+    said.append(Message(
+        "This is the model kept in the store (version {version}, fitted {fitted}); "
+        "tenure fit churn fits it again.", version=kept.kept["model_version"],
+        fitted=fmt.datetime(kept.kept["fitted_at"]),
+    ))  # fmt: skip
+    if result.as_of < ctx.as_of:
         said.append(Message(
-            "The horizon is {h} days, not {full}: the model learns from the customers active two "
-            "horizons before the as-of date ({train} here), and the history is too short for more.",
-            h=h, full=HORIZON_DAYS, train=fmt.date(w["train"]),
+            "The data now runs to {now}: these scores are those of {then}.",
+            now=fmt.date(ctx.as_of), then=fmt.date(result.as_of),
         ))  # fmt: skip
-    if kept is not None:
-        said.append(Message(
-            "This is the model kept in the store (version {version}, fitted {fitted}); "
-            "tenure fit churn fits it again.", version=kept.kept["model_version"],
-            fitted=fmt.datetime(kept.kept["fitted_at"]),
-        ))  # fmt: skip
-        if result.as_of < ctx.as_of:
-            said.append(Message(
-                "The data now runs to {now}: these scores are those of {then}.",
-                now=fmt.date(ctx.as_of), then=fmt.date(result.as_of),
-            ))  # fmt: skip
     window = ctx.defs.activity_window if ctx.active_by != "subscription" else None
     share = 100 * expected / len(c) if len(c) else None
     said.append(comparison(monthly, h, share, ctx.active_by, window, fmt))
@@ -437,226 +360,3 @@ def describe_driver(feature: str, value: float, contribution: float, fmt: Format
         value=shown,
         contribution=f"{sign}{fmt.number(contribution, 2)}",
     )
-
-
-# -- subscription survival ------------------------------------------------------------
-
-
-def _survival(ctx: Context, fmt: Formatter, html: Any) -> dict[str, Any]:
-    from tenure.engine.durations import subscription_durations
-
-    part: dict[str, Any] = {"title": "Subscription survival"}
-    if ctx.source.get("subscriptions") is None:
-        part["text"] = "There are no subscriptions in the data, so there are no survival curves."
-        return part
-    d = subscription_durations(ctx, "month").to_pandas()
-    if d.empty:
-        part["text"] = f"No subscription had started by {fmt.date(ctx.as_of)}."
-        return part
-    ended = int(d["churned"].sum())
-    remarks = [
-        f"{fmt.number(len(d))} subscriptions started by {fmt.date(ctx.as_of)}; "
-        f"{fmt.number(ended)} have ended and {fmt.number(len(d) - ended)} are still active "
-        f"(censored: how long they will last is not known yet). A subscription is still "
-        f"subscribed after t months when it was renewed on its t-th monthly renewal date."
-    ]
-    plans = "plan" in d.columns and d["plan"].nunique() > 1
-    groups = {ALL: d}
-    if plans:
-        groups.update({str(p): g for p, g in d.groupby(d["plan"].fillna(MISSING), sort=True)})
-    fits = {}
-    for name, g in groups.items():
-        try:
-            fits[name] = _sbg_fit(g)
-        except (InputError, ConvergenceError) as exc:
-            remarks.append(f"No sBG model for {name}: {exc.what}")
-    months = np.arange(max(SURVIVAL_MONTHS[-1], int(d[TIME].max()) + 12) + 1)
-    projected = {
-        name: pd.DataFrame({"time": months, "survival": m.predict_survival(months)})
-        for name, m in fits.items()
-    }
-    try:
-        km = kaplan_meier(d, time=TIME)
-        by_plan = kaplan_meier(d, time=TIME, group="plan") if plans else None
-    except MissingExtraError as exc:
-        km = by_plan = None
-        remarks.append(
-            f"The Kaplan–Meier curves and the hazard ratios need lifelines, an optional "
-            f"install. {exc.hint}."
-        )
-    sep = fmt.separators
-    overall = {ALL: projected[ALL]} if ALL in projected else {}
-    figs, tables, notes = [], [], []
-    if km is not None:
-        figs.append(charts.survival(
-            {ALL: km}, overall,
-            "Still subscribed, by months since the start", sep,
-        ))  # fmt: skip
-        if by_plan is not None:
-            figs.append(charts.survival(
-                {str(p): g for p, g in by_plan.groupby("plan", sort=True)},
-                {k: v for k, v in projected.items() if k != ALL},
-                "By plan: Kaplan–Meier (solid) and the sBG model (dashed)", sep,
-            ))  # fmt: skip
-        tables.append(_survival_table(km, by_plan, groups, fits, fmt))
-    elif overall:
-        figs.append(charts.survival(
-            {}, overall, "Still subscribed, by months since the start: the sBG model", sep
-        ))  # fmt: skip
-    if fits:
-        tables.append(_sbg_table(fits, fmt))
-    if km is not None:
-        try:
-            cox = _cox(d, remarks)
-        except (InputError, ConvergenceError) as exc:
-            remarks.append(f"No hazard ratios: {exc.what}")
-            cox = None
-        except np.linalg.LinAlgError:  # a category that ends all or none of its subscriptions
-            remarks.append("No hazard ratios: the Cox model's equations have no single solution.")
-            cox = None
-        if cox is not None:
-            ref = cox.attrs["reference"]
-            cox = cox.assign(covariate=[_covariate(c, ref, fmt.currency) for c in cox["covariate"]])
-            tables.append(_cox_table(cox, ref, fmt))
-            figs.append(charts.hazard_ratios(
-                cox, "Hazard ratios of ending a subscription (95 % interval; log scale)", sep
-            ))  # fmt: skip
-            notes.append(
-                "A hazard ratio of 1.2 means subscriptions of that kind end 20 % more often at "
-                "any duration than those of the reference; an interval that includes 1 shows "
-                "no clear difference"
-            )
-    part.update(text=" ".join(remarks), charts=html(figs, "survival"), tables=tables, notes=notes)
-    return part
-
-
-def _sbg_fit(durations: pd.DataFrame) -> ShiftedBetaGeometric:
-    """The sBG model on the distinct (t, churned) rows, weighted by their counts."""
-    rows = pd.DataFrame({"t": durations[TIME], "churned": durations["churned"].astype("int64")})
-    counted = rows.value_counts(sort=False).reset_index(name="n")
-    return ShiftedBetaGeometric().fit(counted[["t", "churned"]], weights=counted["n"].to_numpy())
-
-
-def _at(curve: pd.DataFrame, month: int) -> pd.Series | None:
-    """The step curve's row in force at ``month``; None past its last time."""
-    if curve.empty or month > curve["time"].max():
-        return None
-    return curve[curve["time"] <= month].iloc[-1]
-
-
-def _survival_table(
-    km: pd.DataFrame,
-    by_plan: pd.DataFrame | None,
-    groups: dict[str, pd.DataFrame],
-    fits: dict[str, ShiftedBetaGeometric],
-    fmt: Formatter,
-) -> dict[str, Any]:
-    curves = {ALL: km}
-    if by_plan is not None:
-        curves.update({str(p): g for p, g in by_plan.groupby("plan", sort=True)})
-    rows = []
-    for name, curve in curves.items():
-        g = groups[name]
-        cells = []
-        for month in SURVIVAL_MONTHS:
-            r = _at(curve, month)
-            cells.append("—" if r is None else
-                         f"{fmt.percent(100 * r['survival'])} ({fmt.number(100 * r['lower'], 1)}–"
-                         f"{fmt.number(100 * r['upper'], 1)})")  # fmt: skip
-        rows.append(
-            [
-                f"{name} (Kaplan–Meier)",
-                fmt.number(len(g)),
-                fmt.number(int(g["churned"].sum())),
-                *cells,
-            ]
-        )
-        if name in fits:
-            s = fits[name].predict_survival(np.asarray(SURVIVAL_MONTHS))
-            rows.append([f"{name} (sBG)", "", "", *(fmt.percent(100 * v) for v in s)])
-    return {
-        "title": "Share still subscribed after 1, 3, 6, 12 and 24 months (Kaplan–Meier with its 95 % "
-        "interval, and the sBG model)",
-        "header": ["subscriptions", "started", "ended", *(f"{m} month{'s' if m > 1 else ''}" for m in SURVIVAL_MONTHS)],
-        "rows": rows,
-        "numeric": list(range(1, 3 + len(SURVIVAL_MONTHS))),
-    }  # fmt: skip
-
-
-def _sbg_table(fits: dict[str, ShiftedBetaGeometric], fmt: Formatter) -> dict[str, Any]:
-    rows = []
-    for name, model in fits.items():
-        for param, est in model.params_.items():
-            se = model.std_errors_[param]
-            rows.append([name, param, fmt.number(est, 4), fmt.number(se, 4),
-                         f"{fmt.number(est - Z95 * se, 4)} – {fmt.number(est + Z95 * se, 4)}"])  # fmt: skip
-        rows.append([name, "log-likelihood", fmt.number(model.log_likelihood_, 1), "", ""])
-    return {
-        "title": "Shifted-beta-geometric model (months): each subscriber cancels with their own "
-        "probability θ per month, θ ~ Beta(alpha, beta)",
-        "header": ["subscriptions", "parameter", "estimate", "std. error", "95 % interval"],
-        "rows": rows,
-        "numeric": [2, 3],
-    }
-
-
-def _cox(d: pd.DataFrame, remarks: list[str]) -> pd.DataFrame | None:
-    """Hazard ratios by plan and country, or by MRR without plans; None
-    without any of them. What lifelines warns about becomes a remark."""
-    categorical = [c for c in ("plan", "country") if c in d.columns and d[c].nunique() > 1]
-    # MRR follows the plan: with both, each blurs the other's ratio
-    numeric = []
-    if "mrr" in d.columns and "plan" not in categorical and d["mrr"].notna().all():
-        numeric = ["mrr"]
-    if not categorical and not numeric:
-        return None
-    if int(d["churned"].sum()) < MIN_COX_ENDS:
-        remarks.append(
-            f"Hazard ratios need {MIN_COX_ENDS} ended subscriptions at least; "
-            f"{int(d['churned'].sum())} have ended."
-        )
-        return None
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            cox = cox_hazards(d, time="duration_days", categorical=categorical, numeric=numeric)
-        except ConvergenceError as exc:
-            remarks.append(f"No hazard ratios: {exc.what}")
-            return None
-    said = []
-    for w in caught:
-        if not w.category.__module__.startswith("lifelines"):
-            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-            continue
-        said.append(" ".join(str(w.message).split()).split(". ")[0].rstrip("."))
-    if said:
-        remarks.append(
-            f"Read the hazard ratios with care: fitting them, lifelines warned: {'; '.join(said)}."
-        )
-    return cox
-
-
-def _cox_table(cox: pd.DataFrame, reference: dict[str, str], fmt: Formatter) -> dict[str, Any]:
-    rows = [
-        [r.covariate, fmt.number(r.hazard_ratio, 2),
-         f"{fmt.number(r.lower, 2)} – {fmt.number(r.upper, 2)}", fmt.number(r.p, 3)]
-        for r in cox.itertuples()
-    ]  # fmt: skip
-    against = ", ".join(f"{col} {value}" for col, value in reference.items())
-    return {
-        "title": Message.join("; ", [Message(
-            "Cox proportional hazards on days subscribed ({subscriptions} subscriptions, {ended} ended)",
-            subscriptions=fmt.number(cox.attrs["subscriptions"]), ended=fmt.number(cox.attrs["ended"]),
-        ), against and Message("each category against its most common value: {against}",
-                               against=against)]),
-        "header": ["", "hazard ratio", "95 % interval", "p"],
-        "rows": rows,
-        "numeric": [1, 2, 3],
-    }  # fmt: skip
-
-
-def _covariate(name: str, reference: dict[str, str], currency: str) -> str:
-    col, _, value = name.partition("=")
-    if not value:
-        return f"MRR (per 1 {currency} more)" if col == "mrr" else _name(col)
-    return f"{col} {value} (against {reference.get(col, '?')})"

@@ -15,12 +15,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tenure.analysis.predictions import StoredPredictions, stored_predictions
+from tenure.analysis.context import Context
+from tenure.analysis.predictions import (
+    MODEL_NAMES,
+    Z95,
+    StoredPredictions,
+    alive_headline,
+    at_risk,
+    stored_predictions,
+)
 from tenure.config import Settings
-from tenure.engine.context import Context
 from tenure.messages import Message
-from tenure.models import Z95
-from tenure.predictions.scoring import MODEL_NAMES, alive_headline
 from tenure.report import charts
 from tenure.report.formatting import Formatter
 
@@ -104,18 +109,8 @@ def section(
         f"CLV ({fmt.currency})", sep,
     ))  # fmt: skip
 
-    high = c["monetary_total"] >= c["monetary_total"].quantile(
-        1 - settings.high_value_top_percent / 100
-    )
-    # leaving, not gone: still active by the store's own definition (a
-    # purchase in the activity window), where an outreach can still keep
-    # them; those who lapsed already are for a win-back, and only counted
-    window = int(ctx.defs.activity_window)
-    slipping = high & (c["p_alive"] < 0.5)
-    risky = c[slipping & (c["recency_days"] < window)].sort_values(
-        ["monetary_total", "customer_id"], ascending=[False, True]
-    )
-    lapsed = int((slipping & (c["recency_days"] >= window)).sum())
+    found = at_risk(scores, settings.high_value_top_percent, int(ctx.defs.activity_window))
+    risky, lapsed, window = found.leaving, found.lapsed, found.window_days
     rows = [
         [r.customer_id, fmt.money(r.monetary_total), fmt.number(r.orders), fmt.number(r.recency_days),
          fmt.percent(100 * r.p_alive), fmt.number(r.expected_purchases, 2), fmt.money(r.clv)]

@@ -19,10 +19,10 @@ from typing import Any
 import pandas as pd
 
 from tenure.analysis import open_context
+from tenure.analysis.context import Context
 from tenure.analysis.filters import Filters
 from tenure.analysis.predictions import StoredPredictions, stored_predictions
 from tenure.config import Settings
-from tenure.engine.context import Context
 from tenure.messages import Message
 from tenure.report import build, churn, predictions
 from tenure.report.formatting import Formatter
@@ -71,9 +71,7 @@ def _predictions(ctx: Context, settings: Settings, fmt: Formatter) -> dict[str, 
             build.guarded(
                 "predictions", "Predictions", predictions.section, ctx, settings, fmt, html, kept
             ),
-            build.guarded(
-                "churn", "Churn and survival", churn.section, *shown, kept.churn, fit=False
-            ),
+            build.guarded("churn", "Churn and survival", churn.section, *shown, kept),
         ]
     }
 

@@ -490,12 +490,13 @@ def test_unknown_timezone_is_a_user_error(cli, shop, command):
             "input_error",
             ["needs subscriptions", "--active-by purchase"],
         ),
-        (["cohorts", "--value", "profit"], "config_error", ["'profit'", "cumulative_revenue"]),
+        # a value outside the option's choices is a usage error (exit 2)
+        (["cohorts", "--value", "profit"], "usage_error", ["'profit'", "cumulative_revenue"]),
     ],
 )
 def test_errors_with_json_are_one_document(cli, shop, args, code, words):
     r = cli(*args, "--json", "--store", shop)
-    assert r.code == 1
+    assert r.code == (2 if code == "usage_error" else 1)
     doc = json.loads(r.out)  # exactly one document, nothing else
     assert set(doc) == {"error"}
     error = doc["error"]

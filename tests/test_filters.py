@@ -6,6 +6,7 @@ same numbers for the same filter."""
 from __future__ import annotations
 
 import json
+import re
 
 import pandas as pd
 import pytest
@@ -13,6 +14,7 @@ import pytest
 import tenure
 from tenure.config import load_settings
 from tenure.errors import ConfigError, InputError
+from tenure.report.formatting import Formatter
 
 
 @pytest.fixture(scope="module")
@@ -187,6 +189,19 @@ def test_the_cli_and_the_api_give_the_python_apis_numbers(shop, cli):
         assert [s["customers"] for s in sizes["segments"] if s["segment"] != "active"] == [0] * 4
         bad = client.get("/api/v1/metrics", params={"cohort": "March"})
         assert bad.status_code in (400, 422)
+        # the dashboard's form, as a browser sends it: blank fields are no filter
+        form = {"country": "DE", "channel": "", "cohort": "", "segment": "active",
+                "from": "2026-01-01", "to": ""}  # fmt: skip
+        page = client.get("/", params=form)
+        assert page.status_code == 200, page.text[:500]
+        last = expected["metrics"][-1]
+        fmt = Formatter("en", settings.reporting_currency)
+        churn = re.search(r'Churn rate</div>\s*<div class="value">([^<]+)<', page.text)
+        assert churn is not None and churn.group(1) == fmt.percent(last["churn_rate"])
+        assert 'name="from" type="date" value="2026-01-01"' in page.text
+        # a from date after the data's last complete month says so
+        late = client.get("/retention", params={**form, "from": "2031-01-01"})
+        assert "starts on or after 2031-01-01" in late.text
     finally:
         stop()
 

@@ -43,6 +43,7 @@ def open_context(
     if filters.end is not None and options.get("as_of") is None:
         options["as_of"] = filters.end
     with open_unfiltered(data, settings=settings, **options) as ctx:
+        ctx.shown_from = filters.start
         if not filters.customers:
             yield ctx
             return
@@ -61,6 +62,7 @@ def open_context(
             # the whole data's as-of date, even where the matching customers' data
             # ends long before it: their periods after are empty, not refused
             inner = Context(narrowed, replace(ctx.defs, as_of=ctx.as_of), check_as_of=False)
+            inner.shown_from = filters.start
             try:
                 yield inner
             finally:

@@ -58,7 +58,10 @@ class Filters:
                 f"the filter {', '.join(map(repr, unknown))} is not known.",
                 hint=f"Filter by: {', '.join(sorted(known))}.",
             )
-        parsed = dict(value)
+        # an empty field of a form is no filter
+        parsed = {
+            k: (None if isinstance(v, str) and not v.strip() else v) for k, v in value.items()
+        }
         for name in ("start", "end"):
             if isinstance(parsed.get(name), str):
                 parsed[name] = _date(parsed[name], name)

@@ -51,8 +51,20 @@ def frames(ctx: Any, periods: tuple[str, ...] = ("month", "quarter")) -> dict[st
     """The metrics of each period in ``periods`` on an open context (the
     report's tiles, trends and goals share them)."""
     from tenure.engine.metrics import period_metrics
+    from tenure.errors import InputError
 
-    return {p: period_metrics(ctx, p) for p in periods}
+    found = {p: period_metrics(ctx, p) for p in periods}
+    start = getattr(ctx, "shown_from", None)
+    if start is None:
+        return found
+    # a from date keeps the periods that start on or after it, as metrics() does
+    found = {p: f[f.period_start >= start].reset_index(drop=True) for p, f in found.items()}
+    if any(f.empty for f in found.values()):
+        raise InputError(
+            f"no complete {' or '.join(periods)} starts on or after {start.isoformat()}.",
+            hint="Choose an earlier from date, or leave it out.",
+        )
+    return found
 
 
 def monthly_metrics(ctx: Any) -> Any:

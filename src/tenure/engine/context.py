@@ -112,6 +112,9 @@ class Context:
         if self.defs.as_of is not None and check_as_of:  # a filtered read keeps the data's
             self._check_as_of()
         self.as_of_day = periods.day_number(self.as_of)
+        # the first day a reader asked to see (a filter's from date): the
+        # engine counts every period as before; what is shown starts here
+        self.shown_from: date | None = None
 
     # -- resolution ---------------------------------------------------------
 

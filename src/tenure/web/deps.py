@@ -10,7 +10,6 @@ signature (and a test can see it).
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date
 from typing import Annotated
 
 from fastapi import Depends, Query, Request
@@ -66,6 +65,9 @@ Writer = Annotated[Principal, Depends(need("write"))]
 Admin = Annotated[Principal, Depends(need("admin"))]
 
 
+DAY = r"^(\d{4}-\d{2}-\d{2})?$"  # YYYY-MM-DD, or empty
+
+
 def customer_filters(
     country: Annotated[
         str | None, Query(max_length=60, description="Only customers of this country (DE).")
@@ -75,7 +77,8 @@ def customer_filters(
     ] = None,
     cohort: Annotated[
         str | None,
-        Query(pattern=r"^\d{4}-\d{2}$", description="Only customers first buying in YYYY-MM."),
+        # empty: a form's field left blank
+        Query(pattern=r"^(\d{4}-\d{2})?$", description="Only customers first buying in YYYY-MM."),
     ] = None,
     segment: Annotated[
         str | None,
@@ -89,12 +92,15 @@ def customer_filters(
 def filters(
     chosen: Annotated[Filters, Depends(customer_filters)],
     from_: Annotated[
-        date | None, Query(alias="from", description="Only periods from this date on.")
+        str | None,
+        Query(alias="from", pattern=DAY, description="Only periods from this date on."),
     ] = None,
-    to: Annotated[date | None, Query(description="End the data at this date.")] = None,
+    to: Annotated[str | None, Query(pattern=DAY, description="End the data at this date.")] = None,
 ) -> Filters:
-    """The customers and the dates a read is about."""
-    found = replace(chosen, start=from_, end=to)
+    """The customers and the dates a read is about (a date left blank in a
+    form is no date)."""
+    dates = Filters.of({"start": from_, "end": to})
+    found = replace(chosen, start=dates.start, end=dates.end)
     found.check()
     return found
 

@@ -16,7 +16,7 @@ from tenure.profiles import SORTS, customer_list, customer_page
 from tenure.report.formatting import Formatter
 from tenure.web import dashboard
 from tenure.web.cache import kept
-from tenure.web.deps import CustomerFilters
+from tenure.web.deps import FiltersDep
 from tenure.web.i18n import LOCALES, language, translations
 from tenure.web.pages import fragment, render
 from tenure.web.security import need
@@ -78,12 +78,12 @@ async def _page(
 
 
 @router.get("/")
-async def overview(request: Request, filters: CustomerFilters) -> Response:
+async def overview(request: Request, filters: FiltersDep) -> Response:
     return await _page(request, "overview", "/", filters=filters)
 
 
 @router.get("/retention")
-async def retention(request: Request, filters: CustomerFilters) -> Response:
+async def retention(request: Request, filters: FiltersDep) -> Response:
     return await _page(request, "retention", "/retention", filters=filters)
 
 

@@ -11,7 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
+from tests.conftest import skip_or_fail
 
 ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "src" / "tenure"
@@ -20,7 +20,7 @@ SRC = ROOT / "src" / "tenure"
 def test_the_import_contract_is_kept():
     exe = shutil.which("lint-imports") or str(Path(sys.executable).with_name("lint-imports"))
     if not Path(exe).exists():
-        pytest.skip("lint-imports is missing: pip install 'tenure[test]'")
+        skip_or_fail("lint-imports is missing: pip install 'tenure[test]'")
     env = dict(
         os.environ,
         PYTHONPATH=os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")]),

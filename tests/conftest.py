@@ -236,3 +236,20 @@ def pg_database(postgres_url):
         conn.execute(sa.text(f"CREATE DATABASE {name}"))
     admin.dispose()
     yield postgres_url.rsplit("/", 1)[0] + "/" + name
+
+
+def demo_store(folder: Path, *, customers: int, seed: int, currency: str = "EUR"):
+    """A store of a seeded demo business, every kind ingested in the data
+    model's order through the ingest pipeline: its settings and its files."""
+    from tenure.config import load_settings
+    from tenure.datamodel import INGEST_ORDER
+    from tenure.datasets.demo import generate_demo
+    from tenure.ingestion.pipeline import ingest
+    from tenure.store.workspace import Workspace
+
+    files = generate_demo(folder / "files", customers=customers, seed=seed)
+    settings = load_settings(store=folder / "store", reporting_currency=currency)
+    with Workspace.open(settings) as ws:
+        for kind in INGEST_ORDER:
+            ingest(kind, files.by_kind()[kind], workspace=ws)
+    return settings, files

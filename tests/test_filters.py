@@ -15,22 +15,14 @@ import tenure
 from tenure.config import load_settings
 from tenure.errors import ConfigError, InputError
 from tenure.report.formatting import Formatter
+from tests.conftest import demo_store
 
 
 @pytest.fixture(scope="module")
 def shop(tmp_path_factory):
     """A small demo store, its files, and its as-of date."""
-    from tenure.datamodel import INGEST_ORDER as ORDER
-    from tenure.datasets.demo import generate_demo
-    from tenure.ingestion.pipeline import ingest
-    from tenure.store.workspace import Workspace
-
     folder = tmp_path_factory.mktemp("filters")
-    files = generate_demo(folder / "files", customers=300, seed=7)
-    settings = load_settings(store=folder / "store", reporting_currency="EUR")
-    with Workspace.open(settings) as ws:
-        for kind in ORDER:
-            ingest(kind, files.by_kind()[kind], workspace=ws)
+    settings, files = demo_store(folder, customers=300, seed=7)
     as_of = tenure.metrics(settings=settings).attrs["definitions"]["as_of"]
     return folder, files.by_kind(), settings, as_of
 

@@ -10,6 +10,7 @@ import pytest
 from rich.console import Console
 
 from tenure.cli.tables import Col, print_table
+from tests.conftest import demo_store as build_demo_store
 
 WIDTH = 80
 
@@ -60,18 +61,8 @@ def test_columns_that_cannot_give_way_stay():
 
 @pytest.fixture(scope="module")
 def demo_store(tmp_path_factory):
-    from tenure.config import load_settings
-    from tenure.datamodel import INGEST_ORDER as ORDER
-    from tenure.datasets.demo import generate_demo
-    from tenure.ingestion.pipeline import ingest
-    from tenure.store.workspace import Workspace
-
     folder = tmp_path_factory.mktemp("tables")
-    files = generate_demo(folder / "files", customers=300, seed=4)
-    settings = load_settings(store=folder / "store", reporting_currency="EUR")
-    with Workspace.open(settings) as ws:
-        for kind in ORDER:
-            ingest(kind, files.by_kind()[kind], workspace=ws)
+    settings, _ = build_demo_store(folder, customers=300, seed=4)
     # a fit checked on a holdout and the scores, for tenure fits and predict
     from tenure.analysis.fitting import fit, predict
 

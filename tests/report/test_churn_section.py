@@ -23,6 +23,7 @@ from tenure.engine.durations import subscription_durations
 from tenure.engine.source import Source, open_store
 from tenure.report import churn
 from tenure.report.formatting import Formatter
+from tests.conftest import demo_store
 from tests.engine.conftest import duckdb_tables, orders_frame
 
 DEMO_END = date(2026, 10, 31)  # the demo's last day
@@ -52,17 +53,8 @@ def _trace(fig, name: str):
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     """A demo store of 400 customers, open for the module."""
-    from tenure.datamodel import INGEST_ORDER
-    from tenure.datasets.demo import generate_demo
-    from tenure.ingestion.pipeline import ingest
-    from tenure.store.workspace import Workspace
-
     folder = tmp_path_factory.mktemp("churn-section")
-    files = generate_demo(folder / "files", customers=400, seed=5)
-    settings = load_settings(store=folder / "store", reporting_currency="EUR")
-    with Workspace.open(settings) as ws:
-        for kind in INGEST_ORDER:
-            ingest(kind, files.by_kind()[kind], workspace=ws)
+    settings, files = demo_store(folder, customers=400, seed=5)
     # what tenure fit churn and tenure fit sbg keep, and the report reads back
     churn_fit = fit("churn", settings=settings, save=True)
     sbg_fit = fit("sbg", settings=settings, save=True)

@@ -16,7 +16,7 @@ import tenure
 from tenure.config import load_settings
 from tenure.report.build import write_report
 from tenure.report.formatting import Formatter
-from tests.conftest import query, skip_or_fail
+from tests.conftest import demo_store, query, skip_or_fail
 
 CALIBRATION_END = "2026-03-31"
 
@@ -24,18 +24,10 @@ CALIBRATION_END = "2026-03-31"
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     """A demo store of 400 customers with one goal, and its report in German."""
-    from tenure.datamodel import INGEST_ORDER
-    from tenure.datasets.demo import generate_demo
     from tenure.goals.tracking import set_goal
-    from tenure.ingestion.pipeline import ingest
-    from tenure.store.workspace import Workspace
 
     folder = tmp_path_factory.mktemp("report")
-    files = generate_demo(folder / "files", customers=400, seed=5)
-    settings = load_settings(store=folder / "store", reporting_currency="EUR")
-    with Workspace.open(settings) as ws:
-        for kind in INGEST_ORDER:
-            ingest(kind, files.by_kind()[kind], workspace=ws)
+    settings, _ = demo_store(folder, customers=400, seed=5)
     set_goal(settings, "churn_rate", "-10%", "2027-06-30")
     # kept as a user keeps them: a fit checked on a holdout, then the scores
     tenure.fit("bgnbd", settings=settings, calibration_end=CALIBRATION_END, save=True)

@@ -57,7 +57,7 @@ def create_app(
         if demo and not is_demo(ops):
             raise ConfigError(
                 f"the store {settings.store} is not a demo store, so --demo is refused.",
-                hint="Set TENURE_SECRET_KEY and serve it without --demo.",
+                hint="Serve it without --demo.",
             )
         secret = server_secret(settings, demo=demo)
     except BaseException:

@@ -31,13 +31,14 @@ def normalize_email(email: str) -> str:
     trimmed, in lower case; refused with control or invisible characters
     (NUL, line breaks, zero-width spaces) or over 320 characters."""
     shown = ascii(email[:80]) + ("..." if len(email) > 80 else "")  # escapes what cannot be seen
-    email = unicodedata.normalize("NFKC", email).strip().lower()
+    email = unicodedata.normalize("NFKC", email)
     if any(unicodedata.category(ch).startswith("C") for ch in email):
         raise InputError(
             f"the email {shown} has a control or invisible character in it.",
             hint="Type the email again, without pasting it from elsewhere.",
             value=shown,
         )
+    email = email.strip().lower()
     if len(email) > MAX_EMAIL:
         raise InputError(
             f"the email has {len(email)} characters; {MAX_EMAIL} is the most.",

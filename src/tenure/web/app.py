@@ -43,8 +43,8 @@ def create_app(
 ) -> FastAPI:
     """The dashboard and the REST API over the store of ``settings``.
 
-    ``demo=True`` is for a store made by ``tenure demo`` only: it may run
-    with the demo's published secret and shows the demo login. ``warm``
+    ``demo=True`` is for a store made by ``tenure demo`` only: it shows
+    the demo login. ``warm``
     computes the customer table, segment snapshots and Overview page in the
     background at startup.
     """

@@ -136,11 +136,13 @@ def _keep_an_admin(conn: sa.Connection, row: Any, doing: str) -> None:
     """Refuse to leave the store without an enabled admin."""
     if row["role"] != "admin" or row["disabled_at"] is not None:
         return
+    # FOR UPDATE (PostgreSQL): two admins disabling each other at once wait
+    # for one another, and the second sees the first's change
     others = conn.execute(
-        sa.select(sa.func.count()).where(
-            users.c.role == "admin", users.c.disabled_at.is_(None), users.c.id != row["id"]
-        )
-    ).scalar_one()
+        sa.select(users.c.id)
+        .where(users.c.role == "admin", users.c.disabled_at.is_(None), users.c.id != row["id"])
+        .with_for_update()
+    ).all()
     if not others:
         raise InputError(
             f"{row['email']} is the last admin; {doing} would leave nobody to manage users.",

@@ -11,6 +11,7 @@ import os
 import re
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -156,11 +157,11 @@ def test_disable_enable_remove_and_new_passwords_with_the_last_admin_kept(ops):
 # -- a real server, changed by the CLI in another process ------------------------
 
 
-def _tenure(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+def _tenure(*args: str, stdin: str | None = None, **env: str) -> subprocess.CompletedProcess:
     """``tenure ARGS`` in a process of its own, as an operator's shell runs it."""
     import tenure
 
-    env = {**os.environ, "PYTHONPATH": str(Path(tenure.__file__).parents[1])}
+    env = {**os.environ, "PYTHONPATH": str(Path(tenure.__file__).parents[1]), **env}
     return subprocess.run(
         [sys.executable, "-m", "tenure", *args], input=stdin, capture_output=True, text=True,
         env=env, timeout=120,
@@ -357,5 +358,37 @@ def test_the_api_keeps_the_last_admin(tmp_path):
             assert r.status_code == 422 and r.json()["error"]["code"] == "last_admin"
         with Workspace.open(settings, create=False) as ws:
             assert users.find_user(ws.ops, "admin@shop.example")["role"] == "admin"
+    finally:
+        stop()
+
+
+def test_on_postgresql_a_disable_by_the_cli_applies_to_the_next_request(pg_database, tmp_path):
+    """The same with the operational store on PostgreSQL, the CLI pointed at
+    it by TENURE_OPS_URL as an operator's would be."""
+    needs_web()
+    from tenure.access import audit, users
+    from tenure.config import load_settings
+    from tenure.store.workspace import Workspace
+    from tenure.web import create_app
+
+    settings = replace(
+        load_settings(store=tmp_path / "store", ops_url=pg_database), secret_key="k" * 40
+    )
+    with Workspace.open(settings) as ws:
+        for email, password in PASSWORDS.items():
+            users.add_user(ws.ops, email, email.split("@")[0], password)
+    url, stop = serve(create_app(settings, warm=False))
+    try:
+        here = Site(url, settings, settings.store)
+        analyst = here.login("analyst@shop.example")
+        assert _me(analyst) == (200, "analyst") and _me(analyst) == (200, "analyst")
+        store = str(settings.store)
+        done = _tenure("user", "disable", "analyst@shop.example", "--store", store,
+                       TENURE_OPS_URL=pg_database)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        assert _me(analyst) == (401, None)
+        with Workspace.open(settings, create=False) as ws:
+            newest = audit.read(ws.ops)[0]
+        assert (newest["kind"], newest["actor_kind"]) == ("user_disabled", "os")
     finally:
         stop()

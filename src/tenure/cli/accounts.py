@@ -123,6 +123,9 @@ def user_sessions(
     if json_:
         emit_json({"email": email, "sessions": found})
         return
+    if not found:
+        out_console().print(f"{email} has no live session.")
+        return
     _show(f"Sessions of {email}", "sessions", found, False,
           {"created_at": "started", "expires_at": "ends"})  # fmt: skip
 

@@ -94,7 +94,7 @@ def test_roles_decide_what_a_session_may_do(site):
     emails = {u["email"] for u in admin.get("/api/v1/users").json()}
     assert set(PASSWORDS) <= emails
     assert all("password" not in json.dumps(u) for u in admin.get("/api/v1/users").json())
-    body = {"email": "new@shop.example", "role": "viewer", "password": "a new passphrase"}
+    body = {"email": "new@shop.example", "role": "viewer", "password": "a fresh passphrase"}
     # a cookie alone cannot change anything: the session's CSRF token must come along
     r = admin.post("/api/v1/users", json=body)
     assert r.status_code == 403 and r.json()["error"]["code"] == "csrf"

@@ -17,17 +17,40 @@ def settings(tmp_path_factory):
     return build_store(tmp_path_factory.mktemp("serve"), customers=60)
 
 
-def test_outside_the_demo_the_server_needs_a_secret_of_its_own(settings):
+def test_a_given_secret_must_be_long_and_not_the_demos(settings):
     from tenure.web import create_app
     from tenure.web.secret import DEMO_SECRET
 
-    for secret, says in ((None, "no secret key"), (DEMO_SECRET, "no secret key"),
-                         ("short", "needs 32 or more")):  # fmt: skip
+    for secret, says in ((DEMO_SECRET, "demo's published one"), ("short", "needs 32 or more")):
         with pytest.raises(ConfigError, match=says):
             create_app(replace(settings, secret_key=secret))
     with pytest.raises(ConfigError, match="not a demo store"):
         create_app(replace(settings, secret_key=None), demo=True, warm=False)
     assert create_app(settings).state.demo is False
+    assert create_app(settings).state.secret == settings.secret_key
+
+
+def test_without_a_given_secret_one_is_made_once_and_kept_owner_only(settings):
+    import os
+    import stat
+
+    from tenure.web import create_app
+
+    kept = settings.store / "secret.key"
+    kept.unlink(missing_ok=True)
+    first = create_app(replace(settings, secret_key=None), warm=False).state.secret
+    assert len(first) >= 48 and kept.read_text().strip() == first
+    assert stat.S_IMODE(kept.stat().st_mode) == 0o600
+    # the next start uses it: sessions outlive a restart
+    assert create_app(replace(settings, secret_key=None), warm=False).state.secret == first
+    os.chmod(kept, 0o644)  # a key others could read is refused, with the fix
+    with pytest.raises(ConfigError, match=r"can be read by others \(mode 644\)") as refused:
+        create_app(replace(settings, secret_key=None), warm=False)
+    assert f"chmod 600 {kept}" in refused.value.hint
+    # deleting it rotates the key
+    kept.unlink()
+    second = create_app(replace(settings, secret_key=None), warm=False).state.secret
+    assert second != first and kept.read_text().strip() == second
 
 
 def test_the_demo_store_serves_with_the_demo_login(settings, tmp_path):

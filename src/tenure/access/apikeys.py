@@ -2,6 +2,9 @@
 only as the SHA-256 of the secret. A key has scopes (read, write, admin)
 and can be revoked.
 
+A key made by a user (``created_by`` their email) stops working while the
+user is disabled, and is revoked when the user is removed.
+
 The secret is 256 random bits, so a fast hash is as safe as a slow one
 here, and a request is checked in microseconds; the prefix, shown in
 lists, tells the keys apart without revealing them.
@@ -17,12 +20,13 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from tenure.access import SCOPES
+from tenure.access import SCOPES, audit, stamp
+from tenure.access.audit import Actor
 from tenure.access.recent import Recent
 from tenure.access.users import _iso
 from tenure.errors import AuthenticationError, InputError, NotFoundError
 from tenure.store.ops import OpsStore
-from tenure.store.ops_schema import api_keys
+from tenure.store.ops_schema import api_keys, users
 
 # last_used_at is written at most this often per key, not on every request
 TOUCH_EVERY = timedelta(minutes=1)
@@ -53,6 +57,7 @@ def create_key(
     *,
     name: str | None = None,
     created_by: str | None = None,
+    actor: Actor | None = None,
 ) -> dict[str, Any]:
     """A new key; the returned ``key`` is the only time it is shown."""
     scopes = check_scopes(scopes)
@@ -66,6 +71,8 @@ def create_key(
                 created_by=created_by, created_at=now,
             )
         )  # fmt: skip
+        audit.record(conn, "key_created", actor, target=prefix,
+                     detail={"name": name, "scopes": scopes})  # fmt: skip
     return {
         "key": f"tk_{prefix}_{secret}",
         "prefix": prefix,
@@ -77,21 +84,19 @@ def create_key(
 
 class KeyCache:
     """Keys checked lately, by the SHA-256 of the whole key, for ``ttl``
-    seconds (see :mod:`tenure.access.recent`). A key revoked through this
-    server is forgotten at once; revoked elsewhere (the CLI), within ``ttl``."""
+    seconds while the access stamp stays the same (see
+    :mod:`tenure.access.recent`): a key revoked, here or by the CLI, is
+    refused on the next request."""
 
     def __init__(self, ttl: float = 30.0) -> None:
         self._recent = Recent(ttl)
 
-    def peek(self, key: str) -> dict[str, Any] | None:
-        """The key's record when it was checked lately; no store read."""
-        return self._recent.get(_digest(key))
-
     def verify(self, ops: OpsStore, key: str) -> dict[str, Any]:
-        record = self.peek(key)
+        now_stamp = stamp.read(ops)  # one row; read before the key, see Recent.put
+        record = self._recent.get(_digest(key), now_stamp)
         if record is None:
             record = verify_key(ops, key)
-            self._recent.put(_digest(key), record)
+            self._recent.put(_digest(key), record, now_stamp)
         return record
 
     def forget(self, prefix: str) -> None:
@@ -108,7 +113,11 @@ def verify_key(ops: OpsStore, key: str) -> dict[str, Any]:
         )
     with ops.engine.connect() as conn:
         row = (
-            conn.execute(sa.select(api_keys).where(api_keys.c.prefix == parts[1]))
+            conn.execute(
+                sa.select(api_keys, users.c.disabled_at.label("maker_disabled_at"))
+                .outerjoin(users, users.c.email == api_keys.c.created_by)
+                .where(api_keys.c.prefix == parts[1])
+            )
             .mappings()
             .first()
         )
@@ -119,6 +128,11 @@ def verify_key(ops: OpsStore, key: str) -> dict[str, Any]:
     if row["revoked_at"] is not None:
         raise AuthenticationError(
             f"the API key {row['prefix']} was revoked.", hint="Create a new one."
+        )
+    if row["maker_disabled_at"] is not None:
+        raise AuthenticationError(
+            f"the API key {row['prefix']} was made by {row['created_by']}, who is disabled.",
+            hint="An admin can enable them again (tenure user enable), or make a new key.",
         )
     now = datetime.now(UTC)
     last = row["last_used_at"]
@@ -138,7 +152,7 @@ def list_keys(ops: OpsStore) -> list[dict[str, Any]]:
     return [public(r) for r in rows]
 
 
-def revoke_key(ops: OpsStore, prefix: str) -> dict[str, Any]:
+def revoke_key(ops: OpsStore, prefix: str, *, actor: Actor | None = None) -> dict[str, Any]:
     prefix = prefix.removeprefix("tk_").split("_")[0]
     with ops.engine.begin() as conn:
         result = conn.execute(
@@ -152,6 +166,8 @@ def revoke_key(ops: OpsStore, prefix: str) -> dict[str, Any]:
                 value=prefix,
             )  # fmt: skip
         row = conn.execute(sa.select(api_keys).where(api_keys.c.prefix == prefix)).mappings().one()
+        audit.record(conn, "key_revoked", actor, target=prefix, detail={"name": row["name"]})
+        stamp.bump(conn)
     return public(row)
 
 

@@ -109,6 +109,7 @@ def ingest(
     store: StoreOption = None,
     json_: JsonOption = False,
 ) -> None:
+    from tenure.access import audit
     from tenure.config import load_settings
     from tenure.ingestion.mapping import kind_named
     from tenure.ingestion.pipeline import ingest as run
@@ -141,6 +142,7 @@ def ingest(
             query=query,
             progress=update,
         )
+        audit.record_ingest(ws.ops, audit.os_actor(), result)
     if json_:
         emit_json(result.to_dict())
         return

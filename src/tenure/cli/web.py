@@ -12,13 +12,12 @@ from tenure.cli._common import JsonOption, StoreOption, emit_json, engine_settin
 
 SERVE_HELP = """Serve the web dashboard and the REST API (/api/v1) of a store.
 
-Outside the demo store it needs a secret key of its own in TENURE_SECRET_KEY
-(32 characters or more), and users (tenure user add) or API keys (tenure
-apikey create) to let anyone in. Needs the [web] extra.
+It signs sessions with a secret key made on first use and kept in the
+store's folder (secret.key, owner-only), unless TENURE_SECRET_KEY gives one
+(32 characters or more). Users (tenure user add) or API keys (tenure apikey
+create) let people in. Needs the [web] extra.
 
 Example:
-
-    export TENURE_SECRET_KEY="$(python -c 'import secrets; print(secrets.token_urlsafe(48))')"
 
     tenure serve --store tenure-data --port 8000
 
@@ -100,6 +99,24 @@ def serve(
     )  # fmt: skip
 
 
+def read_password(command: str) -> str:
+    """A password from the terminal (not shown) or the first line of standard input."""
+    from tenure.errors import InputError
+
+    if sys.stdin.isatty():
+        import getpass
+
+        password = getpass.getpass("Password (10 characters or more): ")
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    if not password:
+        raise InputError(
+            "no password was given on standard input.",
+            hint=f"Pipe it in: echo 'a long passphrase' | {command}",
+        )
+    return password
+
+
 def _ops(store):
     from tenure.store.workspace import Workspace
 
@@ -119,20 +136,9 @@ def user_add(
     json_: JsonOption = False,
 ) -> None:
     from tenure.access import users
-    from tenure.errors import InputError
 
     users.normalize_email(email), users.check_role(role)  # before asking for a password
-    if sys.stdin.isatty():
-        import getpass
-
-        password = getpass.getpass("Password (10 characters or more): ")
-    else:
-        password = sys.stdin.readline().rstrip("\r\n")
-    if not password:
-        raise InputError(
-            "no password was given on standard input.",
-            hint="Pipe it in: echo 'a long passphrase' | tenure user add EMAIL --role viewer",
-        )
+    password = read_password("tenure user add EMAIL --role viewer")
     with _ops(store) as ws:
         user = users.add_user(ws.ops, email, role, password, name=name)
     if json_:

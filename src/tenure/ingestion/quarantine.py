@@ -30,6 +30,7 @@ class Pending:
     final: Path
 
     def publish(self) -> None:
+        os.chmod(self.temp, 0o600)  # rejected rows are customers' data: the owner's only
         os.replace(self.temp, self.final)
 
 
@@ -43,7 +44,7 @@ def write(
     labels: dict[str, str],
 ) -> Pending:
     """Write rejected and broken rows; ``labels`` names each field's source column."""
-    folder.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     stem = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(source).stem)[:60] or "source"
     final = folder / f"{run_id:06d}-{kind}-{stem}.csv"
     temp = final.with_suffix(".csv.partial")

@@ -112,3 +112,21 @@ login_attempts = sa.Table(
 
 sa.Index("ix_login_attempts_email_at", login_attempts.c.email, login_attempts.c.at)
 sa.Index("ix_login_attempts_address_at", login_attempts.c.address, login_attempts.c.at)
+
+# who did what: logins, user and key changes, ingests, exports, erasures ------
+
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("kind", sa.String(40), nullable=False),  # login, user_disabled, ingest, ...
+    sa.Column("actor_kind", sa.String(10), nullable=False),  # user, key, os
+    sa.Column("actor", sa.String(320), nullable=False),  # an email, a key, an OS user
+    sa.Column("target", sa.String(320)),  # the user, key or file acted on
+    sa.Column("address", sa.String(64)),  # the client's IP address, for the API
+    sa.Column("detail", sa.Text),  # JSON: counts, the new role; never a password
+)
+
+sa.Index("ix_audit_log_at", audit_log.c.at)
+sa.Index("ix_audit_log_kind_at", audit_log.c.kind, audit_log.c.at)

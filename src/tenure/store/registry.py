@@ -133,6 +133,11 @@ _ALL = (
         "login_attempts", "ops", "operational", None,
         "Recent logins, to slow down guessing.", email="email", address="address",
     ),
+    _t(
+        "audit_log", "ops", "operational", None,
+        "Who did what: logins, user and key changes, ingests, exports, erasures.",
+        actor="email", target="email", address="address",
+    ),
 )  # fmt: skip
 
 TABLES: dict[str, Table] = {t.name: t for t in _ALL}

@@ -47,10 +47,12 @@ class Workspace:
                 f"the store path {store} is a file, not a folder.",
                 hint="Pass --store with a folder (it is created when missing).",
             )
-        if not store.exists():
+        made = not store.exists()
+        if made:
             if not create:
                 raise no_store_error(store)
-            store.mkdir(parents=True)
+            store.mkdir(parents=True, mode=0o700)  # customers' data: the owner's only
+        fresh = not settings.analytics_path.exists()
         hint = f" --store {store}"
         con = analytics.connect(settings.analytics_path)
         try:
@@ -86,6 +88,8 @@ class Workspace:
         finally:
             con.close()
         ops = OpsStore.open(settings.ops_database_url, create=create, store_hint=hint)
+        if fresh:
+            _owner_only(store, made)
         return cls(settings, ops)
 
     @contextmanager
@@ -141,6 +145,17 @@ def removed_if_failed(store: Path) -> Iterator[None]:
         if not existed and store.is_dir() and not any(store.glob("quarantine/*.csv")):
             shutil.rmtree(store, ignore_errors=True)
         raise
+
+
+def _owner_only(store: Path, folder: bool) -> None:
+    """A new store's files (and its folder, when tenure made it) are its
+    owner's only: 0600 files, 0700 folders, whatever the umask."""
+    if folder:
+        store.chmod(0o700)
+    for sub in (".tmp", "quarantine"):
+        (store / sub).mkdir(mode=0o700, exist_ok=True)
+    for path in store.iterdir():
+        path.chmod(0o700 if path.is_dir() else 0o600)
 
 
 def _pid_alive(pid: int | None) -> bool:

@@ -43,8 +43,8 @@ def create_app(
 ) -> FastAPI:
     """The dashboard and the REST API over the store of ``settings``.
 
-    ``demo=True`` is for a store made by ``tenure demo`` only: it may run
-    with the demo's published secret and shows the demo login. ``warm``
+    ``demo=True`` is for a store made by ``tenure demo`` only: it shows
+    the demo login. ``warm``
     computes the customer table, segment snapshots and Overview page in the
     background at startup.
     """
@@ -57,7 +57,7 @@ def create_app(
         if demo and not is_demo(ops):
             raise ConfigError(
                 f"the store {settings.store} is not a demo store, so --demo is refused.",
-                hint="Set TENURE_SECRET_KEY and serve it without --demo.",
+                hint="Serve it without --demo.",
             )
         secret = server_secret(settings, demo=demo)
     except BaseException:

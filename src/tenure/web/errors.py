@@ -112,6 +112,8 @@ def install(app: FastAPI) -> None:
         source = where[0] if where else None
         column = ".".join(where[1:]) or None
         value = first.get("input")
+        if any("password" in str(p) for p in first.get("loc", ())):
+            value = None  # a password is never sent back, not even a refused one
         message = "; ".join(
             f"{'.'.join(str(p) for p in e.get('loc', ())[1:]) or e.get('loc', ('request',))[0]}: "
             f"{e.get('msg', 'is not valid')}"

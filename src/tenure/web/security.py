@@ -19,6 +19,7 @@ from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
 from tenure.access import sessions
+from tenure.access.audit import Actor
 from tenure.errors import AuthenticationError, PermissionDeniedError
 
 COOKIE = "tenure_session"
@@ -34,9 +35,19 @@ class Principal:
     user: dict[str, Any] | None = None
     csrf: str | None = field(default=None, repr=False)
     token: str | None = field(default=None, repr=False)
+    label: str | None = None  # an API key's name
 
     def can(self, scope: str) -> bool:
         return scope in self.scopes
+
+    def actor(self, request: Request) -> Actor:
+        """Who this is in the audit log: the user's email, or the API key
+        (its prefix and name), with the client's address."""
+        address = request.client.host if request.client else None
+        if self.kind == "key":
+            name = f"tk_{self.name}" + (f" ({self.label})" if self.label else "")
+            return Actor("key", name, address)
+        return Actor("user", self.name, address)
 
 
 def signer(request: Request):
@@ -85,25 +96,23 @@ def _key_of(request: Request) -> str | None:
 
 
 async def principal(request: Request) -> Principal:
-    """The caller, or 401. A caller seen lately is known without a store
-    read, in the event loop; otherwise the store is read in a worker thread."""
+    """The caller, or 401. The store is read in a worker thread: the access
+    stamp on every request (so a user disabled or a key revoked by the CLI
+    is refused at once), the session or key itself when not seen lately."""
     cached = getattr(request.state, "principal", None)
     if cached is not None:
         return cached
     state = request.app.state
     key = _key_of(request)
     if key is not None:
-        record = state.keys.peek(key)
-        if record is None:
-            record = await run_in_threadpool(state.keys.verify, state.ops, key)
-        found = Principal("key", record["prefix"], frozenset(record["scopes"]))
+        record = await run_in_threadpool(state.keys.verify, state.ops, key)
+        found = Principal("key", record["prefix"], frozenset(record["scopes"]),
+                          label=record["name"])  # fmt: skip
     else:
         token = _token_of(request)
         found = None
         if token is not None:
-            hit = state.sessions.peek(token)
-            if hit is None:
-                hit = await run_in_threadpool(state.sessions.lookup, state.ops, token)
+            hit = await run_in_threadpool(state.sessions.lookup, state.ops, token)
             found = _as_principal(hit, token)
         if found is None:
             raise AuthenticationError(

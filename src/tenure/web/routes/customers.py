@@ -9,8 +9,10 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
 
 from tenure.profiles import LISTED, SORTS, customer_list, customer_page
+from tenure.web.audit import export_detail, record
 from tenure.web.cache import kept_json
 from tenure.web.dashboard import customer_table, segment_history
 from tenure.web.security import need
@@ -44,7 +46,10 @@ async def customers(
         )  # fmt: skip
 
     what = ("customers", q, segment, rfm, sort, limit, offset)
-    return await kept_json(request, what, compute, lock=False)  # the table locks for itself
+    answer = await kept_json(request, what, compute, lock=False)  # the table locks for itself
+    detail = export_detail("json", q=q, segment=segment, rfm=rfm, limit=limit, offset=offset)
+    await run_in_threadpool(record, request, "export", target="customers", detail=detail)
+    return answer
 
 
 @router.get("/customers.csv")
@@ -66,6 +71,8 @@ def customers_csv(
     columns = [c if c != "monetary_total" else "revenue" for c in LISTED]
     pd.DataFrame(page["customers"], columns=columns).to_csv(buffer, index=False)
     name = "customers" + (f"-{segment.replace(' ', '-')}" if segment else "") + ".csv"
+    detail = export_detail("csv", q=q, segment=segment, rfm=rfm, rows=len(page["customers"]))
+    record(request, "export", target=name, detail=detail)
     return Response(
         buffer.getvalue(),
         media_type="text/csv; charset=utf-8",

@@ -14,9 +14,10 @@ import csv
 import json
 from typing import Any
 
-from fastapi import APIRouter, Body
+from fastapi import APIRouter, Body, Request
 from pydantic import ConfigDict, Field, create_model
 
+from tenure.access import audit
 from tenure.datamodel import KINDS, Kind
 from tenure.errors import InputError
 from tenure.web.deps import SettingsDep, StoreLockDep, Writer
@@ -84,6 +85,7 @@ def _endpoint(path: str, kind: Kind):
     model = _row_model(kind)
 
     def ingest_rows(
+        request: Request,
         settings: SettingsDep,
         lock: StoreLockDep,
         who: Writer,
@@ -100,6 +102,7 @@ def _endpoint(path: str, kind: Kind):
             )  # fmt: skip
         with lock.write(), Workspace.open(settings, create=False) as ws:
             result = ingest(kind.name, _table(records), workspace=ws)
+            audit.record_ingest(ws.ops, who.actor(request), result)
         out = result.to_dict()
         body = {
             "kind": kind.name,

@@ -16,8 +16,9 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from tenure.access import DEMO_EMAIL, DEMO_PASSWORD, sessions, users
-from tenure.errors import AuthenticationError, RateLimitedError
+from tenure.access import DEMO_EMAIL, DEMO_PASSWORD, audit, sessions, users
+from tenure.access.audit import Actor
+from tenure.errors import AuthenticationError, InputError, RateLimitedError
 from tenure.web.pages import render
 from tenure.web.security import COOKIE, Principal, principal, session_of, signer
 
@@ -55,6 +56,15 @@ def _form(request: Request, status: int = 200, message: str | None = None, email
     return response
 
 
+def _typed(email: str) -> str:
+    """The email typed at a login, for the audit log; not what is typed when
+    it is no email (a password typed into the wrong field, say)."""
+    try:
+        return users.normalize_email(email)
+    except InputError:
+        return "(not an email)"
+
+
 @router.get("/login")
 def login_form(request: Request, next: str = "/") -> Response:
     if session_of(request) is not None:
@@ -74,14 +84,19 @@ def login(
     if not nonce or not hmac.compare_digest(csrf, _login_csrf(request, nonce)):
         return _form(request, 403, "The form has expired; please log in again.", email, next)
     address = request.client.host if request.client else "unknown"
+    ops = request.app.state.ops
+    tried = Actor("user", _typed(email), address)
     try:
-        user = users.authenticate(request.app.state.ops, email, password, address)
+        user = users.authenticate(ops, email, password, address)
     except RateLimitedError as exc:
+        audit.record(ops, "login_failed", tried, detail={"reason": "throttled"})
         response = _form(request, 429, exc.what, email, next)
         response.headers["Retry-After"] = str(exc.retry_after)
         return response
     except AuthenticationError as exc:
+        audit.record(ops, "login_failed", tried, detail={"reason": "wrong email or password"})
         return _form(request, 401, exc.what[0].upper() + exc.what[1:], email, next)
+    audit.record(ops, "login", tried)
     token, _ = sessions.start(request.app.state.ops, user["id"])
     response = RedirectResponse(_local(next), status_code=303)
     response.set_cookie(
@@ -97,6 +112,7 @@ def login(
 def logout(request: Request, who: Principal = Depends(principal)) -> Response:
     if who.token is not None:
         sessions.end(request.app.state.ops, who.token)
+        audit.record(request.app.state.ops, "logout", who.actor(request))
         request.app.state.sessions.forget(who.token)
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(COOKIE, path="/")

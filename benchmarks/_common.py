@@ -344,14 +344,14 @@ def machine_line() -> str:
 
 
 def source_revision() -> str:
-    """The commit of the tenure checkout measured, and whether it has
-    uncommitted changes (read-only git calls)."""
+    """The last commit that changed the tenure package measured, and whether
+    it has uncommitted changes (read-only git calls)."""
     import tenure
 
     root = Path(tenure.__file__).resolve().parent
     try:
         head = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
+            ["git", "log", "-1", "--format=%h", "--", "."],
             cwd=root, capture_output=True, text=True, timeout=10, check=True,
         )  # fmt: skip
         dirty = subprocess.run(

@@ -219,11 +219,13 @@ def _children_of() -> dict[int, list[int]]:
     return tree
 
 
-def tree_rss_mib(pid: int) -> float:
-    """Resident memory of a process and all its descendants now, MiB (a
-    Spark command's JVM is a child of the Python process)."""
+def tree_usage(pid: int) -> tuple[float, float]:
+    """Resident memory (MiB) and CPU seconds so far of a process and all its
+    descendants now (a Spark command's JVM is a child of the Python process)."""
     tree = _children_of()
-    total, todo = 0.0, [pid]
+    rss = cpu = 0.0
+    todo = [pid]
+    ticks = os.sysconf("SC_CLK_TCK")
     while todo:
         p = todo.pop()
         todo += tree.get(p, [])
@@ -231,11 +233,14 @@ def tree_rss_mib(pid: int) -> float:
             with open(f"/proc/{p}/status", encoding="ascii") as fh:
                 for line in fh:
                     if line.startswith("VmRSS:"):
-                        total += int(line.split()[1]) / 1024
+                        rss += int(line.split()[1]) / 1024
                         break
-        except OSError:
+            with open(f"/proc/{p}/stat", encoding="ascii", errors="replace") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+            cpu += (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+        except (OSError, IndexError, ValueError):
             pass
-    return total
+    return rss, cpu
 
 
 def run_command(
@@ -252,7 +257,8 @@ def run_command(
     ``peak_rss_mib`` is the kernel's own peak for the process (``ru_maxrss``
     from ``wait4``: exact, including descendants it waited for). With
     ``sample_tree`` the resident memory of the whole process tree is also
-    sampled every 0.2 s (``tree_peak_mib``), for commands that start other
+    sampled every 0.2 s (``tree_peak_mib``, and its CPU seconds as last seen,
+    ``tree_cpu_s``), for commands that start other
     processes and leave them running (Spark's JVM)."""
     import tempfile
     import threading
@@ -269,12 +275,13 @@ def run_command(
             start_new_session=True,
         )
         done = threading.Event()
-        tree_peak = [0.0]
+        tree_peak = [0.0, 0.0]  # memory, CPU of the whole tree
         timed_out = [False]
 
         def sample() -> None:
             while not done.wait(0.2):
-                tree_peak[0] = max(tree_peak[0], tree_rss_mib(proc.pid))
+                rss, cpu = tree_usage(proc.pid)
+                tree_peak[0], tree_peak[1] = max(tree_peak[0], rss), max(tree_peak[1], cpu)
 
         def stop() -> None:
             timed_out[0] = True
@@ -312,6 +319,7 @@ def run_command(
     }
     if sample_tree:
         result["tree_peak_mib"] = round(tree_peak[0], 1)
+        result["tree_cpu_s"] = round(max(tree_peak[1], result["cpu_s"]), 2)
     if timed_out[0]:
         result["error"] = f"timed out after {timeout:.0f} s"
     elif proc.returncode != 0:

@@ -333,6 +333,14 @@ def parent(args: argparse.Namespace) -> int:
     print("\n| target | measured | verdict |\n|---|---|---|")
     for name, value, v in targets:
         print(f"| {name} | {value} | {v} |")
+    fits = {
+        k: docs[k].get("params")
+        for k in ("tenure fit bgnbd --store", "lifetimes summary + fit")
+        if isinstance(docs.get(k), dict)
+    }
+    for k, params in fits.items():
+        if params:
+            print(f"\nBG/NBD, {k}: " + ", ".join(f"{p} {v:.4g}" for p, v in params.items()))
     print("\nchecks:")
     for name, c in checks.items():
         print(f"  {name}: {c}")
@@ -348,6 +356,7 @@ def parent(args: argparse.Namespace) -> int:
             "sql_all": sql_all,
             "targets": targets,
             "checks": checks,
+            "fits": fits,
         }
         for r in [ingest, *refresh, sql_all, *(x for v in runs.values() for x in v)]:
             r.pop("stdout", None)

@@ -7,7 +7,8 @@ clients (threads, one ``httpx.Client`` and connection each, the key as
 ``Authorization: Bearer``) go round the API paths while ``tenure ingest
 orders NEW --store S`` adds M new orders (the following month, some new
 customers) to the same store, as a separate command. The readers start a
-few seconds before the ingest and stop a few seconds after it ends.
+few seconds before the ingest (or, with ``--order ingest-first``, a
+second after it) and stop a few seconds after it ends.
 
 It reports, before, during and after the ingest: answers, refused (409 and
 503), errors (other 5xx, connection errors), other statuses, and the p50 /
@@ -263,7 +264,11 @@ def parent(args: argparse.Namespace) -> int:
     if not key:
         log("tenure apikey create failed:", *made["stderr_tail"], sep="\n  ")
         return 1
-    customer = "C" + "1".zfill(9)
+    first = duckdb.connect()
+    customer = first.execute(
+        f"SELECT min(customer_id) FROM read_parquet({sql_path(base_path)})"
+    ).fetchone()[0]
+    first.close()
     paths = [p.replace("{customer}", customer) for p in args.paths]
 
     server = Server(store, workdir, secrets.token_urlsafe(48))
@@ -280,21 +285,35 @@ def parent(args: argparse.Namespace) -> int:
 
         readers = Readers(server.url, key, paths, args.clients, args.request_timeout)
         load_before = load()
-        t0 = time.perf_counter()
-        readers.start()
-        time.sleep(args.lead)
         attempts: list[dict[str, Any]] = []
-        ingest_start = time.perf_counter()
-        for attempt in range(args.ingest_tries):
-            ran = run_command([tenure, "ingest", "orders", str(new_path), "--store", str(store),
-                               "--json"], cwd=workdir, timeout=args.timeout)  # fmt: skip
-            attempts.append(ran)
-            log(f"ingest attempt {attempt + 1}: exit code {ran['rc']} after {ran['seconds']:.2f} s"
-                + ("" if ran["rc"] == 0 else f": {error_line(ran)}"))  # fmt: skip
-            if ran["rc"] == 0:
-                break
-            time.sleep(args.retry_wait)
-        ingest_end = time.perf_counter()
+        span = [0.0, 0.0]  # the ingest's first start and last end
+
+        def ingest() -> None:
+            span[0] = time.perf_counter()
+            for attempt in range(args.ingest_tries):
+                ran = run_command([tenure, "ingest", "orders", str(new_path), "--store",
+                                   str(store), "--json"], cwd=workdir, timeout=args.timeout)  # fmt: skip
+                attempts.append(ran)
+                log(f"ingest attempt {attempt + 1}: exit code {ran['rc']} after "
+                    f"{ran['seconds']:.2f} s"
+                    + ("" if ran["rc"] == 0 else f": {error_line(ran)}"))  # fmt: skip
+                if ran["rc"] == 0:
+                    break
+                time.sleep(args.retry_wait)
+            span[1] = time.perf_counter()
+
+        t0 = time.perf_counter()
+        if args.order == "readers-first":
+            readers.start()
+            time.sleep(args.lead)
+            ingest()
+        else:  # the ingest holds the store when the readers come
+            writer = threading.Thread(target=ingest)
+            writer.start()
+            time.sleep(args.lead)
+            readers.start()
+            writer.join()
+        ingest_start, ingest_end = span
         time.sleep(args.tail)
         results = readers.stop()
         t1 = time.perf_counter()
@@ -347,7 +366,7 @@ def parent(args: argparse.Namespace) -> int:
 
     ok_attempt = attempts[-1]
     print(f"\n{args.clients} readers on {base['rows']:,} orders while `tenure ingest` adds "
-          f"{new['rows']:,}; load {load_before} -> {load_after}\n")  # fmt: skip
+          f"{new['rows']:,} ({args.order}); load {load_before} -> {load_after}\n")  # fmt: skip
     print("| phase | seconds | requests | 200 | refused (409/503) | errors | other "
           "| p50 ms | p99 ms | max ms | req/s |")  # fmt: skip
     print("|---|---|---|---|---|---|---|---|---|---|---|")
@@ -421,7 +440,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--clients", type=int, default=TARGET_CLIENTS)
     parser.add_argument("--paths", nargs="+", default=PATHS, help="API paths the readers go round")
-    parser.add_argument("--lead", type=float, default=5.0, help="seconds of reading before")
+    parser.add_argument(
+        "--order",
+        choices=["readers-first", "ingest-first"],
+        default="readers-first",
+        help="readers-first: the readers run, then the ingest starts; "
+        "ingest-first: the readers come --lead seconds after it started",
+    )
+    parser.add_argument(
+        "--lead", type=float, default=5.0, help="seconds between the first to start and the other"
+    )
     parser.add_argument("--tail", type=float, default=10.0, help="seconds of reading after")
     parser.add_argument(
         "--ingest-tries", type=int, default=3, help="tries of a refused ingest (default 3)"

@@ -381,7 +381,8 @@ def parent(args: argparse.Namespace) -> int:
         print("\nnot 200, examples: " + "; ".join(examples))
     print(f"\ningest: {len(attempts)} attempt(s), "
           f"{sum(1 for a in attempts if a['rc'] != 0)} refused; the last "
-          f"{ok_attempt['seconds']:.2f} s, peak {ok_attempt['peak_rss_mib']:,.0f} MiB; "
+          f"{ok_attempt['seconds']:.2f} s ({new['rows'] / ok_attempt['seconds']:,.0f} orders/s), "
+          f"peak {ok_attempt['peak_rss_mib']:,.0f} MiB; "
           f"from first try to end {ingest_end - ingest_start:.2f} s")  # fmt: skip
     print(f"server: RSS {rss_before} MiB before, peak {server_peak} MiB")
     during = table["during"]

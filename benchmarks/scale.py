@@ -132,12 +132,13 @@ def parent(args: argparse.Namespace) -> int:
     print(f"\n{meta['rows']:,} orders, {meta['customers']:,} customers "
           f"(Parquet {meta['parquet_mib']:,.0f} MiB); engine {args.engine}; "
           f"DuckDB memory limit: {memory}\n")  # fmt: skip
-    print("| step | engine | seconds | peak RSS MiB | CPU s | exit |")
-    print("|---|---|---|---|---|---|")
+    rows = meta["rows"]
+    print("| step | engine | seconds | orders/s | peak RSS MiB | CPU s | exit |")
+    print("|---|---|---|---|---|---|---|")
     for r in results:
-        print(f"| {r['step']} | {r['engine']} | {r['seconds']:.2f} | {r['peak_mib']:,.0f} | "
-              f"{r['cpu_s']:.1f} | {r['rc']} |")  # fmt: skip
-    print(f"| **end to end** | | **{total:.2f}** | **{peak:,.0f}** | "
+        print(f"| {r['step']} | {r['engine']} | {r['seconds']:.2f} | {rows / r['seconds']:,.0f} "
+              f"| {r['peak_mib']:,.0f} | {r['cpu_s']:.1f} | {r['rc']} |")  # fmt: skip
+    print(f"| **end to end** | | **{total:.2f}** | {rows / total:,.0f} | **{peak:,.0f}** | "
           f"{sum(r['cpu_s'] for r in results):.1f} | |")  # fmt: skip
     ok_all = all(r["rc"] == 0 for r in results) and len(results) == len(STEPS)
     inserted = doc.get("inserted")

@@ -292,13 +292,15 @@ def parent(args: argparse.Namespace) -> int:
     rows = meta["rows"]
     print(f"\n{rows:,} orders, {meta['customers']:,} customers; "
           f"fastest of {args.repeat} run(s); CLI start-up included\n")  # fmt: skip
-    print("| command | seconds | runs | peak RSS MiB | CPU s | × duckdb sql | lifetimes ÷ this |")
-    print("|---|---|---|---|---|---|---|")
+    print("| command | seconds | orders/s | runs | peak RSS MiB | CPU s | × duckdb sql "
+          "| lifetimes ÷ this |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|")
     for label, r in res.items():
         lt = "lifetimes summary" if "fit" not in label else "lifetimes summary + fit"
         speed = fmt_ratio(s.get(lt), r["seconds"]) if label.startswith("tenure") else ""
         print(
-            f"| `{label}` | {r['seconds']:.2f} | {', '.join(f'{x:.2f}' for x in r['all_seconds'])} "
+            f"| `{label}` | {r['seconds']:.2f} | {rows / r['seconds']:,.0f} "
+            f"| {', '.join(f'{x:.2f}' for x in r['all_seconds'])} "
             f"| {r['peak_rss_mib']:,.0f} | {r['cpu_s']:.1f} "
             f"| {fmt_ratio(r['seconds'], s['duckdb sql rfm'])} | {speed} |"
         )

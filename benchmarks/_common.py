@@ -186,3 +186,193 @@ def lifetimes_python(args: argparse.Namespace, log: Log) -> tuple[str | None, st
             return str(python), f"{LIFETIMES_VENV} (created)"
         errors.append(f"{' '.join(pins)}: {' / '.join(failed or ['import failed'])}")
     return None, "could not install lifetimes: " + "; ".join(errors)
+
+
+# --------------------------------------------------------------------------- commands
+
+
+def tenure_bin() -> str:
+    """The ``tenure`` command of this environment."""
+    import shutil
+
+    here = Path(sys.executable).parent / "tenure"
+    return str(here) if here.exists() else shutil.which("tenure") or "tenure"
+
+
+def _children_of() -> dict[int, list[int]]:
+    """Every process's children, from /proc (empty where /proc is absent)."""
+    tree: dict[int, list[int]] = {}
+    try:
+        names = os.listdir("/proc")
+    except OSError:
+        return tree
+    for name in names:
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", encoding="ascii", errors="replace") as fh:
+                stat = fh.read()
+        except OSError:
+            continue
+        ppid = int(stat[stat.rindex(")") + 2 :].split()[1])
+        tree.setdefault(ppid, []).append(int(name))
+    return tree
+
+
+def tree_usage(pid: int) -> tuple[float, float]:
+    """Resident memory (MiB) and CPU seconds so far of a process and all its
+    descendants now (a Spark command's JVM is a child of the Python process)."""
+    tree = _children_of()
+    rss = cpu = 0.0
+    todo = [pid]
+    ticks = os.sysconf("SC_CLK_TCK")
+    while todo:
+        p = todo.pop()
+        todo += tree.get(p, [])
+        try:
+            with open(f"/proc/{p}/status", encoding="ascii") as fh:
+                for line in fh:
+                    if line.startswith("VmRSS:"):
+                        rss += int(line.split()[1]) / 1024
+                        break
+            with open(f"/proc/{p}/stat", encoding="ascii", errors="replace") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+            cpu += (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+        except (OSError, IndexError, ValueError):
+            pass
+    return rss, cpu
+
+
+def run_command(
+    command: list[str],
+    *,
+    cwd: Path,
+    timeout: float,
+    env: dict[str, str] | None = None,
+    sample_tree: bool = False,
+) -> dict[str, Any]:
+    """Run one command as a user would, start-up included; its wall seconds,
+    exit code, output, CPU seconds and peak resident memory.
+
+    ``peak_rss_mib`` is the kernel's own peak for the process (``ru_maxrss``
+    from ``wait4``: exact, including descendants it waited for). With
+    ``sample_tree`` the resident memory of the whole process tree is also
+    sampled every 0.2 s (``tree_peak_mib``, and its CPU seconds as last seen,
+    ``tree_cpu_s``), for commands that start other
+    processes and leave them running (Spark's JVM)."""
+    import tempfile
+    import threading
+
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        load_before = load()
+        started = time.perf_counter()
+        proc = subprocess.Popen(
+            command,
+            cwd=cwd,
+            env=env if env is not None else child_env(),
+            stdout=out,
+            stderr=err,
+            start_new_session=True,
+        )
+        done = threading.Event()
+        tree_peak = [0.0, 0.0]  # memory, CPU of the whole tree
+        timed_out = [False]
+
+        def sample() -> None:
+            while not done.wait(0.2):
+                rss, cpu = tree_usage(proc.pid)
+                tree_peak[0], tree_peak[1] = max(tree_peak[0], rss), max(tree_peak[1], cpu)
+
+        def stop() -> None:
+            timed_out[0] = True
+            try:
+                os.killpg(proc.pid, 9)  # the command's own session: it and its children
+            except OSError:
+                pass
+
+        timer = threading.Timer(timeout, stop)
+        timer.start()
+        sampler = threading.Thread(target=sample, daemon=True) if sample_tree else None
+        if sampler is not None:
+            sampler.start()
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - started
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        done.set()
+        timer.cancel()
+        if sampler is not None:
+            sampler.join()
+        out.seek(0)
+        err.seek(0)
+        stdout = out.read().decode("utf-8", errors="replace")
+        stderr = err.read().decode("utf-8", errors="replace")
+    result: dict[str, Any] = {
+        "command": command,
+        "seconds": round(seconds, 3),
+        "rc": proc.returncode,
+        "cpu_s": round(usage.ru_utime + usage.ru_stime, 2),
+        "peak_rss_mib": round(usage.ru_maxrss / 1024, 1),
+        "load_before": load_before,
+        "load_after": load(),
+        "stdout": stdout,
+        "stderr_tail": stderr.strip().splitlines()[-12:],
+    }
+    if sample_tree:
+        result["tree_peak_mib"] = round(tree_peak[0], 1)
+        result["tree_cpu_s"] = round(max(tree_peak[1], result["cpu_s"]), 2)
+    if timed_out[0]:
+        result["error"] = f"timed out after {timeout:.0f} s"
+    elif proc.returncode != 0:
+        result["error"] = f"exit code {proc.returncode}"
+    return result
+
+
+def json_out(result: dict[str, Any]) -> Any:
+    """The JSON document a command printed on stdout, or None."""
+    try:
+        return json.loads(result["stdout"])
+    except (KeyError, ValueError):
+        return None
+
+
+def machine_line() -> str:
+    """Cores, memory, platform: said beside every table."""
+    mem = None
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemTotal:"):
+                    mem = round(int(line.split()[1]) / 1024 / 1024, 1)
+    except OSError:
+        pass
+    return (
+        f"{os.cpu_count()} cores, {mem} GiB RAM, {platform.platform()}, "
+        f"Python {platform.python_version()}"
+    )
+
+
+def source_revision() -> str:
+    """The last commit that changed the tenure package measured, and whether
+    it has uncommitted changes (read-only git calls)."""
+    import tenure
+
+    root = Path(tenure.__file__).resolve().parent
+    try:
+        head = subprocess.run(
+            ["git", "log", "-1", "--format=%h", "--", "."],
+            cwd=root, capture_output=True, text=True, timeout=10, check=True,
+        )  # fmt: skip
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "."],
+            cwd=root, capture_output=True, text=True, timeout=10, check=True,
+        )  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return f"{root} (not a git checkout)"
+    extra = " with uncommitted changes" if dirty.stdout.strip() else ""
+    return f"{root} at {head.stdout.strip()}{extra}"
+
+
+def fmt_ratio(a: float | None, b: float | None) -> str:
+    if not a or not b:
+        return "—"
+    return f"{a / b:.2f}×"

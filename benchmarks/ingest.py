@@ -5,6 +5,9 @@ writes them as CSV and Parquet, then measures, each in a fresh subprocess:
 
 * ``tenure``            ``tenure.ingest("orders", file, workspace=...)``
                         into a fresh store folder;
+* ``tenure cli``        ``tenure ingest orders FILE --store S --json`` as a
+                        command (start-up included; its peak memory from
+                        the kernel's ``wait4``), into another fresh store;
 * ``tenure re-import``  the same file again into the same store (expected:
                         inserted 0, unchanged N);
 * ``duckdb plain``      ``CREATE TABLE t AS SELECT * FROM read_csv/read_parquet(file)``
@@ -37,17 +40,41 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _common import RESULT_TAG, child_env, cpu_seconds, load, peak_rss_mib, status_mib, versions
+from _common import (
+    RESULT_TAG,
+    child_env,
+    cpu_seconds,
+    json_out,
+    load,
+    peak_rss_mib,
+    run_command,
+    status_mib,
+    tenure_bin,
+    versions,
+)
 
 SEED = 20240601
 
-# From the project's issue: 10M orders, Parquet < 60 s, CSV < 120 s, < 4 GiB.
+# The project's target: 10M orders in at most 3x the time of a plain DuckDB
+# CREATE TABLE AS of the same file, peak memory at most 3 GB (3e9 bytes).
 TARGET_ROWS = 10_000_000
-TARGET_SECONDS = {"parquet": 60.0, "csv": 120.0}
-TARGET_PEAK_MIB = 4096.0
+TARGET_RATIO = 3.0
+TARGET_PEAK_MIB = 3e9 / 2**20
 
 FORMATS = ("csv", "parquet")
-TOOLS = ("tenure", "tenure re-import", "duckdb plain", "pandas read")
+TOOLS = ("tenure", "tenure cli", "tenure re-import", "duckdb plain", "pandas read")
+RESULT_FIELDS = (
+    "read",
+    "accepted",
+    "rejected",
+    "duplicates",
+    "inserted",
+    "updated",
+    "unchanged",
+    "customers_created",
+    "seconds",
+    "warnings",
+)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -235,23 +262,7 @@ def child_tenure(path: Path, store: Path) -> None:
             "rss_before_mib": round(rss_before, 1),
             "stages": by_stage,
             "steps": steps,
-            "result": {
-                k: v
-                for k, v in result.to_dict().items()
-                if k
-                in (
-                    "read",
-                    "accepted",
-                    "rejected",
-                    "duplicates",
-                    "inserted",
-                    "updated",
-                    "unchanged",
-                    "customers_created",
-                    "seconds",
-                    "warnings",
-                )
-            },
+            "result": {k: v for k, v in result.to_dict().items() if k in RESULT_FIELDS},
             "store_mib": round(_size_mib(store), 1),
         }
     )
@@ -342,8 +353,27 @@ def run_child(args: list[str], cwd: Path, timeout: float) -> dict[str, Any]:
     return out
 
 
-def target_for(fmt: str, rows: int) -> float:
-    return TARGET_SECONDS[fmt] * rows / TARGET_ROWS
+def run_cli(path: Path, store: Path, cwd: Path, timeout: float) -> dict[str, Any]:
+    """``tenure ingest orders FILE`` as a user runs it: the whole process."""
+    command = [tenure_bin(), "ingest", "orders", str(path), "--store", str(store), "--json"]
+    ran = run_command(command, cwd=cwd, timeout=timeout)
+    doc = json_out(ran) or {}
+    if "error" in ran or not isinstance(doc, dict) or "read" not in doc:
+        return {
+            "error": ran.get("error", "no JSON on stdout"),
+            "stderr_tail": ran["stderr_tail"],
+            "process_s": ran["seconds"],
+        }
+    return {
+        "call_s": ran["seconds"],
+        "process_s": ran["seconds"],
+        "peak_rss_mib": ran["peak_rss_mib"],
+        "cpu_s": ran["cpu_s"],
+        "load_before": ran["load_before"],
+        "load_after": ran["load_after"],
+        "result": {k: v for k, v in doc.items() if k in RESULT_FIELDS},
+        "store_mib": round(_size_mib(store), 1),
+    }
 
 
 def checks_for(tool: str, rows: int, out: dict[str, Any]) -> tuple[bool, str]:
@@ -357,7 +387,7 @@ def checks_for(tool: str, rows: int, out: dict[str, Any]) -> tuple[bool, str]:
             ("rejected 0", r["rejected"] == 0),
             ("duplicates 0", r["duplicates"] == 0),
         ]
-        if tool == "tenure":
+        if tool in ("tenure", "tenure cli"):
             items.append((f"inserted == {rows:,}", r["inserted"] == rows))
         else:
             items += [
@@ -381,13 +411,16 @@ def describe_run(run: dict[str, Any]) -> str:
         f"cpu {out['cpu_s']:.1f} s  load {out['load_before']}->{out['load_after']}  "
         f"[{run['check']}]"
     )
-    if "stages" in out:
-        stages = ", ".join(f"{k} {v:.2f}" for k, v in out["stages"].items())
-        steps = ", ".join(f"{k} {v:.2f}" for k, v in out["steps"].items())
+    if "result" in out:
         r = out["result"]
+        if "stages" in out:
+            stages = ", ".join(f"{k} {v:.2f}" for k, v in out["stages"].items())
+            steps = ", ".join(f"{k} {v:.2f}" for k, v in out["steps"].items())
+            line += (
+                f"\n      open {out['open_s']:.2f} s; progress stages: {stages}"
+                f"\n      steps: {steps}"
+            )
         line += (
-            f"\n      open {out['open_s']:.2f} s; progress stages: {stages}"
-            f"\n      steps: {steps}"
             f"\n      read {r['read']:,} accepted {r['accepted']:,} rejected {r['rejected']:,} "
             f"duplicates {r['duplicates']:,} inserted {r['inserted']:,} "
             f"unchanged {r['unchanged']:,} customers created {r['customers_created']:,}; "
@@ -404,10 +437,12 @@ def markdown(runs: list[dict[str, Any]]) -> str:
         "| × duckdb | checks | target |"
     )
     lines = [head, "|" + "---|" * 11]
+    # the library call against DuckDB's call; the command against DuckDB's
+    # whole process (both with their start-up)
     plain = {
-        (r["rows"], r["format"]): r["out"].get("call_s")
+        (r["rows"], r["format"]): (r["out"].get("call_s"), r["out"].get("process_s"))
         for r in runs
-        if r["tool"] == "duckdb plain"
+        if r["tool"] == "duckdb plain" and "error" not in r["out"]
     }
     for r in runs:
         out, rows, fmt = r["out"], r["rows"], r["format"]
@@ -418,18 +453,17 @@ def markdown(runs: list[dict[str, Any]]) -> str:
             )
             continue
         ratio = ""
-        base = plain.get((rows, fmt))
+        base = plain.get((rows, fmt), (None, None))[1 if r["tool"] == "tenure cli" else 0]
         if r["tool"].startswith("tenure") and base:
             ratio = f"{out['call_s'] / base:.1f}×"
         target = ""
-        if r["tool"] == "tenure":
-            limit = target_for(fmt, rows)
-            met = out["call_s"] < limit and out["peak_rss_mib"] < TARGET_PEAK_MIB
+        if r["tool"] in ("tenure", "tenure cli") and base:
+            met = out["call_s"] <= TARGET_RATIO * base and out["peak_rss_mib"] <= TARGET_PEAK_MIB
             if rows == TARGET_ROWS:
                 verdict = "met" if met else "MISSED"
-            else:  # the issue sets the target at 10M rows; fixed costs weigh more below
-                verdict = f"pro rata, indicative: {'within' if met else 'over'}"
-            target = f"< {limit:.3g} s, < {TARGET_PEAK_MIB:.0f} MiB: {verdict}"
+            else:  # the target is set at 10M rows; fixed costs weigh more below
+                verdict = f"indicative: {'would meet' if met else 'would miss'}"
+            target = f"≤ {TARGET_RATIO:g}×, ≤ {TARGET_PEAK_MIB:,.0f} MiB: {verdict}"
         lines.append(
             f"| {rows:,} | {fmt} | {r['tool']} | {out['call_s']:.2f} | {out['process_s']:.2f} "
             f"| {rows / out['call_s']:,.0f} | {out['peak_rss_mib']:,.0f} | {out['cpu_s']:.1f} "
@@ -507,8 +541,8 @@ def parent(args: argparse.Namespace) -> int:
         f"files digest {info['tenure_digest']}"
     )
     print(
-        f"targets (issue): {TARGET_ROWS:,} orders from Parquet < {TARGET_SECONDS['parquet']:.0f} s, "
-        f"from CSV < {TARGET_SECONDS['csv']:.0f} s, peak memory < {TARGET_PEAK_MIB / 1024:.0f} GiB"
+        f"target: {TARGET_ROWS:,} orders in at most {TARGET_RATIO:g}× a plain DuckDB "
+        f"CREATE TABLE AS of the same file, peak memory at most 3 GB ({TARGET_PEAK_MIB:,.0f} MiB)"
     )
 
     made_workdir = args.workdir is None
@@ -560,16 +594,18 @@ def parent(args: argparse.Namespace) -> int:
             for fmt in args.formats:
                 path = csv_path if fmt == "csv" else parquet_path
                 store = workdir / f"store-{fmt}-{rows}"
+                cli_store = workdir / f"store-cli-{fmt}-{rows}"
                 db = workdir / f"plain-{fmt}-{rows}.duckdb"
-                for old in (store, db):
+                for old in (store, cli_store, db):
                     if old.is_dir():
                         shutil.rmtree(old)
                     elif old.exists():
                         old.unlink()
-                created += [store, db]
+                created += [store, cli_store, db]
                 print(f"{rows:,} orders, {fmt}:", flush=True)
                 plan = [
                     ("tenure", ["tenure", "--path", str(path), "--store", str(store)]),
+                    ("tenure cli", None),
                     ("tenure re-import", ["tenure", "--path", str(path), "--store", str(store)]),
                     (
                         "duckdb plain",
@@ -582,7 +618,10 @@ def parent(args: argparse.Namespace) -> int:
                         continue
                     if tool == "tenure re-import" and "tenure" not in args.tools:
                         continue
-                    out = run_child(child_args, workdir, args.timeout)
+                    if child_args is None:
+                        out = run_cli(path, cli_store, workdir, args.timeout)
+                    else:
+                        out = run_child(child_args, workdir, args.timeout)
                     ok, check = checks_for(tool, rows, out)
                     run = {
                         "rows": rows,
@@ -596,6 +635,7 @@ def parent(args: argparse.Namespace) -> int:
                     print(describe_run(run), flush=True)
                 if not args.keep:
                     shutil.rmtree(store, ignore_errors=True)
+                    shutil.rmtree(cli_store, ignore_errors=True)
                     db.unlink(missing_ok=True)
             print()
     finally:
@@ -614,8 +654,9 @@ def parent(args: argparse.Namespace) -> int:
         print("\nWARNING: tenure's source files changed during the runs; the figures mix versions.")
     print(
         "\ncall s: wall seconds around the call, in the child; process s: the whole child "
-        "(start, imports, teardown); peak RSS: that child's own peak (VmHWM); "
-        "× duckdb: call s over duckdb plain's."
+        "(start, imports, teardown); peak RSS: that child's own peak (VmHWM; for tenure cli "
+        "the kernel's ru_maxrss of the command); × duckdb: call s over duckdb plain's call s "
+        "(tenure cli: its whole process over duckdb plain's process s)."
     )
     loads = [r["out"]["load_after"] for r in runs if r["out"].get("load_after") is not None]
     if loads and max(loads) > (os.cpu_count() or 1):
@@ -628,7 +669,7 @@ def parent(args: argparse.Namespace) -> int:
             "machine": info,
             "targets": {
                 "rows": TARGET_ROWS,
-                "seconds": TARGET_SECONDS,
+                "ratio_to_duckdb": TARGET_RATIO,
                 "peak_mib": TARGET_PEAK_MIB,
             },
             "generation": generation,
@@ -643,6 +684,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--rows",
+        "--orders",
+        "--size",
         type=int,
         nargs="+",
         default=[1_000_000],

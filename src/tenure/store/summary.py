@@ -88,8 +88,9 @@ def current(con: duckdb.DuckDBPyConnection) -> str | None:
     return found[1] if found and found[0] == VERSION else None
 
 
-def _select(timezone: str, where: str) -> str:
-    """The summary's rows of the customers the orders matching ``where`` belong to."""
+def select_sql(timezone: str, where: str = "true") -> str:
+    """The query of the summary's rows, in ``timezone``, of the customers of
+    the orders matching ``where`` (all of them by default)."""
     local = "placed_at" if timezone == "UTC" else (
         f"timezone({lit(timezone)}, CAST(placed_at AS TIMESTAMPTZ))"
     )  # fmt: skip
@@ -154,7 +155,7 @@ def rebuild(con: duckdb.DuckDBPyConnection, timezone: str | None = None) -> None
     the summary's own, else UTC). Runs in the caller's transaction if one is
     open."""
     tz = timezone or (state(con) or ("", "UTC"))[1]
-    con.execute(f"CREATE OR REPLACE TABLE {TABLE} AS {_select(tz, 'true')}")
+    con.execute(f"CREATE OR REPLACE TABLE {TABLE} AS {select_sql(tz, 'true')}")
     _set_meta(con, tz)
 
 
@@ -196,7 +197,7 @@ def refresh(con: duckdb.DuckDBPyConnection, kind: str, ingest_id: int) -> None:
         return
     where = "customer_id IN (SELECT customer_id FROM _summary_touched)"
     con.execute(f"DELETE FROM {TABLE} WHERE {where}")
-    con.execute(f"INSERT INTO {TABLE} {_select(tz, where)}")
+    con.execute(f"INSERT INTO {TABLE} {select_sql(tz, where)}")
     con.execute("DROP TABLE _summary_touched")
 
 

@@ -45,7 +45,8 @@ def _differences(settings) -> tuple[int, int, int]:
     try:
         con.execute("SET TimeZone = 'UTC'")
         rebuilt = summary.select_sql(summary.current(con))
-        kept = f"SELECT * FROM {summary.TABLE}"
+        kept = f"SELECT * EXCLUDE (_ingest_id) FROM {summary.TABLE}"
+        rebuilt = f"SELECT * EXCLUDE (_ingest_id) FROM ({rebuilt})"
         extra = con.execute(f"SELECT count(*) FROM (({kept}) EXCEPT ALL ({rebuilt}))").fetchone()[0]
         lost = con.execute(f"SELECT count(*) FROM (({rebuilt}) EXCEPT ALL ({kept}))").fetchone()[0]
         rows = con.execute(f"SELECT count(*) FROM {summary.TABLE}").fetchone()[0]

@@ -109,9 +109,9 @@ def ingest(
     store: StoreOption = None,
     json_: JsonOption = False,
 ) -> None:
+    from tenure.analysis.refresh import ingest as run
     from tenure.config import load_settings
     from tenure.ingestion.mapping import kind_named
-    from tenure.ingestion.pipeline import ingest as run
     from tenure.store.workspace import Workspace, removed_if_failed
 
     kind_named(kind)  # an unknown kind is a usage error, before any store is opened
@@ -142,9 +142,17 @@ def ingest(
             progress=update,
         )
     if json_:
-        emit_json(result.to_dict())
+        emit_json(result.to_dict() | {"refreshed": result.refreshed})
         return
     print_result(result)
+    if line := refreshed_line(result.refreshed):
+        out_console().print(line, markup=False)
+
+
+def refreshed_line(refreshed: dict) -> str | None:
+    from tenure.analysis.refresh import Refreshed
+
+    return Refreshed(**refreshed).describe()
 
 
 def print_result(result) -> None:

@@ -165,7 +165,8 @@ class Context:
             s = self.source.table("subscriptions")
             ends.append(self.local(s.started_at).max().execute())
             ends.append(self.local(s.ended_at).max().execute())
-        ends = [as_date(e) for e in ends if e is not None]
+        # as dates: the summary's end is a date, the log's maxima timestamps
+        ends = [as_date(e) for e in ends if e is not None and e == e]
         if not ends:
             raise InputError(
                 f"there are no purchases in {self.source.description}.",

@@ -25,6 +25,8 @@ refunded_amount        amount of the orders refunded in full
 cancelled_orders       cancelled orders
 first_category         largest category by value among the first purchase
                        day's order lines (ties: alphabetical)
+_ingest_id             the ingest that last recomputed the row (null after a
+                       rebuild outside an ingest): what to score again
 =====================  ======================================================
 
 Local days depend on the business's time zone, so the summary is built in
@@ -88,7 +90,7 @@ def current(con: duckdb.DuckDBPyConnection) -> str | None:
     return found[1] if found and found[0] == VERSION else None
 
 
-def select_sql(timezone: str, where: str = "true") -> str:
+def select_sql(timezone: str, where: str = "true", ingest_id: int | None = None) -> str:
     """The query of the summary's rows, in ``timezone``, of the customers of
     the orders matching ``where`` (all of them by default)."""
     local = "placed_at" if timezone == "UTC" else (
@@ -138,7 +140,8 @@ WITH o AS (
             AS rn FROM per
     ) WHERE rn = 1
 )
-SELECT {cols} FROM r LEFT JOIN c USING (customer_id) LEFT JOIN cat USING (customer_id)
+SELECT {cols}, CAST({"NULL" if ingest_id is None else int(ingest_id)} AS BIGINT) AS _ingest_id
+FROM r LEFT JOIN c USING (customer_id) LEFT JOIN cat USING (customer_id)
 """
 
 
@@ -150,12 +153,14 @@ def _set_meta(con: duckdb.DuckDBPyConnection, timezone: str) -> None:
         )
 
 
-def rebuild(con: duckdb.DuckDBPyConnection, timezone: str | None = None) -> None:
+def rebuild(
+    con: duckdb.DuckDBPyConnection, timezone: str | None = None, ingest_id: int | None = None
+) -> None:
     """Build the summary from the whole order log, in ``timezone`` (default:
-    the summary's own, else UTC). Runs in the caller's transaction if one is
-    open."""
+    the summary's own, else UTC), every row stamped with ``ingest_id``. Runs
+    in the caller's transaction if one is open."""
     tz = timezone or (state(con) or ("", "UTC"))[1]
-    con.execute(f"CREATE OR REPLACE TABLE {TABLE} AS {select_sql(tz, 'true')}")
+    con.execute(f"CREATE OR REPLACE TABLE {TABLE} AS {select_sql(tz, 'true', ingest_id)}")
     _set_meta(con, tz)
 
 
@@ -169,7 +174,7 @@ def refresh(con: duckdb.DuckDBPyConnection, kind: str, ingest_id: int) -> None:
     written. Without a summary of this layout, it is built from scratch."""
     tz = current(con)
     if tz is None:
-        rebuild(con)
+        rebuild(con, ingest_id=ingest_id)
         return
     if kind == "orders":
         touched = f"SELECT customer_id FROM orders WHERE _ingest_id = {int(ingest_id)}"
@@ -197,7 +202,7 @@ def refresh(con: duckdb.DuckDBPyConnection, kind: str, ingest_id: int) -> None:
         return
     where = "customer_id IN (SELECT customer_id FROM _summary_touched)"
     con.execute(f"DELETE FROM {TABLE} WHERE {where}")
-    con.execute(f"INSERT INTO {TABLE} {select_sql(tz, where)}")
+    con.execute(f"INSERT INTO {TABLE} {select_sql(tz, where, ingest_id)}")
     con.execute("DROP TABLE _summary_touched")
 
 

@@ -257,3 +257,28 @@ def test_the_summary_matches_lifetimes_on_the_cdnow_log(incremental):
     assert repeat == pytest.approx(ref["monetary_value"].to_numpy(), rel=1e-9, abs=1e-9)
     weeks = a["week"].set_index("customer_id").loc[ref.index]
     assert weeks["T"].to_numpy() == pytest.approx(ref["T"].to_numpy() / 7.0)
+
+
+def test_a_store_from_before_the_summary_reads_the_log_until_migrated(cli, tmp_path):
+    orders = tmp_path / "o.csv"
+    _cdnow().iloc[:2_000].to_csv(orders, index=False)
+    store = tmp_path / "store"
+    assert (
+        cli("ingest", "orders", orders, "--map", "dollar_value=amount", "--store", store).code == 0
+    )
+    con = duckdb.connect(str(store / "analytics.duckdb"))
+    con.execute(f"DROP TABLE {summary.TABLE}")
+    con.execute("DELETE FROM _tenure_meta WHERE key LIKE 'summary_%'")
+    con.close()
+    settings = load_settings(store=store)
+    with open_store(settings) as src:
+        assert src.activity is None
+        log = _frames(Context(src))
+    r = cli("migrate", "--store", store, "--json")
+    assert r.code == 0 and r.json()["summary_rebuilt"] is True
+    assert _differences(settings)[:2] == (0, 0)
+    with open_store(settings) as src:
+        ctx = Context(src)
+        assert ctx.stored_activity is not None
+        _assert_same(_frames(ctx), log)
+    assert cli("migrate", "--store", store, "--json").json()["summary_rebuilt"] is False

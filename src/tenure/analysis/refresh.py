@@ -69,20 +69,11 @@ class Refreshed:
 def after_ingest(settings: Settings, result: IngestResult) -> Refreshed:
     """Bring the summary's time zone and the kept scores up to date after
     the committed ingest ``result``."""
-    rebuilt = False
     if not settings.analytics_path.exists() or result.ingest_id is None:
         return Refreshed(False, settings.timezone, None)
     con = analytics.connect(settings.analytics_path)
     try:
-        if summary.current(con) != settings.timezone:
-            con.execute("BEGIN")
-            try:
-                summary.rebuild(con, settings.timezone, ingest_id=result.ingest_id)
-                con.execute("COMMIT")
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
-            rebuilt = True
+        rebuilt = summary.ensure(con, settings.timezone, result.ingest_id)
     finally:
         con.close()
     changed = result.inserted + result.updated > 0

@@ -164,6 +164,21 @@ def rebuild(
     _set_meta(con, tz)
 
 
+def ensure(con: duckdb.DuckDBPyConnection, timezone: str, ingest_id: int | None = None) -> bool:
+    """Rebuild the summary, in one transaction, when the store has none of
+    this layout or it was built in another time zone; whether it did."""
+    if current(con) == timezone:
+        return False
+    con.execute("BEGIN")
+    try:
+        rebuild(con, timezone, ingest_id)
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return True
+
+
 def refresh(con: duckdb.DuckDBPyConnection, kind: str, ingest_id: int) -> None:
     """Bring the summary up to date after the ingest ``ingest_id`` of ``kind``
     wrote its rows (in the same transaction, before the commit): only the

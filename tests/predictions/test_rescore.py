@@ -108,6 +108,10 @@ def test_an_ingest_scores_the_customers_it_touched_with_the_kept_fit(cli, tmp_pa
     shown = cli("fits", "--store", store, "--wide")
     assert "2 of the fits are older than the data" in shown.out
     assert f"{written} rows were ingested after it" in " ".join(shown.out.split())
+    # the report says it beside the scores
+    assert cli("report", "-o", tmp_path / "r.html", "--store", store).code == 0
+    page = " ".join((tmp_path / "r.html").read_text(encoding="utf-8").split())
+    assert f"{written} rows were ingested after it; tenure predict fits it again" in page
 
 
 def test_a_changed_time_zone_rebuilds_the_summary_and_scores_everyone(

@@ -124,12 +124,16 @@ def stale_note(
     since = (fit or {}).get("staleness") or {}
     if not since.get("stale"):
         return None
+    # both written out: the catalogs of translations are checked against the code's strings
     template = (
         "The fit is {days} days old, and {rows} rows were ingested after it; {command} fits it "
-        "again"
+        "again."
+        if sentence
+        else "The fit is {days} days old, and {rows} rows were ingested after it; {command} fits "
+        "it again"
     )
     return Message(
-        template + "." if sentence else template,
+        template,
         days=fmt.number(since["age_days"], 1),
         rows=fmt.number(since["rows_ingested"]),
         command=command,

@@ -64,6 +64,11 @@ def test_an_ingest_scores_the_customers_it_touched_with_the_kept_fit(cli, tmp_pa
             "amount": [20.0, 15.0, 5.0, 30.0],
         }
     )
+    # and the one order of a one-order customer goes to the new customer
+    single = raw.groupby("customer_id").size().loc[lambda n: n == 1].index[0]
+    moved = raw.loc[raw["customer_id"] == single, ["order_id", "placed_at", "amount"]]
+    later = pd.concat([later, moved.assign(customer_id="99999")])
+    assert single in before.index
     later_path = tmp_path / "later.csv"
     later.to_csv(later_path, index=False)
     second = _ingest(cli, store, later_path)
@@ -72,16 +77,16 @@ def test_an_ingest_scores_the_customers_it_touched_with_the_kept_fit(cli, tmp_pa
 
     after = _scores(store)
     touched = ["00004", "00021", "99999"]
-    untouched = before.index.difference(touched)
+    untouched = before.index.difference([*touched, single])
     pd.testing.assert_frame_equal(after.loc[untouched], before.loc[untouched])
+    assert single not in after.index  # no order left: no scores
     assert set(after.loc[touched, "as_of"].astype(str)) == {"1998-07-10"}
     assert set(after["purchase_fit_id"]) == set(before["purchase_fit_id"])
 
     # lifetimes, given the kept fit's parameters and its own summary of the purchases
     lifetimes = import_lifetimes()
-    orders = pd.concat(
-        [raw[["customer_id", "placed_at", "amount"]], later.drop(columns="order_id")]
-    )
+    kept_raw = raw[raw["customer_id"] != single][["customer_id", "placed_at", "amount"]]
+    orders = pd.concat([kept_raw, later.drop(columns="order_id")])
     ref = lifetimes.utils.summary_data_from_transaction_data(
         orders, "customer_id", "placed_at", observation_period_end="1998-07-10", freq="D"
     ).loc[touched]
@@ -94,12 +99,12 @@ def test_an_ingest_scores_the_customers_it_touched_with_the_kept_fit(cli, tmp_pa
     assert after.loc[touched, "T"].tolist() == ref["T"].tolist()
     assert after.loc[touched, "p_alive"].to_numpy() == pytest.approx(alive, rel=1e-9)
 
-    # no new fit; each kept one says what came after it: the 4 orders and the
-    # customers rows the ingest wrote (the new one, and those whose first order it moved)
+    # no new fit; each kept one says what came after it: the 5 orders and the
+    # customers rows the ingest wrote (the new one)
     customers = query(
         store, f"SELECT count(*) FROM customers WHERE _ingest_id = {second['ingest_id']}"
     )
-    written = 4 + customers[0][0]
+    written = 5 + customers[0][0]
     now = json.loads(cli("fits", "--store", store, "--json").out)["fits"]
     assert [f["fit_id"] for f in now] == [f["fit_id"] for f in fits]
     assert {(f["staleness"]["stale"], f["staleness"]["rows_ingested"]) for f in now} == {

@@ -23,7 +23,7 @@ from tenure.engine.source import open_store
 from tenure.models.spend import GammaGamma
 from tenure.predictions import scoring
 from tenure.predictions.store import load_fits, replace_scores_of
-from tenure.store import analytics
+from tenure.store import analytics, summary
 
 
 def _kept(con: duckdb.DuckDBPyConnection) -> dict[str, Any] | None:
@@ -84,5 +84,5 @@ def rescore_ingest(settings: Settings, ingest_id: int) -> int | None:
             only=touched,
         )
         ids = touched.to_pyarrow()
-    replace_scores_of(settings, scores, ids)
+    replace_scores_of(settings, scores, ids, customers=summary.TABLE)
     return len(scores.customers)

@@ -230,11 +230,15 @@ def save_scores(
             raise
 
 
-def replace_scores_of(settings: Settings, scores: Scores, ids: Any) -> None:
+def replace_scores_of(
+    settings: Settings, scores: Scores, ids: Any, customers: str | None = None
+) -> None:
     """Replace the kept scores of the customers ``ids`` (an Arrow table with
     ``customer_id``) by ``scores`` (made with the kept fits), in one
     transaction: their rows keep the fits' stamps and take the new as-of
-    date; a customer in ``ids`` without a purchase now loses their row."""
+    date; a customer in ``ids`` without a purchase now loses their row, and
+    so does one missing from the table ``customers`` when named (whose every
+    order went to another customer)."""
     frame = _score_rows(scores)
     with Workspace.open(settings, create=False) as ws, ws.analytics() as con:
         con.execute("BEGIN")
@@ -249,6 +253,11 @@ def replace_scores_of(settings: Settings, scores: Scores, ids: Any) -> None:
                 "DELETE FROM customer_predictions WHERE customer_id IN "
                 "(SELECT customer_id FROM _ids)"
             )
+            if customers is not None:
+                con.execute(
+                    "DELETE FROM customer_predictions WHERE customer_id NOT IN "
+                    f'(SELECT customer_id FROM "{customers}")'
+                )
             stamps = ", ".join(f"_stamps.{q}" for q in _STAMP_COLUMNS)
             con.execute(
                 f"INSERT INTO customer_predictions SELECT _scores.*, {stamps}, ? "

@@ -19,8 +19,9 @@ pytestmark = pytest.mark.spark
 
 @pytest.fixture(scope="module")
 def demo_store(tmp_path_factory):
+    # the Python API's ingest: the customer summary is kept in the settings' time zone
+    from tenure.analysis.refresh import ingest
     from tenure.datasets.demo import generate_demo
-    from tenure.ingestion.pipeline import ingest
     from tenure.store.workspace import Workspace
 
     folder = tmp_path_factory.mktemp("cross-engine")
@@ -120,3 +121,40 @@ def test_filters_run_in_either_engine(demo_store, spark_con):
         < duck["customers_end"].iloc[-1]
         < tenure.metrics(store=demo_store.store, timezone="Europe/Berlin")["customers_end"].iloc[-1]
     )
+
+
+def test_the_kept_customer_summary_gives_the_same_numbers_on_spark(demo_store, spark_con):
+    """Spark reads the summary from the store's export, and its numbers are
+    those of the order log on Spark and of the summary on DuckDB."""
+    from tenure.engine.summaries import btyd_statistics, purchase_summary
+
+    def frames(ctx):
+        return {
+            "summary": customer_summary(ctx).to_pandas().sort_values("customer_id", ignore_index=True),
+            "purchases": purchase_summary(ctx, time_unit="week").to_pandas()
+            .sort_values("customer_id", ignore_index=True),
+            "btyd": btyd_statistics(ctx).to_pandas().sort_values(["x", "t_x", "T"], ignore_index=True),
+            "segments": assign(ctx, Thresholds()).to_pandas()[["customer_id", "rfm", "value_segment"]]
+            .sort_values("customer_id", ignore_index=True),
+        }  # fmt: skip
+
+    defs = Definitions.from_settings(demo_store)
+    with open_source(demo_store, engine="spark") as src:
+        assert src.activity is not None and src.activity_timezone == "Europe/Berlin"
+        ctx = Context(src, defs)
+        assert ctx.stored_activity is not None
+        kept = frames(ctx)
+        src.activity = None
+        log = frames(Context(src, defs))
+    with open_source(demo_store) as src:
+        ctx = Context(src, defs)
+        assert ctx.stored_activity is not None
+        duck = frames(ctx)
+    for name in kept:
+        k, g, d = kept[name], log[name], duck[name]
+        for col in k.columns:  # DuckDB gives microseconds, Spark nanoseconds
+            if pd.api.types.is_datetime64_any_dtype(k[col]):
+                for f in (k, g, d):
+                    f[col] = f[col].astype("datetime64[us]")
+        pd.testing.assert_frame_equal(k, g, check_dtype=False, rtol=1e-9, obj=f"{name} log")
+        pd.testing.assert_frame_equal(k, d, check_dtype=False, rtol=1e-9, obj=f"{name} duckdb")

@@ -33,7 +33,7 @@ from tenure.store.missing import no_store_error
 __all__ = [
     "MODEL_NAMES", "PREDICT_COMMAND", "SCORE_COLUMNS", "Z95", "AtRisk", "StoredPredictions",
     "alive_headline", "at_risk", "customer_scores", "fits_document", "kept_document",
-    "scores_document", "stored_predictions",
+    "scores_document", "stale_note", "stored_predictions",
 ]  # fmt: skip
 
 # what ``tenure predict`` does, for the places that find nothing kept
@@ -96,7 +96,7 @@ class StoredPredictions:
 
 def stored_predictions(settings: Settings) -> StoredPredictions:
     """Read the kept fits, scores and churn model (read-only)."""
-    from tenure.predictions.store import load_churn, load_fits, load_scores
+    from tenure.predictions.store import fit_age, load_churn, load_fits, load_scores
     from tenure.store import analytics
 
     if not settings.analytics_path.exists():
@@ -104,6 +104,8 @@ def stored_predictions(settings: Settings) -> StoredPredictions:
     con = analytics.connect(settings.analytics_path, read_only=True)
     try:
         fits = load_fits(con)
+        for f in fits:  # how much older than the data each fit is
+            f["staleness"] = fit_age(con, f)
         frame = load_scores(con)
         churn = load_churn(con)
     finally:
@@ -112,8 +114,34 @@ def stored_predictions(settings: Settings) -> StoredPredictions:
     return StoredPredictions(fits, _scores(frame, fits), churn)
 
 
+def stale_note(
+    fit: dict[str, Any] | None, command: str, fmt: Any, *, sentence: bool = False
+) -> Message | None:
+    """What a surface says beside a kept fit that data came after (its
+    ``staleness``: days since it was fitted, rows ingested since), numbers
+    formatted by ``fmt``, as a sentence (with its full stop) or a note;
+    None for a fit as new as the data."""
+    since = (fit or {}).get("staleness") or {}
+    if not since.get("stale"):
+        return None
+    # both written out: the catalogs of translations are checked against the code's strings
+    template = (
+        "The fit is {days} days old, and {rows} rows were ingested after it; {command} fits it "
+        "again."
+        if sentence
+        else "The fit is {days} days old, and {rows} rows were ingested after it; {command} fits "
+        "it again"
+    )
+    return Message(
+        template,
+        days=fmt.number(since["age_days"], 1),
+        rows=fmt.number(since["rows_ingested"]),
+        command=command,
+    )
+
+
 def _fit_row(row: dict[str, Any]) -> dict[str, Any]:
-    row = {k: plain(v) for k, v in row.items()}
+    row = {k: plain(v) if k != "staleness" else v for k, v in row.items()}
     for key in ("fit_id", "model_version", "n_customers"):
         if row.get(key) is not None:
             row[key] = int(row[key])

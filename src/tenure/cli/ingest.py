@@ -110,9 +110,9 @@ def ingest(
     json_: JsonOption = False,
 ) -> None:
     from tenure.access import audit
+    from tenure.analysis.refresh import ingest as run
     from tenure.config import load_settings
     from tenure.ingestion.mapping import kind_named
-    from tenure.ingestion.pipeline import ingest as run
     from tenure.store.workspace import Workspace, removed_if_failed
 
     kind_named(kind)  # an unknown kind is a usage error, before any store is opened
@@ -144,9 +144,17 @@ def ingest(
         )
         audit.record_ingest(ws.ops, audit.os_actor(), result)
     if json_:
-        emit_json(result.to_dict())
+        emit_json(result.to_dict() | {"refreshed": result.refreshed})
         return
     print_result(result)
+    if line := refreshed_line(result.refreshed):
+        out_console().print(line, markup=False)
+
+
+def refreshed_line(refreshed: dict) -> str | None:
+    from tenure.analysis.refresh import Refreshed
+
+    return Refreshed(**refreshed).describe()
 
 
 def print_result(result) -> None:

@@ -554,14 +554,25 @@ def fits(wide: WideOption = False, store: StoreOption = None, json_: JsonOption 
             Col("fitted", numeric=False, rank=4), Col("data to", numeric=False),
             Col("calibration end", numeric=False, rank=2), Col("customers", rank=3),
             Col("converged", numeric=False, rank=5), Col("log-lik.", rank=7),
-            Col("holdout error"), Col("holdout MAE", rank=1)]  # fmt: skip
+            Col("holdout error"), Col("holdout MAE", rank=1),
+            Col("rows since", rank=8)]  # fmt: skip
     rows = []
     for f in document["fits"]:
         v = f.get("validation") or {}
+        since = f.get("staleness") or {}
         rows.append([
             str(f["fit_id"]), f["model"], str(f["model_version"]), str(f["fitted_at"])[:16],
             f["as_of"], f.get("calibration_end") or "—", fmt_number(f.get("n_customers"), 0),
             "yes" if f.get("converged") else "no", fmt_number(f.get("log_likelihood"), 1),
             fmt_number(v.get("total_error_pct"), 1, " %"), fmt_number(v.get("mae"), 3),
+            fmt_number(since.get("rows_ingested"), 0),
         ])  # fmt: skip
     print_table(out, cols, rows, title="Fits kept in the store", wide=wide)
+    stale = [f for f in document["fits"] if (f.get("staleness") or {}).get("stale")]
+    if stale:
+        newest = stale[-1]["staleness"]
+        out.print(
+            f"{len(stale)} of the fits are older than the data: the newest of them was fitted "
+            f"{newest['age_days']:.1f} days ago, and {newest['rows_ingested']:,} rows were "
+            "ingested after it. tenure predict (or tenure fit MODEL) fits again."
+        )

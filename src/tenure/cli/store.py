@@ -105,9 +105,13 @@ def migrate(store: StoreOption = None, json_: JsonOption = False) -> None:
         from tenure.store.missing import no_store_error
 
         raise no_store_error(settings.store)
+    from tenure.store import summary
+
     con = analytics.connect(settings.analytics_path)
     try:
         a_before, a_after = analytics.migrate(con)
+        # the customer summary of a store from before it, or of another time zone
+        rebuilt = summary.ensure(con, settings.timezone)
     finally:
         con.close()
     o_before, o_after = OpsStore.migrate(settings.ops_database_url)
@@ -115,11 +119,13 @@ def migrate(store: StoreOption = None, json_: JsonOption = False) -> None:
         "store": str(settings.store),
         "analytics": {"from": a_before, "to": a_after},
         "ops": {"from": o_before, "to": o_after},
+        "summary_rebuilt": rebuilt,
     }
     if json_:
         emit_json(report)
         return
     out_console().print(
         f"Migrated {settings.store}: analytics schema {a_before} → {a_after}, "
-        f"ops revision {o_before} → {o_after}."
+        f"ops revision {o_before} → {o_after}"
+        + (f"; customer summary rebuilt in {settings.timezone}." if rebuilt else ".")
     )

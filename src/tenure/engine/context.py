@@ -32,6 +32,11 @@ MAX_DAYS_AFTER_DATA = 366
 PURCHASE_STATUSES = ("completed", "pending", "partially_refunded")
 ACTIVE_BY = ("auto", "purchase", "subscription", "either")
 FAR_FUTURE = date(9999, 1, 1)
+# the columns of Context.purchasers
+PURCHASER_COLUMNS = (
+    "customer_id", "first_day", "last_day", "first_date", "purchase_days", "orders", "total",
+    "first_day_amount", "first_day_orders", "first_order_at", "last_order_at",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -150,19 +155,90 @@ class Context:
     def _data_end(self) -> date:
         ends = []
         if self.source.get("orders") is not None:
-            o = self.all_orders
-            ends.append(o.filter(o.status.isin(PURCHASE_STATUSES)).local_date.max().execute())
+            if self._activity_in_zone is not None:
+                last = self._activity_ends[0]
+                ends.append(None if last is None else periods.from_day_number(last))
+            else:
+                o = self.all_orders
+                ends.append(o.filter(o.status.isin(PURCHASE_STATUSES)).local_date.max().execute())
         if self.active_by != "purchase":
             s = self.source.table("subscriptions")
             ends.append(self.local(s.started_at).max().execute())
             ends.append(self.local(s.ended_at).max().execute())
-        ends = [e for e in ends if e is not None]
+        # as dates: the summary's end is a date, the log's maxima timestamps
+        ends = [as_date(e) for e in ends if e is not None and e == e]
         if not ends:
             raise InputError(
                 f"there are no purchases in {self.source.description}.",
                 hint="Ingest orders first: tenure ingest orders FILE.",
             )
         return as_date(max(ends))
+
+    # -- the persisted summary ----------------------------------------------
+
+    @cached_property
+    def _activity_in_zone(self) -> ir.Table | None:
+        """The source's persisted customer summary when it was built in this
+        context's time zone (its local days are this context's)."""
+        table = self.source.activity
+        if table is None or self.source.activity_timezone != self.defs.timezone:
+            return None
+        return table
+
+    @cached_property
+    def _activity_ends(self) -> tuple[int | None, int | None]:
+        """The last purchase day and the last order day (any status) of the
+        persisted summary."""
+        a = self._activity_in_zone
+        row = a.aggregate(last=a.last_day.max(), last_any=a.last_any_day.max()).execute()
+        return tuple(None if v is None or v != v else int(v) for v in row.iloc[0])  # type: ignore[return-value]
+
+    @cached_property
+    def stored_activity(self) -> ir.Table | None:
+        """The store's persisted per-customer summary (:mod:`tenure.store.summary`)
+        when it gives this context's numbers, else None (then the engine groups
+        the order log): built in this time zone, and the as-of day on or after
+        the last purchase, so that every purchase counts. A refund or
+        cancellation after the as-of day is taken off its counts
+        (:meth:`activity_counts`)."""
+        a = self._activity_in_zone
+        if a is None:
+            return None
+        last = self._activity_ends[0]
+        if last is not None and self.as_of_day < last:
+            return None
+        return a
+
+    def activity_counts(self) -> ir.Table:
+        """The persisted summary (:attr:`stored_activity`, which must be there)
+        with the order counts and refunds up to the as-of day: the orders of
+        later days (not purchases, which end by the as-of day) are taken off,
+        and customers with none before it left out."""
+        a = self.stored_activity
+        assert a is not None
+        last_any = self._activity_ends[1]
+        if last_any is None or last_any <= self.as_of_day:
+            return a
+        o = self.all_orders
+        o = o.filter(o.day > self.as_of_day)
+        zero = ibis.literal(0).cast(o.amount.type())
+        late = o.group_by("customer_id").agg(
+            late_all=o.count(),
+            late_refunded=o.status.isin(["refunded", "partially_refunded"]).cast("int64").sum(),
+            late_refunded_amount=ibis.ifelse(o.status == "refunded", o.amount, zero).sum(),
+            late_cancelled=(o.status == "cancelled").cast("int64").sum(),
+        )
+        late = late.rename(late_customer="customer_id")
+        t = a.left_join(late, a.customer_id == late.late_customer)
+        t = t.mutate(
+            all_orders=t.all_orders - t.late_all.fill_null(0),
+            refunded_orders=t.refunded_orders - t.late_refunded.fill_null(0),
+            refunded_amount=t.refunded_amount - t.late_refunded_amount.fill_null(0),
+            cancelled_orders=t.cancelled_orders - t.late_cancelled.fill_null(0),
+        )
+        t = t.filter(t.all_orders > 0)
+        return t.drop("late_customer", "late_all", "late_refunded", "late_refunded_amount",
+                      "late_cancelled")  # fmt: skip
 
     # -- prepared tables ------------------------------------------------------
 
@@ -222,7 +298,11 @@ class Context:
     def purchasers(self) -> ir.Table:
         """One row per customer with a purchase: first and last purchase day,
         purchase days, orders, revenue, and the revenue and orders of the first
-        purchase day (by ``argmin`` over days, which are unique per customer)."""
+        purchase day (by ``argmin`` over days, which are unique per customer).
+        Read from the persisted summary when it answers this context."""
+        a = self.stored_activity
+        if a is not None:
+            return a.filter(a.purchase_days.notnull()).select(*PURCHASER_COLUMNS)
         d = self.purchase_days
         return self.cached(
             "purchasers",

@@ -66,6 +66,10 @@ class Source:
         name in ``con``. Kinds left out are treated as absent.
     currency
         The currency amounts are reported in (``amount_reporting``).
+    activity
+        The store's persisted per-customer summary (:mod:`tenure.store.summary`)
+        and the time zone it was built in, when the source is a store that
+        has one: contexts that it answers read it instead of the order log.
     """
 
     def __init__(
@@ -76,6 +80,7 @@ class Source:
         currency: str = "EUR",
         description: str = "",
         closer: Callable[[], None] | None = None,
+        activity: tuple[ir.Table | str, str] | None = None,
     ) -> None:
         unknown = set(tables) - set(KINDS)
         if unknown:
@@ -93,6 +98,11 @@ class Source:
         self._contexts: list = []  # what they keep in the engine goes before the connection
         self._counts: dict[str, int] = {}
         self._closer = closer
+        self.activity: ir.Table | None = None
+        self.activity_timezone: str | None = None
+        if activity is not None:
+            table, self.activity_timezone = activity
+            self.activity = con.table(table) if isinstance(table, str) else table
 
     @property
     def engine(self) -> str:
@@ -162,11 +172,12 @@ def open_store(
     on_close: Callable[[], None] | None = None,
 ) -> Source:
     """The workspace's analytics store, read-only, through Ibis on DuckDB."""
-    from tenure.store import analytics
+    from tenure.store import analytics, summary
 
     settings = settings or load_settings()
     raw, currency = analytics.open_read_only(settings.analytics_path, settings.store)
     con = ibis.duckdb.from_connection(raw)
+    timezone = summary.current(raw)
 
     def close() -> None:
         raw.close()
@@ -179,6 +190,7 @@ def open_store(
         currency=currency,
         description=description or f"the store {settings.store}",
         closer=close,
+        activity=(summary.TABLE, timezone) if timezone else None,
     )
 
 
@@ -192,8 +204,8 @@ def open_source(
     if engine == "spark":
         from tenure.engine.spark import spark_tables
 
-        con, tables, currency, description = spark_tables(settings, master=master)
-        return Source(con, tables, currency=currency, description=description)
+        con, tables, currency, description, activity = spark_tables(settings, master=master)
+        return Source(con, tables, currency=currency, description=description, activity=activity)
     raise ConfigError(
         f"the engine {engine!r} is not one tenure runs on.", hint="Use duckdb or spark."
     )

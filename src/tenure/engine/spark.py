@@ -60,9 +60,10 @@ def session(master: str | None = None, warehouse: Path | None = None):
 
 def spark_tables(
     settings: Settings, *, master: str | None = None
-) -> tuple[ibis.BaseBackend, dict[str, ibis.Table], str, str]:
+) -> tuple[ibis.BaseBackend, dict[str, ibis.Table], str, str, tuple | None]:
     """The tables of each kind on Spark: (connection, tables, reporting
-    currency, description), for :func:`tenure.engine.source.open_source`."""
+    currency, description, the persisted customer summary and its time zone
+    or None), for :func:`tenure.engine.source.open_source`."""
     spark = session(master or settings.spark_master)
     con = ibis.pyspark.connect(spark)
     if settings.spark_database:
@@ -76,14 +77,23 @@ def spark_tables(
                 "columns; see docs/engine.md.",
             )
         currency = settings.reporting_currency or "EUR"
-        return con, tables, currency, f"Spark database {db}"
+        return con, tables, currency, f"Spark database {db}", None
     folder = export_store(settings)
-    from tenure.store import analytics
+    from tenure.store import analytics, summary
 
     with analytics.connect(settings.analytics_path, read_only=True) as raw:
         currency = analytics.meta(raw).get("reporting_currency") or "EUR"
-    tables = {p.stem: con.read_parquet(str(p)) for p in sorted(folder.glob("*.parquet"))}
-    return con, tables, currency, f"the store {settings.store} on Spark"
+        timezone = summary.current(raw)
+    tables = {
+        p.stem: con.read_parquet(str(p))
+        for p in sorted(folder.glob("*.parquet"))
+        if p.stem in KINDS
+    }
+    activity = None
+    summary_file = folder / f"{summary.TABLE}.parquet"
+    if timezone and summary_file.exists():
+        activity = (con.read_parquet(str(summary_file)), timezone)
+    return con, tables, currency, f"the store {settings.store} on Spark", activity
 
 
 def export_store(settings: Settings) -> Path:
@@ -105,8 +115,16 @@ def export_store(settings: Settings) -> Path:
 
 
 def export_tables(raw, folder: Path) -> None:
-    """Write each kind's table of a DuckDB connection to ``folder/KIND.parquet``."""
-    for kind in KINDS:
+    """Write each kind's table of a DuckDB connection to ``folder/KIND.parquet``,
+    and the persisted customer summary when the store has one."""
+    from tenure.store import summary
+
+    names = list(KINDS)
+    if summary.current(raw):
+        names.append(summary.TABLE)
+    else:  # an export of a store before its summary
+        (folder / f"{summary.TABLE}.parquet").unlink(missing_ok=True)
+    for kind in names:
         cols = raw.execute(
             "SELECT column_name, data_type FROM information_schema.columns "
             "WHERE table_name = ? ORDER BY ordinal_position",

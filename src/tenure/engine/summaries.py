@@ -31,6 +31,12 @@ country, acquisition_channel, referred_by   from the customers table
 t_x and T are in days, or in weeks (days / 7) with ``time_unit="week"``,
 the convention of lifetimes' ``summary_data_from_transaction_data``.
 Customers with no purchase have ``orders = 0`` and nulls for the rest.
+
+When the context is the store's default one (as of the data's end or later,
+in the time zone the store's summary was built in, no filter), the columns
+come from the persisted summary (:mod:`tenure.store.summary`,
+``Context.stored_activity``) instead of grouping the order log; both give
+the same numbers.
 """
 
 from __future__ import annotations
@@ -61,6 +67,10 @@ def first_categories(ctx: Context) -> ir.Table | None:
     items = ctx.source.get("order_items")
     if items is None or "category" not in items.columns:
         return None
+    stored = ctx.stored_activity
+    if stored is not None:
+        stored = stored.filter(stored.first_category.notnull())
+        return stored.select("customer_id", first_category=stored.first_category)
     c = ctx.purchasers.select("customer_id", "first_day")
     p = ctx.purchases
     firsts = p.join(c, (p.customer_id == c.customer_id) & (p.day == c.first_day))
@@ -84,27 +94,14 @@ def customer_summary(
         raise ConfigError(f"the time unit {time_unit!r} is not known.", hint="Use day or week.")
     periods.check(cohort_period)
     unit = TIME_UNITS[time_unit]
-    agg = ctx.purchasers
-    o = ctx.orders
-    refunds = o.group_by("customer_id").agg(
-        refunded_orders=o.status.isin(["refunded", "partially_refunded"]).cast("int64").sum(),
-        refunded_amount=ibis.ifelse(
-            o.status == "refunded", o.amount, ibis.literal(0).cast(o.amount.type())
-        ).sum(),
-        cancelled_orders=(o.status == "cancelled").cast("int64").sum(),
-    )
     customers = ctx.source.get("customers")
-    if customers is not None:
-        extra = [c for c in CUSTOMER_COLUMNS if c in customers.columns]
-        t = customers.select("customer_id", *extra).left_join(refunds, "customer_id")
-    else:  # the customers are those with an order (and with a subscription, when they count)
-        extra = []
-        t = refunds
-        if ctx.active_by != "purchase":
-            subs = ctx.subscription_spans.select("customer_id").distinct()
-            ids = o.select("customer_id").distinct().union(subs)
-            t = ids.left_join(refunds, "customer_id")
-    t = t.left_join(agg, "customer_id")
+    extra = [c for c in CUSTOMER_COLUMNS if customers is not None and c in customers.columns]
+    stored = ctx.stored_activity
+    t = (
+        _from_stored(ctx, customers, extra)
+        if stored is not None
+        else _from_log(ctx, customers, extra)
+    )
     window = int(ctx.defs.activity_window)
     # active by purchase: the last purchase day is within the window
     by_purchase = t.last_day >= ctx.as_of_day - (window - 1)
@@ -117,7 +114,7 @@ def customer_summary(
         if ctx.active_by == "either":
             active = active | by_purchase.fill_null(False)
     cats = first_categories(ctx)
-    if cats is not None:
+    if cats is not None and stored is None:
         t = t.left_join(cats, "customer_id")
     as_of = ctx.as_of_day
     orders = t.orders.fill_null(0)
@@ -143,6 +140,42 @@ def customer_summary(
     return t.select(**cols)
 
 
+def _from_log(ctx: Context, customers: ir.Table | None, extra: list[str]) -> ir.Table:
+    """The customers with the purchasers' columns and the refund counts,
+    grouped from the order log."""
+    agg = ctx.purchasers
+    o = ctx.orders
+    refunds = o.group_by("customer_id").agg(
+        refunded_orders=o.status.isin(["refunded", "partially_refunded"]).cast("int64").sum(),
+        refunded_amount=ibis.ifelse(
+            o.status == "refunded", o.amount, ibis.literal(0).cast(o.amount.type())
+        ).sum(),
+        cancelled_orders=(o.status == "cancelled").cast("int64").sum(),
+    )
+    if customers is not None:
+        t = customers.select("customer_id", *extra).left_join(refunds, "customer_id")
+    else:  # the customers are those with an order (and with a subscription, when they count)
+        t = refunds
+        if ctx.active_by != "purchase":
+            subs = ctx.subscription_spans.select("customer_id").distinct()
+            ids = o.select("customer_id").distinct().union(subs)
+            t = ids.left_join(refunds, "customer_id")
+    return t.left_join(agg, "customer_id")
+
+
+def _from_stored(ctx: Context, customers: ir.Table | None, extra: list[str]) -> ir.Table:
+    """The same as :func:`_from_log`, with first_category, read from the
+    persisted summary."""
+    a = ctx.activity_counts()
+    if customers is not None:
+        return customers.select("customer_id", *extra).left_join(a, "customer_id")
+    if ctx.active_by != "purchase":
+        subs = ctx.subscription_spans.select("customer_id").distinct()
+        ids = a.select("customer_id").union(subs)
+        return ids.left_join(a, "customer_id")
+    return a
+
+
 def customer_purchases(ctx: Context) -> ir.Table:
     """One row per customer with a purchase, with what the models read:
     customer_id, first_day, last_day, purchase_days, orders, total and
@@ -154,6 +187,13 @@ def customer_purchases(ctx: Context) -> ir.Table:
     and none needs the per-day table that the metrics keep
     (``Context.purchase_days``). On 10M orders this takes two thirds of
     the time of keeping that table and ``Context.purchasers`` from it."""
+
+    stored = ctx.stored_activity
+    if stored is not None:  # a table of the store: nothing to keep in the engine
+        return ctx.purchasers.select(
+            "customer_id", "first_day", "last_day", "purchase_days", "orders", "total",
+            "first_day_amount",
+        )  # fmt: skip
 
     def build() -> ir.Table:
         p = ctx.purchases

@@ -207,9 +207,11 @@ def score(
     discount_rate: float = 0.10,
     margin: float = 1.0,
     model: str = "bgnbd",
+    only: Any = None,
 ) -> Scores:
     """P(alive), expected purchases and spend, CLV and the next purchase
-    date for every customer with a purchase up to the context's as-of date.
+    date for every customer with a purchase up to the context's as-of date
+    (or those of them in ``only``, an Ibis table with a ``customer_id``).
 
     The horizon is in days whatever the model's time unit; CLV is
     discounted at ``discount_rate`` a year, month by month.
@@ -226,6 +228,8 @@ def score(
     time_unit = getattr(purchase_model, "time_unit_", "day")
     unit = check_time_unit(time_unit)
     s = purchase_summary(ctx, time_unit=time_unit)
+    if only is not None:
+        s = s.filter(s.customer_id.isin(only.customer_id))
     c = _arrow(
         s.select(
             "customer_id", "x", "t_x", "T", "orders", "recency_days", "monetary_total",

@@ -84,6 +84,13 @@ CREATE TABLE customer_predictions (
 )"""
 
 
+# the columns of customer_predictions after the per-customer ones, but as_of
+_STAMP_COLUMNS = (
+    "horizon_days", "discount_rate", "margin", "currency", "model", "model_version",
+    "purchase_fit_id", "spend_fit_id", "fitted_at",
+)  # fmt: skip
+
+
 def fit_record(
     model_name: str,
     model: LikelihoodModel,
@@ -109,6 +116,8 @@ def fit_record(
         "fitted_at": fitted_at().isoformat(),
         "definitions": definitions or {},
         "validation": validation,
+        # as new as the data it was fitted on (see fit_age for a kept one)
+        "staleness": {"age_days": 0.0, "rows_ingested": 0, "stale": False},
     }
 
 
@@ -117,6 +126,9 @@ def _insert_fit(con: duckdb.DuckDBPyConnection, record: dict[str, Any]) -> tuple
     # stores whose model_fits came before the details column
     con.execute("ALTER TABLE model_fits ADD COLUMN IF NOT EXISTS details VARCHAR")
     details = {k: record[k] for k in DETAILS if k in record}
+    # the last ingest the fit saw: what came after it makes it older than the data
+    last = con.execute("SELECT max(ingest_id) FROM _ingest_batches").fetchall()[0][0]
+    details["last_ingest_id"] = last
     fit_id, version = con.execute(
         "SELECT coalesce(max(fit_id), 0) + 1, "
         "coalesce(max(model_version) FILTER (WHERE model = ?), 0) + 1 FROM model_fits",
@@ -161,12 +173,10 @@ def save_fit(settings: Settings, record: dict[str, Any]) -> dict[str, Any]:
     return record
 
 
-def save_scores(
-    settings: Settings, scores: Scores, purchase_fit: dict[str, Any], spend_fit: dict | None
-) -> None:
-    """Keep both fits and replace the scores, all in one transaction."""
+def _score_rows(scores: Scores) -> pd.DataFrame:
+    """The per-customer columns of ``customer_predictions``."""
     c = scores.customers
-    frame = pd.DataFrame(
+    return pd.DataFrame(
         {
             "customer_id": c.customer_id.astype(str),
             "x": c["x"],
@@ -182,6 +192,13 @@ def save_scores(
             "next_purchase_date": c["next_purchase_date"].dt.date,
         }
     )
+
+
+def save_scores(
+    settings: Settings, scores: Scores, purchase_fit: dict[str, Any], spend_fit: dict | None
+) -> None:
+    """Keep both fits and replace the scores, all in one transaction."""
+    frame = _score_rows(scores)
     with Workspace.open(settings, create=False) as ws, ws.analytics() as con:
         con.execute("BEGIN")
         try:
@@ -211,6 +228,73 @@ def save_scores(
         except BaseException:
             con.execute("ROLLBACK")
             raise
+
+
+def replace_scores_of(
+    settings: Settings, scores: Scores, ids: Any, customers: str | None = None
+) -> None:
+    """Replace the kept scores of the customers ``ids`` (an Arrow table with
+    ``customer_id``) by ``scores`` (made with the kept fits), in one
+    transaction: their rows keep the fits' stamps and take the new as-of
+    date; a customer in ``ids`` without a purchase now loses their row, and
+    so does one missing from the table ``customers`` when named (whose every
+    order went to another customer)."""
+    frame = _score_rows(scores)
+    with Workspace.open(settings, create=False) as ws, ws.analytics() as con:
+        con.execute("BEGIN")
+        try:
+            con.register("_ids", ids)
+            con.register("_scores", frame)
+            con.execute(
+                "CREATE OR REPLACE TEMP TABLE _stamps AS SELECT * EXCLUDE (as_of) "
+                "FROM (SELECT * FROM customer_predictions LIMIT 1)"
+            )
+            con.execute(
+                "DELETE FROM customer_predictions WHERE customer_id IN "
+                "(SELECT customer_id FROM _ids)"
+            )
+            if customers is not None:
+                con.execute(
+                    "DELETE FROM customer_predictions WHERE customer_id NOT IN "
+                    f'(SELECT customer_id FROM "{customers}")'
+                )
+            stamps = ", ".join(f"_stamps.{q}" for q in _STAMP_COLUMNS)
+            con.execute(
+                f"INSERT INTO customer_predictions SELECT _scores.*, {stamps}, ? "
+                "FROM _scores, _stamps",
+                [scores.as_of],
+            )
+            con.unregister("_ids")
+            con.unregister("_scores")
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+
+
+def fit_age(con: duckdb.DuckDBPyConnection, fit: dict[str, Any]) -> dict[str, Any]:
+    """How much older a kept fit (a row of :func:`load_fits`) is than the
+    data: ``age_days`` since it was fitted (to now), ``rows_ingested`` after
+    it (rows of the facts written by later ingests, still in the store) and
+    ``stale`` when there are any."""
+    from tenure.datamodel import KINDS
+
+    at = pd.Timestamp(fit["fitted_at"])
+    if at.tzinfo is not None:
+        at = at.tz_convert("UTC").tz_localize(None)
+    age = (pd.Timestamp.now(tz="UTC").tz_localize(None) - at).total_seconds() / 86400.0
+    details = fit.get("details") or {}
+    if "last_ingest_id" in details:
+        later, params = "ingest_id > ?", [details["last_ingest_id"] or 0]
+    else:  # a fit kept before it recorded its last ingest; fitted_at is to the second
+        later, params = "committed_at > ? + INTERVAL 1 SECOND", [at.to_pydatetime()]
+    count = " + ".join(
+        f'(SELECT count(*) FROM "{k}" WHERE _ingest_id IN '
+        f"(SELECT ingest_id FROM _ingest_batches WHERE {later}))"
+        for k in KINDS
+    )
+    rows = int(con.execute(f"SELECT {count}", params * len(KINDS)).fetchall()[0][0])
+    return {"age_days": round(max(age, 0.0), 2), "rows_ingested": rows, "stale": rows > 0}
 
 
 def save_fit_and_table(
@@ -308,6 +392,7 @@ def load_churn(con: duckdb.DuckDBPyConnection):
             "fit_id": fit_id,
             "model_version": int(fit["model_version"]),
             "fitted_at": pd.Timestamp(fit["fitted_at"]).to_pydatetime(),
+            "staleness": fit_age(con, fit),
         },
     )
 

@@ -13,7 +13,7 @@ import pandas as pd
 
 from tenure.analysis.fitting import CHURN_HORIZON_DAYS
 from tenure.analysis.metrics import DAYS_PER_MONTH, monthly_metrics, rate_over
-from tenure.analysis.predictions import StoredPredictions, stored_predictions
+from tenure.analysis.predictions import StoredPredictions, stale_note, stored_predictions
 from tenure.config import Settings
 from tenure.messages import Message
 from tenure.report import charts, survival
@@ -242,6 +242,8 @@ def _churn(
         "tenure fit churn fits it again.", version=kept.kept["model_version"],
         fitted=fmt.datetime(kept.kept["fitted_at"]),
     ))  # fmt: skip
+    if note := stale_note(kept.kept, "tenure fit churn", fmt, sentence=True):
+        said.append(note)
     if result.as_of < ctx.as_of:
         said.append(Message(
             "The data now runs to {now}: these scores are those of {then}.",

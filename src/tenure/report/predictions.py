@@ -22,6 +22,7 @@ from tenure.analysis.predictions import (
     StoredPredictions,
     alive_headline,
     at_risk,
+    stale_note,
     stored_predictions,
 )
 from tenure.config import Settings
@@ -65,6 +66,8 @@ def section(
             "These scores are those of {then}; the data now runs to {now}: tenure predict scores "
             "every customer again", then=fmt.date(scores.as_of), now=fmt.date(ctx.as_of),
         ))  # fmt: skip
+    if note := stale_note(purchase, "tenure predict", fmt):
+        notes.append(note)
     checked = kept.validated(scores.model)
     if checked is None:
         notes.append(Message(

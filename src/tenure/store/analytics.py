@@ -149,9 +149,16 @@ def headline(con: duckdb.DuckDBPyConnection) -> dict[str, object]:
         "count(*) FILTER (WHERE status IN ('refunded', 'cancelled')), "
         "CAST(min(placed_at) AS DATE), CAST(max(placed_at) AS DATE) FROM orders"
     ).fetchall()[0]
+    from tenure.store import summary
+
+    # orders per customer: kept in the customer summary (any status), when there is one
+    per_customer = (
+        f"SELECT all_orders AS n FROM {summary.TABLE}"
+        if summary.current(con)
+        else "SELECT count(*) AS n FROM orders GROUP BY customer_id"
+    )
     repeat = con.execute(
-        "SELECT count(*) FILTER (WHERE n >= 2), count(*) FROM "
-        "(SELECT customer_id, count(*) AS n FROM orders GROUP BY customer_id)"
+        f"SELECT count(*) FILTER (WHERE n >= 2), count(*) FROM ({per_customer})"
     ).fetchall()[0]
     active = scalar(con, "SELECT count(*) FROM subscriptions WHERE ended_at IS NULL")
     answers = scalar(con, "SELECT count(*) FROM survey_responses")

@@ -111,8 +111,13 @@ _ALL = (
         "Renewal probability and CLV per active subscription (tenure fit sbg).",
     ),
     _t("model_fits", "analytics", "derived", None, "Every fit kept: parameters, validation."),
+    _t(
+        "customer_activity", "analytics", "derived", "customer_id",
+        "Per customer: first and last purchase, purchase days, orders, revenue, refunds "
+        "(kept up to date by each ingest; see tenure.store.summary).",
+    ),
     # -- analytics: bookkeeping ------------------------------------------
-    _t("_tenure_meta", "analytics", "bookkeeping", None, "Schema version, reporting currency."),
+    _t("_tenure_meta", "analytics", "bookkeeping", None, "Schema version, reporting currency, the summary's time zone."),
     _t("_ingest_batches", "analytics", "bookkeeping", None, "Each committed ingest."),
     # -- the operational store -------------------------------------------
     _t("ingest_runs", "ops", "operational", None, "Every ingest run and its counts."),

@@ -17,6 +17,7 @@ import duckdb
 from tenure.datamodel import KINDS, Kind, stored_columns
 from tenure.faults import checkpoint
 from tenure.sqltext import q
+from tenure.store import summary
 from tenure.store.analytics import scalar
 
 # value given to a field when a new row does not carry it
@@ -147,6 +148,7 @@ def commit(
                 "INSERT INTO _tenure_meta VALUES (?, ?) ON CONFLICT DO UPDATE SET value = ?",
                 [key, value, value],
             )
+        summary.refresh(con, kind.name, ingest_id)
         checkpoint("before commit")
         con.execute("COMMIT")
     except BaseException:

@@ -91,7 +91,7 @@ def _endpoint(path: str, kind: Kind):
         who: Writer,
         rows: list[model] = Body(..., min_length=1, max_length=MAX_ROWS),  # type: ignore[valid-type]
     ):
-        from tenure.ingestion.pipeline import ingest
+        from tenure.analysis.refresh import ingest
         from tenure.store.workspace import Workspace
 
         records = [r.model_dump(exclude_unset=True) for r in rows]
@@ -110,6 +110,7 @@ def _endpoint(path: str, kind: Kind):
                                    "updated", "unchanged", "customers_created", "ingest_id")},
             "ignored_columns": out["ignored_columns"],
             "warnings": out["warnings"],
+            "refreshed": result.refreshed,
             "errors": _rejected(result.quarantine),
         }  # fmt: skip
         return json_response(body)

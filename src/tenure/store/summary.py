@@ -1,0 +1,247 @@
+"""The persisted per-customer activity summary, ``customer_activity``.
+
+One row per customer with an order, holding what the order log gives
+whatever the as-of date: the engine's customer summary, RFM, the business
+segments and the buy-till-you-die statistics read it instead of grouping
+the whole order log on every command (:mod:`tenure.engine.context`).
+
+=====================  ======================================================
+customer_id            the customer
+first_order_at         first purchase (UTC; purchases are orders completed,
+last_order_at          pending or partially refunded), last purchase
+first_day, last_day    local day numbers (days since 1970-01-01 in the
+                       summary's time zone) of the first and last purchase
+first_date             local date of the first purchase
+purchase_days          distinct local days with a purchase
+orders                 purchases
+total                  revenue of the purchases (reporting currency)
+first_day_amount       revenue of the first purchase day
+first_day_orders       purchases of the first purchase day
+all_orders             orders of every status
+last_any_day           local day number of the customer's last order of
+                       any status (a refund after the last purchase)
+refunded_orders        orders refunded in full or in part
+refunded_amount        amount of the orders refunded in full
+cancelled_orders       cancelled orders
+first_category         largest category by value among the first purchase
+                       day's order lines (ties: alphabetical)
+_ingest_id             the ingest that last recomputed the row (null after a
+                       rebuild outside an ingest): what to score again
+=====================  ======================================================
+
+Local days depend on the business's time zone, so the summary is built in
+one, recorded in ``_tenure_meta`` (``summary_timezone``) with the layout's
+version (``summary_version``). :func:`rebuild` builds it from the whole
+log; :func:`refresh` recomputes, inside an ingest's transaction, only the
+customers the ingest touched.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+from tenure.sqltext import lit, q
+
+TABLE = "customer_activity"
+VERSION = "1"
+PURCHASE_STATUSES = ("completed", "pending", "partially_refunded")
+
+COLUMNS = (
+    ("customer_id", "VARCHAR"),
+    ("first_order_at", "TIMESTAMP"),
+    ("last_order_at", "TIMESTAMP"),
+    ("first_day", "BIGINT"),
+    ("last_day", "BIGINT"),
+    ("first_date", "DATE"),
+    ("purchase_days", "BIGINT"),
+    ("orders", "BIGINT"),
+    ("total", "DECIMAL(38,4)"),
+    ("first_day_amount", "DECIMAL(38,4)"),
+    ("first_day_orders", "BIGINT"),
+    ("all_orders", "BIGINT"),
+    ("last_any_day", "BIGINT"),
+    ("refunded_orders", "BIGINT"),
+    ("refunded_amount", "DECIMAL(38,4)"),
+    ("cancelled_orders", "BIGINT"),
+    ("first_category", "VARCHAR"),
+)
+
+
+def state(con: duckdb.DuckDBPyConnection) -> tuple[str, str] | None:
+    """(version, time zone) of the store's summary, or None when it has none."""
+    if not con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [TABLE]
+    ).fetchall()[0][0]:
+        return None
+    meta = dict(
+        con.execute(
+            "SELECT key, value FROM _tenure_meta WHERE key IN ('summary_version', "
+            "'summary_timezone')"
+        ).fetchall()
+    )
+    if "summary_version" not in meta:
+        return None
+    return meta["summary_version"], meta.get("summary_timezone") or "UTC"
+
+
+def current(con: duckdb.DuckDBPyConnection) -> str | None:
+    """The time zone of the store's summary when it is of this layout, else None."""
+    found = state(con)
+    return found[1] if found and found[0] == VERSION else None
+
+
+def select_sql(timezone: str, where: str = "true", ingest_id: int | None = None) -> str:
+    """The query of the summary's rows, in ``timezone``, of the customers of
+    the orders matching ``where`` (all of them by default)."""
+    local = "placed_at" if timezone == "UTC" else (
+        f"timezone({lit(timezone)}, CAST(placed_at AS TIMESTAMPTZ))"
+    )  # fmt: skip
+    purchase = ", ".join(lit(s) for s in PURCHASE_STATUSES)
+    cols = ", ".join(f"CAST({q(n)} AS {t}) AS {q(n)}" for n, t in COLUMNS)
+    return f"""
+WITH o AS (
+    SELECT order_id, customer_id, placed_at, coalesce(status, 'completed') AS status,
+           amount_reporting AS amount, CAST({local} AS DATE) AS local_date
+    FROM orders WHERE {where}
+), o2 AS (
+    SELECT *, local_date - DATE '1970-01-01' AS day FROM o
+), p AS (
+    SELECT * FROM o2 WHERE status IN ({purchase})
+), d AS (
+    SELECT customer_id, day, min(local_date) AS local_date, count(*) AS orders,
+           sum(amount) AS amount, min(placed_at) AS first_at, max(placed_at) AS last_at
+    FROM p GROUP BY customer_id, day
+), c AS (
+    SELECT customer_id, min(day) AS first_day, max(day) AS last_day,
+           min(local_date) AS first_date, count(*) AS purchase_days, sum(orders) AS orders,
+           sum(amount) AS total, arg_min(amount, day) AS first_day_amount,
+           arg_min(orders, day) AS first_day_orders, min(first_at) AS first_order_at,
+           max(last_at) AS last_order_at
+    FROM d GROUP BY customer_id
+), r AS (
+    SELECT customer_id, count(*) AS all_orders, max(day) AS last_any_day,
+           count(*) FILTER (WHERE status IN ('refunded', 'partially_refunded'))
+               AS refunded_orders,
+           sum(CASE WHEN status = 'refunded' THEN amount ELSE 0 END) AS refunded_amount,
+           count(*) FILTER (WHERE status = 'cancelled') AS cancelled_orders
+    FROM o2 GROUP BY customer_id
+), firsts AS (
+    SELECT p.order_id, p.customer_id FROM p JOIN c
+    ON p.customer_id = c.customer_id AND p.day = c.first_day
+), per AS (
+    SELECT f.customer_id, i.category,
+           sum(CAST(coalesce(i.unit_price, 0) AS DOUBLE)
+               * CAST(coalesce(i.quantity, 1) AS DOUBLE)) AS value
+    FROM order_items i JOIN firsts f ON i.order_id = f.order_id
+    WHERE i.category IS NOT NULL GROUP BY f.customer_id, i.category
+), cat AS (
+    SELECT customer_id, category AS first_category FROM (
+        SELECT *, row_number() OVER (PARTITION BY customer_id ORDER BY value DESC, category)
+            AS rn FROM per
+    ) WHERE rn = 1
+)
+SELECT {cols}, CAST({"NULL" if ingest_id is None else int(ingest_id)} AS BIGINT) AS _ingest_id
+FROM r LEFT JOIN c USING (customer_id) LEFT JOIN cat USING (customer_id)
+"""
+
+
+def _set_meta(con: duckdb.DuckDBPyConnection, timezone: str) -> None:
+    for key, value in (("summary_version", VERSION), ("summary_timezone", timezone)):
+        con.execute(
+            "INSERT INTO _tenure_meta VALUES (?, ?) ON CONFLICT DO UPDATE SET value = ?",
+            [key, value, value],
+        )
+
+
+def rebuild(
+    con: duckdb.DuckDBPyConnection, timezone: str | None = None, ingest_id: int | None = None
+) -> None:
+    """Build the summary from the whole order log, in ``timezone`` (default:
+    the summary's own, else UTC), every row stamped with ``ingest_id``. Runs
+    in the caller's transaction if one is open."""
+    tz = timezone or (state(con) or ("", "UTC"))[1]
+    con.execute(f"CREATE OR REPLACE TABLE {TABLE} AS {select_sql(tz, 'true', ingest_id)}")
+    _set_meta(con, tz)
+
+
+def ensure(con: duckdb.DuckDBPyConnection, timezone: str, ingest_id: int | None = None) -> bool:
+    """Rebuild the summary, in one transaction, when the store has none of
+    this layout or it was built in another time zone; whether it did."""
+    if current(con) == timezone:
+        return False
+    con.execute("BEGIN")
+    try:
+        rebuild(con, timezone, ingest_id)
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return True
+
+
+def refresh(con: duckdb.DuckDBPyConnection, kind: str, ingest_id: int) -> None:
+    """Bring the summary up to date after the ingest ``ingest_id`` of ``kind``
+    wrote its rows (in the same transaction, before the commit): only the
+    customers it touched are recomputed, from their orders.
+
+    Touched are the customers of the orders written (and, for an order that
+    changed hands, its earlier customer) or of the orders whose lines were
+    written. Without a summary of this layout, it is built from scratch."""
+    tz = current(con)
+    if tz is None:
+        rebuild(con, ingest_id=ingest_id)
+        return
+    if kind == "orders":
+        touched = f"SELECT customer_id FROM orders WHERE _ingest_id = {int(ingest_id)}"
+        earlier = _earlier_customers(con)
+        if earlier is not None:
+            con.register("_summary_earlier_rows", earlier)
+            con.execute(
+                "CREATE OR REPLACE TEMP TABLE _summary_earlier AS "
+                "SELECT * FROM _summary_earlier_rows"
+            )
+            con.unregister("_summary_earlier_rows")
+            touched += " UNION SELECT customer_id FROM _summary_earlier"
+    elif kind == "order_items":
+        touched = (
+            "SELECT o.customer_id FROM orders o JOIN (SELECT DISTINCT order_id FROM order_items "
+            f"WHERE _ingest_id = {int(ingest_id)}) i ON o.order_id = i.order_id"
+        )
+    else:
+        return  # nothing the summary holds comes from the other kinds
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE _summary_touched AS SELECT DISTINCT * FROM ({touched})"
+    )
+    con.execute("DROP TABLE IF EXISTS _summary_earlier")
+    if not con.execute("SELECT count(*) FROM _summary_touched").fetchall()[0][0]:
+        return
+    where = "customer_id IN (SELECT customer_id FROM _summary_touched)"
+    con.execute(f"DELETE FROM {TABLE} WHERE {where}")
+    con.execute(f"INSERT INTO {TABLE} {select_sql(tz, where, ingest_id)}")
+    con.execute("DROP TABLE _summary_touched")
+
+
+def _earlier_customers(con: duckdb.DuckDBPyConnection):
+    """The customers the orders this ingest changed belonged to before it.
+
+    The writer has replaced those rows already; a second connection to the
+    same database still sees the committed store, where they are as before."""
+    has_merged = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE temporary AND table_name = 'merged'"
+    ).fetchall()[0][0]
+    if not has_merged:
+        return None
+    keys = con.sql(
+        "SELECT DISTINCT order_id FROM merged WHERE _exists AND _hash <> _old_hash"
+    ).to_arrow_table()
+    if keys.num_rows == 0:
+        return None
+    before = con.cursor()
+    try:
+        before.register("_summary_keys", keys)
+        return before.sql(
+            "SELECT DISTINCT o.customer_id FROM orders o JOIN _summary_keys k "
+            "ON o.order_id = k.order_id"
+        ).to_arrow_table()
+    finally:
+        before.close()

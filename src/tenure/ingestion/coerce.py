@@ -14,6 +14,7 @@ from functools import lru_cache
 import duckdb
 
 from tenure.datamodel import ORDER_STATUSES, Field
+from tenure.ingestion import identifiers
 from tenure.sqltext import lit
 
 SAMPLE = 20000
@@ -131,9 +132,13 @@ def detect_date_group(
         f"(SELECT DISTINCT v FROM (SELECT nullif(trim({expr}), '') AS v FROM {table}) "
         f"WHERE v IS NOT NULL LIMIT {SAMPLE})"
     )
-    counts = {
-        ISO: f"count(CASE WHEN {_iso_naive('v')} IS NOT NULL OR {_iso_offset('v')} IS NOT NULL THEN 1 END)"
-    }
+    iso = f"count(CASE WHEN {_iso_naive('v')} IS NOT NULL OR {_iso_offset('v')} IS NOT NULL THEN 1 END)"
+    # a column all in ISO needs no other count (ISO wins ties): the costly
+    # tries of every day-first and month-first format are skipped
+    total, iso_hits = con.execute(f"SELECT count(*), {iso} FROM {sample}").fetchall()[0]
+    if total == iso_hits:
+        return ISO, None
+    counts = {ISO: iso}
     for group in DATE_GROUPS:
         counts[group] = f"count(try_strptime(v, {_list(date_formats(group, True))}))"
     row = con.execute(
@@ -151,6 +156,18 @@ def detect_date_group(
             "read as day-first. Pass --date-order mdy if they are month-first."
         )
     return best, None
+
+
+def trimmed(v: str) -> str:
+    """SQL: the text ``v`` trimmed (trim removes Unicode spaces), NULL when
+    empty. A value that starts and ends with a printable ASCII character
+    other than a space is its own trimmed form, and most values do: they are
+    kept as they are, without the copy trim makes."""
+    plain = "BETWEEN '!' AND '~'"
+    return (
+        f"CASE WHEN left({v}, 1) {plain} AND right({v}, 1) {plain} THEN {v} "
+        f"ELSE nullif(trim({v}), '') END"
+    )
 
 
 def _iso_naive(v: str) -> str:
@@ -231,16 +248,20 @@ def ambiguous_thousands(
     """A warning when values such as 1.234 in a decimal-comma column (or 1,234
     in a decimal-point one) are read as thousands, though they could be decimals."""
     cleaned = _strip_money(f"nullif(trim({expr}), '')")
+    sep = "." if decimal_comma else ","
     mark = "\\." if decimal_comma else ","
     pattern = f"^[+-]?[0-9]{{1,3}}({mark}[0-9]{{3}})+$"
+    # the pattern needs the mark, and cleaning only removes characters: rows
+    # without the mark are set aside before the costly cleaning
     row = con.execute(
-        f"SELECT count(*), min(v), min(_line) FROM (SELECT _line, {cleaned} AS v FROM {table}) "
+        f"SELECT count(*), min(v), min(_line) FROM (SELECT _line, {cleaned} AS v FROM {table} "
+        f"WHERE contains({expr}, '{sep}')) "
         f"WHERE regexp_matches(v, '{pattern}')"
     ).fetchall()[0]
     if not row[0]:
         return None
     n, example = int(row[0]), row[1]
-    sep, other = (".", "comma") if decimal_comma else (",", "point")
+    other = "comma" if decimal_comma else "point"
     read = example.replace(sep, "")
     return (
         f"{n:,} value{'s' if n > 1 else ''} such as '{example}' (first on line {row[2]}) "
@@ -256,6 +277,10 @@ def _strip_money(v: str) -> str:
         f"regexp_replace(regexp_replace({v}, '^[A-Za-z]{{3}}\\s*|\\s*[A-Za-z]{{3}}$', ''), "
         "'[\\s\u00a0\u202f''$€£¥₹₩₽¢]|R\\$|kr', '', 'g')"
     )
+
+
+# a plain number, such as most cells are: nothing to strip, no thousands mark
+PLAIN_NUMBER = {False: r"^[+-]?[0-9]+(\.[0-9]+)?$", True: r"^[+-]?[0-9]+(,[0-9]+)?$"}
 
 
 def amount(v: str, decimal_comma: bool, sql_type: str = "DECIMAL(18,4)") -> Parsed:
@@ -274,7 +299,13 @@ def amount(v: str, decimal_comma: bool, sql_type: str = "DECIMAL(18,4)") -> Pars
             f"CASE WHEN NOT contains({s}, ',') OR regexp_matches({s}, '{grouped}') "
             f"THEN replace({s}, ',', '') END"
         )
-    value = f"try_cast({s} AS {sql_type})"
+    # a plain number is cast at once (the slow path would leave it as it is,
+    # its decimal comma made a point); only the others are cleaned
+    plain = f"replace({v}, ',', '.')" if decimal_comma else v
+    value = (
+        f"CASE WHEN regexp_matches({v}, {lit(PLAIN_NUMBER[decimal_comma])}) "
+        f"THEN try_cast({plain} AS {sql_type}) ELSE try_cast({s} AS {sql_type}) END"
+    )
     example = "1.234,56" if decimal_comma else "1234.56"
     return Parsed(value, f"'is not an amount (expected a number such as {example})'")
 
@@ -322,12 +353,12 @@ def survey_kind(v: str) -> Parsed:
     )
 
 
-def email(v: str) -> Parsed:
-    low = f"lower({v})"
-    return Parsed(
-        f"CASE WHEN regexp_matches({low}, '^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$') THEN {low} END",
-        "'is not an e-mail address'",
-    )
+def email(v: str, normal_forms: str | None = None) -> Parsed:
+    return Parsed(*identifiers.email(v, normal_forms))
+
+
+def identifier(v: str) -> Parsed:
+    return Parsed(*identifiers.identifier(v))
 
 
 def text(v: str) -> Parsed:
@@ -349,8 +380,10 @@ def country(v: str) -> Parsed:
 
 
 def currency(v: str) -> Parsed:
+    # a membership test, not a lookup: a correlated subquery here would copy
+    # every row aside to join it back
     return Parsed(
-        f"(SELECT code FROM _currencies WHERE code = upper({v}))",
+        f"CASE WHEN upper({v}) IN (SELECT code FROM _currencies) THEN upper({v}) END",
         "'is not an ISO 4217 currency code (such as EUR, USD)'",
     )
 
@@ -430,8 +463,11 @@ def parse(
     tz: str = "'UTC'",
     date_format: str | None = None,
     decimal_comma: bool = False,
+    normal_forms: str | None = None,
 ) -> Parsed:
     t = field.type
+    if t == "id":
+        return identifier(v)
     if t == "timestamp":
         return timestamp(v, group, tz, date_format)
     if t == "date":
@@ -451,7 +487,7 @@ def parse(
     if t == "survey_kind":
         return survey_kind(v)
     if t == "email":
-        return email(v)
+        return email(v, normal_forms)
     if t == "json":
         return json_object(v)
     if t == "country":

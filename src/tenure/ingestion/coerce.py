@@ -283,7 +283,9 @@ def _strip_money(v: str) -> str:
 PLAIN_NUMBER = {False: r"^[+-]?[0-9]+(\.[0-9]+)?$", True: r"^[+-]?[0-9]+(,[0-9]+)?$"}
 
 
-def amount(v: str, decimal_comma: bool, sql_type: str = "DECIMAL(18,4)") -> Parsed:
+def cleaned_amount(v: str, decimal_comma: bool, sql_type: str = "DECIMAL(18,4)") -> str:
+    """SQL: the amount written in ``v``, its currency signs and codes, spaces
+    and thousands marks removed; NULL when it is not one."""
     s = _strip_money(v)
     # a thousands separator only counts between groups of three digits, so
     # "12,5" in a column of decimal points is refused, never read as 125
@@ -299,12 +301,17 @@ def amount(v: str, decimal_comma: bool, sql_type: str = "DECIMAL(18,4)") -> Pars
             f"CASE WHEN NOT contains({s}, ',') OR regexp_matches({s}, '{grouped}') "
             f"THEN replace({s}, ',', '') END"
         )
-    # a plain number is cast at once (the slow path would leave it as it is,
+    return f"try_cast({s} AS {sql_type})"
+
+
+def amount(v: str, decimal_comma: bool, sql_type: str = "DECIMAL(18,4)") -> Parsed:
+    # a plain number is cast at once (the cleaning would leave it as it is,
     # its decimal comma made a point); only the others are cleaned
     plain = f"replace({v}, ',', '.')" if decimal_comma else v
     value = (
         f"CASE WHEN regexp_matches({v}, {lit(PLAIN_NUMBER[decimal_comma])}) "
-        f"THEN try_cast({plain} AS {sql_type}) ELSE try_cast({s} AS {sql_type}) END"
+        f"THEN try_cast({plain} AS {sql_type}) "
+        f"ELSE {cleaned_amount(v, decimal_comma, sql_type)} END"
     )
     example = "1.234,56" if decimal_comma else "1234.56"
     return Parsed(value, f"'is not an amount (expected a number such as {example})'")

@@ -360,8 +360,8 @@ def survey_kind(v: str) -> Parsed:
     )
 
 
-def email(v: str, normal_forms: str | None = None) -> Parsed:
-    return Parsed(*identifiers.email(v, normal_forms))
+def email(v: str, normal_form: str | None = None) -> Parsed:
+    return Parsed(*identifiers.email(v, normal_form))
 
 
 def identifier(v: str) -> Parsed:
@@ -470,7 +470,7 @@ def parse(
     tz: str = "'UTC'",
     date_format: str | None = None,
     decimal_comma: bool = False,
-    normal_forms: str | None = None,
+    normal_form: str | None = None,
 ) -> Parsed:
     t = field.type
     if t == "id":
@@ -494,7 +494,7 @@ def parse(
     if t == "survey_kind":
         return survey_kind(v)
     if t == "email":
-        return email(v, normal_forms)
+        return email(v, normal_form)
     if t == "json":
         return json_object(v)
     if t == "country":

@@ -55,13 +55,11 @@ def identifier(v: str) -> tuple[str, str]:
     return value, reason
 
 
-def email(v: str, normal_forms: str | None = None) -> tuple[str, str]:
+def email(v: str, normal_form: str | None = None) -> tuple[str, str]:
     """SQL for an e-mail address's value and the reason it is refused;
-    ``normal_forms`` is a table made by :func:`install_normal_forms`."""
-    normal = v
-    if normal_forms:
-        normal = f"coalesce((SELECT nfkc FROM {normal_forms} WHERE text = {v}), {v})"
-    low = f"lower({normal})"
+    ``normal_form`` is the SQL of its NFKC form when that may differ from ``v``
+    (see :func:`install_normal_forms`)."""
+    low = f"lower({normal_form or v})"
     value = (
         f"CASE WHEN NOT {has_control(v)} AND regexp_matches({low}, {lit(EMAIL_SHAPE)}) "
         f"THEN {low} END"
@@ -72,23 +70,20 @@ def email(v: str, normal_forms: str | None = None) -> tuple[str, str]:
     return value, reason
 
 
-def install_normal_forms(
-    con: duckdb.DuckDBPyConnection, v: str, table: str, name: str
-) -> str | None:
-    """A table ``name`` (``text``, ``nfkc``) of the values of ``v`` in ``table``
-    that NFKC changes; None when there is none."""
-    import pyarrow as pa
-
+def install_normal_forms(con: duckdb.DuckDBPyConnection, v: str, name: str) -> str | None:
+    """A table ``name`` (``text``, ``nfkc``) of the values of ``v`` in the
+    ``texts`` view that NFKC changes, one row per distinct value; None when
+    there is none."""
     distinct = con.execute(
-        f"SELECT DISTINCT {v} FROM {table} WHERE regexp_matches({v}, {lit(NOT_ASCII)})"
+        f"SELECT DISTINCT {v} FROM texts WHERE regexp_matches({v}, {lit(NOT_ASCII)})"
     ).fetchall()
     changed = [(s, n) for (s,) in distinct if (n := unicodedata.normalize("NFKC", s)) != s]
     if not changed:
         return None
-    texts, forms = zip(*changed, strict=True)
-    con.register("_nfkc_found", pa.table({"text": list(texts), "nfkc": list(forms)}))
-    try:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM _nfkc_found")
-    finally:
-        con.unregister("_nfkc_found")
+    texts, forms = (list(c) for c in zip(*changed, strict=True))
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {name} AS "
+        "SELECT unnest(?::VARCHAR[]) AS text, unnest(?::VARCHAR[]) AS nfkc",
+        [texts, forms],
+    )
     return name

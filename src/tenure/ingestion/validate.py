@@ -180,11 +180,25 @@ def build_checked(
                 plan.warnings.append(f"{source}, column '{plan.mapped[f.name]}': {warning}")
 
     # NFKC forms of the e-mail addresses that are not plain ASCII (few, if any)
+    # joined by value as a column n_<field> beside the text as written
+    views = ["texts"]
     normal_forms = {
-        f.name: identifiers.install_normal_forms(con, q("v_" + f.name), "texts", f"_nfkc_{f.name}")
+        f.name: table
         for f in fields
         if f.type == "email"
+        and (table := identifiers.install_normal_forms(con, q("v_" + f.name), f"_nfkc_{f.name}"))
     }
+    if normal_forms:
+        con.execute("ALTER VIEW texts RENAME TO texts_read")
+        views.insert(0, "texts_read")
+        forms = ", ".join(
+            f"coalesce({t}.nfkc, r.{q('v_' + name)}) AS {q('n_' + name)}"
+            for name, t in normal_forms.items()
+        )
+        joins = " ".join(
+            f"LEFT JOIN {t} ON {t}.text = r.{q('v_' + name)}" for name, t in normal_forms.items()
+        )
+        con.execute(f"CREATE TEMP VIEW texts AS SELECT r.*, {forms} FROM texts_read r {joins}")
 
     # 3. typed values and the first reason per row
     # parse errors come first, then missing values, then rules across fields,
@@ -200,7 +214,7 @@ def build_checked(
             tz=lit(tz),
             date_format=date_format,
             decimal_comma=plan.decimal_comma.get(f.name, False),
-            normal_forms=normal_forms.get(f.name),
+            normal_form=q("n_" + f.name) if f.name in normal_forms else None,
         )
         value = parsed.value
         if f.name == "currency" and kind.converted:
@@ -224,7 +238,7 @@ def build_checked(
         )
     # views, not tables: the rows are read, typed and checked in one pass and
     # written once, as ``checked``
-    views = ["texts", "typed"]
+    views.append("typed")
     con.execute(
         "CREATE OR REPLACE TEMP VIEW typed AS SELECT _line, "
         + ", ".join(

@@ -73,3 +73,42 @@ def test_values_with_nothing_to_trim_are_kept_as_trim_keeps_them():
     rows = _both(con, coerce.trimmed("v"), "nullif(trim(v), '')", VALUES + extra)
     assert [r for r in rows if r[1] != r[2]] == []
     assert ("\u3000a", "a", "a") in rows and ("\ta", "\ta", "\ta") in rows
+
+
+DATES = [
+    "31/01/2024",
+    "01/31/2024",
+    "31.01.24",
+    "31-01-2024 10:20",
+    "1/2/24",
+    " 1/2/24",
+    "01/02/2024  10:20",
+    "2024/01/31",
+    "2024.01.31 10:20:30",
+    "2024-01-31",
+    "20240131",
+    "19970101",
+    "20240131T10:20:30",
+    "01/02/2024 10:20 PM",
+    "01-02-2024 10:20 pm",
+    "01-02-2024 10:20 P.M.",
+    "01/02.2024",
+    "01.02-2024",
+    "2024/01-31",
+    "-2024/01/02",
+    "31/02/2024",
+    "yesterday",
+    "",
+    None,
+]
+
+
+@pytest.mark.parametrize("group", sorted(coerce.DATE_GROUPS))
+def test_dates_are_tried_only_against_the_formats_of_their_separator(group):
+    con = duckdb.connect()
+    formats = coerce.date_formats(group, True)
+    fast = coerce.strptime_any("v", formats)
+    slow = f"try_strptime(v, [{', '.join(repr(f) for f in formats)}])"
+    rows = _both(con, fast, slow, DATES)
+    assert [r for r in rows if r[1] != r[2]] == []
+    assert sum(r[1] is not None for r in rows) >= 4  # some dates of each group are read

@@ -293,7 +293,11 @@ def build_checked(
         )
 
         def reporting(a: str) -> str:
-            exact = f"CAST(round(CAST({q(a)} AS DECIMAL(38,10)) * ({rate}), 4) AS DECIMAL(18,4))"
+            # TRY_CAST: an amount too large once converted is rejected below,
+            # where a CAST would fail the whole ingest
+            exact = (
+                f"TRY_CAST(round(CAST({q(a)} AS DECIMAL(38,10)) * ({rate}), 4) AS DECIMAL(18,4))"
+            )
             if kind.field(a).type != "amount":
                 return exact
             # at a rate of 1 the product is the amount itself (already
@@ -322,6 +326,18 @@ def build_checked(
                 "currency || ' dated on or before that day'",
             )
         )
+        for a in kind.converted:
+            if a in mapped:
+                conds.append(
+                    (
+                        a,
+                        f"{q(a)} IS NOT NULL AND fx_rate IS NOT NULL "
+                        f"AND {q(a + '_reporting')} IS NULL",
+                        f"'is too large once converted into {reporting_currency} (at ' || "
+                        f"CAST(fx_rate AS DOUBLE) || ' ' || {lit(reporting_currency)} || ' per ' || "
+                        "currency || '): the most an amount can be is 99999999999999.9999'",
+                    )
+                )
         plan.mapped.setdefault("currency", f"default {default_currency}")
 
     texted = {f.name for f in fields}

@@ -189,6 +189,7 @@ def build_checked(
         and (table := identifiers.install_normal_forms(con, q("v_" + f.name), f"_nfkc_{f.name}"))
     }
     if normal_forms:
+        con.execute("DROP VIEW IF EXISTS texts_read")  # left by a run that failed
         con.execute("ALTER VIEW texts RENAME TO texts_read")
         views.insert(0, "texts_read")
         forms = ", ".join(

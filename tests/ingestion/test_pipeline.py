@@ -174,6 +174,34 @@ def test_fx_conversion_uses_the_rate_in_force_that_day(tmp_path, ws):
     assert "row for CHF" in reasons[6]
 
 
+def test_an_amount_too_large_once_converted_is_rejected_not_a_failed_ingest(tmp_path, ws):
+    write(tmp_path / "fx.csv", "date,currency,rate\n2024-01-01,GBP,1.17\n")
+    ingest("fx_rates", tmp_path / "fx.csv", workspace=ws)
+    text = (
+        "order_id,customer_id,placed_at,amount,currency\n"
+        "O1,C1,2024-03-15,10.00,GBP\n"
+        # 99,999,999,999,999.9999 GBP x 1.17 is 116,999,999,999,999.9999 EUR:
+        # more than DECIMAL(18,4) holds
+        "O2,C1,2024-03-15,99999999999999.9999,GBP\n"
+        "O3,C1,2024-03-15,99999999999999.9999,EUR\n"  # at a rate of 1 it fits
+    )
+    r = ingest("orders", write(tmp_path / "o.csv", text), workspace=ws)
+    assert (r.accepted, r.rejected) == (2, 1)
+    assert r.errors == [
+        {
+            "line": 3,
+            "column": "amount",
+            "value": "99999999999999.9999",
+            "reason": "is too large once converted into EUR (at 1.17 EUR per GBP): "
+            "the most an amount can be is 99999999999999.9999",
+        }
+    ]
+    assert query(ws.settings.store, "SELECT order_id, amount_reporting FROM orders ORDER BY 1") == [
+        ("O1", Decimal("11.7000")),
+        ("O3", Decimal("99999999999999.9999")),
+    ]
+
+
 def test_timestamps_are_stored_in_utc(tmp_path, ws):
     text = (
         "order_id,customer_id,placed_at,amount\n"

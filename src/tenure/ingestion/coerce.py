@@ -14,6 +14,7 @@ from functools import lru_cache
 import duckdb
 
 from tenure.datamodel import ORDER_STATUSES, Field
+from tenure.ingestion import identifiers
 from tenure.sqltext import lit
 
 SAMPLE = 20000
@@ -25,6 +26,7 @@ DATE_GROUPS: dict[str, list[str]] = {
     "mdy": ["%m/%d/%y", "%m-%d-%y", "%m/%d/%Y", "%m-%d-%Y"],
     "ymd": ["%Y/%m/%d", "%Y.%m.%d", "%Y%m%d"],
 }
+DATE_SEPARATORS = ("/", ".", "-")  # no time suffix holds one
 TIME_SUFFIXES = ["", " %H:%M", " %H:%M:%S", " %I:%M %p", " %I:%M:%S %p", "T%H:%M:%S"]
 OFFSET_FORMATS = [
     "%Y-%m-%d %H:%M:%S %z",
@@ -123,6 +125,29 @@ def date_formats(group: str, with_time: bool) -> list[str]:
     return [f + t for f in formats for t in TIME_SUFFIXES]
 
 
+def strptime_any(v: str, formats: list[str]) -> str:
+    """SQL: ``try_strptime(v, formats)`` (the first format that reads ``v``),
+    trying only the formats whose date separator ``v`` holds.
+
+    A format can only read a value holding its separator (``/``, ``.`` or
+    ``-``), as no specifier reads one of those characters, and a value
+    holding one separator can only be read by the formats with it: so the
+    first of those formats that reads it is the first of all. A day-first
+    column is then tried against 12 formats per value, not 36."""
+    groups: dict[str, list[str]] = {}
+    for f in formats:
+        groups.setdefault(next((c for c in DATE_SEPARATORS if c in f), ""), []).append(f)
+    if len(groups) == 1:
+        return f"try_strptime({v}, {_list(formats)})"
+    cases = " ".join(
+        f"WHEN contains({v}, {lit(sep)}) THEN try_strptime({v}, {_list(fs)})"
+        for sep, fs in groups.items()
+        if sep
+    )
+    rest = f"try_strptime({v}, {_list(groups[''])})" if "" in groups else "NULL"
+    return f"CASE {cases} ELSE {rest} END"
+
+
 def detect_date_group(
     con: duckdb.DuckDBPyConnection, expr: str, date_order: str, table: str = "raw"
 ) -> tuple[str, str | None]:
@@ -131,9 +156,13 @@ def detect_date_group(
         f"(SELECT DISTINCT v FROM (SELECT nullif(trim({expr}), '') AS v FROM {table}) "
         f"WHERE v IS NOT NULL LIMIT {SAMPLE})"
     )
-    counts = {
-        ISO: f"count(CASE WHEN {_iso_naive('v')} IS NOT NULL OR {_iso_offset('v')} IS NOT NULL THEN 1 END)"
-    }
+    iso = f"count(CASE WHEN {_iso_naive('v')} IS NOT NULL OR {_iso_offset('v')} IS NOT NULL THEN 1 END)"
+    # a column all in ISO needs no other count (ISO wins ties): the costly
+    # tries of every day-first and month-first format are skipped
+    total, iso_hits = con.execute(f"SELECT count(*), {iso} FROM {sample}").fetchall()[0]
+    if total == iso_hits:
+        return ISO, None
+    counts = {ISO: iso}
     for group in DATE_GROUPS:
         counts[group] = f"count(try_strptime(v, {_list(date_formats(group, True))}))"
     row = con.execute(
@@ -151,6 +180,18 @@ def detect_date_group(
             "read as day-first. Pass --date-order mdy if they are month-first."
         )
     return best, None
+
+
+def trimmed(v: str) -> str:
+    """SQL: the text ``v`` trimmed (trim removes Unicode spaces), NULL when
+    empty. A value that starts and ends with a printable ASCII character
+    other than a space is its own trimmed form, and most values do: they are
+    kept as they are, without the copy trim makes."""
+    plain = "BETWEEN '!' AND '~'"
+    return (
+        f"CASE WHEN left({v}, 1) {plain} AND right({v}, 1) {plain} THEN {v} "
+        f"ELSE nullif(trim({v}), '') END"
+    )
 
 
 def _iso_naive(v: str) -> str:
@@ -186,7 +227,7 @@ def timestamp(v: str, group: str, tz: str, date_format: str | None) -> Parsed:
         )
         expected = "YYYY-MM-DD or YYYY-MM-DD HH:MM:SS"
     else:
-        value = _in_zone(f"try_strptime({v}, {_list(date_formats(group, True))})::TIMESTAMP", tz)
+        value = _in_zone(f"{strptime_any(v, date_formats(group, True))}::TIMESTAMP", tz)
         expected = {"dmy": "DD/MM/YYYY", "mdy": "MM/DD/YYYY", "ymd": "YYYY/MM/DD"}[group]
     reason = (
         f"'is not a date (expected {expected}, like the rest of the column); "
@@ -205,7 +246,7 @@ def date(v: str, group: str, date_format: str | None) -> Parsed:
         value = f"coalesce(try_cast({v} AS DATE), try_cast({_iso_offset(v)} AS DATE))"
         expected = "YYYY-MM-DD"
     else:
-        value = f"try_strptime({v}, {_list(date_formats(group, True))})::DATE"
+        value = f"{strptime_any(v, date_formats(group, True))}::DATE"
         expected = {"dmy": "DD/MM/YYYY", "mdy": "MM/DD/YYYY", "ymd": "YYYY/MM/DD"}[group]
     return Parsed(
         value, f"'is not a date (expected {expected}); fix the value or pass --date-format'"
@@ -231,16 +272,20 @@ def ambiguous_thousands(
     """A warning when values such as 1.234 in a decimal-comma column (or 1,234
     in a decimal-point one) are read as thousands, though they could be decimals."""
     cleaned = _strip_money(f"nullif(trim({expr}), '')")
+    sep = "." if decimal_comma else ","
     mark = "\\." if decimal_comma else ","
     pattern = f"^[+-]?[0-9]{{1,3}}({mark}[0-9]{{3}})+$"
+    # the pattern needs the mark, and cleaning only removes characters: rows
+    # without the mark are set aside before the costly cleaning
     row = con.execute(
-        f"SELECT count(*), min(v), min(_line) FROM (SELECT _line, {cleaned} AS v FROM {table}) "
+        f"SELECT count(*), min(v), min(_line) FROM (SELECT _line, {cleaned} AS v FROM {table} "
+        f"WHERE contains({expr}, '{sep}')) "
         f"WHERE regexp_matches(v, '{pattern}')"
     ).fetchall()[0]
     if not row[0]:
         return None
     n, example = int(row[0]), row[1]
-    sep, other = (".", "comma") if decimal_comma else (",", "point")
+    other = "comma" if decimal_comma else "point"
     read = example.replace(sep, "")
     return (
         f"{n:,} value{'s' if n > 1 else ''} such as '{example}' (first on line {row[2]}) "
@@ -258,7 +303,13 @@ def _strip_money(v: str) -> str:
     )
 
 
-def amount(v: str, decimal_comma: bool, sql_type: str = "DECIMAL(18,4)") -> Parsed:
+# a plain number, such as most cells are: nothing to strip, no thousands mark
+PLAIN_NUMBER = {False: r"^[+-]?[0-9]+(\.[0-9]+)?$", True: r"^[+-]?[0-9]+(,[0-9]+)?$"}
+
+
+def cleaned_amount(v: str, decimal_comma: bool, sql_type: str = "DECIMAL(18,4)") -> str:
+    """SQL: the amount written in ``v``, its currency signs and codes, spaces
+    and thousands marks removed; NULL when it is not one."""
     s = _strip_money(v)
     # a thousands separator only counts between groups of three digits, so
     # "12,5" in a column of decimal points is refused, never read as 125
@@ -274,7 +325,18 @@ def amount(v: str, decimal_comma: bool, sql_type: str = "DECIMAL(18,4)") -> Pars
             f"CASE WHEN NOT contains({s}, ',') OR regexp_matches({s}, '{grouped}') "
             f"THEN replace({s}, ',', '') END"
         )
-    value = f"try_cast({s} AS {sql_type})"
+    return f"try_cast({s} AS {sql_type})"
+
+
+def amount(v: str, decimal_comma: bool, sql_type: str = "DECIMAL(18,4)") -> Parsed:
+    # a plain number is cast at once (the cleaning would leave it as it is,
+    # its decimal comma made a point); only the others are cleaned
+    plain = f"replace({v}, ',', '.')" if decimal_comma else v
+    value = (
+        f"CASE WHEN regexp_matches({v}, {lit(PLAIN_NUMBER[decimal_comma])}) "
+        f"THEN try_cast({plain} AS {sql_type}) "
+        f"ELSE {cleaned_amount(v, decimal_comma, sql_type)} END"
+    )
     example = "1.234,56" if decimal_comma else "1234.56"
     return Parsed(value, f"'is not an amount (expected a number such as {example})'")
 
@@ -322,12 +384,12 @@ def survey_kind(v: str) -> Parsed:
     )
 
 
-def email(v: str) -> Parsed:
-    low = f"lower({v})"
-    return Parsed(
-        f"CASE WHEN regexp_matches({low}, '^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$') THEN {low} END",
-        "'is not an e-mail address'",
-    )
+def email(v: str, normal_form: str | None = None) -> Parsed:
+    return Parsed(*identifiers.email(v, normal_form))
+
+
+def identifier(v: str) -> Parsed:
+    return Parsed(*identifiers.identifier(v))
 
 
 def text(v: str) -> Parsed:
@@ -349,8 +411,10 @@ def country(v: str) -> Parsed:
 
 
 def currency(v: str) -> Parsed:
+    # a membership test, not a lookup: a correlated subquery here would copy
+    # every row aside to join it back
     return Parsed(
-        f"(SELECT code FROM _currencies WHERE code = upper({v}))",
+        f"CASE WHEN upper({v}) IN (SELECT code FROM _currencies) THEN upper({v}) END",
         "'is not an ISO 4217 currency code (such as EUR, USD)'",
     )
 
@@ -430,8 +494,11 @@ def parse(
     tz: str = "'UTC'",
     date_format: str | None = None,
     decimal_comma: bool = False,
+    normal_form: str | None = None,
 ) -> Parsed:
     t = field.type
+    if t == "id":
+        return identifier(v)
     if t == "timestamp":
         return timestamp(v, group, tz, date_format)
     if t == "date":
@@ -451,7 +518,7 @@ def parse(
     if t == "survey_kind":
         return survey_kind(v)
     if t == "email":
-        return email(v)
+        return email(v, normal_form)
     if t == "json":
         return json_object(v)
     if t == "country":

@@ -14,9 +14,10 @@ import duckdb
 
 from tenure.datamodel import SURVEY_RANGES, Kind
 from tenure.errors import InputError
-from tenure.ingestion import coerce
+from tenure.ingestion import coerce, identifiers
 from tenure.ingestion.mapping import Mapping
 from tenure.sqltext import lit, q
+from tenure.store.analytics import scalar
 
 MISSING = "'is missing (a value is required)'"
 
@@ -97,17 +98,16 @@ def checks(kind: Kind, mapped: set[str]) -> list[Check]:
     return [c for c in out if c.column in mapped]
 
 
-def derived_order_id(con: duckdb.DuckDBPyConnection) -> None:
-    """Give each row of ``typed`` a stable order id: a hash of its customer,
+def derived_order_id() -> str:
+    """SQL over ``typed``: each row's stable order id, a hash of its customer,
     time, amount and currency, and of its occurrence among rows alike (two
     identical rows of a transaction log are two orders, counted in file order).
     The same file ingested again yields the same ids, so it changes nothing."""
     alike = "customer_id, placed_at, amount, currency"
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE typed AS SELECT *, 'h' || substr(md5(concat_ws('|', "
-        "customer_id, strftime(placed_at, '%Y-%m-%dT%H:%M:%S.%f'), CAST(amount AS VARCHAR), "
-        f"currency, CAST(row_number() OVER (PARTITION BY {alike} ORDER BY _line) AS VARCHAR)"
-        ")), 1, 20) AS order_id FROM typed"
+    return (
+        "'h' || substr(md5(concat_ws('|', customer_id, "
+        "strftime(placed_at, '%Y-%m-%dT%H:%M:%S.%f'), CAST(amount AS VARCHAR), currency, "
+        f"CAST(row_number() OVER (PARTITION BY {alike} ORDER BY _line) AS VARCHAR))), 1, 20)"
     )
 
 
@@ -141,10 +141,11 @@ def build_checked(
     # 1. the raw text of each field
     texts = []
     for f in fields:
-        src = (
-            q(mapping.columns[f.name]) if f.name in mapping.columns else f"({mapping.sql[f.name]})"
-        )
-        texts.append(f"nullif(trim(CAST({src} AS VARCHAR)), '') AS {q('v_' + f.name)}")
+        if f.name in mapping.columns:  # the readers' columns are all VARCHAR
+            cell = coerce.trimmed(q(mapping.columns[f.name]))
+        else:
+            cell = f"nullif(trim(CAST(({mapping.sql[f.name]}) AS VARCHAR)), '')"
+        texts.append(f"{cell} AS {q('v_' + f.name)}")
     if plan.extra_columns:
         pairs = ", ".join(f"{lit(c)}, nullif(trim({q(c)}), '')" for c in plan.extra_columns)
         texts.append(f"CAST(json_object({pairs}) AS VARCHAR) AS v_attributes")
@@ -178,10 +179,33 @@ def build_checked(
             if warning and comma:
                 plan.warnings.append(f"{source}, column '{plan.mapped[f.name]}': {warning}")
 
+    # NFKC forms of the e-mail addresses that are not plain ASCII (few, if any)
+    # joined by value as a column n_<field> beside the text as written
+    views = ["texts"]
+    normal_forms = {
+        f.name: table
+        for f in fields
+        if f.type == "email"
+        and (table := identifiers.install_normal_forms(con, q("v_" + f.name), f"_nfkc_{f.name}"))
+    }
+    if normal_forms:
+        con.execute("DROP VIEW IF EXISTS texts_read")  # left by a run that failed
+        con.execute("ALTER VIEW texts RENAME TO texts_read")
+        views.insert(0, "texts_read")
+        forms = ", ".join(
+            f"coalesce({t}.nfkc, r.{q('v_' + name)}) AS {q('n_' + name)}"
+            for name, t in normal_forms.items()
+        )
+        joins = " ".join(
+            f"LEFT JOIN {t} ON {t}.text = r.{q('v_' + name)}" for name, t in normal_forms.items()
+        )
+        con.execute(f"CREATE TEMP VIEW texts AS SELECT r.*, {forms} FROM texts_read r {joins}")
+
     # 3. typed values and the first reason per row
     # parse errors come first, then missing values, then rules across fields,
     # so that a row whose first reason is "missing" has no unreadable value
-    typed, conds, missing = [], [], []
+    typed: dict[str, str] = {}  # field -> SQL of its typed value
+    conds, missing = [], []
     for f in fields:
         v = q("v_" + f.name)
         parsed = coerce.parse(
@@ -191,12 +215,13 @@ def build_checked(
             tz=lit(tz),
             date_format=date_format,
             decimal_comma=plan.decimal_comma.get(f.name, False),
+            normal_form=q("n_" + f.name) if f.name in normal_forms else None,
         )
         value = parsed.value
         if f.name == "currency" and kind.converted:
             # an empty cell means the default currency, as a missing column does
             value = f"coalesce({value}, CASE WHEN {v} IS NULL THEN {lit(default_currency)} END)"
-        typed.append(f"{value} AS {q(f.name)}")
+        typed[f.name] = value
         if f.required and f.presence == "value":
             missing.append((f.name, f"{v} IS NULL", MISSING))
         conds.append((f.name, f"{v} IS NOT NULL AND {q(f.name)} IS NULL", parsed.reason))
@@ -205,61 +230,94 @@ def build_checked(
         and "currency" not in mapping.columns
         and "currency" not in mapping.sql
     ):
-        typed.append(f"{lit(default_currency)} AS currency")
+        typed["currency"] = lit(default_currency)
     if kind.name == "events" and "event_id" not in plan.mapped:
         props = "properties" if "properties" in plan.mapped else "NULL"
-        typed.append(
+        typed["event_id"] = (
             f"md5(concat_ws('|', customer_id, name, strftime(occurred_at, '%Y-%m-%dT%H:%M:%S.%f'), "
-            f"CAST({props} AS VARCHAR))) AS event_id"
+            f"CAST({props} AS VARCHAR)))"
         )
+    # views, not tables: the rows are read, typed and checked in one pass and
+    # written once, as ``checked``
+    views.append("typed")
     con.execute(
-        "CREATE OR REPLACE TEMP TABLE typed AS SELECT _line, "
-        + ", ".join([q("v_" + f.name) for f in fields] + typed)
+        "CREATE OR REPLACE TEMP VIEW typed AS SELECT _line, "
+        + ", ".join(
+            [q("v_" + f.name) for f in fields] + [f"{e} AS {q(n)}" for n, e in typed.items()]
+        )
         + " FROM texts"
     )
+    source_table = "typed"
     if kind.name == "orders" and "order_id" not in plan.mapped:
-        derived_order_id(con)
+        con.execute(
+            f"CREATE OR REPLACE TEMP VIEW typed_id AS SELECT *, {derived_order_id()} AS order_id "
+            "FROM typed"
+        )
+        views.append(source_table := "typed_id")
         plan.mapped["order_id"] = "derived: customer, date, amount and occurrence"
         plan.warnings.append(
             f"{source} has no order id column: each order's id is derived from its customer, "
             "date, amount and its place among identical rows, so importing the file again "
             "changes nothing; map a column to order_id when the file has one"
         )
-    con.execute("DROP VIEW texts")
     mapped = set(plan.mapped)
     conds += missing
     for c in checks(kind, mapped):
         conds.append((c.column, f"coalesce({c.fails}, false)", c.reason))
 
     # 4. money into the reporting currency, with the rate in force that day
-    source_table = "typed"
     if kind.converted and any(a in mapped for a in kind.converted):
         day = f"CAST({q(kind.fx_date)} AS DATE)" if kind.fx_date in mapped else "current_date"
-        # inside the join below, the typed table is "t"
+        # the as-of lookup runs on the few distinct (currency, day) pairs of the
+        # rows in another currency than the reporting one (only they need a
+        # rate), then joins back on equality: much cheaper than an as-of join
+        # of every row, and no join at all when every row is in the reporting one
+        # (read from the texts with only the expressions they need)
+        needed = {n: typed[n] for n in ("currency", kind.fx_date) if n in typed}
+        keys = (
+            "SELECT * FROM (SELECT "
+            + ", ".join(f"{e} AS {q(n)}" for n, e in needed.items())
+            + f" FROM texts) WHERE currency IS NOT NULL AND currency <> {lit(reporting_currency)}"
+        )
+        foreign = bool(scalar(con, f"SELECT count(*) FROM (SELECT currency FROM ({keys}) LIMIT 1)"))
+        if foreign:
+            con.execute(
+                f"CREATE OR REPLACE TEMP TABLE _fx_days AS SELECT d.fx_currency, d.fx_d, "
+                "r.rate AS fx_rate_found FROM (SELECT DISTINCT currency AS fx_currency, "
+                f"{day} AS fx_d FROM ({keys})) d "
+                "ASOF LEFT JOIN fx_rates r ON d.fx_currency = r.currency AND d.fx_d >= r.date"
+            )
+        # inside the join below, the typed rows are "t"
         rate = (
             f"CASE WHEN currency = {lit(reporting_currency)} THEN CAST(1 AS DECIMAL(18,8)) "
-            "ELSE CAST(fx_rate_found AS DECIMAL(18,8)) END"
+            f"ELSE CAST({'fx_rate_found' if foreign else 'NULL'} AS DECIMAL(18,8)) END"
         )
+
+        def reporting(a: str) -> str:
+            # TRY_CAST: an amount too large once converted is rejected below,
+            # where a CAST would fail the whole ingest
+            exact = (
+                f"TRY_CAST(round(CAST({q(a)} AS DECIMAL(38,10)) * ({rate}), 4) AS DECIMAL(18,4))"
+            )
+            if kind.field(a).type != "amount":
+                return exact
+            # at a rate of 1 the product is the amount itself (already
+            # DECIMAL(18,4)): the costly wide multiplication is skipped
+            return f"CASE WHEN currency = {lit(reporting_currency)} THEN {q(a)} ELSE {exact} END"
+
         amounts = "".join(
-            f", CAST(round(CAST({q(a)} AS DECIMAL(38,10)) * ({rate}), 4) AS DECIMAL(18,4)) "
-            f"AS {q(a + '_reporting')}"
-            for a in kind.converted
-            if a in mapped
+            f", {reporting(a)} AS {q(a + '_reporting')}" for a in kind.converted if a in mapped
         )
-        # the as-of lookup runs on the few distinct (currency, day) pairs, then
-        # joins back on equality: much cheaper than an as-of join of every row
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE _fx_days AS SELECT d.fx_currency, d.fx_d, "
-            "r.rate AS fx_rate_found FROM (SELECT DISTINCT currency AS fx_currency, "
-            f"{day} AS fx_d FROM typed WHERE currency IS NOT NULL) d "
-            "ASOF LEFT JOIN fx_rates r ON d.fx_currency = r.currency AND d.fx_d >= r.date"
+        join = (
+            f"LEFT JOIN _fx_days r ON t.currency = r.fx_currency AND {day} = r.fx_d"
+            if foreign
+            else ""
         )
         con.execute(
             f"CREATE OR REPLACE TEMP VIEW typed_fx AS SELECT t.*, {rate} AS fx_rate{amounts} "
-            "FROM typed t LEFT JOIN _fx_days r "
-            f"ON t.currency = r.fx_currency AND {day} = r.fx_d"
+            f"FROM {source_table} t {join}"
         )
-        source_table = "typed_fx"
+        views.append(source_table := "typed_fx")
         conds.append(
             (
                 "currency",
@@ -269,6 +327,18 @@ def build_checked(
                 "currency || ' dated on or before that day'",
             )
         )
+        for a in kind.converted:
+            if a in mapped:
+                conds.append(
+                    (
+                        a,
+                        f"{q(a)} IS NOT NULL AND fx_rate IS NOT NULL "
+                        f"AND {q(a + '_reporting')} IS NULL",
+                        f"'is too large once converted into {reporting_currency} (at ' || "
+                        f"CAST(fx_rate AS DOUBLE) || ' ' || {lit(reporting_currency)} || ' per ' || "
+                        "currency || '): the most an amount can be is 99999999999999.9999'",
+                    )
+                )
         plan.mapped.setdefault("currency", f"default {default_currency}")
 
     texted = {f.name for f in fields}
@@ -279,20 +349,30 @@ def build_checked(
             return q("v_" + name)
         return f"CAST({q(name)} AS VARCHAR)"
 
-    def case(parts: list[str]) -> str:
-        return f"CASE {' '.join(parts)} END" if parts else "CAST(NULL AS VARCHAR)"
+    # each condition is evaluated once, for the number of the first that
+    # holds; the field, value and reason are then picked by that number
+    def by_number(parts: list[str]) -> str:
+        cases = " ".join(f"WHEN {i} THEN {p}" for i, p in enumerate(parts, 1))
+        return f"CASE _err_n {cases} END" if parts else "CAST(NULL AS VARCHAR)"
 
-    when_field = [f"WHEN {c} THEN {lit(name)}" for name, c, _ in conds]
-    when_value = [f"WHEN {c} THEN {shown(name)}" for name, c, _ in conds]
-    when_reason = [f"WHEN {c} THEN {r}" for _, c, r in conds]
+    first = (
+        "CASE " + " ".join(f"WHEN {c} THEN {i}" for i, (_, c, _) in enumerate(conds, 1)) + " END"
+        if conds
+        else "CAST(NULL AS INTEGER)"
+    )
+    missing_n = [str(i) for i, (_, _, r) in enumerate(conds, 1) if r == MISSING]
+    is_missing = f"coalesce(_err_n IN ({', '.join(missing_n)}), false)" if missing_n else "false"
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE checked AS SELECT * EXCLUDE "
-        f"({', '.join(q('v_' + f.name) for f in fields)}), "
-        f"{case(when_field)} AS _err_field, {case(when_value)} AS _err_value, "
-        f"{case(when_reason)} AS _err_reason, "
-        f"{case(when_reason)} IS NOT DISTINCT FROM {MISSING} AS _err_missing FROM {source_table}"
+        f"({', '.join(q('v_' + f.name) for f in fields)}, _err_n), "
+        f"{by_number([lit(name) for name, _, _ in conds])} AS _err_field, "
+        f"{by_number([shown(name) for name, _, _ in conds])} AS _err_value, "
+        f"{by_number([r for _, _, r in conds])} AS _err_reason, "
+        f"{is_missing} AS _err_missing "
+        f"FROM (SELECT *, {first} AS _err_n FROM {source_table})"
     )
-    if source_table == "typed_fx":
-        con.execute("DROP VIEW typed_fx")
-    con.execute("DROP TABLE typed")
+    for view in reversed(views):
+        con.execute(f"DROP VIEW {view}")
+    for table in filter(None, normal_forms.values()):
+        con.execute(f"DROP TABLE {table}")
     return plan

@@ -105,11 +105,8 @@ def migrate(store: StoreOption = None, json_: JsonOption = False) -> None:
         from tenure.store.missing import no_store_error
 
         raise no_store_error(settings.store)
-    con = analytics.connect(settings.analytics_path)
-    try:
+    with analytics.writing(settings.analytics_path, "tenure migrate") as con:
         a_before, a_after = analytics.migrate(con)
-    finally:
-        con.close()
     o_before, o_after = OpsStore.migrate(settings.ops_database_url)
     report = {
         "store": str(settings.store),

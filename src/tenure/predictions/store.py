@@ -150,7 +150,7 @@ def _insert_fit(con: duckdb.DuckDBPyConnection, record: dict[str, Any]) -> tuple
 
 def save_fit(settings: Settings, record: dict[str, Any]) -> dict[str, Any]:
     """Keep one fit; adds ``fit_id`` and ``model_version`` to the record."""
-    with Workspace.open(settings, create=False) as ws, ws.analytics() as con:
+    with Workspace.open(settings, create=False) as ws, ws.analytics(what="tenure fit") as con:
         con.execute("BEGIN")
         try:
             _insert_fit(con, record)
@@ -182,7 +182,7 @@ def save_scores(
             "next_purchase_date": c["next_purchase_date"].dt.date,
         }
     )
-    with Workspace.open(settings, create=False) as ws, ws.analytics() as con:
+    with Workspace.open(settings, create=False) as ws, ws.analytics(what="tenure predict") as con:
         con.execute("BEGIN")
         try:
             purchase_id, version = _insert_fit(con, purchase_fit)
@@ -220,7 +220,7 @@ def save_fit_and_table(
     customer or subscription, stamped with the fit's id, version, date and
     as-of date), in one transaction: an interrupted run leaves the previous
     table."""
-    with Workspace.open(settings, create=False) as ws, ws.analytics() as con:
+    with Workspace.open(settings, create=False) as ws, ws.analytics(what="tenure fit") as con:
         con.execute("BEGIN")
         try:
             fit_id, version = _insert_fit(con, record)

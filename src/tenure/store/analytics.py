@@ -7,13 +7,17 @@ transaction per ingest, so an interrupted command leaves it as it was.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
 
 from tenure._version import __version__
 from tenure.datamodel import KINDS, stored_columns
-from tenure.errors import ConfigError, StoreVersionError
+from tenure.errors import ConfigError, StoreBusyError, StoreVersionError
+from tenure.store import locks
 from tenure.store.missing import no_store_error
 
 SCHEMA_VERSION = 1
@@ -28,26 +32,139 @@ def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None)
     return rows[0][0] if rows else None
 
 
-def connect(path: Path | str, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """A DuckDB connection in UTC, with a clear message when the file is busy."""
-    try:
-        con = duckdb.connect(str(path), read_only=read_only)
-    except duckdb.IOException as exc:
-        text = str(exc)
-        if "lock" in text.lower():
-            raise ConfigError(
+# how long an open waits for a DuckDB file lock held outside tenure's own
+# locks (another program, or a tenure without them) before saying so
+FOREIGN_WAIT = 3.0
+
+
+# the name of the store in a connection from :func:`attached`
+ATTACHED = "store"
+
+
+def _open(path: Path | str, read_only: bool, *, attach: bool = False) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection in UTC, retried a moment while another program
+    holds the file, then refused with a clear message. With ``attach``, an
+    in-memory database with the store attached read-only as ``store``."""
+    deadline = time.monotonic() + FOREIGN_WAIT
+    while True:
+        try:
+            if attach:
+                con = duckdb.connect()
+                try:
+                    con.execute(f"ATTACH '{_quoted(path)}' AS {ATTACHED} (READ_ONLY)")
+                except BaseException:
+                    con.close()
+                    raise
+            else:
+                con = duckdb.connect(str(path), read_only=read_only)
+            break
+        except duckdb.IOException as exc:
+            text = str(exc)
+            if "lock" not in text.lower():
+                raise ConfigError(f"cannot open the store {path}: {text}") from None
+            if time.monotonic() < deadline:
+                time.sleep(0.05)
+                continue
+            raise StoreBusyError(
                 f"the store {path} is in use by another process.",
-                hint="Wait for the other tenure command to finish, then try again.",
+                hint="Another program (a DuckDB shell, a notebook) has the file open: close "
+                "it there, then try again. tenure's own commands wait for each other.",
+                retry_after=int(FOREIGN_WAIT),
             ) from None
-        raise ConfigError(f"cannot open the store {path}: {text}") from None
-    except duckdb.Error as exc:
-        raise ConfigError(
-            f"{path} is not a tenure analytics store ({exc}).",
-            hint="Point --store at a tenure workspace folder, or at an empty folder.",
-        ) from None
+        except duckdb.Error as exc:
+            raise ConfigError(
+                f"{path} is not a tenure analytics store ({exc}).",
+                hint="Point --store at a tenure workspace folder, or at an empty folder.",
+            ) from None
     con.execute("SET TimeZone = 'UTC'")
     con.execute("SET enable_progress_bar = false")
     return con
+
+
+def _quoted(path: Path | str) -> str:
+    return str(path).replace("'", "''")
+
+
+def attached(path: Path | str) -> duckdb.DuckDBPyConnection:
+    """A connection of its own (not shared with other readers of the file in
+    this process) with the store attached read-only as ``store``: for work
+    beside the store, such as an ingest's staging. Take the read lock
+    first."""
+    return _open(path, True, attach=True)
+
+
+class ReadConnection:
+    """A read-only DuckDB connection that holds the store's read lock (see
+    :mod:`tenure.store.locks`) until it is closed; otherwise used as the
+    connection itself."""
+
+    __slots__ = ("_con", "_release")
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, release) -> None:
+        self._con = con
+        self._release = release
+
+    def __getattr__(self, name: str):
+        return getattr(self._con, name)
+
+    def close(self) -> None:
+        release, self._release = self._release, None
+        try:
+            self._con.close()
+        finally:
+            if release is not None:
+                release()
+
+    def __enter__(self) -> ReadConnection:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        if self._release is not None:
+            self.close()
+
+
+def connect(path: Path | str, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """A connection to the analytics store at ``path``, in UTC.
+
+    Read-only, it holds the store's read lock until closed, so it waits for
+    a commit in progress (and raises StoreBusyError when that takes too
+    long). For writing, use :func:`writing`, which takes the writers' and
+    the commit locks first.
+    """
+    if not read_only:
+        return _open(path, False)
+    release = locks.acquire_read(Path(path).parent)
+    try:
+        con = _open(path, True)
+    except BaseException:
+        release()
+        raise
+    return ReadConnection(con, release)  # type: ignore[return-value]
+
+
+@contextmanager
+def writing(path: Path | str, what: str) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The store at ``path`` open for writing, for a short block: ``what``
+    (say ``tenure predict``) queues behind other writers, then waits for
+    the readers inside to finish; new readers wait for the block."""
+    store = Path(path).parent
+    with locks.writing(store, what), committing(path) as con:
+        yield con
+
+
+@contextmanager
+def committing(path: Path | str) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The store open for writing under the commit lock alone, for a writer
+    that holds the writers' lock already (an ingest)."""
+    with locks.committing(Path(path).parent):
+        con = _open(path, False)
+        try:
+            yield con
+        finally:
+            con.close()
 
 
 def create_schema(con: duckdb.DuckDBPyConnection, reporting_currency: str) -> None:

@@ -15,8 +15,11 @@ stops the process there:
 
 The points of an ingest, in order: ``rows staged`` (checked rows held in
 the scratch database), ``quarantine written`` (under its temporary name),
-``before commit`` (inside the store's transaction, under the commit lock:
-readers wait), ``after commit``. Without the variable a checkpoint does
+``before commit`` (inside the store's transaction), ``swap`` (when the
+rows were written to a copy of the store: the copy is complete and about to
+replace the store, under the commit lock), ``after commit``. A small ingest
+writes in place, holding the commit lock from ``before commit`` on;
+readers wait at either point (see :mod:`tenure.store.locks`). Without the variable a checkpoint does
 nothing.
 """
 
@@ -27,7 +30,7 @@ import signal
 import time
 from pathlib import Path
 
-POINTS = ("rows staged", "quarantine written", "before commit", "after commit")
+POINTS = ("rows staged", "quarantine written", "before commit", "swap", "after commit")
 
 # a paused process goes on by itself after this long, so that a test that
 # failed before releasing it leaves no process behind for ever

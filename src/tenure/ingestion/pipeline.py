@@ -156,7 +156,7 @@ def _run(
     tmp = settings.store / ".tmp"
     tmp.mkdir(exist_ok=True)
     # one writer at a time; readers go on reading the last committed version
-    with locks.writing(settings.store, f"tenure ingest {kind.name} ({name})"):
+    with locks.writing(settings.store, f"tenure ingest {kind.name} {name}"):
         chosen = {
             "tz": tz, "date_format": date_format, "date_order": date_order,
             "default_currency": default_currency, "create": create, "max_errors": max_errors,
@@ -283,7 +283,8 @@ def _write(
                 time_field = next((f.name for f in kind.fields if f.type == "timestamp"), None)
                 writer.stub_customers(con, kind, time_field)
             checkpoint("rows staged")
-        with writer.committing(settings.analytics_path, scratch) as con:
+            rows = writer.to_write(con, with_stubs)
+        with writer.committing(settings.analytics_path, scratch, rows=rows) as con:
             written = writer.commit(
                 con,
                 kind,

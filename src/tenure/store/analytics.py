@@ -7,6 +7,9 @@ transaction per ingest, so an interrupted command leaves it as it was.
 
 from __future__ import annotations
 
+import os
+import shutil
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,6 +20,7 @@ import duckdb
 from tenure._version import __version__
 from tenure.datamodel import KINDS, stored_columns
 from tenure.errors import ConfigError, StoreBusyError, StoreVersionError
+from tenure.faults import checkpoint
 from tenure.store import locks
 from tenure.store.missing import no_store_error
 
@@ -145,26 +149,73 @@ def connect(path: Path | str, *, read_only: bool = False) -> duckdb.DuckDBPyConn
     return ReadConnection(con, release)  # type: ignore[return-value]
 
 
+# from this many rows to write on, a writer works on a copy of the store and
+# swaps it in: readers then wait for a rename, not for the rows to be written
+# (measured here: 200k new orders kept readers out ~0.9 s in place, 2M ~5 s;
+# a copy costs the store's size in disk writes and room, outside any pause)
+SWAP_ROWS = 50_000
+
+
+def swap_rows() -> int:
+    """:data:`SWAP_ROWS`, or ``TENURE_SWAP_ROWS`` (tests take both ways with little data)."""
+    return int(os.environ.get("TENURE_SWAP_ROWS") or SWAP_ROWS)
+
+
 @contextmanager
-def writing(path: Path | str, what: str) -> Iterator[duckdb.DuckDBPyConnection]:
+def writing(
+    path: Path | str, what: str, *, copy: bool = False
+) -> Iterator[duckdb.DuckDBPyConnection]:
     """The store at ``path`` open for writing, for a short block: ``what``
-    (say ``tenure predict``) queues behind other writers, then waits for
-    the readers inside to finish; new readers wait for the block."""
+    (say ``tenure predict``) queues behind other writers; see
+    :func:`committing` for ``copy``."""
     store = Path(path).parent
-    with locks.writing(store, what), committing(path) as con:
+    with locks.writing(store, what), committing(path, copy=copy) as con:
         yield con
 
 
 @contextmanager
-def committing(path: Path | str) -> Iterator[duckdb.DuckDBPyConnection]:
-    """The store open for writing under the commit lock alone, for a writer
-    that holds the writers' lock already (an ingest)."""
-    with locks.committing(Path(path).parent):
-        con = _open(path, False)
+def committing(path: Path | str, *, copy: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The store open for writing, for a writer that holds the writers' lock
+    (an ingest). In place, the block holds the commit lock: readers wait for
+    all of it. With ``copy``, the block writes a copy of the store while
+    readers go on reading the original, and the copy replaces it under the
+    commit lock when the block ends without an error: readers wait only for
+    that rename."""
+    path = Path(path)
+    store = path.parent
+    if not copy:
+        with locks.committing(store):
+            con = _open(path, False)
+            try:
+                yield con
+            finally:
+                con.close()
+        return
+    _fold_wal(path)
+    target = store / ".tmp" / f"next-{os.getpid()}-{threading.get_ident()}.duckdb"
+    target.parent.mkdir(exist_ok=True)
+    try:
+        shutil.copyfile(path, target)
+        shutil.copymode(path, target)
+        con = _open(target, False)
         try:
             yield con
         finally:
-            con.close()
+            con.close()  # a checkpoint: the copy holds every change, and no WAL
+        with locks.committing(store):
+            checkpoint("swap")
+            os.replace(target, path)
+    finally:
+        for leftover in (target, target.with_name(target.name + ".wal")):
+            leftover.unlink(missing_ok=True)
+
+
+def _fold_wal(path: Path) -> None:
+    """A write-ahead log left by a writer that died after its commit belongs
+    to the file: fold it in before the file is copied."""
+    if Path(f"{path}.wal").exists():
+        with locks.committing(path.parent):
+            _open(path, False).close()
 
 
 def create_schema(con: duckdb.DuckDBPyConnection, reporting_currency: str) -> None:

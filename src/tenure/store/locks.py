@@ -69,9 +69,7 @@ class Waits:
 WAITS = Waits()
 
 
-def configure(
-    *, read: float | None = None, write: float | None = None, notice=None
-) -> None:
+def configure(*, read: float | None = None, write: float | None = None, notice=None) -> None:
     """Set this process's waits: the server answers a reader within seconds,
     a command line can wait for a long ingest."""
     if read is not None:
@@ -217,7 +215,9 @@ def writing(store: Path, what: str, *, wait: float | None = None) -> Iterator[No
     def tell() -> None:
         if WAITS.notice is not None:
             who = _holder(path) or "another tenure command"
-            WAITS.notice(f"waiting for {who} to finish writing to {store} (at most {limit:g} s)")
+            WAITS.notice(
+                f"waiting for {who} to finish writing to {store} (giving up after {limit:g} s)"
+            )
 
     try:
         if not _wait(fd, fcntl.LOCK_EX, time.monotonic() + limit, tell):

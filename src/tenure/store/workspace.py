@@ -94,17 +94,17 @@ class Workspace:
                 )
 
     def _clear_partials(self) -> None:
-        """Quarantine files a killed ingest left under their temporary name
-        (``.csv.partial``): removed, unless their run is still going."""
-        folder = self.settings.quarantine_dir
-        if not folder.is_dir():
-            return
+        """What a killed ingest left: its quarantine file under the temporary
+        name (``.csv.partial``) and its scratch database in ``.tmp``;
+        removed, unless their run is still going."""
         going = {int(r["id"]) for r in self.ops.running_runs()}
-        for partial in folder.glob("*.partial"):
-            run = partial.name.split("-", 1)[0]
+        store = self.settings.store
+        left = [*self.settings.quarantine_dir.glob("*.partial"), *store.glob(".tmp/ingest-*")]
+        for path in left:
+            run = path.name.removeprefix("ingest-").split("-", 1)[0]
             if run.isdigit() and int(run) in going:
                 continue
-            partial.unlink(missing_ok=True)
+            path.unlink(missing_ok=True)
 
     def status(self) -> dict[str, Any]:
         return status(self.settings, self.ops)

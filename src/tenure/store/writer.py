@@ -89,11 +89,11 @@ def prepare(con: duckdb.DuckDBPyConnection, kind: Kind, mapped: set[str]) -> Non
     con.execute("DROP TABLE merged0")
 
 
-def counts(con: duckdb.DuckDBPyConnection) -> tuple[int, int, int]:
+def counts(con: duckdb.DuckDBPyConnection, table: str = "merged") -> tuple[int, int, int]:
     row = con.execute(
         "SELECT count(*) FILTER (WHERE NOT _exists), "
         "count(*) FILTER (WHERE _exists AND _hash <> _old_hash), "
-        "count(*) FILTER (WHERE _exists AND _hash = _old_hash) FROM merged"
+        f"count(*) FILTER (WHERE _exists AND _hash = _old_hash) FROM {table}"
     ).fetchall()[0]
     return int(row[0]), int(row[1]), int(row[2])
 
@@ -130,12 +130,21 @@ def staging(path: Path, scratch: Path) -> Iterator[duckdb.DuckDBPyConnection]:
             con.close()
 
 
+def to_write(con: duckdb.DuckDBPyConnection, with_stubs: bool) -> int:
+    """The rows a commit of what :func:`staging` staged writes."""
+    inserted, updated, _ = counts(con, f"{STAGED}.merged")
+    stubs = scalar(con, f"SELECT count(*) FROM {STAGED}.stubs") if with_stubs else 0
+    return inserted + updated + int(stubs)
+
+
 @contextmanager
-def committing(path: Path, scratch: Path) -> Iterator[duckdb.DuckDBPyConnection]:
-    """The store at ``path`` open for writing under the commit lock, with the
-    rows staged in ``scratch`` reachable as ``merged`` and ``stubs``: the
-    connection :func:`commit` runs in."""
-    with analytics.committing(path) as con:
+def committing(path: Path, scratch: Path, *, rows: int) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The store at ``path`` open for writing, with the rows staged in
+    ``scratch`` reachable as ``merged`` and ``stubs``: the connection
+    :func:`commit` runs in. Up to ``analytics.SWAP_ROWS`` rows to write, in
+    place under the commit lock; more are written to a copy of the store
+    that replaces it (see :func:`tenure.store.analytics.committing`)."""
+    with analytics.committing(path, copy=rows > analytics.swap_rows()) as con:
         _settings(con, scratch.parent)
         con.execute(f"ATTACH {lit(str(scratch))} AS {STAGED} (READ_ONLY)")
         staged = con.execute(

@@ -182,7 +182,10 @@ def save_scores(
             "next_purchase_date": c["next_purchase_date"].dt.date,
         }
     )
-    with Workspace.open(settings, create=False) as ws, ws.analytics(what="tenure predict") as con:
+    with (
+        Workspace.open(settings, create=False) as ws,
+        ws.analytics(what="tenure predict", rows=len(frame)) as con,
+    ):
         con.execute("BEGIN")
         try:
             purchase_id, version = _insert_fit(con, purchase_fit)
@@ -220,7 +223,10 @@ def save_fit_and_table(
     customer or subscription, stamped with the fit's id, version, date and
     as-of date), in one transaction: an interrupted run leaves the previous
     table."""
-    with Workspace.open(settings, create=False) as ws, ws.analytics(what="tenure fit") as con:
+    with (
+        Workspace.open(settings, create=False) as ws,
+        ws.analytics(what="tenure fit", rows=len(frame)) as con,
+    ):
         con.execute("BEGIN")
         try:
             fit_id, version = _insert_fit(con, record)

@@ -133,19 +133,21 @@ def _release(*fds: int | None) -> None:
 _local = threading.local()
 
 
-def _reads() -> dict[str, int]:
+def _reads() -> dict[str, list]:
+    """This thread's read locks: store -> [depth, descriptor]."""
     if not hasattr(_local, "reads"):
         _local.reads = {}
     return _local.reads
 
 
 def acquire_read(store: Path, *, wait: float | None = None) -> Callable[[], None]:
-    """Take the shared read lock of ``store``; the function that releases it."""
+    """Take the shared read lock of ``store``; the function that releases it
+    (from any thread: a connection may be closed by the garbage collector)."""
     key = os.fspath(Path(store).resolve())
     held = _reads()
-    if held.get(key):  # this thread reads already: no gate (see the module's doc)
-        held[key] += 1
-        return lambda: _drop(key)
+    if key in held:  # this thread reads already: no gate (see the module's doc)
+        held[key][0] += 1
+        return lambda: _drop(held, key)
     base = folder(store)
     gate = _open(base / "gate")
     if gate is None:
@@ -163,17 +165,16 @@ def acquire_read(store: Path, *, wait: float | None = None) -> Callable[[], None
         _release(gate, data)
         raise
     _release(gate)
-    held[key] = 1
-    _local.__dict__.setdefault("fds", {})[key] = data
-    return lambda: _drop(key)
+    held[key] = [1, data]
+    return lambda: _drop(held, key)
 
 
-def _drop(key: str) -> None:
-    held = _reads()
-    held[key] -= 1
-    if held[key] == 0:
+def _drop(held: dict[str, list], key: str) -> None:
+    entry = held[key]
+    entry[0] -= 1
+    if entry[0] == 0:
         del held[key]
-        _release(_local.fds.pop(key))
+        _release(entry[1])
 
 
 @contextmanager

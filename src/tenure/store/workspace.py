@@ -59,13 +59,15 @@ class Workspace:
 
     @contextmanager
     def analytics(
-        self, *, read_only: bool = False, what: str = "a tenure command"
+        self, *, read_only: bool = False, what: str = "a tenure command", rows: int = 0
     ) -> Iterator[duckdb.DuckDBPyConnection]:
         """The analytics store: read-only under the read lock, or open for
-        writing as ``what`` for a short block under the writers' and the
-        commit locks (readers wait for it; see :mod:`tenure.store.locks`)."""
+        writing as ``what`` for a short block under the writers' lock; a
+        block that writes more than ``analytics.SWAP_ROWS`` ``rows`` writes
+        a copy that replaces the store (see :mod:`tenure.store.locks`)."""
         if not read_only:
-            with analytics.writing(self.settings.analytics_path, what) as con:
+            path = self.settings.analytics_path
+            with analytics.writing(path, what, copy=rows > analytics.swap_rows()) as con:
                 yield con
             return
         con = analytics.connect(self.settings.analytics_path, read_only=True)
@@ -94,17 +96,20 @@ class Workspace:
                 )
 
     def _clear_partials(self) -> None:
-        """What a killed ingest left: its quarantine file under the temporary
-        name (``.csv.partial``) and its scratch database in ``.tmp``;
-        removed, unless their run is still going."""
+        """What a killed writer left: an ingest's quarantine file under its
+        temporary name (``.csv.partial``) and its scratch database, and a
+        copy of the store being written (see ``analytics.committing``);
+        removed, unless their run or process is still going."""
         going = {int(r["id"]) for r in self.ops.running_runs()}
         store = self.settings.store
-        left = [*self.settings.quarantine_dir.glob("*.partial"), *store.glob(".tmp/ingest-*")]
-        for path in left:
+        for path in [*self.settings.quarantine_dir.glob("*.partial"), *store.glob(".tmp/ingest-*")]:
             run = path.name.removeprefix("ingest-").split("-", 1)[0]
-            if run.isdigit() and int(run) in going:
-                continue
-            path.unlink(missing_ok=True)
+            if not (run.isdigit() and int(run) in going):
+                path.unlink(missing_ok=True)
+        for path in store.glob(".tmp/next-*"):
+            pid = path.name.split("-")[1]
+            if not (pid.isdigit() and _pid_alive(int(pid))):
+                path.unlink(missing_ok=True)
 
     def status(self) -> dict[str, Any]:
         return status(self.settings, self.ops)

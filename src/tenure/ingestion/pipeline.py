@@ -284,6 +284,7 @@ def _write(
                 writer.stub_customers(con, kind, time_field)
             checkpoint("rows staged")
             rows = writer.to_write(con, with_stubs)
+        progress("committing")
         with writer.committing(settings.analytics_path, scratch, rows=rows) as con:
             written = writer.commit(
                 con,

@@ -102,3 +102,35 @@ def test_writers_take_turns_and_a_waiting_one_says_for_whom(tmp_path, monkeypatc
     ]
     with locks.writing(tmp_path, "tenure predict", wait=0.2):  # free again
         pass
+
+
+def test_another_program_holding_the_file_is_named_after_a_few_tries(store, cli):
+    """A DuckDB shell or notebook with the file open for writing is outside
+    tenure's locks: tenure retries a moment, then says so plainly."""
+    import json
+    import subprocess
+    import sys
+
+    from tenure.config import load_settings
+    from tenure.store.workspace import Workspace
+
+    Workspace.open(load_settings(store=store)).close()
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import duckdb, sys; c = duckdb.connect(sys.argv[1]); print('ready', flush=True); "
+         "sys.stdin.readline()", str(store / "analytics.duckdb")],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        out = cli("status", "--store", str(store), "--json")
+    finally:
+        holder.communicate("\n", timeout=60)
+    assert out.code == 1
+    error = json.loads(out.out)["error"]
+    assert error["code"] == "store_busy"
+    assert (
+        error["message"] == f"the store {store / 'analytics.duckdb'} is in use by another process."
+    )
+    assert "close it there" in error["hint"]
+    assert cli("status", "--store", str(store), "--json").code == 0  # free again

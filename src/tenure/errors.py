@@ -13,6 +13,8 @@
     ├── ConfigError                  settings, paths or store versions are wrong
     │   ├── StoreVersionError        the store was written by another schema
     │   └── NotFoundError            no such user, API key or customer (HTTP 404)
+    ├── StoreBusyError               the store is being written just now; try again
+    │                                after ``retry_after`` seconds (HTTP 503)
     ├── NotFittedError               a model was asked to predict before fit
     ├── ConvergenceError             a model fit did not converge
     ├── MissingExtraError (ImportError)  an optional install is needed
@@ -134,6 +136,17 @@ class ConfigError(TenureError):
 
 class StoreVersionError(ConfigError):
     code = "store_version"
+
+
+class StoreBusyError(TenureError):
+    """A wait for the store ran out: a commit, another writer or another
+    program held it. Temporary, unlike a ConfigError."""
+
+    code = "store_busy"
+
+    def __init__(self, what: str, *, retry_after: int = 1, **fields: Any) -> None:
+        self.retry_after = retry_after
+        super().__init__(what, **fields)
 
 
 class NotFittedError(TenureError):

@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -93,6 +94,64 @@ def test_kill_9_at_a_point_before_the_commit_leaves_the_store_unchanged(seeded, 
     assert list(store.glob("quarantine/*.csv")) == []
     # the next command sees that the run was interrupted
     assert _last_run(store)["status"] == "interrupted"
+
+
+def test_kill_9_as_a_written_copy_is_about_to_replace_the_store_leaves_it_unchanged(seeded):
+    """A large ingest writes a copy of the store and swaps it in; killed just
+    before the swap, the store is as it was, and the copy goes on next open."""
+    store, orders = seeded
+    before = _snapshot(store)
+    done = _ingest(store, orders, TENURE_FAULT_AT="swap", TENURE_SWAP_ROWS="0")
+    assert done.returncode == -signal.SIGKILL, done.stderr
+    assert len(list(store.glob(".tmp/next-*.duckdb"))) == 1
+    assert _snapshot(store) == before
+    assert _last_run(store)["status"] == "interrupted"
+    assert list(store.glob(".tmp/next-*")) == []
+
+
+def test_the_same_ingest_through_a_copy_of_the_store_writes_the_same(seeded, complete):
+    store, orders = seeded
+    done = _ingest(store, orders, TENURE_SWAP_ROWS="0")
+    assert done.returncode == 0, done.stderr
+    after = _snapshot(store)
+    assert after[:2] == complete[:2]
+    assert after[2][0] == complete[2][0]
+    assert list(store.glob(".tmp/*.duckdb*")) == []
+
+
+def test_a_partial_quarantine_file_of_a_killed_run_is_removed_on_the_next_open(seeded):
+    store, orders = seeded
+    done = _ingest(store, orders, TENURE_FAULT_AT="before commit")
+    assert done.returncode == -signal.SIGKILL, done.stderr
+    # the rejected row's file, never published, and the run's scratch database
+    assert len(list(store.glob("quarantine/*.csv.partial"))) == 1
+    assert list(store.glob(".tmp/ingest-*.duckdb"))
+    Workspace.open(load_settings(store=store)).close()
+    assert list(store.glob("quarantine/*")) == []
+    assert list(store.glob(".tmp/ingest-*")) == []
+
+
+def test_the_partial_file_of_a_run_still_going_is_kept(seeded, tmp_path):
+    store, orders = seeded
+    release = tmp_path / "release"
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("TENURE_FAULT")}
+    going = subprocess.Popen(
+        [sys.executable, "-m", "tenure", "ingest", "orders", str(orders), "--store", str(store)],
+        env={**environ, "TENURE_FAULT_AT": "rows staged", "TENURE_FAULT_SIGNAL": "PAUSE",
+             "TENURE_FAULT_RELEASE": str(release)},
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        while not Path(f"{release}.reached").exists():
+            assert going.poll() is None, going.communicate()[1]
+            time.sleep(0.01)  # waiting for the ingest to get there
+        Workspace.open(load_settings(store=store)).close()
+        assert len(list(store.glob("quarantine/*.csv.partial"))) == 1
+    finally:
+        release.touch()
+        _, err = going.communicate(timeout=300)
+    assert going.returncode == 0, err
+    assert len(list(store.glob("quarantine/*.csv"))) == 1
 
 
 def test_kill_9_after_the_commit_leaves_the_whole_import(seeded, complete):

@@ -71,11 +71,11 @@ def after_ingest(settings: Settings, result: IngestResult) -> Refreshed:
     the committed ingest ``result``."""
     if not settings.analytics_path.exists() or result.ingest_id is None:
         return Refreshed(False, settings.timezone, None)
-    con = analytics.connect(settings.analytics_path)
-    try:
-        rebuilt = summary.ensure(con, settings.timezone, result.ingest_id)
-    finally:
-        con.close()
+    with analytics.connect(settings.analytics_path, read_only=True) as con:
+        rebuilt = summary.current(con) != settings.timezone
+    if rebuilt:
+        with analytics.writing(settings.analytics_path, "tenure ingest (customer summary)") as con:
+            summary.ensure(con, settings.timezone, result.ingest_id)
     changed = result.inserted + result.updated > 0
     scored = None
     if rebuilt or (changed and result.kind in _SCORED_KINDS):

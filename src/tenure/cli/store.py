@@ -107,13 +107,10 @@ def migrate(store: StoreOption = None, json_: JsonOption = False) -> None:
         raise no_store_error(settings.store)
     from tenure.store import summary
 
-    con = analytics.connect(settings.analytics_path)
-    try:
+    with analytics.writing(settings.analytics_path, "tenure migrate") as con:
         a_before, a_after = analytics.migrate(con)
         # the customer summary of a store from before it, or of another time zone
         rebuilt = summary.ensure(con, settings.timezone)
-    finally:
-        con.close()
     o_before, o_after = OpsStore.migrate(settings.ops_database_url)
     report = {
         "store": str(settings.store),

@@ -13,6 +13,7 @@ True
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
@@ -29,7 +30,7 @@ from tenure.ingestion import flags, quarantine, sources
 from tenure.ingestion import mapping as mapping_mod
 from tenure.ingestion.validate import build_checked
 from tenure.sqltext import lit, q
-from tenure.store import writer
+from tenure.store import locks, writer
 from tenure.store.analytics import scalar
 from tenure.store.workspace import Workspace, removed_if_failed
 
@@ -152,15 +153,44 @@ def _run(
     )
     max_errors = opts["max_errors"] if opts["max_errors"] is not None else settings.max_errors
     name = sources.describe(source, opts["table"], opts["query"])
-    run_id = ws.ops.start_run(kind.name, name)
-    result = IngestResult(kind.name, name, ingest_id=run_id)
     tmp = settings.store / ".tmp"
     tmp.mkdir(exist_ok=True)
+    # one writer at a time; readers go on reading the last committed version
+    with locks.writing(settings.store, f"tenure ingest {kind.name} {name}"):
+        chosen = {
+            "tz": tz, "date_format": date_format, "date_order": date_order,
+            "default_currency": default_currency, "create": create, "max_errors": max_errors,
+            "wanted": wanted,
+        }  # fmt: skip
+        return _write(ws, kind, source, name, tmp, chosen, opts, progress=progress, started=started)
+
+
+def _write(
+    ws: Workspace,
+    kind: Kind,
+    source: Any,
+    name: str,
+    tmp: Path,
+    chosen: dict[str, Any],
+    opts: dict[str, Any],
+    *,
+    progress: Progress,
+    started: float,
+) -> IngestResult:
+    """The ingest proper, under the writers' lock: everything but the commit
+    is done beside the store (read-only, see :func:`writer.staging`); the
+    store is open for writing only for :func:`writer.commit`."""
+    settings: Settings = ws.settings
+    wanted = chosen["wanted"]
+    option = wanted.options.get
+    tz, date_format, date_order = chosen["tz"], chosen["date_format"], chosen["date_order"]
+    default_currency = chosen["default_currency"]
+    create, max_errors = chosen["create"], chosen["max_errors"]
+    run_id = ws.ops.start_run(kind.name, name)
+    result = IngestResult(kind.name, name, ingest_id=run_id)
+    scratch = tmp / f"ingest-{run_id}-{os.getpid()}.duckdb"
     try:
-        with ws.analytics() as con:
-            con.execute(f"SET temp_directory = '{tmp.as_posix()}'")
-            con.execute("SET memory_limit = '2GB'")
-            con.execute("SET preserve_insertion_order = true")
+        with writer.staging(settings.analytics_path, scratch) as con:
             _check_timezone(con, tz)
             progress("reading")
             src = sources.read(
@@ -253,6 +283,9 @@ def _run(
                 time_field = next((f.name for f in kind.fields if f.type == "timestamp"), None)
                 writer.stub_customers(con, kind, time_field)
             checkpoint("rows staged")
+            rows = writer.to_write(con, with_stubs)
+        progress("committing")
+        with writer.committing(settings.analytics_path, scratch, rows=rows) as con:
             written = writer.commit(
                 con,
                 kind,
@@ -263,15 +296,15 @@ def _run(
                 if adopted
                 else None,
             )
-            if adopted:
-                ws.settings = replace(ws.settings, reporting_currency=adopted)
-            checkpoint("after commit")
-            if pending:
-                pending.publish()
-            result.inserted = written.inserted
-            result.updated = written.updated
-            result.unchanged = written.unchanged
-            result.customers_created = written.customers_created
+        if adopted:
+            ws.settings = replace(ws.settings, reporting_currency=adopted)
+        checkpoint("after commit")
+        if pending:
+            pending.publish()
+        result.inserted = written.inserted
+        result.updated = written.updated
+        result.unchanged = written.unchanged
+        result.customers_created = written.customers_created
     except TenureError as exc:
         _finish(ws, run_id, result, started, "failed", message=str(exc))
         raise
@@ -294,6 +327,9 @@ def _run(
         # the history says so, with the reason, instead of "interrupted" later
         _finish(ws, run_id, result, started, "failed", message=f"{type(exc).__name__}: {exc}")
         raise
+    finally:
+        for leftover in (scratch, scratch.with_name(scratch.name + ".wal")):
+            leftover.unlink(missing_ok=True)
     _finish(ws, run_id, result, started, "succeeded")
     return result
 

@@ -162,7 +162,7 @@ def _insert_fit(con: duckdb.DuckDBPyConnection, record: dict[str, Any]) -> tuple
 
 def save_fit(settings: Settings, record: dict[str, Any]) -> dict[str, Any]:
     """Keep one fit; adds ``fit_id`` and ``model_version`` to the record."""
-    with Workspace.open(settings, create=False) as ws, ws.analytics() as con:
+    with Workspace.open(settings, create=False) as ws, ws.analytics(what="tenure fit") as con:
         con.execute("BEGIN")
         try:
             _insert_fit(con, record)
@@ -199,7 +199,10 @@ def save_scores(
 ) -> None:
     """Keep both fits and replace the scores, all in one transaction."""
     frame = _score_rows(scores)
-    with Workspace.open(settings, create=False) as ws, ws.analytics() as con:
+    with (
+        Workspace.open(settings, create=False) as ws,
+        ws.analytics(what="tenure predict", rows=len(frame)) as con,
+    ):
         con.execute("BEGIN")
         try:
             purchase_id, version = _insert_fit(con, purchase_fit)
@@ -240,7 +243,10 @@ def replace_scores_of(
     so does one missing from the table ``customers`` when named (whose every
     order went to another customer)."""
     frame = _score_rows(scores)
-    with Workspace.open(settings, create=False) as ws, ws.analytics() as con:
+    with (
+        Workspace.open(settings, create=False) as ws,
+        ws.analytics(what="tenure ingest (scores)", rows=len(frame)) as con,
+    ):
         con.execute("BEGIN")
         try:
             con.register("_ids", ids)
@@ -304,7 +310,10 @@ def save_fit_and_table(
     customer or subscription, stamped with the fit's id, version, date and
     as-of date), in one transaction: an interrupted run leaves the previous
     table."""
-    with Workspace.open(settings, create=False) as ws, ws.analytics() as con:
+    with (
+        Workspace.open(settings, create=False) as ws,
+        ws.analytics(what="tenure fit", rows=len(frame)) as con,
+    ):
         con.execute("BEGIN")
         try:
             fit_id, version = _insert_fit(con, record)

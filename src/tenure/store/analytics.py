@@ -7,13 +7,21 @@ transaction per ingest, so an interrupted command leaves it as it was.
 
 from __future__ import annotations
 
+import os
+import shutil
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
 
 from tenure._version import __version__
 from tenure.datamodel import KINDS, stored_columns
-from tenure.errors import ConfigError, StoreVersionError
+from tenure.errors import ConfigError, StoreBusyError, StoreVersionError
+from tenure.faults import checkpoint
+from tenure.store import locks
 from tenure.store.missing import no_store_error
 
 SCHEMA_VERSION = 1
@@ -28,26 +36,188 @@ def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None)
     return rows[0][0] if rows else None
 
 
-def connect(path: Path | str, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """A DuckDB connection in UTC, with a clear message when the file is busy."""
-    try:
-        con = duckdb.connect(str(path), read_only=read_only)
-    except duckdb.IOException as exc:
-        text = str(exc)
-        if "lock" in text.lower():
-            raise ConfigError(
+# how long an open waits for a DuckDB file lock held outside tenure's own
+# locks (another program, or a tenure without them) before saying so
+FOREIGN_WAIT = 3.0
+
+
+# the name of the store in a connection from :func:`attached`
+ATTACHED = "store"
+
+
+def _open(path: Path | str, read_only: bool, *, attach: bool = False) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection in UTC, retried a moment while another program
+    holds the file, then refused with a clear message. With ``attach``, an
+    in-memory database with the store attached read-only as ``store``."""
+    deadline = time.monotonic() + FOREIGN_WAIT
+    while True:
+        try:
+            if attach:
+                con = duckdb.connect()
+                try:
+                    con.execute(f"ATTACH '{_quoted(path)}' AS {ATTACHED} (READ_ONLY)")
+                except BaseException:
+                    con.close()
+                    raise
+            else:
+                con = duckdb.connect(str(path), read_only=read_only)
+            break
+        except duckdb.IOException as exc:
+            text = str(exc)
+            if "lock" not in text.lower():
+                raise ConfigError(f"cannot open the store {path}: {text}") from None
+            if time.monotonic() < deadline:
+                time.sleep(0.05)
+                continue
+            raise StoreBusyError(
                 f"the store {path} is in use by another process.",
-                hint="Wait for the other tenure command to finish, then try again.",
+                hint="Another program (a DuckDB shell, a notebook) has the file open: close "
+                "it there, then try again. tenure's own commands wait for each other.",
+                retry_after=int(FOREIGN_WAIT),
             ) from None
-        raise ConfigError(f"cannot open the store {path}: {text}") from None
-    except duckdb.Error as exc:
-        raise ConfigError(
-            f"{path} is not a tenure analytics store ({exc}).",
-            hint="Point --store at a tenure workspace folder, or at an empty folder.",
-        ) from None
+        except duckdb.Error as exc:
+            raise ConfigError(
+                f"{path} is not a tenure analytics store ({exc}).",
+                hint="Point --store at a tenure workspace folder, or at an empty folder.",
+            ) from None
     con.execute("SET TimeZone = 'UTC'")
     con.execute("SET enable_progress_bar = false")
     return con
+
+
+def _quoted(path: Path | str) -> str:
+    return str(path).replace("'", "''")
+
+
+def attached(path: Path | str) -> duckdb.DuckDBPyConnection:
+    """A connection of its own (not shared with other readers of the file in
+    this process) with the store attached read-only as ``store``: for work
+    beside the store, such as an ingest's staging. Take the read lock
+    first."""
+    return _open(path, True, attach=True)
+
+
+class ReadConnection:
+    """A read-only DuckDB connection that holds the store's read lock (see
+    :mod:`tenure.store.locks`) until it is closed; otherwise used as the
+    connection itself."""
+
+    __slots__ = ("_con", "_release")
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, release) -> None:
+        self._con = con
+        self._release = release
+
+    def __getattr__(self, name: str):
+        return getattr(self._con, name)
+
+    def close(self) -> None:
+        release, self._release = self._release, None
+        try:
+            self._con.close()
+        finally:
+            if release is not None:
+                release()
+
+    def __enter__(self) -> ReadConnection:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        if self._release is not None:
+            self.close()
+
+
+def connect(path: Path | str, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """A connection to the analytics store at ``path``, in UTC.
+
+    Read-only, it holds the store's read lock until closed, so it waits for
+    a commit in progress (and raises StoreBusyError when that takes too
+    long). For writing, use :func:`writing`, which takes the writers' and
+    the commit locks first.
+    """
+    if not read_only:
+        return _open(path, False)
+    release = locks.acquire_read(Path(path).parent)
+    try:
+        con = _open(path, True)
+    except BaseException:
+        release()
+        raise
+    return ReadConnection(con, release)  # type: ignore[return-value]
+
+
+# from this many rows to write on, a writer works on a copy of the store and
+# swaps it in: readers then wait for a rename, not for the rows to be written
+# (measured on 2 busy cores: in place, 10k new orders held readers 0.3 s,
+# 50k 0.7 s, 200k 1.2 s, 2M 5 s; through a copy, 8 to 110 ms whatever the
+# size). A copy costs the store's size in disk writes and room, outside any
+# pause, which for small writes to a large store is the worse trade.
+SWAP_ROWS = 20_000
+
+
+def swap_rows() -> int:
+    """:data:`SWAP_ROWS`, or ``TENURE_SWAP_ROWS`` (tests take both ways with little data)."""
+    return int(os.environ.get("TENURE_SWAP_ROWS") or SWAP_ROWS)
+
+
+@contextmanager
+def writing(
+    path: Path | str, what: str, *, copy: bool = False
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The store at ``path`` open for writing, for a short block: ``what``
+    (say ``tenure predict``) queues behind other writers; see
+    :func:`committing` for ``copy``."""
+    store = Path(path).parent
+    with locks.writing(store, what), committing(path, copy=copy) as con:
+        yield con
+
+
+@contextmanager
+def committing(path: Path | str, *, copy: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The store open for writing, for a writer that holds the writers' lock
+    (an ingest). In place, the block holds the commit lock: readers wait for
+    all of it. With ``copy``, the block writes a copy of the store while
+    readers go on reading the original, and the copy replaces it under the
+    commit lock when the block ends without an error: readers wait only for
+    that rename."""
+    path = Path(path)
+    store = path.parent
+    if not copy:
+        with locks.committing(store):
+            con = _open(path, False)
+            try:
+                yield con
+            finally:
+                con.close()
+        return
+    _fold_wal(path)
+    target = store / ".tmp" / f"next-{os.getpid()}-{threading.get_ident()}.duckdb"
+    target.parent.mkdir(exist_ok=True)
+    try:
+        shutil.copyfile(path, target)
+        shutil.copymode(path, target)
+        con = _open(target, False)
+        try:
+            yield con
+        finally:
+            con.close()  # a checkpoint: the copy holds every change, and no WAL
+        with locks.committing(store):
+            checkpoint("swap")
+            os.replace(target, path)
+    finally:
+        for leftover in (target, target.with_name(target.name + ".wal")):
+            leftover.unlink(missing_ok=True)
+
+
+def _fold_wal(path: Path) -> None:
+    """A write-ahead log left by a writer that died after its commit belongs
+    to the file: fold it in before the file is copied."""
+    if Path(f"{path}.wal").exists():
+        with locks.committing(path.parent):
+            _open(path, False).close()
 
 
 def create_schema(con: duckdb.DuckDBPyConnection, reporting_currency: str) -> None:

@@ -193,14 +193,7 @@ def refresh(con: duckdb.DuckDBPyConnection, kind: str, ingest_id: int) -> None:
         return
     if kind == "orders":
         touched = f"SELECT customer_id FROM orders WHERE _ingest_id = {int(ingest_id)}"
-        earlier = _earlier_customers(con)
-        if earlier is not None:
-            con.register("_summary_earlier_rows", earlier)
-            con.execute(
-                "CREATE OR REPLACE TEMP TABLE _summary_earlier AS "
-                "SELECT * FROM _summary_earlier_rows"
-            )
-            con.unregister("_summary_earlier_rows")
+        if _has_temp(con, "_summary_earlier"):
             touched += " UNION SELECT customer_id FROM _summary_earlier"
     elif kind == "order_items":
         touched = (
@@ -221,27 +214,22 @@ def refresh(con: duckdb.DuckDBPyConnection, kind: str, ingest_id: int) -> None:
     con.execute("DROP TABLE _summary_touched")
 
 
-def _earlier_customers(con: duckdb.DuckDBPyConnection):
-    """The customers the orders this ingest changed belonged to before it.
+def before_write(con: duckdb.DuckDBPyConnection, kind: str) -> None:
+    """Called by the writer before it replaces changed rows, in the same
+    transaction: keep the customers the changed orders belong to now, so
+    that :func:`refresh` recomputes an order's earlier customer too."""
+    con.execute("DROP TABLE IF EXISTS _summary_earlier")
+    if kind != "orders":
+        return
+    con.execute(
+        "CREATE TEMP TABLE _summary_earlier AS SELECT DISTINCT o.customer_id FROM orders o "
+        "JOIN merged m ON o.order_id = m.order_id WHERE m._exists AND m._hash <> m._old_hash"
+    )
 
-    The writer has replaced those rows already; a second connection to the
-    same database still sees the committed store, where they are as before."""
-    has_merged = con.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE temporary AND table_name = 'merged'"
-    ).fetchall()[0][0]
-    if not has_merged:
-        return None
-    keys = con.sql(
-        "SELECT DISTINCT order_id FROM merged WHERE _exists AND _hash <> _old_hash"
-    ).to_arrow_table()
-    if keys.num_rows == 0:
-        return None
-    before = con.cursor()
-    try:
-        before.register("_summary_keys", keys)
-        return before.sql(
-            "SELECT DISTINCT o.customer_id FROM orders o JOIN _summary_keys k "
-            "ON o.order_id = k.order_id"
-        ).to_arrow_table()
-    finally:
-        before.close()
+
+def _has_temp(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    return bool(
+        con.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE temporary AND table_name = ?", [name]
+        ).fetchall()[0][0]
+    )

@@ -35,6 +35,7 @@ class Workspace:
         self.settings = settings
         self.ops = ops
         self._reconcile_runs()
+        self._clear_partials()
 
     @classmethod
     def open(
@@ -54,47 +55,26 @@ class Workspace:
             store.mkdir(parents=True, mode=0o700)  # customers' data: the owner's only
         fresh = not settings.analytics_path.exists()
         hint = f" --store {store}"
-        con = analytics.connect(settings.analytics_path)
-        try:
-            if analytics.has_schema(con):
-                analytics.check_version(con, settings.analytics_path, hint)
-                stored = analytics.meta(con).get("reporting_currency") or DEFAULT_CURRENCY
-                wanted = settings.reporting_currency
-                if wanted and wanted != stored:
-                    raise ConfigError(
-                        f"the store {store} reports in {stored}, but the settings ask for "
-                        f"{wanted}.",
-                        hint=f"Drop --reporting-currency (the store's own is used), or start a "
-                        f"new store for {wanted} with --store.",
-                    )
-                settings = replace(settings, reporting_currency=stored)
-            elif create:
-                chosen = settings.reporting_currency is not None
-                settings = replace(
-                    settings, reporting_currency=settings.reporting_currency or DEFAULT_CURRENCY
-                )
-                con.execute("BEGIN")
-                analytics.create_schema(con, settings.reporting_currency)
-                # a store whose currency nobody chose takes that of its first data
-                # (see tenure.ingestion.pipeline)
-                con.execute(
-                    "INSERT INTO _tenure_meta VALUES ('reporting_currency_chosen', ?) "
-                    "ON CONFLICT DO NOTHING",
-                    ["yes" if chosen else "no"],
-                )
-                con.execute("COMMIT")
-            else:
-                raise no_store_error(store)
-        finally:
-            con.close()
+        settings = _checked(settings, create=create, hint=hint)
         ops = OpsStore.open(settings.ops_database_url, create=create, store_hint=hint)
         if fresh:
             _owner_only(store, made)
         return cls(settings, ops)
 
     @contextmanager
-    def analytics(self, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-        con = analytics.connect(self.settings.analytics_path, read_only=read_only)
+    def analytics(
+        self, *, read_only: bool = False, what: str = "a tenure command", rows: int = 0
+    ) -> Iterator[duckdb.DuckDBPyConnection]:
+        """The analytics store: read-only under the read lock, or open for
+        writing as ``what`` for a short block under the writers' lock; a
+        block that writes more than ``analytics.SWAP_ROWS`` ``rows`` writes
+        a copy that replaces the store (see :mod:`tenure.store.locks`)."""
+        if not read_only:
+            path = self.settings.analytics_path
+            with analytics.writing(path, what, copy=rows > analytics.swap_rows()) as con:
+                yield con
+            return
+        con = analytics.connect(self.settings.analytics_path, read_only=True)
         try:
             yield con
         finally:
@@ -106,7 +86,7 @@ class Workspace:
         stale = [r for r in self.ops.running_runs() if not _pid_alive(r.get("pid"))]
         if not stale:
             return
-        with self.analytics(read_only=False) as con:
+        with self.analytics(read_only=True) as con:
             committed = {
                 int(row[0])
                 for row in con.execute("SELECT ingest_id FROM _ingest_batches").fetchall()
@@ -118,6 +98,22 @@ class Workspace:
                 self.ops.finish_run(
                     run["id"], "interrupted", message="the process stopped before committing"
                 )
+
+    def _clear_partials(self) -> None:
+        """What a killed writer left: an ingest's quarantine file under its
+        temporary name (``.csv.partial``) and its scratch database, and a
+        copy of the store being written (see ``analytics.committing``);
+        removed, unless their run or process is still going."""
+        going = {int(r["id"]) for r in self.ops.running_runs()}
+        store = self.settings.store
+        for path in [*self.settings.quarantine_dir.glob("*.partial"), *store.glob(".tmp/ingest-*")]:
+            run = path.name.removeprefix("ingest-").split("-", 1)[0]
+            if not (run.isdigit() and int(run) in going):
+                path.unlink(missing_ok=True)
+        for path in store.glob(".tmp/next-*"):
+            pid = path.name.split("-")[1]
+            if not (pid.isdigit() and _pid_alive(int(pid))):
+                path.unlink(missing_ok=True)
 
     def status(self) -> dict[str, Any]:
         return status(self.settings, self.ops)
@@ -156,6 +152,53 @@ def _owner_only(store: Path, folder: bool) -> None:
         (store / sub).mkdir(mode=0o700, exist_ok=True)
     for path in store.iterdir():
         path.chmod(0o700 if path.is_dir() else 0o600)
+
+
+def _checked(settings: Settings, *, create: bool, hint: str) -> Settings:
+    """The settings with the store's reporting currency, after checking the
+    analytics store's version (read-only: the server may be reading it); a
+    missing schema is created when ``create``, as the one writer."""
+    path = settings.analytics_path
+    if path.exists():
+        con = analytics.connect(path, read_only=True)
+        try:
+            found = analytics.has_schema(con)
+            if found:
+                analytics.check_version(con, path, hint)
+                stored = analytics.meta(con).get("reporting_currency") or DEFAULT_CURRENCY
+        finally:
+            con.close()
+        if found:
+            wanted = settings.reporting_currency
+            if wanted and wanted != stored:
+                raise ConfigError(
+                    f"the store {settings.store} reports in {stored}, but the settings ask "
+                    f"for {wanted}.",
+                    hint=f"Drop --reporting-currency (the store's own is used), or start a "
+                    f"new store for {wanted} with --store.",
+                )
+            return replace(settings, reporting_currency=stored)
+    if not create:
+        raise no_store_error(settings.store)
+    chosen = settings.reporting_currency is not None
+    with analytics.writing(path, "tenure (creating the store)") as con:
+        if analytics.has_schema(con):  # another command created it meanwhile
+            created = True
+        else:
+            created = False
+            con.execute("BEGIN")
+            analytics.create_schema(con, settings.reporting_currency or DEFAULT_CURRENCY)
+            # a store whose currency nobody chose takes that of its first data
+            # (see tenure.ingestion.pipeline)
+            con.execute(
+                "INSERT INTO _tenure_meta VALUES ('reporting_currency_chosen', ?) "
+                "ON CONFLICT DO NOTHING",
+                ["yes" if chosen else "no"],
+            )
+            con.execute("COMMIT")
+    if created:
+        return _checked(settings, create=False, hint=hint)
+    return replace(settings, reporting_currency=settings.reporting_currency or DEFAULT_CURRENCY)
 
 
 def _pid_alive(pid: int | None) -> bool:

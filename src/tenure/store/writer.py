@@ -6,19 +6,35 @@ hash of its stored values and replaced only when something changed. Fields
 the source did not map keep their stored value. Everything, including the
 customers created for unknown ids and the batch record, commits in one
 transaction.
+
+Two connections do it, so that readers of the store wait only for the
+commit itself (see :mod:`tenure.store.locks`):
+
+* :func:`staging` reads the store read-only, beside a scratch database
+  file: :func:`prepare` and :func:`stub_customers` build ``merged`` and
+  ``stubs`` there, as the rows would be stored;
+* :func:`committing` opens the store for writing under the commit lock,
+  with ``merged`` and ``stubs`` reachable under those names, and
+  :func:`commit` writes them in one transaction.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import duckdb
 
 from tenure.datamodel import KINDS, Kind, stored_columns
 from tenure.faults import checkpoint
-from tenure.sqltext import q
-from tenure.store import summary
+from tenure.sqltext import lit, q
+from tenure.store import analytics, locks, summary
 from tenure.store.analytics import scalar
+
+# where the staged rows live: the scratch database, attached under this name
+STAGED = "staged"
 
 # value given to a field when a new row does not carry it
 DEFAULTS = {("orders", "status"): "'completed'", ("order_items", "quantity"): "1"}
@@ -67,17 +83,17 @@ def prepare(con: duckdb.DuckDBPyConnection, kind: Kind, mapped: set[str]) -> Non
         f"FROM accepted a LEFT JOIN {q(kind.name)} e ON {key_join}"
     )
     con.execute(
-        "CREATE OR REPLACE TEMP TABLE merged AS SELECT *, "
+        f"CREATE OR REPLACE TABLE {STAGED}.merged AS SELECT *, "
         f"hash({', '.join(q(c) for c in cols)}) AS _hash FROM merged0"
     )
     con.execute("DROP TABLE merged0")
 
 
-def counts(con: duckdb.DuckDBPyConnection) -> tuple[int, int, int]:
+def counts(con: duckdb.DuckDBPyConnection, table: str = "merged") -> tuple[int, int, int]:
     row = con.execute(
         "SELECT count(*) FILTER (WHERE NOT _exists), "
         "count(*) FILTER (WHERE _exists AND _hash <> _old_hash), "
-        "count(*) FILTER (WHERE _exists AND _hash = _old_hash) FROM merged"
+        f"count(*) FILTER (WHERE _exists AND _hash = _old_hash) FROM {table}"
     ).fetchall()[0]
     return int(row[0]), int(row[1]), int(row[2])
 
@@ -86,10 +102,57 @@ def stub_customers(con: duckdb.DuckDBPyConnection, kind: Kind, time_field: str |
     """``stubs``: customer ids the accepted rows name that the store lacks."""
     first = f"min({q(time_field)})" if time_field else "CAST(NULL AS TIMESTAMP)"
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE stubs AS SELECT customer_id, {first} AS created_at, "
+        f"CREATE OR REPLACE TABLE {STAGED}.stubs AS SELECT customer_id, {first} AS created_at, "
         "min(_line) AS _line FROM accepted a WHERE customer_id IS NOT NULL AND NOT EXISTS "
         "(SELECT 1 FROM customers c WHERE c.customer_id = a.customer_id) GROUP BY customer_id"
     )
+
+
+def _settings(con: duckdb.DuckDBPyConnection, workdir: Path) -> None:
+    con.execute(f"SET temp_directory = {lit(workdir.as_posix())}")
+    con.execute("SET memory_limit = '2GB'")
+    con.execute("SET preserve_insertion_order = true")
+
+
+@contextmanager
+def staging(path: Path, scratch: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A connection whose tables are the store's at ``path``, read-only and
+    under the read lock, and whose ``staged`` database is the new file
+    ``scratch``; temp tables spill to the scratch file's folder."""
+    with locks.reading(path.parent):
+        con = analytics.attached(path)
+        try:
+            _settings(con, scratch.parent)
+            con.execute(f"ATTACH {lit(str(scratch))} AS {STAGED}")
+            con.execute(f"USE {analytics.ATTACHED}")
+            yield con
+        finally:
+            con.close()
+
+
+def to_write(con: duckdb.DuckDBPyConnection, with_stubs: bool) -> int:
+    """The rows a commit of what :func:`staging` staged writes."""
+    inserted, updated, _ = counts(con, f"{STAGED}.merged")
+    stubs = scalar(con, f"SELECT count(*) FROM {STAGED}.stubs") if with_stubs else 0
+    return inserted + updated + int(stubs)
+
+
+@contextmanager
+def committing(path: Path, scratch: Path, *, rows: int) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The store at ``path`` open for writing, with the rows staged in
+    ``scratch`` reachable as ``merged`` and ``stubs``: the connection
+    :func:`commit` runs in. Up to ``analytics.SWAP_ROWS`` rows to write, in
+    place under the commit lock; more are written to a copy of the store
+    that replaces it (see :func:`tenure.store.analytics.committing`)."""
+    with analytics.committing(path, copy=rows > analytics.swap_rows()) as con:
+        _settings(con, scratch.parent)
+        con.execute(f"ATTACH {lit(str(scratch))} AS {STAGED} (READ_ONLY)")
+        staged = con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE database_name = ?", [STAGED]
+        ).fetchall()
+        for (table,) in staged:
+            con.execute(f"CREATE TEMP VIEW {q(table)} AS SELECT * FROM {STAGED}.{q(table)}")
+        yield con
 
 
 def commit(
@@ -111,6 +174,7 @@ def commit(
     con.execute("BEGIN TRANSACTION")
     try:
         if updated:
+            summary.before_write(con, kind.name)
             con.execute(
                 f"DELETE FROM {q(kind.name)} USING merged m WHERE {key_match} "
                 "AND m._exists AND m._hash <> m._old_hash"

@@ -17,7 +17,7 @@ from tenure.access.apikeys import KeyCache
 from tenure.access.sessions import SessionCache
 from tenure.config import Settings, load_settings
 from tenure.errors import ConfigError
-from tenure.web import errors
+from tenure.web import errors, storelock
 from tenure.web.cache import PageCache
 from tenure.web.routes import (
     admin,
@@ -91,7 +91,8 @@ def create_app(
     app.state.ops = ops
     app.state.secret = secret
     app.state.demo = demo
-    app.state.store_lock = StoreLock()
+    storelock.configure()
+    app.state.store_lock = StoreLock(settings.store)
     app.state.cache = PageCache(size=256)  # tables, pages, documents
     app.state.answers = PageCache(size=4096, max_bytes=64 * 2**20)  # JSON bodies
     app.state.keys = KeyCache()

@@ -2,10 +2,13 @@
 
 Numbers only change when the store does, so an answer is kept under its
 question and the store's :func:`data_version`, and a repeated request is
-answered from memory. Two ways in:
+answered from memory, without touching the store: not even while another
+process commits to it. The version counts commits (a small file each
+commit bumps, see :mod:`tenure.store.locks`), so a commit by a ``tenure``
+command beside the server makes the next request recompute. Two ways in:
 
 * :func:`cached`, from a worker thread: the kept value, or ``compute()``
-  run under the store's read lock;
+  run under the store's read lock, kept under the version read inside it;
 * :func:`kept` and :func:`kept_json`, from the event loop: a kept answer
   is returned at once, without a thread; only a computation goes to a
   worker thread. Under load this is most requests, and it keeps them off
@@ -25,15 +28,17 @@ from starlette.concurrency import run_in_threadpool
 
 from tenure.config import Settings
 from tenure.jsondoc import dumps
+from tenure.store import locks
 
 _MISSING = object()
 
 
 def data_version(settings: Settings) -> tuple[int, ...]:
     """Changes whenever the analytics store is written (an ingest, a fit):
-    the modification times of its file and write-ahead log."""
+    its commit counter, and the modification times of its file and
+    write-ahead log (for a write made outside tenure's locks)."""
     path = os.fspath(settings.analytics_path)
-    out = []
+    out = [locks.version(settings.store)]
     for p in (path, path + ".wal"):
         try:
             out.append(os.stat(p).st_mtime_ns)
@@ -104,20 +109,23 @@ def _key(request: Any, what: tuple) -> tuple:
     return (*what, data_version(request.app.state.settings))
 
 
-def _locked(request: Any, compute: Callable[[], Any]) -> Callable[[], Any]:
-    def under_lock() -> Any:
-        with request.app.state.store_lock.read():
-            return compute()
-
-    return under_lock
+def _computed(request: Any, cache: PageCache, what: tuple, compute: Callable[[], Any]) -> Any:
+    """``compute()`` under the store's read lock, kept under the version
+    read inside it: what it reads is that version, even when a commit
+    happened since the request looked in the cache."""
+    with request.app.state.store_lock.read():
+        return cache.get(_key(request, what), compute)
 
 
 def cached(request: Any, what: tuple, compute: Callable[[], Any]) -> Any:
     """``compute()``, kept in the app's cache under ``what`` until the store
-    changes. The computation reads the store under the server's read lock,
-    so it must not call :func:`cached` itself (a read lock taken twice by
-    one thread waits forever behind a waiting write)."""
-    return request.app.state.cache.get(_key(request, what), _locked(request, compute))
+    changes. The computation reads the store under the read lock (re-entrant
+    within a thread, so it may call :func:`cached` itself)."""
+    cache = request.app.state.cache
+    found = cache.peek(_key(request, what))
+    if found is not _MISSING:
+        return found
+    return _computed(request, cache, what, compute)
 
 
 async def kept(
@@ -129,14 +137,14 @@ async def kept(
     cache: PageCache | None = None,
 ) -> Any:
     """:func:`cached` for an ``async`` route: a kept value is returned in the
-    event loop; a computation runs in a worker thread. ``lock=False`` is for
-    a ``compute`` made of :func:`cached` calls, which lock for themselves."""
-    key = _key(request, what)
+    event loop; a computation runs in a worker thread, under the read lock
+    (``lock`` is kept for callers; a computation made of :func:`cached`
+    calls reads one version throughout either way)."""
     cache = cache or request.app.state.cache
-    found = cache.peek(key)
+    found = cache.peek(_key(request, what))
     if found is not _MISSING:
         return found
-    return await run_in_threadpool(cache.get, key, _locked(request, compute) if lock else compute)
+    return await run_in_threadpool(_computed, request, cache, what, compute)
 
 
 async def kept_json(

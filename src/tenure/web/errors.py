@@ -26,6 +26,7 @@ from tenure.errors import (
     MissingExtraError,
     NotFoundError,
     RateLimitedError,
+    StoreBusyError,
     TenureError,
 )
 
@@ -43,6 +44,8 @@ def status_of(exc: TenureError) -> int:
         return 422
     if isinstance(exc, MissingExtraError):
         return 501
+    if isinstance(exc, StoreBusyError):
+        return 503
     if isinstance(exc, ConfigError):
         return 409
     return 400
@@ -83,7 +86,7 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(TenureError)
     async def tenure_error(request: Request, exc: TenureError) -> Response:
         headers = None
-        if isinstance(exc, RateLimitedError):
+        if isinstance(exc, RateLimitedError | StoreBusyError):
             headers = {"Retry-After": str(exc.retry_after)}
         if isinstance(exc, AccessError) and exc.status == 401:
             headers = {"WWW-Authenticate": 'Bearer realm="tenure"'}

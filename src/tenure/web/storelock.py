@@ -1,53 +1,41 @@
-"""Readers and writers of the analytics store within the server.
+"""The server's side of :mod:`tenure.store.locks`.
 
-Each read opens its own read-only DuckDB connection and may run beside
-others; an ingest opens the store for writing, which DuckDB allows only
-when no read-only connection to the file is open in the process. So reads
-share the store and a write waits for them and has it alone; a waiting
-write goes before new reads, so a stream of reads cannot starve it.
+A request that reads the store holds the store's read lock across
+processes, so it reads one committed version throughout, however many
+connections it opens (the lock is re-entrant within a thread); a commit,
+by this server's ingest route or by a ``tenure`` command beside it, waits
+for the requests inside and holds new ones back for its short window.
+A request that cannot get in within :data:`READ_WAIT` seconds is answered
+503 with Retry-After. Writes take their own locks (see
+:mod:`tenure.ingestion.pipeline` and :func:`tenure.store.analytics.writing`).
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
+
+from tenure.store import locks
+
+# seconds a request waits for a commit before a 503; a commit of a 2M-row
+# ingest holds readers well under a second (docs/workspace.md)
+READ_WAIT = 5.0
+# seconds an ingest sent to the server waits for another writer (say a
+# CLI ingest) before a 503: a request should not hang for minutes
+WRITE_WAIT = 30.0
 
 
 class StoreLock:
-    def __init__(self) -> None:
-        self._cond = threading.Condition()
-        self._readers = 0
-        self._writing = False
-        self._waiting_writers = 0
+    def __init__(self, store: Path) -> None:
+        self.store = Path(store)
 
     @contextmanager
     def read(self) -> Iterator[None]:
-        with self._cond:
-            while self._writing or self._waiting_writers:
-                self._cond.wait()
-            self._readers += 1
-        try:
+        with locks.reading(self.store):
             yield
-        finally:
-            with self._cond:
-                self._readers -= 1
-                if self._readers == 0:
-                    self._cond.notify_all()
 
-    @contextmanager
-    def write(self) -> Iterator[None]:
-        with self._cond:
-            self._waiting_writers += 1
-            try:
-                while self._writing or self._readers:
-                    self._cond.wait()
-            finally:
-                self._waiting_writers -= 1
-            self._writing = True
-        try:
-            yield
-        finally:
-            with self._cond:
-                self._writing = False
-                self._cond.notify_all()
+
+def configure() -> None:
+    """This process serves: its readers and writers give up soon."""
+    locks.configure(read=READ_WAIT, write=WRITE_WAIT)

@@ -2,15 +2,48 @@
 
 The hash string carries its own parameters, so a hash made with older ones
 still verifies and is upgraded at the next login (:func:`needs_rehash`).
+
+Each hash takes about 64 MiB and a core for a tenth of a second, so only
+:func:`concurrency` of them run at once (by default half the cores); a
+check that waits longer than ``WAIT`` seconds for its turn is refused with
+:class:`~tenure.errors.ServerBusyError` (503 on the web). Many logins at
+once then cost neither memory nor the cores that answer other requests.
 """
 
 from __future__ import annotations
 
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 
-from tenure.errors import InputError, MissingExtraError
+from tenure.errors import InputError, MissingExtraError, ServerBusyError
 
 MIN_LENGTH = 10
+WAIT = 5.0  # seconds a hash waits for its turn before it is refused
+_slots = threading.BoundedSemaphore(max(1, (os.cpu_count() or 2) // 2))
+
+
+def concurrency(at_once: int) -> None:
+    """Let ``at_once`` hashes run together (0: half the cores, at least one)."""
+    global _slots
+    _slots = threading.BoundedSemaphore(at_once or max(1, (os.cpu_count() or 2) // 2))
+
+
+@contextmanager
+def _turn() -> Iterator[None]:
+    slots = _slots
+    if not slots.acquire(timeout=WAIT):
+        raise ServerBusyError(
+            "the server is checking as many passwords as it can at once; try again shortly.",
+            hint="Wait a few seconds and log in again.",
+            retry_after=int(WAIT),
+        )
+    try:
+        yield
+    finally:
+        slots.release()
 
 
 @lru_cache(maxsize=1)
@@ -34,7 +67,8 @@ def check_strength(password: str) -> None:
 
 def hash_password(password: str) -> str:
     check_strength(password)
-    return _hasher().hash(password)
+    with _turn():
+        return _hasher().hash(password)
 
 
 def verify(stored: str, password: str) -> bool:
@@ -42,7 +76,8 @@ def verify(stored: str, password: str) -> bool:
     from argon2.exceptions import InvalidHashError, VerificationError
 
     try:
-        return _hasher().verify(stored, password)
+        with _turn():
+            return _hasher().verify(stored, password)
     except (VerificationError, InvalidHashError):
         return False
 
@@ -59,4 +94,5 @@ def burn(password: str) -> None:
 
 @lru_cache(maxsize=1)
 def _dummy_hash() -> str:
-    return _hasher().hash("not a password of anyone")
+    with _turn():
+        return _hasher().hash("not a password of anyone")

@@ -4,6 +4,15 @@ The login form carries a CSRF token tied to a short-lived cookie of its
 own; a successful login starts a session (see :mod:`tenure.access.sessions`)
 and sets its cookie: HttpOnly, SameSite=Lax, and Secure when the request
 came over HTTPS (behind a proxy, run ``tenure serve --proxy-headers``).
+
+Before a password is checked, the login takes a token of the server's
+bucket of password checks (``login_rate`` a second, bursts of
+``login_burst``): past it, the answer is 503 with ``Retry-After`` and no
+hashing. A successful login also sets a *device cookie* (signed, HttpOnly,
+for 180 days): from that browser, the user's correct password passes even
+while wrong guesses by others hold their email back
+(:mod:`tenure.access.throttle`). The demo login is refused unless the
+server runs with ``--demo``.
 """
 
 from __future__ import annotations
@@ -17,12 +26,38 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from tenure.access import DEMO_EMAIL, DEMO_PASSWORD, sessions, users
-from tenure.errors import AuthenticationError, RateLimitedError
+from tenure.errors import AuthenticationError, RateLimitedError, ServerBusyError
 from tenure.web.pages import render
 from tenure.web.security import COOKIE, Principal, principal, session_of, signer
 
 router = APIRouter(tags=["session"], include_in_schema=False)
 LOGIN_COOKIE = "tenure_login"
+DEVICE_COOKIE = "tenure_device"
+DEVICE_DAYS = 180
+
+
+def _device_signer(request: Request):
+    from itsdangerous import TimestampSigner
+
+    return TimestampSigner(request.app.state.secret, salt="tenure-device")
+
+
+def known_device(request: Request, email: str) -> str | None:
+    """The id of this browser when ``email`` logged in from it before (the
+    signed device cookie names the email), else None."""
+    raw = request.cookies.get(DEVICE_COOKIE)
+    if not raw:
+        return None
+    from itsdangerous import BadSignature
+
+    try:
+        value = _device_signer(request).unsign(raw, max_age=DEVICE_DAYS * 86400).decode()
+    except (BadSignature, UnicodeDecodeError):
+        return None
+    owner, _, device = value.rpartition("\n")
+    if owner != email or not device:
+        return None
+    return hashlib.sha256(device.encode()).hexdigest()[:32]
 
 
 def _login_csrf(request: Request, nonce: str) -> str:
@@ -74,8 +109,27 @@ def login(
     if not nonce or not hmac.compare_digest(csrf, _login_csrf(request, nonce)):
         return _form(request, 403, "The form has expired; please log in again.", email, next)
     address = request.client.host if request.client else "unknown"
+    key = email.strip().lower()
+    if key == DEMO_EMAIL and not request.app.state.demo:
+        return _form(
+            request, 401, "The demo login works only on a server started with tenure serve "
+            "--demo.", email, next,
+        )  # fmt: skip
+    device = known_device(request, key)
     try:
-        user = users.authenticate(request.app.state.ops, email, password, address)
+        wait = request.app.state.logins.take()
+        if wait:
+            raise ServerBusyError(
+                "too many logins at once", retry_after=max(1, int(wait + 0.999))
+            )
+        user = users.authenticate(request.app.state.ops, email, password, address, device)
+    except ServerBusyError as exc:
+        response = _form(
+            request, 503, "The server is busy with other logins; please try again in a few "
+            "seconds.", email, next,
+        )  # fmt: skip
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
     except RateLimitedError as exc:
         response = _form(request, 429, exc.what, email, next)
         response.headers["Retry-After"] = str(exc.retry_after)
@@ -90,6 +144,12 @@ def login(
         secure=request.url.scheme == "https", path="/",
     )  # fmt: skip
     response.delete_cookie(LOGIN_COOKIE, path="/login")
+    if device is None:  # this browser is now a known device of this user
+        mark = _device_signer(request).sign(f"{key}\n{secrets.token_urlsafe(16)}").decode()
+        response.set_cookie(
+            DEVICE_COOKIE, mark, max_age=DEVICE_DAYS * 86400, httponly=True, samesite="strict",
+            secure=request.url.scheme == "https", path="/login",
+        )  # fmt: skip
     return response
 
 

@@ -9,13 +9,12 @@ Every CSV tenure writes (``GET /api/v1/customers.csv``, ``--export`` of
   formula. Only text is changed: a number stays a number, negative ones
   too (``-12.5`` is written as it is), so the file still adds up;
 * a missing value, a missing date included, is an empty cell (never
-  ``NaT``, ``NaN`` or ``None``).
+  ``NaT``, ``NaN`` or ``None``);
+* rows end in CR LF (RFC 4180), so that a cell with a line break is quoted.
 
 >>> import pandas as pd
->>> print(write_csv(pd.DataFrame({"name": ["=1+1", "Ann"], "amount": [-5.0, 2.0]})), end="")
-name,amount
-'=1+1,-5.0
-Ann,2.0
+>>> write_csv(pd.DataFrame({"name": ["=1+1", "Ann"], "amount": [-5.0, 2.0]})).splitlines()
+['name,amount', "'=1+1,-5.0", 'Ann,2.0']
 """
 
 from __future__ import annotations
@@ -55,4 +54,6 @@ def write_csv(frame: pd.DataFrame, target: Any = None) -> str | None:
         # dates, numbers: pandas writes them, a missing one as na_rep
         if column.dtype == object or pd.api.types.is_string_dtype(column):
             out[name] = column.astype(object).map(_cell)
-    return out.to_csv(target, index=False, na_rep="")
+    # RFC 4180's line ends: a cell holding a carriage return is then quoted
+    # (with "\n" alone, pandas would leave it bare, ending the row early)
+    return out.to_csv(target, index=False, na_rep="", lineterminator="\r\n")

@@ -38,7 +38,7 @@ def _turn() -> Iterator[None]:
         raise ServerBusyError(
             "the server is checking as many passwords as it can at once; try again shortly.",
             hint="Wait a few seconds and log in again.",
-            retry_after=int(WAIT),
+            retry_after=max(1, round(WAIT)),
         )
     try:
         yield

@@ -119,9 +119,7 @@ def login(
     try:
         wait = request.app.state.logins.take()
         if wait:
-            raise ServerBusyError(
-                "too many logins at once", retry_after=max(1, int(wait + 0.999))
-            )
+            raise ServerBusyError("too many logins at once", retry_after=max(1, int(wait + 0.999)))
         user = users.authenticate(request.app.state.ops, email, password, address, device)
     except ServerBusyError as exc:
         response = _form(

@@ -1,8 +1,9 @@
 """The API's schema and its Swagger UI, for a logged-in user or an API key
 with the ``read`` scope: ``GET /api/v1/openapi.json`` and
 ``GET /api/v1/docs``. The Swagger UI's files are served by this server from
-the ``swagger-ui-bundle`` package: nothing is loaded from a CDN, and the
-page works offline and under the pages' Content-Security-Policy."""
+the ``swagger-ui-bundle-v2`` package (Swagger UI 5, which reads OpenAPI
+3.1): nothing is loaded from a CDN, and the page works offline and under
+the pages' Content-Security-Policy."""
 
 from __future__ import annotations
 
@@ -65,7 +66,7 @@ def docs() -> Response:
     if _folder() is None:
         from tenure.errors import MissingExtraError
 
-        raise MissingExtraError.for_extra("web", "swagger-ui-bundle")
+        raise MissingExtraError.for_extra("web", "swagger-ui-bundle-v2")
     return HTMLResponse(PAGE, headers={"Cache-Control": "no-store"})
 
 

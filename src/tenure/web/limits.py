@@ -5,7 +5,10 @@ before the route reads a byte of it:
 
 1. **Who is asking.** Except for the login form, a request with a body
    needs an API key or a session; without one it is answered 401 at once,
-   whatever its size, and its body is never read.
+   whatever its size, and its body is never read. A login takes a token of
+   the server's bucket of password checks first (``login_rate`` a second,
+   bursts of ``login_burst``); without one it is answered 503 with
+   ``Retry-After``, unread.
 2. **How big it says it is.** A ``Content-Length`` over the limit is
    answered 413 at once. The limit is ``max_body_bytes`` (1 MiB), and
    ``max_ingest_bytes`` (32 MiB) for the ingest endpoints, whose lists of up
@@ -106,7 +109,12 @@ class BodyLimit:
         request = Request(scope)
         settings = request.app.state.settings
         limit = limit_of(settings, scope["path"])
-        if scope["path"] not in PUBLIC:
+        if scope["path"] in PUBLIC:
+            busy = _no_login_token(request)
+            if busy is not None:
+                await busy(scope, receive, send)
+                return
+        else:
             try:
                 if await identify(request) is None:
                     raise not_logged_in()
@@ -142,6 +150,23 @@ class BodyLimit:
             return message
 
         await self.app(scope, counted, send)
+
+
+def _no_login_token(request: Request):
+    """503 when the bucket of password checks is empty: refused before the
+    form is read, so a flood of logins costs next to nothing."""
+    wait = request.app.state.logins.take()
+    if not wait:
+        return None
+    seconds = max(1, int(wait + 0.999))
+    body = shape(
+        "busy", f"the server is busy with other logins; try again in {seconds} s.",
+        hint="Wait, then log in again.",
+    )  # fmt: skip
+    response = _respond(request, 503, body, {"Connection": "close"})
+    response.headers["Retry-After"] = str(seconds)
+    response.headers["Connection"] = "close"
+    return response
 
 
 async def _drain(receive, message: dict) -> None:

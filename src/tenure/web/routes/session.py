@@ -5,10 +5,11 @@ own; a successful login starts a session (see :mod:`tenure.access.sessions`)
 and sets its cookie: HttpOnly, SameSite=Lax, and Secure when the request
 came over HTTPS (behind a proxy, run ``tenure serve --proxy-headers``).
 
-Before a password is checked, the login takes a token of the server's
-bucket of password checks (``login_rate`` a second, bursts of
-``login_burst``): past it, the answer is 503 with ``Retry-After`` and no
-hashing. A successful login also sets a *device cookie* (signed, HttpOnly,
+Before its form is read, a login takes a token of the server's bucket of
+password checks (``login_rate`` a second, bursts of ``login_burst``, see
+:mod:`tenure.web.limits`): past it, the answer is 503 with ``Retry-After``
+and no hashing; so it is when the hashes waiting for their turn are too
+many (:mod:`tenure.access.passwords`). A successful login also sets a *device cookie* (signed, HttpOnly,
 for 180 days): from that browser, the user's correct password passes even
 while wrong guesses by others hold their email back
 (:mod:`tenure.access.throttle`). The demo login is refused unless the
@@ -116,10 +117,7 @@ def login(
             "--demo.", email, next,
         )  # fmt: skip
     device = known_device(request, key)
-    try:
-        wait = request.app.state.logins.take()
-        if wait:
-            raise ServerBusyError("too many logins at once", retry_after=max(1, int(wait + 0.999)))
+    try:  # the bucket of password checks was taken from before (web.limits)
         user = users.authenticate(request.app.state.ops, email, password, address, device)
     except ServerBusyError as exc:
         response = _form(

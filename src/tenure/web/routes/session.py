@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from tenure.access import DEMO_EMAIL, DEMO_PASSWORD, sessions, users
 from tenure.errors import AuthenticationError, RateLimitedError, ServerBusyError
@@ -92,14 +93,16 @@ def _form(request: Request, status: int = 200, message: str | None = None, email
 
 
 @router.get("/login")
-def login_form(request: Request, next: str = "/") -> Response:
-    if session_of(request) is not None:
+async def login_form(request: Request, next: str = "/") -> Response:
+    # in the event loop: a flood of forms must not crowd the worker threads,
+    # whose hold on the interpreter would slow every other answer
+    if request.cookies.get(COOKIE) and await run_in_threadpool(session_of, request) is not None:
         return RedirectResponse(_local(next), status_code=303)
     return _form(request, next_=next)
 
 
 @router.post("/login")
-def login(
+async def login(
     request: Request,
     email: str = Form(""),
     password: str = Form(""),
@@ -118,7 +121,9 @@ def login(
         )  # fmt: skip
     device = known_device(request, key)
     try:  # the bucket of password checks was taken from before (web.limits)
-        user = users.authenticate(request.app.state.ops, email, password, address, device)
+        user = await run_in_threadpool(
+            users.authenticate, request.app.state.ops, email, password, address, device
+        )
     except ServerBusyError as exc:
         response = _form(
             request, 503, "The server is busy with other logins; please try again in a few "
@@ -132,7 +137,7 @@ def login(
         return response
     except AuthenticationError as exc:
         return _form(request, 401, exc.what[0].upper() + exc.what[1:], email, next)
-    token, _ = sessions.start(request.app.state.ops, user["id"])
+    token, _ = await run_in_threadpool(sessions.start, request.app.state.ops, user["id"])
     response = RedirectResponse(_local(next), status_code=303)
     response.set_cookie(
         COOKIE, signer(request).sign(token).decode(),

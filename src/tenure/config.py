@@ -88,7 +88,7 @@ class Settings:
     login_rate: float = 5.0
     login_burst: int = 20
     login_concurrency: int = 0
-    cache_bytes: int = 268_435_456
+    cache_bytes: int = 1_073_741_824
 
     @property
     def analytics_path(self) -> Path:

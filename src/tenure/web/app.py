@@ -95,7 +95,7 @@ def create_app(
     app.state.store_lock = StoreLock()
     # tables, pages, documents; JSON bodies: bounded in bytes (docs/security.md)
     app.state.cache = PageCache(size=256, max_bytes=settings.cache_bytes, keep_large=True)
-    app.state.answers = PageCache(size=4096, max_bytes=max(settings.cache_bytes // 4, 1))
+    app.state.answers = PageCache(size=4096, max_bytes=max(settings.cache_bytes // 16, 1))
     app.state.keys = KeyCache()
     app.state.sessions = SessionCache()
     app.state.currency = settings.reporting_currency or "EUR"

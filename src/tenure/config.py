@@ -80,6 +80,15 @@ class Settings:
     time_unit: str = "day"
     # the web server's secret (sessions, CSRF); set TENURE_SECRET_KEY
     secret_key: str | None = field(default=None, repr=False)
+    # the web server's limits (docs/security.md): request bodies in bytes,
+    # the ingest endpoints' larger; password checks a second over all logins
+    # and how many at once (0: half the cores); the server's caches in bytes
+    max_body_bytes: int = 1_048_576
+    max_ingest_bytes: int = 33_554_432
+    login_rate: float = 5.0
+    login_burst: int = 20
+    login_concurrency: int = 0
+    cache_bytes: int = 1_073_741_824
 
     @property
     def analytics_path(self) -> Path:

@@ -24,6 +24,7 @@
         ├── AuthenticationError      no credentials, or wrong ones (HTTP 401)
         ├── PermissionDeniedError    known, but without the role or scope (403)
         └── RateLimitedError         too many wrong passwords; wait (429)
+            └── ServerBusyError      too many logins at once; wait (503)
 
 Each error carries fields (``source``, ``row``, ``column``, ``value``,
 ``expected``, ``hint``, ``code``) and renders as *where → what → how to fix*::
@@ -198,6 +199,14 @@ class RateLimitedError(AccessError):
     def __init__(self, what: str, *, retry_after: int, **fields: Any) -> None:
         self.retry_after = retry_after
         super().__init__(what, **fields)
+
+
+class ServerBusyError(RateLimitedError):
+    """The server does as much of something (checking passwords) as it
+    will at once; the caller should try again after ``retry_after``."""
+
+    code = "busy"
+    status = 503
 
 
 class NotFoundError(ConfigError):

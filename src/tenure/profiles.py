@@ -149,8 +149,19 @@ def customer_list(
     The sort orders and the search text are made once per table, so a page
     of a kept table costs a filter over precomputed arrays, and a search
     one pass over the text."""
+    from tenure.segmentation.business import LABELS
+    from tenure.segmentation.rfm import SEGMENTS
+
     if sort not in SORTS:
         raise InputError(f"cannot sort by {sort!r}.", hint=f"Use one of: {', '.join(SORTS)}.")
+    # each value picks a mask kept beside the table: only known ones, or
+    # distinct unknown values would add masks without end
+    for name, value, known in (("segment", segment, LABELS), ("rfm", rfm, SEGMENTS)):
+        if value is not None and value not in known:
+            raise InputError(
+                f"{value!r} is not a{'n RFM' if name == 'rfm' else ''} segment.",
+                hint=f"Use one of: {', '.join(known)}.", column=name, value=value,
+            )  # fmt: skip
     t = customer_table(settings) if table is None else table
 
     def filtered() -> np.ndarray:

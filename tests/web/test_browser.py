@@ -56,6 +56,13 @@ def page(served):
                                   accept_downloads=True)  # fmt: skip
     page = context.new_page()
     page.set_default_timeout(60_000)
+    # what the page's Content-Security-Policy refused, and where it loaded from
+    page.refused = []
+    page.on(
+        "console", lambda m: "Content Security Policy" in m.text and page.refused.append(m.text)
+    )
+    page.loaded = []
+    page.on("request", lambda r: page.loaded.append(r.url))
     yield page
     context.close()
 
@@ -117,6 +124,19 @@ def test_every_page_opens_and_shows_the_engines_numbers(served, page):
     rows = dict(zip(page.locator("#tables td:nth-child(1)").all_inner_texts(),
                     page.locator("#tables td:nth-child(2)").all_inner_texts(), strict=True))  # fmt: skip
     assert rows["orders"] == fmt.number(orders)
+    assert page.refused == []  # every page works under its CSP
+    assert all(u.startswith(served[0]) or u.startswith("data:") for u in page.loaded)
+
+
+def test_the_api_docs_load_from_this_server_only(served, page):
+    url, _, _ = served
+    _login(page)
+    page.goto("/api/v1/docs")
+    page.wait_for_selector(".swagger-ui .info .title")
+    assert "tenure" in page.locator(".swagger-ui .info .title").inner_text()
+    assert page.locator(".opblock").count() >= 10  # every operation listed
+    assert page.refused == []
+    assert all(u.startswith(url) or u.startswith("data:") for u in page.loaded), page.loaded
 
 
 def test_find_a_customer_and_export_a_segment(served, page):

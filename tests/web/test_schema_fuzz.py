@@ -29,7 +29,9 @@ def api(tmp_path_factory):
     with Workspace.open(settings, create=False) as ws:
         key = apikeys.create_key(ws.ops, ["read", "write", "admin"], name="fuzz")["key"]
     url, stop = serve(create_app(settings, warm=False))
-    schema = schemathesis.openapi.from_url(f"{url}/api/v1/openapi.json")
+    schema = schemathesis.openapi.from_url(
+        f"{url}/api/v1/openapi.json", headers={"Authorization": f"Bearer {key}"}
+    )
     yield url, key, schema
     stop()
 

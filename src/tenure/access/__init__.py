@@ -47,6 +47,17 @@ DEMO_EMAIL = "demo@tenure.example"
 DEMO_PASSWORD = "retention-demo"
 
 
+def has_demo_login(ops) -> bool:
+    """True when the store has a user with the demo's published login."""
+    import sqlalchemy as sa
+
+    from tenure.store.ops_schema import users
+
+    with ops.engine.connect() as conn:
+        found = conn.execute(sa.select(users.c.id).where(users.c.email == DEMO_EMAIL)).first()
+    return found is not None
+
+
 def demo_login(ops) -> dict[str, str] | None:
     """Mark the store as the demo's and give it the demo login (an admin);
     None without the web extra, which hashes passwords."""

@@ -2,15 +2,82 @@
 
 The hash string carries its own parameters, so a hash made with older ones
 still verifies and is upgraded at the next login (:func:`needs_rehash`).
+
+Each hash takes about 64 MiB and a core for a tenth of a second, so only
+:func:`concurrency` of them run at once (by default half the cores); a
+check that waits longer than ``WAIT`` seconds for its turn is refused with
+:class:`~tenure.errors.ServerBusyError` (503 on the web). On Linux the
+hashes run in threads of lower priority (``nice`` 10; Argon2's own lanes
+inherit it), so that a flood of logins leaves the cores to the answers a
+server owes its users first. Many logins at once then cost neither memory
+nor the cores that answer other requests.
 """
 
 from __future__ import annotations
 
+import os
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from functools import lru_cache
+from typing import TypeVar
 
-from tenure.errors import InputError, MissingExtraError
+from tenure.errors import InputError, MissingExtraError, ServerBusyError
 
+T = TypeVar("T")
 MIN_LENGTH = 10
+WAIT = 5.0  # seconds a hash waits for its turn before it is refused
+_slots = threading.BoundedSemaphore(max(1, (os.cpu_count() or 2) // 2))
+
+
+def concurrency(at_once: int) -> None:
+    """Let ``at_once`` hashes run together (0: half the cores, at least one)."""
+    global _slots
+    _slots = threading.BoundedSemaphore(at_once or max(1, (os.cpu_count() or 2) // 2))
+
+
+_workers: ThreadPoolExecutor | None = None
+_start = threading.Lock()
+NICE = 10
+
+
+def _lower_priority() -> None:
+    if sys.platform == "linux":  # per thread on Linux only (elsewhere: the process)
+        try:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), NICE)
+        except OSError:
+            pass
+
+
+def _hashed(work: Callable[[], T]) -> T:
+    """``work()`` (a hash or a verification) in its turn, in a thread of
+    lower priority."""
+    global _workers
+    with _turn():
+        with _start:
+            if _workers is None:
+                _workers = ThreadPoolExecutor(
+                    max_workers=max(2, os.cpu_count() or 2), thread_name_prefix="password",
+                    initializer=_lower_priority,
+                )  # fmt: skip
+        return _workers.submit(work).result()
+
+
+@contextmanager
+def _turn() -> Iterator[None]:
+    slots = _slots
+    if not slots.acquire(timeout=WAIT):
+        raise ServerBusyError(
+            "the server is checking as many passwords as it can at once; try again shortly.",
+            hint="Wait a few seconds and log in again.",
+            retry_after=max(1, round(WAIT)),
+        )
+    try:
+        yield
+    finally:
+        slots.release()
 
 
 @lru_cache(maxsize=1)
@@ -68,7 +135,7 @@ def hash_password(password: str, email: str | None = None, *, policy: bool = Tru
     (``policy=False`` only for the demo's published login)."""
     if policy:
         check_strength(password, email)
-    return _hasher().hash(password)
+    return _hashed(lambda: _hasher().hash(password))
 
 
 def verify(stored: str, password: str) -> bool:
@@ -76,7 +143,7 @@ def verify(stored: str, password: str) -> bool:
     from argon2.exceptions import InvalidHashError, VerificationError
 
     try:
-        return _hasher().verify(stored, password)
+        return _hashed(lambda: _hasher().verify(stored, password))
     except (VerificationError, InvalidHashError):
         return False
 
@@ -93,4 +160,4 @@ def burn(password: str) -> None:
 
 @lru_cache(maxsize=1)
 def _dummy_hash() -> str:
-    return _hasher().hash("not a password of anyone")
+    return _hashed(lambda: _hasher().hash("not a password of anyone"))

@@ -6,6 +6,12 @@ wait twice as long as the one before, from one second up to ``MAX_WAIT``,
 counted from the last wrong attempt. A right password clears the email's
 count. The attempts are kept in the operational store, so every server
 process sees them.
+
+So that an attacker's wrong guesses cannot lock a user out, an attempt
+from a *known device* (a browser where this user logged in before, which
+the web server recognises by a signed cookie) is counted apart, under the
+device: the email's count does not hold it back, and its own wrong
+attempts slow down only that device. The count by address still holds.
 """
 
 from __future__ import annotations
@@ -48,8 +54,15 @@ def _failures(conn: sa.Connection, column: sa.Column, value: str, since: datetim
     return int(row[0]), row[1]
 
 
-def check(ops: OpsStore, email: str, address: str) -> None:
-    """Refuse the attempt while its email or address must still wait."""
+def device_key(device: str) -> str:
+    """What a known device's attempts are counted under."""
+    return "device:" + device
+
+
+def check(ops: OpsStore, email: str, address: str, device: str | None = None) -> None:
+    """Refuse the attempt while its email (or, from a known ``device``, the
+    device) or address must still wait."""
+    email = device_key(device) if device else email
     now = datetime.now(UTC)
     with ops.engine.connect() as conn:
         by_email = _failures(conn, login_attempts.c.email, email, now - WINDOW)
@@ -73,7 +86,8 @@ def check(ops: OpsStore, email: str, address: str) -> None:
         )
 
 
-def record(ops: OpsStore, email: str, address: str, ok: bool) -> None:
+def record(ops: OpsStore, email: str, address: str, ok: bool, device: str | None = None) -> None:
+    email = device_key(device) if device else email
     now = datetime.now(UTC)
     with ops.engine.begin() as conn:
         conn.execute(login_attempts.insert().values(email=email, address=address, at=now, ok=ok))

@@ -234,12 +234,15 @@ def reset_password(
     return get_user(ops, int(row["id"]))
 
 
-def authenticate(ops: OpsStore, email: str, password: str, address: str) -> dict[str, Any]:
+def authenticate(
+    ops: OpsStore, email: str, password: str, address: str, device: str | None = None
+) -> dict[str, Any]:
     """The user whose email and password these are, or an error that does
     not say which was wrong. Wrong attempts slow further ones down
-    (:mod:`tenure.access.throttle`)."""
+    (:mod:`tenure.access.throttle`); ``device`` names a known device of this
+    email, whose attempts are counted apart."""
     key = login_key(email)
-    throttle.check(ops, key, address)
+    throttle.check(ops, key, address, device)
     with ops.engine.connect() as conn:
         row = conn.execute(sa.select(users).where(users.c.email == key)).mappings().first()
     if row is None or row["disabled_at"] is not None:
@@ -247,7 +250,7 @@ def authenticate(ops: OpsStore, email: str, password: str, address: str) -> dict
         ok = False
     else:
         ok = passwords.verify(row["password_hash"], password)
-    throttle.record(ops, key, address, ok)
+    throttle.record(ops, key, address, ok, device)
     if not ok:
         raise AuthenticationError(
             "the email or the password is wrong.",

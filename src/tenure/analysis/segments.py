@@ -12,6 +12,11 @@ from tenure.analysis.context import finish, open_context, parse_date
 from tenure.analysis.filters import Filters
 from tenure.config import Settings, load_settings
 from tenure.errors import ConfigError
+from tenure.segmentation import business, rfm
+
+# the segment names a filter, a page or a request may name
+RFM_SEGMENTS: tuple[str, ...] = tuple(rfm.SEGMENTS)
+BUSINESS_LABELS = business.LABELS
 
 
 def segments(

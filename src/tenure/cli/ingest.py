@@ -42,6 +42,13 @@ Examples:
 """
 
 
+DEMO_STORE = (
+    "this store was made by tenure demo: its data are made up, and its login (shown on the "
+    "demo's login page) and secret are published. Keep real data in a store of its own, e.g. "
+    "tenure ingest KIND PATH --store shop-data."
+)
+
+
 def ingest(
     kind: Annotated[
         str, typer.Argument(help="What the rows are, e.g. orders.", show_default=False)
@@ -109,7 +116,7 @@ def ingest(
     store: StoreOption = None,
     json_: JsonOption = False,
 ) -> None:
-    from tenure.access import audit
+    from tenure.access import audit, is_demo
     from tenure.analysis.refresh import ingest as run
     from tenure.config import load_settings
     from tenure.ingestion.mapping import kind_named
@@ -143,6 +150,8 @@ def ingest(
             progress=update,
         )
         audit.record_ingest(ws.ops, audit.os_actor(), result)
+        if is_demo(ws.ops):  # its login and secret are published: not a place for real data
+            result.warnings.append(DEMO_STORE)
     if json_:
         emit_json(result.to_dict() | {"refreshed": result.refreshed})
         return

@@ -265,7 +265,9 @@ def fit(
         _say_rejected(result.orders.summary() if result.orders else None)
         if export is not None and result.scores is not None:
             update(f"writing {export}")
-            result.scores.to_csv(export, index=False)
+            from tenure.csvexport import write_csv
+
+            write_csv(result.scores, export)
             record["export"] = str(export)
     if model == "churn":
         record["top_customers"] = record["top_customers"][:top]
@@ -497,7 +499,9 @@ def predict(
         _say_rejected(scores.extra.get("orders"))
         if export:
             update(f"writing {export}")
-            scores.customers.to_csv(export, index=False)
+            from tenure.csvexport import write_csv
+
+            write_csv(scores.customers, export)
     c = scores.customers.sort_values(["clv", "customer_id"], ascending=[False, True])
     result = scores_document(scores, scores.extra["fits"], top) | {"saved_to_store": orders is None}
     if "orders" in scores.extra:

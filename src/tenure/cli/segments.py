@@ -99,7 +99,9 @@ def segments(
         if export:
             update(f"writing {export}")
             per = compute(kind=kind, as_of=to or as_of, per_customer=True, **common)
-            per.to_csv(export, index=False)
+            from tenure.csvexport import write_csv
+
+            write_csv(per, export)
     result = segments_document(sizes, kind, matrix, from_, to)
     if export:
         result["export"] = str(export)

@@ -92,6 +92,16 @@ def serve(
         from tenure.access import DEMO_EMAIL, DEMO_PASSWORD
 
         out.print(f"Demo login: {DEMO_EMAIL} / {DEMO_PASSWORD}")
+    else:
+        from tenure.access import DEMO_EMAIL, has_demo_login
+        from tenure.cli._common import err_console
+
+        if has_demo_login(app.state.ops):  # refused without --demo, but better gone
+            err_console().print(
+                f"Warning: the store still has the demo login {DEMO_EMAIL}, whose password is "
+                "published; it is refused unless the server runs with --demo. Remove it with: "
+                f"tenure user remove {DEMO_EMAIL}", markup=False,
+            )  # fmt: skip
     uvicorn.run(
         app, host=host, port=port, proxy_headers=proxy_headers,
         forwarded_allow_ips="127.0.0.1" if proxy_headers else None, log_level="info",

@@ -17,13 +17,14 @@ from tenure.access.apikeys import KeyCache
 from tenure.access.sessions import SessionCache
 from tenure.config import Settings, load_settings
 from tenure.errors import ConfigError
-from tenure.web import errors, storelock
+from tenure.web import errors, hardening, storelock
 from tenure.web.cache import PageCache
 from tenure.web.routes import (
     admin,
     cohorts,
     customers,
     dashboard,
+    docs,
     goals,
     health,
     ingest,
@@ -82,8 +83,8 @@ def create_app(
         title="tenure",
         version=__version__,
         description="Retention numbers, predictions and customers of one tenure store.",
-        openapi_url="/api/v1/openapi.json",
-        docs_url="/api/v1/docs",
+        openapi_url=None,  # served by routes.docs, behind a login
+        docs_url=None,
         redoc_url=None,
         lifespan=lifespan,
     )
@@ -93,16 +94,18 @@ def create_app(
     app.state.demo = demo
     storelock.configure()
     app.state.store_lock = StoreLock(settings.store)
-    app.state.cache = PageCache(size=256)  # tables, pages, documents
-    app.state.answers = PageCache(size=4096, max_bytes=64 * 2**20)  # JSON bodies
+    # tables, pages, documents; JSON bodies: bounded in bytes (docs/security.md)
+    app.state.cache = PageCache(size=256, max_bytes=settings.cache_bytes, keep_large=True)
+    app.state.answers = PageCache(size=4096, max_bytes=max(settings.cache_bytes // 16, 1))
     app.state.keys = KeyCache()
     app.state.sessions = SessionCache()
     app.state.currency = settings.reporting_currency or "EUR"
     errors.install(app)
+    hardening.install(app)
     # one router per resource
     routers = (
         health, session, dashboard, me, metrics, cohorts, segments, goals, runs, predictions,
-        customers, ingest, admin,
+        customers, ingest, admin, docs,
     )  # fmt: skip
     for module in routers:
         app.include_router(module.router)

@@ -49,24 +49,42 @@ def data_version(settings: Settings) -> tuple[int, ...]:
 
 class PageCache:
     """What the server computed (pages, documents, tables), by key; the least
-    lately used go first beyond ``size`` entries or, for a cache of bytes,
-    ``max_bytes``. A page being computed is computed once: other requests
-    for it wait for it."""
+    lately used go first beyond ``size`` entries or ``max_bytes`` (each
+    value's size estimated by :func:`size_of`). A value larger than
+    ``max_bytes // 8`` is kept only when ``keep_large`` (a computed table,
+    which must be kept whatever its size, pushes out the others instead).
+    A page being computed is computed once: other requests for it wait for
+    it.
 
-    def __init__(self, size: int = 32, max_bytes: int | None = None) -> None:
-        self._pages: OrderedDict[tuple, Any] = OrderedDict()
+    Keys are made of validated query parameters only (the routes check each
+    against its allowed values first), so distinct requests cannot add
+    entries without end; the bounds hold whatever the keys."""
+
+    def __init__(
+        self, size: int = 32, max_bytes: int | None = None, *, keep_large: bool = False
+    ) -> None:
+        self._pages: OrderedDict[tuple, tuple[Any, int]] = OrderedDict()
         self._locks: dict[tuple, threading.Lock] = {}
         self._guard = threading.Lock()
         self.size = size
         self.max_bytes = max_bytes
+        self.keep_large = keep_large
         self._bytes = 0
+
+    def __len__(self) -> int:
+        return len(self._pages)
+
+    @property
+    def bytes(self) -> int:
+        """The estimated size of what is kept."""
+        return self._bytes
 
     def peek(self, key: tuple) -> Any:
         """The kept value, or ``_MISSING``; never waits for a computation."""
         with self._guard:
             if key in self._pages:
                 self._pages.move_to_end(key)
-                return self._pages[key]
+                return self._pages[key][0]
         return _MISSING
 
     def get(self, key: tuple, compute: Callable[[], Any]) -> Any:
@@ -78,31 +96,65 @@ class PageCache:
         with lock:
             with self._guard:
                 if key in self._pages:
-                    return self._pages[key]
+                    return self._pages[key][0]
             try:
                 page = compute()
             except BaseException:
                 with self._guard:
                     self._locks.pop(key, None)
                 raise
-            size = self._size_of(page)
-            if self.max_bytes is not None and size > self.max_bytes // 8:
+            size = size_of(page) if self.max_bytes is not None else 0
+            if self.max_bytes is not None and size > self.max_bytes // 8 and not self.keep_large:
                 with self._guard:  # too big to keep without pushing out most others
                     self._locks.pop(key, None)
                 return page
             with self._guard:
-                self._pages[key] = page
+                self._pages[key] = (page, size)
                 self._bytes += size
-                while len(self._pages) > self.size or (
-                    self.max_bytes is not None and self._bytes > self.max_bytes
+                while len(self._pages) > 1 and (
+                    len(self._pages) > self.size
+                    or (self.max_bytes is not None and self._bytes > self.max_bytes)
                 ):
-                    _, old = self._pages.popitem(last=False)
-                    self._bytes -= self._size_of(old)
+                    _, (_, old) = self._pages.popitem(last=False)
+                    self._bytes -= old
                 self._locks.pop(key, None)
             return page
 
-    def _size_of(self, value: Any) -> int:
-        return len(value) if self.max_bytes is not None and isinstance(value, bytes) else 0
+
+def size_of(value: Any, depth: int = 0) -> int:
+    """About how many bytes ``value`` holds: exact for bytes and text, the
+    buffers of arrays and frames (text columns from a sample), and the sum
+    of the parts of dicts, lists and tuples."""
+    import sys
+
+    import numpy as np
+    import pandas as pd
+
+    if isinstance(value, bytes | str):
+        return len(value) + 50
+    if isinstance(value, np.ndarray):
+        return int(value.nbytes) + 100
+    if isinstance(value, pd.DataFrame | pd.Series):
+        frame = value.to_frame() if isinstance(value, pd.Series) else value
+        total = int(frame.memory_usage(index=True, deep=False).sum())
+        for name, kind in frame.dtypes.items():
+            if not pd.api.types.is_object_dtype(kind):
+                continue
+            column = frame[name]
+            sample = column.iloc[:1000]
+            if len(sample):
+                each = sum(sys.getsizeof(v) for v in sample) / len(sample)
+                total += int(each * len(column))
+        return total
+    if depth > 8:
+        return sys.getsizeof(value)
+    if isinstance(value, dict):
+        return sys.getsizeof(value) + sum(
+            size_of(k, depth + 1) + size_of(v, depth + 1) for k, v in value.items()
+        )
+    if isinstance(value, list | tuple | set | frozenset):
+        return sys.getsizeof(value) + sum(size_of(v, depth + 1) for v in value)
+    return sys.getsizeof(value)
 
 
 def _key(request: Any, what: tuple) -> tuple:

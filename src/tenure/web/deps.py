@@ -85,7 +85,24 @@ def customer_filters(
         Query(max_length=60, description="Only customers in this segment now (or rfm:SEGMENT)."),
     ] = None,
 ) -> Filters:
-    """The customers a read is about (all when none is given)."""
+    """The customers a read is about (all when none is given). Each value is
+    normalised (the filters ignore case) and the segment checked against
+    the known ones (422 otherwise) before it is part of a cache's key."""
+    from tenure.analysis.segments import BUSINESS_LABELS as LABELS
+    from tenure.analysis.segments import RFM_SEGMENTS as SEGMENTS
+    from tenure.errors import InputError
+
+    country = country.strip().upper() if country else country
+    channel = channel.strip().lower() if channel else channel
+    if segment and segment.strip():
+        segment = segment.strip().lower()
+        if segment not in LABELS and segment.removeprefix("rfm:") not in SEGMENTS:
+            raise InputError(
+                f"the segment {segment!r} is not known.",
+                hint=f"Use one of: {', '.join(LABELS)}; or rfm: and an RFM segment, e.g. "
+                "rfm:champions.",
+                source="query", column="segment", value=segment,
+            )  # fmt: skip
     return Filters.of(dict(country=country, channel=channel, cohort=cohort, segment=segment))
 
 

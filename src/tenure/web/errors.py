@@ -63,7 +63,7 @@ def shape(code: str, message: str, **fields: Any) -> dict[str, Any]:
 def wants_page(request: Request) -> bool:
     """A person's browser asking for a page, not a client of the API."""
     path = request.url.path
-    return not (path.startswith("/api/") or path == "/healthz")
+    return path == "/api/v1/docs" or not (path.startswith("/api/") or path == "/healthz")
 
 
 def _respond(request: Request, status: int, body: dict[str, Any], headers=None) -> Response:

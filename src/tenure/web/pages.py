@@ -40,8 +40,11 @@ def fragment(name: str, lang: str, **context: Any):
 
 
 def render(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+    from tenure.web.headers import page_policy
+
     lang = language(request)
     t = translations(lang)
+    scripts = context.pop("script_hashes", ())  # the page's charts' inline scripts
     context.setdefault("who", getattr(request.state, "principal", None))
     context.setdefault("demo", request.app.state.demo)
     html = (
@@ -51,6 +54,7 @@ def render(request: Request, name: str, status: int = 200, **context: Any) -> HT
     )
     response = HTMLResponse(html, status_code=status)
     response.headers["Cache-Control"] = "no-store"
+    response.headers["Content-Security-Policy"] = page_policy(scripts)
     if request.query_params.get("lang") in LANGUAGES:
         response.set_cookie(COOKIE, lang, max_age=365 * 86400, samesite="lax", httponly=True)
     return response

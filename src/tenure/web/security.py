@@ -18,7 +18,7 @@ from typing import Any
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
-from tenure.access import sessions
+from tenure.access import DEMO_EMAIL, sessions
 from tenure.access.audit import Actor
 from tenure.errors import AuthenticationError, PermissionDeniedError
 
@@ -95,33 +95,46 @@ def _key_of(request: Request) -> str | None:
     return request.headers.get("x-api-key") or None
 
 
-async def principal(request: Request) -> Principal:
-    """The caller, or 401. The store is read in a worker thread: the access
-    stamp on every request (so a user disabled or a key revoked by the CLI
-    is refused at once), the session or key itself when not seen lately."""
-    cached = getattr(request.state, "principal", None)
-    if cached is not None:
-        return cached
+async def identify(request: Request) -> Principal | None:
+    """The caller by their API key or session cookie, without a CSRF check
+    and without reading the body; None when neither is sent. A key that is
+    not known is an error. A caller seen lately is known without a store
+    read, in the event loop; otherwise the store is read in a worker thread."""
     state = request.app.state
     key = _key_of(request)
     if key is not None:
         record = await run_in_threadpool(state.keys.verify, state.ops, key)
-        found = Principal("key", record["prefix"], frozenset(record["scopes"]),
-                          label=record["name"])  # fmt: skip
-    else:
-        token = _token_of(request)
-        found = None
-        if token is not None:
-            hit = await run_in_threadpool(state.sessions.lookup, state.ops, token)
-            found = _as_principal(hit, token)
-        if found is None:
-            raise AuthenticationError(
-                "this needs an API key or a login.",
-                hint="Send Authorization: Bearer <key> (tenure apikey create --scope read), "
-                "or log in at /login.",
-            )
-        if request.method not in SAFE:
-            await _check_csrf(request, found)
+        return Principal("key", record["prefix"], frozenset(record["scopes"]),
+                         label=record["name"])  # fmt: skip
+    token = _token_of(request)
+    if token is None:
+        return None
+    hit = await run_in_threadpool(state.sessions.lookup, state.ops, token)
+    found = _as_principal(hit, token)
+    if found is not None and found.name == DEMO_EMAIL and not state.demo:
+        return None  # the demo login works only on a server started with --demo
+    return found
+
+
+def not_logged_in() -> AuthenticationError:
+    return AuthenticationError(
+        "this needs an API key or a login.",
+        hint="Send Authorization: Bearer <key> (tenure apikey create --scope read), "
+        "or log in at /login.",
+    )
+
+
+async def principal(request: Request) -> Principal:
+    """The caller, or 401; a session's change (POST, PUT, PATCH, DELETE)
+    must carry its CSRF token."""
+    cached = getattr(request.state, "principal", None)
+    if cached is not None:
+        return cached
+    found = await identify(request)
+    if found is None:
+        raise not_logged_in()
+    if found.kind == "user" and request.method not in SAFE:
+        await _check_csrf(request, found)
     request.state.principal = found
     return found
 

@@ -4,13 +4,14 @@
 
 from __future__ import annotations
 
-import io
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
+from tenure.analysis.segments import RFM_SEGMENTS
+from tenure.csvexport import write_csv
 from tenure.profiles import LISTED, SORTS, customer_list, customer_page
 from tenure.web.audit import export_detail, record
 from tenure.web.cache import kept_json
@@ -21,6 +22,9 @@ router = APIRouter(prefix="/api/v1", tags=["customers"], dependencies=[Depends(n
 
 Sort = Literal[tuple(SORTS)]  # type: ignore[valid-type]
 Segment = Literal["new", "at risk", "high value", "active", "lapsed"]
+# an RFM segment: checked before it forms a key of the caches (or of the
+# table's kept masks), so distinct values cannot grow the server
+Rfm = Literal[tuple(RFM_SEGMENTS)]  # type: ignore[valid-type]
 Search = Annotated[
     str | None, Query(max_length=200, description="Part of an id, email or name, any case.")
 ]
@@ -31,7 +35,7 @@ async def customers(
     request: Request,
     q: Search = None,
     segment: Segment | None = None,
-    rfm: Annotated[str | None, Query(max_length=60, description="An RFM segment.")] = None,
+    rfm: Annotated[Rfm | None, Query(description="An RFM segment.")] = None,
     sort: Sort = "revenue",
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
@@ -45,6 +49,7 @@ async def customers(
             limit=limit, offset=offset, table=customer_table(request),
         )  # fmt: skip
 
+    q = q.strip().lower() or None if q else None  # the search ignores case
     what = ("customers", q, segment, rfm, sort, limit, offset)
     answer = await kept_json(request, what, compute, lock=False)  # the table locks for itself
     detail = export_detail("json", q=q, segment=segment, rfm=rfm, limit=limit, offset=offset)
@@ -57,24 +62,25 @@ def customers_csv(
     request: Request,
     q: Search = None,
     segment: Segment | None = None,
-    rfm: Annotated[str | None, Query(max_length=60)] = None,
+    rfm: Annotated[Rfm | None, Query(description="An RFM segment.")] = None,
     sort: Sort = "revenue",
 ) -> Response:
-    """Every matching customer as CSV (UTF-8, a header row), for a campaign tool."""
+    """Every matching customer as CSV (UTF-8, a header row), for a campaign
+    tool; text that a spreadsheet would run as a formula is quoted
+    (:mod:`tenure.csvexport`)."""
     import pandas as pd
 
     page = customer_list(
         request.app.state.settings, q=q, segment=segment, rfm=rfm, sort=sort,
         limit=10**9, offset=0, table=customer_table(request),
     )  # fmt: skip
-    buffer = io.StringIO()
     columns = [c if c != "monetary_total" else "revenue" for c in LISTED]
-    pd.DataFrame(page["customers"], columns=columns).to_csv(buffer, index=False)
+    text = write_csv(pd.DataFrame(page["customers"], columns=columns))
     name = "customers" + (f"-{segment.replace(' ', '-')}" if segment else "") + ".csv"
     detail = export_detail("csv", q=q, segment=segment, rfm=rfm, rows=len(page["customers"]))
     record(request, "export", target=name, detail=detail)
     return Response(
-        buffer.getvalue(),
+        text,
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )

@@ -17,6 +17,7 @@ from tenure.report.formatting import Formatter
 from tenure.web import dashboard
 from tenure.web.cache import kept
 from tenure.web.deps import FiltersDep
+from tenure.web.headers import chart_script_hashes
 from tenure.web.i18n import LOCALES, language, translations
 from tenure.web.pages import fragment, render
 from tenure.web.security import need
@@ -65,6 +66,7 @@ async def _page(
             "body": body,
             "tiles": fragment("page_parts.html", lang, part="tiles", body=body),
             "sections": fragment("page_parts.html", lang, part="sections", body=body),
+            "script_hashes": chart_script_hashes(body),  # the page's CSP lets these run
         }
 
     parts = await kept(request, ("page html", name, lang, filters), compute, lock=False)
@@ -248,6 +250,17 @@ def plotly_js() -> str:
 
 
 static = APIRouter(include_in_schema=False)
+
+
+@static.get("/static/dashboard.js")
+def dashboard_js() -> Response:
+    """The pages' own script: charts drawn before the page's layout was
+    final are fitted to it once everything has loaded."""
+    return Response(
+        'window.addEventListener("load", function () {'
+        ' window.dispatchEvent(new Event("resize")); });\n',
+        media_type="application/javascript", headers={"Cache-Control": "public, max-age=86400"},
+    )  # fmt: skip
 
 
 @static.get("/static/plotly.min.js")

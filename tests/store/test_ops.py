@@ -103,3 +103,15 @@ def test_a_store_at_the_first_revision_gains_the_later_tables_by_migrating(ops_u
             assert inspector.has_table(table.name), table.name
             assert {c["name"] for c in inspector.get_columns(table.name)} == set(table.c.keys())
     engine.dispose()
+
+
+def test_the_head_revision_read_from_the_files_is_alembics():
+    # the quick reading of the revision files must name the head Alembic finds
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from tenure.store.ops import _script_directory
+
+    config = Config()
+    config.set_main_option("script_location", _script_directory().dir)
+    assert head_revision() == ScriptDirectory.from_config(config).get_current_head()

@@ -138,9 +138,9 @@ def matching_customers(ctx: Context, filters: Filters, thresholds: Any = None) -
     if filters.segment:
         from tenure.segmentation.business import LABELS
         from tenure.segmentation.rfm import SEGMENTS
-        from tenure.segmentation.sizes import assign
+        from tenure.segmentation.sizes import kept_scores
 
-        s = assign(ctx, thresholds)
+        s = kept_scores(ctx, thresholds)
         wanted = filters.segment.lower()
         # "at risk" is both a business and an RFM segment: the business one,
         # as on the dashboard; "rfm:at risk" names the RFM one

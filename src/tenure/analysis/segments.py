@@ -43,7 +43,14 @@ def segments(
     re-rank them), and ``end`` is the as-of date."""
     from tenure.analysis.filters import matching_customers
     from tenure.segmentation.business import Thresholds
-    from tenure.segmentation.sizes import KINDS, assign, column_of, segment_sizes
+    from tenure.segmentation.sizes import (
+        KINDS,
+        assign,
+        column_of,
+        kept_scores,
+        scores,
+        segment_sizes,
+    )
 
     if kind not in KINDS:
         raise ConfigError(f"the segment kind {kind!r} is not known.", hint="Use rfm or business.")
@@ -55,7 +62,14 @@ def segments(
         as_of=as_of or filters.end,
         activity_window=activity_window, active_by=active_by, timezone=timezone,
     ) as ctx:  # fmt: skip
-        table = assign(ctx, thresholds)
+        # the sizes need the scores alone, not every summary column beside them;
+        # a segment filter has computed and kept them already
+        if per_customer:
+            table = assign(ctx, thresholds)
+        elif filters.segment:
+            table = kept_scores(ctx, thresholds)
+        else:
+            table = scores(ctx, thresholds)
         if filters.customers:
             ids = matching_customers(ctx, filters, thresholds)
             table = table.filter(table.customer_id.isin(ids.customer_id))
@@ -116,10 +130,18 @@ def segment_tables(ctx: Any, settings: Settings, months: int = 6, top: int = 25)
     from tenure.engine import periods
     from tenure.errors import TenureError
     from tenure.segmentation.business import Thresholds
-    from tenure.segmentation.sizes import assign, column_of, segment_sizes, transition_matrix
+    from tenure.segmentation.sizes import (
+        column_of,
+        kept_scores,
+        segment_sizes,
+        transition_matrix,
+        widen,
+    )
 
     thresholds = Thresholds.from_settings(settings)
-    table = assign(ctx, thresholds)
+    # the sizes and counts read the scores, kept once; the whole summary's
+    # columns are joined to the few customers listed
+    table = kept_scores(ctx, thresholds)
     start = periods.end_of(periods.index_of(ctx.as_of, "month") - months, "month")
     try:
         moved = transition_matrix(
@@ -129,14 +151,14 @@ def segment_tables(ctx: Any, settings: Settings, months: int = 6, top: int = 25)
     except TenureError:  # no purchases yet at the start date: no movement to show
         moved = None
     risky = table.filter(table.is_high_value & table.is_at_risk)
+    listed = risky.order_by([risky.monetary_total.desc(), risky.customer_id]).limit(top)
+    wide = widen(ctx, listed)
     return {
         "rfm": segment_sizes(table, *column_of("rfm")),
         "business": segment_sizes(table, *column_of("business")),
         "start": start,
         "moved": moved,
-        "at_risk": risky.order_by([risky.monetary_total.desc(), risky.customer_id])
-        .limit(top)
-        .to_pandas(),
+        "at_risk": wide.order_by([wide.monetary_total.desc(), wide.customer_id]).to_pandas(),
         "at_risk_count": int(risky.count().execute()),
         "thresholds": thresholds.describe(),
     }

@@ -327,6 +327,10 @@ class Context:
             self._cached[name] = build().cache()
         return self._cached[name]
 
+    def kept(self, name: str) -> ir.Table | None:
+        """The table :meth:`cached` keeps under ``name``, if it was computed."""
+        return self._cached.get(name)
+
     def close(self) -> None:
         """Release what :meth:`cached` keeps in the engine."""
         for table in self._cached.values():

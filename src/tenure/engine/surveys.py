@@ -16,7 +16,6 @@ import math
 import ibis
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from tenure.engine import periods
 from tenure.engine.context import Context
@@ -75,6 +74,9 @@ def ces(n: int, total: float, squares: float) -> tuple[float, float, float]:
     if n < 2:
         return mean, float("nan"), float("nan")
     var = max(squares - n * mean * mean, 0.0) / (n - 1)
+    # scipy.stats takes a second to import: only the CES of survey answers needs it
+    from scipy import stats
+
     half = float(stats.t.ppf(0.975, n - 1)) * math.sqrt(var / n)
     return mean, mean - half, mean + half
 

@@ -17,13 +17,49 @@ NOT_YET = "(not yet a customer)"
 KINDS = ("rfm", "business")
 
 
+# What the RFM scores and the business segments read of the customer summary.
+SCORED = ("customer_id", "orders", "recency_days", "monetary_total", "tenure_days", "active")
+
+
+def scores(ctx: Context, thresholds: Thresholds) -> ir.Table:
+    """Per purchaser: the summary's columns in :data:`SCORED`, r, f, m, fm,
+    rfm, segment and the business flags and label.
+
+    The percent ranks sort every purchaser: ranking these few columns, not the
+    two dozen of the summary, is what keeps segments fast (at 1M customers the
+    sort of the whole summary took most of the time). Not kept in the engine:
+    segment sizes read it once."""
+    s = customer_summary(ctx).select(*SCORED)
+    return business_segments(rfm_scores(s), thresholds)
+
+
+def kept_scores(ctx: Context, thresholds: Thresholds) -> ir.Table:
+    """:func:`scores`, computed once per context and thresholds and kept in
+    the engine: for what reads them more than once (a segment filter's
+    customers, the report's section)."""
+    return ctx.cached(f"scores-{thresholds}", lambda: scores(ctx, thresholds))
+
+
+def _scores_of(ctx: Context, thresholds: Thresholds) -> ir.Table:
+    """The kept scores of ``ctx`` when they were computed, else :func:`scores`."""
+    kept = ctx.kept(f"scores-{thresholds}")
+    return kept if kept is not None else scores(ctx, thresholds)
+
+
 def assign(ctx: Context, thresholds: Thresholds) -> ir.Table:
     """Per purchaser: summary columns, r, f, m, rfm, segment and the business
     flags (computed once per context and thresholds)."""
-    return ctx.cached(
-        f"segments-{thresholds}",
-        lambda: business_segments(rfm_scores(customer_summary(ctx)), thresholds),
-    )
+    return ctx.cached(f"segments-{thresholds}", lambda: widen(ctx, scores(ctx, thresholds)))
+
+
+def widen(ctx: Context, scored: ir.Table) -> ir.Table:
+    """The rows of ``scored`` (rows of :func:`scores`) with every column of the
+    customer summary beside the scores, in the columns' order of :func:`assign`."""
+    summary = customer_summary(ctx)
+    added = [c for c in scored.columns if c not in SCORED]
+    scored = scored.select(*added, scored_id=scored.customer_id)
+    wide = summary.join(scored, summary.customer_id == scored.scored_id)
+    return wide.select(*summary.columns, *added)
 
 
 def segment_sizes(table: ir.Table, column: str, order: tuple[str, ...]) -> pd.DataFrame:
@@ -69,10 +105,10 @@ def transition_matrix(
     from dataclasses import replace
 
     column, order = column_of(kind)
-    a = assign(Context(source, replace(defs, as_of=start)), thresholds)
+    a = scores(Context(source, replace(defs, as_of=start)), thresholds)
     if end_context is None or end_context.as_of != end:
         end_context = Context(source, replace(defs, as_of=end))
-    b = assign(end_context, thresholds)
+    b = _scores_of(end_context, thresholds)
     a = a.select("customer_id", before=a[column])
     b = b.select("customer_id", after=b[column])
     j = b.left_join(a, "customer_id")

@@ -10,6 +10,7 @@ that migrates it.
 from __future__ import annotations
 
 import os
+import re
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
@@ -41,7 +42,32 @@ def _script_directory():
     return ScriptDirectory.from_config(config)
 
 
+_REVISION_LINE = re.compile(r"^(down_revision|revision)\b[^=]*=\s*(.+)$", re.MULTILINE)
+
+
 def head_revision() -> str:
+    """The newest revision of ``migrations/``.
+
+    Read from the ``revision`` and ``down_revision`` lines of the revision
+    files: every command that opens a store asks, and importing Alembic to
+    answer took most of a second. A history this reading cannot settle (a
+    branch, a line it does not understand) is left to Alembic."""
+    versions = resources.files("tenure.store") / "migrations" / "versions"
+    revisions: set[str] = set()
+    earlier: set[str] = set()
+    for entry in versions.iterdir():
+        if not entry.name.endswith(".py") or entry.name.startswith("_"):
+            continue
+        found = dict((k, v.strip()) for k, v in _REVISION_LINE.findall(entry.read_text("utf-8")))
+        if "revision" not in found or "down_revision" not in found:
+            return _alembic_head()
+        revisions.update(re.findall(r"[\"']([^\"']+)[\"']", found["revision"]))
+        earlier.update(re.findall(r"[\"']([^\"']+)[\"']", found["down_revision"]))
+    heads = revisions - earlier
+    return heads.pop() if len(heads) == 1 else _alembic_head()
+
+
+def _alembic_head() -> str:
     head = _script_directory().get_current_head()
     assert head is not None, "the migrations folder has no revision"
     return head

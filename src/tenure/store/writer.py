@@ -27,6 +27,7 @@ from pathlib import Path
 
 import duckdb
 
+from tenure.config import active_memory_limit
 from tenure.datamodel import KINDS, Kind, stored_columns
 from tenure.faults import checkpoint
 from tenure.sqltext import lit, q
@@ -35,6 +36,9 @@ from tenure.store.analytics import scalar
 
 # where the staged rows live: the scratch database, attached under this name
 STAGED = "staged"
+
+# an ingest's memory_limit when the settings give none
+INGEST_MEMORY = "2GB"
 
 # value given to a field when a new row does not carry it
 DEFAULTS = {("orders", "status"): "'completed'", ("order_items", "quantity"): "1"}
@@ -108,7 +112,8 @@ def stub_customers(con: duckdb.DuckDBPyConnection, kind: Kind, time_field: str |
 
 def _settings(con: duckdb.DuckDBPyConnection, workdir: Path) -> None:
     con.execute(f"SET temp_directory = {lit(workdir.as_posix())}")
-    con.execute("SET memory_limit = '2GB'")
+    # an ingest spills beyond 2GB unless the settings say otherwise
+    con.execute(f"SET memory_limit = {lit(active_memory_limit() or INGEST_MEMORY)}")
     con.execute("SET preserve_insertion_order = true")
 
 

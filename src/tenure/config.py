@@ -20,6 +20,7 @@
     engine = "duckdb"            # or spark
     spark_master = "local[2]"
     spark_database = ""          # read kinds from this Spark database instead of the store
+    memory_limit = "6GB"         # DuckDB's memory cap on the store (default: 80 % of RAM)
 
 The timezone is also the business's own: days, months and years begin at
 midnight there in every metric.
@@ -28,6 +29,7 @@ midnight there in every metric.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field, fields, replace
 from datetime import date
@@ -89,6 +91,10 @@ class Settings:
     login_burst: int = 20
     login_concurrency: int = 0
     cache_bytes: int = 1_073_741_824
+    # DuckDB's memory_limit ("6GB") on every connection to the store and an
+    # ingest's scratch database; None: DuckDB's default (80 % of RAM), and
+    # 2GB for an ingest, which spills to disk beyond it
+    memory_limit: str | None = None
 
     @property
     def analytics_path(self) -> Path:
@@ -105,7 +111,52 @@ class Settings:
         return self.store / "quarantine"
 
 
+# what DuckDB's memory_limit accepts: a number and a unit
+MEMORY = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(B|[KMGT]i?B)\s*", re.IGNORECASE)
+# below this DuckDB fails at its first allocations
+MEMORY_FLOOR = 128 * 1024**2
+
+# the memory limit of the settings loaded last: the store's connections take
+# it wherever they are opened (see tenure.store.analytics)
+_active_memory_limit: str | None = None
+
+
+def active_memory_limit() -> str | None:
+    """``memory_limit`` of the settings in use (loaded or given to a workspace)."""
+    return _active_memory_limit
+
+
+def use_memory_limit(value: str | None) -> None:
+    global _active_memory_limit
+    _active_memory_limit = value
+
+
+def _memory(raw: Any, origin: str) -> str | None:
+    """``memory_limit``: a size DuckDB takes, and one it can work in."""
+    if raw is None:
+        return None
+    found = MEMORY.fullmatch(raw) if isinstance(raw, str) else None
+    if found is None:
+        raise ConfigError(
+            f"setting 'memory_limit' from {origin} has the value {raw!r}, which is not "
+            "a memory size.",
+            hint=f'Fix it in {origin}: a number and a unit, such as "6GB" or "512MiB".',
+        )
+    unit = found.group(2).upper()
+    power = "BKMGT".index(unit[0])
+    size = float(found.group(1)) * (1024 if "I" in unit else 1000) ** power
+    if size < MEMORY_FLOOR:
+        raise ConfigError(
+            f"setting 'memory_limit' from {origin} has the value {raw!r}, too little for "
+            "DuckDB to work in.",
+            hint=f'Fix it in {origin}: 128MiB at the least; "2GB" or more for large stores.',
+        )
+    return raw.strip()
+
+
 def _coerce(name: str, raw: Any, origin: str) -> Any:
+    if name == "memory_limit":
+        return _memory(raw, origin)
     kinds = {f.name: f.type for f in fields(Settings)}
     kind = str(kinds[name])
     try:
@@ -206,6 +257,7 @@ def load_settings(**flags: Any) -> Settings:
         )
     if settings.engine not in {"duckdb", "spark"}:
         raise ConfigError(f"engine is {settings.engine!r}.", hint="Use duckdb or spark.")
+    use_memory_limit(settings.memory_limit)
     if settings.reporting_currency is None:
         return settings
     currency = settings.reporting_currency.upper()

@@ -85,6 +85,37 @@ def test_duplicates_and_conflicts_within_a_file(tmp_path, ws):
     assert "7.2500" in r.errors[0]["reason"]
 
 
+def test_repeated_missing_keys_and_a_repeat_of_a_rejected_row(tmp_path, ws):
+    text = (
+        "order_id,customer_id,placed_at,amount\n"
+        "O1,C1,2024-01-05,10\n"
+        ",C1,2024-01-06,5\n"  # no key, twice: both rejected, neither a duplicate
+        ",C2,2024-01-07,6\n"
+        "O2,C1,2024-01-08,ten\n"  # rejected
+        "O2,C1,2024-01-08,7\n"  # its repeat differs from it: a conflict, not accepted
+        "O3,C2,2024-01-09,8\n"
+        "O3,C2,2024-01-09,8\n"  # duplicate
+    )
+    r = ingest("orders", write(tmp_path / "o.csv", text), workspace=ws)
+    assert (r.read, r.accepted, r.duplicates, r.rejected) == (7, 2, 1, 4)
+    with open(r.quarantine, newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [(row["_line"], row["_column"]) for row in rows] == [
+        ("3", "order_id"),
+        ("4", "order_id"),
+        ("5", "amount"),
+        ("6", "amount"),
+    ]
+    assert rows[3]["_reason"] == (
+        "conflicts with line 5, which has the same order_id O2 and no value here; "
+        "keep one of the two rows"
+    )
+    assert query(ws.settings.store, "SELECT order_id, amount FROM orders ORDER BY 1") == [
+        ("O1", Decimal("10.0000")),
+        ("O3", Decimal("8.0000")),
+    ]
+
+
 def test_rejected_rows_go_to_quarantine_with_line_column_value_reason(tmp_path, ws):
     text = (
         "order_id,customer_id,placed_at,amount\n"

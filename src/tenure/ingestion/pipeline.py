@@ -398,12 +398,54 @@ def classify(
     each key is accepted, a later one identical to it is a duplicate, one that differs
     is rejected (it conflicts). Also used for data read for a fit without a store."""
     key = ", ".join(q(k) for k in kind.key)
+    errs = "_err_field, _err_value, _err_reason, _err_missing"
+    # the window below costs a sort and a copy of every column: most files
+    # repeat no key, so it runs only on the rows whose key repeats (a key
+    # with a NULL part groups with its like, as in the window's partitions)
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE repeated AS SELECT {key} FROM checked "
+        f"GROUP BY {key} HAVING count(*) > 1"
+    )
+    if not scalar(con, "SELECT count(*) FROM repeated"):
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE rejected_rows AS SELECT _line, _err_field, "
+            "_err_value, _err_reason FROM checked WHERE _err_reason IS NOT NULL"
+        )
+        con.execute("CREATE OR REPLACE TEMP TABLE dupes AS SELECT _line FROM checked LIMIT 0")
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE accepted AS SELECT * EXCLUDE ({errs}) "
+            "FROM checked WHERE _err_reason IS NULL"
+        )
+    else:
+        _classify_repeated(con, kind)
+    con.execute("DROP TABLE checked")
+    con.execute("DROP TABLE repeated")
+    if kind.has_customer and not create:
+        _reject_orphans(
+            con,
+            "customer_id",
+            "customers",
+            "'is not a customer in the store; ingest customers first, or pass --create-customers'",
+        )
+    if kind.name == "order_items":
+        _reject_orphans(
+            con, "order_id", "orders", "'is not an order in the store; ingest the orders first'"
+        )
+
+
+def _classify_repeated(con: duckdb.DuckDBPyConnection, kind: Kind) -> None:
+    """:func:`classify` when some key repeats: the first row of each key in
+    ``ranked``, from the rows whose key is in ``repeated``; the rest as is."""
+    key = ", ".join(q(k) for k in kind.key)
+    errs = "_err_field, _err_value, _err_reason, _err_missing"
     fields = [c[0] for c in con.execute("DESCRIBE checked").fetchall() if not c[0].startswith("_")]
+    among = " AND ".join(f"c.{q(k)} IS NOT DISTINCT FROM p.{q(k)}" for k in kind.key)
+    repeats = f"EXISTS (SELECT 1 FROM repeated p WHERE {among})"
     con.execute(
         "CREATE OR REPLACE TEMP TABLE ranked AS SELECT *, "
-        f"row_number() OVER (PARTITION BY {key} ORDER BY _line) AS _rn FROM checked"
+        f"row_number() OVER (PARTITION BY {key} ORDER BY _line) AS _rn FROM checked c "
+        f"WHERE {repeats}"
     )
-    con.execute("DROP TABLE checked")
     key_ok = " AND ".join(f"r.{q(k)} IS NOT NULL" for k in kind.key)
     join = " AND ".join(f"f.{q(k)} = r.{q(k)}" for k in kind.key)
     same = [f"(r.{q(c)} IS NULL OR r.{q(c)} IS NOT DISTINCT FROM f.{q(c)})" for c in fields]
@@ -431,28 +473,21 @@ def classify(
     )
     con.execute(
         "CREATE OR REPLACE TEMP TABLE rejected_rows AS "
-        "SELECT _line, _err_field, _err_value, _err_reason FROM ranked "
+        "SELECT _line, _err_field, _err_value, _err_reason FROM checked c "
+        f"WHERE _err_reason IS NOT NULL AND NOT {repeats} "
+        "UNION ALL SELECT _line, _err_field, _err_value, _err_reason FROM ranked "
         f"WHERE _err_reason IS NOT NULL AND (_rn = 1 OR NOT ({' AND '.join(_bare_key_ok(kind))})) "
         "UNION ALL SELECT _line, _err_field, _err_value, _err_reason FROM later WHERE NOT _dup"
     )
     con.execute("CREATE OR REPLACE TEMP TABLE dupes AS SELECT _line FROM later WHERE _dup")
     con.execute(
-        "CREATE OR REPLACE TEMP TABLE accepted AS SELECT * EXCLUDE (_rn, _err_field, _err_value, "
-        "_err_reason, _err_missing) FROM ranked WHERE _rn = 1 AND _err_reason IS NULL"
+        f"CREATE OR REPLACE TEMP TABLE accepted AS SELECT * EXCLUDE ({errs}) FROM checked c "
+        f"WHERE _err_reason IS NULL AND NOT {repeats} "
+        f"UNION ALL SELECT * EXCLUDE (_rn, {errs}) FROM ranked "
+        "WHERE _rn = 1 AND _err_reason IS NULL"
     )
     con.execute("DROP TABLE ranked")
     con.execute("DROP TABLE later")
-    if kind.has_customer and not create:
-        _reject_orphans(
-            con,
-            "customer_id",
-            "customers",
-            "'is not a customer in the store; ingest customers first, or pass --create-customers'",
-        )
-    if kind.name == "order_items":
-        _reject_orphans(
-            con, "order_id", "orders", "'is not an order in the store; ingest the orders first'"
-        )
 
 
 def _bare_key_ok(kind: Kind) -> list[str]:

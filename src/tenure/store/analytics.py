@@ -18,6 +18,7 @@ from pathlib import Path
 import duckdb
 
 from tenure._version import __version__
+from tenure.config import active_memory_limit
 from tenure.datamodel import KINDS, stored_columns
 from tenure.errors import ConfigError, StoreBusyError, StoreVersionError
 from tenure.faults import checkpoint
@@ -82,6 +83,9 @@ def _open(path: Path | str, read_only: bool, *, attach: bool = False) -> duckdb.
             ) from None
     con.execute("SET TimeZone = 'UTC'")
     con.execute("SET enable_progress_bar = false")
+    limit = active_memory_limit()
+    if limit:
+        con.execute(f"SET memory_limit = '{_quoted(limit)}'")
     return con
 
 

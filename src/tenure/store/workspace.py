@@ -19,7 +19,7 @@ from typing import Any
 
 import duckdb
 
-from tenure.config import Settings, load_settings
+from tenure.config import Settings, load_settings, use_memory_limit
 from tenure.errors import ConfigError
 from tenure.store import analytics
 from tenure.store.missing import no_store_error
@@ -42,6 +42,7 @@ class Workspace:
         cls, settings: Settings | None = None, *, create: bool = True, **flags: Any
     ) -> Workspace:
         settings = settings or load_settings(**flags)
+        use_memory_limit(settings.memory_limit)  # settings given, not loaded, too
         store = settings.store
         if store.exists() and not store.is_dir():
             raise ConfigError(

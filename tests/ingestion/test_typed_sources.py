@@ -64,7 +64,9 @@ def _checked(con: duckdb.DuckDBPyConnection, path, kind: str, tz: str, **options
     )
     src = read_file(con, path)
     usable = [c for c in src.columns if not c.startswith("_")]
-    resolved = mapping_mod.resolve(KINDS[kind], usable, mapping_mod.parse_map_flags([], KINDS[kind]), src.name)
+    resolved = mapping_mod.resolve(
+        KINDS[kind], usable, mapping_mod.parse_map_flags([], KINDS[kind]), src.name
+    )
     plan = build_checked(
         con, KINDS[kind], resolved, usable, source="s", tz=tz, date_format=options.get("date_format"),
         date_order="auto", default_currency="EUR", reporting_currency="EUR",
@@ -178,3 +180,65 @@ def test_a_date_format_given_reads_typed_dates_as_text(tmp_path):
     )
     assert typed == text
     assert typed[0][-2] == "is not a date in the format %d/%m/%Y"
+
+
+def _quarantine(path) -> list[tuple]:
+    """The rows of a quarantine file, lines counted from the first data row."""
+    con = duckdb.connect()
+    rows = con.execute(
+        f"SELECT * EXCLUDE (_file) FROM read_csv({lit(str(path))}, all_varchar = true) "
+        "ORDER BY CAST(_line AS BIGINT)"
+    ).fetchall()
+    first = int(rows[0][0])
+    return [(int(r[0]) - first, *r[1:]) for r in rows]
+
+
+def test_a_fit_from_a_typed_file_or_frame_keeps_and_rejects_what_its_text_does(tmp_path):
+    """``tenure fit --orders FILE.parquet`` and Arrow tables read through the same
+    checks: the same rows kept, the same quarantine rows with the same text."""
+    import pyarrow.parquet as pq
+
+    from tenure.given import read_orders
+
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute(
+        "CREATE TABLE t AS SELECT 'O' || i AS order_id, i % 3 AS customer_id, "
+        "TIMESTAMP '2024-01-01 10:00:00' + INTERVAL (i * 7) HOUR AS placed_at, "
+        "CASE i % 5 WHEN 0 THEN -2.5 WHEN 1 THEN 'nan'::DOUBLE WHEN 2 THEN NULL "
+        "ELSE i * 1.25 END::DOUBLE AS amount FROM range(40) r(i)"
+    )
+    parquet, csv = tmp_path / "o.parquet", tmp_path / "o.csv"
+    con.execute(f"COPY t TO {lit(str(parquet))} (FORMAT parquet)")
+    con.execute(
+        "COPY (SELECT order_id, CAST(customer_id AS VARCHAR) AS customer_id, "
+        "CAST(placed_at AS VARCHAR) AS placed_at, CAST(amount AS VARCHAR) AS amount FROM t) "
+        f"TO {lit(str(csv))} (FORMAT csv, HEADER true)"
+    )
+    # an Arrow table keeps NaN (pandas would make it a missing value)
+    frame = pq.read_table(parquet)
+    got = {}
+    for name, data in (("parquet", parquet), ("csv", csv), ("frame", frame)):
+        orders = read_orders(data)
+        try:
+            kept = orders.source.table("orders").order_by("order_id").to_pyarrow().to_pylist()
+            got[name] = (
+                orders.read,
+                orders.rejected,
+                kept,
+                _quarantine(orders.rejected_file),
+                [(r["column"], r["reason"]) for r in orders.reasons],
+            )
+        finally:
+            orders.source.close()
+    assert got["parquet"] == got["csv"] == got["frame"]
+    read, rejected, kept, quarantined, _ = got["parquet"]
+    # 40 rows: every fifth negative, every fifth NaN, every fifth missing
+    assert (read, rejected, len(kept)) == (40, 24, 16)
+    reasons = {r[3] for r in quarantined}
+    assert reasons == {
+        "is negative; record refunds with status refunded",
+        "is not an amount (expected a number such as 1234.56)",
+        "is missing (a value is required)",
+    }
+    assert ("amount", "nan") in {(r[1], r[2]) for r in quarantined}

@@ -100,19 +100,27 @@ def _values(name: str, values: list[str | None], sql_type: str) -> str:
 
 
 @pytest.mark.parametrize("amount_type", ["DOUBLE", "FLOAT", "DECIMAL(18,2)", "DECIMAL(38,6)"])
-@pytest.mark.parametrize("time_type", ["TIMESTAMP", "TIMESTAMPTZ", "DATE"])
+@pytest.mark.parametrize(
+    "time_type", ["TIMESTAMP", "TIMESTAMPTZ", "DATE", "TIMESTAMP_NS", "TIMESTAMP_MS", "TIMESTAMP_S"]
+)
 @pytest.mark.parametrize("tz", ["UTC", "Europe/Berlin"])
 def test_typed_orders_read_as_their_text_is_read(tmp_path, amount_type, time_type, tz):
     amounts = [a for a in AMOUNTS if not amount_type.startswith("DECIMAL") or a in
                ("12.5", "-3.25", "0", "12.34565", "-1.23455", "0.00005", "60000000000000.5", None)]  # fmt: skip
     if amount_type == "DECIMAL(38,6)":
         amounts.append("123456789012345.123456")
-    n = len(TIMES) * len(amounts) * 2
+    times = TIMES
+    if time_type == "TIMESTAMP_NS":  # nanoseconds hold 1677-2262
+        times = [t for t in TIMES if t not in ("0001-01-01 00:00:00", "2999-01-01 00:00:00")] + [
+            "2024-01-05 23:59:59.999999999",
+            "1969-12-31 23:59:59.999999999",
+        ]
+    n = len(times) * len(amounts) * 2
     select = (
         f"SELECT i::BIGINT AS order_id, (i % 7)::INTEGER AS customer_id, placed_at, amount, "
         f"currency, 'paid' AS status "
         f"FROM (SELECT row_number() OVER () AS i, * FROM "
-        f"(SELECT {_values('placed_at', TIMES, 'VARCHAR')}) "
+        f"(SELECT {_values('placed_at', times, 'VARCHAR')}) "
         f"CROSS JOIN (SELECT {_values('amount', amounts, 'VARCHAR')}) "
         "CROSS JOIN (SELECT unnest(['EUR', 'USD']) AS currency)) "
     )

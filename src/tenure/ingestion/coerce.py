@@ -490,7 +490,10 @@ def install_lookups(con: duckdb.DuckDBPyConnection, types: set[str]) -> None:
 # read as they are: the values a typed column can hold are those its text
 # would be read as, so the typed reading gives the text path's values and
 # reasons without writing every value out as text and parsing it back.
-TEMPORAL = ("TIMESTAMP", "TIMESTAMP WITH TIME ZONE", "DATE")
+TEMPORAL = (
+    "TIMESTAMP", "TIMESTAMP WITH TIME ZONE", "DATE",
+    "TIMESTAMP_NS", "TIMESTAMP_MS", "TIMESTAMP_S",
+)  # fmt: skip
 WHOLE = (
     "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT",
     "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT", "UHUGEINT",
@@ -523,6 +526,19 @@ def typed_cell(field: Field, sql_type: str, date_format: str | None) -> bool:
     return False
 
 
+def _micros(v: str, sql_type: str) -> str:
+    """SQL: a naive timestamp column as a TIMESTAMP (microseconds). A
+    nanosecond's text is read to the microsecond below it, where a CAST
+    would round: its text is cut, so the time is floored here too."""
+    if sql_type in ("TIMESTAMP", "TIMESTAMP WITH TIME ZONE"):
+        return v
+    if sql_type != "TIMESTAMP_NS":
+        return f"CAST({v} AS TIMESTAMP)"
+    ns = f"epoch_ns({v})"
+    floored = f"make_timestamp(({ns} - ((({ns} % 1000) + 1000) % 1000)) // 1000)"
+    return f"CASE WHEN isfinite({v}) THEN {floored} ELSE CAST({v} AS TIMESTAMP) END"
+
+
 def parse_typed(field: Field, v: str, sql_type: str, *, tz: str = "'UTC'") -> Parsed:
     """What :func:`parse` gives for the text of each value of ``v``, a column
     of ``sql_type`` (see :func:`typed_cell`), read without the text.
@@ -545,10 +561,10 @@ def parse_typed(field: Field, v: str, sql_type: str, *, tz: str = "'UTC'") -> Pa
             # path reads it as an instant, midnight in the session's zone
             value = f"timezone('UTC', CAST({v} AS TIMESTAMPTZ))"
         else:
-            value = _in_zone(f"CAST({v} AS TIMESTAMP)", tz)
+            value = _in_zone(_micros(v, sql_type), tz)
         return Parsed(value, iso.reason)
     if t == "date":
-        return Parsed(f"CAST({v} AS DATE)", date("v", ISO, None).reason)
+        return Parsed(f"CAST({_micros(v, sql_type)} AS DATE)", date("v", ISO, None).reason)
     if t in ("amount", "rate"):
         sql = "DECIMAL(18,8)" if t == "rate" else "DECIMAL(18,4)"
         cell = v if is_exact(sql_type) else f"CAST({v} AS VARCHAR)"

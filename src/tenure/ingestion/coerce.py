@@ -486,6 +486,107 @@ def install_lookups(con: duckdb.DuckDBPyConnection, types: set[str]) -> None:
         )
 
 
+# Source columns that are typed already (Parquet, Arrow, DataFrames) and
+# read as they are: the values a typed column can hold are those its text
+# would be read as, so the typed reading gives the text path's values and
+# reasons without writing every value out as text and parsing it back.
+TEMPORAL = (
+    "TIMESTAMP", "TIMESTAMP WITH TIME ZONE", "DATE",
+    "TIMESTAMP_NS", "TIMESTAMP_MS", "TIMESTAMP_S",
+)  # fmt: skip
+WHOLE = (
+    "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT",
+    "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT", "UHUGEINT",
+)  # fmt: skip
+# a binary float's text is read back as the nearest decimal of its shortest
+# text, not its binary value: amounts of such columns still go through text
+FLOATING = ("DOUBLE", "FLOAT")
+
+
+def is_exact(sql_type: str) -> bool:
+    """An integer or a DECIMAL: its value is read exactly as its text is."""
+    return sql_type in WHOLE or sql_type.startswith("DECIMAL")
+
+
+def kept_type(sql_type: str) -> bool:
+    """Whether readers keep a source column of this DuckDB type as it is
+    (others are read as their text)."""
+    return sql_type in ("VARCHAR", *TEMPORAL, *FLOATING) or is_exact(sql_type)
+
+
+def typed_cell(field: Field, sql_type: str, date_format: str | None) -> bool:
+    """Whether ``field`` reads a column of ``sql_type`` as it is, not as text."""
+    t = field.type
+    if t in ("timestamp", "date"):
+        return sql_type in TEMPORAL and not date_format
+    if t in ("amount", "rate", "integer", "number"):
+        return is_exact(sql_type) or sql_type in FLOATING
+    if t == "id":
+        return sql_type in WHOLE
+    return False
+
+
+def _micros(v: str, sql_type: str) -> str:
+    """SQL: a naive timestamp column as a TIMESTAMP (microseconds). A
+    nanosecond's text is read to the microsecond below it, where a CAST
+    would round: its text is cut, so the time is floored here too."""
+    if sql_type in ("TIMESTAMP", "TIMESTAMP WITH TIME ZONE"):
+        return v
+    if sql_type != "TIMESTAMP_NS":
+        return f"CAST({v} AS TIMESTAMP)"
+    ns = f"epoch_ns({v})"
+    floored = f"make_timestamp(({ns} - ((({ns} % 1000) + 1000) % 1000)) // 1000)"
+    return f"CASE WHEN isfinite({v}) THEN {floored} ELSE CAST({v} AS TIMESTAMP) END"
+
+
+def parse_typed(field: Field, v: str, sql_type: str, *, tz: str = "'UTC'") -> Parsed:
+    """What :func:`parse` gives for the text of each value of ``v``, a column
+    of ``sql_type`` (see :func:`typed_cell`), read without the text.
+
+    - A TIMESTAMP's text has no offset: it is wall-clock time in ``tz``, as a
+      naive text is; a TIMESTAMP WITH TIME ZONE's has one: it is an instant;
+      a DATE is read as its text is (see below). Every such text is ISO, so the column's
+      date format is ISO and its reasons ISO's.
+    - A number's text has no currency, spaces or thousands marks, and no
+      comma, so the column writes decimals with a point.
+    - A whole number's text is a plain identifier: no control characters,
+      at most 40 characters."""
+    t = field.type
+    if t == "timestamp":
+        iso = timestamp("v", ISO, tz, None)
+        if sql_type == "TIMESTAMP WITH TIME ZONE":
+            value = f"timezone('UTC', {v})"
+        elif sql_type == "DATE":
+            # a date's text (2024-01-05) ends like an offset (-05): the text
+            # path reads it as an instant, midnight in the session's zone
+            value = f"timezone('UTC', CAST({v} AS TIMESTAMPTZ))"
+        else:
+            value = _in_zone(_micros(v, sql_type), tz)
+        return Parsed(value, iso.reason)
+    if t == "date":
+        return Parsed(f"CAST({_micros(v, sql_type)} AS DATE)", date("v", ISO, None).reason)
+    if t in ("amount", "rate"):
+        sql = "DECIMAL(18,8)" if t == "rate" else "DECIMAL(18,4)"
+        cell = v if is_exact(sql_type) else f"CAST({v} AS VARCHAR)"
+        return Parsed(f"try_cast({cell} AS {sql})", amount("v", False, sql).reason)
+    if t in ("integer", "number"):
+        # a FLOAT is widened as its text is read: to the DOUBLE nearest its text
+        as_double = (
+            f"try_cast(CAST({v} AS VARCHAR) AS DOUBLE)"
+            if sql_type == "FLOAT"
+            else f"CAST({v} AS DOUBLE)"
+        )
+        if t == "number":
+            return Parsed(as_double, number("v").reason)
+        value = (
+            f"CASE WHEN {as_double} = round({as_double}) THEN try_cast({as_double} AS BIGINT) END"
+        )
+        return Parsed(value, integer("v").reason)
+    if t == "id":
+        return Parsed(f"CAST({v} AS VARCHAR)", "NULL")
+    raise ValueError(f"{field.name} ({t}) does not read a {sql_type} column as it is")
+
+
 def parse(
     field: Field,
     v: str,

@@ -356,7 +356,7 @@ def _currency_to_adopt(
     if column is None:
         found = {default_currency}
     else:
-        cell = f"upper(nullif(trim({q(column)}), ''))"
+        cell = f"upper(nullif(trim(CAST({q(column)} AS VARCHAR)), ''))"
         found = {
             row[0] or default_currency
             for row in con.execute(f"SELECT DISTINCT {cell} FROM raw LIMIT 3").fetchall()

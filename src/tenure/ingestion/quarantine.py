@@ -50,7 +50,10 @@ def write(
     temp = final.with_suffix(".csv.partial")
     # the source's columns, renamed if they would clash with ours
     own = {"_file", "_line", "_column", "_value", "_reason", "_raw"}
-    raw_cols = ", ".join(f"r.{q(c)} AS {q(c + '_' if c in own else c)}" for c in columns)
+    # as text: a typed source's dates and numbers as the checks showed them
+    raw_cols = ", ".join(
+        f"CAST(r.{q(c)} AS VARCHAR) AS {q(c + '_' if c in own else c)}" for c in columns
+    )
     null_cols = ", ".join(f"NULL AS {q(c + '_' if c in own else c)}" for c in columns)
     label = lit(source)
     column = (

@@ -3,7 +3,8 @@
 Every reader creates two temp tables on the connection it is given:
 
 ``raw``      ``_line`` (the line or row number in the source) and one
-             VARCHAR column per source column, as written there;
+             column per source column, as written there: VARCHAR, or the
+             date, time or number type a typed source (Parquet, Arrow) gave;
 ``broken``   rows that could not even be split into columns: ``_line``,
              ``_raw`` (the text of the line) and ``_reason``.
 
@@ -25,7 +26,7 @@ from pathlib import Path
 import duckdb
 
 from tenure.errors import InputError
-from tenure.ingestion import sniff, unpack
+from tenure.ingestion import coerce, sniff, unpack
 from tenure.ingestion.sniff import unique_names
 from tenure.sqltext import lit, q
 from tenure.store.analytics import scalar
@@ -184,7 +185,7 @@ def _read_parquet(con: duckdb.DuckDBPyConnection, path: Path, name: str | None =
             source=name,
         ) from None
     columns = [row[0] for row in described]
-    select = ", ".join(f"CAST({q(c)} AS VARCHAR) AS {q(c)}" for c in columns)
+    select = kept_as_typed({row[0]: row[1] for row in described})
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE raw AS SELECT file_row_number + 1 AS _line, {select} "
         f"FROM read_parquet({lit(str(path))}, file_row_number = true)"
@@ -192,6 +193,17 @@ def _read_parquet(con: duckdb.DuckDBPyConnection, path: Path, name: str | None =
     empty_broken(con)
     read = scalar(con, "SELECT count(*) FROM raw")
     return Source(name, "parquet", columns, int(read), 0)
+
+
+def kept_as_typed(types: dict[str, str]) -> str:
+    """SQL select list: the columns of these types. Dates, times and numbers
+    stay typed (the checks read them as they are, see
+    :func:`tenure.ingestion.coerce.parse_typed`); the others become the text
+    the checks read."""
+    return ", ".join(
+        q(c) if coerce.kept_type(t) else f"CAST({q(c)} AS VARCHAR) AS {q(c)}"
+        for c, t in types.items()
+    )
 
 
 def empty_broken(con: duckdb.DuckDBPyConnection) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 import duckdb
 
 from tenure.errors import InputError, MissingExtraError
-from tenure.ingestion.readers import Source, empty_broken, read_file
+from tenure.ingestion.readers import Source, empty_broken, kept_as_typed, read_file
 from tenure.sqltext import q
 
 BATCH_ROWS = 100_000
@@ -88,7 +88,8 @@ def read_frame(con: duckdb.DuckDBPyConnection, frame: Any) -> Source:
     table = _to_arrow(frame)
     con.register("_frame", table)
     columns = list(table.column_names)
-    cols = ", ".join(f"CAST({q(c)} AS VARCHAR) AS {q(c)}" for c in columns)
+    types = dict(con.execute("SELECT column_name, column_type FROM (DESCRIBE _frame)").fetchall())
+    cols = kept_as_typed({c: types[c] for c in columns})
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE raw AS SELECT row_number() OVER () AS _line, {cols} "
         "FROM _frame"

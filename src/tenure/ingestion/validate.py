@@ -8,6 +8,7 @@ amounts for kinds with money, and ``_err_column`` / ``_err_value`` /
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import duckdb
@@ -138,20 +139,47 @@ def build_checked(
         plan.ignored_columns = extra
     coerce.install_lookups(con, {f.type for f in fields})
 
-    # 1. the raw text of each field
+    # 1. the raw text of each field, or its value where the source typed it
+    # already and the field reads that type as it is (coerce.parse_typed)
+    types = {row[0]: row[1] for row in con.execute("DESCRIBE raw").fetchall()}
+    # mapping expressions were written for the columns' text: the columns
+    # they may name are read as text, by them and by the fields they map
+    read_as = {
+        c: "VARCHAR" if _named(c, mapping.sql.values()) else types.get(c, "VARCHAR")
+        for c in columns
+    }
+    typed_cells: dict[str, str] = {}  # field -> the type of its source column
     texts = []
     for f in fields:
-        if f.name in mapping.columns:  # the readers' columns are all VARCHAR
-            cell = coerce.trimmed(q(mapping.columns[f.name]))
+        if f.name in mapping.columns:
+            col = mapping.columns[f.name]
+            if coerce.typed_cell(f, read_as[col], date_format):
+                typed_cells[f.name] = read_as[col]
+                cell = q(col)
+            else:
+                cell = coerce.trimmed(_as_text(col, read_as[col]))
         else:
             cell = f"nullif(trim(CAST(({mapping.sql[f.name]}) AS VARCHAR)), '')"
         texts.append(f"{cell} AS {q('v_' + f.name)}")
     if plan.extra_columns:
-        pairs = ", ".join(f"{lit(c)}, nullif(trim({q(c)}), '')" for c in plan.extra_columns)
+        pairs = ", ".join(
+            f"{lit(c)}, nullif(trim({_as_text(c, read_as[c])}), '')" for c in plan.extra_columns
+        )
         texts.append(f"CAST(json_object({pairs}) AS VARCHAR) AS v_attributes")
+    # the columns that mapping expressions name, as the text they were read as
+    named = [c for c in columns if read_as[c] != types.get(c, "VARCHAR")]
+    rows = (
+        "(SELECT * REPLACE ("
+        + ", ".join(f"CAST({q(c)} AS VARCHAR) AS {q(c)}" for c in named)
+        + ") FROM raw)"
+        if named
+        else "raw"
+    )
     try:
         con.execute(
-            "CREATE OR REPLACE TEMP VIEW texts AS SELECT _line, " + ", ".join(texts) + " FROM raw"
+            "CREATE OR REPLACE TEMP VIEW texts AS SELECT _line, "
+            + ", ".join(texts)
+            + f" FROM {rows}"
         )
     except duckdb.Error as exc:
         bad = [f"{f}: {e}" for f, e in mapping.sql.items()]
@@ -167,6 +195,8 @@ def build_checked(
     # 2. formats decided per column from a sample
     for f in fields:
         v = q("v_" + f.name)
+        if f.name in typed_cells:  # ISO dates, decimal points: see coerce.parse_typed
+            continue
         if f.type in ("timestamp", "date") and not date_format:
             group, warning = coerce.detect_date_group(con, v, date_order, table="texts")
             plan.date_groups[f.name] = group
@@ -208,14 +238,18 @@ def build_checked(
     conds, missing = [], []
     for f in fields:
         v = q("v_" + f.name)
-        parsed = coerce.parse(
-            f,
-            v,
-            group=plan.date_groups.get(f.name, coerce.ISO),
-            tz=lit(tz),
-            date_format=date_format,
-            decimal_comma=plan.decimal_comma.get(f.name, False),
-            normal_form=q("n_" + f.name) if f.name in normal_forms else None,
+        parsed = (
+            coerce.parse_typed(f, v, typed_cells[f.name], tz=lit(tz))
+            if (f.name in typed_cells)
+            else coerce.parse(
+                f,
+                v,
+                group=plan.date_groups.get(f.name, coerce.ISO),
+                tz=lit(tz),
+                date_format=date_format,
+                decimal_comma=plan.decimal_comma.get(f.name, False),
+                normal_form=q("n_" + f.name) if f.name in normal_forms else None,
+            )
         )
         value = parsed.value
         if f.name == "currency" and kind.converted:
@@ -346,7 +380,7 @@ def build_checked(
     def shown(name: str) -> str:
         """The value a message shows: the text as written when there is one."""
         if name in texted:
-            return q("v_" + name)
+            return f"CAST({q('v_' + name)} AS VARCHAR)" if name in typed_cells else q("v_" + name)
         return f"CAST({q(name)} AS VARCHAR)"
 
     # each condition is evaluated once, for the number of the first that
@@ -376,3 +410,14 @@ def build_checked(
     for table in filter(None, normal_forms.values()):
         con.execute(f"DROP TABLE {table}")
     return plan
+
+
+def _as_text(column: str, sql_type: str) -> str:
+    """SQL: a source column as the text it was read as."""
+    return q(column) if sql_type == "VARCHAR" else f"CAST({q(column)} AS VARCHAR)"
+
+
+def _named(column: str, expressions) -> bool:
+    """Whether a mapping expression may name ``column`` (quoted or not)."""
+    word = re.compile(r"(?<![\w])" + re.escape(column) + r"(?![\w])", re.IGNORECASE)
+    return any(word.search(e) for e in expressions)

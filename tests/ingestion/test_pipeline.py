@@ -249,6 +249,35 @@ def test_timestamps_are_stored_in_utc(tmp_path, ws):
     ]
 
 
+def test_a_date_alone_is_midnight_in_the_timezone_not_an_offset(tmp_path, ws):
+    # "2024-01-05" ends like an offset of -05 hours, but is a local date
+    text = (
+        "order_id,customer_id,placed_at,amount\n"
+        "O1,C1,2024-01-05,1\n"  # midnight in Berlin (UTC+1 in winter): 23:00 UTC the day before
+        "O2,C1,2024-01-05 10:00-05,1\n"  # an offset after a time of day: 15:00 UTC
+        "O3,C1,2024-07-05T10:00:00.5+05:30,1\n"  # 04:30:00.5 UTC
+    )
+    ingest("orders", write(tmp_path / "o.csv", text), workspace=ws, timezone="Europe/Berlin")
+    from datetime import date
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(
+        pa.table({"order_id": ["O4"], "customer_id": ["C1"], "placed_at": [date(2024, 7, 5)],
+                  "amount": [1]}),
+        tmp_path / "d.parquet",
+    )  # fmt: skip
+    ingest("orders", tmp_path / "d.parquet", workspace=ws, timezone="Europe/Berlin")
+    rows = query(ws.settings.store, "SELECT order_id, placed_at FROM orders ORDER BY 1")
+    assert rows == [
+        ("O1", datetime(2024, 1, 4, 23, 0)),
+        ("O2", datetime(2024, 1, 5, 15, 0)),
+        ("O3", datetime(2024, 7, 5, 4, 30, 0, 500000)),
+        ("O4", datetime(2024, 7, 4, 22, 0)),  # a typed date: midnight in Berlin (UTC+2)
+    ]
+
+
 @pytest.mark.parametrize(
     ("values", "expected"),
     [

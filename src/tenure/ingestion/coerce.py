@@ -35,7 +35,9 @@ OFFSET_FORMATS = [
     "%Y-%m-%d %H:%M:%S%z",
     "%Y-%m-%d %H:%M %z",
 ]
-HAS_OFFSET = r"(Z|z|[+-]\d{2}(:?\d{2})?)$"
+# an offset ends a time of day (10:00Z, 10:00:00+02:00, 10:00:00.5 -0530):
+# a date alone (2024-01-05) ends like one (-05) but is a local date
+HAS_OFFSET = r"\d:\d{2}(:\d{2}([.,]\d+)?)? ?(Z|z|[+-]\d{2}(:?\d{2})?)$"
 
 STATUS_WORDS = {
     "completed": [
@@ -557,9 +559,8 @@ def parse_typed(field: Field, v: str, sql_type: str, *, tz: str = "'UTC'") -> Pa
         if sql_type == "TIMESTAMP WITH TIME ZONE":
             value = f"timezone('UTC', {v})"
         elif sql_type == "DATE":
-            # a date's text (2024-01-05) ends like an offset (-05): the text
-            # path reads it as an instant, midnight in the session's zone
-            value = f"timezone('UTC', CAST({v} AS TIMESTAMPTZ))"
+            # midnight of that day in ``tz``, as a date's text is read
+            value = _in_zone(f"CAST({v} AS TIMESTAMP)", tz)
         else:
             value = _in_zone(_micros(v, sql_type), tz)
         return Parsed(value, iso.reason)

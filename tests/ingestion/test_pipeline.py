@@ -507,3 +507,13 @@ def test_two_digit_years_and_empty_currency_cells(tmp_path, ws):
 def test_a_bad_date_order_is_refused(tmp_path, ws):
     with pytest.raises(InputError, match="is not a date order"):
         ingest("orders", write(tmp_path / "o.csv", ORDERS), workspace=ws, date_order="xyz")
+
+
+def test_a_frame_with_an_unnamed_column_is_refused_by_its_position(ws):
+    import pyarrow as pa
+
+    table = pa.table({"order_id": ["O1"], "": [1]})
+    with pytest.raises(InputError) as err:
+        ingest("orders", table, workspace=ws)
+    assert err.value.what == "column 2 of the data has no name."
+    assert query(ws.settings.store, "SELECT count(*) FROM orders") == [(0,)]

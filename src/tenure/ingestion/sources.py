@@ -88,8 +88,18 @@ def read_frame(con: duckdb.DuckDBPyConnection, frame: Any) -> Source:
     table = _to_arrow(frame)
     con.register("_frame", table)
     columns = list(table.column_names)
-    types = dict(con.execute("SELECT column_name, column_type FROM (DESCRIBE _frame)").fetchall())
-    cols = kept_as_typed({c: types[c] for c in columns})
+    for i, c in enumerate(columns, 1):
+        if not c.strip():
+            raise InputError(
+                f"column {i} of the data has no name.",
+                hint="Name every column (or drop the unnamed ones) before ingesting.",
+                column=c,
+            )
+    # by position: DuckDB renames a column it cannot name as is ("" or a
+    # name repeated in another case), which the select below then refuses
+    types = [t for _, t in con.execute("SELECT column_name, column_type FROM (DESCRIBE _frame)")
+             .fetchall()]  # fmt: skip
+    cols = kept_as_typed(dict(zip(columns, types, strict=True)))
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE raw AS SELECT row_number() OVER () AS _line, {cols} "
         "FROM _frame"

@@ -335,16 +335,21 @@ def json_out(result: dict[str, Any]) -> Any:
         return None
 
 
-def machine_line() -> str:
-    """Cores, memory, platform: said beside every table."""
-    mem = None
+def mem_total_gib() -> float | None:
+    """The machine's memory in GiB (Linux), None where it cannot be read."""
     try:
         with open("/proc/meminfo", encoding="ascii") as fh:
             for line in fh:
                 if line.startswith("MemTotal:"):
-                    mem = round(int(line.split()[1]) / 1024 / 1024, 1)
+                    return round(int(line.split()[1]) / 1024 / 1024, 1)
     except OSError:
         pass
+    return None
+
+
+def machine_line() -> str:
+    """Cores, memory, platform: said beside every table."""
+    mem = mem_total_gib()
     return (
         f"{os.cpu_count()} cores, {mem} GiB RAM, {platform.platform()}, "
         f"Python {platform.python_version()}"

@@ -46,6 +46,7 @@ from _common import (
     cpu_seconds,
     json_out,
     load,
+    mem_total_gib,
     peak_rss_mib,
     run_command,
     status_mib,
@@ -84,17 +85,6 @@ def _emit(payload: dict[str, Any]) -> None:
     payload["peak_rss_mib"] = round(peak_rss_mib(), 1)
     payload["cpu_s"] = round(cpu_seconds(), 2)
     print(RESULT_TAG + json.dumps(payload), flush=True)
-
-
-def _mem_total_gib() -> float | None:
-    try:
-        with open("/proc/meminfo", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith("MemTotal:"):
-                    return round(int(line.split()[1]) / 1024 / 1024, 1)
-    except OSError:
-        pass
-    return None
 
 
 def _size_mib(path: Path) -> float:
@@ -520,7 +510,7 @@ def machine() -> dict[str, Any]:
         "tenure_digest": _source_digest(),
         "tenure_package": str(Path(importlib.import_module("tenure").__file__).parent),
         "cpu_count": os.cpu_count(),
-        "mem_total_gib": _mem_total_gib(),
+        "mem_total_gib": mem_total_gib(),
         "platform": platform.platform(),
         "python": platform.python_version(),
         "versions": {d: versions(d)[d] for d in ("tenure", "duckdb", "pyarrow", "pandas", "numpy")},

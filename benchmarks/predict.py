@@ -53,6 +53,7 @@ from _common import (
     Steps,
     lifetimes_python,
     load,
+    mem_total_gib,
     sql_path,
     versions,
 )
@@ -1113,14 +1114,7 @@ def machine() -> dict[str, Any]:
         revision = head + (" with uncommitted changes to the predictions" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         revision = None
-    mem = None
-    try:
-        with open("/proc/meminfo", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith("MemTotal:"):
-                    mem = round(int(line.split()[1]) / 1024 / 1024, 1)
-    except OSError:
-        pass
+    mem = mem_total_gib()
     return {
         "tenure_source": revision,
         "source_digest": digest.hexdigest()[:12],

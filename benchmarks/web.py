@@ -54,7 +54,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from _common import Log, child_env, load, versions
+from _common import Log, child_env, load, mem_total_gib, versions
 
 DEFAULT_SEED = 42  # tenure demo's default seed
 
@@ -749,14 +749,7 @@ def machine() -> dict[str, Any]:
         revision = head + (" with uncommitted changes to src/tenure" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         revision = None
-    mem = None
-    try:
-        with open("/proc/meminfo", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith("MemTotal:"):
-                    mem = round(int(line.split()[1]) / 1024 / 1024, 1)
-    except OSError:
-        pass
+    mem = mem_total_gib()
     return {
         "tenure_source": revision,
         "source_digest": digest.hexdigest()[:12],

@@ -80,7 +80,8 @@ class Settings:
     margin: float = 1.0
     # the unit of t_x and T the purchase models are fitted in: day or week
     time_unit: str = "day"
-    # the web server's secret (sessions, CSRF); set TENURE_SECRET_KEY
+    # the web server's secret (sessions, CSRF): TENURE_SECRET_KEY, or else
+    # secret.key in the workspace, made on first use
     secret_key: str | None = field(default=None, repr=False)
     # the web server's limits (docs/security.md): request bodies in bytes,
     # the ingest endpoints' larger; password checks a second over all logins

@@ -157,13 +157,9 @@ def acquire_read(store: Path, *, wait: float | None = None) -> Callable[[], None
         _release(gate)
         return lambda: None
     limit = WAITS.for_reads() if wait is None else wait
-    deadline = time.monotonic() + limit
-    try:
-        if not _wait(gate, fcntl.LOCK_SH, deadline) or not _wait(data, fcntl.LOCK_SH, deadline):
-            raise _busy(store, f"a commit to it took more than {limit:g} s", limit)
-    except BaseException:
-        _release(gate, data)
-        raise
+    _take_both(
+        gate, data, fcntl.LOCK_SH, store, limit, f"a commit to it took more than {limit:g} s"
+    )
     _release(gate)
     held[key] = [1, data]
     return lambda: _drop(held, key)
@@ -252,13 +248,9 @@ def committing(store: Path, *, wait: float | None = None) -> Iterator[None]:
         _release(gate, data)
         raise RuntimeError("a thread that reads the store cannot commit to it")
     limit = WAITS.for_writes() if wait is None else wait
-    deadline = time.monotonic() + limit
-    try:
-        if not _wait(gate, fcntl.LOCK_EX, deadline) or not _wait(data, fcntl.LOCK_EX, deadline):
-            raise _busy(store, f"its readers did not finish within {limit:g} s", limit)
-    except BaseException:
-        _release(gate, data)
-        raise
+    _take_both(
+        gate, data, fcntl.LOCK_EX, store, limit, f"its readers did not finish within {limit:g} s"
+    )
     try:
         yield
     finally:
@@ -289,6 +281,18 @@ def _bump(base: Path) -> None:
         os.replace(temp, path)
     except OSError:  # a read-only store: nothing was written either
         pass
+
+
+def _take_both(gate: int, data: int, mode: int, store: Path, limit: float, why: str) -> None:
+    """The gate, then the data lock, both in ``mode`` within ``limit``
+    seconds; both descriptors are closed when that fails."""
+    deadline = time.monotonic() + limit
+    try:
+        if not _wait(gate, mode, deadline) or not _wait(data, mode, deadline):
+            raise _busy(store, why, limit)
+    except BaseException:
+        _release(gate, data)
+        raise
 
 
 def _busy(store: Path, why: str, limit: float) -> StoreBusyError:

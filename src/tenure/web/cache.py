@@ -185,13 +185,12 @@ async def kept(
     what: tuple,
     compute: Callable[[], Any],
     *,
-    lock: bool = True,
     cache: PageCache | None = None,
 ) -> Any:
     """:func:`cached` for an ``async`` route: a kept value is returned in the
     event loop; a computation runs in a worker thread, under the read lock
-    (``lock`` is kept for callers; a computation made of :func:`cached`
-    calls reads one version throughout either way)."""
+    (a computation made of :func:`cached` calls reads one version
+    throughout)."""
     cache = cache or request.app.state.cache
     found = cache.peek(_key(request, what))
     if found is not _MISSING:
@@ -199,9 +198,7 @@ async def kept(
     return await run_in_threadpool(_computed, request, cache, what, compute)
 
 
-async def kept_json(
-    request: Any, what: tuple, compute: Callable[[], Any], *, lock: bool = True
-) -> Response:
+async def kept_json(request: Any, what: tuple, compute: Callable[[], Any]) -> Response:
     """A JSON response of ``compute()``'s document, kept as bytes in the
     app's cache of answers (bounded in bytes, apart from the computed tables
     the answers come from): a repeated request costs neither the
@@ -210,5 +207,5 @@ async def kept_json(
     def body() -> bytes:
         return dumps(compute(), indent=None).encode()
 
-    data = await kept(request, what, body, lock=lock, cache=request.app.state.answers)
+    data = await kept(request, what, body, cache=request.app.state.answers)
     return Response(data, media_type="application/json")

@@ -51,7 +51,7 @@ async def customers(
 
     q = q.strip().lower() or None if q else None  # the search ignores case
     what = ("customers", q, segment, rfm, sort, limit, offset)
-    answer = await kept_json(request, what, compute, lock=False)  # the table locks for itself
+    answer = await kept_json(request, what, compute)
     detail = export_detail("json", q=q, segment=segment, rfm=rfm, limit=limit, offset=offset)
     await run_in_threadpool(record, request, "export", target="customers", detail=detail)
     return answer
@@ -98,4 +98,4 @@ async def customer(request: Request, customer_id: str) -> Response:
         # outside the read above: segment_history takes the store's read lock itself
         return {**page, "segment_history": segment_history(request, customer_id)}
 
-    return await kept_json(request, ("customer", customer_id), compute, lock=False)
+    return await kept_json(request, ("customer", customer_id), compute)

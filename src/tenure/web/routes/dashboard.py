@@ -69,7 +69,7 @@ async def _page(
             "script_hashes": chart_script_hashes(body),  # the page's CSP lets these run
         }
 
-    parts = await kept(request, ("page html", name, lang, filters), compute, lock=False)
+    parts = await kept(request, ("page html", name, lang, filters), compute)
     headings = {"overview": "Overview", "retention": "Retention", "segments": "Segments",
                 "predictions": "Predictions"}  # fmt: skip
     heading = translations(lang).gettext(headings[name])

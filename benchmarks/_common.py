@@ -243,6 +243,28 @@ def tree_usage(pid: int) -> tuple[float, float]:
     return rss, cpu
 
 
+# Started as ``python -S -c _LAUNCHER USAGE_FILE COMMAND...``: forks and execs
+# COMMAND, waits for it and writes its exit code and rusage to USAGE_FILE.
+# The fork from this small process gives COMMAND a fresh memory high-water mark.
+_LAUNCHER = """
+import json, os, sys
+usage_file, command = sys.argv[1], sys.argv[2:]
+pid = os.fork()
+if pid == 0:
+    try:
+        os.execvp(command[0], command)
+    except OSError as exc:
+        sys.stderr.write(f"cannot run {command[0]}: {exc}\\n")
+        os._exit(127)
+_, status, usage = os.wait4(pid, 0)
+rc = os.waitstatus_to_exitcode(status)
+with open(usage_file, "w") as out:
+    json.dump({"rc": rc, "utime": usage.ru_utime, "stime": usage.ru_stime,
+               "maxrss_kib": usage.ru_maxrss}, out)
+sys.exit(rc if 0 <= rc < 256 else 1)
+"""
+
+
 def run_command(
     command: list[str],
     *,
@@ -255,7 +277,11 @@ def run_command(
     exit code, output, CPU seconds and peak resident memory.
 
     ``peak_rss_mib`` is the kernel's own peak for the process (``ru_maxrss``
-    from ``wait4``: exact, including descendants it waited for). With
+    from ``wait4``: exact, including descendants it waited for). Linux keeps
+    ``ru_maxrss`` across ``fork`` and ``exec``, so a command started straight
+    from this (possibly large) process would report this process's memory as
+    its own; it is therefore started by a small launcher (``_LAUNCHER``) that
+    forks it and reports the ``wait4`` of that fresh child. With
     ``sample_tree`` the resident memory of the whole process tree is also
     sampled every 0.2 s (``tree_peak_mib``, and its CPU seconds as last seen,
     ``tree_cpu_s``), for commands that start other
@@ -266,8 +292,10 @@ def run_command(
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         load_before = load()
         started = time.perf_counter()
+        usage_file = tempfile.NamedTemporaryFile(suffix=".json", delete=False)
+        usage_file.close()
         proc = subprocess.Popen(
-            command,
+            [sys.executable, "-S", "-c", _LAUNCHER, usage_file.name, *command],
             cwd=cwd,
             env=env if env is not None else child_env(),
             stdout=out,
@@ -295,9 +323,16 @@ def run_command(
         sampler = threading.Thread(target=sample, daemon=True) if sample_tree else None
         if sampler is not None:
             sampler.start()
-        _, status, usage = os.wait4(proc.pid, 0)
+        os.waitpid(proc.pid, 0)
         seconds = time.perf_counter() - started
-        proc.returncode = os.waitstatus_to_exitcode(status)
+        try:
+            usage = json.loads(Path(usage_file.name).read_text() or "null")
+        except (OSError, ValueError):
+            usage = None
+        os.unlink(usage_file.name)
+        if usage is None:  # the launcher was killed (timeout) before it could say
+            usage = {"rc": -9, "utime": 0.0, "stime": 0.0, "maxrss_kib": 0}
+        proc.returncode = usage["rc"]
         done.set()
         timer.cancel()
         if sampler is not None:
@@ -310,8 +345,8 @@ def run_command(
         "command": command,
         "seconds": round(seconds, 3),
         "rc": proc.returncode,
-        "cpu_s": round(usage.ru_utime + usage.ru_stime, 2),
-        "peak_rss_mib": round(usage.ru_maxrss / 1024, 1),
+        "cpu_s": round(usage["utime"] + usage["stime"], 2),
+        "peak_rss_mib": round(usage["maxrss_kib"] / 1024, 1),
         "load_before": load_before,
         "load_after": load(),
         "stdout": stdout,

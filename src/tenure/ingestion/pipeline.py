@@ -238,7 +238,7 @@ def _write(
             result.mapping = plan.mapped
             result.ignored_columns = plan.ignored_columns
             result.warnings += plan.warnings
-            classify(con, kind, plan.mapped, create=create)
+            classify(con, kind, plan.mapped, create=create, lazy=True)
             _count(con, result, src.broken)
             result.warnings += flags.amount_outliers(con, kind, plan.mapped, src.name)
             result.warnings += flags.before_created(con, kind, plan.mapped, src.name)
@@ -392,34 +392,57 @@ def _check_timezone(con: duckdb.DuckDBPyConnection, tz: str) -> None:
 
 
 def classify(
-    con: duckdb.DuckDBPyConnection, kind: Kind, mapped: dict[str, str], *, create: bool
+    con: duckdb.DuckDBPyConnection,
+    kind: Kind,
+    mapped: dict[str, str],
+    *,
+    create: bool,
+    lazy: bool = False,
 ) -> None:
     """From ``checked`` to ``accepted``, ``dupes`` and ``rejected_rows``: the first row of
     each key is accepted, a later one identical to it is a duplicate, one that differs
-    is rejected (it conflicts). Also used for data read for a fit without a store."""
+    is rejected (it conflicts). Also used for data read for a fit without a store.
+
+    With ``lazy``, ``accepted`` may be a view over ``checked`` (which is then
+    kept): when no key repeats and no row is taken out afterwards, the rows
+    are not copied once more only to drop the error columns."""
     key = ", ".join(q(k) for k in kind.key)
     errs = "_err_field, _err_value, _err_reason, _err_missing"
+    orphans = (kind.has_customer and not create) or kind.name == "order_items"
     # the window below costs a sort and a copy of every column: most files
     # repeat no key, so it runs only on the rows whose key repeats (a key
-    # with a NULL part groups with its like, as in the window's partitions)
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE repeated AS SELECT {key} FROM checked "
-        f"GROUP BY {key} HAVING count(*) > 1"
+    # with a NULL part groups with its like, as in the window's partitions).
+    # Equal keys have equal hashes: grouping the hashes (integers, cheaper to
+    # group than text) finds no repeat only when no key repeats; a repeat
+    # of a hash, real or a collision, is settled by the keys themselves.
+    hashed = (
+        f"SELECT count(*) FROM (SELECT hash({key}) AS h FROM checked GROUP BY h "
+        "HAVING count(*) > 1)"
     )
-    if not scalar(con, "SELECT count(*) FROM repeated"):
+    repeats = bool(scalar(con, hashed))
+    if repeats:
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE repeated AS SELECT {key} FROM checked "
+            f"GROUP BY {key} HAVING count(*) > 1"
+        )
+        repeats = bool(scalar(con, "SELECT count(*) FROM repeated"))
+    if not repeats:
         con.execute(
             "CREATE OR REPLACE TEMP TABLE rejected_rows AS SELECT _line, _err_field, "
             "_err_value, _err_reason FROM checked WHERE _err_reason IS NOT NULL"
         )
         con.execute("CREATE OR REPLACE TEMP TABLE dupes AS SELECT _line FROM checked LIMIT 0")
+        what = "VIEW" if lazy and not orphans else "TABLE"
         con.execute(
-            f"CREATE OR REPLACE TEMP TABLE accepted AS SELECT * EXCLUDE ({errs}) "
+            f"CREATE OR REPLACE TEMP {what} accepted AS SELECT * EXCLUDE ({errs}) "
             "FROM checked WHERE _err_reason IS NULL"
         )
+        if what == "TABLE":
+            con.execute("DROP TABLE checked")
     else:
         _classify_repeated(con, kind)
-    con.execute("DROP TABLE checked")
-    con.execute("DROP TABLE repeated")
+        con.execute("DROP TABLE checked")
+    con.execute("DROP TABLE IF EXISTS repeated")
     if kind.has_customer and not create:
         _reject_orphans(
             con,

@@ -204,6 +204,7 @@ def _write(
                     table=opts["table"],
                     query=opts["query"],
                     workdir=tmp,
+                    lazy=True,
                 )
                 result.source = src.name
                 result.read = src.read

@@ -433,22 +433,12 @@ def classify(
     orphans = (kind.has_customer and not create) or kind.name == "order_items"
     # the window below costs a sort and a copy of every column: most files
     # repeat no key, so it runs only on the rows whose key repeats (a key
-    # with a NULL part groups with its like, as in the window's partitions).
-    # Equal keys have equal hashes: grouping the hashes (integers, cheaper to
-    # group than text) finds no repeat only when no key repeats; a repeat
-    # of a hash, real or a collision, is settled by the keys themselves.
-    hashed = (
-        f"SELECT count(*) FROM (SELECT hash({key}) AS h FROM checked GROUP BY h "
-        "HAVING count(*) > 1)"
+    # with a NULL part groups with its like, as in the window's partitions)
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE repeated AS SELECT {key} FROM checked "
+        f"GROUP BY {key} HAVING count(*) > 1"
     )
-    repeats = bool(scalar(con, hashed))
-    if repeats:
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE repeated AS SELECT {key} FROM checked "
-            f"GROUP BY {key} HAVING count(*) > 1"
-        )
-        repeats = bool(scalar(con, "SELECT count(*) FROM repeated"))
-    if not repeats:
+    if not scalar(con, "SELECT count(*) FROM repeated"):
         con.execute(
             "CREATE OR REPLACE TEMP TABLE rejected_rows AS SELECT _line, _err_field, "
             "_err_value, _err_reason FROM checked WHERE _err_reason IS NOT NULL"
@@ -464,7 +454,7 @@ def classify(
     else:
         _classify_repeated(con, kind)
         con.execute("DROP TABLE checked")
-    con.execute("DROP TABLE IF EXISTS repeated")
+    con.execute("DROP TABLE repeated")
     if kind.has_customer and not create:
         _reject_orphans(
             con,

@@ -260,7 +260,6 @@ def _appended(con: duckdb.DuckDBPyConnection, tz: str, ingest_id: int) -> bool:
         )
     con.execute("CREATE OR REPLACE TEMP TABLE _summary_new AS " + select_sql(tz, fresh, ingest_id))
     day = f"CAST({_local(tz)} AS DATE) - DATE '1970-01-01'"
-    cols = [n for n, _ in COLUMNS]
 
     def pick(name: str) -> str:
         both = f"k.{q(name)} + n.{q(name)}"
@@ -275,17 +274,18 @@ def _appended(con: duckdb.DuckDBPyConnection, tz: str, ingest_id: int) -> bool:
         # the first purchase (its day, date, time, amount, orders, category)
         return f"CASE WHEN k.first_day IS NULL THEN n.{q(name)} ELSE k.{q(name)} END"
 
-    merged = ", ".join(f"CAST({pick(n)} AS {t}) AS {q(n)}" for n, t in COLUMNS)
+    # a customer without a kept row: the new orders are all of its orders
+    merged = ", ".join(
+        f"CAST(CASE WHEN k.customer_id IS NULL THEN n.{q(n)} ELSE {pick(n)} END AS {t}) AS {q(n)}"
+        for n, t in COLUMNS
+    )
     con.execute(
         "CREATE OR REPLACE TEMP TABLE _summary_appended AS "
-        f"SELECT {', '.join(q(c) for c in cols)}, CAST({ingest_id} AS BIGINT) AS _ingest_id "
-        f"FROM _summary_new n WHERE NOT EXISTS (SELECT 1 FROM {TABLE} k "
-        "WHERE k.customer_id = n.customer_id) "
-        f"UNION ALL SELECT {merged}, CAST({ingest_id} AS BIGINT) AS _ingest_id "
-        f"FROM _summary_new n JOIN {TABLE} k ON k.customer_id = n.customer_id "
+        f"SELECT {merged}, CAST({ingest_id} AS BIGINT) AS _ingest_id "
+        f"FROM _summary_new n LEFT JOIN {TABLE} k ON k.customer_id = n.customer_id "
         f"JOIN (SELECT customer_id, min({day}) AS first_any FROM orders WHERE {fresh} "
         "GROUP BY customer_id) f ON f.customer_id = n.customer_id "
-        "WHERE f.first_any > k.last_any_day"
+        "WHERE k.customer_id IS NULL OR f.first_any > k.last_any_day"
     )
     con.execute("DROP TABLE _summary_new")
     return bool(con.execute("SELECT count(*) FROM _summary_appended").fetchall()[0][0])

@@ -187,6 +187,20 @@ def to_write(con: duckdb.DuckDBPyConnection, with_stubs: bool) -> int:
     return inserted + updated + int(stubs)
 
 
+def _drop_temps(con: duckdb.DuckDBPyConnection, keep: tuple[str, ...] = ()) -> None:
+    """Drop the connection's temp views and tables but ``keep`` and the
+    summary's own (``_summary_*``, read by its refresh)."""
+    for what, listing in (("VIEW", "duckdb_views()"), ("TABLE", "duckdb_tables()")):
+        names = con.execute(
+            f"SELECT view_name FROM {listing} WHERE temporary AND NOT internal"
+            if what == "VIEW"
+            else f"SELECT table_name FROM {listing} WHERE temporary"
+        ).fetchall()
+        for (name,) in names:
+            if name not in keep and not name.startswith("_summary"):
+                con.execute(f"DROP {what} IF EXISTS temp.main.{q(name)}")
+
+
 def commit_into(con: duckdb.DuckDBPyConnection, target: Path, kind: Kind, **commit_args) -> Written:
     """:func:`commit` in the staging connection ``con``, into ``target``, a
     copy of the store (see :func:`tenure.store.analytics.next_copy`) that the
@@ -200,7 +214,21 @@ def commit_into(con: duckdb.DuckDBPyConnection, target: Path, kind: Kind, **comm
     con.execute(f"ATTACH {lit(str(target))} AS {analytics.ATTACHED}")
     con.execute(f"USE {analytics.ATTACHED}")
     try:
-        written = commit(con, kind, **commit_args)
+        # what the checks left and the commit does not read gives its memory
+        # to the commit (beyond the memory limit, it would be spilled to disk)
+        _drop_temps(con, keep=("checked", "accepted", "merged", "stubs"))
+        # Nobody sees the copy before it is swapped in, so the summary may
+        # follow in a transaction of its own: the staged rows are dropped
+        # first, and the summary's grouping has the memory to itself.
+        written = commit(con, kind, with_summary=False, **commit_args)
+        _drop_temps(con)
+        con.execute("BEGIN TRANSACTION")
+        try:
+            summary.refresh(con, kind.name, int(commit_args["ingest_id"]))
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
         # the copy holds every change, and no WAL, before it is swapped in
         con.execute(f"CHECKPOINT {analytics.ATTACHED}")
     finally:
@@ -235,6 +263,7 @@ def commit(
     source: str,
     with_stubs: bool,
     meta: dict[str, str] | None = None,
+    with_summary: bool = True,
 ) -> Written:
     """Write ``merged`` (and ``stubs``) into the store in one transaction;
     ``meta`` (store settings such as an adopted reporting currency) with it."""
@@ -284,7 +313,8 @@ def commit(
                 "INSERT INTO _tenure_meta VALUES (?, ?) ON CONFLICT DO UPDATE SET value = ?",
                 [key, value, value],
             )
-        summary.refresh(con, kind.name, ingest_id)
+        if with_summary:
+            summary.refresh(con, kind.name, ingest_id)
         checkpoint("before commit")
         con.execute("COMMIT")
     except BaseException:

@@ -166,7 +166,9 @@ def child_generate(rows: int, csv_path: Path, parquet_path: Path) -> None:
 
 def _instrument(ingest: Any, spans: list[tuple[str, float, float]]) -> None:
     """Time the steps of one ingest from the outside (this process only)."""
-    pipeline = sys.modules[ingest.__module__]
+    # tenure.ingest may be a wrapper (the ingest, then what follows it): the
+    # steps are the pipeline's, wherever it lives
+    pipeline = sys.modules.get("tenure.ingestion.pipeline") or sys.modules[ingest.__module__]
     sources = getattr(pipeline, "sources", None)
     writer = getattr(pipeline, "writer", None)
 
@@ -186,11 +188,12 @@ def _instrument(ingest: Any, spans: list[tuple[str, float, float]]) -> None:
 
     wrap(sources, "read", "read")
     wrap(pipeline, "build_checked", "check")
-    wrap(pipeline, "_classify", "classify")
+    wrap(pipeline, "classify", "classify")
     wrap(pipeline, "_count", "count")
     wrap(writer, "prepare", "merge")
     wrap(writer, "stub_customers", "stubs")
     wrap(writer, "commit", "commit")
+    wrap(writer, "to_write", "to write")
     wrap(pipeline, "_finish", "finish")
 
 

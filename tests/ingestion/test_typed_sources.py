@@ -250,3 +250,45 @@ def test_a_fit_from_a_typed_file_or_frame_keeps_and_rejects_what_its_text_does(t
         "is missing (a value is required)",
     }
     assert ("amount", "nan") in {(r[1], r[2]) for r in quarantined}
+
+
+def test_an_ingest_of_a_typed_parquet_file_keeps_exact_cents_and_quarantines_by_line(tmp_path):
+    """The ingest reads a Parquet file where it lies (its rows are not copied
+    first): cents come out exact, and a rejected row goes to the quarantine
+    file with its line and its value as the file holds it."""
+    from tenure.config import load_settings
+    from tenure.ingestion.pipeline import ingest
+    from tenure.store.workspace import Workspace
+
+    path = tmp_path / "orders.parquet"
+    duckdb.sql(
+        "COPY (SELECT * FROM (VALUES "
+        "('o1', 'c1', TIMESTAMP '2024-01-05 10:00:00', 0.10::DECIMAL(12,2)), "
+        "('o2', 'c1', TIMESTAMP '2024-01-06 10:00:00', 1234567.89::DECIMAL(12,2)), "
+        "('o3', 'c2', TIMESTAMP '2024-01-07 10:00:00', -0.01::DECIMAL(12,2)), "
+        "('o4', 'c2', TIMESTAMP '2024-01-08 10:00:00', 0.29::DECIMAL(12,2))"
+        ") t(order_id, customer_id, placed_at, amount)) "
+        f"TO {lit(str(path))} (FORMAT parquet)"
+    )
+    store = tmp_path / "store"
+    with Workspace.open(load_settings(store=store, reporting_currency="EUR")) as ws:
+        result = ingest("orders", path, workspace=ws)
+    assert (result.read, result.inserted, result.rejected) == (4, 3, 1)
+    con = duckdb.connect(str(store / "analytics.duckdb"), read_only=True)
+    try:
+        stored = con.execute(
+            "SELECT order_id, amount, amount_reporting, _line FROM orders ORDER BY order_id"
+        ).fetchall()
+        total = con.execute("SELECT sum(total) FROM customer_activity").fetchall()[0][0]
+    finally:
+        con.close()
+    assert stored == [
+        ("o1", Decimal("0.1000"), Decimal("0.1000"), 1),
+        ("o2", Decimal("1234567.8900"), Decimal("1234567.8900"), 2),
+        ("o4", Decimal("0.2900"), Decimal("0.2900"), 4),
+    ]
+    assert total == Decimal("1234568.2800")
+    rejected = duckdb.sql(
+        f"SELECT _line, _column, _value FROM read_csv({lit(result.quarantine)}, all_varchar = true)"
+    )
+    assert rejected.fetchall() == [("3", "amount", "-0.01")]

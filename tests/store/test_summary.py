@@ -282,3 +282,55 @@ def test_a_store_from_before_the_summary_reads_the_log_until_migrated(cli, tmp_p
         assert ctx.stored_activity is not None
         _assert_same(_frames(ctx), log)
     assert cli("migrate", "--store", store, "--json").json()["summary_rebuilt"] is False
+
+
+def test_later_orders_added_to_kept_rows_equal_a_rebuild(tmp_path):
+    """A batch of later orders is added to the customers' kept rows without
+    reading their earlier orders; an order on a day already kept is
+    recomputed from the log instead. Both give the values worked by hand."""
+    cols = ["order_id", "customer_id", "placed_at", "status", "dollar_value"]
+    first = pd.DataFrame(
+        [
+            ["a1", "A", "2024-01-01", "completed", 10.0],
+            ["a2", "A", "2024-01-05", "completed", 20.0],
+            ["b1", "B", "2024-01-02", "cancelled", 5.0],
+            ["c1", "C", "2024-01-03", "completed", 7.0],
+            ["c2", "C", "2024-01-10", "refunded", 3.0],
+            ["d1", "D", "2024-01-04", "completed", 1.0],
+        ],
+        columns=cols,
+    )
+    later = pd.DataFrame(
+        [
+            ["a3", "A", "2024-02-01 09:00", "completed", 30.0],
+            ["a4", "A", "2024-02-01 18:00", "pending", 5.0],
+            ["b2", "B", "2024-02-02", "completed", 8.0],  # a first purchase
+            ["c3", "C", "2024-01-10", "completed", 4.0],  # the day of a kept order
+            ["e1", "E", "2024-02-03", "completed", 2.5],  # a new customer
+            ["e2", "E", "2024-02-03", "refunded", 1.0],
+        ],
+        columns=cols,
+    )
+    settings = load_settings(store=tmp_path / "store")
+    with Workspace.open(settings) as ws:
+        _ingest(ws, tmp_path, "orders", first, "first")
+        _ingest(ws, tmp_path, "orders", later, "later")
+    assert _differences(settings) == (0, 0, 5)
+    con = duckdb.connect(str(settings.analytics_path), read_only=True)
+    try:
+        rows = con.execute(
+            "SELECT customer_id, first_date, CAST(last_order_at AS VARCHAR), purchase_days, "
+            "orders, CAST(total AS DOUBLE), CAST(first_day_amount AS DOUBLE), first_day_orders, "
+            "all_orders, refunded_orders, CAST(refunded_amount AS DOUBLE), cancelled_orders "
+            "FROM customer_activity ORDER BY customer_id"
+        ).fetchall()
+    finally:
+        con.close()
+    d = date
+    assert rows == [
+        ("A", d(2024, 1, 1), "2024-02-01 18:00:00", 3, 4, 65.0, 10.0, 1, 4, 0, 0.0, 0),
+        ("B", d(2024, 2, 2), "2024-02-02 00:00:00", 1, 1, 8.0, 8.0, 1, 2, 0, 0.0, 1),
+        ("C", d(2024, 1, 3), "2024-01-10 00:00:00", 2, 2, 11.0, 7.0, 1, 3, 1, 3.0, 0),
+        ("D", d(2024, 1, 4), "2024-01-04 00:00:00", 1, 1, 1.0, 1.0, 1, 1, 0, 0.0, 0),
+        ("E", d(2024, 2, 3), "2024-02-03 00:00:00", 1, 1, 2.5, 2.5, 1, 2, 1, 1.0, 0),
+    ]

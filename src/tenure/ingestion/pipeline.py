@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,7 @@ from tenure.ingestion import flags, quarantine, sources
 from tenure.ingestion import mapping as mapping_mod
 from tenure.ingestion.validate import build_checked
 from tenure.sqltext import lit, q
-from tenure.store import locks, writer
+from tenure.store import analytics, locks, writer
 from tenure.store.analytics import scalar
 from tenure.store.workspace import Workspace, removed_if_failed
 
@@ -190,112 +191,133 @@ def _write(
     result = IngestResult(kind.name, name, ingest_id=run_id)
     scratch = tmp / f"ingest-{run_id}-{os.getpid()}.duckdb"
     try:
-        with writer.staging(settings.analytics_path, scratch) as con:
-            _check_timezone(con, tz)
-            progress("reading")
-            src = sources.read(
-                con,
-                source,
-                fmt=opts["fmt"],
-                encoding=opts["encoding"] or option("encoding"),
-                delimiter=opts["delimiter"] or option("delimiter"),
-                table=opts["table"],
-                query=opts["query"],
-                workdir=tmp,
-            )
-            result.source = src.name
-            result.read = src.read
-            result.warnings += [f"{src.name}: {n}" for n in src.notes]
-            if src.read == 0:
-                result.warnings.append(f"{src.name} has a header but no rows: nothing to ingest.")
-                _finish(ws, run_id, result, started, "succeeded")
-                return result
-            # columns starting with "_" are tenure's own (a quarantine file's, say)
-            usable = [c for c in src.columns if not c.startswith("_")]
-            resolved = mapping_mod.resolve(kind, usable, wanted, src.name)
-            reporting = settings.reporting_currency
-            adopted = _currency_to_adopt(con, kind, resolved, default_currency, reporting)
-            if adopted:
-                result.warnings.append(
-                    f"the store had no reporting currency chosen and this first data is all in "
-                    f"{adopted}: it now reports in {adopted}. To report in another currency, "
-                    "start a store with --reporting-currency (or reporting_currency in tenure.toml)"
+        with ExitStack() as copies:
+            with writer.staging(settings.analytics_path, scratch) as con:
+                _check_timezone(con, tz)
+                progress("reading")
+                src = sources.read(
+                    con,
+                    source,
+                    fmt=opts["fmt"],
+                    encoding=opts["encoding"] or option("encoding"),
+                    delimiter=opts["delimiter"] or option("delimiter"),
+                    table=opts["table"],
+                    query=opts["query"],
+                    workdir=tmp,
+                    lazy=True,
                 )
-                reporting = adopted
-            progress("checking")
-            plan = build_checked(
-                con,
-                kind,
-                resolved,
-                usable,
-                source=src.name,
-                tz=tz,
-                date_format=date_format,
-                date_order=date_order,
-                default_currency=default_currency,
-                reporting_currency=reporting,
-            )
-            result.mapping = plan.mapped
-            result.ignored_columns = plan.ignored_columns
-            result.warnings += plan.warnings
-            classify(con, kind, plan.mapped, create=create)
-            _count(con, result, src.broken)
-            result.warnings += flags.amount_outliers(con, kind, plan.mapped, src.name)
-            result.warnings += flags.before_created(con, kind, plan.mapped, src.name)
-            if not result.balanced:  # pragma: no cover - an invariant, kept honest
-                raise TenureError(
-                    f"internal error: {result.read} rows read but {result.accepted} accepted + "
-                    f"{result.rejected} rejected + {result.duplicates} duplicates."
-                )
-            progress("quarantine")
-            pending = None
-            if result.rejected:
-                labels = {f: c for f, c in resolved.columns.items()}
-                pending = quarantine.write(
-                    con, settings.quarantine_dir, run_id, kind.name, src.name, src.columns, labels
-                )
-                result.quarantine = str(pending.final.resolve())
-                result.errors, result.reasons = quarantine.summary(con)
-                checkpoint("quarantine written")
-            if max_errors is not None and result.rejected > max_errors:
-                if pending:
-                    pending.publish()
-                raise TooManyErrorsError(
-                    f"{result.rejected:,} of {result.read:,} rows were rejected, more than "
-                    f"the {max_errors:,} allowed (--max-errors); nothing was written to the store.",
-                    hint=_first_reasons(result) + f"\nAll rejected rows: {result.quarantine}",
+                result.source = src.name
+                result.read = src.read
+                result.warnings += [f"{src.name}: {n}" for n in src.notes]
+                if src.read == 0:
+                    result.warnings.append(
+                        f"{src.name} has a header but no rows: nothing to ingest."
+                    )
+                    _finish(ws, run_id, result, started, "succeeded")
+                    return result
+                # columns starting with "_" are tenure's own (a quarantine file's, say)
+                usable = [c for c in src.columns if not c.startswith("_")]
+                resolved = mapping_mod.resolve(kind, usable, wanted, src.name)
+                reporting = settings.reporting_currency
+                adopted = _currency_to_adopt(con, kind, resolved, default_currency, reporting)
+                if adopted:
+                    result.warnings.append(
+                        f"the store had no reporting currency chosen and this first data is all in "
+                        f"{adopted}: it now reports in {adopted}. To report in another currency, "
+                        "start a store with --reporting-currency (or reporting_currency in tenure.toml)"
+                    )
+                    reporting = adopted
+                progress("checking")
+                plan = build_checked(
+                    con,
+                    kind,
+                    resolved,
+                    usable,
                     source=src.name,
+                    tz=tz,
+                    date_format=date_format,
+                    date_order=date_order,
+                    default_currency=default_currency,
+                    reporting_currency=reporting,
                 )
-            if result.accepted == 0 and result.rejected:
-                if pending:
-                    pending.publish()
-                raise InputError(
-                    f"every one of the {result.read:,} rows was rejected; nothing was written.",
-                    hint=_first_reasons(result)
-                    + _fx_advice(result, reporting)
-                    + f"\nAll rejected rows: {result.quarantine}",
-                    source=src.name,
-                )
-            progress("writing")
-            writer.prepare(con, kind, set(plan.mapped))
-            with_stubs = kind.has_customer and create
-            if with_stubs:
-                time_field = next((f.name for f in kind.fields if f.type == "timestamp"), None)
-                writer.stub_customers(con, kind, time_field)
-            checkpoint("rows staged")
-            rows = writer.to_write(con, with_stubs)
-        progress("committing")
-        with writer.committing(settings.analytics_path, scratch, rows=rows) as con:
-            written = writer.commit(
-                con,
-                kind,
-                ingest_id=run_id,
-                source=src.name,
-                with_stubs=with_stubs,
-                meta={"reporting_currency": adopted, "reporting_currency_chosen": "adopted"}
-                if adopted
-                else None,
-            )
+                result.mapping = plan.mapped
+                result.ignored_columns = plan.ignored_columns
+                result.warnings += plan.warnings
+                classify(con, kind, plan.mapped, create=create, lazy=True)
+                _count(con, result, src.broken)
+                result.warnings += flags.amount_outliers(con, kind, plan.mapped, src.name)
+                result.warnings += flags.before_created(con, kind, plan.mapped, src.name)
+                if not result.balanced:  # pragma: no cover - an invariant, kept honest
+                    raise TenureError(
+                        f"internal error: {result.read} rows read but {result.accepted} accepted + "
+                        f"{result.rejected} rejected + {result.duplicates} duplicates."
+                    )
+                progress("quarantine")
+                pending = None
+                if result.rejected:
+                    labels = {f: c for f, c in resolved.columns.items()}
+                    pending = quarantine.write(
+                        con,
+                        settings.quarantine_dir,
+                        run_id,
+                        kind.name,
+                        src.name,
+                        src.columns,
+                        labels,
+                    )
+                    result.quarantine = str(pending.final.resolve())
+                    result.errors, result.reasons = quarantine.summary(con)
+                    checkpoint("quarantine written")
+                if max_errors is not None and result.rejected > max_errors:
+                    if pending:
+                        pending.publish()
+                    raise TooManyErrorsError(
+                        f"{result.rejected:,} of {result.read:,} rows were rejected, more than "
+                        f"the {max_errors:,} allowed (--max-errors); nothing was written to the store.",
+                        hint=_first_reasons(result) + f"\nAll rejected rows: {result.quarantine}",
+                        source=src.name,
+                    )
+                if result.accepted == 0 and result.rejected:
+                    if pending:
+                        pending.publish()
+                    raise InputError(
+                        f"every one of the {result.read:,} rows was rejected; nothing was written.",
+                        hint=_first_reasons(result)
+                        + _fx_advice(result, reporting)
+                        + f"\nAll rejected rows: {result.quarantine}",
+                        source=src.name,
+                    )
+                progress("writing")
+                path = settings.analytics_path
+                # a large write goes to a copy of the store (see writer.commit_into)
+                copyable = not analytics.has_wal(path)
+                big = copyable and result.accepted > analytics.swap_rows()
+                lazy = writer.prepare(con, kind, set(plan.mapped), lazy=big)
+                with_stubs = kind.has_customer and create
+                if with_stubs:
+                    time_field = next((f.name for f in kind.fields if f.type == "timestamp"), None)
+                    writer.stub_customers(con, kind, time_field)
+                checkpoint("rows staged")
+                rows = writer.to_write(con, with_stubs)
+                commit_args: dict[str, Any] = {
+                    "ingest_id": run_id,
+                    "source": src.name,
+                    "with_stubs": with_stubs,
+                    "meta": {"reporting_currency": adopted, "reporting_currency_chosen": "adopted"}
+                    if adopted
+                    else None,
+                }
+                copied = lazy or (copyable and rows > analytics.swap_rows())
+                if copied:
+                    progress("committing")
+                    target = copies.enter_context(analytics.next_copy(path))
+                    written = writer.commit_into(con, target, kind, **commit_args)
+            if copied:
+                analytics.swap_in(target, path)
+            else:
+                progress("committing")
+                with writer.committing(path, scratch, rows=rows) as con:
+                    written = writer.commit(con, kind, **commit_args)
         if adopted:
             ws.settings = replace(ws.settings, reporting_currency=adopted)
         checkpoint("after commit")
@@ -392,13 +414,23 @@ def _check_timezone(con: duckdb.DuckDBPyConnection, tz: str) -> None:
 
 
 def classify(
-    con: duckdb.DuckDBPyConnection, kind: Kind, mapped: dict[str, str], *, create: bool
+    con: duckdb.DuckDBPyConnection,
+    kind: Kind,
+    mapped: dict[str, str],
+    *,
+    create: bool,
+    lazy: bool = False,
 ) -> None:
     """From ``checked`` to ``accepted``, ``dupes`` and ``rejected_rows``: the first row of
     each key is accepted, a later one identical to it is a duplicate, one that differs
-    is rejected (it conflicts). Also used for data read for a fit without a store."""
+    is rejected (it conflicts). Also used for data read for a fit without a store.
+
+    With ``lazy``, ``accepted`` may be a view over ``checked`` (which is then
+    kept): when no key repeats and no row is taken out afterwards, the rows
+    are not copied once more only to drop the error columns."""
     key = ", ".join(q(k) for k in kind.key)
     errs = "_err_field, _err_value, _err_reason, _err_missing"
+    orphans = (kind.has_customer and not create) or kind.name == "order_items"
     # the window below costs a sort and a copy of every column: most files
     # repeat no key, so it runs only on the rows whose key repeats (a key
     # with a NULL part groups with its like, as in the window's partitions)
@@ -412,13 +444,16 @@ def classify(
             "_err_value, _err_reason FROM checked WHERE _err_reason IS NOT NULL"
         )
         con.execute("CREATE OR REPLACE TEMP TABLE dupes AS SELECT _line FROM checked LIMIT 0")
+        what = "VIEW" if lazy and not orphans else "TABLE"
         con.execute(
-            f"CREATE OR REPLACE TEMP TABLE accepted AS SELECT * EXCLUDE ({errs}) "
+            f"CREATE OR REPLACE TEMP {what} accepted AS SELECT * EXCLUDE ({errs}) "
             "FROM checked WHERE _err_reason IS NULL"
         )
+        if what == "TABLE":
+            con.execute("DROP TABLE checked")
     else:
         _classify_repeated(con, kind)
-    con.execute("DROP TABLE checked")
+        con.execute("DROP TABLE checked")
     con.execute("DROP TABLE repeated")
     if kind.has_customer and not create:
         _reject_orphans(

@@ -46,7 +46,10 @@ def read(
     table: str | None,
     query: str | None,
     workdir: Path,
+    lazy: bool = False,
 ) -> Source:
+    """The rows of ``source`` into ``raw`` and ``broken`` (``lazy``: see
+    :func:`tenure.ingestion.readers.read_file`)."""
     if is_url(source):
         return read_database(con, source, table=table, query=query)
     if isinstance(source, str | Path):
@@ -56,7 +59,13 @@ def read(
                 hint="Pass a URL such as postgresql://user@host/db, or drop --table/--query.",
             )
         return read_file(
-            con, Path(source), fmt=fmt, encoding=encoding, delimiter=delimiter, workdir=workdir
+            con,
+            Path(source),
+            fmt=fmt,
+            encoding=encoding,
+            delimiter=delimiter,
+            workdir=workdir,
+            lazy=lazy,
         )
     return read_frame(con, source)
 

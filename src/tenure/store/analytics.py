@@ -198,28 +198,49 @@ def committing(path: Path | str, *, copy: bool = False) -> Iterator[duckdb.DuckD
                 con.close()
         return
     _fold_wal(path)
-    target = store / ".tmp" / f"next-{os.getpid()}-{threading.get_ident()}.duckdb"
-    target.parent.mkdir(exist_ok=True)
-    try:
-        shutil.copyfile(path, target)
-        shutil.copymode(path, target)
+    with next_copy(path) as target:
         con = _open(target, False)
         try:
             yield con
         finally:
             con.close()  # a checkpoint: the copy holds every change, and no WAL
-        with locks.committing(store):
-            checkpoint("swap")
-            os.replace(target, path)
+        swap_in(target, path)
+
+
+@contextmanager
+def next_copy(path: Path) -> Iterator[Path]:
+    """A copy of the store file at ``path`` in its ``.tmp`` folder, for a
+    writer (holding the writers' lock) to write and then :func:`swap_in`;
+    removed when the block ends, swapped in or not."""
+    target = path.parent / ".tmp" / f"next-{os.getpid()}-{threading.get_ident()}.duckdb"
+    target.parent.mkdir(exist_ok=True)
+    try:
+        shutil.copyfile(path, target)
+        shutil.copymode(path, target)
+        yield target
     finally:
         for leftover in (target, target.with_name(target.name + ".wal")):
             leftover.unlink(missing_ok=True)
 
 
+def swap_in(target: Path, path: Path) -> None:
+    """Replace the store file at ``path`` by the written copy ``target``
+    (closed, with no WAL), under the commit lock: readers wait for a rename."""
+    with locks.committing(path.parent):
+        checkpoint("swap")
+        os.replace(target, path)
+
+
+def has_wal(path: Path) -> bool:
+    """Whether a write-ahead log sits beside the store file (left by a
+    writer that died after its commit)."""
+    return Path(f"{path}.wal").exists()
+
+
 def _fold_wal(path: Path) -> None:
     """A write-ahead log left by a writer that died after its commit belongs
     to the file: fold it in before the file is copied."""
-    if Path(f"{path}.wal").exists():
+    if has_wal(path):
         with locks.committing(path.parent):
             _open(path, False).close()
 

@@ -90,28 +90,39 @@ def current(con: duckdb.DuckDBPyConnection) -> str | None:
     return found[1] if found and found[0] == VERSION else None
 
 
+def _local(timezone: str) -> str:
+    """SQL: an order's ``placed_at`` as wall-clock time in ``timezone``."""
+    if timezone == "UTC":
+        return "placed_at"
+    return f"timezone({lit(timezone)}, CAST(placed_at AS TIMESTAMPTZ))"
+
+
 def select_sql(timezone: str, where: str = "true", ingest_id: int | None = None) -> str:
     """The query of the summary's rows, in ``timezone``, of the customers of
     the orders matching ``where`` (all of them by default)."""
-    local = "placed_at" if timezone == "UTC" else (
-        f"timezone({lit(timezone)}, CAST(placed_at AS TIMESTAMPTZ))"
-    )  # fmt: skip
+    local = _local(timezone)
     purchase = ", ".join(lit(s) for s in PURCHASE_STATUSES)
     cols = ", ".join(f"CAST({q(n)} AS {t}) AS {q(n)}" for n, t in COLUMNS)
+    # Over the whole log, the orders are read again where each is used, not
+    # kept aside (DuckDB keeps a query's part used twice): kept, 10M orders
+    # took twice the CPU and spilled beyond a 2GB memory limit. The
+    # customers' rows ("c", far fewer) are kept. A few customers' orders
+    # are cheaper kept than found again.
+    orders = "NOT MATERIALIZED " if where == "true" else ""
     return f"""
-WITH o AS (
+WITH o AS {orders}(
     SELECT order_id, customer_id, placed_at, coalesce(status, 'completed') AS status,
            amount_reporting AS amount, CAST({local} AS DATE) AS local_date
     FROM orders WHERE {where}
-), o2 AS (
+), o2 AS {orders}(
     SELECT *, local_date - DATE '1970-01-01' AS day FROM o
-), p AS (
+), p AS {orders}(
     SELECT * FROM o2 WHERE status IN ({purchase})
 ), d AS (
     SELECT customer_id, day, min(local_date) AS local_date, count(*) AS orders,
            sum(amount) AS amount, min(placed_at) AS first_at, max(placed_at) AS last_at
     FROM p GROUP BY customer_id, day
-), c AS (
+), c AS MATERIALIZED (
     SELECT customer_id, min(day) AS first_day, max(day) AS last_day,
            min(local_date) AS first_date, count(*) AS purchase_days, sum(orders) AS orders,
            sum(amount) AS total, arg_min(amount, day) AS first_day_amount,
@@ -205,13 +216,79 @@ def refresh(con: duckdb.DuckDBPyConnection, kind: str, ingest_id: int) -> None:
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE _summary_touched AS SELECT DISTINCT * FROM ({touched})"
     )
-    con.execute("DROP TABLE IF EXISTS _summary_earlier")
     if not con.execute("SELECT count(*) FROM _summary_touched").fetchall()[0][0]:
+        con.execute("DROP TABLE IF EXISTS _summary_earlier")
         return
-    where = "customer_id IN (SELECT customer_id FROM _summary_touched)"
-    con.execute(f"DELETE FROM {TABLE} WHERE {where}")
-    con.execute(f"INSERT INTO {TABLE} {select_sql(tz, where, ingest_id)}")
+    appended = kind == "orders" and _appended(con, tz, int(ingest_id))
+    con.execute("DROP TABLE IF EXISTS _summary_earlier")
+    con.execute(
+        f"DELETE FROM {TABLE} WHERE customer_id IN (SELECT customer_id FROM _summary_touched)"
+    )
+    if appended:
+        con.execute(f"INSERT INTO {TABLE} SELECT * FROM _summary_appended")
+        # the others are recomputed from their orders
+        con.execute(
+            "DELETE FROM _summary_touched WHERE customer_id IN "
+            "(SELECT customer_id FROM _summary_appended)"
+        )
+        con.execute("DROP TABLE _summary_appended")
+    if con.execute("SELECT count(*) FROM _summary_touched").fetchall()[0][0]:
+        where = "customer_id IN (SELECT customer_id FROM _summary_touched)"
+        con.execute(f"INSERT INTO {TABLE} {select_sql(tz, where, ingest_id)}")
     con.execute("DROP TABLE _summary_touched")
+
+
+def _appended(con: duckdb.DuckDBPyConnection, tz: str, ingest_id: int) -> bool:
+    """``_summary_appended``: the new rows of the touched customers whose new
+    orders only add to their kept row, worked out from that row and the
+    orders of the ingest ``ingest_id`` alone, without reading their earlier
+    orders (a night's export into a large store touches customers whose
+    orders lie all over the log); whether any customer is in it.
+
+    A customer qualifies when none of its orders was changed or moved by
+    this ingest and either it has no kept row (every order of it is new) or
+    every new order falls on a later local day than its last kept order, of
+    any status: then no purchase day is counted twice, and the first
+    purchase day (with its amount, orders and category) is the kept one's,
+    or, for a kept row without purchases, the new orders' (whose lines are
+    all of that day's). The others are recomputed from their orders."""
+    fresh = f"_ingest_id = {ingest_id}"
+    if _has_temp(con, "_summary_earlier"):
+        fresh += (
+            " AND customer_id NOT IN (SELECT customer_id FROM _summary_earlier "
+            "WHERE customer_id IS NOT NULL)"
+        )
+    con.execute("CREATE OR REPLACE TEMP TABLE _summary_new AS " + select_sql(tz, fresh, ingest_id))
+    day = f"CAST({_local(tz)} AS DATE) - DATE '1970-01-01'"
+
+    def pick(name: str) -> str:
+        both = f"k.{q(name)} + n.{q(name)}"
+        if name in ("all_orders", "refunded_orders", "refunded_amount", "cancelled_orders"):
+            return both  # counted for every order: never NULL
+        if name in ("purchase_days", "orders", "total"):
+            return f"coalesce({both}, k.{q(name)}, n.{q(name)})"
+        if name in ("last_order_at", "last_day", "last_any_day"):
+            return f"coalesce(n.{q(name)}, k.{q(name)})"
+        if name == "customer_id":
+            return "n.customer_id"
+        # the first purchase (its day, date, time, amount, orders, category)
+        return f"CASE WHEN k.first_day IS NULL THEN n.{q(name)} ELSE k.{q(name)} END"
+
+    # a customer without a kept row: the new orders are all of its orders
+    merged = ", ".join(
+        f"CAST(CASE WHEN k.customer_id IS NULL THEN n.{q(n)} ELSE {pick(n)} END AS {t}) AS {q(n)}"
+        for n, t in COLUMNS
+    )
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _summary_appended AS "
+        f"SELECT {merged}, CAST({ingest_id} AS BIGINT) AS _ingest_id "
+        f"FROM _summary_new n LEFT JOIN {TABLE} k ON k.customer_id = n.customer_id "
+        f"JOIN (SELECT customer_id, min({day}) AS first_any FROM orders WHERE {fresh} "
+        "GROUP BY customer_id) f ON f.customer_id = n.customer_id "
+        "WHERE k.customer_id IS NULL OR f.first_any > k.last_any_day"
+    )
+    con.execute("DROP TABLE _summary_new")
+    return bool(con.execute("SELECT count(*) FROM _summary_appended").fetchall()[0][0])
 
 
 def before_write(con: duckdb.DuckDBPyConnection, kind: str) -> None:

@@ -57,10 +57,37 @@ def _value_columns(kind: Kind) -> list[str]:
     return [name for name, _ in stored_columns(kind) if not name.startswith("_")]
 
 
-def prepare(con: duckdb.DuckDBPyConnection, kind: Kind, mapped: set[str]) -> None:
-    """Build ``merged``: each accepted row as it would be stored, with its hash."""
-    key_join = " AND ".join(f"e.{q(k)} = a.{q(k)}" for k in kind.key)
+def prepare(
+    con: duckdb.DuckDBPyConnection, kind: Kind, mapped: set[str], *, lazy: bool = False
+) -> bool:
+    """Build ``merged``: each accepted row as it would be stored, with its hash.
+
+    ``merged`` is a temp view, of the table ``staged.merged``; with ``lazy``,
+    when the store holds none of the kind yet, of the accepted rows
+    themselves (nothing to compare with): the rows are then computed once,
+    by the commit's INSERT, which must run in this connection (see
+    :func:`commit_into`). Whether it did so."""
+    if lazy and not scalar(con, f"SELECT count(*) FROM (SELECT 1 FROM {q(kind.name)} LIMIT 1)"):
+        selects = _stored_values(kind, mapped, existing=False)
+        cols = _value_columns(kind)
+        con.execute(
+            "CREATE OR REPLACE TEMP VIEW merged AS SELECT *, "
+            f"hash({', '.join(q(c) for c in cols)}) AS _hash FROM (SELECT a._line, "
+            + ", ".join(selects)
+            + ", false AS _exists, CAST(NULL AS UBIGINT) AS _old_hash FROM accepted a)"
+        )
+        return True
+    _prepare_table(con, kind, mapped)
+    con.execute(f"CREATE OR REPLACE TEMP VIEW merged AS SELECT * FROM {STAGED}.merged")
+    return False
+
+
+def _stored_values(kind: Kind, mapped: set[str], *, existing: bool) -> list[str]:
+    """SQL select list: each stored value column of an accepted row ``a``,
+    the stored row ``e`` giving the fields the source did not map (with
+    ``existing``; otherwise there is none)."""
     selects = []
+    types = dict(stored_columns(kind))
     for name in _value_columns(kind):
         base = name.removesuffix("_reporting")
         default = DEFAULTS.get((kind.name, name), "NULL")
@@ -74,11 +101,19 @@ def prepare(con: duckdb.DuckDBPyConnection, kind: Kind, mapped: set[str]) -> Non
             or (name == "event_id" and kind.name == "events")
         ):
             selects.append(f"coalesce(a.{q(name)}, {default}) AS {q(name)}")
-        else:
+        elif existing:
             selects.append(
                 f"CASE WHEN e.{q(kind.key[0])} IS NOT NULL THEN e.{q(name)} "
                 f"ELSE {default} END AS {q(name)}"
             )
+        else:  # typed as the stored column is, as the hash of a stored row's is
+            selects.append(f"CAST({default} AS {types[name]}) AS {q(name)}")
+    return selects
+
+
+def _prepare_table(con: duckdb.DuckDBPyConnection, kind: Kind, mapped: set[str]) -> None:
+    key_join = " AND ".join(f"e.{q(k)} = a.{q(k)}" for k in kind.key)
+    selects = _stored_values(kind, mapped, existing=True)
     cols = _value_columns(kind)
     # one statement, so the rows are written once (a temp table of the join,
     # then a copy with the hash, cost twice the time)
@@ -92,6 +127,13 @@ def prepare(con: duckdb.DuckDBPyConnection, kind: Kind, mapped: set[str]) -> Non
 
 
 def counts(con: duckdb.DuckDBPyConnection, table: str = "merged") -> tuple[int, int, int]:
+    """(inserted, updated, unchanged) of the rows of ``table``."""
+    # the hashes are compared only where a row exists: not computed for nothing
+    total, existing = con.execute(
+        f"SELECT count(*), count(*) FILTER (WHERE _exists) FROM {table}"
+    ).fetchall()[0]
+    if not existing:
+        return int(total), 0, 0
     row = con.execute(
         "SELECT count(*) FILTER (WHERE NOT _exists), "
         "count(*) FILTER (WHERE _exists AND _hash <> _old_hash), "
@@ -108,6 +150,7 @@ def stub_customers(con: duckdb.DuckDBPyConnection, kind: Kind, time_field: str |
         "min(_line) AS _line FROM accepted a WHERE customer_id IS NOT NULL AND NOT EXISTS "
         "(SELECT 1 FROM customers c WHERE c.customer_id = a.customer_id) GROUP BY customer_id"
     )
+    con.execute(f"CREATE OR REPLACE TEMP VIEW stubs AS SELECT * FROM {STAGED}.stubs")
 
 
 def _settings(con: duckdb.DuckDBPyConnection, workdir: Path) -> None:
@@ -139,9 +182,59 @@ def staging(path: Path, scratch: Path) -> Iterator[duckdb.DuckDBPyConnection]:
 
 def to_write(con: duckdb.DuckDBPyConnection, with_stubs: bool) -> int:
     """The rows a commit of what :func:`staging` staged writes."""
-    inserted, updated, _ = counts(con, f"{STAGED}.merged")
-    stubs = scalar(con, f"SELECT count(*) FROM {STAGED}.stubs") if with_stubs else 0
+    inserted, updated, _ = counts(con)
+    stubs = scalar(con, "SELECT count(*) FROM stubs") if with_stubs else 0
     return inserted + updated + int(stubs)
+
+
+def _drop_temps(con: duckdb.DuckDBPyConnection, keep: tuple[str, ...] = ()) -> None:
+    """Drop the connection's temp views and tables but ``keep`` and the
+    summary's own (``_summary_*``, read by its refresh)."""
+    for what, listing in (("VIEW", "duckdb_views()"), ("TABLE", "duckdb_tables()")):
+        names = con.execute(
+            f"SELECT view_name FROM {listing} WHERE temporary AND NOT internal"
+            if what == "VIEW"
+            else f"SELECT table_name FROM {listing} WHERE temporary"
+        ).fetchall()
+        for (name,) in names:
+            if name not in keep and not name.startswith("_summary"):
+                con.execute(f"DROP {what} IF EXISTS temp.main.{q(name)}")
+
+
+def commit_into(con: duckdb.DuckDBPyConnection, target: Path, kind: Kind, **commit_args) -> Written:
+    """:func:`commit` in the staging connection ``con``, into ``target``, a
+    copy of the store (see :func:`tenure.store.analytics.next_copy`) that the
+    caller swaps in once the staging block has ended. The staged rows are
+    read where they are, without a copy to a scratch database first and from
+    there to the store: the store's read-only attachment is replaced by the
+    copy, open for writing under the same name."""
+    con.execute("USE memory")
+    con.execute(f"DETACH {analytics.ATTACHED}")
+    con.execute("RESET force_compression")  # the store is compressed (see staging)
+    con.execute(f"ATTACH {lit(str(target))} AS {analytics.ATTACHED}")
+    con.execute(f"USE {analytics.ATTACHED}")
+    try:
+        # what the checks left and the commit does not read gives its memory
+        # to the commit (beyond the memory limit, it would be spilled to disk)
+        _drop_temps(con, keep=("checked", "accepted", "merged", "stubs"))
+        # Nobody sees the copy before it is swapped in, so the summary may
+        # follow in a transaction of its own: the staged rows are dropped
+        # first, and the summary's grouping has the memory to itself.
+        written = commit(con, kind, with_summary=False, **commit_args)
+        _drop_temps(con)
+        con.execute("BEGIN TRANSACTION")
+        try:
+            summary.refresh(con, kind.name, int(commit_args["ingest_id"]))
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        # the copy holds every change, and no WAL, before it is swapped in
+        con.execute(f"CHECKPOINT {analytics.ATTACHED}")
+    finally:
+        con.execute("USE memory")
+        con.execute(f"DETACH {analytics.ATTACHED}")
+    return written
 
 
 @contextmanager
@@ -170,6 +263,7 @@ def commit(
     source: str,
     with_stubs: bool,
     meta: dict[str, str] | None = None,
+    with_summary: bool = True,
 ) -> Written:
     """Write ``merged`` (and ``stubs``) into the store in one transaction;
     ``meta`` (store settings such as an adopted reporting currency) with it."""
@@ -219,7 +313,8 @@ def commit(
                 "INSERT INTO _tenure_meta VALUES (?, ?) ON CONFLICT DO UPDATE SET value = ?",
                 [key, value, value],
             )
-        summary.refresh(con, kind.name, ingest_id)
+        if with_summary:
+            summary.refresh(con, kind.name, ingest_id)
         checkpoint("before commit")
         con.execute("COMMIT")
     except BaseException:

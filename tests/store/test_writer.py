@@ -1,0 +1,86 @@
+"""The writer's two ways into the store give the same store: a large first
+ingest writes its rows straight from the staging connection into a copy of
+the store, without a scratch copy first; a small one writes them in place."""
+
+from __future__ import annotations
+
+import duckdb
+import pytest
+
+from tenure.config import load_settings
+from tenure.ingestion.pipeline import ingest
+from tenure.store import summary
+from tenure.store.workspace import Workspace
+from tests.conftest import write
+
+ORDERS = """order_id,customer_id,placed_at,amount,status
+o1,c1,2024-01-01 10:00:00,10.50,completed
+o2,c1,2024-01-03 11:00:00,20.25,refunded
+o3,c2,2024-01-02 09:30:00,7.00,
+o4,c3,2024-01-05 12:00:00,0.01,cancelled
+o5,c2,2024-01-09 08:00:00,99.99,pending
+"""
+
+
+def _stored(store) -> tuple[list, list, list]:
+    con = duckdb.connect(str(store / "analytics.duckdb"), read_only=True)
+    try:
+        orders = con.execute(
+            "SELECT order_id, customer_id, placed_at, amount, status, discount, channel, "
+            "amount_reporting, fx_rate, _line, _hash FROM orders ORDER BY order_id"
+        ).fetchall()
+        customers = con.execute(
+            "SELECT customer_id, created_at, is_stub, _line FROM customers ORDER BY 1"
+        ).fetchall()
+        activity = con.execute(
+            f"SELECT * EXCLUDE (_ingest_id) FROM {summary.TABLE} ORDER BY customer_id"
+        ).fetchall()
+    finally:
+        con.close()
+    return orders, customers, activity
+
+
+def _first_ingest(tmp_path, name: str, swap_rows: str, monkeypatch):
+    monkeypatch.setenv("TENURE_SWAP_ROWS", swap_rows)
+    store = tmp_path / name
+    path = write(tmp_path / "orders.csv", ORDERS)
+    with Workspace.open(load_settings(store=store, reporting_currency="EUR")) as ws:
+        first = ingest("orders", path, workspace=ws)
+        again = ingest("orders", path, workspace=ws)
+    return store, first, again
+
+
+@pytest.mark.parametrize("swap_rows", ["0", "3"])
+def test_a_first_ingest_through_a_copy_stores_what_one_in_place_does(
+    tmp_path, monkeypatch, swap_rows
+):
+    in_place, *_ = _first_ingest(tmp_path, "in-place", "1000", monkeypatch)
+    copied, first, again = _first_ingest(tmp_path, "copied", swap_rows, monkeypatch)
+    assert (first.inserted, first.customers_created) == (5, 3)
+    # the hashes of the rows written straight are those a later ingest compares
+    assert (again.inserted, again.updated, again.unchanged) == (0, 0, 5)
+    assert _stored(copied) == _stored(in_place)
+    orders, customers, activity = _stored(copied)
+    assert [o[4] for o in orders] == ["completed", "refunded", "completed", "cancelled", "pending"]
+    assert [(c[0], str(c[1]), c[2]) for c in customers] == [
+        ("c1", "2024-01-01 10:00:00", True),
+        ("c2", "2024-01-02 09:30:00", True),
+        ("c3", "2024-01-05 12:00:00", True),
+    ]
+    # c2: two purchase days, 7.00 + 99.99
+    c2 = next(a for a in activity if a[0] == "c2")
+    assert (c2[6], c2[7], float(c2[8])) == (2, 2, 106.99)
+    # nothing left beside the store, and the copy swapped in is compressed
+    assert list((copied / ".tmp").iterdir()) == []
+    con = duckdb.connect(str(copied / "analytics.duckdb"), read_only=True)
+    try:
+        kinds = {
+            r[0]
+            for r in con.execute(
+                "SELECT compression FROM pragma_storage_info('orders') "
+                "WHERE column_name = 'customer_id' AND segment_type = 'VARCHAR'"
+            ).fetchall()
+        }
+    finally:
+        con.close()
+    assert kinds and kinds != {"Uncompressed"}

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 
@@ -32,7 +32,9 @@ from tenure.ingestion.validate import build_checked
 from tenure.sqltext import lit, q
 from tenure.store import locks, writer
 from tenure.store.analytics import scalar
-from tenure.store.workspace import Workspace, removed_if_failed
+
+if TYPE_CHECKING:  # imported where a store is opened: a fit from a file opens none
+    from tenure.store.workspace import Workspace
 
 Progress = Callable[[str], None]
 
@@ -115,6 +117,8 @@ def ingest(
     }
     if workspace is not None:
         return _run(workspace, the_kind, source, started=started, **opts)
+    from tenure.store.workspace import Workspace, removed_if_failed
+
     settings = load_settings(store=store)
     with removed_if_failed(settings.store), Workspace.open(settings) as ws:
         return _run(ws, the_kind, source, started=started, **opts)
@@ -392,11 +396,20 @@ def _check_timezone(con: duckdb.DuckDBPyConnection, tz: str) -> None:
 
 
 def classify(
-    con: duckdb.DuckDBPyConnection, kind: Kind, mapped: dict[str, str], *, create: bool
+    con: duckdb.DuckDBPyConnection,
+    kind: Kind,
+    mapped: dict[str, str],
+    *,
+    create: bool,
+    stage_only: bool = False,
 ) -> None:
     """From ``checked`` to ``accepted``, ``dupes`` and ``rejected_rows``: the first row of
     each key is accepted, a later one identical to it is a duplicate, one that differs
-    is rejected (it conflicts). Also used for data read for a fit without a store."""
+    is rejected (it conflicts). Also used for data read for a fit without a store.
+
+    ``stage_only`` (data read for a fit, nothing written from it): where no key
+    repeats, ``accepted`` is a view of ``checked``'s clean rows rather than a
+    copy of them, and ``checked`` stays."""
     key = ", ".join(q(k) for k in kind.key)
     errs = "_err_field, _err_value, _err_reason, _err_missing"
     # the window below costs a sort and a copy of every column: most files
@@ -412,10 +425,15 @@ def classify(
             "_err_value, _err_reason FROM checked WHERE _err_reason IS NOT NULL"
         )
         con.execute("CREATE OR REPLACE TEMP TABLE dupes AS SELECT _line FROM checked LIMIT 0")
+        # a view cannot lose orphans below: only where none are looked for
+        view = stage_only and create and kind.name != "order_items"
         con.execute(
-            f"CREATE OR REPLACE TEMP TABLE accepted AS SELECT * EXCLUDE ({errs}) "
-            "FROM checked WHERE _err_reason IS NULL"
+            f"CREATE OR REPLACE TEMP {'VIEW' if view else 'TABLE'} accepted AS "
+            f"SELECT * EXCLUDE ({errs}) FROM checked WHERE _err_reason IS NULL"
         )
+        if view:
+            con.execute("DROP TABLE repeated")
+            return
     else:
         _classify_repeated(con, kind)
     con.execute("DROP TABLE checked")

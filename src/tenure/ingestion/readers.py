@@ -110,7 +110,11 @@ def read_file(
     encoding: str | None = None,
     delimiter: str | None = None,
     workdir: Path | None = None,
+    stage_only: bool = False,
 ) -> Source:
+    """Read ``path`` into ``raw``. ``stage_only`` (data read for a fit, where
+    nothing is written from it): an uncompressed Parquet file is read where
+    it is, ``raw`` a view of it rather than a copy."""
     if not path.exists():
         raise InputError(
             "no such file.",
@@ -128,7 +132,7 @@ def read_file(
         )
     temps: list[Path] = []
     try:
-        return _read_unpacked(con, path, fmt, encoding, delimiter, workdir, temps)
+        return _read_unpacked(con, path, fmt, encoding, delimiter, workdir, temps, stage_only)
     finally:
         for temp in temps:
             temp.unlink(missing_ok=True)
@@ -142,6 +146,7 @@ def _read_unpacked(
     delimiter: str | None,
     workdir: Path | None,
     temps: list[Path],
+    stage_only: bool = False,
 ) -> Source:
     notes = []
     scan = path
@@ -163,7 +168,7 @@ def _read_unpacked(
         columns, read, broken, more = read_xlsx(con, scan, path.name)
         return Source(path.name, "xlsx", columns, read, broken, notes + more)
     if fmt == "parquet":
-        src = _read_parquet(con, scan, path.name)
+        src = _read_parquet(con, scan, path.name, view=stage_only and scan == path)
     else:
         if unpack.has_lone_cr(scan):
             scan = unpack.cr_to_lf(scan, workdir)
@@ -174,7 +179,9 @@ def _read_unpacked(
     return src
 
 
-def _read_parquet(con: duckdb.DuckDBPyConnection, path: Path, name: str | None = None) -> Source:
+def _read_parquet(
+    con: duckdb.DuckDBPyConnection, path: Path, name: str | None = None, *, view: bool = False
+) -> Source:
     name = name or path.name
     try:
         described = con.execute(f"DESCRIBE SELECT * FROM read_parquet({lit(str(path))})").fetchall()
@@ -187,7 +194,8 @@ def _read_parquet(con: duckdb.DuckDBPyConnection, path: Path, name: str | None =
     columns = [row[0] for row in described]
     select = kept_as_typed({row[0]: row[1] for row in described})
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE raw AS SELECT file_row_number + 1 AS _line, {select} "
+        f"CREATE OR REPLACE TEMP {'VIEW' if view else 'TABLE'} raw AS "
+        f"SELECT file_row_number + 1 AS _line, {select} "
         f"FROM read_parquet({lit(str(path))}, file_row_number = true)"
     )
     empty_broken(con)

@@ -46,6 +46,7 @@ def read(
     table: str | None,
     query: str | None,
     workdir: Path,
+    stage_only: bool = False,
 ) -> Source:
     if is_url(source):
         return read_database(con, source, table=table, query=query)
@@ -56,8 +57,9 @@ def read(
                 hint="Pass a URL such as postgresql://user@host/db, or drop --table/--query.",
             )
         return read_file(
-            con, Path(source), fmt=fmt, encoding=encoding, delimiter=delimiter, workdir=workdir
-        )
+            con, Path(source), fmt=fmt, encoding=encoding, delimiter=delimiter, workdir=workdir,
+            stage_only=stage_only,
+        )  # fmt: skip
     return read_frame(con, source)
 
 

@@ -149,9 +149,14 @@ def spell_ranges(ctx: Context, period: str) -> ir.Table:
 
 def counts(ctx: Context, period: str, first: int, last: int) -> pd.DataFrame:
     """S, N, E, L, R for periods ``first``..``last`` (indexes), as a DataFrame."""
-    # kept while the counts read it: four queries over the ranges, whose
-    # windows would otherwise run again for each
-    s = ctx.cached(f"spell_ranges_{period}", lambda: spell_ranges(ctx, period))
+    # kept while the counts read it (the columns they read): four queries
+    # over the ranges, whose windows would otherwise run again for each
+    s = ctx.cached(
+        f"spell_ranges_{period}",
+        lambda: spell_ranges(ctx, period).select(
+            "customer_id", "start_day", "a", "b", "first", "lost_at"
+        ),
+    )
     full = s.filter(s.a <= s.b)
     starts = full.group_by(p=full.a).agg(n=full.count()).to_pandas()
     ends = full.group_by(p=full.b + 1).agg(n=full.count()).to_pandas()

@@ -91,7 +91,7 @@ class StoredScores(scoring.Scores):
         return _frame(
             self._read(
                 "SELECT * FROM customer_predictions "
-                f"ORDER BY clv DESC NULLS LAST, customer_id LIMIT {int(n)}"
+                f"ORDER BY clv DESC NULLS LAST, customer_id LIMIT {max(int(n), 0)}"
             )
         )
 

@@ -176,7 +176,7 @@ def read_records(
         raw.execute("SET preserve_insertion_order = true")
         src = sources.read(
             raw, data, fmt=None, encoding=None, delimiter=None, table=None, query=None,
-            workdir=Path(work.name),
+            workdir=Path(work.name), lazy=True,
         )  # fmt: skip
         name = src.name if isinstance(data, str | Path) else f"the {type(data).__name__} given"
         if src.read == 0:
@@ -197,7 +197,8 @@ def read_records(
             raw, kind, resolved, usable, source=name, tz=timezone, date_format=date_format,
             date_order=date_order, default_currency=currency, reporting_currency=currency,
         )  # fmt: skip
-        classify(raw, kind, plan.mapped, create=True)
+        # staged, not copied: the fit reads the checked rows where they are
+        classify(raw, kind, plan.mapped, create=True, lazy=True)
         accepted, rejected, duplicates = raw.execute(
             "SELECT (SELECT count(*) FROM accepted), (SELECT count(*) FROM rejected_rows), "
             "(SELECT count(*) FROM dupes)"
@@ -215,7 +216,7 @@ def read_records(
                 hint=HINT,
                 source=name,
             )
-        currencies = _currencies(raw, currency_column)
+        currencies = _currencies(raw, currency_column, int(accepted))
         if len(currencies) == 1:
             currency = next(iter(currencies))
         elif currencies:  # not converted: a fit that adds no amounts up says so
@@ -227,9 +228,16 @@ def read_records(
             ("coalesce(status, 'completed')" if c in have else "'completed'") + " AS status"
             for c in KEPT[kind.name] if c in have or c == "status"
         )  # fmt: skip
-        raw.execute(f"CREATE TABLE {q(kind.name)} AS SELECT {kept} FROM accepted ORDER BY _line")
-        for table in ("accepted", "rejected_rows", "dupes", "raw", "broken", "_quarantine"):
+        # a view: the engine groups the accepted rows once, for the fit's
+        # statistics, where a copy would write every row again first
+        raw.execute(f"CREATE VIEW {q(kind.name)} AS SELECT {kept} FROM accepted")
+        for table in ("rejected_rows", "dupes", "broken", "_quarantine"):
             raw.execute(f"DROP TABLE IF EXISTS {table}")
+        # the rows read: a copy, or a view of a Parquet file (see readers.read_file)
+        viewed = raw.execute(
+            "SELECT count(*) FROM duckdb_views() WHERE temporary AND view_name = 'raw'"
+        ).fetchall()[0][0]
+        raw.execute(f"DROP {'VIEW' if viewed else 'TABLE'} raw")
     except BaseException:
         close()
         raise
@@ -257,18 +265,22 @@ def _resolve(kind, columns: list[str], wanted, name: str):
     return resolved
 
 
-def _currencies(raw: Any, column: str | None) -> dict[str, int]:
+def _currencies(raw: Any, column: str | None, accepted: int) -> dict[str, int]:
     """The codes of the accepted rows' currency column, most rows first."""
     if column is None:
         return {}
     # a file in one currency, every cell filled (the usual case): its code
-    # counts every accepted row, without joining them to the rows read
-    one = f"upper(nullif(trim(CAST({q(column)} AS VARCHAR)), ''))"
+    # counts every accepted row, without joining them to the rows read.
+    # The cells are compared as they are (cheap), and trimmed only when
+    # they all hold the same text
+    cell = f"CAST({q(column)} AS VARCHAR)"
     low, high, filled, rows_read = raw.execute(
-        f"SELECT min({one}), max({one}), count({one}), count(*) FROM raw"
+        f"SELECT min({cell}), max({cell}), count({cell}), count(*) FROM raw"
     ).fetchall()[0]
     if low is not None and low == high and filled == rows_read:
-        return {low: int(raw.execute("SELECT count(*) FROM accepted").fetchall()[0][0])}
+        code = raw.execute("SELECT upper(nullif(trim(?), ''))", [low]).fetchall()[0][0]
+        if code is not None:
+            return {code: accepted}
     code = f"upper(nullif(trim(CAST(r.{q(column)} AS VARCHAR)), ''))"
     rows = raw.execute(
         f"SELECT {code} AS c, count(*) AS n FROM accepted a JOIN raw r USING (_line) "

@@ -326,3 +326,36 @@ def test_every_period_reconciles_on_the_demo(demo_settings, active_by, period, w
     assert (rated["retention_rate"] >= 0).all()
     if active_by == "subscription":  # periods are held back only for purchases
         assert not any("activity window" in str(w) for w in m["missing"])
+
+
+def test_spells_of_purchase_days_worked_by_hand(backend):
+    """With a 10-day window, a purchase day d keeps its customer active from
+    d to d + 9: days that overlap or touch (the next starts the day after
+    one ends) make one spell, a gap starts another."""
+    from tenure.engine.activity import spells
+
+    specs = [
+        ("a", "2024-01-01 09:00", 5.0), ("a", "2024-01-05 23:00", 5.0),  # overlap
+        ("a", "2024-01-11 08:00", 5.0),  # touches Jan 1-10: one spell to Jan 20
+        ("a", "2024-01-22 12:00", 5.0),  # after a one-day gap (Jan 21)
+        ("a", "2024-02-20 10:00", 5.0), ("a", "2024-02-20 18:00", 5.0),  # one day, two orders
+        ("b", "2024-03-03 10:00", 5.0),  # a single day
+        ("c", "2024-01-01 10:00", 5.0), ("c", "2024-01-02 10:00", 5.0),
+        ("c", "2024-01-03 10:00", 5.0),
+    ]  # fmt: skip
+    defs = Definitions(as_of=date(2024, 3, 31), activity_window=10, active_by="purchase")
+    ctx = backend.context(defs, orders=_orders(specs))
+    got = spells(ctx).to_pandas()
+    got = sorted(
+        (r.customer_id, pd.Timestamp(r.start_date).date(), pd.Timestamp(r.end_date).date(),
+         r.end_day - r.start_day)
+        for r in got.itertuples()
+    )  # fmt: skip
+    d = date
+    assert got == [
+        ("a", d(2024, 1, 1), d(2024, 1, 20), 19),
+        ("a", d(2024, 1, 22), d(2024, 1, 31), 9),
+        ("a", d(2024, 2, 20), d(2024, 2, 29), 9),
+        ("b", d(2024, 3, 3), d(2024, 3, 12), 9),
+        ("c", d(2024, 1, 1), d(2024, 1, 12), 11),
+    ]

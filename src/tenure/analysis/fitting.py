@@ -29,7 +29,7 @@ from tenure.errors import ConfigError, UsageError
 from tenure.given import RecordsData, read_orders
 from tenure.jsondoc import records
 from tenure.models import LikelihoodModel
-from tenure.predictions import scoring
+from tenure.predictions import scoring, store_scoring
 from tenure.predictions import store as kept
 from tenure.predictions.validation import (
     ModelChoice,
@@ -430,36 +430,48 @@ def predict(
         model = choice.chosen if choice else model
         purchase = scoring.fit_purchase_model(ctx, model, time_unit=time_unit)
         spend = scoring.fit_spend_model(ctx)
-        scores = scoring.score(
-            ctx,
-            purchase,
-            spend,
-            horizon_days=horizon_days,
-            discount_rate=discount_rate,
-            margin=margin,
-            model=model,
-        )
+        # kept in the store: scored there, where the store's summary answers
+        query = store_scoring.scored_query(ctx, time_unit) if save and orders is None else None
+        scores = None
+        if query is None:
+            scores = scoring.score(
+                ctx,
+                purchase,
+                spend,
+                horizon_days=horizon_days,
+                discount_rate=discount_rate,
+                margin=margin,
+                model=model,
+            )
         definitions = ctx.describe()
-    if data is not None:
-        scores.extra["orders"] = data.summary()
-    if choice is not None:
-        scores.extra["model_choice"] = choice.to_dict()
-    scores.extra["fits"] = [
+        as_of, currency = ctx.as_of, ctx.source.currency
+    fits = [
         kept.fit_record(
             model,
             purchase,
-            as_of=scores.as_of,
+            as_of=as_of,
             time_unit=time_unit,
             definitions=definitions,
             validation=_kept_validation(choice.validation if choice else None),
         ),
-        kept.fit_record("gammagamma", spend, as_of=scores.as_of, definitions=definitions),
+        kept.fit_record("gammagamma", spend, as_of=as_of, definitions=definitions),
     ]
-    if save:
-        if orders is not None:
-            raise ConfigError(
-                "scores of orders given directly are not saved to the store.",
-                hint="Ingest the orders (tenure ingest orders FILE), or drop save=True.",
-            )
-        kept.save_scores(settings, scores, *scores.extra["fits"])
+    if save and orders is not None:
+        raise ConfigError(
+            "scores of orders given directly are not saved to the store.",
+            hint="Ingest the orders (tenure ingest orders FILE), or drop save=True.",
+        )
+    if query is not None:  # after the context is closed: the store is written
+        scores = store_scoring.score_into_store(
+            settings, query, purchase, spend, purchase_fit=fits[0], spend_fit=fits[1],
+            horizon_days=horizon_days, discount_rate=discount_rate, margin=margin, model=model,
+            as_of=as_of, currency=currency, rows=purchase.n_customers_,
+        )  # fmt: skip
+    elif save:
+        kept.save_scores(settings, scores, *fits)
+    if data is not None:
+        scores.extra["orders"] = data.summary()
+    if choice is not None:
+        scores.extra["model_choice"] = choice.to_dict()
+    scores.extra["fits"] = fits
     return scores

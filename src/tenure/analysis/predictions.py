@@ -187,8 +187,7 @@ def scores_document(scores: Scores, fits: list[dict[str, Any]], top: int = 10) -
     """The JSON of ``tenure predict --json`` and of ``GET /api/v1/predictions``:
     how the scores were made, their totals, the fits and the ``top``
     customers by predicted CLV."""
-    c = scores.customers.sort_values(["clv", "customer_id"], ascending=[False, True])
-    head = c[SCORE_COLUMNS].head(top)
+    head = scores.top(top)[SCORE_COLUMNS]
     head = head.assign(next_purchase_date=pd.to_datetime(head.next_purchase_date).dt.date)
     return {
         "model": scores.model,

@@ -502,7 +502,6 @@ def predict(
             from tenure.csvexport import write_csv
 
             write_csv(scores.customers, export)
-    c = scores.customers.sort_values(["clv", "customer_id"], ascending=[False, True])
     result = scores_document(scores, scores.extra["fits"], top) | {"saved_to_store": orders is None}
     if "orders" in scores.extra:
         result["orders"] = scores.extra["orders"]
@@ -526,7 +525,7 @@ def predict(
             Col("P(alive)"), Col("purchases", rank=2), Col("spend", rank=5), Col("CLV"),
             Col("next purchase", rank=1)]  # fmt: skip
     rows = []
-    for _, r in c.head(top).iterrows():
+    for _, r in scores.top(top).iterrows():
         nxt = r["next_purchase_date"]
         rows.append([
             str(r["customer_id"]), f"{r['orders']:,}", f"{r['recency_days']:,}",

@@ -65,22 +65,16 @@ def spells(ctx: Context) -> ir.Table:
 
 
 def _merge(ctx: Context) -> ir.Table:
+    if ctx.active_by == "purchase":
+        return _merge_purchase_days(ctx)
     # identical intervals (two subscriptions over the same days) would tie in
-    # the window order and could be split across spells: keep one of each.
-    # Purchase days are unique per customer already.
-    iv = intervals(ctx)
-    if ctx.active_by != "purchase":
-        iv = iv.distinct()
+    # the window order and could be split across spells: keep one of each
+    iv = intervals(ctx).distinct()
     order = ["start_day", "end_day"]
     running = ibis.cumulative_window(group_by="customer_id", order_by=order)
     ordered = ibis.window(group_by="customer_id", order_by=order)
-    if ctx.active_by == "purchase":
-        # every interval has the same length, so the furthest reach so far is
-        # the previous interval's end: one window pass fewer
-        iv = iv.mutate(prev_reach=iv.end_day.lag().over(ordered))
-    else:
-        iv = iv.mutate(reach=iv.end_day.max().over(running))
-        iv = iv.mutate(prev_reach=iv.reach.lag().over(ordered))
+    iv = iv.mutate(reach=iv.end_day.max().over(running))
+    iv = iv.mutate(prev_reach=iv.reach.lag().over(ordered))
     iv = iv.mutate(
         new=ibis.ifelse(iv.prev_reach.isnull() | (iv.start_day > iv.prev_reach + 1), 1, 0)
     )
@@ -92,6 +86,43 @@ def _merge(ctx: Context) -> ir.Table:
         end_date=iv.end_date.max(),
     )
     return merged
+
+
+def _merge_purchase_days(ctx: Context) -> ir.Table:
+    """The spells of purchase days alone, where every interval is a window
+    long (d to d + window - 1) and days are unique per customer: a spell
+    starts on a day more than a window after the customer's previous one,
+    and ends a window after its last day, the one whose next day is more
+    than a window away. One pass of lag and lead over the days marks those
+    edges; a second, over the few edges, pairs each start with its end.
+    The same spells as the merge of intervals below, without its running
+    sum and grouping over every purchase day."""
+    w = int(ctx.defs.activity_window)
+    d = ctx.purchase_days
+    by_day = ibis.window(group_by="customer_id", order_by="day")
+    d = d.select(
+        "customer_id", "day", "local_date",
+        prev_day=d.day.lag().over(by_day), next_day=d.day.lead().over(by_day),
+    )  # fmt: skip
+    starts = d.prev_day.isnull() | (d.day > d.prev_day + w)
+    ends = d.next_day.isnull() | (d.next_day > d.day + w)
+    edges = d.filter(starts | ends).select(
+        "customer_id", "day", "local_date", is_start=starts, is_end=ends
+    )
+    # between a start and its end there is no other edge: the end is the
+    # start itself or the next edge
+    by_day = ibis.window(group_by="customer_id", order_by="day")
+    edges = edges.mutate(
+        next_edge=edges.day.lead().over(by_day), next_date=edges.local_date.lead().over(by_day)
+    )
+    s = edges.filter(edges.is_start)
+    return s.select(
+        "customer_id",
+        start_day=s.day,
+        end_day=ibis.ifelse(s.is_end, s.day, s.next_edge) + (w - 1),
+        start_date=s.local_date,
+        end_date=ibis.ifelse(s.is_end, s.local_date, s.next_date) + ibis.interval(days=w - 1),
+    )
 
 
 def spell_ranges(ctx: Context, period: str) -> ir.Table:
@@ -118,7 +149,14 @@ def spell_ranges(ctx: Context, period: str) -> ir.Table:
 
 def counts(ctx: Context, period: str, first: int, last: int) -> pd.DataFrame:
     """S, N, E, L, R for periods ``first``..``last`` (indexes), as a DataFrame."""
-    s = spell_ranges(ctx, period)
+    # kept while the counts read it (the columns they read): four queries
+    # over the ranges, whose windows would otherwise run again for each
+    s = ctx.cached(
+        f"spell_ranges_{period}",
+        lambda: spell_ranges(ctx, period).select(
+            "customer_id", "start_day", "a", "b", "first", "lost_at"
+        ),
+    )
     full = s.filter(s.a <= s.b)
     starts = full.group_by(p=full.a).agg(n=full.count()).to_pandas()
     ends = full.group_by(p=full.b + 1).agg(n=full.count()).to_pandas()

@@ -114,14 +114,18 @@ def order_flows(ctx: Context, period: str) -> pd.DataFrame:
     d = ctx.purchase_days
     d = d.mutate(p=periods.index_expr(d.local_date, period))
     cp = d.group_by(["customer_id", "p"]).agg(orders=d.orders.sum(), amount=d.amount.sum())
-    flows = cp.group_by("p").agg(
-        orders=cp.orders.sum(), customers_ordering=cp.count(), revenue=cp.amount.sum()
-    )
     c = ctx.purchasers
     c = c.mutate(first_p=periods.index_expr(c.first_date, period))
-    j = cp.join(c.select("customer_id", "first_p"), "customer_id")
-    repeaters = j.group_by("p").agg(
-        repeat_customers=((j.first_p < j.p) | (j.orders >= 2)).cast("int64").sum()
+    # one pass over the customers' periods for the flows and the repeat
+    # customers (every customer who ordered has a first purchase; one who
+    # had none would count among those ordering, not among the repeaters)
+    j = cp.left_join(c.select("customer_id", "first_p"), "customer_id")
+    repeat = j.first_p.notnull() & ((j.first_p < j.p) | (j.orders >= 2))
+    flows = j.group_by("p").agg(
+        orders=j.orders.sum(),
+        customers_ordering=j.count(),
+        revenue=j.amount.sum(),
+        repeat_customers=ibis.ifelse(repeat, 1, 0).cast("int64").sum(),
     )
     customers = ctx.source.get("customers")
     if customers is not None and "referred_by" in customers.columns:
@@ -132,11 +136,7 @@ def order_flows(ctx: Context, period: str) -> pd.DataFrame:
     acq = c.group_by(p=c.first_p).agg(
         acquired=c.count(), referred=referred, first_day_revenue=c.first_day_amount.sum()
     )
-    out = (
-        flows.to_pyarrow()
-        .to_pandas()
-        .merge(repeaters.to_pyarrow().to_pandas(), on="p", how="outer")
-    )
+    out = flows.to_pyarrow().to_pandas()
     out = out.merge(acq.to_pyarrow().to_pandas(), on="p", how="outer")
     for col in ("revenue", "first_day_revenue"):
         out[col] = out[col].astype("float64").fillna(0.0)

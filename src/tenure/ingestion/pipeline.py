@@ -19,7 +19,7 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 
@@ -33,7 +33,9 @@ from tenure.ingestion.validate import build_checked
 from tenure.sqltext import lit, q
 from tenure.store import analytics, locks, writer
 from tenure.store.analytics import scalar
-from tenure.store.workspace import Workspace, removed_if_failed
+
+if TYPE_CHECKING:  # imported where a store is opened: a fit from a file opens none
+    from tenure.store.workspace import Workspace
 
 Progress = Callable[[str], None]
 
@@ -116,6 +118,8 @@ def ingest(
     }
     if workspace is not None:
         return _run(workspace, the_kind, source, started=started, **opts)
+    from tenure.store.workspace import Workspace, removed_if_failed
+
     settings = load_settings(store=store)
     with removed_if_failed(settings.store), Workspace.open(settings) as ws:
         return _run(ws, the_kind, source, started=started, **opts)

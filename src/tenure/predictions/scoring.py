@@ -128,15 +128,24 @@ class Scores:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def summary(self) -> dict[str, Any]:
-        c = self.customers
-        return {
-            "customers": int(len(c)),
-            "expected_purchases": float(c.expected_purchases.sum()),
-            "predicted_clv": float(np.nansum(c.clv)) if "clv" in c else None,
-            "mean_p_alive": float(c.p_alive.mean()) if len(c) else None,
-            # scores read back from the store carry the model's name only
-            **likely_alive(c, self.purchase_model or purchase_models()[self.model]),
-        }
+        # scores read back from the store carry the model's name only
+        return totals(self.customers, self.purchase_model or purchase_models()[self.model])
+
+    def top(self, n: int) -> pd.DataFrame:
+        """The ``n`` customers of highest predicted CLV (ties by id)."""
+        return self.customers.sort_values(["clv", "customer_id"], ascending=[False, True]).head(n)
+
+
+def totals(c: pd.DataFrame, model: PurchaseModel | type[PurchaseModel]) -> dict[str, Any]:
+    """The scores' totals (:meth:`Scores.summary`), from a frame with at
+    least x, p_alive, expected_purchases and clv, one row per customer."""
+    return {
+        "customers": int(len(c)),
+        "expected_purchases": float(c.expected_purchases.sum()),
+        "predicted_clv": float(np.nansum(c.clv)) if "clv" in c else None,
+        "mean_p_alive": float(c.p_alive.mean()) if len(c) else None,
+        **likely_alive(c, model),
+    }
 
 
 def likely_alive(
@@ -226,50 +235,30 @@ def score(
             hint="Pass the share of revenue that is profit, e.g. --margin 0.3 (1 = revenue).",
         )
     time_unit = getattr(purchase_model, "time_unit_", "day")
-    unit = check_time_unit(time_unit)
-    s = purchase_summary(ctx, time_unit=time_unit)
-    if only is not None:
-        s = s.filter(s.customer_id.isin(only.customer_id))
-    c = _arrow(
-        s.select(
-            "customer_id", "x", "t_x", "T", "orders", "recency_days", "monetary_total",
-            m="monetary_avg_repeat",
-        )
-    )  # fmt: skip
+    check_time_unit(time_unit)
+    c = _arrow(scored_customers(ctx, time_unit, only=only))
     col = {name: c[name].to_numpy() for name in c.column_names if name != "customer_id"}
     # each customer's distinct (x, t_x, T): the purchase predictions are
     # computed once per triple and spread to the customers sharing it
     xtT = pd.DataFrame({k: col[k] for k in ("x", "t_x", "T")})
     triple = xtT.groupby(["x", "t_x", "T"], sort=False).ngroup().to_numpy()
     first = np.unique(triple, return_index=True)[1]
-    u = xtT.iloc[first].reset_index(drop=True)
-    horizon = horizon_days / unit
-    per_year = DAYS_PER_YEAR / unit
-    p_alive = purchase_model.predict_alive(u)
-    purchases = purchase_model.predict_purchases(horizon, u)
-    discounted = purchase_model.predict_discounted_purchases(
-        u, horizon, discount_rate=discount_rate, periods_per_year=per_year
-    )
-    wait = purchase_model.predict_next_purchase(u)
+    per = triple_predictions(
+        purchase_model, xtT.iloc[first].reset_index(drop=True), horizon_days=horizon_days,
+        discount_rate=discount_rate, as_of=ctx.as_of,
+    )  # fmt: skip
     # the ids are unique: looking for repeated strings to share would take
     # five times as long as making them
     out = pd.DataFrame({"customer_id": c["customer_id"].to_pandas(deduplicate_objects=False)})
     for name in ("x", "t_x", "T", "orders", "recency_days", "monetary_total"):
         out[name] = col[name]
-    out["p_alive"] = p_alive[triple]
-    out["expected_purchases"] = purchases[triple]
+    out["p_alive"] = per["p_alive"][triple]
+    out["expected_purchases"] = per["expected_purchases"][triple]
     if spend_model is not None:
-        m = np.where(np.isnan(col["m"]), 0.0, col["m"])  # null without a repeat purchase
-        spend = spend_model.predict_spend({"x": col["x"], "m": np.maximum(m, 0.0)})
+        spend = spend_predictions(spend_model, col["x"], col["m"])
         out["expected_spend"] = spend
-        out["clv"] = discounted[triple] * spend * margin
-    # the median wait to the next purchase, if still alive, from the as-of day
-    days = np.round(wait * unit)
-    known = np.isfinite(days) & (days < 36500)
-    dates = np.datetime64(ctx.as_of, "D") + np.where(known, days, 0).astype("timedelta64[D]")
-    out["next_purchase_date"] = np.where(known, dates, np.datetime64("NaT"))[triple].astype(
-        "datetime64[ns]"
-    )
+        out["clv"] = per["discounted"][triple] * spend * margin
+    out["next_purchase_date"] = per["next_purchase_date"][triple].astype("datetime64[ns]")
     return Scores(
         out,
         purchase_model,
@@ -282,6 +271,56 @@ def score(
         ctx.source.currency,
         model,
     )
+
+
+def scored_customers(ctx: Context, time_unit: str, *, only: Any = None) -> Any:
+    """What :func:`score` reads of each customer with a purchase (of those
+    in ``only``): customer_id, x, t_x, T, orders, recency_days,
+    monetary_total and m, the average value of the repeat purchase days."""
+    s = purchase_summary(ctx, time_unit=time_unit)
+    if only is not None:
+        s = s.filter(s.customer_id.isin(only.customer_id))
+    return s.select(
+        "customer_id", "x", "t_x", "T", "orders", "recency_days", "monetary_total",
+        m="monetary_avg_repeat",
+    )  # fmt: skip
+
+
+def triple_predictions(
+    purchase_model: PurchaseModel,
+    u: pd.DataFrame,
+    *,
+    horizon_days: int,
+    discount_rate: float,
+    as_of: date,
+) -> dict[str, np.ndarray]:
+    """The purchase predictions of distinct (x, t_x, T) ``u``, one per row:
+    P(alive), expected purchases over the horizon, the same discounted
+    (CLV's, at ``discount_rate`` a year) and the next purchase date (NaT
+    when unknown). Every customer sharing a triple shares them."""
+    unit = check_time_unit(getattr(purchase_model, "time_unit_", "day"))
+    horizon = horizon_days / unit
+    per_year = DAYS_PER_YEAR / unit
+    wait = purchase_model.predict_next_purchase(u)
+    # the median wait to the next purchase, if still alive, from the as-of day
+    days = np.round(wait * unit)
+    known = np.isfinite(days) & (days < 36500)
+    dates = np.datetime64(as_of, "D") + np.where(known, days, 0).astype("timedelta64[D]")
+    return {
+        "p_alive": purchase_model.predict_alive(u),
+        "expected_purchases": purchase_model.predict_purchases(horizon, u),
+        "discounted": purchase_model.predict_discounted_purchases(
+            u, horizon, discount_rate=discount_rate, periods_per_year=per_year
+        ),
+        "next_purchase_date": np.where(known, dates, np.datetime64("NaT")),
+    }
+
+
+def spend_predictions(spend_model: GammaGamma, x: np.ndarray, m: np.ndarray) -> np.ndarray:
+    """Expected spend per purchase for each (x, m); m is null (NaN) without
+    a repeat purchase, and a repeat-day average below 0 counts as 0."""
+    m = np.where(np.isnan(m), 0.0, m)
+    return spend_model.predict_spend({"x": x, "m": np.maximum(m, 0.0)})
 
 
 def fitted_at() -> datetime:

@@ -24,7 +24,6 @@ from tenure._version import __version__
 from tenure.config import Settings
 from tenure.models import LikelihoodModel
 from tenure.predictions.scoring import Scores, fitted_at
-from tenure.store.workspace import Workspace
 
 FITS_DDL = """
 CREATE TABLE IF NOT EXISTS model_fits (
@@ -160,9 +159,18 @@ def _insert_fit(con: duckdb.DuckDBPyConnection, record: dict[str, Any]) -> tuple
     return int(fit_id), int(version)
 
 
+def _workspace(settings: Settings) -> Any:
+    """The store, opened to write. Imported here: the workspace brings the
+    operational store's SQLAlchemy, which a fit from a file, writing
+    nothing, does without."""
+    from tenure.store.workspace import Workspace
+
+    return Workspace.open(settings, create=False)
+
+
 def save_fit(settings: Settings, record: dict[str, Any]) -> dict[str, Any]:
     """Keep one fit; adds ``fit_id`` and ``model_version`` to the record."""
-    with Workspace.open(settings, create=False) as ws, ws.analytics(what="tenure fit") as con:
+    with _workspace(settings) as ws, ws.analytics(what="tenure fit") as con:
         con.execute("BEGIN")
         try:
             _insert_fit(con, record)
@@ -200,7 +208,7 @@ def save_scores(
     """Keep both fits and replace the scores, all in one transaction."""
     frame = _score_rows(scores)
     with (
-        Workspace.open(settings, create=False) as ws,
+        _workspace(settings) as ws,
         ws.analytics(what="tenure predict", rows=len(frame)) as con,
     ):
         con.execute("BEGIN")
@@ -244,7 +252,7 @@ def replace_scores_of(
     order went to another customer)."""
     frame = _score_rows(scores)
     with (
-        Workspace.open(settings, create=False) as ws,
+        _workspace(settings) as ws,
         ws.analytics(what="tenure ingest (scores)", rows=len(frame)) as con,
     ):
         con.execute("BEGIN")
@@ -311,7 +319,7 @@ def save_fit_and_table(
     as-of date), in one transaction: an interrupted run leaves the previous
     table."""
     with (
-        Workspace.open(settings, create=False) as ws,
+        _workspace(settings) as ws,
         ws.analytics(what="tenure fit", rows=len(frame)) as con,
     ):
         con.execute("BEGIN")

@@ -36,6 +36,28 @@ NEEDED = {
 }
 
 
+def rows(expr: ir.Expr) -> list[tuple[Any, ...]]:
+    """The rows of a small result (a table or a scalar expression) as tuples
+    of Python values: dates as ``date``, decimals as ``Decimal``, missing
+    values as None.
+
+    On DuckDB the relation Ibis builds (memtables and parameters bound as
+    Ibis binds them) is fetched by DuckDB's own client: Ibis' results go
+    through pandas, whose import alone costs more than the query of a
+    command such as ``tenure segments``. Other engines go through Arrow."""
+    con = ibis.get_backend(expr)
+    relation = getattr(con, "_to_duckdb_relation", None)
+    if relation is not None:
+        return relation(expr).fetchall()
+    table = expr.as_table().to_pyarrow()
+    return [tuple(row.values()) for row in table.to_pylist()]
+
+
+def value(expr: ir.Expr) -> Any:
+    """The value of a scalar expression, as :func:`rows` gives it."""
+    return rows(expr)[0][0]
+
+
 def _check_columns(kind: str, table: ir.Table, where: str) -> None:
     import difflib
 
@@ -127,14 +149,22 @@ class Source:
     def count(self, kind: str) -> int:
         if kind not in self._counts:
             table = self._tables.get(kind)
-            self._counts[kind] = 0 if table is None else int(table.count().execute())
+            self._counts[kind] = 0 if table is None else int(self.value(table.count()))
         return self._counts[kind]
 
     def has_column_values(self, kind: str, column: str) -> bool:
         table = self.get(kind)
         if table is None or column not in table.columns:
             return False
-        return int(table[column].count().execute()) > 0
+        return int(self.value(table[column].count())) > 0
+
+    def rows(self, expr: ir.Expr) -> list[tuple[Any, ...]]:
+        """:func:`rows` of ``expr``."""
+        return rows(expr)
+
+    def value(self, expr: ir.Expr) -> Any:
+        """:func:`value` of ``expr``."""
+        return value(expr)
 
     def close(self) -> None:
         for ctx in self._contexts:

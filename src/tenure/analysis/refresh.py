@@ -79,7 +79,8 @@ def after_ingest(settings: Settings, result: IngestResult) -> Refreshed:
     changed = result.inserted + result.updated > 0
     scored = None
     if rebuilt or (changed and result.kind in _SCORED_KINDS):
-        scored = rescore_ingest(settings, result.ingest_id)
+        # an order that changed hands may leave a customer without orders
+        scored = rescore_ingest(settings, result.ingest_id, moved=result.updated > 0)
     return Refreshed(rebuilt, settings.timezone, scored)
 
 

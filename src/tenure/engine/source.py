@@ -208,6 +208,7 @@ def open_store(
     raw, currency = analytics.open_read_only(settings.analytics_path, settings.store)
     con = ibis.duckdb.from_connection(raw)
     timezone = summary.current(raw)
+    tables = store_tables(con, raw, (*KINDS, summary.TABLE))
 
     def close() -> None:
         raw.close()
@@ -216,12 +217,42 @@ def open_store(
 
     return Source(
         con,
-        {k: k for k in KINDS},
+        {k: tables[k] for k in KINDS if k in tables},
         currency=currency,
         description=description or f"the store {settings.store}",
         closer=close,
-        activity=(summary.TABLE, timezone) if timezone else None,
+        activity=(tables[summary.TABLE], timezone) if timezone else None,
     )
+
+
+def store_tables(con: Any, raw: Any, names: tuple[str, ...]) -> dict[str, ir.Table]:
+    """The tables ``names`` of the DuckDB database of ``raw`` (which the Ibis
+    backend ``con`` wraps) that it has, as Ibis tables: what ``con.table``
+    gives, with every schema read in one query.
+
+    Ibis reads each table's schema with a query of its own, fetched through
+    Arrow: for a command that reads a few numbers of the store, importing
+    Arrow and the queries cost more than its answer."""
+    import ibis.expr.operations as ops
+    import ibis.expr.schema as sch
+
+    marks = ", ".join("?" for _ in names)
+    found = raw.execute(
+        "SELECT table_name, column_name, data_type, is_nullable = 'YES' "
+        "FROM information_schema.columns WHERE table_catalog = current_database() "
+        f"AND table_schema = current_schema() AND table_name IN ({marks}) "
+        "ORDER BY table_name, ordinal_position",
+        list(names),
+    ).fetchall()
+    columns: dict[str, dict[str, Any]] = {}
+    types = con.compiler.type_mapper
+    for table, column, kind, nullable in found:
+        columns.setdefault(table, {})[column] = types.from_string(kind, nullable=nullable)
+    space = ops.Namespace(catalog=None, database=None)
+    return {
+        name: ops.DatabaseTable(name, schema=sch.Schema(cols), source=con, namespace=space).to_expr()
+        for name, cols in columns.items()
+    }
 
 
 def open_source(

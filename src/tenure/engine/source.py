@@ -250,7 +250,9 @@ def store_tables(con: Any, raw: Any, names: tuple[str, ...]) -> dict[str, ir.Tab
         columns.setdefault(table, {})[column] = types.from_string(kind, nullable=nullable)
     space = ops.Namespace(catalog=None, database=None)
     return {
-        name: ops.DatabaseTable(name, schema=sch.Schema(cols), source=con, namespace=space).to_expr()
+        name: ops.DatabaseTable(
+            name, schema=sch.Schema(cols), source=con, namespace=space
+        ).to_expr()
         for name, cols in columns.items()
     }
 

@@ -19,11 +19,6 @@ from typing import Any
 import duckdb
 
 from tenure.config import Settings
-from tenure.engine.context import Context, Definitions
-from tenure.engine.source import open_store
-from tenure.models.spend import GammaGamma
-from tenure.predictions import scoring
-from tenure.predictions.store import load_fits, replace_scores_of
 from tenure.store import analytics, summary
 
 
@@ -65,11 +60,21 @@ def rescore_ingest(settings: Settings, ingest_id: int, *, moved: bool = True) ->
     con = analytics.connect(settings.analytics_path, read_only=True)
     try:
         kept = _kept(con)
-        fits = {int(f["fit_id"]): f for f in load_fits(con)} if kept else {}
+        if kept is None:  # the engine and the models are not needed, nor imported
+            return None
+        from tenure.predictions.store import load_fits
+
+        fits = {int(f["fit_id"]): f for f in load_fits(con)}
     finally:
         con.close()
-    if kept is None or int(kept["purchase_fit_id"]) not in fits:
+    if int(kept["purchase_fit_id"]) not in fits:
         return None
+    from tenure.engine.context import Context, Definitions
+    from tenure.engine.source import open_store
+    from tenure.models.spend import GammaGamma
+    from tenure.predictions import scoring
+    from tenure.predictions.store import replace_scores_of
+
     purchase_fit = fits[int(kept["purchase_fit_id"])]
     purchase = _model(purchase_fit, scoring.purchase_models()[kept["model"]])
     spend_id = kept["spend_fit_id"]

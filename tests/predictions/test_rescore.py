@@ -11,8 +11,6 @@ import warnings
 import pandas as pd
 import pytest
 
-from tenure.config import load_settings
-from tenure.predictions.rescore import has_kept_scores
 from tests.conftest import import_lifetimes, lifetimes_dir, query
 
 
@@ -48,16 +46,12 @@ def _scores(store) -> pd.DataFrame:
 def test_an_ingest_scores_the_customers_it_touched_with_the_kept_fit(cli, tmp_path, cdnow_csv):
     path, raw = cdnow_csv
     store = tmp_path / "store"
-    settings = load_settings(store=store)
-    assert not has_kept_scores(settings)  # no store yet
     first = _ingest(cli, store, path)
     assert first["refreshed"] == {
         "summary_rebuilt": False, "timezone": "UTC", "scores_refreshed": None,
     }  # fmt: skip
-    assert not has_kept_scores(settings)
     predicted = cli("predict", "--model", "bgnbd", "--store", store, "--json")
     assert predicted.code == 0, predicted.err
-    assert has_kept_scores(settings)
     assert [f["staleness"]["stale"] for f in json.loads(predicted.out)["fits"]] == [False] * 2
     before = _scores(store)
     fits = json.loads(cli("fits", "--store", store, "--json").out)["fits"]

@@ -87,21 +87,6 @@ def after_ingest(settings: Settings, result: IngestResult) -> Refreshed:
     return Refreshed(rebuilt, settings.timezone, scored)
 
 
-def prepare(settings: Settings, kind: str) -> None:
-    """Before an ingest of ``kind`` into the store of ``settings``: when it
-    will refresh kept scores, start importing what that needs beside the
-    ingest (:func:`tenure.predictions.rescore.import_in_background`); a
-    command's start-up then overlaps the ingest's own waits."""
-    from tenure.predictions import rescore
-
-    try:
-        kept = kind in _SCORED_KINDS and rescore.has_kept_scores(settings)
-    except Exception:  # noqa: BLE001 - the ingest itself says what is wrong with the store
-        return
-    if kept:
-        rescore.import_in_background()
-
-
 def ingest(
     kind: str,
     source: Any,

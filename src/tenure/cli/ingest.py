@@ -118,14 +118,12 @@ def ingest(
 ) -> None:
     from tenure.access import audit, is_demo
     from tenure.analysis.refresh import ingest as run
-    from tenure.analysis.refresh import prepare
     from tenure.config import load_settings
     from tenure.ingestion.mapping import kind_named
     from tenure.store.workspace import Workspace, removed_if_failed
 
     kind_named(kind)  # an unknown kind is a usage error, before any store is opened
     settings = load_settings(store=store, reporting_currency=reporting_currency)
-    prepare(settings, kind)
     with (
         removed_if_failed(settings.store),
         Workspace.open(settings) as ws,

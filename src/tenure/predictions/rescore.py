@@ -13,7 +13,6 @@ data came after each fit.
 
 from __future__ import annotations
 
-import threading
 from dataclasses import replace
 from typing import Any
 
@@ -38,42 +37,6 @@ def _kept(con: duckdb.DuckDBPyConnection) -> dict[str, Any] | None:
         return None
     keys = ("model", "purchase_fit_id", "spend_fit_id", "horizon_days", "discount_rate", "margin")
     return dict(zip(keys, rows[0], strict=True))
-
-
-def has_kept_scores(settings: Settings) -> bool:
-    """Whether the store keeps scores, which an ingest of orders refreshes."""
-    if not settings.analytics_path.exists():
-        return False
-    con = analytics.connect(settings.analytics_path, read_only=True)
-    try:
-        return _kept(con) is not None
-    finally:
-        con.close()
-
-
-def import_in_background() -> threading.Thread:
-    """Import, in a thread, the modules :func:`rescore_ingest` needs (the
-    engine, pandas, the models: about a second of CPU on two cores), so
-    that they load while an ingest reads, checks and commits, which mostly
-    waits on DuckDB and the disk. Anything that fails here is imported, and
-    reported, again where it is used."""
-
-    def load() -> None:
-        try:
-            import ibis
-
-            import tenure.engine.source
-            import tenure.models.spend
-            import tenure.predictions.scoring
-            import tenure.predictions.store  # noqa: F401
-
-            ibis.duckdb  # noqa: B018 - Ibis loads a backend on first use
-        except Exception:  # noqa: BLE001, S110 - see the docstring
-            pass
-
-    thread = threading.Thread(target=load, name="tenure-rescore-imports", daemon=True)
-    thread.start()
-    return thread
 
 
 def _model(fit: dict[str, Any], cls: type) -> Any:

@@ -65,6 +65,8 @@ import json, sys, duckdb
 files = json.loads(sys.argv[1])
 con = duckdb.connect()
 con.execute("SET TimeZone = 'UTC'")
+# DuckDB draws its progress bar on stdout when a query takes over 2 s (a busy machine)
+con.execute("SET enable_progress_bar = false")
 rows = con.execute('''
 WITH p AS (
   SELECT customer_id, placed_at::DATE AS day, amount

@@ -273,7 +273,7 @@ def test_tenure_segments_stays_the_function_after_its_subpackage_is_imported():
     [
         (lambda f: tenure.metrics(f, period="week"), "'week'", "month, quarter or year"),
         (lambda f: tenure.cohorts(f, period="week"), "'week'", "month, quarter or year"),
-        (lambda f: tenure.metrics(f, output="excel"), "'excel'", "'pandas' or 'arrow'"),
+        (lambda f: tenure.metrics(f, output="excel"), "'excel'", "'pandas', 'arrow' or 'records'"),
         (lambda f: tenure.metrics(f, engine="spark"), "DuckDB", "Ingest it into a store"),
         (lambda f: tenure.cohorts(f, value="profit"), "'profit'", "customers, revenue"),
         (lambda f: tenure.customer_summary(f, time_unit="month"), "'month'", "day or week"),

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def finite(value: Any) -> Any:
@@ -43,17 +45,21 @@ def plain(value: Any) -> Any:
     """One value of a frame as JSON has it (see :func:`records`)."""
     if isinstance(value, dict):
         return {k: plain(v) for k, v in value.items()}
-    if value is None or value is pd.NaT:  # NaT is a datetime whose isoformat() is "NaT"
-        return None
-    if isinstance(value, (pd.Timestamp, datetime, date)):
+    # a document built without pandas (from Arrow or the engine's rows) holds
+    # no pandas value: pandas is not imported for it
+    pd = sys.modules.get("pandas")
+    if value is None or (pd is not None and value is pd.NaT):
+        return None  # NaT is a datetime whose isoformat() is "NaT"
+    if isinstance(value, (datetime, date)):  # pandas' Timestamp is a datetime
         return value.isoformat()
     if hasattr(value, "item"):
         value = value.item()
     if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
         return None
-    try:
-        if pd.isna(value):
-            return None
-    except (TypeError, ValueError):
-        pass
+    if pd is not None:
+        try:
+            if pd.isna(value):
+                return None
+        except (TypeError, ValueError):
+            pass
     return value

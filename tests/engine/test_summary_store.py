@@ -10,7 +10,7 @@ import pytest
 from tenure.engine.cohorts import cohort_matrix
 from tenure.engine.context import Context, Definitions
 from tenure.engine.metrics import period_metrics
-from tenure.engine.source import open_store
+from tenure.engine.source import open_store, store_tables
 from tenure.engine.summaries import btyd_statistics, customer_summary, purchase_summary
 from tenure.segmentation.business import Thresholds
 from tenure.segmentation.sizes import assign
@@ -52,3 +52,19 @@ def test_the_kept_summary_and_the_log_give_the_same_numbers(settings, active_by)
     assert kept["summary"]["first_category"].notna().sum() > 100
     for name in kept:
         pd.testing.assert_frame_equal(kept[name], log[name], check_exact=False, rtol=1e-12)
+
+
+def test_the_store_tables_read_in_one_query_are_ibis_own(settings):
+    """open_store reads every schema in one query; Ibis' con.table reads
+    each on its own: the same tables, the same SQL."""
+    with open_store(settings) as src:
+        con = src.con
+        names = ("orders", "customers", "subscriptions", "order_items", "customer_activity")
+        ours = store_tables(con, con.con, (*names, "no_such_table"))
+        assert set(ours) == set(names)
+        for name in names:
+            theirs = con.table(name)
+            assert ours[name].schema() == theirs.schema()
+            assert len(ours[name].schema()) > 1
+            assert con.compile(ours[name].limit(3)) == con.compile(theirs.limit(3))
+            assert src.value(ours[name].count()) == src.value(theirs.count()) > 0

@@ -10,15 +10,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from tenure.analysis.filters import Filters, filtered_source, matching_customers
 from tenure.config import Settings, load_settings, parse_date
 from tenure.contexts import open_context as open_unfiltered
 from tenure.engine.context import Context
 from tenure.errors import ConfigError, InputError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["finish", "open_context", "parse_date"]
 
@@ -69,6 +70,40 @@ def open_context(
                 inner.close()
 
 
+def described(
+    ctx: Context, filters: Filters | dict[str, Any] | None = None, **extra: Any
+) -> dict[str, Any]:
+    """What every result carries beside its rows (a frame's ``attrs``, an
+    Arrow table's ``tenure`` metadata): the definitions, the filters, and
+    ``extra``."""
+    attrs: dict[str, Any] = {"definitions": ctx.describe()}
+    if filters:  # what the numbers are of, beside how they were counted
+        attrs["definitions"]["filters"] = Filters.of(filters).describe()
+    attrs.update(extra)
+    return attrs
+
+
+OUTPUTS = ("pandas", "arrow", "records")
+
+
+def check_output(output: str) -> str:
+    if output not in OUTPUTS:
+        raise ConfigError(
+            f"output={output!r} is not known.", hint="Use 'pandas', 'arrow' or 'records'."
+        )
+    return output
+
+
+class Records(list):
+    """``output="records"``: the rows as dicts of the values a JSON document
+    holds (missing values as None, dates as ISO text), with the result's
+    ``attrs`` as a DataFrame has them."""
+
+    def __init__(self, rows: Any, attrs: dict[str, Any]) -> None:
+        super().__init__(rows)
+        self.attrs = attrs
+
+
 def finish(
     frame: pd.DataFrame,
     ctx: Context,
@@ -76,19 +111,19 @@ def finish(
     filters: Filters | dict[str, Any] | None = None,
     **extra: Any,
 ):
-    frame.attrs["definitions"] = ctx.describe()
-    if filters:  # what the numbers are of, beside how they were counted
-        frame.attrs["definitions"]["filters"] = Filters.of(filters).describe()
-    frame.attrs.update(extra)
+    check_output(output)
+    frame.attrs.update(described(ctx, filters, **extra))
     if output == "pandas":
         return frame
-    if output == "arrow":
-        import pyarrow as pa
+    if output == "records":
+        from tenure.jsondoc import records
 
-        arrow_frame = frame.copy()
-        if "missing" in arrow_frame:
-            arrow_frame["missing"] = [json.dumps(m) for m in arrow_frame["missing"]]
-        table = pa.Table.from_pandas(arrow_frame, preserve_index=False)
-        meta = {b"tenure": json.dumps(frame.attrs, default=str).encode()}
-        return table.replace_schema_metadata({**(table.schema.metadata or {}), **meta})
-    raise ConfigError(f"output={output!r} is not known.", hint="Use 'pandas' or 'arrow'.")
+        return Records(records(frame), frame.attrs)
+    import pyarrow as pa
+
+    arrow_frame = frame.copy()
+    if "missing" in arrow_frame:
+        arrow_frame["missing"] = [json.dumps(m) for m in arrow_frame["missing"]]
+    table = pa.Table.from_pandas(arrow_frame, preserve_index=False)
+    meta = {b"tenure": json.dumps(frame.attrs, default=str).encode()}
+    return table.replace_schema_metadata({**(table.schema.metadata or {}), **meta})

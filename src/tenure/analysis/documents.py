@@ -5,11 +5,12 @@ the CLI and the web server print the same document for the same question.
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from tenure.jsondoc import records
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def metrics_document(frame: pd.DataFrame, period: str) -> dict[str, Any]:
@@ -35,23 +36,27 @@ def cohorts_document(frame: pd.DataFrame, period: str, value: str, by: str | Non
 
 
 def segments_document(
-    sizes: pd.DataFrame,
+    sizes: Any,
     kind: str,
     matrix: pd.DataFrame | None = None,
     from_: str | date | None = None,
     to: str | date | None = None,
 ) -> dict[str, Any]:
-    """The JSON of ``tenure segments --json`` and of ``GET /api/v1/segments``."""
+    """The JSON of ``tenure segments --json`` and of ``GET /api/v1/segments``,
+    from the segment sizes of :func:`tenure.analysis.segments` as a pandas
+    DataFrame or as records (``output="records"``)."""
+    attrs = sizes.attrs
+    rows = list(sizes) if isinstance(sizes, list) else records(sizes)
     result: dict[str, Any] = {
         "kind": kind,
-        "definitions": sizes.attrs["definitions"],
-        "thresholds": sizes.attrs["thresholds"] if kind == "business" else None,
-        "segments": records(sizes),
+        "definitions": attrs["definitions"],
+        "thresholds": attrs["thresholds"] if kind == "business" else None,
+        "segments": rows,
     }
     if matrix is not None:
         result["transitions"] = {
             "from": str(from_),
-            "to": str(to or sizes.attrs["definitions"]["as_of"]),
+            "to": str(to or attrs["definitions"]["as_of"]),
             "rows": list(matrix.index),
             "columns": list(matrix.columns),
             "customers": matrix.to_numpy().tolist(),

@@ -9,10 +9,18 @@ from tenure.analysis.context import finish, open_context
 from tenure.analysis.filters import Filters
 from tenure.config import Settings
 
-# a monthly rate in other terms, for the surfaces that set two churns side by side
-from tenure.engine.metrics import DAYS_PER_MONTH, rate_over
+__all__ = ["frames", "metrics", "monthly_metrics"]
 
-__all__ = ["DAYS_PER_MONTH", "frames", "metrics", "monthly_metrics", "rate_over"]
+
+def __getattr__(name: str) -> Any:
+    # a monthly rate in other terms, for the surfaces that set two churns side
+    # by side: from the engine, which imports pandas, on first use only (this
+    # module is imported with the package by commands that need neither)
+    if name in ("DAYS_PER_MONTH", "rate_over"):
+        from tenure.engine import metrics
+
+        return getattr(metrics, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def metrics(

@@ -25,7 +25,6 @@ from typing import Any
 from tenure.config import Settings, load_settings
 from tenure.ingestion.pipeline import IngestResult
 from tenure.ingestion.pipeline import ingest as run_ingest
-from tenure.predictions.rescore import rescore_ingest
 from tenure.store import analytics, summary
 from tenure.store.workspace import Workspace
 
@@ -79,7 +78,12 @@ def after_ingest(settings: Settings, result: IngestResult) -> Refreshed:
     changed = result.inserted + result.updated > 0
     scored = None
     if rebuilt or (changed and result.kind in _SCORED_KINDS):
-        scored = rescore_ingest(settings, result.ingest_id)
+        # the models and the engine are imported only for an ingest that
+        # has scores to refresh
+        from tenure.predictions.rescore import rescore_ingest
+
+        # an order that changed hands may leave a customer without orders
+        scored = rescore_ingest(settings, result.ingest_id, moved=result.updated > 0)
     return Refreshed(rebuilt, settings.timezone, scored)
 
 

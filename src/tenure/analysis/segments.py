@@ -4,15 +4,24 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-
-from tenure.analysis.context import finish, open_context, parse_date
+from tenure.analysis.context import (
+    Records,
+    check_output,
+    described,
+    finish,
+    open_context,
+    parse_date,
+)
 from tenure.analysis.filters import Filters
 from tenure.config import Settings, load_settings
 from tenure.errors import ConfigError
+from tenure.jsondoc import plain
 from tenure.segmentation import business, rfm
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 # the segment names a filter, a page or a request may name
 RFM_SEGMENTS: tuple[str, ...] = tuple(rfm.SEGMENTS)
@@ -40,7 +49,10 @@ def segments(
 
     With ``filters``, of the customers who match; their RFM scores stay
     those among every customer (a filter picks customers, it does not
-    re-rank them), and ``end`` is the as-of date."""
+    re-rank them), and ``end`` is the as-of date.
+
+    The segment sizes with ``output="records"`` are made without pandas:
+    what ``tenure segments`` prints, without the cost of importing it."""
     from tenure.analysis.filters import matching_customers
     from tenure.segmentation.business import Thresholds
     from tenure.segmentation.sizes import (
@@ -49,11 +61,13 @@ def segments(
         column_of,
         kept_scores,
         scores,
-        segment_sizes,
+        size_rows,
+        sizes_frame,
     )
 
     if kind not in KINDS:
         raise ConfigError(f"the segment kind {kind!r} is not known.", hint="Use rfm or business.")
+    check_output(output)
     settings = settings or load_settings(store=store)
     thresholds = Thresholds.from_settings(settings)
     filters = Filters.of(filters)
@@ -73,12 +87,15 @@ def segments(
         if filters.customers:
             ids = matching_customers(ctx, filters, thresholds)
             table = table.filter(table.customer_id.isin(ids.customer_id))
+        extra = {"kind": kind, "thresholds": thresholds.describe()}
         if per_customer:
             frame = table.order_by("customer_id").to_pandas()
-        else:
-            column, order = column_of(kind)
-            frame = segment_sizes(table, column, order)
-        return finish(frame, ctx, output, filters, kind=kind, thresholds=thresholds.describe())
+            return finish(frame, ctx, output, filters, **extra)
+        sizes = size_rows(table, *column_of(kind))
+        if output == "records":
+            rows = ({k: plain(v) for k, v in row.items()} for row in sizes)
+            return Records(rows, described(ctx, filters, **extra))
+        return finish(sizes_frame(sizes), ctx, output, filters, **extra)
 
 
 def transitions(

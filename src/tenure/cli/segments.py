@@ -90,7 +90,8 @@ def segments(
     chosen = filters_of(country=country, channel=channel, cohort=cohort, segment=segment)
     with progress(not json_) as update:
         update("scoring customers")
-        sizes = compute(kind=kind, as_of=to or as_of, filters=chosen, **common)
+        # as records: the sizes are made and printed without importing pandas
+        sizes = compute(kind=kind, as_of=to or as_of, filters=chosen, output="records", **common)
         matrix = None
         if from_:
             update("comparing two dates")
@@ -116,7 +117,7 @@ def segments(
         [r["segment"], fmt_number(int(r["customers"])), fmt_number(r["share"], 1, " %"),
          fmt_number(r["revenue"], 0), fmt_number(r["revenue_share"], 1, " %"),
          fmt_number(r["avg_recency_days"], 0), fmt_number(r["avg_orders"], 1)]
-        for _, r in sizes.iterrows()
+        for r in result["segments"]
     ]  # fmt: skip
     title = f"{kind.upper() if kind == 'rfm' else 'Business'} segments as of {result['definitions']['as_of']}"
     print_table(out, cols, rows, title=title, wide=wide)

@@ -160,11 +160,12 @@ class Context:
                 ends.append(None if last is None else periods.from_day_number(last))
             else:
                 o = self.all_orders
-                ends.append(o.filter(o.status.isin(PURCHASE_STATUSES)).local_date.max().execute())
+                purchases = o.filter(o.status.isin(PURCHASE_STATUSES))
+                ends.append(self.source.value(purchases.local_date.max()))
         if self.active_by != "purchase":
             s = self.source.table("subscriptions")
-            ends.append(self.local(s.started_at).max().execute())
-            ends.append(self.local(s.ended_at).max().execute())
+            ends.append(self.source.value(self.local(s.started_at).max()))
+            ends.append(self.source.value(self.local(s.ended_at).max()))
         # as dates: the summary's end is a date, the log's maxima timestamps
         ends = [as_date(e) for e in ends if e is not None and e == e]
         if not ends:
@@ -190,8 +191,8 @@ class Context:
         """The last purchase day and the last order day (any status) of the
         persisted summary."""
         a = self._activity_in_zone
-        row = a.aggregate(last=a.last_day.max(), last_any=a.last_any_day.max()).execute()
-        return tuple(None if v is None or v != v else int(v) for v in row.iloc[0])  # type: ignore[return-value]
+        row = self.source.rows(a.aggregate(last=a.last_day.max(), last_any=a.last_any_day.max()))
+        return tuple(None if v is None else int(v) for v in row[0])  # type: ignore[return-value]
 
     @cached_property
     def stored_activity(self) -> ir.Table | None:

@@ -36,6 +36,28 @@ NEEDED = {
 }
 
 
+def rows(expr: ir.Expr) -> list[tuple[Any, ...]]:
+    """The rows of a small result (a table or a scalar expression) as tuples
+    of Python values: dates as ``date``, decimals as ``Decimal``, missing
+    values as None.
+
+    On DuckDB the relation Ibis builds (memtables and parameters bound as
+    Ibis binds them) is fetched by DuckDB's own client: Ibis' results go
+    through pandas, whose import alone costs more than the query of a
+    command such as ``tenure segments``. Other engines go through Arrow."""
+    con = ibis.get_backend(expr)
+    relation = getattr(con, "_to_duckdb_relation", None)
+    if relation is not None:
+        return relation(expr).fetchall()
+    table = expr.as_table().to_pyarrow()
+    return [tuple(row.values()) for row in table.to_pylist()]
+
+
+def value(expr: ir.Expr) -> Any:
+    """The value of a scalar expression, as :func:`rows` gives it."""
+    return rows(expr)[0][0]
+
+
 def _check_columns(kind: str, table: ir.Table, where: str) -> None:
     import difflib
 
@@ -127,14 +149,22 @@ class Source:
     def count(self, kind: str) -> int:
         if kind not in self._counts:
             table = self._tables.get(kind)
-            self._counts[kind] = 0 if table is None else int(table.count().execute())
+            self._counts[kind] = 0 if table is None else int(self.value(table.count()))
         return self._counts[kind]
 
     def has_column_values(self, kind: str, column: str) -> bool:
         table = self.get(kind)
         if table is None or column not in table.columns:
             return False
-        return int(table[column].count().execute()) > 0
+        return int(self.value(table[column].count())) > 0
+
+    def rows(self, expr: ir.Expr) -> list[tuple[Any, ...]]:
+        """:func:`rows` of ``expr``."""
+        return rows(expr)
+
+    def value(self, expr: ir.Expr) -> Any:
+        """:func:`value` of ``expr``."""
+        return value(expr)
 
     def close(self) -> None:
         for ctx in self._contexts:
@@ -178,6 +208,7 @@ def open_store(
     raw, currency = analytics.open_read_only(settings.analytics_path, settings.store)
     con = ibis.duckdb.from_connection(raw)
     timezone = summary.current(raw)
+    tables = store_tables(con, raw, (*KINDS, summary.TABLE))
 
     def close() -> None:
         raw.close()
@@ -186,12 +217,44 @@ def open_store(
 
     return Source(
         con,
-        {k: k for k in KINDS},
+        {k: tables[k] for k in KINDS if k in tables},
         currency=currency,
         description=description or f"the store {settings.store}",
         closer=close,
-        activity=(summary.TABLE, timezone) if timezone else None,
+        activity=(tables[summary.TABLE], timezone) if timezone else None,
     )
+
+
+def store_tables(con: Any, raw: Any, names: tuple[str, ...]) -> dict[str, ir.Table]:
+    """The tables ``names`` of the DuckDB database of ``raw`` (which the Ibis
+    backend ``con`` wraps) that it has, as Ibis tables: what ``con.table``
+    gives, with every schema read in one query.
+
+    Ibis reads each table's schema with a query of its own, fetched through
+    Arrow: for a command that reads a few numbers of the store, importing
+    Arrow and the queries cost more than its answer."""
+    import ibis.expr.operations as ops
+    import ibis.expr.schema as sch
+
+    marks = ", ".join("?" for _ in names)
+    found = raw.execute(
+        "SELECT table_name, column_name, data_type, is_nullable = 'YES' "
+        "FROM information_schema.columns WHERE table_catalog = current_database() "
+        f"AND table_schema = current_schema() AND table_name IN ({marks}) "
+        "ORDER BY table_name, ordinal_position",
+        list(names),
+    ).fetchall()
+    columns: dict[str, dict[str, Any]] = {}
+    types = con.compiler.type_mapper
+    for table, column, kind, nullable in found:
+        columns.setdefault(table, {})[column] = types.from_string(kind, nullable=nullable)
+    space = ops.Namespace(catalog=None, database=None)
+    return {
+        name: ops.DatabaseTable(
+            name, schema=sch.Schema(cols), source=con, namespace=space
+        ).to_expr()
+        for name, cols in columns.items()
+    }
 
 
 def open_source(

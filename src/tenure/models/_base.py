@@ -16,7 +16,6 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
-from scipy import optimize
 
 from tenure.errors import ConfigError, ConvergenceError, InputError, NotFittedError
 
@@ -197,6 +196,9 @@ class LikelihoodModel:
             last[0] = (params, ll, g)
             g = (-g + 2 * self.penalizer * total * params) * params / total
             return value / total, np.nan_to_num(g, nan=0.0, posinf=1e10, neginf=-1e10)
+
+        # imported to fit only: scoring with a kept fit (after every ingest) needs none of it
+        from scipy import optimize
 
         with_gradient = self._value_and_gradient is not None
         fun = objective_and_gradient if with_gradient else objective

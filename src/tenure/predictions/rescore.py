@@ -13,16 +13,12 @@ data came after each fit.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import duckdb
 
 from tenure.config import Settings
-from tenure.engine.context import Context, Definitions
-from tenure.engine.source import open_store
-from tenure.models.spend import GammaGamma
-from tenure.predictions import scoring
-from tenure.predictions.store import load_fits, replace_scores_of
 from tenure.store import analytics, summary
 
 
@@ -51,18 +47,34 @@ def _model(fit: dict[str, Any], cls: type) -> Any:
     return model
 
 
-def rescore_ingest(settings: Settings, ingest_id: int) -> int | None:
+def rescore_ingest(settings: Settings, ingest_id: int, *, moved: bool = True) -> int | None:
     """Score the customers the ingest ``ingest_id`` touched again with the
     kept fits; the number of customers scored, or None when there was
-    nothing to refresh (no scores kept, or a store without the summary)."""
+    nothing to refresh (no scores kept, or a store without the summary).
+
+    ``moved``: whether the ingest may have moved an order to another
+    customer (it updated rows), so that a customer it left without any
+    order lost their row of the summary; their kept scores go too. An
+    ingest that only inserted cannot, and the search for such customers
+    among all the kept scores is skipped."""
     con = analytics.connect(settings.analytics_path, read_only=True)
     try:
         kept = _kept(con)
-        fits = {int(f["fit_id"]): f for f in load_fits(con)} if kept else {}
+        if kept is None:  # the engine and the models are not needed, nor imported
+            return None
+        from tenure.predictions.store import load_fits
+
+        fits = {int(f["fit_id"]): f for f in load_fits(con)}
     finally:
         con.close()
-    if kept is None or int(kept["purchase_fit_id"]) not in fits:
+    if int(kept["purchase_fit_id"]) not in fits:
         return None
+    from tenure.engine.context import Context, Definitions
+    from tenure.engine.source import open_store
+    from tenure.models.spend import GammaGamma
+    from tenure.predictions import scoring
+    from tenure.predictions.store import replace_scores_of
+
     purchase_fit = fits[int(kept["purchase_fit_id"])]
     purchase = _model(purchase_fit, scoring.purchase_models()[kept["model"]])
     spend_id = kept["spend_fit_id"]
@@ -72,17 +84,21 @@ def rescore_ingest(settings: Settings, ingest_id: int) -> int | None:
             return None
         ctx = Context(src, Definitions.from_settings(settings, active_by="purchase"))
         a = src.activity
-        touched = a.filter(a._ingest_id == int(ingest_id)).select("customer_id")
+        # the touched customers are the summary's rows stamped by the ingest:
+        # scored from a context over those rows alone, as of the whole data's
+        # day, one scan of the summary finds them (a join of the summary
+        # against them cost more than scoring them)
+        src.activity = a.filter(a._ingest_id == int(ingest_id))
+        touched = Context(src, replace(ctx.defs, as_of=ctx.as_of), check_as_of=False)
         scores = scoring.score(
-            ctx,
+            touched,
             purchase,
             spend,
             horizon_days=int(kept["horizon_days"]),
             discount_rate=float(kept["discount_rate"]),
             margin=float(kept["margin"]),
             model=kept["model"],
-            only=touched,
         )
-        ids = touched.to_pyarrow()
-    replace_scores_of(settings, scores, ids, customers=summary.TABLE)
+        ids = src.activity.select("customer_id").to_pyarrow()
+    replace_scores_of(settings, scores, ids, customers=summary.TABLE if moved else None)
     return len(scores.customers)

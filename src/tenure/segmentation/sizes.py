@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import math
 from datetime import date
+from typing import TYPE_CHECKING, Any
 
 import ibis.expr.types as ir
-import pandas as pd
 
 from tenure.engine.context import Context, Definitions
-from tenure.engine.summaries import customer_summary
+from tenure.engine.source import rows
+from tenure.engine.summaries import customer_summary, purchaser_summary
 from tenure.segmentation import business
 from tenure.segmentation.business import Thresholds, business_segments
 from tenure.segmentation.rfm import SEGMENTS, rfm_scores
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 NOT_YET = "(not yet a customer)"
 KINDS = ("rfm", "business")
@@ -29,7 +34,7 @@ def scores(ctx: Context, thresholds: Thresholds) -> ir.Table:
     two dozen of the summary, is what keeps segments fast (at 1M customers the
     sort of the whole summary took most of the time). Not kept in the engine:
     segment sizes read it once."""
-    s = customer_summary(ctx).select(*SCORED)
+    s = purchaser_summary(ctx, SCORED)
     return business_segments(rfm_scores(s), thresholds)
 
 
@@ -62,7 +67,21 @@ def widen(ctx: Context, scored: ir.Table) -> ir.Table:
     return wide.select(*summary.columns, *added)
 
 
-def segment_sizes(table: ir.Table, column: str, order: tuple[str, ...]) -> pd.DataFrame:
+# the columns of the segment sizes, in order
+SIZE_COLUMNS = ("segment", "customers", "share", "revenue", "revenue_share",
+                "avg_recency_days", "avg_orders", "avg_revenue")  # fmt: skip
+
+
+def size_rows(table: ir.Table, column: str, order: tuple[str, ...]) -> list[dict[str, Any]]:
+    """One dict per segment of ``order`` (those nobody is in too) with the
+    :data:`SIZE_COLUMNS`: customers and revenue, their shares in percent
+    (NaN when there are none), and the segment's averages (None when it is
+    empty).
+
+    The shares are worked out here, in Python, from the engine's few rows:
+    :func:`segment_sizes` (pandas) and every output of
+    :func:`tenure.analysis.segments` are made of these dicts, so every
+    surface shows the same numbers."""
     agg = table.group_by(seg=table[column]).agg(
         customers=table.count(),
         revenue=table.monetary_total.sum(),
@@ -70,16 +89,39 @@ def segment_sizes(table: ir.Table, column: str, order: tuple[str, ...]) -> pd.Da
         avg_orders=table.orders.mean(),
         avg_revenue=table.monetary_total.mean(),
     )
-    frame = agg.to_pandas().rename(columns={"seg": "segment"})
-    frame = frame.set_index("segment").reindex(list(order)).reset_index()
-    frame["customers"] = frame["customers"].fillna(0).astype("int64")
-    frame["revenue"] = frame["revenue"].astype("float64").fillna(0.0)
-    total_c, total_r = frame["customers"].sum(), frame["revenue"].sum()
-    frame.insert(2, "share", frame["customers"] / total_c * 100.0 if total_c else float("nan"))
-    frame.insert(
-        4, "revenue_share", frame["revenue"] / total_r * 100.0 if total_r else float("nan")
-    )
-    return frame
+    found = {seg: rest for seg, *rest in rows(agg)}
+    empty = (0, None, None, None, None)
+    got = [(name, *found.get(name, empty)) for name in order]
+    total_c = sum(int(c) for _, c, *_ in got)
+    total_r = math.fsum(float(r or 0.0) for _, _, r, *_ in got)
+    out = []
+    for name, customers, revenue, recency, orders, average in got:
+        customers, revenue = int(customers), float(revenue or 0.0)
+        out.append({
+            "segment": name,
+            "customers": customers,
+            "share": customers / total_c * 100.0 if total_c else math.nan,
+            "revenue": revenue,
+            "revenue_share": revenue / total_r * 100.0 if total_r else math.nan,
+            "avg_recency_days": None if recency is None else float(recency),
+            "avg_orders": None if orders is None else float(orders),
+            "avg_revenue": None if average is None else float(average),
+        })  # fmt: skip
+    return out
+
+
+def segment_sizes(table: ir.Table, column: str, order: tuple[str, ...]) -> pd.DataFrame:
+    """:func:`size_rows` as a pandas DataFrame (missing values as NaN)."""
+    return sizes_frame(size_rows(table, column, order))
+
+
+def sizes_frame(sizes: list[dict[str, Any]]) -> pd.DataFrame:
+    """Rows of :func:`size_rows` as a pandas DataFrame (missing values as NaN)."""
+    import pandas as pd
+
+    frame = pd.DataFrame(sizes, columns=list(SIZE_COLUMNS))
+    floats = [c for c in SIZE_COLUMNS if c not in ("segment", "customers")]
+    return frame.astype({"customers": "int64", **dict.fromkeys(floats, "float64")})
 
 
 def column_of(kind: str) -> tuple[str, tuple[str, ...]]:

@@ -1,0 +1,63 @@
+"""What a command imports is part of its cost: ``tenure segments`` prints its
+sizes without pandas, and ``tenure ingest`` into a store without kept scores
+imports neither pandas nor the models. Each command runs in a fresh
+interpreter, as a user types it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import tenure
+from tests.conftest import write
+
+# runs the command's entry point, then prints which heavy modules it loaded
+RUN = """
+import io, json, sys
+sys.argv = ["tenure", *sys.argv[1:]]
+out, sys.stdout = sys.stdout, io.StringIO()
+from tenure.cli.app import main
+try:
+    main()
+except SystemExit as exc:
+    code = exc.code
+printed, sys.stdout = sys.stdout.getvalue(), out
+heavy = ("pandas", "pyarrow", "scipy", "numpy")
+print(json.dumps({"code": code, "out": printed, "loaded": [m for m in heavy if m in sys.modules]}))
+"""
+
+
+def _run(*args: object) -> dict:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    done = subprocess.run(
+        [sys.executable, "-c", RUN, *map(str, args)], capture_output=True, text=True, env=env
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+ORDERS = (
+    "order_id,customer_id,placed_at,amount\n"
+    "O1,C1,2024-01-05,10\nO2,C1,2024-02-06,20\nO3,C2,2024-01-20,35\nO4,C3,2024-03-01,5\n"
+)
+
+
+def test_ingest_without_kept_scores_and_segments_import_no_pandas(tmp_path, store):
+    write(tmp_path / "o.csv", ORDERS)
+    ingest = _run("ingest", "orders", tmp_path / "o.csv", "--store", store, "--json")
+    assert ingest["code"] == 0
+    assert json.loads(ingest["out"])["inserted"] == 4
+    assert ingest["loaded"] == []  # no scores kept: nothing to score, no models
+
+    seg = _run("segments", "--store", store, "--json")
+    assert seg["code"] == 0
+    assert "pandas" not in seg["loaded"] and "scipy" not in seg["loaded"]
+    doc = json.loads(seg["out"])
+    # the same document as the library's pandas result gives
+    frame = tenure.segments(store=store)
+    expected = tenure.analysis.segments_document(frame, "rfm")
+    assert doc["segments"] == expected["segments"]
+    assert sum(s["customers"] for s in doc["segments"]) == 3
+    assert doc["definitions"]["as_of"] == "2024-03-01"

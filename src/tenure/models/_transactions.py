@@ -10,6 +10,7 @@ time, which each model supplies.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import numpy as np
@@ -23,8 +24,11 @@ DAYS_PER_YEAR = 365.25
 class PurchaseModel(LikelihoodModel):
     """A model of repeat purchases on (x, t_x, T); see the module docstring.
 
-    A concrete model adds ``predict_alive(data)`` and
-    ``predict_purchases(t, data)``.
+    A concrete model adds ``predict_alive(data)``, ``predict_purchases(t,
+    data)`` and ``_purchases_if_alive(data)``, the purchases of each row
+    were it alive at T as a function of a single t: what does not depend
+    on t (the rows' distinct values, say) is worked out once, however many
+    times are asked.
     """
 
     columns = ("x", "t_x", "T")
@@ -54,6 +58,9 @@ class PurchaseModel(LikelihoodModel):
         raise NotImplementedError
 
     def predict_purchases(self, t: float, data: Any) -> np.ndarray:
+        raise NotImplementedError
+
+    def _purchases_if_alive(self, data: Any) -> Callable[[float], np.ndarray]:
         raise NotImplementedError
 
     def predict_next_purchase(self, data: Any, *, quantile: float = 0.5) -> np.ndarray:
@@ -92,6 +99,31 @@ class PurchaseModel(LikelihoodModel):
         ``periods_per_year`` is 365.25 for a model fitted in days and
         365.25 / 7 in weeks.
         """
+        return self._over_horizon(
+            data, horizon, discount_rate=discount_rate, periods_per_year=periods_per_year,
+            steps=steps,
+        )[2]  # fmt: skip
+
+    def _over_horizon(
+        self,
+        data: Any,
+        horizon: float,
+        *,
+        discount_rate: float,
+        periods_per_year: float,
+        steps: int | None = None,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """P(alive), the expected purchases over ``horizon`` and the same
+        discounted (:meth:`predict_discounted_purchases`), each row's equal
+        to what the public methods give, from one preparation of the rows.
+
+        Each step of the horizon is :meth:`predict_purchases` at its end,
+        P(alive) times the purchases if alive: P(alive) and the preparation
+        of the rows (BG/NBD's distinct (x, T)) are the same at every step,
+        and worked out once here rather than at each of the 13 steps of a
+        year in days. The last step ends at the horizon itself, so its
+        purchases are the undiscounted total.
+        """
         self._check_fitted("predict_discounted_purchases()")
         if horizon <= 0:
             raise ValueError(f"the horizon must be more than 0; got {horizon!r}.")
@@ -99,16 +131,20 @@ class PurchaseModel(LikelihoodModel):
             raise ValueError(f"the discount rate must be 0 or more; got {discount_rate!r}.")
         if steps is None:
             steps = max(1, int(round(horizon / (periods_per_year / 12))))
-        ends = np.linspace(0.0, horizon, steps + 1)[1:]
+        alive = self.predict_alive(data)
+        if_alive = self._purchases_if_alive(data)
         if discount_rate == 0:
-            return self.predict_purchases(horizon, data)
+            purchases = if_alive(horizon) * alive
+            return alive, purchases, purchases
+        # linspace ends exactly at the horizon
+        ends = np.linspace(0.0, horizon, steps + 1)[1:]
         total = np.zeros(len(np.atleast_1d(self._get(data)[0])))
         previous = 0.0
         for t_k in ends:
-            cumulative = self.predict_purchases(t_k, data)
+            cumulative = if_alive(t_k) * alive
             total += (cumulative - previous) / (1 + discount_rate) ** (t_k / periods_per_year)
             previous = cumulative
-        return total
+        return alive, cumulative, total
 
     def predict_clv(
         self,

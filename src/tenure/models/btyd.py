@@ -23,6 +23,7 @@ purchase, T ≥ t_x ≥ 0, in any one time unit (days or weeks).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -111,16 +112,28 @@ class BetaGeo(PurchaseModel):
         rate is then Gamma(r + x, α + T) and drop-out probability
         Beta(a, b + x) (``tenure.models._bgnbd_purchases``)."""
         self._check_fitted("predict_purchases()")
+        if np.ndim(t) == 0:
+            return self._purchases_if_alive(data)(t) * self.predict_alive(data)
         r, alpha, a, b = (self.params_[k] for k in self.param_names)
         x, _, T = np.broadcast_arrays(*self._get(data))
-        if np.ndim(t) == 0:
-            # once per distinct (x, T): scores ask for every customer
-            pairs = Unique((x + 1j * T).ravel())
-            ux, uT = pairs.values.real, pairs.values.imag
-            per_alive = pairs.take(expected_purchases(r + ux, alpha + uT, a, b + ux, t))
-        else:
-            per_alive = expected_purchases(r + x, alpha + T, a, b + x, t)
+        per_alive = expected_purchases(r + x, alpha + T, a, self._dropout_b(b, x), t)
         return per_alive.reshape(np.broadcast(x, t).shape) * self.predict_alive(data)
+
+    @staticmethod
+    def _dropout_b(b: float, x: np.ndarray) -> np.ndarray:
+        """B of the drop-out probability, Beta(a, B), of a customer still
+        there after x repeat purchases: b + x."""
+        return b + x
+
+    def _purchases_if_alive(self, data) -> Callable[[float], np.ndarray]:
+        r, alpha, a, b = (self.params_[k] for k in self.param_names)
+        x, _, T = np.broadcast_arrays(*self._get(data))
+        # once per distinct (x, T), whatever the t: scores ask for every
+        # customer, at every step of a horizon
+        pairs = Unique((x + 1j * T).ravel())
+        ux, uT = pairs.values.real, pairs.values.imag
+        R, A, B = r + ux, alpha + uT, self._dropout_b(b, ux)
+        return lambda t: pairs.take(expected_purchases(R, A, a, B, t)).reshape(x.shape)
 
 
 def bgnbd_value_and_gradient(
@@ -506,8 +519,16 @@ class ParetoNBD(PurchaseModel):
         written with exprel so that s = 1 (a logarithm) needs no special case.
         """
         self._check_fitted("predict_purchases()")
+        return self.predict_alive(data) * self._purchases_if_alive(data)(t)
+
+    def _purchases_if_alive(self, data) -> Callable[[float], np.ndarray]:
         r, alpha, s, beta = self._param_array()
         x, _, T = np.broadcast_arrays(*self._get(data))
-        log_growth = np.log1p(t / (beta + T))
-        per_alive = (r + x) * (beta + T) / (alpha + T) * log_growth * exprel((1 - s) * log_growth)
-        return self.predict_alive(data) * per_alive
+        beta_T = beta + T
+        front = (r + x) * beta_T / (alpha + T)
+
+        def if_alive(t: float) -> np.ndarray:
+            log_growth = np.log1p(t / beta_T)
+            return front * log_growth * exprel((1 - s) * log_growth)
+
+        return if_alive

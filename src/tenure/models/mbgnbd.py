@@ -106,13 +106,9 @@ class ModifiedBetaGeo(BetaGeo):
         purchases of a customer alive at T, whose rate is then
         Gamma(r + x, α + T) and drop-out probability Beta(a, b + x + 1)
         (x + 1 coin flips survived)."""
-        self._check_fitted("predict_purchases()")
-        r, alpha, a, b = (self.params_[k] for k in self.param_names)
-        x, _, T = np.broadcast_arrays(*self._get(data))
-        if np.ndim(t) == 0:
-            pairs = Unique((x + 1j * T).ravel())
-            ux, uT = pairs.values.real, pairs.values.imag
-            per_alive = pairs.take(expected_purchases(r + ux, alpha + uT, a, b + ux + 1.0, t))
-        else:
-            per_alive = expected_purchases(r + x, alpha + T, a, b + x + 1.0, t)
-        return per_alive.reshape(np.broadcast(x, t).shape) * self.predict_alive(data)
+        return super().predict_purchases(t, data)
+
+    @staticmethod
+    def _dropout_b(b: float, x: np.ndarray) -> np.ndarray:
+        # x + 1 coin flips survived: the first purchase counts too
+        return b + x + 1.0

@@ -306,12 +306,15 @@ def triple_predictions(
     days = np.round(wait * unit)
     known = np.isfinite(days) & (days < 36500)
     dates = np.datetime64(as_of, "D") + np.where(known, days, 0).astype("timedelta64[D]")
+    # predict_alive, predict_purchases and predict_discounted_purchases, from
+    # one preparation of the rows instead of one per step of the horizon
+    alive, purchases, discounted = purchase_model._over_horizon(
+        u, horizon, discount_rate=discount_rate, periods_per_year=per_year
+    )
     return {
-        "p_alive": purchase_model.predict_alive(u),
-        "expected_purchases": purchase_model.predict_purchases(horizon, u),
-        "discounted": purchase_model.predict_discounted_purchases(
-            u, horizon, discount_rate=discount_rate, periods_per_year=per_year
-        ),
+        "p_alive": alive,
+        "expected_purchases": purchases,
+        "discounted": discounted,
         "next_purchase_date": np.where(known, dates, np.datetime64("NaT")),
     }
 

@@ -19,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 
 from tenure.access import audit
 from tenure.access.audit import Actor
+from tenure.faults import checkpoint
 
 
 def record(
@@ -78,6 +79,7 @@ class GroupCommit:
             self._running = False
 
     def _write(self, entries: list[Entry]) -> None:
+        checkpoint("audit commit")  # where a test holds a commit
         with self.ops.engine.begin() as conn:  # one transaction, one wait for the disk
             for kind, actor, target, detail in entries:
                 audit.record(conn, kind, actor, target=target, detail=detail)

@@ -137,6 +137,9 @@ def test_a_writer_beside_a_server_lowers_its_priority_and_not_otherwise(tmp_path
     own = os.getpriority(os.PRIO_PROCESS, 0)
     try:
         assert marker.is_served(served.store)
+        # a program calling the library keeps its priority unless it asks
+        assert marker.make_way(served.store) is False
+        assert os.getpriority(os.PRIO_PROCESS, 0) == own
         new, _ = _orders(tmp_path / "new.csv", BASE_ORDERS, NEW)
         process, release = _paused(served.store, new, "rows staged", tmp_path)
         try:

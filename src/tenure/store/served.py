@@ -2,8 +2,9 @@
 
 ``tenure serve`` holds a shared ``flock`` on ``<store>/.locks/served`` for
 as long as it runs (the lock goes with the process, however it ends). A
-writing command (``tenure ingest``, ``fit``, ``predict``) that finds it held
-lowers its own priority (``nice`` 10, every thread of the process, DuckDB's
+writing command (``tenure ingest``, ``fit``, ``predict``; not a program
+calling the library, unless it asks to) that finds it held lowers its own
+priority (``nice`` 10, every thread of the process, DuckDB's
 included) before it writes: the server's readers, whose answers take a
 millisecond of CPU each, then come first on the cores, and the writer gets
 all the rest. On a 2-core machine, an ingest at the same priority as the
@@ -23,6 +24,15 @@ from tenure.store import locks
 
 NICE = 10
 _served_here: list[int] = []  # this process serves: its descriptors
+_makes_way = [False]
+
+
+def make_way_for_servers() -> None:
+    """Let this process's writes make way for a server of their store. The
+    command line does; a long-lived program that calls the library may, if
+    it can live with the lower priority from then on (a process cannot
+    raise its priority back without privileges)."""
+    _makes_way[0] = True
 
 
 def hold(store: Path) -> Callable[[], None]:
@@ -60,8 +70,9 @@ def is_served(store: Path) -> bool:
 
 def make_way(store: Path) -> bool:
     """Lower this process's priority when another process serves
-    ``store``; whether it did."""
-    if _served_here or not is_served(store):
+    ``store`` (and this one makes way, see :func:`make_way_for_servers`);
+    whether it did."""
+    if not _makes_way[0] or _served_here or not is_served(store):
         return False
     _lower_priority()
     return True

@@ -120,6 +120,11 @@ class PageCache:
                 return self._pages[key][0]
         return _MISSING
 
+    def forget_previous(self) -> None:
+        """Give no value of an earlier version any more (:meth:`previous`)."""
+        with self._guard:
+            self._latest.clear()
+
     def get(self, key: tuple, compute: Callable[[], Any]) -> Any:
         found = self.peek(key)
         if found is not _MISSING:
@@ -221,6 +226,14 @@ def cached(request: Any, what: tuple, compute: Callable[[], Any]) -> Any:
 
 
 STALE = "X-Tenure-Stale"  # on an answer of the version before the last commit
+
+
+def written(request: Any) -> None:
+    """This server has just committed to the store (its ingest endpoints):
+    no answer of an earlier version is given any more, so that a client
+    that writes through the server reads its write on its next request."""
+    for cache in (request.app.state.cache, request.app.state.answers):
+        cache.forget_previous()
 
 
 def wants_fresh(request: Any) -> bool:

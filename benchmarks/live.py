@@ -128,6 +128,18 @@ class Server:
             time.sleep(0.1)
         raise RuntimeError(f"/healthz did not answer within {timeout:.0f} s")
 
+    def wait_ready(self, timeout: float) -> float:
+        """Wait for the server's own warm-up at start (the customer table,
+        segment snapshots, Overview page, computed in the background) to
+        end, so that it is not counted in the figures of what follows;
+        seconds waited."""
+        started = time.perf_counter()
+        while time.perf_counter() < started + timeout:
+            if any("first pages" in line for line in self.log_lines()):
+                break
+            time.sleep(0.2)
+        return time.perf_counter() - started
+
     def stop(self) -> int | None:
         if self.proc is None or self.proc.poll() is not None:
             return None if self.proc is None else self.proc.returncode
@@ -281,6 +293,8 @@ def parent(args: argparse.Namespace) -> int:
             warm = {p: get(c, p) for p in paths}
         log(f"warm-up: every path once in {time.perf_counter() - warm_started:.1f} s: "
             + ", ".join(f"{p} {r['status']} {r['s']:.2f} s" for p, r in warm.items()))  # fmt: skip
+        waited = server.wait_ready(args.start_timeout)
+        log(f"server's own warm-up ended {waited:.1f} s after that")
         rss_before = proc_mib(server.proc.pid, "VmRSS") if server.proc else None
 
         readers = Readers(server.url, key, paths, args.clients, args.request_timeout)

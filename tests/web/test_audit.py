@@ -167,3 +167,61 @@ def test_the_command_line_records_its_os_user_and_reads_the_log(cli, tmp_path):
     assert bad.code == 1 and json.loads(bad.out)["error"]["hint"].startswith("Use YYYY-MM-DD")
     r = cli("audit", "--help")
     assert r.code == 0 and "Example" in r.out and "tenure audit" in r.out
+
+
+def test_exports_that_come_during_a_commit_are_recorded_together_in_the_next(tmp_path, monkeypatch):
+    """Each page of customers read is an export entry, written before the
+    answer; those that come while a commit of the log runs go in one
+    commit after it (the first commit is held at the fault point ``audit
+    commit``: no sleeps)."""
+    import threading
+    import time
+    from pathlib import Path
+
+    import httpx
+
+    from tenure.access import apikeys
+    from tenure.store.workspace import Workspace
+    from tenure.web import create_app
+
+    needs_web()
+    settings = build_store(tmp_path / "group", customers=60)
+    app = create_app(settings, warm=False)
+    url, stop = serve(app)
+    with Workspace.open(settings, create=False) as ws:
+        key = apikeys.create_key(ws.ops, ["read"], name="exports")["key"]
+    release = tmp_path / "release"
+    monkeypatch.setenv("TENURE_FAULT_AT", "audit commit")
+    monkeypatch.setenv("TENURE_FAULT_SIGNAL", "PAUSE")
+    monkeypatch.setenv("TENURE_FAULT_RELEASE", str(release))
+    answers: list[int] = []
+
+    def export(offset: int) -> None:
+        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"},
+                          timeout=120) as client:  # fmt: skip
+            answers.append(client.get("/api/v1/customers", params={"limit": 5,
+                                                                   "offset": offset}).status_code)  # fmt: skip
+
+    try:
+        first = threading.Thread(target=export, args=(0,))
+        first.start()
+        reached = Path(f"{release}.reached")
+        while not reached.exists():  # the first entry's commit is held
+            assert first.is_alive()
+            time.sleep(0.01)
+        rest = [threading.Thread(target=export, args=(i,)) for i in range(1, 16)]
+        for t in rest:
+            t.start()
+        while len(app.state.audit._waiting) < 15:  # every other entry waits for the next commit
+            time.sleep(0.01)
+        assert answers == []  # none answered before its entry is written
+        release.touch()
+        for t in [first, *rest]:
+            t.join(timeout=120)
+    finally:
+        release.touch()
+        stop()
+    assert answers == [200] * 16
+    assert app.state.audit.commits == 2
+    exports = [r for r in _table(Site(url, settings, settings.store)) if r[2] == "export"]
+    assert len(exports) == 16

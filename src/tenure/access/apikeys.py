@@ -99,6 +99,11 @@ class KeyCache:
             self._recent.put(_digest(key), record, now_stamp)
         return record
 
+    def known(self, key: str, now_stamp: object) -> dict[str, Any] | None:
+        """The record kept for ``key`` under the access stamp ``now_stamp``
+        (read just before, by the caller), or None: then :meth:`verify`."""
+        return self._recent.get(_digest(key), now_stamp)
+
     def forget(self, prefix: str) -> None:
         self._recent.forget(lambda _digest, record: record["prefix"] == prefix)
 

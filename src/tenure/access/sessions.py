@@ -92,6 +92,15 @@ class SessionCache:
             return None
         return found[0], found[1]
 
+    def known(self, token: str, now_stamp: object) -> tuple[dict[str, Any], str] | None:
+        """The live session kept for ``token`` under the access stamp
+        ``now_stamp`` (read just before, by the caller), or None: then
+        :meth:`lookup`."""
+        found = self._recent.get(_digest(token), now_stamp)
+        if found is None or found[2] < datetime.now(UTC):
+            return None
+        return found[0], found[1]
+
     def forget(self, token: str) -> None:
         digest = _digest(token)
         self._recent.forget(lambda key, _value: key == digest)

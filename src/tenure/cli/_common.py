@@ -33,11 +33,12 @@ def run_app(app: typer.Typer) -> None:
     on Ctrl-C. With --json every failure is one JSON error document on
     stdout (the message goes to stderr as well)."""
     from tenure.errors import TenureError
-    from tenure.store import locks
+    from tenure.store import locks, served
 
     as_json = "--json" in sys.argv
     # a command waiting for another one's write says so, on stderr
     locks.configure(notice=lambda text: print(f"tenure: {text}", file=sys.stderr, flush=True))
+    served.make_way_for_servers()  # a command writing beside a server comes second on the cores
     try:
         # without standalone mode the parser returns an exit code instead of exiting:
         # 130 when Ctrl-C stopped the command

@@ -225,6 +225,9 @@ def writing(store: Path, what: str, *, wait: float | None = None) -> Iterator[No
     except BaseException:
         _release(fd)
         raise
+    from tenure.store import served
+
+    served.make_way(store)  # beside a server, a writer comes second on the cores
     try:
         yield
     finally:

@@ -18,7 +18,9 @@ from tenure.access.sessions import SessionCache
 from tenure.config import Settings, load_settings
 from tenure.errors import ConfigError
 from tenure.web import errors, hardening, storelock
+from tenure.web.audit import GroupCommit
 from tenure.web.cache import PageCache
+from tenure.web.flights import Flights
 from tenure.web.routes import (
     admin,
     cohorts,
@@ -36,6 +38,7 @@ from tenure.web.routes import (
     session,
 )
 from tenure.web.secret import server_secret
+from tenure.web.stamp import StampReader
 from tenure.web.storelock import StoreLock
 
 
@@ -67,6 +70,10 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        from tenure.store import served
+
+        # while this runs, writing commands beside it lower their priority
+        release = served.hold(settings.store)
         if warm:  # the first visitors do not wait for what can be computed now
             import threading
             from types import SimpleNamespace
@@ -76,8 +83,12 @@ def create_app(
             threading.Thread(
                 target=prepare, args=(SimpleNamespace(app=app),), daemon=True, name="warm-up"
             ).start()
-        yield
-        ops.close()
+        try:
+            yield
+        finally:
+            release()
+            app.state.stamp.close()
+            ops.close()
 
     app = FastAPI(
         title="tenure",
@@ -97,7 +108,10 @@ def create_app(
     # tables, pages, documents; JSON bodies: bounded in bytes (docs/security.md)
     app.state.cache = PageCache(size=256, max_bytes=settings.cache_bytes, keep_large=True)
     app.state.answers = PageCache(size=4096, max_bytes=max(settings.cache_bytes // 16, 1))
+    app.state.flights = Flights()  # one computation per answer at a time
     app.state.keys = KeyCache()
+    app.state.stamp = StampReader(ops)
+    app.state.audit = GroupCommit(ops)  # audit entries of requests, committed together
     app.state.sessions = SessionCache()
     app.state.currency = settings.reporting_currency or "EUR"
     errors.install(app)

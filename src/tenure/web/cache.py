@@ -9,10 +9,15 @@ command beside the server makes the next request recompute. Two ways in:
 
 * :func:`cached`, from a worker thread: the kept value, or ``compute()``
   run under the store's read lock, kept under the version read inside it;
-* :func:`kept` and :func:`kept_json`, from the event loop: a kept answer
-  is returned at once, without a thread; only a computation goes to a
-  worker thread. Under load this is most requests, and it keeps them off
-  the thread pool and its contention.
+  what a computation reads through it is of one version throughout;
+* :func:`kept` and :func:`kept_json`, from the event loop, for a route's
+  answer: a kept answer is returned at once, without a thread. After a
+  commit, the first request starts the one computation of the new answer
+  (:mod:`tenure.web.flights`) and, like every request until it is done,
+  gets the answer of the version before, marked with the header
+  ``X-Tenure-Stale`` (docs/workspace.md). A request that sends
+  ``Cache-Control: no-cache``, or finds no earlier answer, waits for the
+  new one instead.
 """
 
 from __future__ import annotations
@@ -24,7 +29,6 @@ from collections.abc import Callable
 from typing import Any
 
 from fastapi.responses import Response
-from starlette.concurrency import run_in_threadpool
 
 from tenure.config import Settings
 from tenure.jsondoc import dumps
@@ -38,13 +42,31 @@ def data_version(settings: Settings) -> tuple[int, ...]:
     its commit counter, and the modification times of its file and
     write-ahead log (for a write made outside tenure's locks)."""
     path = os.fspath(settings.analytics_path)
-    out = [locks.version(settings.store)]
+    out = [_commits(settings)]
     for p in (path, path + ".wal"):
         try:
             out.append(os.stat(p).st_mtime_ns)
         except FileNotFoundError:
             out.append(0)
     return tuple(out)
+
+
+def _commits(settings: Settings) -> int:
+    """:func:`tenure.store.locks.version`, read with two system calls: every
+    request reads it, and a text file opened through ``pathlib`` cost each
+    one more than all of the rest of this function."""
+    try:
+        fd = os.open(locks.folder(settings.store) / "version", os.O_RDONLY)
+    except FileNotFoundError:
+        return 0
+    try:
+        text = os.read(fd, 32)
+    finally:
+        os.close(fd)
+    try:
+        return int(text or 0)
+    except ValueError:
+        return 0
 
 
 class PageCache:
@@ -64,6 +86,8 @@ class PageCache:
         self, size: int = 32, max_bytes: int | None = None, *, keep_large: bool = False
     ) -> None:
         self._pages: OrderedDict[tuple, tuple[Any, int]] = OrderedDict()
+        # a key without its version (the last part) -> the key last kept
+        self._latest: dict[tuple, tuple] = {}
         self._locks: dict[tuple, threading.Lock] = {}
         self._guard = threading.Lock()
         self.size = size
@@ -86,6 +110,20 @@ class PageCache:
                 self._pages.move_to_end(key)
                 return self._pages[key][0]
         return _MISSING
+
+    def previous(self, what: tuple) -> Any:
+        """The value last kept under ``what`` and any version (the last part
+        of a key), or ``_MISSING``."""
+        with self._guard:
+            key = self._latest.get(what)
+            if key is not None and key in self._pages:
+                return self._pages[key][0]
+        return _MISSING
+
+    def forget_previous(self) -> None:
+        """Give no value of an earlier version any more (:meth:`previous`)."""
+        with self._guard:
+            self._latest.clear()
 
     def get(self, key: tuple, compute: Callable[[], Any]) -> Any:
         found = self.peek(key)
@@ -111,12 +149,15 @@ class PageCache:
             with self._guard:
                 self._pages[key] = (page, size)
                 self._bytes += size
+                self._latest[key[:-1]] = key
                 while len(self._pages) > 1 and (
                     len(self._pages) > self.size
                     or (self.max_bytes is not None and self._bytes > self.max_bytes)
                 ):
-                    _, (_, old) = self._pages.popitem(last=False)
+                    gone, (_, old) = self._pages.popitem(last=False)
                     self._bytes -= old
+                    if self._latest.get(gone[:-1]) == gone:
+                        del self._latest[gone[:-1]]
                 self._locks.pop(key, None)
             return page
 
@@ -161,12 +202,16 @@ def _key(request: Any, what: tuple) -> tuple:
     return (*what, data_version(request.app.state.settings))
 
 
-def _computed(request: Any, cache: PageCache, what: tuple, compute: Callable[[], Any]) -> Any:
+def _computed(
+    request: Any, cache: PageCache, what: tuple, compute: Callable[[], Any]
+) -> tuple[tuple, Any]:
     """``compute()`` under the store's read lock, kept under the version
     read inside it: what it reads is that version, even when a commit
-    happened since the request looked in the cache."""
+    happened since the request looked in the cache. Returns the version
+    and the value."""
     with request.app.state.store_lock.read():
-        return cache.get(_key(request, what), compute)
+        key = _key(request, what)
+        return key[-1], cache.get(key, compute)
 
 
 def cached(request: Any, what: tuple, compute: Callable[[], Any]) -> Any:
@@ -177,7 +222,30 @@ def cached(request: Any, what: tuple, compute: Callable[[], Any]) -> Any:
     found = cache.peek(_key(request, what))
     if found is not _MISSING:
         return found
-    return _computed(request, cache, what, compute)
+    return _computed(request, cache, what, compute)[1]
+
+
+STALE = "X-Tenure-Stale"  # on an answer of the version before the last commit
+
+
+def written(request: Any) -> None:
+    """This server has just committed to the store (its ingest endpoints):
+    no answer of an earlier version is given any more, so that a client
+    that writes through the server reads its write on its next request."""
+    for cache in (request.app.state.cache, request.app.state.answers):
+        cache.forget_previous()
+
+
+def wants_fresh(request: Any) -> bool:
+    """Whether the request asked for the store as it is now
+    (``Cache-Control: no-cache``), not for the answer of the version
+    before while the new one is being computed."""
+    return "no-cache" in request.headers.get("cache-control", "").lower()
+
+
+def is_stale(request: Any) -> bool:
+    """Whether :func:`kept` answered the request from the version before."""
+    return bool(getattr(request.state, "stale", False))
 
 
 async def kept(
@@ -188,14 +256,38 @@ async def kept(
     cache: PageCache | None = None,
 ) -> Any:
     """:func:`cached` for an ``async`` route: a kept value is returned in the
-    event loop; a computation runs in a worker thread, under the read lock
-    (a computation made of :func:`cached` calls reads one version
-    throughout)."""
+    event loop. Otherwise ``compute()`` runs once, in a worker thread, under
+    the read lock (a computation made of :func:`cached` calls reads one
+    version throughout), whoever asks meanwhile (:mod:`tenure.web.flights`);
+    they get the value kept for the version before, if there is one, or
+    else wait for the new one. A request that wants the store as it is now
+    (:func:`wants_fresh`) always waits, and so does every request once the
+    last computation of the answer failed (so that its error is seen)."""
     cache = cache or request.app.state.cache
-    found = cache.peek(_key(request, what))
+    seen = data_version(request.app.state.settings)
+    found = cache.peek((*what, seen))
     if found is not _MISSING:
         return found
-    return await run_in_threadpool(_computed, request, cache, what, compute)
+    flights = request.app.state.flights
+    flight = (id(cache), what)
+    name = str(what[0]) if what else "?"
+
+    def work() -> tuple[tuple, Any]:
+        return _computed(request, cache, what, compute)
+
+    if not wants_fresh(request) and not flights.failed(flight):
+        before = cache.previous(what)
+        if before is not _MISSING:
+            flights.start(flight, name, work)
+            request.state.stale = True
+            return before
+    for _ in range(3):
+        version, value = await flights.wait(flight, name, work)
+        # a computation that had started before this request came may be
+        # of a version older than the one the request saw: then one more
+        if version >= seen:
+            break
+    return value
 
 
 async def kept_json(request: Any, what: tuple, compute: Callable[[], Any]) -> Response:
@@ -208,4 +300,5 @@ async def kept_json(request: Any, what: tuple, compute: Callable[[], Any]) -> Re
         return dumps(compute(), indent=None).encode()
 
     data = await kept(request, what, body, cache=request.app.state.answers)
-    return Response(data, media_type="application/json")
+    headers = {STALE: "1"} if is_stale(request) else None
+    return Response(data, media_type="application/json", headers=headers)

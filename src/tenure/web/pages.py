@@ -40,6 +40,7 @@ def fragment(name: str, lang: str, **context: Any):
 
 
 def render(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+    from tenure.web.cache import STALE, is_stale
     from tenure.web.headers import page_policy
 
     lang = language(request)
@@ -55,6 +56,8 @@ def render(request: Request, name: str, status: int = 200, **context: Any) -> HT
     response = HTMLResponse(html, status_code=status)
     response.headers["Cache-Control"] = "no-store"
     response.headers["Content-Security-Policy"] = page_policy(scripts)
+    if is_stale(request):  # its numbers are of the store's version before the last commit
+        response.headers[STALE] = "1"
     if request.query_params.get("lang") in LANGUAGES:
         response.set_cookie(COOKIE, lang, max_age=365 * 86400, samesite="lax", httponly=True)
     return response

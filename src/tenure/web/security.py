@@ -98,18 +98,24 @@ def _key_of(request: Request) -> str | None:
 async def identify(request: Request) -> Principal | None:
     """The caller by their API key or session cookie, without a CSRF check
     and without reading the body; None when neither is sent. A key that is
-    not known is an error. A caller seen lately is known without a store
-    read, in the event loop; otherwise the store is read in a worker thread."""
+    not known is an error. A caller seen lately is known in the event loop
+    from the access stamp alone (which every request reads, see
+    :mod:`tenure.web.stamp`); otherwise the store is read in a worker
+    thread."""
     state = request.app.state
     key = _key_of(request)
     if key is not None:
-        record = await run_in_threadpool(state.keys.verify, state.ops, key)
+        record = state.keys.known(key, await state.stamp.read())
+        if record is None:
+            record = await run_in_threadpool(state.keys.verify, state.ops, key)
         return Principal("key", record["prefix"], frozenset(record["scopes"]),
                          label=record["name"])  # fmt: skip
     token = _token_of(request)
     if token is None:
         return None
-    hit = await run_in_threadpool(state.sessions.lookup, state.ops, token)
+    hit = state.sessions.known(token, await state.stamp.read())
+    if hit is None:
+        hit = await run_in_threadpool(state.sessions.lookup, state.ops, token)
     found = _as_principal(hit, token)
     if found is not None and found.name == DEMO_EMAIL and not state.demo:
         return None  # the demo login works only on a server started with --demo

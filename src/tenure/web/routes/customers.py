@@ -8,12 +8,11 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
-from starlette.concurrency import run_in_threadpool
 
 from tenure.analysis.segments import RFM_SEGMENTS
 from tenure.csvexport import write_csv
 from tenure.profiles import LISTED, SORTS, customer_list, customer_page
-from tenure.web.audit import export_detail, record
+from tenure.web.audit import export_detail, record, record_soon
 from tenure.web.cache import kept_json
 from tenure.web.dashboard import customer_table, segment_history
 from tenure.web.security import need
@@ -53,7 +52,7 @@ async def customers(
     what = ("customers", q, segment, rfm, sort, limit, offset)
     answer = await kept_json(request, what, compute)
     detail = export_detail("json", q=q, segment=segment, rfm=rfm, limit=limit, offset=offset)
-    await run_in_threadpool(record, request, "export", target="customers", detail=detail)
+    await record_soon(request, "export", target="customers", detail=detail)
     return answer
 
 

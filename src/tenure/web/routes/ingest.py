@@ -20,6 +20,7 @@ from pydantic import ConfigDict, Field, create_model
 from tenure.access import audit
 from tenure.datamodel import KINDS, Kind
 from tenure.errors import InputError
+from tenure.web.cache import written
 from tenure.web.deps import SettingsDep, Writer
 from tenure.web.json import json_response
 
@@ -102,6 +103,7 @@ def _endpoint(path: str, kind: Kind):
         # the ingest queues behind other writers, and readers go on reading
         with Workspace.open(settings, create=False) as ws:
             result = ingest(kind.name, _table(records), workspace=ws)
+            written(request)  # its writer reads it next, not the version before
             audit.record_ingest(ws.ops, who.actor(request), result)
         out = result.to_dict()
         body = {

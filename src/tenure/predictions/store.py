@@ -83,11 +83,6 @@ CREATE TABLE customer_predictions (
 )"""
 
 
-# the per-customer columns of customer_predictions, as _score_rows makes them
-_SCORE_COLUMNS = (
-    "customer_id", "x", "t_x", "T", "orders", "recency_days", "monetary_total", "p_alive",
-    "expected_purchases", "expected_spend", "clv", "next_purchase_date",
-)  # fmt: skip
 # the columns of customer_predictions after the per-customer ones, but as_of
 _STAMP_COLUMNS = (
     "horizon_days", "discount_rate", "margin", "currency", "model", "model_version",
@@ -239,61 +234,6 @@ def save_scores(
                     scores.as_of,
                 ],
             )
-            con.unregister("_scores")
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-
-
-def replace_scores_of(
-    settings: Settings, scores: Scores, ids: Any, customers: str | None = None
-) -> None:
-    """Replace the kept scores of the customers ``ids`` (an Arrow table with
-    ``customer_id``) by ``scores`` (made with the kept fits), in one
-    transaction: their rows keep the fits' stamps and take the new as-of
-    date; a customer in ``ids`` without a purchase now loses their row, and
-    so does one missing from the table ``customers`` when named (whose every
-    order went to another customer).
-
-    The rows of customers already scored are updated where they are (found
-    by the key's index), and only new customers inserted: deleting and
-    inserting every touched row rewrote the key's index and cost three
-    times as long to commit. The store is opened under the writers' lock
-    alone, without the operational store of a :class:`Workspace`."""
-    from tenure.store import analytics
-
-    frame = _score_rows(scores)
-    path = settings.analytics_path
-    copy = len(frame) > analytics.swap_rows()
-    with analytics.writing(path, "tenure ingest (scores)", copy=copy) as con:
-        con.execute("BEGIN")
-        try:
-            con.register("_ids", ids)
-            con.register("_scores", frame)
-            con.execute(
-                "CREATE OR REPLACE TEMP TABLE _stamps AS SELECT * EXCLUDE (as_of) "
-                "FROM (SELECT * FROM customer_predictions LIMIT 1)"
-            )
-            con.execute(
-                "DELETE FROM customer_predictions WHERE customer_id IN "
-                "(SELECT customer_id FROM _ids EXCEPT SELECT customer_id FROM _scores)"
-            )
-            if customers is not None:
-                con.execute(
-                    "DELETE FROM customer_predictions WHERE customer_id NOT IN "
-                    f'(SELECT customer_id FROM "{customers}")'
-                )
-            stamps = ", ".join(f"_stamps.{q}" for q in _STAMP_COLUMNS)
-            changed = ", ".join(
-                f'"{c}" = excluded."{c}"' for c in (*_SCORE_COLUMNS[1:], "as_of")
-            )
-            con.execute(
-                f"INSERT INTO customer_predictions SELECT _scores.*, {stamps}, ? "
-                f"FROM _scores, _stamps ON CONFLICT (customer_id) DO UPDATE SET {changed}",
-                [scores.as_of],
-            )
-            con.unregister("_ids")
             con.unregister("_scores")
             con.execute("COMMIT")
         except BaseException:

@@ -164,7 +164,7 @@ def test_rescored_rows_equal_a_full_scoring_with_the_same_fits(cli, tmp_path, ti
 
     # later orders: repeat buyers, one-time buyers, refunds and cancellations,
     # a day with two orders, a customer whose later day is worth nothing, and
-    # two new customers; the last day moves every customer's as-of date
+    # two new customers; the last day is the new as-of date
     later = pd.DataFrame(
         {
             "order_id": [f"n{i}" for i in range(10)],

@@ -168,6 +168,13 @@ def _scored(
 
     col = {n: np.ma.filled(v, np.nan) if np.ma.isMaskedArray(v) else v for n, v in c.items()}
     n = len(col["customer_id"])
+    if n == 0:  # the ingest left none of its customers with a purchase
+        empty = np.empty(0)
+        return {
+            **{k: col[k] for k in _CUSTOMER[:7]},
+            **{k: empty for k in _CUSTOMER[7:11]},
+            "next_purchase_date": empty.astype("datetime64[D]"),
+        }
     # each distinct (x, t_x, T) scored once, as score() does
     xtT = np.column_stack([col["x"].astype("float64"), col["t_x"], col["T"]])
     triples, triple = np.unique(xtT.reshape(n, 3), axis=0, return_inverse=True)

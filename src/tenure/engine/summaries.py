@@ -47,7 +47,7 @@ import ibis.expr.types as ir
 from tenure.engine import periods
 from tenure.engine.context import Context
 from tenure.errors import ConfigError
-from tenure.models._transactions import TIME_UNITS
+from tenure.models import TIME_UNITS
 
 CUSTOMER_COLUMNS = ("country", "acquisition_channel", "referred_by")
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from tenure.errors import ConfigError
-from tenure.models._transactions import DAYS_PER_YEAR, TIME_UNITS
+from tenure.models import DAYS_PER_YEAR, TIME_UNITS
 
 if TYPE_CHECKING:
     from tenure.models import PurchaseModel

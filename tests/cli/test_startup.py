@@ -1,6 +1,7 @@
 """What a command imports is part of its cost: ``tenure segments`` prints its
 sizes without pandas, and ``tenure ingest`` into a store without kept scores
-imports neither pandas nor the models. Each command runs in a fresh
+imports neither pandas nor the models; into a store with kept scores it
+rescores the customers it touched without pandas or the engine. Each command runs in a fresh
 interpreter, as a user types it."""
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ try:
 except SystemExit as exc:
     code = exc.code
 printed, sys.stdout = sys.stdout.getvalue(), out
-heavy = ("pandas", "pyarrow", "scipy", "numpy")
+heavy = ("pandas", "pyarrow", "scipy", "numpy", "ibis")
 print(json.dumps({"code": code, "out": printed, "loaded": [m for m in heavy if m in sys.modules]}))
 """
 
@@ -61,3 +62,17 @@ def test_ingest_without_kept_scores_and_segments_import_no_pandas(tmp_path, stor
     assert doc["segments"] == expected["segments"]
     assert sum(s["customers"] for s in doc["segments"]) == 3
     assert doc["definitions"]["as_of"] == "2024-03-01"
+
+
+def test_ingest_with_kept_scores_rescores_without_pandas_or_the_engine(tmp_path, store):
+    from tests.predictions.test_store_scoring import _orders
+
+    _orders(tmp_path / "orders.csv")
+    assert _run("ingest", "orders", tmp_path / "orders.csv", "--store", store)["code"] == 0
+    assert _run("predict", "--model", "bgnbd", "--store", store)["code"] == 0
+    write(tmp_path / "later.csv", "order_id,customer_id,placed_at,amount\nL1,c0001,2026-05-02,10\n")
+    ingest = _run("ingest", "orders", tmp_path / "later.csv", "--store", store, "--json")
+    assert ingest["code"] == 0
+    assert json.loads(ingest["out"])["refreshed"]["scores_refreshed"] == 1
+    # the models' NumPy and SciPy, and nothing else heavy
+    assert sorted(ingest["loaded"]) == ["numpy", "scipy"]

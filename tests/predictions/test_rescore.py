@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import warnings
 
+import duckdb
 import pandas as pd
 import pytest
 
@@ -119,6 +120,54 @@ def test_an_ingest_scores_the_customers_it_touched_with_the_kept_fit(cli, tmp_pa
     assert f"{written} rows were ingested after it; tenure predict fits it again" in page
 
 
+def test_a_late_rescore_never_overwrites_the_scores_of_a_later_ingest(cli, tmp_path, cdnow_csv):
+    """An ingest's rescoring reads its customers before it takes the writers'
+    lock; when a later ingest touched one of them in between, that
+    customer's scores stay the later ones."""
+    import numpy as np
+
+    from tenure.config import load_settings
+    from tenure.predictions.rescore import _CUSTOMER, replace_rows
+
+    path, _raw = cdnow_csv
+    store = tmp_path / "store"
+    _ingest(cli, store, path)
+    assert cli("predict", "--model", "bgnbd", "--store", store).code == 0
+    rows = [
+        ("n1", "00004", "1998-07-05", 20.0),
+        ("n2", "00021", "1998-07-08", 15.0),
+    ]
+    first_path = tmp_path / "first.csv"
+    pd.DataFrame(rows, columns=["order_id", "customer_id", "placed_at", "amount"]).to_csv(
+        first_path, index=False
+    )
+    first = _ingest(cli, store, first_path)
+    assert first["refreshed"]["scores_refreshed"] == 2
+    # the first ingest's scores as its rescoring had them, before the next ingest
+    cols = ", ".join(f'"{c}"' for c in _CUSTOMER)
+    late = query(store, f"SELECT {cols} FROM customer_predictions "
+                        "WHERE customer_id IN ('00004', '00021') ORDER BY customer_id")  # fmt: skip
+    second_path = tmp_path / "second.csv"
+    pd.DataFrame(
+        [("n3", "00004", "1998-07-09", 10.0)],
+        columns=["order_id", "customer_id", "placed_at", "amount"],
+    ).to_csv(second_path, index=False)
+    assert _ingest(cli, store, second_path)["refreshed"]["scores_refreshed"] == 1
+    current = _scores(store)
+    assert current.loc["00004", "x"] == late[0][1] + 1  # the later purchase day counts
+
+    # the first ingest's write arrives late, with marked values
+    columns = {c: np.array([r[i] for r in late]) for i, c in enumerate(_CUSTOMER)}
+    columns["p_alive"] = np.array([0.125, 0.25])
+    columns["next_purchase_date"] = columns["next_purchase_date"].astype("datetime64[D]")
+    as_of = query(store, "SELECT max(as_of) FROM customer_predictions")[0][0]
+    replace_rows(load_settings(store=store), columns, first["ingest_id"], as_of, moved=False)
+
+    after = _scores(store)
+    assert after.loc["00021", "p_alive"] == 0.25  # only the first ingest touched it
+    pd.testing.assert_series_equal(after.loc["00004"], current.loc["00004"])
+
+
 def test_a_changed_time_zone_rebuilds_the_summary_and_scores_everyone(
     cli, tmp_path, cdnow_csv, monkeypatch
 ):
@@ -138,3 +187,75 @@ def test_a_changed_time_zone_rebuilds_the_summary_and_scores_everyone(
     assert refreshed["scores_refreshed"] == raw["customer_id"].nunique()
     meta = dict(query(store, "SELECT key, value FROM _tenure_meta"))
     assert meta["summary_timezone"] == "America/New_York"
+
+
+@pytest.mark.parametrize("time_unit", ["day", "week"])
+def test_rescored_rows_equal_a_full_scoring_with_the_same_fits(cli, tmp_path, time_unit):
+    """The rows an ingest rescores are those the full scoring path (what
+    ``tenure predict`` keeps, to the bit: see test_store_scoring) gives with
+    the kept fits on the store after the ingest: every column, exactly."""
+    from tenure.config import load_settings
+    from tenure.engine.context import Context, Definitions
+    from tenure.engine.source import open_store
+    from tenure.models.spend import GammaGamma
+    from tenure.predictions import scoring
+    from tenure.predictions.store import _score_rows, load_fits
+    from tests.predictions.test_store_scoring import _kept_model, _orders
+
+    _orders(tmp_path / "orders.csv")
+    store = tmp_path / "store"
+    assert cli("ingest", "orders", tmp_path / "orders.csv", "--store", store).code == 0
+    predicted = cli("predict", "--model", "bgnbd", "--store", store, "--horizon", "180",
+                    "--margin", "0.4", "--time-unit", time_unit, "--json")  # fmt: skip
+    assert predicted.code == 0, predicted.err
+    before = query(store, "SELECT * FROM customer_predictions ORDER BY customer_id")
+
+    # later orders: repeat buyers, one-time buyers, refunds and cancellations,
+    # a day with two orders, a customer whose later day is worth nothing, and
+    # two new customers; the last day is the new as-of date
+    later = pd.DataFrame(
+        {
+            "order_id": [f"n{i}" for i in range(10)],
+            "customer_id": ["c0001", "c0001", "c0002", "c0003", "c0004", "c0005", "zero",
+                            "new1", "new2", "new2"],
+            "placed_at": ["2026-05-03 10:00", "2026-05-03 18:00", "2026-05-04", "2026-05-05",
+                          "2026-05-05", "2026-05-06", "2026-05-06", "2026-05-07",
+                          "2026-05-02", "2026-05-08"],
+            "amount": [12.5, 7.25, 40.0, 19.99, 5.0, 33.3, 0.0, 21.0, 8.0, 9.5],
+            "status": ["completed", "completed", "refunded", "completed", "cancelled",
+                       "partially_refunded", "completed", "pending", "completed", "completed"],
+        }
+    )  # fmt: skip
+    later.to_csv(tmp_path / "later.csv", index=False)
+    done = cli("ingest", "orders", tmp_path / "later.csv", "--store", store, "--json")
+    assert done.code == 0, done.err
+    touched = sorted(set(later.customer_id))
+    # each of them has a purchase (c0002's refund and c0004's cancellation
+    # change their order counts, not their earlier purchases)
+    assert json.loads(done.out)["refreshed"]["scores_refreshed"] == len(touched) == 8
+
+    con = duckdb.connect(str(store / "analytics.duckdb"), read_only=True)
+    fits = {f["fit_id"]: f for f in load_fits(con)}
+    kept = con.execute("SELECT * FROM customer_predictions ORDER BY customer_id").df()
+    con.close()
+    stamps = ["horizon_days", "discount_rate", "margin", "currency", "model", "model_version",
+              "purchase_fit_id", "spend_fit_id", "fitted_at"]  # fmt: skip
+    purchase = _kept_model(fits[kept.purchase_fit_id[0]], scoring.purchase_models()["bgnbd"])
+    spend = _kept_model(fits[kept.spend_fit_id[0]], GammaGamma)
+    assert purchase.time_unit_ == time_unit
+    settings = load_settings(store=store)
+    with open_store(settings) as src:
+        ctx = Context(src, Definitions.from_settings(settings, active_by="purchase"))
+        full = scoring.score(ctx, purchase, spend, horizon_days=180, discount_rate=0.1, margin=0.4)
+    expected = _score_rows(full)
+    expected = expected[expected.customer_id.isin(touched)]
+    expected = expected.sort_values("customer_id", ignore_index=True)
+    got = kept[kept.customer_id.isin(touched)].reset_index(drop=True)
+    assert got.customer_id.tolist() == expected.customer_id.tolist() == touched
+    rows = got[list(expected.columns)].copy()
+    rows["next_purchase_date"] = rows["next_purchase_date"].dt.date
+    pd.testing.assert_frame_equal(rows, expected, check_exact=True, check_dtype=False)
+    # the fits' stamps kept, the whole data's as-of day taken
+    first = pd.DataFrame(before, columns=kept.columns).iloc[0]
+    assert (got[stamps] == first[stamps]).all().all()
+    assert set(got.as_of.astype(str)) == {str(ctx.as_of)} == {"2026-05-08"}

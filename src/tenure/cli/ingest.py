@@ -117,9 +117,9 @@ def ingest(
     json_: JsonOption = False,
 ) -> None:
     from tenure.access import audit, is_demo
-    from tenure.analysis.refresh import ingest as run
     from tenure.config import load_settings
     from tenure.ingestion.mapping import kind_named
+    from tenure.refresh import ingest as run
     from tenure.store.workspace import Workspace, removed_if_failed
 
     kind_named(kind)  # an unknown kind is a usage error, before any store is opened
@@ -161,7 +161,7 @@ def ingest(
 
 
 def refreshed_line(refreshed: dict) -> str | None:
-    from tenure.analysis.refresh import Refreshed
+    from tenure.refresh import Refreshed
 
     return Refreshed(**refreshed).describe()
 

@@ -47,8 +47,8 @@ import ibis.expr.types as ir
 from tenure.engine import periods
 from tenure.engine.context import Context
 from tenure.errors import ConfigError
+from tenure.models import TIME_UNITS
 
-TIME_UNITS = {"day": 1.0, "week": 7.0}
 CUSTOMER_COLUMNS = ("country", "acquisition_channel", "referred_by")
 
 

@@ -26,6 +26,7 @@ __all__ = [
     "PurchaseModel",
     "Z95",
     "DAYS_PER_YEAR",
+    "TIME_UNITS",
 ]
 
 # imported on first use: the churn classifier and survival curves pull in
@@ -43,11 +44,12 @@ _LAZY = {
     "PurchaseModel": "tenure.models._transactions",
     "Z95": "tenure.models._base",
     "DAYS_PER_YEAR": "tenure.models._transactions",
+    "TIME_UNITS": "tenure.models._transactions",
 }
 
 if TYPE_CHECKING:  # pragma: no cover
     from tenure.models._base import Z95, LikelihoodModel
-    from tenure.models._transactions import DAYS_PER_YEAR, PurchaseModel
+    from tenure.models._transactions import DAYS_PER_YEAR, TIME_UNITS, PurchaseModel
     from tenure.models.btyd import BetaGeo, ParetoNBD
     from tenure.models.churn import ChurnClassifier
     from tenure.models.contractual import ShiftedBetaGeometric

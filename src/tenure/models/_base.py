@@ -10,14 +10,17 @@ so the standard errors are those of the published estimates.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from contextlib import AbstractContextManager, nullcontext
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
-import pandas as pd
 
 from tenure.errors import ConfigError, ConvergenceError, InputError, NotFittedError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 Z95 = 1.959963984540054
 
@@ -102,7 +105,10 @@ class LikelihoodModel:
             )
 
     def _arrays(self, data: Any, weights: Any) -> tuple[dict[str, np.ndarray], np.ndarray]:
-        if isinstance(data, pd.DataFrame):
+        # pandas is not imported for this test: data cannot be a frame unless
+        # it was (rescoring a few customers does without it)
+        pd = sys.modules.get("pandas")
+        if pd is not None and isinstance(data, pd.DataFrame):
             missing = [c for c in self.columns if c not in data.columns]
             if missing:
                 raise InputError(
@@ -301,6 +307,8 @@ class LikelihoodModel:
 
     def summary(self) -> pd.DataFrame:
         """Estimates with standard errors and 95 % intervals."""
+        import pandas as pd
+
         self._check_fitted("summary()")
         rows = []
         for name in self.param_names:

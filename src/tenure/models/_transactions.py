@@ -19,6 +19,8 @@ from tenure.errors import InputError
 from tenure.models._base import LikelihoodModel
 
 DAYS_PER_YEAR = 365.25
+# the time units the models can count in, in days
+TIME_UNITS = {"day": 1.0, "week": 7.0}
 
 
 class PurchaseModel(LikelihoodModel):

@@ -9,17 +9,50 @@ fits and the new as-of date, the others kept. The churn classifier is not
 kept in the store, so ``churn_predictions`` waits for the next
 ``tenure fit churn``; :func:`tenure.predictions.store.fit_age` says how much
 data came after each fit.
+
+A few thousand customers after a small ingest: their (x, t_x, T, m) are
+read from the summary with one query of the store, and scored by the
+functions every scoring path uses
+(:mod:`tenure.predictions.closed_form`), without pandas or the engine,
+whose imports cost more than the rest of the refresh. The query is
+:func:`tenure.engine.summaries.purchase_summary` over the summary, as of
+the last purchase day, written in DuckDB SQL; the tests hold the rows to
+those of a full scoring with the same fits, column by column.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
+import json
 from typing import Any
 
 import duckdb
 
 from tenure.config import Settings
 from tenure.store import analytics, summary
+
+# the kept scores' per-customer columns, as every scoring path writes them
+_CUSTOMER = (
+    "customer_id", "x", "t_x", "T", "orders", "recency_days", "monetary_total", "p_alive",
+    "expected_purchases", "expected_spend", "clv", "next_purchase_date",
+)  # fmt: skip
+
+# purchase_summary's columns of the touched customers with a purchase, as of
+# the day $as_of_day, in $unit days; a summary day is a local day number
+# (days since 1970-01-01)
+_TOUCHED = f"""
+SELECT customer_id,
+    CAST(purchase_days - 1 AS BIGINT) AS x,
+    CAST(last_day - first_day AS DOUBLE) / $unit AS t_x,
+    CAST($as_of_day - first_day AS DOUBLE) / $unit AS "T",
+    CAST(orders AS BIGINT) AS orders,
+    CAST($as_of_day - last_day AS BIGINT) AS recency_days,
+    CAST(total AS DOUBLE) AS monetary_total,
+    CASE WHEN purchase_days > 1 THEN
+        CAST(total - first_day_amount AS DOUBLE) / CAST(purchase_days - 1 AS DOUBLE)
+    END AS m
+FROM "{summary.TABLE}"
+WHERE _ingest_id = $ingest_id AND purchase_days IS NOT NULL
+"""
 
 
 def _kept(con: duckdb.DuckDBPyConnection) -> dict[str, Any] | None:
@@ -39,6 +72,16 @@ def _kept(con: duckdb.DuckDBPyConnection) -> dict[str, Any] | None:
     return dict(zip(keys, rows[0], strict=True))
 
 
+def _fits(con: duckdb.DuckDBPyConnection, *ids: Any) -> dict[int, dict[str, Any]]:
+    """The kept fits ``ids`` (those of them still kept): parameters and time unit."""
+    wanted = [int(i) for i in ids if i is not None]
+    rows = con.execute(
+        "SELECT fit_id, params, time_unit FROM model_fits WHERE list_contains($ids, fit_id)",
+        {"ids": wanted},
+    ).fetchall()
+    return {int(i): {"params": json.loads(p), "time_unit": unit} for i, p, unit in rows}
+
+
 def _model(fit: dict[str, Any], cls: type) -> Any:
     """A model with a kept fit's parameters, as fitted."""
     model = cls()
@@ -50,7 +93,9 @@ def _model(fit: dict[str, Any], cls: type) -> Any:
 def rescore_ingest(settings: Settings, ingest_id: int, *, moved: bool = True) -> int | None:
     """Score the customers the ingest ``ingest_id`` touched again with the
     kept fits; the number of customers scored, or None when there was
-    nothing to refresh (no scores kept, or a store without the summary).
+    nothing to refresh (no scores kept, their fit gone, or no summary in
+    the time zone of the settings, which :func:`tenure.refresh.after_ingest`
+    rebuilds first).
 
     ``moved``: whether the ingest may have moved an order to another
     customer (it updated rows), so that a customer it left without any
@@ -60,45 +105,173 @@ def rescore_ingest(settings: Settings, ingest_id: int, *, moved: bool = True) ->
     con = analytics.connect(settings.analytics_path, read_only=True)
     try:
         kept = _kept(con)
-        if kept is None:  # the engine and the models are not needed, nor imported
+        if kept is None or summary.current(con) != settings.timezone:
             return None
-        from tenure.predictions.store import load_fits
+        fits = _fits(con, kept["purchase_fit_id"], kept["spend_fit_id"])
+        if int(kept["purchase_fit_id"]) not in fits:
+            return None
+        # the models are imported only for an ingest that has scores to refresh
+        from tenure.predictions import closed_form
 
-        fits = {int(f["fit_id"]): f for f in load_fits(con)}
+        purchase_fit = fits[int(kept["purchase_fit_id"])]
+        purchase = _model(purchase_fit, closed_form.purchase_models()[kept["model"]])
+        unit = closed_form.check_time_unit(purchase.time_unit_)
+        # the whole data's as-of day: the last purchase day of any customer
+        as_of_day, as_of = con.execute(
+            f"SELECT max(last_day), DATE '1970-01-01' + CAST(max(last_day) AS INTEGER) "
+            f'FROM "{summary.TABLE}"'
+        ).fetchall()[0]
+        if as_of_day is None:  # no purchase at all: nothing to score
+            return None
+        params = {"unit": unit, "as_of_day": int(as_of_day), "ingest_id": int(ingest_id)}
+        # as NumPy arrays: Arrow's conversions to and from NumPy import pandas
+        touched = con.execute(_TOUCHED, params).fetchnumpy()
     finally:
         con.close()
-    if int(kept["purchase_fit_id"]) not in fits:
-        return None
-    from tenure.engine.context import Context, Definitions
-    from tenure.engine.source import open_store
-    from tenure.models.spend import GammaGamma
-    from tenure.predictions import scoring
-    from tenure.predictions.store import replace_scores_of
-
-    purchase_fit = fits[int(kept["purchase_fit_id"])]
-    purchase = _model(purchase_fit, scoring.purchase_models()[kept["model"]])
     spend_id = kept["spend_fit_id"]
-    spend = _model(fits[int(spend_id)], GammaGamma) if spend_id is not None else None
-    with open_store(settings) as src:
-        if src.activity is None:
-            return None
-        ctx = Context(src, Definitions.from_settings(settings, active_by="purchase"))
-        a = src.activity
-        # the touched customers are the summary's rows stamped by the ingest:
-        # scored from a context over those rows alone, as of the whole data's
-        # day, one scan of the summary finds them (a join of the summary
-        # against them cost more than scoring them)
-        src.activity = a.filter(a._ingest_id == int(ingest_id))
-        touched = Context(src, replace(ctx.defs, as_of=ctx.as_of), check_as_of=False)
-        scores = scoring.score(
-            touched,
-            purchase,
-            spend,
-            horizon_days=int(kept["horizon_days"]),
-            discount_rate=float(kept["discount_rate"]),
-            margin=float(kept["margin"]),
-            model=kept["model"],
-        )
-        ids = src.activity.select("customer_id").to_pyarrow()
-    replace_scores_of(settings, scores, ids, customers=summary.TABLE if moved else None)
-    return len(scores.customers)
+    spend = None
+    if spend_id is not None and int(spend_id) in fits:
+        from tenure.models.spend import GammaGamma
+
+        spend = _model(fits[int(spend_id)], GammaGamma)
+    rows = _scored(
+        touched,
+        purchase,
+        spend,
+        horizon_days=int(kept["horizon_days"]),
+        discount_rate=float(kept["discount_rate"]),
+        margin=float(kept["margin"]),
+        as_of=as_of,
+    )
+    replace_rows(settings, rows, ingest_id, as_of, moved=moved)
+    return len(rows["customer_id"])
+
+
+def _scored(
+    c: dict[str, Any],
+    purchase: Any,
+    spend: Any,
+    *,
+    horizon_days: int,
+    discount_rate: float,
+    margin: float,
+    as_of: Any,
+) -> dict[str, Any]:
+    """The kept scores' per-customer columns of the customers ``c`` (the
+    columns of :data:`_TOUCHED` as NumPy arrays, masked where null), as
+    NumPy arrays: what :func:`tenure.predictions.scoring.score` computes,
+    by the same functions on the same tuples, CLV multiplied in the same
+    order."""
+    import numpy as np
+
+    from tenure.predictions import closed_form
+
+    col = {n: np.ma.filled(v, np.nan) if np.ma.isMaskedArray(v) else v for n, v in c.items()}
+    n = len(col["customer_id"])
+    if n == 0:  # the ingest left none of its customers with a purchase
+        empty = np.empty(0)
+        return {
+            **{k: col[k] for k in _CUSTOMER[:7]},
+            **{k: empty for k in _CUSTOMER[7:11]},
+            "next_purchase_date": empty.astype("datetime64[D]"),
+        }
+    # each distinct (x, t_x, T) scored once, as score() does
+    xtT = np.column_stack([col["x"].astype("float64"), col["t_x"], col["T"]])
+    triples, triple = np.unique(xtT.reshape(n, 3), axis=0, return_inverse=True)
+    triple = triple.reshape(-1)
+    u = {"x": triples[:, 0], "t_x": triples[:, 1], "T": triples[:, 2]}
+    per = closed_form.triple_predictions(
+        purchase, u, horizon_days=horizon_days, discount_rate=discount_rate, as_of=as_of
+    )
+    if spend is not None:
+        expected_spend = closed_form.spend_predictions(spend, col["x"], col["m"])
+        clv = per["discounted"][triple] * expected_spend * margin
+    else:
+        expected_spend = clv = np.full(n, np.nan)
+    return {
+        **{k: col[k] for k in _CUSTOMER[:7]},
+        "p_alive": per["p_alive"][triple],
+        "expected_purchases": per["expected_purchases"][triple],
+        "expected_spend": expected_spend,
+        "clv": clv,
+        "next_purchase_date": per["next_purchase_date"][triple].astype("datetime64[D]"),
+    }
+
+
+# each per-customer column of customer_predictions, from a list parameter
+_UNNEST = ", ".join(
+    f'unnest(${n.lower()}::{t}[]) AS "{n}"'
+    for n, t in zip(
+        _CUSTOMER,
+        ("VARCHAR", "BIGINT", "DOUBLE", "DOUBLE", "BIGINT", "BIGINT", "DOUBLE", "DOUBLE",
+         "DOUBLE", "DOUBLE", "DOUBLE", "DATE"),
+        strict=True,
+    )
+)  # fmt: skip
+
+
+def _values(values: Any) -> list[Any]:
+    """A column as a list parameter: NaN and NaT (which ``tolist`` makes
+    None) as NULL, as a frame written to DuckDB has them."""
+    if values.dtype.kind == "f":
+        return [None if v != v else v for v in values.tolist()]
+    return values.tolist()
+
+
+def replace_rows(
+    settings: Settings, rows: dict[str, Any], ingest_id: int, as_of: Any, *, moved: bool
+) -> None:
+    """Replace the kept scores of the customers the ingest ``ingest_id``
+    touched by ``rows`` (their per-customer columns, made with the kept
+    fits), in one transaction under the writers' lock: their rows keep the
+    fits' stamps and take the as-of date ``as_of``; a touched customer
+    without a purchase now loses their row, and when ``moved``, so does
+    one without a row of the summary (whose every order went to another
+    customer).
+
+    The rows of customers already scored are updated where they are (found
+    by the key's index) and only new customers inserted: deleting and
+    inserting every touched row rewrote the key's index and took three
+    times as long to commit.
+
+    ``rows`` were read before the writers' lock was taken: a later ingest
+    may have committed since and touched some of the same customers. Only
+    the customers whose summary row this ingest was the last to write are
+    written; the later ingest's own rescoring, which read after its commit,
+    writes the others, whichever of the two writes first."""
+    copy = len(rows["customer_id"]) > analytics.swap_rows()
+    with analytics.writing(settings.analytics_path, "tenure ingest (scores)", copy=copy) as con:
+        con.execute("BEGIN")
+        try:
+            params = {n.lower(): _values(rows[n]) for n in _CUSTOMER}
+            con.execute(f"CREATE TEMP TABLE _rows AS SELECT {_UNNEST}", params)
+            names = ", ".join(f'"{n}"' for n in _CUSTOMER)
+            con.execute(
+                "CREATE OR REPLACE TEMP TABLE _stamps AS "
+                f"SELECT * EXCLUDE ({names}, as_of) FROM customer_predictions LIMIT 1"
+            )
+            con.execute(
+                "DELETE FROM customer_predictions WHERE customer_id IN "
+                f'(SELECT customer_id FROM "{summary.TABLE}" WHERE _ingest_id = $ingest_id '
+                "EXCEPT SELECT customer_id FROM _rows)",
+                {"ingest_id": int(ingest_id)},
+            )
+            if moved:
+                con.execute(
+                    "DELETE FROM customer_predictions WHERE customer_id NOT IN "
+                    f'(SELECT customer_id FROM "{summary.TABLE}")'
+                )
+            changed = ", ".join(f'"{n}" = excluded."{n}"' for n in (*_CUSTOMER[1:], "as_of"))
+            con.execute(
+                "INSERT INTO customer_predictions BY NAME "
+                "SELECT _rows.*, _stamps.*, $as_of AS as_of FROM _rows, _stamps "
+                f'WHERE _rows.customer_id IN (SELECT customer_id FROM "{summary.TABLE}" '
+                "WHERE _ingest_id = $ingest_id) "
+                f"ON CONFLICT (customer_id) DO UPDATE SET {changed}",
+                {"as_of": as_of, "ingest_id": int(ingest_id)},
+            )
+            con.execute("DROP TABLE _rows")
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise

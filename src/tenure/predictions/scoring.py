@@ -18,28 +18,23 @@ import numpy as np
 import pandas as pd
 
 from tenure.engine.context import Context
-from tenure.engine.summaries import TIME_UNITS, btyd_statistics, purchase_summary
+from tenure.engine.summaries import btyd_statistics, purchase_summary
 from tenure.errors import ConfigError, InputError
 from tenure.messages import Message
-from tenure.models import DAYS_PER_YEAR, PurchaseModel
-from tenure.models.btyd import BetaGeo, ParetoNBD
-from tenure.models.mbgnbd import ModifiedBetaGeo
+from tenure.models import PurchaseModel
 from tenure.models.spend import GammaGamma
+
+# what scores each distinct tuple, without pandas or the engine (an ingest
+# rescores its customers with them)
+from tenure.predictions.closed_form import (  # noqa: F401 (part of this module's API)
+    check_time_unit,
+    purchase_models,
+    spend_predictions,
+    triple_predictions,
+)
 
 # the purchase models by the names the commands take, with the names people know
 MODEL_NAMES = {"bgnbd": "BG/NBD", "mbgnbd": "MBG/NBD", "paretonbd": "Pareto/NBD"}
-
-
-def purchase_models() -> dict[str, type[PurchaseModel]]:
-    return {"bgnbd": BetaGeo, "mbgnbd": ModifiedBetaGeo, "paretonbd": ParetoNBD}
-
-
-def check_time_unit(time_unit: str) -> float:
-    if time_unit not in TIME_UNITS:
-        raise ConfigError(
-            f"the time unit {time_unit!r} is not known.", hint="Use --time-unit day or week."
-        )
-    return TIME_UNITS[time_unit]
 
 
 def _arrow(expr: Any) -> Any:
@@ -284,46 +279,6 @@ def scored_customers(ctx: Context, time_unit: str, *, only: Any = None) -> Any:
         "customer_id", "x", "t_x", "T", "orders", "recency_days", "monetary_total",
         m="monetary_avg_repeat",
     )  # fmt: skip
-
-
-def triple_predictions(
-    purchase_model: PurchaseModel,
-    u: pd.DataFrame,
-    *,
-    horizon_days: int,
-    discount_rate: float,
-    as_of: date,
-) -> dict[str, np.ndarray]:
-    """The purchase predictions of distinct (x, t_x, T) ``u``, one per row:
-    P(alive), expected purchases over the horizon, the same discounted
-    (CLV's, at ``discount_rate`` a year) and the next purchase date (NaT
-    when unknown). Every customer sharing a triple shares them."""
-    unit = check_time_unit(getattr(purchase_model, "time_unit_", "day"))
-    horizon = horizon_days / unit
-    per_year = DAYS_PER_YEAR / unit
-    wait = purchase_model.predict_next_purchase(u)
-    # the median wait to the next purchase, if still alive, from the as-of day
-    days = np.round(wait * unit)
-    known = np.isfinite(days) & (days < 36500)
-    dates = np.datetime64(as_of, "D") + np.where(known, days, 0).astype("timedelta64[D]")
-    # predict_alive, predict_purchases and predict_discounted_purchases, from
-    # one preparation of the rows instead of one per step of the horizon
-    alive, purchases, discounted = purchase_model._over_horizon(
-        u, horizon, discount_rate=discount_rate, periods_per_year=per_year
-    )
-    return {
-        "p_alive": alive,
-        "expected_purchases": purchases,
-        "discounted": discounted,
-        "next_purchase_date": np.where(known, dates, np.datetime64("NaT")),
-    }
-
-
-def spend_predictions(spend_model: GammaGamma, x: np.ndarray, m: np.ndarray) -> np.ndarray:
-    """Expected spend per purchase for each (x, m); m is null (NaN) without
-    a repeat purchase, and a repeat-day average below 0 counts as 0."""
-    m = np.where(np.isnan(m), 0.0, m)
-    return spend_model.predict_spend({"x": x, "m": np.maximum(m, 0.0)})
 
 
 def fitted_at() -> datetime:

@@ -241,51 +241,6 @@ def save_scores(
             raise
 
 
-def replace_scores_of(
-    settings: Settings, scores: Scores, ids: Any, customers: str | None = None
-) -> None:
-    """Replace the kept scores of the customers ``ids`` (an Arrow table with
-    ``customer_id``) by ``scores`` (made with the kept fits), in one
-    transaction: their rows keep the fits' stamps and take the new as-of
-    date; a customer in ``ids`` without a purchase now loses their row, and
-    so does one missing from the table ``customers`` when named (whose every
-    order went to another customer)."""
-    frame = _score_rows(scores)
-    with (
-        _workspace(settings) as ws,
-        ws.analytics(what="tenure ingest (scores)", rows=len(frame)) as con,
-    ):
-        con.execute("BEGIN")
-        try:
-            con.register("_ids", ids)
-            con.register("_scores", frame)
-            con.execute(
-                "CREATE OR REPLACE TEMP TABLE _stamps AS SELECT * EXCLUDE (as_of) "
-                "FROM (SELECT * FROM customer_predictions LIMIT 1)"
-            )
-            con.execute(
-                "DELETE FROM customer_predictions WHERE customer_id IN "
-                "(SELECT customer_id FROM _ids)"
-            )
-            if customers is not None:
-                con.execute(
-                    "DELETE FROM customer_predictions WHERE customer_id NOT IN "
-                    f'(SELECT customer_id FROM "{customers}")'
-                )
-            stamps = ", ".join(f"_stamps.{q}" for q in _STAMP_COLUMNS)
-            con.execute(
-                f"INSERT INTO customer_predictions SELECT _scores.*, {stamps}, ? "
-                "FROM _scores, _stamps",
-                [scores.as_of],
-            )
-            con.unregister("_ids")
-            con.unregister("_scores")
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-
-
 def fit_age(con: duckdb.DuckDBPyConnection, fit: dict[str, Any]) -> dict[str, Any]:
     """How much older a kept fit (a row of :func:`load_fits`) is than the
     data: ``age_days`` since it was fitted (to now), ``rows_ingested`` after

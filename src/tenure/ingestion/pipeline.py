@@ -300,7 +300,8 @@ def _write(
                 with_stubs = kind.has_customer and create
                 if with_stubs:
                     time_field = next((f.name for f in kind.fields if f.type == "timestamp"), None)
-                    writer.stub_customers(con, kind, time_field)
+                    # a lazy write commits in this connection: no scratch copy
+                    writer.stub_customers(con, kind, time_field, staged=not lazy)
                 checkpoint("rows staged")
                 rows = writer.to_write(con, with_stubs)
                 commit_args: dict[str, Any] = {

@@ -32,6 +32,26 @@ def test_an_amount_far_outside_the_file_is_flagged_not_rejected(tmp_path, ws):
     ]
 
 
+def test_the_median_of_an_even_count_lies_between_two_repeated_amounts(tmp_path, ws):
+    # 24 amounts: twelve of 10.00, ten of 40.00 and two of 4,000,000.00 (lines
+    # 7 and 22). The 12th and 13th logs are ln 10 and ln 40, so the median is
+    # exp((ln 10 + ln 40) / 2) = 20. Every 10 and 40 lies ln 2 from it, so the
+    # MAD is ln 2 and "far" is beyond 6 * 1.4826 * ln 2 = 6.17 (more than
+    # ln 100 = 4.61); 4,000,000 lies ln 200,000 = 12.2 away: both flagged.
+    amounts = []
+    for i in range(24):
+        if i in (5, 20):
+            amounts.append("4000000.00")
+        else:
+            amounts.append("10.00" if sum(a != "4000000.00" for a in amounts) < 12 else "40.00")
+    assert (amounts.count("10.00"), amounts.count("40.00")) == (12, 10)
+    r = ingest("orders", write(tmp_path / "o.csv", _orders(amounts)), workspace=ws)
+    flagged = [w for w in r.warnings if "far from the rest" in w]
+    assert len(flagged) == 1
+    assert "2 amounts are far from the rest of the column (median 20.00)" in flagged[0]
+    assert "line 7: 4,000,000.00, line 22: 4,000,000.00." in flagged[0]
+
+
 def test_a_wide_but_ordinary_spread_is_not_flagged(tmp_path, ws):
     # from 1 to 99 in steps: every value within 100 times the median
     amounts = [str(1 + 98 * i // 29) for i in range(30)]

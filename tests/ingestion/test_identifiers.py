@@ -140,3 +140,29 @@ def test_emails_are_nfkc_normalised_then_lower_cased(tmp_path, ws):
         ("7", "email", "not-an-email", "is not an e-mail address"),
         ("8", "email", "\uff58\uff20\uff59", "is not an e-mail address"),
     ]
+
+
+def test_each_control_character_is_refused_and_its_neighbours_kept(tmp_path, ws):
+    # Unicode's controls (category Cc) are U+0000-U+001F, U+007F and
+    # U+0080-U+009F: 65 characters, each placed 3rd in an identifier; the
+    # characters just outside (space, ~, U+00A0 no-break space) are kept;
+    # a Parquet file's rows are numbered from 1
+    controls = [*range(0x00, 0x20), *range(0x7F, 0xA0)]
+    kept = [0x20, 0x7E, 0xA0]
+    ids = [f"ID{chr(c)}x" for c in controls + kept]
+    path = tmp_path / "customers.parquet"
+    pq.write_table(pa.table({"customer_id": ids}), path)
+    r = ingest("customers", path, workspace=ws, max_errors=100)
+    assert (r.read, r.accepted, r.rejected) == (68, 3, 65)
+    with open(r.quarantine, newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [(row["_line"], row["_column"], row["_reason"]) for row in rows] == [
+        (
+            str(line),
+            "customer_id",
+            f"holds a control character (U+{c:04X} at character 3); remove it",
+        )
+        for line, c in enumerate(controls, start=1)
+    ]
+    stored = query(ws.settings.store, "SELECT customer_id FROM customers ORDER BY customer_id")
+    assert stored == sorted((f"ID{chr(c)}x",) for c in kept)

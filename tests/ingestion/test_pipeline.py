@@ -517,3 +517,21 @@ def test_a_frame_with_an_unnamed_column_is_refused_by_its_position(ws):
         ingest("orders", table, workspace=ws)
     assert err.value.what == "column 2 of the data has no name."
     assert query(ws.settings.store, "SELECT count(*) FROM orders") == [(0,)]
+
+
+def test_keys_repeated_only_far_apart_are_found(tmp_path, ws):
+    # 200,000 distinct orders, then line 200,002 repeats line 2 exactly (a
+    # duplicate) and line 200,003 repeats line 3's order O1 with another
+    # amount (a conflict): the repeats lie 200,000 lines from their first rows
+    n = 200_000
+    lines = [f"O{i},C{i % 997},2024-01-05,{i % 50 + 1}.00\n" for i in range(n)]
+    text = "order_id,customer_id,placed_at,amount\n" + "".join(lines)
+    text += lines[0] + "O1,C1,2024-01-05,99.00\n"
+    r = ingest("orders", write(tmp_path / "o.csv", text), workspace=ws)
+    assert (r.read, r.accepted, r.duplicates, r.rejected) == (n + 2, n, 1, 1)
+    assert r.errors[0]["line"] == n + 3
+    assert r.errors[0]["column"] == "amount"
+    assert "conflicts with line 3, which has the same order_id O1" in r.errors[0]["reason"]
+    assert query(ws.settings.store, "SELECT amount FROM orders WHERE order_id = 'O1'") == [
+        (Decimal("2.0000"),)
+    ]

@@ -4,6 +4,7 @@ whitespace-separated logs without a header, garbled lines, Latin-1 names."""
 from __future__ import annotations
 
 import bz2
+import csv
 import gzip
 import json
 from datetime import datetime
@@ -313,4 +314,30 @@ def test_a_headerless_csv_and_an_explicit_whitespace_delimiter(tmp_path, ws):
         ("1001", datetime(2024, 1, 5), Decimal("10.5000")),
         ("1002", datetime(2024, 1, 6), Decimal("3.0000")),
         ("1003", datetime(2024, 1, 7), Decimal("4.5000")),
+    ]
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "latin-1"])
+def test_each_control_byte_rejects_its_line(tmp_path, ws, encoding):
+    # the 28 control bytes that are not text (all of U+0000-U+001F and DEL
+    # but tab, line feed, vertical tab, form feed and carriage return), each
+    # in a line of its own after three clean ones; the names hold an é so
+    # that a Latin-1 file is read as one
+    junk = [*range(0x00, 0x09), *range(0x0E, 0x20), 0x7F]
+    lines, bad = ["customer_id,name"], []
+    for i, b in enumerate(junk):
+        lines += [f"c{i}-{k},Zoé {k}" for k in range(3)]
+        lines.append(f"x{i},Zo{chr(b)}é")
+        bad.append(len(lines))
+    path = write(tmp_path / "c.csv", "\n".join(lines) + "\n", encoding=encoding)
+    r = ingest("customers", path, workspace=ws, max_errors=100)
+    assert (r.read, r.accepted, r.rejected) == (4 * 28, 3 * 28, 28)
+    with open(r.quarantine, newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [int(row["_line"]) for row in rows] == bad
+    assert {row["_reason"] for row in rows} == {
+        "holds control characters or binary data, not text; fix or remove the line"
+    }
+    assert query(ws.settings.store, "SELECT count(*) FROM customers WHERE name = 'Zoé 2'") == [
+        (28,)
     ]

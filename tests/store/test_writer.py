@@ -84,3 +84,25 @@ def test_a_first_ingest_through_a_copy_stores_what_one_in_place_does(
     finally:
         con.close()
     assert kinds and kinds != {"Uncompressed"}
+
+
+@pytest.mark.parametrize("swap_rows", ["0", "1000"])
+def test_customers_already_stored_are_not_created_again_either_way(
+    tmp_path, monkeypatch, swap_rows
+):
+    # c2 is stored first (created 2023-12-01); the orders name c1, c2 and c3:
+    # only c1 and c3 are created, each at its first order, whichever way the
+    # orders are written (through a copy with 0, in place with 1000)
+    monkeypatch.setenv("TENURE_SWAP_ROWS", swap_rows)
+    store = tmp_path / "s"
+    customers = write(tmp_path / "c.csv", "customer_id,created_at\nc2,2023-12-01\n")
+    with Workspace.open(load_settings(store=store, reporting_currency="EUR")) as ws:
+        ingest("customers", customers, workspace=ws)
+        r = ingest("orders", write(tmp_path / "orders.csv", ORDERS), workspace=ws)
+    assert (r.inserted, r.customers_created) == (5, 2)
+    _, stored, _ = _stored(store)
+    assert [(c[0], str(c[1]), c[2]) for c in stored] == [
+        ("c1", "2024-01-01 10:00:00", True),
+        ("c2", "2023-12-01 00:00:00", False),
+        ("c3", "2024-01-05 12:00:00", True),
+    ]

@@ -24,12 +24,16 @@ from tenure.sqltext import lit
 ID_MAX_CHARS = 256
 # Unicode's control characters (category Cc): C0, DEL and C1
 CONTROL = r"[\x00-\x1f\x7f-\x9f]"
+# a value made only of other characters: tested whole, it costs about an
+# eighth less than searching for a control character (10M identifiers: 0.69
+# against 0.79 CPU s), and says the same of every value
+NO_CONTROL = r"[^\x00-\x1f\x7f-\x9f]*"
 NOT_ASCII = r"[^\x00-\x7f]"
 EMAIL_SHAPE = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 
 
 def has_control(v: str) -> str:
-    return f"regexp_matches({v}, {lit(CONTROL)})"
+    return f"NOT regexp_full_match({v}, {lit(NO_CONTROL)})"
 
 
 def control_reason(v: str) -> str:

@@ -300,7 +300,8 @@ def _write(
                 with_stubs = kind.has_customer and create
                 if with_stubs:
                     time_field = next((f.name for f in kind.fields if f.type == "timestamp"), None)
-                    writer.stub_customers(con, kind, time_field)
+                    # a lazy write commits in this connection: no scratch copy
+                    writer.stub_customers(con, kind, time_field, staged=not lazy)
                 checkpoint("rows staged")
                 rows = writer.to_write(con, with_stubs)
                 commit_args: dict[str, Any] = {
@@ -438,10 +439,7 @@ def classify(
     # the window below costs a sort and a copy of every column: most files
     # repeat no key, so it runs only on the rows whose key repeats (a key
     # with a NULL part groups with its like, as in the window's partitions)
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE repeated AS SELECT {key} FROM checked "
-        f"GROUP BY {key} HAVING count(*) > 1"
-    )
+    _find_repeated(con, key)
     if not scalar(con, "SELECT count(*) FROM repeated"):
         con.execute(
             "CREATE OR REPLACE TEMP TABLE rejected_rows AS SELECT _line, _err_field, "
@@ -470,6 +468,26 @@ def classify(
         _reject_orphans(
             con, "order_id", "orders", "'is not an order in the store; ingest the orders first'"
         )
+
+
+def _find_repeated(con: duckdb.DuckDBPyConnection, key: str) -> None:
+    """``repeated``: each key of ``checked`` held by more than one row.
+
+    Equal keys have equal hashes, so the rows are first grouped by the hash of
+    their key, a number, which is cheaper than grouping the texts; only the
+    rows whose hash repeats (none in most files, a few more than the repeated
+    keys when two keys share a hash) are then grouped by the key itself."""
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE _repeated_hashes AS SELECT hash({key}) AS _h "
+        "FROM checked GROUP BY _h HAVING count(*) > 1"
+    )
+    some = scalar(con, "SELECT count(*) FROM (SELECT 1 FROM _repeated_hashes LIMIT 1)")
+    among = f"WHERE hash({key}) IN (SELECT _h FROM _repeated_hashes) " if some else "WHERE false "
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE repeated AS SELECT {key} FROM checked "
+        f"{among}GROUP BY {key} HAVING count(*) > 1"
+    )
+    con.execute("DROP TABLE _repeated_hashes")
 
 
 def _classify_repeated(con: duckdb.DuckDBPyConnection, kind: Kind) -> None:

@@ -142,15 +142,24 @@ def counts(con: duckdb.DuckDBPyConnection, table: str = "merged") -> tuple[int, 
     return int(row[0]), int(row[1]), int(row[2])
 
 
-def stub_customers(con: duckdb.DuckDBPyConnection, kind: Kind, time_field: str | None) -> None:
-    """``stubs``: customer ids the accepted rows name that the store lacks."""
+def stub_customers(
+    con: duckdb.DuckDBPyConnection, kind: Kind, time_field: str | None, *, staged: bool = True
+) -> None:
+    """``stubs``: customer ids the accepted rows name that the store lacks.
+
+    With ``staged``, a view of a table in the scratch database, which the
+    committing connection reads; without, a temp table of ``con``, for a
+    commit in ``con`` itself (:func:`commit_into`): the rows are then not
+    written to the scratch file only to be read back."""
     first = f"min({q(time_field)})" if time_field else "CAST(NULL AS TIMESTAMP)"
+    table = f"TABLE {STAGED}.stubs" if staged else "TEMP TABLE stubs"
     con.execute(
-        f"CREATE OR REPLACE TABLE {STAGED}.stubs AS SELECT customer_id, {first} AS created_at, "
+        f"CREATE OR REPLACE {table} AS SELECT customer_id, {first} AS created_at, "
         "min(_line) AS _line FROM accepted a WHERE customer_id IS NOT NULL AND NOT EXISTS "
         "(SELECT 1 FROM customers c WHERE c.customer_id = a.customer_id) GROUP BY customer_id"
     )
-    con.execute(f"CREATE OR REPLACE TEMP VIEW stubs AS SELECT * FROM {STAGED}.stubs")
+    if staged:
+        con.execute(f"CREATE OR REPLACE TEMP VIEW stubs AS SELECT * FROM {STAGED}.stubs")
 
 
 def _settings(con: duckdb.DuckDBPyConnection, workdir: Path) -> None:

@@ -33,6 +33,22 @@ def lifetimes_dir() -> Path:
     return Path(next(iter(spec.submodule_search_locations)))
 
 
+def cdnow_sample(customer: str = "customer"):
+    """The CDNOW sample that lifetimes ships (6,919 transactions of 2,357
+    customers, 1997-01 to 1998-06) as a pandas frame: the customer id (in a
+    column named ``customer``), ``sample``, ``date`` (YYYYMMDD text),
+    ``cds`` and ``amount``."""
+    import pandas as pd
+
+    return pd.read_csv(
+        lifetimes_dir() / "datasets" / "CDNOW_sample.txt",
+        sep=r"\s+",
+        header=None,
+        names=[customer, "sample", "date", "cds", "amount"],
+        dtype={customer: str, "date": str},
+    )
+
+
 def import_lifetimes():
     """The lifetimes package, its import warnings silenced (lifetimes 0.11
     touches options that newer pandas deprecates)."""

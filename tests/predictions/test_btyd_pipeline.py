@@ -16,20 +16,14 @@ import pytest
 from tenure.analysis.fitting import fit, predict
 from tenure.errors import InputError
 from tenure.given import RejectedRowsWarning, read_orders
-from tests.conftest import import_lifetimes, lifetimes_dir, query
+from tests.conftest import cdnow_sample, import_lifetimes, query
 
 
 @pytest.fixture(scope="module")
 def cdnow_orders(tmp_path_factory) -> Path:
     """The CDNOW sample's 6,919 transactions of 2,357 customers (1997-01 to
     1998-06), as lifetimes ships them, written as a plain CSV of orders."""
-    raw = pd.read_csv(
-        lifetimes_dir() / "datasets" / "CDNOW_sample.txt",
-        sep=r"\s+",
-        header=None,
-        names=["customer", "sample", "date", "cds", "amount"],
-        dtype={"customer": str, "date": str},
-    )
+    raw = cdnow_sample()
     raw["date"] = pd.to_datetime(raw["date"], format="%Y%m%d").dt.strftime("%Y-%m-%d")
     path = tmp_path_factory.mktemp("cdnow") / "cdnow.csv"
     raw[["customer", "date", "amount"]].to_csv(path, index=False)

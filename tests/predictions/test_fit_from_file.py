@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.conftest import import_lifetimes, lifetimes_dir
+from tests.conftest import cdnow_sample, import_lifetimes
 
 
 def _cdnow(path: Path, repeats: bool) -> pd.DataFrame:
@@ -21,13 +21,7 @@ def _cdnow(path: Path, repeats: bool) -> pd.DataFrame:
     rows that cannot be used (a negative amount, a date in the future, no
     customer) and, with ``repeats``, a row written twice (a duplicate) and
     an order id used again with another amount (a conflict); the clean rows."""
-    raw = pd.read_csv(
-        lifetimes_dir() / "datasets" / "CDNOW_sample.txt",
-        sep=r"\s+",
-        header=None,
-        names=["customer", "sample", "date", "cds", "amount"],
-        dtype={"customer": str, "date": str},
-    )
+    raw = cdnow_sample()
     clean = pd.DataFrame(
         {
             "order_id": [f"O{i}" for i in range(len(raw))],

@@ -12,18 +12,12 @@ import duckdb
 import pandas as pd
 import pytest
 
-from tests.conftest import import_lifetimes, lifetimes_dir, query
+from tests.conftest import cdnow_sample, import_lifetimes, query
 
 
 @pytest.fixture
 def cdnow_csv(tmp_path):
-    raw = pd.read_csv(
-        lifetimes_dir() / "datasets" / "CDNOW_sample.txt",
-        sep=r"\s+",
-        header=None,
-        names=["customer_id", "sample", "date", "cds", "amount"],
-        dtype={"customer_id": str, "date": str},
-    )
+    raw = cdnow_sample("customer_id")
     raw["placed_at"] = pd.to_datetime(raw["date"], format="%Y%m%d").dt.strftime("%Y-%m-%d")
     raw.insert(0, "order_id", [f"o{i}" for i in range(len(raw))])
     path = tmp_path / "cdnow.csv"

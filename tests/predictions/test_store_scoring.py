@@ -20,7 +20,7 @@ from tenure.engine.source import open_store
 from tenure.models.spend import GammaGamma
 from tenure.predictions import scoring
 from tenure.predictions.store import _score_rows, load_fits
-from tests.conftest import import_lifetimes, lifetimes_dir, query
+from tests.conftest import cdnow_sample, import_lifetimes, query
 
 
 def _orders(path, seed: int = 7) -> None:
@@ -125,13 +125,7 @@ def test_the_library_reads_kept_scores_back_on_demand(tmp_path, cli):
 
 
 def test_kept_scores_equal_lifetimes_on_cdnow(cli, tmp_path):
-    raw = pd.read_csv(
-        lifetimes_dir() / "datasets" / "CDNOW_sample.txt",
-        sep=r"\s+",
-        header=None,
-        names=["customer_id", "sample", "date", "cds", "amount"],
-        dtype={"customer_id": str, "date": str},
-    )
+    raw = cdnow_sample("customer_id")
     raw["placed_at"] = pd.to_datetime(raw["date"], format="%Y%m%d")
     raw.insert(0, "order_id", [f"o{i}" for i in range(len(raw))])
     path = tmp_path / "cdnow.csv"

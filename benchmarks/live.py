@@ -3,8 +3,8 @@
 Builds a store of B orders (``_orders.py``, ingested with ``tenure
 ingest``), makes a read API key, starts ``tenure serve`` on it (a secret
 key of its own, no demo login), and warms its answers. Then 50 reader
-clients (threads spread over 5 processes, one ``httpx.Client`` and
-connection each, the key as
+clients (threads, in ``--reader-processes`` processes, one ``httpx.Client``
+and connection each, the key as
 ``Authorization: Bearer``) go round the API paths while ``tenure ingest
 orders NEW --store S`` adds M new orders (the following month, some new
 customers) to the same store, as a separate command. The readers start a
@@ -497,8 +497,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--reader-processes",
         type=int,
-        default=5,
-        help="processes the readers are spread over (default 5)",
+        default=1,
+        help="processes the readers are spread over (default 1)",
     )
     parser.add_argument("--paths", nargs="+", default=PATHS, help="API paths the readers go round")
     parser.add_argument(

@@ -83,6 +83,10 @@ def run_app(app: typer.Typer) -> None:
             "these lines: " + " | ".join(line.strip() for line in where[-4:])
         )
         _fail(1, _error_doc("internal_error", what, hint), f"{what}\n{hint}", as_json)
+    finally:
+        # a command run inside another program (tests, a notebook) leaves
+        # that program's later writes at their own priority
+        served.make_way_for_servers(False)
     sys.exit(0)
 
 

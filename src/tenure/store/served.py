@@ -27,12 +27,14 @@ _served_here: list[int] = []  # this process serves: its descriptors
 _makes_way = [False]
 
 
-def make_way_for_servers() -> None:
-    """Let this process's writes make way for a server of their store. The
-    command line does; a long-lived program that calls the library may, if
-    it can live with the lower priority from then on (a process cannot
-    raise its priority back without privileges)."""
-    _makes_way[0] = True
+def make_way_for_servers(on: bool = True) -> None:
+    """Let this process's writes make way for a server of their store
+    (``on``), or no longer. The command line does while a command runs; a
+    long-lived program that calls the library may, if it can live with the
+    lower priority from then on (a process cannot raise its priority back
+    without privileges: ``on=False`` stops later writes from lowering it,
+    and leaves it as it is)."""
+    _makes_way[0] = on
 
 
 def hold(store: Path) -> Callable[[], None]:

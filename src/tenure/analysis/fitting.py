@@ -86,11 +86,14 @@ def prediction_context(
     rejected_to: Path | None = None,
     date_format: str | None = None,
     amounts: str | None = None,
+    summary: bool = False,
 ) -> Iterator[tuple[Context, RecordsData | None]]:
     """A purchase-defined context over ``orders`` (read and checked like
     ``tenure ingest``, see :mod:`tenure.given`) or over the store. ``amounts`` names
     what adds the amounts up, when something does: a file with amounts in
-    several currencies is refused then."""
+    several currencies is refused then. ``summary``: what runs in the
+    context reads the orders mostly through the per-customer summary (see
+    :func:`tenure.given.read_orders`)."""
     if settings is not None and store is not None:
         settings = replace(settings, store=Path(store))
     settings = settings or load_settings(store=store)
@@ -105,6 +108,7 @@ def prediction_context(
         timezone=settings.timezone,
         currency=settings.reporting_currency or "EUR",
         date_format=date_format,
+        summary=summary,
     )
     if data.rejected and rejected_to is not None:
         data.quarantine = data.write_rejected(rejected_to)
@@ -138,9 +142,12 @@ def _purchase_context(
     context of :func:`prediction_context`, ``calibration_end`` checked
     against its orders and, without ``model``, the purchase model chosen on
     a holdout (on ``calibration_end`` when given, else on one of its own)."""
+    # a fit of one model on every order reads them through the per-customer
+    # summary alone; a holdout or an earlier as-of date groups them by day
+    summary = model is not None and calibration_end is None and as_of is None
     with prediction_context(
         orders, store=store, settings=settings, map=map, as_of=as_of, rejected_to=rejected_to,
-        date_format=date_format, amounts=amounts,
+        date_format=date_format, amounts=amounts, summary=summary,
     ) as (ctx, data):  # fmt: skip
         if calibration_end is not None:
             first, last = data_range(ctx.source, ctx.defs)

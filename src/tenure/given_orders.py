@@ -42,6 +42,11 @@ ACTIVITY = "customer_activity"
 ORDERS = "orders"
 # the distinct status texts above which the full path maps them row by row
 MAX_STATUS_TEXTS = 64
+# the most memory the bit strings of the purchase days may take (one per
+# customer, a bit per day of the range), and the most order ids whose
+# hashes are sorted here rather than counted in the engine
+MAX_DAY_BITS_BYTES = 512 * 2**20
+MAX_SORTED_IDS = 50_000_000
 _VIEWS = ("_given_texts", "_given_typed")
 # an identifier as written is the one ingest keeps: printable ASCII at both
 # ends (nothing for trim to take), no control character inside
@@ -124,7 +129,7 @@ def summarise(
 def drop(raw: Any) -> None:
     """Remove what :func:`summarise` made."""
     raw.execute(f"DROP VIEW IF EXISTS {ORDERS}")
-    for table in (ACTIVITY, "_given_purchasers", "_given_others"):
+    for table in (ACTIVITY, "_given_purchasers", "_given_others", "_given_firsts"):
         raw.execute(f"DROP TABLE IF EXISTS {table}")
     for view in reversed(_VIEWS):
         raw.execute(f"DROP VIEW IF EXISTS {view}")
@@ -183,35 +188,37 @@ def _summarise(
     classes = {k: status.get(k, "false") for k in ("purchase", "refunded", "refunds", "cancelled")}
     if not status:
         classes["purchase"] = "true"  # an order without a status is a completed order
+    local = (
+        "placed_at" if timezone == "UTC"
+        else f"timezone({lit(timezone)}, CAST(placed_at AS TIMESTAMPTZ))"
+    )  # fmt: skip
     raw.execute(
-        "CREATE OR REPLACE TEMP VIEW _given_typed AS SELECT _line, "
+        "CREATE OR REPLACE TEMP VIEW _given_typed AS SELECT *, "
+        f"CAST({local} AS DATE) - DATE '1970-01-01' AS _day FROM (SELECT _line, "
         + ", ".join(f"{e} AS {q(n)}" for n, e in typed.items())
         + ", " + ", ".join(f"{e} AS _{n}" for n, e in classes.items())
-        + f", {' OR '.join(bad) or 'false'} AS _refused FROM _given_texts"
+        + f", {' OR '.join(bad) or 'false'} AS _refused FROM _given_texts)"
     )  # fmt: skip
 
-    # 4. the order ids: each written plainly, none twice. Equal ids have
-    # equal hashes: grouping the hashes (numbers) finds every repeat, and a
-    # hash shared by chance sends the file to the full path too
-    if ids:
-        repeats, odd = raw.execute(
-            "SELECT count(*) FILTER (WHERE n > 1), coalesce(sum(odd), 0) FROM ("
-            "SELECT hash(_o) AS h, count(*) AS n, "
-            f"count(*) FILTER (WHERE NOT coalesce({_plain('_o')}, false)) AS odd "
-            "FROM _given_texts GROUP BY h)"
-        ).fetchall()[0]
-        if repeats or odd:
-            return None
+    # 4. the order ids: each written plainly, none twice
+    if ids and _odd_or_repeated_ids(raw):
+        return None
 
-    # 5. every row passes, and how many are not purchases (one ungrouped pass)
-    refused, others = raw.execute(
-        "SELECT count(*) FILTER (WHERE _refused), count(*) FILTER (WHERE NOT _purchase) "
-        "FROM _given_typed"
+    # 5. every row passes; the orders that are not purchases, the range of
+    # the purchase days and about how many customers (one ungrouped pass)
+    refused, others, first, last, customers = raw.execute(
+        "SELECT count(*) FILTER (WHERE _refused), count(*) FILTER (WHERE NOT _purchase), "
+        "min(_day) FILTER (WHERE _purchase), max(_day) FILTER (WHERE _purchase), "
+        "approx_count_distinct(customer_id) FROM _given_typed"
     ).fetchall()[0]
     if refused:
         return None
-    # 6. the summary: purchases grouped per customer and day, then per customer
-    _build(raw, timezone, others=bool(others), partial=status.get("partial", "false") != "false")
+    # 6. the summary, the purchases grouped per customer
+    partial = status.get("partial", "false") != "false"
+    days = None if first is None else (int(first), int(last))
+    if days is not None and (days[1] - days[0] + 1) / 8 * customers > MAX_DAY_BITS_BYTES:
+        days = None
+    _build(raw, others=bool(others), partial=partial, days=days)
     odd, customers = raw.execute(
         f"SELECT count(*) FILTER (WHERE NOT coalesce({_plain('customer_id')}, "
         f"false)), count(*) FROM {ACTIVITY}"
@@ -274,37 +281,44 @@ def _statuses(raw: Any, coerce: Any) -> dict[str, str] | None:
     }
 
 
-def _build(raw: Any, timezone: str, *, others: bool, partial: bool) -> None:
+def _odd_or_repeated_ids(raw: Any) -> bool:
+    """Whether an order id of ``_given_texts`` is not written plainly or is
+    held by more than one row. Equal ids have equal hashes: the hashes
+    (numbers) are sorted, and a hash shared by chance sends the file to the
+    full path too, which tells repeats from chance."""
+    rows = raw.execute("SELECT count(*) FROM _given_texts").fetchall()[0][0]
+    plain = f"coalesce({_plain('_o')}, false)"
+    if rows > MAX_SORTED_IDS:  # in the engine, not in memory here
+        repeats, odd = raw.execute(
+            f"SELECT count(*) - count(DISTINCT hash(_o)), count(*) FILTER (WHERE NOT {plain}) "
+            "FROM _given_texts"
+        ).fetchall()[0]
+        return bool(repeats or odd)
+    import numpy as np
+
+    # sorted here: a sort of the numbers costs half the engine's grouping
+    found = raw.execute(f"SELECT hash(_o) AS h, {plain} AS ok FROM _given_texts").fetchnumpy()
+    if not found["ok"].all():
+        return True
+    hashes = np.sort(found["h"])
+    return bool((hashes[1:] == hashes[:-1]).any())
+
+
+def _build(raw: Any, *, others: bool, partial: bool, days: tuple[int, int] | None) -> None:
     """``customer_activity`` from ``_given_typed``: the definitions of
     :func:`tenure.store.summary.select_sql`. The purchases are grouped per
-    customer and day, then per customer; the other orders (refunds and
+    customer (see :func:`_purchasers`); the other orders (refunds and
     cancellations, few) per customer apart, and joined to them. ``others``:
-    there are such orders; ``partial``: some purchases are refunded in part."""
+    there are such orders; ``partial``: some purchases are refunded in part;
+    ``days``: the first and last purchase day."""
     from tenure.store.summary import COLUMNS
 
-    local = (
-        "placed_at" if timezone == "UTC"
-        else f"timezone({lit(timezone)}, CAST(placed_at AS TIMESTAMPTZ))"
-    )  # fmt: skip
-    day = f"CAST({local} AS DATE) - DATE '1970-01-01'"
-    partial_n = "count(*) FILTER (WHERE _refunds)" if partial else "0"
-    raw.execute(f"""
-CREATE OR REPLACE TEMP TABLE _given_purchasers AS
-SELECT customer_id, min(day) AS first_day, max(day) AS last_day, count(*) AS purchase_days,
-       sum(n) AS orders, sum(amount) AS total, arg_min(amount, day) AS first_day_amount,
-       arg_min(n, day) AS first_day_orders, min(first_at) AS first_order_at,
-       max(last_at) AS last_order_at, sum(partial_n) AS partial_n
-FROM (
-    SELECT customer_id, {day} AS day, count(*) AS n, sum(amount) AS amount,
-           min(placed_at) AS first_at, max(placed_at) AS last_at, {partial_n} AS partial_n
-    FROM _given_typed WHERE _purchase GROUP BY customer_id, day
-) GROUP BY customer_id
-""")
+    _purchasers(raw, partial, days)
     if others:
         zero = "CAST(0 AS DECIMAL(18,4))"
         raw.execute(f"""
 CREATE OR REPLACE TEMP TABLE _given_others AS
-SELECT customer_id, count(*) AS n, max({day}) AS last_day,
+SELECT customer_id, count(*) AS n, max(_day) AS last_day,
        count(*) FILTER (WHERE _refunds) AS refunds_n,
        sum(CASE WHEN _refunded THEN amount ELSE {zero} END) AS refunded_amount,
        count(*) FILTER (WHERE _cancelled) AS cancelled_n
@@ -335,3 +349,62 @@ FROM _given_typed WHERE NOT _purchase GROUP BY customer_id
     )
     raw.execute("DROP TABLE _given_purchasers")
     raw.execute("DROP TABLE _given_others")
+
+
+def _purchasers(raw: Any, partial: bool, days: tuple[int, int] | None) -> None:
+    """``_given_purchasers``: per customer with a purchase, the purchasers'
+    columns of the summary.
+
+    Grouping the purchases per customer and day, then per customer, costs
+    three times grouping them per customer alone: the customer is one
+    column, whose distinct texts the engine hashes once. So, with the range
+    of the purchase ``days``, they are grouped per customer alone: the
+    purchase days counted as the bits set in a bit string of the range, and
+    the first day's orders found from the first and last row on the first
+    day (the same row: that row alone); the few customers with several
+    orders on their first day are then added up apart."""
+    partial_n = "count(*) FILTER (WHERE _refunds)" if partial else "0"
+    if days is None:
+        raw.execute(f"""
+CREATE OR REPLACE TEMP TABLE _given_purchasers AS
+SELECT customer_id, min(day) AS first_day, max(day) AS last_day, count(*) AS purchase_days,
+       sum(n) AS orders, sum(amount) AS total, arg_min(amount, day) AS first_day_amount,
+       arg_min(n, day) AS first_day_orders, min(first_at) AS first_order_at,
+       max(last_at) AS last_order_at, sum(partial_n) AS partial_n
+FROM (
+    SELECT customer_id, _day AS day, count(*) AS n, sum(amount) AS amount,
+           min(placed_at) AS first_at, max(placed_at) AS last_at, {partial_n} AS partial_n
+    FROM _given_typed WHERE _purchase GROUP BY customer_id, day
+) GROUP BY customer_id
+""")
+        return
+    low, high = days
+    # a row's place in the file below 2^40 lines, beside its day's rank
+    shift = 1 << 40
+    raw.execute(f"""
+CREATE OR REPLACE TEMP TABLE _given_purchasers AS
+SELECT customer_id, min(_day) AS first_day, max(_day) AS last_day,
+       bit_count(bitstring_agg(_day, {low}, {high})) AS purchase_days, count(*) AS orders,
+       sum(amount) AS total, arg_min(amount, _day) AS first_day_amount,
+       CAST(1 AS BIGINT) AS first_day_orders, min(placed_at) AS first_order_at,
+       max(placed_at) AS last_order_at, {partial_n} AS partial_n,
+       min((_day - {low}) * {shift} + _line) % {shift} AS _first_line,
+       max(({high} - _day) * {shift} + _line) % {shift} AS _last_line
+FROM _given_typed WHERE _purchase GROUP BY customer_id
+""")
+    # customers with several orders on their first day: that day added up
+    raw.execute("""
+CREATE OR REPLACE TEMP TABLE _given_firsts AS
+SELECT customer_id, first_day FROM _given_purchasers WHERE _first_line <> _last_line
+""")
+    if raw.execute("SELECT count(*) FROM _given_firsts").fetchall()[0][0]:
+        raw.execute("""
+UPDATE _given_purchasers p SET first_day_amount = f.amount, first_day_orders = f.n
+FROM (
+    SELECT t.customer_id, sum(t.amount) AS amount, count(*) AS n
+    FROM _given_typed t JOIN _given_firsts f
+    ON t.customer_id = f.customer_id AND t._day = f.first_day
+    WHERE t._purchase GROUP BY t.customer_id
+) f WHERE p.customer_id = f.customer_id
+""")
+    raw.execute("DROP TABLE _given_firsts")

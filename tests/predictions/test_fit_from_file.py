@@ -149,11 +149,16 @@ def _file_rows(path: Path, mapping: dict[str, str]) -> list[tuple]:
         data.source.close()
 
 
+@pytest.mark.parametrize("by_day", [False, True], ids=["per-customer", "per-customer-and-day"])
 @pytest.mark.parametrize("shape", ["csv", "parquet"])
 def test_the_summary_of_a_clean_file_is_the_summary_its_ingest_keeps(
-    cli, tmp_path, monkeypatch, shape
+    cli, tmp_path, monkeypatch, shape, by_day
 ):
+    from tenure import given_orders
+
     monkeypatch.setenv("TENURE_TIMEZONE", ZONE)
+    if by_day:  # as when the bit strings of the purchase days would take too much memory
+        monkeypatch.setattr(given_orders, "MAX_DAY_BITS_BYTES", 0)
     path = tmp_path / "orders.csv"
     path.write_text(TRICKY_CSV, encoding="utf-8")
     mapping = {"client": "customer_id", "total": "amount"}
@@ -176,10 +181,12 @@ def test_the_summary_of_a_clean_file_is_the_summary_its_ingest_keeps(
     # worked by hand, customer A (times without an offset are New York's):
     # purchases on Jan 5 at 23:30 (10.50) and twice on Jan 6 (5.00 and 7.25,
     # one refunded in part); the refund in full of Feb 20 is an order and a
-    # refund, not a purchase
+    # refund, not a purchase. C bought twice on its first day
     a = dict(zip([n for n, _ in _columns()], from_file[0], strict=False))
     assert (a["purchase_days"], a["orders"], a["all_orders"], a["refunded_orders"]) == (2, 3, 4, 2)
     assert (float(a["total"]), float(a["first_day_amount"])) == (22.75, 10.5)
+    c = dict(zip([n for n, _ in _columns()], from_file[2], strict=False))
+    assert (c["first_day_orders"], float(c["first_day_amount"]), c["purchase_days"]) == (2, 3.0, 1)
     assert len(from_file) == 4
 
 

@@ -231,3 +231,30 @@ def test_a_file_with_a_row_that_does_not_pass_is_read_the_full_way(tmp_path, row
     finally:
         full.source.close()
         short.source.close()
+
+
+def test_a_fit_of_a_file_imports_neither_pandas_nor_arrow(tmp_path):
+    """Their imports cost more than a fit's statistics: the command runs in a
+    fresh interpreter, as a user types it, and says which it loaded."""
+    import os
+    import subprocess
+    import sys
+
+    path = tmp_path / "orders.parquet"
+    _cdnow(path, repeats=False, with_bad=False)
+    run = (
+        "import io, sys; sys.argv = ['tenure', *sys.argv[1:]]; out, sys.stdout = sys.stdout, "
+        "io.StringIO()\nfrom tenure.cli.app import main\ntry:\n    main()\nexcept SystemExit:\n"
+        "    pass\nprinted, sys.stdout = sys.stdout.getvalue(), out\n"
+        "print(json.dumps({'out': printed, 'loaded': [m for m in ('pandas', 'pyarrow') "
+        "if m in sys.modules]}))"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    done = subprocess.run(
+        [sys.executable, "-c", "import json\n" + run, "fit", "bgnbd", "--orders", str(path),
+         "--json"], capture_output=True, text=True, env=env,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert json.loads(result["out"])["n_customers"] == 2357
+    assert result["loaded"] == []

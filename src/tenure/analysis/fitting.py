@@ -18,9 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from tenure.analysis.context import open_context
 from tenure.config import Settings, load_settings
@@ -29,7 +27,7 @@ from tenure.errors import ConfigError, UsageError
 from tenure.given import RecordsData, read_orders
 from tenure.jsondoc import records
 from tenure.models import LikelihoodModel
-from tenure.predictions import scoring, store_scoring
+from tenure.predictions import scoring
 from tenure.predictions import store as kept
 from tenure.predictions.validation import (
     ModelChoice,
@@ -39,6 +37,9 @@ from tenure.predictions.validation import (
     data_range,
     holdout,
 )
+
+if TYPE_CHECKING:  # a fit of orders imports neither pandas nor Arrow: see fit_purchase_model
+    import pandas as pd
 
 # the churn model's horizon when none is given (tenure fit churn's default)
 CHURN_HORIZON_DAYS = 90
@@ -438,6 +439,8 @@ def predict(
         purchase = scoring.fit_purchase_model(ctx, model, time_unit=time_unit)
         spend = scoring.fit_spend_model(ctx)
         # kept in the store: scored there, where the store's summary answers
+        from tenure.predictions import store_scoring
+
         query = store_scoring.scored_query(ctx, time_unit) if save and orders is None else None
         scores = None
         if query is None:

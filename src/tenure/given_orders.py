@@ -46,7 +46,7 @@ MAX_STATUS_TEXTS = 64
 # customer, a bit per day of the range), and the most order ids whose
 # hashes are sorted here rather than counted in the engine
 MAX_DAY_BITS_BYTES = 512 * 2**20
-MAX_SORTED_IDS = 50_000_000
+MAX_SORTED_IDS = 20_000_000
 _VIEWS = ("_given_texts", "_given_typed")
 # an identifier as written is the one ingest keeps: printable ASCII at both
 # ends (nothing for trim to take), no control character inside

@@ -300,7 +300,8 @@ def _odd_or_repeated_ids(raw: Any) -> bool:
     found = raw.execute(f"SELECT hash(_o) AS h, {plain} AS ok FROM _given_texts").fetchnumpy()
     if not found["ok"].all():
         return True
-    hashes = np.sort(found["h"])
+    hashes = np.asarray(found["h"])
+    hashes.sort()  # in place: no second copy of every hash
     return bool((hashes[1:] == hashes[:-1]).any())
 
 

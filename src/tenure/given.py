@@ -125,10 +125,16 @@ class RecordsData:
         }
 
 
-def read_orders(data: Any, **options: Any) -> RecordsData:
+def read_orders(data: Any, *, summary: bool = False, **options: Any) -> RecordsData:
     """Orders from ``data`` (a path or a table) for a fit: at least a
-    customer id, a date and an amount. See :func:`read_records`."""
-    return read_records("orders", data, **options)
+    customer id, a date and an amount. See :func:`read_records`.
+
+    ``summary``: what reads them needs mostly the per-customer summary
+    (x, t_x, T and the amounts), as a fit on all the orders does. A file
+    whose every row passes is then grouped per customer in one pass
+    (:mod:`tenure.given_orders`), and the orders by day are read from the
+    file again where something asks for them."""
+    return read_records("orders", data, summary=summary, **options)
 
 
 def read_subscriptions(data: Any, **options: Any) -> RecordsData:
@@ -146,6 +152,7 @@ def read_records(
     currency: str = "EUR",
     date_format: str | None = None,
     date_order: str = "auto",
+    summary: bool = False,
 ) -> RecordsData:
     """Read one kind from ``data`` (a file path or a table) as ``tenure
     ingest`` reads it, into an in-memory engine.
@@ -191,6 +198,13 @@ def read_records(
         currency_column = resolved.columns.get("currency")
         for f in NOT_CONVERTED[kind.name]:
             resolved.columns.pop(f, None)
+        if summary and kind.name == "orders" and not wanted.sql and not src.broken:
+            clean = _summarised(
+                con, src, name, resolved, wanted, usable, currency_column, timezone=timezone,
+                currency=currency, date_format=date_format, date_order=date_order, close=close,
+            )  # fmt: skip
+            if clean is not None:
+                return clean
         # no conversion: every amount is taken in the one default currency
         raw.execute("CREATE TEMP TABLE fx_rates (date DATE, currency VARCHAR, rate DOUBLE)")
         plan = build_checked(
@@ -248,6 +262,79 @@ def read_records(
         source, name, int(src.read), int(rejected), int(duplicates), reasons,
         currencies=currencies, rejected_file=pending.final,
     )  # fmt: skip
+
+
+def _summarised(
+    con: Any,
+    src: Any,
+    name: str,
+    resolved: Any,
+    wanted: Any,
+    usable: list[str],
+    currency_column: str | None,
+    *,
+    timezone: str,
+    currency: str,
+    date_format: str | None,
+    date_order: str,
+    close: Any,
+) -> RecordsData | None:
+    """The orders as :func:`tenure.given_orders.summarise` reads them, when
+    every row passes; None otherwise (nothing is left behind)."""
+    from tenure import given_orders
+    from tenure.ingestion import mapping as mapping_mod
+
+    raw = con.con
+    kind = KINDS["orders"]
+    # the file's order id column, which _resolve turned into an expression
+    order_column = mapping_mod.resolve(kind, usable, wanted, name).columns.get("order_id")
+    found = given_orders.summarise(
+        raw, kind, resolved, order_column=order_column, timezone=timezone,
+        date_format=date_format, date_order=date_order,
+    )  # fmt: skip
+    if found is None:
+        return None
+    # every row is accepted: the currency column is read for all of them
+    raw.execute("CREATE OR REPLACE TEMP VIEW accepted AS SELECT _line FROM raw")
+    currencies = _currencies(raw, currency_column, int(src.read))
+    raw.execute("DROP VIEW accepted")
+    if len(currencies) == 1:
+        currency = next(iter(currencies))
+    elif currencies:
+        currency = "mixed"
+    tables = _temp_tables(con, raw, (given_orders.ORDERS, given_orders.ACTIVITY))
+    source = Source.from_ibis(
+        con, {"orders": tables[given_orders.ORDERS]}, currency=currency, description=name,
+        closer=close, activity=(tables[given_orders.ACTIVITY], timezone),
+    )  # fmt: skip
+    return RecordsData(source, name, int(src.read), 0, 0, [], currencies=currencies)
+
+
+def _temp_tables(con: Any, raw: Any, names: tuple[str, ...]) -> dict[str, Any]:
+    """The temporary tables and views ``names`` as Ibis tables, their schemas
+    read in one query: what ``con.table`` gives, without the Arrow that
+    Ibis reads each schema through (see :func:`tenure.engine.source.store_tables`)."""
+    import ibis.expr.operations as ops
+    import ibis.expr.schema as sch
+
+    marks = ", ".join("?" for _ in names)
+    found = raw.execute(
+        "SELECT table_name, column_name, data_type, is_nullable = 'YES' "
+        "FROM information_schema.columns WHERE table_catalog = 'temp' "
+        f"AND table_name IN ({marks}) ORDER BY table_name, ordinal_position",
+        list(names),
+    ).fetchall()
+    columns: dict[str, dict[str, Any]] = {}
+    types = con.compiler.type_mapper
+    for table, column, kind, nullable in found:
+        columns.setdefault(table, {})[column] = types.from_string(kind, nullable=nullable)
+    space = ops.Namespace(catalog=None, database=None)
+    return {
+        name: ops.DatabaseTable(
+            name, schema=sch.Schema(cols), source=con, namespace=space
+        ).to_expr()
+        for name, cols in columns.items()
+    }
 
 
 def _resolve(kind, columns: list[str], wanted, name: str):

@@ -18,9 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from tenure.analysis.context import open_context
 from tenure.config import Settings, load_settings
@@ -29,7 +27,7 @@ from tenure.errors import ConfigError, UsageError
 from tenure.given import RecordsData, read_orders
 from tenure.jsondoc import records
 from tenure.models import LikelihoodModel
-from tenure.predictions import scoring, store_scoring
+from tenure.predictions import scoring
 from tenure.predictions import store as kept
 from tenure.predictions.validation import (
     ModelChoice,
@@ -39,6 +37,9 @@ from tenure.predictions.validation import (
     data_range,
     holdout,
 )
+
+if TYPE_CHECKING:  # a fit of orders imports neither pandas nor Arrow: see fit_purchase_model
+    import pandas as pd
 
 # the churn model's horizon when none is given (tenure fit churn's default)
 CHURN_HORIZON_DAYS = 90
@@ -86,11 +87,14 @@ def prediction_context(
     rejected_to: Path | None = None,
     date_format: str | None = None,
     amounts: str | None = None,
+    summary: bool = False,
 ) -> Iterator[tuple[Context, RecordsData | None]]:
     """A purchase-defined context over ``orders`` (read and checked like
     ``tenure ingest``, see :mod:`tenure.given`) or over the store. ``amounts`` names
     what adds the amounts up, when something does: a file with amounts in
-    several currencies is refused then."""
+    several currencies is refused then. ``summary``: what runs in the
+    context reads the orders mostly through the per-customer summary (see
+    :func:`tenure.given.read_orders`)."""
     if settings is not None and store is not None:
         settings = replace(settings, store=Path(store))
     settings = settings or load_settings(store=store)
@@ -105,6 +109,7 @@ def prediction_context(
         timezone=settings.timezone,
         currency=settings.reporting_currency or "EUR",
         date_format=date_format,
+        summary=summary,
     )
     if data.rejected and rejected_to is not None:
         data.quarantine = data.write_rejected(rejected_to)
@@ -138,9 +143,12 @@ def _purchase_context(
     context of :func:`prediction_context`, ``calibration_end`` checked
     against its orders and, without ``model``, the purchase model chosen on
     a holdout (on ``calibration_end`` when given, else on one of its own)."""
+    # a fit of one model on every order reads them through the per-customer
+    # summary alone; a holdout or an earlier as-of date groups them by day
+    summary = model is not None and calibration_end is None and as_of is None
     with prediction_context(
         orders, store=store, settings=settings, map=map, as_of=as_of, rejected_to=rejected_to,
-        date_format=date_format, amounts=amounts,
+        date_format=date_format, amounts=amounts, summary=summary,
     ) as (ctx, data):  # fmt: skip
         if calibration_end is not None:
             first, last = data_range(ctx.source, ctx.defs)
@@ -431,6 +439,8 @@ def predict(
         purchase = scoring.fit_purchase_model(ctx, model, time_unit=time_unit)
         spend = scoring.fit_spend_model(ctx)
         # kept in the store: scored there, where the store's summary answers
+        from tenure.predictions import store_scoring
+
         query = store_scoring.scored_query(ctx, time_unit) if save and orders is None else None
         scores = None
         if query is None:

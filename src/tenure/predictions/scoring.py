@@ -12,10 +12,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from tenure.engine.context import Context
 from tenure.engine.summaries import btyd_statistics, purchase_summary
@@ -33,6 +32,9 @@ from tenure.predictions.closed_form import (  # noqa: F401 (part of this module'
     triple_predictions,
 )
 
+if TYPE_CHECKING:  # pandas is imported where it is used: a fit needs none
+    import pandas as pd
+
 # the purchase models by the names the commands take, with the names people know
 MODEL_NAMES = {"bgnbd": "BG/NBD", "mbgnbd": "MBG/NBD", "paretonbd": "Pareto/NBD"}
 
@@ -42,6 +44,19 @@ def _arrow(expr: Any) -> Any:
     to NumPy or pandas from there, a million rows take a fraction of a
     second; Ibis' own conversion to pandas took over a second."""
     return expr.to_pyarrow()
+
+
+def _columns(expr: Any) -> dict[str, np.ndarray]:
+    """The columns of a small result as NumPy arrays. On DuckDB they are
+    fetched by its own client: through Arrow and pandas, their imports
+    alone cost more than a fit's statistics."""
+    import ibis
+
+    relation = getattr(ibis.get_backend(expr), "_to_duckdb_relation", None)
+    if relation is not None:
+        return {k: np.asarray(v) for k, v in relation(expr).fetchnumpy().items()}
+    table = _arrow(expr)
+    return {name: table[name].to_numpy() for name in table.column_names}
 
 
 def purchase_statistics(ctx: Context, time_unit: str = "day") -> pd.DataFrame:
@@ -81,15 +96,16 @@ def fit_purchase_model(
         raise ConfigError(
             f"{model!r} is not a purchase model.", hint=f"Use one of: {', '.join(models)}."
         )
-    stats = purchase_statistics(ctx, time_unit)
-    if stats.empty:
+    check_time_unit(time_unit)
+    stats = _columns(btyd_statistics(ctx, time_unit=time_unit))
+    if not len(stats["x"]):
         raise InputError(
             f"there are no purchases up to {ctx.as_of}.",
             hint="Use a later --calibration-end, or ingest orders first.",
         )
-    if not (stats.x > 0).any():
-        raise _no_repeat_buyers(ctx, int(stats.weight.sum()))
-    fitted = models[model](penalizer=penalizer).fit(stats, weights=stats.weight)
+    if not (stats["x"] > 0).any():
+        raise _no_repeat_buyers(ctx, int(stats["weight"].sum()))
+    fitted = models[model](penalizer=penalizer).fit(stats, weights=stats["weight"])
     fitted.time_unit_ = time_unit
     return fitted
 
@@ -220,6 +236,8 @@ def score(
     The horizon is in days whatever the model's time unit; CLV is
     discounted at ``discount_rate`` a year, month by month.
     """
+    import pandas as pd
+
     if horizon_days <= 0:
         raise ConfigError(
             f"the horizon must be 1 day or more; got {horizon_days}.", hint="Pass --horizon 365."

@@ -15,15 +15,17 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
-import pandas as pd
 
 from tenure._version import __version__
 from tenure.config import Settings
 from tenure.models import LikelihoodModel
 from tenure.predictions.scoring import Scores, fitted_at
+
+if TYPE_CHECKING:  # pandas is imported where it is used: a fit needs none
+    import pandas as pd
 
 FITS_DDL = """
 CREATE TABLE IF NOT EXISTS model_fits (
@@ -183,6 +185,8 @@ def save_fit(settings: Settings, record: dict[str, Any]) -> dict[str, Any]:
 
 def _score_rows(scores: Scores) -> pd.DataFrame:
     """The per-customer columns of ``customer_predictions``."""
+    import pandas as pd
+
     c = scores.customers
     return pd.DataFrame(
         {
@@ -246,6 +250,8 @@ def fit_age(con: duckdb.DuckDBPyConnection, fit: dict[str, Any]) -> dict[str, An
     data: ``age_days`` since it was fitted (to now), ``rows_ingested`` after
     it (rows of the facts written by later ingests, still in the store) and
     ``stale`` when there are any."""
+    import pandas as pd
+
     from tenure.datamodel import KINDS
 
     at = pd.Timestamp(fit["fitted_at"])
@@ -273,6 +279,8 @@ def save_fit_and_table(
     customer or subscription, stamped with the fit's id, version, date and
     as-of date), in one transaction: an interrupted run leaves the previous
     table."""
+    import pandas as pd
+
     with (
         _workspace(settings) as ws,
         ws.analytics(what="tenure fit", rows=len(frame)) as con,
@@ -333,6 +341,8 @@ def load_churn(con: duckdb.DuckDBPyConnection):
     customer's score, as they were when it was fitted. None when no churn
     fit is kept, or it was kept before its details were."""
     from datetime import date
+
+    import pandas as pd
 
     from tenure.predictions.churn import ChurnResult
 

@@ -14,10 +14,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from tenure.engine import periods
 from tenure.engine.context import Context, as_date
@@ -26,6 +25,9 @@ from tenure.engine.summaries import purchase_summary
 from tenure.errors import InputError, TenureError
 from tenure.models import PurchaseModel
 from tenure.predictions.scoring import MODEL_NAMES, check_time_unit, fit_purchase_model
+
+if TYPE_CHECKING:  # pandas is imported where it is used: a fit needs none
+    import pandas as pd
 
 FREQUENCY_BINS = 7  # calibration x of 0..6, and 7 or more
 
@@ -88,6 +90,8 @@ def holdout(
     """Fit ``model`` up to ``calibration_end`` and compare its predictions
     with the orders after it, up to the definitions' as-of date (the end
     of the data by default)."""
+    import pandas as pd
+
     unit = check_time_unit(time_unit)
     first, last = data_range(source, defs)
     end = defs.as_of or last
@@ -166,6 +170,8 @@ def holdout(
 def _tracking(cal: Context, full: Context, model: PurchaseModel, unit: float) -> pd.DataFrame:
     """Cumulative repeat purchase days by week, actual and predicted, of the
     customers acquired by the calibration end."""
+    import pandas as pd
+
     buyers = full.purchasers.filter(full.purchasers.first_day <= cal.as_of_day)
     start_day = int(buyers.first_day.min().execute())
     d = full.purchase_days

@@ -1,0 +1,411 @@
+"""Orders given for a fit, checked and grouped per customer in one pass.
+
+``tenure fit MODEL --orders FILE`` reads a file as ``tenure ingest`` would
+(:mod:`tenure.given`): every row typed and checked, the rows that cannot be
+used written to a quarantine file with their reasons, repeated order ids
+found. Most files have no such row, and a fit on all the orders then needs
+them only through the per-customer summary (x, t_x, T and the amounts).
+:func:`summarise` builds that summary, in the layout of the store's
+``customer_activity`` (:mod:`tenure.store.summary`), from the file in one
+grouping pass that checks the rows on the way, without writing the checked
+rows anywhere; repeated order ids are looked for in a narrow pass over the
+ids alone.
+
+It says whether every row passed. When one did not, or might not have, it
+leaves nothing behind and :mod:`tenure.given` reads the file with the
+ingest's full classification, which writes each such row with its reason:
+a fit keeps the guarantees of ``tenure ingest``, and a clean file takes the
+short way.
+
+The checks are ingestion's own expressions (:mod:`tenure.ingestion.coerce`,
+:func:`tenure.ingestion.validate.checks`, :mod:`tenure.ingestion.identifiers`).
+Those of a single value are evaluated where they cost least and say the
+same: a status once per distinct text of the column; a customer id once
+per customer. Identifiers take the short way only when written plainly (no
+space or control character at either end, none inside, at most
+:data:`~tenure.ingestion.identifiers.ID_MAX_CHARS` characters): then the id
+ingest keeps is the text as written, so that the rows are grouped by the
+text itself, and two ids that ingest would read alike (``" C1"`` and
+``"C1"``) cannot be counted apart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from tenure.sqltext import lit, q
+
+# the summary's table, and the view of the file's rows as the engine reads
+# the orders (every row accepted: see summarise)
+ACTIVITY = "customer_activity"
+ORDERS = "orders"
+# the distinct status texts above which the full path maps them row by row
+MAX_STATUS_TEXTS = 64
+# the most memory the bit strings of the purchase days may take (one per
+# customer, a bit per day of the range), and the most order ids whose
+# hashes are sorted here rather than counted in the engine
+MAX_DAY_BITS_BYTES = 512 * 2**20
+MAX_SORTED_IDS = 20_000_000
+_VIEWS = ("_given_texts", "_given_typed")
+# an identifier as written is the one ingest keeps: printable ASCII at both
+# ends (nothing for trim to take), no control character inside
+PLAIN_ID = r"[!-~]([^\x00-\x1f\x7f-\x9f]*[!-~])?"
+
+
+@dataclass
+class Summary:
+    """What :func:`summarise` found: every row usable, and the customers."""
+
+    customers: int
+
+
+def summarise(
+    raw: Any,
+    kind: Any,
+    resolved: Any,
+    *,
+    order_column: str | None,
+    timezone: str,
+    date_format: str | None,
+    date_order: str,
+) -> Summary | None:
+    """Build ``customer_activity`` (in ``timezone``) and the view ``orders``
+    from ``raw`` when every row passes the ingest's checks and no order id
+    repeats; else None, with nothing left behind.
+
+    ``resolved`` is the mapping of the fit (:func:`tenure.given._resolve`),
+    ``order_column`` the file's order id column: without one, each row's
+    id is derived from its place among rows alike, and none can repeat."""
+    from tenure.ingestion import coerce
+
+    fields = [f for f in kind.fields if f.name in resolved.columns or f.name in resolved.sql]
+    names = {f.name for f in fields}
+    if set(resolved.sql) - {"order_id"} or not {"customer_id", "placed_at", "amount"} <= names:
+        return None  # mapping expressions: the full path reads them
+    types = {r[0]: r[1] for r in raw.execute("DESCRIBE raw").fetchall()}
+
+    def text(col: str) -> str:
+        return q(col) if types.get(col, "VARCHAR") == "VARCHAR" else f"CAST({q(col)} AS VARCHAR)"
+
+    # 1. each field's cell as build_checked reads it: as the source typed
+    # it, where ingest reads that type as it is, else its trimmed text; the
+    # identifiers and the status as written (see the module docstring)
+    typed_cells: dict[str, str] = {}
+    cells = [f"{text(resolved.columns['customer_id'])} AS _c"]
+    if order_column is not None:
+        cells.append(f"{text(order_column)} AS _o")
+    for f in fields:
+        if f.name in ("customer_id", "order_id"):
+            continue
+        col = resolved.columns[f.name]
+        if f.name == "status":
+            cells.append(f"{text(col)} AS _s")
+            continue
+        sql_type = types.get(col, "VARCHAR")
+        if coerce.typed_cell(f, sql_type, date_format):
+            typed_cells[f.name] = sql_type
+            cell = q(col)
+        else:
+            cell = coerce.trimmed(text(col))
+        cells.append(f"{cell} AS {q('v_' + f.name)}")
+    raw.execute(
+        f"CREATE OR REPLACE TEMP VIEW _given_texts AS SELECT _line, {', '.join(cells)} FROM raw"
+    )
+    try:
+        found = _summarise(
+            raw, kind, [f for f in fields if f.name not in ("customer_id", "order_id")],
+            typed_cells, timezone=timezone, date_format=date_format, date_order=date_order,
+            ids=order_column is not None,
+        )  # fmt: skip
+    except BaseException:
+        drop(raw)
+        raise
+    if found is None:
+        drop(raw)
+    return found
+
+
+def drop(raw: Any) -> None:
+    """Remove what :func:`summarise` made."""
+    raw.execute(f"DROP VIEW IF EXISTS {ORDERS}")
+    for table in (ACTIVITY, "_given_purchasers", "_given_others", "_given_firsts"):
+        raw.execute(f"DROP TABLE IF EXISTS {table}")
+    for view in reversed(_VIEWS):
+        raw.execute(f"DROP VIEW IF EXISTS {view}")
+
+
+def _summarise(
+    raw: Any,
+    kind: Any,
+    fields: list[Any],
+    typed_cells: dict[str, str],
+    *,
+    timezone: str,
+    date_format: str | None,
+    date_order: str,
+    ids: bool,
+) -> Summary | None:
+    from tenure.ingestion import coerce, validate
+
+    tz = lit(timezone)
+    # 2. formats decided per column from a sample, as ingest decides them
+    groups, commas = {}, {}
+    for f in fields:
+        v = q("v_" + f.name)
+        if f.name in typed_cells or f.name == "status":
+            continue
+        if f.type in ("timestamp", "date") and not date_format:
+            groups[f.name] = coerce.detect_date_group(raw, v, date_order, table="_given_texts")[0]
+        if f.type in ("amount", "rate"):
+            commas[f.name] = coerce.detect_decimal_comma(raw, v, table="_given_texts")
+
+    # 3. typed values, and whether each row breaks a rule
+    status = _statuses(raw, coerce) if any(f.name == "status" for f in fields) else {}
+    if status is None:
+        return None
+    typed, bad = (
+        {"customer_id": "_c", "order_id": "_o" if ids else "'#' || CAST(_line AS VARCHAR)"},
+        [],
+    )
+    for f in fields:
+        v = q("v_" + f.name)
+        if f.name == "status":
+            typed["status"] = status["value"]
+            bad.append(status["refused"])
+            continue
+        if f.name in typed_cells:
+            typed[f.name] = coerce.parse_typed(f, v, typed_cells[f.name], tz=tz).value
+        else:
+            typed[f.name] = coerce.parse(
+                f, v, group=groups.get(f.name, coerce.ISO), tz=tz, date_format=date_format,
+                decimal_comma=commas.get(f.name, False),
+            ).value  # fmt: skip
+        bad.append(f"({v} IS NOT NULL AND {q(f.name)} IS NULL)")
+        if f.required and f.presence == "value":
+            bad.append(f"{v} IS NULL")
+    bad += [f"coalesce({c.fails}, false)" for c in validate.checks(kind, set(typed))]
+    classes = {k: status.get(k, "false") for k in ("purchase", "refunded", "refunds", "cancelled")}
+    if not status:
+        classes["purchase"] = "true"  # an order without a status is a completed order
+    local = (
+        "placed_at" if timezone == "UTC"
+        else f"timezone({lit(timezone)}, CAST(placed_at AS TIMESTAMPTZ))"
+    )  # fmt: skip
+    raw.execute(
+        "CREATE OR REPLACE TEMP VIEW _given_typed AS SELECT *, "
+        f"CAST({local} AS DATE) - DATE '1970-01-01' AS _day FROM (SELECT _line, "
+        + ", ".join(f"{e} AS {q(n)}" for n, e in typed.items())
+        + ", " + ", ".join(f"{e} AS _{n}" for n, e in classes.items())
+        + f", {' OR '.join(bad) or 'false'} AS _refused FROM _given_texts)"
+    )  # fmt: skip
+
+    # 4. the order ids: each written plainly, none twice
+    if ids and _odd_or_repeated_ids(raw):
+        return None
+
+    # 5. every row passes; the orders that are not purchases, the range of
+    # the purchase days and about how many customers (one ungrouped pass)
+    refused, others, first, last, customers = raw.execute(
+        "SELECT count(*) FILTER (WHERE _refused), count(*) FILTER (WHERE NOT _purchase), "
+        "min(_day) FILTER (WHERE _purchase), max(_day) FILTER (WHERE _purchase), "
+        "approx_count_distinct(customer_id) FROM _given_typed"
+    ).fetchall()[0]
+    if refused:
+        return None
+    # 6. the summary, the purchases grouped per customer
+    partial = status.get("partial", "false") != "false"
+    days = None if first is None else (int(first), int(last))
+    if days is not None and (days[1] - days[0] + 1) / 8 * customers > MAX_DAY_BITS_BYTES:
+        days = None
+    _build(raw, others=bool(others), partial=partial, days=days)
+    odd, customers = raw.execute(
+        f"SELECT count(*) FILTER (WHERE NOT coalesce({_plain('customer_id')}, "
+        f"false)), count(*) FROM {ACTIVITY}"
+    ).fetchall()[0]
+    if odd:
+        return None
+    # every row passed: the orders as the engine reads them (a fit that
+    # needs them by day reads the file again through this view)
+    raw.execute(
+        f"CREATE OR REPLACE TEMP VIEW {ORDERS} AS SELECT order_id, customer_id, placed_at, "
+        f"{'coalesce(status, ' if status else '('}'completed') AS status, "
+        "amount AS amount_reporting FROM _given_typed"
+    )
+    return Summary(int(customers))
+
+
+def _plain(column: str) -> str:
+    """SQL: the identifier ``column`` is written plainly (see the module
+    docstring), so that ingest keeps it as it is."""
+    from tenure.ingestion.identifiers import ID_MAX_CHARS
+
+    return f"regexp_full_match({column}, {lit(PLAIN_ID)}) AND strlen({column}) <= {ID_MAX_CHARS}"
+
+
+def _statuses(raw: Any, coerce: Any) -> dict[str, str] | None:
+    """SQL over a status cell ``_s`` as written: its status, as
+    :func:`coerce.status` reads the trimmed text, whether that refuses it,
+    and whether it is a purchase, a refund in full (``refunded``), a refund
+    in full or in part (``refunds``) or a cancellation. The few distinct
+    texts of the column are read once each; None when there are many."""
+    from tenure.store.summary import PURCHASE_STATUSES
+
+    texts = raw.execute(
+        f"SELECT DISTINCT _s FROM _given_texts WHERE _s IS NOT NULL LIMIT {MAX_STATUS_TEXTS + 1}"
+    ).fetchall()
+    if len(texts) > MAX_STATUS_TEXTS:
+        return None
+    cell = coerce.trimmed("t")
+    found = raw.execute(
+        f"SELECT t, {cell} IS NULL, {coerce.status(f'({cell})').value} "
+        "FROM (SELECT unnest(?::VARCHAR[]) AS t)",
+        [[t for (t,) in texts]],
+    ).fetchall()
+    # a blank cell is a missing status: a completed order, as no cell is
+    read = {t: ("completed" if blank else s) for t, blank, s in found}
+
+    def among(wanted) -> str:
+        hits = [lit(t) for t, s in read.items() if s in wanted]
+        return f"_s IN ({', '.join(hits)})" if hits else "false"
+
+    cases = " ".join(f"WHEN {lit(t)} THEN {lit(s)}" for t, s in read.items() if s)
+    return {
+        "value": f"CAST(CASE _s {cases} END AS VARCHAR)" if cases else "CAST(NULL AS VARCHAR)",
+        "refused": among({None}),
+        "purchase": f"(_s IS NULL OR {among(set(PURCHASE_STATUSES))})",
+        "refunded": among({"refunded"}),
+        "refunds": among({"refunded", "partially_refunded"}),
+        "partial": among({"partially_refunded"}),
+        "cancelled": among({"cancelled"}),
+    }
+
+
+def _odd_or_repeated_ids(raw: Any) -> bool:
+    """Whether an order id of ``_given_texts`` is not written plainly or is
+    held by more than one row. Equal ids have equal hashes: the hashes
+    (numbers) are sorted, and a hash shared by chance sends the file to the
+    full path too, which tells repeats from chance."""
+    rows = raw.execute("SELECT count(*) FROM _given_texts").fetchall()[0][0]
+    plain = f"coalesce({_plain('_o')}, false)"
+    if rows > MAX_SORTED_IDS:  # in the engine, not in memory here
+        repeats, odd = raw.execute(
+            f"SELECT count(*) - count(DISTINCT hash(_o)), count(*) FILTER (WHERE NOT {plain}) "
+            "FROM _given_texts"
+        ).fetchall()[0]
+        return bool(repeats or odd)
+    import numpy as np
+
+    # sorted here: a sort of the numbers costs half the engine's grouping
+    found = raw.execute(f"SELECT hash(_o) AS h, {plain} AS ok FROM _given_texts").fetchnumpy()
+    if not found["ok"].all():
+        return True
+    hashes = np.asarray(found["h"])
+    hashes.sort()  # in place: no second copy of every hash
+    return bool((hashes[1:] == hashes[:-1]).any())
+
+
+def _build(raw: Any, *, others: bool, partial: bool, days: tuple[int, int] | None) -> None:
+    """``customer_activity`` from ``_given_typed``: the definitions of
+    :func:`tenure.store.summary.select_sql`. The purchases are grouped per
+    customer (see :func:`_purchasers`); the other orders (refunds and
+    cancellations, few) per customer apart, and joined to them. ``others``:
+    there are such orders; ``partial``: some purchases are refunded in part;
+    ``days``: the first and last purchase day."""
+    from tenure.store.summary import COLUMNS
+
+    _purchasers(raw, partial, days)
+    if others:
+        zero = "CAST(0 AS DECIMAL(18,4))"
+        raw.execute(f"""
+CREATE OR REPLACE TEMP TABLE _given_others AS
+SELECT customer_id, count(*) AS n, max(_day) AS last_day,
+       count(*) FILTER (WHERE _refunds) AS refunds_n,
+       sum(CASE WHEN _refunded THEN amount ELSE {zero} END) AS refunded_amount,
+       count(*) FILTER (WHERE _cancelled) AS cancelled_n
+FROM _given_typed WHERE NOT _purchase GROUP BY customer_id
+""")
+    else:
+        raw.execute(
+            "CREATE OR REPLACE TEMP TABLE _given_others (customer_id VARCHAR, n BIGINT, "
+            "last_day BIGINT, refunds_n BIGINT, refunded_amount DECIMAL(38,4), "
+            "cancelled_n BIGINT)"
+        )
+    values = {
+        "customer_id": "customer_id",
+        "first_date": "DATE '1970-01-01' + CAST(p.first_day AS INTEGER)",
+        "all_orders": "coalesce(p.orders, 0) + coalesce(o.n, 0)",
+        "last_any_day": "greatest(p.last_day, o.last_day)",
+        "refunded_orders": "coalesce(p.partial_n, 0) + coalesce(o.refunds_n, 0)",
+        "refunded_amount": "coalesce(o.refunded_amount, 0)",
+        "cancelled_orders": "coalesce(o.cancelled_n, 0)",
+        "first_category": "NULL",
+    }
+    cols = ", ".join(f"CAST({values.get(n, 'p.' + n)} AS {t}) AS {q(n)}" for n, t in COLUMNS)
+    raw.execute(
+        f"CREATE OR REPLACE TEMP TABLE {ACTIVITY} AS SELECT {cols}, "
+        "CAST(NULL AS BIGINT) AS _ingest_id "
+        f"FROM _given_purchasers p {'FULL JOIN' if others else 'LEFT JOIN'} _given_others o "
+        "USING (customer_id)"
+    )
+    raw.execute("DROP TABLE _given_purchasers")
+    raw.execute("DROP TABLE _given_others")
+
+
+def _purchasers(raw: Any, partial: bool, days: tuple[int, int] | None) -> None:
+    """``_given_purchasers``: per customer with a purchase, the purchasers'
+    columns of the summary.
+
+    Grouping the purchases per customer and day, then per customer, costs
+    three times grouping them per customer alone: the customer is one
+    column, whose distinct texts the engine hashes once. So, with the range
+    of the purchase ``days``, they are grouped per customer alone: the
+    purchase days counted as the bits set in a bit string of the range, and
+    the first day's orders found from the first and last row on the first
+    day (the same row: that row alone); the few customers with several
+    orders on their first day are then added up apart."""
+    partial_n = "count(*) FILTER (WHERE _refunds)" if partial else "0"
+    if days is None:
+        raw.execute(f"""
+CREATE OR REPLACE TEMP TABLE _given_purchasers AS
+SELECT customer_id, min(day) AS first_day, max(day) AS last_day, count(*) AS purchase_days,
+       sum(n) AS orders, sum(amount) AS total, arg_min(amount, day) AS first_day_amount,
+       arg_min(n, day) AS first_day_orders, min(first_at) AS first_order_at,
+       max(last_at) AS last_order_at, sum(partial_n) AS partial_n
+FROM (
+    SELECT customer_id, _day AS day, count(*) AS n, sum(amount) AS amount,
+           min(placed_at) AS first_at, max(placed_at) AS last_at, {partial_n} AS partial_n
+    FROM _given_typed WHERE _purchase GROUP BY customer_id, day
+) GROUP BY customer_id
+""")
+        return
+    low, high = days
+    # a row's place in the file below 2^40 lines, beside its day's rank
+    shift = 1 << 40
+    raw.execute(f"""
+CREATE OR REPLACE TEMP TABLE _given_purchasers AS
+SELECT customer_id, min(_day) AS first_day, max(_day) AS last_day,
+       bit_count(bitstring_agg(_day, {low}, {high})) AS purchase_days, count(*) AS orders,
+       sum(amount) AS total, arg_min(amount, _day) AS first_day_amount,
+       CAST(1 AS BIGINT) AS first_day_orders, min(placed_at) AS first_order_at,
+       max(placed_at) AS last_order_at, {partial_n} AS partial_n,
+       min((_day - {low}) * {shift} + _line) % {shift} AS _first_line,
+       max(({high} - _day) * {shift} + _line) % {shift} AS _last_line
+FROM _given_typed WHERE _purchase GROUP BY customer_id
+""")
+    # customers with several orders on their first day: that day added up
+    raw.execute("""
+CREATE OR REPLACE TEMP TABLE _given_firsts AS
+SELECT customer_id, first_day FROM _given_purchasers WHERE _first_line <> _last_line
+""")
+    if raw.execute("SELECT count(*) FROM _given_firsts").fetchall()[0][0]:
+        raw.execute("""
+UPDATE _given_purchasers p SET first_day_amount = f.amount, first_day_orders = f.n
+FROM (
+    SELECT t.customer_id, sum(t.amount) AS amount, count(*) AS n
+    FROM _given_typed t JOIN _given_firsts f
+    ON t.customer_id = f.customer_id AND t._day = f.first_day
+    WHERE t._purchase GROUP BY t.customer_id
+) f WHERE p.customer_id = f.customer_id
+""")
+    raw.execute("DROP TABLE _given_firsts")

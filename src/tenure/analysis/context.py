@@ -134,3 +134,13 @@ def finish(
     table = pa.Table.from_pandas(arrow_frame, preserve_index=False)
     meta = {b"tenure": json.dumps(frame.attrs, default=str).encode()}
     return table.replace_schema_metadata({**(table.schema.metadata or {}), **meta})
+
+
+def __getattr__(name: str) -> Any:
+    # the engine's Context, imported on first use: what reads the store's
+    # persisted summary in plain SQL never needs it
+    if name == "Context":
+        from tenure.engine.context import Context
+
+        return Context
+    raise AttributeError(f"module 'tenure.analysis.context' has no attribute {name!r}")

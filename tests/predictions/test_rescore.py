@@ -289,3 +289,26 @@ def test_missing_values_are_written_as_null(cli, tmp_path, cdnow_csv):
         ("00004", None, 1.5, None, kept[0][1]),
         ("00021", 0.5, None, "1998-08-01", kept[1][1]),
     ]
+
+
+def test_a_customer_left_without_a_purchase_loses_the_kept_scores(cli, tmp_path, cdnow_csv):
+    """An ingest that refunds a one-order customer's only order keeps their
+    row of the summary (an order of any status) but leaves them nothing to
+    score: their kept scores go, the others' stay."""
+    path, raw = cdnow_csv
+    store = tmp_path / "store"
+    _ingest(cli, store, path)
+    assert cli("predict", "--model", "bgnbd", "--store", store).code == 0
+    before = _scores(store)
+    single = raw.groupby("customer_id").size().loc[lambda n: n == 1].index[0]
+    order = raw.loc[raw["customer_id"] == single, ["order_id", "customer_id", "placed_at",
+                                                   "amount"]]  # fmt: skip
+    changed = tmp_path / "refunded.csv"
+    order.assign(status="refunded").to_csv(changed, index=False)
+    done = _ingest(cli, store, changed)
+    assert done["updated"] == 1 and done["refreshed"]["scores_refreshed"] == 0
+    after = _scores(store)
+    assert single in before.index and single not in after.index
+    assert query(store, f"SELECT all_orders, purchase_days FROM customer_activity "
+                        f"WHERE customer_id = '{single}'") == [(1, None)]  # fmt: skip
+    pd.testing.assert_frame_equal(after, before.drop(index=single))

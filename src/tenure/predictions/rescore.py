@@ -287,12 +287,18 @@ def replace_rows(
                 "CREATE OR REPLACE TEMP TABLE _stamps AS "
                 f"SELECT * EXCLUDE ({names}, as_of) FROM customer_predictions LIMIT 1"
             )
+            # the customers whose summary row this ingest was the last to write,
+            # found in one pass over the summary
             con.execute(
-                "DELETE FROM customer_predictions WHERE customer_id IN "
-                f'(SELECT customer_id FROM "{summary.TABLE}" WHERE _ingest_id = $ingest_id '
-                "EXCEPT SELECT customer_id FROM _rows)",
+                "CREATE OR REPLACE TEMP TABLE _mine AS SELECT customer_id "
+                f'FROM "{summary.TABLE}" WHERE _ingest_id = $ingest_id',
                 {"ingest_id": int(ingest_id)},
             )
+            # those left without a purchase lose their scores: seldom any, and
+            # the search through every kept score only runs when there are
+            gone = "SELECT customer_id FROM _mine EXCEPT SELECT customer_id FROM _rows"
+            if con.execute(f"SELECT count(*) FROM ({gone})").fetchall()[0][0]:
+                con.execute(f"DELETE FROM customer_predictions WHERE customer_id IN ({gone})")
             if moved:
                 con.execute(
                     "DELETE FROM customer_predictions WHERE customer_id NOT IN "
@@ -302,12 +308,12 @@ def replace_rows(
             con.execute(
                 "INSERT INTO customer_predictions BY NAME "
                 "SELECT _rows.*, _stamps.*, $as_of AS as_of FROM _rows, _stamps "
-                f'WHERE _rows.customer_id IN (SELECT customer_id FROM "{summary.TABLE}" '
-                "WHERE _ingest_id = $ingest_id) "
+                "WHERE _rows.customer_id IN (SELECT customer_id FROM _mine) "
                 f"ON CONFLICT (customer_id) DO UPDATE SET {changed}",
-                {"as_of": as_of, "ingest_id": int(ingest_id)},
+                {"as_of": as_of},
             )
             con.execute("DROP TABLE _rows")
+            con.execute("DROP TABLE _mine")
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")

@@ -70,20 +70,30 @@ def after_ingest(settings: Settings, result: IngestResult) -> Refreshed:
     the committed ingest ``result``."""
     if not settings.analytics_path.exists() or result.ingest_id is None:
         return Refreshed(False, settings.timezone, None)
+    changed = result.inserted + result.updated > 0
+    # an order that changed hands may leave a customer without orders
+    moved = result.updated > 0
+    touched = None
     with analytics.connect(settings.analytics_path, read_only=True) as con:
         rebuilt = summary.current(con) != settings.timezone
+        if not rebuilt and changed and result.kind in _SCORED_KINDS:
+            # the models are imported only for an ingest that has scores to
+            # refresh; what they score is read on this connection, closed
+            # before the scores are written
+            from tenure.predictions.rescore import read_touched
+
+            touched = read_touched(con, settings, result.ingest_id)
+    scored = None
     if rebuilt:
         with analytics.writing(settings.analytics_path, "tenure ingest (customer summary)") as con:
             summary.ensure(con, settings.timezone, result.ingest_id)
-    changed = result.inserted + result.updated > 0
-    scored = None
-    if rebuilt or (changed and result.kind in _SCORED_KINDS):
-        # the models and the engine are imported only for an ingest that
-        # has scores to refresh
         from tenure.predictions.rescore import rescore_ingest
 
-        # an order that changed hands may leave a customer without orders
-        scored = rescore_ingest(settings, result.ingest_id, moved=result.updated > 0)
+        scored = rescore_ingest(settings, result.ingest_id, moved=moved)
+    elif touched is not None:
+        from tenure.predictions.rescore import write_touched
+
+        scored = write_touched(settings, touched, moved=moved)
     return Refreshed(rebuilt, settings.timezone, scored)
 
 

@@ -253,3 +253,62 @@ def test_rescored_rows_equal_a_full_scoring_with_the_same_fits(cli, tmp_path, ti
     first = pd.DataFrame(before, columns=kept.columns).iloc[0]
     assert (got[stamps] == first[stamps]).all().all()
     assert set(got.as_of.astype(str)) == {str(ctx.as_of)} == {"2026-05-08"}
+
+
+def test_missing_values_are_written_as_null(cli, tmp_path, cdnow_csv):
+    """A score the models leave undefined (NaN, NaT) is NULL in the store,
+    as a full scoring writes it, not a NaN."""
+    import numpy as np
+
+    from tenure.config import load_settings
+    from tenure.predictions.rescore import _CUSTOMER, replace_rows
+
+    path, _raw = cdnow_csv
+    store = tmp_path / "store"
+    _ingest(cli, store, path)
+    assert cli("predict", "--model", "bgnbd", "--store", store).code == 0
+    later = tmp_path / "later.csv"
+    pd.DataFrame(
+        [("n1", "00004", "1998-07-05", 20.0), ("n2", "00021", "1998-07-08", 15.0)],
+        columns=["order_id", "customer_id", "placed_at", "amount"],
+    ).to_csv(later, index=False)
+    done = _ingest(cli, store, later)
+    cols = ", ".join(f'"{c}"' for c in _CUSTOMER)
+    kept = query(store, f"SELECT {cols} FROM customer_predictions "
+                        "WHERE customer_id IN ('00004', '00021') ORDER BY customer_id")  # fmt: skip
+    columns = {c: np.array([r[i] for r in kept]) for i, c in enumerate(_CUSTOMER)}
+    columns["p_alive"] = np.array([np.nan, 0.5])
+    columns["clv"] = np.array([1.5, np.nan])
+    columns["next_purchase_date"] = np.array(["NaT", "1998-08-01"], dtype="datetime64[D]")
+    as_of = query(store, "SELECT max(as_of) FROM customer_predictions")[0][0]
+    replace_rows(load_settings(store=store), columns, done["ingest_id"], as_of, moved=False)
+    got = query(store, "SELECT customer_id, p_alive, clv, CAST(next_purchase_date AS VARCHAR), "
+                       "x FROM customer_predictions WHERE customer_id IN ('00004', '00021') "
+                       "ORDER BY customer_id")  # fmt: skip
+    assert got == [
+        ("00004", None, 1.5, None, kept[0][1]),
+        ("00021", 0.5, None, "1998-08-01", kept[1][1]),
+    ]
+
+
+def test_a_customer_left_without_a_purchase_loses_the_kept_scores(cli, tmp_path, cdnow_csv):
+    """An ingest that refunds a one-order customer's only order keeps their
+    row of the summary (an order of any status) but leaves them nothing to
+    score: their kept scores go, the others' stay."""
+    path, raw = cdnow_csv
+    store = tmp_path / "store"
+    _ingest(cli, store, path)
+    assert cli("predict", "--model", "bgnbd", "--store", store).code == 0
+    before = _scores(store)
+    single = raw.groupby("customer_id").size().loc[lambda n: n == 1].index[0]
+    order = raw.loc[raw["customer_id"] == single, ["order_id", "customer_id", "placed_at",
+                                                   "amount"]]  # fmt: skip
+    changed = tmp_path / "refunded.csv"
+    order.assign(status="refunded").to_csv(changed, index=False)
+    done = _ingest(cli, store, changed)
+    assert done["updated"] == 1 and done["refreshed"]["scores_refreshed"] == 0
+    after = _scores(store)
+    assert single in before.index and single not in after.index
+    assert query(store, f"SELECT all_orders, purchase_days FROM customer_activity "
+                        f"WHERE customer_id = '{single}'") == [(1, None)]  # fmt: skip
+    pd.testing.assert_frame_equal(after, before.drop(index=single))

@@ -12,14 +12,14 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tenure.analysis.filters import Filters, filtered_source, matching_customers
+from tenure.analysis.filters import Filters
 from tenure.config import Settings, load_settings, parse_date
-from tenure.contexts import open_context as open_unfiltered
-from tenure.engine.context import Context
 from tenure.errors import ConfigError, InputError
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the engine is imported when a context is opened
     import pandas as pd
+
+    from tenure.engine.context import Context
 
 __all__ = ["finish", "open_context", "parse_date"]
 
@@ -37,6 +37,10 @@ def open_context(
     (:func:`tenure.contexts.open_context`, which takes ``engine``,
     ``master`` and the definitions), narrowed by ``filters`` (see
     :mod:`tenure.analysis.filters`); closed on exit."""
+    from tenure.analysis.filters import filtered_source, matching_customers
+    from tenure.contexts import open_context as open_unfiltered
+    from tenure.engine.context import Context
+
     if settings is not None and store is not None:
         settings = replace(settings, store=Path(store))
     settings = settings or load_settings(store=store)
@@ -71,12 +75,15 @@ def open_context(
 
 
 def described(
-    ctx: Context, filters: Filters | dict[str, Any] | None = None, **extra: Any
+    ctx: Context | dict[str, Any],
+    filters: Filters | dict[str, Any] | None = None,
+    **extra: Any,
 ) -> dict[str, Any]:
     """What every result carries beside its rows (a frame's ``attrs``, an
-    Arrow table's ``tenure`` metadata): the definitions, the filters, and
-    ``extra``."""
-    attrs: dict[str, Any] = {"definitions": ctx.describe()}
+    Arrow table's ``tenure`` metadata): the definitions (of the context, or
+    as given), the filters, and ``extra``."""
+    definitions = dict(ctx) if isinstance(ctx, dict) else ctx.describe()
+    attrs: dict[str, Any] = {"definitions": definitions}
     if filters:  # what the numbers are of, beside how they were counted
         attrs["definitions"]["filters"] = Filters.of(filters).describe()
     attrs.update(extra)
@@ -106,7 +113,7 @@ class Records(list):
 
 def finish(
     frame: pd.DataFrame,
-    ctx: Context,
+    ctx: Context | dict[str, Any],
     output: str,
     filters: Filters | dict[str, Any] | None = None,
     **extra: Any,
@@ -127,3 +134,13 @@ def finish(
     table = pa.Table.from_pandas(arrow_frame, preserve_index=False)
     meta = {b"tenure": json.dumps(frame.attrs, default=str).encode()}
     return table.replace_schema_metadata({**(table.schema.metadata or {}), **meta})
+
+
+def __getattr__(name: str) -> Any:
+    # the engine's Context, imported on first use: what reads the store's
+    # persisted summary in plain SQL never needs it
+    if name == "Context":
+        from tenure.engine.context import Context
+
+        return Context
+    raise AttributeError(f"module 'tenure.analysis.context' has no attribute {name!r}")

@@ -20,13 +20,15 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import ibis.expr.types as ir
-
-from tenure.engine.context import Context
-from tenure.engine.source import Source
 from tenure.errors import ConfigError
+
+if TYPE_CHECKING:  # the engine is imported where a filter is applied
+    import ibis.expr.types as ir
+
+    from tenure.engine.context import Context
+    from tenure.engine.source import Source
 
 
 @dataclass(frozen=True)
@@ -162,6 +164,7 @@ def filtered_source(source: Source, ids: ir.Table) -> Source:
     """``source`` with every table that has a customer id narrowed to ``ids``
     (an IN subquery in the engine); closing it leaves ``source`` open."""
     from tenure.datamodel import KINDS
+    from tenure.engine.source import Source
 
     tables = {}
     for kind in KINDS:

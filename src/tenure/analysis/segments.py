@@ -53,17 +53,8 @@ def segments(
 
     The segment sizes with ``output="records"`` are made without pandas:
     what ``tenure segments`` prints, without the cost of importing it."""
-    from tenure.analysis.filters import matching_customers
     from tenure.segmentation.business import Thresholds
-    from tenure.segmentation.sizes import (
-        KINDS,
-        assign,
-        column_of,
-        kept_scores,
-        scores,
-        size_rows,
-        sizes_frame,
-    )
+    from tenure.segmentation.stored import KINDS, column_of, stored_sizes
 
     if kind not in KINDS:
         raise ConfigError(f"the segment kind {kind!r} is not known.", hint="Use rfm or business.")
@@ -71,6 +62,25 @@ def segments(
     settings = settings or load_settings(store=store)
     thresholds = Thresholds.from_settings(settings)
     filters = Filters.of(filters)
+    extra = {"kind": kind, "thresholds": thresholds.describe()}
+    if (
+        data is None
+        and not per_customer
+        and not filters.customers
+        and ((engine or settings.engine) == "duckdb")
+    ):
+        # the store's persisted summary answers the sizes in one query of
+        # its own, without importing the engine (the numbers are the same)
+        stored = stored_sizes(
+            settings, kind, thresholds, as_of=as_of or filters.end,
+            activity_window=activity_window, active_by=active_by, timezone=timezone,
+        )  # fmt: skip
+        if stored is not None:
+            sizes, definitions = stored
+            return _sized(sizes, definitions, output, filters, extra)
+    from tenure.analysis.filters import matching_customers
+    from tenure.segmentation.sizes import assign, kept_scores, scores, size_rows
+
     with open_context(
         data, settings=settings, engine=engine, master=master,
         as_of=as_of or filters.end,
@@ -87,15 +97,22 @@ def segments(
         if filters.customers:
             ids = matching_customers(ctx, filters, thresholds)
             table = table.filter(table.customer_id.isin(ids.customer_id))
-        extra = {"kind": kind, "thresholds": thresholds.describe()}
         if per_customer:
             frame = table.order_by("customer_id").to_pandas()
             return finish(frame, ctx, output, filters, **extra)
-        sizes = size_rows(table, *column_of(kind))
-        if output == "records":
-            rows = ({k: plain(v) for k, v in row.items()} for row in sizes)
-            return Records(rows, described(ctx, filters, **extra))
-        return finish(sizes_frame(sizes), ctx, output, filters, **extra)
+        return _sized(size_rows(table, *column_of(kind)), ctx, output, filters, extra)
+
+
+def _sized(sizes: list[dict[str, Any]], ctx: Any, output: str, filters: Filters,
+           extra: dict[str, Any]) -> Any:  # fmt: skip
+    """Rows of :func:`~tenure.segmentation.stored.shares` as ``output``;
+    ``ctx`` is the context or the definitions they were counted under."""
+    if output == "records":
+        rows = ({k: plain(v) for k, v in row.items()} for row in sizes)
+        return Records(rows, described(ctx, filters, **extra))
+    from tenure.segmentation.sizes import sizes_frame
+
+    return finish(sizes_frame(sizes), ctx, output, filters, **extra)
 
 
 def transitions(

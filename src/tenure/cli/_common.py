@@ -32,10 +32,12 @@ def run_app(app: typer.Typer) -> None:
     traceback. Exit 0 on success, 1 on a user error, 2 on a usage error, 130
     on Ctrl-C. With --json every failure is one JSON error document on
     stdout (the message goes to stderr as well)."""
+    from tenure.cli._params import lighten
     from tenure.errors import TenureError
     from tenure.store import locks, served
 
     as_json = "--json" in sys.argv
+    lighten()  # plain options converted without importing pydantic
     # a command waiting for another one's write says so, on stderr
     locks.configure(notice=lambda text: print(f"tenure: {text}", file=sys.stderr, flush=True))
     served.make_way_for_servers()  # a command writing beside a server comes second on the cores

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 import typer
-from rich.text import Text
 
 WideOption = Annotated[
     bool,
@@ -48,7 +47,9 @@ def fit_table(
 ) -> tuple[Any, list[str], int | None]:
     """The table to print, the headers left out, and the width to print it at
     (None: the console's)."""
+    # rich is imported for a table printed, not for --json
     from rich.table import Table
+    from rich.text import Text
 
     cells = [[Text.from_markup(row[i]).plain for row in rows] for i in range(len(cols))]
     # a column's natural width, and the least it can take: a number column

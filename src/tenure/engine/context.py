@@ -9,7 +9,6 @@ orders in local time.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from functools import cached_property
 from typing import Any
@@ -17,88 +16,25 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 
-from tenure.config import Settings
 from tenure.engine import localtime, periods
+from tenure.engine.definitions import (  # noqa: F401 - where the engine's users find them
+    ACTIVE_BY,
+    FAR_FUTURE,
+    MAX_DAYS_AFTER_DATA,
+    PURCHASE_STATUSES,
+    Definitions,
+    check_timezone,
+    describe,
+    resolve_active_by,
+)
 from tenure.engine.source import Source
 from tenure.errors import ConfigError, InputError
-from tenure.messages import Message
 
-# how far after the data's last day an as-of date may be
-MAX_DAYS_AFTER_DATA = 366
-
-# Orders that count as purchases. Refunded and cancelled orders do not: they
-# are left out of orders, revenue, recency, frequency and acquisition (the
-# customer summary counts them in refunded_orders and cancelled_orders).
-PURCHASE_STATUSES = ("completed", "pending", "partially_refunded")
-ACTIVE_BY = ("auto", "purchase", "subscription", "either")
-FAR_FUTURE = date(9999, 1, 1)
 # the columns of Context.purchasers
 PURCHASER_COLUMNS = (
     "customer_id", "first_day", "last_day", "first_date", "purchase_days", "orders", "total",
     "first_day_amount", "first_day_orders", "first_order_at", "last_order_at",
 )  # fmt: skip
-
-
-@dataclass(frozen=True)
-class Definitions:
-    """What the numbers depend on.
-
-    Parameters
-    ----------
-    timezone
-        The business's IANA time zone: days, months and years begin at
-        midnight there.
-    activity_window
-        Days: without a subscription, a customer is active at a date when
-        they purchased within this many days up to it.
-    active_by
-        ``purchase``, ``subscription``, ``either``, or ``auto`` (subscriptions
-        when there are no orders, purchases when there are no subscriptions,
-        either when there are both).
-    as_of
-        The last day the numbers see; default: the day of the latest purchase
-        (or, when subscriptions count, of the latest subscription start or end).
-    """
-
-    timezone: str = "UTC"
-    activity_window: int = 365
-    active_by: str = "auto"
-    as_of: date | None = None
-
-    @classmethod
-    def from_settings(cls, settings: Settings, **overrides: Any) -> Definitions:
-        defs = cls(
-            timezone=settings.timezone,
-            activity_window=settings.activity_window,
-            active_by=settings.active_by,
-        )
-        return replace(defs, **{k: v for k, v in overrides.items() if v is not None})
-
-    def __post_init__(self) -> None:
-        check_timezone(self.timezone)
-        if self.active_by not in ACTIVE_BY:
-            raise ConfigError(
-                f"active_by is {self.active_by!r}.", hint=f"Use one of {', '.join(ACTIVE_BY)}."
-            )
-        if int(self.activity_window) < 1:
-            raise ConfigError(
-                f"the activity window is {self.activity_window} days.",
-                hint="Use --activity-window with 1 or more days.",
-            )
-
-
-def check_timezone(tz: str) -> str:
-    """``tz`` if it is an IANA time zone name, else a ConfigError that says so."""
-    import zoneinfo
-
-    try:
-        zoneinfo.ZoneInfo(tz)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(
-            f"the time zone {tz!r} is not an IANA time zone name.",
-            hint="Use a name such as Europe/Berlin, America/New_York or UTC.",
-        ) from None
-    return tz
 
 
 class Context:
@@ -124,20 +60,12 @@ class Context:
     # -- resolution ---------------------------------------------------------
 
     def _resolve_active_by(self) -> str:
-        wanted = self.defs.active_by
-        has_orders = self.source.get("orders") is not None
-        has_subs = self.source.get("subscriptions") is not None
-        if wanted == "auto":
-            if has_orders and has_subs:
-                return "either"
-            return "subscription" if has_subs else "purchase"
-        if wanted in ("subscription", "either") and not has_subs:
-            raise InputError(
-                f"the active-customer definition '{wanted}' needs subscriptions, and "
-                f"{self.source.description} has none.",
-                hint="Ingest subscriptions, or use --active-by purchase.",
-            )
-        return wanted
+        return resolve_active_by(
+            self.defs.active_by,
+            self.source.get("orders") is not None,
+            self.source.get("subscriptions") is not None,
+            self.source.description,
+        )
 
     def _check_as_of(self) -> None:
         """An as-of date long after the data sees only empty periods, and
@@ -361,26 +289,7 @@ class Context:
 
     def describe(self) -> dict[str, Any]:
         """The definitions every output states."""
-        window = self.defs.activity_window
-        # a Message: the surfaces say it in the reader's language
-        text = {
-            "purchase": Message("a purchase in the {window} days up to the date", window=window),
-            "subscription": Message("an active subscription at the end of the date"),
-            "either": Message(
-                "an active subscription, or a purchase in the {window} days up to the date",
-                window=window,
-            ),
-        }[self.active_by]
-        return {
-            "active_customer": text,
-            "active_by": self.active_by,
-            "activity_window_days": window if self.active_by != "subscription" else None,
-            "timezone": self.defs.timezone,
-            "as_of": self.as_of.isoformat(),
-            "currency": self.source.currency,
-            "engine": self.engine,
-            "purchase_statuses": list(PURCHASE_STATUSES),
-        }
+        return describe(self.defs, self.active_by, self.as_of, self.source.currency, self.engine)
 
 
 def as_date(value: Any) -> date:

@@ -8,10 +8,12 @@ The same arithmetic runs in Python for labels and boundaries.
 from __future__ import annotations
 
 from datetime import date, timedelta
-
-import ibis.expr.types as ir
+from typing import TYPE_CHECKING
 
 from tenure.errors import ConfigError
+
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
 
 PERIODS = ("month", "quarter", "year")
 EPOCH = date(1970, 1, 1)

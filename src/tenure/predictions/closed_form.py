@@ -25,10 +25,23 @@ if TYPE_CHECKING:
 
 def purchase_models() -> dict[str, type[PurchaseModel]]:
     """The purchase models by the names the commands take."""
-    from tenure.models.btyd import BetaGeo, ParetoNBD
-    from tenure.models.mbgnbd import ModifiedBetaGeo
+    return {name: purchase_model(name) for name in PURCHASE_MODELS}
 
-    return {"bgnbd": BetaGeo, "mbgnbd": ModifiedBetaGeo, "paretonbd": ParetoNBD}
+
+# where each purchase model lives: importing one needs not import the others
+PURCHASE_MODELS = {
+    "bgnbd": ("tenure.models.btyd", "BetaGeo"),
+    "mbgnbd": ("tenure.models.mbgnbd", "ModifiedBetaGeo"),
+    "paretonbd": ("tenure.models.btyd", "ParetoNBD"),
+}
+
+
+def purchase_model(name: str) -> type[PurchaseModel]:
+    """The purchase model ``name`` (a key of :data:`PURCHASE_MODELS`)."""
+    import importlib
+
+    module, cls = PURCHASE_MODELS[name]
+    return getattr(importlib.import_module(module), cls)
 
 
 def check_time_unit(time_unit: str) -> float:

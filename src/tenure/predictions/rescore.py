@@ -104,46 +104,72 @@ def rescore_ingest(settings: Settings, ingest_id: int, *, moved: bool = True) ->
     among all the kept scores is skipped."""
     con = analytics.connect(settings.analytics_path, read_only=True)
     try:
-        kept = _kept(con)
-        if kept is None or summary.current(con) != settings.timezone:
-            return None
-        fits = _fits(con, kept["purchase_fit_id"], kept["spend_fit_id"])
-        if int(kept["purchase_fit_id"]) not in fits:
-            return None
-        # the models are imported only for an ingest that has scores to refresh
-        from tenure.predictions import closed_form
-
-        purchase_fit = fits[int(kept["purchase_fit_id"])]
-        purchase = _model(purchase_fit, closed_form.purchase_models()[kept["model"]])
-        unit = closed_form.check_time_unit(purchase.time_unit_)
-        # the whole data's as-of day: the last purchase day of any customer
-        as_of_day, as_of = con.execute(
-            f"SELECT max(last_day), DATE '1970-01-01' + CAST(max(last_day) AS INTEGER) "
-            f'FROM "{summary.TABLE}"'
-        ).fetchall()[0]
-        if as_of_day is None:  # no purchase at all: nothing to score
-            return None
-        params = {"unit": unit, "as_of_day": int(as_of_day), "ingest_id": int(ingest_id)}
-        # as NumPy arrays: Arrow's conversions to and from NumPy import pandas
-        touched = con.execute(_TOUCHED, params).fetchnumpy()
+        touched = read_touched(con, settings, ingest_id)
     finally:
         con.close()
+    return None if touched is None else write_touched(settings, touched, moved=moved)
+
+
+def read_touched(
+    con: duckdb.DuckDBPyConnection, settings: Settings, ingest_id: int
+) -> dict[str, Any] | None:
+    """What :func:`write_touched` scores and writes, read with ``con`` (a
+    read-only connection to the store, which the caller closes before the
+    write): the kept scores' stamps, the fits' models, and the touched
+    customers' columns of :data:`_TOUCHED`; None when there is nothing to
+    refresh (see :func:`rescore_ingest`)."""
+    kept = _kept(con)
+    if kept is None or summary.current(con) != settings.timezone:
+        return None
+    fits = _fits(con, kept["purchase_fit_id"], kept["spend_fit_id"])
+    if int(kept["purchase_fit_id"]) not in fits:
+        return None
+    # the models are imported only for an ingest that has scores to refresh,
+    # and only the kept one
+    from tenure.predictions import closed_form
+
+    purchase_fit = fits[int(kept["purchase_fit_id"])]
+    purchase = _model(purchase_fit, closed_form.purchase_model(kept["model"]))
+    unit = closed_form.check_time_unit(purchase.time_unit_)
+    # the whole data's as-of day: the last purchase day of any customer
+    as_of_day, as_of = con.execute(
+        f"SELECT max(last_day), DATE '1970-01-01' + CAST(max(last_day) AS INTEGER) "
+        f'FROM "{summary.TABLE}"'
+    ).fetchall()[0]
+    if as_of_day is None:  # no purchase at all: nothing to score
+        return None
+    params = {"unit": unit, "as_of_day": int(as_of_day), "ingest_id": int(ingest_id)}
     spend_id = kept["spend_fit_id"]
     spend = None
     if spend_id is not None and int(spend_id) in fits:
         from tenure.models.spend import GammaGamma
 
         spend = _model(fits[int(spend_id)], GammaGamma)
+    return {
+        "ingest_id": int(ingest_id),
+        "kept": kept,
+        "purchase": purchase,
+        "spend": spend,
+        "as_of": as_of,
+        # as NumPy arrays: Arrow's conversions to and from NumPy import pandas
+        "customers": con.execute(_TOUCHED, params).fetchnumpy(),
+    }
+
+
+def write_touched(settings: Settings, touched: dict[str, Any], *, moved: bool) -> int:
+    """Score the customers of ``touched`` (:func:`read_touched`) and write
+    their kept scores; the number of customers scored."""
+    kept = touched["kept"]
     rows = _scored(
-        touched,
-        purchase,
-        spend,
+        touched["customers"],
+        touched["purchase"],
+        touched["spend"],
         horizon_days=int(kept["horizon_days"]),
         discount_rate=float(kept["discount_rate"]),
         margin=float(kept["margin"]),
-        as_of=as_of,
+        as_of=touched["as_of"],
     )
-    replace_rows(settings, rows, ingest_id, as_of, moved=moved)
+    replace_rows(settings, rows, touched["ingest_id"], touched["as_of"], moved=moved)
     return len(rows["customer_id"])
 
 
@@ -198,24 +224,33 @@ def _scored(
     }
 
 
-# each per-customer column of customer_predictions, from a list parameter
-_UNNEST = ", ".join(
-    f'unnest(${n.lower()}::{t}[]) AS "{n}"'
-    for n, t in zip(
-        _CUSTOMER,
-        ("VARCHAR", "BIGINT", "DOUBLE", "DOUBLE", "BIGINT", "BIGINT", "DOUBLE", "DOUBLE",
-         "DOUBLE", "DOUBLE", "DOUBLE", "DATE"),
-        strict=True,
-    )
-)  # fmt: skip
+# each per-customer column of customer_predictions, from the NumPy arrays of
+# _scored registered as a table: NaN (a missing float) and NaT as NULL, as
+# a frame written to DuckDB has them
+_TYPES = ("VARCHAR", "BIGINT", "DOUBLE", "DOUBLE", "BIGINT", "BIGINT", "DOUBLE", "DOUBLE",
+          "DOUBLE", "DOUBLE", "DOUBLE", "DATE")  # fmt: skip
+_STAGED = ", ".join(
+    f'CASE WHEN isnan("{n}") THEN NULL ELSE CAST("{n}" AS DOUBLE) END AS "{n}"'
+    if t == "DOUBLE"
+    else f'CAST("{n}" AS {t}) AS "{n}"'
+    for n, t in zip(_CUSTOMER, _TYPES, strict=True)
+)
 
 
-def _values(values: Any) -> list[Any]:
-    """A column as a list parameter: NaN and NaT (which ``tolist`` makes
-    None) as NULL, as a frame written to DuckDB has them."""
-    if values.dtype.kind == "f":
-        return [None if v != v else v for v in values.tolist()]
-    return values.tolist()
+def _staged(rows: dict[str, Any]) -> dict[str, Any]:
+    """The columns of ``rows`` as DuckDB scans NumPy arrays: dates in
+    seconds (it does not read days), floats as floats."""
+    import numpy as np
+
+    out = {}
+    for name, kind in zip(_CUSTOMER, _TYPES, strict=True):
+        values = np.asarray(rows[name])
+        if kind == "DATE":
+            values = values.astype("datetime64[s]")
+        elif kind == "DOUBLE":
+            values = values.astype("float64")
+        out[name] = values
+    return out
 
 
 def replace_rows(
@@ -243,19 +278,27 @@ def replace_rows(
     with analytics.writing(settings.analytics_path, "tenure ingest (scores)", copy=copy) as con:
         con.execute("BEGIN")
         try:
-            params = {n.lower(): _values(rows[n]) for n in _CUSTOMER}
-            con.execute(f"CREATE TEMP TABLE _rows AS SELECT {_UNNEST}", params)
+            # scanned where they are: a list parameter per column cost more
+            con.register("_staged", _staged(rows))
+            con.execute(f"CREATE TEMP TABLE _rows AS SELECT {_STAGED} FROM _staged")
+            con.unregister("_staged")
             names = ", ".join(f'"{n}"' for n in _CUSTOMER)
             con.execute(
                 "CREATE OR REPLACE TEMP TABLE _stamps AS "
                 f"SELECT * EXCLUDE ({names}, as_of) FROM customer_predictions LIMIT 1"
             )
+            # the customers whose summary row this ingest was the last to write,
+            # found in one pass over the summary
             con.execute(
-                "DELETE FROM customer_predictions WHERE customer_id IN "
-                f'(SELECT customer_id FROM "{summary.TABLE}" WHERE _ingest_id = $ingest_id '
-                "EXCEPT SELECT customer_id FROM _rows)",
+                "CREATE OR REPLACE TEMP TABLE _mine AS SELECT customer_id "
+                f'FROM "{summary.TABLE}" WHERE _ingest_id = $ingest_id',
                 {"ingest_id": int(ingest_id)},
             )
+            # those left without a purchase lose their scores: seldom any, and
+            # the search through every kept score only runs when there are
+            gone = "SELECT customer_id FROM _mine EXCEPT SELECT customer_id FROM _rows"
+            if con.execute(f"SELECT count(*) FROM ({gone})").fetchall()[0][0]:
+                con.execute(f"DELETE FROM customer_predictions WHERE customer_id IN ({gone})")
             if moved:
                 con.execute(
                     "DELETE FROM customer_predictions WHERE customer_id NOT IN "
@@ -265,12 +308,12 @@ def replace_rows(
             con.execute(
                 "INSERT INTO customer_predictions BY NAME "
                 "SELECT _rows.*, _stamps.*, $as_of AS as_of FROM _rows, _stamps "
-                f'WHERE _rows.customer_id IN (SELECT customer_id FROM "{summary.TABLE}" '
-                "WHERE _ingest_id = $ingest_id) "
+                "WHERE _rows.customer_id IN (SELECT customer_id FROM _mine) "
                 f"ON CONFLICT (customer_id) DO UPDATE SET {changed}",
-                {"as_of": as_of, "ingest_id": int(ingest_id)},
+                {"as_of": as_of},
             )
             con.execute("DROP TABLE _rows")
+            con.execute("DROP TABLE _mine")
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")

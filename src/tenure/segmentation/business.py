@@ -14,9 +14,10 @@ customer at risk is labelled "at risk" and flagged high value.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import ibis
-import ibis.expr.types as ir
+if TYPE_CHECKING:  # the engine is imported where its expressions are built
+    import ibis.expr.types as ir
 
 LABELS = ("new", "at risk", "high value", "active", "lapsed")
 
@@ -43,6 +44,8 @@ class Thresholds:
 
 def business_segments(summary: ir.Table, thresholds: Thresholds) -> ir.Table:
     """The summary's purchasers with is_new, is_at_risk, is_high_value and value_segment."""
+    import ibis
+
     s = summary.filter(summary.orders > 0)
     rank = ibis.percent_rank().over(ibis.window(order_by=s.monetary_total))
     cut = 1.0 - thresholds.high_value_top_percent / 100.0

@@ -27,8 +27,10 @@ R     FM 1               FM 2-3               FM 4-5
 
 from __future__ import annotations
 
-import ibis
-import ibis.expr.types as ir
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the engine is imported where its expressions are built
+    import ibis.expr.types as ir
 
 SEGMENTS = (
     "champions",
@@ -46,6 +48,8 @@ SEGMENTS = (
 
 
 def _score(pr: ir.FloatingValue) -> ir.IntegerValue:
+    import ibis
+
     return ibis.least((pr * 5).floor().cast("int64") + 1, 5)
 
 
@@ -57,6 +61,8 @@ def counted_percent_rank(t: ir.Table, column: str, *, descending: bool = False) 
     distinct value: recency in days and the number of orders take a few
     thousand values among a million customers, so counting them and joining
     the counts back is much cheaper than sorting every customer."""
+    import ibis
+
     counts = t.group_by(_value=t[column]).agg(_n=t.count())
     order = ibis.desc(counts._value) if descending else counts._value
     upto = counts._n.sum().over(ibis.window(order_by=order, preceding=None, following=0))
@@ -73,6 +79,8 @@ def counted_percent_rank(t: ir.Table, column: str, *, descending: bool = False) 
 
 def rfm_scores(summary: ir.Table) -> ir.Table:
     """The summary's purchasers with r, f, m, fm, rfm ("545") and segment."""
+    import ibis
+
     s = summary.filter(summary.orders > 0)
     s = counted_percent_rank(s, "recency_days", descending=True)
     s = counted_percent_rank(s, "orders")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
@@ -11,15 +10,14 @@ import ibis.expr.types as ir
 from tenure.engine.context import Context, Definitions
 from tenure.engine.source import rows
 from tenure.engine.summaries import customer_summary, purchaser_summary
-from tenure.segmentation import business
 from tenure.segmentation.business import Thresholds, business_segments
-from tenure.segmentation.rfm import SEGMENTS, rfm_scores
+from tenure.segmentation.rfm import rfm_scores
+from tenure.segmentation.stored import KINDS, SIZE_COLUMNS, column_of, shares  # noqa: F401
 
 if TYPE_CHECKING:
     import pandas as pd
 
 NOT_YET = "(not yet a customer)"
-KINDS = ("rfm", "business")
 
 
 # What the RFM scores and the business segments read of the customer summary.
@@ -67,11 +65,6 @@ def widen(ctx: Context, scored: ir.Table) -> ir.Table:
     return wide.select(*summary.columns, *added)
 
 
-# the columns of the segment sizes, in order
-SIZE_COLUMNS = ("segment", "customers", "share", "revenue", "revenue_share",
-                "avg_recency_days", "avg_orders", "avg_revenue")  # fmt: skip
-
-
 def size_rows(table: ir.Table, column: str, order: tuple[str, ...]) -> list[dict[str, Any]]:
     """One dict per segment of ``order`` (those nobody is in too) with the
     :data:`SIZE_COLUMNS`: customers and revenue, their shares in percent
@@ -89,25 +82,7 @@ def size_rows(table: ir.Table, column: str, order: tuple[str, ...]) -> list[dict
         avg_orders=table.orders.mean(),
         avg_revenue=table.monetary_total.mean(),
     )
-    found = {seg: rest for seg, *rest in rows(agg)}
-    empty = (0, None, None, None, None)
-    got = [(name, *found.get(name, empty)) for name in order]
-    total_c = sum(int(c) for _, c, *_ in got)
-    total_r = math.fsum(float(r or 0.0) for _, _, r, *_ in got)
-    out = []
-    for name, customers, revenue, recency, orders, average in got:
-        customers, revenue = int(customers), float(revenue or 0.0)
-        out.append({
-            "segment": name,
-            "customers": customers,
-            "share": customers / total_c * 100.0 if total_c else math.nan,
-            "revenue": revenue,
-            "revenue_share": revenue / total_r * 100.0 if total_r else math.nan,
-            "avg_recency_days": None if recency is None else float(recency),
-            "avg_orders": None if orders is None else float(orders),
-            "avg_revenue": None if average is None else float(average),
-        })  # fmt: skip
-    return out
+    return shares({seg: rest for seg, *rest in rows(agg)}, order)
 
 
 def segment_sizes(table: ir.Table, column: str, order: tuple[str, ...]) -> pd.DataFrame:
@@ -122,12 +97,6 @@ def sizes_frame(sizes: list[dict[str, Any]]) -> pd.DataFrame:
     frame = pd.DataFrame(sizes, columns=list(SIZE_COLUMNS))
     floats = [c for c in SIZE_COLUMNS if c not in ("segment", "customers")]
     return frame.astype({"customers": "int64", **dict.fromkeys(floats, "float64")})
-
-
-def column_of(kind: str) -> tuple[str, tuple[str, ...]]:
-    if kind == "rfm":
-        return "segment", SEGMENTS
-    return "value_segment", business.LABELS
 
 
 def transition_matrix(

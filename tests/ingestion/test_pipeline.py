@@ -106,6 +106,13 @@ def test_repeated_missing_keys_and_a_repeat_of_a_rejected_row(tmp_path, ws):
         ("5", "amount"),
         ("6", "amount"),
     ]
+    # each rejected row as read, the conflicting repeat too
+    assert [(row["order_id"], row["amount"]) for row in rows] == [
+        ("", "5"),
+        ("", "6"),
+        ("O2", "ten"),
+        ("O2", "7"),
+    ]
     assert rows[3]["_reason"] == (
         "conflicts with line 5, which has the same order_id O2 and no value here; "
         "keep one of the two rows"

@@ -106,6 +106,13 @@ def test_repeated_missing_keys_and_a_repeat_of_a_rejected_row(tmp_path, ws):
         ("5", "amount"),
         ("6", "amount"),
     ]
+    # each rejected row as read, the conflicting repeat too
+    assert [(row["order_id"], row["amount"]) for row in rows] == [
+        ("", "5"),
+        ("", "6"),
+        ("O2", "ten"),
+        ("O2", "7"),
+    ]
     assert rows[3]["_reason"] == (
         "conflicts with line 5, which has the same order_id O2 and no value here; "
         "keep one of the two rows"
@@ -450,6 +457,29 @@ def test_customers_values_are_normalised(tmp_path, ws):
     )
     assert rows[0][:5] == ("C1", "ann@example.com", "DE", "de-DE", "Europe/Berlin")
     assert str(rows[0][5]) == "1990-05-17" and rows[0][6] is True and rows[0][7] == "gold"
+
+
+def test_country_names_and_currency_codes_are_looked_up(tmp_path, ws):
+    # the lookup tables: country names and aliases to ISO 3166 codes, and
+    # the ISO 4217 codes a currency cell may hold (in any case)
+    text = "id,country\nC1,usa\nC2,Deutschland\nC3,uk\nC4,France\nC5,Atlantis\n"
+    r = ingest("customers", write(tmp_path / "c.csv", text), workspace=ws)
+    assert (r.accepted, r.rejected) == (4, 1)
+    assert (r.errors[0]["line"], r.errors[0]["column"]) == (6, "country")
+    rows = query(ws.settings.store, "SELECT customer_id, country FROM customers ORDER BY 1")
+    assert rows == [("C1", "US"), ("C2", "DE"), ("C3", "GB"), ("C4", "FR")]
+    orders = (
+        "order_id,customer_id,placed_at,amount,currency\n"
+        "O1,C1,2024-01-01,5,eur\nO2,C1,2024-01-02,6,XYZ\nO3,C1,2024-01-03,7,EUR\n"
+    )
+    r = ingest("orders", write(tmp_path / "o.csv", orders), workspace=ws)
+    assert (r.accepted, r.rejected) == (2, 1)
+    assert (r.errors[0]["line"], r.errors[0]["column"]) == (3, "currency")
+    assert "ISO 4217" in r.errors[0]["reason"]
+    assert query(ws.settings.store, "SELECT order_id, currency FROM orders ORDER BY 1") == [
+        ("O1", "EUR"),
+        ("O3", "EUR"),
+    ]
 
 
 def test_missing_required_column_names_the_closest(tmp_path, ws):

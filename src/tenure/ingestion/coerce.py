@@ -475,12 +475,20 @@ def _currency_codes() -> list[str]:
 
 def install_lookups(con: duckdb.DuckDBPyConnection, types: set[str]) -> None:
     """Small lookup tables the expressions above refer to."""
+    # each table in one statement from lists: a row at a time (executemany)
+    # took 60 ms for the currencies, a tenth of a small ingest's own work
     if "country" in types:
-        con.execute("CREATE OR REPLACE TEMP TABLE _countries (name VARCHAR, code VARCHAR)")
-        con.executemany("INSERT INTO _countries VALUES (?, ?)", _country_rows())
+        rows = _country_rows()
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE _countries AS SELECT unnest(?::VARCHAR[]) AS name, "
+            "unnest(?::VARCHAR[]) AS code",
+            [[name for name, _ in rows], [code for _, code in rows]],
+        )
     if "currency" in types:
-        con.execute("CREATE OR REPLACE TEMP TABLE _currencies (code VARCHAR)")
-        con.executemany("INSERT INTO _currencies VALUES (?)", [(c,) for c in _currency_codes()])
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE _currencies AS SELECT unnest(?::VARCHAR[]) AS code",
+            [_currency_codes()],
+        )
     if "timezone" in types:
         con.execute(
             "CREATE OR REPLACE TEMP TABLE _zones AS "

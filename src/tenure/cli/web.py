@@ -102,8 +102,10 @@ def serve(
                 "published; it is refused unless the server runs with --demo. Remove it with: "
                 f"tenure user remove {DEMO_EMAIL}", markup=False,
             )  # fmt: skip
+    from tenure.web.protocol import Protocol
+
     uvicorn.run(
-        app, host=host, port=port, proxy_headers=proxy_headers,
+        app, host=host, port=port, http=Protocol, proxy_headers=proxy_headers,
         forwarded_allow_ips="127.0.0.1" if proxy_headers else None, log_level="info",
         access_log=access_log,
     )  # fmt: skip

@@ -20,6 +20,7 @@ from tenure.errors import ConfigError
 from tenure.web import errors, hardening, storelock
 from tenure.web.audit import GroupCommit
 from tenure.web.cache import PageCache
+from tenure.web.fastpath import KeptAnswers, Memo
 from tenure.web.flights import Flights
 from tenure.web.routes import (
     admin,
@@ -114,7 +115,9 @@ def create_app(
     app.state.audit = GroupCommit(ops)  # audit entries of requests, committed together
     app.state.sessions = SessionCache()
     app.state.currency = settings.reporting_currency or "EUR"
+    app.state.memo = Memo()  # which kept answer a repeated GET had (tenure.web.fastpath)
     errors.install(app)
+    app.add_middleware(KeptAnswers)  # inside the security headers, outside the router
     hardening.install(app)
     # one router per resource
     routers = (

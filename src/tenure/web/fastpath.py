@@ -19,7 +19,9 @@ these hold, and otherwise goes the full way, unchanged:
 * the caller has every scope the route checked;
 * the store's version is the one of the answer, and the answer is still
   kept (the cache of answers stays bounded in bytes; the memo holds no
-  answer of its own);
+  answer of its own); or, after a commit, the new answer is being
+  computed, and the request gets the one of the version before, marked
+  ``X-Tenure-Stale``, as on the full way;
 * the audit entry of the route (an export of customers) is committed
   first, as the route would.
 
@@ -37,7 +39,7 @@ from typing import Any
 
 from starlette.requests import Request
 
-from tenure.web.cache import _MISSING, data_version
+from tenure.web.cache import _MISSING, STALE, data_version, wants_fresh
 
 # entries at most, and the longest path and query that is kept
 SIZE = 1024
@@ -116,25 +118,42 @@ class KeptAnswers:
             await self.app(scope, receive, send)
             return
         state.memo.answered += 1
-        await send({
-            "type": "http.response.start", "status": 200,
-            "headers": [(b"content-length", str(len(body)).encode()),
-                        (b"content-type", b"application/json")],
-        })  # fmt: skip
-        await send({"type": "http.response.body", "body": body})
+        data, stale = body
+        # the headers of the route's Response, in its order
+        headers = [(b"content-length", str(len(data)).encode()),
+                   (b"content-type", b"application/json")]  # fmt: skip
+        if stale:
+            headers.insert(0, (STALE.lower().encode(), b"1"))
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": data})
 
 
-async def _answer(scope: dict, state: Any, entry: Entry) -> bytes | None:
-    """The kept answer of ``entry`` if the request may have it now, else None."""
+async def _answer(scope: dict, state: Any, entry: Entry) -> tuple[bytes, bool] | None:
+    """The kept answer of ``entry`` and whether it is of the version before
+    the last commit, if the request may have it now; else None.
+
+    After a commit, once a request has started the computation of the new
+    answer on the full way (:func:`tenure.web.cache.kept`), the requests
+    that come until it is done get the answer of the version before, marked
+    stale, as they would there; a request that wants the store as it is
+    now goes the full way and waits."""
     from tenure.web.audit import record_soon
     from tenure.web.security import known_caller
 
-    if data_version(state.settings) != entry.key[-1]:
-        return None  # a commit since: the full way computes, or answers stale
-    body = state.answers.peek(entry.key)
+    request = Request(scope)
+    stale = data_version(state.settings) != entry.key[-1]
+    if stale:
+        what = entry.key[:-1]
+        flight = (id(state.answers), what)
+        if wants_fresh(request) or not state.flights.running(flight):
+            return None  # the full way starts the computation, or waits for it
+        if state.flights.failed(flight):
+            return None
+        body = state.answers.previous(what)
+    else:
+        body = state.answers.peek(entry.key)
     if body is _MISSING:
         return None
-    request = Request(scope)
     who = await known_caller(request)
     if who is None or not all(who.can(scope_) for scope_ in entry.needs):
         return None  # not known lately, or refused: the full way looks up and says why
@@ -142,4 +161,4 @@ async def _answer(scope: dict, state: Any, entry: Entry) -> bytes | None:
     if entry.audit is not None:
         kind, target, detail = entry.audit
         await record_soon(request, kind, target=target, detail=detail)
-    return body
+    return body, stale

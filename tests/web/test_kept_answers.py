@@ -217,3 +217,34 @@ def test_answers_in_one_write_keep_their_order_and_a_head_its_headers(served):
     assert heads[1].endswith(b"\r\n\r\n") and b"content-length: " in heads[1]
     status = json.loads(heads[2].split(b"\r\n\r\n", 1)[1])
     assert status["tables"]["orders"] == BASE_ORDERS
+
+
+def test_after_its_warm_up_the_server_leaves_what_it_holds_out_of_full_collections(tmp_path):
+    """The objects of the start and of the first answers are frozen
+    (:func:`tenure.web.app.settle`), so that a full pass of the collector
+    after a commit does not walk them all with the interpreter's lock held."""
+    import gc
+    import time
+
+    from tenure.web import create_app
+
+    needs_web()
+    settings = build_store(tmp_path, customers=40)
+    gc.unfreeze()
+    assert gc.get_freeze_count() == 0
+    app = create_app(settings, warm=True)
+    url, stop = serve(app)
+    try:
+        deadline = time.monotonic() + 120
+        while gc.get_freeze_count() == 0:  # waiting for the warm-up, not making a fault
+            assert time.monotonic() < deadline, "the warm-up did not end"
+            time.sleep(0.05)
+        frozen = gc.get_freeze_count()
+        # the start's objects, after the warm-up computed the customer table
+        assert frozen > 10_000
+        assert any(key[0] == "customer_table" for key in app.state.cache._pages)
+        with _client(url) as client:
+            assert client.get("/healthz").status_code == 200
+    finally:
+        stop()
+        gc.unfreeze()

@@ -108,6 +108,8 @@ def serve(
         app, host=host, port=port, http=Protocol, proxy_headers=proxy_headers,
         forwarded_allow_ips="127.0.0.1" if proxy_headers else None, log_level="info",
         access_log=access_log,
+        # no "server: uvicorn": it tells an attacker what runs, and each client parses it
+        server_header=False,
     )  # fmt: skip
 
 

@@ -42,6 +42,8 @@ from tenure.web.secret import server_secret
 from tenure.web.stamp import StampReader
 from tenure.web.storelock import StoreLock
 
+SWITCH_INTERVAL = 0.001  # seconds
+
 
 def settle() -> None:
     """Leave what the server holds after its start (modules, the app, the
@@ -92,6 +94,13 @@ def create_app(
 
         # while this runs, writing commands beside it lower their priority
         release = served.hold(settings.store)
+        import sys
+
+        # the event loop gets the interpreter's lock back within 1 ms of
+        # asking, not 5: after a commit, computations in worker threads
+        # hold it most of the time, and each request the loop answers
+        # waited for a turn of every one of them
+        sys.setswitchinterval(SWITCH_INTERVAL)
         if warm:  # the first visitors do not wait for what can be computed now
             import threading
             from types import SimpleNamespace

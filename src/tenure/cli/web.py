@@ -102,10 +102,14 @@ def serve(
                 "published; it is refused unless the server runs with --demo. Remove it with: "
                 f"tenure user remove {DEMO_EMAIL}", markup=False,
             )  # fmt: skip
+    from tenure.web.protocol import Protocol
+
     uvicorn.run(
-        app, host=host, port=port, proxy_headers=proxy_headers,
+        app, host=host, port=port, http=Protocol, proxy_headers=proxy_headers,
         forwarded_allow_ips="127.0.0.1" if proxy_headers else None, log_level="info",
         access_log=access_log,
+        # no "server: uvicorn": it tells an attacker what runs, and each client parses it
+        server_header=False,
     )  # fmt: skip
 
 

@@ -80,9 +80,10 @@ class GroupCommit:
 
     def _write(self, entries: list[Entry]) -> None:
         checkpoint("audit commit")  # where a test holds a commit
+        rows = [audit.entry(kind, actor, target=target, detail=detail)
+                for kind, actor, target, detail in entries]  # fmt: skip
         with self.ops.engine.begin() as conn:  # one transaction, one wait for the disk
-            for kind, actor, target, detail in entries:
-                audit.record(conn, kind, actor, target=target, detail=detail)
+            audit.record_all(conn, rows)
         self.commits += 1
 
 

@@ -263,10 +263,12 @@ async def kept(
     else wait for the new one. A request that wants the store as it is now
     (:func:`wants_fresh`) always waits, and so does every request once the
     last computation of the answer failed (so that its error is seen)."""
-    cache = cache or request.app.state.cache
+    if cache is None:  # not `cache or`: an empty cache is false (it has a length)
+        cache = request.app.state.cache
     seen = data_version(request.app.state.settings)
     found = cache.peek((*what, seen))
     if found is not _MISSING:
+        request.state.kept_key = (*what, seen)
         return found
     flights = request.app.state.flights
     flight = (id(cache), what)
@@ -287,18 +289,39 @@ async def kept(
         # of a version older than the one the request saw: then one more
         if version >= seen:
             break
+    request.state.kept_key = (*what, version)
     return value
 
 
-async def kept_json(request: Any, what: tuple, compute: Callable[[], Any]) -> Response:
+async def kept_json(
+    request: Any,
+    what: tuple,
+    compute: Callable[[], Any],
+    *,
+    audit: tuple[str, str | None, dict[str, Any] | None] | None = None,
+) -> Response:
     """A JSON response of ``compute()``'s document, kept as bytes in the
     app's cache of answers (bounded in bytes, apart from the computed tables
     the answers come from): a repeated request costs neither the
-    computation nor the serialisation."""
+    computation nor the serialisation. ``audit`` (kind, target, detail) is
+    recorded for the caller before the answer goes (:mod:`tenure.web.audit`).
+
+    An answer of the store's current version is noted under the request's
+    path and query, so that the same request again is answered before the
+    router (:mod:`tenure.web.fastpath`)."""
+    from tenure.web import fastpath
+    from tenure.web.audit import record_soon
 
     def body() -> bytes:
         return dumps(compute(), indent=None).encode()
 
     data = await kept(request, what, body, cache=request.app.state.answers)
-    headers = {STALE: "1"} if is_stale(request) else None
-    return Response(data, media_type="application/json", headers=headers)
+    if audit is not None:
+        kind, target, detail = audit
+        await record_soon(request, kind, target=target, detail=detail)
+    if is_stale(request):
+        return Response(data, media_type="application/json", headers={STALE: "1"})
+    key = getattr(request.state, "kept_key", None)
+    if key is not None and request.app.state.answers.peek(key) is data:
+        fastpath.remember(request, key, audit)
+    return Response(data, media_type="application/json")

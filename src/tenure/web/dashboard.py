@@ -173,15 +173,20 @@ def segment_history(request: Any, customer_id: str) -> list[dict[str, Any]]:
     return profiles.segment_history(customer_id, snapshots)
 
 
-def warm(request_like: Any, locale: str = "en") -> None:
+def warm(request_like: Any, locale: str = "en", then: Callable[[], None] | None = None) -> None:
     """Compute what the first visitors would wait for: the customer table,
-    the segment snapshots and the Overview page."""
+    the segment snapshots and the Overview page; then call ``then`` (before
+    the log line that says the pages are ready)."""
     import logging
 
     log = logging.getLogger("tenure.web")
     try:
         segment_history(request_like, "")
         page(request_like, "overview", locale)
-        log.info("the dashboard's first pages are ready")
     except Exception:  # a store without orders yet, say: pages will say why when asked
         log.warning("could not prepare the dashboard's first pages", exc_info=True)
+        return
+    finally:
+        if then is not None:
+            then()
+    log.info("the dashboard's first pages are ready")

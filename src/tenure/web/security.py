@@ -108,16 +108,41 @@ async def identify(request: Request) -> Principal | None:
         record = state.keys.known(key, await state.stamp.read())
         if record is None:
             record = await run_in_threadpool(state.keys.verify, state.ops, key)
-        return Principal("key", record["prefix"], frozenset(record["scopes"]),
-                         label=record["name"])  # fmt: skip
+        return _key_principal(record)
     token = _token_of(request)
     if token is None:
         return None
     hit = state.sessions.known(token, await state.stamp.read())
     if hit is None:
         hit = await run_in_threadpool(state.sessions.lookup, state.ops, token)
+    return _session_principal(request, hit, token)
+
+
+async def known_caller(request: Request) -> Principal | None:
+    """:func:`identify` from memory only: the caller when their key or
+    session was looked up lately and the access stamp (read now) is still
+    the one of then; None otherwise, and for a caller who sent neither."""
+    state = request.app.state
+    key = _key_of(request)
+    if key is not None:
+        record = state.keys.known(key, await state.stamp.read())
+        return None if record is None else _key_principal(record)
+    token = _token_of(request)
+    if token is None:
+        return None
+    hit = state.sessions.known(token, await state.stamp.read())
+    return None if hit is None else _session_principal(request, hit, token)
+
+
+def _key_principal(record: dict[str, Any]) -> Principal:
+    return Principal("key", record["prefix"], frozenset(record["scopes"]), label=record["name"])
+
+
+def _session_principal(
+    request: Request, hit: tuple[dict[str, Any], str] | None, token: str
+) -> Principal | None:
     found = _as_principal(hit, token)
-    if found is not None and found.name == DEMO_EMAIL and not state.demo:
+    if found is not None and found.name == DEMO_EMAIL and not request.app.state.demo:
         return None  # the demo login works only on a server started with --demo
     return found
 
@@ -170,6 +195,8 @@ def need(scope: str) -> Callable[..., Any]:
                 f"{what} does not have the {scope} scope.",
                 hint=f"Use a key with --scope {scope}, or ask an admin for a role that has it.",
             )
+        # what the route needs, for its answer kept by request (tenure.web.fastpath)
+        request.state.needs = getattr(request.state, "needs", frozenset()) | {scope}
         return who
 
     return check

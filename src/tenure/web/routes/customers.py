@@ -12,7 +12,7 @@ from fastapi.responses import Response
 from tenure.analysis.segments import RFM_SEGMENTS
 from tenure.csvexport import write_csv
 from tenure.profiles import LISTED, SORTS, customer_list, customer_page
-from tenure.web.audit import export_detail, record, record_soon
+from tenure.web.audit import export_detail, record
 from tenure.web.cache import kept_json
 from tenure.web.dashboard import customer_table, segment_history
 from tenure.web.security import need
@@ -50,10 +50,8 @@ async def customers(
 
     q = q.strip().lower() or None if q else None  # the search ignores case
     what = ("customers", q, segment, rfm, sort, limit, offset)
-    answer = await kept_json(request, what, compute)
     detail = export_detail("json", q=q, segment=segment, rfm=rfm, limit=limit, offset=offset)
-    await record_soon(request, "export", target="customers", detail=detail)
-    return answer
+    return await kept_json(request, what, compute, audit=("export", "customers", detail))
 
 
 @router.get("/customers.csv")

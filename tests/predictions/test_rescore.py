@@ -204,9 +204,7 @@ def test_a_changed_time_zone_rebuilds_the_summary_and_scores_everyone(
     assert meta["summary_timezone"] == "America/New_York"
 
 
-@pytest.mark.parametrize(
-    ("time_unit", "keyed"), [("day", False), ("week", False), ("day", True)]
-)
+@pytest.mark.parametrize(("time_unit", "keyed"), [("day", False), ("week", False), ("day", True)])
 def test_rescored_rows_equal_a_full_scoring_with_the_same_fits(cli, tmp_path, time_unit, keyed):
     """The rows an ingest rescores are those the full scoring path (what
     ``tenure predict`` keeps, to the bit: see test_store_scoring) gives with
@@ -326,9 +324,7 @@ def test_missing_values_are_written_as_null(cli, tmp_path, cdnow_csv):
 
 
 @pytest.mark.parametrize("keyed", [False, True])
-def test_a_customer_left_without_a_purchase_loses_the_kept_scores(
-    cli, tmp_path, cdnow_csv, keyed
-):
+def test_a_customer_left_without_a_purchase_loses_the_kept_scores(cli, tmp_path, cdnow_csv, keyed):
     """An ingest that refunds a one-order customer's only order keeps their
     row of the summary (an order of any status) but leaves them nothing to
     score: their kept scores go, the others' stay (with or without the key

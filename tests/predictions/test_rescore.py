@@ -349,3 +349,39 @@ def test_a_customer_left_without_a_purchase_loses_the_kept_scores(cli, tmp_path,
                         f"WHERE customer_id = '{single}'") == [(1, None)]  # fmt: skip
     pd.testing.assert_frame_equal(after, before.drop(index=single))
     _one_row_per_customer(store)
+
+
+def test_rescored_rows_stay_through_a_following_ingest_written_to_a_copy(
+    cli, tmp_path, cdnow_csv, monkeypatch
+):
+    """A small ingest's rescore, then a large ingest (written to a copy of
+    the store and swapped in, its rescore too): the first one's rows are
+    kept as it wrote them, the second's replace those of its customers, one
+    row per customer throughout, and they read the same after the store is
+    opened again."""
+    path, raw = cdnow_csv
+    store = tmp_path / "store"
+    _ingest(cli, store, path)
+    assert cli("predict", "--model", "bgnbd", "--store", store).code == 0
+    moved = sorted(set(raw.customer_id) - {"00004", "00021"})[:2]
+    cols = ["order_id", "customer_id", "placed_at", "amount"]
+    small = tmp_path / "small.csv"
+    pd.DataFrame([("n1", "00004", "1998-07-05", 20.0), ("n2", "00021", "1998-07-08", 15.0)],
+                 columns=cols).to_csv(small, index=False)  # fmt: skip
+    assert _ingest(cli, store, small)["refreshed"]["scores_refreshed"] == 2
+    first = _scores(store)
+    _one_row_per_customer(store)
+
+    # from one row on, writes go to a copy of the store
+    monkeypatch.setenv("TENURE_SWAP_ROWS", "1")
+    large = tmp_path / "large.csv"
+    pd.DataFrame([("n3", moved[0], "1998-07-09", 10.0), ("n4", moved[1], "1998-07-10", 12.0)],
+                 columns=cols).to_csv(large, index=False)  # fmt: skip
+    assert _ingest(cli, store, large)["refreshed"]["scores_refreshed"] == 2
+    assert not (store / "analytics.duckdb.wal").exists()
+    second = _scores(store)
+    _one_row_per_customer(store)
+    pd.testing.assert_frame_equal(second.drop(index=moved), first.drop(index=moved))
+    assert (second.loc[moved, "x"] == first.loc[moved, "x"] + 1).all()
+    assert set(second.loc[moved, "as_of"].astype(str)) == {"1998-07-10"}
+    assert set(second.loc[["00004", "00021"], "as_of"].astype(str)) == {"1998-07-08"}

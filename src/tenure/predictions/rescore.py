@@ -315,7 +315,7 @@ def replace_rows(
                 con.execute(
                     "INSERT INTO customer_predictions BY NAME "
                     "SELECT _rows.*, _stamps.*, $as_of AS as_of FROM _rows, _stamps "
-                    f"{mine}",
+                    f"{mine} ORDER BY _rows.customer_id",
                     {"as_of": as_of},
                 )
             con.execute("DROP TABLE _rows")

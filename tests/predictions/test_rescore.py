@@ -38,6 +38,27 @@ def _scores(store) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=cols).set_index("customer_id").sort_index()
 
 
+def _keyed(store) -> None:
+    """customer_predictions as earlier versions kept it: with a key index
+    on customer_id (which the rescore updates through, in place)."""
+    from tenure.predictions.store import PREDICTIONS_DDL
+
+    con = duckdb.connect(str(store / "analytics.duckdb"))
+    con.execute("ALTER TABLE customer_predictions RENAME TO _unkeyed")
+    con.execute(PREDICTIONS_DDL.replace("customer_id VARCHAR,", "customer_id VARCHAR PRIMARY KEY,"))
+    con.execute("INSERT INTO customer_predictions SELECT * FROM _unkeyed")
+    con.execute("DROP TABLE _unkeyed")
+    con.close()
+
+
+def _one_row_per_customer(store) -> None:
+    """The kept scores hold one row per customer with a purchase, whichever
+    way they were written."""
+    kept = query(store, "SELECT count(*), count(DISTINCT customer_id) FROM customer_predictions")
+    buyers = query(store, "SELECT count(*) FROM customer_activity WHERE purchase_days IS NOT NULL")
+    assert kept[0][0] == kept[0][1] == buyers[0][0]
+
+
 def test_an_ingest_scores_the_customers_it_touched_with_the_kept_fit(cli, tmp_path, cdnow_csv):
     path, raw = cdnow_csv
     store = tmp_path / "store"
@@ -183,11 +204,13 @@ def test_a_changed_time_zone_rebuilds_the_summary_and_scores_everyone(
     assert meta["summary_timezone"] == "America/New_York"
 
 
-@pytest.mark.parametrize("time_unit", ["day", "week"])
-def test_rescored_rows_equal_a_full_scoring_with_the_same_fits(cli, tmp_path, time_unit):
+@pytest.mark.parametrize(("time_unit", "keyed"), [("day", False), ("week", False), ("day", True)])
+def test_rescored_rows_equal_a_full_scoring_with_the_same_fits(cli, tmp_path, time_unit, keyed):
     """The rows an ingest rescores are those the full scoring path (what
     ``tenure predict`` keeps, to the bit: see test_store_scoring) gives with
-    the kept fits on the store after the ingest: every column, exactly."""
+    the kept fits on the store after the ingest: every column, exactly;
+    the others are kept as they were, one row per customer. The same for
+    the kept scores of earlier versions, with a key index."""
     from tenure.config import load_settings
     from tenure.engine.context import Context, Definitions
     from tenure.engine.source import open_store
@@ -202,6 +225,12 @@ def test_rescored_rows_equal_a_full_scoring_with_the_same_fits(cli, tmp_path, ti
     predicted = cli("predict", "--model", "bgnbd", "--store", store, "--horizon", "180",
                     "--margin", "0.4", "--time-unit", time_unit, "--json")  # fmt: skip
     assert predicted.code == 0, predicted.err
+    if keyed:
+        _keyed(store)
+    # tenure predict keeps them without a key index; earlier versions, with one
+    keys = ("SELECT count(*) FROM duckdb_constraints() WHERE table_name = 'customer_predictions' "
+            "AND constraint_type = 'PRIMARY KEY'")  # fmt: skip
+    assert query(store, keys) == [(int(keyed),)]
     before = query(store, "SELECT * FROM customer_predictions ORDER BY customer_id")
 
     # later orders: repeat buyers, one-time buyers, refunds and cancellations,
@@ -253,6 +282,9 @@ def test_rescored_rows_equal_a_full_scoring_with_the_same_fits(cli, tmp_path, ti
     first = pd.DataFrame(before, columns=kept.columns).iloc[0]
     assert (got[stamps] == first[stamps]).all().all()
     assert set(got.as_of.astype(str)) == {str(ctx.as_of)} == {"2026-05-08"}
+    after = query(store, "SELECT * FROM customer_predictions ORDER BY customer_id")
+    assert [r for r in after if r[0] not in touched] == [r for r in before if r[0] not in touched]
+    _one_row_per_customer(store)
 
 
 def test_missing_values_are_written_as_null(cli, tmp_path, cdnow_csv):
@@ -291,14 +323,18 @@ def test_missing_values_are_written_as_null(cli, tmp_path, cdnow_csv):
     ]
 
 
-def test_a_customer_left_without_a_purchase_loses_the_kept_scores(cli, tmp_path, cdnow_csv):
+@pytest.mark.parametrize("keyed", [False, True])
+def test_a_customer_left_without_a_purchase_loses_the_kept_scores(cli, tmp_path, cdnow_csv, keyed):
     """An ingest that refunds a one-order customer's only order keeps their
     row of the summary (an order of any status) but leaves them nothing to
-    score: their kept scores go, the others' stay."""
+    score: their kept scores go, the others' stay (with or without the key
+    index of earlier versions)."""
     path, raw = cdnow_csv
     store = tmp_path / "store"
     _ingest(cli, store, path)
     assert cli("predict", "--model", "bgnbd", "--store", store).code == 0
+    if keyed:
+        _keyed(store)
     before = _scores(store)
     single = raw.groupby("customer_id").size().loc[lambda n: n == 1].index[0]
     order = raw.loc[raw["customer_id"] == single, ["order_id", "customer_id", "placed_at",
@@ -312,3 +348,40 @@ def test_a_customer_left_without_a_purchase_loses_the_kept_scores(cli, tmp_path,
     assert query(store, f"SELECT all_orders, purchase_days FROM customer_activity "
                         f"WHERE customer_id = '{single}'") == [(1, None)]  # fmt: skip
     pd.testing.assert_frame_equal(after, before.drop(index=single))
+    _one_row_per_customer(store)
+
+
+def test_rescored_rows_stay_through_a_following_ingest_written_to_a_copy(
+    cli, tmp_path, cdnow_csv, monkeypatch
+):
+    """A small ingest's rescore, then a large ingest (written to a copy of
+    the store and swapped in, its rescore too): the first one's rows are
+    kept as it wrote them, the second's replace those of its customers, one
+    row per customer throughout, and they read the same after the store is
+    opened again."""
+    path, raw = cdnow_csv
+    store = tmp_path / "store"
+    _ingest(cli, store, path)
+    assert cli("predict", "--model", "bgnbd", "--store", store).code == 0
+    moved = sorted(set(raw.customer_id) - {"00004", "00021"})[:2]
+    cols = ["order_id", "customer_id", "placed_at", "amount"]
+    small = tmp_path / "small.csv"
+    pd.DataFrame([("n1", "00004", "1998-07-05", 20.0), ("n2", "00021", "1998-07-08", 15.0)],
+                 columns=cols).to_csv(small, index=False)  # fmt: skip
+    assert _ingest(cli, store, small)["refreshed"]["scores_refreshed"] == 2
+    first = _scores(store)
+    _one_row_per_customer(store)
+
+    # from one row on, writes go to a copy of the store
+    monkeypatch.setenv("TENURE_SWAP_ROWS", "1")
+    large = tmp_path / "large.csv"
+    pd.DataFrame([("n3", moved[0], "1998-07-09", 10.0), ("n4", moved[1], "1998-07-10", 12.0)],
+                 columns=cols).to_csv(large, index=False)  # fmt: skip
+    assert _ingest(cli, store, large)["refreshed"]["scores_refreshed"] == 2
+    assert not (store / "analytics.duckdb.wal").exists()
+    second = _scores(store)
+    _one_row_per_customer(store)
+    pd.testing.assert_frame_equal(second.drop(index=moved), first.drop(index=moved))
+    assert (second.loc[moved, "x"] == first.loc[moved, "x"] + 1).all()
+    assert set(second.loc[moved, "as_of"].astype(str)) == {"1998-07-10"}
+    assert set(second.loc[["00004", "00021"], "as_of"].astype(str)) == {"1998-07-08"}

@@ -264,9 +264,12 @@ def replace_rows(
     one without a row of the summary (whose every order went to another
     customer).
 
-    The rows of customers already scored are updated where they are (found
-    by the key's index) and only new customers inserted: deleting and
-    inserting every touched row rewrote the key's index and took three
+    The rows replaced are deleted and the new ones appended: the table has
+    no key index (see :data:`tenure.predictions.store.PREDICTIONS_DDL`), so
+    the commit marks deleted rows and writes one small row group. A table
+    kept with the key index of earlier versions (until the next ``tenure
+    predict`` writes it again) has its rows updated where they are instead,
+    found by the index: deleting and inserting through the index took three
     times as long to commit.
 
     ``rows`` were read before the writers' lock was taken: a later ingest
@@ -294,27 +297,57 @@ def replace_rows(
                 f'FROM "{summary.TABLE}" WHERE _ingest_id = $ingest_id',
                 {"ingest_id": int(ingest_id)},
             )
-            # those left without a purchase lose their scores: seldom any, and
-            # the search through every kept score only runs when there are
-            gone = "SELECT customer_id FROM _mine EXCEPT SELECT customer_id FROM _rows"
-            if con.execute(f"SELECT count(*) FROM ({gone})").fetchall()[0][0]:
-                con.execute(f"DELETE FROM customer_predictions WHERE customer_id IN ({gone})")
             if moved:
                 con.execute(
                     "DELETE FROM customer_predictions WHERE customer_id NOT IN "
                     f'(SELECT customer_id FROM "{summary.TABLE}")'
                 )
-            changed = ", ".join(f'"{n}" = excluded."{n}"' for n in (*_CUSTOMER[1:], "as_of"))
-            con.execute(
-                "INSERT INTO customer_predictions BY NAME "
-                "SELECT _rows.*, _stamps.*, $as_of AS as_of FROM _rows, _stamps "
-                "WHERE _rows.customer_id IN (SELECT customer_id FROM _mine) "
-                f"ON CONFLICT (customer_id) DO UPDATE SET {changed}",
-                {"as_of": as_of},
-            )
+            mine = "WHERE _rows.customer_id IN (SELECT customer_id FROM _mine)"
+            if _keyed(con):
+                _upsert(con, mine, as_of)
+            else:
+                # the touched customers' rows go, those left without a
+                # purchase (no row in _rows) included; the new ones come in
+                con.execute(
+                    "DELETE FROM customer_predictions "
+                    "WHERE customer_id IN (SELECT customer_id FROM _mine)"
+                )
+                con.execute(
+                    "INSERT INTO customer_predictions BY NAME "
+                    "SELECT _rows.*, _stamps.*, $as_of AS as_of FROM _rows, _stamps "
+                    f"{mine} ORDER BY _rows.customer_id",
+                    {"as_of": as_of},
+                )
             con.execute("DROP TABLE _rows")
             con.execute("DROP TABLE _mine")
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
             raise
+
+
+def _keyed(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether customer_predictions has the key index of earlier versions."""
+    return bool(
+        con.execute(
+            "SELECT count(*) FROM duckdb_constraints() WHERE table_name = 'customer_predictions' "
+            "AND constraint_type = 'PRIMARY KEY'"
+        ).fetchall()[0][0]
+    )
+
+
+def _upsert(con: duckdb.DuckDBPyConnection, mine: str, as_of: Any) -> None:
+    """The touched customers' rows of a keyed customer_predictions written
+    where they are (found by the index), new customers inserted; a touched
+    customer left without a purchase loses their row."""
+    gone = "SELECT customer_id FROM _mine EXCEPT SELECT customer_id FROM _rows"
+    # seldom any: the search through every kept score only runs when there are
+    if con.execute(f"SELECT count(*) FROM ({gone})").fetchall()[0][0]:
+        con.execute(f"DELETE FROM customer_predictions WHERE customer_id IN ({gone})")
+    changed = ", ".join(f'"{n}" = excluded."{n}"' for n in (*_CUSTOMER[1:], "as_of"))
+    con.execute(
+        "INSERT INTO customer_predictions BY NAME "
+        f"SELECT _rows.*, _stamps.*, $as_of AS as_of FROM _rows, _stamps {mine} "
+        f"ON CONFLICT (customer_id) DO UPDATE SET {changed}",
+        {"as_of": as_of},
+    )

@@ -178,7 +178,10 @@ def score_into_store(
                 f"INSERT INTO customer_predictions SELECT {_CUSTOMER}, {_STAMPS} "
                 "FROM _scored b "
                 'JOIN _per_triple p ON p.x = b.x AND p.t_x = b.t_x AND p."T" = b."T" '
-                "JOIN _per_pair s ON s.x = b.x AND s.m IS NOT DISTINCT FROM b.m",
+                "JOIN _per_pair s ON s.x = b.x AND s.m IS NOT DISTINCT FROM b.m "
+                # in key order: with no key index, a customer's row is found
+                # by the row groups' ranges of ids (see PREDICTIONS_DDL)
+                "ORDER BY b.customer_id",
                 {
                     "margin": margin,
                     "horizon_days": horizon_days,

@@ -325,8 +325,16 @@ def _scan_text(
         # and ``raw`` numbers it without a copy. row_number() OVER () would
         # run the whole read, parsing included, on one thread.
         drop_raw(con)
-        con.execute(f"CREATE TEMP TABLE {READ} AS SELECT * FROM {scan}")
-        con.execute(f"CREATE TEMP VIEW raw AS SELECT rowid + {first_line} AS _line, * FROM {READ}")
+        if fmt == "jsonl" or by_space:  # split below into a new table: numbered as read
+            con.execute(
+                f"CREATE TEMP TABLE raw AS SELECT row_number() OVER () "
+                f"+ {first_line - 1} AS _line, * FROM {scan}"
+            )
+        else:
+            con.execute(f"CREATE TEMP TABLE {READ} AS SELECT * FROM {scan}")
+            con.execute(
+                f"CREATE TEMP VIEW raw AS SELECT rowid + {first_line} AS _line, * FROM {READ}"
+            )
     except duckdb.Error as exc:
         raise InputError(
             f"cannot read it as {fmt.upper()}: {str(exc).splitlines()[0]}",
@@ -345,8 +353,6 @@ def _scan_text(
         "ELSE lower(error_type::VARCHAR) || ': ' || error_message END AS _reason "
         "FROM _errors ORDER BY line"
     )
-    if fmt == "jsonl" or by_space or scalar(con, "SELECT count(*) FROM broken"):
-        materialize_raw(con)  # the steps below change or replace it
     if scalar(con, "SELECT count(*) FROM broken"):
         # Records are read in file order and the broken lines (known by line)
         # are skipped, so a record's line is its index plus the header plus
@@ -357,10 +363,12 @@ def _scan_text(
             "FROM broken"
         )
         con.execute(
-            "CREATE OR REPLACE TEMP TABLE raw AS SELECT r._line + (SELECT count(*) FROM _gaps g "
-            f"WHERE g.before_n < r._line - {first_line - 1}) AS _line, r.* EXCLUDE (_line) "
-            "FROM raw r"
+            "CREATE OR REPLACE TEMP TABLE _raw_lines AS SELECT r._line + (SELECT count(*) "
+            f"FROM _gaps g WHERE g.before_n < r._line - {first_line - 1}) AS _line, "
+            "r.* EXCLUDE (_line) FROM raw r"
         )
+        drop_raw(con)
+        con.execute("ALTER TABLE _raw_lines RENAME TO raw")
     # in UTF-8 and Latin-1 each control byte is that character and no part of
     # another: a file without such bytes has no such line to look for
     if enc not in ("utf-8", "latin-1") or _holds_control_bytes(scan_path):

@@ -163,7 +163,7 @@ def read_records(
     with several makes the source's currency ``"mixed"``.
     """
     from tenure.ingestion import mapping as mapping_mod
-    from tenure.ingestion import quarantine, sources
+    from tenure.ingestion import quarantine, readers, sources
     from tenure.ingestion.pipeline import classify
     from tenure.ingestion.validate import build_checked
 
@@ -248,10 +248,7 @@ def read_records(
         for table in ("rejected_rows", "dupes", "broken", "_quarantine"):
             raw.execute(f"DROP TABLE IF EXISTS {table}")
         # the rows read: a copy, or a view of a Parquet file (see readers.read_file)
-        viewed = raw.execute(
-            "SELECT count(*) FROM duckdb_views() WHERE temporary AND view_name = 'raw'"
-        ).fetchall()[0][0]
-        raw.execute(f"DROP {'VIEW' if viewed else 'TABLE'} raw")
+        readers.drop_raw(raw)
     except BaseException:
         close()
         raise

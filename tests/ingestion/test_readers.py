@@ -341,3 +341,31 @@ def test_each_control_byte_rejects_its_line(tmp_path, ws, encoding):
     assert query(ws.settings.store, "SELECT count(*) FROM customers WHERE name = 'Zoé 2'") == [
         (28,)
     ]
+
+
+@pytest.mark.parametrize("broken_at", [None, 70_001])
+def test_each_record_keeps_its_line_before_and_after_a_broken_line(tmp_path, broken_at):
+    """The records are numbered by their place in the table read in file
+    order: each one's line is the one it was written on (its order id holds
+    it), before and after a line that cannot be split into columns."""
+    import duckdb
+
+    from tenure.ingestion.readers import read_file
+
+    lines = ["order_id,customer_id,placed_at,amount"]
+    for line in range(2, 100_002):
+        extra = ",extra" if line == broken_at else ""
+        lines.append(f"O{line},C{line % 997},2024-01-05,{line % 100}.25{extra}")
+    path = tmp_path / "orders.csv"
+    path.write_text("\n".join(lines) + "\n")
+    con = duckdb.connect()
+    src = read_file(con, path)
+    assert (src.read, src.broken) == (100_000, 1 if broken_at else 0)
+    rows, first, last, wrong = con.execute(
+        "SELECT count(*), min(_line), max(_line), "
+        "count(*) FILTER (WHERE _line <> CAST(substr(order_id, 2) AS BIGINT)) FROM raw"
+    ).fetchall()[0]
+    assert (rows, first, last, wrong) == (100_000 - src.broken, 2, 100_001, 0)
+    if broken_at:
+        assert con.execute("SELECT _line FROM broken").fetchall() == [(broken_at,)]
+    con.close()

@@ -27,7 +27,7 @@ from tenure.config import Settings, load_settings
 from tenure.datamodel import KINDS, Kind
 from tenure.errors import InputError, TenureError, TooManyErrorsError
 from tenure.faults import checkpoint
-from tenure.ingestion import flags, quarantine, sources
+from tenure.ingestion import flags, quarantine, readers, sources
 from tenure.ingestion import mapping as mapping_mod
 from tenure.ingestion.validate import build_checked
 from tenure.sqltext import lit, q
@@ -569,7 +569,8 @@ def _keep_rejected_raw(con: duckdb.DuckDBPyConnection) -> None:
     memory limit otherwise spilled to disk and read back at each step)."""
     table = scalar(
         con,
-        "SELECT count(*) FROM duckdb_tables() WHERE temporary AND table_name = 'raw'",
+        "SELECT count(*) FROM duckdb_tables() WHERE temporary "
+        f"AND table_name IN ('raw', '{readers.READ}')",
     )
     if not table:
         return  # a view of a file read where it lies (Parquet): nothing held
@@ -577,7 +578,7 @@ def _keep_rejected_raw(con: duckdb.DuckDBPyConnection) -> None:
         "CREATE OR REPLACE TEMP TABLE _raw_rejected AS SELECT * FROM raw "
         "WHERE _line IN (SELECT _line FROM rejected_rows)"
     )
-    con.execute("DROP TABLE raw")
+    readers.drop_raw(con)
     con.execute("ALTER TABLE _raw_rejected RENAME TO raw")
 
 

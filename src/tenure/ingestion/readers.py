@@ -34,6 +34,11 @@ from tenure.store.analytics import scalar
 FORMATS = ("csv", "parquet", "jsonl", "xlsx")
 # a line whose every field looks like this holds data, not column names
 DATA_LIKE = re.compile(r"^[-+]?[$€£]?[0-9][0-9.,:/ T-]*$")
+# the rows of a text file as read, in file order, of which ``raw`` is a view
+READ = "_raw_read"
+READ_TABLE_EXISTS = (
+    f"SELECT count(*) FROM duckdb_tables() WHERE temporary AND table_name = '{READ}'"
+)
 # control bytes that make a line binary junk (tab, line breaks and form feed are text)
 CONTROL = r"[\x00-\x08\x0e-\x1f\x7f]"
 
@@ -315,10 +320,21 @@ def _scan_text(
         "null_padding = false, strict_mode = true, max_line_size = 10000000)"
     )
     try:
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE raw AS SELECT row_number() OVER () "
-            f"+ {first_line - 1} AS _line, * FROM {scan}"
-        )
+        # The records are read in parallel into a table that keeps the file's
+        # order (preserve_insertion_order), so a record's row id is its index
+        # and ``raw`` numbers it without a copy. row_number() OVER () would
+        # run the whole read, parsing included, on one thread.
+        drop_raw(con)
+        if fmt == "jsonl" or by_space:  # split below into a new table: numbered as read
+            con.execute(
+                f"CREATE TEMP TABLE raw AS SELECT row_number() OVER () "
+                f"+ {first_line - 1} AS _line, * FROM {scan}"
+            )
+        else:
+            con.execute(f"CREATE TEMP TABLE {READ} AS SELECT * FROM {scan}")
+            con.execute(
+                f"CREATE TEMP VIEW raw AS SELECT rowid + {first_line} AS _line, * FROM {READ}"
+            )
     except duckdb.Error as exc:
         raise InputError(
             f"cannot read it as {fmt.upper()}: {str(exc).splitlines()[0]}",
@@ -347,10 +363,12 @@ def _scan_text(
             "FROM broken"
         )
         con.execute(
-            "CREATE OR REPLACE TEMP TABLE raw AS SELECT r._line + (SELECT count(*) FROM _gaps g "
-            f"WHERE g.before_n < r._line - {first_line - 1}) AS _line, r.* EXCLUDE (_line) "
-            "FROM raw r"
+            "CREATE OR REPLACE TEMP TABLE _raw_lines AS SELECT r._line + (SELECT count(*) "
+            f"FROM _gaps g WHERE g.before_n < r._line - {first_line - 1}) AS _line, "
+            "r.* EXCLUDE (_line) FROM raw r"
         )
+        drop_raw(con)
+        con.execute("ALTER TABLE _raw_lines RENAME TO raw")
     # in UTF-8 and Latin-1 each control byte is that character and no part of
     # another: a file without such bytes has no such line to look for
     if enc not in ("utf-8", "latin-1") or _holds_control_bytes(scan_path):
@@ -364,6 +382,26 @@ def _scan_text(
     broken = int(scalar(con, "SELECT count(*) FROM broken"))
     total = int(scalar(con, "SELECT count(*) FROM raw")) + broken
     return Source(name, fmt, columns, total, broken, notes)
+
+
+def materialize_raw(con: duckdb.DuckDBPyConnection) -> None:
+    """Make ``raw`` a table of its own when it is the view of the rows as read
+    (see :func:`_scan_text`), for the steps that change it; else nothing."""
+    if not scalar(con, READ_TABLE_EXISTS):
+        return
+    con.execute("CREATE OR REPLACE TEMP TABLE _raw_table AS SELECT * FROM raw")
+    drop_raw(con)
+    con.execute("ALTER TABLE _raw_table RENAME TO raw")
+
+
+def drop_raw(con: duckdb.DuckDBPyConnection) -> None:
+    """Drop ``raw``, a table or a view, with the table of the rows as read
+    that it may be a view of."""
+    viewed = scalar(
+        con, "SELECT count(*) FROM duckdb_views() WHERE temporary AND view_name = 'raw'"
+    )
+    con.execute(f"DROP {'VIEW' if viewed else 'TABLE'} IF EXISTS raw")
+    con.execute(f"DROP TABLE IF EXISTS {READ}")
 
 
 # each byte of CONTROL as 0, any other as 1 (see _holds_control_bytes)
@@ -396,6 +434,7 @@ def _reject_binary(con: duckdb.DuckDBPyConnection, text_column: str | None) -> N
     junk = f"regexp_matches(concat({', '.join(q(c) for c in cells)}), '{CONTROL}')"
     if not scalar(con, f"SELECT count(*) FROM raw WHERE {junk}"):
         return
+    materialize_raw(con)
     shown = " || ',' || ".join(f"coalesce({q(c)}, '')" for c in cells)
     con.execute(
         f"INSERT INTO broken SELECT _line, regexp_replace({shown}, '{CONTROL}', '?', 'g'), "

@@ -153,10 +153,14 @@ def stub_customers(
     written to the scratch file only to be read back."""
     first = f"min({q(time_field)})" if time_field else "CAST(NULL AS TIMESTAMP)"
     table = f"TABLE {STAGED}.stubs" if staged else "TEMP TABLE stubs"
+    # grouped first, then the customers (far fewer than the rows) looked up:
+    # a lookup per row, as NOT EXISTS inside the grouping planned it, cost a
+    # third more (2M orders: 0.36 against 0.23 CPU s)
     con.execute(
-        f"CREATE OR REPLACE {table} AS SELECT customer_id, {first} AS created_at, "
-        "min(_line) AS _line FROM accepted a WHERE customer_id IS NOT NULL AND NOT EXISTS "
-        "(SELECT 1 FROM customers c WHERE c.customer_id = a.customer_id) GROUP BY customer_id"
+        f"CREATE OR REPLACE {table} AS SELECT * FROM (SELECT customer_id, "
+        f"{first} AS created_at, min(_line) AS _line FROM accepted "
+        "WHERE customer_id IS NOT NULL GROUP BY customer_id) a WHERE NOT EXISTS "
+        "(SELECT 1 FROM customers c WHERE c.customer_id = a.customer_id)"
     )
     if staged:
         con.execute(f"CREATE OR REPLACE TEMP VIEW stubs AS SELECT * FROM {STAGED}.stubs")

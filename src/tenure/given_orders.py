@@ -203,19 +203,17 @@ def _summarise(
     if ids and _odd_or_repeated_ids(raw):
         return None
 
-    # 5. every row passes; the orders that are not purchases, the range of
-    # the purchase days and about how many customers (one ungrouped pass)
-    refused, others, first, last, customers = raw.execute(
-        "SELECT count(*) FILTER (WHERE _refused), count(*) FILTER (WHERE NOT _purchase), "
-        "min(_day) FILTER (WHERE _purchase), max(_day) FILTER (WHERE _purchase), "
-        "approx_count_distinct(customer_id) FROM _given_typed"
+    # 5. every row passes; the orders that are not purchases (one ungrouped pass)
+    refused, others = raw.execute(
+        "SELECT count(*) FILTER (WHERE _refused), count(*) FILTER (WHERE NOT _purchase) "
+        "FROM _given_typed"
     ).fetchall()[0]
     if refused:
         return None
     # 6. the summary, built as ingest builds it
     summary.build(
-        raw, ACTIVITY, "_given_typed", days=summary.day_range(first, last, customers),
-        others=bool(others), partial=status.get("partial", "false") != "false", temp=True,
+        raw, ACTIVITY, "_given_typed", timezone, others=bool(others),
+        partial=status.get("partial", "false") != "false", temp=True,
     )  # fmt: skip
     odd, customers = raw.execute(
         f"SELECT count(*) FILTER (WHERE NOT coalesce({_plain('customer_id')}, "

@@ -45,9 +45,6 @@ from tenure.sqltext import lit, q
 TABLE = "customer_activity"
 VERSION = "1"
 PURCHASE_STATUSES = ("completed", "pending", "partially_refunded")
-# the most memory the bit strings of the purchase days of :func:`build` may
-# take (one per customer, a bit per day of the range)
-MAX_DAY_BITS_BYTES = 512 * 2**20
 
 COLUMNS = (
     ("customer_id", "VARCHAR"),
@@ -163,8 +160,8 @@ def build(
     con: duckdb.DuckDBPyConnection,
     target: str,
     source: str,
+    timezone: str,
     *,
-    days: tuple[int, int] | None,
     others: bool = True,
     partial: bool = True,
     items: bool = False,
@@ -172,60 +169,49 @@ def build(
     temp: bool = False,
 ) -> None:
     """Create the table ``target`` with the summary's rows (the definitions
-    of :func:`select_sql`) of the orders of ``source``: a relation with, per
-    order, ``_line`` (distinct per order), ``order_id``, ``customer_id``,
-    ``placed_at``, ``amount``, ``_day`` (its local day number) and whether it
-    is a purchase (``_purchase``), refunded in full or in part
+    of :func:`select_sql`) in ``timezone`` of the orders of ``source``: a
+    relation with, per order, ``order_id``, ``customer_id``, ``placed_at``,
+    ``amount``, ``_day`` (its local day number, see :func:`_local`) and
+    whether it is a purchase (``_purchase``), refunded in full or in part
     (``_refunds``), in full (``_refunded``) or cancelled (``_cancelled``).
 
     Grouping the purchases per customer and day, then per customer, costs
-    three times grouping them per customer alone: so, with ``days`` (a
-    range holding every purchase day), they are grouped per customer alone,
-    the purchase days counted as the bits set in a bit string of the range,
-    and the first day's orders found from the first and last order of the
-    first day (the same order: that order alone); the few customers with
-    several orders on their first day are then added up apart. Without
-    ``days`` (see :func:`day_range`) they are grouped per day first.
+    about twice grouping them per customer alone, counting the distinct
+    days (the engine keeps those pairs in its own tables, within its
+    memory limit, spilling to disk beyond it). So the purchases are grouped
+    per customer alone, in one pass: the first and last purchase days are
+    those of the first and last purchase (a later instant is never on an
+    earlier local day), and the first day's orders are that day's one
+    order unless a day has several (fewer purchase days than purchases);
+    the first day of those customers, few, is then added up apart.
 
-    The other orders (refunds and cancellations, few) are grouped apart
-    and joined. ``others``: there may be such orders; ``partial``: some
-    purchases may be refunded in part; ``items``: the first purchase day's
-    category is looked up in ``order_items`` (else NULL)."""
-    partial_n = "count(*) FILTER (WHERE _refunds)" if partial else "0"
-    p = "_summary_purchasers"
-    if days is None:
-        con.execute(f"""
+    The other orders (refunds and cancellations, few) and the purchases
+    refunded in part are grouped apart and joined. ``others``: there may be
+    orders that are not purchases; ``partial``: purchases refunded in part;
+    ``items``: the first purchase day's category is looked up in
+    ``order_items`` (else NULL)."""
+    p, o = "_summary_purchasers", "_summary_others"
+
+    def day(at: str) -> str:
+        return f"CAST({_local(timezone).replace('placed_at', at)} AS DATE) - DATE '1970-01-01'"
+
+    con.execute(f"""
 CREATE OR REPLACE TEMP TABLE {p} AS
-SELECT customer_id, min(day) AS first_day, max(day) AS last_day, count(*) AS purchase_days,
-       sum(n) AS orders, sum(amount) AS total, arg_min(amount, day) AS first_day_amount,
-       arg_min(n, day) AS first_day_orders, min(first_at) AS first_order_at,
-       max(last_at) AS last_order_at, sum(partial_n) AS partial_n
+SELECT *, {day("first_order_at")} AS first_day, {day("last_order_at")} AS last_day
 FROM (
-    SELECT customer_id, _day AS day, count(*) AS n, sum(amount) AS amount,
-           min(placed_at) AS first_at, max(placed_at) AS last_at, {partial_n} AS partial_n
-    FROM {source} WHERE _purchase GROUP BY customer_id, day
-) GROUP BY customer_id
+    SELECT customer_id, count(DISTINCT _day) AS purchase_days, count(*) AS orders,
+           sum(amount) AS total, arg_min(amount, _day) AS first_day_amount,
+           CAST(1 AS BIGINT) AS first_day_orders, min(placed_at) AS first_order_at,
+           max(placed_at) AS last_order_at
+    FROM {source} WHERE _purchase GROUP BY customer_id
+)
 """)
-    else:
-        low, high = days
-        shift = 1 << 40  # an order's line below 2^40, beside its day's rank
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _summary_firsts AS SELECT customer_id, first_day "
+        f"FROM {p} WHERE purchase_days < orders"
+    )
+    if con.execute("SELECT count(*) FROM _summary_firsts").fetchall()[0][0]:
         con.execute(f"""
-CREATE OR REPLACE TEMP TABLE {p} AS
-SELECT customer_id, min(_day) AS first_day, max(_day) AS last_day,
-       bit_count(bitstring_agg(_day, {low}, {high})) AS purchase_days, count(*) AS orders,
-       sum(amount) AS total, arg_min(amount, _day) AS first_day_amount,
-       CAST(1 AS BIGINT) AS first_day_orders, min(placed_at) AS first_order_at,
-       max(placed_at) AS last_order_at, {partial_n} AS partial_n,
-       min((_day - {low}) * {shift} + _line) % {shift} AS _first_line,
-       max(({high} - _day) * {shift} + _line) % {shift} AS _last_line
-FROM {source} WHERE _purchase GROUP BY customer_id
-""")
-        con.execute(
-            "CREATE OR REPLACE TEMP TABLE _summary_firsts AS SELECT customer_id, first_day "
-            f"FROM {p} WHERE _first_line <> _last_line"
-        )
-        if con.execute("SELECT count(*) FROM _summary_firsts").fetchall()[0][0]:
-            con.execute(f"""
 UPDATE {p} p SET first_day_amount = f.amount, first_day_orders = f.n
 FROM (
     SELECT t.customer_id, sum(t.amount) AS amount, count(*) AS n
@@ -234,16 +220,16 @@ FROM (
     WHERE t._purchase GROUP BY t.customer_id
 ) f WHERE p.customer_id = f.customer_id
 """)
-        con.execute("DROP TABLE _summary_firsts")
-    o = "_summary_others"
-    if others:
+    con.execute("DROP TABLE _summary_firsts")
+    kept = " OR ".join(w for w, on in (("NOT _purchase", others), ("_refunds", partial)) if on)
+    if kept:
         con.execute(f"""
 CREATE OR REPLACE TEMP TABLE {o} AS
-SELECT customer_id, count(*) AS n, max(_day) AS last_day,
+SELECT customer_id, count(*) FILTER (WHERE NOT _purchase) AS n, max(_day) AS last_day,
        count(*) FILTER (WHERE _refunds) AS refunds_n,
        sum(CASE WHEN _refunded THEN amount ELSE 0 END) AS refunded_amount,
        count(*) FILTER (WHERE _cancelled) AS cancelled_n
-FROM {source} WHERE NOT _purchase GROUP BY customer_id
+FROM {source} WHERE {kept} GROUP BY customer_id
 """)
     if items:
         con.execute(f"""
@@ -266,14 +252,14 @@ FROM per GROUP BY customer_id
         "first_date": "DATE '1970-01-01' + CAST(p.first_day AS INTEGER)",
         "all_orders": "coalesce(p.orders, 0) + coalesce(o.n, 0)",
         "last_any_day": "greatest(p.last_day, o.last_day)",
-        "refunded_orders": "coalesce(p.partial_n, 0) + coalesce(o.refunds_n, 0)",
+        "refunded_orders": "coalesce(o.refunds_n, 0)",
         "refunded_amount": "coalesce(o.refunded_amount, 0)",
         "cancelled_orders": "coalesce(o.cancelled_n, 0)",
         "first_category": "k.first_category" if items else "NULL",
     }
-    if not others:  # only purchasers
+    if not kept:  # only purchases, none refunded
         values.update(
-            all_orders="p.orders", last_any_day="p.last_day", refunded_orders="p.partial_n",
+            all_orders="p.orders", last_any_day="p.last_day", refunded_orders="0",
             refunded_amount="0", cancelled_orders="0",
         )  # fmt: skip
     cols = ", ".join(f"CAST({values.get(n, 'p.' + n)} AS {t}) AS {q(n)}" for n, t in COLUMNS)
@@ -281,30 +267,18 @@ FROM per GROUP BY customer_id
     con.execute(
         f"CREATE OR REPLACE {'TEMP ' if temp else ''}TABLE {target} AS SELECT {cols}, "
         f"CAST({stamp} AS BIGINT) AS _ingest_id FROM {p} p"
-        + (f" FULL JOIN {o} o USING (customer_id)" if others else "")
+        + (f" FULL JOIN {o} o USING (customer_id)" if kept else "")
         + (" LEFT JOIN _summary_categories k USING (customer_id)" if items else "")
     )
     for table in (p, o, "_summary_categories"):
         con.execute(f"DROP TABLE IF EXISTS {table}")
 
 
-def day_range(first: int | None, last: int | None, customers: int) -> tuple[int, int] | None:
-    """The range of the bit strings of :func:`build` for purchase days from
-    ``first`` to ``last`` and about ``customers`` customers; None (grouping
-    per day) when there is no purchase or when one bit string per customer
-    would take more than :data:`MAX_DAY_BITS_BYTES`."""
-    if first is None or last is None:
-        return None
-    if (int(last) - int(first) + 1) / 8 * max(int(customers), 1) > MAX_DAY_BITS_BYTES:
-        return None
-    return int(first), int(last)
-
-
 def orders_source(timezone: str, where: str = "true") -> str:
     """The store's orders matching ``where`` as :func:`build` reads them."""
     purchase = ", ".join(lit(s) for s in PURCHASE_STATUSES)
     return f"""(
-    SELECT rowid AS _line, order_id, customer_id, placed_at, amount_reporting AS amount,
+    SELECT order_id, customer_id, placed_at, amount_reporting AS amount,
            CAST({_local(timezone)} AS DATE) - DATE '1970-01-01' AS _day,
            coalesce(status, 'completed') IN ({purchase}) AS _purchase,
            coalesce(status IN ('refunded', 'partially_refunded'), false) AS _refunds,
@@ -312,21 +286,6 @@ def orders_source(timezone: str, where: str = "true") -> str:
            coalesce(status = 'cancelled', false) AS _cancelled
     FROM orders WHERE {where}
 )"""
-
-
-def _store_days(con: duckdb.DuckDBPyConnection) -> tuple[int, int] | None:
-    """A range of days holding every local purchase day of the store's
-    orders, for :func:`build`: a local day is within a day of the UTC one."""
-    first, last, rows = con.execute(
-        "SELECT CAST(min(placed_at) AS DATE) - DATE '1970-01-01' - 1, "
-        "CAST(max(placed_at) AS DATE) - DATE '1970-01-01' + 1, count(*) FROM orders"
-    ).fetchall()[0]
-    found = day_range(first, last, rows)
-    if found is None and first is not None:  # fewer customers than orders
-        sql = "SELECT approx_count_distinct(customer_id) FROM orders"
-        customers = con.execute(sql).fetchall()[0][0]
-        found = day_range(first, last, customers)
-    return found
 
 
 def _set_meta(con: duckdb.DuckDBPyConnection, timezone: str) -> None:
@@ -345,7 +304,7 @@ def rebuild(
     in the caller's transaction if one is open."""
     tz = timezone or (state(con) or ("", "UTC"))[1]
     items = bool(con.execute("SELECT count(*) FROM order_items").fetchall()[0][0])
-    build(con, TABLE, orders_source(tz), days=_store_days(con), items=items, ingest_id=ingest_id)
+    build(con, TABLE, orders_source(tz), tz, items=items, ingest_id=ingest_id)
     _set_meta(con, tz)
 
 

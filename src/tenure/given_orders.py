@@ -5,11 +5,10 @@
 used written to a quarantine file with their reasons, repeated order ids
 found. Most files have no such row, and a fit on all the orders then needs
 them only through the per-customer summary (x, t_x, T and the amounts).
-:func:`summarise` builds that summary, in the layout of the store's
-``customer_activity`` (:mod:`tenure.store.summary`), from the file in one
-grouping pass that checks the rows on the way, without writing the checked
-rows anywhere; repeated order ids are looked for in a narrow pass over the
-ids alone.
+:func:`summarise` builds that summary with the code that builds the
+store's ``customer_activity`` (:func:`tenure.store.summary.build`), from the
+file's checked rows, without writing them anywhere; repeated order ids are
+looked for in a narrow pass over the ids alone.
 
 It says whether every row passed. When one did not, or might not have, it
 leaves nothing behind and :mod:`tenure.given` reads the file with the

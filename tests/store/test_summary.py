@@ -19,6 +19,7 @@ from tenure.ingestion.pipeline import ingest
 from tenure.store import summary
 from tenure.store.workspace import Workspace
 from tests.conftest import import_lifetimes, lifetimes_dir
+from tests.store.summary_reference import select_sql
 
 
 def _cdnow() -> pd.DataFrame:
@@ -44,7 +45,7 @@ def _differences(settings) -> tuple[int, int, int]:
     con = duckdb.connect(str(settings.analytics_path), read_only=True)
     try:
         con.execute("SET TimeZone = 'UTC'")
-        rebuilt = summary.select_sql(summary.current(con))
+        rebuilt = select_sql(summary.current(con))
         kept = f"SELECT * EXCLUDE (_ingest_id) FROM {summary.TABLE}"
         rebuilt = f"SELECT * EXCLUDE (_ingest_id) FROM ({rebuilt})"
         extra = con.execute(f"SELECT count(*) FROM (({kept}) EXCEPT ALL ({rebuilt}))").fetchone()[0]
@@ -356,7 +357,7 @@ def test_a_rebuild_equals_the_summary_grouped_per_day(incremental, tmp_path, zon
             con.execute("SET threads = 1")
         summary.rebuild(con, zone)
         kept = f"SELECT * EXCLUDE (_ingest_id) FROM {summary.TABLE}"
-        grouped = f"SELECT * EXCLUDE (_ingest_id) FROM ({summary.select_sql(zone)})"
+        grouped = f"SELECT * EXCLUDE (_ingest_id) FROM ({select_sql(zone)})"
         for a, b in ((kept, grouped), (grouped, kept)):
             assert con.execute(f"SELECT count(*) FROM (({a}) EXCEPT ALL ({b}))").fetchone() == (0,)
         several, categories, refunded, cancelled, rows = con.execute(

@@ -97,65 +97,6 @@ def _local(timezone: str) -> str:
     return f"timezone({lit(timezone)}, CAST(placed_at AS TIMESTAMPTZ))"
 
 
-def select_sql(timezone: str, where: str = "true", ingest_id: int | None = None) -> str:
-    """The query of the summary's rows, in ``timezone``, of the customers of
-    the orders matching ``where`` (all of them by default)."""
-    local = _local(timezone)
-    purchase = ", ".join(lit(s) for s in PURCHASE_STATUSES)
-    cols = ", ".join(f"CAST({q(n)} AS {t}) AS {q(n)}" for n, t in COLUMNS)
-    # Over the whole log, the orders are read again where each is used, not
-    # kept aside (DuckDB keeps a query's part used twice): kept, 10M orders
-    # took twice the CPU and spilled beyond a 2GB memory limit. The
-    # customers' rows ("c", far fewer) are kept. A few customers' orders
-    # are cheaper kept than found again.
-    orders = "NOT MATERIALIZED " if where == "true" else ""
-    return f"""
-WITH o AS {orders}(
-    SELECT order_id, customer_id, placed_at, coalesce(status, 'completed') AS status,
-           amount_reporting AS amount, CAST({local} AS DATE) AS local_date
-    FROM orders WHERE {where}
-), o2 AS {orders}(
-    SELECT *, local_date - DATE '1970-01-01' AS day FROM o
-), p AS {orders}(
-    SELECT * FROM o2 WHERE status IN ({purchase})
-), d AS (
-    SELECT customer_id, day, min(local_date) AS local_date, count(*) AS orders,
-           sum(amount) AS amount, min(placed_at) AS first_at, max(placed_at) AS last_at
-    FROM p GROUP BY customer_id, day
-), c AS MATERIALIZED (
-    SELECT customer_id, min(day) AS first_day, max(day) AS last_day,
-           min(local_date) AS first_date, count(*) AS purchase_days, sum(orders) AS orders,
-           sum(amount) AS total, arg_min(amount, day) AS first_day_amount,
-           arg_min(orders, day) AS first_day_orders, min(first_at) AS first_order_at,
-           max(last_at) AS last_order_at
-    FROM d GROUP BY customer_id
-), r AS (
-    SELECT customer_id, count(*) AS all_orders, max(day) AS last_any_day,
-           count(*) FILTER (WHERE status IN ('refunded', 'partially_refunded'))
-               AS refunded_orders,
-           sum(CASE WHEN status = 'refunded' THEN amount ELSE 0 END) AS refunded_amount,
-           count(*) FILTER (WHERE status = 'cancelled') AS cancelled_orders
-    FROM o2 GROUP BY customer_id
-), firsts AS (
-    SELECT p.order_id, p.customer_id FROM p JOIN c
-    ON p.customer_id = c.customer_id AND p.day = c.first_day
-), per AS (
-    SELECT f.customer_id, i.category,
-           sum(CAST(coalesce(i.unit_price, 0) AS DOUBLE)
-               * CAST(coalesce(i.quantity, 1) AS DOUBLE)) AS value
-    FROM order_items i JOIN firsts f ON i.order_id = f.order_id
-    WHERE i.category IS NOT NULL GROUP BY f.customer_id, i.category
-), cat AS (
-    SELECT customer_id, category AS first_category FROM (
-        SELECT *, row_number() OVER (PARTITION BY customer_id ORDER BY value DESC, category)
-            AS rn FROM per
-    ) WHERE rn = 1
-)
-SELECT {cols}, CAST({"NULL" if ingest_id is None else int(ingest_id)} AS BIGINT) AS _ingest_id
-FROM r LEFT JOIN c USING (customer_id) LEFT JOIN cat USING (customer_id)
-"""
-
-
 def build(
     con: duckdb.DuckDBPyConnection,
     target: str,
@@ -168,8 +109,8 @@ def build(
     ingest_id: int | None = None,
     temp: bool = False,
 ) -> None:
-    """Create the table ``target`` with the summary's rows (the definitions
-    of :func:`select_sql`) in ``timezone`` of the orders of ``source``: a
+    """Create the table ``target`` with the summary's rows (the definitions of the
+    module's table) in ``timezone`` of the orders of ``source``: a
     relation with, per order, ``order_id``, ``customer_id``, ``placed_at``,
     ``amount``, ``_day`` (its local day number, see :func:`_local`) and
     whether it is a purchase (``_purchase``), refunded in full or in part
@@ -288,6 +229,20 @@ def orders_source(timezone: str, where: str = "true") -> str:
 )"""
 
 
+def _build_where(
+    con: duckdb.DuckDBPyConnection, target: str, tz: str, where: str, ingest_id: int
+) -> None:
+    """The temporary table ``target`` of the summary's rows of the customers
+    of the orders matching ``where`` (all their orders, or the ingest's):
+    those orders are found once, then grouped (:func:`build` reads them
+    several times)."""
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE _summary_orders AS SELECT * FROM {orders_source(tz, where)}"
+    )
+    build(con, target, "_summary_orders", tz, items=True, ingest_id=ingest_id, temp=True)
+    con.execute("DROP TABLE _summary_orders")
+
+
 def _set_meta(con: duckdb.DuckDBPyConnection, timezone: str) -> None:
     for key, value in (("summary_version", VERSION), ("summary_timezone", timezone)):
         con.execute(
@@ -373,7 +328,9 @@ def refresh(con: duckdb.DuckDBPyConnection, kind: str, ingest_id: int) -> None:
             f"DELETE FROM {TABLE} WHERE customer_id IN (SELECT customer_id FROM _summary_touched)"
         )
         where = "customer_id IN (SELECT customer_id FROM _summary_touched)"
-        con.execute(f"INSERT INTO {TABLE} {select_sql(tz, where, ingest_id)}")
+        _build_where(con, "_summary_fresh", tz, where, ingest_id)
+        con.execute(f"INSERT INTO {TABLE} SELECT * FROM _summary_fresh")
+        con.execute("DROP TABLE _summary_fresh")
     con.execute("DROP TABLE _summary_touched")
 
 
@@ -399,7 +356,7 @@ def _appended(con: duckdb.DuckDBPyConnection, tz: str, ingest_id: int) -> bool:
             " AND customer_id NOT IN (SELECT customer_id FROM _summary_earlier "
             "WHERE customer_id IS NOT NULL)"
         )
-    con.execute("CREATE OR REPLACE TEMP TABLE _summary_new AS " + select_sql(tz, fresh, ingest_id))
+    _build_where(con, "_summary_new", tz, fresh, ingest_id)
     day = f"CAST({_local(tz)} AS DATE) - DATE '1970-01-01'"
 
     def pick(name: str) -> str:

@@ -141,7 +141,9 @@ CREATE OR REPLACE TEMP TABLE {p} AS
 SELECT *, {day("first_order_at")} AS first_day, {day("last_order_at")} AS last_day
 FROM (
     SELECT customer_id, count(DISTINCT _day) AS purchase_days, count(*) AS orders,
-           sum(amount) AS total, arg_min(amount, _day) AS first_day_amount,
+           sum(amount) AS total,
+           -- the type of a day's sum, which replaces it for some customers
+           CAST(arg_min(amount, _day) AS DECIMAL(38,4)) AS first_day_amount,
            CAST(1 AS BIGINT) AS first_day_orders, min(placed_at) AS first_order_at,
            max(placed_at) AS last_order_at
     FROM {source} WHERE _purchase GROUP BY customer_id

@@ -343,8 +343,7 @@ def test_a_rebuild_equals_the_summary_grouped_per_day(incremental, tmp_path, zon
     """The rebuild groups the purchases per customer alone, counting their
     distinct days: the rows of the query grouping per customer and day, on
     a log with refunds, cancellations, several orders on a first day and
-    order lines, also when the engine must spill to keep a small memory
-    limit."""
+    order lines, also under a small memory limit on one thread."""
     import shutil
 
     settings, _, _ = incremental

@@ -5,11 +5,10 @@
 used written to a quarantine file with their reasons, repeated order ids
 found. Most files have no such row, and a fit on all the orders then needs
 them only through the per-customer summary (x, t_x, T and the amounts).
-:func:`summarise` builds that summary, in the layout of the store's
-``customer_activity`` (:mod:`tenure.store.summary`), from the file in one
-grouping pass that checks the rows on the way, without writing the checked
-rows anywhere; repeated order ids are looked for in a narrow pass over the
-ids alone.
+:func:`summarise` builds that summary with the code that builds the
+store's ``customer_activity`` (:func:`tenure.store.summary.build`), from the
+file's checked rows, without writing them anywhere; repeated order ids are
+looked for in a narrow pass over the ids alone.
 
 It says whether every row passed. When one did not, or might not have, it
 leaves nothing behind and :mod:`tenure.given` reads the file with the
@@ -42,10 +41,8 @@ ACTIVITY = "customer_activity"
 ORDERS = "orders"
 # the distinct status texts above which the full path maps them row by row
 MAX_STATUS_TEXTS = 64
-# the most memory the bit strings of the purchase days may take (one per
-# customer, a bit per day of the range), and the most order ids whose
-# hashes are sorted here rather than counted in the engine
-MAX_DAY_BITS_BYTES = 512 * 2**20
+# the most order ids whose hashes are sorted here rather than counted in
+# the engine
 MAX_SORTED_IDS = 20_000_000
 _VIEWS = ("_given_texts", "_given_typed")
 # an identifier as written is the one ingest keeps: printable ASCII at both
@@ -129,7 +126,7 @@ def summarise(
 def drop(raw: Any) -> None:
     """Remove what :func:`summarise` made."""
     raw.execute(f"DROP VIEW IF EXISTS {ORDERS}")
-    for table in (ACTIVITY, "_given_purchasers", "_given_others", "_given_firsts"):
+    for table in (ACTIVITY, "_summary_purchasers", "_summary_others", "_summary_firsts"):
         raw.execute(f"DROP TABLE IF EXISTS {table}")
     for view in reversed(_VIEWS):
         raw.execute(f"DROP VIEW IF EXISTS {view}")
@@ -147,6 +144,7 @@ def _summarise(
     ids: bool,
 ) -> Summary | None:
     from tenure.ingestion import coerce, validate
+    from tenure.store import summary
 
     tz = lit(timezone)
     # 2. formats decided per column from a sample, as ingest decides them
@@ -204,21 +202,18 @@ def _summarise(
     if ids and _odd_or_repeated_ids(raw):
         return None
 
-    # 5. every row passes; the orders that are not purchases, the range of
-    # the purchase days and about how many customers (one ungrouped pass)
-    refused, others, first, last, customers = raw.execute(
-        "SELECT count(*) FILTER (WHERE _refused), count(*) FILTER (WHERE NOT _purchase), "
-        "min(_day) FILTER (WHERE _purchase), max(_day) FILTER (WHERE _purchase), "
-        "approx_count_distinct(customer_id) FROM _given_typed"
+    # 5. every row passes; the orders that are not purchases (one ungrouped pass)
+    refused, others = raw.execute(
+        "SELECT count(*) FILTER (WHERE _refused), count(*) FILTER (WHERE NOT _purchase) "
+        "FROM _given_typed"
     ).fetchall()[0]
     if refused:
         return None
-    # 6. the summary, the purchases grouped per customer
-    partial = status.get("partial", "false") != "false"
-    days = None if first is None else (int(first), int(last))
-    if days is not None and (days[1] - days[0] + 1) / 8 * customers > MAX_DAY_BITS_BYTES:
-        days = None
-    _build(raw, others=bool(others), partial=partial, days=days)
+    # 6. the summary, built as ingest builds it
+    summary.build(
+        raw, ACTIVITY, "_given_typed", timezone, others=bool(others),
+        partial=status.get("partial", "false") != "false", temp=True,
+    )  # fmt: skip
     odd, customers = raw.execute(
         f"SELECT count(*) FILTER (WHERE NOT coalesce({_plain('customer_id')}, "
         f"false)), count(*) FROM {ACTIVITY}"
@@ -303,109 +298,3 @@ def _odd_or_repeated_ids(raw: Any) -> bool:
     hashes = np.asarray(found["h"])
     hashes.sort()  # in place: no second copy of every hash
     return bool((hashes[1:] == hashes[:-1]).any())
-
-
-def _build(raw: Any, *, others: bool, partial: bool, days: tuple[int, int] | None) -> None:
-    """``customer_activity`` from ``_given_typed``: the definitions of
-    :func:`tenure.store.summary.select_sql`. The purchases are grouped per
-    customer (see :func:`_purchasers`); the other orders (refunds and
-    cancellations, few) per customer apart, and joined to them. ``others``:
-    there are such orders; ``partial``: some purchases are refunded in part;
-    ``days``: the first and last purchase day."""
-    from tenure.store.summary import COLUMNS
-
-    _purchasers(raw, partial, days)
-    if others:
-        zero = "CAST(0 AS DECIMAL(18,4))"
-        raw.execute(f"""
-CREATE OR REPLACE TEMP TABLE _given_others AS
-SELECT customer_id, count(*) AS n, max(_day) AS last_day,
-       count(*) FILTER (WHERE _refunds) AS refunds_n,
-       sum(CASE WHEN _refunded THEN amount ELSE {zero} END) AS refunded_amount,
-       count(*) FILTER (WHERE _cancelled) AS cancelled_n
-FROM _given_typed WHERE NOT _purchase GROUP BY customer_id
-""")
-    else:
-        raw.execute(
-            "CREATE OR REPLACE TEMP TABLE _given_others (customer_id VARCHAR, n BIGINT, "
-            "last_day BIGINT, refunds_n BIGINT, refunded_amount DECIMAL(38,4), "
-            "cancelled_n BIGINT)"
-        )
-    values = {
-        "customer_id": "customer_id",
-        "first_date": "DATE '1970-01-01' + CAST(p.first_day AS INTEGER)",
-        "all_orders": "coalesce(p.orders, 0) + coalesce(o.n, 0)",
-        "last_any_day": "greatest(p.last_day, o.last_day)",
-        "refunded_orders": "coalesce(p.partial_n, 0) + coalesce(o.refunds_n, 0)",
-        "refunded_amount": "coalesce(o.refunded_amount, 0)",
-        "cancelled_orders": "coalesce(o.cancelled_n, 0)",
-        "first_category": "NULL",
-    }
-    cols = ", ".join(f"CAST({values.get(n, 'p.' + n)} AS {t}) AS {q(n)}" for n, t in COLUMNS)
-    raw.execute(
-        f"CREATE OR REPLACE TEMP TABLE {ACTIVITY} AS SELECT {cols}, "
-        "CAST(NULL AS BIGINT) AS _ingest_id "
-        f"FROM _given_purchasers p {'FULL JOIN' if others else 'LEFT JOIN'} _given_others o "
-        "USING (customer_id)"
-    )
-    raw.execute("DROP TABLE _given_purchasers")
-    raw.execute("DROP TABLE _given_others")
-
-
-def _purchasers(raw: Any, partial: bool, days: tuple[int, int] | None) -> None:
-    """``_given_purchasers``: per customer with a purchase, the purchasers'
-    columns of the summary.
-
-    Grouping the purchases per customer and day, then per customer, costs
-    three times grouping them per customer alone: the customer is one
-    column, whose distinct texts the engine hashes once. So, with the range
-    of the purchase ``days``, they are grouped per customer alone: the
-    purchase days counted as the bits set in a bit string of the range, and
-    the first day's orders found from the first and last row on the first
-    day (the same row: that row alone); the few customers with several
-    orders on their first day are then added up apart."""
-    partial_n = "count(*) FILTER (WHERE _refunds)" if partial else "0"
-    if days is None:
-        raw.execute(f"""
-CREATE OR REPLACE TEMP TABLE _given_purchasers AS
-SELECT customer_id, min(day) AS first_day, max(day) AS last_day, count(*) AS purchase_days,
-       sum(n) AS orders, sum(amount) AS total, arg_min(amount, day) AS first_day_amount,
-       arg_min(n, day) AS first_day_orders, min(first_at) AS first_order_at,
-       max(last_at) AS last_order_at, sum(partial_n) AS partial_n
-FROM (
-    SELECT customer_id, _day AS day, count(*) AS n, sum(amount) AS amount,
-           min(placed_at) AS first_at, max(placed_at) AS last_at, {partial_n} AS partial_n
-    FROM _given_typed WHERE _purchase GROUP BY customer_id, day
-) GROUP BY customer_id
-""")
-        return
-    low, high = days
-    # a row's place in the file below 2^40 lines, beside its day's rank
-    shift = 1 << 40
-    raw.execute(f"""
-CREATE OR REPLACE TEMP TABLE _given_purchasers AS
-SELECT customer_id, min(_day) AS first_day, max(_day) AS last_day,
-       bit_count(bitstring_agg(_day, {low}, {high})) AS purchase_days, count(*) AS orders,
-       sum(amount) AS total, arg_min(amount, _day) AS first_day_amount,
-       CAST(1 AS BIGINT) AS first_day_orders, min(placed_at) AS first_order_at,
-       max(placed_at) AS last_order_at, {partial_n} AS partial_n,
-       min((_day - {low}) * {shift} + _line) % {shift} AS _first_line,
-       max(({high} - _day) * {shift} + _line) % {shift} AS _last_line
-FROM _given_typed WHERE _purchase GROUP BY customer_id
-""")
-    # customers with several orders on their first day: that day added up
-    raw.execute("""
-CREATE OR REPLACE TEMP TABLE _given_firsts AS
-SELECT customer_id, first_day FROM _given_purchasers WHERE _first_line <> _last_line
-""")
-    if raw.execute("SELECT count(*) FROM _given_firsts").fetchall()[0][0]:
-        raw.execute("""
-UPDATE _given_purchasers p SET first_day_amount = f.amount, first_day_orders = f.n
-FROM (
-    SELECT t.customer_id, sum(t.amount) AS amount, count(*) AS n
-    FROM _given_typed t JOIN _given_firsts f
-    ON t.customer_id = f.customer_id AND t._day = f.first_day
-    WHERE t._purchase GROUP BY t.customer_id
-) f WHERE p.customer_id = f.customer_id
-""")
-    raw.execute("DROP TABLE _given_firsts")

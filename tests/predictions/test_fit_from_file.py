@@ -149,16 +149,11 @@ def _file_rows(path: Path, mapping: dict[str, str]) -> list[tuple]:
         data.source.close()
 
 
-@pytest.mark.parametrize("by_day", [False, True], ids=["per-customer", "per-customer-and-day"])
 @pytest.mark.parametrize("shape", ["csv", "parquet"])
 def test_the_summary_of_a_clean_file_is_the_summary_its_ingest_keeps(
-    cli, tmp_path, monkeypatch, shape, by_day
+    cli, tmp_path, monkeypatch, shape
 ):
-    from tenure import given_orders
-
     monkeypatch.setenv("TENURE_TIMEZONE", ZONE)
-    if by_day:  # as when the bit strings of the purchase days would take too much memory
-        monkeypatch.setattr(given_orders, "MAX_DAY_BITS_BYTES", 0)
     path = tmp_path / "orders.csv"
     path.write_text(TRICKY_CSV, encoding="utf-8")
     mapping = {"client": "customer_id", "total": "amount"}

@@ -19,6 +19,7 @@ from tenure.ingestion.pipeline import ingest
 from tenure.store import summary
 from tenure.store.workspace import Workspace
 from tests.conftest import import_lifetimes, lifetimes_dir
+from tests.store.summary_reference import select_sql
 
 
 def _cdnow() -> pd.DataFrame:
@@ -44,7 +45,7 @@ def _differences(settings) -> tuple[int, int, int]:
     con = duckdb.connect(str(settings.analytics_path), read_only=True)
     try:
         con.execute("SET TimeZone = 'UTC'")
-        rebuilt = summary.select_sql(summary.current(con))
+        rebuilt = select_sql(summary.current(con))
         kept = f"SELECT * EXCLUDE (_ingest_id) FROM {summary.TABLE}"
         rebuilt = f"SELECT * EXCLUDE (_ingest_id) FROM ({rebuilt})"
         extra = con.execute(f"SELECT count(*) FROM (({kept}) EXCEPT ALL ({rebuilt}))").fetchone()[0]
@@ -334,3 +335,36 @@ def test_later_orders_added_to_kept_rows_equal_a_rebuild(tmp_path):
         ("D", d(2024, 1, 4), "2024-01-04 00:00:00", 1, 1, 1.0, 1.0, 1, 1, 0, 0.0, 0),
         ("E", d(2024, 2, 3), "2024-02-03 00:00:00", 1, 1, 2.5, 2.5, 1, 2, 1, 1.0, 0),
     ]
+
+
+@pytest.mark.parametrize("zone", ["UTC", "America/Los_Angeles"])
+@pytest.mark.parametrize("memory", ["", "48MB"], ids=["as-set", "small-memory-limit"])
+def test_a_rebuild_equals_the_summary_grouped_per_day(incremental, tmp_path, zone, memory):
+    """The rebuild groups the purchases per customer alone, counting their
+    distinct days: the rows of the query grouping per customer and day, on
+    a log with refunds, cancellations, several orders on a first day and
+    order lines, also under a small memory limit on one thread."""
+    import shutil
+
+    settings, _, _ = incremental
+    shutil.copytree(settings.store, tmp_path / "store")
+    con = duckdb.connect(str(load_settings(store=tmp_path / "store").analytics_path))
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        if memory:
+            con.execute(f"SET memory_limit = '{memory}'")
+            con.execute("SET threads = 1")
+        summary.rebuild(con, zone)
+        kept = f"SELECT * EXCLUDE (_ingest_id) FROM {summary.TABLE}"
+        grouped = f"SELECT * EXCLUDE (_ingest_id) FROM ({select_sql(zone)})"
+        for a, b in ((kept, grouped), (grouped, kept)):
+            assert con.execute(f"SELECT count(*) FROM (({a}) EXCEPT ALL ({b}))").fetchone() == (0,)
+        several, categories, refunded, cancelled, rows = con.execute(
+            "SELECT count(*) FILTER (WHERE first_day_orders > 1), count(first_category), "
+            "count(*) FILTER (WHERE refunded_orders > 0), "
+            "count(*) FILTER (WHERE cancelled_orders > 0), count(*) FROM customer_activity"
+        ).fetchone()
+    finally:
+        con.close()
+    assert rows == 23_570 and several > 100 and categories > 2_900  # some orders moved
+    assert refunded >= 2 and cancelled >= 1

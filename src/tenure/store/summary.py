@@ -97,63 +97,152 @@ def _local(timezone: str) -> str:
     return f"timezone({lit(timezone)}, CAST(placed_at AS TIMESTAMPTZ))"
 
 
-def select_sql(timezone: str, where: str = "true", ingest_id: int | None = None) -> str:
-    """The query of the summary's rows, in ``timezone``, of the customers of
-    the orders matching ``where`` (all of them by default)."""
-    local = _local(timezone)
-    purchase = ", ".join(lit(s) for s in PURCHASE_STATUSES)
-    cols = ", ".join(f"CAST({q(n)} AS {t}) AS {q(n)}" for n, t in COLUMNS)
-    # Over the whole log, the orders are read again where each is used, not
-    # kept aside (DuckDB keeps a query's part used twice): kept, 10M orders
-    # took twice the CPU and spilled beyond a 2GB memory limit. The
-    # customers' rows ("c", far fewer) are kept. A few customers' orders
-    # are cheaper kept than found again.
-    orders = "NOT MATERIALIZED " if where == "true" else ""
-    return f"""
-WITH o AS {orders}(
-    SELECT order_id, customer_id, placed_at, coalesce(status, 'completed') AS status,
-           amount_reporting AS amount, CAST({local} AS DATE) AS local_date
-    FROM orders WHERE {where}
-), o2 AS {orders}(
-    SELECT *, local_date - DATE '1970-01-01' AS day FROM o
-), p AS {orders}(
-    SELECT * FROM o2 WHERE status IN ({purchase})
-), d AS (
-    SELECT customer_id, day, min(local_date) AS local_date, count(*) AS orders,
-           sum(amount) AS amount, min(placed_at) AS first_at, max(placed_at) AS last_at
-    FROM p GROUP BY customer_id, day
-), c AS MATERIALIZED (
-    SELECT customer_id, min(day) AS first_day, max(day) AS last_day,
-           min(local_date) AS first_date, count(*) AS purchase_days, sum(orders) AS orders,
-           sum(amount) AS total, arg_min(amount, day) AS first_day_amount,
-           arg_min(orders, day) AS first_day_orders, min(first_at) AS first_order_at,
-           max(last_at) AS last_order_at
-    FROM d GROUP BY customer_id
-), r AS (
-    SELECT customer_id, count(*) AS all_orders, max(day) AS last_any_day,
-           count(*) FILTER (WHERE status IN ('refunded', 'partially_refunded'))
-               AS refunded_orders,
-           sum(CASE WHEN status = 'refunded' THEN amount ELSE 0 END) AS refunded_amount,
-           count(*) FILTER (WHERE status = 'cancelled') AS cancelled_orders
-    FROM o2 GROUP BY customer_id
-), firsts AS (
-    SELECT p.order_id, p.customer_id FROM p JOIN c
-    ON p.customer_id = c.customer_id AND p.day = c.first_day
+def build(
+    con: duckdb.DuckDBPyConnection,
+    target: str,
+    source: str,
+    timezone: str,
+    *,
+    others: bool = True,
+    partial: bool = True,
+    items: bool = False,
+    ingest_id: int | None = None,
+    temp: bool = False,
+) -> None:
+    """Create the table ``target`` with the summary's rows (the definitions of the
+    module's table) in ``timezone`` of the orders of ``source``: a
+    relation with, per order, ``order_id``, ``customer_id``, ``placed_at``,
+    ``amount``, ``_day`` (its local day number, see :func:`_local`) and
+    whether it is a purchase (``_purchase``), refunded in full or in part
+    (``_refunds``), in full (``_refunded``) or cancelled (``_cancelled``).
+
+    Grouping the purchases per customer and day, then per customer, costs
+    about twice grouping them per customer alone, counting the distinct
+    days (the engine keeps those pairs in its own tables, within its
+    memory limit, spilling to disk beyond it). So the purchases are grouped
+    per customer alone, in one pass: the first and last purchase days are
+    those of the first and last purchase (a later instant is never on an
+    earlier local day), and the first day's orders are that day's one
+    order unless a day has several (fewer purchase days than purchases);
+    the first day of those customers, few, is then added up apart.
+
+    The other orders (refunds and cancellations, few) and the purchases
+    refunded in part are grouped apart and joined. ``others``: there may be
+    orders that are not purchases; ``partial``: purchases refunded in part;
+    ``items``: the first purchase day's category is looked up in
+    ``order_items`` (else NULL)."""
+    p, o = "_summary_purchasers", "_summary_others"
+
+    def day(at: str) -> str:
+        return f"CAST({_local(timezone).replace('placed_at', at)} AS DATE) - DATE '1970-01-01'"
+
+    con.execute(f"""
+CREATE OR REPLACE TEMP TABLE {p} AS
+SELECT *, {day("first_order_at")} AS first_day, {day("last_order_at")} AS last_day
+FROM (
+    SELECT customer_id, count(DISTINCT _day) AS purchase_days, count(*) AS orders,
+           sum(amount) AS total,
+           -- the type of a day's sum, which replaces it for some customers
+           CAST(arg_min(amount, _day) AS DECIMAL(38,4)) AS first_day_amount,
+           CAST(1 AS BIGINT) AS first_day_orders, min(placed_at) AS first_order_at,
+           max(placed_at) AS last_order_at
+    FROM {source} WHERE _purchase GROUP BY customer_id
+)
+""")
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _summary_firsts AS SELECT customer_id, first_day "
+        f"FROM {p} WHERE purchase_days < orders"
+    )
+    if con.execute("SELECT count(*) FROM _summary_firsts").fetchall()[0][0]:
+        con.execute(f"""
+UPDATE {p} p SET first_day_amount = f.amount, first_day_orders = f.n
+FROM (
+    SELECT t.customer_id, sum(t.amount) AS amount, count(*) AS n
+    FROM {source} t JOIN _summary_firsts f
+    ON t.customer_id = f.customer_id AND t._day = f.first_day
+    WHERE t._purchase GROUP BY t.customer_id
+) f WHERE p.customer_id = f.customer_id
+""")
+    con.execute("DROP TABLE _summary_firsts")
+    kept = " OR ".join(w for w, on in (("NOT _purchase", others), ("_refunds", partial)) if on)
+    if kept:
+        con.execute(f"""
+CREATE OR REPLACE TEMP TABLE {o} AS
+SELECT customer_id, count(*) FILTER (WHERE NOT _purchase) AS n, max(_day) AS last_day,
+       count(*) FILTER (WHERE _refunds) AS refunds_n,
+       sum(CASE WHEN _refunded THEN amount ELSE 0 END) AS refunded_amount,
+       count(*) FILTER (WHERE _cancelled) AS cancelled_n
+FROM {source} WHERE {kept} GROUP BY customer_id
+""")
+    if items:
+        con.execute(f"""
+CREATE OR REPLACE TEMP TABLE _summary_categories AS
+WITH firsts AS (
+    SELECT t.order_id, t.customer_id FROM {source} t JOIN {p} c
+    ON t.customer_id = c.customer_id AND t._day = c.first_day WHERE t._purchase
 ), per AS (
     SELECT f.customer_id, i.category,
            sum(CAST(coalesce(i.unit_price, 0) AS DOUBLE)
                * CAST(coalesce(i.quantity, 1) AS DOUBLE)) AS value
     FROM order_items i JOIN firsts f ON i.order_id = f.order_id
     WHERE i.category IS NOT NULL GROUP BY f.customer_id, i.category
-), cat AS (
-    SELECT customer_id, category AS first_category FROM (
-        SELECT *, row_number() OVER (PARTITION BY customer_id ORDER BY value DESC, category)
-            AS rn FROM per
-    ) WHERE rn = 1
 )
-SELECT {cols}, CAST({"NULL" if ingest_id is None else int(ingest_id)} AS BIGINT) AS _ingest_id
-FROM r LEFT JOIN c USING (customer_id) LEFT JOIN cat USING (customer_id)
-"""
+SELECT customer_id, arg_min(category, (-value, category)) AS first_category
+FROM per GROUP BY customer_id
+""")
+    values = {
+        "customer_id": "customer_id",
+        "first_date": "DATE '1970-01-01' + CAST(p.first_day AS INTEGER)",
+        "all_orders": "coalesce(p.orders, 0) + coalesce(o.n, 0)",
+        "last_any_day": "greatest(p.last_day, o.last_day)",
+        "refunded_orders": "coalesce(o.refunds_n, 0)",
+        "refunded_amount": "coalesce(o.refunded_amount, 0)",
+        "cancelled_orders": "coalesce(o.cancelled_n, 0)",
+        "first_category": "k.first_category" if items else "NULL",
+    }
+    if not kept:  # only purchases, none refunded
+        values.update(
+            all_orders="p.orders", last_any_day="p.last_day", refunded_orders="0",
+            refunded_amount="0", cancelled_orders="0",
+        )  # fmt: skip
+    cols = ", ".join(f"CAST({values.get(n, 'p.' + n)} AS {t}) AS {q(n)}" for n, t in COLUMNS)
+    stamp = "NULL" if ingest_id is None else int(ingest_id)
+    con.execute(
+        f"CREATE OR REPLACE {'TEMP ' if temp else ''}TABLE {target} AS SELECT {cols}, "
+        f"CAST({stamp} AS BIGINT) AS _ingest_id FROM {p} p"
+        + (f" FULL JOIN {o} o USING (customer_id)" if kept else "")
+        + (" LEFT JOIN _summary_categories k USING (customer_id)" if items else "")
+    )
+    for table in (p, o, "_summary_categories"):
+        con.execute(f"DROP TABLE IF EXISTS {table}")
+
+
+def orders_source(timezone: str, where: str = "true") -> str:
+    """The store's orders matching ``where`` as :func:`build` reads them."""
+    purchase = ", ".join(lit(s) for s in PURCHASE_STATUSES)
+    return f"""(
+    SELECT order_id, customer_id, placed_at, amount_reporting AS amount,
+           CAST({_local(timezone)} AS DATE) - DATE '1970-01-01' AS _day,
+           coalesce(status, 'completed') IN ({purchase}) AS _purchase,
+           coalesce(status IN ('refunded', 'partially_refunded'), false) AS _refunds,
+           coalesce(status = 'refunded', false) AS _refunded,
+           coalesce(status = 'cancelled', false) AS _cancelled
+    FROM orders WHERE {where}
+)"""
+
+
+def _build_where(
+    con: duckdb.DuckDBPyConnection, target: str, tz: str, where: str, ingest_id: int
+) -> None:
+    """The temporary table ``target`` of the summary's rows of the customers
+    of the orders matching ``where`` (all their orders, or the ingest's):
+    those orders are found once, then grouped (:func:`build` reads them
+    several times)."""
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE _summary_orders AS SELECT * FROM {orders_source(tz, where)}"
+    )
+    build(con, target, "_summary_orders", tz, items=True, ingest_id=ingest_id, temp=True)
+    con.execute("DROP TABLE _summary_orders")
 
 
 def _set_meta(con: duckdb.DuckDBPyConnection, timezone: str) -> None:
@@ -171,7 +260,8 @@ def rebuild(
     the summary's own, else UTC), every row stamped with ``ingest_id``. Runs
     in the caller's transaction if one is open."""
     tz = timezone or (state(con) or ("", "UTC"))[1]
-    con.execute(f"CREATE OR REPLACE TABLE {TABLE} AS {select_sql(tz, 'true', ingest_id)}")
+    items = bool(con.execute("SELECT count(*) FROM order_items").fetchall()[0][0])
+    build(con, TABLE, orders_source(tz), tz, items=items, ingest_id=ingest_id)
     _set_meta(con, tz)
 
 
@@ -240,7 +330,9 @@ def refresh(con: duckdb.DuckDBPyConnection, kind: str, ingest_id: int) -> None:
             f"DELETE FROM {TABLE} WHERE customer_id IN (SELECT customer_id FROM _summary_touched)"
         )
         where = "customer_id IN (SELECT customer_id FROM _summary_touched)"
-        con.execute(f"INSERT INTO {TABLE} {select_sql(tz, where, ingest_id)}")
+        _build_where(con, "_summary_fresh", tz, where, ingest_id)
+        con.execute(f"INSERT INTO {TABLE} SELECT * FROM _summary_fresh")
+        con.execute("DROP TABLE _summary_fresh")
     con.execute("DROP TABLE _summary_touched")
 
 
@@ -266,7 +358,7 @@ def _appended(con: duckdb.DuckDBPyConnection, tz: str, ingest_id: int) -> bool:
             " AND customer_id NOT IN (SELECT customer_id FROM _summary_earlier "
             "WHERE customer_id IS NOT NULL)"
         )
-    con.execute("CREATE OR REPLACE TEMP TABLE _summary_new AS " + select_sql(tz, fresh, ingest_id))
+    _build_where(con, "_summary_new", tz, fresh, ingest_id)
     day = f"CAST({_local(tz)} AS DATE) - DATE '1970-01-01'"
 
     def pick(name: str) -> str:

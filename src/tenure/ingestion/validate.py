@@ -15,7 +15,7 @@ import duckdb
 
 from tenure.datamodel import SURVEY_RANGES, Kind
 from tenure.errors import InputError
-from tenure.ingestion import coerce, identifiers
+from tenure.ingestion import coerce, distinct, identifiers
 from tenure.ingestion.mapping import Mapping
 from tenure.sqltext import lit, q
 from tenure.store.analytics import scalar
@@ -232,15 +232,23 @@ def build_checked(
         con.execute(f"CREATE TEMP VIEW texts AS SELECT r.*, {forms} FROM texts_read r {joins}")
 
     # 3. typed values and the first reason per row
+    # (a status is read once per distinct text: see ingestion.distinct)
     # parse errors come first, then missing values, then rules across fields,
     # so that a row whose first reason is "missing" has no unreadable value
     typed: dict[str, str] = {}  # field -> SQL of its typed value
     conds, missing = [], []
     for f in fields:
         v = q("v_" + f.name)
+        read = (
+            distinct.statuses(con, v, "texts")
+            if f.type == "status" and f.name not in typed_cells
+            else None
+        )
         parsed = (
             coerce.parse_typed(f, v, typed_cells[f.name], tz=lit(tz))
             if (f.name in typed_cells)
+            else coerce.Parsed(distinct.status_value(read, v), coerce.status(v).reason)
+            if read is not None
             else coerce.parse(
                 f,
                 v,

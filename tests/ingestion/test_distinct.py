@@ -1,0 +1,101 @@
+"""Checks read once per distinct value (tenure.ingestion.distinct): the same
+statuses, reasons and repeated keys as the row-by-row reading, worked by hand."""
+
+from __future__ import annotations
+
+import csv
+
+import duckdb
+import pytest
+
+from tenure.ingestion import distinct
+from tenure.ingestion.pipeline import ingest
+from tests.conftest import query, write
+
+ORDERS = (
+    "order_id,customer_id,placed_at,amount,status\n"
+    "O1,C1,2024-01-05,10,Paid\n"
+    "O2,C1,2024-01-06,11,shipped\n"
+    "O3,C2,2024-01-07,12,  REFUNDED \n"
+    "O4,C2,2024-01-08,13,lost in the post\n"
+    "O5,C3,2024-01-09,14,\n"
+    "O6,C3,2024-01-10,15,paid\n"
+    "O7,C3,2024-01-11,16,Lost in the post\n"
+)
+
+
+@pytest.mark.parametrize("limit", [distinct.MAX_STATUS_TEXTS, 1])
+def test_statuses_read_once_per_text_say_what_each_row_says(tmp_path, ws, limit, monkeypatch):
+    # limit 1: more texts than that, so each row is read on its own; both
+    # ways give the same statuses and the same reasons
+    monkeypatch.setattr(distinct, "MAX_STATUS_TEXTS", limit)
+    r = ingest("orders", write(tmp_path / "orders.csv", ORDERS), workspace=ws)
+    assert (r.read, r.accepted, r.rejected) == (7, 5, 2)
+    assert query(ws.settings.store, "SELECT order_id, status FROM orders ORDER BY 1") == [
+        ("O1", "completed"),
+        ("O2", "completed"),
+        ("O3", "refunded"),
+        ("O5", "completed"),  # an empty status is a completed order
+        ("O6", "completed"),
+    ]
+    with open(r.quarantine, newline="", encoding="utf-8") as fh:
+        rows = [(x["_line"], x["_column"], x["_value"], x["_reason"]) for x in csv.DictReader(fh)]
+    reason = (
+        "is not an order status (use one of: completed, pending, refunded, "
+        "partially_refunded, cancelled)"
+    )
+    assert rows == [
+        ("5", "status", "lost in the post", reason),
+        ("8", "status", "Lost in the post", reason),
+    ]
+
+
+def test_statuses_map_each_distinct_text():
+    con = duckdb.connect()
+    con.execute(
+        "CREATE TABLE t AS SELECT * FROM (VALUES ('Paid'), (' Paid'), ('  '), ('nope'), "
+        "('Paid'), (NULL), ('cancelled')) v(s)"
+    )
+    read = distinct.statuses(con, "s", "t", blank="completed")
+    assert read == {
+        "Paid": "completed",
+        " Paid": "completed",
+        "  ": "completed",
+        "nope": None,
+        "cancelled": "cancelled",
+    }
+    got = con.execute(f"SELECT {distinct.status_value(read, 's')} FROM t").fetchall()
+    assert [v for (v,) in got] == [
+        "completed", "completed", "completed", None, "completed", None, "cancelled",
+    ]  # fmt: skip
+    assert distinct.statuses(con, "s", "(SELECT CAST(range AS VARCHAR) s FROM range(65))") is None
+
+
+def test_repeated_hashes_are_those_of_the_keys_held_twice(monkeypatch):
+    con = duckdb.connect()
+    con.execute(
+        "CREATE TABLE t AS SELECT * FROM (VALUES ('a', 1), ('b', 1), ('a', 1), ('c', 2), "
+        "('c', 2), ('c', 3), ('a', 2)) v(k, n)"
+    )
+    want = {h for (h,) in con.execute("SELECT hash('a') UNION SELECT hash('c')").fetchall()}
+    assert distinct.repeated_hashes(con, "k", "t", "h") == 2
+    assert {h for (h,) in con.execute("SELECT _h FROM h").fetchall()} == want
+    # a key of two columns: only ('a', 1) and ('c', 2) are held twice
+    pair = {h for (h,) in con.execute("SELECT hash('a', 1) UNION SELECT hash('c', 2)").fetchall()}
+    assert distinct.repeated_hashes(con, "k, n", "t", "h") == 2
+    assert {h for (h,) in con.execute("SELECT _h FROM h").fetchall()} == pair
+    # over the limit of sorted keys: grouped in the engine, the same hashes
+    monkeypatch.setattr(distinct, "MAX_SORTED_KEYS", 3)
+    assert distinct.repeated_hashes(con, "k", "t", "h") == 2
+    assert {h for (h,) in con.execute("SELECT _h FROM h").fetchall()} == want
+    assert distinct.repeated_hashes(con, "k", "(SELECT 'x' AS k)", "h") == 0
+
+
+@pytest.mark.parametrize("limit", [distinct.MAX_SORTED_KEYS, 3])
+def test_repeated_hashes_refuse_a_row_that_is_not_valid(limit, monkeypatch):
+    monkeypatch.setattr(distinct, "MAX_SORTED_KEYS", limit)
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t AS SELECT * FROM (VALUES ('O1'), ('O2'), (' O3'), ('O4')) v(k)")
+    assert distinct.repeated_hashes(con, "k", "t", "h", valid=distinct.plain("k")) is None
+    con.execute("UPDATE t SET k = 'O3' WHERE k = ' O3'")
+    assert distinct.repeated_hashes(con, "k", "t", "h", valid=distinct.plain("k")) == 0

@@ -16,7 +16,7 @@ ORDERS = (
     "order_id,customer_id,placed_at,amount,status\n"
     "O1,C1,2024-01-05,10,Paid\n"
     "O2,C1,2024-01-06,11,shipped\n"
-    "O3,C2,2024-01-07,12,  REFUNDED \n"
+    "O3,C2,2024-01-07,12,REFUNDED\n"
     "O4,C2,2024-01-08,13,lost in the post\n"
     "O5,C3,2024-01-09,14,\n"
     "O6,C3,2024-01-10,15,paid\n"
@@ -24,12 +24,17 @@ ORDERS = (
 )
 
 
-@pytest.mark.parametrize("limit", [distinct.MAX_STATUS_TEXTS, 1])
-def test_statuses_read_once_per_text_say_what_each_row_says(tmp_path, ws, limit, monkeypatch):
-    # limit 1: more texts than that, so each row is read on its own; both
-    # ways give the same statuses and the same reasons
+@pytest.mark.parametrize(
+    ("limit", "o3"),
+    [(distinct.MAX_STATUS_TEXTS, "REFUNDED"), (1, "REFUNDED"), (64, "  refunded ")],
+)
+def test_statuses_read_once_per_text_say_what_each_row_says(tmp_path, ws, limit, o3, monkeypatch):
+    # limit 1: more texts than that, so each row is read on its own, as it
+    # is when a text is not as trim leaves it; every way gives the same
+    # statuses and the same reasons
     monkeypatch.setattr(distinct, "MAX_STATUS_TEXTS", limit)
-    r = ingest("orders", write(tmp_path / "orders.csv", ORDERS), workspace=ws)
+    text = ORDERS.replace("REFUNDED", o3)
+    r = ingest("orders", write(tmp_path / "orders.csv", text), workspace=ws)
     assert (r.read, r.accepted, r.rejected) == (7, 5, 2)
     assert query(ws.settings.store, "SELECT order_id, status FROM orders ORDER BY 1") == [
         ("O1", "completed"),
@@ -48,6 +53,36 @@ def test_statuses_read_once_per_text_say_what_each_row_says(tmp_path, ws, limit,
         ("5", "status", "lost in the post", reason),
         ("8", "status", "Lost in the post", reason),
     ]
+
+
+@pytest.mark.parametrize("limit", [distinct.MAX_STATUS_TEXTS, 1])
+def test_currencies_read_once_per_text_say_what_each_row_says(tmp_path, ws, limit, monkeypatch):
+    monkeypatch.setattr(distinct, "MAX_STATUS_TEXTS", limit)
+    text = (
+        "order_id,customer_id,placed_at,amount,currency\n"
+        "O1,C1,2024-01-05,10,eur\n"
+        "O2,C1,2024-01-06,11,EUR\n"
+        "O3,C2,2024-01-07,12,Euro\n"
+        "O4,C2,2024-01-08,13,\n"
+    )
+    r = ingest("orders", write(tmp_path / "orders.csv", text), workspace=ws)
+    assert (r.read, r.accepted, r.rejected) == (4, 3, 1)
+    got = query(ws.settings.store, "SELECT order_id, currency FROM orders ORDER BY 1")
+    assert got == [("O1", "EUR"), ("O2", "EUR"), ("O4", "EUR")]  # empty: the default
+    with open(r.quarantine, newline="", encoding="utf-8") as fh:
+        rows = [(x["_line"], x["_column"], x["_value"], x["_reason"]) for x in csv.DictReader(fh)]
+    assert rows == [
+        ("4", "currency", "Euro", "is not an ISO 4217 currency code (such as EUR, USD)"),
+    ]
+
+
+def test_a_column_of_few_texts_is_read_once_per_text():
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t AS SELECT * FROM (VALUES ('a'), ('B'), (NULL), ('a')) v(s)")
+    assert distinct.texts(con, "s", "t", lambda v: f"upper({v})") == {"a": "A", "B": "B"}
+    # a text that trim would change: the rows read their own
+    con.execute("INSERT INTO t VALUES (' c')")
+    assert distinct.texts(con, "s", "t", lambda v: f"upper({v})") is None
 
 
 def test_statuses_map_each_distinct_text():

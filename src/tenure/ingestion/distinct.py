@@ -8,6 +8,9 @@ Used by ingest (:func:`tenure.ingestion.validate.build_checked`,
 - a status column holds a few distinct texts: each is read once, by
   :func:`tenure.ingestion.coerce.status`, and the rows are then mapped by
   equality on the text (:func:`statuses`, :func:`status_value`);
+- so does a column of another type with few values (a currency code, a
+  country, ...): each distinct text is read once, when every one is
+  written as trim leaves it (:func:`texts`, :func:`lookup`);
 - an identifier written plainly is kept as written (:func:`plain`);
 - keys that repeat are found from their hashes first (:func:`repeated_hashes`):
   equal keys have equal hashes, and most files repeat none.
@@ -15,14 +18,17 @@ Used by ingest (:func:`tenure.ingestion.validate.build_checked`,
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from tenure.ingestion import coerce
 from tenure.ingestion.identifiers import ID_MAX_CHARS
 from tenure.sqltext import lit
 
-# the distinct status texts above which they are read row by row
+# the distinct texts of a column above which they are read row by row
 MAX_STATUS_TEXTS = 64
+# the types whose value is a text read from the text alone, few in a column
+LOOKED_UP = frozenset({"status", "currency", "survey_kind", "country", "timezone", "locale"})
 # the most keys whose hashes are sorted in memory here rather than grouped
 # in the engine (a sort of the numbers costs about half the grouping)
 MAX_SORTED_KEYS = 20_000_000
@@ -58,6 +64,34 @@ def status_value(read: dict[str, str | None], cell: str) -> str:
     (NULL where it read none)."""
     cases = " ".join(f"WHEN {lit(t)} THEN {lit(s)}" for t, s in read.items() if s)
     return f"CAST(CASE {cell} {cases} END AS VARCHAR)" if cases else "CAST(NULL AS VARCHAR)"
+
+
+def texts(
+    con: Any, cell: str, table: str, value: Callable[[str], str]
+) -> dict[str, str | None] | None:
+    """Each distinct non-NULL text of ``cell`` in ``table`` with its value,
+    read by ``value`` (SQL of the text as a function of a cell); None when
+    there are more than :data:`MAX_STATUS_TEXTS` texts or one is not written
+    as :func:`coerce.trimmed` leaves it (the rows then read their own)."""
+    found = con.execute(
+        f"SELECT DISTINCT {cell} FROM {table} WHERE {cell} IS NOT NULL LIMIT {MAX_STATUS_TEXTS + 1}"
+    ).fetchall()
+    if len(found) > MAX_STATUS_TEXTS:
+        return None
+    read = con.execute(
+        f"SELECT t, {coerce.trimmed('t')} IS NOT DISTINCT FROM t, CAST({value('t')} AS VARCHAR) "
+        "FROM (SELECT unnest(?::VARCHAR[]) AS t)",
+        [[t for (t,) in found]],
+    ).fetchall()
+    if not all(kept for _, kept, _ in read):
+        return None
+    return {t: v for t, _, v in read}
+
+
+def lookup(read: dict[str, str | None], cell: str) -> str:
+    """SQL: the value of ``cell`` from the texts :func:`texts` or
+    :func:`statuses` read (NULL where they read none)."""
+    return status_value(read, cell)
 
 
 def plain(column: str) -> str:

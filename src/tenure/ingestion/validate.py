@@ -149,12 +149,22 @@ def build_checked(
         for c in columns
     }
     typed_cells: dict[str, str] = {}  # field -> the type of its source column
+    # field -> its value per distinct text, for a text column of few values
+    # each written as trim leaves it: read once per text, not per row
+    lookups: dict[str, dict[str, str | None]] = {}
     texts = []
     for f in fields:
         if f.name in mapping.columns:
             col = mapping.columns[f.name]
             if coerce.typed_cell(f, read_as[col], date_format):
                 typed_cells[f.name] = read_as[col]
+                cell = q(col)
+            elif (
+                f.type in distinct.LOOKED_UP
+                and types.get(col, "VARCHAR") == "VARCHAR"
+                and (read := distinct.texts(con, q(col), "raw", _reader(f))) is not None
+            ):
+                lookups[f.name] = read
                 cell = q(col)
             else:
                 cell = coerce.trimmed(_as_text(col, read_as[col]))
@@ -232,23 +242,18 @@ def build_checked(
         con.execute(f"CREATE TEMP VIEW texts AS SELECT r.*, {forms} FROM texts_read r {joins}")
 
     # 3. typed values and the first reason per row
-    # (a status is read once per distinct text: see ingestion.distinct)
+    # (a column of few texts is read once per text: see ingestion.distinct)
     # parse errors come first, then missing values, then rules across fields,
     # so that a row whose first reason is "missing" has no unreadable value
     typed: dict[str, str] = {}  # field -> SQL of its typed value
     conds, missing = [], []
     for f in fields:
         v = q("v_" + f.name)
-        read = (
-            distinct.statuses(con, v, "texts")
-            if f.type == "status" and f.name not in typed_cells
-            else None
-        )
         parsed = (
             coerce.parse_typed(f, v, typed_cells[f.name], tz=lit(tz))
             if (f.name in typed_cells)
-            else coerce.Parsed(distinct.status_value(read, v), coerce.status(v).reason)
-            if read is not None
+            else coerce.Parsed(distinct.lookup(lookups[f.name], v), _reader(f)(v, reason=True))
+            if f.name in lookups
             else coerce.parse(
                 f,
                 v,
@@ -418,6 +423,17 @@ def build_checked(
     for table in filter(None, normal_forms.values()):
         con.execute(f"DROP TABLE {table}")
     return plan
+
+
+def _reader(f):
+    """The SQL of a field's value (or, with ``reason``, of why it is
+    refused) as a function of its cell's text, for :func:`distinct.texts`."""
+
+    def read(v: str, reason: bool = False) -> str:
+        parsed = coerce.parse(f, v)
+        return parsed.reason if reason else parsed.value
+
+    return read
 
 
 def _as_text(column: str, sql_type: str) -> str:

@@ -119,6 +119,9 @@ def test_repeated_hashes_are_those_of_the_keys_held_twice(monkeypatch):
     pair = {h for (h,) in con.execute("SELECT hash('a', 1) UNION SELECT hash('c', 2)").fetchall()}
     assert distinct.repeated_hashes(con, "k, n", "t", "h") == 2
     assert {h for (h,) in con.execute("SELECT _h FROM h").fetchall()} == pair
+    # grouped in the engine: the same hashes
+    assert distinct.repeated_hashes(con, "k", "t", "h", sort=False) == 2
+    assert {h for (h,) in con.execute("SELECT _h FROM h").fetchall()} == want
     # over the limit of sorted keys: grouped in the engine, the same hashes
     monkeypatch.setattr(distinct, "MAX_SORTED_KEYS", 3)
     assert distinct.repeated_hashes(con, "k", "t", "h") == 2
@@ -134,3 +137,26 @@ def test_repeated_hashes_refuse_a_row_that_is_not_valid(limit, monkeypatch):
     assert distinct.repeated_hashes(con, "k", "t", "h", valid=distinct.plain("k")) is None
     con.execute("UPDATE t SET k = 'O3' WHERE k = ' O3'")
     assert distinct.repeated_hashes(con, "k", "t", "h", valid=distinct.plain("k")) == 0
+
+
+def test_identifiers_written_plainly_are_kept_and_the_others_read_as_before(tmp_path, ws):
+    long = "C" * 257
+    text = (
+        "order_id,customer_id,placed_at,amount\n"
+        "O1,C1,2024-01-05,10\n"
+        '" O2 ", C1 ,2024-01-06,11\n'  # trimmed: O2 of C1
+        '"O\t3",C2,2024-01-07,12\n'  # a tab inside
+        f"O4,{long},2024-01-08,13\n"  # too long
+        f"O5,{long[:256]},2024-01-09,14\n"  # as long as allowed
+        '"O 6",C 3,2024-01-10,15\n'  # a space inside is kept
+    )
+    r = ingest("orders", write(tmp_path / "orders.csv", text), workspace=ws)
+    assert (r.read, r.accepted, r.rejected) == (6, 4, 2)
+    got = query(ws.settings.store, "SELECT order_id, customer_id FROM orders ORDER BY 1")
+    assert got == [("O 6", "C 3"), ("O1", "C1"), ("O2", "C1"), ("O5", long[:256])]
+    with open(r.quarantine, newline="", encoding="utf-8") as fh:
+        rows = [(x["_line"], x["_column"], x["_value"], x["_reason"]) for x in csv.DictReader(fh)]
+    assert rows == [
+        ("4", "order_id", "O\t3", "holds a control character (U+0009 at character 2); remove it"),
+        ("5", "customer_id", long, "is 257 characters long; an identifier has at most 256"),
+    ]

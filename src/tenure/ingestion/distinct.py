@@ -94,28 +94,35 @@ def lookup(read: dict[str, str | None], cell: str) -> str:
     return status_value(read, cell)
 
 
+def plain_text(column: str) -> str:
+    """SQL: ``column`` is printable ASCII at both ends (nothing for trim to
+    take) and holds no control character; NULL when it is NULL."""
+    return f"regexp_full_match({column}, {lit(PLAIN_ID)})"
+
+
 def plain(column: str) -> str:
     """SQL: the identifier ``column`` is written plainly (printable ASCII at
     both ends, no control character, at most :data:`ID_MAX_CHARS`
     characters), so that ingest keeps it as it is."""
-    return f"regexp_full_match({column}, {lit(PLAIN_ID)}) AND strlen({column}) <= {ID_MAX_CHARS}"
+    return f"{plain_text(column)} AND strlen({column}) <= {ID_MAX_CHARS}"
 
 
 def repeated_hashes(
-    con: Any, key: str, table: str, name: str, *, valid: str | None = None
+    con: Any, key: str, table: str, name: str, *, valid: str | None = None, sort: bool = True
 ) -> int | None:
     """A table ``name`` (``_h``) of the hashes of ``key`` (SQL over
     ``table``) held by more than one row: every repeated key's, and those
     that two keys share by chance. Returns how many; with ``valid`` (SQL
     over ``table``, checked in the same pass), None and no table when a row
-    is not valid."""
-    rows = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
+    is not valid. ``sort``: the hashes may be sorted here (cheaper for rows
+    read from a file; rows already in a table group faster in the engine)."""
+    here = sort and con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0] <= MAX_SORTED_KEYS
     found = None
-    if valid is not None and rows > MAX_SORTED_KEYS:
+    if valid is not None and not here:
         bad = f"SELECT count(*) FROM {table} WHERE NOT coalesce({valid}, false)"
         if con.execute(bad).fetchall()[0][0]:
             return None
-    if rows <= MAX_SORTED_KEYS:
+    if here:
         import numpy as np
 
         ok = f", coalesce({valid}, false) AS ok" if valid is not None else ""

@@ -474,12 +474,14 @@ def classify(
 def _find_repeated(con: duckdb.DuckDBPyConnection, key: str) -> None:
     """``repeated``: each key of ``checked`` held by more than one row.
 
-    Equal keys have equal hashes, so the rows' hashes of their key, numbers,
-    are first sorted, which is cheaper than grouping the texts; only the
+    Equal keys have equal hashes, so the rows are first grouped by the hash of
+    their key, a number, which is cheaper than grouping the texts; only the
     rows whose hash repeats (none in most files, a few more than the repeated
     keys when two keys share a hash) are then grouped by the key itself
     (see :func:`tenure.ingestion.distinct.repeated_hashes`)."""
-    some = distinct.repeated_hashes(con, key, "checked", "_repeated_hashes")
+    # grouped in the engine: from a table, that costs less than sorting the
+    # hashes here (2M orders: 0.27 against 0.32 CPU s)
+    some = distinct.repeated_hashes(con, key, "checked", "_repeated_hashes", sort=False)
     among = f"WHERE hash({key}) IN (SELECT _h FROM _repeated_hashes) " if some else "WHERE false "
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE repeated AS SELECT {key} FROM checked "

@@ -152,6 +152,8 @@ def build_checked(
     # field -> its value per distinct text, for a text column of few values
     # each written as trim leaves it: read once per text, not per row
     lookups: dict[str, dict[str, str | None]] = {}
+    plain_ids: dict[str, str] = {}  # field -> its column saying it is written plainly
+    marks: list[str] = []
     texts = []
     for f in fields:
         if f.name in mapping.columns:
@@ -166,6 +168,16 @@ def build_checked(
             ):
                 lookups[f.name] = read
                 cell = q(col)
+            elif f.type == "id":
+                # one test says both that trim would keep the text and that
+                # it holds no control character: most identifiers pass it
+                # and are kept as written (see distinct.plain)
+                text = _as_text(col, read_as[col])
+                plain_ids[f.name] = q("_plain_" + f.name)
+                marks.append(f"{distinct.plain_text(text)} AS {plain_ids[f.name]}")
+                cell = (
+                    f"CASE WHEN {plain_ids[f.name]} THEN {text} ELSE nullif(trim({text}), '') END"
+                )
             else:
                 cell = coerce.trimmed(_as_text(col, read_as[col]))
         else:
@@ -188,8 +200,8 @@ def build_checked(
     try:
         con.execute(
             "CREATE OR REPLACE TEMP VIEW texts AS SELECT _line, "
-            + ", ".join(texts)
-            + f" FROM {rows}"
+            + ", ".join(texts + list(plain_ids.values()))
+            + (f" FROM (SELECT *, {', '.join(marks)} FROM {rows})" if marks else f" FROM {rows}")
         )
     except duckdb.Error as exc:
         bad = [f"{f}: {e}" for f, e in mapping.sql.items()]
@@ -265,6 +277,9 @@ def build_checked(
             )
         )
         value = parsed.value
+        if f.name in plain_ids:
+            short = f"strlen({v}) <= {identifiers.ID_MAX_CHARS}"
+            value = f"CASE WHEN {plain_ids[f.name]} AND {short} THEN {v} ELSE {value} END"
         if f.name == "currency" and kind.converted:
             # an empty cell means the default currency, as a missing column does
             value = f"coalesce({value}, CASE WHEN {v} IS NULL THEN {lit(default_currency)} END)"

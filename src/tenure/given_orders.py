@@ -18,7 +18,9 @@ a fit keeps the guarantees of ``tenure ingest``, and a clean file takes the
 short way.
 
 The checks are ingestion's own expressions (:mod:`tenure.ingestion.coerce`,
-:func:`tenure.ingestion.validate.checks`, :mod:`tenure.ingestion.identifiers`).
+:func:`tenure.ingestion.validate.checks`, :mod:`tenure.ingestion.identifiers`)
+and functions (:mod:`tenure.ingestion.distinct`: statuses, plain identifiers,
+repeated keys' hashes).
 Those of a single value are evaluated where they cost least and say the
 same: a status once per distinct text of the column; a customer id once
 per customer. Identifiers take the short way only when written plainly (no

@@ -17,7 +17,9 @@ a fit keeps the guarantees of ``tenure ingest``, and a clean file takes the
 short way.
 
 The checks are ingestion's own expressions (:mod:`tenure.ingestion.coerce`,
-:func:`tenure.ingestion.validate.checks`, :mod:`tenure.ingestion.identifiers`).
+:func:`tenure.ingestion.validate.checks`, :mod:`tenure.ingestion.identifiers`)
+and functions (:mod:`tenure.ingestion.distinct`: statuses, plain identifiers,
+repeated keys' hashes).
 Those of a single value are evaluated where they cost least and say the
 same: a status once per distinct text of the column; a customer id once
 per customer. Identifiers take the short way only when written plainly (no
@@ -39,15 +41,7 @@ from tenure.sqltext import lit, q
 # the orders (every row accepted: see summarise)
 ACTIVITY = "customer_activity"
 ORDERS = "orders"
-# the distinct status texts above which the full path maps them row by row
-MAX_STATUS_TEXTS = 64
-# the most order ids whose hashes are sorted here rather than counted in
-# the engine
-MAX_SORTED_IDS = 20_000_000
 _VIEWS = ("_given_texts", "_given_typed")
-# an identifier as written is the one ingest keeps: printable ASCII at both
-# ends (nothing for trim to take), no control character inside
-PLAIN_ID = r"[!-~]([^\x00-\x1f\x7f-\x9f]*[!-~])?"
 
 
 @dataclass
@@ -233,9 +227,9 @@ def _summarise(
 def _plain(column: str) -> str:
     """SQL: the identifier ``column`` is written plainly (see the module
     docstring), so that ingest keeps it as it is."""
-    from tenure.ingestion.identifiers import ID_MAX_CHARS
+    from tenure.ingestion import distinct
 
-    return f"regexp_full_match({column}, {lit(PLAIN_ID)}) AND strlen({column}) <= {ID_MAX_CHARS}"
+    return distinct.plain(column)
 
 
 def _statuses(raw: Any, coerce: Any) -> dict[str, str] | None:
@@ -244,29 +238,20 @@ def _statuses(raw: Any, coerce: Any) -> dict[str, str] | None:
     and whether it is a purchase, a refund in full (``refunded``), a refund
     in full or in part (``refunds``) or a cancellation. The few distinct
     texts of the column are read once each; None when there are many."""
+    from tenure.ingestion import distinct
     from tenure.store.summary import PURCHASE_STATUSES
 
-    texts = raw.execute(
-        f"SELECT DISTINCT _s FROM _given_texts WHERE _s IS NOT NULL LIMIT {MAX_STATUS_TEXTS + 1}"
-    ).fetchall()
-    if len(texts) > MAX_STATUS_TEXTS:
-        return None
-    cell = coerce.trimmed("t")
-    found = raw.execute(
-        f"SELECT t, {cell} IS NULL, {coerce.status(f'({cell})').value} "
-        "FROM (SELECT unnest(?::VARCHAR[]) AS t)",
-        [[t for (t,) in texts]],
-    ).fetchall()
     # a blank cell is a missing status: a completed order, as no cell is
-    read = {t: ("completed" if blank else s) for t, blank, s in found}
+    read = distinct.statuses(raw, "_s", "_given_texts", blank="completed")
+    if read is None:
+        return None
 
     def among(wanted) -> str:
         hits = [lit(t) for t, s in read.items() if s in wanted]
         return f"_s IN ({', '.join(hits)})" if hits else "false"
 
-    cases = " ".join(f"WHEN {lit(t)} THEN {lit(s)}" for t, s in read.items() if s)
     return {
-        "value": f"CAST(CASE _s {cases} END AS VARCHAR)" if cases else "CAST(NULL AS VARCHAR)",
+        "value": distinct.status_value(read, "_s"),
         "refused": among({None}),
         "purchase": f"(_s IS NULL OR {among(set(PURCHASE_STATUSES))})",
         "refunded": among({"refunded"}),
@@ -281,20 +266,13 @@ def _odd_or_repeated_ids(raw: Any) -> bool:
     held by more than one row. Equal ids have equal hashes: the hashes
     (numbers) are sorted, and a hash shared by chance sends the file to the
     full path too, which tells repeats from chance."""
-    rows = raw.execute("SELECT count(*) FROM _given_texts").fetchall()[0][0]
-    plain = f"coalesce({_plain('_o')}, false)"
-    if rows > MAX_SORTED_IDS:  # in the engine, not in memory here
-        repeats, odd = raw.execute(
-            f"SELECT count(*) - count(DISTINCT hash(_o)), count(*) FILTER (WHERE NOT {plain}) "
-            "FROM _given_texts"
-        ).fetchall()[0]
-        return bool(repeats or odd)
-    import numpy as np
+    from tenure.ingestion import distinct
 
-    # sorted here: a sort of the numbers costs half the engine's grouping
-    found = raw.execute(f"SELECT hash(_o) AS h, {plain} AS ok FROM _given_texts").fetchnumpy()
-    if not found["ok"].all():
-        return True
-    hashes = np.asarray(found["h"])
-    hashes.sort()  # in place: no second copy of every hash
-    return bool((hashes[1:] == hashes[:-1]).any())
+    try:
+        found = distinct.repeated_hashes(
+            raw, "_o", "_given_texts", "_given_id_hashes", valid=_plain("_o")
+        )
+    finally:
+        raw.execute("DROP TABLE IF EXISTS _given_id_hashes")
+    return found is None or found > 0
+

@@ -27,7 +27,7 @@ from tenure.config import Settings, load_settings
 from tenure.datamodel import KINDS, Kind
 from tenure.errors import InputError, TenureError, TooManyErrorsError
 from tenure.faults import checkpoint
-from tenure.ingestion import flags, quarantine, readers, sources
+from tenure.ingestion import distinct, flags, quarantine, readers, sources
 from tenure.ingestion import mapping as mapping_mod
 from tenure.ingestion.validate import build_checked
 from tenure.sqltext import lit, q
@@ -477,12 +477,11 @@ def _find_repeated(con: duckdb.DuckDBPyConnection, key: str) -> None:
     Equal keys have equal hashes, so the rows are first grouped by the hash of
     their key, a number, which is cheaper than grouping the texts; only the
     rows whose hash repeats (none in most files, a few more than the repeated
-    keys when two keys share a hash) are then grouped by the key itself."""
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE _repeated_hashes AS SELECT hash({key}) AS _h "
-        "FROM checked GROUP BY _h HAVING count(*) > 1"
-    )
-    some = scalar(con, "SELECT count(*) FROM (SELECT 1 FROM _repeated_hashes LIMIT 1)")
+    keys when two keys share a hash) are then grouped by the key itself
+    (see :func:`tenure.ingestion.distinct.repeated_hashes`)."""
+    # grouped in the engine: from a table, that costs less than sorting the
+    # hashes here (2M orders: 0.27 against 0.32 CPU s)
+    some = distinct.repeated_hashes(con, key, "checked", "_repeated_hashes", sort=False)
     among = f"WHERE hash({key}) IN (SELECT _h FROM _repeated_hashes) " if some else "WHERE false "
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE repeated AS SELECT {key} FROM checked "

@@ -15,7 +15,7 @@ import duckdb
 
 from tenure.datamodel import SURVEY_RANGES, Kind
 from tenure.errors import InputError
-from tenure.ingestion import coerce, identifiers
+from tenure.ingestion import coerce, distinct, identifiers
 from tenure.ingestion.mapping import Mapping
 from tenure.sqltext import lit, q
 from tenure.store.analytics import scalar
@@ -149,6 +149,11 @@ def build_checked(
         for c in columns
     }
     typed_cells: dict[str, str] = {}  # field -> the type of its source column
+    # field -> its value per distinct text, for a text column of few values
+    # each written as trim leaves it: read once per text, not per row
+    lookups: dict[str, dict[str, str | None]] = {}
+    plain_ids: dict[str, str] = {}  # field -> its column saying it is written plainly
+    marks: list[str] = []
     texts = []
     for f in fields:
         if f.name in mapping.columns:
@@ -156,6 +161,23 @@ def build_checked(
             if coerce.typed_cell(f, read_as[col], date_format):
                 typed_cells[f.name] = read_as[col]
                 cell = q(col)
+            elif (
+                f.type in distinct.LOOKED_UP
+                and types.get(col, "VARCHAR") == "VARCHAR"
+                and (read := distinct.texts(con, q(col), "raw", _reader(f))) is not None
+            ):
+                lookups[f.name] = read
+                cell = q(col)
+            elif f.type == "id":
+                # one test says both that trim would keep the text and that
+                # it holds no control character: most identifiers pass it
+                # and are kept as written (see distinct.plain)
+                text = _as_text(col, read_as[col])
+                plain_ids[f.name] = q("_plain_" + f.name)
+                marks.append(f"{distinct.plain_text(text)} AS {plain_ids[f.name]}")
+                cell = (
+                    f"CASE WHEN {plain_ids[f.name]} THEN {text} ELSE nullif(trim({text}), '') END"
+                )
             else:
                 cell = coerce.trimmed(_as_text(col, read_as[col]))
         else:
@@ -178,8 +200,8 @@ def build_checked(
     try:
         con.execute(
             "CREATE OR REPLACE TEMP VIEW texts AS SELECT _line, "
-            + ", ".join(texts)
-            + f" FROM {rows}"
+            + ", ".join(texts + list(plain_ids.values()))
+            + (f" FROM (SELECT *, {', '.join(marks)} FROM {rows})" if marks else f" FROM {rows}")
         )
     except duckdb.Error as exc:
         bad = [f"{f}: {e}" for f, e in mapping.sql.items()]
@@ -232,6 +254,7 @@ def build_checked(
         con.execute(f"CREATE TEMP VIEW texts AS SELECT r.*, {forms} FROM texts_read r {joins}")
 
     # 3. typed values and the first reason per row
+    # (a column of few texts is read once per text: see ingestion.distinct)
     # parse errors come first, then missing values, then rules across fields,
     # so that a row whose first reason is "missing" has no unreadable value
     typed: dict[str, str] = {}  # field -> SQL of its typed value
@@ -241,6 +264,8 @@ def build_checked(
         parsed = (
             coerce.parse_typed(f, v, typed_cells[f.name], tz=lit(tz))
             if (f.name in typed_cells)
+            else coerce.Parsed(distinct.lookup(lookups[f.name], v), _reader(f)(v, reason=True))
+            if f.name in lookups
             else coerce.parse(
                 f,
                 v,
@@ -252,6 +277,9 @@ def build_checked(
             )
         )
         value = parsed.value
+        if f.name in plain_ids:
+            short = f"strlen({v}) <= {identifiers.ID_MAX_CHARS}"
+            value = f"CASE WHEN {plain_ids[f.name]} AND {short} THEN {v} ELSE {value} END"
         if f.name == "currency" and kind.converted:
             # an empty cell means the default currency, as a missing column does
             value = f"coalesce({value}, CASE WHEN {v} IS NULL THEN {lit(default_currency)} END)"
@@ -410,6 +438,17 @@ def build_checked(
     for table in filter(None, normal_forms.values()):
         con.execute(f"DROP TABLE {table}")
     return plan
+
+
+def _reader(f):
+    """The SQL of a field's value (or, with ``reason``, of why it is
+    refused) as a function of its cell's text, for :func:`distinct.texts`."""
+
+    def read(v: str, reason: bool = False) -> str:
+        parsed = coerce.parse(f, v)
+        return parsed.reason if reason else parsed.value
+
+    return read
 
 
 def _as_text(column: str, sql_type: str) -> str:

@@ -37,7 +37,7 @@ import ibis
 
 from tenure.config import Settings, load_settings
 from tenure.datamodel import KINDS
-from tenure.engine.source import Source, open_store
+from tenure.engine.source import Source, open_store, store_tables
 from tenure.errors import ConfigError, InputError
 from tenure.sqltext import lit, q
 
@@ -299,39 +299,12 @@ def _summarised(
         currency = next(iter(currencies))
     elif currencies:
         currency = "mixed"
-    tables = _temp_tables(con, raw, (given_orders.ORDERS, given_orders.ACTIVITY))
+    tables = store_tables(con, raw, (given_orders.ORDERS, given_orders.ACTIVITY), temp=True)
     source = Source.from_ibis(
         con, {"orders": tables[given_orders.ORDERS]}, currency=currency, description=name,
         closer=close, activity=(tables[given_orders.ACTIVITY], timezone),
     )  # fmt: skip
     return RecordsData(source, name, int(src.read), 0, 0, [], currencies=currencies)
-
-
-def _temp_tables(con: Any, raw: Any, names: tuple[str, ...]) -> dict[str, Any]:
-    """The temporary tables and views ``names`` as Ibis tables, their schemas
-    read in one query: what ``con.table`` gives, without the Arrow that
-    Ibis reads each schema through (see :func:`tenure.engine.source.store_tables`)."""
-    import ibis.expr.operations as ops
-    import ibis.expr.schema as sch
-
-    marks = ", ".join("?" for _ in names)
-    found = raw.execute(
-        "SELECT table_name, column_name, data_type, is_nullable = 'YES' "
-        "FROM information_schema.columns WHERE table_catalog = 'temp' "
-        f"AND table_name IN ({marks}) ORDER BY table_name, ordinal_position",
-        list(names),
-    ).fetchall()
-    columns: dict[str, dict[str, Any]] = {}
-    types = con.compiler.type_mapper
-    for table, column, kind, nullable in found:
-        columns.setdefault(table, {})[column] = types.from_string(kind, nullable=nullable)
-    space = ops.Namespace(catalog=None, database=None)
-    return {
-        name: ops.DatabaseTable(
-            name, schema=sch.Schema(cols), source=con, namespace=space
-        ).to_expr()
-        for name, cols in columns.items()
-    }
 
 
 def _resolve(kind, columns: list[str], wanted, name: str):

@@ -225,10 +225,13 @@ def open_store(
     )
 
 
-def store_tables(con: Any, raw: Any, names: tuple[str, ...]) -> dict[str, ir.Table]:
+def store_tables(
+    con: Any, raw: Any, names: tuple[str, ...], *, temp: bool = False
+) -> dict[str, ir.Table]:
     """The tables ``names`` of the DuckDB database of ``raw`` (which the Ibis
     backend ``con`` wraps) that it has, as Ibis tables: what ``con.table``
-    gives, with every schema read in one query.
+    gives, with every schema read in one query. ``temp``: the temporary
+    tables and views of that name instead.
 
     Ibis reads each table's schema with a query of its own, fetched through
     Arrow: for a command that reads a few numbers of the store, importing
@@ -239,8 +242,13 @@ def store_tables(con: Any, raw: Any, names: tuple[str, ...]) -> dict[str, ir.Tab
     marks = ", ".join("?" for _ in names)
     found = raw.execute(
         "SELECT table_name, column_name, data_type, is_nullable = 'YES' "
-        "FROM information_schema.columns WHERE table_catalog = current_database() "
-        f"AND table_schema = current_schema() AND table_name IN ({marks}) "
+        "FROM information_schema.columns WHERE "
+        + (
+            "table_catalog = 'temp' "
+            if temp
+            else "table_catalog = current_database() AND table_schema = current_schema() "
+        )
+        + f"AND table_name IN ({marks}) "
         "ORDER BY table_name, ordinal_position",
         list(names),
     ).fetchall()

@@ -46,17 +46,24 @@ def statuses(
     that :func:`coerce.status` reads from its trimmed text (None when it
     refuses it; ``blank`` when nothing is left once trimmed); None when there
     are more than :data:`MAX_STATUS_TEXTS` texts."""
-    texts = con.execute(
-        f"SELECT DISTINCT {cell} FROM {table} WHERE {cell} IS NOT NULL LIMIT {MAX_STATUS_TEXTS + 1}"
-    ).fetchall()
-    if len(texts) > MAX_STATUS_TEXTS:
+    few = _few(con, cell, table)
+    if few is None:
         return None
     found = con.execute(
         f"SELECT t, {coerce.trimmed('t')} IS NULL, {coerce.status(coerce.trimmed('t')).value} "
         "FROM (SELECT unnest(?::VARCHAR[]) AS t)",
-        [[t for (t,) in texts]],
+        [few],
     ).fetchall()
     return {t: blank if empty else s for t, empty, s in found}
+
+
+def _few(con: Any, cell: str, table: str) -> list[str] | None:
+    """The distinct non-NULL texts of ``cell`` in ``table``; None when there
+    are more than :data:`MAX_STATUS_TEXTS`."""
+    found = con.execute(
+        f"SELECT DISTINCT {cell} FROM {table} WHERE {cell} IS NOT NULL LIMIT {MAX_STATUS_TEXTS + 1}"
+    ).fetchall()
+    return None if len(found) > MAX_STATUS_TEXTS else [t for (t,) in found]
 
 
 def status_value(read: dict[str, str | None], cell: str) -> str:
@@ -73,15 +80,13 @@ def texts(
     read by ``value`` (SQL of the text as a function of a cell); None when
     there are more than :data:`MAX_STATUS_TEXTS` texts or one is not written
     as :func:`coerce.trimmed` leaves it (the rows then read their own)."""
-    found = con.execute(
-        f"SELECT DISTINCT {cell} FROM {table} WHERE {cell} IS NOT NULL LIMIT {MAX_STATUS_TEXTS + 1}"
-    ).fetchall()
-    if len(found) > MAX_STATUS_TEXTS:
+    few = _few(con, cell, table)
+    if few is None:
         return None
     read = con.execute(
         f"SELECT t, {coerce.trimmed('t')} IS NOT DISTINCT FROM t, CAST({value('t')} AS VARCHAR) "
         "FROM (SELECT unnest(?::VARCHAR[]) AS t)",
-        [[t for (t,) in found]],
+        [few],
     ).fetchall()
     if not all(kept for _, kept, _ in read):
         return None

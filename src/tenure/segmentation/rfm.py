@@ -46,6 +46,24 @@ SEGMENTS = (
     "lost",
 )
 
+# The named segments from R and FM, the first rule that holds: (R's
+# comparison, FM's comparison, segment); None holds for any score. The Ibis
+# engine (rfm_scores) and the SQL of the stored summary
+# (tenure.segmentation.stored) both build their CASE from this table.
+RULES: tuple[tuple[tuple[str, int] | None, tuple[str, int] | None, str], ...] = (
+    ((">=", 4), (">=", 4), "champions"),
+    (("=", 5), ("=", 1), "new"),
+    (("=", 4), ("=", 1), "promising"),
+    ((">=", 4), None, "potential loyalists"),
+    (("=", 3), (">=", 4), "loyal"),
+    (("=", 3), ("=", 3), "need attention"),
+    (("=", 3), None, "about to sleep"),
+    (("=", 1), (">=", 4), "can't lose them"),
+    (None, (">=", 3), "at risk"),
+    (("=", 2), None, "hibernating"),
+)
+OTHERWISE = "lost"
+
 
 def _score(pr: ir.FloatingValue) -> ir.IntegerValue:
     import ibis
@@ -89,18 +107,15 @@ def rfm_scores(summary: ir.Table) -> ir.Table:
     s = s.drop("pr_recency_days", "pr_orders")
     s = s.mutate(fm=((s.f + s.m + 1) // 2).cast("int64"))
     s = s.mutate(rfm=s.r.cast("string") + s.f.cast("string") + s.m.cast("string"))
-    R, FM = s.r, s.fm
+
+    def holds(value: ir.IntegerValue, test: tuple[str, int] | None) -> ir.BooleanValue:
+        if test is None:
+            return ibis.literal(True)
+        op, n = test
+        return value >= n if op == ">=" else value == n
+
     segment = ibis.cases(
-        ((R >= 4) & (FM >= 4), "champions"),
-        ((R == 5) & (FM == 1), "new"),
-        ((R == 4) & (FM == 1), "promising"),
-        (R >= 4, "potential loyalists"),
-        ((R == 3) & (FM >= 4), "loyal"),
-        ((R == 3) & (FM == 3), "need attention"),
-        (R == 3, "about to sleep"),
-        ((R == 1) & (FM >= 4), "can't lose them"),
-        (FM >= 3, "at risk"),
-        (R == 2, "hibernating"),
-        else_="lost",
+        *((holds(s.r, r) & holds(s.fm, fm), name) for r, fm, name in RULES),
+        else_=OTHERWISE,
     )
     return s.mutate(segment=segment)

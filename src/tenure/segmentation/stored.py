@@ -30,9 +30,10 @@ from tenure.engine.definitions import (
     describe,
     resolve_active_by,
 )
-from tenure.segmentation import business
+from tenure.segmentation import business, rfm
 from tenure.segmentation.business import Thresholds
 from tenure.segmentation.rfm import SEGMENTS
+from tenure.sqltext import lit
 
 # the columns of the segment sizes, in order
 SIZE_COLUMNS = ("segment", "customers", "share", "revenue", "revenue_share",
@@ -88,19 +89,20 @@ _COUNTED_RANK = """
     FROM (SELECT {column} AS _value, count(*) AS _n FROM s GROUP BY 1)
   )"""
 
-# The segment columns of rfm.rfm_scores and business.business_segments.
-_RFM_SEGMENT = """CASE
-    WHEN r >= 4 AND fm >= 4 THEN 'champions'
-    WHEN r = 5 AND fm = 1 THEN 'new'
-    WHEN r = 4 AND fm = 1 THEN 'promising'
-    WHEN r >= 4 THEN 'potential loyalists'
-    WHEN r = 3 AND fm >= 4 THEN 'loyal'
-    WHEN r = 3 AND fm = 3 THEN 'need attention'
-    WHEN r = 3 THEN 'about to sleep'
-    WHEN r = 1 AND fm >= 4 THEN 'can''t lose them'
-    WHEN fm >= 3 THEN 'at risk'
-    WHEN r = 2 THEN 'hibernating'
-    ELSE 'lost' END"""
+
+def _rfm_segment() -> str:
+    """SQL: the named RFM segment from ``r`` and ``fm``, by :data:`rfm.RULES`."""
+
+    def holds(column: str, test: tuple[str, int] | None) -> str:
+        return "true" if test is None else f"{column} {test[0]} {int(test[1])}"
+
+    whens = " ".join(
+        f"WHEN {holds('r', r)} AND {holds('fm', fm)} THEN {lit(name)}" for r, fm, name in rfm.RULES
+    )
+    return f"CASE {whens} ELSE {lit(rfm.OTHERWISE)} END"
+
+
+# The segment column of business.business_segments.
 _BUSINESS_SEGMENT = """CASE
     WHEN NOT active THEN 'lapsed'
     WHEN tenure_days < {new_days} THEN 'new'
@@ -116,7 +118,7 @@ def sizes_sql(kind: str, as_of_day: int, window: int, thresholds: Thresholds) ->
     here, never text a user gave."""
     as_of_day, window = int(as_of_day), int(window)
     if kind == "rfm":
-        segment = _RFM_SEGMENT
+        segment = _rfm_segment()
     else:
         # as business_segments works it out, then written exactly (repr round-trips)
         cut = (1.0 - float(thresholds.high_value_top_percent) / 100.0) - 1e-12

@@ -299,12 +299,15 @@ def _write(
                 big = copyable and result.accepted > analytics.swap_rows()
                 lazy = writer.prepare(con, kind, set(plan.mapped), lazy=big)
                 with_stubs = kind.has_customer and create
-                if with_stubs:
-                    time_field = next((f.name for f in kind.fields if f.type == "timestamp"), None)
+                time_field = next((f.name for f in kind.fields if f.type == "timestamp"), None)
+                # a first load of orders creates its customers once the rows
+                # are written (see writer.stubs_from_store)
+                stubs_after = lazy and with_stubs and kind.name == "orders"
+                if with_stubs and not stubs_after:
                     # a lazy write commits in this connection: no scratch copy
                     writer.stub_customers(con, kind, time_field, staged=not lazy)
                 checkpoint("rows staged")
-                rows = writer.to_write(con, with_stubs)
+                rows = writer.to_write(con, with_stubs and not stubs_after)
                 commit_args: dict[str, Any] = {
                     "ingest_id": run_id,
                     "source": src.name,
@@ -317,7 +320,14 @@ def _write(
                 if copied:
                     progress("committing")
                     target = copies.enter_context(analytics.next_copy(path))
-                    written = writer.commit_into(con, target, kind, **commit_args)
+                    written = writer.commit_into(
+                        con,
+                        target,
+                        kind,
+                        stubs_after=stubs_after,
+                        time_field=time_field,
+                        **commit_args,
+                    )
             if copied:
                 analytics.swap_in(target, path)
             else:

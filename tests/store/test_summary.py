@@ -339,13 +339,20 @@ def test_later_orders_added_to_kept_rows_equal_a_rebuild(tmp_path):
 
 @pytest.mark.parametrize("zone", ["UTC", "America/Los_Angeles"])
 @pytest.mark.parametrize("memory", ["", "48MB"], ids=["as-set", "small-memory-limit"])
-def test_a_rebuild_equals_the_summary_grouped_per_day(incremental, tmp_path, zone, memory):
-    """The rebuild groups the purchases per customer alone, counting their
-    distinct days: the rows of the query grouping per customer and day, on
-    a log with refunds, cancellations, several orders on a first day and
-    order lines, also under a small memory limit on one thread."""
+@pytest.mark.parametrize("sorted_days", [True, False], ids=["sorted-here", "grouped-in-engine"])
+def test_a_rebuild_equals_the_summary_grouped_per_day(
+    incremental, tmp_path, zone, memory, sorted_days, monkeypatch
+):
+    """The rebuild groups the purchases per customer alone, then counts the
+    days of the customers with several purchases on one day, found from
+    hashes sorted here or grouped in the engine: the rows of the query
+    grouping per customer and day, on a log with refunds, cancellations,
+    several orders on a first day and order lines, also under a small
+    memory limit on one thread."""
     import shutil
 
+    if not sorted_days:
+        monkeypatch.setattr(summary, "MAX_SORTED_DAYS", 0)
     settings, _, _ = incremental
     shutil.copytree(settings.store, tmp_path / "store")
     con = duckdb.connect(str(load_settings(store=tmp_path / "store").analytics_path))

@@ -404,17 +404,19 @@ def drop_raw(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(f"DROP TABLE IF EXISTS {READ}")
 
 
-# each byte of CONTROL as 0, any other as 1 (see _holds_control_bytes)
-_CONTROL_BYTES = bytes(0 if b < 0x09 or 0x0E <= b <= 0x1F or b == 0x7F else 1 for b in range(256))
+# every byte but those of CONTROL (see _holds_control_bytes)
+_OTHER_BYTES = bytes(b for b in range(256) if not (b < 0x09 or 0x0E <= b <= 0x1F or b == 0x7F))
 
 
 def _holds_control_bytes(path: Path) -> bool:
-    """Whether the file holds a byte of :data:`CONTROL`. Read in blocks and
-    mapped by a byte table, it costs about a quarter of the regular
-    expression over every line's cells (2M orders: 0.17 against 0.68 CPU s)."""
+    """Whether the file holds a byte of :data:`CONTROL`. Read in blocks of
+    which every other byte is deleted (what is left, nothing in most files,
+    is all that is copied), it costs about a seventh of the regular
+    expression over every line's cells (2M orders: 0.09 against 0.68 CPU s;
+    0.13 to 0.23 with every byte mapped through a table)."""
     with open(path, "rb") as fh:
         while block := fh.read(1 << 24):
-            if b"\x00" in block.translate(_CONTROL_BYTES):
+            if block.translate(None, _OTHER_BYTES):
                 return True
     return False
 

@@ -275,4 +275,3 @@ def _odd_or_repeated_ids(raw: Any) -> bool:
     finally:
         raw.execute("DROP TABLE IF EXISTS _given_id_hashes")
     return found is None or found > 0
-

@@ -32,6 +32,8 @@ LOOKED_UP = frozenset({"status", "currency", "survey_kind", "country", "timezone
 # the most keys whose hashes are sorted in memory here rather than grouped
 # in the engine (a sort of the numbers costs about half the grouping)
 MAX_SORTED_KEYS = 20_000_000
+# below this many, NumPy's import costs more than the sort saves: grouped in the engine
+MIN_SORTED_KEYS = 200_000
 # the most repeated hashes passed back to the engine as a list
 MAX_LISTED_HASHES = 100_000
 # an identifier as written is the one ingest keeps: printable ASCII at both
@@ -121,7 +123,8 @@ def repeated_hashes(
     over ``table``, checked in the same pass), None and no table when a row
     is not valid. ``sort``: the hashes may be sorted here (cheaper for rows
     read from a file; rows already in a table group faster in the engine)."""
-    here = sort and con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0] <= MAX_SORTED_KEYS
+    rows = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0] if sort else 0
+    here = sort and MIN_SORTED_KEYS <= rows <= MAX_SORTED_KEYS
     found = None
     if valid is not None and not here:
         bad = f"SELECT count(*) FROM {table} WHERE NOT coalesce({valid}, false)"

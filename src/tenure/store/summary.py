@@ -49,6 +49,8 @@ PURCHASE_STATUSES = ("completed", "pending", "partially_refunded")
 # rather than grouped in the engine, and the most repeated hashes passed
 # back to it as a list (see _repeated_days)
 MAX_SORTED_DAYS = 20_000_000
+# below this many, NumPy's import costs more than the sort saves: grouped in the engine
+MIN_SORTED_DAYS = 200_000
 MAX_LISTED_HASHES = 100_000
 
 COLUMNS = (
@@ -257,7 +259,7 @@ def _repeated_days(con: duckdb.DuckDBPyConnection, source: str, days: int) -> bo
     rows = f"FROM {source} WHERE _purchase AND _day IS NOT NULL"
     pair = "hash(customer_id, _day)"
     found = None
-    if days <= MAX_SORTED_DAYS:
+    if MIN_SORTED_DAYS <= days <= MAX_SORTED_DAYS:
         import numpy as np
 
         pair = f"CAST({pair} >> 32 AS UINTEGER)"

@@ -54,7 +54,6 @@ def checked_points(points: object, *, what: str = "points") -> int:
             f"{what} must be a whole number of 1 or more; got {points!r}.",
             hint="Give the points as a positive whole number, e.g. 100.",
             value=points,
-            column=what,
         )
     return points
 

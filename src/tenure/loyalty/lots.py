@@ -77,7 +77,17 @@ class Member:
         return sorted(lots, key=lambda lot: (lot.expires_at is None, lot.expires_at or at, lot.id))
 
     def available(self, at: datetime) -> int:
-        return sum(lot.remaining for lot in self.usable(at))
+        """What a redemption at ``at`` could spend: the usable lots, and the
+        pending ones whose window has closed (the redemption approves them
+        first), less the debt those approvals would pay."""
+        due = sum(
+            lot.remaining
+            for lot in self.lots.values()
+            if lot.awaiting_approval
+            and lot.available_at <= at
+            and (lot.expires_at is None or at < lot.expires_at)
+        )
+        return max(0, sum(lot.remaining for lot in self.usable(at)) + due - self.debt)
 
 
 def load(conn: sa.Connection, customer_id: str) -> Member:

@@ -22,7 +22,7 @@ from tenure.loyalty.lots import Member, allocate, load, pay_debts
 from tenure.loyalty.policy import DEFAULT, Policy
 from tenure.loyalty.serial import member_transaction
 from tenure.store.ops import OpsStore
-from tenure.store.ops_schema import loyalty_entries, loyalty_lots
+from tenure.store.ops_schema import loyalty_allocations, loyalty_entries, loyalty_lots
 
 
 def settle(conn: sa.Connection, member: Member, at: datetime) -> dict[str, list[int]]:
@@ -63,10 +63,13 @@ def expire(
             sa.select(entries.c.id).where(entries.c.lot_id == lots.c.id, entries.c.kind == kind)
         )
 
-    # a lot drawn to nothing before its expiry comes back here, and settles to nothing
+    drawn = sa.select(sa.func.coalesce(sa.func.sum(loyalty_allocations.c.points), 0)).where(
+        loyalty_allocations.c.lot_id == lots.c.id
+    )
     due = (
         sa.select(lots.c.customer_id)
         .where(
+            lots.c.points > drawn.scalar_subquery(),  # something is left of the lot
             sa.or_(
                 sa.and_(lots.c.pending.is_(True), lots.c.available_at <= at,
                         ~settled_by("approve")),

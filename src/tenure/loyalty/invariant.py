@@ -92,13 +92,20 @@ def _totals(conn: sa.Connection, customer_id: str | None) -> LedgerTotals:
     issued, redeemed, expired, clawed, balance, pending = (int(v or 0) for v in row)
 
     # what each draw took, per entry, and what is left of each lot
+    # (for one member, only the allocations of their lots: a write's check
+    # must not grow with the whole program)
+    mine = alloc.join(lots, lots.c.id == alloc.c.lot_id)
     drawn = (
-        sa.select(alloc.c.entry_id, sum_(alloc.c.points).label("drawn"))
+        of_customer(
+            sa.select(alloc.c.entry_id, sum_(alloc.c.points).label("drawn")).select_from(mine), lots
+        )
         .group_by(alloc.c.entry_id)
         .subquery()
     )
     used = (
-        sa.select(alloc.c.lot_id, sum_(alloc.c.points).label("used"))
+        of_customer(
+            sa.select(alloc.c.lot_id, sum_(alloc.c.points).label("used")).select_from(mine), lots
+        )
         .group_by(alloc.c.lot_id)
         .subquery()
     )

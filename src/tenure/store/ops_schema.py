@@ -185,6 +185,7 @@ loyalty_entries = sa.Table(
 
 sa.Index("ix_loyalty_entries_customer", loyalty_entries.c.customer_id, loyalty_entries.c.id)
 sa.Index("ix_loyalty_entries_reverses", loyalty_entries.c.reverses)
+sa.Index("ix_loyalty_entries_lot", loyalty_entries.c.lot_id)
 sa.Index(
     "ux_loyalty_entries_order_line_rule",
     loyalty_entries.c.order_line,

@@ -58,6 +58,7 @@ def upgrade() -> None:
     )
     op.create_index("ix_loyalty_entries_customer", "loyalty_entries", ["customer_id", "id"])
     op.create_index("ix_loyalty_entries_reverses", "loyalty_entries", ["reverses"])
+    op.create_index("ix_loyalty_entries_lot", "loyalty_entries", ["lot_id"])
     op.create_index(
         "ux_loyalty_entries_order_line_rule", "loyalty_entries", ["order_line", "rule"],
         unique=True,
@@ -91,6 +92,7 @@ def downgrade() -> None:
     op.drop_index("ix_loyalty_allocations_lot", "loyalty_allocations")
     op.drop_table("loyalty_allocations")
     op.drop_index("ux_loyalty_entries_order_line_rule", "loyalty_entries")
+    op.drop_index("ix_loyalty_entries_lot", "loyalty_entries")
     op.drop_index("ix_loyalty_entries_reverses", "loyalty_entries")
     op.drop_index("ix_loyalty_entries_customer", "loyalty_entries")
     op.drop_table("loyalty_entries")

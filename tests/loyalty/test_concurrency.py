@@ -5,11 +5,20 @@ member's row), with real processes and a real server."""
 from __future__ import annotations
 
 import multiprocessing
+import os
+import time
 from datetime import UTC, datetime
+from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 
-from tenure.errors import InsufficientPointsError, StoreBusyError
+from tenure.errors import (
+    IdempotencyKeyReusedError,
+    InsufficientPointsError,
+    StoreBusyError,
+    TenureError,
+)
 from tenure.loyalty import check_invariant, earn, history, redeem
 from tenure.store.ops import OpsStore
 from tenure.store.ops_schema import loyalty_allocations
@@ -91,3 +100,80 @@ def test_fifty_concurrent_redemptions_never_overdraw_on_postgresql(pg_database):
         _check(ops, _race(ops))
     finally:
         ops.close()
+
+
+def _redeem_held(url: str, env: dict[str, str], results, customer: str = "C1") -> None:
+    os.environ.update(env)
+    ops = OpsStore.open(url, create=False)
+    try:
+        posting = redeem(ops, customer, 60, reward="voucher", key="dup-1")
+        results.put((posting.replayed, posting.doc))
+    except TenureError as exc:
+        results.put((exc.code, None))
+    ops.close()
+
+
+def _hold_first_and_start_second(ops: OpsStore, tmp_path: Path, second_customer: str):
+    """The first redemption held just before its commit, and a second with
+    the same key waiting for a lock the first holds; released, their results."""
+    release = tmp_path / "release"
+    held = {"TENURE_FAULT_AT": "loyalty before commit", "TENURE_FAULT_SIGNAL": "PAUSE",
+            "TENURE_FAULT_RELEASE": str(release)}  # fmt: skip
+    ctx = multiprocessing.get_context("fork")
+    results = ctx.Queue()
+    first = ctx.Process(target=_redeem_held, args=(ops.url, held, results))
+    first.start()
+    deadline = time.monotonic() + 120
+    while not Path(f"{release}.reached").exists():
+        assert first.is_alive() and time.monotonic() < deadline
+        time.sleep(0.01)
+    second = ctx.Process(target=_redeem_held, args=(ops.url, {}, results, second_customer))
+    second.start()
+    waiting = sa.text(
+        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+        "AND datname = current_database()"
+    )
+    with ops.engine.connect() as conn:
+        while conn.execute(waiting).scalar_one() == 0:  # the second waits for a lock
+            assert second.is_alive() and time.monotonic() < deadline
+            time.sleep(0.01)
+    release.touch()
+    got = [results.get(timeout=120) for _ in range(2)]
+    for p in (first, second):
+        p.join(timeout=60)
+        assert p.exitcode == 0
+    return got
+
+
+def test_a_concurrent_duplicate_waits_for_the_first_and_gets_its_response(pg_database, tmp_path):
+    """The same request under the same key twice at once: the second waits
+    for the member's lock while the first is held inside its transaction
+    (just before its commit), then answers with the first's stored response
+    instead of posting again."""
+    ops = OpsStore.open(pg_database)
+    earn(ops, "C1", 100, at=datetime(2026, 1, 1, tzinfo=UTC))
+    ops.engine.dispose()
+    got = _hold_first_and_start_second(ops, tmp_path, "C1")
+    assert sorted(replayed for replayed, _ in got) == [False, True]
+    assert got[0][1] == got[1][1]
+    entries = history(ops, "C1")["entries"]
+    assert [(e["kind"], e["points"]) for e in entries] == [("earn", 100), ("redeem", -60)]
+    ops.close()
+
+
+def test_one_key_for_two_members_at_once_is_a_conflict_then_a_reused_key(pg_database, tmp_path):
+    """The same key sent for two members at once: the second cannot see the
+    first's key until it commits, waits on its unique index, and is told it
+    conflicted (the API's 409) without posting; sent again, it is a key
+    reused for another request (422)."""
+    ops = OpsStore.open(pg_database)
+    earn(ops, "C1", 100, at=datetime(2026, 1, 1, tzinfo=UTC))
+    earn(ops, "C2", 100, at=datetime(2026, 1, 1, tzinfo=UTC))
+    ops.engine.dispose()
+    got = _hold_first_and_start_second(ops, tmp_path, "C2")
+    assert sorted(str(outcome) for outcome, _ in got) == ["False", "idempotency_conflict"]
+    with pytest.raises(IdempotencyKeyReusedError):
+        redeem(ops, "C2", 60, reward="voucher", key="dup-1")
+    assert history(ops, "C2")["balance"] == 100
+    assert history(ops, "C1")["balance"] == 40
+    ops.close()

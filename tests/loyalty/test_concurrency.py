@@ -1,6 +1,7 @@
 """Fifty redemptions of one balance, from fifty processes at once, never
 overdraw it: on SQLite (BEGIN IMMEDIATE) and on PostgreSQL (a lock on the
-member's row), with real processes and a real server."""
+member's row), with real processes and a real server. And duplicates under
+one idempotency key, sent at the same moment, post once."""
 
 from __future__ import annotations
 

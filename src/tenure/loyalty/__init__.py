@@ -16,6 +16,7 @@ The modules:
 ``expiry``         approvals of pending points and expiries, per member and
                    for the whole program (``tenure loyalty expire``)
 ``balances``       the reads: a member's balance, lots and history
+``entries``        appending entries and lots; a member's sums of entries
 ``lots``           a member's lots and debts, and the order lots are drawn in
 ``serial``         one transaction per write, serialised per member
 ``idempotency``    idempotency keys: the same request twice posts once
@@ -24,7 +25,7 @@ The modules:
 ``clock``          times in UTC, and the dates a command is given
 =================  ============================================================
 
->>> from tenure.loyalty import earn, redeem, balance  # doctest: +SKIP
+See docs/loyalty.md for the semantics and the policy for negative balances.
 """
 
 from __future__ import annotations

@@ -207,6 +207,7 @@ loyalty_allocations = sa.Table(
 
 sa.Index("ix_loyalty_allocations_lot", loyalty_allocations.c.lot_id)
 sa.Index("ix_loyalty_allocations_entry", loyalty_allocations.c.entry_id)
+sa.Index("ix_loyalty_allocations_made_by", loyalty_allocations.c.made_by)
 
 loyalty_keys = sa.Table(
     "loyalty_keys",

@@ -73,6 +73,7 @@ def upgrade() -> None:
     )
     op.create_index("ix_loyalty_allocations_lot", "loyalty_allocations", ["lot_id"])
     op.create_index("ix_loyalty_allocations_entry", "loyalty_allocations", ["entry_id"])
+    op.create_index("ix_loyalty_allocations_made_by", "loyalty_allocations", ["made_by"])
     op.create_table(
         "loyalty_keys",
         sa.Column("key", sa.String(255), primary_key=True),
@@ -88,6 +89,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_loyalty_keys_created_at", "loyalty_keys")
     op.drop_table("loyalty_keys")
+    op.drop_index("ix_loyalty_allocations_made_by", "loyalty_allocations")
     op.drop_index("ix_loyalty_allocations_entry", "loyalty_allocations")
     op.drop_index("ix_loyalty_allocations_lot", "loyalty_allocations")
     op.drop_table("loyalty_allocations")

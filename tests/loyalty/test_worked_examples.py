@@ -15,6 +15,7 @@ from tenure.errors import (
     NotFoundError,
 )
 from tenure.loyalty import (
+    Policy,
     adjust,
     balance,
     check_invariant,
@@ -234,3 +235,13 @@ def test_keys_are_kept_24_hours_then_removed(ops):
     with ops.engine.begin() as conn:
         assert idempotency.purge(conn, now + timedelta(hours=25), 24) == 1
     assert rows(ops, loyalty_keys) == 0
+
+
+def test_a_policy_without_expiry_and_with_a_week_of_return_window(ops):
+    policy = Policy(expiry_days=None, return_window_days=7)
+    p = earn(ops, "C1", 40, pending=True, at=day("2026-01-01"), policy=policy)
+    assert p.doc["lot"]["available_at"] == "2026-01-08T00:00:00+00:00"
+    assert p.doc["lot"]["expires_at"] is None
+    assert expire(ops, as_of=day("2030-01-01"))["approved_points"] == 40
+    assert expire(ops, as_of=day("2030-01-02"))["expired_points"] == 0
+    assert balance(ops, "C1", at=day("2030-01-02"))["balance"] == 40

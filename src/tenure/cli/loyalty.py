@@ -57,8 +57,8 @@ def _replayed(posting, key: str | None) -> None:
         print(f"tenure: already posted {said}; nothing changed.", file=sys.stderr)
 
 
-def _totals(doc: dict) -> str:
-    text = f"Balance: {doc['balance']:,} points"
+def _totals(doc: dict, lead: str = "Balance: ") -> str:
+    text = f"{lead}{doc['balance']:,} points"
     if doc["pending"]:
         text += f", {doc['pending']:,} pending"
     if doc["debt"]:
@@ -178,7 +178,7 @@ def balance(
         emit_json(doc)
         return
     out = out_console()
-    out.print(f"{customer}: {_totals(doc)[len('Balance: ') :]}", soft_wrap=False)
+    out.print(_totals(doc, lead=f"{customer}: "), soft_wrap=False)
     if doc["next_expiry"]:
         nxt = doc["next_expiry"]
         out.print(f"Next to expire: {nxt['points']:,} points on {_when(nxt['expires_at'])} UTC.")

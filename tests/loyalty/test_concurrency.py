@@ -123,26 +123,35 @@ def _hold_first_and_start_second(ops: OpsStore, tmp_path: Path, second_customer:
     ctx = multiprocessing.get_context("fork")
     results = ctx.Queue()
     first = ctx.Process(target=_redeem_held, args=(ops.url, held, results))
-    first.start()
-    deadline = time.monotonic() + 120
-    while not Path(f"{release}.reached").exists():
-        assert first.is_alive() and time.monotonic() < deadline
-        time.sleep(0.01)
     second = ctx.Process(target=_redeem_held, args=(ops.url, {}, results, second_customer))
-    second.start()
     waiting = sa.text(
         "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
         "AND datname = current_database()"
     )
-    with ops.engine.connect() as conn:
-        while conn.execute(waiting).scalar_one() == 0:  # the second waits for a lock
-            assert second.is_alive() and time.monotonic() < deadline
+    deadline = time.monotonic() + 120
+    try:
+        first.start()
+        while not Path(f"{release}.reached").exists():
+            assert first.is_alive() and time.monotonic() < deadline
             time.sleep(0.01)
-    release.touch()
-    got = [results.get(timeout=120) for _ in range(2)]
-    for p in (first, second):
-        p.join(timeout=60)
-        assert p.exitcode == 0
+        second.start()
+        with ops.engine.connect() as conn:
+            while conn.execute(waiting).scalar_one() == 0:  # the second waits for a lock
+                assert second.is_alive() and time.monotonic() < deadline
+                # PostgreSQL keeps one view of pg_stat_activity per transaction
+                conn.rollback()
+                time.sleep(0.01)
+        release.touch()
+        got = [results.get(timeout=120) for _ in range(2)]
+    finally:
+        release.touch()  # a failed test leaves no process held
+        for p in (first, second):
+            if p.pid is not None:
+                p.join(timeout=60)
+                if p.exitcode is None:
+                    p.kill()
+                    p.join()
+    assert (first.exitcode, second.exitcode) == (0, 0)
     return got
 
 

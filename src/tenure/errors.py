@@ -20,6 +20,9 @@
     ├── MissingExtraError (ImportError)  an optional install is needed
     ├── BackendNotSupportedError     the engine cannot run this on that backend
     ├── LedgerError                  a loyalty ledger write was refused
+    │   ├── InsufficientPointsError  a redemption beyond the available points
+    │   ├── IdempotencyKeyReusedError  a key sent again with another request (HTTP 422)
+    │   └── IdempotencyConflictError   the same write arrived twice at once (HTTP 409)
     └── AccessError                  who asks may not do this
         ├── AuthenticationError      no credentials, or wrong ones (HTTP 401)
         ├── PermissionDeniedError    known, but without the role or scope (403)
@@ -175,6 +178,27 @@ class BackendNotSupportedError(TenureError):
 
 class LedgerError(TenureError):
     code = "ledger"
+    status = 400  # the REST API's status for it
+
+
+class InsufficientPointsError(LedgerError):
+    code = "insufficient_points"
+    status = 409
+
+
+class IdempotencyKeyReusedError(LedgerError):
+    """An idempotency key came back with a request other than its first."""
+
+    code = "idempotency_key_reused"
+    status = 422
+
+
+class IdempotencyConflictError(LedgerError):
+    """Two writes with the same key or order line were posted at the same time;
+    one of them was recorded, the other may be retried."""
+
+    code = "idempotency_conflict"
+    status = 409
 
 
 class AccessError(TenureError):

@@ -10,6 +10,7 @@ from tenure.cli import cohorts as cohorts_cmd
 from tenure.cli import demo as demo_cmd
 from tenure.cli import goal as goal_cmd
 from tenure.cli import ingest as ingest_cmd
+from tenure.cli import loyalty as loyalty_cmd
 from tenure.cli import metrics as metrics_cmd
 from tenure.cli import predict as predict_cmd
 from tenure.cli import report as report_cmd
@@ -54,6 +55,7 @@ app.command("predict", help=predict_cmd.PREDICT_HELP)(predict_cmd.predict)
 app.command("fits", help=predict_cmd.FITS_HELP)(predict_cmd.fits)
 app.command("report", help=report_cmd.HELP)(report_cmd.report)
 app.add_typer(goal_cmd.app, name="goal", help=goal_cmd.HELP)
+app.add_typer(loyalty_cmd.app, name="loyalty", help=loyalty_cmd.HELP)
 app.command("status", help=store_cmd.STATUS_HELP)(store_cmd.status)
 app.command("runs", help=store_cmd.RUNS_HELP)(store_cmd.runs)
 app.command("migrate", help=store_cmd.MIGRATE_HELP)(store_cmd.migrate)

@@ -130,3 +130,94 @@ audit_log = sa.Table(
 
 sa.Index("ix_audit_log_at", audit_log.c.at)
 sa.Index("ix_audit_log_kind_at", audit_log.c.kind, audit_log.c.at)
+
+# the loyalty ledger (tenure.loyalty): append-only entries, lots of points,
+# which lots each draw took from, idempotency keys ---------------------------
+
+_ID = sa.BigInteger().with_variant(sa.Integer, "sqlite")
+
+loyalty_members = sa.Table(
+    "loyalty_members",
+    metadata,
+    sa.Column("customer_id", sa.String(200), primary_key=True),
+    # PostgreSQL locks this row (SELECT ... FOR UPDATE) to serialise the
+    # member's writes; SQLite serialises every write with BEGIN IMMEDIATE
+    sa.Column("joined_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+loyalty_lots = sa.Table(
+    "loyalty_lots",
+    metadata,
+    sa.Column("id", _ID, primary_key=True),
+    sa.Column(
+        "customer_id", sa.String(200), sa.ForeignKey("loyalty_members.customer_id"), nullable=False
+    ),
+    sa.Column("points", sa.BigInteger, nullable=False),  # as issued; what is left is derived
+    sa.Column("pending", sa.Boolean, nullable=False),  # usable only once approved
+    sa.Column("available_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("expires_at", sa.DateTime(timezone=True)),  # null: never
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+sa.Index("ix_loyalty_lots_customer", loyalty_lots.c.customer_id)
+sa.Index("ix_loyalty_lots_expires_at", loyalty_lots.c.expires_at)
+
+loyalty_entries = sa.Table(
+    "loyalty_entries",
+    metadata,
+    sa.Column("id", _ID, primary_key=True),
+    sa.Column(
+        "customer_id", sa.String(200), sa.ForeignKey("loyalty_members.customer_id"), nullable=False
+    ),
+    # earn, pending, approve, redeem, expire, reverse, adjust
+    sa.Column("kind", sa.String(10), nullable=False),
+    sa.Column("points", sa.BigInteger, nullable=False),  # change of the balance
+    sa.Column("pending", sa.BigInteger, nullable=False),  # change of the pending points
+    sa.Column("lot_id", _ID, sa.ForeignKey("loyalty_lots.id")),  # the lot made, approved or expired
+    sa.Column("reverses", _ID, sa.ForeignKey("loyalty_entries.id")),
+    sa.Column("order_line", sa.String(200)),  # with rule: an order line earns once per rule
+    sa.Column("rule", sa.String(100)),
+    sa.Column("reason", sa.Text),
+    sa.Column("reward", sa.String(200)),
+    sa.Column("idempotency_key", sa.String(255)),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+)
+
+sa.Index("ix_loyalty_entries_customer", loyalty_entries.c.customer_id, loyalty_entries.c.id)
+sa.Index("ix_loyalty_entries_reverses", loyalty_entries.c.reverses)
+sa.Index("ix_loyalty_entries_lot", loyalty_entries.c.lot_id)
+sa.Index(
+    "ux_loyalty_entries_order_line_rule",
+    loyalty_entries.c.order_line,
+    loyalty_entries.c.rule,
+    unique=True,
+)
+
+loyalty_allocations = sa.Table(
+    "loyalty_allocations",
+    metadata,
+    sa.Column("id", _ID, primary_key=True),
+    # the draw (redeem, expire, reverse, adjust) and the lot it took points from
+    sa.Column("entry_id", _ID, sa.ForeignKey("loyalty_entries.id"), nullable=False),
+    sa.Column("lot_id", _ID, sa.ForeignKey("loyalty_lots.id"), nullable=False),
+    sa.Column("points", sa.BigInteger, nullable=False),
+    # the entry whose posting made this row: a later earning pays a debt
+    sa.Column("made_by", _ID, sa.ForeignKey("loyalty_entries.id"), nullable=False),
+)
+
+sa.Index("ix_loyalty_allocations_lot", loyalty_allocations.c.lot_id)
+sa.Index("ix_loyalty_allocations_entry", loyalty_allocations.c.entry_id)
+sa.Index("ix_loyalty_allocations_made_by", loyalty_allocations.c.made_by)
+
+loyalty_keys = sa.Table(
+    "loyalty_keys",
+    metadata,
+    sa.Column("key", sa.String(255), primary_key=True),
+    sa.Column("customer_id", sa.String(200), nullable=False),
+    sa.Column("operation", sa.String(20), nullable=False),
+    sa.Column("request_hash", sa.String(64), nullable=False),  # SHA-256 of the request
+    sa.Column("response", sa.Text, nullable=False),  # JSON, given again on a retry
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+sa.Index("ix_loyalty_keys_created_at", loyalty_keys.c.created_at)

@@ -143,6 +143,22 @@ _ALL = (
         "Who did what: logins, user and key changes, ingests, exports, erasures.",
         actor="email", target="email", address="address",
     ),
+    # -- the loyalty ledger (tenure.loyalty) -------------------------------
+    _t("loyalty_members", "ops", "operational", "customer_id", "Members of the loyalty program."),
+    _t(
+        "loyalty_entries", "ops", "operational", "customer_id",
+        "The ledger: append-only entries; a balance is their sum.", reason="free_text",
+    ),
+    _t("loyalty_lots", "ops", "operational", "customer_id", "Lots of points with their start and expiry."),
+    _t(
+        "loyalty_allocations", "ops", "operational", None,
+        "Which lots each redemption, expiry or clawback took points from "
+        "(the customer is the lot's: join on lot_id).",
+    ),
+    _t(
+        "loyalty_keys", "ops", "operational", "customer_id",
+        "Idempotency keys of ledger writes and their stored responses (kept 24 h or more).",
+    ),
 )  # fmt: skip
 
 TABLES: dict[str, Table] = {t.name: t for t in _ALL}

@@ -1,0 +1,51 @@
+"""The loyalty program's points ledger.
+
+Points are kept as an accountant keeps money: every change is an entry
+appended to ``loyalty_entries`` (earn, pending, approve, redeem, expire,
+reverse, adjust) and never changed afterwards; a member's balance is the sum
+of their entries, and a correction is a new entry. Points live in lots
+(``loyalty_lots``), each with the moment it becomes usable (pending until a
+return window closes) and its expiry; every draw on the points (a
+redemption, an expiry, a clawback) records which lots it took from
+(``loyalty_allocations``), so an expiry takes only what is left of a lot.
+
+The modules:
+
+=================  ============================================================
+``ledger``         the writes: earn, redeem, reverse, adjust
+``expiry``         approvals of pending points and expiries, per member and
+                   for the whole program (``tenure loyalty expire``)
+``balances``       the reads: a member's balance, lots and history
+``entries``        appending entries and lots; a member's sums of entries
+``lots``           a member's lots and debts, and the order lots are drawn in
+``serial``         one transaction per write, serialised per member
+``idempotency``    idempotency keys: the same request twice posts once
+``invariant``      issued = outstanding + redeemed + expired + clawed back
+``policy``         the program's settings and the checks of what a write asks
+``clock``          times in UTC, and the dates a command is given
+=================  ============================================================
+
+See docs/loyalty.md for the semantics and the policy for negative balances.
+"""
+
+from __future__ import annotations
+
+from tenure.loyalty.balances import balance, history
+from tenure.loyalty.expiry import expire
+from tenure.loyalty.invariant import check_invariant, ledger_totals
+from tenure.loyalty.ledger import Posting, adjust, earn, redeem, reverse
+from tenure.loyalty.policy import Policy
+
+__all__ = [
+    "Policy",
+    "Posting",
+    "adjust",
+    "balance",
+    "check_invariant",
+    "earn",
+    "expire",
+    "history",
+    "ledger_totals",
+    "redeem",
+    "reverse",
+]

@@ -1,0 +1,46 @@
+"""Times in the ledger: always UTC, whatever the database gives back.
+
+SQLite keeps no time zone, so a time read back from it is naive; every time
+the ledger compares passes through :func:`utc` first.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+
+from tenure.errors import InputError
+
+
+def utc(moment: datetime) -> datetime:
+    """``moment`` as an aware UTC time (a naive one is taken to be UTC)."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def end_of_day(text: str, *, option: str = "--as-of") -> datetime:
+    """The end of the day ``text`` (YYYY-MM-DD) in UTC, refused when that is
+    still to come: an expiry run for a day that has not ended would take
+    points their members may still use."""
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        raise InputError(
+            f"{option} {text!r} is not a date.",
+            hint=f"Give it as YYYY-MM-DD, e.g. {option} {date.today().isoformat()}.",
+            value=text,
+        ) from None
+    moment = datetime.combine(day + timedelta(days=1), time(), tzinfo=UTC)
+    current = now()
+    if day > current.date():
+        raise InputError(
+            f"{option} {text} is in the future; expiry runs only for days that have begun.",
+            hint=f"Leave {option} out to run for now, or give a date up to "
+            f"{current.date().isoformat()}.",
+            value=text,
+        )
+    return min(moment, current)

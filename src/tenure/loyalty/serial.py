@@ -1,0 +1,88 @@
+"""One transaction per ledger write, serialised per member.
+
+SQLite takes its write lock when the transaction begins (``BEGIN
+IMMEDIATE``): a write that read the balance and then wrote could otherwise
+find that another writer got there between its read and its write. On
+PostgreSQL the member's row is locked (``SELECT ... FOR UPDATE``), so that
+writes for one member wait for each other and those for different members
+do not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from tenure.errors import IdempotencyConflictError, NotFoundError, StoreBusyError
+from tenure.store.ops import OpsStore
+from tenure.store.ops_schema import loyalty_members
+
+
+@contextmanager
+def member_transaction(
+    ops: OpsStore, customer_id: str, *, join_at: datetime | None
+) -> Iterator[sa.Connection]:
+    """A connection inside one transaction that holds the member's lock,
+    committed when the block ends without an error, rolled back otherwise.
+
+    With ``join_at`` a customer who is not a member yet becomes one (at that
+    time); without it, a customer who is not a member is a NotFoundError.
+    """
+    try:
+        with ops.engine.connect() as conn:
+            if conn.dialect.name == "sqlite":
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            _lock(conn, customer_id, join_at)
+            yield conn
+            conn.commit()
+    except sa.exc.IntegrityError as exc:
+        # the unique key of an idempotency key or an order line: another
+        # write with the same one committed while this one ran
+        raise IdempotencyConflictError(
+            f"another write for the same idempotency key or order line was posted at the "
+            f"same time; this one was not recorded ({exc.orig}).",
+            hint="Retry it: the retry returns what the other write recorded.",
+            value=customer_id,
+        ) from None
+    except sa.exc.OperationalError as exc:
+        if "locked" in str(exc.orig).lower():
+            raise StoreBusyError(
+                "the loyalty ledger is being written by another command; waited 10 s for it.",
+                hint="Try again in a moment.",
+            ) from None
+        raise
+
+
+def _lock(conn: sa.Connection, customer_id: str, join_at: datetime | None) -> None:
+    if join_at is not None:
+        if conn.dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        conn.execute(
+            insert(loyalty_members)
+            .values(customer_id=customer_id, joined_at=join_at)
+            .on_conflict_do_nothing(index_elements=["customer_id"])
+        )
+    query = sa.select(loyalty_members.c.customer_id).where(
+        loyalty_members.c.customer_id == customer_id
+    )
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    if conn.execute(query).first() is None:
+        raise NotFoundError(
+            f"customer {customer_id!r} is not a loyalty member: no points were ever earned.",
+            hint="Check the customer id, or earn points first: "
+            f"tenure loyalty earn {customer_id} POINTS",
+            value=customer_id,
+        )
+
+
+def is_member(conn: sa.Connection, customer_id: str) -> bool:
+    query = sa.select(loyalty_members.c.customer_id).where(
+        loyalty_members.c.customer_id == customer_id
+    )
+    return conn.execute(query).first() is not None

@@ -1,0 +1,174 @@
+"""Random sequences of ledger writes (earn, pending, redeem, reverse, expiry
+runs) with retries, reused keys and replayed order lines.
+
+After every step the invariant holds (issued = outstanding + redeemed +
+expired + clawed back), what was issued and redeemed equals the sum of the
+writes that went through (kept by the test, not read from the ledger), a
+retried write answers with its first response and adds no entry, a key
+sent with another request is refused and adds none, and a redemption is
+refused exactly when it asks for more than the member has available.
+"""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
+
+from tenure.errors import (
+    IdempotencyKeyReusedError,
+    InsufficientPointsError,
+    LedgerError,
+    NotFoundError,
+)
+from tenure.loyalty import balance, check_invariant, earn, expire, ledger_totals, redeem, reverse
+from tenure.store.ops import OpsStore
+from tenure.store.ops_schema import loyalty_entries
+
+START = datetime(2026, 1, 1, tzinfo=UTC)
+RUNS = itertools.count()
+WRITES = {"earn": earn, "redeem": redeem, "reverse": reverse}
+
+
+def entry_count(ops: OpsStore) -> int:
+    with ops.engine.connect() as conn:
+        return conn.execute(sa.select(sa.func.count()).select_from(loyalty_entries)).scalar_one()
+
+
+class Ledger(RuleBasedStateMachine):
+    ops: OpsStore  # one store for every run; each run has its own customers and keys
+
+    def __init__(self) -> None:
+        super().__init__()
+        run = next(RUNS)
+        self.customers = [f"r{run}-A", f"r{run}-B"]
+        self.keys = (f"r{run}-k{i}" for i in itertools.count())
+        self.lines = (f"r{run}-line{i}" for i in itertools.count())
+        self.at = START
+        self.sent: list[tuple[str, dict[str, Any], dict]] = []  # keyed writes that posted
+        self.postings: list[tuple[str, int, str]] = []  # (customer, entry, kind)
+        self.by_line: list[dict[str, Any]] = []
+        self.issued = self.redeemed = 0
+
+    def _members(self) -> list[str]:
+        return [c for c in self.customers if any(p[0] == c for p in self.postings)]
+
+    def _send(self, op: str, **kwargs: Any):
+        kwargs["key"] = next(self.keys)
+        posting = WRITES[op](self.ops, at=self.at, **kwargs)
+        assert not posting.replayed
+        self.sent.append((op, kwargs, posting.doc))
+        return posting
+
+    @rule(who=st.integers(0, 1), points=st.integers(1, 200), pending=st.booleans(),
+          by_line=st.booleans())  # fmt: skip
+    def earn_points(self, who, points, pending, by_line):
+        customer = self.customers[who]
+        line = {"order_line": next(self.lines), "rule": "base"} if by_line else {}
+        posting = self._send("earn", customer_id=customer, points=points, pending=pending, **line)
+        kind = "pending" if pending else "earn"
+        self.postings.append((customer, posting.entry_id, kind))
+        if line:
+            self.by_line.append({"customer_id": customer, "points": points,
+                                 "pending": pending, **line})  # fmt: skip
+        self.issued += points
+
+    @rule(who=st.integers(0, 1), points=st.integers(1, 300))
+    def redeem_points(self, who, points):
+        customer = self.customers[who]
+        member = customer in self._members()
+        available = balance(self.ops, customer, at=self.at)["available"] if member else 0
+        count = entry_count(self.ops)
+        try:
+            posting = self._send("redeem", customer_id=customer, points=points)
+        except (InsufficientPointsError, NotFoundError):
+            assert points > available
+            assert entry_count(self.ops) == count  # a refusal changes nothing
+            return
+        assert points <= available
+        assert posting.doc["balance"] >= 0  # never overdrawn
+        self.postings.append((customer, posting.entry_id, "redeem"))
+        self.redeemed += points
+
+    @rule(data=st.data())
+    def reverse_entry(self, data):
+        if not self.postings:
+            return
+        customer, entry, kind = data.draw(st.sampled_from(self.postings))
+        points = data.draw(st.one_of(st.none(), st.integers(1, 200)))
+        count = entry_count(self.ops)
+        try:
+            posting = self._send("reverse", customer_id=customer, entry_id=entry, points=points)
+        except LedgerError as exc:
+            assert exc.code == "over_reversal"
+            assert entry_count(self.ops) == count
+            return
+        if kind == "redeem":
+            self.redeemed -= posting.doc["entry"]["points"]
+
+    @rule(days=st.integers(0, 45))
+    def time_passes(self, days):
+        self.at += timedelta(days=days)
+        expire(self.ops, as_of=self.at)
+
+    @rule(data=st.data(), later=st.booleans())
+    def retry(self, data, later):
+        if not self.sent:
+            return
+        op, kwargs, first = data.draw(st.sampled_from(self.sent))
+        count = entry_count(self.ops)
+        at = self.at + timedelta(hours=1) if later else self.at
+        again = WRITES[op](self.ops, at=at, **kwargs)
+        assert again.replayed and again.doc == first
+        assert entry_count(self.ops) == count
+
+    @rule(data=st.data())
+    def reuse_a_key_for_another_request(self, data):
+        if not self.sent:
+            return
+        op, kwargs, _ = data.draw(st.sampled_from(self.sent))
+        changed = dict(kwargs, points=(kwargs.get("points") or 0) + 1)
+        count = entry_count(self.ops)
+        with pytest.raises(IdempotencyKeyReusedError):
+            WRITES[op](self.ops, at=self.at, **changed)
+        assert entry_count(self.ops) == count
+
+    @rule(data=st.data(), with_key=st.booleans())
+    def replay_an_order_line(self, data, with_key):
+        if not self.by_line:
+            return
+        request = data.draw(st.sampled_from(self.by_line))
+        count = entry_count(self.ops)
+        key = next(self.keys) if with_key else None
+        again = earn(self.ops, at=self.at, key=key, **request)
+        assert again.replayed
+        assert entry_count(self.ops) == count
+
+    @invariant()
+    def books_balance(self):
+        issued = redeemed = 0
+        for customer in self._members():
+            totals = check_invariant(self.ops, customer)
+            issued, redeemed = issued + totals.issued, redeemed + totals.redeemed
+            assert totals.balance >= 0 or totals.balance == -totals.debt
+        assert (issued, redeemed) == (self.issued, self.redeemed)
+
+
+def test_random_sequences_of_writes_keep_the_books(tmp_path):
+    Ledger.ops = OpsStore.open(f"sqlite:///{tmp_path / 'ops.sqlite'}")
+    try:
+        run_state_machine_as_test(
+            Ledger,
+            settings=settings(max_examples=60, stateful_step_count=50, deadline=None,
+                              suppress_health_check=[HealthCheck.too_slow]),
+        )  # fmt: skip
+        # and the whole program's books, every run together
+        assert ledger_totals(Ledger.ops).problems == []
+    finally:
+        Ledger.ops.close()

@@ -17,9 +17,7 @@ The points of an ingest, in order: ``rows staged`` (checked rows held in
 the scratch database), ``quarantine written`` (under its temporary name),
 ``before commit`` (inside the store's transaction), ``swap`` (when the
 rows were written to a copy of the store: the copy is complete and about to
-replace the store, under the commit lock), ``swap: log left`` (the copy
-has replaced the store file; the write-ahead log of the commits the copy
-took along is still beside it), ``after commit``. A small ingest
+replace the store, under the commit lock), ``after commit``. A small ingest
 writes in place, holding the commit lock from ``before commit`` on;
 readers wait at either point (see :mod:`tenure.store.locks`). Without the variable a checkpoint does
 nothing.
@@ -32,14 +30,7 @@ import signal
 import time
 from pathlib import Path
 
-POINTS = (
-    "rows staged",
-    "quarantine written",
-    "before commit",
-    "swap",
-    "swap: log left",
-    "after commit",
-)
+POINTS = ("rows staged", "quarantine written", "before commit", "swap", "after commit")
 
 # a paused process goes on by itself after this long, so that a test that
 # failed before releasing it leaves no process behind for ever

@@ -15,13 +15,11 @@ import sys
 import time
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from tenure.config import load_settings
 from tenure.faults import POINTS
 from tenure.ingestion.pipeline import ingest
-from tenure.store import analytics
 from tenure.store.workspace import Workspace
 from tests.conftest import query, write
 
@@ -111,40 +109,14 @@ def test_kill_9_as_a_written_copy_is_about_to_replace_the_store_leaves_it_unchan
     assert list(store.glob(".tmp/next-*")) == []
 
 
-def test_kill_9_after_the_swap_before_the_old_log_is_removed_leaves_the_whole_import(
-    seeded, complete
-):
-    """The small commits before it are kept in the store's write-ahead log;
-    the copy takes them along. Killed after the copy replaced the store but
-    before that log (now older than the file) was removed, the next open
-    removes it, and the store holds the whole import and the commits before."""
-    store, orders = seeded
-    wal = store / "analytics.duckdb.wal"
-    assert wal.exists()  # the seed's commit, in place, left its log
-    done = _ingest(store, orders, TENURE_FAULT_AT="swap: log left", TENURE_SWAP_ROWS="0")
-    assert done.returncode == -signal.SIGKILL, done.stderr
-    # DuckDB itself refuses the log, older than the file's last checkpoint
-    with pytest.raises(duckdb.IOException, match="checkpoint iteration"):
-        query(store, "SELECT 1")
-    analytics.connect(store / "analytics.duckdb", read_only=True).close()
-    assert not wal.exists()
-    after = _snapshot(store)
-    assert after[:2] == complete[:2]
-    assert after[2][0] == complete[2][0]
-
-
 def test_the_same_ingest_through_a_copy_of_the_store_writes_the_same(seeded, complete):
     store, orders = seeded
-    # the seed's rows are in the store's write-ahead log only: the copy must
-    # take them along, or A1 and the first B7 would be missing below
-    assert (store / "analytics.duckdb.wal").exists()
     done = _ingest(store, orders, TENURE_SWAP_ROWS="0")
     assert done.returncode == 0, done.stderr
     after = _snapshot(store)
     assert after[:2] == complete[:2]
     assert after[2][0] == complete[2][0]
     assert list(store.glob(".tmp/*.duckdb*")) == []
-    assert not (store / "analytics.duckdb.wal").exists()
 
 
 def test_a_partial_quarantine_file_of_a_killed_run_is_removed_on_the_next_open(seeded):

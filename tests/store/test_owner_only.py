@@ -37,10 +37,7 @@ def test_a_new_store_and_its_quarantine_are_the_owners_only(cli, tmp_path, open_
     assert _mode(store) == 0o700
     for folder in (quarantined, store / ".tmp"):
         assert _mode(folder) == 0o700, folder
-    # a small commit's write-ahead log is kept beside the store: customers' data too
-    assert (store / "analytics.duckdb.wal").exists()
-    for path in (store / "analytics.duckdb", store / "analytics.duckdb.wal", store / "ops.sqlite",
-                 files[0]):  # fmt: skip
+    for path in (store / "analytics.duckdb", store / "ops.sqlite", files[0]):
         assert _mode(path) == 0o600, path
     # a plain file made under the same umask is readable by others: the modes are tenure's
     assert _mode(write(tmp_path / "plain.txt", "x")) == 0o644

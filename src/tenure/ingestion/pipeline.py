@@ -295,7 +295,8 @@ def _write(
                 progress("writing")
                 path = settings.analytics_path
                 # a large write goes to a copy of the store (see writer.commit_into)
-                big = result.accepted > analytics.swap_rows()
+                copyable = not analytics.has_wal(path)
+                big = copyable and result.accepted > analytics.swap_rows()
                 lazy = writer.prepare(con, kind, set(plan.mapped), lazy=big)
                 with_stubs = kind.has_customer and create
                 time_field = next((f.name for f in kind.fields if f.type == "timestamp"), None)
@@ -315,7 +316,7 @@ def _write(
                     if adopted
                     else None,
                 }
-                copied = lazy or rows > analytics.swap_rows()
+                copied = lazy or (copyable and rows > analytics.swap_rows())
                 if copied:
                     progress("committing")
                     target = copies.enter_context(analytics.next_copy(path))

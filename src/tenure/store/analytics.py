@@ -51,7 +51,6 @@ def _open(path: Path | str, read_only: bool, *, attach: bool = False) -> duckdb.
     holds the file, then refused with a clear message. With ``attach``, an
     in-memory database with the store attached read-only as ``store``."""
     deadline = time.monotonic() + FOREIGN_WAIT
-    stale_checked = False
     while True:
         try:
             if attach:
@@ -66,9 +65,6 @@ def _open(path: Path | str, read_only: bool, *, attach: bool = False) -> duckdb.
             break
         except duckdb.IOException as exc:
             text = str(exc)
-            if not stale_checked and _stale_wal(path, text):
-                stale_checked = True
-                continue
             if "lock" not in text.lower():
                 raise ConfigError(f"cannot open the store {path}: {text}") from None
             if time.monotonic() < deadline:
@@ -91,24 +87,6 @@ def _open(path: Path | str, read_only: bool, *, attach: bool = False) -> duckdb.
     if limit:
         con.execute(f"SET memory_limit = '{_quoted(limit)}'")
     return con
-
-
-# DuckDB's refusal of a write-ahead log older than the file's last checkpoint
-STALE_WAL = "checkpoint iteration does not match"
-
-
-def _stale_wal(path: Path | str, text: str) -> bool:
-    """Whether an open failed on a write-ahead log that :func:`swap_in`
-    replaced the store under but had not removed yet (the process stopped
-    in between): its changes are in the store that replaced the file (the
-    copy was written with them), so it is removed. Whether it was."""
-    if STALE_WAL not in text:
-        return False
-    try:
-        Path(f"{path}.wal").unlink()
-    except FileNotFoundError:
-        pass  # another opener removed it first
-    return True
 
 
 def _quoted(path: Path | str) -> str:
@@ -212,14 +190,14 @@ def committing(path: Path | str, *, copy: bool = False) -> Iterator[duckdb.DuckD
     path = Path(path)
     store = path.parent
     if not copy:
-        with locks.committing(store), _owner_only_files():
+        with locks.committing(store):
             con = _open(path, False)
             try:
-                keep_wal(con)
                 yield con
             finally:
                 con.close()
         return
+    _fold_wal(path)
     with next_copy(path) as target:
         con = _open(target, False)
         try:
@@ -239,13 +217,6 @@ def next_copy(path: Path) -> Iterator[Path]:
     try:
         shutil.copyfile(path, target)
         shutil.copymode(path, target)
-        # the commits kept in the log since the last checkpoint (see
-        # keep_wal) go with the copy: opened, it replays them, and its
-        # checkpoint writes them into the file that replaces the store's
-        wal = Path(f"{path}.wal")
-        if wal.exists():
-            shutil.copyfile(wal, f"{target}.wal")
-            shutil.copymode(path, f"{target}.wal")
         yield target
     finally:
         for leftover in (target, target.with_name(target.name + ".wal")):
@@ -254,42 +225,24 @@ def next_copy(path: Path) -> Iterator[Path]:
 
 def swap_in(target: Path, path: Path) -> None:
     """Replace the store file at ``path`` by the written copy ``target``
-    (closed, with no WAL), under the commit lock: readers wait for a rename.
-    The store's write-ahead log, whose commits the copy holds (see
-    :func:`next_copy`), goes with the old file; stopped in between, the
-    next open removes it (:func:`_stale_wal`)."""
+    (closed, with no WAL), under the commit lock: readers wait for a rename."""
     with locks.committing(path.parent):
         checkpoint("swap")
         os.replace(target, path)
-        checkpoint("swap: log left")
-        Path(f"{path}.wal").unlink(missing_ok=True)
 
 
-@contextmanager
-def _owner_only_files() -> Iterator[None]:
-    """Files created in the block, the store's write-ahead log among them,
-    are their owner's only (0600), as the store file is: DuckDB creates the
-    log with the process's umask, and it now outlives the commit (see
-    :func:`keep_wal`). The umask is the process's, so this holds for the
-    commit lock's short block only; commits never overlap."""
-    old = os.umask(0o077)
-    try:
-        yield
-    finally:
-        os.umask(old)
+def has_wal(path: Path) -> bool:
+    """Whether a write-ahead log sits beside the store file (left by a
+    writer that died after its commit)."""
+    return Path(f"{path}.wal").exists()
 
 
-def keep_wal(con: duckdb.DuckDBPyConnection) -> None:
-    """A small commit in place is kept in the store's write-ahead log when
-    the connection closes, not checkpointed into the file: a checkpoint
-    rewrites every row group the commit touched, which for 10,000 orders
-    and their customers' summary and scores in a store of 7.3M orders cost
-    0.9 s of the 2.3 s the ingest took, with readers waiting. DuckDB
-    checkpoints by itself once the log outgrows ``checkpoint_threshold``
-    (16 MiB), the commit that crosses it paying for all those before; a
-    reader replays the log as it opens the store (a few ms for such a
-    commit), and a copy of the store takes it along (:func:`next_copy`)."""
-    con.execute("PRAGMA disable_checkpoint_on_shutdown")
+def _fold_wal(path: Path) -> None:
+    """A write-ahead log left by a writer that died after its commit belongs
+    to the file: fold it in before the file is copied."""
+    if has_wal(path):
+        with locks.committing(path.parent):
+            _open(path, False).close()
 
 
 def create_schema(con: duckdb.DuckDBPyConnection, reporting_currency: str) -> None:

@@ -32,6 +32,20 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
+def day_after(text: str, *, option: str) -> datetime:
+    """Midnight UTC after the day ``text`` (YYYY-MM-DD): the moment a
+    period that includes that day ends."""
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        raise InputError(
+            f"{option} {text!r} is not a date.",
+            hint=f"Give it as YYYY-MM-DD, e.g. {option} {date.today().isoformat()}.",
+            value=text,
+        ) from None
+    return datetime.combine(day + timedelta(days=1), time(), tzinfo=UTC)
+
+
 def end_of_day(text: str, *, option: str = "--as-of") -> datetime:
     """The end of the day ``text`` (YYYY-MM-DD) in UTC, refused when that is
     still to come: an expiry run for a day that has not ended would take

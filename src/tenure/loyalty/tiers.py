@@ -67,7 +67,9 @@ def window_start(program: TierProgram, end: datetime) -> datetime:
     return clock.add_months(end, -12)
 
 
-def value(conn: sa.Connection, program: TierProgram, customer_id: str, end: datetime) -> float:
+def value(
+    conn: sa.Connection, program: TierProgram, customer_id: str, end: datetime
+) -> float | int:
     """What the member earned in the window ending at ``end``: points of
     earnings, or the amounts they were earned for, less what of them was
     reversed since (a refunded order was not spend, in whichever window
@@ -89,7 +91,8 @@ def value(conn: sa.Connection, program: TierProgram, customer_id: str, end: date
         .select_from(r.join(e, r.c.reverses == e.c.id))
         .where(within, r.c.kind == "reverse")
     )  # fmt: skip
-    return round(float(total.scalar_one()) + float(reversed_.scalar_one()), 4)
+    found = round(float(total.scalar_one()) + float(reversed_.scalar_one()), 4)
+    return int(found) if program.basis == "points" else found
 
 
 def recorded(conn: sa.Connection, customer_id: str) -> State:

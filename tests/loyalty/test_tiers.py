@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 import pytest
 import sqlalchemy as sa
 
-from tenure.errors import ConfigError, InputError
+from tenure.errors import ConfigError, IdempotencyKeyReusedError, InputError
 from tenure.loyalty import (
     Policy,
     Tier,
@@ -201,3 +201,14 @@ def test_a_program_without_tiers_has_no_tier_and_no_tier_commands(ops):
     assert balance(ops, "C1", at=day("2026-01-02"))["tier"] is None
     with pytest.raises(ConfigError, match="no tiers"):
         tier_table(ops)
+
+
+def test_the_amount_is_part_of_the_request_an_idempotency_key_stands_for(ops):
+    first = earn(ops, "C1", 50, amount=20.0, key="o-1", at=day("2026-01-01"))
+    again = earn(ops, "C1", 50, amount=20.0, key="o-1", at=day("2026-01-01"))
+    assert again.replayed and again.doc == first.doc
+    with pytest.raises(IdempotencyKeyReusedError):
+        earn(ops, "C1", 50, amount=25.0, key="o-1", at=day("2026-01-01"))
+    with pytest.raises(InputError, match="0 or more; got -5"):
+        earn(ops, "C1", 50, amount=-5, at=day("2026-01-01"))
+    assert [e["amount"] for e in history(ops, "C1")["entries"]] == [20.0]

@@ -194,8 +194,11 @@ def earn(
                 value=expires_at.isoformat(),
             )
     request = {"customer_id": customer_id, "points": points, "reason": reason,
-               "pending": pending, "order_line": order_line, "rule": rule, "amount": amount,
+               "pending": pending, "order_line": order_line, "rule": rule,
                "available_at": available_at if pending else None, "expires_at": expires_at}  # fmt: skip
+    if amount is not None:
+        # only when given, so that a key stored before amounts were kept still matches
+        request["amount"] = amount
     if key or order_line:
         # a retry's times are the first request's: only what was asked counts
         request.update(available_at=None, expires_at=None)

@@ -6,12 +6,20 @@ reviews and grace days are fixed whatever the day the tests run.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import itertools
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from tenure.errors import ConfigError, IdempotencyKeyReusedError, InputError
+from tenure.errors import (
+    ConfigError,
+    IdempotencyKeyReusedError,
+    InputError,
+    InsufficientPointsError,
+)
 from tenure.loyalty import (
     Policy,
     Tier,
@@ -28,6 +36,7 @@ from tenure.loyalty import (
 from tenure.store.ops_schema import loyalty_tier_changes
 
 SILVER_GOLD = (Tier("Silver", 500), Tier("Gold", 2000))
+_members = itertools.count()
 
 
 def day(text: str) -> datetime:
@@ -212,3 +221,29 @@ def test_the_amount_is_part_of_the_request_an_idempotency_key_stands_for(ops):
     with pytest.raises(InputError, match="0 or more; got -5"):
         earn(ops, "C1", 50, amount=-5, at=day("2026-01-01"))
     assert [e["amount"] for e in history(ops, "C1")["entries"]] == [20.0]
+
+
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
+@given(st.lists(st.tuples(st.booleans(), st.integers(1, 400)), min_size=1, max_size=12))
+def test_within_a_first_year_the_tier_follows_points_earned_whatever_is_spent(sqlite_ops, writes):
+    # an oracle independent of the window code: inside the first 12 months
+    # nothing drops out and no review falls due, so the tier after each write
+    # is the highest threshold the points earned so far reach; redemptions
+    # (which lower the balance) change nothing
+    p = policy()
+    customer = f"M{next(_members)}"  # a fresh member per example on the same store
+    earned = 0
+    for i, (is_earn, points) in enumerate(writes):
+        at = day("2026-01-01") + timedelta(days=i)
+        if is_earn or earned == 0:
+            earned += points
+            doc = earn(sqlite_ops, customer, points, at=at, policy=p).doc
+        else:
+            try:
+                doc = redeem(sqlite_ops, customer, points, at=at, policy=p).doc
+            except InsufficientPointsError:
+                continue
+        expected = "Gold" if earned >= 2000 else "Silver" if earned >= 500 else None
+        assert doc["tier"] == expected
+        assert balance(sqlite_ops, customer, at=at, policy=p)["tier"] == expected

@@ -22,6 +22,15 @@
     spark_database = ""          # read kinds from this Spark database instead of the store
     memory_limit = "6GB"         # DuckDB's memory cap on the store (default: 80 % of RAM)
 
+    [loyalty]                    # the loyalty program (docs/loyalty.md)
+    return_window_days = 30
+    expiry_months = 12           # or expiry_days = 365; 0: points never expire
+    negative_balance = "debt"
+    tier_basis = "points"        # or spend
+    tier_window = "rolling_12_months"  # or calendar_year
+    tier_grace_days = 0
+    tiers = [{name = "Silver", threshold = 500}, {name = "Gold", threshold = 2000}]
+
 The timezone is also the business's own: days, months and years begin at
 midnight there in every metric.
 """
@@ -50,6 +59,28 @@ def parse_date(text: str, name: str) -> date:
         raise ConfigError(
             f"{name} is {text!r}, which is not a date.", hint="Write it as YYYY-MM-DD."
         ) from None
+
+
+# what the loyalty settings take, and the words of each choice
+NEGATIVE_BALANCE = ("debt",)
+TIER_BASES = ("points", "spend")
+TIER_WINDOWS = ("rolling_12_months", "calendar_year")
+
+
+@dataclass(frozen=True)
+class LoyaltySettings:
+    """The ``[loyalty]`` table of ``tenure.toml``: the ledger's policy and
+    the tiers (see docs/loyalty.md). ``expiry_days`` / ``expiry_months``:
+    at most one is given; 0 means points never expire."""
+
+    return_window_days: int = 30
+    expiry_days: int | None = None  # neither given: 365 days
+    expiry_months: int | None = None
+    negative_balance: str = "debt"
+    tier_basis: str = "points"
+    tier_window: str = "rolling_12_months"
+    tier_grace_days: int = 0
+    tiers: tuple[tuple[str, float], ...] = ()  # (name, threshold), lowest first
 
 
 @dataclass(frozen=True)
@@ -96,6 +127,8 @@ class Settings:
     # ingest's scratch database; None: DuckDB's default (80 % of RAM), and
     # 2GB for an ingest, which spills to disk beyond it
     memory_limit: str | None = None
+    # the [loyalty] table of tenure.toml (not read from the environment)
+    loyalty: LoyaltySettings = field(default_factory=LoyaltySettings)
 
     @property
     def analytics_path(self) -> Path:
@@ -194,6 +227,69 @@ def _coerce(name: str, raw: Any, origin: str) -> Any:
         ) from None
 
 
+def _loyalty(raw: Any, origin: str) -> LoyaltySettings:
+    """The ``[loyalty]`` table, each value checked and named when wrong."""
+    where = f"{origin} [loyalty]"
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{origin}: 'loyalty' must be a table ([loyalty]); got {raw!r}.",
+                          hint="Write the loyalty settings under a [loyalty] heading.")  # fmt: skip
+    known = {f.name for f in fields(LoyaltySettings)}
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key not in known:
+            raise ConfigError(f"{where}: unknown setting '{key}'.",
+                              hint=f"Known loyalty settings: {', '.join(sorted(known))}.")  # fmt: skip
+        if key in {"return_window_days", "expiry_days", "expiry_months", "tier_grace_days"}:
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ConfigError(
+                    f"{where}: '{key}' has the value {value!r}, which is not a whole number "
+                    "of 0 or more.", hint=f"Fix it in {origin}, e.g. {key} = 30.")  # fmt: skip
+        choices = {"negative_balance": NEGATIVE_BALANCE, "tier_basis": TIER_BASES,
+                   "tier_window": TIER_WINDOWS}.get(key)  # fmt: skip
+        if choices is not None and value not in choices:
+            raise ConfigError(f"{where}: '{key}' has the value {value!r}.",
+                              hint=f"Fix it in {origin}: use {' or '.join(choices)}.")  # fmt: skip
+        values[key] = value
+    if values.get("expiry_days") is not None and values.get("expiry_months") is not None:
+        raise ConfigError(
+            f"{where}: both 'expiry_days' ({values['expiry_days']}) and 'expiry_months' "
+            f"({values['expiry_months']}) are given.",
+            hint=f"Fix it in {origin}: keep one of them.",
+        )
+    values["tiers"] = _tiers(values.get("tiers", []), where, origin)
+    return LoyaltySettings(**values)
+
+
+def _tiers(raw: Any, where: str, origin: str) -> tuple[tuple[str, float], ...]:
+    example = 'tiers = [{name = "Silver", threshold = 500}, {name = "Gold", threshold = 2000}]'
+    if not isinstance(raw, list):
+        raise ConfigError(f"{where}: 'tiers' has the value {raw!r}, which is not a list.",
+                          hint=f"Fix it in {origin}: {example}")  # fmt: skip
+    tiers: list[tuple[str, float]] = []
+    for i, tier in enumerate(raw, 1):
+        name = tier.get("name") if isinstance(tier, dict) else None
+        threshold = tier.get("threshold") if isinstance(tier, dict) else None
+        if (not isinstance(tier, dict) or set(tier) != {"name", "threshold"}
+                or not isinstance(name, str) or not name.strip()
+                or isinstance(threshold, bool) or not isinstance(threshold, int | float)
+                or not 0 <= threshold < float("inf")):  # fmt: skip
+            raise ConfigError(
+                f"{where}: tier {i} is {tier!r}; a tier is a name and a threshold of 0 or more.",
+                hint=f"Fix it in {origin}: {example}",
+            )
+        tiers.append((name.strip(), threshold))
+    names = [n for n, _ in tiers]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise ConfigError(f"{where}: the tier name {twice[0]!r} is given twice.",
+                          hint=f"Fix it in {origin}: give each tier its own name.")  # fmt: skip
+    levels = [t for _, t in tiers]
+    if len(set(levels)) != len(levels):
+        raise ConfigError(f"{where}: two tiers have the same threshold {levels}.",
+                          hint=f"Fix it in {origin}: each tier needs a threshold of its own.")  # fmt: skip
+    return tuple(sorted(tiers, key=lambda t: t[1]))
+
+
 def _toml_path() -> Path | None:
     explicit = os.environ.get(ENV_PREFIX + "CONFIG")
     if explicit:
@@ -222,14 +318,19 @@ def load_settings(**flags: Any) -> Settings:
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{path} is not valid TOML: {exc}", hint="Fix the file.") from None
         table = data.get("tenure", data)
+        loyalty = data.get("loyalty", table.get("loyalty"))
+        if loyalty is not None:
+            values["loyalty"] = _loyalty(loyalty, str(path))
         for key, raw in table.items():
+            if key == "loyalty":
+                continue
             if key not in names:
                 raise ConfigError(
                     f"{path}: unknown setting '{key}'.",
                     hint=f"Known settings: {', '.join(sorted(names))}.",
                 )
             values[key] = _coerce(key, raw, str(path))
-    for name in names:
+    for name in names - {"loyalty"}:
         env = os.environ.get(ENV_PREFIX + name.upper())
         if env is not None and env != "":
             values[name] = _coerce(name, env, f"${ENV_PREFIX}{name.upper()}")

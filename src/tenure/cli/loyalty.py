@@ -1,5 +1,7 @@
-"""``tenure loyalty earn | redeem | balance | history | expire``: the points
-ledger from the command line, thin over :mod:`tenure.loyalty`."""
+"""``tenure loyalty earn | redeem | reverse | adjust | balance | history |
+expire | tiers | tier``: the points ledger and its tiers from the command
+line, thin over :mod:`tenure.loyalty`. The program's settings are the
+``[loyalty]`` table of tenure.toml."""
 
 from __future__ import annotations
 
@@ -46,6 +48,13 @@ def _open(store, *, create: bool = False):
     return Workspace.open(engine_settings(store), create=create)
 
 
+def _policy(store):
+    """The program's policy: the [loyalty] table of tenure.toml."""
+    from tenure.loyalty import Policy
+
+    return Policy.from_settings(engine_settings(store).loyalty)
+
+
 def _when(value: Any) -> str:
     """An ISO time as YYYY-MM-DD HH:MM (UTC) for a terminal."""
     return "—" if value is None else str(value)[:16].replace("T", " ")
@@ -69,8 +78,11 @@ def _totals(doc: dict, lead: str = "Balance: ") -> str:
 EARN_HELP = """Give a customer points; they become a member if they are not one yet.
 
 The points are usable at once, or with --pending once the return window
-(30 days) has closed. They expire 365 days after they were earned. Points
-earned while a clawback is owed pay it first.
+(30 days unless tenure.toml's [loyalty] says otherwise) has closed. They
+expire 365 days after they were earned by default. Points earned while a
+clawback is owed pay it first. --amount records what they were earned for,
+which tiers qualified on spend count; a write that lifts the member over
+a tier's threshold upgrades them at once.
 
 Example:
 
@@ -90,6 +102,15 @@ def earn(
         bool,
         typer.Option("--pending", help="Hold the points until the return window closes."),
     ] = False,
+    amount: Annotated[
+        float | None,
+        typer.Option(
+            "--amount",
+            help="What the points were earned for, in the reporting currency (counts toward "
+            "tiers qualified on spend).",
+            show_default=False,
+        ),
+    ] = None,
     store: StoreOption = None,
     json_: JsonOption = False,
 ) -> None:
@@ -97,8 +118,10 @@ def earn(
     from tenure.store.workspace import removed_if_failed
 
     settings = engine_settings(store)
+    policy = _policy(store)
     with removed_if_failed(settings.store), _open(store, create=True) as ws:
-        posting = loyalty.earn(ws.ops, customer, points, reason=reason, key=key, pending=pending)
+        posting = loyalty.earn(ws.ops, customer, points, reason=reason, key=key, pending=pending,
+                               amount=amount, policy=policy)  # fmt: skip
     _replayed(posting, key)
     doc = posting.doc
     if json_:
@@ -112,7 +135,11 @@ def earn(
         what = f"Earned {entry['points']:,} points for {customer} (entry {entry['id']})."
     if doc["debt_paid"]:
         what += f" {doc['debt_paid']:,} of them paid a clawback owed."
-    out_console().print(f"{what} {_totals(doc)}")
+    out_console().print(f"{what} {_totals(doc)}{_tier(doc)}")
+
+
+def _tier(doc: dict) -> str:
+    return f" Tier: {doc['tier']}." if doc.get("tier") else ""
 
 
 REDEEM_HELP = """Spend a member's points, from the lots that expire soonest.
@@ -140,8 +167,9 @@ def redeem(
 ) -> None:
     from tenure import loyalty
 
+    policy = _policy(store)
     with _open(store) as ws:
-        posting = loyalty.redeem(ws.ops, customer, points, reward=reward, key=key)
+        posting = loyalty.redeem(ws.ops, customer, points, reward=reward, key=key, policy=policy)
     _replayed(posting, key)
     doc = posting.doc
     if json_:
@@ -157,7 +185,9 @@ def redeem(
 BALANCE_HELP = """Show a member's balance, pending points and lots.
 
 With --json: customer_id, balance, pending, debt, available, tier (null:
-there are no tiers yet), next_expiry and lots.
+no tier, or a program without tiers), tier_progress (the tier's period,
+what the next tier still needs and what keeping this one needs by its
+review), next_expiry and lots.
 
 Example:
 
@@ -172,13 +202,16 @@ def balance(
 ) -> None:  # fmt: skip
     from tenure import loyalty
 
+    policy = _policy(store)
     with _open(store) as ws:
-        doc = loyalty.balance(ws.ops, customer)
+        doc = loyalty.balance(ws.ops, customer, policy=policy)
     if json_:
         emit_json(doc)
         return
     out = out_console()
     out.print(_totals(doc, lead=f"{customer}: "), soft_wrap=False)
+    if doc["tier_progress"] is not None:
+        out.print(_progress(doc["tier_progress"]))
     if doc["next_expiry"]:
         nxt = doc["next_expiry"]
         out.print(f"Next to expire: {nxt['points']:,} points on {_when(nxt['expires_at'])} UTC.")
@@ -190,6 +223,31 @@ def balance(
              _when(lot["available_at"]), _when(lot["expires_at"])]
             for lot in doc["lots"]]  # fmt: skip
     print_table(out, cols, rows, wide=wide)
+
+
+def _amount(value: float | int, basis: str) -> str:
+    return f"{value:,} points" if basis == "points" else f"{value:,.2f} of spend"
+
+
+def _progress(p: dict) -> str:
+    """The tier lines of ``balance``: what the library decided, in words."""
+    basis = p["basis"]
+    window = "the last 12 months" if p["window"] == "rolling_12_months" else "this calendar year"
+    if p["tier"] is None:
+        text = "No tier."
+    elif p["manual"]:
+        text = f"Tier: {p['tier']} (set by hand) until {_when(p['kept_until'])} UTC."
+    else:
+        text = f"Tier: {p['tier']}, kept until {_when(p['kept_until'])} UTC."
+        keep = p["to_keep"]
+        if keep and keep["needed"]:
+            text += (f" To keep it: {_amount(keep['needed'], basis)} more by "
+                     f"{_when(keep['by'])} UTC.")  # fmt: skip
+    text += f" Qualifying: {_amount(p['qualifying'], basis)} in {window}."
+    nxt = p["next_tier"]
+    if nxt:
+        text += f" {nxt['name']}: {_amount(nxt['needed'], basis)} to go."
+    return text
 
 
 HISTORY_HELP = """List a member's ledger entries, oldest first, with the balance after each.
@@ -241,13 +299,19 @@ def history(
     rows = [[str(e["id"]), _when(e["at"]), e["kind"], f"{e['points']:+,}" if e["points"] else "0",
              f"{e['pending']:+,}" if e["pending"] else "", f"{e['balance_after']:,}",
              _detail(e)] for e in doc["entries"]]  # fmt: skip
-    print_table(out_console(), cols, rows, title=f"Loyalty history of {customer}", wide=wide)
+    out = out_console()
+    print_table(out, cols, rows, title=f"Loyalty history of {customer}", wide=wide)
+    for change in doc["tier_changes"]:
+        was = change["previous"] or "no tier"
+        out.print(f"{_when(change['at'])} UTC: tier {change['kind']}, {was} → "
+                  f"{change['tier'] or 'no tier'}.")  # fmt: skip
 
 
 EXPIRE_HELP = """Expire the points whose expiry has passed, and approve pending points
-whose return window has closed, for every member. Run it daily; every
-write for a member also does it for that member first. It also removes
-idempotency keys older than 24 hours.
+whose return window has closed, for every member, and record the tier
+reviews due (downgrades after their grace days, manual tiers that ended).
+Run it daily; every write for a member also does it for that member
+first. It also removes idempotency keys older than 24 hours.
 
 Example:
 
@@ -273,8 +337,9 @@ def expire(
     from tenure.loyalty.clock import end_of_day
 
     moment = end_of_day(as_of) if as_of is not None else None  # checked before opening
+    policy = _policy(store)
     with _open(store) as ws:
-        doc = loyalty.expire(ws.ops, as_of=moment)
+        doc = loyalty.expire(ws.ops, as_of=moment, policy=policy)
     if json_:
         emit_json(doc)
         return
@@ -282,5 +347,171 @@ def expire(
         f"Expired {doc['expired_points']:,} points in {doc['expired_lots']:,} lot(s) and "
         f"approved {doc['approved_points']:,} pending points in {doc['approved_lots']:,} "
         f"lot(s), for {doc['members']:,} member(s), as of {_when(doc['as_of'])} UTC. "
+        f"Recorded {doc['tier_changes']:,} tier change(s). "
         f"Removed {doc['keys_removed']:,} idempotency key(s) older than 24 h."
+    )
+
+
+REVERSE_HELP = """Undo an earning or a redemption, in whole or in part, as a new entry.
+
+An earning's points come back from its lot, then from the member's other
+lots; what was already spent is kept as a debt that later points pay
+first. A redemption's points come back as a fresh lot. Find the entry's
+number with `tenure loyalty history`.
+
+Example:
+
+    tenure loyalty reverse C1042 7 --points 40 --reason "partial refund" --key refund-7781
+"""
+
+
+@app.command("reverse", help=REVERSE_HELP)
+def reverse(
+    customer: Customer,
+    entry: Annotated[int, typer.Argument(help="The entry to undo (its number in the history).")],
+    points: Annotated[
+        int | None,
+        typer.Option("--points", help="Undo only this many points. Default: all that is left.",
+                     min=1, show_default=False),
+    ] = None,
+    reason: Annotated[
+        str | None, typer.Option("--reason", help="Why, shown in the history.", show_default=False)
+    ] = None,
+    key: KeyOption = None,
+    store: StoreOption = None,
+    json_: JsonOption = False,
+) -> None:  # fmt: skip
+    from tenure import loyalty
+
+    policy = _policy(store)
+    with _open(store) as ws:
+        posting = loyalty.reverse(ws.ops, customer, entry, points=points, reason=reason, key=key,
+                                  policy=policy)  # fmt: skip
+    _replayed(posting, key)
+    doc = posting.doc
+    if json_:
+        emit_json(doc)
+        return
+    e = doc["entry"]
+    moved = e["points"] + e["pending"]
+    what = "Gave back" if moved > 0 else "Took back"
+    text = f"{what} {abs(moved):,} points of entry {entry} for {customer} (entry {e['id']})."
+    if doc["debt"]:
+        text += f" {doc['debt']:,} points are owed."
+    out_console().print(f"{text} {_totals(doc)}{_tier(doc)}")
+
+
+ADJUST_HELP = """Correct a member's points by hand, with a reason.
+
+Points above zero are a new lot; below zero they are taken as a clawback
+is (a debt for what the member no longer has).
+
+Example:
+
+    tenure loyalty adjust C1042 25 --reason "goodwill after a late delivery"
+
+    tenure loyalty adjust C1042 -10 --reason "double entry" --key fix-0412
+"""
+
+
+@app.command(
+    "adjust", help=ADJUST_HELP, context_settings={"ignore_unknown_options": True}
+)  # a negative number of points is an argument, not an option
+def adjust(
+    customer: Customer,
+    points: Annotated[int, typer.Argument(help="Points to add (25) or take (-25).")],
+    reason: Annotated[str, typer.Option("--reason", help="Why: required, shown in the history.")],
+    key: KeyOption = None,
+    store: StoreOption = None,
+    json_: JsonOption = False,
+) -> None:
+    from tenure import loyalty
+
+    policy = _policy(store)
+    with _open(store) as ws:
+        posting = loyalty.adjust(ws.ops, customer, points, reason=reason, key=key, policy=policy)
+    _replayed(posting, key)
+    doc = posting.doc
+    if json_:
+        emit_json(doc)
+        return
+    e = doc["entry"]
+    what = "Added" if e["points"] > 0 else "Took"
+    out_console().print(
+        f"{what} {abs(e['points']):,} points for {customer} (entry {e['id']}). "
+        f"{_totals(doc)}{_tier(doc)}"
+    )
+
+
+TIERS_HELP = """Show the program's tiers, their thresholds and how many members hold each.
+
+Tiers are declared in tenure.toml under [loyalty] (see docs/loyalty.md):
+qualified on points earned or spend over a rolling 12 months or a calendar
+year, never on the balance.
+
+Example:
+
+    tenure loyalty tiers --json
+"""
+
+
+@app.command("tiers", help=TIERS_HELP)
+def tiers(store: StoreOption = None, json_: JsonOption = False) -> None:
+    from tenure.loyalty import tier_table
+
+    policy = _policy(store)
+    with _open(store) as ws:
+        doc = tier_table(ws.ops, policy=policy)
+    if json_:
+        emit_json(doc)
+        return
+    basis = "points earned" if doc["basis"] == "points" else "spend"
+    window = "a rolling 12 months" if doc["window"] == "rolling_12_months" else "a calendar year"
+    out = out_console()
+    cols = [Col("tier", numeric=False), Col("threshold"), Col("members")]
+    rows = [[t["name"], "—" if t["threshold"] is None else f"{t['threshold']:,}",
+             f"{t['members']:,}"] for t in doc["tiers"]]  # fmt: skip
+    rows.append(["(no tier)", "", f"{doc['no_tier']:,}"])
+    print_table(out, cols, rows, title=f"Tiers on {basis} over {window}")
+    grace = f", {doc['grace_days']} grace days before a downgrade" if doc["grace_days"] else ""
+    out.print(f"{doc['members']:,} member(s), {doc['manual']:,} with a tier set by hand{grace}.")
+
+
+TIER_HELP = """Give a member a tier by hand until a date, whatever they earn meanwhile.
+
+After the date (the end of that day, UTC) their tier is what they qualify
+for again.
+
+Example:
+
+    tenure loyalty tier C1042 Gold --until 2027-03-31 --reason "service recovery"
+"""
+
+
+@app.command("tier", help=TIER_HELP)
+def tier(
+    customer: Customer,
+    name: Annotated[str, typer.Argument(help="A tier declared in tenure.toml.")],
+    until: Annotated[
+        str, typer.Option("--until", help="The last day of the manual tier (YYYY-MM-DD).")
+    ],
+    reason: Annotated[
+        str | None, typer.Option("--reason", help="Why, kept with the change.", show_default=False)
+    ] = None,
+    store: StoreOption = None,
+    json_: JsonOption = False,
+) -> None:
+    from tenure.loyalty import set_tier
+    from tenure.loyalty.clock import day_after
+
+    end = day_after(until, option="--until")  # checked before opening
+    policy = _policy(store)
+    with _open(store) as ws:
+        doc = set_tier(ws.ops, customer, name, until=end, reason=reason, policy=policy)
+    if json_:
+        emit_json(doc)
+        return
+    was = doc["previous"] or "no tier"
+    out_console().print(
+        f"{customer}: tier {doc['tier']} (was {was}) until {_when(doc['until'])} UTC."
     )

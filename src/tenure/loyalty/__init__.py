@@ -21,6 +21,8 @@ The modules:
 ``serial``         one transaction per write, serialised per member
 ``idempotency``    idempotency keys: the same request twice posts once
 ``invariant``      issued = outstanding + redeemed + expired + clawed back
+``tiers``          tiers: qualification over a window, upgrades, reviews
+``tier_program``   a manual tier, the table of tiers, the reviews due
 ``policy``         the program's settings and the checks of what a write asks
 ``clock``          times in UTC, and the dates a command is given
 =================  ============================================================
@@ -34,11 +36,14 @@ from tenure.loyalty.balances import balance, history
 from tenure.loyalty.expiry import expire
 from tenure.loyalty.invariant import check_invariant, ledger_totals
 from tenure.loyalty.ledger import Posting, adjust, earn, redeem, reverse
-from tenure.loyalty.policy import Policy
+from tenure.loyalty.policy import Policy, Tier, TierProgram
+from tenure.loyalty.tier_program import set_tier, tier_table
 
 __all__ = [
     "Policy",
     "Posting",
+    "Tier",
+    "TierProgram",
     "adjust",
     "balance",
     "check_invariant",
@@ -48,4 +53,6 @@ __all__ = [
     "ledger_totals",
     "redeem",
     "reverse",
+    "set_tier",
+    "tier_table",
 ]

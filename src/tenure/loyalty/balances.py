@@ -13,10 +13,10 @@ from typing import Any
 import sqlalchemy as sa
 
 from tenure.errors import NotFoundError
-from tenure.loyalty import clock, idempotency
+from tenure.loyalty import clock, idempotency, tiers
 from tenure.loyalty.entries import entry_doc, member_totals
 from tenure.loyalty.lots import load
-from tenure.loyalty.policy import checked_customer
+from tenure.loyalty.policy import DEFAULT, Policy, checked_customer
 from tenure.loyalty.serial import is_member
 from tenure.store.ops import OpsStore
 from tenure.store.ops_schema import loyalty_allocations, loyalty_entries
@@ -31,11 +31,15 @@ def _not_member(customer_id: str) -> NotFoundError:
     )
 
 
-def balance(ops: OpsStore, customer_id: str, *, at: datetime | None = None) -> dict[str, Any]:
+def balance(
+    ops: OpsStore, customer_id: str, *, at: datetime | None = None, policy: Policy = DEFAULT
+) -> dict[str, Any]:
     """The document of ``tenure loyalty balance --json``: the balance (the sum
     of the member's entries; below zero while a clawback is owed), pending
-    points, the debt, the tier (``None``: there are no tiers yet) and the
-    lots that still hold points, soonest expiry first."""
+    points, the debt, the tier (``None``: no tier, or a program without
+    tiers) with its progress (``tier_progress``: see
+    :func:`tenure.loyalty.tiers.progress`) and the lots that still hold
+    points, soonest expiry first."""
     customer_id = checked_customer(customer_id)
     at = clock.utc(at) if at is not None else clock.now()
     with ops.engine.connect() as conn:
@@ -43,6 +47,9 @@ def balance(ops: OpsStore, customer_id: str, *, at: datetime | None = None) -> d
             raise _not_member(customer_id)
         member = load(conn, customer_id)
         points, pending = member_totals(conn, customer_id)
+        progress = None
+        if policy.tiers is not None:
+            progress = tiers.progress(conn, policy.tiers, customer_id, at)
     lots = sorted(
         (lot for lot in member.lots.values() if lot.remaining > 0),
         key=lambda lot: (lot.expires_at is None, lot.expires_at or at, lot.id),
@@ -61,7 +68,8 @@ def balance(ops: OpsStore, customer_id: str, *, at: datetime | None = None) -> d
         "pending": pending,
         "debt": member.debt,
         "available": member.available(at),
-        "tier": None,
+        "tier": None if progress is None else progress["tier"],
+        "tier_progress": progress,
         "next_expiry": None if soonest is None else {
             "points": soonest.remaining, "expires_at": soonest.expires_at},
         "lots": docs,
@@ -89,6 +97,7 @@ def history(ops: OpsStore, customer_id: str, *, limit: int | None = None) -> dic
             .order_by(alloc.c.id)
         ):
             drawn.setdefault(entry_id, []).append({"lot_id": lot_id, "points": int(points)})
+        changes = tiers.history(conn, customer_id)
     entries, points, pending = [], 0, 0
     for row in rows:
         doc = entry_doc(row)
@@ -98,5 +107,7 @@ def history(ops: OpsStore, customer_id: str, *, limit: int | None = None) -> dic
         entries.append(doc)
     if limit is not None:
         entries = entries[-limit:] if limit > 0 else []
+        changes = tiers.history(conn, customer_id)
     return idempotency.as_json({"customer_id": customer_id, "entries": entries,
-                                "balance": points, "pending": pending})  # fmt: skip
+                                "balance": points, "pending": pending,
+                                "tier_changes": changes})  # fmt: skip

@@ -18,8 +18,32 @@ def utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC)
 
 
+def add_months(moment: datetime, months: int) -> datetime:
+    """``moment`` moved by whole calendar months; a day the month lacks
+    becomes its last (31 January + 1 month: 28 or 29 February)."""
+    index = moment.year * 12 + moment.month - 1 + months
+    year, month = divmod(index, 12)
+    month += 1
+    last = (date(year + month // 12, month % 12 + 1, 1) - timedelta(days=1)).day
+    return moment.replace(year=year, month=month, day=min(moment.day, last))
+
+
 def now() -> datetime:
     return datetime.now(UTC)
+
+
+def day_after(text: str, *, option: str) -> datetime:
+    """Midnight UTC after the day ``text`` (YYYY-MM-DD): the moment a
+    period that includes that day ends."""
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        raise InputError(
+            f"{option} {text!r} is not a date.",
+            hint=f"Give it as YYYY-MM-DD, e.g. {option} {date.today().isoformat()}.",
+            value=text,
+        ) from None
+    return datetime.combine(day + timedelta(days=1), time(), tzinfo=UTC)
 
 
 def end_of_day(text: str, *, option: str = "--as-of") -> datetime:

@@ -92,6 +92,7 @@ def entry_doc(row: Any) -> dict[str, Any]:
         "reward": row["reward"],
         "order_line": row["order_line"],
         "rule": row["rule"],
+        "amount": row["amount"],
     }
 
 

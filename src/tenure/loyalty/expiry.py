@@ -21,6 +21,7 @@ from tenure.loyalty.invariant import check_invariant
 from tenure.loyalty.lots import Member, allocate, load, pay_debts
 from tenure.loyalty.policy import DEFAULT, Policy
 from tenure.loyalty.serial import member_transaction
+from tenure.loyalty.tier_program import review_all
 from tenure.store.ops import OpsStore
 from tenure.store.ops_schema import loyalty_allocations, loyalty_entries, loyalty_lots
 
@@ -53,8 +54,9 @@ def expire(
     ops: OpsStore, *, as_of: datetime | None = None, policy: Policy = DEFAULT
 ) -> dict[str, Any]:
     """Settle every member with a lot due by ``as_of`` (default: now), each
-    in its own transaction, and remove idempotency keys older than the
-    policy keeps them. The document of ``tenure loyalty expire --json``."""
+    in its own transaction, record the tier reviews due by then (a
+    downgrade after its grace days, the end of a manual tier), and remove
+    idempotency keys older than the policy keeps them. The document of ``tenure loyalty expire --json``."""
     at = clock.utc(as_of) if as_of is not None else clock.now()
     lots, entries = loyalty_lots, loyalty_entries
 
@@ -96,6 +98,7 @@ def expire(
         summary["expired_points"] += sum(done["expired"])
         summary["approved_lots"] += len(done["approved"])
         summary["approved_points"] += sum(done["approved"])
+    summary["tier_changes"] = review_all(ops, at, policy)
     with ops.engine.begin() as conn:
         summary["keys_removed"] = idempotency.purge(conn, clock.now(), policy.key_hours)
     return idempotency.as_json(summary)

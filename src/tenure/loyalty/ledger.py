@@ -9,7 +9,8 @@ redemption beyond the points available) rolls all of it back.
 
 The fault points a test can stop a write at (see :mod:`tenure.faults`), in
 order: ``loyalty locked``, ``loyalty entry written``, ``loyalty allocations
-written``, ``loyalty before commit``, ``loyalty after commit``.
+written``, ``loyalty tier written`` (only where a write changes a tier),
+``loyalty before commit``, ``loyalty after commit``.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import sqlalchemy as sa
 
 from tenure.errors import InputError, InsufficientPointsError, LedgerError, NotFoundError
 from tenure.faults import checkpoint
-from tenure.loyalty import clock, idempotency
+from tenure.loyalty import clock, idempotency, tiers
 from tenure.loyalty.entries import entry_doc, get, member_totals, new_lot, post
 from tenure.loyalty.expiry import settle
 from tenure.loyalty.invariant import check_invariant
@@ -31,6 +32,7 @@ from tenure.loyalty.lots import Member, allocate, draw, load, pay_debts
 from tenure.loyalty.policy import (
     DEFAULT,
     Policy,
+    checked_amount,
     checked_customer,
     checked_key,
     checked_points,
@@ -73,6 +75,7 @@ class _Write:
     key: str | None
     at: datetime
     join: bool  # a customer who is not a member yet becomes one
+    policy: Policy = DEFAULT
 
 
 def _run(
@@ -93,11 +96,14 @@ def _run(
                 return Posting(stored, replayed=True)
         done = earlier(conn) if earlier is not None else None
         if done is not None:
-            doc = _response(conn, w.customer_id, done)
+            doc = _response(conn, w.customer_id, done, w.policy)
         else:
             member = load(conn, w.customer_id)
             settle(conn, member, w.at)
-            doc = _response(conn, w.customer_id, body(conn, member))
+            entry_id = body(conn, member)
+            # a tier the write lifts the member to is recorded with it
+            tiers.settle(conn, w.policy.tiers, w.customer_id, w.at, entry_id)
+            doc = _response(conn, w.customer_id, entry_id, w.policy)
         check_invariant(conn, w.customer_id)
         if w.key:
             idempotency.remember(conn, w.key, w.customer_id, w.operation, digest, doc,
@@ -107,7 +113,9 @@ def _run(
     return Posting(doc, replayed=done is not None)
 
 
-def _response(conn: sa.Connection, customer_id: str, entry_id: int) -> dict[str, Any]:
+def _response(
+    conn: sa.Connection, customer_id: str, entry_id: int, policy: Policy
+) -> dict[str, Any]:
     entry = get(conn, entry_id)
     alloc = loyalty_allocations
     parts = conn.execute(
@@ -129,6 +137,7 @@ def _response(conn: sa.Connection, customer_id: str, entry_id: int) -> dict[str,
         "balance": balance,
         "pending": pending,
         "debt": member.debt,
+        "tier": None if policy.tiers is None else tiers.recorded(conn, customer_id).tier,
     })  # fmt: skip
 
 
@@ -140,6 +149,7 @@ def earn(
     reason: str | None = None,
     key: str | None = None,
     pending: bool = False,
+    amount: float | None = None,
     order_line: str | None = None,
     rule: str | None = None,
     available_at: datetime | None = None,
@@ -155,10 +165,13 @@ def earn(
     (default ``at`` plus the policy's expiry). Points earned from an order
     line (``order_line`` with ``rule``) are earned once per line and rule,
     whatever the idempotency key: a replay answers with the first earning.
-    New usable points pay the member's debt first.
+    New usable points pay the member's debt first. ``amount``: what the
+    points were earned for, in the reporting currency (tiers qualified on
+    spend sum it).
     """
     customer_id = checked_customer(customer_id)
     points = checked_points(points)
+    amount = checked_amount(amount)
     key = checked_key(key)
     at = clock.utc(at) if at is not None else clock.now()
     if order_line is not None and not rule:
@@ -169,8 +182,8 @@ def earn(
     if available_at is None:
         available_at = at + policy.return_window() if pending else at
     available_at = clock.utc(available_at)
-    if expires_at is None and policy.expiry() is not None:
-        expires_at = at + policy.expiry()
+    if expires_at is None:
+        expires_at = policy.expires(at)
     if expires_at is not None:
         expires_at = clock.utc(expires_at)
         if expires_at <= available_at:
@@ -183,6 +196,9 @@ def earn(
     request = {"customer_id": customer_id, "points": points, "reason": reason,
                "pending": pending, "order_line": order_line, "rule": rule,
                "available_at": available_at if pending else None, "expires_at": expires_at}  # fmt: skip
+    if amount is not None:
+        # only when given, so that a key stored before amounts were kept still matches
+        request["amount"] = amount
     if key or order_line:
         # a retry's times are the first request's: only what was asked counts
         request.update(available_at=None, expires_at=None)
@@ -194,7 +210,8 @@ def earn(
             ("pending", {"pending": points}) if pending else ("earn", {"points": points})
         )
         entry = post(conn, customer_id, kind, at, lot_id=lot.id, reason=reason,
-                     order_line=order_line, rule=rule, idempotency_key=key, **amounts)  # fmt: skip
+                     order_line=order_line, rule=rule, idempotency_key=key, amount=amount,
+                     **amounts)  # fmt: skip
         if not pending:
             pay_debts(conn, member, lot, entry)
         return entry
@@ -217,7 +234,7 @@ def earn(
             )
         return None if found is None else int(found[0])
 
-    w = _Write(ops, customer_id, "earn", request, key, at, join=True)
+    w = _Write(ops, customer_id, "earn", request, key, at, join=True, policy=policy)
     return _run(w, body, earlier)
 
 
@@ -229,6 +246,7 @@ def redeem(
     reward: str | None = None,
     key: str | None = None,
     at: datetime | None = None,
+    policy: Policy = DEFAULT,
 ) -> Posting:
     """Spend ``points`` of the member's usable points, drawn from the lots
     that expire soonest. More than is usable is refused
@@ -257,7 +275,8 @@ def redeem(
         return entry
 
     request = {"customer_id": customer_id, "points": points, "reward": reward}
-    return _run(_Write(ops, customer_id, "redeem", request, key, at, join=False), body)
+    w = _Write(ops, customer_id, "redeem", request, key, at, join=False, policy=policy)
+    return _run(w, body)
 
 
 def reverse(
@@ -326,10 +345,12 @@ def reverse(
                 code="over_reversal",
             )
         fields = {"reverses": entry_id, "reason": reason, "idempotency_key": key}
+        if original["amount"] is not None and kind in ("earn", "pending"):
+            # the reversed share of what the points were earned for
+            fields["amount"] = -round(float(original["amount"]) * want / abs(amount), 4)
         if kind == "redeem":
-            expiry = policy.expiry()
             lot = new_lot(conn, member, want, pending=False, available_at=at,
-                          expires_at=None if expiry is None else at + expiry, at=at)  # fmt: skip
+                          expires_at=policy.expires(at), at=at)  # fmt: skip
             entry = post(conn, customer_id, "reverse", at, points=want, lot_id=lot.id, **fields)
             pay_debts(conn, member, lot, entry)
             return entry
@@ -347,7 +368,8 @@ def reverse(
 
     request = {"customer_id": customer_id, "entry_id": entry_id, "points": points,
                "reason": reason}  # fmt: skip
-    return _run(_Write(ops, customer_id, "reverse", request, key, at, join=False), body)
+    w = _Write(ops, customer_id, "reverse", request, key, at, join=False, policy=policy)
+    return _run(w, body)
 
 
 def _expired_from(conn: sa.Connection, lot_id: int | None) -> int:
@@ -386,9 +408,8 @@ def adjust(
 
     def body(conn: sa.Connection, member: Member) -> int:
         if points > 0:
-            expiry = policy.expiry()
             lot = new_lot(conn, member, points, pending=False, available_at=at,
-                          expires_at=None if expiry is None else at + expiry, at=at)  # fmt: skip
+                          expires_at=policy.expires(at), at=at)  # fmt: skip
             entry = post(conn, customer_id, "adjust", at, points=points, lot_id=lot.id,
                          reason=reason, idempotency_key=key)  # fmt: skip
             pay_debts(conn, member, lot, entry)
@@ -402,4 +423,5 @@ def adjust(
         return entry
 
     request = {"customer_id": customer_id, "points": points, "reason": reason}
-    return _run(_Write(ops, customer_id, "adjust", request, key, at, join=points > 0), body)
+    w = _Write(ops, customer_id, "adjust", request, key, at, join=points > 0, policy=policy)
+    return _run(w, body)

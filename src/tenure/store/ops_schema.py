@@ -181,6 +181,9 @@ loyalty_entries = sa.Table(
     sa.Column("reward", sa.String(200)),
     sa.Column("idempotency_key", sa.String(255)),
     sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    # what an earning's points were earned for, in the reporting currency (a
+    # reversal: its share, negative): tiers qualified on spend sum it
+    sa.Column("amount", sa.Numeric(18, 4, asdecimal=False)),
 )
 
 sa.Index("ix_loyalty_entries_customer", loyalty_entries.c.customer_id, loyalty_entries.c.id)
@@ -221,3 +224,30 @@ loyalty_keys = sa.Table(
 )
 
 sa.Index("ix_loyalty_keys_created_at", loyalty_keys.c.created_at)
+
+# loyalty tiers (tenure.loyalty.tiers): every change of a member's tier, kept;
+# the member's tier is the latest row's --------------------------------------
+
+loyalty_tier_changes = sa.Table(
+    "loyalty_tier_changes",
+    metadata,
+    sa.Column("id", _ID, primary_key=True),
+    sa.Column(
+        "customer_id", sa.String(200), sa.ForeignKey("loyalty_members.customer_id"), nullable=False
+    ),
+    # upgrade, renew, downgrade, manual, manual_end
+    sa.Column("kind", sa.String(10), nullable=False),
+    sa.Column("tier", sa.String(100)),  # null: no tier
+    sa.Column("previous", sa.String(100)),
+    sa.Column(
+        "value", sa.Numeric(18, 4, asdecimal=False)
+    ),  # the qualifying value it was decided on
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),  # when it took effect
+    # the end of the period the tier is held for (a manual tier: its end)
+    sa.Column("kept_until", sa.DateTime(timezone=True)),
+    sa.Column("entry_id", _ID, sa.ForeignKey("loyalty_entries.id")),  # the write that made it
+    sa.Column("reason", sa.Text),
+)
+
+sa.Index("ix_loyalty_tier_changes_customer", loyalty_tier_changes.c.customer_id,
+         loyalty_tier_changes.c.id)  # fmt: skip

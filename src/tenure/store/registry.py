@@ -159,6 +159,10 @@ _ALL = (
         "loyalty_keys", "ops", "operational", "customer_id",
         "Idempotency keys of ledger writes and their stored responses (kept 24 h or more).",
     ),
+    _t(
+        "loyalty_tier_changes", "ops", "operational", "customer_id",
+        "Every change of a member's loyalty tier; the latest is the tier.", reason="free_text",
+    ),
 )  # fmt: skip
 
 TABLES: dict[str, Table] = {t.name: t for t in _ALL}

@@ -116,3 +116,31 @@ def test_expire_records_what_has_expired_and_history_shows_it(cli, store):
     assert (again["expired_lots"], again["expired_points"]) == (0, 0)
     human = cli("loyalty", "history", "C2", "--store", store)
     assert human.code == 0 and "expire" in human.out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["earn", "C1", "100000000000000000000"],
+         "points must be at most 1,000,000,000,000 in one write; got 100,000,000,000,000,000,000."),
+        (["earn", "C\tX", "5"],
+         "the customer id 'C\\tX' holds a control character (U+0009 at character 2)."),
+        (["earn", "C1", "5", "--key", "k\x001"],
+         "the idempotency key 'k\\x001' holds a control character (U+0000 at character 2)."),
+    ],
+)  # fmt: skip
+def test_hostile_points_ids_and_keys_are_refused_with_the_value_and_write_nothing(
+    cli, store, args, message
+):
+    """A number beyond what the databases hold, and control characters in an
+    id or a key, are refused as the user's error (exit 1, no traceback)."""
+    assert cli("loyalty", "earn", "C0", "5", "--store", store).code == 0  # the store exists
+    r = cli("loyalty", *args, "--store", store, "--json")
+    assert r.code == 1, r.err
+    assert r.json()["error"]["message"] == message
+    human = cli("loyalty", *args, "--store", store)
+    assert human.code == 1 and "Traceback" not in human.err and "internal error" not in human.err
+    # nothing was written: C1 never became a member
+    assert cli("loyalty", "balance", "C1", "--store", store, "--json").json()["error"]["code"] == (
+        "not_found"
+    )

@@ -8,6 +8,7 @@ as a debt, which the member's next points pay first.
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -22,6 +23,9 @@ if TYPE_CHECKING:
 # the longest customer id, reason or key the ledger's columns hold
 MAX_CUSTOMER = 200
 MAX_KEY = 255
+# the most points one write moves: far beyond any program, and sums of
+# many such writes stay within the 64-bit integers both databases store
+MAX_POINTS = 10**12
 
 
 @dataclass(frozen=True)
@@ -145,7 +149,21 @@ def checked_points(points: object, *, what: str = "points") -> int:
             hint="Give the points as a positive whole number, e.g. 100.",
             value=points,
         )
+    if points > MAX_POINTS:
+        raise InputError(
+            f"{what} must be at most {MAX_POINTS:,} in one write; got {points:,}.",
+            hint="Check the number: one write moves at most a trillion points.",
+            value=points,
+        )
     return points
+
+
+def _control(text: str) -> str | None:
+    """The first control character of ``text`` (Unicode category Cc), as U+XXXX at its place."""
+    for i, ch in enumerate(text, 1):
+        if unicodedata.category(ch) == "Cc":
+            return f"U+{ord(ch):04X} at character {i}"
+    return None
 
 
 def checked_customer(customer_id: object) -> str:
@@ -154,6 +172,14 @@ def checked_customer(customer_id: object) -> str:
             f"the customer id must be a non-empty text; got {customer_id!r}.",
             hint="Give the customer's id as it appears in the ingested data, e.g. C1042.",
             value=customer_id,
+        )
+    found = _control(customer_id)
+    if found:
+        raise InputError(
+            f"the customer id {customer_id!r} holds a control character ({found}).",
+            hint="Give the customer's id as it appears in the ingested data, without tabs, "
+            "line breaks or NUL.",
+            value=customer_id[:40],
         )
     if len(customer_id) > MAX_CUSTOMER:
         raise InputError(
@@ -171,6 +197,13 @@ def checked_key(key: str | None) -> str | None:
     if not key or len(key) > MAX_KEY:
         raise InputError(
             f"an idempotency key must have 1 to {MAX_KEY} characters; got {len(key)}.",
+            hint="Use a unique text per intended write, e.g. a UUID.",
+            value=key[:40],
+        )
+    found = _control(key)
+    if found:
+        raise InputError(
+            f"the idempotency key {key[:40]!r} holds a control character ({found}).",
             hint="Use a unique text per intended write, e.g. a UUID.",
             value=key[:40],
         )

@@ -50,17 +50,9 @@ def end_of_day(text: str, *, option: str = "--as-of") -> datetime:
     """The end of the day ``text`` (YYYY-MM-DD) in UTC, refused when that is
     still to come: an expiry run for a day that has not ended would take
     points their members may still use."""
-    try:
-        day = date.fromisoformat(text)
-    except ValueError:
-        raise InputError(
-            f"{option} {text!r} is not a date.",
-            hint=f"Give it as YYYY-MM-DD, e.g. {option} {date.today().isoformat()}.",
-            value=text,
-        ) from None
-    moment = datetime.combine(day + timedelta(days=1), time(), tzinfo=UTC)
+    moment = day_after(text, option=option)
     current = now()
-    if day > current.date():
+    if moment - timedelta(days=1) > current:
         raise InputError(
             f"{option} {text} is in the future; expiry runs only for days that have begun.",
             hint=f"Leave {option} out to run for now, or give a date up to "

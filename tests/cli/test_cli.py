@@ -433,3 +433,18 @@ def test_an_unforeseen_error_is_one_message_not_a_traceback(monkeypatch, capsys)
     assert "ZeroDivisionError: division by zero" in error["message"]
     assert "report" in error["hint"]
     assert "Traceback" not in err and "internal error" in err
+
+
+@pytest.mark.parametrize("given", ["ten", "1.5", "1e3"])
+def test_a_whole_number_option_given_text_names_the_value(cli, tmp_path, store, given):
+    """Typer's own message said only "Input should be a valid integer"."""
+    orders = write(
+        tmp_path / "o.csv", "order_id,customer_id,placed_at,amount\nO1,C1,2024-01-05,10\n"
+    )
+    r = cli("ingest", "orders", orders, "--max-errors", given, "--store", store, "--json")
+    assert r.code == 2
+    assert r.json()["error"]["message"] == (
+        f"Invalid value for '--max-errors': '{given}' is not a whole number; give digits, e.g. 100."
+    )
+    # a number with a sign or spaces around it is still a number
+    assert cli("ingest", "orders", orders, "--max-errors", " 7", "--store", store).code == 0

@@ -6,8 +6,10 @@ building a dozen adapters cost each command about a tenth of a second
 before it starts its work, more than ``tenure segments`` spends on its
 query at a million customers. The plain values tenure's options take (text,
 a path, a flag, a whole number without bounds) are converted here as those
-adapters convert them; any other value or type goes to Typer's own
-conversion, unchanged.
+adapters convert them, and a whole number's text that is none (``ten``,
+``1.5``) is refused with a message that names it (the adapter's says only
+"Input should be a valid integer"); any other value or type goes to
+Typer's own conversion, unchanged.
 
 This hooks into how Typer's parameters make their conversion
 (``get_runtime_param``, the ``type_descriptor`` and ``_runtime_param`` they
@@ -17,10 +19,13 @@ Typer converts everything itself.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 _UNSET = object()
+# a whole number as Typer's adapter reads one, sign included
+_INTEGER = re.compile(r"[+-]?[0-9]+")
 
 
 def _plain(annotation: Any, info: Any, value: Any, param: Any, ctx: Any) -> Any:
@@ -35,6 +40,11 @@ def _plain(annotation: Any, info: Any, value: Any, param: Any, ctx: Any) -> Any:
             return value
         if isinstance(value, str) and value.isascii() and value.isdigit():
             return int(value)
+        if isinstance(value, str) and not _INTEGER.fullmatch(value.strip()):
+            # Typer's adapter would say only "Input should be a valid integer"
+            from typer import BadParameter
+
+            raise BadParameter(f"{value!r} is not a whole number; give digits, e.g. 100.")
     if annotation is Path and info.path_type in (None, Path) and isinstance(value, str) and value:
         from typer._param_types import coerce_cli_path
 

@@ -6,6 +6,8 @@ line, thin over :mod:`tenure.loyalty`. The program's settings are the
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from typing import Annotated, Any
 
 import typer
@@ -42,17 +44,20 @@ KeyOption = Annotated[
 ]
 
 
-def _open(store, *, create: bool = False):
-    from tenure.store.workspace import Workspace
-
-    return Workspace.open(engine_settings(store), create=create)
-
-
-def _policy(store):
-    """The program's policy: the [loyalty] table of tenure.toml."""
+@contextmanager
+def _ledger(store, *, create: bool = False) -> Iterator[tuple[Any, Any]]:
+    """The workspace and the program's policy (the [loyalty] table of
+    tenure.toml), from one reading of the settings. With ``create``, a store
+    made for this write is removed again when the write fails."""
     from tenure.loyalty import Policy
+    from tenure.store.workspace import Workspace, removed_if_failed
 
-    return Policy.from_settings(engine_settings(store).loyalty)
+    settings = engine_settings(store)
+    policy = Policy.from_settings(settings.loyalty)
+    with ExitStack() as stack:
+        if create:
+            stack.enter_context(removed_if_failed(settings.store))
+        yield stack.enter_context(Workspace.open(settings, create=create)), policy
 
 
 def _when(value: Any) -> str:
@@ -60,10 +65,16 @@ def _when(value: Any) -> str:
     return "—" if value is None else str(value)[:16].replace("T", " ")
 
 
-def _replayed(posting, key: str | None) -> None:
+def _posted(posting, key: str | None, json_: bool) -> dict | None:
+    """A write's document for the terminal; None once printed as JSON. A
+    retry that changed nothing says so on stderr either way."""
     if posting.replayed:
         said = f"under the key {key!r}" if key else "for this order line"
         print(f"tenure: already posted {said}; nothing changed.", file=sys.stderr)
+    if json_:
+        emit_json(posting.doc)
+        return None
+    return posting.doc
 
 
 def _totals(doc: dict, lead: str = "Balance: ") -> str:
@@ -115,17 +126,12 @@ def earn(
     json_: JsonOption = False,
 ) -> None:
     from tenure import loyalty
-    from tenure.store.workspace import removed_if_failed
 
-    settings = engine_settings(store)
-    policy = _policy(store)
-    with removed_if_failed(settings.store), _open(store, create=True) as ws:
+    with _ledger(store, create=True) as (ws, policy):
         posting = loyalty.earn(ws.ops, customer, points, reason=reason, key=key, pending=pending,
                                amount=amount, policy=policy)  # fmt: skip
-    _replayed(posting, key)
-    doc = posting.doc
-    if json_:
-        emit_json(doc)
+    doc = _posted(posting, key, json_)
+    if doc is None:
         return
     entry, lot = doc["entry"], doc["lot"]
     if entry["kind"] == "pending":
@@ -167,13 +173,10 @@ def redeem(
 ) -> None:
     from tenure import loyalty
 
-    policy = _policy(store)
-    with _open(store) as ws:
+    with _ledger(store) as (ws, policy):
         posting = loyalty.redeem(ws.ops, customer, points, reward=reward, key=key, policy=policy)
-    _replayed(posting, key)
-    doc = posting.doc
-    if json_:
-        emit_json(doc)
+    doc = _posted(posting, key, json_)
+    if doc is None:
         return
     lots = " and ".join(f"lot {p['lot_id']} ({p['points']:,})" for p in doc["from_lots"])
     out_console().print(
@@ -202,8 +205,7 @@ def balance(
 ) -> None:  # fmt: skip
     from tenure import loyalty
 
-    policy = _policy(store)
-    with _open(store) as ws:
+    with _ledger(store) as (ws, policy):
         doc = loyalty.balance(ws.ops, customer, policy=policy)
     if json_:
         emit_json(doc)
@@ -288,7 +290,7 @@ def history(
 ) -> None:
     from tenure import loyalty
 
-    with _open(store) as ws:
+    with _ledger(store) as (ws, _):
         doc = loyalty.history(ws.ops, customer, limit=limit)
     if json_:
         emit_json(doc)
@@ -337,8 +339,7 @@ def expire(
     from tenure.loyalty.clock import end_of_day
 
     moment = end_of_day(as_of) if as_of is not None else None  # checked before opening
-    policy = _policy(store)
-    with _open(store) as ws:
+    with _ledger(store) as (ws, policy):
         doc = loyalty.expire(ws.ops, as_of=moment, policy=policy)
     if json_:
         emit_json(doc)
@@ -383,14 +384,11 @@ def reverse(
 ) -> None:  # fmt: skip
     from tenure import loyalty
 
-    policy = _policy(store)
-    with _open(store) as ws:
+    with _ledger(store) as (ws, policy):
         posting = loyalty.reverse(ws.ops, customer, entry, points=points, reason=reason, key=key,
                                   policy=policy)  # fmt: skip
-    _replayed(posting, key)
-    doc = posting.doc
-    if json_:
-        emit_json(doc)
+    doc = _posted(posting, key, json_)
+    if doc is None:
         return
     e = doc["entry"]
     moved = e["points"] + e["pending"]
@@ -427,13 +425,10 @@ def adjust(
 ) -> None:
     from tenure import loyalty
 
-    policy = _policy(store)
-    with _open(store) as ws:
+    with _ledger(store) as (ws, policy):
         posting = loyalty.adjust(ws.ops, customer, points, reason=reason, key=key, policy=policy)
-    _replayed(posting, key)
-    doc = posting.doc
-    if json_:
-        emit_json(doc)
+    doc = _posted(posting, key, json_)
+    if doc is None:
         return
     e = doc["entry"]
     what = "Added" if e["points"] > 0 else "Took"
@@ -459,8 +454,7 @@ Example:
 def tiers(store: StoreOption = None, json_: JsonOption = False) -> None:
     from tenure.loyalty import tier_table
 
-    policy = _policy(store)
-    with _open(store) as ws:
+    with _ledger(store) as (ws, policy):
         doc = tier_table(ws.ops, policy=policy)
     if json_:
         emit_json(doc)
@@ -505,8 +499,7 @@ def tier(
     from tenure.loyalty.clock import day_after
 
     end = day_after(until, option="--until")  # checked before opening
-    policy = _policy(store)
-    with _open(store) as ws:
+    with _ledger(store) as (ws, policy):
         doc = set_tier(ws.ops, customer, name, until=end, reason=reason, policy=policy)
     if json_:
         emit_json(doc)

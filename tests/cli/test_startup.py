@@ -76,8 +76,9 @@ def test_ingest_with_kept_scores_rescores_without_pandas_or_the_engine(tmp_path,
     ingest = _run("ingest", "orders", tmp_path / "later.csv", "--store", store, "--json")
     assert ingest["code"] == 0
     assert json.loads(ingest["out"])["refreshed"]["scores_refreshed"] == 1
-    # the models' NumPy and SciPy, and nothing else heavy
-    assert sorted(ingest["loaded"]) == ["numpy", "scipy"]
+    # the models' NumPy, and nothing else heavy: BG/NBD scores need none of
+    # SciPy's special functions, whose import cost more than the scoring
+    assert sorted(ingest["loaded"]) == ["numpy"]
 
 
 def test_options_converted_without_pydantic_keep_typers_checks(tmp_path, store):

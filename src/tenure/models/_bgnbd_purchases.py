@@ -42,7 +42,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from scipy.special import digamma, expit, exprel, polygamma
+
+from tenure.models._special import expit, exprel
 
 _TOLERANCE = 4 * np.finfo(float).eps
 # Terms of the series before a row is integrated over p instead: the
@@ -133,6 +134,10 @@ def _by_dropout(R: np.ndarray, a: float, B: np.ndarray, v: np.ndarray) -> np.nda
     the density leaves out B(a, B), whose logarithm scipy gives only to
     1e-9 for large B. About 400 nodes a row, whatever t / A.
     """
+    # only rows far beyond the fitted time scales come here: SciPy, whose
+    # import costs more than most scorings, is loaded for them alone
+    from scipy.special import digamma, polygamma
+
     sd = np.sqrt(polygamma(1, a) + polygamma(1, B))  # of u
     mean = digamma(a) - digamma(B)
     log_tol = np.log(_TOLERANCE)

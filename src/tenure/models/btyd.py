@@ -27,10 +27,10 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from scipy.special import digamma, expit, exprel, gammaln
 
 from tenure.models._base import Unique
 from tenure.models._bgnbd_purchases import expected_purchases
+from tenure.models._special import expit, exprel
 from tenure.models._transactions import PurchaseModel
 
 
@@ -155,6 +155,9 @@ def bgnbd_value_and_gradient(
         L = B(a, b + m) / B(a, b) · Γ(r + x) α^r / Γ(r) / (α + T)^(r + x)
           + [m > 0] · B(a + 1, b + m - 1) / B(a, b) · Γ(r + x) α^r / Γ(r) / (α + t_x)^(r + x).
     """
+    # imported here, not with the module: scoring needs no gamma functions
+    from scipy.special import digamma, gammaln
+
     r, alpha, a, b = params
     if not isinstance(d["x"], Unique):  # plain arrays, outside a fit
         d = model._prepare(d)
@@ -333,6 +336,8 @@ def _log_mixed(params: np.ndarray, x: np.ndarray, tau: np.ndarray, gradient: boo
     """log E[λ^x e^(-(λ + μ) τ)] over λ ~ Gamma(r, α) and μ ~ Gamma(s, β),
     that is log Γ(r + x) α^r β^s / Γ(r) / ((α + τ)^(r + x) (β + τ)^s), and its
     derivatives in (r, alpha, s, beta)."""
+    from scipy.special import digamma, gammaln  # not needed to import the module
+
     r, alpha, s, beta = params
     p = r + x
     log_a, log_b = np.log1p(tau / alpha), np.log1p(tau / beta)  # log(α + τ) - log α

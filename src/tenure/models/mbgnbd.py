@@ -43,10 +43,10 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from scipy.special import expit
 
 from tenure.models._base import Unique
 from tenure.models._bgnbd_purchases import expected_purchases
+from tenure.models._special import expit
 from tenure.models.btyd import BetaGeo, bgnbd_value_and_gradient
 
 

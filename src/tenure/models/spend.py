@@ -18,7 +18,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from scipy.special import digamma, gammaln
 
 from tenure.errors import InputError
 from tenure.models._base import LikelihoodModel, Unique
@@ -67,6 +66,10 @@ class GammaGamma(LikelihoodModel):
     def _value_and_gradient(
         self, params: np.ndarray, d: dict[str, Any], w: np.ndarray, *, rows: bool = False
     ) -> Any:
+        # imported here: scoring (predict_spend) needs no gamma functions, and
+        # importing scipy.special costs more than refreshing a day's scores
+        from scipy.special import digamma, gammaln
+
         p, q, gamma = params
         if not isinstance(d["x"], Unique):  # plain arrays, outside a fit
             d = self._prepare(d)

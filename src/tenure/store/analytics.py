@@ -194,6 +194,7 @@ def committing(path: Path | str, *, copy: bool = False) -> Iterator[duckdb.DuckD
             con = _open(path, False)
             try:
                 yield con
+                _vacuum_when_due(con)
             finally:
                 con.close()
         return
@@ -202,9 +203,40 @@ def committing(path: Path | str, *, copy: bool = False) -> Iterator[duckdb.DuckD
         con = _open(target, False)
         try:
             yield con
+            _vacuum_when_due(con)
         finally:
             con.close()  # a checkpoint: the copy holds every change, and no WAL
         swap_in(target, path)
+
+
+# A table's deleted rows stay in its row groups until a checkpoint merges
+# row groups that then fit in fewer ("vacuum"). An ingest replaces the
+# summary rows and kept scores of the customers it touched: the first few
+# thousand deletions in a table written whole (whose last row group is part
+# full) let every row group merge, and the checkpoint rewrote the whole
+# table (a million kept scores: 0.4 CPU s and 1 s of disk writes, after a
+# commit of 0.05 s). Deleted rows are left in place until they are this
+# share of a table's stored rows, then reclaimed at the next commit.
+VACUUM_SHARE = 0.1
+
+
+def _vacuum_when_due(con: duckdb.DuckDBPyConnection) -> None:
+    """Before the checkpoint of a writer's close: no merging of row groups
+    unless some table's deleted rows reach :data:`VACUUM_SHARE` of it."""
+    tables = con.execute(
+        "SELECT table_name, estimated_size FROM duckdb_tables() "
+        "WHERE NOT temporary AND schema_name = 'main' AND estimated_size > 0"
+    ).fetchall()
+    if not tables:
+        return
+    # estimated_size counts the stored rows, deleted ones included
+    live = dict(
+        con.execute(
+            " UNION ALL ".join(f"SELECT '{name}', count(*) FROM \"{name}\"" for name, _ in tables)
+        ).fetchall()
+    )
+    if not any(stored - live[name] >= VACUUM_SHARE * stored for name, stored in tables):
+        con.execute("SET max_vacuum_tasks = 0")
 
 
 @contextmanager

@@ -114,3 +114,26 @@ def test_options_converted_without_pydantic_keep_typers_checks(tmp_path, store):
     done = _run("segments", "--store", store, "--export", export, "--json")
     assert done["code"] == 0 and json.loads(done["out"])["export"] == str(export)
     assert len(export.read_text().splitlines()) == 4  # a header and three customers
+
+
+def test_a_command_run_alone_reads_as_in_the_whole_app():
+    """The entry point builds the parser of the command it runs only: help,
+    usage errors and the unknown-command message are the whole app's."""
+    from typer.testing import CliRunner
+
+    from tenure.cli.app import app, only
+
+    runner = CliRunner()
+    for args in (
+        ["ingest", "--help"],
+        ["ingest", "orders"],
+        ["segments", "--activity-window", "thirty", "--json"],
+        ["loyalty", "--help"],
+        ["ingst", "orders", "o.csv"],
+    ):
+        whole = runner.invoke(app, args)
+        alone = runner.invoke(only(args[0]), args)
+        assert (alone.exit_code, alone.output) == (whole.exit_code, whole.output), args
+    assert only("ingest").registered_commands[0].name == "ingest"
+    assert only("ingest").registered_groups == [] and only("ingst") is app
+    assert len(app.registered_commands) > 10  # the whole app is left whole

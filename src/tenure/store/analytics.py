@@ -236,7 +236,10 @@ def _vacuum_when_due(con: duckdb.DuckDBPyConnection) -> None:
         ).fetchall()
     )
     if not any(stored - live[name] >= VACUUM_SHARE * stored for name, stored in tables):
-        con.execute("SET max_vacuum_tasks = 0")
+        try:
+            con.execute("SET max_vacuum_tasks = 0")
+        except duckdb.CatalogException:  # a DuckDB without the setting: it vacuums as before
+            pass
 
 
 @contextmanager

@@ -59,3 +59,24 @@ def test_small_deletions_wait_for_a_tenth_then_are_reclaimed(tmp_path):
     stored, live, groups = _layout(path)
     assert live == ROWS and n + m > (ROWS + n + m) // 10
     assert stored < ROWS + n + m and len(groups) < 5
+
+
+def test_a_database_attached_beside_the_store_is_left_out(tmp_path):
+    """An ingest commits with its staged rows attached; their tables are
+    not the store's, and their deleted rows do not count."""
+    path = tmp_path / "analytics.duckdb"
+    with analytics.committing(path) as con:
+        con.execute(f"CREATE TABLE t AS SELECT range AS i, random() AS x FROM range({ROWS})")
+    staged = duckdb.connect(str(tmp_path / "staged.duckdb"))
+    staged.execute("CREATE TABLE merged AS SELECT range AS i FROM range(1000)")
+    staged.execute("DELETE FROM merged WHERE i < 900")  # 90% of it deleted
+    staged.close()
+    with analytics.committing(path) as con:
+        con.execute(f"ATTACH '{tmp_path / 'staged.duckdb'}' AS staged (READ_ONLY)")
+        con.execute("BEGIN")
+        con.execute("CREATE TEMP TABLE r AS SELECT * FROM t WHERE i % 100 = 0")
+        con.execute("DELETE FROM t WHERE i IN (SELECT i FROM r)")
+        con.execute("INSERT INTO t SELECT i + 1e9, x FROM r")
+        con.execute("COMMIT")
+        n = con.execute("SELECT count(*) FROM r").fetchall()[0][0]
+    assert _layout(path) == (ROWS + n, ROWS, [GROUP, GROUP, 343, n])

@@ -223,19 +223,24 @@ VACUUM_SHARE = 0.1
 def _vacuum_when_due(con: duckdb.DuckDBPyConnection) -> None:
     """Before the checkpoint of a writer's close: no merging of row groups
     unless some table's deleted rows reach :data:`VACUUM_SHARE` of it."""
+    # the store's own tables, not those of a database attached beside it
+    # (an ingest's staged rows)
     tables = con.execute(
-        "SELECT table_name, estimated_size FROM duckdb_tables() "
-        "WHERE NOT temporary AND schema_name = 'main' AND estimated_size > 0"
+        "SELECT database_name, table_name, estimated_size FROM duckdb_tables() "
+        "WHERE database_name = current_database() AND schema_name = 'main' "
+        "AND NOT temporary AND estimated_size > 0"
     ).fetchall()
     if not tables:
         return
     # estimated_size counts the stored rows, deleted ones included
     live = dict(
         con.execute(
-            " UNION ALL ".join(f"SELECT '{name}', count(*) FROM \"{name}\"" for name, _ in tables)
+            " UNION ALL ".join(
+                f'SELECT \'{name}\', count(*) FROM "{db}".main."{name}"' for db, name, _ in tables
+            )
         ).fetchall()
     )
-    if not any(stored - live[name] >= VACUUM_SHARE * stored for name, stored in tables):
+    if not any(stored - live[name] >= VACUUM_SHARE * stored for _, name, stored in tables):
         try:
             con.execute("SET max_vacuum_tasks = 0")
         except duckdb.CatalogException:  # a DuckDB without the setting: it vacuums as before

@@ -73,6 +73,8 @@ def demo(
                 headline = analytics.headline(con)
             settings = ws.settings
             login = demo_login(ws.ops)
+            update("loyalty: posting the program's history to the ledger")
+            program = _demo_loyalty(ws.ops, files)
         update("predictions: choosing the purchase model on a holdout, scoring customers")
         from tenure.analysis.fitting import predict
 
@@ -95,6 +97,7 @@ def demo(
         | {"model": scores.model, "model_choice": scores.extra.get("model_choice")},
         "subscriptions": subscriptions,
         "churn": churn,
+        "loyalty": program,
         "report": str(written.path.resolve()) if written else None,
         "dashboard": {
             "command": f"tenure serve --store {settings.store} --demo",
@@ -186,6 +189,13 @@ def demo(
             f"{churn['horizon_days']} days (test-window AUC {churn['auc']:.2f}). "
             f"See them with: tenure fit churn --store {settings.store}"
         )
+    if program is not None:
+        out_c.print(
+            f"[bold]Loyalty[/] (in the ledger): {program['members']:,} members, "
+            f"{program['entries']:,} entries posted ({program['refused']:,} redemptions beyond "
+            f"a balance left out). See them with: tenure loyalty liability --store "
+            f"{settings.store}; tenure loyalty effect --store {settings.store}"
+        )
     out_c.print(f"Demo files: {info['files']}")
     out_c.print(
         f"Store:      {info['store']}  (inspect with: tenure status --store {settings.store})"
@@ -208,6 +218,24 @@ def demo(
             err_console().print(
                 f"{r.kind}: {r.rejected} rejected, see {r.quarantine}", markup=False
             )
+
+
+def _demo_loyalty(ops, files) -> dict | None:
+    """Post the demo program's history (members joining, points of their
+    purchases, vouchers) to the ledger, under the demo's tiers, then record
+    the expiries due by now; None for a store that already has members."""
+    from tenure import loyalty
+    from tenure.loyalty.history_import import import_history, read_events
+
+    declared = files.params["loyalty"]["tiers"]
+    tiers = loyalty.TierProgram(tuple(loyalty.Tier(t["name"], t["threshold"]) for t in declared))
+    policy = loyalty.Policy(expiry_months=12, tiers=tiers)
+    done = import_history(ops, read_events(files.loyalty_ledger), policy=policy)
+    if done.skipped and not done.members:
+        return None
+    loyalty.expire(ops, policy=policy)
+    return {"members": done.members, "entries": done.entries, "refused": done.refused,
+            "planted_effect": files.params["loyalty"]["planted_effect"]}  # fmt: skip
 
 
 def _demo_subscriptions(settings) -> dict | None:

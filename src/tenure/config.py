@@ -275,7 +275,9 @@ def _loyalty_number(key: str, value: Any, where: str, origin: str) -> None:
     """point_value: 0 or more; breakage_fallback: a share from 0 up to (not including) 1."""
     top = 1.0 if key == "breakage_fallback" else float("inf")
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < top:
-        what = "a share from 0 to below 1" if key == "breakage_fallback" else "a number of 0 or more"
+        what = (
+            "a share from 0 to below 1" if key == "breakage_fallback" else "a number of 0 or more"
+        )
         example = "breakage_fallback = 0.15" if key == "breakage_fallback" else "point_value = 0.01"
         raise ConfigError(f"{where}: '{key}' has the value {value!r}, which is not {what}.",
                           hint=f"Fix it in {origin}, e.g. {example}.")  # fmt: skip

@@ -313,8 +313,11 @@ def _loyalty_params(program: loyalty.Program, ledger: pa.Table) -> dict[str, Any
         "realised_effect": None if program.realised is None else round(program.realised, 6),
         "eligible_members": program.eligible,
         "added_orders": len(program.added_customer),
-        "join_chance": {"recent": loyalty.JOIN[1].tolist(), "not_recent": loyalty.JOIN[0].tolist(),
-                        "recent_days": loyalty.RECENT_DAYS},  # fmt: skip
+        "join_chance": {
+            "recent": loyalty.JOIN[1].tolist(),
+            "not_recent": loyalty.JOIN[0].tolist(),
+            "recent_days": loyalty.RECENT_DAYS,
+        },  # fmt: skip
         "tiers": [{"name": n, "threshold": t} for n, t in loyalty.TIERS],
         "ledger_events": {k: kinds.count(k) for k in ("join", "earn", "redeem")},
     }

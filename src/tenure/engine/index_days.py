@@ -65,19 +65,16 @@ def _bin(value: ir.IntegerValue, bounds: tuple[int, ...]) -> ir.IntegerValue:
     return out
 
 
-def strata(
+def _rows(
     ctx: Context,
     joined: dict[str, int],
     horizon_days: int,
     frequency_bounds: tuple[int, ...],
     recency_bounds: tuple[int, ...],
 ) -> ir.Table:
-    """The counts a matched comparison needs, per stratum (index day,
-    frequency bin, recency bin) and role: ``member`` (joined on the index
-    day; ``joined`` maps members to their joining day) or ``control`` (had
-    bought before the index day and not joined by it): ``n`` customers, of
-    whom ``bought`` bought again within the horizon. The index days are the
-    members' joining days whose window has ended by the as-of day."""
+    """:func:`history_at` on the members' joining days whose window has
+    ended by the as-of day, each row with its ``role`` (``member``: joined
+    on the index day; ``control``: had not joined by it) and its bins."""
     days = sorted({d for d in joined.values() if d + horizon_days <= ctx.as_of_day})
     if not days:
         days = [ctx.as_of_day + 1]  # no row comes back: nothing had its window end
@@ -97,7 +94,56 @@ def strata(
         frequency_bin=_bin(t.frequency, frequency_bounds),
         recency_bin=_bin(t.recency_days, recency_bounds),
     )
-    t = t.filter(t.role != "after")
-    return t.group_by(["index_day", "frequency_bin", "recency_bin", "role"]).agg(
+    return t.filter(t.role != "after")
+
+
+KEY = ["index_day", "frequency_bin", "recency_bin"]
+
+
+def strata(
+    ctx: Context,
+    joined: dict[str, int],
+    horizon_days: int,
+    frequency_bounds: tuple[int, ...],
+    recency_bounds: tuple[int, ...],
+) -> ir.Table:
+    """The counts a matched comparison needs, per stratum (index day,
+    frequency bin, recency bin) and role: ``member`` (joined on the index
+    day; ``joined`` maps members to their joining day) or ``control`` (had
+    bought before the index day and not joined by it): ``n`` customers, of
+    whom ``bought`` bought again within the horizon. The index days are the
+    members' joining days whose window has ended by the as-of day."""
+    t = _rows(ctx, joined, horizon_days, frequency_bounds, recency_bounds)
+    return t.group_by([*KEY, "role"]).agg(
         n=t.count().cast("int64"), bought=t.bought_after.cast("int64").sum().cast("int64")
     )
+
+
+def clustered_squares(
+    ctx: Context,
+    joined: dict[str, int],
+    horizon_days: int,
+    frequency_bounds: tuple[int, ...],
+    recency_bounds: tuple[int, ...],
+    weights: dict[str, list],
+) -> ir.Scalar:
+    """The sum over customers of the square of their summed influence on a
+    linear estimate: the rows of :func:`strata`, each weighted by its
+    stratum's ``member`` or ``control`` weight and centred on its
+    stratum's ``centre`` (``weights``: columns index_day, frequency_bin,
+    recency_bin, centre, member, control, and ``att``, taken off a
+    member's outcome too). A customer counts once however
+    many strata they are in, so the variance it gives allows for one
+    customer's outcomes on nearby index days moving together."""
+    t = _rows(ctx, joined, horizon_days, frequency_bounds, recency_bounds)
+    w = ibis.memtable(weights, schema={
+        "index_day": "int64", "frequency_bin": "int64", "recency_bin": "int64",
+        "centre": "float64", "member": "float64", "control": "float64", "att": "float64",
+    })  # fmt: skip
+    j = t.join(w, KEY)
+    y = j.bought_after.cast("float64")
+    a = ibis.ifelse(
+        j.role == "member", j.member * (y - j.centre - j.att), j.control * (y - j.centre)
+    )
+    per = j.mutate(a=a).group_by("customer_id").agg(u=lambda x: x.a.sum())
+    return (per.u * per.u).sum()

@@ -23,9 +23,16 @@ with non-members who looked the same on the day the member joined:
 - **the estimate**: the effect on the members (ATT), the mean over the
   matched members of (outcome − the share of their stratum's controls who
   bought again);
-- **the interval**: 95 %, normal approximation: the variance of the
-  matched differences over the members, plus each stratum's binomial
-  variance of its control share, weighted by its members.
+- **the interval**: 95 %, normal approximation, with the variance of
+  the estimate as a sum over customers of the square of each one's
+  influence on it (a member's outcome less the stratum's control share
+  and the estimate, over the members matched; a control's outcome less
+  the share, weighted by its stratum's members per control). One
+  customer is a control on many index days, and their outcomes on
+  nearby days move together: summing per customer first keeps the
+  interval from being too narrow (without it, the intervals held the
+  planted effect in 7 of 8 simulated businesses, and were a third too
+  narrow).
 
 Beside it, the **naive** comparison: the members' share that bought again
 against that of all the controls on the same index days, unmatched, with
@@ -41,7 +48,7 @@ only: members who differ from non-members in what the orders do not show
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -59,7 +66,8 @@ FREQUENCY_BINS = (1, 2, 3, 4, 5)  # the last: five or more
 RECENCY_BINS = (30, 90, 180, 365)  # upper ends; beyond the last: more
 METHOD = (
     "exact matching on the index day, purchase days before it (1-4, 5+) and days since the "
-    "last (0-30, 31-90, 91-180, 181-365, 366+); 95 % interval by normal approximation"
+    "last (0-30, 31-90, 91-180, 181-365, 366+); 95 % interval by normal approximation, "
+    "variance clustered by customer"
 )
 
 
@@ -114,7 +122,7 @@ def estimate(ops: OpsStore, settings: Settings, *, horizon_days: int = HORIZON_D
     joining (see the module's docstring)."""
     from tenure.analysis.context import open_context
     from tenure.engine import periods
-    from tenure.engine.index_days import strata
+    from tenure.engine.index_days import clustered_squares, strata
     from tenure.loyalty import clock
 
     if isinstance(horizon_days, bool) or not isinstance(horizon_days, int) or horizon_days < 1:
@@ -125,10 +133,53 @@ def estimate(ops: OpsStore, settings: Settings, *, horizon_days: int = HORIZON_D
         zone = ZoneInfo(ctx.defs.timezone)
         day_of = {c: periods.day_number(clock.utc(at).astimezone(zone).date())
                   for c, at in joined.items()}  # fmt: skip
-        counts = ctx.source.rows(strata(ctx, day_of, horizon_days, FREQUENCY_BINS[:-1],
-                                        RECENCY_BINS))  # fmt: skip
-        end = ctx.as_of
-    return compare(counts, len(day_of), horizon_days, end)
+        bins = (FREQUENCY_BINS[:-1], RECENCY_BINS)
+        counts = ctx.source.rows(strata(ctx, day_of, horizon_days, *bins))
+        found = compare(counts, len(day_of), horizon_days, ctx.as_of)
+        weights = influence_weights(counts, found)
+        if weights is not None:
+            squares = ctx.source.value(clustered_squares(ctx, day_of, horizon_days, *bins, weights))
+            found = with_clustered_interval(found, float(squares or 0.0))
+    return found
+
+
+def influence_weights(counts: list[tuple], found: Effect) -> dict[str, list] | None:
+    """Per matched stratum, what each member's and control's outcome adds
+    to the estimate, about its centre: a member (y − p0 − effect) / N, a
+    control −n1 / (N n0) × (y − p0), where p0 is the stratum's control
+    share, n1 and n0 its members and controls, N the members matched."""
+    if not found.matched or found.estimate.difference is None:
+        return None
+    treated, control = _by_stratum(counts)
+    n, att = found.matched, found.estimate.difference
+    cols: dict[str, list] = {k: [] for k in ("index_day", "frequency_bin", "recency_bin",
+                                              "centre", "member", "control")}  # fmt: skip
+    for key in sorted(k for k in treated if k in control):
+        (n1, _), (n0, s0) = treated[key], control[key]
+        p0 = s0 / n0
+        for name, value in zip(("index_day", "frequency_bin", "recency_bin"), key, strict=True):
+            cols[name].append(int(value))
+        cols["centre"].append(p0)
+        cols["member"].append(1 / n)
+        cols["control"].append(-n1 / (n * n0))
+    cols["att"] = [att] * len(cols["centre"])
+    return cols
+
+
+def with_clustered_interval(found: Effect, squares: float) -> Effect:
+    """``found`` with the interval from the customer-clustered variance."""
+    est = found.estimate
+    se = math.sqrt(max(squares, 0.0))
+    low, high = est.difference - Z95 * se, est.difference + Z95 * se
+    return replace(found, estimate=replace(est, ci_low=_round(low), ci_high=_round(high)))
+
+
+def _by_stratum(counts: list[tuple]) -> tuple[dict, dict]:
+    treated: dict[tuple, tuple[int, int]] = {}
+    control: dict[tuple, tuple[int, int]] = {}
+    for index_day, fbin, rbin, role, n, bought in counts:
+        (treated if role == "member" else control)[(index_day, fbin, rbin)] = (int(n), int(bought))
+    return treated, control
 
 
 def compare(counts: list[tuple], members: int, horizon: int, end: date) -> Effect:

@@ -112,3 +112,21 @@ def report(ops: OpsStore, settings: Any, *, at: datetime | None = None) -> dict[
         doc["effect"] = None
         doc["effect_unavailable"] = str(exc)
     return doc
+
+
+def member(ops: OpsStore, customer_id: str, policy: Policy, *, recent: int = 10) -> dict | None:
+    """A member's part of the customer page: the balance document (lots,
+    tier progress), the ``recent`` newest entries, and the tier as last
+    recorded; None for a customer who is not a member."""
+    from tenure.loyalty import balances, tiers
+    from tenure.loyalty.serial import is_member
+
+    with ops.engine.connect() as conn:
+        if not is_member(conn, customer_id):
+            return None
+        recorded = tiers.recorded(conn, customer_id).tier
+    doc = balances.balance(ops, customer_id, policy=policy)
+    past = balances.history(ops, customer_id, limit=recent)
+    doc["recent"] = list(reversed(past["entries"]))
+    doc["recorded_tier"] = recorded
+    return doc

@@ -24,13 +24,17 @@ The business sells online in eight countries and six currencies; purchases
 follow BG/NBD with Gamma-Gamma spend and subscriptions the sBG model
 (parameters in docs/demo.md). Its files are written to --out and ingested
 with the same path as `tenure ingest`; then the purchase model (chosen on a
-holdout), the spend, subscription and churn models are fitted and kept.
+holdout), the spend, subscription and churn models are fitted and kept,
+and the business's loyalty program is posted to the ledger (its effect on
+repurchase planted: --loyalty-effect; see docs/demo.md).
 
 Examples:
 
     tenure demo
 
     tenure demo --customers 1000000 --seed 7 --out big-demo --store big-store
+
+    tenure demo --loyalty-effect 0 --store no-effect-store
 """
 
 
@@ -40,6 +44,15 @@ def demo(
         int, typer.Option(help="Random seed; the same seed gives the same files.")
     ] = 42,
     out: Annotated[Path, typer.Option(help="Folder for the generated files.")] = Path("demo-data"),
+    loyalty_effect: Annotated[
+        float,
+        typer.Option(
+            help="How much the loyalty program raises its members' chance of buying again "
+            "within 90 days (0.1: ten points); 0 for a program that changes nothing.",
+            min=0.0,
+            max=0.99,
+        ),
+    ] = 0.1,
     report: Annotated[
         Path | None,
         typer.Option(help="Write the HTML report here after ingesting (see tenure report)."),
@@ -60,7 +73,7 @@ def demo(
     results = []
     with progress(not json_) as update:
         update(f"generating {customers:,} customers")
-        files = generate_demo(out, customers=customers, seed=seed)
+        files = generate_demo(out, customers=customers, seed=seed, loyalty_effect=loyalty_effect)
         settings = load_settings(store=store, reporting_currency=files.reporting_currency)
         with Workspace.open(settings) as ws:
             for kind in INGEST_ORDER:

@@ -29,10 +29,9 @@ with non-members who looked the same on the day the member joined:
   and the estimate, over the members matched; a control's outcome less
   the share, weighted by its stratum's members per control). One
   customer is a control on many index days, and their outcomes on
-  nearby days move together: summing per customer first keeps the
-  interval from being too narrow (without it, the intervals held the
-  planted effect in 7 of 8 simulated businesses, and were a third too
-  narrow).
+  nearby days move together: summing per customer first allows for it.
+  On the demo business with seeds 1 to 8, with and without a planted
+  effect, the interval held the realised effect in 14 of the 16 runs.
 
 Beside it, the **naive** comparison: the members' share that bought again
 against that of all the controls on the same index days, unmatched, with

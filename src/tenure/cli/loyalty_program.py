@@ -52,7 +52,7 @@ def liability(
 
     moment = end_of_day(as_of) if as_of is not None else None
     settings = engine_settings(store)
-    with Workspace.open(settings) as ws:
+    with Workspace.open(settings, create=False) as ws:
         doc = lib.from_settings(ws.ops, ws.settings, as_of=moment).doc()
     if json_:
         emit_json(doc)
@@ -92,7 +92,7 @@ def effect(
     from tenure.store.workspace import Workspace
 
     settings = engine_settings(store)
-    with Workspace.open(settings) as ws:
+    with Workspace.open(settings, create=False) as ws:
         doc = lib.estimate(ws.ops, ws.settings, horizon_days=horizon).doc()
     if json_:
         emit_json(doc)

@@ -9,7 +9,7 @@ gathers them.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -51,8 +51,7 @@ def summary(ops: OpsStore, policy: Policy, *, at: datetime | None = None) -> dic
     """Members, tiers and redemptions (all time, and the last 365 days)."""
     at = clock.utc(at) if at is not None else clock.now()
     e = loyalty_entries
-    year_ago = at.replace(year=at.year - 1) if not (at.month == 2 and at.day == 29) else (
-        at.replace(year=at.year - 1, day=28))  # fmt: skip
+    year_ago = at - timedelta(days=365)
     with ops.engine.connect() as conn:
         members = int(conn.execute(sa.select(sa.func.count()).select_from(loyalty_members))
                       .scalar_one())  # fmt: skip

@@ -30,8 +30,9 @@ with non-members who looked the same on the day the member joined:
   the share, weighted by its stratum's members per control). One
   customer is a control on many index days, and their outcomes on
   nearby days move together: summing per customer first allows for it.
-  On the demo business with seeds 1 to 8, with and without a planted
-  effect, the interval held the realised effect in 14 of the 16 runs.
+  On the demo business (5,000 customers), the interval held 0 in 22 of
+  24 seeds without a planted effect, and the realised effect in 7 of 8
+  seeds with one.
 
 Beside it, the **naive** comparison: the members' share that bought again
 against that of all the controls on the same index days, unmatched, with

@@ -143,3 +143,50 @@ def test_the_api_needs_a_login_and_a_program(program_site, site):
     assert answer.status_code == 404 and "tenure loyalty earn" in answer.text
     page = client.get("/loyalty")
     assert page.status_code == 200 and 'id="no-program"' in page.text
+
+
+def test_the_loyalty_page_in_a_browser(program_site):
+    """Headless Chromium: the navigation reaches the page, the liability and
+    both comparisons are shown, the page's policy refuses nothing, and a
+    member's page shows their balance."""
+    import shutil
+
+    from tests.conftest import skip_or_fail
+    from tests.web.test_browser import ARGS, ARTIFACTS
+
+    try:
+        from playwright.sync_api import sync_playwright
+    except ModuleNotFoundError:
+        skip_or_fail("playwright is not installed (pip install -e '.[test]')")
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        skip_or_fail("Chromium is not installed (apt-get install chromium)")
+    customer, points = _members(program_site)[0]
+    fmt = Formatter("en", "EUR")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=ARGS)
+        context = browser.new_context(base_url=program_site.url)
+        page = context.new_page()
+        page.set_default_timeout(60_000)
+        refused = []
+        page.on("console", lambda m: "Content Security Policy" in m.text and refused.append(m))
+        page.goto("/login")
+        page.fill("#email", "viewer@shop.example")
+        page.fill("#password", PASSWORDS["viewer@shop.example"])
+        page.click("button[type=submit]")
+        page.wait_for_url("**/")
+        page.click("nav.pages >> text=Loyalty")
+        page.wait_for_url("**/loyalty")
+        assert page.locator("h1").inner_text() == "Loyalty program"
+        assert page.locator("#effect-matched").is_visible()
+        assert "naive" in page.locator("#effect-naive").inner_text()
+        assert page.locator("#liability-value").inner_text().strip()
+        page.screenshot(path=str(ARTIFACTS / "loyalty.png"), full_page=True)
+        page.goto(f"/customers/{customer}")
+        balance = page.locator("#loyalty-balance").inner_text()
+        assert fmt.number(points) in balance
+        page.screenshot(path=str(ARTIFACTS / "loyalty-member.png"), full_page=True)
+        assert not refused
+        context.close()
+        browser.close()

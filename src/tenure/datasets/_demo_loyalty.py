@@ -43,6 +43,7 @@ HORIZON_DAYS = 90
 WELCOME_POINTS = 100
 VOUCHER_POINTS = 200
 VOUCHER_SHARE = 0.7
+VOUCHER = "2 EUR voucher"
 # the monthly chance of joining when invited: by purchase days before the
 # invitation (1, 2, 3, 4, 5+), without and with a purchase in the last 90 days
 JOIN = np.array([[0.004, 0.008, 0.012, 0.016, 0.02], [0.02, 0.04, 0.06, 0.08, 0.10]])
@@ -184,4 +185,5 @@ def ledger(rng: np.random.Generator, pur: sim.Purchases, program: Program,
         "points": pa.array(pts.astype(np.int64)),
         "order_id": pa.array(np.where(has_order, order_text.to_numpy(zero_copy_only=False), None)),
         "amount": pa.array(np.where(kinds == 1, np.round(amount, 2), np.nan), from_pandas=True),
+        "reward": pa.array(np.where(kinds == 2, VOUCHER, None)),
     })  # fmt: skip

@@ -21,7 +21,7 @@ from __future__ import annotations
 import csv
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from itertools import groupby
 from pathlib import Path
 
@@ -123,21 +123,32 @@ def import_history(ops: OpsStore, events: Iterable[Event], *, policy: Policy = D
     return Imported(members, entries, refused, skipped)
 
 
+# longer than any tier window (12 months, or a calendar year up to now)
+_BEYOND_A_WINDOW = timedelta(days=400)
+
+
 def _post_member(conn: sa.Connection, customer_id: str, events: list[Event],
                  policy: Policy) -> tuple[int, int]:  # fmt: skip
     """The member's events, as the ledger's writes post them; (posted, refused)."""
     member = load(conn, customer_id)
     posted = refused = 0
+    program = policy.tiers
+    lowest = min((t.threshold for t in program.tiers), default=0) if program else 0
+    tier: str | None = None
+    earned: list[tuple[datetime, float]] = []  # what counts toward a tier, and when
     for event in events:
         at = clock.utc(event.at)
         points = checked_points(event.points)
         settle(conn, member, at)
         if event.kind == "earn":
+            amount = checked_amount(event.amount)
             lot = new_lot(conn, member, points, pending=False, available_at=at,
                           expires_at=policy.expires(at), at=at)  # fmt: skip
             entry = post(conn, customer_id, "earn", at, points=points, lot_id=lot.id,
-                         reason=event.reason, amount=checked_amount(event.amount))  # fmt: skip
+                         reason=event.reason, amount=amount)  # fmt: skip
             pay_debts(conn, member, lot, entry)
+            if program is not None:
+                earned.append((at, points if program.basis == "points" else amount or 0.0))
         elif event.kind == "redeem":
             parts, short = draw(member, points, at)
             if short:
@@ -148,6 +159,15 @@ def _post_member(conn: sa.Connection, customer_id: str, events: list[Event],
         else:
             raise InputError(f"unknown event kind {event.kind!r} for customer {customer_id}.",
                              hint="Use earn or redeem.", value=event.kind)  # fmt: skip
-        tiers.settle(conn, policy.tiers, customer_id, at, entry)
         posted += 1
+        if program is None:
+            continue
+        # a member without a tier whose earnings over more than any window
+        # stay below the lowest threshold can neither be upgraded nor
+        # reviewed: the tier's queries are left out (a history imports in
+        # about half the time)
+        recent = sum(v for when, v in earned if when > at - _BEYOND_A_WINDOW)
+        if tier is None and recent < lowest:
+            continue
+        tier = tiers.settle(conn, program, customer_id, at, entry)
     return posted, refused

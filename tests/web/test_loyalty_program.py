@@ -124,6 +124,8 @@ def test_one_liability_and_one_effect_on_every_surface(program_site, cli, tmp_pa
     naive_row = _text(re.search(r'<tr id="effect-naive">.*?</tr>', page.text).group(0))
     assert "naive" in naive_row and _share(fmt, naive["difference"], True) in naive_row
     tiers = {t["name"]: t["members"] for t in whole["tiers"]}
+    # the settings declare no tiers here: the recorded ones, the lowest first
+    assert [t["name"] for t in whole["tiers"]] == ["Silver", "Gold"]
     assert set(tiers) <= {"Silver", "Gold"} and sum(tiers.values()) + whole["no_tier"] == whole[
         "members"]  # fmt: skip
 

@@ -43,7 +43,15 @@ def tier_counts(conn: sa.Connection, policy: Policy) -> list[dict[str, Any]]:
     declared = [] if policy.tiers is None else list(policy.tiers.tiers)
     out = [{"name": tier.name, "threshold": tier.threshold, "members": counts.pop(tier.name, 0)}
            for tier in declared]  # fmt: skip
-    out += [{"name": name, "threshold": None, "members": n} for name, n in sorted(counts.items())]
+    # tiers the settings no longer (or do not) declare: lowest first, by the
+    # least value any member was upgraded to them on
+    reached = dict(conn.execute(
+        sa.select(t.c.tier, sa.func.min(t.c.value)).where(t.c.kind == "upgrade").group_by(t.c.tier)
+    ).all())  # fmt: skip
+    rest = sorted(
+        counts, key=lambda name: (reached.get(name) is None, reached.get(name) or 0, name)
+    )
+    out += [{"name": name, "threshold": None, "members": counts[name]} for name in rest]
     return out
 
 

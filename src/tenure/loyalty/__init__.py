@@ -11,25 +11,26 @@ redemption, an expiry, a clawback) records which lots it took from
 
 The modules:
 
-==================  ============================================================
-``ledger``          the writes: earn, redeem, reverse, adjust
-``expiry``          approvals of pending points and expiries, per member and
-                    for the whole program (``tenure loyalty expire``)
-``balances``        the reads: a member's balance, lots and history
-``entries``         appending entries and lots; a member's sums of entries
-``lots``            a member's lots and debts, and the order lots are drawn in
-``serial``          one transaction per write, serialised per member
-``idempotency``     idempotency keys: the same request twice posts once
-``invariant``       issued = outstanding + redeemed + expired + clawed back
-``tiers``           tiers: qualification over a window, upgrades, reviews
-``tier_program``    a manual tier, the table of tiers, the reviews due
-``policy``          the program's settings and the checks of what a write asks
-``clock``           times in UTC, and the dates a command is given
-``liability``       outstanding points × point value × (1 − expected breakage)
-``effect``          members' repurchase against matched non-members, and naive
-``program``         the program at a glance, for the dashboard and the report
-``history_import``  a program's past posted in bulk (the demo's program)
-==================  ============================================================
+=================  ============================================================
+``ledger``         the writes: earn, redeem, reverse, adjust
+``expiry``         approvals of pending points and expiries, per member and
+                   for the whole program (``tenure loyalty expire``)
+``balances``       the reads: a member's balance, lots and history
+``entries``        appending entries and lots; a member's sums of entries
+``lots``           a member's lots and debts, and the order lots are drawn in
+``serial``         one transaction per write, serialised per member
+``idempotency``    idempotency keys: the same request twice posts once
+``invariant``      issued = outstanding + redeemed + expired + clawed back
+``tiers``          tiers: qualification over a window, upgrades, reviews
+``tier_program``   a manual tier, the table of tiers, the reviews due
+``policy``         the program's settings and the checks of what a write asks
+``clock``          times in UTC, and the dates a command is given
+``liability``      outstanding points × point value × (1 − expected breakage)
+``effect``         members' repurchase against matched non-members, and naive
+``program``        the program at a glance, for the dashboard and the report
+=================  ============================================================
+
+``history_import`` posts a program's past in bulk (the demo's program).
 
 See docs/loyalty.md for the semantics and the policy for negative balances.
 """

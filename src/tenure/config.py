@@ -30,6 +30,8 @@
     tier_window = "rolling_12_months"  # or calendar_year
     tier_grace_days = 0
     tiers = [{name = "Silver", threshold = 500}, {name = "Gold", threshold = 2000}]
+    point_value = 0.01           # a point's worth in the reporting currency (the liability)
+    breakage_fallback = 0.0      # breakage until 100 lots have closed (breakage_min_lots)
 
 The timezone is also the business's own: days, months and years begin at
 midnight there in every metric.
@@ -81,6 +83,12 @@ class LoyaltySettings:
     tier_window: str = "rolling_12_months"
     tier_grace_days: int = 0
     tiers: tuple[tuple[str, float], ...] = ()  # (name, threshold), lowest first
+    # the liability report (docs/loyalty.md, Liability): what a point is worth
+    # in the reporting currency, and the breakage used until the program's
+    # own history has closed breakage_min_lots lots
+    point_value: float = 0.01
+    breakage_fallback: float = 0.0
+    breakage_min_lots: int = 100
 
 
 @dataclass(frozen=True)
@@ -239,11 +247,14 @@ def _loyalty(raw: Any, origin: str) -> LoyaltySettings:
         if key not in known:
             raise ConfigError(f"{where}: unknown setting '{key}'.",
                               hint=f"Known loyalty settings: {', '.join(sorted(known))}.")  # fmt: skip
-        if key in {"return_window_days", "expiry_days", "expiry_months", "tier_grace_days"}:
+        if key in {"return_window_days", "expiry_days", "expiry_months", "tier_grace_days",
+                   "breakage_min_lots"}:  # fmt: skip
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ConfigError(
                     f"{where}: '{key}' has the value {value!r}, which is not a whole number "
                     "of 0 or more.", hint=f"Fix it in {origin}, e.g. {key} = 30.")  # fmt: skip
+        if key in {"point_value", "breakage_fallback"}:
+            _loyalty_number(key, value, where, origin)
         choices = {"negative_balance": NEGATIVE_BALANCE, "tier_basis": TIER_BASES,
                    "tier_window": TIER_WINDOWS}.get(key)  # fmt: skip
         if choices is not None and value not in choices:
@@ -258,6 +269,18 @@ def _loyalty(raw: Any, origin: str) -> LoyaltySettings:
         )
     values["tiers"] = _tiers(values.get("tiers", []), where, origin)
     return LoyaltySettings(**values)
+
+
+def _loyalty_number(key: str, value: Any, where: str, origin: str) -> None:
+    """point_value: 0 or more; breakage_fallback: a share from 0 up to (not including) 1."""
+    top = 1.0 if key == "breakage_fallback" else float("inf")
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < top:
+        what = (
+            "a share from 0 to below 1" if key == "breakage_fallback" else "a number of 0 or more"
+        )
+        example = "breakage_fallback = 0.15" if key == "breakage_fallback" else "point_value = 0.01"
+        raise ConfigError(f"{where}: '{key}' has the value {value!r}, which is not {what}.",
+                          hint=f"Fix it in {origin}, e.g. {example}.")  # fmt: skip
 
 
 def _tiers(raw: Any, where: str, origin: str) -> tuple[tuple[str, float], ...]:

@@ -94,7 +94,7 @@ def test_same_seed_gives_the_same_bytes(tmp_path):
     a = generate_demo(tmp_path / "a", customers=300, seed=5)
     b = generate_demo(tmp_path / "b", customers=300, seed=5)
     c = generate_demo(tmp_path / "c", customers=300, seed=6)
-    for name in [*a.by_kind(), "truth", "params_file"]:
+    for name in [*a.by_kind(), "truth", "params_file", "loyalty_ledger"]:
         assert getattr(a, name).read_bytes() == getattr(b, name).read_bytes(), name
     assert a.orders.read_bytes() != c.orders.read_bytes()
 

@@ -24,13 +24,17 @@ The business sells online in eight countries and six currencies; purchases
 follow BG/NBD with Gamma-Gamma spend and subscriptions the sBG model
 (parameters in docs/demo.md). Its files are written to --out and ingested
 with the same path as `tenure ingest`; then the purchase model (chosen on a
-holdout), the spend, subscription and churn models are fitted and kept.
+holdout), the spend, subscription and churn models are fitted and kept,
+and the business's loyalty program is posted to the ledger (its effect on
+repurchase planted: --loyalty-effect; see docs/demo.md).
 
 Examples:
 
     tenure demo
 
     tenure demo --customers 1000000 --seed 7 --out big-demo --store big-store
+
+    tenure demo --loyalty-effect 0 --store no-effect-store
 """
 
 
@@ -40,6 +44,15 @@ def demo(
         int, typer.Option(help="Random seed; the same seed gives the same files.")
     ] = 42,
     out: Annotated[Path, typer.Option(help="Folder for the generated files.")] = Path("demo-data"),
+    loyalty_effect: Annotated[
+        float,
+        typer.Option(
+            help="How much the loyalty program raises its members' chance of buying again "
+            "within 90 days (0.1: ten points); 0 for a program that changes nothing.",
+            min=0.0,
+            max=0.99,
+        ),
+    ] = 0.1,
     report: Annotated[
         Path | None,
         typer.Option(help="Write the HTML report here after ingesting (see tenure report)."),
@@ -60,7 +73,7 @@ def demo(
     results = []
     with progress(not json_) as update:
         update(f"generating {customers:,} customers")
-        files = generate_demo(out, customers=customers, seed=seed)
+        files = generate_demo(out, customers=customers, seed=seed, loyalty_effect=loyalty_effect)
         settings = load_settings(store=store, reporting_currency=files.reporting_currency)
         with Workspace.open(settings) as ws:
             for kind in INGEST_ORDER:
@@ -73,6 +86,8 @@ def demo(
                 headline = analytics.headline(con)
             settings = ws.settings
             login = demo_login(ws.ops)
+            update("loyalty: posting the program's history to the ledger")
+            program = _demo_loyalty(ws.ops, files)
         update("predictions: choosing the purchase model on a holdout, scoring customers")
         from tenure.analysis.fitting import predict
 
@@ -95,6 +110,7 @@ def demo(
         | {"model": scores.model, "model_choice": scores.extra.get("model_choice")},
         "subscriptions": subscriptions,
         "churn": churn,
+        "loyalty": program,
         "report": str(written.path.resolve()) if written else None,
         "dashboard": {
             "command": f"tenure serve --store {settings.store} --demo",
@@ -186,6 +202,13 @@ def demo(
             f"{churn['horizon_days']} days (test-window AUC {churn['auc']:.2f}). "
             f"See them with: tenure fit churn --store {settings.store}"
         )
+    if program is not None:
+        out_c.print(
+            f"[bold]Loyalty[/] (in the ledger): {program['members']:,} members, "
+            f"{program['entries']:,} entries posted ({program['refused']:,} redemptions beyond "
+            f"a balance left out). See them with: tenure loyalty liability --store "
+            f"{settings.store}; tenure loyalty effect --store {settings.store}"
+        )
     out_c.print(f"Demo files: {info['files']}")
     out_c.print(
         f"Store:      {info['store']}  (inspect with: tenure status --store {settings.store})"
@@ -208,6 +231,24 @@ def demo(
             err_console().print(
                 f"{r.kind}: {r.rejected} rejected, see {r.quarantine}", markup=False
             )
+
+
+def _demo_loyalty(ops, files) -> dict | None:
+    """Post the demo program's history (members joining, points of their
+    purchases, vouchers) to the ledger, under the demo's tiers, then record
+    the expiries due by now; None for a store that already has members."""
+    from tenure import loyalty
+    from tenure.loyalty.history_import import import_history, read_events
+
+    declared = files.params["loyalty"]["tiers"]
+    tiers = loyalty.TierProgram(tuple(loyalty.Tier(t["name"], t["threshold"]) for t in declared))
+    policy = loyalty.Policy(expiry_months=12, tiers=tiers)
+    done = import_history(ops, read_events(files.loyalty_ledger), policy=policy)
+    if done.skipped and not done.members:
+        return None
+    loyalty.expire(ops, policy=policy)
+    return {"members": done.members, "entries": done.entries, "refused": done.refused,
+            "planted_effect": files.params["loyalty"]["planted_effect"]}  # fmt: skip
 
 
 def _demo_subscriptions(settings) -> dict | None:

@@ -508,3 +508,9 @@ def tier(
     out_console().print(
         f"{customer}: tier {doc['tier']} (was {was}) until {_when(doc['until'])} UTC."
     )
+
+
+# the program's reports: liability and effect (tenure.cli.loyalty_program)
+from tenure.cli import loyalty_program  # noqa: E402
+
+loyalty_program.register(app)

@@ -37,6 +37,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from tenure.datasets import _demo_activity as activity
+from tenure.datasets import _demo_loyalty as loyalty
 from tenure.datasets import _demo_shop as shop
 from tenure.datasets import _demo_sim as sim
 from tenure.datasets._demo_sim import DAY, Window
@@ -65,7 +66,7 @@ REFERENCES = {
 
 # one random stream per part, so that changing one part leaves the others as they were
 _STREAMS = ("fx", "customers", "purchases", "orders", "items", "subscriptions", "tickets",
-            "surveys", "events")  # fmt: skip
+            "surveys", "events", "loyalty")  # fmt: skip
 
 FILE_NAMES = {
     "customers": "customers.csv",
@@ -78,6 +79,7 @@ FILE_NAMES = {
     "fx_rates": "fx_rates.csv",
     "truth": "truth.parquet",
     "params_file": "params.json",
+    "loyalty_ledger": "loyalty_ledger.csv",
 }
 KINDS = tuple(FILE_NAMES)[:8]  # the data files, named after their kinds in tenure.datamodel
 
@@ -96,6 +98,7 @@ class DemoFiles:
     fx_rates: Path
     truth: Path
     params_file: Path
+    loyalty_ledger: Path  # the loyalty program's history, posted by tenure demo
     params: dict[str, Any] = field(repr=False)
     reporting_currency: str = REPORTING_CURRENCY
 
@@ -168,6 +171,7 @@ def generate_demo(
     seed: int = 42,
     as_of: date = date(2026, 10, 31),
     start: date = date(2024, 1, 1),
+    loyalty_effect: float = 0.10,
 ) -> DemoFiles:
     """Write the demo business's files to ``out_dir`` and return their paths.
 
@@ -185,6 +189,10 @@ def generate_demo(
     start
         First day of acquisitions. Customers are acquired uniformly from
         ``start`` to the end of ``as_of``.
+    loyalty_effect
+        How much the loyalty program raises its members' chance of buying
+        again within 90 days of joining (0.10: by 10 points); 0 for a
+        program that changes nothing. See ``docs/demo.md``.
 
     Returns
     -------
@@ -200,6 +208,12 @@ def generate_demo(
     ['customers', 'events', 'fx_rates']
     """
     start, as_of = _check(customers, seed, start, as_of)
+    if (isinstance(loyalty_effect, bool) or not isinstance(loyalty_effect, int | float)
+            or not 0 <= loyalty_effect < 1):  # fmt: skip
+        raise InputError(
+            f"the loyalty effect must be a share from 0 to below 1, got {loyalty_effect!r}.",
+            hint="Pass 0.1 for a program that raises repurchase by 10 points, 0 for none.",
+        )
     n, seed = int(customers), int(seed)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -234,10 +248,15 @@ def generate_demo(
         rng["purchases"], people.acquired, window.t_end, BGNBD, GAMMA_GAMMA,
         void_share=shop.VOID_PER_PURCHASE,
     )  # fmt: skip
+    # members join on what they did before; the program's own orders join the log
+    program = loyalty.simulate(rng["loyalty"], pur, window, float(loyalty_effect))
+    pur = loyalty.with_added_orders(rng["loyalty"], pur, program, GAMMA_GAMMA["p"])
     orders, gross, order_decimals = shop.orders(rng["orders"], pur, ids, currency, rates, window)
     write("orders", orders)
     order_ids = orders["order_id"].combine_chunks()
     del orders
+    ledger = loyalty.ledger(rng["loyalty"], pur, program, ids, order_ids)
+    _write_csv(paths["loyalty_ledger"], ledger)
     write("order_items", shop.order_items(rng["items"], order_ids, gross, order_decimals))
     del order_ids, gross, order_decimals
 
@@ -275,9 +294,33 @@ def generate_demo(
     pq.write_table(truth, paths["truth"])
 
     params = _params(seed, start, as_of, {k: counts[k] for k in KINDS}, pur, theta)
+    params["loyalty"] = _loyalty_params(program, ledger)
     document = json.dumps(params, indent=2, ensure_ascii=False) + "\n"
     paths["params_file"].write_text(document, encoding="utf-8")
     return DemoFiles(**paths, params=params)
+
+
+def _loyalty_params(program: loyalty.Program, ledger: pa.Table) -> dict[str, Any]:
+    kinds = ledger["kind"].to_pylist()
+    return {
+        "launch": loyalty.LAUNCH.isoformat(),
+        "members": program.members,
+        "horizon_days": loyalty.HORIZON_DAYS,
+        # the raise in the members' chance of buying again within the horizon
+        "planted_effect": program.planted,
+        # the share of eligible members (bought before joining, window ended by
+        # as_of) whose outcome the program changed: the effect to recover
+        "realised_effect": None if program.realised is None else round(program.realised, 6),
+        "eligible_members": program.eligible,
+        "added_orders": len(program.added_customer),
+        "join_chance": {
+            "recent": loyalty.JOIN[1].tolist(),
+            "not_recent": loyalty.JOIN[0].tolist(),
+            "recent_days": loyalty.RECENT_DAYS,
+        },  # fmt: skip
+        "tiers": [{"name": n, "threshold": t} for n, t in loyalty.TIERS],
+        "ledger_events": {k: kinds.count(k) for k in ("join", "earn", "redeem")},
+    }
 
 
 def _params(

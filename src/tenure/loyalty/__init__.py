@@ -25,7 +25,12 @@ The modules:
 ``tier_program``   a manual tier, the table of tiers, the reviews due
 ``policy``         the program's settings and the checks of what a write asks
 ``clock``          times in UTC, and the dates a command is given
+``liability``      outstanding points × point value × (1 − expected breakage)
+``effect``         members' repurchase against matched non-members, and naive
+``program``        the program at a glance, for the dashboard and the report
 =================  ============================================================
+
+``history_import`` posts a program's past in bulk (the demo's program).
 
 See docs/loyalty.md for the semantics and the policy for negative balances.
 """

@@ -107,7 +107,6 @@ def history(ops: OpsStore, customer_id: str, *, limit: int | None = None) -> dic
         entries.append(doc)
     if limit is not None:
         entries = entries[-limit:] if limit > 0 else []
-        changes = tiers.history(conn, customer_id)
     return idempotency.as_json({"customer_id": customer_id, "entries": entries,
                                 "balance": points, "pending": pending,
                                 "tier_changes": changes})  # fmt: skip

@@ -35,6 +35,8 @@ from tenure.loyalty.policy import TierProgram
 from tenure.store.ops_schema import loyalty_entries, loyalty_tier_changes
 
 EARNINGS = ("earn", "pending")
+# made once: an alias built on every call costs more than the query it is in
+_REVERSAL = loyalty_entries.alias("reversal")
 # a member is reviewed at most this many periods at once (decades of catching up)
 MAX_STEPS = 200
 
@@ -74,7 +76,7 @@ def value(
     earnings, or the amounts they were earned for, less what of them was
     reversed since (a refunded order was not spend, in whichever window
     its refund falls)."""
-    e, r = loyalty_entries, loyalty_entries.alias("reversal")
+    e, r = loyalty_entries, _REVERSAL
     start = window_start(program, end)
     # a rolling window leaves out its first moment: what was earned exactly
     # 12 months before has dropped out; a year includes its midnight

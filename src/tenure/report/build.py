@@ -103,6 +103,12 @@ def collect(
     )  # fmt: skip
     sections.append(churn_section)
     _churn_tile(top["tiles"], frames["month"], churn_section.get("summary"), fmt)
+    progress("loyalty program")
+    from tenure.report import loyalty
+
+    program = loyalty.section(settings, fmt)
+    if program is not None:
+        sections.append(program)
     progress("goals")
     sections += top["sections"]
     sections.append(definitions_section(frames["month"], definitions, settings))

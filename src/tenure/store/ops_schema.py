@@ -284,7 +284,8 @@ loyalty_order_reversals = sa.Table(
     sa.Column("rule", sa.String(100), nullable=False),
     # the line's points reversed in all once this reversal is posted
     sa.Column("reversed_to", sa.BigInteger, nullable=False),
-    sa.Column("entry_id", _ID, sa.ForeignKey("loyalty_entries.id"), nullable=False),
+    # null: nothing was left to reverse (the points had expired)
+    sa.Column("entry_id", _ID, sa.ForeignKey("loyalty_entries.id")),
     sa.Column("posted_at", sa.DateTime(timezone=True), nullable=False),
     sa.UniqueConstraint("order_id", "line", "rule", "reversed_to",
                         name="ux_loyalty_order_reversals_step"),  # fmt: skip

@@ -38,7 +38,7 @@ def upgrade() -> None:
         sa.Column("line", sa.String(200), nullable=False),
         sa.Column("rule", sa.String(100), nullable=False),
         sa.Column("reversed_to", sa.BigInteger, nullable=False),
-        sa.Column("entry_id", ID, sa.ForeignKey("loyalty_entries.id"), nullable=False),
+        sa.Column("entry_id", ID, sa.ForeignKey("loyalty_entries.id")),
         sa.Column("posted_at", WHEN, nullable=False),
         sa.UniqueConstraint(
             "order_id", "line", "rule", "reversed_to", name="ux_loyalty_order_reversals_step"

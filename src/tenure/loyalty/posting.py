@@ -1,0 +1,441 @@
+"""Points earned from the orders tenure ingests, posted in bulk.
+
+The points of every order line are computed in DuckDB SQL from the
+analytics store (:func:`lines_sql`), then written to the operational store
+in batches: per batch one transaction that takes the ledger's locks, reads
+which of its lines were posted before, and appends the new lines' lots,
+``pending`` entries and ``loyalty_order_points`` rows with ``executemany``.
+No Python loop runs per posted line beyond building the parameter tuples.
+
+- A line earns once per rule: ``loyalty_order_points`` has a unique key
+  (order, line, rule), so a replayed ingest, a retried backfill or two
+  postings at once cannot credit it twice (the second finds the row, or
+  fails on the key and posts nothing of its batch).
+- Points are **pending** until the return window closes (from the order's
+  time); the member's next write or ``tenure loyalty expire`` approves them.
+- A line whose order is refunded, partially refunded or cancelled, or that
+  is no longer part of its order, has its points reversed
+  (:mod:`.refunds`), in proportion for a partial refund.
+
+What the bulk path locks: on SQLite, each batch is one ``BEGIN IMMEDIATE``
+transaction, which holds the database's write lock, so every other ledger
+write waits for the batch (batches are kept small for this). On
+PostgreSQL, each batch locks its members' rows (``SELECT ... FOR UPDATE``,
+in customer order so that two postings cannot deadlock), as a single write
+does: writes for those members wait, the others' do not.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from tenure.faults import checkpoint
+from tenure.loyalty import clock, tiers
+from tenure.loyalty.invariant import check_invariant
+from tenure.loyalty.policy import DEFAULT, Policy
+from tenure.loyalty.refunds import Reversal, reverse_lines
+from tenure.loyalty.rules import PURCHASE, EarningRules
+from tenure.sqltext import lit
+from tenure.store.ops import OpsStore
+from tenure.store.ops_schema import (
+    loyalty_order_points,
+    loyalty_order_reversals,
+    loyalty_tier_changes,
+)
+
+BATCH = 20_000  # order lines per transaction: the lock is held this long
+_IN = 500  # ids per IN (...) list: far below SQLite's limit on variables
+_TIME = "%Y-%m-%d %H:%M:%S.%f"  # how SQLAlchemy keeps a time in SQLite
+REFUNDED = ("refunded", "cancelled")
+
+Progress = Callable[[int, int], None]  # lines done, lines in all
+
+
+@dataclass
+class PostResult:
+    """What a posting did (``tenure loyalty post --json``)."""
+
+    lines: int = 0  # order lines read
+    posted: int = 0  # lines recorded for the first time
+    points: int = 0  # pending points credited by them
+    already: int = 0  # lines posted before: nothing credited again
+    members: int = 0  # members the new lines credited
+    reversed_lines: int = 0
+    reversed_points: int = 0
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def lines_sql(
+    rules: EarningRules,
+    *,
+    ingest_id: int | None = None,
+    since: date | None = None,
+    policy: Policy = DEFAULT,
+    has_tiers: bool = False,
+    has_refunded_amount: bool = False,
+) -> str:
+    """DuckDB SQL over the analytics store: one row per order line with its
+    points, ordered by customer. An order without items is one line (``''``)
+    on its amount. Amounts are in the reporting currency: an item's price
+    times quantity times its order's exchange rate (an item without a price:
+    its share of the order's amount by quantity)."""
+    where = []
+    if ingest_id is not None:
+        where.append(
+            f"(o._ingest_id = {int(ingest_id)} OR o.order_id IN "
+            f"(SELECT order_id FROM order_items WHERE _ingest_id = {int(ingest_id)}))"
+        )
+    if since is not None:
+        where.append(f"o.placed_at >= {lit(since.isoformat())}::TIMESTAMP")
+    filt = ("WHERE " + " AND ".join(where)) if where else ""
+    refunded = "o.refunded_amount_reporting" if has_refunded_amount else "NULL::DOUBLE"
+
+    def rates(table: dict[str, float], name: str) -> str:
+        if not table:
+            return f"(SELECT NULL::VARCHAR AS k, NULL::DOUBLE AS {name} WHERE false)"
+        values = ", ".join(f"({lit(k)}, {float(v)!r})" for k, v in table.items())
+        return f"(SELECT * FROM (VALUES {values}) AS t(k, {name}))"
+
+    multiplier = "1.0"
+    tier_join = ""
+    if has_tiers and rules.tier_multipliers:
+        tier_join = ("LEFT JOIN member_tiers mt ON mt.customer_id = l.customer_id "
+                     f"LEFT JOIN {rates(rules.tier_multipliers, 'mult')} tm ON tm.k = mt.tier")  # fmt: skip
+        multiplier = "coalesce(tm.mult, 1.0)"
+    window = int(policy.return_window_days)
+    if policy.expiry_months is not None:
+        expires = (f"l.placed_at + INTERVAL {int(policy.expiry_months)} MONTH"
+                   if policy.expiry_months else "NULL::TIMESTAMP")  # fmt: skip
+    elif policy.expiry_days is None:
+        expires = "NULL::TIMESTAMP"
+    else:
+        expires = f"l.placed_at + INTERVAL {int(policy.expiry_days)} DAY"
+    per_unit = float(rules.points_per_unit)
+    return f"""
+    WITH o AS (
+      SELECT o.order_id, o.customer_id, o.placed_at, o.status, o.fx_rate,
+             CAST(o.amount_reporting AS DOUBLE) AS amount,
+             CAST({refunded} AS DOUBLE) AS refunded
+      FROM orders o {filt}
+    ), it AS (
+      SELECT i.order_id, i.product_id, i.category, coalesce(i.quantity, 1) AS qty,
+             CAST(i.unit_price AS DOUBLE) AS unit_price,
+             sum(coalesce(i.quantity, 1)) OVER (PARTITION BY i.order_id) AS qty_all
+      FROM order_items i WHERE i.order_id IN (SELECT order_id FROM o)
+    ), l AS (
+      SELECT o.order_id, coalesce(it.product_id, '') AS line, o.customer_id, o.placed_at,
+             o.status, it.product_id, it.category,
+             greatest(0, CASE
+               WHEN it.order_id IS NULL THEN o.amount
+               WHEN it.unit_price IS NULL THEN o.amount * it.qty / nullif(it.qty_all, 0)
+               ELSE it.qty * it.unit_price * coalesce(CAST(o.fx_rate AS DOUBLE), 1.0)
+             END) AS amount,
+             CASE WHEN o.amount > 0 THEN least(1.0, greatest(0.0, o.refunded / o.amount))
+             END AS share
+      FROM o LEFT JOIN it ON it.order_id = o.order_id
+    ), p AS (
+      SELECT l.*, CAST(floor(coalesce(l.amount, 0)
+                             * coalesce(pr.rate, cr.rate, {per_unit!r}) * {multiplier}
+                             + 1e-9) AS BIGINT) AS points
+      FROM l
+      LEFT JOIN {rates(rules.products, "rate")} pr ON pr.k = l.product_id
+      LEFT JOIN {rates(rules.categories, "rate")} cr ON cr.k = l.category
+      {tier_join}
+    )
+    SELECT l.order_id, l.line, l.customer_id, l.points,
+           CASE WHEN l.status IN ('refunded', 'cancelled') THEN l.points
+                WHEN l.status = 'partially_refunded' THEN
+                     CAST(round(l.points * coalesce(l.share, 0)) AS BIGINT)
+                ELSE 0 END AS target,
+           CAST(round(l.amount, 4) AS DOUBLE) AS amount,
+           strftime(l.placed_at, '{_TIME}') AS earned_at,
+           strftime(l.placed_at + INTERVAL {window} DAY, '{_TIME}') AS available_at,
+           strftime({expires}, '{_TIME}') AS expires_at
+    FROM p l
+    ORDER BY l.customer_id, l.placed_at, l.order_id, l.line
+    """
+
+
+def post_orders(
+    ops: OpsStore,
+    analytics_path: str | Path,
+    rules: EarningRules,
+    *,
+    policy: Policy = DEFAULT,
+    ingest_id: int | None = None,
+    since: date | None = None,
+    batch: int = BATCH,
+    at: datetime | None = None,
+    progress: Progress | None = None,
+) -> PostResult:
+    """Post the points of the orders in the analytics store at
+    ``analytics_path`` (only those an ingest wrote, with ``ingest_id``;
+    only those placed on or after ``since``), and reverse those of refunded
+    and cancelled lines. Safe to run again: what was posted is not posted
+    twice."""
+    from tenure.store import analytics
+
+    started = time.perf_counter()
+    now = clock.utc(at) if at is not None else clock.now()
+    result = PostResult()
+    with analytics.connect(analytics_path, read_only=True) as con:
+        columns = {r[0] for r in con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = 'orders'"
+        ).fetchall()}  # fmt: skip
+        has_tiers = bool(rules.tier_multipliers)
+        if has_tiers:
+            con.register("member_tiers", _member_tiers(ops))
+        sql = lines_sql(rules, ingest_id=ingest_id, since=since, policy=policy,
+                        has_tiers=has_tiers,
+                        has_refunded_amount="refunded_amount_reporting" in columns)  # fmt: skip
+        # whole customers per batch (so whole orders): a line missing from
+        # its order is then known to be gone, not in the next batch
+        con.execute(f"""CREATE TEMP TABLE _loyalty_lines AS
+            SELECT *, (sum(n) OVER (ORDER BY customer_id) - n) // {int(batch)} AS batch_no
+            FROM ({sql}) JOIN (SELECT customer_id, count(*) AS n FROM ({sql}) GROUP BY ALL)
+                 USING (customer_id)""")  # fmt: skip
+        total, batches = con.execute(
+            "SELECT count(*), coalesce(max(batch_no) + 1, 0) FROM _loyalty_lines").fetchall()[0]  # fmt: skip
+        result.lines = total = int(total)
+        if progress:
+            progress(0, total)
+        done = 0
+        for k in range(int(batches)):
+            rb = con.sql(
+                "SELECT order_id, line, customer_id, points, target, amount, earned_at, available_at, "
+                f"expires_at FROM _loyalty_lines WHERE batch_no = {k} "
+                "ORDER BY customer_id, earned_at, order_id, line").to_arrow_table()  # fmt: skip
+            if rb.num_rows == 0:
+                continue
+            chunk = {name: rb.column(name).to_pylist() for name in rb.column_names}
+            _post_batch(ops, chunk, policy, now, result)
+            done += rb.num_rows
+            if progress:
+                progress(done, total)
+    result.seconds = round(time.perf_counter() - started, 3)
+    return result
+
+
+def _member_tiers(ops: OpsStore) -> Any:
+    import pyarrow as pa
+
+    t = loyalty_tier_changes
+    latest = sa.select(sa.func.max(t.c.id)).group_by(t.c.customer_id).scalar_subquery()
+    with ops.engine.connect() as conn:
+        rows = conn.execute(sa.select(t.c.customer_id, t.c.tier).where(t.c.id.in_(latest))).all()
+    return pa.table({"customer_id": pa.array([r[0] for r in rows], pa.string()),
+                     "tier": pa.array([r[1] for r in rows], pa.string())})  # fmt: skip
+
+
+def _chunks(values: list[Any], size: int = _IN) -> Iterator[list[Any]]:
+    for i in range(0, len(values), size):
+        yield values[i : i + size]
+
+
+def _next_ids(conn: sa.Connection, table: str, n: int) -> list[int]:
+    """``n`` fresh ids of ``table``: under the write lock on SQLite, from
+    the table's sequence on PostgreSQL."""
+    if n == 0:
+        return []
+    if conn.dialect.name == "postgresql":
+        rows = conn.execute(sa.text(
+            f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) "
+            "FROM generate_series(1, :n)"), {"n": n}).all()  # fmt: skip
+        return [int(r[0]) for r in rows]
+    top = conn.exec_driver_sql(f"SELECT coalesce(max(id), 0) FROM {table}").scalar_one()
+    return list(range(int(top) + 1, int(top) + 1 + n))
+
+
+def _insert(conn: sa.Connection, table: sa.Table, names: list[str], rows: list[tuple]) -> None:
+    """Many rows at once: the driver's executemany on SQLite (times as the
+    text SQLAlchemy keeps there), SQLAlchemy's batched insert elsewhere."""
+    if not rows:
+        return
+    if conn.dialect.name == "sqlite":
+        marks = ", ".join("?" for _ in names)
+        conn.exec_driver_sql(f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({marks})",
+                             rows)  # fmt: skip
+        return
+    times = [i for i, n in enumerate(names) if isinstance(table.c[n].type, sa.DateTime)]
+
+    def typed(row: tuple) -> dict[str, Any]:
+        values = list(row)
+        for i in times:
+            if isinstance(values[i], str):
+                values[i] = clock.utc(datetime.fromisoformat(values[i]))
+        return dict(zip(names, values, strict=True))
+
+    conn.execute(table.insert(), [typed(r) for r in rows])
+
+
+def _lock_members(conn: sa.Connection, first_seen: dict[str, str]) -> None:
+    """Make members of the batch's customers (joined at their first order
+    in it) and take the batch's locks (see the module docstring)."""
+    from tenure.store.ops_schema import loyalty_members
+
+    customers = sorted(first_seen)
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        conn.exec_driver_sql(
+            "INSERT OR IGNORE INTO loyalty_members (customer_id, joined_at) VALUES (?, ?)",
+            [(c, first_seen[c]) for c in customers],
+        )
+        return
+    from sqlalchemy.dialects.postgresql import insert
+
+    rows = [{"customer_id": c, "joined_at": clock.utc(datetime.fromisoformat(first_seen[c]))}
+            for c in customers]  # fmt: skip
+    conn.execute(insert(loyalty_members).on_conflict_do_nothing(index_elements=["customer_id"]),
+                 rows)  # fmt: skip
+    for part in _chunks(customers):
+        conn.execute(
+            sa.select(loyalty_members.c.customer_id)
+            .where(loyalty_members.c.customer_id.in_(part))
+            .order_by(loyalty_members.c.customer_id)
+            .with_for_update()
+        ).all()
+
+
+def _posted(conn: sa.Connection, order_ids: list[str]) -> dict[tuple[str, str], tuple]:
+    """The lines of these orders posted before: (order, line) ->
+    (customer, points, points reversed so far, entry id)."""
+    p, r = loyalty_order_points, loyalty_order_reversals
+    found: dict[tuple[str, str], tuple] = {}
+    for part in _chunks(order_ids):
+        done = (
+            sa.select(r.c.order_id, r.c.line, sa.func.max(r.c.reversed_to).label("to"))
+            .where(r.c.order_id.in_(part), r.c.rule == PURCHASE)
+            .group_by(r.c.order_id, r.c.line)
+            .subquery()
+        )
+        rows = conn.execute(
+            sa.select(p.c.order_id, p.c.line, p.c.customer_id, p.c.points, p.c.refunded,
+                      done.c.to, p.c.entry_id)
+            .select_from(p.outerjoin(done, (done.c.order_id == p.c.order_id)
+                                     & (done.c.line == p.c.line)))
+            .where(p.c.order_id.in_(part), p.c.rule == PURCHASE)
+        ).all()  # fmt: skip
+        for order_id, line, customer, points, refunded, to, entry in rows:
+            found[(order_id, line)] = (customer, int(points), max(int(refunded), int(to or 0)),
+                                       entry)  # fmt: skip
+    return found
+
+
+def _post_batch(
+    ops: OpsStore, b: dict[str, list[Any]], policy: Policy, now: datetime, result: PostResult
+) -> None:
+    n = len(b["order_id"])
+    first_seen: dict[str, str] = {}
+    for c, t in zip(b["customer_id"], b["earned_at"], strict=True):
+        first_seen.setdefault(c, t)
+    stamp = now.strftime(_TIME)
+    with ops.engine.connect() as conn:
+        _lock_members(conn, first_seen)
+        checkpoint("loyalty posting locked")
+        order_ids = sorted(set(b["order_id"]))
+        posted = _posted(conn, order_ids)
+        new = [i for i in range(n) if (b["order_id"][i], b["line"][i]) not in posted]
+        credit = [i for i in new if b["points"][i] - b["target"][i] > 0]
+        lot_ids = _next_ids(conn, "loyalty_lots", len(credit))
+        entry_ids = _next_ids(conn, "loyalty_entries", len(credit))
+        entry_of = dict(zip(credit, entry_ids, strict=True))
+        cid, oid, line = b["customer_id"], b["order_id"], b["line"]
+        _insert(conn, ops_lots(), ["id", "customer_id", "points", "pending", "available_at",
+                                   "expires_at", "created_at"],
+                [(lot, cid[i], b["points"][i] - b["target"][i], True, b["available_at"][i],
+                  b["expires_at"][i], b["earned_at"][i]) for i, lot in zip(credit, lot_ids,
+                                                                    strict=True)])  # fmt: skip
+        _insert(conn, ops_entries(), ["id", "customer_id", "kind", "points", "pending", "lot_id",
+                                      "order_line", "rule", "at", "amount"],
+                [(entry_of[i], cid[i], "pending", 0, b["points"][i] - b["target"][i], lot,
+                  f"{oid[i]}:{line[i]}" if line[i] else oid[i], PURCHASE, b["earned_at"][i],
+                  _net(b["amount"][i], b["points"][i], b["target"][i]))
+                 for i, lot in zip(credit, lot_ids, strict=True)])  # fmt: skip
+        checkpoint("loyalty entry written")
+        _insert(conn, loyalty_order_points, ["order_id", "line", "rule", "customer_id", "points",
+                                             "refunded", "amount", "entry_id", "posted_at"],
+                [(oid[i], line[i], PURCHASE, cid[i], b["points"][i],
+                  min(b["target"][i], b["points"][i]), b["amount"][i], entry_of.get(i), stamp)
+                 for i in new])  # fmt: skip
+        result.posted += len(new)
+        result.already += n - len(new)
+        result.points += sum(b["points"][i] - b["target"][i] for i in credit)
+        result.members += len({cid[i] for i in credit})
+        # reversals: a refund or cancellation newly known, and lines no longer in their order
+        todo: list[Reversal] = []
+        index = {(oid[i], line[i]): i for i in range(n)}
+        for (order_id, ln), (customer, points, reversed_so_far, entry) in posted.items():
+            i = index.get((order_id, ln))
+            target = points if i is None else b["target"][i]
+            reason = "refund" if i is not None else "no longer in the order"
+            if target > reversed_so_far:
+                todo.append(Reversal(customer, order_id, ln, PURCHASE, entry, reversed_so_far,
+                                     target, reason))  # fmt: skip
+        if todo:
+            done, points_back = reverse_lines(conn, todo, now, policy)
+            result.reversed_lines += done
+            result.reversed_points += points_back
+        if policy.tiers is not None:
+            # an upgrade is immediate: recorded with the batch that earned it
+            for customer in sorted({cid[i] for i in credit}):
+                tiers.settle(conn, policy.tiers, customer, now,
+                             entry_of[max(i for i in credit if cid[i] == customer)])  # fmt: skip
+        _check_batch(conn, entry_ids, lot_ids, {r.customer_id for r in todo})
+        checkpoint("loyalty before commit")
+        conn.commit()
+    checkpoint("loyalty after commit")
+
+
+def _net(amount: float | None, points: int, target: int) -> float | None:
+    """The share of the line's amount its credited points stand for."""
+    if amount is None or points <= 0:
+        return amount
+    return round(amount * (points - target) / points, 4)
+
+
+def _check_batch(conn: sa.Connection, entries: list[int], lots: list[int],
+                 reversed_for: set[str]) -> None:  # fmt: skip
+    """The batch's part of the invariant: its pending entries and its lots
+    hold the same points (read from the two tables); a member whose points
+    were reversed is checked in full."""
+    if entries and conn.dialect.name == "sqlite":  # ids under the lock: one range
+        e = conn.exec_driver_sql(
+            "SELECT coalesce(sum(pending), 0), count(*) FROM loyalty_entries "
+            f"WHERE id BETWEEN {entries[0]} AND {entries[-1]} AND kind = 'pending' "
+            "AND rule = 'purchase'").one()  # fmt: skip
+        lo = conn.exec_driver_sql(
+            "SELECT coalesce(sum(points), 0), count(*) FROM loyalty_lots "
+            f"WHERE id BETWEEN {lots[0]} AND {lots[-1]} AND pending").one()  # fmt: skip
+        if tuple(e) != tuple(lo) or int(e[1]) != len(entries):
+            from tenure.errors import LedgerError
+
+            raise LedgerError(
+                f"a posting of order points wrote {e[1]} entries of {e[0]} points but "
+                f"{lo[1]} lots of {lo[0]}; nothing was written.",
+                hint="This is a bug in tenure; please report it with this message.",
+                code="ledger_invariant",
+            )
+    for customer in sorted(reversed_for):
+        check_invariant(conn, customer)
+
+
+def ops_lots() -> sa.Table:
+    from tenure.store.ops_schema import loyalty_lots
+
+    return loyalty_lots
+
+
+def ops_entries() -> sa.Table:
+    from tenure.store.ops_schema import loyalty_entries
+
+    return loyalty_entries

@@ -41,12 +41,16 @@ class Refreshed:
     summary_rebuilt: bool
     timezone: str
     scores_refreshed: int | None
+    # what the loyalty program posted from the ingested orders (tenure.loyalty.posting);
+    # None: no earning rules are declared, or the ingest was not of orders
+    loyalty_posted: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "summary_rebuilt": self.summary_rebuilt,
             "timezone": self.timezone,
             "scores_refreshed": self.scores_refreshed,
+            "loyalty_posted": self.loyalty_posted,
         }
 
     def describe(self) -> str | None:
@@ -58,6 +62,13 @@ class Refreshed:
             parts.append(
                 f"the kept scores of {self.scores_refreshed:,} customers were made again with "
                 "the kept fits (tenure predict fits again)"
+            )
+        posted = self.loyalty_posted
+        if posted and (posted["posted"] or posted["reversed_lines"]):
+            parts.append(
+                f"the loyalty program earned {posted['points']:,} pending points on "
+                f"{posted['posted']:,} order line(s) and reversed {posted['reversed_points']:,} "
+                f"of {posted['reversed_lines']:,} refunded line(s)"
             )
         if not parts:
             return None
@@ -94,7 +105,25 @@ def after_ingest(settings: Settings, result: IngestResult) -> Refreshed:
         from tenure.predictions.rescore import write_touched
 
         scored = write_touched(settings, touched, moved=moved)
-    return Refreshed(rebuilt, settings.timezone, scored)
+    return Refreshed(rebuilt, settings.timezone, scored, _loyalty_posted(settings, result))
+
+
+def _loyalty_posted(settings: Settings, result: IngestResult) -> dict[str, Any] | None:
+    """The points of the orders the ingest wrote, when the program declares
+    earning rules (nothing is imported or read otherwise)."""
+    if settings.loyalty.earning is None or result.kind not in ("orders", "order_items"):
+        return None
+    if result.inserted + result.updated == 0:
+        return None
+    from tenure.loyalty.posting import post_configured
+    from tenure.store.ops import OpsStore
+
+    ops = OpsStore.open(settings.ops_database_url)
+    try:
+        posted = post_configured(settings, ops, ingest_id=result.ingest_id)
+    finally:
+        ops.close()
+    return None if posted is None else posted.to_dict()
 
 
 def ingest(

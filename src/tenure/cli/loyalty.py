@@ -508,3 +508,9 @@ def tier(
     out_console().print(
         f"{customer}: tier {doc['tier']} (was {was}) until {_when(doc['until'])} UTC."
     )
+
+
+# earning from ingested orders (tenure loyalty post)
+from tenure.cli.loyalty_post import register as _register_post  # noqa: E402
+
+_register_post(app)

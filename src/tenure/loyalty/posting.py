@@ -439,3 +439,21 @@ def ops_entries() -> sa.Table:
     from tenure.store.ops_schema import loyalty_entries
 
     return loyalty_entries
+
+
+def post_configured(
+    settings: Any,
+    ops: OpsStore,
+    *,
+    ingest_id: int | None = None,
+    since: date | None = None,
+    progress: Progress | None = None,
+) -> PostResult | None:
+    """Post with the program of ``settings`` (tenure.toml's [loyalty]):
+    None, reading nothing, when it declares no earning rules."""
+    rules = settings.loyalty.earning
+    if rules is None or not Path(settings.analytics_path).exists():
+        return None
+    policy = Policy.from_settings(settings.loyalty)
+    return post_orders(ops, settings.analytics_path, rules, policy=policy, ingest_id=ingest_id,
+                       since=since, progress=progress)  # fmt: skip

@@ -84,8 +84,12 @@ def _reverse(
     want = min(r.target - r.done, left)
     if want <= 0:
         return None, 0
-    reason = (f"refund of order {r.order_id}" if r.why == "refund"
-              else f"order line {r.order_id}:{r.line} no longer in its order")  # fmt: skip
+    if r.why == "refund":
+        reason = f"refund of order {r.order_id}"
+    elif r.line:
+        reason = f"order line {r.order_id}:{r.line} no longer in its order"
+    else:  # its items were ingested after it: its lines earn instead
+        reason = f"order {r.order_id} earns on its lines instead of its amount"
     fields: dict = {"reverses": r.entry_id, "reason": reason}
     if original["amount"] is not None:
         fields["amount"] = -round(float(original["amount"]) * want / credited, 4)

@@ -85,7 +85,9 @@ def test_an_ingest_posts_the_points_of_its_orders_once(cli, store, tmp_path):
 def test_items_earn_at_their_category_rate_and_replace_the_order_amount(cli, store, tmp_path):
     Path("tenure.toml").write_text(RULES, encoding="utf-8")
     cli("ingest", "orders", write(tmp_path / "o.csv", ORDERS), "--store", store)
-    items = "order_id,product_id,category,quantity,unit_price\nO2,A,books,2,30.00\nO2,B,toys,1,40.00\n"
+    items = (
+        "order_id,product_id,category,quantity,unit_price\nO2,A,books,2,30.00\nO2,B,toys,1,40.00\n"
+    )
     r = cli("ingest", "order_items", write(tmp_path / "i.csv", items), "--store", store, "--json")
     posted = r.json()["refreshed"]["loyalty_posted"]
     # A: 2 x 30 = 60 EUR of books at 2 a EUR = 120; B: 40 at 1 = 40; the 100
@@ -136,7 +138,9 @@ def test_partial_refund_of_order_lines_after_part_of_their_points_were_spent(cli
     orders = tmp_path / "o.csv"
     write(orders, WORKED.format(status="completed", refunded=""))
     assert cli("ingest", "orders", orders, "--store", store).code == 0
-    assert cli("ingest", "order_items", write(tmp_path / "i.csv", ITEMS), "--store", store).code == 0
+    assert (
+        cli("ingest", "order_items", write(tmp_path / "i.csv", ITEMS), "--store", store).code == 0
+    )
     settings = load_settings(store=store)
     rules = EarningRules(1.0, {"books": 2.0})
     ops = OpsStore.open(settings.ops_database_url)

@@ -200,10 +200,13 @@ def post_orders(
                         has_refunded_amount="refunded_amount_reporting" in columns)  # fmt: skip
         # whole customers per batch (so whole orders): a line missing from
         # its order is then known to be gone, not in the next batch
+        con.execute(f"CREATE TEMP TABLE _loyalty_raw AS {sql}")
         con.execute(f"""CREATE TEMP TABLE _loyalty_lines AS
-            SELECT *, (sum(n) OVER (ORDER BY customer_id) - n) // {int(batch)} AS batch_no
-            FROM ({sql}) JOIN (SELECT customer_id, count(*) AS n FROM ({sql}) GROUP BY ALL)
-                 USING (customer_id)""")  # fmt: skip
+            SELECT r.*, b.batch_no FROM _loyalty_raw r JOIN (
+              SELECT customer_id, (sum(n) OVER (ORDER BY customer_id) - n) // {int(batch)}
+                     AS batch_no
+              FROM (SELECT customer_id, count(*) AS n FROM _loyalty_raw GROUP BY ALL)
+            ) b USING (customer_id)""")  # fmt: skip
         total, batches = con.execute(
             "SELECT count(*), coalesce(max(batch_no) + 1, 0) FROM _loyalty_lines").fetchall()[0]  # fmt: skip
         result.lines = total = int(total)

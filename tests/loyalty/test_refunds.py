@@ -67,3 +67,39 @@ def test_the_tier_multiplier_applies_to_the_points_of_a_line(cli, store, tmp_pat
         loyalty.check_invariant(ops)
     finally:
         ops.close()
+
+
+CUSTOMERS = """customer_id,birthday,time_zone
+C1,1990-03-15,Pacific/Auckland
+C2,1990-03-15,America/Los_Angeles
+C3,1992-02-29,
+C4,1990-03-15,Pacific/Auckland
+"""
+
+
+def test_birthday_bonuses_in_the_members_time_zone_once_a_year(cli, store, tmp_path):
+    """At 12:00 UTC on 14 March 2026 it is 01:00 on 15 March in Auckland
+    (UTC+13) and 05:00 on 14 March in Los Angeles: C1's birthday, not C2's.
+    C4 has the same birthday but is no member. C3, born on 29 February,
+    has theirs on 28 February 2026 (no 29th that year), in the business's
+    time zone (UTC) as the customer has none."""
+    from tenure.loyalty.bonus import birthday_bonuses
+
+    assert cli("ingest", "customers", write(tmp_path / "c.csv", CUSTOMERS),
+               "--store", store).code == 0  # fmt: skip
+    settings = load_settings(store=store)
+    rules = EarningRules(bonuses={"birthday": 200})
+    ops = OpsStore.open(settings.ops_database_url)
+    try:
+        for c in ("C1", "C2", "C3"):
+            loyalty.earn(ops, c, 1, at=datetime(2026, 1, 1, tzinfo=UTC))
+        at = datetime(2026, 3, 14, 12, tzinfo=UTC)
+        assert birthday_bonuses(ops, settings.analytics_path, rules, at=at) == 1
+        assert birthday_bonuses(ops, settings.analytics_path, rules, at=at) == 0
+        assert loyalty.balance(ops, "C1", at=at)["balance"] == 201
+        assert loyalty.balance(ops, "C2", at=at)["balance"] == 1
+        feb = datetime(2026, 2, 28, 12, tzinfo=UTC)
+        assert birthday_bonuses(ops, settings.analytics_path, rules, at=feb) == 1
+        assert loyalty.balance(ops, "C3", at=feb)["balance"] == 201
+    finally:
+        ops.close()

@@ -13,7 +13,9 @@ tenure.toml ([loyalty.earning] or rules_file), and reverse those of refunded
 and cancelled order lines. Each order line earns once: run it again, or
 after a new ingest, and only what is new is posted. Every `tenure ingest`
 of orders or order items does this for what it wrote; use this command to
-catch up on orders ingested before the rules were declared.
+catch up on orders ingested before the rules were declared. Run daily,
+it also grants the birthday bonus to members whose birthday it is in their
+time zone.
 
 Example:
 
@@ -52,7 +54,7 @@ def post(
             '"rules.toml" under [loyalty]); see docs/loyalty.md, Earning rules.',
         )
     with Workspace.open(settings) as ws, _bar(not json_) as update:
-        result = post_configured(ws.settings, ws.ops, since=day, progress=update)
+        result = post_configured(ws.settings, ws.ops, since=day, progress=update, birthdays=True)
     if result is None:
         raise ConfigError(f"the store {settings.store} holds no ingested orders.",
                           hint="Ingest orders first: tenure ingest orders orders.csv")  # fmt: skip
@@ -64,6 +66,7 @@ def post(
         f"({result.members:,} member(s)); {result.already:,} were posted before. Reversed "
         f"{result.reversed_points:,} points of {result.reversed_lines:,} refunded or "
         f"cancelled line(s). {result.lines:,} line(s) read in {result.seconds:.1f}s."
+        + (f" Granted {result.birthdays:,} birthday bonus(es)." if result.birthdays else "")
     )
 
 

@@ -68,6 +68,7 @@ class PostResult:
     members: int = 0  # members the new lines credited
     reversed_lines: int = 0
     reversed_points: int = 0
+    birthdays: int = 0  # birthday bonuses granted (tenure loyalty post only)
     seconds: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
@@ -449,12 +450,20 @@ def post_configured(
     ingest_id: int | None = None,
     since: date | None = None,
     progress: Progress | None = None,
+    birthdays: bool = False,
 ) -> PostResult | None:
     """Post with the program of ``settings`` (tenure.toml's [loyalty]):
-    None, reading nothing, when it declares no earning rules."""
+    None, reading nothing, when it declares no earning rules. With
+    ``birthdays``, also grant the birthday bonuses due today."""
     rules = settings.loyalty.earning
     if rules is None or not Path(settings.analytics_path).exists():
         return None
     policy = Policy.from_settings(settings.loyalty)
-    return post_orders(ops, settings.analytics_path, rules, policy=policy, ingest_id=ingest_id,
-                       since=since, progress=progress)  # fmt: skip
+    result = post_orders(ops, settings.analytics_path, rules, policy=policy, ingest_id=ingest_id,
+                         since=since, progress=progress)  # fmt: skip
+    if birthdays:
+        from tenure.loyalty.bonus import birthday_bonuses
+
+        result.birthdays = birthday_bonuses(ops, settings.analytics_path, rules, policy=policy,
+                                            timezone=settings.timezone)  # fmt: skip
+    return result

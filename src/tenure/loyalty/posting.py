@@ -49,7 +49,7 @@ from tenure.store.ops_schema import (
     loyalty_tier_changes,
 )
 
-BATCH = 20_000  # order lines per transaction: the lock is held this long
+BATCH = 50_000  # order lines per transaction: the lock is held this long
 _IN = 5_000  # ids per IN (...) list: below SQLite's limit of 32,766 variables
 _TIME = "%Y-%m-%d %H:%M:%S.%f"  # how SQLAlchemy keeps a time in SQLite
 REFUNDED = ("refunded", "cancelled")
@@ -216,7 +216,9 @@ def post_orders(
         for k in range(int(batches)):
             rb = con.sql(
                 "SELECT order_id, line, customer_id, points, target, amount, earned_at, available_at, "
-                f"expires_at FROM _loyalty_lines WHERE batch_no = {k} "
+                "expires_at, points - target AS credit, CASE WHEN points > 0 THEN "
+                "round(amount * (points - target) / points, 4) ELSE amount END AS net_amount "
+                f"FROM _loyalty_lines WHERE batch_no = {k} "
                 "ORDER BY customer_id, earned_at, order_id, line").to_arrow_table()  # fmt: skip
             if rb.num_rows == 0:
                 continue
@@ -291,6 +293,11 @@ def _lock_members(conn: sa.Connection, first_seen: dict[str, str]) -> None:
         # a batch writes ~4 index entries a line at random places of the
         # indexes: a larger page cache keeps them from being read again
         conn.exec_driver_sql("PRAGMA cache_size = -262144")
+        # a batch's commit is not flushed to disk at once (WAL, synchronous
+        # NORMAL: still whole or not at all, but the last batches may be
+        # lost on a power cut): what it posts is derived from the orders, and
+        # a batch lost is posted again by the next run; restored after it
+        conn.exec_driver_sql("PRAGMA synchronous = NORMAL")
         conn.exec_driver_sql("BEGIN IMMEDIATE")
         conn.exec_driver_sql(
             "INSERT OR IGNORE INTO loyalty_members (customer_id, joined_at) VALUES (?, ?)",
@@ -312,21 +319,23 @@ def _lock_members(conn: sa.Connection, first_seen: dict[str, str]) -> None:
         ).all()
 
 
-_POSTED = sa.text(
+_POSTED = (
     "SELECT p.order_id, p.line, p.customer_id, p.points, p.refunded, "
     "(SELECT max(r.reversed_to) FROM loyalty_order_reversals r WHERE r.order_id = p.order_id "
     " AND r.line = p.line AND r.rule = p.rule), p.entry_id "
-    "FROM loyalty_order_points p WHERE p.rule = :rule AND p.order_id IN :ids"
-).bindparams(sa.bindparam("ids", expanding=True))
+    "FROM loyalty_order_points p WHERE p.rule = '" + PURCHASE + "' AND p.order_id IN "
+)
 
 
 def _posted(conn: sa.Connection, order_ids: list[str]) -> dict[tuple[str, str], tuple]:
     """The lines of these orders posted before: (order, line) ->
     (customer, points, points reversed so far, entry id)."""
     found: dict[tuple[str, str], tuple] = {}
+    mark = "?" if conn.dialect.name == "sqlite" else "%s"
     for part in _chunks(order_ids):
-        for order_id, line, customer, points, refunded, to, entry in conn.execute(
-            _POSTED, {"rule": PURCHASE, "ids": part}
+        sql = _POSTED + "(" + ", ".join(mark for _ in part) + ")"
+        for order_id, line, customer, points, refunded, to, entry in conn.exec_driver_sql(
+            sql, tuple(part)
         ):
             found[(order_id, line)] = (customer, int(points), max(int(refunded), int(to or 0)),
                                        entry)  # fmt: skip
@@ -347,21 +356,22 @@ def _post_batch(
         order_ids = sorted(set(b["order_id"]))
         posted = _posted(conn, order_ids)
         new = [i for i in range(n) if (b["order_id"][i], b["line"][i]) not in posted]
-        credit = [i for i in new if b["points"][i] - b["target"][i] > 0]
+        gain = b["credit"]
+        credit = [i for i in new if gain[i] > 0]
         lot_ids = _next_ids(conn, "loyalty_lots", len(credit))
         entry_ids = _next_ids(conn, "loyalty_entries", len(credit))
         entry_of = dict(zip(credit, entry_ids, strict=True))
         cid, oid, line = b["customer_id"], b["order_id"], b["line"]
         _insert(conn, ops_lots(), ["id", "customer_id", "points", "pending", "available_at",
                                    "expires_at", "created_at"],
-                [(lot, cid[i], b["points"][i] - b["target"][i], True, b["available_at"][i],
+                [(lot, cid[i], gain[i], True, b["available_at"][i],
                   b["expires_at"][i], b["earned_at"][i]) for i, lot in zip(credit, lot_ids,
                                                                     strict=True)])  # fmt: skip
         _insert(conn, ops_entries(), ["id", "customer_id", "kind", "points", "pending", "lot_id",
                                       "order_line", "rule", "at", "amount"],
-                [(entry_of[i], cid[i], "pending", 0, b["points"][i] - b["target"][i], lot,
+                [(entry_of[i], cid[i], "pending", 0, gain[i], lot,
                   f"{oid[i]}:{line[i]}" if line[i] else oid[i], PURCHASE, b["earned_at"][i],
-                  _net(b["amount"][i], b["points"][i], b["target"][i]))
+                  b["net_amount"][i])
                  for i, lot in zip(credit, lot_ids, strict=True)])  # fmt: skip
         checkpoint("loyalty entry written")
         _insert(conn, loyalty_order_points, ["order_id", "line", "rule", "customer_id", "points",
@@ -371,7 +381,7 @@ def _post_batch(
                  for i in new])  # fmt: skip
         result.posted += len(new)
         result.already += n - len(new)
-        result.points += sum(b["points"][i] - b["target"][i] for i in credit)
+        result.points += sum(gain[i] for i in credit)
         result.members += len({cid[i] for i in credit})
         # reversals: a refund or cancellation newly known, and lines no longer in their order
         todo: list[Reversal] = []
@@ -395,14 +405,9 @@ def _post_batch(
         _check_batch(conn, entry_ids, lot_ids, {r.customer_id for r in todo})
         checkpoint("loyalty before commit")
         conn.commit()
+        if conn.dialect.name == "sqlite":
+            conn.exec_driver_sql("PRAGMA synchronous = FULL")
     checkpoint("loyalty after commit")
-
-
-def _net(amount: float | None, points: int, target: int) -> float | None:
-    """The share of the line's amount its credited points stand for."""
-    if amount is None or points <= 0:
-        return amount
-    return round(amount * (points - target) / points, 4)
 
 
 def _check_batch(conn: sa.Connection, entries: list[int], lots: list[int],

@@ -24,7 +24,7 @@ from datetime import UTC
 from pathlib import Path
 
 import _orders
-from _common import Log, json_out, machine_line, peak_rss_mib
+from _common import Log, cpu_seconds, json_out, load, machine_line, peak_rss_mib
 
 TARGET_S = 60.0
 
@@ -62,18 +62,19 @@ def main() -> None:
         targets.append(("postgresql", args.postgres))
     for name, url in targets:
         ops = OpsStore.open(url)
-        t = time.perf_counter()
+        t, cpu = time.perf_counter(), cpu_seconds()
         r = post_orders(ops, settings.analytics_path, rules)
-        seconds = time.perf_counter() - t
+        seconds, cpu = time.perf_counter() - t, cpu_seconds() - cpu
         check_invariant(ops)
         again = post_orders(ops, settings.analytics_path, rules)
         assert again.posted == 0 and again.reversed_lines == 0, again
         ops.close()
         results[name] = {"seconds": round(seconds, 2), "rows_per_s": round(r.lines / seconds),
-                         "lines": r.lines, "points": r.points, "members": r.members,
+                         "cpu_s": round(cpu, 2), "load_after": load(), "lines": r.lines, "points": r.points, "members": r.members,
                          "replay_s": again.seconds, "peak_rss_mib": round(peak_rss_mib())}  # fmt: skip
         log(f"{name}: bulk posting of {r.lines:,} order lines in {seconds:.1f} s "
-            f"({r.lines / seconds:,.0f} rows/s), peak RSS {peak_rss_mib():,.0f} MiB; "
+            f"({r.lines / seconds:,.0f} rows/s; {cpu:.1f} CPU s; load {load()}), "
+            f"peak RSS {peak_rss_mib():,.0f} MiB; "
             f"the same again posts nothing in {again.seconds:.1f} s")  # fmt: skip
 
     # the obvious alternative: one ledger write per order, on a sample

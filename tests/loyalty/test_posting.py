@@ -192,3 +192,34 @@ def test_award_bonus_grants_once_per_key(ops):
     award_bonus(ops, "C1", "referral", key="friend-C2", points=500, at=at)
     assert loyalty.balance(ops, "C1", at=at)["balance"] == 200 + 200 + 500
     assert loyalty.check_invariant(ops).issued == 900
+
+
+BOTH = """order_id,customer_id,placed_at,amount,currency,status,refunded_amount
+O1,C1,2026-10-01 10:00:00,45.90,EUR,{o1},
+O2,C1,2026-10-02 10:00:00,100.00,EUR,{o2},{r2}
+O3,C2,2026-10-03 10:00:00,20.00,EUR,completed,
+"""
+
+
+def test_bulk_posting_and_refunds_on_both_stores(ops, cli, store, tmp_path):
+    """O1 45.90 -> 45, O2 100 -> 100, O3 20 -> 20, with batches of one
+    customer each (batch=1). Then O1 cancelled (45 back) and O2 refunded 30
+    of 100 (30 back): C1 keeps 70 of 145, C2 its 20; the same again: nothing."""
+    orders = tmp_path / "o.csv"
+    write(orders, BOTH.format(o1="completed", o2="completed", r2=""))
+    assert cli("ingest", "orders", orders, "--store", store).code == 0
+    path = load_settings(store=store).analytics_path
+    rules = EarningRules()
+    at = datetime(2026, 10, 4, tzinfo=UTC)
+    first = post_orders(ops, path, rules, batch=1, at=at)
+    assert (first.posted, first.points, first.members) == (3, 165, 2)
+    write(orders, BOTH.format(o1="cancelled", o2="partially_refunded", r2="30.00"))
+    assert cli("ingest", "orders", orders, "--store", store).code == 0
+    refund = post_orders(ops, path, rules, batch=1, at=at)
+    assert (refund.posted, refund.reversed_lines, refund.reversed_points) == (0, 2, 75)
+    again = post_orders(ops, path, rules, at=at)
+    assert (again.posted, again.reversed_lines) == (0, 0)
+    assert loyalty.balance(ops, "C1", at=at)["pending"] == 70
+    assert loyalty.balance(ops, "C2", at=at)["pending"] == 20
+    totals = loyalty.check_invariant(ops)
+    assert (totals.issued, totals.clawed_back, totals.outstanding) == (165, 75, 90)

@@ -223,7 +223,7 @@ def post_orders(
             if rb.num_rows == 0:
                 continue
             chunk = {name: rb.column(name).to_pylist() for name in rb.column_names}
-            _post_batch(ops, chunk, policy, now, result)
+            _post_batch_once(ops, chunk, policy, now, result)
             done += rb.num_rows
             if progress:
                 progress(done, total)
@@ -351,72 +351,114 @@ def _posted(conn: sa.Connection, order_ids: list[str]) -> dict[tuple[str, str], 
     return found
 
 
+def _post_batch_once(
+    ops: OpsStore, b: dict[str, list[Any]], policy: Policy, now: datetime, result: PostResult
+) -> None:
+    """Post a batch; one that met another posting of the same lines (a
+    unique key refused its rows, and nothing of it was written) is posted
+    again, and then finds those lines posted."""
+    from tenure.errors import StoreBusyError
+
+    for attempt in (1, 2):
+        try:
+            _post_batch(ops, b, policy, now, result)
+            return
+        except sa.exc.IntegrityError:
+            if attempt == 2:
+                raise
+        except sa.exc.OperationalError as exc:
+            if "locked" in str(exc.orig).lower():
+                raise StoreBusyError(
+                    "the loyalty ledger is being written by another command; waited 10 s for it.",
+                    hint="Try again in a moment: what was posted is kept, and is not posted twice.",
+                ) from None
+            raise
+
+
 def _post_batch(
     ops: OpsStore, b: dict[str, list[Any]], policy: Policy, now: datetime, result: PostResult
 ) -> None:
-    n = len(b["order_id"])
     first_seen: dict[str, str] = {}
     for c, t in zip(b["customer_id"], b["earned_at"], strict=True):
         first_seen.setdefault(c, t)
     stamp = now.strftime(_TIME)
+    done = PostResult()  # counted into ``result`` once committed
     with ops.engine.connect() as conn:
-        _lock_members(conn, first_seen)
-        checkpoint("loyalty posting locked")
-        order_ids = sorted(set(b["order_id"]))
-        posted = _posted(conn, order_ids)
-        new = [i for i in range(n) if (b["order_id"][i], b["line"][i]) not in posted]
-        gain = b["credit"]
-        credit = [i for i in new if gain[i] > 0]
-        lot_ids = _next_ids(conn, "loyalty_lots", len(credit))
-        entry_ids = _next_ids(conn, "loyalty_entries", len(credit))
-        entry_of = dict(zip(credit, entry_ids, strict=True))
-        cid, oid, line = b["customer_id"], b["order_id"], b["line"]
-        _insert(conn, ops_lots(), ["id", "customer_id", "points", "pending", "available_at",
-                                   "expires_at", "created_at"],
-                [(lot, cid[i], gain[i], True, b["available_at"][i],
-                  b["expires_at"][i], b["earned_at"][i]) for i, lot in zip(credit, lot_ids,
-                                                                    strict=True)])  # fmt: skip
-        _insert(conn, ops_entries(), ["id", "customer_id", "kind", "points", "pending", "lot_id",
-                                      "order_line", "rule", "at", "amount"],
-                [(entry_of[i], cid[i], "pending", 0, gain[i], lot,
-                  f"{oid[i]}:{line[i]}" if line[i] else oid[i], PURCHASE, b["earned_at"][i],
-                  b["net_amount"][i])
-                 for i, lot in zip(credit, lot_ids, strict=True)], by=6)  # fmt: skip
-        checkpoint("loyalty entry written")
-        _insert(conn, loyalty_order_points, ["order_id", "line", "rule", "customer_id", "points",
-                                             "refunded", "amount", "entry_id", "posted_at"],
-                [(oid[i], line[i], PURCHASE, cid[i], b["points"][i],
-                  min(b["target"][i], b["points"][i]), b["amount"][i], entry_of.get(i), stamp)
-                 for i in new], by=0)  # fmt: skip
-        result.posted += len(new)
-        result.already += n - len(new)
-        result.points += sum(gain[i] for i in credit)
-        result.members += len({cid[i] for i in credit})
-        # reversals: a refund or cancellation newly known, and lines no longer in their order
-        todo: list[Reversal] = []
-        index = {(oid[i], line[i]): i for i in range(n)}
-        for (order_id, ln), (customer, points, reversed_so_far, entry) in posted.items():
-            i = index.get((order_id, ln))
-            target = points if i is None else b["target"][i]
-            reason = "refund" if i is not None else "no longer in the order"
-            if target > reversed_so_far:
-                todo.append(Reversal(customer, order_id, ln, PURCHASE, entry, reversed_so_far,
-                                     target, reason))  # fmt: skip
-        if todo:
-            done, points_back = reverse_lines(conn, todo, now, policy)
-            result.reversed_lines += done
-            result.reversed_points += points_back
-        if policy.tiers is not None:
-            # an upgrade is immediate: recorded with the batch that earned it
-            for customer in sorted({cid[i] for i in credit}):
-                tiers.settle(conn, policy.tiers, customer, now,
-                             entry_of[max(i for i in credit if cid[i] == customer)])  # fmt: skip
-        _check_batch(conn, entry_ids, lot_ids, {r.customer_id for r in todo})
-        checkpoint("loyalty before commit")
-        conn.commit()
-        if conn.dialect.name == "sqlite":
-            conn.exec_driver_sql("PRAGMA synchronous = FULL")
+        try:
+            _write_batch(conn, b, first_seen, stamp, policy, now, done)
+        finally:
+            if conn.dialect.name == "sqlite":
+                conn.rollback()  # nothing, after a commit; all of it, after an error
+                conn.exec_driver_sql("PRAGMA synchronous = FULL")
     checkpoint("loyalty after commit")
+    for name in ("posted", "points", "already", "members", "reversed_lines", "reversed_points"):
+        setattr(result, name, getattr(result, name) + getattr(done, name))
+
+
+def _write_batch(
+    conn: sa.Connection,
+    b: dict[str, list[Any]],
+    first_seen: dict[str, str],
+    stamp: str,
+    policy: Policy,
+    now: datetime,
+    result: PostResult,
+) -> None:
+    n = len(b["order_id"])
+    _lock_members(conn, first_seen)
+    checkpoint("loyalty posting locked")
+    order_ids = sorted(set(b["order_id"]))
+    posted = _posted(conn, order_ids)
+    new = [i for i in range(n) if (b["order_id"][i], b["line"][i]) not in posted]
+    gain = b["credit"]
+    credit = [i for i in new if gain[i] > 0]
+    lot_ids = _next_ids(conn, "loyalty_lots", len(credit))
+    entry_ids = _next_ids(conn, "loyalty_entries", len(credit))
+    entry_of = dict(zip(credit, entry_ids, strict=True))
+    cid, oid, line = b["customer_id"], b["order_id"], b["line"]
+    _insert(conn, ops_lots(), ["id", "customer_id", "points", "pending", "available_at",
+                               "expires_at", "created_at"],
+            [(lot, cid[i], gain[i], True, b["available_at"][i],
+              b["expires_at"][i], b["earned_at"][i]) for i, lot in zip(credit, lot_ids,
+                                                                strict=True)])  # fmt: skip
+    _insert(conn, ops_entries(), ["id", "customer_id", "kind", "points", "pending", "lot_id",
+                                  "order_line", "rule", "at", "amount"],
+            [(entry_of[i], cid[i], "pending", 0, gain[i], lot,
+              f"{oid[i]}:{line[i]}" if line[i] else oid[i], PURCHASE, b["earned_at"][i],
+              b["net_amount"][i])
+             for i, lot in zip(credit, lot_ids, strict=True)], by=6)  # fmt: skip
+    checkpoint("loyalty entry written")
+    _insert(conn, loyalty_order_points, ["order_id", "line", "rule", "customer_id", "points",
+                                         "refunded", "amount", "entry_id", "posted_at"],
+            [(oid[i], line[i], PURCHASE, cid[i], b["points"][i],
+              min(b["target"][i], b["points"][i]), b["amount"][i], entry_of.get(i), stamp)
+             for i in new], by=0)  # fmt: skip
+    result.posted += len(new)
+    result.already += n - len(new)
+    result.points += sum(gain[i] for i in credit)
+    result.members += len({cid[i] for i in credit})
+    # reversals: a refund or cancellation newly known, and lines no longer in their order
+    todo: list[Reversal] = []
+    index = {(oid[i], line[i]): i for i in range(n)}
+    for (order_id, ln), (customer, points, reversed_so_far, entry) in posted.items():
+        i = index.get((order_id, ln))
+        target = points if i is None else b["target"][i]
+        reason = "refund" if i is not None else "no longer in the order"
+        if target > reversed_so_far:
+            todo.append(Reversal(customer, order_id, ln, PURCHASE, entry, reversed_so_far,
+                                 target, reason))  # fmt: skip
+    if todo:
+        done, points_back = reverse_lines(conn, todo, now, policy)
+        result.reversed_lines += done
+        result.reversed_points += points_back
+    if policy.tiers is not None:
+        # an upgrade is immediate: recorded with the batch that earned it
+        for customer in sorted({cid[i] for i in credit}):
+            tiers.settle(conn, policy.tiers, customer, now,
+                         entry_of[max(i for i in credit if cid[i] == customer)])  # fmt: skip
+    _check_batch(conn, entry_ids, lot_ids, {r.customer_id for r in todo})
+    checkpoint("loyalty before commit")
+    conn.commit()
 
 
 def _check_batch(conn: sa.Connection, entries: list[int], lots: list[int],

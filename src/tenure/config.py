@@ -83,7 +83,7 @@ class LoyaltySettings:
     tiers: tuple[tuple[str, float], ...] = ()  # (name, threshold), lowest first
     # the earning rules ([loyalty.earning] or the file rules_file names), checked
     # on load; None: no rules, and nothing is posted from orders
-    earning: Any = None  # tenure.loyalty.rules.EarningRules
+    earning: Any = None  # tenure.loyalty_rules.EarningRules
     rules_file: str | None = None
 
 
@@ -267,10 +267,10 @@ def _loyalty(raw: Any, origin: str) -> LoyaltySettings:
 
 def _earning_rules(values: dict[str, Any], where: str, origin: str) -> None:
     """``earning`` (a table) or ``rules_file`` (a TOML file beside ``origin``)
-    read as the program's earning rules, checked (tenure.loyalty.rules)."""
+    read as the program's earning rules, checked (tenure.loyalty_rules)."""
     if "earning" not in values and "rules_file" not in values:
         return
-    from tenure.loyalty.rules import load_rules_file, parse_rules
+    from tenure.loyalty_rules import load_rules_file, parse_rules
 
     if "earning" in values and "rules_file" in values:
         raise ConfigError(f"{where}: both 'rules_file' and an [loyalty.earning] table are given.",

@@ -41,8 +41,9 @@ class Refreshed:
     summary_rebuilt: bool
     timezone: str
     scores_refreshed: int | None
-    # what the loyalty program posted from the ingested orders (tenure.loyalty.posting);
-    # None: no earning rules are declared, or the ingest was not of orders
+    # what the loyalty program posted from the ingested orders: set by the
+    # surfaces that ingest (tenure.loyalty.posting.after_ingest; the loyalty
+    # layer is above this one); None: no earning rules, or not orders
     loyalty_posted: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -105,25 +106,7 @@ def after_ingest(settings: Settings, result: IngestResult) -> Refreshed:
         from tenure.predictions.rescore import write_touched
 
         scored = write_touched(settings, touched, moved=moved)
-    return Refreshed(rebuilt, settings.timezone, scored, _loyalty_posted(settings, result))
-
-
-def _loyalty_posted(settings: Settings, result: IngestResult) -> dict[str, Any] | None:
-    """The points of the orders the ingest wrote, when the program declares
-    earning rules (nothing is imported or read otherwise)."""
-    if settings.loyalty.earning is None or result.kind not in ("orders", "order_items"):
-        return None
-    if result.inserted + result.updated == 0:
-        return None
-    from tenure.loyalty.posting import post_configured
-    from tenure.store.ops import OpsStore
-
-    ops = OpsStore.open(settings.ops_database_url)
-    try:
-        posted = post_configured(settings, ops, ingest_id=result.ingest_id)
-    finally:
-        ops.close()
-    return None if posted is None else posted.to_dict()
+    return Refreshed(rebuilt, settings.timezone, scored)
 
 
 def ingest(

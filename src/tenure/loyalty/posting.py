@@ -523,3 +523,22 @@ def post_configured(
         result.birthdays = birthday_bonuses(ops, settings.analytics_path, rules, policy=policy,
                                             timezone=settings.timezone)  # fmt: skip
     return result
+
+
+def after_ingest(settings: Any, ops: OpsStore, result: Any) -> dict[str, Any] | None:
+    """What follows a committed ingest of orders or order items for the
+    loyalty program: the points of the orders it wrote, when earning rules
+    are declared (nothing is read otherwise). Set as
+    ``result.refreshed["loyalty_posted"]`` by the commands and routes that
+    ingest (``tenure ingest``, ``POST /api/v1/orders``); a Python caller of
+    ``tenure.ingest`` calls it after."""
+    posted = None
+    if (settings.loyalty.earning is not None and result.ingest_id is not None
+            and result.kind in ("orders", "order_items")
+            and result.inserted + result.updated > 0):  # fmt: skip
+        done = post_configured(settings, ops, ingest_id=result.ingest_id)
+        posted = None if done is None else done.to_dict()
+    refreshed = getattr(result, "refreshed", None)
+    if isinstance(refreshed, dict):
+        refreshed["loyalty_posted"] = posted
+    return posted

@@ -51,8 +51,7 @@ class Refreshed:
             "summary_rebuilt": self.summary_rebuilt,
             "timezone": self.timezone,
             "scores_refreshed": self.scores_refreshed,
-            "loyalty_posted": self.loyalty_posted,
-        }
+        } | ({"loyalty_posted": self.loyalty_posted} if self.loyalty_posted is not None else {})
 
     def describe(self) -> str | None:
         """A line for the person who ran the ingest, or None when nothing happened."""

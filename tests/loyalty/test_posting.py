@@ -223,3 +223,23 @@ def test_bulk_posting_and_refunds_on_both_stores(ops, cli, store, tmp_path):
     assert loyalty.balance(ops, "C2", at=at)["pending"] == 20
     totals = loyalty.check_invariant(ops)
     assert (totals.issued, totals.clawed_back, totals.outstanding) == (165, 75, 90)
+
+
+def test_the_first_order_bonus_is_granted_once_with_the_first_order(
+    sqlite_ops, cli, store, tmp_path
+):
+    """First order bonus 50: C1's O1 (45 points) brings it, pending with O1;
+    C2's only order is cancelled and earned nothing: no bonus. Posting
+    again, or granting it through award_bonus, adds nothing."""
+    assert cli("ingest", "orders", write(tmp_path / "o.csv", ORDERS), "--store", store).code == 0
+    path = load_settings(store=store).analytics_path
+    rules = EarningRules(bonuses={"first_order": 50})
+    at = datetime(2026, 10, 4, tzinfo=UTC)
+    first = post_orders(sqlite_ops, path, rules, at=at)
+    assert (first.points, first.bonuses) == (145, 1)
+    assert post_orders(sqlite_ops, path, rules, at=at).bonuses == 0
+    again = award_bonus(sqlite_ops, "C1", "first_order", rules=rules, at=at)
+    assert again.replayed and again.doc["entry"]["pending"] == 50
+    assert again.doc["entry"]["reason"] == "first order bonus (order O1)"
+    assert loyalty.balance(sqlite_ops, "C1", at=at)["pending"] == 145 + 50
+    assert loyalty.check_invariant(sqlite_ops).issued == 195

@@ -68,6 +68,7 @@ class PostResult:
     members: int = 0  # members the new lines credited
     reversed_lines: int = 0
     reversed_points: int = 0
+    bonuses: int = 0  # first-order bonuses granted
     birthdays: int = 0  # birthday bonuses granted (tenure loyalty post only)
     seconds: float = 0.0
 
@@ -223,7 +224,7 @@ def post_orders(
             if rb.num_rows == 0:
                 continue
             chunk = {name: rb.column(name).to_pylist() for name in rb.column_names}
-            _post_batch_once(ops, chunk, policy, now, result)
+            _post_batch_once(ops, chunk, policy, now, result, rules.bonus("first_order"))
             done += rb.num_rows
             if progress:
                 progress(done, total)
@@ -352,7 +353,12 @@ def _posted(conn: sa.Connection, order_ids: list[str]) -> dict[tuple[str, str], 
 
 
 def _post_batch_once(
-    ops: OpsStore, b: dict[str, list[Any]], policy: Policy, now: datetime, result: PostResult
+    ops: OpsStore,
+    b: dict[str, list[Any]],
+    policy: Policy,
+    now: datetime,
+    result: PostResult,
+    first_order: int,
 ) -> None:
     """Post a batch; one that met another posting of the same lines (a
     unique key refused its rows, and nothing of it was written) is posted
@@ -361,7 +367,7 @@ def _post_batch_once(
 
     for attempt in (1, 2):
         try:
-            _post_batch(ops, b, policy, now, result)
+            _post_batch(ops, b, policy, now, result, first_order)
             return
         except sa.exc.IntegrityError:
             if attempt == 2:
@@ -376,7 +382,12 @@ def _post_batch_once(
 
 
 def _post_batch(
-    ops: OpsStore, b: dict[str, list[Any]], policy: Policy, now: datetime, result: PostResult
+    ops: OpsStore,
+    b: dict[str, list[Any]],
+    policy: Policy,
+    now: datetime,
+    result: PostResult,
+    first_order: int,
 ) -> None:
     first_seen: dict[str, str] = {}
     for c, t in zip(b["customer_id"], b["earned_at"], strict=True):
@@ -385,13 +396,14 @@ def _post_batch(
     done = PostResult()  # counted into ``result`` once committed
     with ops.engine.connect() as conn:
         try:
-            _write_batch(conn, b, first_seen, stamp, policy, now, done)
+            _write_batch(conn, b, first_seen, stamp, policy, now, done, first_order)
         finally:
             if conn.dialect.name == "sqlite":
                 conn.rollback()  # nothing, after a commit; all of it, after an error
                 conn.exec_driver_sql("PRAGMA synchronous = FULL")
     checkpoint("loyalty after commit")
-    for name in ("posted", "points", "already", "members", "reversed_lines", "reversed_points"):
+    for name in ("posted", "points", "already", "members", "reversed_lines", "reversed_points",
+                 "bonuses"):  # fmt: skip
         setattr(result, name, getattr(result, name) + getattr(done, name))
 
 
@@ -403,6 +415,7 @@ def _write_batch(
     policy: Policy,
     now: datetime,
     result: PostResult,
+    first_order: int = 0,
 ) -> None:
     n = len(b["order_id"])
     _lock_members(conn, first_seen)
@@ -451,6 +464,8 @@ def _write_batch(
         done, points_back = reverse_lines(conn, todo, now, policy)
         result.reversed_lines += done
         result.reversed_points += points_back
+    if first_order:
+        result.bonuses += _first_order_bonuses(conn, b, first_order)
     if policy.tiers is not None:
         # an upgrade is immediate: recorded with the batch that earned it
         for customer in sorted({cid[i] for i in credit}):
@@ -459,6 +474,43 @@ def _write_batch(
     _check_batch(conn, entry_ids, lot_ids, {r.customer_id for r in todo})
     checkpoint("loyalty before commit")
     conn.commit()
+
+
+def _first_order_bonuses(conn: sa.Connection, b: dict[str, list[Any]], points: int) -> int:
+    """The first-order bonus of each customer of the batch whose order
+    earned points in it and who has none yet, in the batch's transaction:
+    pending with that order (its earliest line here), recorded as
+    :func:`tenure.loyalty.bonus.award_bonus` records a bonus, so that it is
+    granted once whatever the path."""
+    from tenure.loyalty.bonus import bonus_line
+
+    first: dict[str, int] = {}
+    for i, customer in enumerate(b["customer_id"]):
+        if b["credit"][i] > 0 and customer not in first:
+            first[customer] = i
+    if not first:
+        return 0
+    lines = {bonus_line(c, "first_order", "once")[0]: c for c in first}
+    had: set[str] = set()
+    mark = "?" if conn.dialect.name == "sqlite" else "%s"
+    keys = sorted(lines)
+    for part in _chunks(keys):
+        sql = ("SELECT order_line FROM loyalty_entries WHERE rule = 'bonus:first_order' "
+               f"AND order_line IN ({', '.join(mark for _ in part)})")  # fmt: skip
+        had |= {r[0] for r in conn.exec_driver_sql(sql, tuple(part))}
+    due = [(line, lines[line], first[lines[line]]) for line in keys if line not in had]
+    lot_ids = _next_ids(conn, "loyalty_lots", len(due))
+    entry_ids = _next_ids(conn, "loyalty_entries", len(due))
+    _insert(conn, ops_lots(), ["id", "customer_id", "points", "pending", "available_at",
+                               "expires_at", "created_at"],
+            [(lot, c, points, True, b["available_at"][i], b["expires_at"][i], b["earned_at"][i])
+             for lot, (_, c, i) in zip(lot_ids, due, strict=True)])  # fmt: skip
+    _insert(conn, ops_entries(), ["id", "customer_id", "kind", "points", "pending", "lot_id",
+                                  "order_line", "rule", "reason", "at"],
+            [(entry, c, "pending", 0, points, lot, line, "bonus:first_order",
+              f"first order bonus (order {b['order_id'][i]})", b["earned_at"][i])
+             for entry, lot, (line, c, i) in zip(entry_ids, lot_ids, due, strict=True)])  # fmt: skip
+    return len(due)
 
 
 def _check_batch(conn: sa.Connection, entries: list[int], lots: list[int],

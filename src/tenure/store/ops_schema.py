@@ -287,6 +287,7 @@ loyalty_order_reversals = sa.Table(
     # null: nothing was left to reverse (the points had expired)
     sa.Column("entry_id", _ID, sa.ForeignKey("loyalty_entries.id")),
     sa.Column("posted_at", sa.DateTime(timezone=True), nullable=False),
-    sa.UniqueConstraint("order_id", "line", "rule", "reversed_to",
-                        name="ux_loyalty_order_reversals_step"),  # fmt: skip
+    sa.UniqueConstraint(
+        "order_id", "line", "rule", "reversed_to", name="ux_loyalty_order_reversals_step"
+    ),
 )

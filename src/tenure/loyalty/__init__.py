@@ -25,6 +25,10 @@ The modules:
 ``tier_program``   a manual tier, the table of tiers, the reviews due
 ``policy``         the program's settings and the checks of what a write asks
 ``clock``          times in UTC, and the dates a command is given
+``rules``          the earning rules (read by :mod:`tenure.loyalty_rules`)
+``posting``        the points of ingested orders, posted in bulk
+``refunds``        reversing the points of refunded and cancelled order lines
+``bonus``          bonus events, granted once per key (``award_bonus``)
 =================  ============================================================
 
 See docs/loyalty.md for the semantics and the policy for negative balances.
@@ -33,6 +37,7 @@ See docs/loyalty.md for the semantics and the policy for negative balances.
 from __future__ import annotations
 
 from tenure.loyalty.balances import balance, history
+from tenure.loyalty.bonus import award_bonus
 from tenure.loyalty.expiry import expire
 from tenure.loyalty.invariant import check_invariant, ledger_totals
 from tenure.loyalty.ledger import Posting, adjust, earn, redeem, reverse
@@ -45,6 +50,7 @@ __all__ = [
     "Tier",
     "TierProgram",
     "adjust",
+    "award_bonus",
     "balance",
     "check_invariant",
     "earn",

@@ -588,7 +588,16 @@ def after_ingest(settings: Any, ops: OpsStore, result: Any) -> dict[str, Any] | 
     if (settings.loyalty.earning is not None and result.ingest_id is not None
             and result.kind in ("orders", "order_items")
             and result.inserted + result.updated > 0):  # fmt: skip
-        done = post_configured(settings, ops, ingest_id=result.ingest_id)
+        from tenure.errors import TenureError
+
+        try:
+            done = post_configured(settings, ops, ingest_id=result.ingest_id)
+        except TenureError as exc:  # the ingest itself is committed: say so, and how to catch up
+            result.warnings.append(
+                f"the rows were ingested, but their loyalty points were not posted: {exc} "
+                "Post them with: tenure loyalty post"
+            )
+            done = None
         posted = None if done is None else done.to_dict()
     refreshed = getattr(result, "refreshed", None)
     if isinstance(refreshed, dict):

@@ -27,6 +27,7 @@ The modules:
 ``clock``          times in UTC, and the dates a command is given
 ``rules``          the earning rules (read by :mod:`tenure.loyalty_rules`)
 ``posting``        the points of ingested orders, posted in bulk
+``order_lines``    the points of every order line, in DuckDB SQL
 ``refunds``        reversing the points of refunded and cancelled order lines
 ``bonus``          bonus events, granted once per key (``award_bonus``)
 =================  ============================================================

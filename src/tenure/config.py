@@ -89,6 +89,10 @@ class LoyaltySettings:
     point_value: float = 0.01
     breakage_fallback: float = 0.0
     breakage_min_lots: int = 100
+    # the earning rules ([loyalty.earning] or the file rules_file names), checked
+    # on load; None: no rules, and nothing is posted from orders
+    earning: Any = None  # tenure.loyalty_rules.EarningRules
+    rules_file: str | None = None
 
 
 @dataclass(frozen=True)
@@ -261,6 +265,7 @@ def _loyalty(raw: Any, origin: str) -> LoyaltySettings:
             raise ConfigError(f"{where}: '{key}' has the value {value!r}.",
                               hint=f"Fix it in {origin}: use {' or '.join(choices)}.")  # fmt: skip
         values[key] = value
+    _earning_rules(values, where, origin)
     if values.get("expiry_days") is not None and values.get("expiry_months") is not None:
         raise ConfigError(
             f"{where}: both 'expiry_days' ({values['expiry_days']}) and 'expiry_months' "
@@ -281,6 +286,24 @@ def _loyalty_number(key: str, value: Any, where: str, origin: str) -> None:
         example = "breakage_fallback = 0.15" if key == "breakage_fallback" else "point_value = 0.01"
         raise ConfigError(f"{where}: '{key}' has the value {value!r}, which is not {what}.",
                           hint=f"Fix it in {origin}, e.g. {example}.")  # fmt: skip
+def _earning_rules(values: dict[str, Any], where: str, origin: str) -> None:
+    """``earning`` (a table) or ``rules_file`` (a TOML file beside ``origin``)
+    read as the program's earning rules, checked (tenure.loyalty_rules)."""
+    if "earning" not in values and "rules_file" not in values:
+        return
+    from tenure.loyalty_rules import load_rules_file, parse_rules
+
+    if "earning" in values and "rules_file" in values:
+        raise ConfigError(f"{where}: both 'rules_file' and an [loyalty.earning] table are given.",
+                          hint=f"Fix it in {origin}: keep one of them.")  # fmt: skip
+    if "rules_file" in values:
+        path = values["rules_file"]
+        if not isinstance(path, str) or not path.strip():
+            raise ConfigError(f"{where}: 'rules_file' has the value {path!r}, which is not a path.",
+                              hint=f'Fix it in {origin}, e.g. rules_file = "loyalty-rules.toml".')  # fmt: skip
+        values["earning"] = load_rules_file(path, origin)
+    else:
+        values["earning"] = parse_rules(values["earning"], f"{where}.earning", origin)
 
 
 def _tiers(raw: Any, where: str, origin: str) -> tuple[tuple[str, float], ...]:

@@ -284,9 +284,19 @@ ORDERS = Kind(
             "sales_channel",
             "source_name",
         ),
+        F(
+            "refunded_amount",
+            "amount",
+            False,
+            "What was refunded of a partially_refunded order, in its currency: the "
+            "loyalty program reverses that share of the order's points.",
+            "refund_amount",
+            "total_refunded",
+            "amount_refunded",
+        ),
     ),
     key=("order_id",),
-    converted={"amount": "currency", "discount": "currency"},
+    converted={"amount": "currency", "discount": "currency", "refunded_amount": "currency"},
     fx_date="placed_at",
 )
 

@@ -41,13 +41,17 @@ class Refreshed:
     summary_rebuilt: bool
     timezone: str
     scores_refreshed: int | None
+    # what the loyalty program posted from the ingested orders: set by the
+    # surfaces that ingest (tenure.loyalty.posting.after_ingest; the loyalty
+    # layer is above this one); None: no earning rules, or not orders
+    loyalty_posted: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "summary_rebuilt": self.summary_rebuilt,
             "timezone": self.timezone,
             "scores_refreshed": self.scores_refreshed,
-        }
+        } | ({"loyalty_posted": self.loyalty_posted} if self.loyalty_posted is not None else {})
 
     def describe(self) -> str | None:
         """A line for the person who ran the ingest, or None when nothing happened."""
@@ -58,6 +62,13 @@ class Refreshed:
             parts.append(
                 f"the kept scores of {self.scores_refreshed:,} customers were made again with "
                 "the kept fits (tenure predict fits again)"
+            )
+        posted = self.loyalty_posted
+        if posted and (posted["posted"] or posted["reversed_lines"]):
+            parts.append(
+                f"the loyalty program earned {posted['points']:,} pending points on "
+                f"{posted['posted']:,} order line(s) and reversed {posted['reversed_points']:,} "
+                f"of {posted['reversed_lines']:,} refunded line(s)"
             )
         if not parts:
             return None

@@ -118,10 +118,10 @@ def test_store_from_another_version_says_how_to_migrate(cli, tmp_path, store):
     con.execute("UPDATE _tenure_meta SET value = '0' WHERE key = 'schema_version'")
     con.close()
     err = _user_error(cli("ingest", "orders", tmp_path / "o.csv", "--store", store))
-    assert "schema version 0; this tenure uses version 1" in err
+    assert "schema version 0; this tenure uses version 2" in err
     assert f"tenure migrate --store {store}" in err
     r = cli("migrate", "--store", store, "--json")
-    assert r.code == 0 and r.json()["analytics"] == {"from": 0, "to": 1}
+    assert r.code == 0 and r.json()["analytics"] == {"from": 0, "to": 2}
     assert cli("ingest", "orders", tmp_path / "o.csv", "--store", store).code == 0
     con = duckdb.connect(str(store / "analytics.duckdb"))
     con.execute("UPDATE _tenure_meta SET value = '99' WHERE key = 'schema_version'")

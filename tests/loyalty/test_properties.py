@@ -1,12 +1,15 @@
 """Random sequences of ledger writes (earn, pending, redeem, reverse, expiry
-runs) with retries, reused keys and replayed order lines.
+runs) with retries, reused keys and replayed order lines, and of orders
+ingested, refunded (in whole or in part) and ingested again, whose points
+are posted from the store as an ingest posts them.
 
 After every step the invariant holds (issued = outstanding + redeemed +
 expired + clawed back), what was issued and redeemed equals the sum of the
 writes that went through (kept by the test, not read from the ledger), a
 retried write answers with its first response and adds no entry, a key
 sent with another request is refused and adds none, and a redemption is
-refused exactly when it asks for more than the member has available.
+refused exactly when it asks for more than the member has available; a
+replayed order or refund posts nothing more.
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ from tenure.errors import (
     NotFoundError,
 )
 from tenure.loyalty import balance, check_invariant, earn, expire, ledger_totals, redeem, reverse
+from tenure.loyalty.posting import post_orders
+from tenure.loyalty.rules import EarningRules
 from tenure.store.ops import OpsStore
 from tenure.store.ops_schema import loyalty_entries
 
@@ -41,8 +46,23 @@ def entry_count(ops: OpsStore) -> int:
         return conn.execute(sa.select(sa.func.count()).select_from(loyalty_entries)).scalar_one()
 
 
+RULES = EarningRules(points_per_unit=1.0)
+INGESTS = itertools.count(1)
+
+
+def orders_store(path) -> None:
+    import duckdb
+
+    from tenure.store.analytics import create_schema
+
+    con = duckdb.connect(str(path))
+    create_schema(con, "EUR")
+    con.close()
+
+
 class Ledger(RuleBasedStateMachine):
     ops: OpsStore  # one store for every run; each run has its own customers and keys
+    analytics: Any  # the orders an ingest would have stored (an analytics store's tables)
 
     def __init__(self) -> None:
         super().__init__()
@@ -55,9 +75,28 @@ class Ledger(RuleBasedStateMachine):
         self.postings: list[tuple[str, int, str]] = []  # (customer, entry, kind)
         self.by_line: list[dict[str, Any]] = []
         self.issued = self.redeemed = 0
+        self.orders: dict[str, float] = {}  # order id -> amount, posted
+        self.ordered: set[str] = set()  # customers made members by their orders
+        self.order_ids = (f"r{run}-O{i}" for i in itertools.count())
+
+    def _ingest(self, sql: str, params: list) -> int:
+        """Store orders as an ingest does (one ingest id), then post as after it."""
+        import duckdb
+
+        ingest_id = next(INGESTS)
+        con = duckdb.connect(str(self.analytics))
+        con.execute(sql.replace("$ingest", str(ingest_id)), params)
+        con.close()
+        return ingest_id
+
+    def _post(self, ingest_id: int | None):
+        count = entry_count(self.ops)
+        result = post_orders(self.ops, self.analytics, RULES, ingest_id=ingest_id, at=self.at)
+        return result, entry_count(self.ops) - count
 
     def _members(self) -> list[str]:
-        return [c for c in self.customers if any(p[0] == c for p in self.postings)]
+        return [c for c in self.customers
+                if c in self.ordered or any(p[0] == c for p in self.postings)]  # fmt: skip
 
     def _send(self, op: str, **kwargs: Any):
         kwargs["key"] = next(self.keys)
@@ -150,6 +189,48 @@ class Ledger(RuleBasedStateMachine):
         assert again.replayed
         assert entry_count(self.ops) == count
 
+    @rule(who=st.integers(0, 1), cents=st.integers(0, 30_000))
+    def order_ingested(self, who, cents):
+        order_id, amount = next(self.order_ids), cents / 100
+        ingest_id = self._ingest(
+            "INSERT INTO orders (order_id, customer_id, placed_at, amount, currency, status, "
+            "amount_reporting, fx_rate, _ingest_id) VALUES (?, ?, ?, ?, 'EUR', 'completed', ?, "
+            "1, $ingest)",
+            [order_id, self.customers[who], self.at.replace(tzinfo=None), amount, amount],
+        )
+        result, _ = self._post(ingest_id)
+        points = int(amount)  # 1 point a EUR, whole points
+        assert (result.posted, result.points) == (1, points)
+        self.issued += points
+        self.orders[order_id] = amount
+        self.ordered.add(self.customers[who])
+
+    @rule(data=st.data(), share=st.sampled_from([None, 0.25, 0.5, 1.0]))
+    def order_refunded(self, data, share):
+        if not self.orders:
+            return
+        order_id = data.draw(st.sampled_from(sorted(self.orders)))
+        amount = self.orders[order_id]
+        status = "refunded" if share is None else "partially_refunded"
+        refunded = None if share is None else round(amount * share, 2)
+        ingest_id = self._ingest(
+            "UPDATE orders SET status = ?, refunded_amount = ?, refunded_amount_reporting = ?, "
+            "_ingest_id = $ingest WHERE order_id = ?",
+            [status, refunded, refunded, order_id],
+        )
+        first, _ = self._post(ingest_id)
+        points = int(amount)
+        assert first.reversed_points <= points
+        # the same refund again, from the same ingest or a backfill: nothing more
+        for again in (ingest_id, None):
+            replay, added = self._post(again)
+            assert (replay.posted, replay.reversed_lines, added) == (0, 0, 0)
+
+    @rule()
+    def orders_replayed(self):
+        replay, added = self._post(None)
+        assert (replay.posted, replay.reversed_lines, added) == (0, 0, 0)
+
     @invariant()
     def books_balance(self):
         issued = redeemed = 0
@@ -162,6 +243,8 @@ class Ledger(RuleBasedStateMachine):
 
 def test_random_sequences_of_writes_keep_the_books(tmp_path):
     Ledger.ops = OpsStore.open(f"sqlite:///{tmp_path / 'ops.sqlite'}")
+    Ledger.analytics = tmp_path / "analytics.duckdb"
+    orders_store(Ledger.analytics)
     try:
         run_state_machine_as_test(
             Ledger,

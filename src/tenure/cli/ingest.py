@@ -150,6 +150,10 @@ def ingest(
             progress=update,
         )
         audit.record_ingest(ws.ops, audit.os_actor(), result)
+        if ws.settings.loyalty.earning is not None:
+            from tenure.loyalty.posting import after_ingest as post_loyalty
+
+            post_loyalty(ws.settings, ws.ops, result)
         if is_demo(ws.ops):  # its login and secret are published: not a place for real data
             result.warnings.append(DEMO_STORE)
     if json_:

@@ -514,3 +514,7 @@ def tier(
 from tenure.cli import loyalty_program  # noqa: E402
 
 loyalty_program.register(app)
+# earning from ingested orders (tenure loyalty post)
+from tenure.cli.loyalty_post import register as _register_post  # noqa: E402
+
+_register_post(app)

@@ -28,6 +28,11 @@ The modules:
 ``liability``      outstanding points × point value × (1 − expected breakage)
 ``effect``         members' repurchase against matched non-members, and naive
 ``program``        the program at a glance, for the dashboard and the report
+``rules``          the earning rules (read by :mod:`tenure.loyalty_rules`)
+``posting``        the points of ingested orders, posted in bulk
+``order_lines``    the points of every order line, in DuckDB SQL
+``refunds``        reversing the points of refunded and cancelled order lines
+``bonus``          bonus events, granted once per key (``award_bonus``)
 =================  ============================================================
 
 ``history_import`` posts a program's past in bulk (the demo's program).
@@ -38,6 +43,7 @@ See docs/loyalty.md for the semantics and the policy for negative balances.
 from __future__ import annotations
 
 from tenure.loyalty.balances import balance, history
+from tenure.loyalty.bonus import award_bonus
 from tenure.loyalty.expiry import expire
 from tenure.loyalty.invariant import check_invariant, ledger_totals
 from tenure.loyalty.ledger import Posting, adjust, earn, redeem, reverse
@@ -50,6 +56,7 @@ __all__ = [
     "Tier",
     "TierProgram",
     "adjust",
+    "award_bonus",
     "balance",
     "check_invariant",
     "earn",

@@ -25,10 +25,16 @@ from tenure.faults import checkpoint
 from tenure.store import locks
 from tenure.store.missing import no_store_error
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 # version -> statements that upgrade a store from version-1 to version
-MIGRATIONS: dict[int, list[str]] = {}
+MIGRATIONS: dict[int, list[str]] = {
+    # orders' refunded_amount (a partial refund's share of the loyalty points)
+    2: [
+        "ALTER TABLE orders ADD COLUMN IF NOT EXISTS refunded_amount DECIMAL(18,4)",
+        "ALTER TABLE orders ADD COLUMN IF NOT EXISTS refunded_amount_reporting DECIMAL(18,4)",
+    ],
+}
 
 
 def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None):

@@ -251,3 +251,43 @@ loyalty_tier_changes = sa.Table(
 
 sa.Index("ix_loyalty_tier_changes_customer", loyalty_tier_changes.c.customer_id,
          loyalty_tier_changes.c.id)  # fmt: skip
+
+# loyalty points earned from ingested orders (tenure.loyalty.posting): one
+# row per order line and rule, and one per reversal of its points (a refund,
+# a cancellation). The unique keys make "one order line earns once per
+# rule" and "one refund reverses once" hold in the database, whatever the
+# path or the retry ------------------------------------------------------------
+
+loyalty_order_points = sa.Table(
+    "loyalty_order_points",
+    metadata,
+    sa.Column("id", _ID, primary_key=True),
+    sa.Column("order_id", sa.String(200), nullable=False),
+    sa.Column("line", sa.String(200), nullable=False),  # the product id; '': the whole order
+    sa.Column("rule", sa.String(100), nullable=False),
+    sa.Column("customer_id", sa.String(200), nullable=False),
+    sa.Column("points", sa.BigInteger, nullable=False),  # what the line earned, refunds aside
+    # points of a refund already known when the line was first posted, never credited
+    sa.Column("refunded", sa.BigInteger, nullable=False),
+    sa.Column("amount", sa.Numeric(18, 4, asdecimal=False)),  # the line's, reporting currency
+    sa.Column("entry_id", _ID, sa.ForeignKey("loyalty_entries.id")),  # null: nothing credited
+    sa.Column("posted_at", sa.DateTime(timezone=True), nullable=False),
+    sa.UniqueConstraint("order_id", "line", "rule", name="ux_loyalty_order_points_line"),
+)
+
+loyalty_order_reversals = sa.Table(
+    "loyalty_order_reversals",
+    metadata,
+    sa.Column("id", _ID, primary_key=True),
+    sa.Column("order_id", sa.String(200), nullable=False),
+    sa.Column("line", sa.String(200), nullable=False),
+    sa.Column("rule", sa.String(100), nullable=False),
+    # the line's points reversed in all once this reversal is posted
+    sa.Column("reversed_to", sa.BigInteger, nullable=False),
+    # null: nothing was left to reverse (the points had expired)
+    sa.Column("entry_id", _ID, sa.ForeignKey("loyalty_entries.id")),
+    sa.Column("posted_at", sa.DateTime(timezone=True), nullable=False),
+    sa.UniqueConstraint(
+        "order_id", "line", "rule", "reversed_to", name="ux_loyalty_order_reversals_step"
+    ),
+)

@@ -163,6 +163,14 @@ _ALL = (
         "loyalty_tier_changes", "ops", "operational", "customer_id",
         "Every change of a member's loyalty tier; the latest is the tier.", reason="free_text",
     ),
+    _t(
+        "loyalty_order_points", "ops", "operational", "customer_id",
+        "The points each ingested order line earned, once per line and rule.",
+    ),
+    _t(
+        "loyalty_order_reversals", "ops", "operational", None,
+        "The points of order lines given back by refunds (join on order_id, line and rule).",
+    ),
 )  # fmt: skip
 
 TABLES: dict[str, Table] = {t.name: t for t in _ALL}

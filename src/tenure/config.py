@@ -81,6 +81,12 @@ class LoyaltySettings:
     tier_window: str = "rolling_12_months"
     tier_grace_days: int = 0
     tiers: tuple[tuple[str, float], ...] = ()  # (name, threshold), lowest first
+    # the rewards catalogue, referrals and challenges (tenure.loyalty.program_settings)
+    point_value: float = 0.01  # one point, in the reporting currency
+    rewards: tuple[Any, ...] = ()
+    rewards_file: str | None = None  # read into rewards
+    referrals: Any = None
+    challenges: tuple[Any, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -234,8 +240,12 @@ def _loyalty(raw: Any, origin: str) -> LoyaltySettings:
         raise ConfigError(f"{origin}: 'loyalty' must be a table ([loyalty]); got {raw!r}.",
                           hint="Write the loyalty settings under a [loyalty] heading.")  # fmt: skip
     known = {f.name for f in fields(LoyaltySettings)}
-    values: dict[str, Any] = {}
+    from tenure.loyalty import program_settings
+
+    values: dict[str, Any] = program_settings.read(raw, where, origin)
     for key, value in raw.items():
+        if key in program_settings.KEYS:
+            continue
         if key not in known:
             raise ConfigError(f"{where}: unknown setting '{key}'.",
                               hint=f"Known loyalty settings: {', '.join(sorted(known))}.")  # fmt: skip

@@ -169,7 +169,8 @@ def redeem_reward(
             raise InsufficientPointsError(
                 f"customer {customer_id} has {have} points available; the reward {reward.id!r} "
                 f"needs {cost}, {short} more. Nothing was redeemed.",
-                hint=f"Choose a reward of at most {have} points{later}.", value=cost,
+                hint=(f"Spend at most {have} points{later}." if reward.kind == "partial"
+                      else f"Choose a reward of at most {have} points{later}."), value=cost,
                 expected=f"at most {have}")  # fmt: skip
         if reward.stock is not None:
             s = loyalty_reward_stock

@@ -24,15 +24,13 @@ from tenure.store.ops_schema import loyalty_awards
 
 
 def insert_ignoring(conn: sa.Connection, table: sa.Table, values: dict[str, Any],
-                    unique: list[str]) -> bool:  # fmt: skip
-    """Insert a row unless one with the same ``unique`` columns exists; whether it was new."""
+                    unique: list[str]) -> None:  # fmt: skip
+    """Insert a row unless one with the same ``unique`` columns exists."""
     if conn.dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    result = conn.execute(insert(table).values(**values).on_conflict_do_nothing(
-        index_elements=unique))  # fmt: skip
-    return bool(result.rowcount)
+    conn.execute(insert(table).values(**values).on_conflict_do_nothing(index_elements=unique))
 
 
 def award_bonus(

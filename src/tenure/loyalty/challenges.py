@@ -22,7 +22,7 @@ import sqlalchemy as sa
 
 from tenure.errors import IdempotencyKeyReusedError, InputError
 from tenure.loyalty import clock, orders
-from tenure.loyalty.bonus import award_bonus, insert_ignoring
+from tenure.loyalty.bonus import award_bonus
 from tenure.loyalty.idempotency import as_json
 from tenure.loyalty.policy import DEFAULT, Policy, _control, checked_customer, checked_key
 from tenure.loyalty.program_settings import Challenge, Program
@@ -152,11 +152,15 @@ def _award(ops: OpsStore, customer: str, challenge: Challenge, done: datetime, a
     if given now (or its bonus paid now), else None."""
     b, a = loyalty_badges, loyalty_awards
     with member_transaction(ops, customer, join_at=at) as conn:
-        fresh = insert_ignoring(conn, b, {"customer_id": customer, "challenge_id": challenge.id,
-                                          "badge": challenge.badge, "completed_at": done,
-                                          "awarded_at": at}, ["customer_id", "challenge_id"])  # fmt: skip
-        row = conn.execute(sa.select(b).where(b.c.customer_id == customer,
-                                              b.c.challenge_id == challenge.id)).mappings().one()  # fmt: skip
+        mine = sa.select(b).where(b.c.customer_id == customer, b.c.challenge_id == challenge.id)
+        # the member's lock makes the look and the insert one step; the unique
+        # key would refuse a second badge all the same
+        fresh = conn.execute(mine).first() is None
+        if fresh:
+            conn.execute(b.insert().values(customer_id=customer, challenge_id=challenge.id,
+                                           badge=challenge.badge, completed_at=done,
+                                           awarded_at=at))  # fmt: skip
+        row = conn.execute(mine).mappings().one()
         paid = conn.execute(sa.select(a.c.id).where(a.c.source == "badge",
                                                     a.c.source_id == row["id"])).first()  # fmt: skip
     owed = bool(challenge.points) and paid is None

@@ -124,6 +124,23 @@ def test_the_cap_per_advocate_refuses_beyond_it_within_the_period(ops, tmp_path)
                                 "the cap is 2"  # fmt: skip
 
 
+def test_a_friend_who_ordered_before_the_day_of_the_referral_is_refused(ops, tmp_path):
+    store = tmp_path / "store"
+    code = referral_code(ops, "ANN", at=AT)["code"]
+    refer(ops, code, "OLD", at=datetime(2026, 3, 1, 15, 0, tzinfo=UTC))
+    refer(ops, code, "NEW", at=datetime(2026, 3, 1, 15, 0, tzinfo=UTC))
+    # OLD bought on 28 February; NEW's order of 1 March (midnight) is the day of the referral
+    _orders(tmp_path, store, "o.csv", ["P1,OLD,2026-02-28,5.00,completed",
+                                        "P2,OLD,2026-03-05,40.00,completed",
+                                        "P3,NEW,2026-03-01,40.00,completed"])  # fmt: skip
+    done = settle_referrals(ops, store, at=LATER, program=PROGRAM)
+    status = {r["friend_id"]: (r["status"], r["reason"], r["detail"]) for r in done["referrals"]}
+    assert status == {
+        "OLD": ("refused", "existing_customer", "order P1 on 2026-02-28, referred on 2026-03-01"),
+        "NEW": ("rewarded", None, None),
+    }  # fmt: skip
+
+
 def test_a_friend_is_referred_once_and_an_unknown_code_is_refused(ops):
     ann = referral_code(ops, "ANN", at=AT)["code"]
     assert referral_code(ops, "ANN", at=AT)["code"] == ann  # one code per member
@@ -156,8 +173,10 @@ def test_the_cli_records_settles_and_lists_referrals(cli, store, tmp_path, monke
     assert r.code == 0 and "refused: the friend's e-mail is the advocate's" in r.out
     assert cli("loyalty", "refer", code, "BOB", "--store", store, "--json").json()["status"] == (
         "pending")  # fmt: skip
+    # an order of the day BOB was referred (a date without a time: its midnight)
+    today = datetime.now(UTC).date().isoformat()
     orders = tmp_path / "orders.csv"
-    orders.write_text("order_id,customer_id,placed_at,amount\nO1,BOB,2026-03-02,30.00\n")
+    orders.write_text(f"order_id,customer_id,placed_at,amount\nO1,BOB,{today},30.00\n")
     assert cli("ingest", "orders", orders, "--store", store).code == 0
     doc = cli("loyalty", "referrals", "--settle", "--store", store, "--json").json()
     assert doc["settled"]["rewarded"] == 1

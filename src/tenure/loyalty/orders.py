@@ -79,6 +79,13 @@ def first_qualifying(
     return {r[0]: (r[1], r[2], float(r[3])) for r in rows}
 
 
+def first_counted(store: Any, customer_ids: Iterable[str]) -> dict[str, tuple[str, Any]]:
+    """Each customer's first counted order, whatever its amount: customer ->
+    (order_id, placed_at)."""
+    found = first_qualifying(store, customer_ids, float("-inf"))
+    return {c: (order_id, placed) for c, (order_id, placed, _) in found.items()}
+
+
 def order_times(store: Any, customer_ids: Iterable[str] | None) -> dict[str, list[Any]]:
     """The times of each customer's counted orders, oldest first (every
     customer with orders when ``customer_ids`` is None)."""

@@ -18,6 +18,9 @@ The fraud guards, each a refusal recorded with its reason and shown:
   payment fingerprint, given with the code or the referral, or found in
   the customers' data of the store;
 - ``already_referred``: the friend was referred before, by another code;
+- ``existing_customer``: the friend had ordered before the day the
+  referral was recorded (a referral brings a new customer; the day, not
+  the moment, since many order exports carry dates without times);
 - ``cap_reached``: the advocate already has ``max_per_advocate`` referrals
   rewarded for qualifying orders within ``cap_days`` before this one's.
 
@@ -56,6 +59,7 @@ REASONS = {
     "same_address": "the friend's address is the advocate's",
     "same_payment": "the friend pays with the advocate's payment method",
     "already_referred": "the friend was referred before",
+    "existing_customer": "the friend had ordered before being referred",
     "cap_reached": "the advocate's referrals rewarded in the period reached the cap",
 }
 
@@ -261,13 +265,15 @@ def settle_referrals(
     with ops.engine.connect() as conn:
         pending = list(conn.execute(query).mappings())
     firsts = orders.first_qualifying(store, [r["friend_id"] for r in pending], terms.min_order)
+    earliest = orders.first_counted(store, firsts)
     known = orders.identifiers(store, {c for r in pending if r["friend_id"] in firsts
                                        for c in (r["advocate_id"], r["friend_id"])})  # fmt: skip
     decided: list[dict[str, Any]] = []
     # oldest qualifying order first: the cap rewards the referrals that qualified first
     for row in sorted((r for r in pending if r["friend_id"] in firsts),
                       key=lambda r: (clock.utc(firsts[r["friend_id"]][1]), r["id"])):  # fmt: skip
-        decided.append(_decide(ops, row["id"], firsts[row["friend_id"]], known, terms, at))
+        decided.append(_decide(ops, row["id"], firsts[row["friend_id"]],
+                               earliest[row["friend_id"]], known, terms, at))  # fmt: skip
     rewarded = _pay(ops, program, at, policy)
     waiting = len(pending) - len(decided)
     return {"qualified": sum(d["status"] == "qualified" for d in decided),
@@ -278,7 +284,8 @@ def settle_referrals(
 
 
 def _decide(ops: OpsStore, referral_id: int, first: tuple[str, Any, float],
-            known: dict, terms: Any, at: datetime) -> dict[str, Any]:  # fmt: skip
+            earliest: tuple[str, Any], known: dict, terms: Any,
+            at: datetime) -> dict[str, Any]:  # fmt: skip
     """Qualify or refuse one referral, in one transaction holding the advocate."""
     t = loyalty_referrals
     order_id, placed, amount = first
@@ -293,6 +300,12 @@ def _decide(ops: OpsStore, referral_id: int, first: tuple[str, Any, float],
         friend = _merged(dict(row), _from_store(known.get(row["friend_id"])))
         reason = _same_any(code, known, advocate, friend)
         detail = None
+        referred = clock.utc(row["created_at"])
+        before = clock.utc(earliest[1])
+        if reason is None and before.date() < referred.date():
+            reason = "existing_customer"
+            detail = (f"order {earliest[0]} on {before.date().isoformat()}, referred on "
+                      f"{referred.date().isoformat()}")  # fmt: skip
         if reason is None and terms.max_per_advocate is not None:
             since = placed - timedelta(days=terms.cap_days)
             counted = conn.execute(

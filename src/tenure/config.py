@@ -30,6 +30,8 @@
     tier_window = "rolling_12_months"  # or calendar_year
     tier_grace_days = 0
     tiers = [{name = "Silver", threshold = 500}, {name = "Gold", threshold = 2000}]
+    point_value = 0.01           # and rewards, rewards_file, referrals, challenges:
+                                 # see tenure.loyalty.program_settings
 
 The timezone is also the business's own: days, months and years begin at
 midnight there in every metric.

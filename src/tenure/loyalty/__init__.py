@@ -25,7 +25,15 @@ The modules:
 ``tier_program``   a manual tier, the table of tiers, the reviews due
 ``policy``         the program's settings and the checks of what a write asks
 ``clock``          times in UTC, and the dates a command is given
+``rewards``        the rewards catalogue and redeeming a reward
+``referrals``      referral codes, referrals, their fraud guards and settling
+``challenges``     challenges, events, progress and badges
+``bonus``          bonus points of referrals and badges, paid once
+``orders``         what the program reads from the analytics store
 =================  ============================================================
+
+``program_settings`` reads the catalogue, referrals and challenges of the
+``[loyalty]`` table.
 
 See docs/loyalty.md for the semantics and the policy for negative balances.
 """

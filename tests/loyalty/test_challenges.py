@@ -122,3 +122,35 @@ def test_the_cli_records_an_event_and_shows_progress(cli, store, tmp_path, monke
         ("regular", 0, 3), ("critic", 1, 1)]  # fmt: skip
     human = cli("loyalty", "challenges", "C1", "--store", store)
     assert "0/3" in human.out and "Critic" in human.out
+
+
+def test_the_stores_count_of_completions_matches_the_rule_on_real_orders(tmp_path):
+    """The first 5,000 orders of the CDNOW log, through the real ingest: the
+    completions the store counts (window functions) are those of the rule
+    applied order by order in Python."""
+    from pathlib import Path
+
+    import lifetimes
+
+    from tenure.loyalty.orders import completions
+
+    log = Path(lifetimes.__file__).parent / "datasets" / "CDNOW_master.txt"
+    rows = [line.split() for line in log.read_text().splitlines()[1:5001]]
+    path = tmp_path / "cdnow.csv"
+    path.write_text("order_id,customer_id,placed_at,amount\n" + "".join(
+        f"N{i},{c},{d[:4]}-{d[4:6]}-{d[6:]},{a}\n" for i, (c, d, _, a) in enumerate(rows)))  # fmt: skip
+    store = tmp_path / "store"
+    ingest("orders", path, store=store)
+    by_customer: dict[str, list[datetime]] = {}
+    for c, d, _, _ in rows:
+        by_customer.setdefault(c, []).append(datetime.strptime(d, "%Y%m%d").replace(tzinfo=UTC))
+    until = datetime(1998, 7, 1)
+    for count, days in ((3, 30), (2, 7), (5, 365)):
+        expected = {}
+        for c, times in by_customer.items():
+            when = completed_at(sorted(times), count, days)
+            if when is not None:
+                expected[c] = when
+        found = {c: t.replace(tzinfo=UTC) for c, t in
+                 completions(store, None, count, days, until).items()}  # fmt: skip
+        assert found == expected and len(found) > 10, (count, days)

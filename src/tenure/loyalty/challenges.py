@@ -131,19 +131,42 @@ def settle_challenges(
     at = clock.utc(at) if at is not None else clock.now()
     chosen = [c for c in program.challenges if c.kind in kinds]
     ids = None if customer_ids is None else sorted({checked_customer(c) for c in customer_ids})
-    order_times = orders.order_times(store, ids) if any(c.kind == "orders" for c in chosen) else {}
+    done: dict[tuple[str, str], datetime] = {}
+    naive = at.replace(tzinfo=None)  # the store keeps UTC times without a zone
+    for c in chosen:
+        if c.kind == "orders":
+            for customer, when in orders.completions(store, ids, c.count, c.days or 0,
+                                                     naive).items():  # fmt: skip
+                done[customer, c.id] = clock.utc(when)
     events = _events(ops, ids)
-    customers = set(order_times) | {c for c, _ in events}
+    for (customer, kind), times in events.items():
+        for c in chosen:
+            when = completed_at([t for t in times if t <= at], c.count, c.days)
+            if c.kind == "event" and c.event == kind and when is not None:
+                done[customer, c.id] = when
+    settled = _settled(ops, ids)
+    by_id = {c.id: c for c in chosen}
     new: list[dict[str, Any]] = []
-    for customer in sorted(customers):
-        for challenge in chosen:
-            done = completed_at(_times(challenge, customer, order_times, events, at),
-                                challenge.count, challenge.days)  # fmt: skip
-            if done is not None:
-                badge = _award(ops, customer, challenge, done, at, policy)
-                if badge is not None:
-                    new.append(badge)
+    for (customer, cid), when in sorted(done.items()):
+        challenge = by_id[cid]
+        if settled.get((customer, cid)) is True or (
+                (customer, cid) in settled and not challenge.points):  # fmt: skip
+            continue  # the badge is given and its bonus, if any, paid
+        badge = _award(ops, customer, challenge, when, at, policy)
+        if badge is not None:
+            new.append(badge)
     return as_json({"badges": new, "as_of": at})
+
+
+def _settled(ops: OpsStore, customer_ids: list[str] | None) -> dict[tuple[str, str], bool]:
+    """(customer, challenge) -> whether a bonus was paid, for the badges given."""
+    b, a = loyalty_badges, loyalty_awards
+    query = sa.select(b.c.customer_id, b.c.challenge_id, a.c.id).outerjoin(
+        a, sa.and_(a.c.source == "badge", a.c.source_id == b.c.id))  # fmt: skip
+    if customer_ids is not None:
+        query = query.where(b.c.customer_id.in_(customer_ids))
+    with ops.engine.connect() as conn:
+        return {(c, ch): award is not None for c, ch, award in conn.execute(query)}
 
 
 def _award(ops: OpsStore, customer: str, challenge: Challenge, done: datetime, at: datetime,

@@ -108,6 +108,36 @@ def order_times(store: Any, customer_ids: Iterable[str] | None) -> dict[str, lis
     return found
 
 
+def completions(store: Any, customer_ids: Iterable[str] | None, count: int, days: int,
+                until: Any) -> dict[str, Any]:  # fmt: skip
+    """When each customer's ``count``-th counted order first fell within
+    ``days`` days of the first of them (orders up to ``until``, a naive UTC
+    time): customer -> that order's time, for the customers who got there.
+    Counted in the store, so that only one row per customer comes back."""
+    with reading(store) as con:
+        if con is None or not _has(con, "orders"):
+            return {}
+        where, params = "", [until]
+        if customer_ids is not None:
+            ids = sorted(set(customer_ids))
+            if not ids:
+                return {}
+            where, params = "AND customer_id IN (SELECT unnest(?))", [until, ids]
+        # RANGE counts the orders in the days up to each one, that day's
+        # boundary and orders at the same moment included
+        rows = con.execute(
+            f"""SELECT customer_id, min(placed_at) FROM (
+                  SELECT customer_id, placed_at,
+                         count(*) OVER (PARTITION BY customer_id ORDER BY placed_at
+                                        RANGE BETWEEN INTERVAL {int(days)} DAY PRECEDING
+                                        AND CURRENT ROW) AS n
+                  FROM orders WHERE {COUNTED} AND placed_at <= ? {where})
+                WHERE n >= {int(count)} GROUP BY customer_id""",
+            params,
+        ).fetchall()  # fmt: skip
+    return dict(rows)
+
+
 def identifiers(store: Any, customer_ids: Iterable[str]) -> dict[str, dict[str, str | None]]:
     """Each customer's e-mail, and the address and payment fingerprint kept
     in their attributes (``address``, ``payment_fingerprint``), where known."""

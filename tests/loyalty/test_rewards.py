@@ -56,8 +56,15 @@ def test_partial_redemption_pays_points_times_the_point_value_up_to_its_share(op
     assert str(partial_value(333, 0.005)) == "1.66"
     with pytest.raises(InputError, match="100 points or more"):
         redeem_reward(ops, "C1", "pay", points=99, order_total=42.50, program=PROGRAM, at=AT)
-    with pytest.raises(InputError, match="order's total"):
+    with pytest.raises(InputError, match="needs the order's total"):
         redeem_reward(ops, "C1", "pay", points=100, program=PROGRAM, at=AT)
+    with pytest.raises(InputError, match="total must be a number above 0; got -5"):
+        redeem_reward(ops, "C1", "pay", points=100, order_total=-5, program=PROGRAM, at=AT)
+    # a discount of 5.00 on an order of 42.50 leaves 37.50; on one of 4.00 it is refused
+    doc = redeem_reward(ops, "C1", "5off", order_total=42.5, program=PROGRAM, at=AT).doc
+    assert (doc["redemption"]["value"], doc["redemption"]["to_pay"]) == (5.0, 37.5)
+    with pytest.raises(InputError, match="takes 5.00 off; the order's total is 4.00"):
+        redeem_reward(ops, "C1", "5off", order_total=4, program=PROGRAM, at=AT)
 
 
 def test_stock_and_the_limit_per_member_refuse_and_change_nothing(ops):

@@ -1,7 +1,8 @@
 """``tenure loyalty earn | redeem | reverse | adjust | balance | history |
 expire | tiers | tier``: the points ledger and its tiers from the command
 line, thin over :mod:`tenure.loyalty`. The program's settings are the
-``[loyalty]`` table of tenure.toml."""
+``[loyalty]`` table of tenure.toml. The rewards catalogue, referrals and
+challenges are in :mod:`tenure.cli.loyalty_rewards`."""
 
 from __future__ import annotations
 

@@ -35,8 +35,7 @@ from tenure.loyalty.lots import Member, allocate, draw
 from tenure.loyalty.policy import (
     DEFAULT,
     Policy,
-    checked_amount,
-    checked_customer,
+        checked_customer,
     checked_key,
     checked_points,
 )
@@ -85,6 +84,20 @@ def partial_most(order_total: float, reward: Reward, point_value: float) -> int:
     return int((share / Decimal(str(point_value))).to_integral_value(rounding=ROUND_FLOOR))
 
 
+def _checked_total(total: object) -> float | None:
+    """An order's total: a number above 0, or None."""
+    if total is None:
+        return None
+    if isinstance(total, Decimal) and total.is_finite():
+        total = float(total)
+    if (isinstance(total, bool) or not isinstance(total, int | float)
+            or not 0 < total < float("inf")):  # fmt: skip
+        raise InputError(f"the order's total must be a number above 0; got {total!r}.",
+                         hint="Give it in the reporting currency, e.g. --order-total 42.50.",
+                         value=total)  # fmt: skip
+    return round(float(total), 4)
+
+
 def _terms(reward: Reward, points: int | None, order_total: float | None,
            program: Program) -> tuple[int, Decimal | None]:  # fmt: skip
     """The points a redemption of ``reward`` spends and the value they pay."""
@@ -95,17 +108,22 @@ def _terms(reward: Reward, points: int | None, order_total: float | None,
                 hint=f"Leave the points out, or give {reward.points}.", value=points,
             )  # fmt: skip
         cost = int(reward.points or 0)
-        return cost, (None if reward.value is None else Decimal(str(reward.value)))
+        value = None if reward.value is None else Decimal(str(reward.value))
+        if value is not None and order_total is not None and value > Decimal(str(order_total)):
+            raise InputError(
+                f"the reward {reward.id!r} takes {value.quantize(CENT)} off; the order's total is "
+                f"{Decimal(str(order_total)).quantize(CENT)}.",
+                hint="Choose a smaller discount, or a partial redemption.", value=order_total)  # fmt: skip
+        return cost, value
     if points is None:
         raise InputError(f"a partial redemption ({reward.id!r}) needs the points to spend.",
                          hint=f"Give them, e.g. tenure loyalty redeem CUSTOMER 1500 --reward "
                               f"{reward.id} --order-total 42.50")  # fmt: skip
     points = checked_points(points)
-    if order_total is None or order_total <= 0:
+    if order_total is None:
         raise InputError(
-            f"a partial redemption ({reward.id!r}) needs the order's total, above 0; got "
-            f"{order_total!r}.", hint="Give the total of the order the points pay part of, "
-            "e.g. --order-total 42.50.", value=order_total)  # fmt: skip
+            f"a partial redemption ({reward.id!r}) needs the order's total.",
+            hint="Give the total of the order the points pay part of, e.g. --order-total 42.50.")  # fmt: skip
     if points < reward.min_points:
         raise InputError(f"the reward {reward.id!r} takes {reward.min_points:,} points or more; "
                          f"{points:,} were given.", hint=f"Spend at least {reward.min_points}.",
@@ -145,7 +163,7 @@ def redeem_reward(
     """
     customer_id = checked_customer(customer_id)
     reward = known_reward(program, reward_id)
-    order_total = checked_amount(order_total)
+    order_total = _checked_total(order_total)
     key = checked_key(key)
     at = clock.utc(at) if at is not None else clock.now()
     cost, value = _terms(reward, points, order_total, program)

@@ -38,8 +38,9 @@ def test_completion_is_the_count_th_time_within_the_window():
     assert completed_at(days[:3], 3, 30) is None
     assert completed_at(days, 3, 30) == _day("2026-02-18")
     # exactly 30 days apart is within 30 days
-    assert completed_at([_day("2026-01-01"), _day("2026-01-10"), _day("2026-01-31")], 3, 30) \
-        == _day("2026-01-31")
+    assert completed_at(
+        [_day("2026-01-01"), _day("2026-01-10"), _day("2026-01-31")], 3, 30
+    ) == _day("2026-01-31")
     assert completed_at(days, 2, None) == _day("2026-01-20")
 
 

@@ -101,7 +101,8 @@ def _settings(tmp_path, monkeypatch, text: str):
 
 def test_the_catalogue_is_read_from_tenure_toml_and_a_catalogue_file(tmp_path, monkeypatch):
     (tmp_path / "rewards.toml").write_text(
-        '[[rewards]]\nid = "mug"\nkind = "product"\npoints = 800\nproduct_id = "SKU-MUG"\n')
+        '[[rewards]]\nid = "mug"\nkind = "product"\npoints = 800\nproduct_id = "SKU-MUG"\n'
+    )
     s = _settings(tmp_path, monkeypatch, '[loyalty]\npoint_value = 0.005\nrewards_file = '
                   '"rewards.toml"\nrewards = [{id = "5off", kind = "discount", points = 500, '
                   'value = 5.0}]\n')  # fmt: skip

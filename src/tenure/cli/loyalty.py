@@ -198,8 +198,10 @@ def redeem(
     with _ledger(store) as (ws, policy):
         if points is None or catalogue.in_catalogue(ws, reward):
             if reward is None:
-                raise UsageError("redeem needs POINTS, or --reward with a reward of the "
-                                 "catalogue.", hint="See the catalogue: tenure loyalty rewards")
+                raise UsageError(
+                    "redeem needs POINTS, or --reward with a reward of the catalogue.",
+                    hint="See the catalogue: tenure loyalty rewards",
+                )
             posting = catalogue.redeem_from_catalogue(ws, policy, customer, reward, points,
                                                       order_total, order, key)  # fmt: skip
         else:

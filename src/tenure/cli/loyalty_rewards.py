@@ -138,7 +138,8 @@ def register(app: typer.Typer, ledger: Any) -> None:
         again = " (recorded before)" if doc["replayed"] else ""
         out_console().print(
             f"Referral {doc['id']}{again}: {friend}, referred by {doc['advocate_id']}, is "
-            f"{doc['status']}; both are rewarded after {friend}'s first qualifying order.")
+            f"{doc['status']}; both are rewarded after {friend}'s first qualifying order."
+        )
 
     @app.command("referrals", help=REFERRALS_HELP)
     def referrals(

@@ -151,8 +151,7 @@ def _number(where: str, key: str, value: Any, *, origin: str, example: str,
 def _text(where: str, key: str, value: Any, *, origin: str, example: str, most: int = 100) -> str:
     if not isinstance(value, str) or not value.strip() or len(value) > most:
         raise ConfigError(
-            f"{where}: '{key}' has the value {value!r}; it needs a text of 1 to {most} "
-            "characters.",
+            f"{where}: '{key}' has the value {value!r}; it needs a text of 1 to {most} characters.",
             hint=f"Fix it in {origin}, e.g. {example}.",
         )
     return value.strip()

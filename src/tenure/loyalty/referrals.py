@@ -291,7 +291,9 @@ def _decide(ops: OpsStore, referral_id: int, first: tuple[str, Any, float],
     order_id, placed, amount = first
     placed = clock.utc(placed)
     with ops.engine.connect() as conn:
-        advocate = conn.execute(sa.select(t.c.advocate_id).where(t.c.id == referral_id)).scalar_one()
+        advocate = conn.execute(
+            sa.select(t.c.advocate_id).where(t.c.id == referral_id)
+        ).scalar_one()
     with member_transaction(ops, advocate, join_at=None) as conn:
         row = conn.execute(sa.select(t).where(t.c.id == referral_id)).mappings().one()
         if row["status"] != "pending":  # another run decided it meanwhile

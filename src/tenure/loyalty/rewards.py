@@ -35,7 +35,7 @@ from tenure.loyalty.lots import Member, allocate, draw
 from tenure.loyalty.policy import (
     DEFAULT,
     Policy,
-        checked_customer,
+    checked_customer,
     checked_key,
     checked_points,
 )

@@ -23,8 +23,9 @@ def upgrade() -> None:
     op.create_table(
         "loyalty_redemptions",
         sa.Column("id", ID, primary_key=True),
-        sa.Column("entry_id", ID, sa.ForeignKey("loyalty_entries.id"), nullable=False,
-                  unique=True),  # fmt: skip
+        sa.Column(
+            "entry_id", ID, sa.ForeignKey("loyalty_entries.id"), nullable=False, unique=True
+        ),  # fmt: skip
         sa.Column("customer_id", sa.String(200), nullable=False),
         sa.Column("reward_id", sa.String(100), nullable=False),
         sa.Column("kind", sa.String(10), nullable=False),

@@ -186,3 +186,26 @@ def test_the_cli_records_settles_and_lists_referrals(cli, store, tmp_path, monke
     assert cli("loyalty", "balance", "ANN", "--store", store, "--json").json()["balance"] == 500
     r = cli("loyalty", "refer", "NOPE", "X", "--store", store, "--json")
     assert r.code == 1 and "no member has the referral code" in r.json()["error"]["message"]
+
+
+def test_settling_the_program_after_an_ingest_pays_referrals_and_badges_once(
+    ops, tmp_path, monkeypatch
+):
+    from tenure.loyalty.settle import settle_program
+
+    path = tmp_path / "tenure.toml"
+    path.write_text(
+        "[loyalty]\nreferrals = {advocate_points = 500, friend_points = 250}\n"
+        'challenges = [{id = "two", kind = "orders", count = 2, days = 7, points = 40}]\n'
+    )
+    monkeypatch.setenv("TENURE_CONFIG", str(path))
+    settings = load_settings().loyalty
+    store = tmp_path / "store"
+    refer(ops, referral_code(ops, "ANN", at=AT)["code"], "BOB", at=AT)
+    _orders(tmp_path, store, "o.csv", ["O1,BOB,2026-03-02,10,completed",
+                                        "O2,BOB,2026-03-05,10,completed"])  # fmt: skip
+    for _ in range(2):
+        settle_program(ops, store, ["BOB"], settings=settings, at=LATER)
+    # BOB: 250 for the referral and 40 for two orders within 7 days; ANN: 500
+    assert balance(ops, "BOB", at=LATER)["balance"] == 290
+    assert balance(ops, "ANN", at=LATER)["balance"] == 500

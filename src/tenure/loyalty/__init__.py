@@ -30,6 +30,7 @@ The modules:
 ``challenges``     challenges, events, progress and badges
 ``bonus``          bonus points of referrals and badges, paid once
 ``orders``         what the program reads from the analytics store
+``settle``         referrals and challenges settled after an ingest
 =================  ============================================================
 
 ``program_settings`` reads the catalogue, referrals and challenges of the

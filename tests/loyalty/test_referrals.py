@@ -40,6 +40,9 @@ def test_self_referral_is_refused_by_email_address_or_payment_and_shown(ops):
     by_address = refer(ops, code, "F3", address="HAUPTSTRASSE 5  10115 berlin", at=AT)
     by_payment = refer(ops, code, "F4", payment_fingerprint=" fp_9Xa2 ", at=AT)
     by_id = refer(ops, code, "ANN", at=AT)
+    # the same refused request again is answered with its first refusal
+    retry = refer(ops, code, "F1", email="ANN.LEE@EXAMPLE.COM", at=AT)
+    assert (retry["id"], retry["replayed"]) == (by_case["id"], True)
     assert [(d["status"], d["reason"]) for d in (by_case, by_form, by_address, by_payment, by_id)
             ] == [("refused", "same_email"), ("refused", "same_email"),
                   ("refused", "same_address"), ("refused", "same_payment"),
@@ -119,6 +122,9 @@ def test_the_cap_per_advocate_refuses_beyond_it_within_the_period(ops, tmp_path)
     assert status == {"F1": ("rewarded", None), "F2": ("rewarded", None),
                       "F3": ("refused", "cap_reached"), "F4": ("rewarded", None)}  # fmt: skip
     assert balance(ops, "ANN", at=LATER)["balance"] == 300
+    # the friend refused for the cap stays referred: another code cannot pay for F3
+    other = refer(ops, referral_code(ops, "BEN", at=AT)["code"], "F3", at=LATER)
+    assert (other["status"], other["reason"]) == ("refused", "already_referred")
     refused = next(r for r in done["referrals"] if r["friend_id"] == "F3")
     assert refused["detail"] == "2 referrals rewarded for orders in the 30 days to 2026-04-10; " \
                                 "the cap is 2"  # fmt: skip

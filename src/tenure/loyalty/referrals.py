@@ -196,6 +196,14 @@ def refer(
             sa.select(t).where(t.c.friend_key == friend_id)).mappings().first()  # fmt: skip
         if standing is not None and standing["advocate_id"] == advocate:
             return {**_doc(standing), "replayed": True}
+        # the same refused request again (a retry) answers with its first refusal
+        again = conn.execute(sa.select(t).where(
+            t.c.code == code, t.c.friend_id == friend_id, t.c.status == "refused",
+            t.c.friend_key.is_(None), *(t.c[k] == v if v else t.c[k].is_(None)
+                                        for k, v in mine.items()))
+            .order_by(t.c.id).limit(1)).mappings().first()  # fmt: skip
+        if again is not None:
+            return {**_doc(again), "replayed": True}
         reason, detail = None, None
         if friend_id == advocate:
             reason = "self_referral"
@@ -322,9 +330,6 @@ def _decide(ops: OpsStore, referral_id: int, first: tuple[str, Any, float],
         values = {"status": "refused" if reason else "qualified", "reason": reason,
                   "detail": detail, "order_id": order_id, "order_amount": amount,
                   "order_at": placed, "decided_at": at}  # fmt: skip
-        if reason:
-            # refused, the friend may still be referred by another advocate
-            values["friend_key"] = None
         conn.execute(t.update().where(t.c.id == referral_id).values(**values))
         return _doc(conn.execute(sa.select(t).where(t.c.id == referral_id)).mappings().one())
 

@@ -305,8 +305,8 @@ loyalty_referrals = sa.Table(
     sa.Column("code", sa.String(40), nullable=False),
     sa.Column("advocate_id", sa.String(200), nullable=False),
     sa.Column("friend_id", sa.String(200), nullable=False),
-    # the friend's id while the referral stands, null once refused: a friend
-    # is referred once, and a refused attempt is kept beside it
+    # the friend's id, or null for a referral refused when it was recorded:
+    # a friend is referred once, and refused attempts are kept beside it
     sa.Column("friend_key", sa.String(200), unique=True),
     sa.Column("email_digest", sa.String(64)),
     sa.Column("address_digest", sa.String(64)),

@@ -10,6 +10,9 @@ Progress is decided here and only formatted elsewhere: a completed
 challenge shows ``count``/``count``; otherwise the orders or events in the
 window that ends now (``days`` days back, from ``window_start`` to
 ``window_end``), or ever, out of ``count``.
+
+A settlement can be stopped (:mod:`tenure.faults`) at ``badge given``,
+between the badge and its bonus, besides the ledger's points.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from tenure.errors import IdempotencyKeyReusedError, InputError
+from tenure.faults import checkpoint
 from tenure.loyalty import clock, orders
 from tenure.loyalty.bonus import award_bonus
 from tenure.loyalty.idempotency import as_json
@@ -186,6 +190,7 @@ def _award(ops: OpsStore, customer: str, challenge: Challenge, done: datetime, a
         row = conn.execute(mine).mappings().one()
         paid = conn.execute(sa.select(a.c.id).where(a.c.source == "badge",
                                                     a.c.source_id == row["id"])).first()  # fmt: skip
+    checkpoint("badge given")
     owed = bool(challenge.points) and paid is None
     if owed:
         award_bonus(ops, customer, challenge.points, source="badge", source_id=int(row["id"]),

@@ -26,6 +26,10 @@ The fraud guards, each a refusal recorded with its reason and shown:
 
 Identifiers are kept as SHA-256 digests of their normalised form: enough
 to compare, never shown.
+
+The fault points a test can stop a settlement at (:mod:`tenure.faults`),
+besides the ledger's own in each payment: ``referral qualified``,
+``referral advocate paid``, ``referral friend paid``.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from tenure.errors import InputError, NotFoundError
+from tenure.faults import checkpoint
 from tenure.loyalty import clock, orders
 from tenure.loyalty.bonus import award_bonus
 from tenure.loyalty.idempotency import as_json
@@ -50,6 +55,7 @@ from tenure.loyalty.serial import member_transaction
 from tenure.store.ops import OpsStore
 from tenure.store.ops_schema import loyalty_referral_codes, loyalty_referrals
 
+POINTS = ("referral qualified", "referral advocate paid", "referral friend paid")
 CODE_LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud, typed by hand
 CODE_LENGTH = 8
 KINDS = ("email", "address", "payment")
@@ -282,6 +288,7 @@ def settle_referrals(
                       key=lambda r: (clock.utc(firsts[r["friend_id"]][1]), r["id"])):  # fmt: skip
         decided.append(_decide(ops, row["id"], firsts[row["friend_id"]],
                                earliest[row["friend_id"]], known, terms, at))  # fmt: skip
+        checkpoint("referral qualified")
     rewarded = _pay(ops, program, at, policy)
     waiting = len(pending) - len(decided)
     return {"qualified": sum(d["status"] == "qualified" for d in decided),
@@ -349,6 +356,7 @@ def _pay(ops: OpsStore, program: Program, at: datetime, policy: Policy) -> list[
                 award_bonus(ops, who, points, source="referral", source_id=int(row["id"]),
                             role=role, reason=f"referral {row['id']} ({role})", at=at,
                             policy=policy)  # fmt: skip
+            checkpoint(f"referral {role} paid")
         with ops.engine.begin() as conn:
             conn.execute(t.update().where(t.c.id == row["id"], t.c.status == "qualified")
                          .values(status="rewarded"))  # fmt: skip

@@ -31,7 +31,7 @@
     tier_grace_days = 0
     tiers = [{name = "Silver", threshold = 500}, {name = "Gold", threshold = 2000}]
     point_value = 0.01           # and rewards, rewards_file, referrals, challenges:
-                                 # see tenure.loyalty.program_settings
+                                 # see tenure.loyalty_settings
 
 The timezone is also the business's own: days, months and years begin at
 midnight there in every metric.
@@ -83,7 +83,7 @@ class LoyaltySettings:
     tier_window: str = "rolling_12_months"
     tier_grace_days: int = 0
     tiers: tuple[tuple[str, float], ...] = ()  # (name, threshold), lowest first
-    # the rewards catalogue, referrals and challenges (tenure.loyalty.program_settings)
+    # the rewards catalogue, referrals and challenges (tenure.loyalty_settings)
     point_value: float = 0.01  # one point, in the reporting currency
     rewards: tuple[Any, ...] = ()
     rewards_file: str | None = None  # read into rewards
@@ -242,11 +242,11 @@ def _loyalty(raw: Any, origin: str) -> LoyaltySettings:
         raise ConfigError(f"{origin}: 'loyalty' must be a table ([loyalty]); got {raw!r}.",
                           hint="Write the loyalty settings under a [loyalty] heading.")  # fmt: skip
     known = {f.name for f in fields(LoyaltySettings)}
-    from tenure.loyalty import program_settings
+    from tenure import loyalty_settings
 
-    values: dict[str, Any] = program_settings.read(raw, where, origin)
+    values: dict[str, Any] = loyalty_settings.read(raw, where, origin)
     for key, value in raw.items():
-        if key in program_settings.KEYS:
+        if key in loyalty_settings.KEYS:
             continue
         if key not in known:
             raise ConfigError(f"{where}: unknown setting '{key}'.",

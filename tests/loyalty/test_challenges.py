@@ -18,7 +18,7 @@ from tenure.loyalty.challenges import (
     record_event,
     settle_challenges,
 )
-from tenure.loyalty.program_settings import Challenge, Program
+from tenure.loyalty_settings import Challenge, Program
 from tenure.refresh import ingest
 from tenure.store.ops_schema import loyalty_badges
 

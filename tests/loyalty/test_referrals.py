@@ -13,8 +13,8 @@ import sqlalchemy as sa
 from tenure.config import load_settings
 from tenure.errors import ConfigError, NotFoundError
 from tenure.loyalty import balance, check_invariant, history
-from tenure.loyalty.program_settings import Program, Referrals
 from tenure.loyalty.referrals import refer, referral_code, referrals, settle_referrals
+from tenure.loyalty_settings import Program, Referrals
 from tenure.refresh import ingest
 from tenure.store.ops_schema import loyalty_awards
 

@@ -12,8 +12,8 @@ import sqlalchemy as sa
 from tenure.config import load_settings
 from tenure.errors import ConfigError, InputError, LedgerError, NotFoundError
 from tenure.loyalty import balance, earn, history
-from tenure.loyalty.program_settings import Program, Reward
 from tenure.loyalty.rewards import catalogue, partial_most, partial_value, redeem_reward
+from tenure.loyalty_settings import Program, Reward
 from tenure.store.ops_schema import loyalty_redemptions
 
 AT = datetime(2026, 3, 1, tzinfo=UTC)

@@ -11,8 +11,8 @@ import sqlalchemy as sa
 
 from tenure.errors import LedgerError, StoreBusyError
 from tenure.loyalty import balance, check_invariant, earn
-from tenure.loyalty.program_settings import Program, Reward
 from tenure.loyalty.rewards import redeem_reward
+from tenure.loyalty_settings import Program, Reward
 from tenure.store.ops import OpsStore
 from tenure.store.ops_schema import loyalty_redemptions, loyalty_reward_stock
 

@@ -13,8 +13,8 @@ import sqlalchemy as sa
 
 from tenure.loyalty import balance, check_invariant
 from tenure.loyalty.challenges import settle_challenges
-from tenure.loyalty.program_settings import Challenge, Program, Referrals
 from tenure.loyalty.referrals import POINTS, refer, referral_code, settle_referrals
+from tenure.loyalty_settings import Challenge, Program, Referrals
 from tenure.refresh import ingest
 from tenure.store.ops import OpsStore
 from tenure.store.ops_schema import loyalty_awards, loyalty_badges

@@ -10,8 +10,8 @@ import sqlalchemy as sa
 from alembic import command
 
 from tenure.loyalty import balance, earn
-from tenure.loyalty.program_settings import Program, Reward
 from tenure.loyalty.rewards import redeem_reward
+from tenure.loyalty_settings import Program, Reward
 from tenure.store.ops import OpsStore, _alembic_config
 
 TABLES = ("loyalty_redemptions", "loyalty_reward_stock", "loyalty_referral_codes",

@@ -17,7 +17,7 @@ Customer = Annotated[str, typer.Argument(help="The customer's id, as in the inge
 
 
 def _program(ws: Any) -> Any:
-    from tenure.loyalty.program_settings import Program
+    from tenure.loyalty_settings import Program
 
     return Program.from_settings(ws.settings.loyalty)
 

@@ -33,8 +33,9 @@ The modules:
 ``settle``         referrals and challenges settled after an ingest
 =================  ============================================================
 
-``program_settings`` reads the catalogue, referrals and challenges of the
-``[loyalty]`` table.
+The catalogue, referrals and challenges of the ``[loyalty]`` table are read
+by :mod:`tenure.loyalty_settings`, beside the settings (below the layers
+that use them).
 
 See docs/loyalty.md for the semantics and the policy for negative balances.
 """

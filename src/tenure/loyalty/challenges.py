@@ -29,8 +29,8 @@ from tenure.loyalty import clock, orders
 from tenure.loyalty.bonus import award_bonus
 from tenure.loyalty.idempotency import as_json
 from tenure.loyalty.policy import DEFAULT, Policy, _control, checked_customer, checked_key
-from tenure.loyalty.program_settings import Challenge, Program
 from tenure.loyalty.serial import member_transaction
+from tenure.loyalty_settings import Challenge, Program
 from tenure.store.ops import OpsStore
 from tenure.store.ops_schema import loyalty_awards, loyalty_badges, loyalty_events
 

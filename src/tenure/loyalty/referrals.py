@@ -50,8 +50,8 @@ from tenure.loyalty import clock, orders
 from tenure.loyalty.bonus import award_bonus
 from tenure.loyalty.idempotency import as_json
 from tenure.loyalty.policy import DEFAULT, Policy, checked_customer
-from tenure.loyalty.program_settings import Program
 from tenure.loyalty.serial import member_transaction
+from tenure.loyalty_settings import Program
 from tenure.store.ops import OpsStore
 from tenure.store.ops_schema import loyalty_referral_codes, loyalty_referrals
 

@@ -39,7 +39,7 @@ from tenure.loyalty.policy import (
     checked_key,
     checked_points,
 )
-from tenure.loyalty.program_settings import Program, Reward
+from tenure.loyalty_settings import Program, Reward
 from tenure.store.ops import OpsStore
 from tenure.store.ops_schema import loyalty_redemptions, loyalty_reward_stock
 

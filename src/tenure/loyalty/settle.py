@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 from tenure.loyalty.challenges import settle_challenges
 from tenure.loyalty.policy import Policy
-from tenure.loyalty.program_settings import Program
 from tenure.loyalty.referrals import settle_referrals
+from tenure.loyalty_settings import Program
 from tenure.store.ops import OpsStore
 
 if TYPE_CHECKING:

@@ -26,12 +26,9 @@ from __future__ import annotations
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from tenure.errors import ConfigError
-
-if TYPE_CHECKING:
-    from tenure.config import LoyaltySettings
 
 REWARD_KINDS = ("discount", "product", "partial")
 CHALLENGE_KINDS = ("orders", "event")
@@ -114,7 +111,9 @@ class Program:
     challenges: tuple[Challenge, ...] = ()
 
     @classmethod
-    def from_settings(cls, s: LoyaltySettings) -> Program:
+    def from_settings(cls, s: Any) -> Program:
+        """The program of ``s``, the ``[loyalty]`` settings (``LoyaltySettings``;
+        not named here: the settings are the layer above this module)."""
         return cls(point_value=s.point_value, rewards=s.rewards,
                    referrals=s.referrals or Referrals(), challenges=s.challenges)  # fmt: skip
 

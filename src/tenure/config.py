@@ -47,6 +47,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from tenure import loyalty_settings
 from tenure.errors import ConfigError
 
 ENV_PREFIX = "TENURE_"
@@ -242,8 +243,6 @@ def _loyalty(raw: Any, origin: str) -> LoyaltySettings:
         raise ConfigError(f"{origin}: 'loyalty' must be a table ([loyalty]); got {raw!r}.",
                           hint="Write the loyalty settings under a [loyalty] heading.")  # fmt: skip
     known = {f.name for f in fields(LoyaltySettings)}
-    from tenure import loyalty_settings
-
     values: dict[str, Any] = loyalty_settings.read(raw, where, origin)
     for key, value in raw.items():
         if key in loyalty_settings.KEYS:

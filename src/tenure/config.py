@@ -30,8 +30,9 @@
     tier_window = "rolling_12_months"  # or calendar_year
     tier_grace_days = 0
     tiers = [{name = "Silver", threshold = 500}, {name = "Gold", threshold = 2000}]
-    point_value = 0.01           # a point's worth in the reporting currency (the liability)
+    point_value = 0.01           # a point's worth in the reporting currency
     breakage_fallback = 0.0      # breakage until 100 lots have closed (breakage_min_lots)
+    # and rewards, rewards_file, referrals, challenges: see tenure.loyalty_settings
 
 The timezone is also the business's own: days, months and years begin at
 midnight there in every metric.
@@ -47,6 +48,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from tenure import loyalty_settings
 from tenure.errors import ConfigError
 
 ENV_PREFIX = "TENURE_"
@@ -93,6 +95,17 @@ class LoyaltySettings:
     # on load; None: no rules, and nothing is posted from orders
     earning: Any = None  # tenure.loyalty_rules.EarningRules
     rules_file: str | None = None
+    # the rewards catalogue, referrals and challenges (tenure.loyalty_settings)
+    rewards: tuple[Any, ...] = ()
+    rewards_file: str | None = None  # read into rewards
+    referrals: Any = None
+    challenges: tuple[Any, ...] = ()
+
+    @property
+    def acts_on_ingest(self) -> bool:
+        """Whether an ingest of orders is followed by the program's work:
+        points to post (earning rules), referrals or challenges to settle."""
+        return self.earning is not None or self.referrals is not None or bool(self.challenges)
 
 
 @dataclass(frozen=True)
@@ -246,8 +259,10 @@ def _loyalty(raw: Any, origin: str) -> LoyaltySettings:
         raise ConfigError(f"{origin}: 'loyalty' must be a table ([loyalty]); got {raw!r}.",
                           hint="Write the loyalty settings under a [loyalty] heading.")  # fmt: skip
     known = {f.name for f in fields(LoyaltySettings)}
-    values: dict[str, Any] = {}
+    values: dict[str, Any] = loyalty_settings.read(raw, where, origin)
     for key, value in raw.items():
+        if key in loyalty_settings.KEYS:
+            continue
         if key not in known:
             raise ConfigError(f"{where}: unknown setting '{key}'.",
                               hint=f"Known loyalty settings: {', '.join(sorted(known))}.")  # fmt: skip
@@ -286,6 +301,8 @@ def _loyalty_number(key: str, value: Any, where: str, origin: str) -> None:
         example = "breakage_fallback = 0.15" if key == "breakage_fallback" else "point_value = 0.01"
         raise ConfigError(f"{where}: '{key}' has the value {value!r}, which is not {what}.",
                           hint=f"Fix it in {origin}, e.g. {example}.")  # fmt: skip
+
+
 def _earning_rules(values: dict[str, Any], where: str, origin: str) -> None:
     """``earning`` (a table) or ``rules_file`` (a TOML file beside ``origin``)
     read as the program's earning rules, checked (tenure.loyalty_rules)."""

@@ -150,7 +150,7 @@ def ingest(
             progress=update,
         )
         audit.record_ingest(ws.ops, audit.os_actor(), result)
-        if ws.settings.loyalty.earning is not None:
+        if ws.settings.loyalty.acts_on_ingest:
             from tenure.loyalty.posting import after_ingest as post_loyalty
 
             post_loyalty(ws.settings, ws.ops, result)

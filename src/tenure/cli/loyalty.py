@@ -1,7 +1,8 @@
 """``tenure loyalty earn | redeem | reverse | adjust | balance | history |
 expire | tiers | tier``: the points ledger and its tiers from the command
 line, thin over :mod:`tenure.loyalty`. The program's settings are the
-``[loyalty]`` table of tenure.toml."""
+``[loyalty]`` table of tenure.toml. The rewards catalogue, referrals and
+challenges are in :mod:`tenure.cli.loyalty_rewards`."""
 
 from __future__ import annotations
 
@@ -151,36 +152,68 @@ def _tier(doc: dict) -> str:
 REDEEM_HELP = """Spend a member's points, from the lots that expire soonest.
 
 A redemption beyond the points available is refused (exit 1) and changes
-nothing; pending points cannot be spent until approved.
+nothing; pending points cannot be spent until approved. --reward naming a
+reward of the catalogue (tenure loyalty rewards) redeems it: POINTS may be
+left out for a discount or a product; a partial redemption spends POINTS
+on an order of --order-total.
 
 Example:
 
     tenure loyalty redeem C1042 500 --reward "5 EUR voucher" --key order-7781-voucher
+
+    tenure loyalty redeem C1042 1500 --reward pay-with-points --order-total 42.50
 """
 
 
 @app.command("redeem", help=REDEEM_HELP)
 def redeem(
     customer: Customer,
-    points: Points,
+    points: Annotated[
+        int | None,
+        typer.Argument(help="Whole number of points, 1 or more (for a catalogue discount or "
+                       "product: its cost, which may be left out).", show_default=False),
+    ] = None,
     reward: Annotated[
         str | None,
-        typer.Option("--reward", help="What the points paid for.", show_default=False),
+        typer.Option("--reward", help="What the points paid for: a reward of the catalogue "
+                     "(its id), or any text.", show_default=False),
+    ] = None,
+    order_total: Annotated[
+        float | None,
+        typer.Option("--order-total", help="A partial redemption: the order's total, in the "
+                     "reporting currency.", show_default=False),
+    ] = None,
+    order: Annotated[
+        str | None,
+        typer.Option("--order", help="The order a catalogue reward is for.", show_default=False),
     ] = None,
     key: KeyOption = None,
     store: StoreOption = None,
     json_: JsonOption = False,
-) -> None:
+) -> None:  # fmt: skip
     from tenure import loyalty
+    from tenure.cli import loyalty_rewards as catalogue
+    from tenure.errors import UsageError
 
     with _ledger(store) as (ws, policy):
-        posting = loyalty.redeem(ws.ops, customer, points, reward=reward, key=key, policy=policy)
+        if points is None or catalogue.in_catalogue(ws, reward):
+            if reward is None:
+                raise UsageError(
+                    "redeem needs POINTS, or --reward with a reward of the catalogue.",
+                    hint="See the catalogue: tenure loyalty rewards",
+                )
+            posting = catalogue.redeem_from_catalogue(ws, policy, customer, reward, points,
+                                                      order_total, order, key)  # fmt: skip
+        else:
+            posting = loyalty.redeem(ws.ops, customer, points, reward=reward, key=key,
+                                     policy=policy)  # fmt: skip
     doc = _posted(posting, key, json_)
     if doc is None:
         return
     lots = " and ".join(f"lot {p['lot_id']} ({p['points']:,})" for p in doc["from_lots"])
+    what = f" ({catalogue.describe_redemption(doc)})" if doc.get("redemption") else ""
     out_console().print(
-        f"Redeemed {-doc['entry']['points']:,} points for {customer} (entry "
+        f"Redeemed {-doc['entry']['points']:,} points for {customer}{what} (entry "
         f"{doc['entry']['id']}), from {lots}. {_totals(doc)}"
     )
 
@@ -518,3 +551,7 @@ loyalty_program.register(app)
 from tenure.cli.loyalty_post import register as _register_post  # noqa: E402
 
 _register_post(app)
+# rewards catalogue, referrals, challenges and badges
+from tenure.cli.loyalty_rewards import register  # noqa: E402
+
+register(app, _ledger)

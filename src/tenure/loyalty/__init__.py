@@ -33,9 +33,19 @@ The modules:
 ``order_lines``    the points of every order line, in DuckDB SQL
 ``refunds``        reversing the points of refunded and cancelled order lines
 ``bonus``          bonus events, granted once per key (``award_bonus``)
+``rewards``        the rewards catalogue and redeeming a reward
+``referrals``      referral codes, referrals, their fraud guards and settling
+``challenges``     challenges, events, progress and badges
+``awards``         the bonus points of referrals and badges, and their record
+``orders``         what the program reads from the analytics store
+``settle``         referrals and challenges settled after an ingest
 =================  ============================================================
 
-``history_import`` posts a program's past in bulk (the demo's program).
+``history_import`` posts a program's past in bulk (the demo's program). The
+earning rules, catalogue, referrals and challenges of the ``[loyalty]``
+table are read by :mod:`tenure.loyalty_rules` and
+:mod:`tenure.loyalty_settings`, beside the settings (below the layers that
+use them).
 
 See docs/loyalty.md for the semantics and the policy for negative balances.
 """

@@ -511,4 +511,36 @@ def after_ingest(settings: Any, ops: OpsStore, result: Any) -> dict[str, Any] | 
     refreshed = getattr(result, "refreshed", None)
     if isinstance(refreshed, dict):
         refreshed["loyalty_posted"] = posted
+    settled = _settle_touched(settings, ops, result)
+    if settled is not None and isinstance(refreshed, dict):
+        refreshed["loyalty_settled"] = settled
     return posted
+
+
+def _settle_touched(settings: Any, ops: OpsStore, result: Any) -> dict[str, Any] | None:
+    """Referrals and challenges settled for the customers whose orders the
+    ingest wrote, when the program declares either (None otherwise)."""
+    loyalty = settings.loyalty
+    if (loyalty.referrals is None and not loyalty.challenges) or result.ingest_id is None \
+            or result.kind != "orders" or result.inserted + result.updated == 0:  # fmt: skip
+        return None
+    import duckdb
+
+    from tenure.errors import TenureError
+    from tenure.loyalty.settle import settle_program
+
+    con = duckdb.connect(str(settings.analytics_path), read_only=True)
+    try:
+        touched = [r[0] for r in con.execute(
+            "SELECT DISTINCT customer_id FROM orders WHERE _ingest_id = ?",
+            [int(result.ingest_id)]).fetchall()]  # fmt: skip
+    finally:
+        con.close()
+    try:
+        return settle_program(ops, settings.analytics_path, touched, settings=loyalty)
+    except TenureError as exc:  # the ingest itself is committed: say so, and how to catch up
+        result.warnings.append(
+            f"the rows were ingested, but referrals and challenges were not settled: {exc} "
+            "Settle them with: tenure loyalty referrals --settle; tenure loyalty challenges --settle"
+        )
+        return None

@@ -291,3 +291,117 @@ loyalty_order_reversals = sa.Table(
         "order_id", "line", "rule", "reversed_to", name="ux_loyalty_order_reversals_step"
     ),
 )
+# loyalty rewards, referrals and challenges (tenure.loyalty.rewards,
+# .referrals, .challenges) ---------------------------------------------------
+
+loyalty_redemptions = sa.Table(
+    "loyalty_redemptions",
+    metadata,
+    sa.Column("id", _ID, primary_key=True),
+    # the ledger's redeem entry: one catalogue reward per redemption
+    sa.Column("entry_id", _ID, sa.ForeignKey("loyalty_entries.id"), nullable=False, unique=True),
+    sa.Column("customer_id", sa.String(200), nullable=False),
+    sa.Column("reward_id", sa.String(100), nullable=False),
+    sa.Column("kind", sa.String(10), nullable=False),  # discount, product, partial
+    sa.Column("points", sa.BigInteger, nullable=False),
+    # what the points paid, in the reporting currency (a free product: null)
+    sa.Column("value", sa.Numeric(18, 4, asdecimal=False)),
+    sa.Column("product_id", sa.String(200)),
+    sa.Column("order_id", sa.String(200)),  # a partial redemption: the order it paid part of
+    sa.Column("order_total", sa.Numeric(18, 4, asdecimal=False)),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+)
+
+sa.Index("ix_loyalty_redemptions_member", loyalty_redemptions.c.customer_id,
+         loyalty_redemptions.c.reward_id)  # fmt: skip
+
+# a reward's stock: the conditional update of its row is what keeps two
+# members' redemptions at the same time from taking the last one twice
+loyalty_reward_stock = sa.Table(
+    "loyalty_reward_stock",
+    metadata,
+    sa.Column("reward_id", sa.String(100), primary_key=True),
+    sa.Column("redeemed", sa.BigInteger, nullable=False),
+)
+
+loyalty_referral_codes = sa.Table(
+    "loyalty_referral_codes",
+    metadata,
+    sa.Column("code", sa.String(40), primary_key=True),
+    sa.Column("customer_id", sa.String(200), nullable=False, unique=True),
+    # SHA-256 digests of the advocate's normalised e-mail, address and
+    # payment fingerprint: compared with a friend's, never shown
+    sa.Column("email_digest", sa.String(64)),
+    sa.Column("address_digest", sa.String(64)),
+    sa.Column("payment_digest", sa.String(64)),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+loyalty_referrals = sa.Table(
+    "loyalty_referrals",
+    metadata,
+    sa.Column("id", _ID, primary_key=True),
+    sa.Column("code", sa.String(40), nullable=False),
+    sa.Column("advocate_id", sa.String(200), nullable=False),
+    sa.Column("friend_id", sa.String(200), nullable=False),
+    # the friend's id, or null for a referral refused when it was recorded:
+    # a friend is referred once, and refused attempts are kept beside it
+    sa.Column("friend_key", sa.String(200), unique=True),
+    sa.Column("email_digest", sa.String(64)),
+    sa.Column("address_digest", sa.String(64)),
+    sa.Column("payment_digest", sa.String(64)),
+    sa.Column("status", sa.String(10), nullable=False),  # pending, refused, qualified, rewarded
+    sa.Column("reason", sa.String(40)),  # why refused: self_email, cap_reached, ...
+    sa.Column("detail", sa.Text),
+    sa.Column("order_id", sa.String(200)),  # the friend's first qualifying order
+    sa.Column("order_amount", sa.Numeric(18, 4, asdecimal=False)),
+    sa.Column("order_at", sa.DateTime(timezone=True)),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("decided_at", sa.DateTime(timezone=True)),
+)
+
+sa.Index("ix_loyalty_referrals_advocate", loyalty_referrals.c.advocate_id,
+         loyalty_referrals.c.status)  # fmt: skip
+sa.Index("ix_loyalty_referrals_friend", loyalty_referrals.c.friend_id)
+
+loyalty_events = sa.Table(
+    "loyalty_events",
+    metadata,
+    sa.Column("id", _ID, primary_key=True),
+    sa.Column("customer_id", sa.String(200), nullable=False),
+    sa.Column("kind", sa.String(40), nullable=False),  # review, survey, ...
+    sa.Column("key", sa.String(255), unique=True),  # the same event sent twice counts once
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+)
+
+sa.Index("ix_loyalty_events_customer", loyalty_events.c.customer_id, loyalty_events.c.kind)
+
+loyalty_badges = sa.Table(
+    "loyalty_badges",
+    metadata,
+    sa.Column("id", _ID, primary_key=True),
+    sa.Column("customer_id", sa.String(200), nullable=False),
+    sa.Column("challenge_id", sa.String(100), nullable=False),
+    sa.Column("badge", sa.String(200), nullable=False),
+    sa.Column("completed_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("awarded_at", sa.DateTime(timezone=True), nullable=False),
+    sa.UniqueConstraint("customer_id", "challenge_id", name="ux_loyalty_badges_member"),
+)
+
+# bonus points paid for a referral or a challenge: one row per source and
+# role, so that settling again pays nothing more
+loyalty_awards = sa.Table(
+    "loyalty_awards",
+    metadata,
+    sa.Column("id", _ID, primary_key=True),
+    sa.Column("source", sa.String(20), nullable=False),  # referral, badge
+    sa.Column("source_id", _ID, nullable=False),
+    sa.Column("role", sa.String(20), nullable=False),  # advocate, friend, member
+    sa.Column("customer_id", sa.String(200), nullable=False),
+    sa.Column("points", sa.BigInteger, nullable=False),
+    sa.Column("entry_id", _ID, sa.ForeignKey("loyalty_entries.id"), nullable=False),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.UniqueConstraint("source", "source_id", "role", name="ux_loyalty_awards_source"),
+)
+
+sa.Index("ix_loyalty_awards_customer", loyalty_awards.c.customer_id)

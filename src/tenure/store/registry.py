@@ -171,6 +171,26 @@ _ALL = (
         "loyalty_order_reversals", "ops", "operational", None,
         "The points of order lines given back by refunds (join on order_id, line and rule).",
     ),
+    # -- loyalty rewards, referrals and challenges ---------------------------
+    _t(
+        "loyalty_redemptions", "ops", "operational", "customer_id",
+        "Which catalogue reward each redemption was for, and what its points paid.",
+    ),
+    _t("loyalty_reward_stock", "ops", "operational", None, "How many of each reward were taken."),
+    _t(
+        "loyalty_referral_codes", "ops", "operational", "customer_id",
+        "Members' referral codes, with digests of their e-mail, address and payment method.",
+    ),
+    _t(
+        "loyalty_referrals", "ops", "operational", "friend_id",
+        "Friends referred with a code, pending, rewarded or refused with the reason.",
+        advocate_id="person_link",
+    ),
+    _t("loyalty_events", "ops", "operational", "customer_id",
+       "What members did for challenges: a review, a survey answer."),
+    _t("loyalty_badges", "ops", "operational", "customer_id", "Badges of challenges completed."),
+    _t("loyalty_awards", "ops", "operational", "customer_id",
+       "Bonus points paid for a referral or a badge, once per source and role."),
 )  # fmt: skip
 
 TABLES: dict[str, Table] = {t.name: t for t in _ALL}

@@ -105,7 +105,7 @@ def _endpoint(path: str, kind: Kind):
             result = ingest(kind.name, _table(records), workspace=ws)
             written(request)  # its writer reads it next, not the version before
             audit.record_ingest(ws.ops, who.actor(request), result)
-            if ws.settings.loyalty.earning is not None:  # the points of the orders written
+            if ws.settings.loyalty.acts_on_ingest:  # the points of the orders written
                 from tenure.loyalty.posting import after_ingest as post_loyalty
 
                 post_loyalty(ws.settings, ws.ops, result)

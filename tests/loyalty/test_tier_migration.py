@@ -25,7 +25,8 @@ def test_a_ledger_at_0005_gains_amounts_and_tier_changes_by_migrating(ops_url):
         assert not inspector.has_table("loyalty_tier_changes")
         assert "amount" not in {c["name"] for c in inspector.get_columns("loyalty_entries")}
     engine.dispose()
-    assert OpsStore.migrate(ops_url) == ("0005", "0006")
+    before, head = OpsStore.migrate(ops_url)  # the head is whatever revision is newest
+    assert before == "0005" and head != "0005"
     ops = OpsStore.open(ops_url)
     # the earning is kept, its amount lost with the column: 300 points, no spend
     [entry] = history(ops, "C1")["entries"]

@@ -31,6 +31,7 @@ from tenure.web.routes import (
     goals,
     health,
     ingest,
+    loyalty,
     me,
     metrics,
     predictions,
@@ -149,7 +150,7 @@ def create_app(
     # one router per resource
     routers = (
         health, session, dashboard, me, metrics, cohorts, segments, goals, runs, predictions,
-        customers, ingest, admin, docs,
+        customers, ingest, admin, docs, loyalty,
     )  # fmt: skip
     for module in routers:
         app.include_router(module.router)

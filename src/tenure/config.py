@@ -81,6 +81,10 @@ class LoyaltySettings:
     tier_window: str = "rolling_12_months"
     tier_grace_days: int = 0
     tiers: tuple[tuple[str, float], ...] = ()  # (name, threshold), lowest first
+    # webhook endpoints (http or https URLs), and how many days before points
+    # expire their member's loyalty.points.expiring event is sent (0: never)
+    webhooks: tuple[str, ...] = ()
+    expiry_warning_days: int = 14
 
 
 @dataclass(frozen=True)
@@ -239,7 +243,8 @@ def _loyalty(raw: Any, origin: str) -> LoyaltySettings:
         if key not in known:
             raise ConfigError(f"{where}: unknown setting '{key}'.",
                               hint=f"Known loyalty settings: {', '.join(sorted(known))}.")  # fmt: skip
-        if key in {"return_window_days", "expiry_days", "expiry_months", "tier_grace_days"}:
+        if key in {"return_window_days", "expiry_days", "expiry_months", "tier_grace_days",
+                   "expiry_warning_days"}:  # fmt: skip
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ConfigError(
                     f"{where}: '{key}' has the value {value!r}, which is not a whole number "
@@ -257,7 +262,23 @@ def _loyalty(raw: Any, origin: str) -> LoyaltySettings:
             hint=f"Fix it in {origin}: keep one of them.",
         )
     values["tiers"] = _tiers(values.get("tiers", []), where, origin)
+    values["webhooks"] = _webhooks(values.get("webhooks", []), where, origin)
     return LoyaltySettings(**values)
+
+
+def _webhooks(raw: Any, where: str, origin: str) -> tuple[str, ...]:
+    """The webhook endpoints: a list of http(s) URLs."""
+    from urllib.parse import urlsplit
+
+    if not isinstance(raw, list):
+        raise ConfigError(f"{where}: 'webhooks' must be a list of URLs; got {raw!r}.",
+                          hint=f'Fix it in {origin}, e.g. webhooks = ["https://crm.example/hooks"].')  # fmt: skip
+    for url in raw:
+        parts = urlsplit(url) if isinstance(url, str) else None
+        if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigError(f"{where}: the webhook {url!r} is not an http or https URL.",
+                              hint=f"Fix it in {origin}: write it as https://host/path.")  # fmt: skip
+    return tuple(dict.fromkeys(raw))
 
 
 def _tiers(raw: Any, where: str, origin: str) -> tuple[tuple[str, float], ...]:

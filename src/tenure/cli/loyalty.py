@@ -508,3 +508,10 @@ def tier(
     out_console().print(
         f"{customer}: tier {doc['tier']} (was {was}) until {_when(doc['until'])} UTC."
     )
+
+
+# the webhooks' commands live in their own module
+from tenure.cli.loyalty_webhooks import HELP as _WEBHOOKS_HELP  # noqa: E402
+from tenure.cli.loyalty_webhooks import app as _webhooks_app  # noqa: E402
+
+app.add_typer(_webhooks_app, name="webhooks", help=_WEBHOOKS_HELP)

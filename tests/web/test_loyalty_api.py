@@ -314,3 +314,34 @@ def test_a_duplicate_while_the_first_is_in_flight_is_409(tmp_path):
         assert [e["points"] for e in loyalty.history(ops, "P1")["entries"]] == [25]
     finally:
         ops.close()
+
+
+def test_the_server_delivers_the_webhook_of_an_earn_through_the_api(shop):
+    """API earn -> outbox -> the server's own delivery thread -> a signed POST."""
+    import time
+
+    from tenure.loyalty import webhooks
+    from tests.loyalty.test_webhooks import Receiver, _verify
+
+    receiver = Receiver()
+    ops = shop.ops()
+    try:
+        secret = webhooks.add(ops, shop.settings, receiver.url)["secret"]
+        with shop.writer() as client:
+            got = client.post("/api/v1/loyalty/members/W1/earn", json={"points": 15})
+            assert got.status_code == 201
+        entry = got.json()["entry"]["id"]
+        deadline = time.monotonic() + 60
+        mine: list = []
+        while not mine and time.monotonic() < deadline:
+            mine = [(h, b) for h, b in list(receiver.got)
+                    if json.loads(b)["data"]["customer_id"] == "W1"]  # fmt: skip
+            time.sleep(0.1)  # waiting for the server's next pass (every 5 s)
+        [(headers, body)] = mine
+        _verify(secret, headers, body)
+        event = json.loads(body)
+        assert (event["type"], event["data"]["entry"]["id"]) == ("loyalty.points.earned", entry)
+    finally:
+        webhooks.remove(ops, shop.settings, receiver.url)
+        ops.close()
+        receiver.close()

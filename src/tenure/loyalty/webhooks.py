@@ -216,6 +216,10 @@ def deliver(
     """One pass (see the module's docstring); what it did."""
     now = clock.utc(now) if now is not None else clock.now()
     targets = endpoints(ops, settings)
+    summary = {"as_of": now, "expiring_events": 0, "new_events": 0,
+               "delivered": 0, "retrying": 0, "failed": 0}  # fmt: skip
+    if not targets:  # the events wait for an endpoint
+        return idempotency.as_json(summary)
     with ops.engine.begin() as conn:
         expiring = outbox.expiring(conn, now, settings.loyalty.expiry_warning_days)
         fanned = _fan_out(conn, [e.url for e in targets])
@@ -229,8 +233,7 @@ def deliver(
             .order_by(d.c.next_at, d.c.id)
             .limit(BATCH)
         ).all()  # fmt: skip
-    summary = {"as_of": now, "expiring_events": expiring, "new_events": fanned,
-               "delivered": 0, "retrying": 0, "failed": 0}  # fmt: skip
+    summary.update(expiring_events=expiring, new_events=fanned)
     if not due:
         return idempotency.as_json(summary)
     send = send or _http_sender()
@@ -307,3 +310,30 @@ def report(ops: OpsStore, settings: Settings, *, limit: int = 50) -> dict[str, A
         "failed": [{**dict(r), "event_id": f"evt_{r['event_id']}"} for r in failed],
         "max_attempts": MAX_ATTEMPTS,
     })  # fmt: skip
+
+
+def background(ops: OpsStore, settings: Settings, every: float = 5.0) -> Callable[[], None]:
+    """Deliver in a thread of this process, a pass every ``every`` seconds
+    (as ``tenure serve`` does); the function that stops it. A pass that
+    fails is logged and the next one tries again."""
+    import logging
+    import threading
+
+    stop = threading.Event()
+    log = logging.getLogger("tenure.webhooks")
+
+    def run() -> None:
+        while not stop.wait(every):
+            try:
+                deliver(ops, settings)
+            except Exception:
+                log.exception("a webhook delivery pass failed; the next one tries again")
+
+    thread = threading.Thread(target=run, daemon=True, name="loyalty-webhooks")
+    thread.start()
+
+    def halt() -> None:
+        stop.set()
+        thread.join(timeout=TIMEOUT * 2)
+
+    return halt

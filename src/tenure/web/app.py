@@ -112,9 +112,13 @@ def create_app(
                 target=prepare, args=(SimpleNamespace(app=app),), kwargs={"then": settle},
                 daemon=True, name="warm-up",
             ).start()  # fmt: skip
+        from tenure.loyalty.webhooks import background
+
+        stop_webhooks = background(ops, settings)  # the loyalty webhooks' deliveries
         try:
             yield
         finally:
+            stop_webhooks()
             release()
             app.state.stamp.close()
             ops.close()

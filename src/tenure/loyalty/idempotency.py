@@ -89,7 +89,5 @@ def purge(conn: sa.Connection, now: datetime, hours: int) -> int:
     cutoff = utc(now) - timedelta(hours=hours)
     result = conn.execute(loyalty_keys.delete().where(loyalty_keys.c.created_at < cutoff))
     api = loyalty_api_requests
-    # a request still being answered keeps its key; one whose process died does not
-    done = conn.execute(api.delete().where(
-        api.c.created_at < cutoff, sa.or_(api.c.state == "done", api.c.locked_until < now)))  # fmt: skip
+    done = conn.execute(api.delete().where(api.c.created_at < cutoff))
     return (result.rowcount or 0) + (done.rowcount or 0)

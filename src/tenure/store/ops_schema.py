@@ -255,8 +255,8 @@ sa.Index("ix_loyalty_tier_changes_customer", loyalty_tier_changes.c.customer_id,
 # the loyalty REST API and its webhooks (tenure.web.idempotency,
 # tenure.loyalty.outbox, tenure.loyalty.webhooks) --------------------------
 
-# a POST's Idempotency-Key, per caller: the request's fingerprint, and the
-# response stored in the same transaction as the ledger write it made
+# a POST's Idempotency-Key, per caller: the request's fingerprint and the
+# response, written in the same transaction as the ledger write it made
 loyalty_api_requests = sa.Table(
     "loyalty_api_requests",
     metadata,
@@ -264,12 +264,9 @@ loyalty_api_requests = sa.Table(
     sa.Column("key", sa.String(255), primary_key=True),
     sa.Column("customer_id", sa.String(200), nullable=False),
     sa.Column("fingerprint", sa.String(64), nullable=False),  # SHA-256 of method, path, body
-    sa.Column("state", sa.String(10), nullable=False),  # in_flight, done
-    sa.Column("status", sa.Integer),  # the stored response's status and body
-    sa.Column("response", sa.Text),
+    sa.Column("status", sa.Integer, nullable=False),  # the stored response's status and body
+    sa.Column("response", sa.Text, nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-    # an in-flight claim no longer held after this (its process died): retaken
-    sa.Column("locked_until", sa.DateTime(timezone=True), nullable=False),
 )
 
 sa.Index("ix_loyalty_api_requests_created_at", loyalty_api_requests.c.created_at)

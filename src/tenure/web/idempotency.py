@@ -4,35 +4,36 @@ the IETF draft (draft-ietf-httpapi-idempotency-key-header) define it.
 A key belongs to the caller who sent it (the user, or the API key), so two
 callers never see each other's responses. For a key:
 
-- the first request **claims** it, in a short transaction of its own:
-  a row with the request's fingerprint (SHA-256 of the method, the path
-  and the canonical JSON of the body), ``in_flight``;
-- the ledger write then stores the response (status and body) in that
-  row **in its own transaction** (:data:`tenure.loyalty.ledger.ALSO_RECORD`):
-  the entries and the stored response commit together or not at all;
+- the ledger write stores the request's fingerprint (SHA-256 of the
+  method, the path and the canonical JSON of the body) and the response
+  (status and body) **in its own transaction**
+  (:data:`tenure.loyalty.ledger.ALSO_RECORD`): the entries and the stored
+  response commit together or not at all;
 - the same key with the same fingerprint later gets the stored response,
   marked ``Idempotent-Replayed: true``, and posts nothing;
 - the same key with another fingerprint is refused with 422;
 - the same key while its first request is still being answered is
-  refused with 409 (the claim is read without waiting for the ledger's
-  lock, so the answer is immediate);
-- a refused write (a redemption beyond the balance) or a failed one
-  releases its claim: its retry is decided afresh, as in the ledger.
+  refused with 409: at once when both reach the same server process
+  (:class:`InFlight`, without waiting for the ledger's lock), and when
+  they reach two processes, by the second's write failing on the key's
+  unique row once the first has committed (its entries roll back with it);
+- a refused write (a redemption beyond the balance) or a failed one stores
+  nothing: its retry is decided afresh, as in the ledger. Nothing is
+  written before the ledger write, so a process that dies leaves no claim
+  behind.
 
-A claim whose process died before answering is held for :data:`LEASE`,
-then taken over by the next request with the key. Keys are kept at least
-24 hours; ``tenure loyalty expire`` removes older ones
-(:func:`tenure.loyalty.idempotency.purge`).
+Keys are kept at least 24 hours; ``tenure loyalty expire`` removes older
+ones (:func:`tenure.loyalty.idempotency.purge`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -46,7 +47,6 @@ from tenure.web.security import Principal
 
 HEADER = "Idempotency-Key"
 REPLAYED = "Idempotent-Replayed"
-LEASE = timedelta(seconds=60)  # longer than a ledger write waits for its lock (10 s)
 LONGEST = 255
 
 
@@ -88,82 +88,57 @@ def _where(principal: str, key: str):
     return sa.and_(requests_t.c.principal == principal, requests_t.c.key == key)
 
 
-def _decide(row, principal: str, key: str, digest: str) -> Stored | None:
-    """What an existing row means for a request: its stored response, a
-    refusal, or None when its claim may be taken over."""
-    if row.fingerprint != digest:
-        raise IdempotencyKeyReusedError(
-            f"the {HEADER} {key!r} was first sent with another request; this one was not "
-            "posted.",
-            hint="Use a new key for a new request; a retry must send exactly the first "
-            "request's method, path and body.",
-            source="header", column=HEADER, value=key,
-        )  # fmt: skip
-    if row.state == "done":
-        return Stored(int(row.status), json.loads(row.response))
-    if clock.utc(row.locked_until) > clock.now():
-        raise IdempotencyConflictError(
-            f"a request with the {HEADER} {key!r} is still being answered; this one was not "
-            "posted.",
-            hint="Retry it in a moment: once the first is answered, the retry gets its response.",
-            source="header", column=HEADER, value=key,
-        )  # fmt: skip
-    return None
-
-
-def claim(ops: OpsStore, principal: str, key: str, customer_id: str, digest: str) -> Stored | None:
-    """Claim ``key`` for a request; the stored response when it was already
-    answered (None: claimed, go on). Refuses another request under the key
-    (422) and a duplicate of one still in flight (409)."""
-    with ops.engine.connect() as conn:
-        # read first, writing nothing: a duplicate is answered without
-        # waiting for a ledger write that holds the store's write lock
-        row = conn.execute(sa.select(requests_t).where(_where(principal, key))).first()
-    if row is not None:
-        stored = _decide(row, principal, key, digest)
-        if stored is not None:
-            return stored
-    now = clock.now()
-    if row is None:
-        try:
-            with ops.engine.begin() as conn:
-                conn.execute(requests_t.insert().values(
-                    principal=principal, key=key, customer_id=customer_id, fingerprint=digest,
-                    state="in_flight", created_at=now, locked_until=now + LEASE))  # fmt: skip
-            return None
-        except sa.exc.IntegrityError:
-            pass  # claimed by another request meanwhile: decided below
-    else:
-        with ops.engine.begin() as conn:
-            # the claim of a process that died: taken over, once
-            taken = conn.execute(
-                requests_t.update()
-                .where(_where(principal, key), requests_t.c.state == "in_flight",
-                       requests_t.c.locked_until == row.locked_until)
-                .values(locked_until=now + LEASE, created_at=now)
-            )  # fmt: skip
-        if taken.rowcount == 1:
-            return None
-    with ops.engine.connect() as conn:
-        row = conn.execute(sa.select(requests_t).where(_where(principal, key))).first()
-    if row is None:  # pragma: no cover - removed between two statements
-        return claim(ops, principal, key, customer_id, digest)
-    return _decide(row, principal, key, digest) or _still_in_flight(key)
-
-
-def _still_in_flight(key: str) -> Stored:
-    raise IdempotencyConflictError(
-        f"a request with the {HEADER} {key!r} is still being answered; this one was not posted.",
-        hint="Retry it in a moment.", source="header", column=HEADER, value=key,
+def _reused(key: str) -> IdempotencyKeyReusedError:
+    return IdempotencyKeyReusedError(
+        f"the {HEADER} {key!r} was first sent with another request; this one was not posted.",
+        hint="Use a new key for a new request; a retry must send exactly the first "
+        "request's method, path and body.",
+        source="header", column=HEADER, value=key,
     )  # fmt: skip
 
 
-def release(ops: OpsStore, principal: str, key: str) -> None:
-    """Give up a claim whose request was refused or failed: nothing was posted."""
-    with ops.engine.begin() as conn:
-        conn.execute(
-            requests_t.delete().where(_where(principal, key), requests_t.c.state == "in_flight")
-        )
+def _in_flight(key: str) -> IdempotencyConflictError:
+    return IdempotencyConflictError(
+        f"a request with the {HEADER} {key!r} is still being answered; this one was not "
+        "posted.",
+        hint="Retry it in a moment: once the first is answered, the retry gets its response.",
+        source="header", column=HEADER, value=key,
+    )  # fmt: skip
+
+
+class InFlight:
+    """The keys this server process is answering now, with their fingerprints."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._keys: dict[tuple[str, str], str] = {}
+
+    def enter(self, principal: str, key: str, digest: str) -> None:
+        with self._lock:
+            first = self._keys.get((principal, key))
+            if first is None:
+                self._keys[(principal, key)] = digest
+                return
+        raise _reused(key) if first != digest else _in_flight(key)
+
+    def leave(self, principal: str, key: str) -> None:
+        with self._lock:
+            self._keys.pop((principal, key), None)
+
+
+def stored(ops: OpsStore, principal: str, key: str, digest: str) -> Stored | None:
+    """The response stored under ``key``; None for a key not seen. Another
+    request under the key is refused (422)."""
+    with ops.engine.connect() as conn:
+        row = conn.execute(
+            sa.select(requests_t.c.fingerprint, requests_t.c.status, requests_t.c.response)
+            .where(_where(principal, key))
+        ).first()  # fmt: skip
+    if row is None:
+        return None
+    if row.fingerprint != digest:
+        raise _reused(key)
+    return Stored(int(row.status), json.loads(row.response))
 
 
 def status_of(posting: Posting) -> int:
@@ -172,16 +147,15 @@ def status_of(posting: Posting) -> int:
 
 
 @contextmanager
-def storing(principal: str, key: str) -> Iterator[None]:
+def storing(principal: str, key: str, customer_id: str, digest: str) -> Iterator[None]:
     """While this holds, the ledger write stores its response under the key
     in its own transaction."""
 
     def record(conn: sa.Connection, posting: Posting) -> None:
-        conn.execute(
-            requests_t.update()
-            .where(_where(principal, key))
-            .values(state="done", status=status_of(posting), response=json.dumps(posting.doc))
-        )
+        conn.execute(requests_t.insert().values(
+            principal=principal, key=key, customer_id=customer_id, fingerprint=digest,
+            status=status_of(posting), response=json.dumps(posting.doc),
+            created_at=clock.now()))  # fmt: skip
 
     token = ALSO_RECORD.set(record)
     try:
@@ -191,7 +165,7 @@ def storing(principal: str, key: str) -> Iterator[None]:
 
 
 def posted(
-    ops: OpsStore, who: Principal, header: str | None, customer_id: str,
+    ops: OpsStore, flights: InFlight, who: Principal, header: str | None, customer_id: str,
     method: str, path: str, body: dict[str, Any], write: Callable[[], Posting],
 ) -> tuple[int, dict[str, Any], bool]:  # fmt: skip
     """Run ``write`` under the request's Idempotency-Key (if it sent one);
@@ -200,14 +174,16 @@ def posted(
     if key is None:
         posting = write()
         return status_of(posting), posting.doc, False
-    principal = owner(who)
-    stored = claim(ops, principal, key, customer_id, fingerprint(method, path, body))
-    if stored is not None:
-        return stored.status, stored.body, True
+    principal, digest = owner(who), fingerprint(method, path, body)
+    flights.enter(principal, key, digest)
     try:
-        with storing(principal, key):
+        # read after entering: a first request that was in flight here has
+        # either committed its response by now or is refused above
+        found = stored(ops, principal, key, digest)
+        if found is not None:
+            return found.status, found.body, True
+        with storing(principal, key, customer_id, digest):
             posting = write()
-    except BaseException:
-        release(ops, principal, key)
-        raise
+    finally:
+        flights.leave(principal, key)
     return status_of(posting), posting.doc, False

@@ -12,6 +12,7 @@ beyond the points available: 409) changes nothing.
 
 from __future__ import annotations
 
+import threading
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
@@ -78,9 +79,21 @@ async def policy(settings: SettingsDep) -> Policy:
 PolicyDep = Annotated[Policy, Depends(policy)]
 
 
+_made = threading.Lock()
+
+
+def _flights(request: Request) -> idempotency.InFlight:
+    """The keys in flight in this server process (made with the first write)."""
+    state = request.app.state
+    with _made:
+        if not hasattr(state, "loyalty_in_flight"):
+            state.loyalty_in_flight = idempotency.InFlight()
+    return state.loyalty_in_flight
+
+
 def _write(request: Request, ops, who, header, customer_id: str, body: _Body, call) -> Response:
     status, doc, replayed = idempotency.posted(
-        ops, who, header, customer_id, request.method, request.url.path,
+        ops, _flights(request), who, header, customer_id, request.method, request.url.path,
         body.model_dump(mode="json", exclude_unset=True), call,
     )  # fmt: skip
     response = json_response(doc, status_code=status)

@@ -23,11 +23,9 @@ def upgrade() -> None:
         sa.Column("key", sa.String(255), primary_key=True),
         sa.Column("customer_id", sa.String(200), nullable=False),
         sa.Column("fingerprint", sa.String(64), nullable=False),
-        sa.Column("state", sa.String(10), nullable=False),
-        sa.Column("status", sa.Integer),
-        sa.Column("response", sa.Text),
+        sa.Column("status", sa.Integer, nullable=False),
+        sa.Column("response", sa.Text, nullable=False),
         sa.Column("created_at", WHEN, nullable=False),
-        sa.Column("locked_until", WHEN, nullable=False),
     )
     op.create_index("ix_loyalty_api_requests_created_at", "loyalty_api_requests", ["created_at"])
     op.create_table(

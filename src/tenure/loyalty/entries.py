@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from typing import Any
 
@@ -68,14 +69,17 @@ def new_lot(
     return lot
 
 
+@functools.cache
+def _totals_statement() -> sa.Select:
+    e = loyalty_entries
+    return sa.select(sa.func.coalesce(sa.func.sum(e.c.points), 0),
+                     sa.func.coalesce(sa.func.sum(e.c.pending), 0)
+                     ).where(e.c.customer_id == sa.bindparam("customer_id"))  # fmt: skip
+
+
 def member_totals(conn: sa.Connection, customer_id: str) -> tuple[int, int]:
     """(balance, pending): the sums of the member's entries."""
-    e = loyalty_entries
-    row = conn.execute(
-        sa.select(sa.func.coalesce(sa.func.sum(e.c.points), 0),
-                  sa.func.coalesce(sa.func.sum(e.c.pending), 0))
-        .where(e.c.customer_id == customer_id)
-    ).one()  # fmt: skip
+    row = conn.execute(_totals_statement(), {"customer_id": customer_id}).one()
     return int(row[0]), int(row[1])
 
 

@@ -7,10 +7,11 @@ in its own process and waits for ``/healthz``; then C concurrent clients
 ``Idempotency-Key``, spread over M members. Every latency and status is
 kept: p50, p95, p99, max, requests/s, errors (anything but 201).
 
-``--pace MS``: each client waits that long after each answer before its
-next request (a till that earns for its sales), instead of sending back to
-back (the server saturated: latency is then the queue, concurrency over
-throughput).
+``--pace MS``: each client waits a random time of that mean after each
+answer before its next request (exponentially distributed, and a random
+first wait: 50 tills earning for their sales arrive at random, not in
+step), instead of sending back to back (the server saturated: latency is
+then the queue, concurrency over throughput).
 
 Beside it, the floor: the same earns through the library in the same
 process (``tenure.loyalty.earn`` on a fresh store, one after the other),
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import random
 import secrets
 import socket
 import subprocess
@@ -109,8 +111,11 @@ def api_run(url: str, key: str, clients: int, total: int, members: int, pace: fl
         mine: list[float] = []
         seen: dict[int, int] = {}
         points = 0
+        chance = random.Random(n)
         with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"},
                           timeout=60) as c:  # fmt: skip
+            if pace:
+                time.sleep(chance.uniform(0, pace))
             while True:
                 with lock:
                     i = next(counter, None)
@@ -130,7 +135,7 @@ def api_run(url: str, key: str, clients: int, total: int, members: int, pace: fl
                 if status == 201:
                     points += p
                 if pace:
-                    time.sleep(pace)
+                    time.sleep(chance.expovariate(1 / pace))
         with lock:
             latencies.extend(mine)
             for s, k in seen.items():
@@ -175,7 +180,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=3000, help="earns in all")
     parser.add_argument("--members", type=int, default=1000)
     parser.add_argument("--pace", type=float, default=0.0,
-                        help="ms each client waits after an answer (0: back to back)")  # fmt: skip
+                        help="mean ms a client waits after an answer (0: back to back)")  # fmt: skip
     parser.add_argument("--target-ms", type=float, default=50.0)
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     args = parser.parse_args()
@@ -186,6 +191,12 @@ def main() -> None:
     try:
         import httpx
 
+        # the server's warm-up thread (dashboard pages) ends before the run
+        deadline = time.monotonic() + 120
+        while "first pages are ready" not in (folder / "serve.log").read_text():
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
         with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}) as c:
             for i in range(20):  # the first requests load modules and open connections
                 c.post(f"/api/v1/loyalty/members/W{i}/earn", json={"points": 1})

@@ -234,3 +234,16 @@ def test_the_secret_is_the_owners_only_and_the_cli_lists_endpoints(shop, cli):
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
     listed = json.loads(cli("loyalty", "webhooks", "--store", str(settings.store), "--json").out)
     assert [e["url"] for e in listed["endpoints"]] == ["https://crm.example/h"]
+
+
+def test_a_manual_tier_is_told_too(shop, receiver):
+    settings, ops = shop
+    settings = _with(settings, receiver.url)
+    policy = Policy(tiers=TierProgram((Tier("Silver", 500), Tier("Gold", 2000))))
+    loyalty.earn(ops, "C5", 10, policy=policy)
+    until = datetime.now(UTC) + timedelta(days=90)
+    loyalty.set_tier(ops, "C5", "Gold", until=until, reason="VIP", policy=policy)
+    webhooks.deliver(ops, settings, now=_soon())
+    [tier] = [e["data"] for e in receiver.events() if e["type"] == "loyalty.tier.changed"]
+    assert (tier["kind"], tier["tier"], tier["previous"], tier["reason"]) == (
+        "manual", "Gold", None, "VIP")  # fmt: skip

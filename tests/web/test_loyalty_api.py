@@ -345,3 +345,28 @@ def test_the_server_delivers_the_webhook_of_an_earn_through_the_api(shop):
         webhooks.remove(ops, shop.settings, receiver.url)
         ops.close()
         receiver.close()
+
+
+def test_a_duplicate_that_reached_another_process_rolls_back_at_commit(tmp_path):
+    """Two server processes do not share what they have in flight: the
+    second write of a key checked before the first committed fails on the
+    key's row when it would commit, and its entries go with it."""
+    from tenure import loyalty
+    from tenure.errors import IdempotencyConflictError
+    from tenure.store.ops import OpsStore
+    from tenure.web import idempotency
+
+    ops = OpsStore.open(f"sqlite:///{tmp_path / 'ops.sqlite'}")
+    try:
+        digest = idempotency.fingerprint("POST", "/p", {"points": 5})
+        # both found no stored response (as two processes would), then wrote
+        assert idempotency.stored(ops, "key:abc", "k", digest) is None
+        with idempotency.storing("key:abc", "k", "Q1", digest):
+            loyalty.earn(ops, "Q1", 5)
+        with pytest.raises(IdempotencyConflictError), idempotency.storing("key:abc", "k", "Q1",
+                                                                          digest):  # fmt: skip
+            loyalty.earn(ops, "Q1", 5)
+        assert [e["points"] for e in loyalty.history(ops, "Q1")["entries"]] == [5]
+        assert idempotency.stored(ops, "key:abc", "k", digest).status == 201
+    finally:
+        ops.close()

@@ -15,6 +15,10 @@ from tenure.store.ops_schema import loyalty_entries, loyalty_lots
 KINDS = ("earn", "pending", "approve", "redeem", "expire", "reverse", "adjust")
 
 
+_INSERT_ENTRY = loyalty_entries.insert()
+_INSERT_LOT = loyalty_lots.insert()
+
+
 def post(
     conn: sa.Connection,
     customer_id: str,
@@ -28,11 +32,10 @@ def post(
     """Append one entry; its id. ``points`` changes the balance, ``pending``
     the points waiting for their return window to close."""
     assert kind in KINDS, kind
-    result = conn.execute(
-        loyalty_entries.insert().values(
-            customer_id=customer_id, kind=kind, points=points, pending=pending, at=at, **fields
-        )
-    )
+    # one statement for every entry, its values as parameters: built once
+    result = conn.execute(_INSERT_ENTRY, {"customer_id": customer_id, "kind": kind,
+                                          "points": points, "pending": pending, "at": at,
+                                          **fields})  # fmt: skip
     checkpoint("loyalty entry written")
     return int(result.inserted_primary_key[0])
 
@@ -47,16 +50,9 @@ def new_lot(
     expires_at: datetime | None,
     at: datetime,
 ) -> Lot:
-    result = conn.execute(
-        loyalty_lots.insert().values(
-            customer_id=member.customer_id,
-            points=points,
-            pending=pending,
-            available_at=available_at,
-            expires_at=expires_at,
-            created_at=at,
-        )
-    )
+    result = conn.execute(_INSERT_LOT, {"customer_id": member.customer_id, "points": points,
+                                        "pending": pending, "available_at": available_at,
+                                        "expires_at": expires_at, "created_at": at})  # fmt: skip
     lot = Lot(
         id=int(result.inserted_primary_key[0]),
         points=points,
@@ -100,9 +96,8 @@ def entry_doc(row: Any) -> dict[str, Any]:
     }
 
 
+_GET = sa.select(loyalty_entries).where(loyalty_entries.c.id == sa.bindparam("entry_id"))
+
+
 def get(conn: sa.Connection, entry_id: int) -> Any:
-    return (
-        conn.execute(sa.select(loyalty_entries).where(loyalty_entries.c.id == entry_id))
-        .mappings()
-        .first()
-    )
+    return conn.execute(_GET, {"entry_id": entry_id}).mappings().first()

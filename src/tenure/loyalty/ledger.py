@@ -126,16 +126,19 @@ def _run(
     return posting
 
 
+_MADE_BY = (
+    sa.select(loyalty_allocations.c.lot_id, loyalty_allocations.c.entry_id,
+              loyalty_allocations.c.points)
+    .where(loyalty_allocations.c.made_by == sa.bindparam("entry_id"))
+    .order_by(loyalty_allocations.c.id)
+)  # fmt: skip
+
+
 def _response(
     conn: sa.Connection, customer_id: str, entry_id: int, policy: Policy
 ) -> dict[str, Any]:
     entry = get(conn, entry_id)
-    alloc = loyalty_allocations
-    parts = conn.execute(
-        sa.select(alloc.c.lot_id, alloc.c.entry_id, alloc.c.points)
-        .where(alloc.c.made_by == entry_id)
-        .order_by(alloc.c.id)
-    ).all()
+    parts = conn.execute(_MADE_BY, {"entry_id": entry_id}).all()
     member = load(conn, customer_id)
     balance, pending = member_totals(conn, customer_id)
     lot = member.lots.get(entry["lot_id"]) if entry["lot_id"] is not None else None

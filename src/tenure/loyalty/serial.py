@@ -10,11 +10,13 @@ do not.
 
 from __future__ import annotations
 
+import functools
 import threading
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -87,23 +89,27 @@ def _in_process(ops: OpsStore) -> Iterator[None]:
         lock.release()
 
 
-def _lock(conn: sa.Connection, customer_id: str, join_at: datetime | None) -> None:
-    if join_at is not None:
-        if conn.dialect.name == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert
-        conn.execute(
-            insert(loyalty_members)
-            .values(customer_id=customer_id, joined_at=join_at)
-            .on_conflict_do_nothing(index_elements=["customer_id"])
-        )
+@functools.cache
+def _statements(dialect: str) -> tuple[Any, sa.Select]:
+    """Joining and locking, built once per database kind."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    join = insert(loyalty_members).on_conflict_do_nothing(index_elements=["customer_id"])
     query = sa.select(loyalty_members.c.customer_id).where(
-        loyalty_members.c.customer_id == customer_id
+        loyalty_members.c.customer_id == sa.bindparam("customer_id")
     )
-    if conn.dialect.name == "postgresql":
+    if dialect == "postgresql":
         query = query.with_for_update()
-    if conn.execute(query).first() is None:
+    return join, query
+
+
+def _lock(conn: sa.Connection, customer_id: str, join_at: datetime | None) -> None:
+    join, query = _statements(conn.dialect.name)
+    if join_at is not None:
+        conn.execute(join, {"customer_id": customer_id, "joined_at": join_at})
+    if conn.execute(query, {"customer_id": customer_id}).first() is None:
         raise NotFoundError(
             f"customer {customer_id!r} is not a loyalty member: no points were ever earned.",
             hint="Check the customer id, or earn points first: "

@@ -101,6 +101,11 @@ class LoyaltySettings:
     referrals: Any = None
     challenges: tuple[Any, ...] = ()
 
+    # webhook endpoints (http or https URLs), and how many days before points
+    # expire their member's loyalty.points.expiring event is sent (0: never)
+    webhooks: tuple[str, ...] = ()
+    expiry_warning_days: int = 14
+
     @property
     def acts_on_ingest(self) -> bool:
         """Whether an ingest of orders is followed by the program's work:
@@ -267,7 +272,7 @@ def _loyalty(raw: Any, origin: str) -> LoyaltySettings:
             raise ConfigError(f"{where}: unknown setting '{key}'.",
                               hint=f"Known loyalty settings: {', '.join(sorted(known))}.")  # fmt: skip
         if key in {"return_window_days", "expiry_days", "expiry_months", "tier_grace_days",
-                   "breakage_min_lots"}:  # fmt: skip
+                   "breakage_min_lots", "expiry_warning_days"}:  # fmt: skip
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ConfigError(
                     f"{where}: '{key}' has the value {value!r}, which is not a whole number "
@@ -288,6 +293,7 @@ def _loyalty(raw: Any, origin: str) -> LoyaltySettings:
             hint=f"Fix it in {origin}: keep one of them.",
         )
     values["tiers"] = _tiers(values.get("tiers", []), where, origin)
+    values["webhooks"] = _webhooks(values.get("webhooks", []), where, origin)
     return LoyaltySettings(**values)
 
 
@@ -321,6 +327,21 @@ def _earning_rules(values: dict[str, Any], where: str, origin: str) -> None:
         values["earning"] = load_rules_file(path, origin)
     else:
         values["earning"] = parse_rules(values["earning"], f"{where}.earning", origin)
+
+
+def _webhooks(raw: Any, where: str, origin: str) -> tuple[str, ...]:
+    """The webhook endpoints: a list of http(s) URLs."""
+    from urllib.parse import urlsplit
+
+    if not isinstance(raw, list):
+        raise ConfigError(f"{where}: 'webhooks' must be a list of URLs; got {raw!r}.",
+                          hint=f'Fix it in {origin}, e.g. webhooks = ["https://crm.example/hooks"].')  # fmt: skip
+    for url in raw:
+        parts = urlsplit(url) if isinstance(url, str) else None
+        if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigError(f"{where}: the webhook {url!r} is not an http or https URL.",
+                              hint=f"Fix it in {origin}: write it as https://host/path.")  # fmt: skip
+    return tuple(dict.fromkeys(raw))
 
 
 def _tiers(raw: Any, where: str, origin: str) -> tuple[tuple[str, float], ...]:

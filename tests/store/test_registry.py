@@ -80,5 +80,6 @@ def test_the_registry_covers_every_kind_and_says_what_each_column_is():
         "users": {"email": "email"},
         "login_attempts": {"email": "email"},
         "audit_log": {"actor": "email", "target": "email"},
+        "loyalty_api_requests": {"principal": "email"},  # user:EMAIL of a staff login
     }
     assert "order_items" not in customer_tables()  # reached through its order

@@ -555,3 +555,8 @@ _register_post(app)
 from tenure.cli.loyalty_rewards import register  # noqa: E402
 
 register(app, _ledger)
+# the webhooks' commands live in their own module
+from tenure.cli.loyalty_webhooks import HELP as _WEBHOOKS_HELP  # noqa: E402
+from tenure.cli.loyalty_webhooks import app as _webhooks_app  # noqa: E402
+
+app.add_typer(_webhooks_app, name="webhooks", help=_WEBHOOKS_HELP)

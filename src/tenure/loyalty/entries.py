@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from typing import Any
 
@@ -12,6 +13,10 @@ from tenure.loyalty.lots import Lot, Member
 from tenure.store.ops_schema import loyalty_entries, loyalty_lots
 
 KINDS = ("earn", "pending", "approve", "redeem", "expire", "reverse", "adjust")
+
+
+_INSERT_ENTRY = loyalty_entries.insert()
+_INSERT_LOT = loyalty_lots.insert()
 
 
 def post(
@@ -27,11 +32,10 @@ def post(
     """Append one entry; its id. ``points`` changes the balance, ``pending``
     the points waiting for their return window to close."""
     assert kind in KINDS, kind
-    result = conn.execute(
-        loyalty_entries.insert().values(
-            customer_id=customer_id, kind=kind, points=points, pending=pending, at=at, **fields
-        )
-    )
+    # one statement for every entry, its values as parameters: built once
+    result = conn.execute(_INSERT_ENTRY, {"customer_id": customer_id, "kind": kind,
+                                          "points": points, "pending": pending, "at": at,
+                                          **fields})  # fmt: skip
     checkpoint("loyalty entry written")
     return int(result.inserted_primary_key[0])
 
@@ -46,16 +50,9 @@ def new_lot(
     expires_at: datetime | None,
     at: datetime,
 ) -> Lot:
-    result = conn.execute(
-        loyalty_lots.insert().values(
-            customer_id=member.customer_id,
-            points=points,
-            pending=pending,
-            available_at=available_at,
-            expires_at=expires_at,
-            created_at=at,
-        )
-    )
+    result = conn.execute(_INSERT_LOT, {"customer_id": member.customer_id, "points": points,
+                                        "pending": pending, "available_at": available_at,
+                                        "expires_at": expires_at, "created_at": at})  # fmt: skip
     lot = Lot(
         id=int(result.inserted_primary_key[0]),
         points=points,
@@ -68,14 +65,17 @@ def new_lot(
     return lot
 
 
+@functools.cache
+def _totals_statement() -> sa.Select:
+    e = loyalty_entries
+    return sa.select(sa.func.coalesce(sa.func.sum(e.c.points), 0),
+                     sa.func.coalesce(sa.func.sum(e.c.pending), 0)
+                     ).where(e.c.customer_id == sa.bindparam("customer_id"))  # fmt: skip
+
+
 def member_totals(conn: sa.Connection, customer_id: str) -> tuple[int, int]:
     """(balance, pending): the sums of the member's entries."""
-    e = loyalty_entries
-    row = conn.execute(
-        sa.select(sa.func.coalesce(sa.func.sum(e.c.points), 0),
-                  sa.func.coalesce(sa.func.sum(e.c.pending), 0))
-        .where(e.c.customer_id == customer_id)
-    ).one()  # fmt: skip
+    row = conn.execute(_totals_statement(), {"customer_id": customer_id}).one()
     return int(row[0]), int(row[1])
 
 
@@ -96,9 +96,8 @@ def entry_doc(row: Any) -> dict[str, Any]:
     }
 
 
+_GET = sa.select(loyalty_entries).where(loyalty_entries.c.id == sa.bindparam("entry_id"))
+
+
 def get(conn: sa.Connection, entry_id: int) -> Any:
-    return (
-        conn.execute(sa.select(loyalty_entries).where(loyalty_entries.c.id == entry_id))
-        .mappings()
-        .first()
-    )
+    return conn.execute(_GET, {"entry_id": entry_id}).mappings().first()

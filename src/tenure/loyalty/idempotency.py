@@ -20,7 +20,7 @@ import sqlalchemy as sa
 
 from tenure.errors import IdempotencyKeyReusedError
 from tenure.loyalty.clock import utc
-from tenure.store.ops_schema import loyalty_keys
+from tenure.store.ops_schema import loyalty_api_requests, loyalty_keys
 
 
 def _default(value: Any) -> Any:
@@ -84,7 +84,10 @@ def remember(
 
 
 def purge(conn: sa.Connection, now: datetime, hours: int) -> int:
-    """Remove the keys older than ``hours``; the number removed."""
+    """Remove the keys older than ``hours``, the ledger's and the REST API's
+    Idempotency-Keys; the number removed."""
     cutoff = utc(now) - timedelta(hours=hours)
     result = conn.execute(loyalty_keys.delete().where(loyalty_keys.c.created_at < cutoff))
-    return result.rowcount or 0
+    api = loyalty_api_requests
+    done = conn.execute(api.delete().where(api.c.created_at < cutoff))
+    return (result.rowcount or 0) + (done.rowcount or 0)

@@ -16,6 +16,7 @@ written``, ``loyalty tier written`` (only where a write changes a tier),
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -24,7 +25,7 @@ import sqlalchemy as sa
 
 from tenure.errors import InputError, InsufficientPointsError, LedgerError, NotFoundError
 from tenure.faults import checkpoint
-from tenure.loyalty import clock, idempotency, tiers
+from tenure.loyalty import clock, idempotency, outbox, tiers
 from tenure.loyalty.entries import entry_doc, get, member_totals, new_lot, post
 from tenure.loyalty.expiry import settle
 from tenure.loyalty.invariant import check_invariant
@@ -47,6 +48,13 @@ POINTS = (
     "loyalty allocations written",
     "loyalty before commit",
     "loyalty after commit",
+)
+
+# what else the next write in this context records in its transaction: the
+# REST API's stored response to an Idempotency-Key (tenure.web.idempotency),
+# which must commit with the entries or not at all
+ALSO_RECORD: ContextVar[Callable[[sa.Connection, Posting], None] | None] = ContextVar(
+    "loyalty_also_record", default=None
 )
 
 
@@ -104,25 +112,33 @@ def _run(
             # a tier the write lifts the member to is recorded with it
             tiers.settle(conn, w.policy.tiers, w.customer_id, w.at, entry_id)
             doc = _response(conn, w.customer_id, entry_id, w.policy)
+            outbox.posted(conn, doc)  # the webhooks' event commits with the entry
         check_invariant(conn, w.customer_id)
         if w.key:
             idempotency.remember(conn, w.key, w.customer_id, w.operation, digest, doc,
                                  clock.now())  # fmt: skip
+        posting = Posting(doc, replayed=done is not None)
+        also = ALSO_RECORD.get()
+        if also is not None:
+            also(conn, posting)
         checkpoint("loyalty before commit")
     checkpoint("loyalty after commit")
-    return Posting(doc, replayed=done is not None)
+    return posting
+
+
+_MADE_BY = (
+    sa.select(loyalty_allocations.c.lot_id, loyalty_allocations.c.entry_id,
+              loyalty_allocations.c.points)
+    .where(loyalty_allocations.c.made_by == sa.bindparam("entry_id"))
+    .order_by(loyalty_allocations.c.id)
+)  # fmt: skip
 
 
 def _response(
     conn: sa.Connection, customer_id: str, entry_id: int, policy: Policy
 ) -> dict[str, Any]:
     entry = get(conn, entry_id)
-    alloc = loyalty_allocations
-    parts = conn.execute(
-        sa.select(alloc.c.lot_id, alloc.c.entry_id, alloc.c.points)
-        .where(alloc.c.made_by == entry_id)
-        .order_by(alloc.c.id)
-    ).all()
+    parts = conn.execute(_MADE_BY, {"entry_id": entry_id}).all()
     member = load(conn, customer_id)
     balance, pending = member_totals(conn, customer_id)
     lot = member.lots.get(entry["lot_id"]) if entry["lot_id"] is not None else None

@@ -8,6 +8,7 @@ its points less the allocations later lots paid it with.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -90,20 +91,35 @@ class Member:
         return max(0, sum(lot.remaining for lot in self.usable(at)) + due - self.debt)
 
 
+@functools.cache
+def _load_statements() -> tuple[sa.Select, sa.Select, sa.Select, sa.Select]:
+    """The queries of :func:`load`, built once: every write loads its member
+    twice, and building them anew each time cost more than running them."""
+    lots, alloc, entries = loyalty_lots, loyalty_allocations, loyalty_entries
+    who = sa.bindparam("customer_id")
+    approved = sa.select(entries.c.lot_id).where(
+        entries.c.customer_id == who, entries.c.kind == "approve"
+    )
+    held = sa.select(lots).where(lots.c.customer_id == who).order_by(lots.c.id)
+    drawn = (
+        sa.select(alloc.c.lot_id, alloc.c.entry_id, alloc.c.points)
+        .join(lots, lots.c.id == alloc.c.lot_id)
+        .where(lots.c.customer_id == who)
+    )
+    debts = (
+        sa.select(entries.c.id, entries.c.points)
+        .where(entries.c.customer_id == who, entries.c.kind.in_(DEBT_KINDS), entries.c.points < 0)
+        .order_by(entries.c.id)
+    )
+    return approved, held, drawn, debts
+
+
 def load(conn: sa.Connection, customer_id: str) -> Member:
     member = Member(customer_id)
-    lots = loyalty_lots
-    approved = {
-        row[0]
-        for row in conn.execute(
-            sa.select(loyalty_entries.c.lot_id).where(
-                loyalty_entries.c.customer_id == customer_id, loyalty_entries.c.kind == "approve"
-            )
-        )
-    }
-    for row in conn.execute(
-        sa.select(lots).where(lots.c.customer_id == customer_id).order_by(lots.c.id)
-    ).mappings():
+    approved_q, held_q, drawn_q, debts_q = _load_statements()
+    params = {"customer_id": customer_id}
+    approved = {row[0] for row in conn.execute(approved_q, params)}
+    for row in conn.execute(held_q, params).mappings():
         member.lots[row["id"]] = Lot(
             id=row["id"],
             points=int(row["points"]),
@@ -112,25 +128,11 @@ def load(conn: sa.Connection, customer_id: str) -> Member:
             available_at=utc(row["available_at"]),
             expires_at=None if row["expires_at"] is None else utc(row["expires_at"]),
         )
-    alloc = loyalty_allocations
     paid: dict[int, int] = {}
-    for lot_id, entry_id, points in conn.execute(
-        sa.select(alloc.c.lot_id, alloc.c.entry_id, alloc.c.points)
-        .join(lots, lots.c.id == alloc.c.lot_id)
-        .where(lots.c.customer_id == customer_id)
-    ):
+    for lot_id, entry_id, points in conn.execute(drawn_q, params):
         member.lots[lot_id].used += int(points)
         paid[entry_id] = paid.get(entry_id, 0) + int(points)
-    entries = loyalty_entries
-    for entry_id, points in conn.execute(
-        sa.select(entries.c.id, entries.c.points)
-        .where(
-            entries.c.customer_id == customer_id,
-            entries.c.kind.in_(DEBT_KINDS),
-            entries.c.points < 0,
-        )
-        .order_by(entries.c.id)
-    ):
+    for entry_id, points in conn.execute(debts_q, params):
         unpaid = -int(points) - paid.get(entry_id, 0)
         if unpaid > 0:
             member.debts[entry_id] = unpaid

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from tenure.errors import ConfigError, InputError
 from tenure.faults import checkpoint
-from tenure.loyalty import clock, idempotency, tiers
+from tenure.loyalty import clock, idempotency, outbox, tiers
 from tenure.loyalty.policy import DEFAULT, Policy, TierProgram, checked_customer
 from tenure.loyalty.serial import member_transaction
 from tenure.store.ops import OpsStore
@@ -64,9 +64,10 @@ def set_tier(
         checkpoint("loyalty locked")
         s = tiers.state(conn, program, customer_id, at)
         tiers.record(conn, customer_id, s, None)  # what fell due before it
-        conn.execute(loyalty_tier_changes.insert().values(
-            customer_id=customer_id, kind="manual", tier=name, previous=s.tier, at=at,
-            kept_until=until, reason=reason))  # fmt: skip
+        due = {"kind": "manual", "tier": name, "previous": s.tier, "value": None, "at": at,
+               "kept_until": until, "reason": reason}  # fmt: skip
+        made = conn.execute(loyalty_tier_changes.insert().values(customer_id=customer_id, **due))
+        outbox.tier_changed(conn, made.inserted_primary_key[0], customer_id, due)
         checkpoint("loyalty tier written")
         checkpoint("loyalty before commit")
     checkpoint("loyalty after commit")

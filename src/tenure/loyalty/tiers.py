@@ -30,7 +30,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from tenure.faults import checkpoint
-from tenure.loyalty import clock
+from tenure.loyalty import clock, outbox
 from tenure.loyalty.policy import TierProgram
 from tenure.store.ops_schema import loyalty_entries, loyalty_tier_changes
 
@@ -164,9 +164,10 @@ def state(
 def record(conn: sa.Connection, customer_id: str, s: State, entry_id: int | None) -> int:
     """Append the changes due; how many. ``entry_id``: the write that made them."""
     for due in s.due:
-        conn.execute(
+        made = conn.execute(
             loyalty_tier_changes.insert().values(customer_id=customer_id, entry_id=entry_id, **due)
         )
+        outbox.tier_changed(conn, made.inserted_primary_key[0], customer_id, due)
         checkpoint("loyalty tier written")
     n = len(s.due)
     s.due = []

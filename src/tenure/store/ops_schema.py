@@ -405,3 +405,65 @@ loyalty_awards = sa.Table(
 )
 
 sa.Index("ix_loyalty_awards_customer", loyalty_awards.c.customer_id)
+# the loyalty REST API and its webhooks (tenure.web.idempotency,
+# tenure.loyalty.outbox, tenure.loyalty.webhooks) --------------------------
+
+# a POST's Idempotency-Key, per caller: the request's fingerprint and the
+# response, written in the same transaction as the ledger write it made
+loyalty_api_requests = sa.Table(
+    "loyalty_api_requests",
+    metadata,
+    sa.Column("principal", sa.String(400), primary_key=True),  # user:EMAIL or key:PREFIX
+    sa.Column("key", sa.String(255), primary_key=True),
+    sa.Column("customer_id", sa.String(200), nullable=False),
+    sa.Column("fingerprint", sa.String(64), nullable=False),  # SHA-256 of method, path, body
+    sa.Column("status", sa.Integer, nullable=False),  # the stored response's status and body
+    sa.Column("response", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+sa.Index("ix_loyalty_api_requests_created_at", loyalty_api_requests.c.created_at)
+
+# endpoints declared with `tenure loyalty webhooks add` (those of tenure.toml
+# are read from the settings); their secrets are in the workspace, owner-only
+loyalty_webhook_endpoints = sa.Table(
+    "loyalty_webhook_endpoints",
+    metadata,
+    sa.Column("url", sa.String(2000), primary_key=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+# the outbox: one row per event, written in the ledger write's transaction
+loyalty_webhook_events = sa.Table(
+    "loyalty_webhook_events",
+    metadata,
+    sa.Column("id", _ID, primary_key=True),
+    # loyalty.points.earned, .redeemed, .expiring; loyalty.tier.changed
+    sa.Column("type", sa.String(40), nullable=False),
+    sa.Column("customer_id", sa.String(200), nullable=False),
+    sa.Column("dedup", sa.String(200), nullable=False, unique=True),  # one event per fact
+    sa.Column("data", sa.Text, nullable=False),  # JSON
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("fanned_out", sa.Boolean, nullable=False, default=False),
+)
+
+sa.Index("ix_loyalty_webhook_events_fanned_out", loyalty_webhook_events.c.fanned_out)
+
+# one row per event and endpoint: its attempts, and its fate
+loyalty_webhook_deliveries = sa.Table(
+    "loyalty_webhook_deliveries",
+    metadata,
+    sa.Column("id", _ID, primary_key=True),
+    sa.Column("event_id", _ID, sa.ForeignKey("loyalty_webhook_events.id"), nullable=False),
+    sa.Column("url", sa.String(2000), nullable=False),
+    sa.Column("state", sa.String(10), nullable=False),  # pending, delivered, failed
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("next_at", sa.DateTime(timezone=True)),
+    sa.Column("last_status", sa.Integer),
+    sa.Column("last_error", sa.Text),
+    sa.Column("done_at", sa.DateTime(timezone=True)),
+    sa.UniqueConstraint("event_id", "url", name="ux_loyalty_webhook_deliveries_event_url"),
+)
+
+sa.Index("ix_loyalty_webhook_deliveries_due", loyalty_webhook_deliveries.c.state,
+         loyalty_webhook_deliveries.c.next_at)  # fmt: skip

@@ -191,6 +191,21 @@ _ALL = (
     _t("loyalty_badges", "ops", "operational", "customer_id", "Badges of challenges completed."),
     _t("loyalty_awards", "ops", "operational", "customer_id",
        "Bonus points paid for a referral or a badge, once per source and role."),
+    _t(
+        "loyalty_api_requests", "ops", "operational", "customer_id",
+        "Idempotency-Key requests of the loyalty API and their stored responses (kept 24 h "
+        "or more).", principal="email", response="free_text",
+    ),
+    _t("loyalty_webhook_endpoints", "ops", "bookkeeping", None, "Loyalty webhook endpoints."),
+    _t(
+        "loyalty_webhook_events", "ops", "operational", "customer_id",
+        "The loyalty webhooks' outbox: one event per ledger fact.", data="free_text",
+    ),
+    _t(
+        "loyalty_webhook_deliveries", "ops", "operational", None,
+        "Each webhook event's delivery to each endpoint: attempts and fate "
+        "(the customer is the event's: join on event_id).",
+    ),
 )  # fmt: skip
 
 TABLES: dict[str, Table] = {t.name: t for t in _ALL}

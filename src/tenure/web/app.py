@@ -31,6 +31,7 @@ from tenure.web.routes import (
     goals,
     health,
     ingest,
+    loyalty,
     loyalty_program,
     me,
     metrics,
@@ -112,9 +113,13 @@ def create_app(
                 target=prepare, args=(SimpleNamespace(app=app),), kwargs={"then": settle},
                 daemon=True, name="warm-up",
             ).start()  # fmt: skip
+        from tenure.loyalty.webhooks import background
+
+        stop_webhooks = background(ops, settings)  # the loyalty webhooks' deliveries
         try:
             yield
         finally:
+            stop_webhooks()
             release()
             app.state.stamp.close()
             ops.close()
@@ -150,7 +155,7 @@ def create_app(
     # one router per resource
     routers = (
         health, session, dashboard, me, metrics, cohorts, segments, goals, runs, predictions,
-        customers, ingest, admin, docs, loyalty_program,
+        customers, ingest, admin, docs, loyalty, loyalty_program,
     )  # fmt: skip
     for module in routers:
         app.include_router(module.router)

@@ -23,6 +23,7 @@ from tenure.errors import (
     ConfigError,
     DuplicateError,
     InputError,
+    LedgerError,
     MissingExtraError,
     NotFoundError,
     RateLimitedError,
@@ -34,7 +35,7 @@ log = logging.getLogger("tenure.web")
 
 
 def status_of(exc: TenureError) -> int:
-    if isinstance(exc, AccessError):
+    if isinstance(exc, AccessError | LedgerError):
         return exc.status
     if isinstance(exc, NotFoundError):
         return 404

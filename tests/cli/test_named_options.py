@@ -58,7 +58,7 @@ def mentions(root: Any) -> list[tuple[str, int, str, str, Any]]:
             for match in MENTION.finditer(line):
                 text = match.group(1)
                 words = [w for w in text.split() if not w.startswith("-")]
-                command = _command(root, words[:2])
+                command = _command(root, words[:3])  # tenure loyalty webhooks deliver
                 if command is None:
                     continue
                 rel = str(path.relative_to(ROOT))

@@ -6,7 +6,7 @@ need the ``write`` scope (an analyst or admin, or an API key made with
 (:mod:`tenure.web.idempotency`); reads (the balance, the history, the
 lots, the tiers) need ``read``. Each route calls :mod:`tenure.loyalty`
 and answers with its document as it is: the numbers are the library's,
-the same as ``tenure loyalty ... --json``. A refused write (a redemption
+the same as the ``tenure loyalty`` commands print with ``--json``. A refused write (a redemption
 beyond the points available: 409) changes nothing.
 """
 

@@ -94,6 +94,23 @@ def test_a_first_review_gives_its_badge_and_bonus_once(ops):
         record_event(ops, "C3", "review", key="rev-1", at=at, program=PROGRAM)
 
 
+def test_a_review_earns_the_bonus_the_rules_declare_once_per_event(ops):
+    from tenure.loyalty_rules import EarningRules
+
+    at, rules = _day("2026-03-01"), EarningRules(bonuses={"review": 30})
+    first = record_event(ops, "C4", "review", key="rev-9", at=at, rules=rules)
+    assert (first["bonus"]["points"], first["bonus"]["replayed"]) == (30, False)
+    # the same event again (its key): the same bonus, nothing more
+    again = record_event(ops, "C4", "review", key="rev-9", at=at, rules=rules)
+    assert again["replayed"] and again["bonus"]["entry_id"] == first["bonus"]["entry_id"]
+    record_event(ops, "C4", "review", key="rev-10", at=at, rules=rules)  # another review
+    # a survey answer: no bonus declared; without rules, none either
+    assert record_event(ops, "C4", "survey", at=at, rules=rules)["bonus"] is None
+    assert record_event(ops, "C4", "review", at=at)["bonus"] is None
+    assert balance(ops, "C4", at=at)["balance"] == 30 + 30
+    assert check_invariant(ops, "C4").problems == []
+
+
 @pytest.mark.parametrize(("text", "words"), [
     ('{id = "r", kind = "orders", count = 3}', ["challenge 'r'", "needs 'days'"]),
     ('{id = "r", kind = "streak", count = 3}', ["'kind'", "'streak'"]),

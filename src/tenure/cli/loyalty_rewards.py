@@ -198,12 +198,14 @@ def register(app: typer.Typer, ledger: Any) -> None:
 
         with ledger(store, create=True) as (ws, policy):
             doc = record_event(ws.ops, customer, kind, key=key, program=_program(ws),
-                               policy=policy)  # fmt: skip
+                               policy=policy, rules=ws.settings.loyalty.earning)  # fmt: skip
         if json_:
             emit_json(doc)
             return
         again = " (recorded before; nothing changed)" if doc["replayed"] else ""
         text = f"Recorded a {kind} event for {customer}{again}."
+        if doc["bonus"] is not None and not doc["bonus"]["replayed"]:
+            text += f" {kind.capitalize()} bonus: {doc['bonus']['points']:,} points."
         for b in doc["badges"]:
             bonus = f" and {b['points']:,} points" if b["points"] else ""
             text += f" Badge {b['badge']!r}{bonus} for challenge {b['challenge']}."

@@ -27,9 +27,11 @@ from tenure.errors import IdempotencyKeyReusedError, InputError
 from tenure.faults import checkpoint
 from tenure.loyalty import clock, orders
 from tenure.loyalty.awards import pay_award
+from tenure.loyalty.bonus import award_bonus
 from tenure.loyalty.idempotency import as_json
 from tenure.loyalty.policy import DEFAULT, Policy, _control, checked_customer, checked_key
 from tenure.loyalty.serial import member_transaction
+from tenure.loyalty_rules import EarningRules
 from tenure.loyalty_settings import Challenge, Program
 from tenure.store.ops import OpsStore
 from tenure.store.ops_schema import loyalty_awards, loyalty_badges, loyalty_events
@@ -49,6 +51,10 @@ def completed_at(times: list[datetime], count: int, days: int | None) -> datetim
     return None
 
 
+# the events whose bonus the earning rules may declare
+EVENT_BONUSES = ("review", "survey")
+
+
 def _checked_kind(kind: object) -> str:
     if not isinstance(kind, str) or not kind.strip() or len(kind) > 40 or _control(kind):
         raise InputError(f"an event's kind must be a text of 1 to 40 characters; got {kind!r}.",
@@ -65,10 +71,13 @@ def record_event(
     at: datetime | None = None,
     program: Program | None = None,
     policy: Policy = DEFAULT,
+    rules: EarningRules | None = None,
 ) -> dict[str, Any]:
     """Record that a member did ``kind`` (a review, a survey answer); the
     customer becomes a member. The same ``key`` again records nothing more.
-    Event challenges completed by it give their badges at once (``badges``)."""
+    Event challenges completed by it give their badges at once (``badges``),
+    and a ``review`` or ``survey`` earns the bonus the earning ``rules``
+    declare for it, once per event (``bonus``: its points and entry, or None)."""
     customer_id = checked_customer(customer_id)
     kind = _checked_kind(kind)
     key = checked_key(key)
@@ -88,12 +97,20 @@ def record_event(
             new = conn.execute(e.insert().values(customer_id=customer_id, kind=kind, key=key, at=at)
                                .returning(e.c.id)).scalar_one()  # fmt: skip
             row = conn.execute(sa.select(e).where(e.c.id == new)).mappings().one()
+    bonus = None
+    if rules is not None and row["kind"] in EVENT_BONUSES and rules.bonus(row["kind"]):
+        # once per event: a retry of the event (its key) or of this step grants nothing more
+        posting = award_bonus(ops, customer_id, row["kind"], key=f"event:{int(row['id'])}",
+                              rules=rules, at=at, policy=policy)  # fmt: skip
+        if posting is not None:
+            bonus = {"points": rules.bonus(row["kind"]), "entry_id": posting.entry_id,
+                     "replayed": posting.replayed}  # fmt: skip
     badges = settle_challenges(ops, None, [customer_id], at=at, program=program, policy=policy,
                                kinds=("event",))["badges"]  # fmt: skip
     return as_json({"customer_id": customer_id, "replayed": replayed,
                     "event": {"id": int(row["id"]), "kind": row["kind"], "key": row["key"],
                               "at": clock.utc(row["at"])},
-                    "badges": badges})  # fmt: skip
+                    "bonus": bonus, "badges": badges})  # fmt: skip
 
 
 def _events(ops: OpsStore, customer_ids: Iterable[str] | None) -> dict[tuple[str, str], list]:

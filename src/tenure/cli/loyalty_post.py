@@ -23,8 +23,43 @@ Example:
 """
 
 
+JOIN_HELP = """Enrol a customer in the loyalty program, with the sign-up bonus the
+earning rules declare ([loyalty.earning.bonuses] sign_up), granted once
+per member: running it again enrols no one twice and grants nothing more.
+(A customer also becomes a member with their first points.)
+
+Example:
+
+    tenure loyalty join C1042 --json
+"""
+
+
 def register(app: typer.Typer) -> None:
     app.command("post", help=POST_HELP)(post)
+    app.command("join", help=JOIN_HELP)(join)
+
+
+def join(
+    customer: Annotated[str, typer.Argument(help="The customer's id.", show_default=False)],
+    store: StoreOption = None,
+    json_: JsonOption = False,
+) -> None:
+    from tenure.cli._common import engine_settings
+    from tenure.loyalty.bonus import join as enrol
+    from tenure.store.workspace import Workspace
+
+    settings = engine_settings(store)
+    with Workspace.open(settings) as ws:
+        doc = enrol(ws.ops, customer, rules=ws.settings.loyalty.earning)
+    if json_:
+        emit_json(doc)
+        return
+    text = (f"{doc['customer_id']} joined the program." if doc["new"]
+            else f"{doc['customer_id']} was a member already (since {doc['joined_at'][:10]}).")  # fmt: skip
+    bonus = doc["bonus"]
+    if bonus is not None and not bonus["replayed"]:
+        text += f" Sign-up bonus: {bonus['points']:,} points (entry {bonus['entry_id']})."
+    out_console().print(text)
 
 
 def post(

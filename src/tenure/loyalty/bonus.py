@@ -136,3 +136,45 @@ def birthday_bonuses(
                                   at=moment, policy=policy)  # fmt: skip
             granted += 0 if posting is None or posting.replayed else 1
     return granted
+
+
+def join(
+    ops: OpsStore,
+    customer_id: str,
+    *,
+    rules: EarningRules | None = None,
+    at: datetime | None = None,
+    policy: Policy = DEFAULT,
+) -> dict:
+    """Enrol a customer in the program (a member from ``at``, or since
+    their first entry if they are one already), with the ``sign_up`` bonus
+    ``rules`` declare, granted once per member whatever the retry. The
+    document: ``customer_id``, ``joined_at``, ``new`` (whether this call
+    enrolled them) and ``bonus`` (its ``points``, ``entry_id`` and
+    ``replayed``, or None)."""
+    import sqlalchemy as sa
+
+    from tenure.loyalty import clock
+    from tenure.loyalty.idempotency import as_json
+    from tenure.loyalty.policy import checked_customer
+    from tenure.loyalty.serial import member_transaction
+    from tenure.store.ops_schema import loyalty_members
+
+    customer_id = checked_customer(customer_id)
+    moment = clock.utc(at) if at is not None else clock.now()
+    m = loyalty_members
+    with ops.engine.connect() as conn:
+        before = conn.execute(sa.select(m.c.joined_at).where(m.c.customer_id == customer_id)
+                              ).scalar_one_or_none()  # fmt: skip
+    with member_transaction(ops, customer_id, join_at=moment) as conn:
+        joined = conn.execute(sa.select(m.c.joined_at).where(m.c.customer_id == customer_id)
+                              ).scalar_one()  # fmt: skip
+    bonus = None
+    if rules is not None and rules.bonus("sign_up"):
+        posting = award_bonus(ops, customer_id, "sign_up", key="once", rules=rules, at=moment,
+                              policy=policy)  # fmt: skip
+        if posting is not None:
+            bonus = {"points": rules.bonus("sign_up"), "entry_id": posting.entry_id,
+                     "replayed": posting.replayed}  # fmt: skip
+    return as_json({"customer_id": customer_id, "joined_at": clock.utc(joined),
+                    "new": before is None, "bonus": bonus})  # fmt: skip

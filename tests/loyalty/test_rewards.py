@@ -150,3 +150,13 @@ def test_the_cli_lists_rewards_and_redeems_one(cli, store, tmp_path, monkeypatch
     r = cli("loyalty", "redeem", "C1", "--reward", "nope", "--store", store, "--json")
     assert r.code == 1 and "'nope' is not in the catalogue" in r.json()["error"]["message"]
     assert "Traceback" not in r.err
+
+
+def test_without_a_catalogue_the_cli_names_the_settings_table_as_written(cli, store, tmp_path,
+                                                                        monkeypatch):  # fmt: skip
+    # "[loyalty]" is printed as is, not read as console markup and dropped
+    monkeypatch.setenv("TENURE_CONFIG", str(tmp_path / "none.toml"))
+    (tmp_path / "none.toml").write_text("")
+    assert cli("loyalty", "earn", "C1", "5", "--store", store).code == 0
+    r = cli("loyalty", "rewards", "--store", store)
+    assert r.code == 0 and "tenure.toml under [loyalty] (see docs/loyalty.md" in r.out

@@ -122,14 +122,17 @@ def err_console():
     return Console(stderr=True, highlight=False, soft_wrap=True)
 
 
-def out_console():
+def out_console(*, markup: bool = True):
+    """stdout's console; ``markup=False`` where the text carries what users
+    typed (ids, reasons, settings' names such as [loyalty]), printed as is."""
     from rich.console import Console
 
     # Piped into a file or another program, tables keep their natural width
     # and sentences stay on one line, unless COLUMNS says how wide the output
     # may be; in a terminal, sentences wrap between words at its width.
     fitted = sys.stdout.isatty() or os.environ.get("COLUMNS", "").isdigit()
-    return Console(highlight=False, soft_wrap=not fitted, width=None if fitted else 200)
+    return Console(highlight=False, soft_wrap=not fitted, width=None if fitted else 200,
+                   markup=markup)  # fmt: skip
 
 
 @contextmanager

@@ -142,7 +142,7 @@ def earn(
         what = f"Earned {entry['points']:,} points for {customer} (entry {entry['id']})."
     if doc["debt_paid"]:
         what += f" {doc['debt_paid']:,} of them paid a clawback owed."
-    out_console().print(f"{what} {_totals(doc)}{_tier(doc)}")
+    out_console(markup=False).print(f"{what} {_totals(doc)}{_tier(doc)}")
 
 
 def _tier(doc: dict) -> str:
@@ -212,7 +212,7 @@ def redeem(
         return
     lots = " and ".join(f"lot {p['lot_id']} ({p['points']:,})" for p in doc["from_lots"])
     what = f" ({catalogue.describe_redemption(doc)})" if doc.get("redemption") else ""
-    out_console().print(
+    out_console(markup=False).print(
         f"Redeemed {-doc['entry']['points']:,} points for {customer}{what} (entry "
         f"{doc['entry']['id']}), from {lots}. {_totals(doc)}"
     )
@@ -243,7 +243,7 @@ def balance(
     if json_:
         emit_json(doc)
         return
-    out = out_console()
+    out = out_console(markup=False)
     out.print(_totals(doc, lead=f"{customer}: "), soft_wrap=False)
     if doc["tier_progress"] is not None:
         out.print(_progress(doc["tier_progress"]))
@@ -334,7 +334,7 @@ def history(
     rows = [[str(e["id"]), _when(e["at"]), e["kind"], f"{e['points']:+,}" if e["points"] else "0",
              f"{e['pending']:+,}" if e["pending"] else "", f"{e['balance_after']:,}",
              _detail(e)] for e in doc["entries"]]  # fmt: skip
-    out = out_console()
+    out = out_console(markup=False)
     print_table(out, cols, rows, title=f"Loyalty history of {customer}", wide=wide)
     for change in doc["tier_changes"]:
         was = change["previous"] or "no tier"
@@ -377,7 +377,7 @@ def expire(
     if json_:
         emit_json(doc)
         return
-    out_console().print(
+    out_console(markup=False).print(
         f"Expired {doc['expired_points']:,} points in {doc['expired_lots']:,} lot(s) and "
         f"approved {doc['approved_points']:,} pending points in {doc['approved_lots']:,} "
         f"lot(s), for {doc['members']:,} member(s), as of {_when(doc['as_of'])} UTC. "
@@ -429,7 +429,7 @@ def reverse(
     text = f"{what} {abs(moved):,} points of entry {entry} for {customer} (entry {e['id']})."
     if doc["debt"]:
         text += f" {doc['debt']:,} points are owed."
-    out_console().print(f"{text} {_totals(doc)}{_tier(doc)}")
+    out_console(markup=False).print(f"{text} {_totals(doc)}{_tier(doc)}")
 
 
 ADJUST_HELP = """Correct a member's points by hand, with a reason.
@@ -465,7 +465,7 @@ def adjust(
         return
     e = doc["entry"]
     what = "Added" if e["points"] > 0 else "Took"
-    out_console().print(
+    out_console(markup=False).print(
         f"{what} {abs(e['points']):,} points for {customer} (entry {e['id']}). "
         f"{_totals(doc)}{_tier(doc)}"
     )
@@ -494,7 +494,7 @@ def tiers(store: StoreOption = None, json_: JsonOption = False) -> None:
         return
     basis = "points earned" if doc["basis"] == "points" else "spend"
     window = "a rolling 12 months" if doc["window"] == "rolling_12_months" else "a calendar year"
-    out = out_console()
+    out = out_console(markup=False)
     cols = [Col("tier", numeric=False), Col("threshold"), Col("members")]
     rows = [[t["name"], "—" if t["threshold"] is None else f"{t['threshold']:,}",
              f"{t['members']:,}"] for t in doc["tiers"]]  # fmt: skip
@@ -538,7 +538,7 @@ def tier(
         emit_json(doc)
         return
     was = doc["previous"] or "no tier"
-    out_console().print(
+    out_console(markup=False).print(
         f"{customer}: tier {doc['tier']} (was {was}) until {_when(doc['until'])} UTC."
     )
 

@@ -59,7 +59,7 @@ def join(
     bonus = doc["bonus"]
     if bonus is not None and not bonus["replayed"]:
         text += f" Sign-up bonus: {bonus['points']:,} points (entry {bonus['entry_id']})."
-    out_console().print(text)
+    out_console(markup=False).print(text)
 
 
 def post(
@@ -96,7 +96,7 @@ def post(
     if json_:
         emit_json(result.to_dict())
         return
-    out_console().print(
+    out_console(markup=False).print(
         f"Posted {result.posted:,} order line(s) for {result.points:,} pending points "
         f"({result.members:,} member(s)); {result.already:,} were posted before. Reversed "
         f"{result.reversed_points:,} points of {result.reversed_lines:,} refunded or "

@@ -66,7 +66,7 @@ def liability(
     else:
         why = (f"the fallback breakage_fallback: {b['closed_lots']:,} lot(s) closed, "
                f"{b['min_lots']:,} needed for the program's own history")  # fmt: skip
-    out_console().print(
+    out_console(markup=False).print(
         f"Liability as of {doc['as_of'][:16].replace('T', ' ')} UTC: "
         f"{doc['liability']:,.2f}{cur}.\n"
         f"{doc['outstanding_points']:,} points outstanding ({doc['members_with_points']:,} "
@@ -98,7 +98,7 @@ def effect(
         emit_json(doc)
         return
     est, naive = doc["estimate"], doc["naive"]
-    out = out_console()
+    out = out_console(markup=False)
     out.print(
         f"Bought again within {doc['horizon_days']} days of joining (data to {doc['data_end']}):",
         highlight=False,

@@ -63,7 +63,7 @@ def register(app: typer.Typer, ledger: Any) -> None:
         if json_:
             emit_json(doc)
             return
-        out = out_console()
+        out = out_console(markup=False)
         if not doc["rewards"]:
             out.print("No rewards declared: add them to tenure.toml under [loyalty] "
                       "(see docs/loyalty.md, Rewards).")  # fmt: skip
@@ -106,7 +106,7 @@ def register(app: typer.Typer, ledger: Any) -> None:
         if json_:
             emit_json(doc)
             return
-        out_console().print(f"Referral code of {customer}: {doc['code']}")
+        out_console(markup=False).print(f"Referral code of {customer}: {doc['code']}")
 
     @app.command("refer", help=REFER_HELP)
     def refer(
@@ -132,11 +132,11 @@ def register(app: typer.Typer, ledger: Any) -> None:
             return
         if doc["status"] == "refused":
             why = doc["reason_text"] + (f" ({doc['detail']})" if doc["detail"] else "")
-            out_console().print(f"Referral {doc['id']} of {friend} by {doc['advocate_id']} "
+            out_console(markup=False).print(f"Referral {doc['id']} of {friend} by {doc['advocate_id']} "
                                 f"recorded as refused: {why}.")  # fmt: skip
             return
         again = " (recorded before)" if doc["replayed"] else ""
-        out_console().print(
+        out_console(markup=False).print(
             f"Referral {doc['id']}{again}: {friend}, referred by {doc['advocate_id']}, is "
             f"{doc['status']}; both are rewarded after {friend}'s first qualifying order."
         )
@@ -163,7 +163,7 @@ def register(app: typer.Typer, ledger: Any) -> None:
         if json_:
             emit_json(doc)
             return
-        out = out_console()
+        out = out_console(markup=False)
         if settled is not None:
             out.print(f"Settled: {settled['rewarded']:,} rewarded, {settled['refused']:,} "
                       f"refused, {settled['waiting']:,} still waiting for a qualifying order.")  # fmt: skip
@@ -209,7 +209,7 @@ def register(app: typer.Typer, ledger: Any) -> None:
         for b in doc["badges"]:
             bonus = f" and {b['points']:,} points" if b["points"] else ""
             text += f" Badge {b['badge']!r}{bonus} for challenge {b['challenge']}."
-        out_console().print(text)
+        out_console(markup=False).print(text)
 
     @app.command("challenges", help=CHALLENGES_HELP)
     def challenges(
@@ -239,7 +239,7 @@ def register(app: typer.Typer, ledger: Any) -> None:
         if json_:
             emit_json(doc)
             return
-        out = out_console()
+        out = out_console(markup=False)
         if settled is not None:
             out.print(f"Gave {len(settled['badges']):,} badge(s).")
         if not doc["challenges"]:

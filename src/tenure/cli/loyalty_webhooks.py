@@ -46,9 +46,9 @@ def show(ctx: typer.Context, store: StoreOption = None, json_: JsonOption = Fals
         emit_json(doc)
         return
     if not doc["endpoints"]:
-        out_console().print("No webhook endpoints. Add one: tenure loyalty webhooks add URL")
+        out_console(markup=False).print("No webhook endpoints. Add one: tenure loyalty webhooks add URL")
         return
-    console = out_console()
+    console = out_console(markup=False)
     print_table(
         console,
         [Col("endpoint", False), Col("from", False), Col("delivered"), Col("pending"),
@@ -94,7 +94,7 @@ def add(
         emit_json(doc)
         return
     said = "Added" if doc["added"] else "Already declared:"
-    out_console().print(f"{said} {doc['url']}\nSigning secret: {doc['secret']}", markup=False)
+    out_console(markup=False).print(f"{said} {doc['url']}\nSigning secret: {doc['secret']}", markup=False)
 
 
 REMOVE_HELP = """Stop sending to an endpoint added with `add`; its pending deliveries
@@ -120,7 +120,7 @@ def remove(
     if json_:
         emit_json(doc)
         return
-    out_console().print(f"Removed {doc['url']}; {doc['pending_dropped']} pending delivery(ies) "
+    out_console(markup=False).print(f"Removed {doc['url']}; {doc['pending_dropped']} pending delivery(ies) "
                         "marked failed.", markup=False)  # fmt: skip
 
 
@@ -150,7 +150,7 @@ def deliver(
             if json_:
                 emit_json(doc)
             elif once or any(doc[k] for k in ("delivered", "retrying", "failed")):
-                out_console().print(
+                out_console(markup=False).print(
                     f"Delivered {doc['delivered']}, to retry {doc['retrying']}, failed "
                     f"{doc['failed']}; {doc['new_events']} new event(s), "
                     f"{doc['expiring_events']} about expiring points.", markup=False,

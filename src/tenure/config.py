@@ -277,8 +277,8 @@ def _loyalty(raw: Any, origin: str) -> LoyaltySettings:
                 raise ConfigError(
                     f"{where}: '{key}' has the value {value!r}, which is not a whole number "
                     "of 0 or more.", hint=f"Fix it in {origin}, e.g. {key} = 30.")  # fmt: skip
-        if key in {"point_value", "breakage_fallback"}:
-            _loyalty_number(key, value, where, origin)
+        if key == "breakage_fallback":  # point_value is read by tenure.loyalty_settings
+            _breakage_share(value, where, origin)
         choices = {"negative_balance": NEGATIVE_BALANCE, "tier_basis": TIER_BASES,
                    "tier_window": TIER_WINDOWS}.get(key)  # fmt: skip
         if choices is not None and value not in choices:
@@ -297,16 +297,12 @@ def _loyalty(raw: Any, origin: str) -> LoyaltySettings:
     return LoyaltySettings(**values)
 
 
-def _loyalty_number(key: str, value: Any, where: str, origin: str) -> None:
-    """point_value: 0 or more; breakage_fallback: a share from 0 up to (not including) 1."""
-    top = 1.0 if key == "breakage_fallback" else float("inf")
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < top:
-        what = (
-            "a share from 0 to below 1" if key == "breakage_fallback" else "a number of 0 or more"
-        )
-        example = "breakage_fallback = 0.15" if key == "breakage_fallback" else "point_value = 0.01"
-        raise ConfigError(f"{where}: '{key}' has the value {value!r}, which is not {what}.",
-                          hint=f"Fix it in {origin}, e.g. {example}.")  # fmt: skip
+def _breakage_share(value: Any, where: str, origin: str) -> None:
+    """breakage_fallback: a share from 0 up to (not including) 1."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 1:
+        raise ConfigError(f"{where}: 'breakage_fallback' has the value {value!r}, which is not "
+                          "a share from 0 to below 1.",
+                          hint=f"Fix it in {origin}, e.g. breakage_fallback = 0.15.")  # fmt: skip
 
 
 def _earning_rules(values: dict[str, Any], where: str, origin: str) -> None:

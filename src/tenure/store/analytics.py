@@ -19,7 +19,7 @@ import duckdb
 
 from tenure._version import __version__
 from tenure.config import active_memory_limit
-from tenure.datamodel import KINDS, stored_columns
+from tenure.datamodel import KINDS, column_definitions
 from tenure.errors import ConfigError, StoreBusyError, StoreVersionError
 from tenure.faults import checkpoint
 from tenure.store import locks
@@ -299,8 +299,7 @@ def create_schema(con: duckdb.DuckDBPyConnection, reporting_currency: str) -> No
         [str(SCHEMA_VERSION), reporting_currency, __version__],
     )
     for kind in KINDS.values():
-        cols = ", ".join(f'"{name}" {sql}' for name, sql in stored_columns(kind))
-        con.execute(f'CREATE TABLE IF NOT EXISTS "{kind.name}" ({cols})')
+        con.execute(f'CREATE TABLE IF NOT EXISTS "{kind.name}" ({column_definitions(kind)})')
     con.execute(
         "CREATE TABLE IF NOT EXISTS _ingest_batches (ingest_id BIGINT, kind VARCHAR, "
         "source VARCHAR, committed_at TIMESTAMP)"

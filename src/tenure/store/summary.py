@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import duckdb
 
+from tenure.datamodel import PLAIN_STORAGE
 from tenure.sqltext import lit, q
 
 TABLE = "customer_activity"
@@ -222,9 +223,14 @@ FROM per GROUP BY customer_id
         )  # fmt: skip
     cols = ", ".join(f"CAST({values.get(n, 'p.' + n)} AS {t}) AS {q(n)}" for n, t in COLUMNS)
     stamp = "NULL" if ingest_id is None else int(ingest_id)
+    if not temp:  # the customer's id stored as written (see datamodel.PLAIN_STORAGE)
+        defs = ", ".join(
+            f"{q(n)} {t}{PLAIN_STORAGE if n == 'customer_id' else ''}" for n, t in COLUMNS
+        )
+        con.execute(f"CREATE OR REPLACE TABLE {target} ({defs}, _ingest_id BIGINT)")
     con.execute(
-        f"CREATE OR REPLACE {'TEMP ' if temp else ''}TABLE {target} AS SELECT {cols}, "
-        f"CAST({stamp} AS BIGINT) AS _ingest_id FROM {p} p"
+        (f"INSERT INTO {target} " if not temp else f"CREATE OR REPLACE TEMP TABLE {target} AS ")
+        + f"SELECT {cols}, CAST({stamp} AS BIGINT) AS _ingest_id FROM {p} p"
         + (f" FULL JOIN {o} o USING (customer_id)" if kept else "")
         + (" LEFT JOIN _summary_categories k USING (customer_id)" if items else "")
     )

@@ -361,10 +361,10 @@ def test_a_duplicate_that_reached_another_process_rolls_back_at_commit(tmp_path)
         digest = idempotency.fingerprint("POST", "/p", {"points": 5})
         # both found no stored response (as two processes would), then wrote
         assert idempotency.stored(ops, "key:abc", "k", digest) is None
-        with idempotency.storing("key:abc", "k", "Q1", digest):
+        stores = idempotency.storing("key:abc", "k", "Q1", digest)
+        with idempotency.recording(stores):
             loyalty.earn(ops, "Q1", 5)
-        with pytest.raises(IdempotencyConflictError), idempotency.storing("key:abc", "k", "Q1",
-                                                                          digest):  # fmt: skip
+        with pytest.raises(IdempotencyConflictError), idempotency.recording(stores):
             loyalty.earn(ops, "Q1", 5)
         assert [e["points"] for e in loyalty.history(ops, "Q1")["entries"]] == [5]
         assert idempotency.stored(ops, "key:abc", "k", digest).status == 201

@@ -43,13 +43,14 @@ class Shop:
         return OpsStore.open(f"sqlite:///{self.settings.store / 'ops.sqlite'}")
 
 
-def make_store(folder: Path):
-    """An empty workspace with a user of each role, a write and a read API key."""
+def make_store(folder: Path, ops_url: str | None = None):
+    """An empty workspace with a user of each role, a write and a read API
+    key; its operational store at ``ops_url`` (default: SQLite in the store)."""
     from tenure.access import apikeys, users
     from tenure.config import load_settings
     from tenure.store.workspace import Workspace
 
-    settings = load_settings(store=folder / "store", reporting_currency="EUR")
+    settings = load_settings(store=folder / "store", reporting_currency="EUR", ops_url=ops_url)
     with Workspace.open(settings) as ws:
         for email, password in PASSWORDS.items():
             users.add_user(ws.ops, email, email.split("@")[0], password)

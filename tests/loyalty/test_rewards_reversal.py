@@ -27,7 +27,11 @@ PROGRAM = Program(rewards=(
 
 
 def _left(ops, program: Program = PROGRAM) -> int | None:
-    return {r["id"]: r["left"] for r in catalogue(ops, program=program)["rewards"]}["mug"]
+    return _mug(ops, program)["left"]
+
+
+def _mug(ops, program: Program = PROGRAM) -> dict:
+    return {r["id"]: r for r in catalogue(ops, program=program)["rewards"]}["mug"]
 
 
 def test_a_reversed_redemption_gives_its_stock_back_once(ops):
@@ -44,6 +48,7 @@ def test_a_reversed_redemption_gives_its_stock_back_once(ops):
         reverse(ops, "C1", mug.entry_id)
     assert refused.value.code == "over_reversal"
     assert _left(ops) == 2
+    assert (_mug(ops)["redeemed"], _mug(ops)["reversed"]) == (0, 1)
     # reversed in full, it no longer counts against the limit of one per member
     again = redeem_reward(ops, "C1", "mug", program=PROGRAM, at=AT)
     assert again.doc["balance"] == 1200
@@ -59,6 +64,7 @@ def test_a_reversal_of_part_of_its_points_keeps_the_reward_taken(ops):
     mug = redeem_reward(ops, "C2", "mug", program=PROGRAM, at=AT)
     reverse(ops, "C2", mug.entry_id, points=300)
     assert _left(ops) == 1  # 300 of 800 back: the member keeps the mug
+    assert (_mug(ops)["redeemed"], _mug(ops)["reversed"]) == (1, 0)
     with pytest.raises(LedgerError) as limit:
         redeem_reward(ops, "C2", "mug", program=PROGRAM, at=AT)
     assert limit.value.code == "reward_limit"
@@ -66,6 +72,7 @@ def test_a_reversal_of_part_of_its_points_keeps_the_reward_taken(ops):
     assert last.doc["entry"]["points"] == 500
     assert last.doc["balance"] == 1000
     assert _left(ops) == 2
+    assert (_mug(ops)["redeemed"], _mug(ops)["reversed"]) == (0, 1)
 
 
 def test_reversing_other_redemptions_gives_back_no_stock(ops):

@@ -47,16 +47,20 @@ CENT = Decimal("0.01")
 
 
 def catalogue(ops: OpsStore, *, program: Program) -> dict[str, Any]:
-    """The catalogue's rewards with how many were redeemed and how many are left."""
+    """The catalogue's rewards with how many were redeemed (and stand),
+    how many of those were reversed in full since, and how many are left."""
     r, s = loyalty_redemptions, loyalty_reward_stock
+    undone = stock.reversed_in_full()
     with ops.engine.connect() as conn:
-        counts = dict(conn.execute(
-            sa.select(r.c.reward_id, sa.func.count()).group_by(r.c.reward_id)).all())  # fmt: skip
+        counts = {reward_id: (int(n), int(back or 0)) for reward_id, n, back in conn.execute(
+            sa.select(r.c.reward_id, sa.func.count(), sa.func.sum(sa.case((undone, 1), else_=0)))
+            .group_by(r.c.reward_id))}  # fmt: skip
         taken = dict(conn.execute(sa.select(s.c.reward_id, s.c.redeemed)).all())
     rows = []
     for reward in program.rewards:
         left = None if reward.stock is None else max(reward.stock - int(taken.get(reward.id, 0)), 0)
-        rows.append({**reward.doc(), "redeemed": int(counts.get(reward.id, 0)), "left": left})
+        made, back = counts.get(reward.id, (0, 0))
+        rows.append({**reward.doc(), "redeemed": made - back, "reversed": back, "left": left})
     return {"point_value": program.point_value, "rewards": rows}
 
 

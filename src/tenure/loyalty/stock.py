@@ -53,14 +53,20 @@ def give_back(conn: sa.Connection, entry_id: int) -> str | None:
     return reward_id if back.rowcount else None
 
 
-def standing(customer_id: str, reward_id: str) -> sa.Select:
-    """How many of the member's redemptions of the reward are not reversed
-    in full: what its limit per member counts."""
+def reversed_in_full() -> sa.ColumnElement[bool]:
+    """Whether a row of ``loyalty_redemptions`` has all its points back."""
     r, e = loyalty_redemptions, loyalty_entries
-    reversed_ = (
+    back = (
         sa.select(sa.func.coalesce(sa.func.sum(e.c.points), 0))
         .where(e.c.reverses == r.c.entry_id)
         .scalar_subquery()
     )
+    return back >= r.c.points
+
+
+def standing(customer_id: str, reward_id: str) -> sa.Select:
+    """How many of the member's redemptions of the reward are not reversed
+    in full: what its limit per member counts."""
+    r = loyalty_redemptions
     mine = sa.and_(r.c.customer_id == customer_id, r.c.reward_id == reward_id)
-    return sa.select(sa.func.count()).select_from(r).where(mine, reversed_ < r.c.points)
+    return sa.select(sa.func.count()).select_from(r).where(mine, ~reversed_in_full())

@@ -105,6 +105,9 @@ class LoyaltySettings:
     # expire their member's loyalty.points.expiring event is sent (0: never)
     webhooks: tuple[str, ...] = ()
     expiry_warning_days: int = 14
+    # days a webhook event is kept once every delivery of it is done
+    # (delivered, or failed for good); 0: kept for ever
+    webhook_retention_days: int = 30
 
     @property
     def acts_on_ingest(self) -> bool:
@@ -272,7 +275,8 @@ def _loyalty(raw: Any, origin: str) -> LoyaltySettings:
             raise ConfigError(f"{where}: unknown setting '{key}'.",
                               hint=f"Known loyalty settings: {', '.join(sorted(known))}.")  # fmt: skip
         if key in {"return_window_days", "expiry_days", "expiry_months", "tier_grace_days",
-                   "breakage_min_lots", "expiry_warning_days"}:  # fmt: skip
+                   "breakage_min_lots", "expiry_warning_days",
+                   "webhook_retention_days"}:  # fmt: skip
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ConfigError(
                     f"{where}: '{key}' has the value {value!r}, which is not a whole number "

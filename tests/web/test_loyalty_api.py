@@ -43,13 +43,14 @@ class Shop:
         return OpsStore.open(f"sqlite:///{self.settings.store / 'ops.sqlite'}")
 
 
-def make_store(folder: Path):
-    """An empty workspace with a user of each role, a write and a read API key."""
+def make_store(folder: Path, ops_url: str | None = None):
+    """An empty workspace with a user of each role, a write and a read API
+    key; its operational store at ``ops_url`` (default: SQLite in the store)."""
     from tenure.access import apikeys, users
     from tenure.config import load_settings
     from tenure.store.workspace import Workspace
 
-    settings = load_settings(store=folder / "store", reporting_currency="EUR")
+    settings = load_settings(store=folder / "store", reporting_currency="EUR", ops_url=ops_url)
     with Workspace.open(settings) as ws:
         for email, password in PASSWORDS.items():
             users.add_user(ws.ops, email, email.split("@")[0], password)
@@ -361,10 +362,10 @@ def test_a_duplicate_that_reached_another_process_rolls_back_at_commit(tmp_path)
         digest = idempotency.fingerprint("POST", "/p", {"points": 5})
         # both found no stored response (as two processes would), then wrote
         assert idempotency.stored(ops, "key:abc", "k", digest) is None
-        with idempotency.storing("key:abc", "k", "Q1", digest):
+        stores = idempotency.storing("key:abc", "k", "Q1", digest)
+        with idempotency.recording(stores):
             loyalty.earn(ops, "Q1", 5)
-        with pytest.raises(IdempotencyConflictError), idempotency.storing("key:abc", "k", "Q1",
-                                                                          digest):  # fmt: skip
+        with pytest.raises(IdempotencyConflictError), idempotency.recording(stores):
             loyalty.earn(ops, "Q1", 5)
         assert [e["points"] for e in loyalty.history(ops, "Q1")["entries"]] == [5]
         assert idempotency.stored(ops, "key:abc", "k", digest).status == 201

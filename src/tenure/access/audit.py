@@ -2,7 +2,8 @@
 ``audit_log`` table.
 
 Recorded: logins and failed logins, changes to users and API keys,
-ingests, exports of customer data and erasures, each with its actor (the
+ingests, exports of customer data and erasures, the loyalty API's
+writes (in the ledger write's own transaction), each with its actor (the
 OS user for the command line; the user's email or the API key for the
 server) and, for the server, the client's address. Never recorded:
 passwords, keys, and what a person searched for. Only admins can read it
@@ -40,6 +41,10 @@ KINDS = {
     "ingest": "data was ingested",
     "export": "customer data was downloaded (CSV or JSON)",
     "erasure": "a customer's data was erased",
+    "loyalty_earn": "points were given through the loyalty API",
+    "loyalty_redeem": "points were spent through the loyalty API",
+    "loyalty_reverse": "an earning or a redemption was undone through the loyalty API",
+    "loyalty_adjust": "points were added or taken by hand through the loyalty API",
 }
 
 

@@ -69,7 +69,8 @@ def register(app: typer.Typer, ledger: Any) -> None:
                       "(see docs/loyalty.md, Rewards).")  # fmt: skip
             return
         cols = [Col("reward", numeric=False), Col("kind", numeric=False), Col("points"),
-                Col("gives", numeric=False, rank=1), Col("redeemed"), Col("left")]  # fmt: skip
+                Col("gives", numeric=False, rank=1), Col("redeemed"), Col("reversed"),
+                Col("left")]  # fmt: skip
         rows = []
         for r in doc["rewards"]:
             if r["kind"] == "discount":
@@ -81,7 +82,8 @@ def register(app: typer.Typer, ledger: Any) -> None:
                 points = f"{r['min_points']:,}+"
             left = "—" if r["left"] is None else f"{r['left']:,}"
             rows.append([f"{r['id']} ({r['name']})" if r["name"] != r["id"] else r["id"],
-                         r["kind"], points, gives, f"{r['redeemed']:,}", left])  # fmt: skip
+                         r["kind"], points, gives, f"{r['redeemed']:,}", f"{r['reversed']:,}",
+                         left])  # fmt: skip
         print_table(out, cols, rows, title="Rewards catalogue")
         out.print(f"One point is worth {doc['point_value']} in the reporting currency.")
 

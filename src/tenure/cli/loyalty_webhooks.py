@@ -1,4 +1,4 @@
-"""``tenure loyalty webhooks [add | remove | deliver]``: the loyalty
+"""``tenure loyalty webhooks [add | remove | deliver | purge]``: the loyalty
 program's outgoing webhooks, thin over :mod:`tenure.loyalty.webhooks`."""
 
 from __future__ import annotations
@@ -159,3 +159,50 @@ def deliver(
                 return
             sys.stdout.flush()
             time.sleep(every)  # the pace of a worker, not a wait for a fault
+
+
+PURGE_HELP = """Delete the webhook events whose every delivery is done (delivered, or
+failed for good) more than --older-than days ago (default: the
+[loyalty] table's webhook_retention_days, 30), with their deliveries.
+Events still to deliver, or waiting for an endpoint, are never deleted.
+`tenure serve` does the same once an hour.
+
+Example:
+
+    tenure loyalty webhooks purge --older-than 90 --json
+"""
+
+
+@app.command("purge", help=PURGE_HELP)
+def purge(
+    older_than: Annotated[
+        float | None,
+        typer.Option(
+            "--older-than",
+            min=0,
+            metavar="DAYS",
+            help="Keep what was done within this many days (0: delete all that is done).",
+        ),
+    ] = None,
+    store: StoreOption = None,
+    json_: JsonOption = False,
+) -> None:
+    from tenure.loyalty import outbox
+
+    settings, ws = _open(store)
+    days = settings.loyalty.webhook_retention_days if older_than is None else older_than
+    with ws:
+        # webhook_retention_days = 0 keeps events for ever, unless asked here
+        kept = older_than is None and not days
+        doc = ({"older_than_days": None, "events": 0, "deliveries": 0} if kept
+               else outbox.purge(ws.ops, days))  # fmt: skip
+    if json_:
+        emit_json(doc)
+    elif kept:
+        out_console(markup=False).print(
+            "webhook_retention_days is 0 in [loyalty]: events are kept. Give --older-than "
+            "DAYS to delete those done before.", markup=False)  # fmt: skip
+    else:
+        out_console(markup=False).print(
+            f"Deleted {doc['events']} webhook event(s) and {doc['deliveries']} delivery(ies) "
+            f"done before {doc['cutoff'][:19].replace('T', ' ')} UTC.", markup=False)  # fmt: skip

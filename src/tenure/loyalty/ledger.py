@@ -25,7 +25,7 @@ import sqlalchemy as sa
 
 from tenure.errors import InputError, InsufficientPointsError, LedgerError, NotFoundError
 from tenure.faults import checkpoint
-from tenure.loyalty import clock, idempotency, outbox, tiers
+from tenure.loyalty import clock, idempotency, outbox, stock, tiers
 from tenure.loyalty.entries import entry_doc, get, member_totals, new_lot, post
 from tenure.loyalty.expiry import settle
 from tenure.loyalty.invariant import check_invariant
@@ -313,7 +313,9 @@ def reverse(
       member's other usable lots (soonest expiry first); what they no longer
       hold (points already spent) is a debt that new points pay first.
     - Pending points not yet approved leave their lot.
-    - A redemption's points come back as a fresh lot, with the policy's expiry.
+    - A redemption's points come back as a fresh lot, with the policy's
+      expiry; reversed in full, a catalogue redemption gives its reward's
+      stock back (:mod:`.stock`).
     """
     customer_id = checked_customer(customer_id)
     if points is not None:
@@ -369,6 +371,8 @@ def reverse(
                           expires_at=policy.expires(at), at=at)  # fmt: skip
             entry = post(conn, customer_id, "reverse", at, points=want, lot_id=lot.id, **fields)
             pay_debts(conn, member, lot, entry)
+            if want == left:  # reversed in full: a catalogue reward's stock comes back
+                stock.give_back(conn, entry_id)
             return entry
         own = member.lots.get(original["lot_id"])
         if own is not None and own.awaiting_approval:

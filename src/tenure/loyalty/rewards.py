@@ -6,8 +6,9 @@ soonest expiry first as :func:`tenure.loyalty.ledger.redeem`), with a row of
 ``loyalty_redemptions`` that says which reward, for how many points, and
 what they paid, written in that transaction. A reward's stock is a row
 updated only while some is left, so two members taking the last one at
-the same moment get it once; its limit per member counts the member's
-redemptions under the member's lock.
+the same moment get it once, and a redemption reversed in full gives its
+one back (:mod:`.stock`); its limit per member counts the member's
+redemptions not reversed in full, under the member's lock.
 
 What points pay is decided here, in decimals of the reporting currency:
 a discount's declared value; a free product; or, in a partial redemption,
@@ -24,8 +25,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from tenure.errors import InputError, InsufficientPointsError, LedgerError, NotFoundError
-from tenure.loyalty import clock
-from tenure.loyalty.awards import insert_ignoring
+from tenure.loyalty import clock, stock
 from tenure.loyalty.entries import member_totals, post
 
 # the ledger's one write path: a catalogue redemption is a redemption with
@@ -47,16 +47,20 @@ CENT = Decimal("0.01")
 
 
 def catalogue(ops: OpsStore, *, program: Program) -> dict[str, Any]:
-    """The catalogue's rewards with how many were redeemed and how many are left."""
+    """The catalogue's rewards with how many were redeemed (and stand),
+    how many of those were reversed in full since, and how many are left."""
     r, s = loyalty_redemptions, loyalty_reward_stock
+    undone = stock.reversed_in_full()
     with ops.engine.connect() as conn:
-        counts = dict(conn.execute(
-            sa.select(r.c.reward_id, sa.func.count()).group_by(r.c.reward_id)).all())  # fmt: skip
+        counts = {reward_id: (int(n), int(back or 0)) for reward_id, n, back in conn.execute(
+            sa.select(r.c.reward_id, sa.func.count(), sa.func.sum(sa.case((undone, 1), else_=0)))
+            .group_by(r.c.reward_id))}  # fmt: skip
         taken = dict(conn.execute(sa.select(s.c.reward_id, s.c.redeemed)).all())
     rows = []
     for reward in program.rewards:
         left = None if reward.stock is None else max(reward.stock - int(taken.get(reward.id, 0)), 0)
-        rows.append({**reward.doc(), "redeemed": int(counts.get(reward.id, 0)), "left": left})
+        made, back = counts.get(reward.id, (0, 0))
+        rows.append({**reward.doc(), "redeemed": made - back, "reversed": back, "left": left})
     return {"point_value": program.point_value, "rewards": rows}
 
 
@@ -171,8 +175,7 @@ def redeem_reward(
 
     def body(conn: sa.Connection, member: Member) -> int:
         if reward.per_member is not None:
-            used = conn.execute(sa.select(sa.func.count()).select_from(r).where(
-                r.c.customer_id == customer_id, r.c.reward_id == reward.id)).scalar_one()  # fmt: skip
+            used = conn.execute(stock.standing(customer_id, reward.id)).scalar_one()
             if used >= reward.per_member:
                 raise LedgerError(
                     f"customer {customer_id} has redeemed {reward.id!r} {used} time(s), its "
@@ -191,16 +194,7 @@ def redeem_reward(
                       else f"Choose a reward of at most {have} points{later}."), value=cost,
                 expected=f"at most {have}")  # fmt: skip
         if reward.stock is not None:
-            s = loyalty_reward_stock
-            insert_ignoring(conn, s, {"reward_id": reward.id, "redeemed": 0}, ["reward_id"])
-            taken = conn.execute(s.update().where(s.c.reward_id == reward.id,
-                                                  s.c.redeemed < reward.stock)
-                                 .values(redeemed=s.c.redeemed + 1))  # fmt: skip
-            if not taken.rowcount:
-                raise LedgerError(f"the reward {reward.id!r} is out of stock (all {reward.stock} "
-                                  "redeemed). Nothing was redeemed.",
-                                  hint="Choose another reward: tenure loyalty rewards",
-                                  value=reward.id, code="out_of_stock")  # fmt: skip
+            stock.take(conn, reward.id, reward.stock)
         entry = post(conn, customer_id, "redeem", at, points=-cost, reward=reward.id,
                      idempotency_key=key)  # fmt: skip
         allocate(conn, member, entry, parts, entry)

@@ -23,6 +23,10 @@ A pass of :func:`deliver`:
    attempts the delivery is marked ``failed``, with its last status and
    error, for ``tenure loyalty webhooks`` to show.
 
+Events done for longer than ``webhook_retention_days`` (30 by default)
+are deleted by the server once an hour (:func:`tend`) and by ``tenure
+loyalty webhooks purge`` (:func:`tenure.loyalty.outbox.purge`).
+
 The clock (``now``), the jitter (``rand``) and the sender (``send``) are
 parameters, so that a test replays the retries at the times it computed.
 """
@@ -66,6 +70,7 @@ LONGEST_WAIT = timedelta(hours=6)
 TIMEOUT = 10.0  # seconds an endpoint has to answer
 BATCH = 200  # deliveries sent by one pass at most
 SECRETS = "webhook-secrets"
+PURGE_EVERY = timedelta(hours=1)  # how often the server deletes old events
 
 # (url, body, headers) -> the HTTP status; raises OSError or httpx's errors
 Sender = Callable[[str, bytes, dict[str, str]], int]
@@ -312,10 +317,32 @@ def report(ops: OpsStore, settings: Settings, *, limit: int = 50) -> dict[str, A
     })  # fmt: skip
 
 
+def tend(
+    ops: OpsStore,
+    settings: Settings,
+    purged_at: datetime | None,
+    *,
+    now: datetime | None = None,
+    send: Sender | None = None,
+) -> datetime | None:
+    """One pass of the server's worker: :func:`deliver`, then, at most once
+    every :data:`PURGE_EVERY` (``purged_at``: the last time), the events
+    done more than ``webhook_retention_days`` ago deleted
+    (:func:`tenure.loyalty.outbox.purge`). When it last purged."""
+    now = clock.utc(now) if now is not None else clock.now()
+    deliver(ops, settings, now=now, send=send)
+    days = settings.loyalty.webhook_retention_days
+    if days and (purged_at is None or now - purged_at >= PURGE_EVERY):
+        outbox.purge(ops, days, now=now)
+        return now
+    return purged_at
+
+
 def background(ops: OpsStore, settings: Settings, every: float = 5.0) -> Callable[[], None]:
-    """Deliver in a thread of this process, a pass every ``every`` seconds
-    (as ``tenure serve`` does); the function that stops it. A pass that
-    fails is logged and the next one tries again."""
+    """Deliver in a thread of this process, a pass every ``every`` seconds,
+    and purge old events every hour (:func:`tend`, as ``tenure serve``
+    does); the function that stops it. A pass that fails is logged and the
+    next one tries again."""
     import logging
     import threading
 
@@ -323,9 +350,10 @@ def background(ops: OpsStore, settings: Settings, every: float = 5.0) -> Callabl
     log = logging.getLogger("tenure.webhooks")
 
     def run() -> None:
+        purged_at = None
         while not stop.wait(every):
             try:
-                deliver(ops, settings)
+                purged_at = tend(ops, settings, purged_at)
             except Exception:
                 log.exception("a webhook delivery pass failed; the next one tries again")
 

@@ -12,8 +12,10 @@ only once its entry is on disk.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
+import sqlalchemy as sa
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
@@ -85,6 +87,36 @@ class GroupCommit:
         with self.ops.engine.begin() as conn:  # one transaction, one wait for the disk
             audit.record_all(conn, rows)
         self.commits += 1
+
+
+def loyalty_write(
+    actor: Actor, operation: str, customer_id: str, key: str | None
+) -> Callable[[sa.Connection, Any], None]:
+    """What records a loyalty API write in the audit log, in the ledger
+    write's own transaction (:func:`tenure.web.idempotency.posted`): who,
+    which member, the operation, the Idempotency-Key and what was posted.
+    A write that posts nothing (an order line's earning found again)
+    records nothing."""
+    kind = f"loyalty_{operation}"
+    assert kind in audit.KINDS, f"unknown audit kind {kind!r}"
+
+    def record(conn: sa.Connection, posting: Any) -> None:
+        if posting.replayed:
+            return
+        doc = posting.doc
+        entry = doc["entry"]
+        detail = {
+            "operation": operation, "idempotency_key": key, "outcome": "posted",
+            "entry_id": entry["id"], "entry_kind": entry["kind"],
+            "points": entry["points"] + entry["pending"], "balance": doc["balance"],
+            "pending": doc["pending"], "debt": doc["debt"],
+        }  # fmt: skip
+        for name in ("reward", "reverses", "order_line", "rule"):
+            if entry.get(name) is not None:
+                detail[name] = entry[name]
+        audit.record(conn, kind, actor, target=customer_id, detail=detail)
+
+    return record
 
 
 def export_detail(fmt: str, *, q: str | None, **filters: Any) -> dict[str, Any]:

@@ -146,10 +146,12 @@ def status_of(posting: Posting) -> int:
     return 200 if posting.replayed else 201
 
 
-@contextmanager
-def storing(principal: str, key: str, customer_id: str, digest: str) -> Iterator[None]:
-    """While this holds, the ledger write stores its response under the key
-    in its own transaction."""
+# what a write records in its ledger transaction besides its entries
+Also = Callable[[sa.Connection, Posting], None]
+
+
+def storing(principal: str, key: str, customer_id: str, digest: str) -> Also:
+    """What stores the write's response under the key, in its transaction."""
 
     def record(conn: sa.Connection, posting: Posting) -> None:
         conn.execute(requests_t.insert().values(
@@ -157,7 +159,21 @@ def storing(principal: str, key: str, customer_id: str, digest: str) -> Iterator
             status=status_of(posting), response=json.dumps(posting.doc),
             created_at=clock.now()))  # fmt: skip
 
-    token = ALSO_RECORD.set(record)
+    return record
+
+
+@contextmanager
+def recording(*steps: Also | None) -> Iterator[None]:
+    """While this holds, the next ledger write runs ``steps`` in its own
+    transaction (:data:`~tenure.loyalty.ledger.ALSO_RECORD`): what they
+    write commits with the entries or not at all."""
+    wanted = [step for step in steps if step is not None]
+
+    def record(conn: sa.Connection, posting: Posting) -> None:
+        for step in wanted:
+            step(conn, posting)
+
+    token = ALSO_RECORD.set(record if wanted else None)
     try:
         yield
     finally:
@@ -167,12 +183,16 @@ def storing(principal: str, key: str, customer_id: str, digest: str) -> Iterator
 def posted(
     ops: OpsStore, flights: InFlight, who: Principal, header: str | None, customer_id: str,
     method: str, path: str, body: dict[str, Any], write: Callable[[], Posting],
+    audit: Also | None = None,
 ) -> tuple[int, dict[str, Any], bool]:  # fmt: skip
     """Run ``write`` under the request's Idempotency-Key (if it sent one);
-    (status, body, replayed)."""
+    (status, body, replayed). ``audit`` records the write in its
+    transaction; a replayed response was recorded the first time, and is
+    not again."""
     key = key_of(header)
     if key is None:
-        posting = write()
+        with recording(audit):
+            posting = write()
         return status_of(posting), posting.doc, False
     principal, digest = owner(who), fingerprint(method, path, body)
     flights.enter(principal, key, digest)
@@ -182,7 +202,7 @@ def posted(
         found = stored(ops, principal, key, digest)
         if found is not None:
             return found.status, found.body, True
-        with storing(principal, key, customer_id, digest):
+        with recording(storing(principal, key, customer_id, digest), audit):
             posting = write()
     finally:
         flights.leave(principal, key)

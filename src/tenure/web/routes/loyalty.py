@@ -8,6 +8,11 @@ lots, the tiers) need ``read``. Each route calls :mod:`tenure.loyalty`
 and answers with its document as it is: the numbers are the library's,
 the same as the ``tenure loyalty`` commands print with ``--json``. A refused write (a redemption
 beyond the points available: 409) changes nothing.
+
+Each write that posts an entry is in the audit log (``loyalty_earn``,
+``loyalty_redeem``, ``loyalty_reverse``, ``loyalty_adjust``), written in the
+ledger write's transaction: a write rolled back leaves no entry, and a
+replayed response (the same key and body) adds none.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from tenure.loyalty import Policy
-from tenure.web import idempotency
+from tenure.web import audit, idempotency
 from tenure.web.deps import OpsDep, Reader, SettingsDep, Writer
 from tenure.web.json import json_response
 
@@ -92,9 +97,12 @@ def _flights(request: Request) -> idempotency.InFlight:
 
 
 def _write(request: Request, ops, who, header, customer_id: str, body: _Body, call) -> Response:
+    operation = request.url.path.rsplit("/", 1)[-1]  # earn, redeem, reverse, adjust
+    record = audit.loyalty_write(who.actor(request), operation, customer_id,
+                                 idempotency.key_of(header))  # fmt: skip
     status, doc, replayed = idempotency.posted(
         ops, _flights(request), who, header, customer_id, request.method, request.url.path,
-        body.model_dump(mode="json", exclude_unset=True), call,
+        body.model_dump(mode="json", exclude_unset=True), call, audit=record,
     )  # fmt: skip
     response = json_response(doc, status_code=status)
     if replayed:

@@ -144,27 +144,29 @@ def _print(doc: dict[str, Any], wide: bool) -> None:
     read = doc["assignments"]
     arms = ", ".join(f"{a['name']} {a['n']:,}" for a in doc["arms"])
     out.print(f"{read['file']}: {arms}; {doc['window_days']} days after assignment.")
-    cols = [Col("arm", numeric=False), Col(f"{LABELS[metric]}"), Col("lift"),
-            Col("95 % interval", numeric=False), Col("relative", rank=2),
-            Col("anytime-valid", numeric=False, rank=1), Col("verdict", numeric=False)]  # fmt: skip
-    ctrl = doc["lifts"][0] if doc["lifts"] else None
+    # a conversion's lift in percentage points, other metrics in their own unit
+    scale, unit = (100, " (pp)") if metric == "conversion" else (1, "")
+    cols = [Col("arm", numeric=False), Col(LABELS[metric]), Col(f"lift{unit}"),
+            Col(f"95 % interval{unit}", numeric=False), Col("relative", rank=2),
+            Col(f"anytime-valid{unit}", numeric=False, rank=1),
+            Col("verdict", numeric=False)]  # fmt: skip
+
+    def num(x: Any) -> str:
+        return "—" if x is None else f"{x * scale:+,.2f}"
+
+    def between(ci: list[Any]) -> str:
+        return f"{num(ci[0])} to {num(ci[1])}"
+
+    control = doc["control"]
     rows = []
-    if ctrl is not None:
-        rows.append([f"{doc['control']} (control)", _value(ctrl["control_mean"], metric),
-                     "", "", "", "", ""])  # fmt: skip
+    if doc["lifts"]:
+        label = control if control.lower() == "control" else f"{control} (control)"
+        rows.append([label, _value(doc["lifts"][0]["control_mean"], metric), "", "", "", "", ""])
     for r in doc["lifts"]:
         ab, rel, seq = r["absolute"], r["relative"], r["anytime_valid"]["absolute"]
-        scale = 100 if metric == "conversion" else 1
-        unit = " pp" if metric == "conversion" else ""
-
-        def num(x: Any, scale: float = scale, unit: str = unit) -> str:
-            return "—" if x is None else f"{x * scale:+,.2f}{unit}"
-
-        rows.append([
-            r["arm"], _value(r["arm_mean"], metric), num(ab["estimate"]),
-            f"{num(ab['ci'][0])} to {num(ab['ci'][1])}", _pct(rel["estimate"]),
-            f"{num(seq['ci'][0])} to {num(seq['ci'][1])}", r["verdict"],
-        ])  # fmt: skip
+        rows.append([r["arm"], _value(r["arm_mean"], metric), num(ab["estimate"]),
+                     between(ab["ci"]), _pct(rel["estimate"]), between(seq["ci"]),
+                     r["verdict"]])  # fmt: skip
     print_table(out, cols, rows, wide=wide)
     srm = doc["srm"]
     mark = "FLAGGED" if srm["flagged"] else "ok"

@@ -204,8 +204,9 @@ def _document(read: measure_input.Assignments, sums: dict[str, dict[str, Paired]
     notes = []
     if late:
         notes.append(
-            f"{late:,} customers were assigned less than {window} days before the store's last "
-            f"order ({data_end}): their window is not over, so their outcomes so far count. "
+            f"{late:,} customer{' was' if late == 1 else 's were'} assigned less than {window} "
+            f"days before the store's last order ({data_end}): "
+            f"{'its' if late == 1 else 'their'} window is not over, so the outcomes so far count. "
             "Ingest newer orders, or pass a shorter --window."
         )
     if flagged:

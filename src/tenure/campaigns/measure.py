@@ -188,7 +188,7 @@ def _document(read: measure_input.Assignments, sums: dict[str, dict[str, Paired]
             metrics[m] = {"available": False, "reason": NO_EVENTS}
             continue
         metrics[m] = [
-            _arm_lift(
+            arm_lift(
                 sums[m][read.control],
                 sums[m][a],
                 a,
@@ -262,8 +262,13 @@ def _shares(names: list[str], split: dict[str, float] | None, source: str) -> di
     return {a: split[a] / weight for a in names}
 
 
-def _arm_lift(control: Paired, arm: Paired, name: str, metric: str, *, alpha: float,
+def arm_lift(control: Paired, arm: Paired, name: str, metric: str, *, alpha: float,
               tuning: int, sequential: bool, srm_flagged: bool) -> dict[str, Any]:  # fmt: skip
+    """One arm against the control on one metric: the entry of ``lifts``.
+    The CUPED estimate when the pre-period allows it (θ ≠ 0), else the plain
+    one; both intervals, and the verdict from the fixed one (the
+    anytime-valid one with ``sequential``). ``tuning`` is the audience the
+    confidence sequence is tightest at: the two groups' planned size."""
     plain = lift(control.post, arm.post, alpha=alpha)
     adjusted, theta = cuped_lift(control, arm, alpha=alpha)
     used = adjusted if float(theta) != 0 else plain

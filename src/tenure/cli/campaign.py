@@ -54,7 +54,8 @@ def _split(value: str | None) -> dict[str, float] | None:
             sep = ""
         if not sep or not name.strip():
             raise typer.BadParameter(
-                f"{part!r} is not GROUP=SHARE; e.g. --split control=10,treatment=90."
+                f"{part!r} is not GROUP=SHARE; e.g. --split control=10,treatment=90.",
+                param_hint="'--split'",
             )
     return shares
 

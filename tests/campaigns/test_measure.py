@@ -130,6 +130,10 @@ def test_no_effect_between_two_control_halves_is_inconclusive(cli, campaign, tmp
     (arm,) = doc["lifts"]
     low, high = arm["absolute"]["ci"]
     assert low < 0 < high and arm["verdict"] == "inconclusive"
+    # what it could have found: (1.95996 + 0.84162) standard errors
+    assert arm["mde_absolute"] == pytest.approx(2.80158 * arm["absolute"]["se"], rel=1e-5)
+    text = cli("campaign", "measure", "--store", str(folder / "store"), "--assignments", path).out
+    assert "b: inconclusive. With these customers, a lift of" in text
 
 
 def test_sample_ratio_mismatch_overrides_the_verdict(cli, campaign):

@@ -33,7 +33,8 @@ from typing import Any
 
 from tenure.campaigns import measure_input
 from tenure.campaigns.cuped import cuped_lift, variance_reduction
-from tenure.campaigns.lift import ALPHA, lift, verdict
+from tenure.campaigns.lift import ALPHA, Interval, lift, verdict
+from tenure.campaigns.power import POWER
 from tenure.campaigns.sequential import confidence_sequence, rho
 from tenure.campaigns.srm import THRESHOLD, srm_check
 from tenure.campaigns.stats import Paired, Sums
@@ -300,7 +301,19 @@ def arm_lift(control: Paired, arm: Paired, name: str, metric: str, *, alpha: flo
             "variance_reduction": float(variance_reduction(control, arm)),
         },  # fmt: skip
         "higher_is_better": metric not in LOWER_IS_BETTER,
+        # what this sample could find: an inconclusive result with a large
+        # MDE says "too few customers", not "no effect"
+        "mde_absolute": detectable(used.absolute, alpha=alpha),
         "verdict": verdict(
             low, high, higher_is_better=metric not in LOWER_IS_BETTER, srm_flagged=srm_flagged
         ),  # fmt: skip
     }
+
+
+def detectable(result: Interval, *, alpha: float = ALPHA, power: float = POWER) -> float | None:
+    """The smallest absolute lift this sample finds with probability
+    ``power``: (z(1 − α/2) + z(power)) · se (see :mod:`.power`)."""
+    from scipy import stats as st
+
+    value = float((st.norm.ppf(1 - alpha / 2) + st.norm.ppf(power)) * result.se)
+    return value if value == value and value != float("inf") else None

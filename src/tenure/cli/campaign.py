@@ -173,6 +173,12 @@ def _print(doc: dict[str, Any], wide: bool) -> None:
     mark = "FLAGGED" if srm["flagged"] else "ok"
     out.print(f"Sample ratio: p = {srm['p_value']:.3g} ({mark}). CUPED on the "
               f"{doc['window_days']} days before assignment.")  # fmt: skip
+    points = " pp" if metric == "conversion" else ""
+    for r in doc["lifts"]:
+        if r["verdict"] == "inconclusive" and r["mde_absolute"] is not None:
+            out.print(f"{r['arm']}: inconclusive. With these customers, a lift of "
+                      f"{num(r['mde_absolute']).lstrip('+')}{points} or more "
+                      "would be found 80 % of the time.")  # fmt: skip
     if read["rejected"]:
         out.print(f"{read['rejected']:,} rows rejected: {read['quarantine']}")
     for note in doc["notes"]:

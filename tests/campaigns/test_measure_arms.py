@@ -100,3 +100,16 @@ def test_the_control_can_be_named(small):
     doc = measure_campaign(settings, path, window=10, control="sms")
     assert doc["control"] == "sms"
     assert sorted(r["arm"] for r in doc["lifts"]) == ["control", "email"]
+
+
+def test_a_customer_in_two_groups_is_rejected_in_both(small, tmp_path):
+    settings, path = small
+    both = tmp_path / "both.csv"
+    both.write_text(path.read_text() + "c3,email,2024-03-10\n")
+    doc = measure_campaign(settings, both, window=10)
+    read = doc["assignments"]
+    assert read["rejected"] == 2  # c3's sms row (line 4) and its email row (line 9)
+    assert {a["name"]: a["n"] for a in doc["arms"]} == {"control": 2, "email": 2, "sms": 1}
+    (reason,) = read["reasons"]
+    assert reason["column"] == "arm" and reason["count"] == 2 and reason["first_line"] == 4
+    assert "more than one group (email, sms)" in reason["reason"]

@@ -1,0 +1,1 @@
+"""Lifecycle campaigns with holdouts, and the measurement of their lift."""

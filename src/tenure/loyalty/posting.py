@@ -481,8 +481,11 @@ def post_configured(
     if birthdays:
         from tenure.loyalty.bonus import birthday_bonuses
 
+        # a member without a time zone of their own has their birthday on
+        # the program's clock when it declares one, else the business's
+        zone = settings.loyalty.timezone or settings.timezone
         result.birthdays = birthday_bonuses(ops, settings.analytics_path, rules, policy=policy,
-                                            timezone=settings.timezone)  # fmt: skip
+                                            timezone=zone)  # fmt: skip
     return result
 
 

@@ -293,6 +293,7 @@ def _loyalty(raw: Any, origin: str) -> LoyaltySettings:
                               hint=f"Fix it in {origin}: use {' or '.join(choices)}.")  # fmt: skip
         values[key] = value
     _earning_rules(values, where, origin)
+    loyalty_settings.one_source(values, raw, where, origin)
     if values.get("expiry_days") is not None and values.get("expiry_months") is not None:
         raise ConfigError(
             f"{where}: both 'expiry_days' ({values['expiry_days']}) and 'expiry_months' "

@@ -407,6 +407,18 @@ def _toml_path() -> Path | None:
     return path if path.is_file() else None
 
 
+def loyalty_settings_of(path: str | Path) -> LoyaltySettings:
+    """The ``[loyalty]`` table of the TOML file at ``path``, checked as
+    ``load_settings`` checks it (the defaults when the file has none)."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}", hint="Fix the file.") from None
+    raw = data.get("loyalty", data.get("tenure", {}).get("loyalty"))
+    return LoyaltySettings() if raw is None else _loyalty(raw, str(path))
+
+
 def load_settings(**flags: Any) -> Settings:
     """Settings from flags (``None`` means not given), environment, tenure.toml."""
     names = {f.name for f in fields(Settings)}

@@ -68,6 +68,31 @@ def test_demo_ingests_every_generated_row(cli, tmp_path, store):
     assert query(store, "SELECT count(DISTINCT currency) FROM orders")[0][0] >= 4
     # every amount in a foreign currency was converted with a rate
     assert query(store, "SELECT count(*) FROM orders WHERE amount_reporting IS NULL") == [(0,)]
+    # the loyalty program: its whole history posted under the demo's
+    # tenure.toml, placed where the commands read it (the current folder)
+    program = report["loyalty"]
+    assert program["refused"] == 0 and program["members"] > 0
+    assert program["settings"] == {"path": str((tmp_path / "tenure.toml").resolve()),
+                                   "in_use": True}  # fmt: skip
+    assert (tmp_path / "tenure.toml").read_bytes() == (out / "tenure.toml").read_bytes()
+    tiers = cli("loyalty", "tiers", "--store", store, "--json")
+    assert tiers.code == 0, tiers.err
+    doc = tiers.json()
+    assert [(t["name"], t["threshold"]) for t in doc["tiers"]] == [("Silver", 150), ("Gold", 400)]
+    assert doc["members"] == program["members"]
+    # the dashboard's program page reads the same thresholds
+    from tenure.config import load_settings as settings_of
+    from tenure.loyalty import Policy
+    from tenure.loyalty.program import summary
+    from tenure.store.ops import OpsStore
+
+    ops = OpsStore.open(settings_of(store=store).ops_database_url)
+    try:
+        shown = summary(ops, Policy.from_settings(settings_of(store=store).loyalty))
+    finally:
+        ops.close()
+    assert [(t["name"], t["threshold"]) for t in shown["tiers"]] == [("Silver", 150), ("Gold", 400)]
+    assert shown["redemptions"]["count"] > 0
     # the same demo again changes nothing
     again = cli(
         "demo", "--customers", "400", "--seed", "3", "--out", out, "--store", store,

@@ -100,3 +100,22 @@ def test_a_second_voucher_counts_what_the_first_spent():
                                            "2026-01-04 12:00")])  # fmt: skip
     assert in_hand(joined, who, late, points, np.array([True, True, True])).tolist() == [
         False, True, True]  # fmt: skip
+
+
+def test_the_demo_declares_its_program_in_a_tenure_toml(demo):
+    from tenure.config import loyalty_settings_of
+
+    declared = loyalty_settings_of(demo.settings)
+    truth = demo.params["loyalty"]
+    assert declared.tiers == tuple((t["name"], t["threshold"]) for t in truth["tiers"])
+    assert (declared.expiry_months, declared.tier_basis, declared.tier_window) == (
+        12, "points", "rolling_12_months")  # fmt: skip
+    # the voucher the history redeems: 200 points for 2 EUR, a point worth 0.01 EUR
+    (voucher,) = declared.rewards
+    assert (voucher.kind, voucher.points, voucher.value, voucher.name) == (
+        "discount", 200, 2.0, "2 EUR voucher")  # fmt: skip
+    assert declared.point_value * voucher.points == pytest.approx(voucher.value)
+    redeemed = {e.reward for e in read_events(demo.loyalty_ledger) if e.kind == "redeem"}
+    assert redeemed == {voucher.name}
+    # no earning rules: an ingest or tenure loyalty post would enrol every customer
+    assert declared.earning is None and not declared.acts_on_ingest

@@ -46,6 +46,7 @@ WELCOME_POINTS = 100
 VOUCHER_POINTS = 200
 VOUCHER_SHARE = 0.7
 VOUCHER = "2 EUR voucher"
+VOUCHER_VALUE = 2.0  # EUR
 # the monthly chance of joining when invited: by purchase days before the
 # invitation (1, 2, 3, 4, 5+), without and with a purchase in the last 90 days
 JOIN = np.array([[0.004, 0.008, 0.012, 0.016, 0.02], [0.02, 0.04, 0.06, 0.08, 0.10]])
@@ -238,3 +239,39 @@ def ledger(rng: np.random.Generator, pur: sim.Purchases, program: Program,
         "amount": pa.array(np.where(kinds == 1, np.round(amount, 2), np.nan), from_pandas=True),
         "reward": pa.array(np.where(kinds == 2, VOUCHER, None)),
     })  # fmt: skip
+
+
+def settings_toml() -> str:
+    """The program as a ``tenure.toml`` declares it: what ``tenure demo``
+    posts the history under, and what ``tenure loyalty tiers`` and the
+    dashboard read the tiers' thresholds from."""
+    tiers = ", ".join(f'{{name = "{name}", threshold = {threshold}}}' for name, threshold in TIERS)
+    return f"""# The demo business's loyalty program (tenure demo; docs/demo.md).
+# tenure reads it as tenure.toml in the current folder, or from the path
+# in TENURE_CONFIG.
+
+[loyalty]
+expiry_months = {EXPIRY_MONTHS}
+tier_basis = "points"
+tier_window = "rolling_12_months"
+tiers = [{tiers}]
+point_value = {VOUCHER_VALUE / VOUCHER_POINTS}  # a {VOUCHER_POINTS}-point voucher is worth {VOUCHER_VALUE:g} EUR
+
+[[loyalty.rewards]]             # what the history's members redeemed
+id = "voucher"
+kind = "discount"
+points = {VOUCHER_POINTS}
+value = {VOUCHER_VALUE}
+name = "{VOUCHER}"
+
+# The history earned {WELCOME_POINTS} points on joining and 1 point per whole EUR of
+# each purchase after it. These rules are not declared: the demo's members
+# joined by invitation, while declared rules earn on every ingested order
+# of every customer, so `tenure loyalty post` would enrol all customers
+# and count the members' purchases a second time. For a program of your
+# own that earns on every order:
+# [loyalty.earning]
+# points_per_unit = 1
+# [loyalty.earning.bonuses]
+# sign_up = {WELCOME_POINTS}
+"""

@@ -141,3 +141,23 @@ def test_a_wrong_time_zone_names_the_file_the_key_the_value_and_the_fix(value):
     assert "tenure.toml [loyalty]" in text and "'timezone'" in text
     assert repr(__import__("tomllib").loads(f"v = {value}")["v"]) in text
     assert 'timezone = "Europe/Berlin"' in text and "UTC" in text
+
+
+@pytest.mark.parametrize(
+    ("zone", "last", "until"),
+    [
+        ("UTC", "2099-07-31", "2099-08-01T00:00:00+00:00"),
+        # midnight on 1 August in Berlin is summer time (UTC+2): 22:00 UTC
+        ("Europe/Berlin", "2099-07-31", "2099-07-31T22:00:00+00:00"),
+        # midnight on 1 February, winter time (UTC+1): 23:00 UTC
+        ("Europe/Berlin", "2099-01-31", "2099-01-31T23:00:00+00:00"),
+    ],
+)
+def test_a_manual_tier_ends_at_the_end_of_its_last_day_on_the_programs_clock(
+    cli, store, zone, last, until
+):
+    toml(f'[loyalty]\ntimezone = "{zone}"\ntiers = [{{name = "Silver", threshold = 500}}]\n')
+    assert cli("loyalty", "earn", "C1", "10", "--store", store).code == 0
+    r = cli("loyalty", "tier", "C1", "Silver", "--until", last, "--store", store, "--json")
+    assert r.code == 0, r.err
+    assert r.json()["until"] == until

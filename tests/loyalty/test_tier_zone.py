@@ -161,3 +161,6 @@ def test_a_manual_tier_ends_at_the_end_of_its_last_day_on_the_programs_clock(
     r = cli("loyalty", "tier", "C1", "Silver", "--until", last, "--store", store, "--json")
     assert r.code == 0, r.err
     assert r.json()["until"] == until
+    table = cli("loyalty", "tiers", "--store", store, "--json").json()
+    assert table["timezone"] == zone
+    assert f"over a rolling 12 months ({zone})" in cli("loyalty", "tiers", "--store", store).out

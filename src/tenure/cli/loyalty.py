@@ -499,7 +499,7 @@ def tiers(store: StoreOption = None, json_: JsonOption = False) -> None:
     rows = [[t["name"], "—" if t["threshold"] is None else f"{t['threshold']:,}",
              f"{t['members']:,}"] for t in doc["tiers"]]  # fmt: skip
     rows.append(["(no tier)", "", f"{doc['no_tier']:,}"])
-    print_table(out, cols, rows, title=f"Tiers on {basis} over {window}")
+    print_table(out, cols, rows, title=f"Tiers on {basis} over {window} ({doc['timezone']})")
     grace = f", {doc['grace_days']} grace days before a downgrade" if doc["grace_days"] else ""
     out.print(f"{doc['members']:,} member(s), {doc['manual']:,} with a tier set by hand{grace}.")
 

@@ -481,12 +481,16 @@ def post_configured(
     if birthdays:
         from tenure.loyalty.bonus import birthday_bonuses
 
-        # a member without a time zone of their own has their birthday on
-        # the program's clock when it declares one, else the business's
-        zone = settings.loyalty.timezone or settings.timezone
         result.birthdays = birthday_bonuses(ops, settings.analytics_path, rules, policy=policy,
-                                            timezone=zone)  # fmt: skip
+                                            timezone=birthday_zone(settings))  # fmt: skip
     return result
+
+
+def birthday_zone(settings: Any) -> str:
+    """The time zone of a birthday for a member without one of their own:
+    the program's clock (``[loyalty] timezone``) when it declares one, else
+    the business's ``timezone``."""
+    return settings.loyalty.timezone or settings.timezone
 
 
 def after_ingest(settings: Any, ops: OpsStore, result: Any) -> dict[str, Any] | None:

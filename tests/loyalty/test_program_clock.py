@@ -1,4 +1,5 @@
-"""Tier windows on the program's clock ([loyalty] timezone), worked by hand.
+"""The program's clock ([loyalty] timezone): tier windows, a manual tier's
+end and a birthday, worked by hand.
 
 Europe/Berlin is UTC+1 in winter (CET) and UTC+2 in summer (CEST); summer
 time began on 29 March 2026 and begins on 28 March 2027, and ended on
@@ -164,3 +165,43 @@ def test_a_manual_tier_ends_at_the_end_of_its_last_day_on_the_programs_clock(
     table = cli("loyalty", "tiers", "--store", store, "--json").json()
     assert table["timezone"] == zone
     assert f"over a rolling 12 months ({zone})" in cli("loyalty", "tiers", "--store", store).out
+
+
+BIRTHDAYS = """customer_id,birthday,time_zone
+C1,1990-03-15,
+C2,1990-03-15,America/Los_Angeles
+"""
+
+
+@pytest.mark.parametrize(("program_zone", "granted"), [(None, 0), ("Pacific/Auckland", 1)])
+def test_a_birthday_without_a_members_zone_is_on_the_programs_clock(
+    cli, store, tmp_path, program_zone, granted
+):
+    """At 12:00 UTC on 14 March 2026 it is 01:00 on 15 March in Auckland
+    (UTC+13): C1's birthday on the program's clock, not yet in the business's
+    time zone (UTC). C2 has a zone of their own, where it is 05:00 on 14 March."""
+    from tenure.loyalty.bonus import birthday_bonuses
+    from tenure.loyalty.posting import birthday_zone
+    from tenure.loyalty.rules import EarningRules
+    from tenure.store.ops import OpsStore
+
+    from ..conftest import write
+
+    zone = f'timezone = "{program_zone}"\n' if program_zone else ""
+    toml(f"[loyalty]\n{zone}")
+    people = write(tmp_path / "c.csv", BIRTHDAYS)
+    assert cli("ingest", "customers", people, "--store", store).code == 0
+    settings = load_settings(store=store)
+    assert birthday_zone(settings) == (program_zone or "UTC")
+    ops = OpsStore.open(settings.ops_database_url)
+    try:
+        for c in ("C1", "C2"):
+            earn(ops, c, 1, at=utc("2026-01-01 00:00"))
+        at = utc("2026-03-14 12:00")
+        rules = EarningRules(bonuses={"birthday": 200})
+        assert birthday_bonuses(ops, settings.analytics_path, rules, at=at,
+                                timezone=birthday_zone(settings)) == granted  # fmt: skip
+        assert balance(ops, "C1", at=at)["balance"] == 1 + 200 * granted
+        assert balance(ops, "C2", at=at)["balance"] == 1
+    finally:
+        ops.close()

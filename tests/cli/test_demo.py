@@ -93,6 +93,18 @@ def test_demo_ingests_every_generated_row(cli, tmp_path, store):
         ops.close()
     assert [(t["name"], t["threshold"]) for t in shown["tiers"]] == [("Silver", 150), ("Gold", 400)]
     assert shown["redemptions"]["count"] > 0
+    # a demo into a new store finds its own tenure.toml in use; one of the
+    # user's own is kept, and the demo's named
+    fresh = cli("demo", "--customers", "50", "--seed", "3", "--out", tmp_path / "f2", "--store",
+                tmp_path / "s2", "--no-report", "--json").json()  # fmt: skip
+    assert fresh["loyalty"]["settings"]["in_use"] is True
+    (tmp_path / "tenure.toml").write_text("[loyalty]\nexpiry_days = 90\n", encoding="utf-8")
+    kept = cli("demo", "--customers", "50", "--seed", "3", "--out", tmp_path / "f3", "--store",
+               tmp_path / "s3", "--no-report", "--json").json()  # fmt: skip
+    assert kept["loyalty"]["settings"] == {"path": str((tmp_path / "f3" / "tenure.toml").resolve()),
+                                           "in_use": False}  # fmt: skip
+    assert (tmp_path / "tenure.toml").read_text(encoding="utf-8") == "[loyalty]\nexpiry_days = 90\n"
+    (tmp_path / "tenure.toml").write_bytes((out / "tenure.toml").read_bytes())
     # the same demo again changes nothing
     again = cli(
         "demo", "--customers", "400", "--seed", "3", "--out", out, "--store", store,

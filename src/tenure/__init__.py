@@ -36,7 +36,7 @@ _LAZY = {
     "Settings": "tenure.config",
     "load_settings": "tenure.config",
     "Workspace": "tenure.store.workspace",
-    "ingest": "tenure.analysis.refresh",
+    "ingest": "tenure.loyalty.on_ingest",
     "IngestResult": "tenure.ingestion.pipeline",
     "generate_demo": "tenure.datasets.demo",
     "metrics": "tenure.analysis",
@@ -53,11 +53,11 @@ _LAZY = {
 if TYPE_CHECKING:  # pragma: no cover
     from tenure.analysis import cohorts, customer_summary, metrics, segments
     from tenure.analysis.fitting import fit, predict
-    from tenure.analysis.refresh import ingest
     from tenure.config import Settings, load_settings
     from tenure.datasets.demo import generate_demo
     from tenure.errors import ConfigError, InputError, TenureError
     from tenure.ingestion.pipeline import IngestResult
+    from tenure.loyalty.on_ingest import ingest
     from tenure.store.workspace import Workspace
 
 

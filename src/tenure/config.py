@@ -29,6 +29,7 @@
     tier_basis = "points"        # or spend
     tier_window = "rolling_12_months"  # or calendar_year
     tier_grace_days = 0
+    timezone = "UTC"             # the program's clock: where tier windows begin and end
     tiers = [{name = "Silver", threshold = 500}, {name = "Gold", threshold = 2000}]
     point_value = 0.01           # a point's worth in the reporting currency
     breakage_fallback = 0.0      # breakage until 100 lots have closed (breakage_min_lots)
@@ -85,6 +86,10 @@ class LoyaltySettings:
     tier_window: str = "rolling_12_months"
     tier_grace_days: int = 0
     tiers: tuple[tuple[str, float], ...] = ()  # (name, threshold), lowest first
+    # the program's clock (an IANA name): a calendar year or 12 months of a
+    # tier window begin and end at its midnights and wall clock; None: UTC
+    # for the tiers, and the business's timezone for a birthday
+    timezone: str | None = None
     # the liability report (docs/loyalty.md, Liability): what a point is worth
     # in the reporting currency, and the breakage used until the program's
     # own history has closed breakage_min_lots lots
@@ -283,6 +288,8 @@ def _loyalty(raw: Any, origin: str) -> LoyaltySettings:
                     "of 0 or more.", hint=f"Fix it in {origin}, e.g. {key} = 30.")  # fmt: skip
         if key == "breakage_fallback":  # point_value is read by tenure.loyalty_settings
             _breakage_share(value, where, origin)
+        if key == "timezone":
+            _program_zone(value, where, origin)
         choices = {"negative_balance": NEGATIVE_BALANCE, "tier_basis": TIER_BASES,
                    "tier_window": TIER_WINDOWS}.get(key)  # fmt: skip
         if choices is not None and value not in choices:
@@ -290,6 +297,7 @@ def _loyalty(raw: Any, origin: str) -> LoyaltySettings:
                               hint=f"Fix it in {origin}: use {' or '.join(choices)}.")  # fmt: skip
         values[key] = value
     _earning_rules(values, where, origin)
+    loyalty_settings.one_source(values, raw, where, origin)
     if values.get("expiry_days") is not None and values.get("expiry_months") is not None:
         raise ConfigError(
             f"{where}: both 'expiry_days' ({values['expiry_days']}) and 'expiry_months' "
@@ -299,6 +307,21 @@ def _loyalty(raw: Any, origin: str) -> LoyaltySettings:
     values["tiers"] = _tiers(values.get("tiers", []), where, origin)
     values["webhooks"] = _webhooks(values.get("webhooks", []), where, origin)
     return LoyaltySettings(**values)
+
+
+def _program_zone(value: Any, where: str, origin: str) -> None:
+    """timezone: a name of the IANA time zone database, e.g. Europe/Berlin."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        if not isinstance(value, str) or not value.strip():
+            raise ValueError(value)
+        ZoneInfo(value)
+    except (ValueError, ZoneInfoNotFoundError):
+        raise ConfigError(f"{where}: 'timezone' has the value {value!r}, which is not an IANA "
+                          "time zone.",
+                          hint=f'Fix it in {origin}: write a name of the tz database, e.g. '
+                               'timezone = "Europe/Berlin", or leave it out for UTC.') from None  # fmt: skip
 
 
 def _breakage_share(value: Any, where: str, origin: str) -> None:
@@ -386,6 +409,18 @@ def _toml_path() -> Path | None:
         return path
     path = Path("tenure.toml")
     return path if path.is_file() else None
+
+
+def loyalty_settings_of(path: str | Path) -> LoyaltySettings:
+    """The ``[loyalty]`` table of the TOML file at ``path``, checked as
+    ``load_settings`` checks it (the defaults when the file has none)."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}", hint="Fix the file.") from None
+    raw = data.get("loyalty", data.get("tenure", {}).get("loyalty"))
+    return LoyaltySettings() if raw is None else _loyalty(raw, str(path))
 
 
 def load_settings(**flags: Any) -> Settings:

@@ -15,8 +15,8 @@ level; see docs/loyalty.md, Earning rules)::
     birthday = 200
     review = 20
     survey = 10
-    referral = 500
-    challenge = 100
+    # referral, challenge: deprecated; their points are read from [loyalty]
+    # referrals and challenges (tenure.loyalty_settings.one_source)
 
 A line earns ``floor(amount x rate x multiplier)`` points: its amount in the
 reporting currency, the rate of its product, else of its category, else

@@ -24,7 +24,7 @@ here and named when wrong::
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -333,3 +333,51 @@ def read(values: dict[str, Any], where: str, origin: str) -> dict[str, Any]:
     if "challenges" in values:
         out["challenges"] = challenges(values["challenges"], where, origin)
     return out
+
+
+def one_source(values: dict[str, Any], raw: dict[str, Any], where: str, origin: str) -> None:
+    """Make ``referrals`` and ``challenges`` the one place a referral's and a
+    challenge's points are read from, in ``values`` (the parsed [loyalty]
+    table; ``raw``: as written).
+
+    The earning rules' ``bonuses.referral`` and ``bonuses.challenge`` are
+    deprecated: given beside ``referrals`` (``challenges``), they must agree
+    with it, or a ConfigError names both keys and values. They then hold
+    what the program pays, so that ``award_bonus(..., rules=...)`` grants
+    what a settlement grants: ``referral`` the advocate's points, and a
+    challenge declared without ``points`` takes ``bonuses.challenge``.
+    """
+    rules = values.get("earning")
+    if rules is None:
+        return
+    bonuses = dict(rules.bonuses)
+    terms = values.get("referrals")
+    if terms is not None:
+        given = bonuses.get("referral")
+        if given is not None and given != terms.advocate_points:
+            raise ConfigError(
+                f"{rules.source}: 'bonuses.referral' is {given}, but {where}: "
+                f"'referrals.advocate_points' is {terms.advocate_points}; both give the points "
+                "of a referral.",
+                hint=f"A referral's points are read from [loyalty] referrals in {origin}: remove "
+                f"the deprecated 'bonuses.referral' from {rules.source}, or make it "
+                f"{terms.advocate_points}.",
+            )
+        bonuses["referral"] = terms.advocate_points
+    given = bonuses.get("challenge")
+    found = values.get("challenges") or ()
+    if given is not None and found:
+        written = raw.get("challenges") or []
+        resolved = []
+        for challenge, item in zip(found, written, strict=True):
+            if "points" in item and challenge.points != given:
+                raise ConfigError(
+                    f"{rules.source}: 'bonuses.challenge' is {given}, but {where}: the "
+                    f"challenge {challenge.id!r} has 'points' {challenge.points}; both give "
+                    "the points of a challenge.",
+                    hint=f"A challenge's points are read from its 'points' in {origin}: remove "
+                    f"the deprecated 'bonuses.challenge' from {rules.source}, or make them agree.",
+                )
+            resolved.append(challenge if "points" in item else replace(challenge, points=given))
+        values["challenges"] = tuple(resolved)
+    values["earning"] = replace(rules, bonuses=bonuses)

@@ -68,6 +68,43 @@ def test_demo_ingests_every_generated_row(cli, tmp_path, store):
     assert query(store, "SELECT count(DISTINCT currency) FROM orders")[0][0] >= 4
     # every amount in a foreign currency was converted with a rate
     assert query(store, "SELECT count(*) FROM orders WHERE amount_reporting IS NULL") == [(0,)]
+    # the loyalty program: its whole history posted under the demo's
+    # tenure.toml, placed where the commands read it (the current folder)
+    program = report["loyalty"]
+    assert program["refused"] == 0 and program["members"] > 0
+    assert program["settings"] == {"path": str((tmp_path / "tenure.toml").resolve()),
+                                   "in_use": True}  # fmt: skip
+    assert (tmp_path / "tenure.toml").read_bytes() == (out / "tenure.toml").read_bytes()
+    tiers = cli("loyalty", "tiers", "--store", store, "--json")
+    assert tiers.code == 0, tiers.err
+    doc = tiers.json()
+    assert [(t["name"], t["threshold"]) for t in doc["tiers"]] == [("Silver", 150), ("Gold", 400)]
+    assert doc["members"] == program["members"]
+    # the dashboard's program page reads the same thresholds
+    from tenure.config import load_settings as settings_of
+    from tenure.loyalty import Policy
+    from tenure.loyalty.program import summary
+    from tenure.store.ops import OpsStore
+
+    ops = OpsStore.open(settings_of(store=store).ops_database_url)
+    try:
+        shown = summary(ops, Policy.from_settings(settings_of(store=store).loyalty))
+    finally:
+        ops.close()
+    assert [(t["name"], t["threshold"]) for t in shown["tiers"]] == [("Silver", 150), ("Gold", 400)]
+    assert shown["redemptions"]["count"] > 0
+    # a demo into a new store finds its own tenure.toml in use; one of the
+    # user's own is kept, and the demo's named
+    fresh = cli("demo", "--customers", "50", "--seed", "3", "--out", tmp_path / "f2", "--store",
+                tmp_path / "s2", "--no-report", "--json").json()  # fmt: skip
+    assert fresh["loyalty"]["settings"]["in_use"] is True
+    (tmp_path / "tenure.toml").write_text("[loyalty]\nexpiry_days = 90\n", encoding="utf-8")
+    kept = cli("demo", "--customers", "50", "--seed", "3", "--out", tmp_path / "f3", "--store",
+               tmp_path / "s3", "--no-report", "--json").json()  # fmt: skip
+    assert kept["loyalty"]["settings"] == {"path": str((tmp_path / "f3" / "tenure.toml").resolve()),
+                                           "in_use": False}  # fmt: skip
+    assert (tmp_path / "tenure.toml").read_text(encoding="utf-8") == "[loyalty]\nexpiry_days = 90\n"
+    (tmp_path / "tenure.toml").write_bytes((out / "tenure.toml").read_bytes())
     # the same demo again changes nothing
     again = cli(
         "demo", "--customers", "400", "--seed", "3", "--out", out, "--store", store,

@@ -69,3 +69,26 @@ def test_bulk_equals_one_write_each(tmp_path):
     assert _tables(bulk) == a
     bulk.close()
     single.close()
+
+
+def test_a_redemption_beyond_the_balance_is_left_out_with_its_reason(tmp_path):
+    from datetime import UTC, datetime
+
+    from tenure.loyalty.history_import import Event, LeftOut
+
+    def at(day: int) -> datetime:
+        return datetime(2026, 1, day, 10, tzinfo=UTC)
+
+    # 100 earned, 60 redeemed: 40 left, so a redemption of 50 is refused
+    # and kept with what was available; the one of 40 after it is posted
+    events = [Event("C1", at(1), "earn", 100), Event("C1", at(2), "redeem", 60),
+              Event("C1", at(3), "redeem", 50), Event("C1", at(4), "redeem", 40)]  # fmt: skip
+    ops = OpsStore.open(f"sqlite:///{tmp_path / 'ops.sqlite'}")
+    try:
+        done = import_history(ops, events, policy=POLICY)
+        assert (done.entries, done.refused) == (3, 1)
+        assert done.left_out == (LeftOut("C1", at(3), "redeem", 50,
+                                         "a redemption beyond the balance: 40 points available"),)  # fmt: skip
+        assert loyalty.balance(ops, "C1", at=at(5), policy=POLICY)["balance"] == 0
+    finally:
+        ops.close()

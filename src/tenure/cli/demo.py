@@ -74,6 +74,7 @@ def demo(
     with progress(not json_) as update:
         update(f"generating {customers:,} customers")
         files = generate_demo(out, customers=customers, seed=seed, loyalty_effect=loyalty_effect)
+        program_settings = _place_settings(files.settings)
         settings = load_settings(store=store, reporting_currency=files.reporting_currency)
         with Workspace.open(settings) as ws:
             for kind in INGEST_ORDER:
@@ -88,6 +89,8 @@ def demo(
             login = demo_login(ws.ops)
             update("loyalty: posting the program's history to the ledger")
             program = _demo_loyalty(ws.ops, files)
+            if program is not None:
+                program["settings"] = program_settings
         update("predictions: choosing the purchase model on a holdout, scoring customers")
         from tenure.analysis.fitting import predict
 
@@ -203,12 +206,23 @@ def demo(
             f"See them with: tenure fit churn --store {settings.store}"
         )
     if program is not None:
+        # the demo's history redeems only what its members hold: a row left
+        # out would be a fault of the generator, and is said
+        left_out = (f" ({program['refused']:,} redemptions beyond a balance left out)"
+                    if program["refused"] else "")  # fmt: skip
         out_c.print(
             f"[bold]Loyalty[/] (in the ledger): {program['members']:,} members, "
-            f"{program['entries']:,} entries posted ({program['refused']:,} redemptions beyond "
-            f"a balance left out). See them with: tenure loyalty liability --store "
-            f"{settings.store}; tenure loyalty effect --store {settings.store}"
+            f"{program['entries']:,} entries posted{left_out}. See them with: tenure loyalty "
+            f"tiers --store {settings.store}; tenure loyalty effect --store {settings.store}"
         )
+        placed = program["settings"]
+        if placed["in_use"]:
+            out_c.print(f"Settings:   {placed['path']}  (the loyalty program's tiers and "
+                        "rewards)", markup=False, highlight=False)  # fmt: skip
+        else:
+            out_c.print(f"Settings:   your tenure.toml is kept; the demo program's is "
+                        f"{placed['path']} (use it with TENURE_CONFIG={placed['path']})",
+                        markup=False, highlight=False)  # fmt: skip
     out_c.print(f"Demo files: {info['files']}")
     out_c.print(
         f"Store:      {info['store']}  (inspect with: tenure status --store {settings.store})"
@@ -233,16 +247,33 @@ def demo(
             )
 
 
+def _place_settings(written: Path) -> dict:
+    """The demo program's tenure.toml (``written`` in the demo's files) made
+    the one the commands read: copied to ./tenure.toml unless there is one
+    already, or TENURE_CONFIG names another (those are kept as they are)."""
+    import os
+    import shutil
+
+    here = Path("tenure.toml")
+    if os.environ.get("TENURE_CONFIG"):
+        return {"path": str(written.resolve()), "in_use": False}
+    if here.exists():  # the demo's own, from an earlier run, is in use
+        same = here.read_bytes() == written.read_bytes()
+        return {"path": str((here if same else written).resolve()), "in_use": same}
+    shutil.copyfile(written, here)
+    return {"path": str(here.resolve()), "in_use": True}
+
+
 def _demo_loyalty(ops, files) -> dict | None:
     """Post the demo program's history (members joining, points of their
-    purchases, vouchers) to the ledger, under the demo's tiers, then record
-    the expiries due by now; None for a store that already has members."""
+    purchases, vouchers) to the ledger, under the settings of the demo's
+    tenure.toml, then record the expiries due by now; None for a store that
+    already has members."""
     from tenure import loyalty
+    from tenure.config import loyalty_settings_of
     from tenure.loyalty.history_import import import_history, read_events
 
-    declared = files.params["loyalty"]["tiers"]
-    tiers = loyalty.TierProgram(tuple(loyalty.Tier(t["name"], t["threshold"]) for t in declared))
-    policy = loyalty.Policy(expiry_months=12, tiers=tiers)
+    policy = loyalty.Policy.from_settings(loyalty_settings_of(files.settings))
     done = import_history(ops, read_events(files.loyalty_ledger), policy=policy)
     if done.skipped and not done.members:
         return None

@@ -119,7 +119,7 @@ def ingest(
     from tenure.access import audit, is_demo
     from tenure.config import load_settings
     from tenure.ingestion.mapping import kind_named
-    from tenure.refresh import ingest as run
+    from tenure.loyalty.on_ingest import ingest as run
     from tenure.store.workspace import Workspace, removed_if_failed
 
     kind_named(kind)  # an unknown kind is a usage error, before any store is opened
@@ -150,10 +150,6 @@ def ingest(
             progress=update,
         )
         audit.record_ingest(ws.ops, audit.os_actor(), result)
-        if ws.settings.loyalty.acts_on_ingest:
-            from tenure.loyalty.posting import after_ingest as post_loyalty
-
-            post_loyalty(ws.settings, ws.ops, result)
         if is_demo(ws.ops):  # its login and secret are published: not a place for real data
             result.warnings.append(DEMO_STORE)
     if json_:

@@ -499,15 +499,15 @@ def tiers(store: StoreOption = None, json_: JsonOption = False) -> None:
     rows = [[t["name"], "—" if t["threshold"] is None else f"{t['threshold']:,}",
              f"{t['members']:,}"] for t in doc["tiers"]]  # fmt: skip
     rows.append(["(no tier)", "", f"{doc['no_tier']:,}"])
-    print_table(out, cols, rows, title=f"Tiers on {basis} over {window}")
+    print_table(out, cols, rows, title=f"Tiers on {basis} over {window} ({doc['timezone']})")
     grace = f", {doc['grace_days']} grace days before a downgrade" if doc["grace_days"] else ""
     out.print(f"{doc['members']:,} member(s), {doc['manual']:,} with a tier set by hand{grace}.")
 
 
 TIER_HELP = """Give a member a tier by hand until a date, whatever they earn meanwhile.
 
-After the date (the end of that day, UTC) their tier is what they qualify
-for again.
+After the date (the end of that day on the program's clock, [loyalty]
+timezone, UTC by default) their tier is what they qualify for again.
 
 Example:
 
@@ -531,8 +531,10 @@ def tier(
     from tenure.loyalty import set_tier
     from tenure.loyalty.clock import day_after
 
-    end = day_after(until, option="--until")  # checked before opening
+    day_after(until, option="--until")  # checked before opening
     with _ledger(store) as (ws, policy):
+        zone = policy.tiers.timezone if policy.tiers is not None else "UTC"
+        end = day_after(until, option="--until", zone=zone)
         doc = set_tier(ws.ops, customer, name, until=end, reason=reason, policy=policy)
     if json_:
         emit_json(doc)

@@ -19,9 +19,11 @@ them, and the ledger it leaves.
 - **The ledger**: 100 points on joining, 1 point per whole EUR of each
   purchase from then on, and a 200-point voucher redeemed at the purchase
   where a member's points earned pass each multiple of 200 (in seven of
-  ten such purchases). Tiers Silver (150) and Gold (400) on points
-  earned over a rolling 12 months (``TIERS``), lots expiring after 12
-  months.
+  ten such purchases) when the points in hand cover it: points expire 12
+  months after they were earned, so a member whose early points lapsed
+  before reaching 200 has no voucher to redeem (``in_hand``). Tiers
+  Silver (150) and Gold (400) on points earned over a rolling 12 months
+  (``TIERS``), lots expiring after ``EXPIRY_MONTHS``.
 
 Everything is computed on whole arrays, one invitation day at a time.
 """
@@ -29,7 +31,7 @@ Everything is computed on whole arrays, one invitation day at a time.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 
 import numpy as np
 import pyarrow as pa
@@ -44,11 +46,13 @@ WELCOME_POINTS = 100
 VOUCHER_POINTS = 200
 VOUCHER_SHARE = 0.7
 VOUCHER = "2 EUR voucher"
+VOUCHER_VALUE = 2.0  # EUR
 # the monthly chance of joining when invited: by purchase days before the
 # invitation (1, 2, 3, 4, 5+), without and with a purchase in the last 90 days
 JOIN = np.array([[0.004, 0.008, 0.012, 0.016, 0.02], [0.02, 0.04, 0.06, 0.08, 0.10]])
 RECENT_DAYS = 90
 TIERS = (("Silver", 150), ("Gold", 400))
+EXPIRY_MONTHS = 12
 
 
 @dataclass(frozen=True)
@@ -136,6 +140,53 @@ def with_added_orders(rng: np.random.Generator, pur: sim.Purchases, program: Pro
                          first[order], void[order], value[order])  # fmt: skip
 
 
+def _a_year_later(t: int) -> int:
+    """The second ``EXPIRY_MONTHS`` (12) calendar months after ``t``, as
+    the ledger's expiry counts them: 29 February runs to 28 February."""
+    moment = datetime.fromtimestamp(int(t), UTC)
+    try:
+        later = moment.replace(year=moment.year + 1)
+    except ValueError:
+        later = moment.replace(year=moment.year + 1, day=28)
+    return int(later.timestamp())
+
+
+def in_hand(joined_at: np.ndarray, who: np.ndarray, at: np.ndarray, points: np.ndarray,
+            wanted: np.ndarray) -> np.ndarray:  # fmt: skip
+    """Which of the ``wanted`` vouchers (one a second after the purchase
+    ``at`` of member ``who``, rows sorted by member then time) the member's
+    points cover then: the welcome points and each purchase's make a lot
+    that lapses ``EXPIRY_MONTHS`` later, and a voucher spends the oldest
+    lots first, as the ledger does. Only members with a voucher wanted are
+    walked through."""
+    covered = wanted.copy()
+    if not wanted.any():
+        return covered
+    starts = np.r_[0, np.flatnonzero(np.diff(who)) + 1]
+    ends = np.r_[starts[1:], len(who)]
+    for s, e in zip(starts, ends, strict=True):
+        if not wanted[s:e].any():
+            continue
+        c = int(who[s])
+        lots = [[_a_year_later(joined_at[c]), WELCOME_POINTS]]  # [lapses at, points left]
+        for j in range(s, e):
+            if points[j] > 0:
+                lots.append([_a_year_later(at[j]), int(points[j])])
+            if not wanted[j]:
+                continue
+            moment = int(at[j]) + 1
+            lots = [lot for lot in lots if lot[0] > moment and lot[1] > 0]
+            if sum(left for _, left in lots) < VOUCHER_POINTS:
+                covered[j] = False
+                continue
+            need = VOUCHER_POINTS
+            for lot in lots:  # lots are made in time order: oldest lapse first
+                take = min(need, lot[1])
+                lot[1] -= take
+                need -= take
+    return covered
+
+
 def ledger(rng: np.random.Generator, pur: sim.Purchases, program: Program,
            ids: pa.Array, order_ids: pa.Array) -> pa.Table:  # fmt: skip
     """The members' ledger events, oldest first: ``join`` (the welcome
@@ -159,6 +210,7 @@ def ledger(rng: np.random.Generator, pur: sim.Purchases, program: Program,
     earned = total - offset + WELCOME_POINTS
     crossed = (earned // VOUCHER_POINTS) - ((earned - points) // VOUCHER_POINTS)
     redeem = (crossed > 0) & (rng.random(len(rows)) < VOUCHER_SHARE)
+    redeem &= in_hand(program.joined_at, who, pur.order_time[rows], points, redeem)
 
     kinds = np.concatenate([np.zeros(len(member), np.int8), np.ones(len(rows), np.int8),
                             np.full(int(redeem.sum()), 2, np.int8)])  # fmt: skip
@@ -187,3 +239,39 @@ def ledger(rng: np.random.Generator, pur: sim.Purchases, program: Program,
         "amount": pa.array(np.where(kinds == 1, np.round(amount, 2), np.nan), from_pandas=True),
         "reward": pa.array(np.where(kinds == 2, VOUCHER, None)),
     })  # fmt: skip
+
+
+def settings_toml() -> str:
+    """The program as a ``tenure.toml`` declares it: what ``tenure demo``
+    posts the history under, and what ``tenure loyalty tiers`` and the
+    dashboard read the tiers' thresholds from."""
+    tiers = ", ".join(f'{{name = "{name}", threshold = {threshold}}}' for name, threshold in TIERS)
+    return f"""# The demo business's loyalty program (tenure demo; docs/demo.md).
+# tenure reads it as tenure.toml in the current folder, or from the path
+# in TENURE_CONFIG.
+
+[loyalty]
+expiry_months = {EXPIRY_MONTHS}
+tier_basis = "points"
+tier_window = "rolling_12_months"
+tiers = [{tiers}]
+point_value = {VOUCHER_VALUE / VOUCHER_POINTS}  # a {VOUCHER_POINTS}-point voucher is worth {VOUCHER_VALUE:g} EUR
+
+[[loyalty.rewards]]             # what the history's members redeemed
+id = "voucher"
+kind = "discount"
+points = {VOUCHER_POINTS}
+value = {VOUCHER_VALUE}
+name = "{VOUCHER}"
+
+# The history earned {WELCOME_POINTS} points on joining and 1 point per whole EUR of
+# each purchase after it. These rules are not declared: the demo's members
+# joined by invitation, while declared rules earn on every ingested order
+# of every customer, so `tenure loyalty post` would enrol all customers
+# and count the members' purchases a second time. For a program of your
+# own that earns on every order:
+# [loyalty.earning]
+# points_per_unit = 1
+# [loyalty.earning.bonuses]
+# sign_up = {WELCOME_POINTS}
+"""

@@ -80,6 +80,7 @@ FILE_NAMES = {
     "truth": "truth.parquet",
     "params_file": "params.json",
     "loyalty_ledger": "loyalty_ledger.csv",
+    "settings": "tenure.toml",
 }
 KINDS = tuple(FILE_NAMES)[:8]  # the data files, named after their kinds in tenure.datamodel
 
@@ -99,6 +100,7 @@ class DemoFiles:
     truth: Path
     params_file: Path
     loyalty_ledger: Path  # the loyalty program's history, posted by tenure demo
+    settings: Path  # tenure.toml with the loyalty program's settings (its tiers)
     params: dict[str, Any] = field(repr=False)
     reporting_currency: str = REPORTING_CURRENCY
 
@@ -295,6 +297,7 @@ def generate_demo(
 
     params = _params(seed, start, as_of, {k: counts[k] for k in KINDS}, pur, theta)
     params["loyalty"] = _loyalty_params(program, ledger)
+    paths["settings"].write_text(loyalty.settings_toml(), encoding="utf-8")
     document = json.dumps(params, indent=2, ensure_ascii=False) + "\n"
     paths["params_file"].write_text(document, encoding="utf-8")
     return DemoFiles(**paths, params=params)

@@ -7,6 +7,7 @@ the ledger compares passes through :func:`utc` first.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from tenure.errors import InputError
 
@@ -32,9 +33,10 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-def day_after(text: str, *, option: str) -> datetime:
-    """Midnight UTC after the day ``text`` (YYYY-MM-DD): the moment a
-    period that includes that day ends."""
+def day_after(text: str, *, option: str, zone: str = "UTC") -> datetime:
+    """Midnight after the day ``text`` (YYYY-MM-DD) in the time zone
+    ``zone``, as a UTC time: the moment a period that includes that day
+    ends."""
     try:
         day = date.fromisoformat(text)
     except ValueError:
@@ -43,7 +45,7 @@ def day_after(text: str, *, option: str) -> datetime:
             hint=f"Give it as YYYY-MM-DD, e.g. {option} {date.today().isoformat()}.",
             value=text,
         ) from None
-    return datetime.combine(day + timedelta(days=1), time(), tzinfo=UTC)
+    return datetime.combine(day + timedelta(days=1), time(), tzinfo=ZoneInfo(zone)).astimezone(UTC)
 
 
 def end_of_day(text: str, *, option: str = "--as-of") -> datetime:

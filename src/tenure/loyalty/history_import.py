@@ -10,9 +10,10 @@ first, lots drawn soonest expiry first, debts paid first, tier changes
 recorded as they fall due), and the program's invariant is checked once
 before the commit.
 
-A redemption beyond the points available at its moment is not posted and
-is counted (``refused``): the history is kept as far as the ledger's
-policy allows. A member already in the ledger is left as it is
+A redemption beyond the points available at its moment is not posted: it
+is counted (``refused``) and kept with its reason (``left_out``), so the
+history is kept as far as the ledger's policy allows and nothing is
+dropped unsaid. A member already in the ledger is left as it is
 (``skipped``), so that importing the same history twice posts it once.
 """
 
@@ -56,11 +57,23 @@ class Event:
 
 
 @dataclass(frozen=True)
+class LeftOut:
+    """A history row not posted, and why."""
+
+    customer_id: str
+    at: datetime
+    kind: str
+    points: int
+    reason: str
+
+
+@dataclass(frozen=True)
 class Imported:
     members: int
     entries: int
     refused: int
     skipped: int
+    left_out: tuple[LeftOut, ...] = ()
 
 
 def read_events(path: str | Path) -> list[Event]:
@@ -104,6 +117,7 @@ def import_history(ops: OpsStore, events: Iterable[Event], *, policy: Policy = D
     store's write lock (SQLite) or the members' rows (PostgreSQL) until it
     commits; the invariant of the whole program is checked before."""
     members = entries = refused = skipped = 0
+    left_out: list[LeftOut] = []
     with ops.engine.connect() as conn:
         if conn.dialect.name == "sqlite":
             conn.exec_driver_sql("BEGIN IMMEDIATE")
@@ -116,11 +130,12 @@ def import_history(ops: OpsStore, events: Iterable[Event], *, policy: Policy = D
             lock(conn, customer_id, clock.utc(mine[0].at))
             posted, not_posted = _post_member(conn, customer_id, mine, policy)
             entries += posted
-            refused += not_posted
+            refused += len(not_posted)
+            left_out += not_posted
             members += 1
         check_invariant(conn)
         conn.commit()
-    return Imported(members, entries, refused, skipped)
+    return Imported(members, entries, refused, skipped, tuple(left_out))
 
 
 # longer than any tier window (12 months, or a calendar year up to now)
@@ -128,10 +143,12 @@ _BEYOND_A_WINDOW = timedelta(days=400)
 
 
 def _post_member(conn: sa.Connection, customer_id: str, events: list[Event],
-                 policy: Policy) -> tuple[int, int]:  # fmt: skip
-    """The member's events, as the ledger's writes post them; (posted, refused)."""
+                 policy: Policy) -> tuple[int, list[LeftOut]]:  # fmt: skip
+    """The member's events, as the ledger's writes post them; how many were
+    posted, and those refused with their reason."""
     member = load(conn, customer_id)
-    posted = refused = 0
+    posted = 0
+    refused: list[LeftOut] = []
     program = policy.tiers
     lowest = min((t.threshold for t in program.tiers), default=0) if program else 0
     tier: str | None = None
@@ -152,7 +169,9 @@ def _post_member(conn: sa.Connection, customer_id: str, events: list[Event],
         elif event.kind == "redeem":
             parts, short = draw(member, points, at)
             if short:
-                refused += 1
+                refused.append(LeftOut(customer_id, at, "redeem", points,
+                                       f"a redemption beyond the balance: {points - short} "
+                                       "points available"))  # fmt: skip
                 continue
             entry = post(conn, customer_id, "redeem", at, points=-points, reward=event.reward)
             allocate(conn, member, entry, parts, entry)

@@ -52,12 +52,16 @@ class TierProgram:
         ``rolling_12_months`` or ``calendar_year``.
     grace_days
         Days after the end of a period before a downgrade takes effect.
+    timezone
+        The IANA time zone whose midnights and wall clock bound the
+        windows and periods (a calendar year begins on 1 January there).
     """
 
     tiers: tuple[Tier, ...]
     basis: str = "points"
     window: str = "rolling_12_months"
     grace_days: int = 0
+    timezone: str = "UTC"
 
     def grace(self) -> timedelta:
         return timedelta(days=self.grace_days)
@@ -123,7 +127,8 @@ class Policy:
         tiers = None
         if s.tiers:
             tiers = TierProgram(tuple(Tier(n, t) for n, t in s.tiers), basis=s.tier_basis,
-                                window=s.tier_window, grace_days=s.tier_grace_days)  # fmt: skip
+                                window=s.tier_window, grace_days=s.tier_grace_days,
+                                timezone=s.timezone or "UTC")  # fmt: skip
         return cls(expiry_days=days or None, return_window_days=s.return_window_days,
                    expiry_months=s.expiry_months, negative_balance=s.negative_balance,
                    tiers=tiers)  # fmt: skip

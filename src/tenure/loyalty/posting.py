@@ -482,17 +482,25 @@ def post_configured(
         from tenure.loyalty.bonus import birthday_bonuses
 
         result.birthdays = birthday_bonuses(ops, settings.analytics_path, rules, policy=policy,
-                                            timezone=settings.timezone)  # fmt: skip
+                                            timezone=birthday_zone(settings))  # fmt: skip
     return result
+
+
+def birthday_zone(settings: Any) -> str:
+    """The time zone of a birthday for a member without one of their own:
+    the program's clock (``[loyalty] timezone``) when it declares one, else
+    the business's ``timezone``."""
+    return settings.loyalty.timezone or settings.timezone
 
 
 def after_ingest(settings: Any, ops: OpsStore, result: Any) -> dict[str, Any] | None:
     """What follows a committed ingest of orders or order items for the
     loyalty program: the points of the orders it wrote, when earning rules
-    are declared (nothing is read otherwise). Set as
-    ``result.refreshed["loyalty_posted"]`` by the commands and routes that
-    ingest (``tenure ingest``, ``POST /api/v1/orders``); a Python caller of
-    ``tenure.ingest`` calls it after."""
+    are declared (nothing is read otherwise), set as
+    ``result.refreshed["loyalty_posted"]``; and the referrals and challenges
+    of the customers it touched, as ``result.refreshed["loyalty_settled"]``.
+    Called by :func:`tenure.loyalty.on_ingest.ingest`, the one path of
+    ``tenure ingest``, the REST API's ingest routes and ``tenure.ingest``."""
     posted = None
     if (settings.loyalty.earning is not None and result.ingest_id is not None
             and result.kind in ("orders", "order_items")

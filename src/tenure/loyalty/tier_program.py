@@ -98,7 +98,8 @@ def tier_table(ops: OpsStore, *, at: datetime | None = None,
     rows += [{"name": n, "threshold": None, "members": c} for n, c in sorted(
         (n, c) for n, c in counts.items() if n is not None and n not in declared)]  # fmt: skip
     return idempotency.as_json({
-        "basis": program.basis, "window": program.window, "grace_days": program.grace_days,
+        "basis": program.basis, "window": program.window, "timezone": program.timezone,
+        "grace_days": program.grace_days,
         "tiers": rows, "no_tier": counts.get(None, 0), "manual": manual,
         "members": sum(counts.values()), "as_of": at,
     })  # fmt: skip

@@ -26,6 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
@@ -53,20 +54,29 @@ class State:
     due: list[dict[str, Any]] = field(default_factory=list)
 
 
+def _local(program: TierProgram, moment: datetime) -> datetime:
+    """``moment`` on the program's clock (its ``timezone``)."""
+    return clock.utc(moment).astimezone(ZoneInfo(program.timezone))
+
+
 def period_end(program: TierProgram, moment: datetime) -> datetime:
-    """Until when a tier qualified for at ``moment`` is kept."""
+    """Until when a tier qualified for at ``moment`` is kept (UTC)."""
     if program.window == "calendar_year":
-        # the year of the activity: a review at midnight on 1 January
-        # looks back on the year that just ended
-        year = (moment - timedelta(microseconds=1)).year
-        return datetime(year + 2, 1, 1, tzinfo=UTC)
-    return clock.add_months(moment, 12)
+        # the year of the activity, on the program's clock: a review at
+        # midnight on 1 January there looks back on the year that just ended
+        local = _local(program, moment - timedelta(microseconds=1))
+        return datetime(local.year + 2, 1, 1, tzinfo=local.tzinfo).astimezone(UTC)
+    # 12 months on the program's wall clock: 10:00 in Berlin stays 10:00
+    # across a change to or from summer time
+    return clock.add_months(_local(program, moment), 12).astimezone(UTC)
 
 
 def window_start(program: TierProgram, end: datetime) -> datetime:
+    """The start (UTC) of the window that ends at ``end``."""
     if program.window == "calendar_year":
-        return datetime((end - timedelta(microseconds=1)).year, 1, 1, tzinfo=UTC)
-    return clock.add_months(end, -12)
+        local = _local(program, end - timedelta(microseconds=1))
+        return datetime(local.year, 1, 1, tzinfo=local.tzinfo).astimezone(UTC)
+    return clock.add_months(_local(program, end), -12).astimezone(UTC)
 
 
 def value(

@@ -91,7 +91,7 @@ def _endpoint(path: str, kind: Kind):
         who: Writer,
         rows: list[model] = Body(..., min_length=1, max_length=MAX_ROWS),  # type: ignore[valid-type]
     ):
-        from tenure.analysis.refresh import ingest
+        from tenure.loyalty.on_ingest import ingest
         from tenure.store.workspace import Workspace
 
         records = [r.model_dump(exclude_unset=True) for r in rows]
@@ -105,10 +105,6 @@ def _endpoint(path: str, kind: Kind):
             result = ingest(kind.name, _table(records), workspace=ws)
             written(request)  # its writer reads it next, not the version before
             audit.record_ingest(ws.ops, who.actor(request), result)
-            if ws.settings.loyalty.acts_on_ingest:  # the points of the orders written
-                from tenure.loyalty.posting import after_ingest as post_loyalty
-
-                post_loyalty(ws.settings, ws.ops, result)
         out = result.to_dict()
         body = {
             "kind": kind.name,

@@ -9,9 +9,9 @@ without it the workspace's ``timezone`` setting (UTC unless set). The
 decision says which zone it used and why.
 
 Local times are computed with :mod:`zoneinfo`, so a quiet span across a
-daylight-saving change lasts what the wall clock says: 21:00 to 08:00 on
-the night clocks go forward is ten hours of real time, eleven hours the
-night they go back.
+daylight-saving change lasts what the wall clock says: 21:00 to 08:00 is
+eleven hours of real time on most nights, ten on the night clocks go
+forward and twelve on the night they go back.
 """
 
 from __future__ import annotations

@@ -1,0 +1,90 @@
+"""``tenure consent ...`` end to end in the CLI: --json documents, an
+import with rejected rows and their quarantine file, errors without a
+traceback, and every command's help with its example."""
+
+from __future__ import annotations
+
+import csv
+
+import pytest
+
+from tenure.config import load_settings
+from tenure.store.workspace import Workspace
+
+COMMANDS = ["set", "show", "import", "suppress", "unsuppress", "suppressions", "bounce",
+            "complaint", "check", "link"]  # fmt: skip
+
+
+@pytest.fixture
+def made(store):
+    with Workspace.open(load_settings(store=store)):
+        pass
+    return store
+
+
+def test_set_show_and_check(cli, made):
+    s = ("--store", made)
+    r = cli("consent", "set", "C1", "email", "marketing", "--at", "2026-03-01T09:00", "--key", "k",
+            "--json", *s)  # fmt: skip
+    assert r.code == 0 and r.json()["event"]["state"] == "granted"
+    again = cli("consent", "set", "C1", "email", "marketing", "--at", "2026-03-01T09:00", "--key", "k",
+                "--json", *s)  # fmt: skip
+    assert again.json() == {**r.json(), "replayed": True}
+    cli("consent", "set", "C1", "sms", "--withdraw", "--at", "2026-03-02", *s)
+    shown = cli("consent", "show", "C1", "--json", *s).json()
+    assert [(c["channel"], c["state"]) for c in shown["consents"]] == [
+        ("email", "granted"), ("sms", "withdrawn")]  # fmt: skip
+    ok = cli("consent", "check", "C1", "email", "--at", "2026-03-05T12:00", "--json", *s).json()
+    assert (ok["allowed"], ok["reason"]) == (True, None)
+    no = cli("consent", "check", "C1", "sms", "--at", "2026-03-05T12:00", "--json", *s).json()
+    assert (no["allowed"], no["reason"]) == (False, "consent_withdrawn")
+    cli("consent", "complaint", "c1@example.com", "--customer", "C1", "--at", "2026-03-06", *s)
+    after = cli("consent", "check", "C1", "email", "--at", "2026-03-07", "--json", *s).json()
+    assert after["reason"] == "consent_withdrawn"
+    listed = cli("consent", "suppressions", "--json", *s).json()
+    assert [(x["address"], x["reason"]) for x in listed["suppressions"]] == [
+        ("c1@example.com", "complaint")]  # fmt: skip
+
+
+def test_import_counts_every_row_and_quarantines_the_rejected(cli, made, tmp_path):
+    path = tmp_path / "consents.csv"
+    path.write_text(
+        "customer_id,channel,purpose,state,at\n"
+        "C1,email,marketing,opt_in,2026-01-01T10:00\n"
+        "C2,sms,,yes,2026-01-02\n"
+        "C3,e mail,marketing,yes,2026-01-02\n"
+        "C4,email,marketing,maybe,2026-01-02\n"
+        "C5,email,marketing,no,31/01/2026\n"
+        "C1,email,marketing,opt_in,2026-01-01T10:00\n"
+    )
+    r = cli("consent", "import", path, "--store", made, "--json")
+    doc = r.json()
+    assert (doc["read"], doc["accepted"], doc["duplicates"], doc["rejected"]) == (6, 2, 1, 3)
+    assert [(e["line"], e["column"], e["value"]) for e in doc["first_errors"]] == [
+        (4, "channel", "e mail"), (5, "state", "maybe"), (6, "at", "31/01/2026")]  # fmt: skip
+    with open(doc["quarantine"], newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [(q["_file"], q["_line"], q["_column"], q["customer_id"]) for q in rows] == [
+        ("consents.csv", "4", "channel", "C3"), ("consents.csv", "5", "state", "C4"),
+        ("consents.csv", "6", "at", "C5")]  # fmt: skip
+    twice = cli("consent", "import", path, "--store", made, "--json").json()
+    assert (twice["accepted"], twice["duplicates"]) == (0, 3)
+    refused = cli("consent", "import", path, "--store", made, "--max-errors", "2", "--json")
+    assert refused.code == 1 and "more than --max-errors 2" in refused.json()["error"]["message"]
+    shown = cli("consent", "show", "C2", "--json", "--store", made).json()["consents"]
+    assert [(c["purpose"], c["source"], c["reference"]) for c in shown] == [
+        ("marketing", "import", "consents.csv:3")]  # fmt: skip
+
+
+def test_a_missing_column_is_one_json_error(cli, made, tmp_path):
+    path = tmp_path / "c.csv"
+    path.write_text("customer,channel,state,at\nC1,email,yes,2026-01-01\n")
+    r = cli("consent", "import", path, "--store", made, "--json")
+    assert r.code == 1 and "Traceback" not in r.err
+    assert r.json()["error"]["column"] == "customer_id"
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_consent_command_has_an_example(cli, command):
+    r = cli("consent", command, "--help")
+    assert r.code == 0 and "Example" in r.out and f"tenure consent {command}" in r.out

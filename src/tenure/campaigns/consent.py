@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -95,11 +96,21 @@ def _event(row: Any) -> Event:
                  row.source, row.reference, utc(row.at), utc(row.recorded_at))  # fmt: skip
 
 
+# the transaction a write joins instead of opening its own: the consent
+# API's stored response to an Idempotency-Key commits with the write it made
+# (tenure.campaigns.consent_requests)
+JOINED: ContextVar[sa.Connection | None] = ContextVar("consent_joined", default=None)
+
+
 @contextmanager
 def write_transaction(ops: OpsStore) -> Iterator[sa.Connection]:
     """One write transaction; SQLite takes its write lock at the start
     (``BEGIN IMMEDIATE``), so concurrent writers queue instead of failing
-    to upgrade a read lock."""
+    to upgrade a read lock. Inside :data:`JOINED`'s transaction, that one."""
+    joined = JOINED.get()
+    if joined is not None:
+        yield joined
+        return
     try:
         with ops.engine.connect() as conn:
             if conn.dialect.name == "sqlite":

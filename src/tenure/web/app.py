@@ -25,6 +25,7 @@ from tenure.web.flights import Flights
 from tenure.web.routes import (
     admin,
     cohorts,
+    consent,
     customers,
     dashboard,
     docs,
@@ -155,7 +156,7 @@ def create_app(
     # one router per resource
     routers = (
         health, session, dashboard, me, metrics, cohorts, segments, goals, runs, predictions,
-        customers, ingest, admin, docs, loyalty, loyalty_program,
+        customers, ingest, admin, docs, loyalty, loyalty_program, consent,
     )  # fmt: skip
     for module in routers:
         app.include_router(module.router)

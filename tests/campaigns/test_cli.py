@@ -88,3 +88,38 @@ def test_a_missing_column_is_one_json_error(cli, made, tmp_path):
 def test_every_consent_command_has_an_example(cli, command):
     r = cli("consent", command, "--help")
     assert r.code == 0 and "Example" in r.out and f"tenure consent {command}" in r.out
+
+
+def test_consent_from_the_ingested_customers(cli, store, tmp_path):
+    def ingest(text: str) -> None:
+        path = tmp_path / "customers.csv"
+        path.write_text("customer_id,email,consent_email,consent_sms\n" + text)
+        r = cli("ingest", "customers", path, "--store", store, "--json")
+        assert r.code == 0, r.out
+
+    def sync() -> dict:
+        return cli("consent", "import", "--from-customers", "--store", store, "--json").json()
+
+    def states(customer: str) -> dict:
+        doc = cli("consent", "show", customer, "--store", store, "--json").json()
+        return {c["channel"]: (c["state"], c["source"]) for c in doc["consents"]}
+
+    ingest("C1,c1@x.com,true,false\nC2,c2@x.com,true,\nC3,c3@x.com,,\nC4,c4@x.com,yes,\n")
+    # C4 unsubscribed by link before the first export was taken in
+    cli("consent", "set", "C4", "email", "--withdraw", "--source", "unsubscribe_link", "--store",
+        store)  # fmt: skip
+    assert sync() == {"customers": 3, "recorded": 3, "unchanged": 0, "kept_withdrawn": 1}
+    assert states("C1") == {"email": ("granted", "ingest"), "sms": ("withdrawn", "ingest")}
+    assert states("C4") == {"email": ("withdrawn", "unsubscribe_link")}
+    # C1 withdraws by the API; the same export again changes nothing
+    cli("consent", "set", "C1", "email", "--withdraw", "--source", "api", "--store", store)
+    assert sync() == {"customers": 3, "recorded": 0, "unchanged": 3, "kept_withdrawn": 1}
+    assert states("C1")["email"] == ("withdrawn", "api")
+    # a new export: C2 opts out, C1 opts in to SMS; C1's e-mail "true" is unchanged
+    ingest("C1,c1@x.com,true,true\nC2,c2@x.com,false,\nC3,c3@x.com,,\nC4,c4@x.com,yes,\n")
+    assert sync() == {"customers": 3, "recorded": 2, "unchanged": 1, "kept_withdrawn": 1}
+    assert states("C1") == {"email": ("withdrawn", "api"), "sms": ("granted", "ingest")}
+    assert states("C2") == {"email": ("withdrawn", "ingest")}
+    both = cli("consent", "import", tmp_path / "customers.csv", "--from-customers", "--store", store,
+               "--json")  # fmt: skip
+    assert both.code == 1 and "either a consent FILE or --from-customers" in both.json()["error"]["message"]

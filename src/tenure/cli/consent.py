@@ -142,24 +142,49 @@ def show(
 IMPORT_HELP = """Import consent events from a CSV file with the columns customer_id,
 channel, state (granted/withdrawn, yes/no, opt_in/opt_out) and at, and
 optionally purpose and source. Rejected rows go to the quarantine folder
-with their reasons; importing a file twice records it once.
+with their reasons; importing a file twice records it once. With
+--from-customers instead: the consent_email, consent_sms and consent_push
+columns of the customers ingested (tenure ingest customers), what changed
+since the last time; an unchanged "yes" never undoes an unsubscribe.
 
 Example:
 
     tenure consent import consents.csv --max-errors 100 --json
+
+    tenure consent import --from-customers --json
 """
 
 
 @app.command("import", help=IMPORT_HELP)
 def import_(
-    path: Annotated[Path, typer.Argument(help="The CSV file.")],
+    path: Annotated[Path | None, typer.Argument(help="The CSV file.", show_default=False)] = None,
+    from_customers: Annotated[bool, typer.Option("--from-customers", help="Take the consent "
+                              "columns of the ingested customers instead of a file.")] = False,
     max_errors: Annotated[int | None, typer.Option("--max-errors", min=0, help="Record nothing when "
                           "more rows than this are rejected.", show_default=False)] = None,
     store: StoreOption = None, json_: JsonOption = False,
 ) -> None:  # fmt: skip
     from tenure.campaigns.consent_import import import_file
+    from tenure.errors import InputError
 
+    if (path is None) == (not from_customers):
+        raise InputError("give either a consent FILE or --from-customers.",
+                         hint="tenure consent import consents.csv, or tenure consent import "
+                         "--from-customers after tenure ingest customers FILE.")  # fmt: skip
     settings, ws = _open(store)
+    if from_customers:
+        from tenure.campaigns.consent_ingest import sync_from_customers
+
+        with ws:
+            counts = sync_from_customers(ws)
+        if json_:
+            emit_json(counts)
+            return
+        _say(f"{counts['customers']} customers with consent columns: {counts['recorded']} "
+             f"change(s) recorded, {counts['unchanged']} unchanged, {counts['kept_withdrawn']} "
+             "not granted again over a later withdrawal.")  # fmt: skip
+        return
+    assert path is not None
     with ws:
         result = import_file(ws.ops, path, timezone=settings.timezone,
                              quarantine_dir=settings.quarantine_dir, max_errors=max_errors)  # fmt: skip

@@ -4,7 +4,7 @@ Writes (a consent event, a suppression and its lifting, a bounce, a
 complaint) need the ``write`` scope and take an ``Idempotency-Key`` header
 (:mod:`tenure.campaigns.consent_requests`); reads (a customer's consents,
 the suppression list, the gate's decision) need ``read``. The documents
-are the library's, the same as ``tenure consent ... --json`` prints.
+are the library's, the same as the command line prints as JSON.
 
 ``POST /api/v1/consent/unsubscribe/{token}`` is the RFC 8058 one-click
 unsubscribe: no login, limited in rate like the login form (the same

@@ -164,3 +164,48 @@ def test_suppression_refuses_after_consent_and_before_caps(granted):
     suppression.suppress(ops, None, customer_id="C1", at=at("2026-03-04 08:00"))
     assert gate(ops, "2026-03-05 12:00", "sms").reason == "suppressed"
     assert gate(ops, "2026-03-05 12:00", "sms", purpose="transactional").reason == "suppressed"
+
+
+SENDERS = 8
+
+
+def _sender(url: str, start, results, i: int) -> None:
+    """One sender process: claims a message to C1 if the gate allows it,
+    recording it in the same transaction."""
+    from tenure.campaigns.consent import write_transaction
+    from tenure.store.ops import OpsStore
+
+    ops = OpsStore.open(url, create=False)
+    start.wait()
+    try:
+        with write_transaction(ops) as conn:
+            decision = may_contact(conn, "C1", "email", "marketing", at("2026-03-05 12:00"),
+                                   rules=RULES, timezone="Europe/Berlin")  # fmt: skip
+            if decision.allowed:
+                record_contact(conn, "C1", "email", "marketing", at("2026-03-05 12:00"),
+                               reference=f"m-{i}")  # fmt: skip
+        results.put(decision.reason or "sent")
+    except Exception as exc:  # noqa: BLE001 - reported to the test, which fails on it
+        results.put(repr(exc))
+    finally:
+        ops.close()
+
+
+def test_concurrent_senders_never_pass_the_cap(granted):
+    """Eight processes claim a message to one customer at the same moment:
+    the email cap (2 in 7 days) lets exactly two through."""
+    import multiprocessing
+
+    ops = granted
+    ops.engine.dispose()
+    ctx = multiprocessing.get_context("fork")
+    start, results = ctx.Barrier(SENDERS), ctx.Queue()
+    workers = [ctx.Process(target=_sender, args=(ops.url, start, results, i))
+               for i in range(SENDERS)]  # fmt: skip
+    for w in workers:
+        w.start()
+    got = sorted(results.get(timeout=300) for _ in workers)
+    for w in workers:
+        w.join(timeout=60)
+        assert w.exitcode == 0
+    assert got == ["frequency_cap"] * (SENDERS - 2) + ["sent", "sent"]

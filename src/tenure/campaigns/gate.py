@@ -3,7 +3,9 @@
 The sender calls :func:`may_contact` inside the transaction in which it
 claims a message, and, when it sends, :func:`tenure.campaigns.caps.record_contact`
 in the same transaction; a withdrawal committed before that transaction
-began is seen, so an unsubscribe takes effect before the next send.
+began is seen, so an unsubscribe takes effect before the next send. The
+gate holds the customer (:func:`hold`) until that transaction ends, so
+concurrent senders take the places under a cap one at a time.
 
 The checks, in this order; the first that refuses decides:
 
@@ -66,6 +68,18 @@ class Decision:
 ALLOWED = Decision(True)
 
 
+def hold(conn: sa.Connection, customer_id: str) -> None:
+    """Serialise the sends to one customer until the caller's transaction
+    ends, so that two senders cannot both see the last place under a cap
+    and both take it. PostgreSQL: a transaction-level advisory lock on the
+    customer; SQLite: the caller's transaction must have begun with
+    ``BEGIN IMMEDIATE`` (as :func:`tenure.campaigns.consent.write_transaction`
+    does), which lets one writer in at a time."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:who))"),
+                     {"who": f"tenure.contact:{customer_id}"})  # fmt: skip
+
+
 def may_contact(
     conn: sa.Connection, customer_id: str, channel: str, purpose: str, now: datetime, *,
     rules: SendingRules = DEFAULT, address: str | None = None, timezone: str | None = None,
@@ -80,6 +94,7 @@ def may_contact(
     one of ``[campaigns.budget] priorities`` (None: 'normal').
     """
     now = consent.utc(now)
+    hold(conn, customer_id)
     event = consent.current(conn, customer_id, channel, purpose)
     if event is None and purpose not in rules.implied_consent:
         return Decision(False, "consent_missing",

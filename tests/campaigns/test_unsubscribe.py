@@ -77,3 +77,40 @@ def test_a_link_expires_after_unsubscribe_days(sqlite_ops, key):
         unsub.unsubscribe(sqlite_ops, key, text, now=T0 + timedelta(days=30))
     doc = unsub.unsubscribe(sqlite_ops, key, text, now=T0 + timedelta(days=30, seconds=-1))
     assert doc["replayed"] is False
+
+
+CLICKS = 8
+
+
+def _click(url: str, key: bytes, text: str, start, results) -> None:
+    from tenure.store.ops import OpsStore
+
+    ops = OpsStore.open(url, create=False)
+    start.wait()
+    try:
+        doc = unsub.unsubscribe(ops, key, text, now=T0 + timedelta(days=1))
+        results.put(("replayed" if doc["replayed"] else "recorded", doc["event_id"]))
+    except Exception as exc:  # noqa: BLE001 - reported to the test, which fails on it
+        results.put(("error", repr(exc)))
+    finally:
+        ops.close()
+
+
+def test_one_link_posted_by_many_processes_at_once_withdraws_once(ops, key):
+    import multiprocessing
+
+    text = unsub.link(key, RULES, "C1", "email", now=T0).rsplit("/", 1)[1]
+    ops.engine.dispose()
+    ctx = multiprocessing.get_context("fork")
+    start, results = ctx.Barrier(CLICKS), ctx.Queue()
+    workers = [ctx.Process(target=_click, args=(ops.url, key, text, start, results))
+               for _ in range(CLICKS)]  # fmt: skip
+    for w in workers:
+        w.start()
+    got = [results.get(timeout=300) for _ in workers]
+    for w in workers:
+        w.join(timeout=60)
+        assert w.exitcode == 0
+    assert sorted(kind for kind, _ in got) == ["recorded"] + ["replayed"] * (CLICKS - 1)
+    assert len({event for _, event in got}) == 1
+    assert [e["source"] for e in consent.history(ops, "C1")["events"]] == ["unsubscribe_link"]

@@ -147,3 +147,58 @@ def test_decision_shape_is_stable():
     # the sender relies on these fields and their order of checks
     assert Decision(True).doc() == {"allowed": True, "reason": None, "detail": None,
                                     "retry_at": None}  # fmt: skip
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request, tmp_path):
+    if request.param == "sqlite":
+        return None
+    return request.getfixturevalue("pg_database")
+
+
+def test_one_key_sent_by_many_clients_at_once_records_once(tmp_path, store_url):
+    """Ten clients send the same write under one Idempotency-Key at the same
+    moment: one event is recorded; every other answer is its replay, or a
+    409 to retry (never a second event)."""
+    import threading
+
+    from tenure.access import apikeys
+    from tenure.config import load_settings
+    from tenure.store.workspace import Workspace
+    from tenure.web import create_app
+
+    needs_web()
+    settings = load_settings(store=tmp_path / "store", ops_url=store_url)
+    with Workspace.open(settings) as ws:
+        write = apikeys.create_key(ws.ops, ["read", "write"], name="crm")["key"]
+    settings = replace(settings, secret_key=secrets.token_urlsafe(40))
+    url, stop = serve(create_app(settings, warm=False))
+    shop = Shop(url, settings, write, None)
+    body = {"channel": "sms", "state": "withdrawn", "at": "2026-03-01T09:00:00Z"}
+    answers, ready = [], threading.Barrier(10)
+
+    def client() -> None:
+        with shop.writer() as c:
+            ready.wait()
+            got = c.post("/api/v1/consent/customers/K1", json=body, headers={"Idempotency-Key": "same"})
+            answers.append((got.status_code, got.headers.get("Idempotent-Replayed"), got.json()))
+
+    try:
+        threads = [threading.Thread(target=client) for _ in range(10)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=120)
+        with shop.writer() as c:  # a retry after the race gets the recorded event
+            retry = c.post("/api/v1/consent/customers/K1", json=body, headers={"Idempotency-Key": "same"})
+            history = c.get("/api/v1/consent/customers/K1", params={"history": "true"}).json()
+    finally:
+        stop()
+    assert len(answers) == 10
+    first = [a for a in answers if a[0] == 201 and a[1] is None]
+    assert len(first) == 1
+    event = first[0][2]["event"]
+    for status, replayed, doc in answers:
+        assert (status == 409 and doc["error"]["code"] == "idempotency_conflict") or doc == {"event": event}
+    assert retry.json() == {"event": event} and retry.headers["Idempotent-Replayed"] == "true"
+    assert [e["id"] for e in history["events"]] == [event["id"]]

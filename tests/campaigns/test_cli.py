@@ -122,4 +122,7 @@ def test_consent_from_the_ingested_customers(cli, store, tmp_path):
     assert states("C2") == {"email": ("withdrawn", "ingest")}
     both = cli("consent", "import", tmp_path / "customers.csv", "--from-customers", "--store", store,
                "--json")  # fmt: skip
-    assert both.code == 1 and "either a consent FILE or --from-customers" in both.json()["error"]["message"]
+    assert (
+        both.code == 1
+        and "either a consent FILE or --from-customers" in both.json()["error"]["message"]
+    )

@@ -24,7 +24,9 @@ def states(ops) -> dict[tuple[str, str], str]:
 
 
 def test_the_state_is_the_latest_event(ops):
-    consent.record(ops, "C1", "email", "marketing", True, source="import", at=at("2026-01-01 09:00"))
+    consent.record(
+        ops, "C1", "email", "marketing", True, source="import", at=at("2026-01-01 09:00")
+    )
     consent.record(ops, "C1", "email", "marketing", False, source="unsubscribe_link",
                    at=at("2026-02-01 09:00"))  # fmt: skip
     consent.record(ops, "C1", "sms", "marketing", True, source="api", at=at("2026-02-02 09:00"))

@@ -15,7 +15,7 @@ from tenure.errors import ConfigError
 def test_read_from_tenure_toml(tmp_path, monkeypatch):
     (tmp_path / "tenure.toml").write_text(
         'timezone = "Europe/Paris"\n[campaigns.caps]\nemail = {messages = 3, days = 7}\n'
-        '[campaigns.budget]\nmessages = 4\ndays = 7\npriorities = {high = 4, low = 2}\n'
+        "[campaigns.budget]\nmessages = 4\ndays = 7\npriorities = {high = 4, low = 2}\n"
         '[campaigns.quiet_hours]\nstart = "21:00"\nend = "08:00"\n'
         '[campaigns.journeys]\nanything = "read by the journeys"\n'
     )

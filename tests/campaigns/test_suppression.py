@@ -53,4 +53,8 @@ def test_a_complaint_suppresses_and_withdraws_marketing_consent(ops):
     assert (doc["suppression"]["reason"], doc["consent"]["state"]) == ("complaint", "withdrawn")
     with ops.engine.connect() as conn:
         latest = consent.current(conn, "C1", "email", "marketing")
-    assert (latest.granted, latest.source, latest.reference) == (False, "complaint", "c1@example.com")
+    assert (latest.granted, latest.source, latest.reference) == (
+        False,
+        "complaint",
+        "c1@example.com",
+    )

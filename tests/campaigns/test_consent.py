@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tenure.campaigns import consent
 from tenure.errors import IdempotencyKeyReusedError, InputError
@@ -112,3 +114,32 @@ def test_concurrent_writers_from_processes(ops):
     assert count == PROCESSES * 5 + 1
     # the latest event of C1 is writer 11's last (00:11:04): (11 + 4) odd, withdrawn
     assert consent.state(ops, "C1")["consents"][0]["state"] == "withdrawn"
+
+
+EVENTS = st.lists(
+    st.tuples(st.sampled_from(["email", "sms"]), st.sampled_from(["marketing", "transactional"]),
+              st.booleans(), st.integers(0, 5)),
+    min_size=1, max_size=15,
+)  # fmt: skip
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
+@given(events=EVENTS)
+def test_the_state_is_the_latest_event_whatever_the_order(sqlite_ops, events):
+    """Events recorded in any order, several at the same moment: the state
+    of each pair is that of the event with the latest moment, the last
+    recorded among those at that moment (an oracle over the list)."""
+    import uuid
+
+    customer = uuid.uuid4().hex  # each example its own customer in the one store
+    oracle: dict[tuple[str, str], tuple[int, int, bool]] = {}
+    for order, (channel, purpose, granted, day) in enumerate(events):
+        consent.record(sqlite_ops, customer, channel, purpose, granted, source="api",
+                       at=at(f"2026-01-0{day + 1} 09:00"))  # fmt: skip
+        if (channel, purpose) not in oracle or (day, order) >= oracle[(channel, purpose)][:2]:
+            oracle[(channel, purpose)] = (day, order, granted)
+    got = {(c["channel"], c["purpose"]): c["state"] == "granted"
+           for c in consent.state(sqlite_ops, customer)["consents"]}  # fmt: skip
+    assert got == {pair: granted for pair, (_, _, granted) in oracle.items()}
+    assert len(consent.history(sqlite_ops, customer)["events"]) == len(events)

@@ -22,6 +22,7 @@ counted message's time plus the window (for a limit of ``n``, the
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
@@ -49,48 +50,70 @@ def record_contact(
     return True
 
 
-def _recent(conn: sa.Connection, customer_id: str, since: datetime, until: datetime,
-            exempt: frozenset[str], channel: str | None = None) -> list[datetime]:  # fmt: skip
-    """The times of the counted messages in (since, until], newest first."""
-    query = sa.select(contacts_t.c.at).where(
-        contacts_t.c.customer_id == customer_id, contacts_t.c.at > since,
-        contacts_t.c.at <= until)  # fmt: skip
-    if exempt:
-        query = query.where(contacts_t.c.purpose.not_in(sorted(exempt)))
-    if channel is not None:
-        query = query.where(contacts_t.c.channel == channel)
-    return sorted((consent.utc(r.at) for r in conn.execute(query)), reverse=True)
+def recent(conn: sa.Connection, rules: SendingRules, customer_id: str, channel: str,
+           now: datetime) -> list[tuple[datetime, str]]:  # fmt: skip
+    """The counted messages to the customer within the longest window that
+    applies (the channel's cap, the budget), newest first, as (time,
+    channel): one query serves both checks."""
+    spans = [c.days for c in (rules.caps.get(channel),) if c is not None]
+    if rules.budget is not None:
+        spans.append(rules.budget.days)
+    if not spans:
+        return []
+    exempt = sorted(rules.exempt_purposes)
+    values = {"customer_id": customer_id, "since": now - timedelta(days=max(spans)), "until": now}
+    rows = conn.execute(
+        _recent_query(bool(exempt)), values | ({"exempt": exempt} if exempt else {})
+    )
+    return sorted(((consent.utc(r.at), r.channel) for r in rows), reverse=True)
 
 
-def cap_check(conn: sa.Connection, rules: SendingRules, customer_id: str, channel: str,
+@functools.cache
+def _recent_query(exempting: bool) -> sa.Select:
+    # built once: building a statement took a third of the gate's time
+    query = sa.select(contacts_t.c.at, contacts_t.c.channel).where(
+        contacts_t.c.customer_id == sa.bindparam("customer_id"),
+        contacts_t.c.at > sa.bindparam("since"), contacts_t.c.at <= sa.bindparam("until"))  # fmt: skip
+    if exempting:
+        query = query.where(contacts_t.c.purpose.not_in(sa.bindparam("exempt", expanding=True)))
+    return query
+
+
+def _within(
+    sent: list[tuple[datetime, str]], since: datetime, channel: str | None = None
+) -> list[datetime]:
+    return [at for at, ch in sent if at > since and (channel is None or ch == channel)]
+
+
+def cap_check(rules: SendingRules, sent: list[tuple[datetime, str]], channel: str,
               now: datetime) -> tuple[str, datetime] | None:  # fmt: skip
     """None when the channel's cap lets a message through now; otherwise
-    (what held it, when a place frees)."""
+    (what held it, when a place frees). ``sent``: :func:`recent`."""
     cap: Cap | None = rules.caps.get(channel)
     if cap is None:
         return None
     window = timedelta(days=cap.days)
-    sent = _recent(conn, customer_id, now - window, now, rules.exempt_purposes, channel)
-    if len(sent) < cap.messages:
+    times = _within(sent, now - window, channel)
+    if len(times) < cap.messages:
         return None
-    frees = sent[cap.messages - 1] + window
-    return (f"{len(sent)} {channel} message(s) in the last {cap.days:g} days; the cap is "
+    frees = times[cap.messages - 1] + window
+    return (f"{len(times)} {channel} message(s) in the last {cap.days:g} days; the cap is "
             f"{cap.messages}", frees)  # fmt: skip
 
 
-def budget_check(conn: sa.Connection, rules: SendingRules, customer_id: str, priority: str | None,
+def budget_check(rules: SendingRules, sent: list[tuple[datetime, str]], priority: str | None,
                  now: datetime) -> tuple[str, datetime] | None:  # fmt: skip
     """None when the contact budget has room for a campaign of ``priority``;
-    otherwise (what held it, when a place frees)."""
+    otherwise (what held it, when a place frees). ``sent``: :func:`recent`."""
     budget: Budget | None = rules.budget
     if budget is None:
         return None
     ceiling = budget.ceiling(priority)
     window = timedelta(days=budget.days)
-    sent = _recent(conn, customer_id, now - window, now, rules.exempt_purposes)
-    if len(sent) < ceiling:
+    times = _within(sent, now - window)
+    if len(times) < ceiling:
         return None
-    frees = sent[ceiling - 1] + window if ceiling else now + window
+    frees = times[ceiling - 1] + window if ceiling else now + window
     level = priority or "the default priority"
-    return (f"{len(sent)} message(s) over all channels in the last {budget.days:g} days; "
+    return (f"{len(times)} message(s) over all channels in the last {budget.days:g} days; "
             f"{level} may fill the budget of {budget.messages} up to {ceiling}", frees)  # fmt: skip

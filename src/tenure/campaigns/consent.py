@@ -14,6 +14,7 @@ first event; the same key with other values is refused.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -198,16 +199,23 @@ def _latest(conn: sa.Connection, customer_id: str, channel: str | None = None,
     return latest
 
 
-def current(conn: sa.Connection, customer_id: str, channel: str, purpose: str) -> Event | None:
-    """The latest event of (customer, channel, purpose); None when none."""
-    query = (
+@functools.cache
+def _current_query() -> sa.Select:
+    # built once: building a statement took a third of the gate's time
+    return (
         sa.select(events_t)
-        .where(events_t.c.customer_id == customer_id, events_t.c.channel == channel,
-               events_t.c.purpose == purpose)
+        .where(events_t.c.customer_id == sa.bindparam("customer_id"),
+               events_t.c.channel == sa.bindparam("channel"),
+               events_t.c.purpose == sa.bindparam("purpose"))
         .order_by(events_t.c.at.desc(), events_t.c.id.desc())
         .limit(1)
     )  # fmt: skip
-    row = conn.execute(query).first()
+
+
+def current(conn: sa.Connection, customer_id: str, channel: str, purpose: str) -> Event | None:
+    """The latest event of (customer, channel, purpose); None when none."""
+    row = conn.execute(_current_query(),
+                       {"customer_id": customer_id, "channel": channel, "purpose": purpose}).first()  # fmt: skip
     return None if row is None else _event(row)
 
 

@@ -110,10 +110,11 @@ def may_contact(
                         f"{on} suppressed ({held['reason']}) since {held['at']}")  # fmt: skip
     if purpose in rules.exempt_purposes:
         return ALLOWED
-    capped = caps.cap_check(conn, rules, customer_id, channel, now)
+    sent = caps.recent(conn, rules, customer_id, channel, now)
+    capped = caps.cap_check(rules, sent, channel, now)
     if capped is not None:
         return Decision(False, "frequency_cap", capped[0], capped[1])
-    over = caps.budget_check(conn, rules, customer_id, priority, now)
+    over = caps.budget_check(rules, sent, priority, now)
     if over is not None:
         return Decision(False, "contact_budget", over[0], over[1])
     until = quiet.quiet_until(now, timezone, rules)

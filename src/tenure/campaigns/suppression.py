@@ -19,6 +19,7 @@ lower-cased.
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -54,24 +55,30 @@ def _doc(row: Any) -> dict[str, Any]:
     }  # fmt: skip
 
 
+@functools.cache
+def _active_query(by_address: bool, by_customer: bool) -> sa.Select:
+    who = []
+    if by_address:
+        who.append(sup_t.c.address == sa.bindparam("address"))
+    if by_customer:
+        who.append(sup_t.c.customer_id == sa.bindparam("customer_id"))
+    return (
+        sa.select(sup_t)
+        .where(sa.or_(*who), sup_t.c.lifted_at.is_(None),
+               sa.or_(sup_t.c.channel == sa.bindparam("channel"), sup_t.c.channel.is_(None)))
+        .order_by(sup_t.c.id).limit(1)
+    )  # fmt: skip
+
+
 def active(conn: sa.Connection, channel: str, *, address: str | None = None,
            customer_id: str | None = None) -> dict[str, Any] | None:  # fmt: skip
     """The first active suppression of the address or the customer on
     ``channel`` (or on every channel); None when neither is suppressed."""
-    who = []
-    if address is not None:
-        who.append(sup_t.c.address == normalised(address))
-    if customer_id is not None:
-        who.append(sup_t.c.customer_id == customer_id)
-    if not who:
+    if address is None and customer_id is None:
         return None
-    query = (
-        sa.select(sup_t)
-        .where(sa.or_(*who), sup_t.c.lifted_at.is_(None),
-               sa.or_(sup_t.c.channel == channel, sup_t.c.channel.is_(None)))
-        .order_by(sup_t.c.id).limit(1)
-    )  # fmt: skip
-    row = conn.execute(query).first()
+    query = _active_query(address is not None, customer_id is not None)
+    values = {"channel": channel, "address": normalised(address), "customer_id": customer_id}
+    row = conn.execute(query, {k: v for k, v in values.items() if v is not None}).first()
     return None if row is None else _doc(row)
 
 

@@ -105,6 +105,10 @@ def test_one_click_unsubscribe_takes_effect_before_the_next_send(shop):
             assert decision.reason == "consent_withdrawn" and "unsubscribe_link" in decision.detail
             replay = mail_client.post(path, **ONE_CLICK)
             assert replay.json() == {**done.json(), "replayed": True}
+            # the page's button, from a browser: a page in answer
+            headers = {**ONE_CLICK["headers"], "Accept": "text/html"}
+            button = mail_client.post(path, content=ONE_CLICK["content"], headers=headers)
+            assert button.status_code == 200 and "You are unsubscribed" in button.text
             payload, signature = path.rsplit("/", 1)[1].split(".")
             forged = unsub.token(b"x" * 32, "U2", "email", "marketing",
                                  datetime.now(UTC) + timedelta(days=1))  # fmt: skip

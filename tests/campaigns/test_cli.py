@@ -11,7 +11,7 @@ import pytest
 from tenure.config import load_settings
 from tenure.store.workspace import Workspace
 
-COMMANDS = ["set", "show", "import", "suppress", "unsuppress", "suppressions", "bounce",
+COMMANDS = ["set", "show", "import", "suppress", "unsuppress", "suppressions", "bounce", "purge",
             "complaint", "check", "link"]  # fmt: skip
 
 
@@ -126,3 +126,39 @@ def test_consent_from_the_ingested_customers(cli, store, tmp_path):
         both.code == 1
         and "either a consent FILE or --from-customers" in both.json()["error"]["message"]
     )
+
+
+def test_purge_keeps_a_day_of_keys(cli, made):
+    from datetime import timedelta
+
+    from tenure.campaigns.consent import now
+    from tenure.campaigns.consent_requests import once, purge
+    from tenure.errors import InputError
+    from tenure.store.ops import OpsStore
+
+    ops = OpsStore.open(f"sqlite:///{made / 'ops.sqlite'}")
+    try:
+        assert once(ops, "key:a", "k1", "f" * 64, "C1", lambda: (201, {"ok": True})) == (
+            201, {"ok": True}, False)  # fmt: skip
+        assert purge(ops, hours=24, now=now() + timedelta(hours=23)) == 0
+        assert purge(ops, hours=24, now=now() + timedelta(hours=25)) == 1
+        with pytest.raises(InputError, match="under 24"):
+            purge(ops, hours=12)
+    finally:
+        ops.close()
+    r = cli("consent", "purge", "--older-than", "48", "--store", made, "--json")
+    assert r.json() == {"removed": 0, "older_than_hours": 48}
+
+
+def test_a_wrong_setting_is_one_json_error_naming_it(cli, made, tmp_path, monkeypatch):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[campaigns.quiet_hours]\nstart = "21:00"\nend = "25:00"\n')
+    monkeypatch.setenv("TENURE_CONFIG", str(bad))
+    r = cli("consent", "check", "C1", "email", "--store", made, "--json")
+    error = r.json()["error"]
+    assert r.code == 1 and "Traceback" not in r.err
+    assert (error["column"], error["value"]) == ("end", "25:00")
+    assert (
+        "[campaigns.quiet_hours] end = '25:00': it is not a time of day HH:MM" in error["message"]
+    )
+    assert error["hint"] == 'Write it as end = "08:00".'

@@ -4,19 +4,21 @@ request's fingerprint and the response are stored in the same transaction
 as the write; the same key and body later answer the stored response and
 write nothing; another body under the key is refused (422); two requests
 under one key at the same moment: one writes, the other is refused (409)
-or, having waited for the first, answers its response.
+or, having waited for the first, answers its response. Keys are kept 24
+hours or more; ``tenure consent purge`` removes older ones.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 
 from tenure.campaigns import consent
-from tenure.errors import IdempotencyConflictError, IdempotencyKeyReusedError
+from tenure.errors import IdempotencyConflictError, IdempotencyKeyReusedError, InputError
 from tenure.store.ops import OpsStore
 from tenure.store.ops_schema import consent_api_requests as requests_t
 
@@ -58,3 +60,15 @@ def once(
             column="Idempotency-Key",
             value=key,
         ) from None
+
+
+def purge(ops: OpsStore, *, hours: int = 24, now: datetime | None = None) -> int:
+    """Remove the stored responses of keys older than ``hours`` (24 at
+    least: a client may retry within a day); the number removed."""
+    if hours < 24:
+        raise InputError(f"--older-than {hours} hours is under 24; a client may still retry those keys.",
+                         hint="Use --older-than 24 or more.", value=hours)  # fmt: skip
+    cutoff = consent.utc(now or consent.now()) - timedelta(hours=hours)
+    with consent.write_transaction(ops) as conn:
+        done = conn.execute(requests_t.delete().where(requests_t.c.created_at < cutoff))
+    return done.rowcount or 0

@@ -138,7 +138,11 @@ def _clock(where: str, key: str, value: Any) -> time:
         return time(int(hours), int(minutes))
     except ValueError:
         raise _fail(
-            where, key, value, "it is not a time of day HH:MM", f'{key} = "21:00"'
+            where,
+            key,
+            value,
+            "it is not a time of day HH:MM",
+            f'{key} = "{"08:00" if key == "end" else "21:00"}"',
         ) from None
 
 

@@ -416,3 +416,28 @@ def link(
         return
     for name, value in doc["headers"].items():
         _say(f"{name}: {value}")
+
+
+PURGE_HELP = """Remove the consent API's stored Idempotency-Key responses older than
+--older-than hours (24 or more; the ledger's events are never removed).
+
+Example:
+
+    tenure consent purge --older-than 48 --json
+"""
+
+
+@app.command("purge", help=PURGE_HELP)
+def purge(
+    older_than: Annotated[int, typer.Option("--older-than", help="Hours, 24 or more.")] = 24,
+    store: StoreOption = None, json_: JsonOption = False,
+) -> None:  # fmt: skip
+    from tenure.campaigns.consent_requests import purge as run
+
+    _, ws = _open(store)
+    with ws:
+        removed = run(ws.ops, hours=older_than)
+    if json_:
+        emit_json({"removed": removed, "older_than_hours": older_than})
+        return
+    _say(f"Removed {removed} stored response(s) older than {older_than} hours.")

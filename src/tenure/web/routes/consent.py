@@ -233,6 +233,8 @@ async def unsubscribe(request: Request, token: Token) -> Response:
     # the rate was checked before the body was read (tenure.web.limits)
     ops = request.app.state.ops
     doc = await run_in_threadpool(withdraw, ops, _key(request), token)
+    if "text/html" in request.headers.get("accept", ""):  # the button of the page below
+        return HTMLResponse(_PAGE.format(body="<p>You are unsubscribed.</p>"))
     return json_response(doc)
 
 
@@ -241,8 +243,9 @@ async def unsubscribe_page(token: Token) -> Response:
     """A page with one button that posts the unsubscribe; opening the link
     changes nothing."""
     action = html.escape(f"/api/v1/consent/unsubscribe/{token}", quote=True)
-    return HTMLResponse(
-        "<!doctype html><html lang=en><meta charset=utf-8><title>Unsubscribe</title>"
-        f'<form method=post action="{action}"><input type=hidden name=List-Unsubscribe '
-        "value=One-Click><p>Stop these messages?</p><button>Unsubscribe</button></form></html>"
-    )
+    return HTMLResponse(_PAGE.format(
+        body=f'<form method=post action="{action}"><input type=hidden name=List-Unsubscribe '
+        "value=One-Click><p>Stop these messages?</p><button>Unsubscribe</button></form>"))  # fmt: skip
+
+
+_PAGE = "<!doctype html><html lang=en><meta charset=utf-8><title>Unsubscribe</title>{body}</html>"

@@ -126,7 +126,7 @@ def _names(where: str, key: str, value: Any) -> frozenset[str]:
 def _zone(where: str, key: str, value: Any) -> str:
     try:
         ZoneInfo(str(value))
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long for a file
         raise _fail(where, key, value, "it is not an IANA time zone",
                     f'{key} = "Europe/Berlin"') from None  # fmt: skip
     return str(value)

@@ -27,7 +27,7 @@ def zone_of(timezone: str | None, rules: SendingRules) -> tuple[ZoneInfo, bool]:
     if timezone:
         try:
             return ZoneInfo(timezone), True
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long for a file
             pass
     return ZoneInfo(rules.default_timezone), False
 

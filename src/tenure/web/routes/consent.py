@@ -161,7 +161,7 @@ def suppress(request: Request, ops: OpsDep, who: Writer, body: Suppress,
 
 @router.post("/suppressions/{suppression_id}/lift")
 def lift(request: Request, ops: OpsDep, who: Writer,
-         suppression_id: Annotated[int, Path(ge=1)], idempotency_key: KeyHeader = None) -> Response:  # fmt: skip
+         suppression_id: Annotated[int, Path(ge=1, le=2**62)], idempotency_key: KeyHeader = None) -> Response:  # fmt: skip
     """Lift a suppression; its row stays, marked lifted."""
     from tenure.campaigns import suppression
 
@@ -222,7 +222,10 @@ def _key(request: Request) -> bytes:
     return workspace_secret(request.app.state.settings)
 
 
-@router.post("/unsubscribe/{token}")
+# the two unsubscribe routes are left out of the API's schema: mail clients
+# and people reach them from a message, never an API client (which every
+# route of the schema expects to log in); docs/campaigns.md describes them
+@router.post("/unsubscribe/{token}", include_in_schema=False)
 async def unsubscribe(request: Request, token: Token) -> Response:
     """RFC 8058 one-click unsubscribe: the mail client posts
     ``List-Unsubscribe=One-Click``; no login. 200 when recorded (or already
@@ -238,7 +241,7 @@ async def unsubscribe(request: Request, token: Token) -> Response:
     return json_response(doc)
 
 
-@router.get("/unsubscribe/{token}", response_class=HTMLResponse)
+@router.get("/unsubscribe/{token}", response_class=HTMLResponse, include_in_schema=False)
 async def unsubscribe_page(token: Token) -> Response:
     """A page with one button that posts the unsubscribe; opening the link
     changes nothing."""

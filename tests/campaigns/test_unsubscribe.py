@@ -114,3 +114,11 @@ def test_one_link_posted_by_many_processes_at_once_withdraws_once(ops, key):
     assert sorted(kind for kind, _ in got) == ["recorded"] + ["replayed"] * (CLICKS - 1)
     assert len({event for _, event in got}) == 1
     assert [e["source"] for e in consent.history(ops, "C1")["events"]] == ["unsubscribe_link"]
+
+
+def test_no_link_without_the_servers_address(key):
+    from tenure.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="no unsubscribe_url is set") as caught:
+        unsub.link(key, read({}, "tenure.toml"), "C1", "email")
+    assert 'unsubscribe_url = "https://shop.example"' in caught.value.hint

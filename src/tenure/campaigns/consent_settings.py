@@ -79,7 +79,7 @@ class SendingRules:
     soft_bounce_limit: int = 3
     soft_bounce_days: float = 30
     default_timezone: str = "UTC"
-    unsubscribe_url: str = "http://127.0.0.1:8000"
+    unsubscribe_url: str | None = None  # required to make links
     unsubscribe_days: int = 90
     caps: dict[str, Cap] = field(default_factory=dict)
     budget: Budget | None = None

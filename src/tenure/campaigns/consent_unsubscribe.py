@@ -110,6 +110,12 @@ def link(key: bytes, rules: SendingRules, customer_id: str, channel: str, purpos
     customer_id = consent.checked_customer(customer_id)
     channel = consent.checked_name("channel", channel, consent.CHANNELS)
     purpose = consent.checked_name("purpose", purpose, consent.PURPOSES)
+    if rules.unsubscribe_url is None:
+        raise ConfigError(
+            "no unsubscribe_url is set, so the links would point nowhere a recipient can reach.",
+            hint='Set the address tenure serve is reached at in tenure.toml: [campaigns.sending] '
+            'unsubscribe_url = "https://shop.example"', column="unsubscribe_url",
+        )  # fmt: skip
     expires = consent.utc(now or consent.now()) + timedelta(days=rules.unsubscribe_days)
     return rules.unsubscribe_url + PATH + token(key, customer_id, channel, purpose, expires)
 

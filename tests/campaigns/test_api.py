@@ -219,3 +219,16 @@ def test_one_key_sent_by_many_clients_at_once_records_once(tmp_path, store_url):
             assert doc == {"event": event} and replayed in (None, "true")
     assert retry.json() == {"event": event} and retry.headers["Idempotent-Replayed"] == "true"
     assert [e["id"] for e in history["events"]] == [event["id"]]
+
+
+def test_a_wrong_campaigns_table_stops_the_server_at_its_start(tmp_path):
+    from tenure.config import TableSettings
+    from tenure.errors import ConfigError
+    from tenure.web import create_app
+
+    needs_web()
+    settings, _, _ = make_store(tmp_path)
+    bad = TableSettings("tenure.toml", (("caps", {"sms": {"messages": 1, "days": 0}}),))
+    settings = replace(settings, secret_key=secrets.token_urlsafe(40), campaigns=bad)
+    with pytest.raises(ConfigError, match=r"\[campaigns.caps\] sms.days = 0"):
+        create_app(settings, warm=False)

@@ -87,6 +87,9 @@ def create_app(
                 hint="Serve it without --demo.",
             )
         secret = server_secret(settings, demo=demo)
+        from tenure.campaigns.consent_settings import SendingRules
+
+        SendingRules.from_settings(settings)  # a wrong [campaigns] stops the start, not a send
     except BaseException:
         ops.close()
         raise

@@ -122,6 +122,18 @@ class LoyaltySettings:
 
 
 @dataclass(frozen=True)
+class TableSettings:
+    """A table of ``tenure.toml`` kept as written, checked by the layer that
+    reads it (which names ``origin``, the file, in its errors)."""
+
+    origin: str = ""
+    values: tuple[tuple[str, Any], ...] = ()
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return dict(self.values).get(key, default)
+
+
+@dataclass(frozen=True)
 class Settings:
     store: Path = Path("tenure-data")
     ops_url: str | None = None  # default: sqlite in the store folder
@@ -167,6 +179,9 @@ class Settings:
     memory_limit: str | None = None
     # the [loyalty] table of tenure.toml (not read from the environment)
     loyalty: LoyaltySettings = field(default_factory=LoyaltySettings)
+    # the [campaigns] table of tenure.toml as written, with the file it came
+    # from; checked by tenure.campaigns where it is read
+    campaigns: TableSettings = field(default_factory=lambda: TableSettings())
 
     @property
     def analytics_path(self) -> Path:
@@ -440,8 +455,14 @@ def load_settings(**flags: Any) -> Settings:
         loyalty = data.get("loyalty", table.get("loyalty"))
         if loyalty is not None:
             values["loyalty"] = _loyalty(loyalty, str(path))
+        campaigns = data.get("campaigns", table.get("campaigns"))
+        if campaigns is not None:
+            if not isinstance(campaigns, dict):
+                raise ConfigError(f"{path}: 'campaigns' must be a table ([campaigns]); got "
+                                  f"{campaigns!r}.", hint="Write them under a [campaigns] heading.")  # fmt: skip
+            values["campaigns"] = TableSettings(str(path), tuple(campaigns.items()))
         for key, raw in table.items():
-            if key == "loyalty":
+            if key in ("loyalty", "campaigns"):
                 continue
             if key not in names:
                 raise ConfigError(
@@ -449,7 +470,7 @@ def load_settings(**flags: Any) -> Settings:
                     hint=f"Known settings: {', '.join(sorted(names))}.",
                 )
             values[key] = _coerce(key, raw, str(path))
-    for name in names - {"loyalty"}:
+    for name in names - {"loyalty", "campaigns"}:
         env = os.environ.get(ENV_PREFIX + name.upper())
         if env is not None and env != "":
             values[name] = _coerce(name, env, f"${ENV_PREFIX}{name.upper()}")

@@ -1,1 +1,3 @@
-"""Lifecycle campaigns with holdouts, and the measurement of their lift."""
+"""Lifecycle campaigns: triggers, journeys, audiences and holdouts, consent
+and sending rules, messages and their delivery, and their measurement
+(docs/campaigns.md)."""

@@ -467,3 +467,103 @@ loyalty_webhook_deliveries = sa.Table(
 
 sa.Index("ix_loyalty_webhook_deliveries_due", loyalty_webhook_deliveries.c.state,
          loyalty_webhook_deliveries.c.next_at)  # fmt: skip
+
+# consent and sending rules (tenure.campaigns: consent, suppression, caps,
+# unsubscribe) -----------------------------------------------------------
+
+# the consent ledger: append-only; a customer's state for a channel and a
+# purpose is its latest event (by ``at``, then by id)
+consent_events = sa.Table(
+    "consent_events",
+    metadata,
+    sa.Column("id", _ID, primary_key=True),
+    sa.Column("customer_id", sa.String(200), nullable=False),
+    sa.Column("channel", sa.String(40), nullable=False),  # email, sms, push, webhook...
+    sa.Column("purpose", sa.String(40), nullable=False),  # marketing, transactional...
+    sa.Column("granted", sa.Boolean, nullable=False),
+    # api, cli, import, unsubscribe_link, complaint
+    sa.Column("source", sa.String(40), nullable=False),
+    sa.Column("reference", sa.String(400)),  # FILE:LINE, the link's nonce, who called the API
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),  # when the person said so
+    sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("key", sa.String(255), unique=True),  # a write's idempotency key
+)
+
+sa.Index("ix_consent_events_state", consent_events.c.customer_id, consent_events.c.channel,
+         consent_events.c.purpose, consent_events.c.at)  # fmt: skip
+
+# an Idempotency-Key of the consent API, per caller, with the stored
+# response, written in the same transaction as the write it made
+consent_api_requests = sa.Table(
+    "consent_api_requests",
+    metadata,
+    sa.Column("principal", sa.String(400), primary_key=True),
+    sa.Column("key", sa.String(255), primary_key=True),
+    sa.Column("customer_id", sa.String(200)),
+    sa.Column("fingerprint", sa.String(64), nullable=False),
+    sa.Column("status", sa.Integer, nullable=False),
+    sa.Column("response", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+# addresses and customers that are not sent to, with the reason; a lifted
+# one keeps its row
+suppressions = sa.Table(
+    "suppressions",
+    metadata,
+    sa.Column("id", _ID, primary_key=True),
+    sa.Column("channel", sa.String(40)),  # NULL: every channel
+    sa.Column("address", sa.String(400)),  # normalised: e-mail lower-cased, spaces dropped
+    sa.Column("customer_id", sa.String(200)),
+    # hard_bounce, soft_bounces, complaint, manual
+    sa.Column("reason", sa.String(20), nullable=False),
+    sa.Column("source", sa.String(40), nullable=False),
+    sa.Column("detail", sa.Text),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("lifted_at", sa.DateTime(timezone=True)),
+)
+
+sa.Index("ix_suppressions_address", suppressions.c.address)
+sa.Index("ix_suppressions_customer", suppressions.c.customer_id)
+
+# every bounce reported by a provider or by hand
+bounces = sa.Table(
+    "bounces",
+    metadata,
+    sa.Column("id", _ID, primary_key=True),
+    sa.Column("channel", sa.String(40), nullable=False),
+    sa.Column("address", sa.String(400), nullable=False),
+    sa.Column("customer_id", sa.String(200)),
+    sa.Column("kind", sa.String(10), nullable=False),  # hard, soft
+    sa.Column("source", sa.String(40), nullable=False),
+    sa.Column("detail", sa.Text),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+)
+
+sa.Index("ix_bounces_address", bounces.c.address, bounces.c.at)
+
+# the messages sent, as the frequency caps and the contact budget count them
+contacts = sa.Table(
+    "contacts",
+    metadata,
+    sa.Column("id", _ID, primary_key=True),
+    sa.Column("customer_id", sa.String(200), nullable=False),
+    sa.Column("channel", sa.String(40), nullable=False),
+    sa.Column("purpose", sa.String(40), nullable=False),
+    sa.Column("campaign", sa.String(200)),
+    sa.Column("priority", sa.String(40)),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("reference", sa.String(400), unique=True),  # the message's dedup key
+)
+
+sa.Index("ix_contacts_customer_at", contacts.c.customer_id, contacts.c.at)
+
+# the nonces of one-click unsubscribe links used: a link replayed records nothing more
+unsubscribe_uses = sa.Table(
+    "unsubscribe_uses",
+    metadata,
+    sa.Column("nonce", sa.String(64), primary_key=True),
+    sa.Column("customer_id", sa.String(200), nullable=False),
+    sa.Column("event_id", _ID, sa.ForeignKey("consent_events.id"), nullable=False),
+    sa.Column("used_at", sa.DateTime(timezone=True), nullable=False),
+)

@@ -206,6 +206,34 @@ _ALL = (
         "Each webhook event's delivery to each endpoint: attempts and fate "
         "(the customer is the event's: join on event_id).",
     ),
+    # -- consent and sending rules (tenure.campaigns) ----------------------
+    _t(
+        "consent_events", "ops", "operational", "customer_id",
+        "The consent ledger: each grant or withdrawal per channel and purpose, with its "
+        "source; the latest is the state.", reference="free_text",
+    ),
+    _t(
+        "consent_api_requests", "ops", "operational", "customer_id",
+        "Idempotency-Key requests of the consent API and their stored responses.",
+        principal="email", response="free_text",
+    ),
+    _t(
+        "suppressions", "ops", "operational", "customer_id",
+        "Addresses and customers not sent to: hard bounces, repeated soft bounces, "
+        "complaints, by hand.", address="email", detail="free_text",
+    ),
+    _t(
+        "bounces", "ops", "operational", "customer_id",
+        "Bounces reported per address.", address="email", detail="free_text",
+    ),
+    _t(
+        "contacts", "ops", "operational", "customer_id",
+        "Messages sent, as frequency caps and the contact budget count them.",
+    ),
+    _t(
+        "unsubscribe_uses", "ops", "operational", "customer_id",
+        "One-click unsubscribe links used (their nonces), so a replay records nothing more.",
+    ),
 )  # fmt: skip
 
 TABLES: dict[str, Table] = {t.name: t for t in _ALL}

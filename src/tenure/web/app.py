@@ -25,6 +25,7 @@ from tenure.web.flights import Flights
 from tenure.web.routes import (
     admin,
     cohorts,
+    consent,
     customers,
     dashboard,
     docs,
@@ -86,6 +87,9 @@ def create_app(
                 hint="Serve it without --demo.",
             )
         secret = server_secret(settings, demo=demo)
+        from tenure.campaigns.consent_settings import SendingRules
+
+        SendingRules.from_settings(settings)  # a wrong [campaigns] stops the start, not a send
     except BaseException:
         ops.close()
         raise
@@ -155,7 +159,7 @@ def create_app(
     # one router per resource
     routers = (
         health, session, dashboard, me, metrics, cohorts, segments, goals, runs, predictions,
-        customers, ingest, admin, docs, loyalty, loyalty_program,
+        customers, ingest, admin, docs, loyalty, loyalty_program, consent,
     )  # fmt: skip
     for module in routers:
         app.include_router(module.router)

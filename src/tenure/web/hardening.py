@@ -18,6 +18,7 @@ from tenure.web.limits import BodyLimit, TooLarge, too_large
 def install(app: FastAPI) -> None:
     settings = app.state.settings
     app.state.logins = TokenBucket(settings.login_rate, settings.login_burst)
+    app.state.unsubscribes = TokenBucket(settings.login_rate, settings.login_burst)
     passwords.concurrency(settings.login_concurrency)
 
     @app.exception_handler(TooLarge)

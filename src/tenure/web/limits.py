@@ -35,6 +35,9 @@ from tenure.web.errors import _respond, shape, status_of
 
 WITH_BODY = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 PUBLIC = frozenset({"/login"})  # a body anyone may send: the login form
+# and the RFC 8058 one-click unsubscribes (their links are signed), in a
+# bucket of their own of the same rate
+UNSUBSCRIBE = "/api/v1/consent/unsubscribe/"
 INGEST = re.compile(r"^/api/v1/(customers|orders|events|tickets|survey-answers)$")
 # a JSON escape of a UTF-16 surrogate: only then is a full check needed
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
@@ -114,6 +117,11 @@ class BodyLimit:
             if busy is not None:
                 await busy(scope, receive, send)
                 return
+        elif scope["path"].startswith(UNSUBSCRIBE):
+            busy = _no_unsubscribe_token(request)
+            if busy is not None:
+                await busy(scope, receive, send)
+                return
         else:
             try:
                 if await identify(request) is None:
@@ -167,6 +175,17 @@ def _no_login_token(request: Request):
     response.headers["Retry-After"] = str(seconds)
     response.headers["Connection"] = "close"
     return response
+
+
+def _no_unsubscribe_token(request: Request):
+    """429 with Retry-After when the unsubscribes' bucket is empty."""
+    wait = request.app.state.unsubscribes.take()
+    if not wait:
+        return None
+    seconds = max(1, int(wait + 0.999))
+    body = shape("rate_limited", f"too many unsubscribe requests; try again in {seconds} s.",
+                 hint="Wait, then post the link again.")  # fmt: skip
+    return _respond(request, 429, body, {"Retry-After": str(seconds), "Connection": "close"})
 
 
 async def _drain(receive, message: dict) -> None:

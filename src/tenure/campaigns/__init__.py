@@ -1,0 +1,1 @@
+"""Lifecycle campaigns: who is contacted, with what, and whether it worked."""

@@ -94,8 +94,13 @@ def test_the_gate_blocks_and_expired_messages_expire_each_with_its_reason(ops, s
     assert [m["To"] for m in smtp_server.inbox.arrivals] == ["c1@example.com"]
     kept = rows(ops)
     assert (kept["C2"]["state"], kept["C2"]["reason"]) == (
-        "blocked", "unsubscribed 2026-02-01 by one-click link")
-    assert (kept["C4"]["state"], kept["C4"]["reason"]) == ("blocked", "no marketing consent for email")
+        "blocked",
+        "unsubscribed 2026-02-01 by one-click link",
+    )
+    assert (kept["C4"]["state"], kept["C4"]["reason"]) == (
+        "blocked",
+        "no marketing consent for email",
+    )
     assert kept["C3"]["state"] == "expired"
     assert kept["C3"]["reason"] == "not sent by 2026-03-02T08:59:59+00:00"
     with ops.engine.connect() as conn:
@@ -104,7 +109,9 @@ def test_the_gate_blocks_and_expired_messages_expire_each_with_its_reason(ops, s
     assert counted["states"] == {"pending": 0, "sending": 0, "sent": 1, "failed": 0,
                                  "expired": 1, "blocked": 2}  # fmt: skip
     assert counted["not_sent"]["blocked"] == {
-        "no marketing consent for email": 1, "unsubscribed 2026-02-01 by one-click link": 1}
+        "no marketing consent for email": 1,
+        "unsubscribed 2026-02-01 by one-click link": 1,
+    }
 
 
 def test_a_permanent_refusal_fails_and_a_busy_server_is_tried_again_after_the_backoff(
@@ -122,7 +129,10 @@ def test_a_permanent_refusal_fails_and_a_busy_server_is_tried_again_after_the_ba
     kept = rows(ops)
     assert kept["C1"]["state"] == "failed"
     assert kept["C1"]["reason"] == "SMTP 550 5.1.1 no such user"
-    assert kept["C2"]["state"] == "pending" and kept["C2"]["reason"] == "SMTP 451 4.3.0 try again later"
+    assert (
+        kept["C2"]["state"] == "pending"
+        and kept["C2"]["reason"] == "SMTP 451 4.3.0 try again later"
+    )
     # the first retry waits a minute (rand 1.0: the full wait)
     assert kept["C2"]["next_at"].replace(tzinfo=UTC) == NOW + timedelta(minutes=1)
     early = sender.send_due(ops, provider, consent_gate, now=NOW + timedelta(seconds=59))

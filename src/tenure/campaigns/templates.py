@@ -77,7 +77,10 @@ def fallback_chain(locale: str | None, default: str = DEFAULT_LOCALE) -> list[st
     chain: list[str] = []
     if locale:
         parts = locale.strip().replace("-", "_").split("_")
-        parts = [parts[0].lower(), *parts[1:]]
+        # BCP 47's cases: language lower, script title (Hant), region upper (AT)
+        parts = [parts[0].lower()] + [
+            p.title() if len(p) == 4 else p.upper() if len(p) in (2, 3) else p for p in parts[1:]
+        ]
         while parts:
             chain.append("_".join(parts))
             parts = parts[:-1]
@@ -200,7 +203,7 @@ class Template:
                 ) from None  # fmt: skip
             except (TypeError, ValueError, ArithmeticError) as exc:
                 raise InputError(
-                    f"{type(exc).__name__}: {exc}.", source=self._where(chosen, part),
+                    f"{type(exc).__name__}: {str(exc).rstrip('.')}.", source=self._where(chosen, part),
                     row=_template_line(), code="template_error",
                     hint="Check the values the template formats (money needs a number and "
                     "a currency code, date a date).",

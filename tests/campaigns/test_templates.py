@@ -79,7 +79,10 @@ def test_a_missing_attribute_names_it():
     with pytest.raises(InputError) as caught:
         template.render({"points": {"balance": 3}}, "en")
     assert (caught.value.source, caught.value.row, caught.value.value) == (
-        "template 't' (en, subject.txt)", 1, "tier")
+        "template 't' (en, subject.txt)",
+        1,
+        "tier",
+    )
 
 
 @pytest.mark.parametrize(

@@ -97,11 +97,15 @@ class SmtpProvider:
             conn = smtplib.SMTP_SSL(s.host, s.port, timeout=s.timeout, context=context)
         else:
             conn = smtplib.SMTP(s.host, s.port, timeout=s.timeout)
+        try:
             if s.security == "starttls":
                 conn.starttls(context=context)
                 conn.ehlo()
-        if s.username:
-            conn.login(s.username, s.password or "")
+            if s.username:
+                conn.login(s.username, s.password or "")
+        except BaseException:
+            conn.close()  # the socket of a handshake or a login that failed
+            raise
         return conn
 
     def build(self, message: Message) -> EmailMessage:

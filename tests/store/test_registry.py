@@ -81,5 +81,6 @@ def test_the_registry_covers_every_kind_and_says_what_each_column_is():
         "login_attempts": {"email": "email"},
         "audit_log": {"actor": "email", "target": "email"},
         "loyalty_api_requests": {"principal": "email"},  # user:EMAIL of a staff login
+        "campaign_messages": {"recipient": "email"},  # or the phone an SMS went to
     }
     assert "order_items" not in customer_tables()  # reached through its order

@@ -106,12 +106,19 @@ def test_tls_from_the_first_byte(certificate):
         provider = SmtpProvider(SmtpSettings(host="127.0.0.1", port=port, security="ssl",
                                              sender="news@shop.example", cafile=str(cert)))  # fmt: skip
         assert provider.send(MESSAGE).ok
+        german = Message(to="jürgen@example.com".replace("ü", "u"), subject="Grüße, Jürgen",
+                         text="Schöne Grüße", html="<p>Schöne Grüße</p>")  # fmt: skip
+        assert provider.send(german).ok
         provider.close()
         untrusted = SmtpProvider(SmtpSettings(host="127.0.0.1", port=port, security="ssl"))
         bad = untrusted.send(MESSAGE)
     finally:
         controller.stop()
-    assert len(inbox.arrivals) == 1
+    assert len(inbox.arrivals) == 2
+    mail = inbox.arrivals[1]
+    assert mail["Subject"] == "Grüße, Jürgen"
+    assert mail.get_body(("plain",)).get_content() == "Schöne Grüße"
+    assert mail.get_body(("html",)).get_content() == "<p>Schöne Grüße</p>"
     # a certificate the client cannot verify: no message, tried again later
     assert (bad.ok, bad.permanent) == (False, False) and "CERTIFICATE_VERIFY_FAILED" in bad.error
 

@@ -20,10 +20,11 @@ A pass of :func:`send_due`:
    after :data:`MAX_ATTEMPTS` attempts is ``failed``.
 
 A sender killed at any point loses nothing: a claim that runs out makes the
-message due again, and the next pass sends it. Killed between the provider's
-answer and step 3, the message is sent a second time, with the same key: a
+message due again, and the next pass sends it. Killed between a provider's
+acceptance and step 3, the messages accepted since the last record (at
+most :data:`RECORD_EVERY`) are sent a second time, with the same key: a
 provider that honours idempotency keys, or a mail system that drops a
-Message-ID it has seen, delivers it once. The named points
+Message-ID it has seen, delivers each once. The named points
 :data:`POINTS` (:mod:`tenure.faults`) let the tests kill it there.
 
 The gate is a parameter: a callable ``gate(conn, customer_id, channel,

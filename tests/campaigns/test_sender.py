@@ -207,3 +207,32 @@ def test_a_dedup_key_part_with_the_separator_is_refused(part):
     parts[part] = "a:b"
     with pytest.raises(InputError, match=f"the {part} 'a:b' cannot be part"):
         outbox.dedup_key(parts["campaign"], parts["step"], "C1", parts["occurrence"])
+
+
+def test_two_senders_at_once_take_different_messages(ops, smtp_server):
+    import threading
+
+    who = [f"C{i:03d}" for i in range(60)]
+    grant(ops, *who)
+    for w in who:
+        enqueue(ops, w)
+    results, errors = [], []
+
+    def run() -> None:
+        provider = smtp(smtp_server)
+        try:
+            results.append(sender.send_all(ops, provider, consent_gate, now=NOW, batch=7))
+        except Exception as exc:  # reported below
+            errors.append(exc)
+        finally:
+            provider.close()
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert errors == []
+    assert sum(r["sent"] for r in results) == 60
+    received = [m["To"] for m in smtp_server.inbox.arrivals]
+    assert sorted(received) == sorted(f"{w.lower()}@example.com" for w in who)

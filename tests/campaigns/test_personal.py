@@ -99,3 +99,44 @@ def test_a_customer_outside_the_program_has_no_points(demo):
     assert context_for(settings, ops, outsider, as_of=AS_OF)["points"] is None
     with pytest.raises(NotFoundError, match="no customer 'NOPE'"):
         context_for(settings, ops, "NOPE")
+
+
+def _template_folder(root) -> str:
+    for loc, parts in OFFER.variants.items():
+        (root / "points" / loc).mkdir(parents=True)
+        (root / "points" / loc / "subject.txt").write_text(parts.subject, encoding="utf-8")
+        (root / "points" / loc / "body.txt").write_text(parts.text, encoding="utf-8")
+    return str(root / "points")
+
+
+def test_the_command_line_previews_and_test_sends(demo, cli, tmp_path, smtp_server):
+    import json
+
+    settings, _ = demo
+    who, name, _, _, next_date, points = _member_with_a_prediction(settings)
+    folder = _template_folder(tmp_path)
+    shown = cli("campaign", "preview", folder, who, "--store", settings.store, "--json")
+    assert shown.code == 0, shown.err
+    doc = shown.json()
+    assert (doc["locale"], doc["subject"]) == ("de", f"{name.split()[0]}, deine Punkte")
+    assert doc["variables"]["points"]["balance"] == points
+    assert doc["variables"]["next_order"]["date"] == next_date.isoformat()
+    english = cli("campaign", "preview", folder, who, "--locale", "en-GB", "--store",
+                  settings.store, "--json").json()  # fmt: skip
+    assert english["subject"] == f"{name.split()[0]}, your points"
+
+    sent = cli("campaign", "test-send", folder, who, "--to", "qa@shop.example", "--from",
+               "news@shop.example", "--smtp-host", smtp_server.host, "--smtp-port",
+               smtp_server.port, "--security", "none", "--store", settings.store, "--json")  # fmt: skip
+    assert sent.code == 0, sent.err
+    mail = smtp_server.inbox.arrivals[0]
+    assert (mail["To"], mail["Subject"]) == ("qa@shop.example", doc["subject"])
+    assert mail["Message-ID"] == sent.json()["provider_message_id"]
+    with sqlite3.connect(settings.store / "ops.sqlite") as conn:
+        kept = conn.execute("SELECT recipient, customer_id, test, state FROM campaign_messages "
+                            "WHERE provider_message_id = ?", (mail["Message-ID"],)).fetchall()  # fmt: skip
+    assert kept == [("qa@shop.example", who, 1, "sent")]
+
+    missing = cli("campaign", "preview", folder, "NOPE", "--store", settings.store, "--json")
+    assert missing.code == 1
+    assert json.loads(missing.out)["error"]["message"].startswith("there is no customer 'NOPE'")

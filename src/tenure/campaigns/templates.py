@@ -191,8 +191,8 @@ class Template:
                 raise InputError(
                     f"{exc.message}: the template uses a variable this message does not have.",
                     source=self._where(chosen, part), row=_template_line(), value=_name(exc),
-                    hint=f"Use one of: {', '.join(sorted(context))}; or guard it with "
-                    "{% if name is defined %}.", code="template_variable",
+                    hint=f"Use one of: {', '.join(sorted(context))}. Guard a value that may "
+                    "be empty: {% if points %}...{% endif %}.", code="template_variable",
                 ) from None  # fmt: skip
             except jinja2.exceptions.SecurityError as exc:
                 raise InputError(

@@ -6,6 +6,7 @@ import typer
 
 from tenure._version import __version__
 from tenure.cli import accounts as accounts_cmd  # also adds its commands to tenure user
+from tenure.cli import campaign_send as campaign_send_cmd
 from tenure.cli import cohorts as cohorts_cmd
 from tenure.cli import demo as demo_cmd
 from tenure.cli import goal as goal_cmd
@@ -63,6 +64,7 @@ app.command("serve", help=web_cmd.SERVE_HELP)(web_cmd.serve)
 app.add_typer(web_cmd.user_app, name="user", help=web_cmd.USER_HELP)
 app.add_typer(web_cmd.apikey_app, name="apikey", help=web_cmd.APIKEY_HELP)
 app.command("audit", help=accounts_cmd.AUDIT_HELP)(accounts_cmd.audit)
+app.add_typer(campaign_send_cmd.app, name="campaign", help=campaign_send_cmd.HELP)
 
 
 def only(name: str) -> typer.Typer:

@@ -236,3 +236,19 @@ def test_two_senders_at_once_take_different_messages(ops, smtp_server):
     assert sum(r["sent"] for r in results) == 60
     received = [m["To"] for m in smtp_server.inbox.arrivals]
     assert sorted(received) == sorted(f"{w.lower()}@example.com" for w in who)
+
+
+def test_a_message_whose_every_claim_ran_out_fails_after_the_last_attempt(sqlite_ops, smtp_server):
+    grant(sqlite_ops, "C1")
+    enqueue(sqlite_ops, "C1")
+    provider, at = smtp(smtp_server), NOW
+    for _ in range(sender.MAX_ATTEMPTS):  # a sender dies after each claim
+        summary = dict.fromkeys(("claimed", "expired", "failed", "blocked"), 0)
+        assert len(sender.claim(sqlite_ops, consent_gate, {"email": provider}, at, summary)) == 1
+        at += sender.LEASE
+    done = sender.send_due(sqlite_ops, provider, consent_gate, now=at)
+    assert (done["claimed"], done["failed"]) == (0, 1)
+    kept = rows(sqlite_ops)["C1"]
+    assert (kept["state"], kept["attempts"]) == ("failed", 8)
+    assert kept["reason"] == "8 attempts, each cut short by a sender that stopped"
+    assert smtp_server.inbox.arrivals == []

@@ -143,7 +143,7 @@ def claim(ops: OpsStore, gate: Gate, providers: Mapping[str, Provider], now: dat
                 continue
             if row.attempts >= MAX_ATTEMPTS:  # claims that ran out: a sender died each time
                 _finish(conn, row.id, "failed",
-                        f"the sender stopped while sending it {row.attempts} times", now)  # fmt: skip
+                        f"{row.attempts} attempts, each cut short by a sender that stopped", now)  # fmt: skip
                 summary["failed"] += 1
                 continue
             if row.channel not in providers:

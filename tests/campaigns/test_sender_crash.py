@@ -22,22 +22,29 @@ each trial:
 - every message has its fate and reason in the outbox: sent, blocked,
   failed or expired.
 
-``TENURE_SENDER_TRIALS`` sets the trials per store (the default keeps the
+The same holds for signed webhooks to a gateway that sends once per
+``Idempotency-Key`` (one trial per point).
+
+``TENURE_SENDER_TRIALS`` sets the SMTP trials per store (the default keeps the
 suite quick; 100 for the acceptance run).
 """
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import os
 import random
 import signal
+import threading
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import sqlalchemy as sa
 
 from tenure.campaigns import outbox, sender
 from tenure.campaigns.channels.smtp import SmtpProvider, SmtpSettings, message_id
+from tenure.campaigns.channels.webhook import WebhookProvider
 from tenure.campaigns.templates import Rendered
 from tenure.store.ops import OpsStore
 from tenure.store.ops_schema import campaign_messages as messages_t
@@ -160,3 +167,68 @@ def test_a_sender_killed_at_any_point_sends_each_message_once_and_loses_none(ops
         resent += extra
     print(f"{n} trials, {killed} killed, {resent} resent and dropped by Message-ID")
     assert killed == n
+
+
+class _Gateway(BaseHTTPRequestHandler):
+    """An SMS gateway that sends a message once per Idempotency-Key."""
+
+    posts: list[str] = []
+    delivered: dict[str, bytes] = {}
+
+    def do_POST(self):  # noqa: N802 - http.server's name
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        key = self.headers["Idempotency-Key"]
+        type(self).posts.append(key)
+        type(self).delivered.setdefault(key, body)
+        answer = json.dumps({"id": f"sms-{len(type(self).delivered)}"}).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(answer)))
+        self.end_headers()
+        self.wfile.write(answer)
+
+    def log_message(self, *args):
+        pass
+
+
+def _webhook_child(url: str, gateway: str, point: str, at: datetime) -> None:
+    os.environ["TENURE_FAULT_AT"] = point
+    ops = OpsStore.open(url, create=False)
+    sender.send_all(ops, WebhookProvider(gateway, "whsec", name="sms"), consent_gate, now=at)
+    os._exit(0)
+
+
+def test_a_sender_killed_at_any_point_posts_each_webhook_message_once(sqlite_ops):
+    ops = sqlite_ops
+    _Gateway.posts, _Gateway.delivered = [], {}
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Gateway)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    gateway = f"http://127.0.0.1:{server.server_address[1]}/sms"
+    ctx = multiprocessing.get_context("fork")
+    try:
+        for trial, point in enumerate(sender.POINTS):
+            at = START + timedelta(days=trial)
+            people = [f"W{trial}C{j}" for j in range(4)]
+            grant(ops, *people, channel="sms")
+            with ops.engine.begin() as conn:
+                for who in people:
+                    outbox.enqueue(conn, campaign="sms", step=str(trial), customer_id=who,
+                                   occurrence="1", channel="sms", purpose="marketing",
+                                   recipient="+4366000000", now=at,
+                                   message=Rendered("t", "en", "", f"Hello {who}"))  # fmt: skip
+            posts = len(_Gateway.posts)
+            ops.engine.dispose()
+            child = ctx.Process(target=_webhook_child, args=(ops.url, gateway, point, at))
+            child.start()
+            child.join(timeout=120)
+            assert child.exitcode == -signal.SIGKILL, (point, child.exitcode)
+            sender.send_all(ops, WebhookProvider(gateway, "whsec", name="sms"), consent_gate,
+                            now=at + sender.LEASE)  # fmt: skip
+            keys = {f"sms:{trial}:{who}:1" for who in people}
+            assert keys <= set(_Gateway.delivered)  # none lost
+            sent = _Gateway.posts[posts:]
+            assert set(sent) == keys
+            assert len(sent) - len(keys) == (1 if point == "sender accepted" else 0), point
+            assert {s for s, _ in fates(ops, "sms").values()} == {"sent"}
+    finally:
+        server.shutdown()
+        server.server_close()

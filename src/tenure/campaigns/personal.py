@@ -27,7 +27,7 @@ so a message says what the dashboard says.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
@@ -108,7 +108,7 @@ def context_for(
         "points": _points(ops, settings, customer_id, as_of),
         **_prediction(settings, customer_id, as_of),
         "recommendations": list(recommendations),
-        "today": as_of.date() if isinstance(as_of, datetime) else date.today(),
+        "today": as_of.date(),
     }
 
 

@@ -84,5 +84,6 @@ def test_the_registry_covers_every_kind_and_says_what_each_column_is():
         "consent_api_requests": {"principal": "email"},
         "suppressions": {"address": "email"},  # the address sent to: e-mail or phone
         "bounces": {"address": "email"},
+        "campaign_messages": {"recipient": "email"},  # or the phone an SMS went to
     }
     assert "order_items" not in customer_tables()  # reached through its order

@@ -7,6 +7,7 @@ import typer
 from tenure._version import __version__
 from tenure.cli import accounts as accounts_cmd  # also adds its commands to tenure user
 from tenure.cli import campaign as campaign_cmd
+from tenure.cli import campaign_send as campaign_send_cmd
 from tenure.cli import cohorts as cohorts_cmd
 from tenure.cli import consent as consent_cmd
 from tenure.cli import demo as demo_cmd
@@ -65,6 +66,7 @@ app.command("serve", help=web_cmd.SERVE_HELP)(web_cmd.serve)
 app.add_typer(web_cmd.user_app, name="user", help=web_cmd.USER_HELP)
 app.add_typer(web_cmd.apikey_app, name="apikey", help=web_cmd.APIKEY_HELP)
 app.command("audit", help=accounts_cmd.AUDIT_HELP)(accounts_cmd.audit)
+campaign_send_cmd.register(campaign_cmd.app)
 app.add_typer(campaign_cmd.app, name="campaign", help=campaign_cmd.HELP)
 app.add_typer(consent_cmd.app, name="consent", help=consent_cmd.HELP)
 

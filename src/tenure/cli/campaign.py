@@ -11,11 +11,13 @@ from tenure.cli._common import JsonOption, StoreOption, emit_json, engine_settin
 from tenure.cli._common import fmt_number as fmt
 from tenure.cli.tables import Col, WideOption, print_table
 
-HELP = """Lifecycle campaigns with holdouts, and whether they worked.
+HELP = """Lifecycle campaigns with holdouts: their messages previewed and
+test-sent, and whether they worked.
 
-Example:
+Examples:
 
     tenure campaign measure --assignments sent.csv --window 30 --json
+    tenure campaign preview templates/win-back C000042
 """
 
 MEASURE_HELP = """Measure a campaign another tool sent: the lift of each arm over the

@@ -567,3 +567,43 @@ unsubscribe_uses = sa.Table(
     sa.Column("event_id", _ID, sa.ForeignKey("consent_events.id"), nullable=False),
     sa.Column("used_at", sa.DateTime(timezone=True), nullable=False),
 )
+# campaign messages (tenure.campaigns.outbox, tenure.campaigns.sender) --------
+
+# the message outbox: one row per message a campaign decided to send, written
+# in the decision's transaction with the message rendered; the sender moves
+# it to sent, or to failed, expired or blocked with the reason
+campaign_messages = sa.Table(
+    "campaign_messages",
+    metadata,
+    sa.Column("id", _ID, primary_key=True),
+    # campaign:step:customer:occurrence, one message per decision; passed to
+    # the provider as its idempotency key and made the e-mail's Message-ID
+    sa.Column("dedup_key", sa.String(400), nullable=False, unique=True),
+    sa.Column("campaign", sa.String(100), nullable=False),
+    sa.Column("step", sa.String(100), nullable=False),
+    sa.Column("customer_id", sa.String(200), nullable=False),
+    sa.Column("occurrence", sa.String(100), nullable=False),
+    sa.Column("channel", sa.String(40), nullable=False),  # email, webhook, a provider's name
+    sa.Column("purpose", sa.String(40), nullable=False),  # marketing, transactional, ...
+    sa.Column("recipient", sa.String(320), nullable=False),  # an address or a phone number
+    sa.Column("locale", sa.String(35), nullable=False),  # the template's locale that rendered it
+    sa.Column("template", sa.String(200), nullable=False),
+    sa.Column("subject", sa.Text, nullable=False),
+    sa.Column("body_text", sa.Text, nullable=False),
+    sa.Column("body_html", sa.Text),
+    sa.Column("headers", sa.Text, nullable=False),  # JSON: extra headers (List-Unsubscribe)
+    # pending, sending (claimed), sent; failed, expired, blocked (with the reason)
+    sa.Column("state", sa.String(10), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("next_at", sa.DateTime(timezone=True), nullable=False),  # due, or lease end
+    sa.Column("expires_at", sa.DateTime(timezone=True)),  # not sent after this: expired
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("done_at", sa.DateTime(timezone=True)),
+    sa.Column("provider_message_id", sa.String(400)),
+    sa.Column("reason", sa.Text),  # why it was not sent, or the last attempt's error
+    sa.Column("test", sa.Boolean, nullable=False, default=False),  # a test send
+)
+
+sa.Index("ix_campaign_messages_due", campaign_messages.c.state, campaign_messages.c.next_at)
+sa.Index("ix_campaign_messages_customer", campaign_messages.c.customer_id)
+sa.Index("ix_campaign_messages_campaign", campaign_messages.c.campaign, campaign_messages.c.state)

@@ -234,6 +234,14 @@ _ALL = (
         "unsubscribe_uses", "ops", "operational", "customer_id",
         "One-click unsubscribe links used (their nonces), so a replay records nothing more.",
     ),
+    # -- campaign messages (tenure.campaigns) -------------------------------
+    _t(
+        "campaign_messages", "ops", "operational", "customer_id",
+        "The campaigns' message outbox: each message as rendered, and whether it was sent, "
+        "or failed, expired or was blocked, with the reason.",
+        recipient="email", subject="free_text", body_text="free_text", body_html="free_text",
+        headers="free_text",
+    ),
 )  # fmt: skip
 
 TABLES: dict[str, Table] = {t.name: t for t in _ALL}

@@ -1,0 +1,158 @@
+"""The message outbox: a campaign's decision to send and its message, together.
+
+A journey that decides to send a message calls :func:`enqueue` with its own
+connection, inside the transaction that records the decision: the message
+row exists exactly when the decision does (a decision rolled back leaves no
+message; a committed one always has its message). The row holds the message
+as rendered, so what was sent is kept with the send, and a retry after a
+crash sends the same bytes.
+
+Each row has a **dedup key**, ``campaign:step:customer:occurrence`` (the
+occurrence tells apart two sends of one step to one customer: a birthday
+each year, a re-entry). It is unique: a decision replayed (an event ingested
+twice, a journey run again after a crash) finds the row there and adds
+nothing (:func:`enqueue` returns ``None``), and the key is the provider's
+idempotency key and the e-mail's Message-ID.
+
+A row's ``state``:
+
+==========  ================================================================
+pending     waiting to be sent at ``next_at`` (a retry: after a backoff)
+sending     claimed by a sender until ``next_at``; if the sender died, the
+            claim runs out and the next sender takes it again
+sent        the provider took it (``provider_message_id``)
+failed      a permanent failure, or the last of the attempts (``reason``)
+expired     not sent before ``expires_at`` (``reason``)
+blocked     the send-time gate refused it: no consent, suppressed, capped,
+            quiet hours (``reason``, in the gate's words)
+==========  ================================================================
+
+Every message ends in one of the last four; :func:`accounting` counts them,
+with the reasons, so that none goes missing without a word.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from tenure.campaigns.templates import Rendered
+from tenure.errors import InputError
+from tenure.loyalty import clock
+from tenure.store.ops_schema import campaign_messages as messages_t
+
+STATES = ("pending", "sending", "sent", "failed", "expired", "blocked")
+DONE = ("sent", "failed", "expired", "blocked")
+_SEPARATOR = ":"
+
+
+def dedup_key(campaign: str, step: str, customer_id: str, occurrence: str | int) -> str:
+    """``campaign:step:customer:occurrence``; a part may not hold the separator
+    except the customer id (the last but one, read from both ends).
+
+    >>> dedup_key("win-back", "1", "C42", "2026-03")
+    'win-back:1:C42:2026-03'
+    """
+    for label, part in (("campaign", campaign), ("step", step), ("occurrence", occurrence)):
+        text = str(part)
+        if not text or _SEPARATOR in text:
+            raise InputError(
+                f"the {label} {text!r} cannot be part of a message's dedup key.",
+                hint=f"Give a non-empty {label} without ':'.", value=text,
+            )  # fmt: skip
+    if not customer_id:
+        raise InputError("a message needs a customer id.", hint="Give the customer's id.")
+    return _SEPARATOR.join((campaign, step, customer_id, str(occurrence)))
+
+
+def _insert(conn: sa.Connection):
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(messages_t)
+
+
+def enqueue(
+    conn: sa.Connection,
+    *,
+    campaign: str,
+    step: str,
+    customer_id: str,
+    occurrence: str | int,
+    channel: str,
+    purpose: str,
+    recipient: str,
+    message: Rendered,
+    headers: Mapping[str, str] | None = None,
+    send_at: datetime | None = None,
+    expires_at: datetime | None = None,
+    now: datetime | None = None,
+) -> int | None:
+    """Add a message to the outbox in the caller's transaction; its id, or
+    None when the same decision was already recorded (the dedup key is
+    there: nothing is added)."""
+    key = dedup_key(campaign, step, customer_id, occurrence)
+    now = clock.utc(now) if now is not None else clock.now()
+    if not recipient:
+        raise InputError(
+            f"customer {customer_id!r} has no address for the {channel} channel.",
+            hint="Leave them out of the audience, or add the address to their profile.",
+            value=customer_id,
+        )  # fmt: skip
+    values = dict(
+        dedup_key=key, campaign=campaign, step=step, customer_id=customer_id,
+        occurrence=str(occurrence), channel=channel, purpose=purpose, recipient=recipient,
+        locale=message.locale, template=message.template, subject=message.subject,
+        body_text=message.text, body_html=message.html, headers=json.dumps(dict(headers or {})),
+        state="pending", attempts=0, next_at=clock.utc(send_at) if send_at else now,
+        expires_at=clock.utc(expires_at) if expires_at else None, created_at=now, test=False,
+    )  # fmt: skip
+    inserted = conn.execute(
+        _insert(conn).values(**values).on_conflict_do_nothing(index_elements=["dedup_key"])
+        .returning(messages_t.c.id)
+    ).first()  # fmt: skip
+    return None if inserted is None else int(inserted[0])
+
+
+def record_test(conn: sa.Connection, *, customer_id: str, channel: str, recipient: str,
+                message: Rendered, headers: Mapping[str, str], result: Any, key: str,
+                now: datetime) -> int:  # fmt: skip
+    """Keep a test send (sent at once to a staff address, never to the customer)."""
+    row = conn.execute(messages_t.insert().values(
+        dedup_key=key, campaign="test", step="test", customer_id=customer_id,
+        occurrence=key.rpartition(_SEPARATOR)[2], channel=channel, purpose="test",
+        recipient=recipient, locale=message.locale, template=message.template,
+        subject=message.subject, body_text=message.text, body_html=message.html,
+        headers=json.dumps(dict(headers)), state="sent" if result.ok else "failed",
+        attempts=1, next_at=now, created_at=now, done_at=now,
+        provider_message_id=result.provider_message_id, reason=result.error, test=True,
+    ).returning(messages_t.c.id)).scalar_one()  # fmt: skip
+    return int(row)
+
+
+def accounting(conn: sa.Connection, campaign: str | None = None) -> dict[str, Any]:
+    """Every message by state, and the messages not sent by reason: the
+    count that shows none went missing."""
+    m = messages_t
+    where = [m.c.test.is_(False)]
+    if campaign is not None:
+        where.append(m.c.campaign == campaign)
+    states = dict.fromkeys(STATES, 0)
+    for state, n in conn.execute(
+        sa.select(m.c.state, sa.func.count()).where(*where).group_by(m.c.state)
+    ):  # fmt: skip
+        states[state] = int(n)
+    reasons: dict[str, dict[str, int]] = {}
+    for state, reason, n in conn.execute(
+        sa.select(m.c.state, m.c.reason, sa.func.count())
+        .where(*where, m.c.state.in_(("failed", "expired", "blocked")))
+        .group_by(m.c.state, m.c.reason).order_by(m.c.state, m.c.reason)
+    ):  # fmt: skip
+        reasons.setdefault(state, {})[reason or "(no reason)"] = int(n)
+    return {"campaign": campaign, "total": sum(states.values()), "states": states,
+            "not_sent": reasons}  # fmt: skip

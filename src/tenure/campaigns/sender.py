@@ -1,0 +1,268 @@
+"""The sender: the outbox's messages delivered at least once, none twice.
+
+A pass of :func:`send_due`:
+
+1. **claims** the messages that are due, in one transaction (SQLite's
+   ``BEGIN IMMEDIATE``; PostgreSQL's ``FOR UPDATE SKIP LOCKED``, so that
+   senders running at once take different rows). Inside that transaction,
+   for each message, a message past its ``expires_at`` is recorded as
+   ``expired``, and the send-time **gate** is asked whether the customer may
+   be contacted now on this channel for this purpose (consent, suppression,
+   caps, quiet hours): a refusal is recorded as ``blocked`` with the gate's
+   reason. The others become ``sending`` until the claim runs out
+   (:data:`LEASE`).
+2. **sends** each claimed message through its channel's provider, with the
+   row's dedup key as the provider's idempotency key (and the e-mail's
+   Message-ID);
+3. **records** the answers, :data:`RECORD_EVERY` to a transaction: ``sent`` with the provider's id; a permanent
+   failure as ``failed`` with the provider's words; a transient one is tried
+   again after an exponential backoff with jitter (:func:`backoff`), and
+   after :data:`MAX_ATTEMPTS` attempts is ``failed``.
+
+A sender killed at any point loses nothing: a claim that runs out makes the
+message due again, and the next pass sends it. Killed between a provider's
+acceptance and step 3, the messages accepted since the last record (at
+most :data:`RECORD_EVERY`) are sent a second time, with the same key: a
+provider that honours idempotency keys, or a mail system that drops a
+Message-ID it has seen, delivers each once. The named points
+:data:`POINTS` (:mod:`tenure.faults`) let the tests kill it there.
+
+The gate is a parameter: a callable ``gate(conn, customer_id, channel,
+purpose, now)`` that returns an object with ``allowed`` and ``reason``, run
+on the claim's connection so that what it reads is what the claim commits
+with. The clock (``now``) and the jitter (``rand``) are parameters too, so
+that a test replays retries and claims that ran out at the times it chose.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+import sqlalchemy as sa
+
+from tenure.campaigns import outbox
+from tenure.campaigns.channels.base import Message, Provider, Result
+from tenure.campaigns.templates import Rendered
+from tenure.faults import checkpoint
+from tenure.loyalty import clock
+from tenure.store.ops import OpsStore
+from tenure.store.ops_schema import campaign_messages as messages_t
+
+POINTS = ("sender claimed", "sender accepted", "sender marked")
+BATCH = 100  # messages one claim takes at most
+# answers recorded per transaction: a commit waits for the disk (about 10 ms
+# on a busy machine), which one per message made the sender's main cost; a
+# crash before the record sends at most these again, under the same keys
+RECORD_EVERY = 20
+LEASE = timedelta(minutes=10)  # a claim runs out after this; then the message is due again
+MAX_ATTEMPTS = 8
+FIRST_RETRY = timedelta(minutes=1)
+LONGEST_WAIT = timedelta(hours=6)
+
+
+class Decision(Protocol):
+    allowed: bool
+    reason: str | None
+
+
+# tenure.campaigns.gate.may_contact has this shape
+Gate = Callable[[sa.Connection, str, str, str, datetime], Decision]
+
+
+@dataclass
+class _Claimed:
+    id: int
+    dedup_key: str
+    customer_id: str
+    campaign: str
+    channel: str
+    recipient: str
+    subject: str
+    body_text: str
+    body_html: str | None
+    headers: str
+    attempts: int
+    until: datetime
+
+    def message(self) -> Message:
+        return Message(to=self.recipient, subject=self.subject, text=self.body_text,
+                       html=self.body_html, idempotency_key=self.dedup_key,
+                       headers=json.loads(self.headers), customer_id=self.customer_id,
+                       campaign=self.campaign)  # fmt: skip
+
+
+def backoff(attempts: int, rand: Callable[[], float] = random.random) -> timedelta:
+    """The wait after the ``attempts``-th failed attempt: a minute doubled each
+    time, at most 6 h, less a random part of up to half ("equal jitter", so
+    that the retries of a batch do not all come back at once)."""
+    full = min(FIRST_RETRY * 2 ** (attempts - 1), LONGEST_WAIT)
+    return full * (0.5 + 0.5 * rand())
+
+
+def _due(conn: sa.Connection, now: datetime, batch: int) -> list[Any]:
+    m = messages_t
+    query = (
+        sa.select(m.c.id, m.c.dedup_key, m.c.customer_id, m.c.campaign, m.c.channel,
+                  m.c.purpose, m.c.recipient, m.c.subject, m.c.body_text, m.c.body_html,
+                  m.c.headers, m.c.attempts, m.c.expires_at)
+        .where(m.c.state.in_(("pending", "sending")), m.c.next_at <= now)
+        .order_by(m.c.next_at, m.c.id)
+        .limit(batch)
+    )  # fmt: skip
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    return list(conn.execute(query))
+
+
+def _finish(conn: sa.Connection, row_id: int, state: str, reason: str | None,
+            now: datetime, **more: Any) -> None:  # fmt: skip
+    conn.execute(messages_t.update().where(messages_t.c.id == row_id)
+                 .values(state=state, reason=reason, done_at=now, **more))  # fmt: skip
+
+
+def claim(ops: OpsStore, gate: Gate, providers: Mapping[str, Provider], now: datetime,
+          summary: dict[str, int], *, batch: int = BATCH,
+          lease: timedelta = LEASE) -> list[_Claimed]:  # fmt: skip
+    """Step 1 of a pass: the messages this sender now holds."""
+    until = now + lease
+    taken: list[_Claimed] = []
+    with ops.engine.connect() as conn:
+        if conn.dialect.name == "sqlite":
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        for row in _due(conn, now, batch):
+            if row.expires_at is not None and clock.utc(row.expires_at) <= now:
+                _finish(conn, row.id, "expired",
+                        f"not sent by {clock.utc(row.expires_at).isoformat()}", now)  # fmt: skip
+                summary["expired"] += 1
+                continue
+            if row.attempts >= MAX_ATTEMPTS:  # claims that ran out: a sender died each time
+                _finish(conn, row.id, "failed",
+                        f"{row.attempts} attempts, each cut short by a sender that stopped", now)  # fmt: skip
+                summary["failed"] += 1
+                continue
+            if row.channel not in providers:
+                _finish(conn, row.id, "failed", f"no provider for the channel {row.channel!r}",
+                        now)  # fmt: skip
+                summary["failed"] += 1
+                continue
+            decision = gate(conn, row.customer_id, row.channel, row.purpose, now)
+            if not decision.allowed:
+                _finish(conn, row.id, "blocked", decision.reason or "not allowed by the gate",
+                        now)  # fmt: skip
+                summary["blocked"] += 1
+                continue
+            conn.execute(messages_t.update().where(messages_t.c.id == row.id)
+                         .values(state="sending", next_at=until, attempts=row.attempts + 1))  # fmt: skip
+            taken.append(_Claimed(row.id, row.dedup_key, row.customer_id, row.campaign,
+                                  row.channel, row.recipient, row.subject, row.body_text,
+                                  row.body_html, row.headers, row.attempts + 1, until))  # fmt: skip
+        conn.commit()
+    summary["claimed"] += len(taken)
+    checkpoint("sender claimed")
+    return taken
+
+
+def _outcome(item: _Claimed, result: Result, now: datetime,
+             rand: Callable[[], float]) -> tuple[str, dict[str, Any]]:  # fmt: skip
+    if result.ok:
+        return "sent", {"state": "sent", "done_at": now, "reason": None,
+                        "provider_message_id": result.provider_message_id}  # fmt: skip
+    if result.permanent:
+        return "failed", {"state": "failed", "done_at": now, "reason": result.error}
+    if item.attempts >= MAX_ATTEMPTS:
+        return "failed", {"state": "failed", "done_at": now,
+                          "reason": f"failed {item.attempts} times; last: {result.error}"}  # fmt: skip
+    return "retrying", {"state": "pending", "next_at": now + backoff(item.attempts, rand),
+                        "reason": result.error}  # fmt: skip
+
+
+def _record(ops: OpsStore, answered: list[tuple[_Claimed, str, dict[str, Any]]],
+            summary: dict[str, int]) -> None:  # fmt: skip
+    """Step 3 for the answers so far, in one transaction."""
+    m = messages_t
+    with ops.engine.begin() as conn:
+        for item, outcome, values in answered:
+            # only while the claim is this sender's: one that ran out may be another's now
+            done = conn.execute(
+                m.update()
+                .where(m.c.id == item.id, m.c.state == "sending", m.c.next_at == item.until)
+                .values(**values)
+            ).rowcount  # fmt: skip
+            summary[outcome if done else "lost_claim"] += 1
+    answered.clear()
+    checkpoint("sender marked")
+
+
+def send_due(
+    ops: OpsStore,
+    providers: Mapping[str, Provider] | Provider,
+    gate: Gate,
+    *,
+    now: datetime | None = None,
+    rand: Callable[[], float] = random.random,
+    batch: int = BATCH,
+    lease: timedelta = LEASE,
+    record_every: int = RECORD_EVERY,
+) -> dict[str, Any]:
+    """One pass over the messages due at ``now`` (see the module's
+    docstring); what it did. ``providers`` maps a channel to its provider (a
+    single provider serves its own ``name``)."""
+    if not isinstance(providers, Mapping):
+        providers = {providers.name: providers}
+    now = clock.utc(now) if now is not None else clock.now()
+    summary = dict.fromkeys(("claimed", "sent", "retrying", "failed", "expired", "blocked",
+                             "lost_claim"), 0)  # fmt: skip
+    answered: list[tuple[_Claimed, str, dict[str, Any]]] = []
+    for item in claim(ops, gate, providers, now, summary, batch=batch, lease=lease):
+        try:
+            result = providers[item.channel].send(item.message())
+        except Exception as exc:  # a provider's bug must not stop the other messages
+            result = Result.failed(f"{type(exc).__name__}: {exc}", permanent=False)
+        if result.ok:
+            checkpoint("sender accepted")
+        answered.append((item, *_outcome(item, result, now, rand)))
+        if len(answered) >= record_every:
+            _record(ops, answered, summary)
+    if answered:
+        _record(ops, answered, summary)
+    return {"as_of": now.isoformat(), **summary}
+
+
+def send_all(ops: OpsStore, providers: Mapping[str, Provider] | Provider, gate: Gate, *,
+             now: datetime | None = None, rand: Callable[[], float] = random.random,
+             batch: int = BATCH) -> dict[str, int]:  # fmt: skip
+    """Passes at ``now`` until nothing is due then (retries wait for later)."""
+    total: dict[str, int] = {}
+    while True:
+        done = send_due(ops, providers, gate, now=now, rand=rand, batch=batch)
+        for k, v in done.items():
+            if k != "as_of":
+                total[k] = total.get(k, 0) + v
+        if done["claimed"] + done["expired"] + done["blocked"] + done["failed"] == 0:
+            return total
+
+
+def send_test(ops: OpsStore, provider: Provider, message: Rendered, *, to: str,
+              customer_id: str, headers: Mapping[str, str] | None = None,
+              now: datetime | None = None) -> dict[str, Any]:  # fmt: skip
+    """Send a customer's message to a staff address at once, without the
+    gate and the outbox's retries, and keep it (``test`` true) with the
+    others: how it looks in a real inbox."""
+    now = clock.utc(now) if now is not None else clock.now()
+    key = f"test:{customer_id}:{secrets.token_hex(8)}"
+    sent = Message(to=to, subject=message.subject, text=message.text, html=message.html,
+                   idempotency_key=key, headers=dict(headers or {}), customer_id=customer_id,
+                   campaign="test")  # fmt: skip
+    result = provider.send(sent)
+    with ops.engine.begin() as conn:
+        row = outbox.record_test(conn, customer_id=customer_id, channel=provider.name,
+                                 recipient=to, message=message, headers=sent.headers,
+                                 result=result, key=key, now=now)  # fmt: skip
+    return {"id": row, "to": to, "sent": result.ok, "provider_message_id":
+            result.provider_message_id, "error": result.error}  # fmt: skip

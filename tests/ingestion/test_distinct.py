@@ -130,6 +130,46 @@ def test_repeated_hashes_are_those_of_the_keys_held_twice(monkeypatch):
     assert distinct.repeated_hashes(con, "k", "(SELECT 'x' AS k)", "h") == 0
 
 
+@pytest.mark.parametrize("sort", [True, False])
+def test_narrow_hashes_are_the_upper_32_bits_of_the_keys_held_twice(monkeypatch, sort):
+    monkeypatch.setattr(distinct, "MIN_SORTED_KEYS", 0)
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t AS SELECT * FROM (VALUES ('a'), ('b'), ('a'), ('c'), ('c')) v(k)")
+    want = {h >> 32 for (h,) in con.execute("SELECT hash('a') UNION SELECT hash('c')").fetchall()}
+    assert distinct.repeated_hashes(con, "k", "t", "h", narrow=True, sort=sort) == 2
+    assert {h for (h,) in con.execute("SELECT _h FROM h").fetchall()} == want
+    assert {
+        h
+        for (h,) in con.execute(
+            f"SELECT {distinct.key_hash('k', narrow=True)} FROM t WHERE k IN ('a', 'c')"
+        ).fetchall()
+    } == want
+
+
+def test_keys_sharing_a_narrow_hash_by_chance_are_told_apart(tmp_path):
+    """Two different order ids whose hashes share their upper 32 bits (found
+    by search, so the chance collision is certain) are both accepted; a
+    real repeat beside them is still one row and a duplicate."""
+    con = duckdb.connect()
+    a, b = con.execute(
+        "SELECT min(i), max(i) FROM (SELECT i, hash('o' || i) >> 32 AS h, "
+        "count(*) OVER (PARTITION BY hash('o' || i) >> 32) AS n FROM range(300000) r(i)) "
+        "WHERE n > 1 AND h = (SELECT hash('o' || i) >> 32 FROM range(300000) r(i) "
+        "GROUP BY 1 HAVING count(*) > 1 ORDER BY 1 LIMIT 1)"
+    ).fetchall()[0]
+    assert a != b
+    assert con.execute(f"SELECT hash('o{a}') >> 32 = hash('o{b}') >> 32").fetchall()[0][0]
+    f = tmp_path / "orders.csv"
+    f.write_text(
+        "order_id,customer_id,placed_at,amount\n"
+        f"o{a},c1,2024-01-01,10\no{b},c2,2024-01-02,20\no{a},c1,2024-01-01,10\n"
+    )
+    import tenure
+
+    result = tenure.ingest("orders", f, store=tmp_path / "s")
+    assert (result.accepted, result.duplicates, result.rejected) == (2, 1, 0)
+
+
 @pytest.mark.parametrize("limit", [distinct.MAX_SORTED_KEYS, 3])
 def test_repeated_hashes_refuse_a_row_that_is_not_valid(limit, monkeypatch):
     monkeypatch.setattr(distinct, "MIN_SORTED_KEYS", 0)

@@ -114,16 +114,37 @@ def plain(column: str) -> str:
     return f"{plain_text(column)} AND strlen({column}) <= {ID_MAX_CHARS}"
 
 
+def key_hash(key: str, *, narrow: bool = False) -> str:
+    """SQL: the hash of ``key`` that :func:`repeated_hashes` lists; with
+    ``narrow``, its upper 32 bits."""
+    return f"CAST(hash({key}) >> 32 AS UINTEGER)" if narrow else f"hash({key})"
+
+
 def repeated_hashes(
-    con: Any, key: str, table: str, name: str, *, valid: str | None = None, sort: bool = True
+    con: Any,
+    key: str,
+    table: str,
+    name: str,
+    *,
+    valid: str | None = None,
+    sort: bool = True,
+    narrow: bool = False,
 ) -> int | None:
     """A table ``name`` (``_h``) of the hashes of ``key`` (SQL over
-    ``table``) held by more than one row: every repeated key's, and those
-    that two keys share by chance. Returns how many; with ``valid`` (SQL
-    over ``table``, checked in the same pass), None and no table when a row
-    is not valid. ``sort``: the hashes may be sorted here (cheaper for rows
-    read from a file; rows already in a table group faster in the engine)."""
+    ``table``, hashed as :func:`key_hash` does) held by more than one row:
+    every repeated key's, and those that two keys share by chance. Returns
+    how many; with ``valid`` (SQL over ``table``, checked in the same pass),
+    None and no table when a row is not valid. ``sort``: the hashes may be
+    sorted here (cheaper for rows read from a file; rows already in a table
+    group faster in the engine).
+
+    ``narrow``: 32-bit hashes, for a caller that groups the rows of the
+    hashes found by their key afterwards. Half the numbers to sort, for a
+    few more shared by chance (10M keys: 0.41 CPU s against 0.86, and some
+    12,000 hashes shared by chance, against none)."""
     rows = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0] if sort else 0
+    hashed = key_hash(key, narrow=narrow)
+    number = "UINTEGER" if narrow else "UBIGINT"
     here = sort and MIN_SORTED_KEYS <= rows <= MAX_SORTED_KEYS
     found = None
     if valid is not None and not here:
@@ -134,7 +155,7 @@ def repeated_hashes(
         import numpy as np
 
         ok = f", coalesce({valid}, false) AS ok" if valid is not None else ""
-        read = con.execute(f"SELECT hash({key}) AS h{ok} FROM {table}").fetchnumpy()
+        read = con.execute(f"SELECT {hashed} AS h{ok} FROM {table}").fetchnumpy()
         if valid is not None and not read["ok"].all():
             return None
         hashes = np.asarray(read.pop("h"))
@@ -144,13 +165,13 @@ def repeated_hashes(
         del hashes
     if found is not None and len(found) <= MAX_LISTED_HASHES:
         con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT unnest(?::UBIGINT[]) AS _h",
-            [[int(h) for h in found]],
+            f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT unnest(?::{number}[]) AS _h",
+            [found.tolist()],
         )
         return len(found)
     # many keys, or many repeats: grouped in the engine
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT hash({key}) AS _h FROM {table} "
+        f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT {hashed} AS _h FROM {table} "
         "GROUP BY _h HAVING count(*) > 1"
     )
     return con.execute(f"SELECT count(*) FROM {name}").fetchall()[0][0]

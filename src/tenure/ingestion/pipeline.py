@@ -495,8 +495,9 @@ def _find_repeated(con: duckdb.DuckDBPyConnection, key: str) -> None:
     # sorted here: the engine's grouping of as many distinct hashes as rows
     # costs more, the more so the more rows (2M orders: 0.29 against 0.18
     # CPU s; 10M: 2.6 against 1.2)
-    some = distinct.repeated_hashes(con, key, "checked", "_repeated_hashes")
-    among = f"WHERE hash({key}) IN (SELECT _h FROM _repeated_hashes) " if some else "WHERE false "
+    some = distinct.repeated_hashes(con, key, "checked", "_repeated_hashes", narrow=True)
+    hashed = distinct.key_hash(key, narrow=True)
+    among = f"WHERE {hashed} IN (SELECT _h FROM _repeated_hashes) " if some else "WHERE false "
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE repeated AS SELECT {key} FROM checked "
         f"{among}GROUP BY {key} HAVING count(*) > 1"

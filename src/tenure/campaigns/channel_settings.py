@@ -31,8 +31,6 @@ from tenure.errors import ConfigError, TenureError
 
 SMTP_KEYS = {"host", "port", "security", "username", "from", "from_name", "cafile", "timeout"}
 WEBHOOK_KEYS = {"url", "secret_env"}
-EXAMPLE = ('[campaigns.smtp] with host and from, or [campaigns.webhooks.NAME] with url and '
-           'secret_env')  # fmt: skip
 
 
 def _origin(settings: Any) -> str:

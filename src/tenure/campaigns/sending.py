@@ -155,7 +155,7 @@ def send_pending(settings: Any, ops: Any, *, now: datetime | None = None,
     A message due on a channel that is not configured stops it before
     anything is sent: it names the channel and the setting to add."""
     from tenure.campaigns import sender
-    from tenure.campaigns.channel_settings import EXAMPLE, providers_from_settings
+    from tenure.campaigns.channel_settings import providers_from_settings
     from tenure.errors import ConfigError
     from tenure.loyalty import clock
 
@@ -175,7 +175,7 @@ def send_pending(settings: Any, ops: Any, *, now: datetime | None = None,
             raise ConfigError(
                 f"messages are due on the channel(s) {', '.join(missing)}, which {origin} does "
                 "not configure; nothing was sent.",
-                hint=f"Add {how} to {origin} (channels are {EXAMPLE}).", column="campaigns",
+                hint=f"Add {how} to {origin}.", column="campaigns",
             )  # fmt: skip
         done = sender.send_all(ops, providers, the_gate, now=now) if channels else dict.fromkeys(
             sender.SUMMARY, 0)  # fmt: skip

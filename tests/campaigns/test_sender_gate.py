@@ -223,3 +223,25 @@ def test_two_senders_at_once_send_one_message_per_customer_under_a_cap_of_one(op
     received = sorted(m["To"] for m in smtp_server.inbox.arrivals)
     assert received == sorted(f"{w.lower()}@example.com" for w in who)
     assert sorted(c[0] for c in contacts(ops)) == who
+
+
+def test_a_message_that_expires_while_waiting_for_its_retry_gives_its_place_back(
+    sqlite_ops, smtp_server
+):
+    ops = sqlite_ops
+    grant(ops, "C1")
+    smtp_server.inbox.busy["c1@example.com"] = 1
+    with ops.engine.begin() as conn:
+        outbox.enqueue(conn, campaign="flash-sale", step="1", customer_id="C1", occurrence="1",
+                       channel="email", purpose="marketing", recipient="c1@example.com",
+                       message=Rendered("t", "en", "Today only", "Come back."), now=NOW,
+                       expires_at=NOW + timedelta(seconds=30))  # fmt: skip
+    provider = smtp(smtp_server)
+    assert sender.send_due(ops, provider, SendGate(RULES), now=NOW, rand=lambda: 1.0)[
+        "retrying"] == 1  # fmt: skip
+    assert [c[1] for c in contacts(ops)] == ["flash-sale:1:C1:1"]  # its place, held meanwhile
+    later = sender.send_due(ops, provider, SendGate(RULES), now=NOW + timedelta(minutes=1))
+    provider.close()
+    assert later["expired"] == 1
+    assert contacts(ops) == []  # never sent: the cap is free for the next message
+    assert smtp_server.inbox.arrivals == []

@@ -10,8 +10,12 @@ by a loop of ``smtplib.SMTP.send_message`` over one connection, with no
 outbox, no gate and no record: what the sender's bookkeeping costs. Prints
 messages/s, seconds, peak RSS and the ratio; the target is ≥ 200 messages/s.
 ``--postgres URL`` (an empty database) times the sender on PostgreSQL too.
+``--gate workspace`` times it with the workspace's own gate instead
+(:class:`tenure.campaigns.sending.SendGate`: the consent ledger, the
+suppression list, a cap of 3 e-mails a week, a contact budget and quiet
+hours, each message sent counted).
 
-    python benchmarks/sender.py [--messages N] [--postgres URL] [--json]
+    python benchmarks/sender.py [--messages N] [--postgres URL] [--gate consent-table|workspace] [--json]
 """
 
 from __future__ import annotations
@@ -65,7 +69,17 @@ def _server(port: int, arrivals, distinct, ready) -> None:
         time.sleep(3600)
 
 
-def _queue(ops, n: int, now: datetime) -> None:
+def _workspace_gate():
+    from tenure.campaigns.consent_settings import read
+    from tenure.campaigns.sending import SendGate
+
+    rules = read({"caps": {"email": {"messages": 3, "days": 7}},
+                  "budget": {"messages": 4, "days": 7},
+                  "quiet_hours": {"start": "21:00", "end": "08:00"}}, "benchmark")  # fmt: skip
+    return SendGate(rules)
+
+
+def _queue(ops, n: int, now: datetime, ledger: bool = False) -> None:
     import sqlalchemy as sa
 
     from tenure.campaigns import outbox
@@ -80,6 +94,12 @@ def _queue(ops, n: int, now: datetime) -> None:
                              "granted BOOLEAN NOT NULL)"))  # fmt: skip
         conn.execute(sa.text("INSERT INTO bench_consents VALUES (:c, TRUE)"),
                      [{"c": f"C{i:07d}"} for i in range(n)])  # fmt: skip
+        if ledger:  # the workspace's gate reads the consent ledger
+            from tenure.campaigns import consent
+
+            for i in range(n):
+                consent.append(conn, f"C{i:07d}", "email", "marketing", True, source="import",
+                               at=now.replace(year=2025))  # fmt: skip
         for i in range(n):
             who = f"C{i:07d}"
             outbox.enqueue(conn, campaign="bench", step="1", customer_id=who, occurrence="1",
@@ -102,20 +122,22 @@ def _gate(conn, customer_id, channel, purpose, now):
     return _Decision(bool(row and row[0]), None if row and row[0] else "no consent")
 
 
-def _time_sender(url: str, port: int, n: int, log: Log) -> dict:
+def _time_sender(url: str, port: int, n: int, log: Log, gate_kind: str) -> dict:
     from tenure.campaigns import outbox, sender
     from tenure.campaigns.channels.smtp import SmtpProvider, SmtpSettings
     from tenure.store.ops import OpsStore
 
-    now = datetime(2026, 3, 1, tzinfo=UTC)
+    now = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)  # outside quiet hours
     ops = OpsStore.open(url)
     t = time.perf_counter()
-    _queue(ops, n, now)
+    workspace = gate_kind == "workspace"
+    gate = _workspace_gate() if workspace else _gate
+    _queue(ops, n, now, ledger=workspace)
     log(f"queued {n:,} messages in {time.perf_counter() - t:.1f} s (not timed)")
     provider = SmtpProvider(SmtpSettings(host="127.0.0.1", port=port, security="none",
                                          sender="news@shop.example"))  # fmt: skip
     t, cpu = time.perf_counter(), cpu_seconds()
-    done = sender.send_all(ops, provider, _gate, now=now)
+    done = sender.send_all(ops, provider, gate, now=now)
     seconds, cpu = time.perf_counter() - t, cpu_seconds() - cpu
     provider.close()
     with ops.engine.connect() as conn:
@@ -152,6 +174,8 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--messages", type=int, default=5_000)
     p.add_argument("--postgres", help="a PostgreSQL URL (an empty database) to time as well")
+    p.add_argument("--gate", choices=("consent-table", "workspace"), default="consent-table",
+                   help="the gate the sender asks: a consent table, or the workspace's own")
     p.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "tenure-bench")
     p.add_argument("--json", action="store_true")
     args = p.parse_args()
@@ -164,7 +188,8 @@ def main() -> None:
     server.start()
     ready.wait(30)
     n = args.messages
-    results: dict = {"messages": n, "machine": machine_line(), "target_per_s": TARGET}
+    results: dict = {"messages": n, "machine": machine_line(), "target_per_s": TARGET,
+                     "gate": args.gate}  # fmt: skip
     try:
         targets = [("sqlite", f"sqlite:///{args.workdir / 'sender-bench.sqlite'}")]
         (args.workdir / "sender-bench.sqlite").unlink(missing_ok=True)
@@ -172,11 +197,11 @@ def main() -> None:
             targets.append(("postgresql", args.postgres))
         for name, url in targets:
             before = arrivals.value
-            r = _time_sender(url, port, n, log)
+            r = _time_sender(url, port, n, log, args.gate)
             r["received"] = arrivals.value - before
             r["peak_rss_mib"] = round(peak_rss_mib())
             results[name] = r
-            log(f"tenure sender ({name}): {n:,} messages in {r['seconds']:.2f} s "
+            log(f"tenure sender ({name}, {args.gate} gate): {n:,} messages in {r['seconds']:.2f} s "
                 f"({r['messages_per_s']:,.0f} messages/s; {r['cpu_s']:.1f} CPU s; load "
                 f"{r['load_after']}), peak RSS {r['peak_rss_mib']:,} MiB; the server "
                 f"received {r['received']:,}")  # fmt: skip

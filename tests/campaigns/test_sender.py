@@ -168,7 +168,7 @@ def test_a_server_always_busy_fails_the_message_after_the_last_attempt(sqlite_op
 def test_a_claim_that_runs_out_makes_the_message_due_again(ops, smtp_server):
     grant(ops, "C1")
     enqueue(ops, "C1")
-    summary = dict.fromkeys(("claimed", "expired", "failed", "blocked"), 0)
+    summary = dict.fromkeys(sender.SUMMARY, 0)
     provider = smtp(smtp_server)
     taken = sender.claim(ops, consent_gate, {"email": provider}, NOW, summary)
     assert [t.customer_id for t in taken] == ["C1"]  # and the sender dies here
@@ -243,7 +243,7 @@ def test_a_message_whose_every_claim_ran_out_fails_after_the_last_attempt(sqlite
     enqueue(sqlite_ops, "C1")
     provider, at = smtp(smtp_server), NOW
     for _ in range(sender.MAX_ATTEMPTS):  # a sender dies after each claim
-        summary = dict.fromkeys(("claimed", "expired", "failed", "blocked"), 0)
+        summary = dict.fromkeys(sender.SUMMARY, 0)
         assert len(sender.claim(sqlite_ops, consent_gate, {"email": provider}, at, summary)) == 1
         at += sender.LEASE
     done = sender.send_due(sqlite_ops, provider, consent_gate, now=at)

@@ -25,8 +25,18 @@ each trial:
 The same holds for signed webhooks to a gateway that sends once per
 ``Idempotency-Key`` (one trial per point).
 
-``TENURE_SENDER_TRIALS`` sets the SMTP trials per store (the default keeps the
-suite quick; 100 for the acceptance run).
+The same trials run with the workspace's own gate
+(:class:`tenure.campaigns.sending.SendGate`: the consent ledger, the
+suppression list and a frequency cap of one e-mail a week) over a
+population with customers who never consented, who withdrew, whose address
+or whose customer id is suppressed, and one with two messages, the second
+over the cap: none of those reaches the server, nothing twice, each
+message's fate recorded (sent, blocked with the gate's reason, postponed
+to when the cap frees, failed, expired), and each message sent counted
+once against the cap.
+
+``TENURE_SENDER_TRIALS`` sets the SMTP trials per store and per gate (the
+default keeps the suite quick; 100 for the acceptance run).
 """
 
 from __future__ import annotations
@@ -42,12 +52,15 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import sqlalchemy as sa
 
-from tenure.campaigns import outbox, sender
+from tenure.campaigns import consent, outbox, sender, suppression
 from tenure.campaigns.channels.smtp import SmtpProvider, SmtpSettings, message_id
 from tenure.campaigns.channels.webhook import WebhookProvider
+from tenure.campaigns.consent_settings import read
+from tenure.campaigns.sending import SendGate
 from tenure.campaigns.templates import Rendered
 from tenure.store.ops import OpsStore
 from tenure.store.ops_schema import campaign_messages as messages_t
+from tenure.store.ops_schema import contacts as contacts_t
 
 from .conftest import consent_gate, grant
 
@@ -232,3 +245,162 @@ def test_a_sender_killed_at_any_point_posts_each_webhook_message_once(sqlite_ops
     finally:
         server.shutdown()
         server.server_close()
+
+
+# the workspace's gate -------------------------------------------------------
+
+RULES = read({"caps": {"email": {"messages": 1, "days": 7}}}, "tenure.toml")
+REAL_KINDS = ("ok", "ok", "ok", "unconsented", "withdrawn", "address_suppressed",
+              "customer_suppressed", "capped", "refused", "busy", "expired")  # fmt: skip
+# each kind's messages (occurrence -> fate, and the gate's reason for one refused)
+REAL_FATE = {
+    "ok": {"1": ("sent", None)}, "busy": {"1": ("sent", None)},
+    "unconsented": {"1": ("blocked", "consent_missing")},
+    "withdrawn": {"1": ("blocked", "consent_withdrawn")},
+    "address_suppressed": {"1": ("blocked", "suppressed")},
+    "customer_suppressed": {"1": ("blocked", "suppressed")},
+    "capped": {"1": ("sent", None), "2": ("pending", "frequency_cap")},
+    "refused": {"1": ("failed", "SMTP 550")}, "expired": {"1": ("expired", "not sent by")},
+}  # fmt: skip
+
+
+def real_trials(ops_url: str) -> int:
+    if ASKED:
+        return int(ASKED)
+    return 6 if ops_url.startswith("sqlite") else 3
+
+
+def prepare_real(ops: OpsStore, server, trial: int, at: datetime) -> dict[str, str]:
+    """The trial's population and campaign queued: each customer's kind."""
+    rng = random.Random(trial)
+    kinds = list(REAL_KINDS)
+    rng.shuffle(kinds)
+    people = {f"R{trial}C{j}": kind for j, kind in enumerate(kinds)}
+    before = at - timedelta(days=30)
+    for who, kind in people.items():
+        address = f"{who.lower()}@example.com"
+        if kind != "unconsented":
+            consent.record(ops, who, "email", "marketing", True, source="import", at=before)
+        if kind == "withdrawn":
+            consent.record(ops, who, "email", "marketing", False, source="unsubscribe_link",
+                           at=before + timedelta(days=1))  # fmt: skip
+        if kind == "address_suppressed":
+            suppression.suppress(ops, "email", address=address.upper(), at=before)
+        if kind == "customer_suppressed":
+            suppression.suppress(ops, None, customer_id=who, at=before)
+        if kind == "refused":
+            server.inbox.refuse[address] = 550
+        if kind == "busy":
+            server.inbox.busy[address] = 1
+    with ops.engine.begin() as conn:
+        for occurrence in ("1", "2"):
+            for who, kind in people.items():
+                if occurrence not in REAL_FATE[kind]:
+                    continue
+                outbox.enqueue(
+                    conn, campaign=f"real{trial}", step="1", customer_id=who,
+                    occurrence=occurrence, channel="email", purpose="marketing",
+                    recipient=f"{who.lower()}@example.com", now=at,
+                    message=Rendered("t", "en", f"Hello {who}", "Come back."),
+                    expires_at=at - timedelta(minutes=1) if kind == "expired" else None,
+                )  # fmt: skip
+    return people
+
+
+def _real_child(url: str, server, point: str, at: datetime, batch: int) -> None:
+    os.environ["TENURE_FAULT_AT"] = point
+    ops = OpsStore.open(url, create=False)
+    sender.send_all(ops, provider(server), SendGate(RULES), now=at, batch=batch, rand=lambda: 1.0)
+    os._exit(0)
+
+
+def test_a_sender_killed_at_any_point_with_the_workspace_gate_sends_none_it_refuses(
+    ops, smtp_server
+):
+    n = real_trials(ops.url)
+    inbox = smtp_server.inbox
+    ctx = multiprocessing.get_context("fork")
+    killed = resent = refused_sends = 0
+    tally: dict[str, int] = {}
+    for trial in range(n):
+        point = sender.POINTS[trial % len(sender.POINTS)]
+        at = START + timedelta(days=10 * trial)  # a week and more apart: no cap carries over
+        people = prepare_real(ops, smtp_server, trial, at)
+        campaign = f"real{trial}"
+        rng = random.Random(2000 + trial)
+        before = len(inbox.arrivals)
+        first = rng.choice([0, 1])
+        if first:
+            local = provider(smtp_server)
+            sender.send_due(ops, local, SendGate(RULES), now=at, batch=first, rand=lambda: 1.0)
+            local.close()
+        ops.engine.dispose()
+        child = ctx.Process(target=_real_child,
+                            args=(ops.url, smtp_server, point, at, rng.choice([1, 2, 11])))  # fmt: skip
+        child.start()
+        child.join(timeout=120)
+        assert child.exitcode == -signal.SIGKILL, (trial, point, child.exitcode)
+        killed += 1
+        recovery = provider(smtp_server)
+        for later in (sender.LEASE, sender.LEASE + timedelta(hours=1)):
+            sender.send_all(ops, recovery, SendGate(RULES), now=at + later, rand=lambda: 1.0)
+        recovery.close()
+
+        # every message accounted for: its fate, and the gate's reason for a refusal
+        with ops.engine.connect() as conn:
+            rows = conn.execute(sa.select(messages_t.c.dedup_key, messages_t.c.state,
+                                          messages_t.c.reason, messages_t.c.next_at)
+                                .where(messages_t.c.campaign == campaign)).all()  # fmt: skip
+        expected = {f"{campaign}:1:{who}:{occ}": fate for who, kind in people.items()
+                    for occ, fate in REAL_FATE[kind].items()}  # fmt: skip
+        assert len(rows) == len(expected)
+        for key, state, reason, next_at in rows:
+            want_state, want_reason = expected[key]
+            assert state == want_state, (trial, point, key, state, reason)
+            if want_reason is None:
+                assert reason is None, (key, reason)
+            else:
+                assert reason.startswith(want_reason), (key, reason)
+            if state == "pending":  # postponed to when the cap frees, a week after the first
+                assert clock_utc(next_at) >= at + timedelta(days=7), (key, next_at)
+                postponed = clock_utc(next_at)
+            tally[state] = tally.get(state, 0) + 1
+        # the postponed message goes when the cap frees: a week after the first was
+        # sent, which is its claim after the kill when the kill came before the send
+        late = provider(smtp_server)
+        for _ in range(2):
+            if sender.send_all(ops, late, SendGate(RULES), now=postponed)["sent"]:
+                break
+            with ops.engine.connect() as conn:  # postponed again, to its new time
+                postponed = clock_utc(conn.execute(
+                    sa.select(sa.func.min(messages_t.c.next_at))
+                    .where(messages_t.c.campaign == campaign, messages_t.c.state == "pending")
+                ).scalar_one())  # fmt: skip
+        else:
+            raise AssertionError((trial, point, "the postponed message was never sent"))
+        late.close()
+        with ops.engine.connect() as conn:
+            counted = {r for (r,) in conn.execute(
+                sa.select(contacts_t.c.reference)
+                .where(contacts_t.c.reference.like(f"{campaign}:%")))}  # fmt: skip
+        sent_keys = {k for k, (state, _) in expected.items() if state in ("sent", "pending")}
+        assert counted == sent_keys, (trial, point)  # each message sent counted once
+        # the server: each message sent once, none to a customer the gate refused
+        mine = {f"{w.lower()}@example.com" for w in people}
+        arrived = [m for m in inbox.arrivals[before:] if m["To"] in mine]
+        assert len(arrived) == len(inbox.arrivals) - before
+        wanted = {message_id(k, DOMAIN) for k in sent_keys}
+        assert {m["Message-ID"] for m in arrived} == wanted, (trial, point)
+        refused = {f"{w.lower()}@example.com" for w, kind in people.items()
+                   if REAL_FATE[kind]["1"][0] == "blocked"}  # fmt: skip
+        refused_sends += sum(m["To"] in refused for m in arrived)
+        extra = len(arrived) - len(wanted)
+        assert extra == (1 if point == "sender accepted" else 0), (trial, point, extra)
+        resent += extra
+    print(f"{n} trials with the workspace's gate, {killed} killed, {resent} resent and dropped "
+          f"by Message-ID, {refused_sends} sent to refused customers; fates {tally}")
+    assert killed == n and refused_sends == 0
+
+
+def clock_utc(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)

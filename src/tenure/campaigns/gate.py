@@ -2,7 +2,9 @@
 
 The sender calls :func:`may_contact` inside the transaction in which it
 claims a message, and, when it sends, :func:`tenure.campaigns.caps.record_contact`
-in the same transaction; a withdrawal committed before that transaction
+in the same transaction (:class:`tenure.campaigns.sending.SendGate` does
+both, with the message's address, the customer's zone and the campaign's
+priority); a withdrawal committed before that transaction
 began is seen, so an unsubscribe takes effect before the next send. The
 gate holds the customer (:func:`hold`) until that transaction ends, so
 concurrent senders take the places under a cap one at a time.

@@ -17,14 +17,16 @@ idempotency key and the e-mail's Message-ID.
 A row's ``state``:
 
 ==========  ================================================================
-pending     waiting to be sent at ``next_at`` (a retry: after a backoff)
+pending     waiting to be sent at ``next_at`` (a retry: after a backoff; a
+            message the gate postponed, for a cap, the contact budget or
+            quiet hours: when it may pass, with that ``reason``)
 sending     claimed by a sender until ``next_at``; if the sender died, the
             claim runs out and the next sender takes it again
 sent        the provider took it (``provider_message_id``)
 failed      a permanent failure, or the last of the attempts (``reason``)
 expired     not sent before ``expires_at`` (``reason``)
-blocked     the send-time gate refused it: no consent, suppressed, capped,
-            quiet hours (``reason``, in the gate's words)
+blocked     the send-time gate refused it for good: no consent, withdrawn,
+            suppressed (``reason``, in the gate's words)
 ==========  ================================================================
 
 Every message ends in one of the last four; :func:`accounting` counts them,

@@ -8,8 +8,9 @@ A pass of :func:`send_due`:
    for each message, a message past its ``expires_at`` is recorded as
    ``expired``, and the send-time **gate** is asked whether the customer may
    be contacted now on this channel for this purpose (consent, suppression,
-   caps, quiet hours): a refusal is recorded as ``blocked`` with the gate's
-   reason. The others become ``sending`` until the claim runs out
+   caps, quiet hours): a final refusal is recorded as ``blocked`` with the
+   gate's reason, one that can pass later is ``postponed`` to its
+   ``retry_at``. The others become ``sending`` until the claim runs out
    (:data:`LEASE`).
 2. **sends** each claimed message through its channel's provider, with the
    row's dedup key as the provider's idempotency key (and the e-mail's
@@ -27,11 +28,18 @@ provider that honours idempotency keys, or a mail system that drops a
 Message-ID it has seen, delivers each once. The named points
 :data:`POINTS` (:mod:`tenure.faults`) let the tests kill it there.
 
-The gate is a parameter: a callable ``gate(conn, customer_id, channel,
-purpose, now)`` that returns an object with ``allowed`` and ``reason``, run
-on the claim's connection so that what it reads is what the claim commits
-with. The clock (``now``) and the jitter (``rand``) are parameters too, so
-that a test replays retries and claims that ran out at the times it chose.
+The gate is a parameter, run on the claim's connection so that what it
+reads is what the claim commits with. The workspace's own is
+:func:`tenure.campaigns.sending.gate_for` (consent, suppression, caps, the
+contact budget and quiet hours, counting each message it lets through). Any
+other is either a :class:`MessageGate` (``admit`` the claim's messages,
+``release`` one that ended unsent) or a plain callable ``gate(conn,
+customer_id, channel, purpose, now)``. A decision is an object with
+``allowed`` and ``reason``; one that refuses with a ``retry_at`` (a cap, the
+budget, quiet hours) **postpones** the message to that moment, and one
+without (no consent, a suppression) **blocks** it for good, with the reason.
+The clock (``now``) and the jitter (``rand``) are parameters too, so that a
+test replays retries and claims that ran out at the times it chose.
 """
 
 from __future__ import annotations
@@ -39,10 +47,10 @@ from __future__ import annotations
 import json
 import random
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import sqlalchemy as sa
 
@@ -64,6 +72,11 @@ LEASE = timedelta(minutes=10)  # a claim runs out after this; then the message i
 MAX_ATTEMPTS = 8
 FIRST_RETRY = timedelta(minutes=1)
 LONGEST_WAIT = timedelta(hours=6)
+# what a pass did: claimed and then sent, retrying or failed (or lost_claim:
+# recorded by another sender after this one's claim ran out); or, at the
+# claim, expired, failed, blocked (for good) or postponed (to the gate's retry_at)
+SUMMARY = ("claimed", "sent", "retrying", "failed", "expired", "blocked", "postponed",
+           "lost_claim")  # fmt: skip
 
 
 class Decision(Protocol):
@@ -71,8 +84,51 @@ class Decision(Protocol):
     reason: str | None
 
 
-# tenure.campaigns.gate.may_contact has this shape
-Gate = Callable[[sa.Connection, str, str, str, datetime], Decision]
+@dataclass(frozen=True)
+class Due:
+    """A message the claim is about to take, as the gate sees it."""
+
+    dedup_key: str
+    customer_id: str
+    campaign: str
+    channel: str
+    purpose: str
+    recipient: str
+
+
+@runtime_checkable
+class MessageGate(Protocol):
+    """A gate that sees each message whole (its address, its campaign)."""
+
+    def admit(self, conn: sa.Connection, due: Sequence[Due], now: datetime) -> list[Any]:
+        """A decision for each message, in order, in the claim's transaction."""
+        ...
+
+    def release(self, conn: sa.Connection, due: Due) -> None:
+        """The message ended without reaching the customer (failed, expired)."""
+        ...
+
+
+# the plain shape: gate(conn, customer_id, channel, purpose, now)
+SimpleGate = Callable[[sa.Connection, str, str, str, datetime], Decision]
+Gate = MessageGate | SimpleGate
+
+
+class _Simple:
+    """A plain callable seen as a :class:`MessageGate`."""
+
+    def __init__(self, gate: SimpleGate) -> None:
+        self.gate = gate
+
+    def admit(self, conn: sa.Connection, due: Sequence[Due], now: datetime) -> list[Any]:
+        return [self.gate(conn, d.customer_id, d.channel, d.purpose, now) for d in due]
+
+    def release(self, conn: sa.Connection, due: Due) -> None:
+        pass
+
+
+def as_message_gate(gate: Gate) -> MessageGate:
+    return gate if isinstance(gate, MessageGate) else _Simple(gate)
 
 
 @dataclass
@@ -89,6 +145,7 @@ class _Claimed:
     headers: str
     attempts: int
     until: datetime
+    due: Due
 
     def message(self) -> Message:
         return Message(to=self.recipient, subject=self.subject, text=self.body_text,
@@ -126,42 +183,60 @@ def _finish(conn: sa.Connection, row_id: int, state: str, reason: str | None,
                  .values(state=state, reason=reason, done_at=now, **more))  # fmt: skip
 
 
+def _refusal(decision: Any) -> str:
+    reason = decision.reason or "not allowed by the gate"
+    detail = getattr(decision, "detail", None)
+    return f"{reason}: {detail}" if detail else reason
+
+
 def claim(ops: OpsStore, gate: Gate, providers: Mapping[str, Provider], now: datetime,
           summary: dict[str, int], *, batch: int = BATCH,
           lease: timedelta = LEASE) -> list[_Claimed]:  # fmt: skip
     """Step 1 of a pass: the messages this sender now holds."""
     until = now + lease
+    gate = as_message_gate(gate)
     taken: list[_Claimed] = []
     with ops.engine.connect() as conn:
         if conn.dialect.name == "sqlite":
+            # what the gate's hold needs: one writer at a time from the first read
             conn.exec_driver_sql("BEGIN IMMEDIATE")
+        asked = []
         for row in _due(conn, now, batch):
+            due = Due(row.dedup_key, row.customer_id, row.campaign, row.channel, row.purpose,
+                      row.recipient)  # fmt: skip
+            ended = None
             if row.expires_at is not None and clock.utc(row.expires_at) <= now:
-                _finish(conn, row.id, "expired",
-                        f"not sent by {clock.utc(row.expires_at).isoformat()}", now)  # fmt: skip
-                summary["expired"] += 1
+                ended = ("expired", f"not sent by {clock.utc(row.expires_at).isoformat()}")
+            elif row.attempts >= MAX_ATTEMPTS:  # claims that ran out: a sender died each time
+                ended = ("failed", f"{row.attempts} attempts, each cut short by a sender that "
+                         "stopped")  # fmt: skip
+            elif row.channel not in providers:
+                ended = ("failed", f"no provider for the channel {row.channel!r}")
+            if ended is not None:
+                _finish(conn, row.id, *ended, now)
+                gate.release(conn, due)
+                summary[ended[0]] += 1
                 continue
-            if row.attempts >= MAX_ATTEMPTS:  # claims that ran out: a sender died each time
-                _finish(conn, row.id, "failed",
-                        f"{row.attempts} attempts, each cut short by a sender that stopped", now)  # fmt: skip
-                summary["failed"] += 1
-                continue
-            if row.channel not in providers:
-                _finish(conn, row.id, "failed", f"no provider for the channel {row.channel!r}",
-                        now)  # fmt: skip
-                summary["failed"] += 1
-                continue
-            decision = gate(conn, row.customer_id, row.channel, row.purpose, now)
+            asked.append((row, due))
+        decisions = gate.admit(conn, [due for _, due in asked], now) if asked else []
+        for (row, due), decision in zip(asked, decisions, strict=True):
             if not decision.allowed:
-                _finish(conn, row.id, "blocked", decision.reason or "not allowed by the gate",
-                        now)  # fmt: skip
-                summary["blocked"] += 1
+                retry_at = getattr(decision, "retry_at", None)
+                if retry_at is None:  # no consent, suppressed: waiting will not change it
+                    _finish(conn, row.id, "blocked", _refusal(decision), now)
+                    summary["blocked"] += 1
+                else:  # a cap, the budget, quiet hours: due again when it would pass
+                    later = max(clock.utc(retry_at), now + timedelta(seconds=1))
+                    conn.execute(messages_t.update().where(messages_t.c.id == row.id)
+                                 .values(state="pending", next_at=later,
+                                         reason=_refusal(decision)))  # fmt: skip
+                    summary["postponed"] += 1
                 continue
             conn.execute(messages_t.update().where(messages_t.c.id == row.id)
                          .values(state="sending", next_at=until, attempts=row.attempts + 1))  # fmt: skip
             taken.append(_Claimed(row.id, row.dedup_key, row.customer_id, row.campaign,
                                   row.channel, row.recipient, row.subject, row.body_text,
-                                  row.body_html, row.headers, row.attempts + 1, until))  # fmt: skip
+                                  row.body_html, row.headers, row.attempts + 1, until, due))  # fmt: skip
         conn.commit()
     summary["claimed"] += len(taken)
     checkpoint("sender claimed")
@@ -182,7 +257,8 @@ def _outcome(item: _Claimed, result: Result, now: datetime,
                         "reason": result.error}  # fmt: skip
 
 
-def _record(ops: OpsStore, answered: list[tuple[_Claimed, str, dict[str, Any]]],
+def _record(ops: OpsStore, gate: MessageGate,
+            answered: list[tuple[_Claimed, str, dict[str, Any]]],
             summary: dict[str, int]) -> None:  # fmt: skip
     """Step 3 for the answers so far, in one transaction."""
     m = messages_t
@@ -194,6 +270,8 @@ def _record(ops: OpsStore, answered: list[tuple[_Claimed, str, dict[str, Any]]],
                 .where(m.c.id == item.id, m.c.state == "sending", m.c.next_at == item.until)
                 .values(**values)
             ).rowcount  # fmt: skip
+            if done and outcome == "failed":  # it never reached the customer: not a contact
+                gate.release(conn, item.due)
             summary[outcome if done else "lost_claim"] += 1
     answered.clear()
     checkpoint("sender marked")
@@ -216,8 +294,8 @@ def send_due(
     if not isinstance(providers, Mapping):
         providers = {providers.name: providers}
     now = clock.utc(now) if now is not None else clock.now()
-    summary = dict.fromkeys(("claimed", "sent", "retrying", "failed", "expired", "blocked",
-                             "lost_claim"), 0)  # fmt: skip
+    summary = dict.fromkeys(SUMMARY, 0)
+    gate = as_message_gate(gate)
     answered: list[tuple[_Claimed, str, dict[str, Any]]] = []
     for item in claim(ops, gate, providers, now, summary, batch=batch, lease=lease):
         try:
@@ -228,9 +306,9 @@ def send_due(
             checkpoint("sender accepted")
         answered.append((item, *_outcome(item, result, now, rand)))
         if len(answered) >= record_every:
-            _record(ops, answered, summary)
+            _record(ops, gate, answered, summary)
     if answered:
-        _record(ops, answered, summary)
+        _record(ops, gate, answered, summary)
     return {"as_of": now.isoformat(), **summary}
 
 
@@ -244,7 +322,7 @@ def send_all(ops: OpsStore, providers: Mapping[str, Provider] | Provider, gate: 
         for k, v in done.items():
             if k != "as_of":
                 total[k] = total.get(k, 0) + v
-        if done["claimed"] + done["expired"] + done["blocked"] + done["failed"] == 0:
+        if sum(done[k] for k in ("claimed", "expired", "blocked", "failed", "postponed")) == 0:
             return total
 
 

@@ -1,6 +1,8 @@
-"""``tenure campaign preview | test-send``: a template rendered for one
-customer, shown or sent to a staff address; thin over
-:mod:`tenure.campaigns.personal` and :mod:`tenure.campaigns.sender`.
+"""``tenure campaign preview | test-send | send``: a template rendered for
+one customer, shown or sent to a staff address; and the outbox's due
+messages sent through the configured channels with the send-time gate;
+thin over :mod:`tenure.campaigns.personal`, :mod:`tenure.campaigns.sender`
+and :mod:`tenure.campaigns.sending`.
 
 :func:`register` adds the commands to a ``campaign`` command group.
 """
@@ -140,10 +142,72 @@ def test_send_command(
     )
 
 
+SEND_HELP = """Send the campaign messages that are due, through the channels of
+[campaigns.smtp] and [campaigns.webhooks.NAME] in tenure.toml, each asked of
+the send-time gate first: no consent or a suppression blocks a message for
+good (with the reason); a frequency cap, the contact budget or quiet hours
+postpone it to when it may go. Runs until stopped (Ctrl-C), sending what
+falls due every --every seconds; --once sends what is due now and stops.
+The SMTP password is read from TENURE_SMTP_PASSWORD.
+
+Example:
+
+    tenure campaign send --once --json
+"""
+
+
+def _send_line(doc: dict[str, Any]) -> str:
+    line = (f"{doc['sent']} sent, {doc['blocked']} blocked, {doc['postponed']} postponed, "
+            f"{doc['retrying']} to retry, {doc['failed']} failed, {doc['expired']} expired")  # fmt: skip
+    if doc.get("next_due"):
+        line += f"; next due {doc['next_due']}"
+    return line
+
+
+def send_command(
+    once: Annotated[
+        bool, typer.Option("--once", help="Send what is due now, then stop (for cron).")
+    ] = False,
+    every: Annotated[
+        float, typer.Option("--every", min=1, help="Without --once: seconds between rounds.")
+    ] = 60.0,
+    at: Annotated[str | None, typer.Option("--at", hidden=True)] = None,
+    store: StoreOption = None,
+    json_: JsonOption = False,
+) -> None:
+    import sys
+    import time
+
+    from tenure.campaigns.sending import send_pending
+    from tenure.cli.consent import _when
+
+    now = _when(at)
+    settings, ws = _open(store)
+    totals: dict[str, Any] = {}
+    with ws:
+        try:
+            while True:
+                doc = send_pending(settings, ws.ops, now=now)
+                for key, value in doc.items():
+                    totals[key] = totals.get(key, 0) + value if isinstance(value, int) else value
+                if once:
+                    break
+                print(f"tenure: {doc['as_of']}: {_send_line(doc)}", file=sys.stderr, flush=True)
+                time.sleep(every)
+        except KeyboardInterrupt:
+            print("tenure: stopped; messages claimed and not recorded are sent again by the "
+                  "next round.", file=sys.stderr)  # fmt: skip
+    if json_:
+        emit_json(totals)
+        return
+    out_console(markup=False).print(_send_line(totals))
+
+
 def register(group: typer.Typer) -> None:
-    """Add ``preview`` and ``test-send`` to the ``campaign`` group."""
+    """Add ``preview``, ``test-send`` and ``send`` to the ``campaign`` group."""
     group.command("preview", help=PREVIEW_HELP)(preview)
     group.command("test-send", help=TEST_SEND_HELP)(test_send_command)
+    group.command("send", help=SEND_HELP)(send_command)
 
 
 app = typer.Typer(help=HELP, rich_markup_mode=None, no_args_is_help=True)

@@ -112,6 +112,7 @@ def test_the_gate_blocks_and_expired_messages_expire_each_with_its_reason(ops, s
         "no marketing consent for email": 1,
         "unsubscribed 2026-02-01 by one-click link": 1,
     }
+    assert counted["not_sent"]["expired"] == {"not sent by its deadline": 1}
 
 
 def test_a_permanent_refusal_fails_and_a_busy_server_is_tried_again_after_the_backoff(

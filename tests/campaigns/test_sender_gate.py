@@ -100,6 +100,11 @@ def test_no_consent_a_withdrawal_and_suppressions_block_for_good(ops, smtp_serve
     assert got["E", "win-back"][1].startswith("suppressed: customer E suppressed (manual)")
     # only the message sent counts, once, under its dedup key
     assert contacts(ops) == [("A", "win-back:1:A:1", NOW, None)]
+    # messages not sent are counted by the gate's code, not by each detail
+    with ops.engine.connect() as conn:
+        counted = outbox.accounting(conn, "win-back")
+    assert counted["not_sent"] == {
+        "blocked": {"consent_missing": 1, "consent_withdrawn": 1, "suppressed": 2}}
     # blocked for good: a later pass does not ask again
     later = sender.send_all(ops, smtp(smtp_server), SendGate(RULES), now=NOW + 2 * WEEK)
     assert later["claimed"] + later["blocked"] == 0

@@ -108,6 +108,29 @@ def measure_campaign(settings: Any, assignments: Path | str, *, window: int = WI
 
 def _sums(con: Any, window: int, has_events: bool) -> dict[str, dict[str, Paired]]:
     """metric -> arm -> the arm's (post, pre) sums, from one aggregate query."""
+    outcomes(con, window, has_events)
+    aggregates = ", ".join(
+        f"sum({m}_y), sum({m}_y * {m}_y), sum({m}_x), sum({m}_x * {m}_x), sum({m}_x * {m}_y)"
+        for m in METRICS
+    )
+    rows = con.execute(
+        f"SELECT arm, count(*), {aggregates} FROM _outcomes GROUP BY arm ORDER BY arm"
+    ).fetchall()
+    out: dict[str, dict[str, Paired]] = {m: {} for m in METRICS}
+    for row in rows:
+        arm, n = row[0], float(row[1])
+        for i, m in enumerate(METRICS):
+            sy, syy, sx, sxx, sxy = (float(v or 0) for v in row[2 + 5 * i : 7 + 5 * i])
+            binary = m in BINARY
+            out[m][arm] = Paired(Sums(n, sy, syy, binary), Sums(n, sx, sxx, binary), sxy)
+    return out
+
+
+def outcomes(con: Any, window: int, has_events: bool) -> None:
+    """The temp table ``_outcomes`` of ``con``: per assigned customer of
+    ``_assigned`` (:func:`.measure_input.load`), their ``customer_id``,
+    ``arm``, ``assigned_at`` and each metric over the window after
+    (``{metric}_y``) and the same days before (``{metric}_x``)."""
     w = f"INTERVAL {int(window)} DAY"
     days = float(window)
     visits = ""
@@ -142,7 +165,7 @@ def _sums(con: Any, window: int, has_events: bool) -> dict[str, dict[str, Paired
                  min(after_days) FILTER (WHERE post) AS first_y,
                  min(pre_days) FILTER (WHERE NOT post) AS first_x
           FROM hits GROUP BY customer_id){visits}
-        SELECT a.arm,
+        SELECT a.customer_id, a.arm, a.assigned_at,
                CAST(coalesce(p.orders_y, 0) > 0 AS DOUBLE) AS conversion_y,
                CAST(coalesce(p.orders_x, 0) > 0 AS DOUBLE) AS conversion_x,
                CAST(coalesce(p.orders_y, 0) AS DOUBLE) AS orders_y,
@@ -154,21 +177,6 @@ def _sums(con: Any, window: int, has_events: bool) -> dict[str, dict[str, Paired
                {"CAST(coalesce(v.visits_x, 0) AS DOUBLE)" if has_events else "0.0"} AS visits_x
         FROM _assigned a LEFT JOIN per p USING (customer_id)
         {"LEFT JOIN v USING (customer_id)" if has_events else ""}""")
-    aggregates = ", ".join(
-        f"sum({m}_y), sum({m}_y * {m}_y), sum({m}_x), sum({m}_x * {m}_x), sum({m}_x * {m}_y)"
-        for m in METRICS
-    )
-    rows = con.execute(
-        f"SELECT arm, count(*), {aggregates} FROM _outcomes GROUP BY arm ORDER BY arm"
-    ).fetchall()
-    out: dict[str, dict[str, Paired]] = {m: {} for m in METRICS}
-    for row in rows:
-        arm, n = row[0], float(row[1])
-        for i, m in enumerate(METRICS):
-            sy, syy, sx, sxx, sxy = (float(v or 0) for v in row[2 + 5 * i : 7 + 5 * i])
-            binary = m in BINARY
-            out[m][arm] = Paired(Sums(n, sy, syy, binary), Sums(n, sx, sxx, binary), sxy)
-    return out
 
 
 def _document(read: measure_input.Assignments, sums: dict[str, dict[str, Paired]], *,

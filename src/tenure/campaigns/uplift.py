@@ -85,6 +85,13 @@ def fit_uplift(settings: Any, assignments: Path | str, *, window: int = 30,
     record kept in ``model_fits`` (model ``uplift``), with the file's
     counts under ``assignments``."""
     _learner(learner, seed)  # an unknown learner fails before reading anything
+    if learner == "ct" and metric != "conversion":
+        raise InputError(
+            f"the class-transformation learner needs a binary outcome; {metric} is not one.",
+            hint="Use the T-learner for orders or revenue (--learner t), or model the "
+            "conversion (--metric conversion).",
+            value=metric, code="not_binary",
+        )  # fmt: skip
     read, frame = uplift_data.outcomes_from_file(settings, assignments, window=window,
                                                  metric=metric, control=control, arm=arm)  # fmt: skip
     record = fit_uplift_outcomes(settings, frame, window=window, metric=metric, learner=learner,

@@ -185,3 +185,9 @@ def _print(doc: dict[str, Any], wide: bool) -> None:
         out.print(f"{read['rejected']:,} rows rejected: {read['quarantine']}")
     for note in doc["notes"]:
         out.print(note)
+
+
+# uplift targeting: tenure campaign uplift fit | score
+from tenure.cli.campaign_uplift import app as uplift_app  # noqa: E402
+
+app.add_typer(uplift_app, name="uplift", help=uplift_app.info.help)

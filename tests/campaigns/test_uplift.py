@@ -98,6 +98,18 @@ def test_fit_finds_the_planted_persuadables(cli, campaign, learner):
     assert scored == N == doc["n_customers"]
 
 
+def test_revenue_uplift_with_the_t_learner(cli, campaign):
+    """Each order after the campaign is 55.00: the lapsed gain 0.3 x 55 =
+    16.50 per customer when messaged, the others nothing (3.30 overall)."""
+    folder, sent, _ = campaign
+    result = _run(cli, folder, "fit", "--assignments", sent, "--metric", "revenue")
+    assert result.code == 0, result.err
+    v = result.json()["validation"]
+    assert v["qini"] > v["random_band"]["qini_high"]
+    assert abs(v["overall_uplift"] - 3.3) < 3.0
+    assert v["uplift_at_top"]["20%"] > v["overall_uplift"] + 5
+
+
 def test_score_lists_the_lapsed_first(cli, campaign, tmp_path):
     folder, sent, truth = campaign
     assert _run(cli, folder, "fit", "--assignments", sent, "--learner", "t").code == 0
@@ -115,6 +127,10 @@ def test_score_lists_the_lapsed_first(cli, campaign, tmp_path):
     assert doc["clv_available"] is False and doc["customers"][0]["clv"] is None
     written = pd.read_csv(out)
     assert written.customer_id.tolist() == [c["customer_id"] for c in doc["customers"]]
+    from tenure.campaigns.uplift import persuadable_audience
+
+    audience = persuadable_audience(load_settings(store=folder / "store"), 0.2)
+    assert audience.customer_id.tolist() == written.customer_id.tolist()
 
 
 def test_the_outcomes_match_the_campaigns_truth(campaign):

@@ -185,13 +185,11 @@ def parse_top(value: str | float) -> float:
     return share
 
 
-def persuadables(settings: Any, top: str | float = "10%") -> dict[str, Any]:
-    """The top share of customers by predicted uplift from the kept model,
-    with their CLV when ``tenure predict`` has kept one."""
+def _kept(settings: Any) -> tuple[pd.DataFrame, dict[str, Any], pd.DataFrame | None, str]:
+    """(the kept scores, highest first; their fit; the kept CLV or None; the currency)."""
     from tenure.predictions.store import load_fits, load_table
     from tenure.store import analytics
 
-    share = parse_top(top)
     con, currency = analytics.open_read_only(settings.analytics_path, settings.store)
     try:
         scores = load_table(con, TABLE)
@@ -208,18 +206,38 @@ def persuadables(settings: Any, top: str | float = "10%") -> dict[str, Any]:
         con.close()
     scores = scores.sort_values(["predicted_uplift", "customer_id"], ascending=[False, True],
                                 ignore_index=True)  # fmt: skip
+    has_clv = clv is not None and "clv" in clv
+    return scores, fit, clv[["customer_id", "clv"]] if has_clv else None, currency
+
+
+def persuadable_audience(settings: Any, top: str | float = "10%") -> pd.DataFrame:
+    """The persuadable top share as an audience: ``customer_id``,
+    ``predicted_uplift`` (largest first) and ``clv`` (empty when no CLV is
+    kept)."""
+    scores, _, clv, _ = _kept(settings)
+    return _top(scores, clv, parse_top(top))
+
+
+def _top(scores: pd.DataFrame, clv: pd.DataFrame | None, share: float) -> pd.DataFrame:
     k = max(1, int(share * len(scores)))
     chosen = scores.head(k)[["customer_id", "predicted_uplift"]]
-    has_clv = clv is not None and "clv" in clv
-    if has_clv:
-        chosen = chosen.merge(clv[["customer_id", "clv"]], on="customer_id", how="left")
-    else:
-        chosen = chosen.assign(clv=np.nan)
+    if clv is None:
+        return chosen.assign(clv=np.nan)
+    return chosen.merge(clv, on="customer_id", how="left")
+
+
+def persuadables(settings: Any, top: str | float = "10%") -> dict[str, Any]:
+    """The document of ``tenure campaign uplift score``: the kept model and
+    its persuadable top share (:func:`persuadable_audience`), with their CLV
+    when ``tenure predict`` has kept one."""
+    share = parse_top(top)
+    scores, fit, clv, currency = _kept(settings)
+    chosen = _top(scores, clv, share)
     params = fit["params"] or {}
     return {
         "model": "uplift",
         "model_version": int(fit["model_version"]),
-        "fit_id": fit_id,
+        "fit_id": int(fit["fit_id"]),
         "fitted_at": pd.Timestamp(fit["fitted_at"]).isoformat(),
         "as_of": pd.Timestamp(fit["as_of"]).date().isoformat(),
         "learner": params.get("learner"),
@@ -228,7 +246,7 @@ def persuadables(settings: Any, top: str | float = "10%") -> dict[str, Any]:
         "validation": {k: v for k, v in (fit.get("validation") or {}).items() if k != "curve"},
         "top_share": share,
         "customers_scored": len(scores),
-        "clv_available": bool(has_clv),
+        "clv_available": clv is not None,
         "currency": currency,
         "customers": [
             {"customer_id": str(r.customer_id), "predicted_uplift": float(r.predicted_uplift),

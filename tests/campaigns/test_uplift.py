@@ -190,6 +190,21 @@ def test_errors_name_what_to_change(cli, campaign, tmp_path):
     assert plain.code == 1 and "Traceback" not in plain.err and "no uplift model" in plain.err
 
 
+def test_several_arms_need_one_named(cli, campaign, tmp_path):
+    folder, sent, _ = campaign
+    lines = sent.read_text().splitlines()
+    arms = [lines[0]] + [
+        line.replace(",treatment,", ",email," if i % 2 else ",sms,") for i, line in
+        enumerate(lines[1:])]  # fmt: skip
+    three = tmp_path / "three.csv"
+    three.write_text("\n".join(arms) + "\n")
+    error = json.loads(_run(cli, folder, "fit", "--assignments", three).out)["error"]
+    assert error["code"] == "several_arms" and "--arm" in error["hint"]
+    assert "email" in error["message"] and "sms" in error["message"]
+    error = json.loads(_run(cli, folder, "fit", "--assignments", three, "--arm", "push").out)
+    assert error["error"]["value"] == "push" and error["error"]["column"] == "group"
+
+
 def test_help_has_an_example(cli):
     for command in ("fit", "score"):
         result = cli("campaign", "uplift", command, "--help")

@@ -189,3 +189,10 @@ def test_contract_and_errors():
     a = TLearner().fit(X, t, y)
     b = TLearner().fit(X, t, y)
     assert np.array_equal(a.predict_uplift(X), b.predict_uplift(X))  # refit equals a fresh fit
+    import pickle
+
+    c = pickle.loads(pickle.dumps(ClassTransformationLearner().fit(X, t, y)))
+    assert np.array_equal(c.predict_uplift(X[:50]),
+                          ClassTransformationLearner().fit(X, t, y).predict_uplift(X[:50]))  # fmt: skip
+    with pytest.raises(InputError, match="2 features; the model was fitted on 5"):
+        a.predict_uplift(X[:, :2])

@@ -127,6 +127,9 @@ def test_score_lists_the_lapsed_first(cli, campaign, tmp_path):
     assert doc["clv_available"] is False and doc["customers"][0]["clv"] is None
     written = pd.read_csv(out)
     assert written.customer_id.tolist() == [c["customer_id"] for c in doc["customers"]]
+    plain = cli("campaign", "uplift", "score", "--top", "0.5%", "--store", str(folder / "store"))
+    assert plain.code == 0 and plain.out.startswith("The 15 customers (0.5 % of 3,000)")
+    assert doc["customers"][0]["customer_id"] in plain.out
     from tenure.campaigns.uplift import persuadable_audience
 
     audience = persuadable_audience(load_settings(store=folder / "store"), 0.2)

@@ -163,7 +163,7 @@ def _print_score(doc: dict[str, Any]) -> None:
     out = out_console(markup=False)
     metric = doc["metric"]
     n = len(doc["customers"])
-    out.print(f"The {n:,} customers ({doc['top_share']:.0%} of {doc['customers_scored']:,}) "
+    out.print(f"The {n:,} customers ({doc['top_share'] * 100:g} % of {doc['customers_scored']:,}) "
               f"with the largest predicted uplift in {metric} over {doc['window_days']} days "
               f"(uplift version {doc['model_version']}, as of {doc['as_of']}).")  # fmt: skip
     clv = f"CLV ({doc['currency']})" if doc["clv_available"] else "CLV"

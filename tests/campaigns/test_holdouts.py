@@ -69,12 +69,12 @@ def test_nested_global_control():
     assert lo <= both <= hi
 
 
-@pytest.mark.parametrize("value, share", [("0.1", 0.1), ("10", 0.1), ("5%", 0.05), (0, 0.0)])
+@pytest.mark.parametrize("value, share", [("0.1", 0.1), ("10%", 0.1), ("5%", 0.05), (0, 0.0)])
 def test_checked_share(value, share):
     assert checked_share(value, "holdout") == pytest.approx(share)
 
 
-@pytest.mark.parametrize("value", ["-1", "abc", "100", "1.5e3"])
+@pytest.mark.parametrize("value", ["-1", "abc", "10", "100%", "1"])
 def test_checked_share_refuses(value):
     with pytest.raises(InputError, match="holdout"):
         checked_share(value, "holdout")

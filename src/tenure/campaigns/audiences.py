@@ -76,7 +76,11 @@ def parse(text: str, source: str | None = None) -> Criterion:
 
     kind, sep, rest = str(text).strip().partition(":")
     kind = kind.strip().lower()
-    if not sep or kind not in KINDS:
+    if not sep and kind in KINDS:
+        raise _bad(text, f"has no value: write it as KIND:VALUE, e.g. {kind}:"
+                   f"{ {'segment': 'rfm:At Risk', 'churn_risk': '0.6', 'p_alive': '0.3'}.get(kind, 90)}",
+                   source)  # fmt: skip
+    if kind not in KINDS:
         raise _bad(text, f"is not one of the kinds ({', '.join(KINDS)})", source)
     if kind == "segment":
         which, sep, name = rest.partition(":")

@@ -60,17 +60,18 @@ def new_salt() -> str:
 
 
 def checked_share(value: object, what: str, source: str | None = None) -> float:
-    """A share in [0, 1); a percentage (5, 10) is read as one."""
+    """A share in [0, 1), or a percentage written with its sign ("10%")."""
+    text = str(value).strip()
     try:
-        share = float(str(value).strip().rstrip("%"))
+        share = float(text.rstrip("%"))
     except ValueError:
         share = -1.0
-    if 1 <= share < 100:  # written as a percentage
+    if text.endswith("%"):
         share /= 100
     if not 0 <= share < 1:
         raise InputError(
             f"the {what} {value!r} is not a share.", source=source, column=what, value=value,
-            hint=f"Give a share between 0 and 1 (or a percentage below 100), e.g. {what} 0.1.",
+            hint="Give a share from 0 to below 1, or a percentage with its sign: 0.1 or 10%.",
             code="bad_share",
         )  # fmt: skip
     return share

@@ -185,3 +185,9 @@ def _print(doc: dict[str, Any], wide: bool) -> None:
         out.print(f"{read['rejected']:,} rows rejected: {read['quarantine']}")
     for note in doc["notes"]:
         out.print(note)
+
+
+# list, create, launch, pause and status: campaigns kept in the store
+from tenure.cli import campaign_manage  # noqa: E402 - after the group it adds to
+
+campaign_manage.register(app)

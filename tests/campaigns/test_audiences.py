@@ -76,7 +76,7 @@ def test_one_criterion(settings, text, expected):
 
 def test_criteria_all_hold(settings):
     assert _ids(settings, "lapsed:89", "p_alive:0.3") == ["B"]
-    audience = audiences.evaluate(settings, audiences.parse_all(["first_order:1"]))
+    audience = audiences.evaluate(settings, audiences.parse_all(["first_order:1"]), profile=True)
     assert str(audience.as_of) == "2024-06-30"
     assert audience.rows == [("E", "e@x.example", "E Doe", None, None)]
 

@@ -146,11 +146,14 @@ def _condition(c: Criterion, as_of_day: int, window: int, thresholds: Any) -> st
             f"WHERE next_purchase_date <= DATE {lit(day.isoformat())}")  # fmt: skip
 
 
-def audience_sql(criteria: list[Criterion], as_of_day: int, window: int, thresholds: Any) -> str:
-    """The query of the audience: customer_id, email, name, locale, country,
-    in customer_id order."""
+def audience_sql(criteria: list[Criterion], as_of_day: int, window: int, thresholds: Any, *,
+                 profile: bool = True) -> str:  # fmt: skip
+    """The query of the audience in customer_id order: customer_id, and with
+    ``profile`` email, name, locale, country."""
     parts = " INTERSECT ".join(f"({_condition(c, as_of_day, window, thresholds)})"
                                for c in criteria)  # fmt: skip
+    if not profile:
+        return f"SELECT customer_id FROM ({parts}) ORDER BY customer_id"
     return (f"SELECT a.customer_id, c.email, c.name, c.locale, c.country "
             f"FROM ({parts}) a LEFT JOIN customers c USING (customer_id) "
             f"ORDER BY a.customer_id")  # fmt: skip
@@ -162,7 +165,7 @@ class Audience:
     evaluated as of."""
 
     as_of: date | None
-    rows: list[tuple[Any, ...]]  # customer_id, email, name, locale, country
+    rows: list[tuple[Any, ...]]  # customer_id (, email, name, locale, country)
     criteria: list[Criterion]
 
     @property
@@ -170,8 +173,9 @@ class Audience:
         return len(self.rows)
 
 
-def evaluate(settings: Any, criteria: list[Criterion]) -> Audience:
-    """The customers every criterion holds for, read from the analytics store."""
+def evaluate(settings: Any, criteria: list[Criterion], *, profile: bool = False) -> Audience:
+    """The customers every criterion holds for, read from the analytics store
+    (their ids; with ``profile``, their addresses, names and locales too)."""
     from tenure.engine.definitions import Definitions
     from tenure.segmentation.business import Thresholds
     from tenure.store import analytics, summary
@@ -193,7 +197,8 @@ def evaluate(settings: Any, criteria: list[Criterion]) -> Audience:
             last = con.execute(f"SELECT max(last_day) FROM {summary.TABLE}").fetchall()[0][0]
         as_of_day = int(last) if last is not None else (date.today() - EPOCH).days
         window = Definitions.from_settings(settings).activity_window
-        query = audience_sql(criteria, as_of_day, window, Thresholds.from_settings(settings))
+        query = audience_sql(criteria, as_of_day, window, Thresholds.from_settings(settings),
+                             profile=profile)  # fmt: skip
         rows = con.execute(query).fetchall()
     finally:
         con.close()

@@ -10,7 +10,7 @@
    ingest since, cannot change who is in it.
 2. **Queue** (one transaction per batch): the treatment arm's customers not
    yet queued get their message rendered and written into the outbox
-   (:func:`tenure.campaigns.outbox.enqueue`, dedup key
+   (:func:`tenure.campaigns.outbox.enqueue_many`, dedup key
    ``campaign:1:customer:launch day``), and their assignment is marked
    queued in the same transaction. A treated customer without an address is
    marked with the reason instead. The campaign's state is read in each
@@ -170,16 +170,18 @@ def _queue_batch(ops: OpsStore, name: str, template: Any, profiles: _Profiles,
         when = occurrence(campaign.launched_at)
         done: list[str] = []
         missing: list[str] = []
+        messages: list[dict[str, Any]] = []
         for customer_id, context in profiles.contexts(ids, campaign.launched_at):
             recipient = context["email"] if campaign.channel == "email" else customer_id
             if not recipient:
                 missing.append(customer_id)
                 continue
-            message = template.render(context, context["locale"])
-            outbox.enqueue(conn, campaign=campaign.name, step=STEP, customer_id=customer_id,
-                           occurrence=when, channel=campaign.channel, purpose=campaign.purpose,
-                           recipient=recipient, message=message)  # fmt: skip
+            messages.append(dict(
+                campaign=campaign.name, step=STEP, customer_id=customer_id, occurrence=when,
+                channel=campaign.channel, purpose=campaign.purpose, recipient=recipient,
+                message=template.render(context, context["locale"])))  # fmt: skip
             done.append(customer_id)
+        outbox.enqueue_many(conn, messages)
         _mark(conn, campaign.id, done, queued=True)
         _mark(conn, campaign.id, missing, skipped=f"no {campaign.channel} address")
     return False, len(done), len(missing), "running"
@@ -215,9 +217,11 @@ def _variables(template: Any) -> set[str]:
     """The variables the template's parts use (so that what no part uses,
     such as the loyalty balance, is not read for every customer)."""
     from jinja2 import meta
-    from jinja2.sandbox import SandboxedEnvironment
 
-    env = SandboxedEnvironment()
+    # the templates' own environment: it knows their filters (money, date, ...)
+    from tenure.campaigns.templates import _ENVIRONMENTS
+
+    env = _ENVIRONMENTS[False]
     used: set[str] = set()
     for parts in template.variants.values():
         for source in (parts.subject, parts.text, parts.html):
@@ -249,8 +253,6 @@ class _Profiles:
         self.con.close()
 
     def contexts(self, ids: list[str], as_of: datetime):
-        from tenure.campaigns.personal import _points
-
         rows = {r[0]: r for r in self.con.execute(
             "SELECT customer_id, name, email, country, locale FROM customers "
             "WHERE customer_id IN (SELECT unnest(?::VARCHAR[]))", [ids]).fetchall()}  # fmt: skip
@@ -262,6 +264,7 @@ class _Profiles:
         today = utc(as_of).date()
         ops = None
         if "points" in self.used:
+            from tenure.campaigns.personal import _points
             from tenure.store.workspace import Workspace
 
             ops = Workspace.open(self.settings, create=False)

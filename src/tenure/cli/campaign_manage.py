@@ -177,19 +177,22 @@ def launch_command(
 
     settings, ws = _open(store)
     with ws:
-        before = plan(settings, ws.ops, name, baseline=baseline)
-        doc = {"plan": before}
-        if not plan_only:
-            doc.update(launch(settings, ws.ops, name, batch=max(1, batch)))
+        if plan_only:
+            doc = {"plan": plan(settings, ws.ops, name, baseline=baseline)}
+        else:
+            doc = launch(settings, ws.ops, name, batch=max(1, batch), baseline=baseline)
     if json_:
         emit_json(doc)
         return
     out = out_console(markup=False)
-    _print_plan(out, before)
-    if not plan_only:
-        new = "assigned now" if doc["assigned"] else "assigned before"
-        out.print(f"{name}: {new}; {doc['queued']:,} messages queued, {doc['skipped']:,} "
-                  f"without an address; now {doc['state']}.")  # fmt: skip
+    if plan_only:
+        _print_plan(out, doc["plan"])
+        return
+    if doc["assigned"]:
+        _print_plan(out, doc["assigned"])
+    new = "assigned now" if doc["assigned"] else "assigned before"
+    out.print(f"{name}: {new}; {doc['queued']:,} messages queued, {doc['skipped']:,} "
+              f"without an address; now {doc['state']}.")  # fmt: skip
 
 
 def pause_command(name: NameArg, store: StoreOption = None, json_: JsonOption = False) -> None:

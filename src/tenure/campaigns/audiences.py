@@ -37,7 +37,7 @@ from tenure.sqltext import lit
 EPOCH = date(1970, 1, 1)
 KINDS = ("segment", "lapsed", "first_order", "churn_risk", "p_alive", "overdue")
 EXAMPLES = ("lapsed:90", "first_order:30", "churn_risk:0.6", "p_alive:0.3", "overdue:14",
-            "segment:rfm:At Risk", "segment:business:at risk")  # fmt: skip
+            "segment:rfm:at risk", "segment:business:at risk")  # fmt: skip
 # what each criterion needs the store to hold, and the command that writes it
 NEEDS = {
     "churn_risk": ("churn_predictions", "tenure fit churn"),
@@ -78,7 +78,7 @@ def parse(text: str, source: str | None = None) -> Criterion:
     kind = kind.strip().lower()
     if not sep and kind in KINDS:
         raise _bad(text, f"has no value: write it as KIND:VALUE, e.g. {kind}:"
-                   f"{ {'segment': 'rfm:At Risk', 'churn_risk': '0.6', 'p_alive': '0.3'}.get(kind, 90)}",
+                   f"{ {'segment': 'rfm:at risk', 'churn_risk': '0.6', 'p_alive': '0.3'}.get(kind, 90)}",
                    source)  # fmt: skip
     if kind not in KINDS:
         raise _bad(text, f"is not one of the kinds ({', '.join(KINDS)})", source)

@@ -16,7 +16,7 @@ It is made from flags or from a small TOML file::
     purpose = "marketing"             # default marketing
     priority = "normal"               # default normal
     template = "templates/win-back"   # relative to the file
-    audience = ["lapsed:120", "segment:rfm:At Risk"]
+    audience = ["lapsed:120", "segment:rfm:at risk"]
     holdout = 0.1                     # default 0.1; 10 (%) is read as 0.1
 """
 

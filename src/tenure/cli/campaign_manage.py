@@ -145,9 +145,10 @@ def create_command(
     if json_:
         emit_json(doc)
         return
-    out_console(markup=False).print(
-        f"Created {doc['name']} (draft): {' & '.join(doc['audience'])}, holdout "
-        f"{doc['holdout'] * 100:g} %. Next: tenure campaign launch {doc['name']} --plan")
+    out = out_console(markup=False)
+    out.print(f"Created {doc['name']} (draft): {' & '.join(doc['audience'])}, holdout "
+              f"{doc['holdout'] * 100:g} %.")  # fmt: skip
+    out.print(f"Next: tenure campaign launch {doc['name']} --plan")
 
 
 def _print_plan(out: Any, doc: dict[str, Any]) -> None:
@@ -245,9 +246,11 @@ def _print_status(doc: dict[str, Any], wide: bool) -> None:
     rows = [["treatment", f"{arms['treatment']:,}"], ["holdout", f"{arms['holdout']:,}"],
             ["global control", f"{arms['global_control']:,}"]]  # fmt: skip
     print_table(out, [Col("arm", numeric=False), Col("customers")], rows, wide=wide)
-    fate_rows = [[f, f"{fates[f]:,}"] for f in ("held_out", "not_queued", "pending", "sending",
-                                                  "sent", "blocked", "failed", "expired")
-                 if fates.get(f)]  # fmt: skip
+    labels = {"held_out": "held out (holdout, global control)", "not_queued": "not queued yet",
+              "pending": "queued", "sending": "being sent"}  # fmt: skip
+    fate_rows = [[labels.get(f, f), f"{fates[f]:,}"]
+                 for f in ("held_out", "not_queued", "pending", "sending", "sent", "blocked",
+                           "failed", "expired") if fates.get(f)]  # fmt: skip
     fate_rows += [[f"no message: {why}", f"{n:,}"] for why, n in fates["no_message"].items()]
     for state, reasons in doc["not_sent"].items():
         fate_rows += [[f"{state}: {why}"[:60], f"{n:,}"] for why, n in reasons.items()]

@@ -162,9 +162,11 @@ def launch(settings: Any, ops: OpsStore, name: str, *, batch: int = BATCH,
     state = campaign.state
     if campaign.state != "done":
         template = load_template(Path(campaign.template))
+        after = ""  # the batches go in customer_id order: each starts after the last
         with _Profiles(settings, _variables(template)) as profiles:
             while True:
-                done, q, s, state = _queue_batch(ops, name, template, profiles, batch)
+                done, q, s, state, after = _queue_batch(ops, name, template, profiles, batch,
+                                                        after)  # fmt: skip
                 queued, skipped = queued + q, skipped + s
                 if done:
                     break
@@ -173,23 +175,24 @@ def launch(settings: Any, ops: OpsStore, name: str, *, batch: int = BATCH,
             "state": state}  # fmt: skip
 
 
-def _queue_batch(ops: OpsStore, name: str, template: Any, profiles: _Profiles,
-                 batch: int) -> tuple[bool, int, int, str]:  # fmt: skip
-    """One batch of step 2: (finished, queued, skipped, state)."""
+def _queue_batch(ops: OpsStore, name: str, template: Any, profiles: _Profiles, batch: int,
+                 after: str) -> tuple[bool, int, int, str, str]:  # fmt: skip
+    """One batch of step 2, of the customers after ``after``: (finished,
+    queued, skipped, state, the batch's last customer)."""
     a = assign_t
     with write_transaction(ops) as conn:
         campaign = definitions.get(conn, name)
         if campaign.state != "running":
-            return True, 0, 0, campaign.state
+            return True, 0, 0, campaign.state, after
         ids = conn.execute(
             sa.select(a.c.customer_id)
-            .where(a.c.campaign_id == campaign.id, a.c.arm == "treatment",
-                   a.c.queued.is_(False), a.c.skipped.is_(None))
+            .where(a.c.campaign_id == campaign.id, a.c.customer_id > after,
+                   a.c.arm == "treatment", a.c.queued.is_(False), a.c.skipped.is_(None))
             .order_by(a.c.customer_id).limit(batch)
         ).scalars().all()  # fmt: skip
         if not ids:
             definitions.set_state(conn, campaign, "done", finished_at=now())
-            return True, 0, 0, "done"
+            return True, 0, 0, "done", after
         assert campaign.launched_at is not None
         when = occurrence(campaign.launched_at)
         done: list[str] = []
@@ -208,7 +211,7 @@ def _queue_batch(ops: OpsStore, name: str, template: Any, profiles: _Profiles,
         outbox.enqueue_many(conn, messages)
         _mark(conn, campaign.id, done, queued=True)
         _mark(conn, campaign.id, missing, skipped=f"no {campaign.channel} address")
-    return False, len(done), len(missing), "running"
+    return False, len(done), len(missing), "running", ids[-1]
 
 
 def _mark(conn: sa.Connection, campaign_id: int, ids: list[str], **values: Any) -> None:

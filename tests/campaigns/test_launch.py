@@ -204,3 +204,35 @@ def test_measure_equals_the_exported_file(shop, tmp_path):
     sizes = {a["name"]: a["n"] for a in stored["arms"]}
     assert sizes == {"control": list(expected.values()).count("holdout"),
                      "treatment": list(expected.values()).count("treatment")}
+
+
+def test_rendering_in_worker_processes_gives_the_same_messages(shop, tmp_path, monkeypatch):
+    from tenure.campaigns import launch_render
+
+    settings, ops, template = shop
+    launch(settings, ops, "win-back", batch=500, at=AT, workers=1)
+    alone = sorted(_messages(ops))
+    with write_transaction(ops) as conn:
+        definitions.create(conn, definitions.spec(name="again", template=template,
+                                                  audience=["lapsed:90"], holdout=0.2,
+                                                  salt="fixed-salt"))  # fmt: skip
+    monkeypatch.setattr(launch_render, "CHUNK", 40)  # several chunks per batch
+    launch(settings, ops, "again", batch=500, at=AT, workers=2)
+    with ops.engine.connect() as conn:
+        rows = conn.execute(sa.select(campaign_messages.c.campaign, campaign_messages.c.customer_id,
+                                      campaign_messages.c.subject, campaign_messages.c.body_text)
+                            ).all()  # fmt: skip
+    by = {name: sorted((c, s, b) for n, c, s, b in rows if n == name) for name in ("win-back", "again")}
+    assert by["again"] == by["win-back"] and len(by["again"]) == len(alone)
+
+
+def test_a_template_error_names_the_template_from_a_worker(shop, monkeypatch):
+    from tenure.campaigns import launch_render
+
+    settings, ops, template = shop
+    (template / "de" / "body.txt").write_text("Hallo {{ points.balance }}")
+    monkeypatch.setattr(launch_render, "CHUNK", 40)
+    with pytest.raises(InputError) as caught:
+        launch(settings, ops, "win-back", batch=500, at=AT, workers=2)
+    assert caught.value.code == "template_variable" and "body.txt" in caught.value.render()
+    assert _messages(ops) == []  # the batch's transaction was rolled back

@@ -142,12 +142,15 @@ def _insert_assignments(conn: sa.Connection, campaign_id: int, ids: list[str], a
 
 
 def launch(settings: Any, ops: OpsStore, name: str, *, batch: int = BATCH,
-           at: datetime | None = None,
-           baseline: float = CONVERSION_BASELINE) -> dict[str, Any]:  # fmt: skip
+           at: datetime | None = None, baseline: float = CONVERSION_BASELINE,
+           workers: int | None = None) -> dict[str, Any]:  # fmt: skip
     """Assign and queue the campaign (see the module docstring); what was
     done: ``assigned`` (the audience, its arms and their power as
     :func:`plan` gives them; None when it was assigned before) and
-    ``queued``, ``skipped`` in this run, and the campaign's state after it."""
+    ``queued``, ``skipped`` in this run, and the campaign's state after it.
+    ``workers``: processes rendering the messages (default: one per core
+    beyond this one, see :mod:`.launch_render`)."""
+    from tenure.campaigns.launch_render import Renderer, default_workers
     from tenure.campaigns.templates import load_template
 
     with write_transaction(ops) as conn:
@@ -163,9 +166,11 @@ def launch(settings: Any, ops: OpsStore, name: str, *, batch: int = BATCH,
     if campaign.state != "done":
         template = load_template(Path(campaign.template))
         after = ""  # the batches go in customer_id order: each starts after the last
-        with _Profiles(settings, _variables(template)) as profiles:
+        workers = default_workers() if workers is None else workers
+        with (Renderer(template, campaign.template, workers) as renderer,
+              _Profiles(settings, _variables(template)) as profiles):
             while True:
-                done, q, s, state, after = _queue_batch(ops, name, template, profiles, batch,
+                done, q, s, state, after = _queue_batch(ops, name, renderer, profiles, batch,
                                                         after)  # fmt: skip
                 queued, skipped = queued + q, skipped + s
                 if done:
@@ -175,7 +180,7 @@ def launch(settings: Any, ops: OpsStore, name: str, *, batch: int = BATCH,
             "state": state}  # fmt: skip
 
 
-def _queue_batch(ops: OpsStore, name: str, template: Any, profiles: _Profiles, batch: int,
+def _queue_batch(ops: OpsStore, name: str, renderer: Any, profiles: _Profiles, batch: int,
                  after: str) -> tuple[bool, int, int, str, str]:  # fmt: skip
     """One batch of step 2, of the customers after ``after``: (finished,
     queued, skipped, state, the batch's last customer)."""
@@ -197,17 +202,19 @@ def _queue_batch(ops: OpsStore, name: str, template: Any, profiles: _Profiles, b
         when = occurrence(campaign.launched_at)
         done: list[str] = []
         missing: list[str] = []
-        messages: list[dict[str, Any]] = []
+        contexts: list[dict[str, Any]] = []
         for customer_id, context in profiles.contexts(ids, campaign.launched_at):
-            recipient = context["email"] if campaign.channel == "email" else customer_id
-            if not recipient:
+            if not (context["email"] if campaign.channel == "email" else customer_id):
                 missing.append(customer_id)
                 continue
-            messages.append(dict(
-                campaign=campaign.name, step=STEP, customer_id=customer_id, occurrence=when,
-                channel=campaign.channel, purpose=campaign.purpose, recipient=recipient,
-                message=template.render(context, context["locale"])))  # fmt: skip
+            contexts.append(context)
             done.append(customer_id)
+        messages = [dict(
+            campaign=campaign.name, step=STEP, customer_id=c["customer_id"], occurrence=when,
+            channel=campaign.channel, purpose=campaign.purpose,
+            recipient=c["email"] if campaign.channel == "email" else c["customer_id"],
+            message=message) for c, message in zip(contexts, renderer.render(contexts),
+                                                    strict=True)]  # fmt: skip
         outbox.enqueue_many(conn, messages)
         _mark(conn, campaign.id, done, queued=True)
         _mark(conn, campaign.id, missing, skipped=f"no {campaign.channel} address")

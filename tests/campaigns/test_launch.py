@@ -27,7 +27,7 @@ N = 600
 AT = datetime(2024, 7, 1, 9, 0, tzinfo=UTC)
 
 
-def _store(folder: Path):
+def _store(folder: Path, ops_url: str | None = None):
     """N customers: c0000..c0599; the even ones last ordered on 2024-01-10
     (lapsed 90 days on 2024-06-30, the last day of data), the odd ones on
     2024-06-30. Every tenth customer has no e-mail address."""
@@ -39,7 +39,7 @@ def _store(folder: Path):
     people = [f"c{i:04d},{'' if i % 10 == 0 else f'c{i}@x.example'},Ann {i},de-DE"
               for i in range(N)]  # fmt: skip
     (folder / "customers.csv").write_text("customer_id,email,name,locale\n" + "\n".join(people))
-    settings = load_settings(store=folder / "store")
+    settings = load_settings(store=folder / "store", ops_url=ops_url)
     with Workspace.open(settings) as ws:
         ingest("customers", folder / "customers.csv", workspace=ws)
         ingest("orders", folder / "orders.csv", workspace=ws)
@@ -53,7 +53,11 @@ def _store(folder: Path):
 
 @pytest.fixture
 def shop(tmp_path):
-    settings, template = _store(tmp_path)
+    yield from _shop(tmp_path)
+
+
+def _shop(tmp_path, ops_url=None):
+    settings, template = _store(tmp_path, ops_url)
     ws = Workspace.open(settings, create=False)
     with write_transaction(ws.ops) as conn:
         holdouts.set_global_share(conn, 0.05)
@@ -236,3 +240,15 @@ def test_a_template_error_names_the_template_from_a_worker(shop, monkeypatch):
         launch(settings, ops, "win-back", batch=500, at=AT, workers=2)
     assert caught.value.code == "template_variable" and "body.txt" in caught.value.render()
     assert _messages(ops) == []  # the batch's transaction was rolled back
+
+
+def test_launch_twice_on_postgresql(tmp_path, pg_database):
+    for settings, ops, _ in _shop(tmp_path, pg_database):
+        expected = _expected(ops)
+        first = launch(settings, ops, "win-back", batch=64, at=AT)
+        again = launch(settings, ops, "win-back", batch=64)
+        assert _assignments(ops) == expected
+        treated = [c for c, a in expected.items() if a == "treatment" and int(c[1:]) % 10 != 0]
+        assert sorted(c for c, _ in _messages(ops)) == sorted(treated)
+        assert first["queued"] == len(treated) and again["queued"] == 0
+        assert launch_status.status(ops, "win-back")["accounted"]

@@ -46,6 +46,8 @@ from tenure.store.ops import OpsStore
 from tenure.store.ops_schema import campaign_assignments as assign_t
 
 BATCH = 2000
+# the named points of tenure.faults a test can stop a launch at
+POINTS = ("campaign assigned", "campaign batch queued")
 STEP = "1"
 ASSIGN_CHUNK = 50_000
 CONVERSION_BASELINE = 0.05  # the conversion rate assumed for the power of a plan
@@ -160,7 +162,7 @@ def launch(settings: Any, ops: OpsStore, name: str, *, batch: int = BATCH,
     assigned = None
     if campaign.launched_at is None:
         assigned = _assign(settings, ops, campaign, utc(at) if at else now(), baseline)
-    faults.checkpoint("campaign assigned")
+    faults.checkpoint(POINTS[0])
     queued = skipped = 0
     state = campaign.state
     if campaign.state != "done":
@@ -175,7 +177,7 @@ def launch(settings: Any, ops: OpsStore, name: str, *, batch: int = BATCH,
                 queued, skipped = queued + q, skipped + s
                 if done:
                     break
-                faults.checkpoint("campaign batch queued")
+                faults.checkpoint(POINTS[1])
     return {"campaign": name, "assigned": assigned, "queued": queued, "skipped": skipped,
             "state": state}  # fmt: skip
 

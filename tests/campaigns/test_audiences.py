@@ -45,9 +45,10 @@ def settings(tmp_path_factory):
         con.execute(PREDICTIONS_DDL)
         # p_alive, and the expected next order: A 2024-06-10 (20 days overdue),
         # B 2024-06-16 (14 days), C 2024-06-17 (13 days), D none
-        con.execute("""INSERT INTO customer_predictions (customer_id, p_alive, next_purchase_date)
-            VALUES ('A', 0.10, DATE '2024-06-10'), ('B', 0.29, DATE '2024-06-16'),
-                   ('C', 0.30, DATE '2024-06-17'), ('D', 0.90, NULL)""")
+        con.execute("""INSERT INTO customer_predictions (customer_id, p_alive, next_purchase_date,
+                                                         clv)
+            VALUES ('A', 0.10, DATE '2024-06-10', 100), ('B', 0.29, DATE '2024-06-16', 50),
+                   ('C', 0.30, DATE '2024-06-17', 75), ('D', 0.90, NULL, NULL)""")
         con.execute("CREATE TABLE churn_predictions (customer_id VARCHAR, churn_probability DOUBLE)")
         con.execute("INSERT INTO churn_predictions VALUES ('A', 0.7), ('B', 0.6), ('C', 0.61)")
     finally:
@@ -103,3 +104,20 @@ def test_missing_scores_name_the_command(tmp_path):
         ingest("orders", tmp_path / "orders.csv", workspace=ws)
     with pytest.raises(InputError, match="tenure fit churn"):
         audiences.evaluate(s, audiences.parse_all(["churn_risk:0.5"]))
+
+
+def test_the_list_sorts_by_value_and_risk_and_exports(settings, tmp_path):
+    criteria = audiences.parse_all(["lapsed:89"])  # B, C, D
+    by_clv = audiences.listing(settings, criteria, sort="clv")
+    assert [(r["customer_id"], r["clv"]) for r in by_clv["rows"]] == [
+        ("C", 75.0), ("B", 50.0), ("D", None)]  # fmt: skip
+    by_risk = audiences.listing(settings, criteria, sort="churn_risk", limit=2,
+                                export=str(tmp_path / "list.csv"))  # fmt: skip
+    assert [(r["customer_id"], r["churn_risk"]) for r in by_risk["rows"]] == [
+        ("C", 0.61), ("B", 0.6)]  # fmt: skip
+    assert by_risk["customers"] == 3 and by_risk["as_of"] == "2024-06-30"
+    lines = (tmp_path / "list.csv").read_text().splitlines()
+    assert lines[0] == "customer_id,name,email,clv,churn_risk,expected_value"
+    assert [line.split(",")[0] for line in lines[1:]] == ["C", "B", "D"]  # every row, sorted
+    with pytest.raises(InputError, match="Sort by one of"):
+        audiences.listing(settings, criteria, sort="age")

@@ -10,7 +10,7 @@ import pytest
 
 from tests.campaigns.test_launch import N, _store
 
-COMMANDS = ("list", "create", "launch", "pause", "status")
+COMMANDS = ("list", "create", "audience", "launch", "pause", "status")
 
 
 @pytest.fixture
@@ -90,3 +90,18 @@ def test_unknown_campaign_is_one_json_error(cli, shop):
 def test_help_has_an_example(cli, command):
     got = cli("campaign", command, "--help")
     assert got.code == 0 and "Example" in got.out and f"tenure campaign {command}" in got.out
+
+
+def test_audience_list(cli, shop, tmp_path):
+    store, template = shop
+    cli("campaign", "create", "win-back", "--audience", "lapsed:90", "--template", template,
+        "--store", store)  # fmt: skip
+    got = cli("campaign", "audience", "win-back", "--sort", "customer_id", "--limit", "3",
+              "--export", tmp_path / "all.csv", "--store", store, "--json")  # fmt: skip
+    assert got.code == 0, got.err
+    doc = json.loads(got.out)
+    assert doc["customers"] == N // 2
+    assert [r["customer_id"] for r in doc["rows"]] == ["c0000", "c0002", "c0004"]
+    assert len((tmp_path / "all.csv").read_text().splitlines()) == N // 2 + 1
+    text = cli("campaign", "audience", "win-back", "--store", store)
+    assert text.code == 0 and max(len(line) for line in text.out.splitlines()) <= 80

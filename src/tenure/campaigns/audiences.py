@@ -173,34 +173,98 @@ class Audience:
         return len(self.rows)
 
 
+def _check(settings: Any, tables: set[str], criteria: list[Criterion]) -> None:
+    from tenure.store import summary
+
+    for c in criteria:
+        table, command = NEEDS.get(c.kind, (summary.TABLE, "tenure ingest orders FILE"))
+        if table not in tables:
+            raise InputError(
+                f"the audience {c.text!r} needs {table}, which the store "
+                f"{settings.store} does not hold yet.", value=c.text, column="audience",
+                hint=f"Run {command} first.", code="audience_needs_data",
+            )  # fmt: skip
+
+
+def _tables(con: Any) -> set[str]:
+    return {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables")
+            .fetchall()}  # fmt: skip
+
+
 def evaluate(settings: Any, criteria: list[Criterion], *, profile: bool = False) -> Audience:
     """The customers every criterion holds for, read from the analytics store
     (their ids; with ``profile``, their addresses, names and locales too)."""
-    from tenure.engine.definitions import Definitions
-    from tenure.segmentation.business import Thresholds
     from tenure.store import analytics, summary
 
     con, _currency = analytics.open_read_only(settings.analytics_path, settings.store)
     try:
-        tables = {r[0] for r in con.execute(
-            "SELECT table_name FROM information_schema.tables").fetchall()}  # fmt: skip
-        for c in criteria:
-            table, command = NEEDS.get(c.kind, (summary.TABLE, "tenure ingest orders FILE"))
-            if table not in tables:
-                raise InputError(
-                    f"the audience {c.text!r} needs {table}, which the store "
-                    f"{settings.store} does not hold yet.", value=c.text, column="audience",
-                    hint=f"Run {command} first.", code="audience_needs_data",
-                )  # fmt: skip
-        last = None
-        if summary.TABLE in tables:
-            last = con.execute(f"SELECT max(last_day) FROM {summary.TABLE}").fetchall()[0][0]
-        as_of_day = int(last) if last is not None else (date.today() - EPOCH).days
-        window = Definitions.from_settings(settings).activity_window
-        query = audience_sql(criteria, as_of_day, window, Thresholds.from_settings(settings),
-                             profile=profile)  # fmt: skip
+        tables = _tables(con)
+        _check(settings, tables, criteria)
+        as_of_day, window, thresholds = _as_of(con, settings, tables, summary.TABLE)
+        query = audience_sql(criteria, as_of_day, window, thresholds, profile=profile)
         rows = con.execute(query).fetchall()
     finally:
         con.close()
-    as_of = EPOCH + timedelta(days=as_of_day) if last is not None else None
+    as_of = EPOCH + timedelta(days=as_of_day) if summary.TABLE in tables else None
     return Audience(as_of, rows, criteria)
+
+
+# how an audience list can be sorted: the column, highest first
+SORTS = ("clv", "churn_risk", "expected_value", "customer_id")
+
+
+def listing(settings: Any, criteria: list[Criterion], *, sort: str = "clv", limit: int | None = 50,
+            export: str | None = None) -> dict[str, Any]:  # fmt: skip
+    """The audience, one row per customer with their predicted CLV
+    (``tenure predict``), churn risk (``tenure fit churn``) and the expected
+    value of contacting them (uplift × value: empty until an uplift model
+    is kept), sorted by ``sort`` (highest first, missing last); the first
+    ``limit`` rows, and with ``export`` every row written to that CSV file
+    by DuckDB."""
+    from tenure.store import analytics, summary
+
+    if sort not in SORTS:
+        raise InputError(f"cannot sort an audience by {sort!r}.", value=sort, column="sort",
+                         hint=f"Sort by one of: {', '.join(SORTS)}.", code="bad_sort")  # fmt: skip
+    con, currency = analytics.open_read_only(settings.analytics_path, settings.store)
+    try:
+        tables = _tables(con)
+        _check(settings, tables, criteria)
+        as_of_day, window, thresholds = _as_of(con, settings, tables, summary.TABLE)
+        parts = " INTERSECT ".join(f"({_condition(c, as_of_day, window, thresholds)})"
+                                   for c in criteria)  # fmt: skip
+        clv = "p.clv" if "customer_predictions" in tables else "CAST(NULL AS DOUBLE)"
+        risk = "ch.churn_probability" if "churn_predictions" in tables else "CAST(NULL AS DOUBLE)"
+        joins = (" LEFT JOIN customer_predictions p USING (customer_id)"
+                 if "customer_predictions" in tables else "")
+        joins += (" LEFT JOIN churn_predictions ch USING (customer_id)"
+                  if "churn_predictions" in tables else "")  # fmt: skip
+        order = "a.customer_id" if sort == "customer_id" else f"{sort} DESC NULLS LAST, a.customer_id"
+        query = (f"SELECT a.customer_id, c.name, c.email, CAST({clv} AS DOUBLE) AS clv, "
+                 f"CAST({risk} AS DOUBLE) AS churn_risk, CAST(NULL AS DOUBLE) AS expected_value "
+                 f"FROM ({parts}) a LEFT JOIN customers c USING (customer_id){joins} "
+                 f"ORDER BY {order}")  # fmt: skip
+        total = con.execute(f"SELECT count(*) FROM ({parts})").fetchall()[0][0]
+        cursor = con.execute(query if limit is None else f"{query} LIMIT {int(limit)}")
+        columns = [d[0] for d in cursor.description]
+        rows = [dict(zip(columns, r, strict=True)) for r in cursor.fetchall()]
+        if export is not None:
+            con.execute(f"COPY ({query}) TO {lit(str(export))} (HEADER, DELIMITER ',')")
+    finally:
+        con.close()
+    return {"criteria": [c.text for c in criteria], "as_of": (EPOCH + timedelta(days=as_of_day))
+            .isoformat(), "customers": int(total), "sort": sort, "currency": currency,
+            "expected_value": "needs an uplift model: not kept yet", "rows": rows,
+            "exported": None if export is None else str(export)}  # fmt: skip
+
+
+def _as_of(con: Any, settings: Any, tables: set[str], table: str) -> tuple[int, int, Any]:
+    from tenure.engine.definitions import Definitions
+    from tenure.segmentation.business import Thresholds
+
+    last = None
+    if table in tables:
+        last = con.execute(f"SELECT max(last_day) FROM {table}").fetchall()[0][0]
+    as_of_day = int(last) if last is not None else (date.today() - EPOCH).days
+    return (as_of_day, Definitions.from_settings(settings).activity_window,
+            Thresholds.from_settings(settings))

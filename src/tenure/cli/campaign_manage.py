@@ -69,6 +69,18 @@ Examples:
     tenure campaign status win-back --measure --window 30 --json
 """
 
+AUDIENCE_HELP = """A campaign's audience as it is now, one row per customer with the
+predicted CLV, the churn risk and the expected value of contacting them
+(uplift × value: empty until an uplift model is kept), sorted highest
+first; --export writes every row to a CSV file.
+
+Examples:
+
+    tenure campaign audience win-back --sort churn_risk --limit 20
+
+    tenure campaign audience win-back --export win-back-audience.csv --json
+"""
+
 NameArg = Annotated[str, typer.Argument(help="The campaign's name.")]
 
 
@@ -267,10 +279,49 @@ def _print_status(doc: dict[str, Any], wide: bool) -> None:
         _print(doc["measure"], wide)
 
 
+def audience_command(
+    name: NameArg,
+    sort: Annotated[str, typer.Option(help="clv, churn_risk, expected_value or "
+                                      "customer_id.")] = "clv",
+    limit: Annotated[int, typer.Option(help="Rows shown.", min=0)] = 20,
+    export: Annotated[Path | None, typer.Option(help="Write every row to this CSV file.",
+                                                show_default=False)] = None,
+    wide: WideOption = False,
+    store: StoreOption = None,
+    json_: JsonOption = False,
+) -> None:  # fmt: skip
+    from tenure.campaigns import audiences, definitions
+
+    settings, ws = _open(store)
+    with ws, ws.ops.engine.connect() as conn:
+        campaign = definitions.get(conn, name)
+    doc = audiences.listing(settings, audiences.from_texts(campaign.audience), sort=sort,
+                            limit=limit, export=None if export is None else str(export))  # fmt: skip
+    if json_:
+        emit_json({"campaign": name, **doc})
+        return
+    out = out_console(markup=False)
+    out.print(f"{name}: {doc['customers']:,} customers as of {doc['as_of']}, by {sort}.")
+
+    def num(x: Any, digits: int) -> str:
+        return "—" if x is None else f"{x:,.{digits}f}"
+
+    rows = [[r["customer_id"], r["name"] or "", num(r["clv"], 2), num(r["churn_risk"], 3),
+             num(r["expected_value"], 2)] for r in doc["rows"]]  # fmt: skip
+    cols = [Col("customer", numeric=False), Col("name", numeric=False, rank=2),
+            Col(f"CLV ({doc['currency']})"), Col("churn risk"),
+            Col("expected value", rank=1)]  # fmt: skip
+    print_table(out, cols, rows, wide=wide)
+    if doc["exported"]:
+        out.print(f"Every row written to {doc['exported']}", soft_wrap=True)
+
+
 def register(group: typer.Typer) -> None:
-    """Add ``list``, ``create``, ``launch``, ``pause`` and ``status`` to ``group``."""
+    """Add ``list``, ``create``, ``audience``, ``launch``, ``pause`` and
+    ``status`` to ``group``."""
     group.command("list", help=LIST_HELP)(list_command)
     group.command("create", help=CREATE_HELP)(create_command)
+    group.command("audience", help=AUDIENCE_HELP)(audience_command)
     group.command("launch", help=LAUNCH_HELP)(launch_command)
     group.command("pause", help=PAUSE_HELP)(pause_command)
     group.command("status", help=STATUS_HELP)(status_command)

@@ -40,6 +40,8 @@ from tenure.store.ops_schema import campaigns as campaigns_t
 STATES = ("draft", "running", "paused", "done")
 HOLDOUT = 0.1
 KEYS = ("name", "channel", "purpose", "priority", "template", "audience", "holdout", "salt")
+# the keys a campaign file must have, with an example of each
+REQUIRED = {"name": '"win-back"', "template": '"templates/win-back"', "audience": '["lapsed:90"]'}
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,99}$")
 
 
@@ -139,11 +141,10 @@ def spec_from_file(path: Path) -> dict[str, Any]:
         raise InputError(f"unknown key {unknown[0]!r}.", source=source, column=unknown[0],
                          hint=f"A campaign file has: {', '.join(KEYS)}.",
                          code="bad_campaign_key")  # fmt: skip
-    for key in ("name", "template", "audience"):
+    for key, example in REQUIRED.items():
         if key not in data:
             raise InputError(f"the key {key!r} is missing.", source=source, column=key,
-                             hint=f"Add it, e.g. {key} = "
-                             f"{json.dumps({'name': 'win-back', 'template': 'templates/win-back', 'audience': ['lapsed:90']}[key])}.",
+                             hint=f"Add it, e.g. {key} = {example}.",
                              code="bad_campaign_key")  # fmt: skip
     template = Path(str(data["template"]))
     if not template.is_absolute():

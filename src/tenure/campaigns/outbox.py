@@ -79,6 +79,27 @@ def _insert(conn: sa.Connection):
     return insert(messages_t)
 
 
+def _values(*, campaign: str, step: str, customer_id: str, occurrence: str | int,
+            channel: str, purpose: str, recipient: str, message: Rendered,
+            headers: Mapping[str, str] | None = None, send_at: datetime | None = None,
+            expires_at: datetime | None = None, now: datetime) -> dict[str, Any]:  # fmt: skip
+    key = dedup_key(campaign, step, customer_id, occurrence)
+    if not recipient:
+        raise InputError(
+            f"customer {customer_id!r} has no address for the {channel} channel.",
+            hint="Leave them out of the audience, or add the address to their profile.",
+            value=customer_id,
+        )  # fmt: skip
+    return dict(
+        dedup_key=key, campaign=campaign, step=step, customer_id=customer_id,
+        occurrence=str(occurrence), channel=channel, purpose=purpose, recipient=recipient,
+        locale=message.locale, template=message.template, subject=message.subject,
+        body_text=message.text, body_html=message.html, headers=json.dumps(dict(headers or {})),
+        state="pending", attempts=0, next_at=clock.utc(send_at) if send_at else now,
+        expires_at=clock.utc(expires_at) if expires_at else None, created_at=now, test=False,
+    )  # fmt: skip
+
+
 def enqueue(
     conn: sa.Connection,
     *,
@@ -98,27 +119,55 @@ def enqueue(
     """Add a message to the outbox in the caller's transaction; its id, or
     None when the same decision was already recorded (the dedup key is
     there: nothing is added)."""
-    key = dedup_key(campaign, step, customer_id, occurrence)
     now = clock.utc(now) if now is not None else clock.now()
-    if not recipient:
-        raise InputError(
-            f"customer {customer_id!r} has no address for the {channel} channel.",
-            hint="Leave them out of the audience, or add the address to their profile.",
-            value=customer_id,
-        )  # fmt: skip
-    values = dict(
-        dedup_key=key, campaign=campaign, step=step, customer_id=customer_id,
-        occurrence=str(occurrence), channel=channel, purpose=purpose, recipient=recipient,
-        locale=message.locale, template=message.template, subject=message.subject,
-        body_text=message.text, body_html=message.html, headers=json.dumps(dict(headers or {})),
-        state="pending", attempts=0, next_at=clock.utc(send_at) if send_at else now,
-        expires_at=clock.utc(expires_at) if expires_at else None, created_at=now, test=False,
-    )  # fmt: skip
+    values = _values(campaign=campaign, step=step, customer_id=customer_id,
+                     occurrence=occurrence, channel=channel, purpose=purpose,
+                     recipient=recipient, message=message, headers=headers, send_at=send_at,
+                     expires_at=expires_at, now=now)  # fmt: skip
     inserted = conn.execute(
         _insert(conn).values(**values).on_conflict_do_nothing(index_elements=["dedup_key"])
         .returning(messages_t.c.id)
     ).first()  # fmt: skip
     return None if inserted is None else int(inserted[0])
+
+
+def enqueue_many(conn: sa.Connection, messages: list[dict[str, Any]], *,
+                 now: datetime | None = None) -> int:  # fmt: skip
+    """:func:`enqueue` for many messages in one statement (each dict holds
+    enqueue's keyword arguments but ``now``), in the caller's transaction;
+    a message whose dedup key is there already is left out. The messages
+    added. For a campaign launched to many customers at once: one
+    ``enqueue`` call per message costs a statement's compilation each."""
+    if not messages:
+        return 0
+    now = clock.utc(now) if now is not None else clock.now()
+    rows = [_values(**m, now=now) for m in messages]
+    if conn.dialect.name == "sqlite":
+        return _sqlite_many(conn, rows)
+    # with RETURNING, SQLAlchemy sends the rows as multi-row VALUES
+    # ("insertmanyvalues"), and the ids back are the rows added
+    added = conn.execute(
+        _insert(conn).on_conflict_do_nothing(index_elements=["dedup_key"])
+        .returning(messages_t.c.id), rows,
+    ).all()  # fmt: skip
+    return len(added)
+
+
+def _sqlite_many(conn: sa.Connection, rows: list[dict[str, Any]]) -> int:
+    """The rows through the driver's executemany: a third of the time of
+    SQLAlchemy's multi-row VALUES at a million messages. The columns' own
+    bind processors store each value as SQLAlchemy would."""
+    columns = list(rows[0])
+    procs = [messages_t.c[c].type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
+             for c in columns]  # fmt: skip
+    sql = (f"INSERT INTO {messages_t.name} ({', '.join(columns)}) VALUES "
+           f"({', '.join('?' * len(columns))}) ON CONFLICT (dedup_key) DO NOTHING")  # fmt: skip
+    params = [tuple(v if p is None or v is None else p(v)
+                    for p, v in zip(procs, (r[c] for c in columns), strict=True))
+              for r in rows]  # fmt: skip
+    before = conn.exec_driver_sql("SELECT total_changes()").scalar_one()
+    conn.exec_driver_sql(sql, params)
+    return int(conn.exec_driver_sql("SELECT total_changes()").scalar_one() - before)
 
 
 def record_test(conn: sa.Connection, *, customer_id: str, channel: str, recipient: str,

@@ -191,3 +191,8 @@ def _print(doc: dict[str, Any], wide: bool) -> None:
 from tenure.cli.campaign_uplift import app as uplift_app  # noqa: E402
 
 app.add_typer(uplift_app, name="uplift", help=uplift_app.info.help)
+
+# list, create, launch, pause and status: campaigns kept in the store
+from tenure.cli import campaign_manage  # noqa: E402 - after the group it adds to
+
+campaign_manage.register(app)

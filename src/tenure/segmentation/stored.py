@@ -116,6 +116,19 @@ def sizes_sql(kind: str, as_of_day: int, window: int, thresholds: Thresholds) ->
     one row per segment with customers, revenue and the averages of recency,
     orders and revenue. Every number in it is an integer or a float made
     here, never text a user gave."""
+    return _segmented(kind, as_of_day, window, thresholds) + """
+SELECT seg, count(*), sum(monetary_total), avg(recency_days), avg(orders), avg(monetary_total)
+FROM segmented GROUP BY seg"""
+
+
+def members_sql(kind: str, as_of_day: int, window: int, thresholds: Thresholds) -> str:
+    """The query of each purchaser's segment of ``kind`` (customer_id, seg),
+    the same segments :func:`sizes_sql` counts (a campaign's audience)."""
+    return _segmented(kind, as_of_day, window, thresholds) + """
+SELECT customer_id, seg FROM segmented"""
+
+
+def _segmented(kind: str, as_of_day: int, window: int, thresholds: Thresholds) -> str:
     as_of_day, window = int(as_of_day), int(window)
     if kind == "rfm":
         segment = _rfm_segment()
@@ -127,7 +140,7 @@ def sizes_sql(kind: str, as_of_day: int, window: int, thresholds: Thresholds) ->
         )
     return f"""
 WITH s AS (
-  SELECT coalesce(orders, 0) AS orders,
+  SELECT customer_id, coalesce(orders, 0) AS orders,
          {as_of_day} - last_day AS recency_days,
          CAST(total AS DOUBLE) AS monetary_total,
          {as_of_day} - first_day AS tenure_days,
@@ -145,9 +158,7 @@ WITH s AS (
   SELECT *, {segment} AS seg FROM (
     SELECT *, (f + least(CAST(floor(pr_m * 5) AS BIGINT) + 1, 5) + 1) // 2 AS fm FROM scored
   )
-)
-SELECT seg, count(*), sum(monetary_total), avg(recency_days), avg(orders), avg(monetary_total)
-FROM segmented GROUP BY seg"""
+)"""
 
 
 def stored_sizes(

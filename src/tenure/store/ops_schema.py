@@ -607,3 +607,43 @@ campaign_messages = sa.Table(
 sa.Index("ix_campaign_messages_due", campaign_messages.c.state, campaign_messages.c.next_at)
 sa.Index("ix_campaign_messages_customer", campaign_messages.c.customer_id)
 sa.Index("ix_campaign_messages_campaign", campaign_messages.c.campaign, campaign_messages.c.state)
+
+# campaigns, their audiences and holdouts (tenure.campaigns.definitions, .launch)
+
+# one row per campaign: what it sends, to whom, and the share held out
+campaigns = sa.Table(
+    "campaigns",
+    metadata,
+    sa.Column("id", _ID, primary_key=True),
+    sa.Column("name", sa.String(100), nullable=False, unique=True),
+    sa.Column("channel", sa.String(40), nullable=False),
+    sa.Column("purpose", sa.String(40), nullable=False),
+    sa.Column("priority", sa.String(40), nullable=False),
+    sa.Column("template", sa.Text, nullable=False),  # the template's folder
+    sa.Column("audience", sa.Text, nullable=False),  # JSON: the criteria, all of which hold
+    sa.Column("holdout", sa.Float, nullable=False),  # the share held out, after the global control
+    sa.Column("salt", sa.String(64), nullable=False),  # the assignment hash's salt
+    sa.Column("state", sa.String(10), nullable=False),  # draft, running, paused, done
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    # when the audience was evaluated and assigned (everyone's assigned_at)
+    sa.Column("launched_at", sa.DateTime(timezone=True)),
+    sa.Column("finished_at", sa.DateTime(timezone=True)),
+    sa.Column("global_share", sa.Float),  # the global control's share at launch
+)
+
+# one row per customer assigned to a campaign: its arm, fixed at eligibility
+# (before consent, caps and suppression: intent to treat), and what became
+# of a treated customer who could not be queued (no address)
+campaign_assignments = sa.Table(
+    "campaign_assignments",
+    metadata,
+    sa.Column("campaign_id", _ID, sa.ForeignKey("campaigns.id"), primary_key=True),
+    sa.Column("customer_id", sa.String(200), primary_key=True),
+    sa.Column("arm", sa.String(20), nullable=False),  # treatment, holdout, global_control
+    sa.Column("assigned_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("queued", sa.Boolean, nullable=False, default=False),  # its message is in the outbox
+    sa.Column("skipped", sa.Text),  # why a treated customer has no message
+)
+
+sa.Index("ix_campaign_assignments_customer", campaign_assignments.c.customer_id)

@@ -242,6 +242,16 @@ _ALL = (
         recipient="email", subject="free_text", body_text="free_text", body_html="free_text",
         headers="free_text",
     ),
+    # -- campaigns, audiences and holdouts (tenure.campaigns) -------------
+    _t(
+        "campaigns", "ops", "operational", None,
+        "Campaign definitions: channel, purpose, template, audience, holdout share, state.",
+    ),
+    _t(
+        "campaign_assignments", "ops", "operational", "customer_id",
+        "Each customer's arm in a campaign (treatment, holdout, global control), fixed "
+        "when they were found eligible.",
+    ),
 )  # fmt: skip
 
 TABLES: dict[str, Table] = {t.name: t for t in _ALL}

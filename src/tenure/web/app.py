@@ -24,6 +24,7 @@ from tenure.web.fastpath import KeptAnswers, Memo
 from tenure.web.flights import Flights
 from tenure.web.routes import (
     admin,
+    campaigns,
     cohorts,
     consent,
     customers,
@@ -159,7 +160,7 @@ def create_app(
     # one router per resource
     routers = (
         health, session, dashboard, me, metrics, cohorts, segments, goals, runs, predictions,
-        customers, ingest, admin, docs, loyalty, loyalty_program, consent,
+        customers, ingest, admin, docs, loyalty, loyalty_program, consent, campaigns,
     )  # fmt: skip
     for module in routers:
         app.include_router(module.router)

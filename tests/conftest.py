@@ -316,6 +316,63 @@ def moved(files, old: Path, new: Path):
     })  # fmt: skip
 
 
+# Operational stores at the head revision ------------------------------------
+
+
+@pytest.fixture(scope="session")
+def _sqlite_at_head(tmp_path_factory) -> Path:
+    """An operational store on SQLite, migrated to the head revision once per run."""
+    from tenure.store.ops import OpsStore
+
+    path = tmp_path_factory.mktemp("ops-head") / "ops.sqlite"
+    OpsStore.open(f"sqlite:///{path}").close()
+    return path
+
+
+@pytest.fixture
+def sqlite_at_head(_sqlite_at_head, tmp_path) -> str:
+    """The URL of a new SQLite operational store at the head revision, as
+    ``OpsStore.open`` creates one (a copy of one it created)."""
+    path = tmp_path / "ops.sqlite"
+    shutil.copyfile(_sqlite_at_head, path)
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture(scope="session")
+def _pg_template(postgres_url) -> str:
+    """A database migrated to the head revision once per run, for new
+    databases to be copied from (PostgreSQL's CREATE DATABASE ... TEMPLATE)."""
+    import sqlalchemy as sa
+
+    from tenure.store.ops import OpsStore
+
+    name = "tenure_head"
+    admin = sa.create_engine(postgres_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f"CREATE DATABASE {name}"))
+    OpsStore.open(postgres_url.rsplit("/", 1)[0] + "/" + name).close()
+    with admin.connect() as conn:
+        conn.execute(sa.text(f"ALTER DATABASE {name} WITH is_template = true"))
+    admin.dispose()
+    return name
+
+
+@pytest.fixture
+def pg_at_head(postgres_url, _pg_template):
+    """A new database in the throwaway cluster at the head revision, as
+    ``OpsStore.open`` creates one (a copy of one it created), for one test."""
+    import uuid
+
+    import sqlalchemy as sa
+
+    name = "t_" + uuid.uuid4().hex[:12]
+    admin = sa.create_engine(postgres_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f"CREATE DATABASE {name} TEMPLATE {_pg_template}"))
+    admin.dispose()
+    yield postgres_url.rsplit("/", 1)[0] + "/" + name
+
+
 def demo_store(folder: Path, *, customers: int, seed: int, currency: str = "EUR"):
     """A store of a seeded demo business, every kind ingested in the data
     model's order through the ingest pipeline: its settings and its files.

@@ -275,7 +275,7 @@ def copy_built(folder: Path, key: tuple, build: Callable[[Path], None]) -> Path:
     if source is None:
         if not _BUILT_ROOT:
             _BUILT_ROOT.append(Path(tempfile.mkdtemp(prefix="tenure-built-")))
-            atexit.register(shutil.rmtree, _BUILT_ROOT[0], True)
+            atexit.register(_remove_built, os.getpid())
         source = Path(tempfile.mkdtemp(dir=_BUILT_ROOT[0]))  # builders may nest
         try:
             build(source)
@@ -288,6 +288,11 @@ def copy_built(folder: Path, key: tuple, build: Callable[[Path], None]) -> Path:
     for ops in folder.rglob("ops.sqlite"):
         _move_paths(ops, str(source), str(folder))
     return source
+
+
+def _remove_built(owner: int) -> None:
+    if os.getpid() == owner:  # not a forked child's exit
+        shutil.rmtree(_BUILT_ROOT[0], ignore_errors=True)
 
 
 def _move_paths(database: Path, old: str, new: str) -> None:

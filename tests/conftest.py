@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 import pytest
@@ -254,9 +258,148 @@ def pg_database(postgres_url):
     yield postgres_url.rsplit("/", 1)[0] + "/" + name
 
 
+# Stores built once per run --------------------------------------------------
+
+# key -> the folder a builder filled, in a folder of this run's own
+_BUILT: dict[tuple, Path] = {}
+_BUILT_ROOT: list[Path] = []
+
+
+def copy_built(folder: Path, key: tuple, build: Callable[[Path], None]) -> Path:
+    """Fill ``folder`` with what ``build(folder)`` writes there. ``build`` runs
+    once per run for each ``key`` (seeded data and a deterministic ingest
+    give the same files every time), in a folder of its own; each call copies
+    that folder and moves the paths the operational stores recorded (ingest
+    sources, quarantine files) to ``folder``. Returns the folder built."""
+    source = _BUILT.get(key)
+    if source is None:
+        if not _BUILT_ROOT:
+            _BUILT_ROOT.append(Path(tempfile.mkdtemp(prefix="tenure-built-")))
+            atexit.register(_remove_built, os.getpid())
+        source = Path(tempfile.mkdtemp(dir=_BUILT_ROOT[0]))  # builders may nest
+        try:
+            build(source)
+        except BaseException:
+            shutil.rmtree(source, ignore_errors=True)
+            raise
+        _BUILT[key] = source
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(source, folder, dirs_exist_ok=True)
+    for ops in folder.rglob("ops.sqlite"):
+        _move_paths(ops, str(source), str(folder))
+    return source
+
+
+def _remove_built(owner: int) -> None:
+    if os.getpid() == owner:  # not a forked child's exit
+        shutil.rmtree(_BUILT_ROOT[0], ignore_errors=True)
+
+
+def _move_paths(database: Path, old: str, new: str) -> None:
+    """Every text value under the folder ``old`` in a SQLite file, moved under ``new``."""
+    con = sqlite3.connect(database)
+    try:
+        tables = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        for table in tables:
+            for column in con.execute(f'PRAGMA table_info("{table}")').fetchall():
+                name = column[1]
+                con.execute(
+                    f'UPDATE "{table}" SET "{name}" = replace("{name}", ?, ?) '
+                    f'WHERE typeof("{name}") = \'text\' AND instr("{name}", ?) > 0',
+                    (old + os.sep, new + os.sep, old + os.sep),
+                )
+        con.commit()
+    finally:
+        con.close()
+
+
+def moved(files, old: Path, new: Path):
+    """``files`` (a dataclass of paths under ``old``) with its paths under ``new``."""
+    return replace(files, **{
+        f.name: new / getattr(files, f.name).relative_to(old)
+        for f in fields(files) if isinstance(getattr(files, f.name), Path)
+    })  # fmt: skip
+
+
+# Operational stores at the head revision ------------------------------------
+
+
+@pytest.fixture(scope="session")
+def _sqlite_at_head(tmp_path_factory) -> Path:
+    """An operational store on SQLite, migrated to the head revision once per run."""
+    from tenure.store.ops import OpsStore
+
+    path = tmp_path_factory.mktemp("ops-head") / "ops.sqlite"
+    OpsStore.open(f"sqlite:///{path}").close()
+    return path
+
+
+@pytest.fixture
+def sqlite_at_head(_sqlite_at_head, tmp_path) -> str:
+    """The URL of a new SQLite operational store at the head revision, as
+    ``OpsStore.open`` creates one (a copy of one it created)."""
+    path = tmp_path / "ops.sqlite"
+    shutil.copyfile(_sqlite_at_head, path)
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture(scope="session")
+def _pg_template(postgres_url) -> str:
+    """A database migrated to the head revision once per run, for new
+    databases to be copied from (PostgreSQL's CREATE DATABASE ... TEMPLATE)."""
+    import sqlalchemy as sa
+
+    from tenure.store.ops import OpsStore
+
+    name = "tenure_head"
+    admin = sa.create_engine(postgres_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f"CREATE DATABASE {name}"))
+    OpsStore.open(postgres_url.rsplit("/", 1)[0] + "/" + name).close()
+    with admin.connect() as conn:
+        conn.execute(sa.text(f"ALTER DATABASE {name} WITH is_template = true"))
+    admin.dispose()
+    return name
+
+
+@pytest.fixture
+def pg_at_head(postgres_url, _pg_template):
+    """A new database in the throwaway cluster at the head revision, as
+    ``OpsStore.open`` creates one (a copy of one it created), for one test."""
+    import uuid
+
+    import sqlalchemy as sa
+
+    name = "t_" + uuid.uuid4().hex[:12]
+    admin = sa.create_engine(postgres_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f"CREATE DATABASE {name} TEMPLATE {_pg_template}"))
+    admin.dispose()
+    yield postgres_url.rsplit("/", 1)[0] + "/" + name
+
+
 def demo_store(folder: Path, *, customers: int, seed: int, currency: str = "EUR"):
     """A store of a seeded demo business, every kind ingested in the data
-    model's order through the ingest pipeline: its settings and its files."""
+    model's order through the ingest pipeline: its settings and its files.
+    Built once per run for each size, seed and currency, then copied."""
+    from tenure.config import load_settings
+
+    made = {}
+
+    def build(where: Path) -> None:
+        made["files"] = _build_demo_store(where, customers=customers, seed=seed, currency=currency)
+
+    source = copy_built(folder, ("demo", customers, seed, currency), build)
+    if "files" in made:
+        _DEMO_FILES[source] = made["files"]
+    settings = load_settings(store=folder / "store", reporting_currency=currency)
+    return settings, moved(_DEMO_FILES[source], source, folder)
+
+
+_DEMO_FILES: dict[Path, object] = {}
+
+
+def _build_demo_store(folder: Path, *, customers: int, seed: int, currency: str):
     from tenure.config import load_settings
     from tenure.datamodel import INGEST_ORDER
     from tenure.datasets.demo import generate_demo
@@ -268,4 +411,4 @@ def demo_store(folder: Path, *, customers: int, seed: int, currency: str = "EUR"
     with Workspace.open(settings) as ws:
         for kind in INGEST_ORDER:
             ingest(kind, files.by_kind()[kind], workspace=ws)
-    return settings, files
+    return files

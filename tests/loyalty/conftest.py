@@ -8,10 +8,11 @@ from tenure.store.ops import OpsStore
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def ops_url(request, tmp_path):
+def ops_url(request):
+    """A new operational store at the head revision."""
     if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'ops.sqlite'}"
-    return request.getfixturevalue("pg_database")
+        return request.getfixturevalue("sqlite_at_head")
+    return request.getfixturevalue("pg_at_head")
 
 
 @pytest.fixture
@@ -22,7 +23,7 @@ def ops(ops_url):
 
 
 @pytest.fixture
-def sqlite_ops(tmp_path):
-    store = OpsStore.open(f"sqlite:///{tmp_path / 'ops.sqlite'}")
+def sqlite_ops(sqlite_at_head):
+    store = OpsStore.open(sqlite_at_head)
     yield store
     store.close()

@@ -56,13 +56,21 @@ INGESTS = itertools.count(1)
 
 
 def orders_store(path) -> None:
+    """An empty analytics store at ``path``: a copy of one made with the
+    store's own DDL (made once per folder; creating the schema costs more than
+    copying it, and every run needs a store)."""
+    import shutil
+
     import duckdb
 
     from tenure.store.analytics import create_schema
 
-    con = duckdb.connect(str(path))
-    create_schema(con, "EUR")
-    con.close()
+    empty = path.parent / "empty-analytics.duckdb"
+    if not empty.exists():
+        con = duckdb.connect(str(empty))
+        create_schema(con, "EUR")
+        con.close()
+    shutil.copyfile(empty, path)
 
 
 class Ledger(RuleBasedStateMachine):

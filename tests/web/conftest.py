@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tenure.config import Settings, load_settings
-from tests.conftest import skip_or_fail
+from tests.conftest import copy_built, skip_or_fail
 
 PASSWORDS = {
     # nothing of the email in them, or the password policy refuses them
@@ -52,6 +52,19 @@ class Site:
 
 
 def build_store(folder: Path, customers: int = 300) -> Settings:
+    """A demo store of ``customers`` with a user of each role in ``folder``
+    (built once per run for each size, then copied), with a secret key of its own."""
+    copy_built(folder, ("web", customers), lambda where: _build_store(where, customers))
+    return store_settings(folder)
+
+
+def store_settings(folder: Path) -> Settings:
+    """The settings of the store built in ``folder``, with a secret key of its own."""
+    settings = load_settings(store=folder / "store", reporting_currency="EUR")
+    return replace(settings, secret_key=secrets.token_urlsafe(40))
+
+
+def _build_store(folder: Path, customers: int) -> None:
     from tenure.access import users
     from tenure.datamodel import INGEST_ORDER
     from tenure.datasets.demo import generate_demo
@@ -65,7 +78,6 @@ def build_store(folder: Path, customers: int = 300) -> Settings:
             ingest(kind, files.by_kind()[kind], workspace=ws)
         for email, password in PASSWORDS.items():
             users.add_user(ws.ops, email, email.split("@")[0], password)
-    return replace(settings, secret_key=secrets.token_urlsafe(40))
 
 
 def serve(app):

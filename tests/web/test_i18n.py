@@ -140,21 +140,36 @@ def _headings(body: dict) -> set[str]:
     return found - {""}
 
 
+def _modelled_store(folder: Path):
+    """A small demo store with its purchase models (the table of the models
+    in the store) and its churn model (the one the pages show) kept: fitted
+    once per run, then copied."""
+    from tests.conftest import copy_built
+    from tests.web.conftest import build_store, store_settings
+
+    def build(where: Path) -> None:
+        from tenure.analysis.fitting import fit, predict
+
+        settings = build_store(where)
+        predict(settings=settings, save=True)
+        fit("churn", settings=settings, save=True)
+
+    copy_built(folder, ("web-modelled", 300), build)
+    return store_settings(folder)
+
+
 @pytest.fixture(scope="module")
 def page_headings(tmp_path_factory) -> set[str]:
     """Every heading of the Overview, Retention, Segments and Predictions
     pages of a small demo store, with the purchase models kept in it."""
-    from tests.web.conftest import build_store, needs_web
+    from tests.web.conftest import needs_web
 
     needs_web()
     from tenure.analysis import open_context
-    from tenure.analysis.fitting import fit, predict
     from tenure.report.formatting import Formatter
     from tenure.web import dashboard
 
-    settings = build_store(tmp_path_factory.mktemp("headings"))
-    predict(settings=settings, save=True)  # the table of the models in the store
-    fit("churn", settings=settings, save=True)  # the churn model the page shows
+    settings = _modelled_store(tmp_path_factory.mktemp("headings"))
     found = set()
     for name in dashboard.PAGES:
         with open_context(settings=settings) as ctx:
@@ -269,17 +284,14 @@ def served(tmp_path_factory):
     """Every page of a small demo store, with its purchase and churn models
     kept, in English, German and Spanish, from a real server; and the texts
     the German and Spanish catalogs were asked for and lack."""
-    from tests.web.conftest import PASSWORDS, Site, build_store, needs_web, serve
+    from tests.web.conftest import PASSWORDS, Site, needs_web, serve
 
     needs_web()
-    from tenure.analysis.fitting import fit, predict
     from tenure.goals.tracking import set_goal
     from tenure.web import create_app
     from tenure.web.i18n import translations
 
-    settings = build_store(tmp_path_factory.mktemp("served"))
-    predict(settings=settings, save=True)
-    fit("churn", settings=settings, save=True)
+    settings = _modelled_store(tmp_path_factory.mktemp("served"))
     set_goal(settings, "churn_rate", "-10%", "2027-06-30")
     for lang in ("de", "es"):
         translations(lang).missing.clear()

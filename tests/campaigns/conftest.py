@@ -150,3 +150,31 @@ def smtp_server():
     controller.start()
     yield SmtpServer("127.0.0.1", port, inbox)
     controller.stop()
+
+
+def senders_at_once(ops: OpsStore, provider_for, gate, now: datetime, *, senders: int = 2,
+                    batch: int = 7) -> list[dict]:
+    """What each of ``senders`` threads sending the outbox at the same moment
+    reported (each with its own provider from ``provider_for()``); fails the
+    test if one raised."""
+    from tenure.campaigns import sender
+
+    results: list[dict] = []
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        provider = provider_for()
+        try:
+            results.append(sender.send_all(ops, provider, gate, now=now, batch=batch))
+        except Exception as exc:  # reported below
+            errors.append(exc)
+        finally:
+            provider.close()
+
+    threads = [threading.Thread(target=run) for _ in range(senders)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert errors == []
+    return results

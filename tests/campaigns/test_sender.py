@@ -15,7 +15,7 @@ from tenure.campaigns.templates import Rendered
 from tenure.errors import InputError
 from tenure.store.ops_schema import campaign_messages as messages_t
 
-from .conftest import consent_gate, grant
+from .conftest import consent_gate, grant, senders_at_once
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 UNSUBSCRIBE = {"List-Unsubscribe": "<https://shop.example/u/abc>",
@@ -211,29 +211,11 @@ def test_a_dedup_key_part_with_the_separator_is_refused(part):
 
 
 def test_two_senders_at_once_take_different_messages(ops, smtp_server):
-    import threading
-
     who = [f"C{i:03d}" for i in range(60)]
     grant(ops, *who)
     for w in who:
         enqueue(ops, w)
-    results, errors = [], []
-
-    def run() -> None:
-        provider = smtp(smtp_server)
-        try:
-            results.append(sender.send_all(ops, provider, consent_gate, now=NOW, batch=7))
-        except Exception as exc:  # reported below
-            errors.append(exc)
-        finally:
-            provider.close()
-
-    threads = [threading.Thread(target=run) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    assert errors == []
+    results = senders_at_once(ops, lambda: smtp(smtp_server), consent_gate, NOW)
     assert sum(r["sent"] for r in results) == 60
     received = [m["To"] for m in smtp_server.inbox.arrivals]
     assert sorted(received) == sorted(f"{w.lower()}@example.com" for w in who)

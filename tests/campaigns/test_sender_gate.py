@@ -16,7 +16,6 @@ The rules of every example (as a tenure.toml would give them)::
 
 from __future__ import annotations
 
-import threading
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
@@ -30,6 +29,8 @@ from tenure.config import load_settings
 from tenure.store.ops_schema import campaign_messages as messages_t
 from tenure.store.ops_schema import contacts as contacts_t
 from tenure.store.workspace import Workspace
+
+from .conftest import senders_at_once
 
 RULES = read(
     {
@@ -206,23 +207,7 @@ def test_two_senders_at_once_send_one_message_per_customer_under_a_cap_of_one(op
     for campaign in ("welcome", "win-back"):
         for w in who:
             enqueue(ops, w, campaign)
-    results, errors = [], []
-
-    def run() -> None:
-        provider = smtp(smtp_server)
-        try:
-            results.append(sender.send_all(ops, provider, SendGate(RULES), now=NOW, batch=7))
-        except Exception as exc:  # reported below
-            errors.append(exc)
-        finally:
-            provider.close()
-
-    threads = [threading.Thread(target=run) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    assert errors == []
+    results = senders_at_once(ops, lambda: smtp(smtp_server), SendGate(RULES), NOW)
     assert sum(r["sent"] for r in results) == 20
     assert sum(r["postponed"] for r in results) == 20
     received = sorted(m["To"] for m in smtp_server.inbox.arrivals)

@@ -9,12 +9,12 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
-from tenure.errors import LedgerError, StoreBusyError
 from tenure.loyalty import balance, check_invariant, earn
 from tenure.loyalty.rewards import redeem_reward
 from tenure.loyalty_settings import Program, Reward
-from tenure.store.ops import OpsStore
 from tenure.store.ops_schema import loyalty_redemptions, loyalty_reward_stock
+
+from .conftest import retried_in_child
 
 MEMBERS = 12
 PROGRAM = Program(rewards=(Reward("mug", "product", "Mug", points=800, product_id="SKU-MUG",
@@ -22,24 +22,8 @@ PROGRAM = Program(rewards=(Reward("mug", "product", "Mug", points=800, product_i
 
 
 def _take(url: str, start, results, i: int) -> None:
-    ops = OpsStore.open(url, create=False)
-    start.wait()
-    try:
-        for _ in range(20):
-            try:
-                redeem_reward(ops, f"M{i}", "mug", key=f"mug-{i}", program=PROGRAM)
-                results.put("redeemed")
-                return
-            except StoreBusyError:
-                continue
-            except LedgerError as exc:
-                results.put(exc.code)
-                return
-        results.put("busy")
-    except Exception as exc:  # noqa: BLE001 - reported to the test, which fails on it
-        results.put(repr(exc))
-    finally:
-        ops.close()
+    retried_in_child(url, start, results, lambda ops: redeem_reward(
+        ops, f"M{i}", "mug", key=f"mug-{i}", program=PROGRAM), "redeemed", tries=20)  # fmt: skip
 
 
 def test_the_last_of_a_rewards_stock_goes_once(ops):

@@ -12,12 +12,13 @@ from datetime import UTC, datetime
 import pytest
 import sqlalchemy as sa
 
-from tenure.errors import LedgerError, StoreBusyError
+from tenure.errors import LedgerError
 from tenure.loyalty import balance, check_invariant, earn, reverse
 from tenure.loyalty.rewards import catalogue, redeem_reward
 from tenure.loyalty_settings import Program, Reward
-from tenure.store.ops import OpsStore
 from tenure.store.ops_schema import loyalty_reward_stock
+
+from .conftest import retried_in_child
 
 AT = datetime(2026, 3, 1, tzinfo=UTC)
 PROGRAM = Program(rewards=(
@@ -104,24 +105,8 @@ def test_a_stock_declared_later_never_goes_above_itself(ops):
 
 
 def _undo(url: str, start, results, customer: str, entry_id: int) -> None:
-    ops = OpsStore.open(url, create=False)
-    start.wait()
-    try:
-        for _ in range(50):
-            try:
-                reverse(ops, customer, entry_id)
-                results.put("reversed")
-                return
-            except StoreBusyError:
-                continue
-            except LedgerError as exc:
-                results.put(exc.code)
-                return
-        results.put("busy")
-    except Exception as exc:  # noqa: BLE001 - reported to the test, which fails on it
-        results.put(repr(exc))
-    finally:
-        ops.close()
+    retried_in_child(url, start, results, lambda ops: reverse(ops, customer, entry_id),
+                     "reversed", tries=50)  # fmt: skip
 
 
 def test_reversals_at_the_same_moment_give_each_redemption_back_once(ops):

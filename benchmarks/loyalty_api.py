@@ -4,7 +4,10 @@ Makes a fresh workspace with a write API key, starts ``tenure serve`` on it
 in its own process and waits for ``/healthz``; then C concurrent clients
 (threads, one ``httpx.Client`` each, keep-alive) post N earns in all to
 ``POST /api/v1/loyalty/members/{id}/earn``, each with its own
-``Idempotency-Key``, spread over M members. Every latency and status is
+``Idempotency-Key``, spread over M members. The clients run in
+``--processes`` processes (5 by default), threads in each, as tills are
+separate machines: 50 threads in one Python process would time their own
+wait for its interpreter lock too. Every latency and status is
 kept: p50, p95, p99, max, requests/s, errors (anything but 201).
 
 ``--pace MS``: each client waits a random time of that mean after each
@@ -97,13 +100,14 @@ def _cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def api_run(url: str, key: str, clients: int, total: int, members: int, pace: float):
+def api_run(url: str, key: str, clients: int, ids: range, members: int, pace: float):
+    """``clients`` threads of this process post the earns ``ids`` between them."""
     import httpx
 
     latencies: list[float] = []
     statuses: dict[int, int] = {}
     lock = threading.Lock()
-    counter = iter(range(total))
+    counter = iter(ids)
     sent_points = 0
 
     def client(n: int) -> None:
@@ -111,7 +115,7 @@ def api_run(url: str, key: str, clients: int, total: int, members: int, pace: fl
         mine: list[float] = []
         seen: dict[int, int] = {}
         points = 0
-        chance = random.Random(n)
+        chance = random.Random(ids.start * 1000 + n)
         with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"},
                           timeout=60) as c:  # fmt: skip
             if pace:
@@ -152,6 +156,33 @@ def api_run(url: str, key: str, clients: int, total: int, members: int, pace: fl
     return latencies, statuses, wall, sent_points
 
 
+def _part(args: tuple) -> tuple[list[float], dict[int, int], float, int]:
+    return api_run(*args)
+
+
+def clients_run(url: str, key: str, clients: int, total: int, members: int, pace: float,
+                processes: int):  # fmt: skip
+    """The clients spread over ``processes`` processes (threads in each): one
+    Python process driving 50 clients measures its own interpreter lock
+    too, since each answer waits for its thread to get it back."""
+    if processes <= 1:
+        return api_run(url, key, clients, range(total), members, pace)
+    import multiprocessing
+
+    cuts = [round(total * p / processes) for p in range(processes + 1)]
+    parts = [(url, key, clients // processes + (p < clients % processes),
+              range(cuts[p], cuts[p + 1]), members, pace) for p in range(processes)]  # fmt: skip
+    start = time.perf_counter()
+    with multiprocessing.get_context("fork").Pool(processes) as pool:
+        done = pool.map(_part, parts)
+    wall = time.perf_counter() - start
+    statuses: dict[int, int] = {}
+    for _, seen, _, _ in done:
+        for s, k in seen.items():
+            statuses[s] = statuses.get(s, 0) + k
+    return [x for lat, *_ in done for x in lat], statuses, wall, sum(d[3] for d in done)
+
+
 def library_run(folder: Path, total: int, members: int) -> tuple[list[float], float]:
     from tenure import loyalty
     from tenure.store.ops import OpsStore
@@ -181,6 +212,8 @@ def main() -> None:
     parser.add_argument("--members", type=int, default=1000)
     parser.add_argument("--pace", type=float, default=0.0,
                         help="mean ms a client waits after an answer (0: back to back)")  # fmt: skip
+    parser.add_argument("--processes", type=int, default=5,
+                        help="client processes the clients are spread over (1: threads only)")  # fmt: skip
     parser.add_argument("--target-ms", type=float, default=50.0)
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     args = parser.parse_args()
@@ -202,8 +235,8 @@ def main() -> None:
                 c.post(f"/api/v1/loyalty/members/W{i}/earn", json={"points": 1})
         load_before = os.getloadavg()[0]
         cpu_before = _cpu(server.pid)
-        lat, statuses, wall, points = api_run(
-            url, key, args.clients, args.requests, args.members, args.pace / 1000
+        lat, statuses, wall, points = clients_run(
+            url, key, args.clients, args.requests, args.members, args.pace / 1000, args.processes
         )
         cpu = _cpu(server.pid) - cpu_before
         load_after = os.getloadavg()[0]
@@ -225,7 +258,7 @@ def main() -> None:
     floor, floor_wall = library_run(folder, args.requests, args.members)
 
     print(f"tenure loyalty API: {args.requests} earns, {args.clients} clients, "
-          f"{args.members} members, pace {args.pace:g} ms; Python {sys.version.split()[0]}, "
+          f"{args.members} members, pace {args.pace:g} ms, {args.processes} client processes; Python {sys.version.split()[0]}, "
           f"{os.cpu_count()} CPUs, load {load_before:.1f} -> {load_after:.1f}")  # fmt: skip
     print(_line("API (tenure serve)", lat, wall, args.requests, errors,
                 f"  server CPU {cpu / args.requests * 1000:.2f} ms/req"))  # fmt: skip

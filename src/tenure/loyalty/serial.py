@@ -109,6 +109,10 @@ def _lock(conn: sa.Connection, customer_id: str, join_at: datetime | None) -> No
     join, query = _statements(conn.dialect.name)
     if join_at is not None:
         conn.execute(join, {"customer_id": customer_id, "joined_at": join_at})
+        if conn.dialect.name == "sqlite":
+            # the member's row is there now, and the transaction (BEGIN
+            # IMMEDIATE) already excludes every other writer: nothing to lock
+            return
     if conn.execute(query, {"customer_id": customer_id}).first() is None:
         raise NotFoundError(
             f"customer {customer_id!r} is not a loyalty member: no points were ever earned.",

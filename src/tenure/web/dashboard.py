@@ -23,6 +23,7 @@ from tenure.analysis.context import Context
 from tenure.analysis.filters import Filters
 from tenure.analysis.predictions import StoredPredictions, stored_predictions
 from tenure.config import Settings
+from tenure.errors import TenureError
 from tenure.messages import Message
 from tenure.report import build, churn, predictions
 from tenure.report.formatting import Formatter
@@ -183,7 +184,10 @@ def warm(request_like: Any, locale: str = "en", then: Callable[[], None] | None 
     try:
         segment_history(request_like, "")
         page(request_like, "overview", locale)
-    except Exception:  # a store without orders yet, say: pages will say why when asked
+    except TenureError as exc:  # a store without orders yet, say: pages say why when asked
+        log.warning("the dashboard's first pages are not prepared: %s", str(exc).splitlines()[0])
+        return
+    except Exception:
         log.warning("could not prepare the dashboard's first pages", exc_info=True)
         return
     finally:

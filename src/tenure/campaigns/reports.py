@@ -21,7 +21,6 @@ from tenure.campaigns.measure import WINDOW
 from tenure.errors import InputError
 from tenure.store.ops import OpsStore
 
-
 # why a campaign has no lift, by the code of the error its measurement raised
 UNMEASURED = {
     "campaign_draft": "not launched yet: nobody is assigned.",

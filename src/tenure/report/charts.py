@@ -429,8 +429,14 @@ def lift_intervals(labels: Sequence[str], estimates: Sequence[float],
     the line of no effect: a reader sees at once which intervals leave zero."""
 
     def bars(cis: Sequence[Sequence[float | None]]) -> dict:
-        hi = [100 * (c[1] - e) if c[1] is not None else None for c, e in zip(cis, estimates)]
-        lo = [100 * (e - c[0]) if c[0] is not None else None for c, e in zip(cis, estimates)]
+        hi = [
+            100 * (c[1] - e) if c[1] is not None else None
+            for c, e in zip(cis, estimates, strict=True)
+        ]
+        lo = [
+            100 * (e - c[0]) if c[0] is not None else None
+            for c, e in zip(cis, estimates, strict=True)
+        ]
         return {"type": "data", "symmetric": False, "array": hi, "arrayminus": lo}
 
     y = list(labels)

@@ -98,7 +98,7 @@ def campaigns_page(request: Request) -> Response:
 def campaign_page(request: Request, name: Name) -> Response:
     fmt = _fmt(request)
     doc = report(request, name)  # an unknown name: 404, in the error page
-    return render(request, "campaign.html", current="/campaigns", name=name, charts=True,
+    return render(request, "campaign.html", current="/campaigns", campaign_name=name, charts=True,
                   **_sections(request, [doc], fmt))  # fmt: skip
 
 

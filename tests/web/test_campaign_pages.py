@@ -154,3 +154,19 @@ def test_a_customers_page_shows_messages_and_consents(shop):
     # a held-out customer has no message
     held = sorted(arms["holdout"])[0]
     assert 'id="customer-messages"' not in client.get(f"/customers/{held}").text
+
+
+@pytest.mark.parametrize("lang", ["de", "es"])
+def test_the_campaign_pages_are_said_in_full(shop, lang):
+    """Every text the campaign pages ask the catalog for is in it: only the
+    campaigns' own names are shown as they are."""
+    from tenure.web.i18n import translations
+
+    client = shop.login("viewer@shop.example")
+    customer = sorted(_arms(shop)["treatment"])[1]
+    translations(lang).missing.clear()
+    for path in ("/campaigns", "/campaigns/win-back", "/customers/c0002", f"/customers/{customer}"):
+        assert client.get(path, params={"lang": lang}).status_code == 200
+    assert translations(lang).missing <= {"win-back", "welcome"}
+    page = _text(client.get("/campaigns", params={"lang": lang}).text)
+    assert {"de": "nicht schlüssig", "es": "no concluyente"}[lang] in page

@@ -170,3 +170,51 @@ def test_the_campaign_pages_are_said_in_full(shop, lang):
     assert translations(lang).missing <= {"win-back", "welcome"}
     page = _text(client.get("/campaigns", params={"lang": lang}).text)
     assert {"de": "nicht schlüssig", "es": "no concluyente"}[lang] in page
+
+
+def test_the_campaign_pages_in_a_browser(shop):
+    """Headless Chromium: the navigation reaches the Campaigns page, the
+    campaign's page draws its interval chart under the page's policy (which
+    refuses nothing), and a customer's message opens from their page."""
+    import shutil
+
+    from tests.conftest import skip_or_fail
+    from tests.web.test_browser import ARGS, ARTIFACTS
+
+    try:
+        from playwright.sync_api import sync_playwright
+    except ModuleNotFoundError:
+        skip_or_fail("playwright is not installed (pip install -e '.[test]')")
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        skip_or_fail("Chromium is not installed (apt-get install chromium)")
+    customer = next(c for c in sorted(_arms(shop)["treatment"]) if int(c[1:]) % 10 != 0)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=ARGS)
+        context = browser.new_context(base_url=shop.url)
+        page = context.new_page()
+        page.set_default_timeout(60_000)
+        refused = []
+        page.on("console", lambda m: "Content Security Policy" in m.text and refused.append(m))
+        page.goto("/login")
+        page.fill("#email", "viewer@shop.example")
+        page.fill("#password", PASSWORDS["viewer@shop.example"])
+        page.click("button[type=submit]")
+        page.wait_for_url("**/")
+        page.click("nav.pages >> text=Campaigns")
+        page.wait_for_url("**/campaigns")
+        assert "inconclusive" in page.locator("#campaign-row-win-back").inner_text()
+        page.click("#campaign-row-win-back >> text=win-back")
+        page.wait_for_url("**/campaigns/win-back")
+        page.wait_for_selector(".plotly-graph-div .main-svg")
+        # the chart's two rows of intervals: a point per metric measured
+        assert page.locator(".plotly-graph-div .scatterlayer .trace").count() == 2
+        page.screenshot(path=str(ARTIFACTS / "campaign.png"), full_page=True)
+        page.goto(f"/customers/{customer}")
+        page.click("#customer-messages >> text=Hallo")
+        page.wait_for_url(f"**/customers/{customer}/messages/*")
+        assert f"Hallo Ann {int(customer[1:])}" in page.locator("#message-body").inner_text()
+        assert not refused
+        context.close()
+        browser.close()

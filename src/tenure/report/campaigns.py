@@ -169,7 +169,8 @@ def campaign_section(doc: dict[str, Any], fmt: Formatter,
     notes.append(Message("the 95 % interval: {how}; anytime-valid: {seq}; CUPED on the same "
                          "days before assignment", how=m["method"]["interval"],
                          seq=m["method"]["anytime_valid"]))  # fmt: skip
-    notes += m["notes"]
+    # the notes are joined into one sentence list: without their own full stops
+    notes += [note.rstrip(".") for note in m["notes"]]
     fig = chart(c["name"], rows, fmt)
     if fig is not None and charts is not None:
         section["charts"] = charts([(fig, True)], f"campaign-{c['name']}")

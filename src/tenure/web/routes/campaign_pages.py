@@ -23,6 +23,7 @@ from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import Response
 
 from tenure.report.formatting import Formatter
+from tenure.web.cache import cached
 from tenure.web.i18n import LOCALES, language, translations
 from tenure.web.pages import fragment, render
 from tenure.web.security import need
@@ -41,9 +42,7 @@ def report(request: Request, name: str) -> dict[str, Any]:
     from tenure.campaigns import launch_status, reports
 
     ops, settings = request.app.state.ops, request.app.state.settings
-    doc = launch_status.status(ops, name)
-    from tenure.web.cache import cached
-
+    doc = launch_status.status(ops, name)  # the fates change with every send: read each time
     doc.update(cached(request, ("campaign measure", *reports.cache_key(doc)),
                       lambda: reports.measurement(settings, ops, name)))  # fmt: skip
     return doc

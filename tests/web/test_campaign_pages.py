@@ -218,3 +218,30 @@ def test_the_campaign_pages_in_a_browser(shop):
         assert not refused
         context.close()
         browser.close()
+
+
+def test_new_orders_change_the_kept_measurement(shop, cli, tmp_path):
+    """The page keeps the measurement until the store changes: orders
+    ingested beside the server (every treated customer buys again in July)
+    show on the next visit, as the command line measures them. Last in this
+    file: it changes the shared store."""
+    from tenure.ingestion.pipeline import ingest
+    from tenure.store.workspace import Workspace
+
+    client = shop.login("viewer@shop.example")
+    before = _text(client.get("/campaigns/win-back").text)
+    assert "inconclusive" in before
+    treated = [c for c in _arms(shop)["treatment"] if c not in set(AGAIN)]
+    rows = [f"q{c},{c},2024-07-12 12:00:00,30" for c in treated]
+    (tmp_path / "more.csv").write_text("order_id,customer_id,placed_at,amount\n" + "\n".join(rows))
+    with Workspace.open(shop.settings, create=False) as ws:
+        ingest("orders", tmp_path / "more.csv", workspace=ws)
+    done = cli("campaign", "status", "win-back", "--measure", "--store", str(shop.store), "--json")
+    r = done.json()["measure"]["metrics"]["conversion"][0]
+    # now every treated customer ordered again: the treatment's rate is 1
+    assert r["arm_mean"] == 1.0 and r["verdict"] == "better"
+    fmt = Formatter("en", "EUR")
+    row = _text(re.search(r'<tr id="campaign-row-win-back">.*?</tr>',
+                          client.get("/campaigns").text).group(0))  # fmt: skip
+    assert difference(fmt, "conversion", r["absolute"]["estimate"]) in row
+    assert interval(fmt, "conversion", r["absolute"]["ci"]) in row and "better" in row

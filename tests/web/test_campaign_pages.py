@@ -105,6 +105,8 @@ def test_one_lift_on_every_surface(shop, cli, tmp_path):
     api = client.get("/api/v1/campaigns/win-back", params={"measure": "true"}).json()
     assert json.dumps(api["measure"]["metrics"]) == json.dumps(doc["metrics"])
     assert api["measure"]["arms"] == doc["arms"]
+    wrong = client.get("/api/v1/campaigns/win-back", params={"measure": "true", "metric": "clicks"})
+    assert wrong.status_code in (400, 422) and wrong.json()["error"]["code"] == "unknown_metric"
 
     fmt = Formatter("en", "EUR")
     lift = difference(fmt, "conversion", r["absolute"]["estimate"])

@@ -266,7 +266,7 @@ def test_every_report_heading_has_a_translation(lang, page_headings):
 
 PAGES = (
     "/", "/retention", "/segments", "/predictions", "/customers", "/customers?segment=at+risk",
-    "/customers/C000091", "/data",
+    "/customers/C000091", "/data", "/campaigns",
 )  # fmt: skip
 
 

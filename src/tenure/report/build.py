@@ -109,6 +109,12 @@ def collect(
     program = loyalty.section(settings, fmt)
     if program is not None:
         sections.append(program)
+    progress("campaigns")
+    from tenure.report import campaigns
+
+    measured = campaigns.section(settings, fmt)
+    if measured is not None:
+        sections.append(measured)
     progress("goals")
     sections += top["sections"]
     sections.append(definitions_section(frames["month"], definitions, settings))

@@ -418,3 +418,41 @@ def hazard_ratios(frame: pd.DataFrame, title: str, separators: str) -> go.Figure
     fig.update_xaxes(type="log", title_text="hazard ratio (1 = as the reference)")
     fig.update_yaxes(autorange="reversed", type="category", automargin=True)
     return fig
+
+
+def lift_intervals(labels: Sequence[str], estimates: Sequence[float],
+                   fixed: Sequence[Sequence[float | None]],
+                   anytime: Sequence[Sequence[float | None]], title: str,
+                   separators: str) -> go.Figure:  # fmt: skip
+    """Relative lifts (fractions) as points with their 95 % interval (thick)
+    and anytime-valid interval (thin) around them, one row per metric, and
+    the line of no effect: a reader sees at once which intervals leave zero."""
+
+    def bars(cis: Sequence[Sequence[float | None]]) -> dict:
+        hi = [
+            100 * (c[1] - e) if c[1] is not None else None
+            for c, e in zip(cis, estimates, strict=True)
+        ]
+        lo = [
+            100 * (e - c[0]) if c[0] is not None else None
+            for c, e in zip(cis, estimates, strict=True)
+        ]
+        return {"type": "data", "symmetric": False, "array": hi, "arrayminus": lo}
+
+    y = list(labels)
+    x = [100 * e for e in estimates]
+    fig = go.Figure()
+    fig.add_scatter(x=x, y=y, mode="markers", name="anytime-valid interval",
+                    error_x={**bars(anytime), "thickness": 1, "width": 10,
+                             "color": PALETTE[1]},
+                    marker={"color": "rgba(0,0,0,0)"}, hoverinfo="skip")  # fmt: skip
+    fig.add_scatter(x=x, y=y, mode="markers", name="95 % interval",
+                    error_x={**bars(fixed), "thickness": 4, "width": 0, "color": PALETTE[0]},
+                    marker={"color": PALETTE[0], "size": 10},
+                    hovertemplate="%{x:+.1f} %<extra></extra>")  # fmt: skip
+    fig.add_vline(x=0, line_color="#777", line_dash="dot")
+    _layout(fig, title, separators, height=140 + 50 * len(y), hovermode="closest",
+            xaxis={"title": "relative lift (%)", "zeroline": False},
+            yaxis={"autorange": "reversed"})  # fmt: skip
+    # the metrics' names are long: room for them left of the axis
+    return fig.update_layout(margin={"l": 280})

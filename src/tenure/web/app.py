@@ -24,6 +24,7 @@ from tenure.web.fastpath import KeptAnswers, Memo
 from tenure.web.flights import Flights
 from tenure.web.routes import (
     admin,
+    campaign_pages,
     campaigns,
     cohorts,
     consent,
@@ -165,6 +166,7 @@ def create_app(
     routers = (
         loyalty, health, session, dashboard, me, metrics, cohorts, segments, goals, runs,
         predictions, customers, ingest, admin, docs, loyalty_program, consent, campaigns,
+        campaign_pages,
     )  # fmt: skip
     for module in routers:
         app.include_router(module.router)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 
 from tenure.web.deps import OpsDep, Reader, Writer
@@ -34,12 +34,25 @@ def campaigns(ops: OpsDep, _: Reader) -> Response:
 
 
 @router.get("/{name}")
-def status(ops: OpsDep, _: Reader, name: Name) -> Response:
+def status(
+    request: Request, ops: OpsDep, _: Reader, name: Name,
+    measure: Annotated[bool, Query(description="Add the lift over the holdout "
+                                   "(as --measure).")] = False,
+    window: Annotated[int, Query(ge=1, le=3650, description="Days after assignment.")] = 30,
+    metric: Annotated[str, Query(description="conversion, revenue, orders, visits or "
+                                 "time_to_order.")] = "conversion",
+) -> Response:  # fmt: skip
     """A campaign's arms and every assigned customer's fate
-    (``tenure campaign status --json``)."""
-    from tenure.campaigns.launch_status import status as campaign_status
+    (``tenure campaign status --json``); with ``measure=true``, its lift
+    (``tenure campaign status --measure --json``)."""
+    from tenure.campaigns import launch_status
 
-    return json_response(campaign_status(ops, name))
+    doc = launch_status.status(ops, name)
+    if measure:
+        with request.app.state.store_lock.read():  # the measurement reads the orders
+            doc["measure"] = launch_status.measure(request.app.state.settings, ops, name,
+                                                   window=window, metric=metric)  # fmt: skip
+    return json_response(doc)
 
 
 @router.post("/{name}/pause")

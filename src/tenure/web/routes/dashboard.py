@@ -205,12 +205,14 @@ def customer(request: Request, customer_id: str) -> Response:
         }
         for h in dashboard.segment_history(request, customer_id)
     ]
+    from tenure.web.routes.campaign_pages import customer_part
     from tenure.web.routes.loyalty_program import member_part
 
     return render(
         request, "customer.html", current="/customers", c=c, profile=profile, outlook=outlook,
         drivers=drivers, timeline=timeline, history=history,
         loyalty=member_part(request, customer_id, fmt),
+        campaigns=customer_part(request, customer_id, fmt),
     )  # fmt: skip
 
 

@@ -210,3 +210,105 @@ def test_the_global_control_is_the_command_lines(shop, cli):
     assert answer.status_code == 200 and answer.json() == expected
     assert answer.json()["global_control"]["campaigns"] == 2
     assert bad.status_code == 422 and bad.json()["error"]["code"] == "unknown_metric"
+
+
+# stops a launch of the command line after its first batch, killed (SIGKILL)
+_PARTIAL = """
+import sys
+from tenure.config import load_settings
+from tenure.campaigns.launch import launch
+from tenure.store.workspace import Workspace
+settings = load_settings(store=sys.argv[1])
+with Workspace.open(settings, create=False) as ws:
+    launch(settings, ws.ops, sys.argv[2], batch=40)
+"""
+
+
+def test_a_launch_killed_elsewhere_completes_through_the_api(shop):
+    import os
+    import subprocess
+    import sys
+
+    with shop.writer() as writer:
+        assert writer.post("/api/v1/campaigns", json=_body("killed")).status_code == 201
+        env = {**os.environ, "TENURE_FAULT_AT": "campaign batch queued",
+               "PYTHONPATH": os.pathsep.join(sys.path)}  # fmt: skip
+        killed = subprocess.run([sys.executable, "-c", _PARTIAL, str(shop.settings.store),
+                                 "killed"], env=env, capture_output=True, timeout=300)  # fmt: skip
+        assert killed.returncode == -9
+        before = writer.get("/api/v1/campaigns/killed").json()
+        assert writer.post("/api/v1/campaigns/killed/launch").status_code == 202
+        after = _launched(writer, "killed")
+    done = before["progress"]["queued"] + before["progress"]["no_message"]
+    assert before["campaign"]["state"] == "running" and done == 40  # one batch
+    assert before["progress"]["left"] > 0 and "launch" not in before
+    assert after["launch"]["result"]["assigned"] is None  # assigned before the kill
+    assert after["progress"]["left"] == 0 and after["campaign"]["state"] == "done"
+    assert after["progress"]["queued"] == (before["progress"]["queued"]
+                                           + after["launch"]["result"]["queued"])  # fmt: skip
+    ops = shop.ops()
+    try:
+        with ops.engine.connect() as conn:
+            m = campaign_messages.c
+            total, customers = conn.execute(
+                sa.select(sa.func.count(), sa.func.count(sa.distinct(m.customer_id)))
+                .where(m.campaign == "killed")).one()  # fmt: skip
+    finally:
+        ops.close()
+    assert total == customers == after["progress"]["queued"] and after["accounted"]
+
+
+def test_a_launch_that_fails_says_why_in_the_status(shop):
+    with shop.writer() as writer:
+        made = writer.post("/api/v1/campaigns", json=_body("at-risk", audience=["churn_risk:0.5"]))
+        accepted = writer.post("/api/v1/campaigns/at-risk/launch")
+        doc = _launched(writer, "at-risk")
+    assert made.status_code == 201 and accepted.status_code == 202
+    error = doc["launch"]["error"]
+    assert doc["launch"]["result"] is None and doc["campaign"]["state"] == "draft"
+    assert error["code"] and "churn" in (error["message"] + (error["hint"] or "")).lower()
+
+
+def test_create_and_launch_on_postgresql(tmp_path, pg_database, cli, monkeypatch):
+    import secrets
+
+    from tenure.access import apikeys
+    from tenure.store.ops import OpsStore
+    from tenure.store.workspace import Workspace
+    from tenure.web import create_app
+
+    needs_web()
+    settings, template = _store(tmp_path, pg_database)
+    shutil.copytree(template, settings.store / TEMPLATE)
+    with Workspace.open(settings, create=False) as ws:
+        write = apikeys.create_key(ws.ops, ["read", "write"], name="crm")["key"]
+    settings = replace(settings, secret_key=secrets.token_urlsafe(40))
+    url, stop = serve(create_app(settings, warm=False))
+    try:
+        shop = Shop(url, settings, write, write)
+        key = {"Idempotency-Key": "pg-launch"}
+        with shop.writer() as writer:
+            assert writer.post("/api/v1/campaigns", json=_body("pg")).status_code == 201
+            first = writer.post("/api/v1/campaigns/pg/launch", headers=key)
+            doc = _launched(writer, "pg")
+            again = writer.post("/api/v1/campaigns/pg/launch", headers=key)
+            _launched(writer, "pg")
+            status = writer.get("/api/v1/campaigns/pg").json()
+    finally:
+        stop()
+    assert first.status_code == again.status_code == 202
+    assert again.headers["idempotent-replayed"] == "true"
+    del status["launch"]
+    monkeypatch.setenv("TENURE_OPS_URL", pg_database)  # the command line's store too
+    assert status == json.loads(cli("campaign", "status", "pg", "--store", str(settings.store),
+                                    "--json").out)  # fmt: skip
+    ops = OpsStore.open(pg_database)
+    try:
+        with ops.engine.connect() as conn:
+            sent = conn.execute(sa.select(sa.func.count())
+                                .where(campaign_messages.c.campaign == "pg")).scalar_one()  # fmt: skip
+        kinds = [e["kind"] for e in audit.read(ops) if e["target"] == "pg"]
+    finally:
+        ops.close()
+    assert sent == doc["launch"]["result"]["queued"] == status["progress"]["queued"] > 0
+    assert sorted(kinds) == ["campaign_create", "campaign_launch"]

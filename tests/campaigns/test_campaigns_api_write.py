@@ -212,6 +212,16 @@ def test_the_global_control_is_the_command_lines(shop, cli):
     assert bad.status_code == 422 and bad.json()["error"]["code"] == "unknown_metric"
 
 
+def test_a_campaigns_measurement_is_the_command_lines(shop, cli):
+    store = str(shop.settings.store)
+    with shop.client(shop.read_key) as reader:
+        answer = reader.get("/api/v1/campaigns/by-api/measure", params={"metric": "orders"})
+    expected = json.loads(cli("campaign", "status", "by-api", "--measure", "--metric", "orders",
+                              "--store", store, "--json").out)["measure"]  # fmt: skip
+    assert answer.status_code == 200 and answer.json() == expected
+    assert [a["name"] for a in expected["arms"]] == ["control", "treatment"]
+
+
 # stops a launch of the command line after its first batch, killed (SIGKILL)
 _PARTIAL = """
 import sys

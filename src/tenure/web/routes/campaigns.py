@@ -72,8 +72,9 @@ def audience(
 
     with ops.engine.connect() as conn:
         campaign = definitions.get(conn, name)
-    doc = audiences.listing(settings, audiences.from_texts(campaign.audience), sort=sort,
-                            limit=limit, offset=offset)  # fmt: skip
+    with request.app.state.store_lock.read():  # one committed version of the store
+        doc = audiences.listing(settings, audiences.from_texts(campaign.audience), sort=sort,
+                                limit=limit, offset=offset)  # fmt: skip
     record(request, "export", target=f"campaign {name} audience",
            detail=export_detail("json", q=None, sort=sort, limit=limit, offset=offset))  # fmt: skip
     return json_response({"campaign": name, **doc})
@@ -81,15 +82,16 @@ def audience(
 
 @reads.get("/{name}/measure")
 def measure(
-    settings: SettingsDep, ops: OpsDep, _: Reader, name: Name, window: Window = 30,
+    request: Request, settings: SettingsDep, ops: OpsDep, _: Reader, name: Name, window: Window = 30,
     metric: Metric = "conversion",
 ) -> Response:  # fmt: skip
     """The treatment against the campaign's holdout
     (``tenure campaign status NAME --measure --json``'s ``measure``)."""
     from tenure.campaigns import launch_status
 
-    return json_response(launch_status.measure(settings, ops, name, window=window,
-                                               metric=metric))  # fmt: skip
+    with request.app.state.store_lock.read():
+        doc = launch_status.measure(settings, ops, name, window=window, metric=metric)
+    return json_response(doc)
 
 
 @reads.post("/{name}/pause")
@@ -102,7 +104,7 @@ def pause(ops: OpsDep, _: Writer, name: Name) -> Response:
 
 @programme.get("")
 def global_control(
-    settings: SettingsDep, ops: OpsDep, _: Reader, window: Window = 30,
+    request: Request, settings: SettingsDep, ops: OpsDep, _: Reader, window: Window = 30,
     metric: Metric = "conversion",
     sequential: Annotated[bool, Query(description="Decide on the anytime-valid interval.")] = False,
 ) -> Response:  # fmt: skip
@@ -111,8 +113,9 @@ def global_control(
     (``tenure campaign measure --global-control --json``)."""
     from tenure.campaigns.measure_global import measure_global
 
-    return json_response(measure_global(settings, ops, window=window, metric=metric,
-                                        sequential=sequential))  # fmt: skip
+    with request.app.state.store_lock.read():
+        doc = measure_global(settings, ops, window=window, metric=metric, sequential=sequential)
+    return json_response(doc)
 
 
 router = APIRouter()

@@ -181,7 +181,8 @@ def launch(
 
     body = body or Launch()
     if body.plan:
-        return json_response({"plan": plan(settings, ops, name, baseline=body.baseline)})
+        with request.app.state.store_lock.read():  # the audience, as it is committed now
+            return json_response({"plan": plan(settings, ops, name, baseline=body.baseline)})
     flights, launches = _state(request, settings, ops)
     where = f"/api/v1/campaigns/{name}"
 

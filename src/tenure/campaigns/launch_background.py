@@ -16,13 +16,15 @@ campaign at once write each message once: the outbox's dedup key holds.
 
 from __future__ import annotations
 
+import logging
 import threading
-from datetime import datetime
 from typing import Any
 
 from tenure.campaigns.consent import now
 from tenure.errors import TenureError
 from tenure.store.ops import OpsStore
+
+_log = logging.getLogger(__name__)
 
 
 class Launches:
@@ -40,21 +42,17 @@ class Launches:
         with self._lock:
             if name in self._running:
                 return False
-            thread = threading.Thread(target=self._run, args=(name, batch, baseline, now()),
+            record = {"running": True, "started_at": now().isoformat(), "finished_at": None,
+                      "result": None, "error": None}  # fmt: skip
+            thread = threading.Thread(target=self._run, args=(name, batch, baseline, record),
                                       name=f"tenure-launch-{name}", daemon=True)  # fmt: skip
-            self._running[name] = thread
-            self._last[name] = {"running": True, "started_at": None, "finished_at": None,
-                                "result": None, "error": None}  # fmt: skip
+            self._running[name], self._last[name] = thread, dict(record)
         thread.start()
         return True
 
-    def _run(self, name: str, batch: int, baseline: float, started: datetime) -> None:
+    def _run(self, name: str, batch: int, baseline: float, record: dict[str, Any]) -> None:
         from tenure.campaigns.launch import launch
 
-        record: dict[str, Any] = {"running": True, "started_at": started.isoformat(),
-                                  "finished_at": None, "result": None, "error": None}  # fmt: skip
-        with self._lock:
-            self._last[name] = dict(record)
         try:
             # rendered in this thread: worker processes forked from a server's
             # threads would copy its locks in whatever state they are
@@ -63,6 +61,7 @@ class Launches:
         except TenureError as exc:
             record["error"] = {"code": exc.code, "message": exc.what, "hint": exc.hint}
         except Exception as exc:  # noqa: BLE001 - kept for the status, the launch can be retried
+            _log.exception("the launch of the campaign %r failed", name)
             record["error"] = {"code": "launch_failed", "message": f"{type(exc).__name__}: {exc}",
                                "hint": "Launch it again: what was queued stays queued."}  # fmt: skip
         record["running"], record["finished_at"] = False, now().isoformat()

@@ -101,6 +101,7 @@ def test_create_refuses_what_the_file_would_and_more(shop):
             "absolute outside": writer.post("/api/v1/campaigns", json=_body("x1", template=outside)),
             "escaping": writer.post("/api/v1/campaigns", json=_body("x2", template="../../win-back")),
             "bad holdout": writer.post("/api/v1/campaigns", json=_body("x3", holdout=2)),
+            "bad audience": writer.post("/api/v1/campaigns", json=_body("x8", audience="lapsed:x")),
             "unknown key": writer.post("/api/v1/campaigns", json=_body("x4", colour="red")),
             "missing key": writer.post("/api/v1/campaigns", json={"name": "x5"}),
             "too large": writer.post("/api/v1/campaigns",
@@ -112,6 +113,8 @@ def test_create_refuses_what_the_file_would_and_more(shop):
     assert codes["absolute outside"] == (422, "template_outside_workspace")
     assert codes["escaping"] == (422, "template_outside_workspace")
     assert codes["bad holdout"] == (422, "bad_share")
+    assert codes["bad audience"] == (422, "bad_audience")
+    assert answers["bad audience"].json()["error"]["column"] == "audience"
     assert codes["unknown key"][0] == codes["missing key"][0] == 422
     assert codes["too large"] == (413, "content_too_large")
     assert codes["read scope"][0] == 403

@@ -56,6 +56,9 @@ KeyHeader = Annotated[
 ]
 
 
+Criterion = Annotated[str, Field(min_length=1, max_length=200)]
+
+
 class Create(BaseModel):
     """The keys of a campaign's TOML file."""
 
@@ -64,8 +67,9 @@ class Create(BaseModel):
     name: str = Field(min_length=1, max_length=100, examples=["win-back"])
     template: str = Field(min_length=1, max_length=1000,
                           description="A folder inside the workspace, e.g. templates/win-back.")  # fmt: skip
-    audience: list[Annotated[str, Field(max_length=200)]] | str = Field(
-        max_length=50, examples=[["lapsed:120", "segment:rfm:at risk"]])  # fmt: skip
+    audience: Annotated[list[Criterion], Field(max_length=50)] | Criterion = Field(
+        description="Criteria that must all hold.",
+        examples=[["lapsed:120", "segment:rfm:at risk"]])  # fmt: skip
     channel: str = Field(default="email", max_length=40)
     purpose: str = Field(default="marketing", max_length=40)
     priority: str = Field(default="normal", max_length=10)

@@ -63,7 +63,8 @@ def audience(
     sort: Annotated[str, Query(max_length=20, description="clv, churn_risk, expected_value "
                                "or customer_id; highest first.")] = "clv",
     limit: Annotated[int, Query(ge=0, le=1000, description="Rows on this page.")] = 20,
-    offset: Annotated[int, Query(ge=0, description="Rows skipped before the page.")] = 0,
+    offset: Annotated[int, Query(ge=0, le=10**9, description="Rows skipped before "
+                                 "the page.")] = 0,
 ) -> Response:  # fmt: skip
     """The audience as it is now, a page at a time
     (``tenure campaign audience --json``); a page of customers is an export

@@ -118,9 +118,12 @@ def launches_of(request: Request) -> Any:
 def template_in(workspace: Path, template: str) -> Path:
     """The template folder, which must be inside the workspace."""
     root = workspace.resolve()
-    given = Path(template).expanduser()
-    folder = (given if given.is_absolute() else root / given).resolve()
-    if not folder.is_relative_to(root):
+    given = Path(template)  # no ~ expanded: the server's home is not the workspace
+    try:
+        folder = (given if given.is_absolute() else root / given).resolve()
+    except (OSError, ValueError):  # a NUL byte, a loop of links
+        folder = None
+    if folder is None or not folder.is_relative_to(root):
         raise InputError(
             f"the template {template!r} is outside the workspace.", column="template",
             value=template, code="template_outside_workspace",

@@ -1,5 +1,7 @@
 """The ``Idempotency-Key`` header of the loyalty API's POSTs, as Stripe and
-the IETF draft (draft-ietf-httpapi-idempotency-key-header) define it.
+the IETF draft (draft-ietf-httpapi-idempotency-key-header) define it. The
+campaigns API's creates and launches use it too, with their own
+transactions (:func:`also_record`); the keys are one set.
 
 A key belongs to the caller who sent it (the user, or the API key), so two
 callers never see each other's responses. For a key:

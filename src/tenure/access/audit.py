@@ -45,6 +45,8 @@ KINDS = {
     "loyalty_redeem": "points were spent through the loyalty API",
     "loyalty_reverse": "an earning or a redemption was undone through the loyalty API",
     "loyalty_adjust": "points were added or taken by hand through the loyalty API",
+    "campaign_create": "a campaign was created through the campaigns API",
+    "campaign_launch": "a campaign's launch was asked for through the campaigns API",
 }
 
 

@@ -214,12 +214,12 @@ SORTS = ("clv", "churn_risk", "expected_value", "customer_id")
 
 
 def listing(settings: Any, criteria: list[Criterion], *, sort: str = "clv", limit: int | None = 50,
-            export: str | None = None) -> dict[str, Any]:  # fmt: skip
+            export: str | None = None, offset: int = 0) -> dict[str, Any]:  # fmt: skip
     """The audience, one row per customer with their predicted CLV
     (``tenure predict``), churn risk (``tenure fit churn``) and the expected
     value of contacting them (uplift × value: empty until an uplift model
     is kept), sorted by ``sort`` (highest first, missing last); the first
-    ``limit`` rows, and with ``export`` every row written to that CSV file
+    ``limit`` rows after the first ``offset`` (a page), and with ``export`` every row written to that CSV file
     by DuckDB."""
     from tenure.store import analytics, summary
 
@@ -245,7 +245,8 @@ def listing(settings: Any, criteria: list[Criterion], *, sort: str = "clv", limi
                  f"FROM ({parts}) a LEFT JOIN customers c USING (customer_id){joins} "
                  f"ORDER BY {order}")  # fmt: skip
         total = con.execute(f"SELECT count(*) FROM ({parts})").fetchall()[0][0]
-        cursor = con.execute(query if limit is None else f"{query} LIMIT {int(limit)}")
+        page = query if limit is None else f"{query} LIMIT {int(limit)}"
+        cursor = con.execute(f"{page} OFFSET {int(offset)}" if offset else page)
         columns = [d[0] for d in cursor.description]
         rows = [dict(zip(columns, r, strict=True)) for r in cursor.fetchall()]
         if export is not None:
@@ -253,7 +254,7 @@ def listing(settings: Any, criteria: list[Criterion], *, sort: str = "clv", limi
     finally:
         con.close()
     return {"criteria": [c.text for c in criteria], "as_of": (EPOCH + timedelta(days=as_of_day))
-            .isoformat(), "customers": int(total), "sort": sort, "currency": currency,
+            .isoformat(), "customers": int(total), "sort": sort, "offset": offset, "currency": currency,
             "expected_value": "needs an uplift model: not kept yet", "rows": rows,
             "exported": None if export is None else str(export)}  # fmt: skip
 

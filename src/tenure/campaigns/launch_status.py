@@ -54,8 +54,13 @@ def status(ops: OpsStore, name: str) -> dict[str, Any]:
              **{state: n for state, n in messages["states"].items()}}  # fmt: skip
     accounted = (messages["total"] == queued
                  and queued + sum(skipped.values()) + unqueued == arms["treatment"])  # fmt: skip
+    # how far the queueing got: the treatment queued or found without an
+    # address so far, and what a running (or paused) launch has left
+    progress = {"treatment": arms["treatment"], "queued": queued,
+                "no_message": sum(skipped.values()), "left": unqueued}  # fmt: skip
     return {"campaign": campaign.as_dict(), "assigned": sum(arms.values()), "arms": arms,
-            "fates": fates, "not_sent": messages["not_sent"], "accounted": accounted}  # fmt: skip
+            "fates": fates, "not_sent": messages["not_sent"], "progress": progress,
+            "accounted": accounted}  # fmt: skip
 
 
 def export_assignments(ops: OpsStore, name: str, path: Path | str, *,

@@ -30,9 +30,16 @@ The file has customer_id, group (treatment/control or named arms) and
 assigned_at (YYYY-MM-DD or an ISO 8601 time). Unusable rows go to a
 quarantine file with their reason.
 
+--global-control measures every campaign launched in tenure against none:
+the customers of the global control against all others assigned, from
+each customer's first assignment (see docs/campaigns.md, "Measuring the
+global control").
+
 Example:
 
     tenure campaign measure --assignments sent.csv --window 30 --metric revenue
+
+    tenure campaign measure --global-control --window 30 --json
 
     tenure campaign measure --assignments sent.csv --split control=10,treatment=90 --json
 """
@@ -65,13 +72,21 @@ def _split(value: str | None) -> dict[str, float] | None:
 @app.command("measure", help=MEASURE_HELP)
 def measure(
     assignments: Annotated[
-        Path,
+        Path | None,
         typer.Option(
             "--assignments",
             help="CSV, Parquet or JSON lines: customer_id, group, assigned_at.",
             show_default=False,
         ),
-    ],  # fmt: skip
+    ] = None,  # fmt: skip
+    global_control: Annotated[
+        bool,
+        typer.Option(
+            "--global-control",
+            help="Measure all campaigns launched in tenure against none: the global control "
+            "against every other customer assigned.",
+        ),
+    ] = False,  # fmt: skip
     window: Annotated[
         int, typer.Option(help="Days after each customer's assigned_at to measure.")
     ] = 30,
@@ -110,11 +125,28 @@ def measure(
     json_: JsonOption = False,
 ) -> None:
     from tenure.campaigns.measure import measure_campaign
+    from tenure.errors import UsageError
 
-    doc = measure_campaign(
-        engine_settings(store), assignments, window=window, metric=metric, control=control,
-        split=_split(split), sequential=sequential,
-    )  # fmt: skip
+    if (assignments is None) == (not global_control) or (global_control and (control or split)):
+        raise UsageError(
+            "give either --assignments FILE or --global-control (without --control or --split).",
+            hint="tenure campaign measure --assignments sent.csv, or tenure campaign measure "
+            "--global-control: its arms and split are the global control's.",
+        )  # fmt: skip
+    if global_control:
+        from tenure.campaigns.measure_global import measure_global
+        from tenure.store.workspace import Workspace
+
+        settings = engine_settings(store)
+        with Workspace.open(settings, create=False) as ws:
+            doc = measure_global(settings, ws.ops, window=window, metric=metric,
+                                 sequential=sequential)  # fmt: skip
+    else:
+        assert assignments is not None
+        doc = measure_campaign(
+            engine_settings(store), assignments, window=window, metric=metric, control=control,
+            split=_split(split), sequential=sequential,
+        )  # fmt: skip
     if json_:
         emit_json(doc)
         return
@@ -183,6 +215,10 @@ def _print(doc: dict[str, Any], wide: bool) -> None:
                       "would be found 80 % of the time.")  # fmt: skip
     if read["rejected"]:
         out.print(f"{read['rejected']:,} rows rejected: {read['quarantine']}")
+    if doc.get("global_control", {}).get("excluded"):
+        g = doc["global_control"]
+        out.print(f"{g['excluded']:,} customers left out: the global share changed between "
+                  f"launches ({', '.join(f'{s * 100:g} %' for s in g['shares_used'])}).")
     for note in doc["notes"]:
         out.print(note)
 

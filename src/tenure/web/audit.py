@@ -119,6 +119,23 @@ def loyalty_write(
     return record
 
 
+def campaign_write(
+    actor: Actor, operation: str, name: str, key: str | None
+) -> Callable[[sa.Connection, Any], None]:
+    """What records a campaigns API write (``create``, ``launch``) in the
+    audit log, in the write's own transaction: who, which campaign, the
+    Idempotency-Key and the campaign's state then."""
+    kind = f"campaign_{operation}"
+    assert kind in audit.KINDS, f"unknown audit kind {kind!r}"
+
+    def record(conn: sa.Connection, posting: Any) -> None:
+        doc = posting.doc
+        detail = {"operation": operation, "idempotency_key": key, "state": doc.get("state")}
+        audit.record(conn, kind, actor, target=name, detail=detail)
+
+    return record
+
+
 def export_detail(fmt: str, *, q: str | None, **filters: Any) -> dict[str, Any]:
     """What an export of customers was: the format and filters; only
     whether there was a search, never what was searched for."""

@@ -1,5 +1,7 @@
 """The ``Idempotency-Key`` header of the loyalty API's POSTs, as Stripe and
-the IETF draft (draft-ietf-httpapi-idempotency-key-header) define it.
+the IETF draft (draft-ietf-httpapi-idempotency-key-header) define it. The
+campaigns API's creates and launches use it too, with their own
+transactions (:func:`also_record`); the keys are one set.
 
 A key belongs to the caller who sent it (the user, or the API key), so two
 callers never see each other's responses. For a key:
@@ -142,8 +144,18 @@ def stored(ops: OpsStore, principal: str, key: str, digest: str) -> Stored | Non
 
 
 def status_of(posting: Posting) -> int:
-    """201 for a new entry; 200 for an order line's earning found again."""
-    return 200 if posting.replayed else 201
+    """201 for a new entry; 200 for an order line's earning found again; a
+    write of another kind may say its own (``status``: 202 for a launch)."""
+    return 200 if posting.replayed else int(getattr(posting, "status", 201))
+
+
+def also_record(conn: sa.Connection, posting: Posting) -> None:
+    """In a write that is not the ledger's (the campaigns API's), what
+    :func:`recording` set: call it in the write's own transaction, as the
+    ledger does."""
+    also = ALSO_RECORD.get()
+    if also is not None:
+        also(conn, posting)
 
 
 # what a write records in its ledger transaction besides its entries

@@ -1,4 +1,5 @@
-"""Journeys on a real store, on a clock the tests set: waits counted from
+"""Journeys on a real store (its operational part on SQLite and on
+PostgreSQL), on a clock the tests set: waits counted from
 when a member reached them, an order ending a member before its second
 message, splits, re-entry rules, an edit removing a step, and the runner
 run twice. Every expected value is worked by hand from the journey file."""
@@ -60,7 +61,7 @@ template = "mail"
 """
 
 
-def _store(folder: Path):
+def _store(folder: Path, ops_url: str | None = None):
     """Six customers (c01..c06) with addresses, English but c02 (German);
     c06 has no address. Each ordered once, on 2024-06-01."""
     orders = "\n".join(f"o{c},{c},2024-06-01 12:00:00,20" for c in PEOPLE)
@@ -68,7 +69,7 @@ def _store(folder: Path):
     people = "\n".join(f"{c},{'' if c == 'c06' else c + '@x.example'},Ann {c},"
                        f"{'de-DE' if c == 'c02' else 'en'}" for c in PEOPLE)  # fmt: skip
     (folder / "customers.csv").write_text("customer_id,email,name,locale\n" + people)
-    settings = load_settings(store=folder / "store")
+    settings = load_settings(store=folder / "store", ops_url=ops_url)
     with Workspace.open(settings) as ws:
         ingest("customers", folder / "customers.csv", workspace=ws)
         ingest("orders", folder / "orders.csv", workspace=ws)
@@ -87,8 +88,8 @@ def _order(settings, folder: Path, customer: str, placed: str) -> None:
 
 
 @pytest.fixture
-def shop(tmp_path):
-    settings = _store(tmp_path)
+def shop(tmp_path, ops_url):
+    settings = _store(tmp_path, None if ops_url.startswith("sqlite") else ops_url)
     ws = Workspace.open(settings, create=False)
     with write_transaction(ws.ops) as conn:
         holdouts.set_global_share(conn, 0.0)

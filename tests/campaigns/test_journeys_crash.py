@@ -19,13 +19,15 @@ from tenure.store.registry import TABLES as REGISTERED
 
 from .test_journeys import T0, THREE_STEPS, _create, _members, _sent, shop  # noqa: F401
 
+# (shop runs on SQLite and on PostgreSQL: the ops_url fixture's two values)
+
 _KILLED = """
 import sys
 from datetime import datetime
 from tenure.config import load_settings
 from tenure.campaigns.journeys_runner import run
 from tenure.store.workspace import Workspace
-settings = load_settings(store=sys.argv[1])
+settings = load_settings(store=sys.argv[1], ops_url=sys.argv[3])
 with Workspace.open(settings, create=False) as ws:
     run(settings, ws.ops, "win-back", at=datetime.fromisoformat(sys.argv[2]), batch=2)
 """
@@ -37,7 +39,8 @@ def test_killed_runner_completes_without_duplicates(shop, point):  # noqa: F811
     # entered by its audience: lapsed:0 holds for every customer who ordered
     _create(ops, folder, THREE_STEPS.format(reentry="never").replace("lapsed:30", "lapsed:0"))
     env = {**os.environ, "TENURE_FAULT_AT": point, "PYTHONPATH": os.pathsep.join(sys.path)}
-    proc = subprocess.run([sys.executable, "-c", _KILLED, str(settings.store), T0.isoformat()],
+    proc = subprocess.run([sys.executable, "-c", _KILLED, str(settings.store), T0.isoformat(),
+                           settings.ops_database_url],
                           env=env, capture_output=True, text=True, timeout=300)  # fmt: skip
     assert proc.returncode == -9, proc.stderr
     # killed after the entry, or after the first batch of two members

@@ -72,8 +72,15 @@ def test_a_playbook_installed_run_twice_and_measured(cli, shop, tmp_path):
     doc = json.loads(made.out)
     assert doc["journey"]["version"] == 1 and (shop.store / "journeys" / "win-back").is_dir()
     salt = doc["journey"]["salt"]
-    first = json.loads(cli("journey", "run", "--at", "2024-07-01T09:00", "--store", store,
-                           "--json").out)["journeys"][0]  # fmt: skip
+    # a journey that cannot run (an entry no trigger reads) does not hold up the others
+    (tmp_path / "odd.toml").write_text(
+        'name = "odd"\nentry = "!! not a trigger !!"\n[[steps]]\nid = "a"\ntype = "wait"\n'
+        'delay = "1d"\n')  # fmt: skip
+    assert cli("journey", "create", tmp_path / "odd.toml", "--store", store).code == 0
+    ran = json.loads(cli("journey", "run", "--at", "2024-07-01T09:00", "--store", store,
+                         "--json").out)["journeys"]  # fmt: skip
+    assert [j["journey"] for j in ran] == ["odd", "win-back"] and "error" in ran[0]
+    first = ran[1]
     from tenure.store.workspace import Workspace
 
     with Workspace.open(shop, create=False) as ws, ws.ops.engine.connect() as conn:

@@ -29,6 +29,10 @@ safe to repeat:
 
    The named point ``journey batch advanced`` follows each batch.
 
+A run of every journey reports a journey that cannot run (its trigger not
+installed, the data an audience needs missing) with its error, and goes on
+with the others; a run of one journey raises it.
+
 Conditions are read as of the run: an audience criterion is evaluated once
 per run (:func:`tenure.campaigns.audiences.evaluate`), and ``order`` is an
 order placed (not refunded or cancelled) at or after the member's entry.
@@ -56,6 +60,7 @@ from tenure.campaigns.journeys import Journey, all_journeys, get
 from tenure.campaigns.journeys_entry import enter
 from tenure.campaigns.journeys_entry import entries as default_entries
 from tenure.campaigns.journeys_spec import ORDER, Definition, Step, arrival
+from tenure.errors import TenureError
 from tenure.store.ops import OpsStore
 from tenure.store.ops_schema import journey_members as members_t
 
@@ -180,12 +185,19 @@ def run(settings: Any, ops: OpsStore, name: str | None = None, *, at: datetime |
         if journey.state != "active":
             done.append(doc)
             continue
-        if enter_now:
-            source = entries or default_entries
-            doc["entered"] = enter(ops, journey.name, source(settings, ops, journey, at=at),
-                                   at=at)  # fmt: skip
-            faults.checkpoint(POINTS[0])
-        doc.update(advance(settings, ops, journey.name, at=at, batch=batch))
+        try:
+            if enter_now:
+                source = entries or default_entries
+                doc["entered"] = enter(ops, journey.name, source(settings, ops, journey, at=at),
+                                       at=at)  # fmt: skip
+                faults.checkpoint(POINTS[0])
+            doc.update(advance(settings, ops, journey.name, at=at, batch=batch))
+        except TenureError as exc:
+            if name:
+                raise
+            # one journey that cannot run (its trigger not installed, an
+            # audience's data missing) does not hold up the others
+            doc["error"] = {"code": exc.code, "message": str(exc)}
         done.append(doc)
     return {"at": at.isoformat(), "journeys": done}
 

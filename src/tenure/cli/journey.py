@@ -204,6 +204,7 @@ def run_command(
     with ws:
         doc = run(settings, ws.ops, name, at=_at(at), batch=max(1, batch))
     lines = [f"{j['journey']}: {j['state']}" + (
+        f", not run: {j['error']['message']}" if "error" in j else "") + (
         f", entered {j['entered']['entered']}, queued {j['queued']}, completed "
         f"{j['completed']}, exited {j['exited'] or 'none'}" if "queued" in j else "")
         for j in doc["journeys"]] or ["No journeys."]  # fmt: skip

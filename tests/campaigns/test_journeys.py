@@ -312,3 +312,55 @@ def test_a_step_going_nowhere_is_refused(tmp_path):
                                      'type = "wait"\ndelay = "1d"\nnext = "b"\n')
     with pytest.raises(InputError, match="'b', which is not a step"):
         journeys_spec.from_file(tmp_path / "j.toml")
+
+
+AUDIENCE_SPLIT = """
+name = "new-or-not"
+entry = ["lapsed:0"]
+holdout = 0
+reentry = "every"
+
+[[steps]]
+id = "new"
+type = "split"
+condition = "first_order:10"
+yes = "hello"
+no = "again"
+
+[[steps]]
+id = "hello"
+type = "send"
+template = "mail"
+next = "end"
+
+[[steps]]
+id = "again"
+type = "send"
+template = "mail"
+
+[[steps]]
+id = "end"
+type = "exit"
+reason = "sent"
+"""
+
+
+def test_a_split_on_an_audience_and_an_entry_source_passed_in(shop):
+    settings, ops, folder = shop
+    # c04 first ordered on 2024-05-01: outside the 10 days up to 2024-06-01
+    _order(settings, folder, "c04", "2024-05-01 12:00:00")
+    _create(ops, folder, AUDIENCE_SPLIT)
+
+    def two_occurrences(settings, ops, journey, *, at):
+        # the column contract of a trigger: two occurrences for c01, one for c04
+        return pa.table({"customer_id": ["c01", "c01", "c04"],
+                         "occurrence": ["order-1", "order-2", "order-3"],
+                         "occurred_at": [at, at, at]}, schema=SCHEMA)  # fmt: skip
+
+    done = run(settings, ops, "new-or-not", at=T0, entries=two_occurrences)["journeys"][0]
+    assert done["entered"]["entered"] == 3 and done["queued"] == 3
+    assert _sent(ops) == [("c01", "hello", "order-1"), ("c01", "hello", "order-2"),
+                          ("c04", "again", "order-3")]  # fmt: skip
+    again = run(settings, ops, "new-or-not", at=T0 + DAY, entries=two_occurrences)
+    assert again["journeys"][0]["entered"]["not_entered"] == {"entered already": 3}
+    assert len(_sent(ops)) == 3

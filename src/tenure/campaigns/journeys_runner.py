@@ -255,22 +255,29 @@ def _batch(ops: OpsStore, name: str, at: datetime, size: int, after: tuple[str, 
         outcomes = {(x.customer_id, x.occurrence): _walk(d, x, at, cond) for x in members}
         messages = _messages(journey, members, outcomes, profiles, templates, at)
         outbox.enqueue_many(conn, messages, now=at)
+        moves: list[dict[str, Any]] = []
         for member in members:
             out = outcomes[(member.customer_id, member.occurrence)]
             if out is None:
                 continue
-            values: dict[str, Any] = {"state": out.state, "step": out.step,
-                                      "due_at": out.due_at, "version": journey.version}
-            if out.state != "active":
-                values.update(exited_at=at, exit_reason=out.reason, step=None, due_at=None)
-                if out.state == "completed":
-                    totals["completed"] += 1
-                else:
-                    totals["exited"][out.reason] = totals["exited"].get(out.reason, 0) + 1
-            totals["moved"] += 1
+            gone = out.state != "active"
+            moves.append({"b_customer": member.customer_id, "b_occurrence": member.occurrence,
+                          "b_state": out.state, "b_step": None if gone else out.step,
+                          "b_due": None if gone else out.due_at,
+                          "b_exited": at if gone else None, "b_reason": out.reason})  # fmt: skip
+            if out.state == "completed":
+                totals["completed"] += 1
+            elif gone:
+                totals["exited"][out.reason] = totals["exited"].get(out.reason, 0) + 1
+        if moves:  # one statement, executed for each member (the driver's executemany)
+            b = sa.bindparam
             conn.execute(m.update().where(
-                m.c.journey_id == journey.id, m.c.customer_id == member.customer_id,
-                m.c.occurrence == member.occurrence).values(**values))  # fmt: skip
+                m.c.journey_id == journey.id, m.c.customer_id == b("b_customer"),
+                m.c.occurrence == b("b_occurrence")).values(
+                state=b("b_state"), step=b("b_step"), due_at=b("b_due"),
+                exited_at=b("b_exited"), exit_reason=b("b_reason"),
+                version=journey.version), moves)  # fmt: skip
+        totals["moved"] += len(moves)
         totals["queued"] += len(messages)
     return False, (rows[-1][0], rows[-1][1])
 

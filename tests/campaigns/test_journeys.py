@@ -364,3 +364,27 @@ def test_a_split_on_an_audience_and_an_entry_source_passed_in(shop):
     again = run(settings, ops, "new-or-not", at=T0 + DAY, entries=two_occurrences)
     assert again["journeys"][0]["entered"]["not_entered"] == {"entered already": 3}
     assert len(_sent(ops)) == 3
+
+
+def test_pause_holds_members_and_resume_goes_on(shop):
+    settings, ops, folder = shop
+    _create(ops, folder, THREE_STEPS.format(reentry="never"))
+    enter(ops, "win-back", _entrants(["c01"]), at=T0)
+    with write_transaction(ops) as conn:
+        journeys.set_state(conn, "win-back", "paused")
+    held = run(settings, ops, "win-back", at=T0, enter_now=False)["journeys"][0]
+    assert held == {"journey": "win-back", "state": "paused"} and _sent(ops) == []
+    with write_transaction(ops) as conn:
+        journeys.set_state(conn, "win-back", "active")
+    run(settings, ops, "win-back", at=T0, enter_now=False)
+    assert _sent(ops) == [("c01", "first", "2024-07-01")]
+
+
+def test_an_occurrence_with_a_colon_is_kept_with_a_dash(shop):
+    settings, ops, folder = shop
+    _create(ops, folder, THREE_STEPS.format(reentry="every"))
+    enter(ops, "win-back", _entrants(["c01"], "2024-07-01T09:00"), at=T0)
+    run(settings, ops, "win-back", at=T0, enter_now=False)
+    assert _sent(ops) == [("c01", "first", "2024-07-01T09-00")]
+    with pytest.raises(InputError, match="longer than 40"):
+        enter(ops, "win-back", _entrants(["c01"], "x" * 41), at=T0)

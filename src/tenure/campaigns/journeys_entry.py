@@ -20,7 +20,8 @@ file's customers with :func:`enter`.
 :func:`enter` applies the **re-entry rule** (``never``: one entry per
 customer; ``after 30d``: a new entry 30 days or more after the last one;
 ``every``: each new occurrence) and an occurrence already entered is never
-entered twice. Then each entrant's **arm** is drawn by
+entered twice (an occurrence holds at most 40 characters; a ``:`` in it
+is kept as ``-``, since ``:`` separates the parts of a dedup key). Then each entrant's **arm** is drawn by
 :func:`tenure.campaigns.holdouts.assign` with the journey's salt, nested in
 the workspace's global control, before consent, caps and suppression are
 looked at (intent to treat): the held out are recorded with the state
@@ -52,6 +53,7 @@ COLUMNS = ("customer_id", "occurrence", "occurred_at")
 SCHEMA = pa.schema([("customer_id", pa.string()), ("occurrence", pa.string()),
                     ("occurred_at", pa.timestamp("us", tz="UTC"))])  # fmt: skip
 _INSERT_CHUNK = 5000
+OCCURRENCE_MAX = 40  # the column's width
 
 
 def entries(settings: Any, ops: OpsStore, journey: Journey, *, at: datetime) -> pa.Table:
@@ -125,7 +127,14 @@ def enter(ops: OpsStore, name: str, table: pa.Table, *, at: datetime) -> dict[st
     table = _checked(table).sort_by([("occurred_at", "ascending"), ("customer_id", "ascending")])
     at = utc(at)
     ids = [str(c) for c in table.column("customer_id").to_pylist()]
-    occurrences = [str(o) for o in table.column("occurrence").to_pylist()]
+    # an occurrence is the last part of a dedup key, which ':' separates: a
+    # time such as 2026-03-01T09:00 is kept as 2026-03-01T09-00
+    occurrences = [str(o).replace(":", "-") for o in table.column("occurrence").to_pylist()]
+    long = next((o for o in occurrences if not o or len(o) > OCCURRENCE_MAX), None)
+    if long is not None:
+        raise InputError(f"the occurrence {long!r} is empty or longer than {OCCURRENCE_MAX} "
+                         "characters.", column="occurrence", value=long, code="bad_entries",
+                         hint="Give each entry a short occurrence: its day, or an event's id.")
     m = members_t
     with write_transaction(ops) as conn:
         journey = get(conn, name)

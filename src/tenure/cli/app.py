@@ -13,6 +13,7 @@ from tenure.cli import consent as consent_cmd
 from tenure.cli import demo as demo_cmd
 from tenure.cli import goal as goal_cmd
 from tenure.cli import ingest as ingest_cmd
+from tenure.cli import journey as journey_cmd
 from tenure.cli import loyalty as loyalty_cmd
 from tenure.cli import metrics as metrics_cmd
 from tenure.cli import predict as predict_cmd
@@ -69,6 +70,7 @@ app.command("audit", help=accounts_cmd.AUDIT_HELP)(accounts_cmd.audit)
 campaign_send_cmd.register(campaign_cmd.app)
 app.add_typer(campaign_cmd.app, name="campaign", help=campaign_cmd.HELP)
 app.add_typer(consent_cmd.app, name="consent", help=consent_cmd.HELP)
+app.add_typer(journey_cmd.app, name="journey", help=journey_cmd.HELP)
 
 
 def only(name: str) -> typer.Typer:

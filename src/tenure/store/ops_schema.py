@@ -647,3 +647,43 @@ campaign_assignments = sa.Table(
 )
 
 sa.Index("ix_campaign_assignments_customer", campaign_assignments.c.customer_id)
+
+# journeys: multi-step campaigns (tenure.campaigns.journeys, .journeys_runner)
+
+# one row per journey: its definition (JSON) at its current version
+journeys = sa.Table(
+    "journeys",
+    metadata,
+    sa.Column("id", _ID, primary_key=True),
+    sa.Column("name", sa.String(100), nullable=False, unique=True),
+    sa.Column("version", sa.Integer, nullable=False),  # 1, then one more per update
+    sa.Column("definition", sa.Text, nullable=False),  # JSON: entry, holdout, goals, steps
+    sa.Column("salt", sa.String(64), nullable=False),  # the holdout hash's salt, kept on update
+    sa.Column("holdout", sa.Float, nullable=False),
+    sa.Column("state", sa.String(10), nullable=False),  # active, paused
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+# one row per entry of a customer into a journey: the arm drawn at entry
+# (before consent, caps and suppression: intent to treat), where a treated
+# member is, when it is due, and why it left
+journey_members = sa.Table(
+    "journey_members",
+    metadata,
+    sa.Column("journey_id", _ID, sa.ForeignKey("journeys.id"), primary_key=True),
+    sa.Column("customer_id", sa.String(200), primary_key=True),
+    sa.Column("occurrence", sa.String(40), primary_key=True),  # the entry's day, or the trigger's
+    sa.Column("arm", sa.String(20), nullable=False),  # treatment, holdout, global_control
+    sa.Column("state", sa.String(12), nullable=False),  # active, held_out, exited, completed
+    sa.Column("step", sa.String(60)),  # the step it is on (active members)
+    sa.Column("due_at", sa.DateTime(timezone=True)),  # when that step is due
+    sa.Column("version", sa.Integer, nullable=False),  # the journey's version it follows
+    sa.Column("entered_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("exited_at", sa.DateTime(timezone=True)),
+    sa.Column("exit_reason", sa.Text),
+)
+
+sa.Index("ix_journey_members_due", journey_members.c.journey_id, journey_members.c.state,
+         journey_members.c.due_at)  # fmt: skip
+sa.Index("ix_journey_members_customer", journey_members.c.customer_id)

@@ -252,6 +252,16 @@ _ALL = (
         "Each customer's arm in a campaign (treatment, holdout, global control), fixed "
         "when they were found eligible.",
     ),
+    # -- journeys (tenure.campaigns.journeys) -----------------------------
+    _t(
+        "journeys", "ops", "operational", None,
+        "Journey definitions: entry, holdout, re-entry rule, exit goals and steps, versioned.",
+    ),
+    _t(
+        "journey_members", "ops", "operational", "customer_id",
+        "Each entry of a customer into a journey: the arm drawn at entry, the step, when it "
+        "is due, and why the member left.",
+    ),
 )  # fmt: skip
 
 TABLES: dict[str, Table] = {t.name: t for t in _ALL}

@@ -179,7 +179,7 @@ def _entries(settings: Any, conn: sa.Connection, t: Trigger, key: str, since: da
 def _from_analytics(settings: Any, conn: sa.Connection, t: Trigger, key: str,
                     since: datetime | None, as_of: datetime, *, baseline: bool) -> pa.Table:  # fmt: skip
     from tenure.campaigns import audiences, triggers_events, triggers_members
-    from tenure.campaigns.triggers_state import conform
+    from tenure.campaigns.triggers_state import arrow, conform
     from tenure.store import analytics, summary
 
     con, _ = analytics.open_read_only(settings.analytics_path, settings.store)
@@ -189,8 +189,8 @@ def _from_analytics(settings: Any, conn: sa.Connection, t: Trigger, key: str,
         if t.kind in MEMBERSHIP:
             as_of_day, window, thresholds = audiences._as_of(con, settings, tables, summary.TABLE)
             cond = audiences._condition(triggers_members.criterion(t), as_of_day, window, thresholds)
-            current = con.execute(f"SELECT DISTINCT customer_id FROM ({cond}) "
-                                  f"ORDER BY customer_id").arrow()["customer_id"]  # fmt: skip
+            current = arrow(con, (f"SELECT DISTINCT customer_id FROM ({cond}) "
+                                        f"ORDER BY customer_id"))["customer_id"]  # fmt: skip
             return triggers_members.diff(conn, key, t, current.combine_chunks(), as_of,
                                          baseline=baseline)  # fmt: skip
         if t.kind == "date":
@@ -200,8 +200,8 @@ def _from_analytics(settings: Any, conn: sa.Connection, t: Trigger, key: str,
             return _detractors(con, conn, since, as_of)
         else:
             sql = triggers_events.event_sql(t, since, as_of)
-        found = con.execute(f"SELECT * FROM ({sql}) ORDER BY occurred_at, customer_id, "
-                            f"occurrence").arrow()  # fmt: skip
+        found = arrow(con, (f"SELECT * FROM ({sql}) ORDER BY occurred_at, customer_id, "
+                                  f"occurrence"))  # fmt: skip
     finally:
         con.close()
     return conform(found)

@@ -129,13 +129,13 @@ cand AS (
                    AND NOT ((y.yr % 4 = 0 AND y.yr % 100 <> 0) OR y.yr % 400 = 0)
               THEN make_date(y.yr, 2, 28) ELSE make_date(y.yr, month(b.d), day(b.d)) END AS local_day
   FROM b JOIN zones z USING (customer_id), y WHERE true{after}
-), at AS (
+), timed AS (
   SELECT customer_id, yr, tz, local_day,
          timezone('UTC', timezone(tz, CAST(local_day AS TIMESTAMP))) AS occurred_at FROM cand
 )
 SELECT customer_id, CAST(yr AS VARCHAR) AS occurrence, occurred_at,
        CAST(local_day AS VARCHAR) || ' ' || tz AS context
-FROM at WHERE {_window('occurred_at', since, as_of)}
+FROM timed WHERE {_window('occurred_at', since, as_of)}
 QUALIFY row_number() OVER (PARTITION BY customer_id ORDER BY yr DESC) = 1"""
 
 

@@ -28,6 +28,14 @@ def as_table(found: list) -> pa.Table:
                      pa.array(cols[3], pa.string())], schema=SCHEMA)  # fmt: skip
 
 
+def arrow(con, sql: str) -> pa.Table:
+    """A DuckDB query's result as an Arrow table, straight from the relation
+    (the method's name changed in DuckDB 2.0)."""
+    rel = con.sql(sql)
+    fetch = getattr(rel, "to_arrow_table", None) or rel.arrow
+    return fetch()
+
+
 def conform(table: pa.Table) -> pa.Table:
     """An Arrow result of DuckDB (naive UTC timestamps) as :data:`SCHEMA`."""
     when = table["occurred_at"].cast(pa.timestamp("us")).cast(SCHEMA.field("occurred_at").type)

@@ -100,7 +100,7 @@ def _utc(when: datetime | None) -> datetime:
 
 
 @contextmanager
-def _transaction(ops: Any) -> Iterator[sa.Connection]:
+def transaction(ops: Any) -> Iterator[sa.Connection]:
     """One write transaction; on SQLite taking the write lock first, so two
     evaluations of one key queue instead of both reading the old watermark."""
     try:
@@ -128,7 +128,7 @@ def evaluate(settings: Any, ops: Any, trigger: Trigger | str, *, key: str,
                          column="key", value=key, hint='Name its owner, e.g. "journey:welcome".',
                          code="bad_trigger_key")  # fmt: skip
     as_of = _utc(as_of)
-    with _transaction(ops) as conn:
+    with transaction(ops) as conn:
         mark = watermark(conn, key)
         first = mark is None
         since = mark if not first else (None if backfill else as_of)

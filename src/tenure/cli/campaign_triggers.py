@@ -196,10 +196,10 @@ def tasks_close(
     json_: JsonOption = False,
 ) -> None:
     from tenure.campaigns import service_tasks
-    from tenure.campaigns.triggers import _transaction
+    from tenure.campaigns.triggers import transaction
 
     _, ws = _open(store)
-    with ws, _transaction(ws.ops) as conn:
+    with ws, transaction(ws.ops) as conn:
         doc = service_tasks.close(conn, task_id, note, datetime.now(UTC))
     if json_:
         emit_json(doc)

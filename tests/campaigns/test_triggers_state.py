@@ -170,3 +170,17 @@ def test_the_command_line(settings, cli):
     assert bad.code == 1 and bad.json()["error"]["code"] == "bad_trigger"
     missing = cli("campaign", "tasks", "close", "999", "--store", store, "--json")
     assert missing.code == 1 and "Traceback" not in missing.err
+
+
+def test_on_either_operational_store(settings, ops):
+    """The same evaluations with the trigger state on SQLite and PostgreSQL."""
+    got = triggers.evaluate(settings, ops, "nps_detractor", key="r", as_of=at("2024-03-09 00:00"),
+                            backfill=True)  # fmt: skip
+    assert [r["occurrence"] for r in got.to_pylist()] == ["R1", "R3"]
+    assert triggers.evaluate(settings, ops, "nps_detractor", key="r",
+                             as_of=at("2024-03-10 00:00")).num_rows == 0  # fmt: skip
+    assert _count(ops, service_recovery_tasks) == 2
+    seg = "segment_enter:business:new"
+    assert triggers.evaluate(settings, ops, seg, key="s", as_of=at("2024-03-10 00:00"),
+                             backfill=True).num_rows == 2  # K and P: first purchases this month
+    assert triggers.evaluate(settings, ops, seg, key="s", as_of=at("2024-03-11 00:00")).num_rows == 0

@@ -60,7 +60,8 @@ def diff(conn: sa.Connection, key: str, t: Trigger, current: pa.Array, as_of: da
     bump = 0 if baseline else 1
     n_in = pc.add(pc.fill_null(ins["entries"], 0), bump)
     n_out = pc.add(pc.fill_null(outs["exits"], 0), bump)
-    _write(conn, key, as_of, ins["customer_id"], True, n_in, pc.fill_null(ins["exits"], 0))
+    _write(conn, key, as_of, ins["customer_id"], True, n_in, pc.fill_null(ins["exits"], 0),
+           known=prev.num_rows > 0)
     _write(conn, key, as_of, outs["customer_id"], False, pc.fill_null(outs["entries"], 0), n_out)
     if baseline:
         return _empty()
@@ -79,13 +80,14 @@ def diff(conn: sa.Connection, key: str, t: Trigger, current: pa.Array, as_of: da
 
 
 def _write(conn: sa.Connection, key: str, at: datetime, ids: Any, member: bool, entries: Any,
-           exits: Any) -> None:  # fmt: skip
+           exits: Any, known: bool = True) -> None:  # fmt: skip
     """Replace the rows of ``ids``: one DELETE and one executemany per chunk."""
     ids, entries, exits = ids.to_pylist(), entries.to_pylist(), exits.to_pylist()
     m = trigger_members.c
     for i in range(0, len(ids), CHUNK):
         part = ids[i:i + CHUNK]
-        conn.execute(sa.delete(trigger_members).where(m.key == key, m.customer_id.in_(part)))
+        if known:  # a first sighting has no row to replace: a baseline only inserts
+            conn.execute(sa.delete(trigger_members).where(m.key == key, m.customer_id.in_(part)))
         conn.execute(sa.insert(trigger_members), [
             {"key": key, "customer_id": c, "member": member, "entries": int(e), "exits": int(x),
              "changed_at": at}

@@ -48,8 +48,10 @@ def _utc(when: datetime) -> datetime:
 
 
 def watermark(conn: sa.Connection, key: str) -> datetime | None:
+    """``key``'s watermark, its row locked on PostgreSQL until the
+    transaction ends (SQLite's BEGIN IMMEDIATE already serialises)."""
     found = conn.execute(sa.select(trigger_state.c.watermark)
-                         .where(trigger_state.c.key == key)).scalar()  # fmt: skip
+                         .where(trigger_state.c.key == key).with_for_update()).scalar()  # fmt: skip
     return None if found is None else _utc(found)
 
 

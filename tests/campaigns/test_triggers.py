@@ -278,3 +278,31 @@ def test_bad_specs_say_what_to_write(text, says):
 def test_written_forms_round_trip(text):
     t = triggers.parse(text)
     assert triggers.parse(t.text) == t
+
+
+def test_p_alive_and_overdue_crossings(env):
+    # the as-of day of the scores is the store's last purchase day, 9 March:
+    # K's next order was due on 20 February (18 days overdue), P's on 1 March (8)
+    from tenure.predictions.store import PREDICTIONS_DDL
+
+    settings, ops = env
+
+    def scores(*sql: str):
+        c = analytics.connect(settings.analytics_path)
+        try:
+            for one in sql:
+                c.execute(one)
+        finally:
+            c.close()
+
+    scores("DROP TABLE IF EXISTS customer_predictions", PREDICTIONS_DDL,
+           "INSERT INTO customer_predictions (customer_id, p_alive, next_purchase_date) VALUES "
+           "('K', 0.2, DATE '2024-02-20'), ('P', 0.5, DATE '2024-03-01')")
+    for spec in ("p_alive_below:0.3", "overdue:14"):
+        assert triggers.evaluate(settings, ops, spec, key=spec, as_of=at("2024-03-10 00:00")).num_rows == 0
+    # P falls to 0.25 and its expected order moves to 24 February: 14 days
+    scores("UPDATE customer_predictions SET p_alive = 0.25, next_purchase_date = DATE '2024-02-24' "
+           "WHERE customer_id = 'P'")
+    for spec in ("p_alive_below:0.3", "overdue:14"):
+        got = triggers.evaluate(settings, ops, spec, key=spec, as_of=at("2024-03-11 00:00"))
+        assert _got(got) == [("P", "enter-1")], spec

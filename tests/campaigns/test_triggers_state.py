@@ -184,3 +184,12 @@ def test_on_either_operational_store(settings, ops):
     assert triggers.evaluate(settings, ops, seg, key="s", as_of=at("2024-03-10 00:00"),
                              backfill=True).num_rows == 2  # K and P: first purchases this month
     assert triggers.evaluate(settings, ops, seg, key="s", as_of=at("2024-03-11 00:00")).num_rows == 0
+
+
+def test_a_trigger_on_scores_not_kept_says_what_to_run(settings, cli):
+    out = cli("campaign", "triggers", "check", "churn_risk_above:0.6", "--store",
+              str(settings.store), "--json")  # fmt: skip
+    assert out.code == 1
+    error = out.json()["error"]
+    assert error["code"] == "trigger_needs_data"
+    assert "churn_predictions" in error["message"] and "tenure fit churn" in error["hint"]

@@ -193,3 +193,17 @@ def test_a_trigger_on_scores_not_kept_says_what_to_run(settings, cli):
     error = out.json()["error"]
     assert error["code"] == "trigger_needs_data"
     assert "churn_predictions" in error["message"] and "tenure fit churn" in error["hint"]
+
+
+def test_joined_to_the_callers_transaction_it_rolls_back_with_it(settings):
+    with Workspace.open(settings) as ws:
+        with pytest.raises(RuntimeError), triggers.transaction(ws.ops) as conn:
+            got = triggers.evaluate(settings, ws.ops, "nps_detractor", key="j", conn=conn,
+                                    as_of=at("2024-03-09 00:00"), backfill=True)  # fmt: skip
+            assert got.num_rows == 2
+            raise RuntimeError("the caller's own write failed")
+        assert _count(ws.ops, trigger_state) == 0 and _count(ws.ops, service_recovery_tasks) == 0
+        with triggers.transaction(ws.ops) as conn:
+            triggers.evaluate(settings, ws.ops, "nps_detractor", key="j", conn=conn,
+                              as_of=at("2024-03-09 00:00"), backfill=True)  # fmt: skip
+        assert _count(ws.ops, trigger_state) == 1 and _count(ws.ops, service_recovery_tasks) == 2

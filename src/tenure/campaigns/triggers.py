@@ -35,6 +35,10 @@ Use from other code::
     trigger = triggers.parse("event:first_order")          # InputError if bad
     new = triggers.evaluate(settings, ops, trigger, key="journey:welcome")
 
+    with triggers.transaction(ops) as conn:   # enrol in the same transaction
+        new = triggers.evaluate(settings, ops, trigger, key="journey:welcome", conn=conn)
+        ...                                   # write what the entries start
+
 :func:`evaluate` returns a :mod:`pyarrow` table of the new entries,
 ``customer_id, occurrence, occurred_at, context`` (``occurred_at`` a UTC
 timestamp; ``occurrence`` a key of that happening, the same on every
@@ -79,7 +83,7 @@ from tenure import faults
 from tenure.campaigns.triggers_spec import KINDS, MEMBERSHIP, Trigger, parse
 from tenure.errors import InputError, StoreBusyError
 
-__all__ = ["KINDS", "Trigger", "parse", "evaluate", "check", "FAULT_POINT"]
+__all__ = ["KINDS", "Trigger", "parse", "evaluate", "check", "transaction", "FAULT_POINT"]
 
 FAULT_POINT = "trigger watermark"
 # what each trigger needs the analytics store to hold, and what writes it
@@ -117,25 +121,37 @@ def transaction(ops: Any) -> Iterator[sa.Connection]:
 
 
 def evaluate(settings: Any, ops: Any, trigger: Trigger | str, *, key: str,
-             as_of: datetime | None = None, backfill: bool = False) -> pa.Table:  # fmt: skip
+             as_of: datetime | None = None, backfill: bool = False,
+             conn: sa.Connection | None = None) -> pa.Table:  # fmt: skip
     """The entries new since ``key``'s last evaluation, up to ``as_of``
-    (default now), and ``key``'s watermark moved to ``as_of`` with them."""
-    from tenure.campaigns.triggers_state import advance, watermark
+    (default now), and ``key``'s watermark moved to ``as_of`` with them.
 
+    With ``conn`` (a connection of ``ops`` inside a transaction) the
+    evaluation joins that transaction and the caller commits: what it does
+    with the entries (a journey's enrolments) and the watermark then commit
+    together."""
     trigger = parse(trigger) if isinstance(trigger, str) else trigger
     if not key or len(key) > 200:
         raise InputError(f"a trigger's key must be 1 to 200 characters; got {key!r}.",
                          column="key", value=key, hint='Name its owner, e.g. "journey:welcome".',
                          code="bad_trigger_key")  # fmt: skip
     as_of = _utc(as_of)
-    with transaction(ops) as conn:
-        mark = watermark(conn, key)
-        first = mark is None
-        since = mark if not first else (None if backfill else as_of)
-        found = _entries(settings, conn, trigger, key, since, as_of,
-                         baseline=first and not backfill)  # fmt: skip
-        faults.checkpoint(FAULT_POINT)
-        advance(conn, key, trigger.text, as_of, datetime.now(UTC))
+    if conn is not None:
+        return _evaluate(settings, conn, trigger, key, as_of, backfill)
+    with transaction(ops) as own:
+        return _evaluate(settings, own, trigger, key, as_of, backfill)
+
+
+def _evaluate(settings: Any, conn: sa.Connection, trigger: Trigger, key: str, as_of: datetime,
+              backfill: bool) -> pa.Table:  # fmt: skip
+    from tenure.campaigns.triggers_state import advance, watermark
+
+    mark = watermark(conn, key)
+    first = mark is None
+    since = mark if not first else (None if backfill else as_of)
+    found = _entries(settings, conn, trigger, key, since, as_of, baseline=first and not backfill)
+    faults.checkpoint(FAULT_POINT)
+    advance(conn, key, trigger.text, as_of, datetime.now(UTC))
     return found
 
 

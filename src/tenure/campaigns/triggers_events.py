@@ -24,12 +24,11 @@ date:anniversary         the year                    local midnight
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from tenure.campaigns.triggers_spec import CART_EVENT, Trigger
 from tenure.sqltext import lit
 
-COLUMNS = "customer_id, occurrence, occurred_at, context"
 _UTC = UTC
 
 
@@ -145,7 +144,3 @@ def zones_sql(valid: list[str], fallback: str) -> str:
     known = ", ".join(lit(z) for z in valid) or "NULL"
     return (f"SELECT customer_id, CASE WHEN time_zone IN ({known}) THEN time_zone "
             f"ELSE {lit(fallback)} END AS tz FROM customers")  # fmt: skip
-
-
-def one_day_before(as_of: datetime) -> datetime:
-    return as_of - timedelta(days=1)

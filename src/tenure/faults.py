@@ -21,6 +21,9 @@ replace the store, under the commit lock), ``after commit``. A small ingest
 writes in place, holding the commit lock from ``before commit`` on;
 readers wait at either point (see :mod:`tenure.store.locks`). Without the variable a checkpoint does
 nothing.
+
+Elsewhere: ``trigger watermark`` (:mod:`tenure.campaigns.triggers`), after
+a trigger's entries are found and before its watermark commits.
 """
 
 from __future__ import annotations

@@ -232,3 +232,8 @@ app.add_typer(uplift_app, name="uplift", help=uplift_app.info.help)
 from tenure.cli import campaign_manage  # noqa: E402 - after the group it adds to
 
 campaign_manage.register(app)
+
+# triggers and service-recovery tasks: tenure campaign triggers | tasks
+from tenure.cli import campaign_triggers  # noqa: E402 - after the group it adds to
+
+campaign_triggers.register(app)

@@ -687,3 +687,50 @@ journey_members = sa.Table(
 sa.Index("ix_journey_members_due", journey_members.c.journey_id, journey_members.c.state,
          journey_members.c.due_at)  # fmt: skip
 sa.Index("ix_journey_members_customer", journey_members.c.customer_id)
+# triggers (tenure.campaigns.triggers): each trigger's watermark, the members
+# it saw last (segments and model thresholds fire on the difference), and the
+# service-recovery tasks an NPS detractor opens
+
+# one row per trigger owner ("journey:welcome"): evaluated up to watermark
+trigger_state = sa.Table(
+    "trigger_state",
+    metadata,
+    sa.Column("key", sa.String(200), primary_key=True),
+    sa.Column("spec", sa.Text, nullable=False),  # the trigger as written
+    sa.Column("watermark", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("evaluations", sa.Integer, nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+# the set a segment or threshold trigger saw last; a row stays after its
+# customer leaves so the counts number each entry and exit (the occurrence)
+trigger_members = sa.Table(
+    "trigger_members",
+    metadata,
+    sa.Column("key", sa.String(200), primary_key=True),
+    sa.Column("customer_id", sa.String(200), primary_key=True),
+    sa.Column("member", sa.Boolean, nullable=False),
+    sa.Column("entries", sa.Integer, nullable=False),  # entries fired so far
+    sa.Column("exits", sa.Integer, nullable=False),  # exits fired so far
+    sa.Column("changed_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+sa.Index("ix_trigger_members_customer", trigger_members.c.customer_id)
+
+# one task per NPS detractor's answer (0-6): someone calls them back
+service_recovery_tasks = sa.Table(
+    "service_recovery_tasks",
+    metadata,
+    sa.Column("id", _ID, primary_key=True),
+    sa.Column("response_id", sa.String(200), nullable=False, unique=True),
+    sa.Column("customer_id", sa.String(200), nullable=False),
+    sa.Column("score", sa.Float, nullable=False),
+    sa.Column("comment", sa.Text),
+    sa.Column("answered_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("state", sa.String(10), nullable=False),  # open, closed
+    sa.Column("closed_at", sa.DateTime(timezone=True)),
+    sa.Column("note", sa.Text),  # what was done, written when closed
+)
+
+sa.Index("ix_service_recovery_tasks_customer", service_recovery_tasks.c.customer_id)

@@ -262,6 +262,20 @@ _ALL = (
         "Each entry of a customer into a journey: the arm drawn at entry, the step, when it "
         "is due, and why the member left.",
     ),
+    # -- triggers (tenure.campaigns.triggers) --------------------------------
+    _t(
+        "trigger_state", "ops", "bookkeeping", None,
+        "Each trigger owner's watermark: evaluated up to then.",
+    ),
+    _t(
+        "trigger_members", "ops", "operational", "customer_id",
+        "The members a segment or threshold trigger saw last, with their entries and exits.",
+    ),
+    _t(
+        "service_recovery_tasks", "ops", "operational", "customer_id",
+        "One follow-up per NPS detractor's answer, open or closed with a note.",
+        comment="free_text", note="free_text",
+    ),
 )  # fmt: skip
 
 TABLES: dict[str, Table] = {t.name: t for t in _ALL}

@@ -1,7 +1,7 @@
 """journeys: definitions, and each member's place
 
 Revision ID: 0014
-Revises: 0012
+Revises: 0013
 """
 
 import sqlalchemy as sa

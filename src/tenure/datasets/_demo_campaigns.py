@@ -5,8 +5,8 @@ On ``LAUNCH_DAYS_BEFORE_END`` days before the last day (day *T0*, at
 :func:`demo_campaigns`:
 
 - **at-risk-outreach**: customers whose probability of being alive
-  (``tenure predict``, fitted on the orders before T0) is below 0.5; 20 %
-  held out;
+  (BG/NBD, ``tenure predict --model bgnbd``, fitted on the orders before
+  T0) is below 0.5; 20 % held out;
 - **win-back**: customers whose last purchase was 180 days or more before
   T0; 10 % held out.
 

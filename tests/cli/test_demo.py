@@ -8,6 +8,8 @@ import pandas as pd
 
 from tests.conftest import query
 
+ORDERS = ("orders", "order_items")
+
 
 def _rows(path) -> int:
     if str(path).endswith(".jsonl"):
@@ -42,11 +44,12 @@ def test_demo_ingests_every_generated_row(cli, tmp_path, store):
     for kind, result in by_kind.items():
         expected = _rows(next(out.glob(f"{kind}.*")))
         assert result["read"] == expected, kind
-        assert (result["accepted"], result["rejected"], result["inserted"]) == (
-            expected,
-            0,
-            expected,
-        ), kind
+        # the orders before the campaigns' launch were ingested first (the
+        # store as it stood then), the rest after it: together, every row
+        inserted = result["inserted"] + (result["unchanged"] if kind in ORDERS else 0)
+        assert (result["accepted"], result["rejected"], inserted) == (expected, 0, expected), kind
+        if kind in ORDERS:
+            assert 0 < result["inserted"] < expected, kind
         assert query(store, f"SELECT count(*) FROM {kind}") == [(expected,)]
     assert report["headline"]["customers"] == 400
     # the subscriptions' sBG fit is kept, over every subscription in the file

@@ -26,7 +26,11 @@ follow BG/NBD with Gamma-Gamma spend and subscriptions the sBG model
 with the same path as `tenure ingest`; then the purchase model (chosen on a
 holdout), the spend, subscription and churn models are fitted and kept,
 and the business's loyalty program is posted to the ledger (its effect on
-repurchase planted: --loyalty-effect; see docs/demo.md).
+repurchase planted: --loyalty-effect; see docs/demo.md). Six weeks before
+the data's end the business launched an at-risk outreach and a win-back
+with holdouts; the outreach's effect is planted (--outreach-effect), the
+win-back's is none, and both are measured as `tenure campaign status NAME
+--measure` does (docs/campaigns.md, "The demo's campaigns").
 
 Examples:
 
@@ -53,6 +57,15 @@ def demo(
             max=0.99,
         ),
     ] = 0.1,
+    outreach_effect: Annotated[
+        float,
+        typer.Option(
+            help="How much the at-risk outreach raises its treatment arm's chance of ordering "
+            "within 30 days (0.1: ten points); 0 for an outreach that changes nothing.",
+            min=0.0,
+            max=0.99,
+        ),
+    ] = 0.1,
     report: Annotated[
         Path | None,
         typer.Option(help="Write the HTML report here after ingesting (see tenure report)."),
@@ -70,6 +83,8 @@ def demo(
     from tenure.store.workspace import Workspace
 
     settings = load_settings(store=store)
+    from tenure.datasets import demo_campaigns
+
     results = []
     with progress(not json_) as update:
         update(f"generating {customers:,} customers")
@@ -77,7 +92,23 @@ def demo(
         program_settings = _place_settings(files.settings)
         settings = load_settings(store=store, reporting_currency=files.reporting_currency)
         with Workspace.open(settings) as ws:
+            # the store as it stood at the campaigns' launch, the campaigns
+            # launched then, and the data after it (with their planted effect)
+            early = {}
+            if not demo_campaigns.all_launched(ws.ops):
+                early = {r.kind: r for r in demo_campaigns.ingest_before_launch(ws, files, update)}
+            planted = demo_campaigns.launch_all(
+                ws.settings,
+                ws.ops,
+                files,
+                seed=seed,
+                outreach_effect=outreach_effect,
+                update=update,
+            )
             for kind in INGEST_ORDER:
+                if kind in early:  # ingested in full before the launch
+                    results.append(early[kind])
+                    continue
                 path = getattr(files, kind)
                 result = ingest(
                     kind, path, workspace=ws, progress=lambda stage, k=kind: update(f"{k}: {stage}")
@@ -91,6 +122,8 @@ def demo(
             program = _demo_loyalty(ws.ops, files)
             if program is not None:
                 program["settings"] = program_settings
+            update("campaigns: measuring the lift over the holdouts")
+            campaigns = demo_campaigns.measured(ws.settings, ws.ops, planted)
         update("predictions: choosing the purchase model on a holdout, scoring customers")
         from tenure.analysis.fitting import predict
 
@@ -114,6 +147,7 @@ def demo(
         "subscriptions": subscriptions,
         "churn": churn,
         "loyalty": program,
+        "campaigns": campaigns,
         "report": str(written.path.resolve()) if written else None,
         "dashboard": {
             "command": f"tenure serve --store {settings.store} --demo",
@@ -223,6 +257,18 @@ def demo(
             out_c.print(f"Settings:   your tenure.toml is kept; the demo program's is "
                         f"{placed['path']} (use it with TENURE_CONFIG={placed['path']})",
                         markup=False, highlight=False)  # fmt: skip
+    for name, c in campaigns.items():
+        lift, truth = c["measure"]["lifts"][0], c["truth"]
+        low, high = lift["absolute"]["ci"]
+        out_c.print(
+            f"[bold]Campaign {name}[/] (launched {planted['launched_at'][:10]}, "
+            f"{c['status']['assigned']:,} assigned, {c['status']['fates']['sent']:,} sent): "
+            f"{lift['absolute']['estimate']:+.1%} ordering within {c['measure']['window_days']} "
+            f"days against its holdout (95 % interval {low:+.1%} to {high:+.1%}, "
+            f"{lift['verdict']}); planted {truth['planted_effect']:+.1%}. See it with: "
+            f"tenure campaign status {name} --measure --store {settings.store}",
+            highlight=False,
+        )
     out_c.print(f"Demo files: {info['files']}")
     out_c.print(
         f"Store:      {info['store']}  (inspect with: tenure status --store {settings.store})"

@@ -5,6 +5,7 @@ example, and tables within 80 columns."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -105,3 +106,24 @@ def test_audience_list(cli, shop, tmp_path):
     assert len((tmp_path / "all.csv").read_text().splitlines()) == N // 2 + 1
     text = cli("campaign", "audience", "win-back", "--store", store)
     assert text.code == 0 and max(len(line) for line in text.out.splitlines()) <= 80
+
+
+def test_a_campaign_and_a_journey_never_share_a_name(cli, shop):
+    """Their messages' dedup keys begin with the name: each side refuses
+    the other's."""
+    store, template = shop
+    assert cli("journey", "create", "--playbook", "welcome", "--store", store).code == 0
+    taken = cli("campaign", "create", "welcome", "--audience", "lapsed:90", "--template",
+                template, "--store", store, "--json")  # fmt: skip
+    assert taken.code == 1
+    error = json.loads(taken.out)["error"]
+    assert error["code"] == "campaign_exists" and "journey 'welcome'" in error["message"]
+    assert cli("campaign", "create", "win-back", "--audience", "lapsed:90", "--template",
+               template, "--store", store).code == 0  # fmt: skip
+    refused = cli("journey", "create", "--playbook", "win-back", "--store", store, "--json")
+    assert refused.code == 1
+    error = json.loads(refused.out)["error"]
+    assert error["code"] == "journey_exists" and "campaign 'win-back'" in error["message"]
+    assert not (Path(store) / "journeys" / "win-back").exists()  # no copy left to trip over
+    listed = json.loads(cli("campaign", "list", "--store", store, "--json").out)
+    assert [c["name"] for c in listed["campaigns"]] == ["win-back"]

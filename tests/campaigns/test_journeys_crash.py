@@ -1,5 +1,7 @@
 """A journey runner killed at each of its named points, then run again:
-nothing is sent twice and nobody is lost; and the migration 0014."""
+nothing is sent twice and nobody is lost (also for a journey entered by a
+trigger, killed before and after its watermark commits); and the
+migration 0014."""
 
 from __future__ import annotations
 
@@ -52,6 +54,36 @@ def test_killed_runner_completes_without_duplicates(shop, point):  # noqa: F811
     st = journeys_status.status(ops, "win-back")
     assert st["accounted"] and st["entries"] == 6
     assert st["active"]["wait1"] == 5 and st["exited"] == {"no email address": 1}
+
+
+@pytest.mark.parametrize("point, entered", [("trigger watermark", 0), ("journey entered", 6)])
+def test_killed_around_the_trigger_watermark_enters_each_once(shop, point, entered):  # noqa: F811
+    from datetime import timedelta
+
+    from tenure.store.ops_schema import trigger_state
+
+    settings, ops, folder = shop
+    # every customer's first order is 2024-06-01 12:00: after the baseline
+    _create(ops, folder, THREE_STEPS.format(reentry="every").replace(
+        'entry = ["lapsed:30"]', 'entry = "event:first_order"'))  # fmt: skip
+    baseline = T0 - timedelta(days=60)
+    assert run(settings, ops, "win-back", at=baseline)["journeys"][0]["entered"]["entered"] == 0
+    env = {**os.environ, "TENURE_FAULT_AT": point, "PYTHONPATH": os.pathsep.join(sys.path)}
+    proc = subprocess.run([sys.executable, "-c", _KILLED, str(settings.store), T0.isoformat(),
+                           settings.ops_database_url],
+                          env=env, capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert proc.returncode == -9, proc.stderr
+    # killed inside the entry's transaction: neither the members nor the
+    # watermark; killed after it: both
+    with ops.engine.connect() as conn:
+        mark = conn.execute(sa.select(trigger_state.c.watermark)).scalar()
+    assert (len(_members(ops)), mark.replace(tzinfo=None)) == (
+        entered, (baseline if entered == 0 else T0).replace(tzinfo=None))
+    run(settings, ops, "win-back", at=T0)
+    run(settings, ops, "win-back", at=T0)
+    assert _sent(ops) == [(c, "first", "first_order") for c in ("c01", "c02", "c03", "c04", "c05")]
+    st = journeys_status.status(ops, "win-back")
+    assert st["accounted"] and st["entries"] == 6
 
 
 TABLES = ("journeys", "journey_members")

@@ -10,7 +10,7 @@ from datetime import date
 
 import pytest
 
-from tenure.campaigns import holdouts, journeys_spec
+from tenure.campaigns import holdouts, journeys_spec, triggers
 from tenure.campaigns.journeys_playbooks import NAMES, folder, listing
 from tenure.campaigns.templates import load_template
 from tests.campaigns.test_launch import _store
@@ -35,6 +35,8 @@ CONTEXT = {"customer_id": "C1", "name": "Ann Lee", "first_name": "Ann", "email":
 def test_every_playbook_loads_and_renders_in_both_locales(name):
     d = journeys_spec.from_file(folder(name) / "journey.toml")
     assert d.name == name and d.holdout == pytest.approx(0.1)
+    if isinstance(d.entry, str):
+        assert triggers.parse(d.entry).text == d.entry  # a trigger as written
     sends = [s for s in d.steps if s.type == "send"]
     assert sends
     for step in sends:
@@ -131,3 +133,32 @@ def test_enter_from_a_file_and_errors_as_json(cli, shop, tmp_path):
 def test_every_journey_command_has_an_example(cli, command):
     r = cli("journey", command, "--help")
     assert r.code == 0 and "Example" in r.out and f"tenure journey {command}" in r.out
+
+
+def test_a_triggered_playbook_enters_only_what_happens_after_its_first_run(cli, shop, tmp_path):
+    """post-purchase is entered by any order: its first run records the
+    trigger's baseline (the 600 orders before it enter no one), the next
+    enters exactly the orders placed in between, each once."""
+    from tenure.ingestion.pipeline import ingest
+    from tenure.store.workspace import Workspace
+
+    store = str(shop.store)
+    assert cli("journey", "create", "--playbook", "post-purchase", "--store", store).code == 0
+
+    def entered(when: str) -> int:
+        out = cli("journey", "run", "post-purchase", "--at", when, "--store", store, "--json").out
+        return json.loads(out)["journeys"][0]["entered"]["entered"]
+
+    assert entered("2024-07-01T09:00") == 0
+    (tmp_path / "new.csv").write_text("order_id,customer_id,placed_at,amount\n"
+                                      "n1,c0001,2024-07-01 12:00:00,10\n"
+                                      "n2,c0002,2024-07-01 13:00:00,10\n"
+                                      "n3,c0003,2024-07-03 12:00:00,10\n")  # fmt: skip
+    with Workspace.open(shop, create=False) as ws:
+        ingest("orders", tmp_path / "new.csv", workspace=ws)
+    assert entered("2024-07-02T09:00") == 2  # n1 and n2; n3 is not yet placed
+    assert entered("2024-07-02T09:00") == 0
+    assert entered("2024-07-04T09:00") == 1  # n3
+    status = json.loads(cli("journey", "status", "post-purchase", "--store", store,
+                            "--json").out)  # fmt: skip
+    assert status["entries"] == 3

@@ -1,7 +1,7 @@
 """Campaign definitions: what a campaign sends, to whom, and who is held out.
 
 A campaign has a ``name`` (also the first part of its messages' dedup
-keys), a ``channel`` and a ``purpose`` (what the consent ledger is asked
+keys, so not a journey's name too), a ``channel`` and a ``purpose`` (what the consent ledger is asked
 about), a ``priority`` (its place in the contact budget), a ``template``
 folder, an ``audience`` (criteria of :mod:`tenure.campaigns.audiences`), a
 ``holdout`` share, the ``salt`` of its assignment hash, and a ``state``:
@@ -36,6 +36,7 @@ from tenure.campaigns import audiences, holdouts
 from tenure.campaigns.consent import CHANNELS, PURPOSES, checked_name, now, utc
 from tenure.errors import InputError, NotFoundError
 from tenure.store.ops_schema import campaigns as campaigns_t
+from tenure.store.ops_schema import journeys as journeys_t
 
 STATES = ("draft", "running", "paused", "done")
 HOLDOUT = 0.1
@@ -163,6 +164,12 @@ def create(conn: sa.Connection, values: dict[str, Any], *, at: datetime | None =
                          value=values["name"], code="campaign_exists",
                          hint="Choose another name, or look at it: tenure campaign status "
                          f"{values['name']}.")  # fmt: skip
+    if conn.execute(sa.select(journeys_t.c.id)
+                    .where(journeys_t.c.name == values["name"])).first():  # fmt: skip
+        raise InputError(f"there is a journey {values['name']!r}: its messages and the "
+                         "campaign's would share their dedup keys.", column="name",
+                         value=values["name"], code="campaign_exists",
+                         hint="Give the campaign another name.")  # fmt: skip
     at = utc(at) if at else now()
     conn.execute(campaigns_t.insert().values(**values, state="draft", created_at=at,
                                              updated_at=at))  # fmt: skip

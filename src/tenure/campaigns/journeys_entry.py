@@ -9,9 +9,19 @@ the last part of their messages' dedup keys) and ``occurred_at``
 - a journey whose ``entry`` is a list of audience criteria enters the
   customers of :func:`tenure.campaigns.audiences.evaluate`, the occurrence
   being the day of the run (``2026-03-01``);
-- one whose ``entry`` is a trigger's text asks
-  ``tenure.campaigns.triggers`` (``parse`` and ``evaluate``, keyed by the
-  journey's name) when that module is installed.
+- one whose ``entry`` is a trigger's text (``event:first_order``,
+  ``date:birthday``, ``churn_risk_above:0.6``) enters the trigger's new
+  entries up to the run's time (:func:`tenure.campaigns.triggers.evaluate`
+  with ``as_of`` the run's time, keyed ``journey:NAME``), the occurrence
+  being the trigger's own (the order's id, the birthday's year).
+
+:func:`enter_due` evaluates a trigger inside the transaction that enters
+its entries: the trigger's watermark moves in the same commit as the
+enrolments, so a crash before the commit leaves both as they were (the
+next run finds the same entries again) and one after it leaves both done:
+each entry is entered exactly once, neither lost nor repeated. Were a
+window ever read twice, the occurrence check below would still enter it
+once.
 
 Another source is passed to :func:`tenure.campaigns.journeys_runner.run`
 as ``entries=``; ``tenure journey enter NAME --customers FILE`` enters a
@@ -41,7 +51,7 @@ import numpy as np
 import pyarrow as pa
 import sqlalchemy as sa
 
-from tenure.campaigns import audiences, holdouts
+from tenure.campaigns import audiences, holdouts, triggers
 from tenure.campaigns.consent import utc, write_transaction
 from tenure.campaigns.journeys import Journey, get
 from tenure.campaigns.journeys_spec import arrival
@@ -56,8 +66,15 @@ _INSERT_CHUNK = 5000
 OCCURRENCE_MAX = 40  # the column's width
 
 
-def entries(settings: Any, ops: OpsStore, journey: Journey, *, at: datetime) -> pa.Table:
-    """The journey's entrants now, from its audience or its trigger."""
+def trigger_key(name: str) -> str:
+    """The journey's key in the trigger state (its watermark)."""
+    return f"journey:{name}"
+
+
+def entries(settings: Any, ops: OpsStore, journey: Journey, *, at: datetime,
+            conn: sa.Connection | None = None) -> pa.Table:  # fmt: skip
+    """The journey's entrants now, from its audience or its trigger (with
+    ``conn``, the trigger's watermark moves in that transaction)."""
     entry = journey.definition.entry
     if isinstance(entry, list):
         found = audiences.evaluate(settings, audiences.from_texts(entry))
@@ -65,17 +82,20 @@ def entries(settings: Any, ops: OpsStore, journey: Journey, *, at: datetime) -> 
         day = utc(at).date().isoformat()
         return pa.table({"customer_id": ids, "occurrence": [day] * len(ids),
                          "occurred_at": [utc(at)] * len(ids)}, schema=SCHEMA)  # fmt: skip
-    try:
-        from tenure.campaigns import triggers  # type: ignore[attr-defined]
-    except ImportError:
-        raise InputError(
-            f"the journey {journey.name!r} is entered by the trigger {entry!r}, and triggers "
-            "are not available in this installation.", value=entry, column="entry",
-            code="no_triggers",
-            hint='Enter it by an audience (entry = ["lapsed:120"]) or by a file: '
-            f"tenure journey enter {journey.name} --customers FILE.",
-        ) from None  # fmt: skip
-    return triggers.evaluate(settings, ops, triggers.parse(entry), key=f"journey.{journey.name}")
+    return triggers.evaluate(settings, ops, triggers.parse(entry), key=trigger_key(journey.name),
+                             as_of=utc(at), conn=conn)  # fmt: skip
+
+
+def enter_due(settings: Any, ops: OpsStore, journey: Journey, *, at: datetime,
+              source: Any = None) -> dict[str, Any]:  # fmt: skip
+    """Enter the journey's entrants as of ``at``, from ``source`` (default
+    :func:`entries`); a trigger is evaluated in the enrolments' transaction
+    (see the module docstring)."""
+    if source is not None or isinstance(journey.definition.entry, list):
+        return enter(ops, journey.name, (source or entries)(settings, ops, journey, at=at), at=at)
+    with triggers.transaction(ops) as conn:
+        found = entries(settings, ops, journey, at=at, conn=conn)
+        return enter(ops, journey.name, found, at=at, conn=conn)
 
 
 def read_customers(path: Path | str, *, at: datetime) -> pa.Table:
@@ -121,9 +141,11 @@ def _checked(table: pa.Table) -> pa.Table:
     return table
 
 
-def enter(ops: OpsStore, name: str, table: pa.Table, *, at: datetime) -> dict[str, Any]:
+def enter(ops: OpsStore, name: str, table: pa.Table, *, at: datetime,
+          conn: sa.Connection | None = None) -> dict[str, Any]:  # fmt: skip
     """Enter ``table``'s customers (see the module docstring), in one
-    transaction; who entered, in which arm, and who did not, why."""
+    transaction (``conn``'s, when given: the caller commits); who entered,
+    in which arm, and who did not, why."""
     table = _checked(table).sort_by([("occurred_at", "ascending"), ("customer_id", "ascending")])
     at = utc(at)
     ids = [str(c) for c in table.column("customer_id").to_pylist()]
@@ -135,49 +157,56 @@ def enter(ops: OpsStore, name: str, table: pa.Table, *, at: datetime) -> dict[st
         raise InputError(f"the occurrence {long!r} is empty or longer than {OCCURRENCE_MAX} "
                          "characters.", column="occurrence", value=long, code="bad_entries",
                          hint="Give each entry a short occurrence: its day, or an event's id.")
+    if conn is not None:
+        return _enter(conn, name, ids, occurrences, at)
+    with write_transaction(ops) as own:
+        return _enter(own, name, ids, occurrences, at)
+
+
+def _enter(conn: sa.Connection, name: str, ids: list[str], occurrences: list[str],
+           at: datetime) -> dict[str, Any]:  # fmt: skip
     m = members_t
-    with write_transaction(ops) as conn:
-        journey = get(conn, name)
-        if journey.state != "active":
-            return {"journey": name, "entered": 0, "arms": dict.fromkeys(holdouts.ARMS, 0),
-                    "not_entered": {"journey paused": len(ids)}}  # fmt: skip
-        rule, days = journey.definition.reentry, journey.definition.reentry_days
-        seen: dict[str, list[tuple[str, datetime]]] = {}
-        unique = sorted(set(ids))
-        for start in range(0, len(unique), _INSERT_CHUNK):
-            for cid, occ, when in conn.execute(
-                sa.select(m.c.customer_id, m.c.occurrence, m.c.entered_at).where(
-                    m.c.journey_id == journey.id,
-                    m.c.customer_id.in_(unique[start:start + _INSERT_CHUNK]))):  # fmt: skip
-                seen.setdefault(cid, []).append((occ, utc(when)))
-        new_ids: list[str] = []
-        new_occ: list[str] = []
-        skipped = {"entered already": 0, "re-entry rule": 0}
-        for cid, occ in zip(ids, occurrences, strict=True):
-            before = seen.get(cid, [])
-            if any(o == occ for o, _ in before):
-                skipped["entered already"] += 1
-                continue
-            if before and (rule == "never" or (days is not None and max(
-                    w for _, w in before) + timedelta(days=days) > at)):  # fmt: skip
-                skipped["re-entry rule"] += 1
-                continue
-            seen.setdefault(cid, []).append((occ, at))
-            new_ids.append(cid)
-            new_occ.append(occ)
-        control = holdouts.global_control(conn)
-        arms = holdouts.assign(new_ids, salt=journey.definition.salt,
-                               holdout=journey.definition.holdout, control=control)  # fmt: skip
-        first = journey.definition.steps[0].id
-        due = arrival(journey.definition.steps[0], at)
-        rows = [{"journey_id": journey.id, "customer_id": c, "occurrence": o, "arm": str(a),
-                 "state": "active" if a == "treatment" else "held_out",
-                 "step": first if a == "treatment" else None,
-                 "due_at": due if a == "treatment" else None, "version": journey.version,
-                 "entered_at": at}
-                for c, o, a in zip(new_ids, new_occ, arms, strict=True)]  # fmt: skip
-        for start in range(0, len(rows), _INSERT_CHUNK):
-            conn.execute(m.insert(), rows[start:start + _INSERT_CHUNK])
+    journey = get(conn, name)
+    if journey.state != "active":
+        return {"journey": name, "entered": 0, "arms": dict.fromkeys(holdouts.ARMS, 0),
+                "not_entered": {"journey paused": len(ids)}}  # fmt: skip
+    rule, days = journey.definition.reentry, journey.definition.reentry_days
+    seen: dict[str, list[tuple[str, datetime]]] = {}
+    unique = sorted(set(ids))
+    for start in range(0, len(unique), _INSERT_CHUNK):
+        for cid, occ, when in conn.execute(
+            sa.select(m.c.customer_id, m.c.occurrence, m.c.entered_at).where(
+                m.c.journey_id == journey.id,
+                m.c.customer_id.in_(unique[start:start + _INSERT_CHUNK]))):  # fmt: skip
+            seen.setdefault(cid, []).append((occ, utc(when)))
+    new_ids: list[str] = []
+    new_occ: list[str] = []
+    skipped = {"entered already": 0, "re-entry rule": 0}
+    for cid, occ in zip(ids, occurrences, strict=True):
+        before = seen.get(cid, [])
+        if any(o == occ for o, _ in before):
+            skipped["entered already"] += 1
+            continue
+        if before and (rule == "never" or (days is not None and max(
+                w for _, w in before) + timedelta(days=days) > at)):  # fmt: skip
+            skipped["re-entry rule"] += 1
+            continue
+        seen.setdefault(cid, []).append((occ, at))
+        new_ids.append(cid)
+        new_occ.append(occ)
+    control = holdouts.global_control(conn)
+    arms = holdouts.assign(new_ids, salt=journey.definition.salt,
+                           holdout=journey.definition.holdout, control=control)  # fmt: skip
+    first = journey.definition.steps[0].id
+    due = arrival(journey.definition.steps[0], at)
+    rows = [{"journey_id": journey.id, "customer_id": c, "occurrence": o, "arm": str(a),
+             "state": "active" if a == "treatment" else "held_out",
+             "step": first if a == "treatment" else None,
+             "due_at": due if a == "treatment" else None, "version": journey.version,
+             "entered_at": at}
+            for c, o, a in zip(new_ids, new_occ, arms, strict=True)]  # fmt: skip
+    for start in range(0, len(rows), _INSERT_CHUNK):
+        conn.execute(m.insert(), rows[start:start + _INSERT_CHUNK])
     counts = {arm: int(np.sum(arms == arm)) for arm in holdouts.ARMS}
     return {"journey": name, "entered": len(new_ids), "arms": counts,
             "not_entered": {k: v for k, v in skipped.items() if v}}  # fmt: skip

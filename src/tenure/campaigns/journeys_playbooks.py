@@ -53,7 +53,13 @@ def install(settings: Any, ops: OpsStore, name: str, *, into: Path | None = None
                          hint="Create the journey from it: tenure journey create "
                          f"{target / 'journey.toml'}, or remove the folder.")  # fmt: skip
     shutil.copytree(source, target)
-    definition = journeys_spec.from_file(target / "journey.toml")
-    with write_transaction(ops) as conn:
-        journey = journeys.create(conn, definition)
+    try:
+        definition = journeys_spec.from_file(target / "journey.toml")
+        with write_transaction(ops) as conn:
+            journey = journeys.create(conn, definition)
+    except Exception:
+        # a journey refused (its name a campaign's) leaves no copy behind
+        # that a second try would stop at
+        shutil.rmtree(target, ignore_errors=True)
+        raise
     return {"playbook": name, "folder": str(target), "journey": journey.as_dict()}

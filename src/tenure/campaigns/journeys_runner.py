@@ -4,7 +4,8 @@
 safe to repeat:
 
 1. **Enter**: the entry source's customers (:mod:`.journeys_entry`) are
-   entered, with their arms, in one transaction. The named point
+   entered, with their arms, in one transaction; a trigger's watermark
+   moves in that transaction too. The named point
    ``journey entered`` of :mod:`tenure.faults` follows.
 2. **Advance**, in batches of active members (in ``customer_id,
    occurrence`` order), each batch one transaction: a member whose exit
@@ -29,9 +30,9 @@ safe to repeat:
 
    The named point ``journey batch advanced`` follows each batch.
 
-A run of every journey reports a journey that cannot run (its trigger not
-installed, the data an audience needs missing) with its error, and goes on
-with the others; a run of one journey raises it.
+A run of every journey reports a journey that cannot run (its trigger
+wrongly written, the data a trigger or an audience needs missing) with its
+error, and goes on with the others; a run of one journey raises it.
 
 Conditions are read as of the run: an audience criterion is evaluated once
 per run (:func:`tenure.campaigns.audiences.evaluate`), and ``order`` is an
@@ -57,8 +58,7 @@ from tenure import faults
 from tenure.campaigns import audiences, holdouts, outbox
 from tenure.campaigns.consent import now, utc, write_transaction
 from tenure.campaigns.journeys import Journey, all_journeys, get
-from tenure.campaigns.journeys_entry import enter
-from tenure.campaigns.journeys_entry import entries as default_entries
+from tenure.campaigns.journeys_entry import enter_due
 from tenure.campaigns.journeys_spec import ORDER, Definition, Step, arrival
 from tenure.errors import TenureError
 from tenure.store.ops import OpsStore
@@ -187,15 +187,13 @@ def run(settings: Any, ops: OpsStore, name: str | None = None, *, at: datetime |
             continue
         try:
             if enter_now:
-                source = entries or default_entries
-                doc["entered"] = enter(ops, journey.name, source(settings, ops, journey, at=at),
-                                       at=at)  # fmt: skip
+                doc["entered"] = enter_due(settings, ops, journey, at=at, source=entries)
                 faults.checkpoint(POINTS[0])
             doc.update(advance(settings, ops, journey.name, at=at, batch=batch))
         except TenureError as exc:
             if name:
                 raise
-            # one journey that cannot run (its trigger not installed, an
+            # one journey that cannot run (its trigger wrongly written, an
             # audience's data missing) does not hold up the others
             doc["error"] = {"code": exc.code, "message": str(exc)}
         done.append(doc)

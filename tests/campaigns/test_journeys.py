@@ -252,6 +252,25 @@ def test_reentry_after_days_and_never(shop):
     assert never["not_entered"] == {"re-entry rule": 1}
 
 
+def test_a_long_occurrence_is_kept_short_and_entered_once(shop):
+    """An order id of 60 characters (the occurrence of ``event:order``) is
+    kept as its first 23 characters, ``~`` and 16 hex digits of its
+    BLAKE2b hash: 40 characters, the same at every run."""
+    import hashlib
+
+    settings, ops, folder = shop
+    _create(ops, folder, THREE_STEPS.format(reentry="every"))
+    long = "ORDER-" + "x" * 50 + "-001"
+    table = _entrants(["c01"], long)
+    assert enter(ops, "win-back", table, at=T0)["entered"] == 1
+    again = enter(ops, "win-back", table, at=T0)
+    assert again["entered"] == 0 and again["not_entered"] == {"entered already": 1}
+    run(settings, ops, "win-back", at=T0, enter_now=False)
+    kept = long[:23] + "~" + hashlib.blake2b(long.encode(), digest_size=8).hexdigest()
+    assert len(kept) == 40
+    assert [o for _, s, o in _sent(ops) if s == "first"] == [kept]
+
+
 def test_an_edit_removing_a_step_exits_or_moves_its_members(shop):
     settings, ops, folder = shop
     _create(ops, folder, THREE_STEPS.format(reentry="never"))
@@ -386,5 +405,5 @@ def test_an_occurrence_with_a_colon_is_kept_with_a_dash(shop):
     enter(ops, "win-back", _entrants(["c01"], "2024-07-01T09:00"), at=T0)
     run(settings, ops, "win-back", at=T0, enter_now=False)
     assert _sent(ops) == [("c01", "first", "2024-07-01T09-00")]
-    with pytest.raises(InputError, match="longer than 40"):
-        enter(ops, "win-back", _entrants(["c01"], "x" * 41), at=T0)
+    with pytest.raises(InputError, match="empty occurrence"):
+        enter(ops, "win-back", _entrants(["c01"], ""), at=T0)

@@ -31,7 +31,6 @@ from tenure.campaigns import holdouts, journeys, journeys_spec
 from tenure.campaigns.consent import write_transaction
 from tenure.campaigns.journeys_runner import run
 from tenure.config import load_settings
-from tenure.errors import InputError
 from tenure.ingestion.pipeline import ingest
 from tenure.store import analytics
 from tenure.store.ops_schema import journey_members, trigger_state
@@ -182,18 +181,33 @@ def test_a_churn_risk_crossing_enters_under_the_reentry_rule(env):
     assert _members(ops, "risk", at("2024-03-13 00:00")) == [("K", "enter-1")]
 
 
-def test_entries_refused_leave_the_watermark_where_it_was(env):
-    """The watermark and the enrolments are one transaction: a run that
-    cannot enter its entries moves neither, and loses none of them."""
+def test_entries_refused_leave_the_watermark_where_it_was(env, monkeypatch):
+    """The watermark and the enrolments are one transaction: a run whose
+    enrolment fails (made to fail in ``journeys_entry._enter``) moves
+    neither, and loses none of them; the next run enters them once. The
+    order's id is 41 characters, kept as a short occurrence."""
+    from tenure.campaigns import journeys_entry
+
     settings, ops, folder = env
     _create(ops, folder, "orders", "event:order", reentry="every")
     run(settings, ops, "orders", at=at("2024-03-07 00:00"))  # the baseline
-    long_id = "x" * 41  # longer than an occurrence may be
+    long_id = "x" * 41  # longer than an occurrence is kept
     path = folder / "long.csv"
     path.write_text(f"order_id,customer_id,placed_at,amount\n{long_id},B,2024-03-07 06:00:00,5\n")
     with Workspace.open(settings, create=False) as ws:
         ingest("orders", path, workspace=ws)
-    with pytest.raises(InputError, match="longer than 40"):
+    real = journeys_entry._enter
+
+    def refused(*args, **kwargs):
+        real(*args, **kwargs)  # written, then refused before the commit
+        raise RuntimeError("the enrolment failed")
+
+    monkeypatch.setattr(journeys_entry, "_enter", refused)
+    with pytest.raises(RuntimeError, match="enrolment failed"):
         run(settings, ops, "orders", at=at("2024-03-08 00:00"))
     assert _watermark(ops, "journey:orders") == at("2024-03-07 00:00")
     assert _members(ops, "orders") == []
+    monkeypatch.setattr(journeys_entry, "_enter", real)
+    run(settings, ops, "orders", at=at("2024-03-08 00:00"))
+    assert _watermark(ops, "journey:orders") == at("2024-03-08 00:00")
+    assert [m[0] for m in _members(ops, "orders")] == ["B"]

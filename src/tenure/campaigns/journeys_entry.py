@@ -30,8 +30,9 @@ file's customers with :func:`enter`.
 :func:`enter` applies the **re-entry rule** (``never``: one entry per
 customer; ``after 30d``: a new entry 30 days or more after the last one;
 ``every``: each new occurrence) and an occurrence already entered is never
-entered twice (an occurrence holds at most 40 characters; a ``:`` in it
-is kept as ``-``, since ``:`` separates the parts of a dedup key). Then each entrant's **arm** is drawn by
+entered twice (an occurrence is kept in at most 40 characters, a longer
+one shortened with its hash by :func:`short_occurrence`; a ``:`` in it is
+kept as ``-``, since ``:`` separates the parts of a dedup key). Then each entrant's **arm** is drawn by
 :func:`tenure.campaigns.holdouts.assign` with the journey's salt, nested in
 the workspace's global control, before consent, caps and suppression are
 looked at (intent to treat): the held out are recorded with the state
@@ -43,6 +44,7 @@ entry.
 from __future__ import annotations
 
 import csv
+import hashlib
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -141,6 +143,17 @@ def _checked(table: pa.Table) -> pa.Table:
     return table
 
 
+def short_occurrence(occurrence: str) -> str:
+    """``occurrence`` as kept: itself up to :data:`OCCURRENCE_MAX`
+    characters; a longer one (an order's id of 60 characters) its first 23
+    characters, ``~`` and 16 hex digits of its BLAKE2b hash, the same at
+    every run, so that it is entered once and still recognisable."""
+    if len(occurrence) <= OCCURRENCE_MAX:
+        return occurrence
+    digest = hashlib.blake2b(occurrence.encode("utf-8"), digest_size=8).hexdigest()
+    return f"{occurrence[:OCCURRENCE_MAX - 17]}~{digest}"
+
+
 def enter(ops: OpsStore, name: str, table: pa.Table, *, at: datetime,
           conn: sa.Connection | None = None) -> dict[str, Any]:  # fmt: skip
     """Enter ``table``'s customers (see the module docstring), in one
@@ -151,12 +164,12 @@ def enter(ops: OpsStore, name: str, table: pa.Table, *, at: datetime,
     ids = [str(c) for c in table.column("customer_id").to_pylist()]
     # an occurrence is the last part of a dedup key, which ':' separates: a
     # time such as 2026-03-01T09:00 is kept as 2026-03-01T09-00
-    occurrences = [str(o).replace(":", "-") for o in table.column("occurrence").to_pylist()]
-    long = next((o for o in occurrences if not o or len(o) > OCCURRENCE_MAX), None)
-    if long is not None:
-        raise InputError(f"the occurrence {long!r} is empty or longer than {OCCURRENCE_MAX} "
-                         "characters.", column="occurrence", value=long, code="bad_entries",
-                         hint="Give each entry a short occurrence: its day, or an event's id.")
+    occurrences = [short_occurrence(str(o).replace(":", "-"))
+                   for o in table.column("occurrence").to_pylist()]  # fmt: skip
+    if "" in occurrences:
+        raise InputError("an entry has an empty occurrence.", column="occurrence", value="",
+                         code="bad_entries",
+                         hint="Give each entry an occurrence: its day, or an event's id.")
     if conn is not None:
         return _enter(conn, name, ids, occurrences, at)
     with write_transaction(ops) as own:

@@ -61,6 +61,7 @@ from tenure.faults import checkpoint
 from tenure.loyalty import clock
 from tenure.store.ops import OpsStore
 from tenure.store.ops_schema import campaign_messages as messages_t
+from tenure.store.ops_schema import campaigns as campaigns_t
 
 POINTS = ("sender claimed", "sender accepted", "sender marked")
 BATCH = 100  # messages one claim takes at most
@@ -111,6 +112,8 @@ class MessageGate(Protocol):
 
 # the plain shape: gate(conn, customer_id, channel, purpose, now)
 SimpleGate = Callable[[sa.Connection, str, str, str, datetime], Decision]
+# the text of unrendered rows: (conn, rows) -> a Rendered or an error for each
+Render = Callable[[sa.Connection, Sequence[Any]], Sequence[Any]]
 Gate = MessageGate | SimpleGate
 
 
@@ -162,18 +165,26 @@ def backoff(attempts: int, rand: Callable[[], float] = random.random) -> timedel
     return full * (0.5 + 0.5 * rand())
 
 
-def _due(conn: sa.Connection, now: datetime, batch: int) -> list[Any]:
-    m = messages_t
+def _due(conn: sa.Connection, now: datetime, batch: int, *, rendered_only: bool) -> list[Any]:
+    m, c = messages_t, campaigns_t
+    # a paused campaign's messages stay where they are (pending) until it resumes
+    paused = sa.select(c.c.name).where(c.c.state == "paused").scalar_subquery()
     query = (
         sa.select(m.c.id, m.c.dedup_key, m.c.customer_id, m.c.campaign, m.c.channel,
                   m.c.purpose, m.c.recipient, m.c.subject, m.c.body_text, m.c.body_html,
-                  m.c.headers, m.c.attempts, m.c.expires_at)
-        .where(m.c.state.in_(("pending", "sending")), m.c.next_at <= now)
-        .order_by(m.c.next_at, m.c.id)
+                  m.c.headers, m.c.attempts, m.c.expires_at, m.c.rendered, m.c.template,
+                  m.c.locale)
+        .where(m.c.state.in_(("pending", "sending")), m.c.next_at <= now,
+               m.c.campaign.not_in(paused))
+        # a sender without a renderer leaves a launch's unrendered messages to one with it
+        .where(m.c.rendered.is_(True) if rendered_only else sa.true())
+        # the higher priority first: where the contact budget has room for one
+        # message, it is the higher priority's (the claim's ``ix_campaign_messages_claim``)
+        .order_by(m.c.priority.desc(), m.c.next_at, m.c.id)
         .limit(batch)
     )  # fmt: skip
     if conn.dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
+        query = query.with_for_update(of=m, skip_locked=True)
     return list(conn.execute(query))
 
 
@@ -190,9 +201,11 @@ def _refusal(decision: Any) -> str:
 
 
 def claim(ops: OpsStore, gate: Gate, providers: Mapping[str, Provider], now: datetime,
-          summary: dict[str, int], *, batch: int = BATCH,
-          lease: timedelta = LEASE) -> list[_Claimed]:  # fmt: skip
-    """Step 1 of a pass: the messages this sender now holds."""
+          summary: dict[str, int], *, batch: int = BATCH, lease: timedelta = LEASE,
+          render: Render | None = None) -> list[_Claimed]:  # fmt: skip
+    """Step 1 of a pass: the messages this sender now holds. A message a
+    launch queued unrendered is rendered here by ``render`` (see
+    :mod:`tenure.campaigns.send_render`), and its text kept in the row."""
     until = now + lease
     gate = as_message_gate(gate)
     taken: list[_Claimed] = []
@@ -201,7 +214,7 @@ def claim(ops: OpsStore, gate: Gate, providers: Mapping[str, Provider], now: dat
             # what the gate's hold needs: one writer at a time from the first read
             conn.exec_driver_sql("BEGIN IMMEDIATE")
         asked = []
-        for row in _due(conn, now, batch):
+        for row in _due(conn, now, batch, rendered_only=render is None):
             due = Due(row.dedup_key, row.customer_id, row.campaign, row.channel, row.purpose,
                       row.recipient)  # fmt: skip
             ended = None
@@ -219,6 +232,7 @@ def claim(ops: OpsStore, gate: Gate, providers: Mapping[str, Provider], now: dat
                 continue
             asked.append((row, due))
         decisions = gate.admit(conn, [due for _, due in asked], now) if asked else []
+        allowed = []
         for (row, due), decision in zip(asked, decisions, strict=True):
             if not decision.allowed:
                 retry_at = getattr(decision, "retry_at", None)
@@ -232,15 +246,47 @@ def claim(ops: OpsStore, gate: Gate, providers: Mapping[str, Provider], now: dat
                                          reason=_refusal(decision)))  # fmt: skip
                     summary["postponed"] += 1
                 continue
+            allowed.append((row, due))
+        texts = _render(conn, [row for row, _ in allowed if not row.rendered], render)
+        for row, due in allowed:
+            text = {}
+            if not row.rendered:
+                made = texts[row.id]
+                if not isinstance(made, Rendered):  # it cannot be sent: not a contact
+                    _finish(conn, row.id, "failed", made, now)
+                    gate.release(conn, due)
+                    summary["failed"] += 1
+                    continue
+                text = {"subject": made.subject, "body_text": made.text, "body_html": made.html,
+                        "locale": made.locale, "rendered": True}  # fmt: skip
             conn.execute(messages_t.update().where(messages_t.c.id == row.id)
-                         .values(state="sending", next_at=until, attempts=row.attempts + 1))  # fmt: skip
+                         .values(state="sending", next_at=until, attempts=row.attempts + 1,
+                                 **text))  # fmt: skip
             taken.append(_Claimed(row.id, row.dedup_key, row.customer_id, row.campaign,
-                                  row.channel, row.recipient, row.subject, row.body_text,
-                                  row.body_html, row.headers, row.attempts + 1, until, due))  # fmt: skip
+                                  row.channel, row.recipient, text.get("subject", row.subject),
+                                  text.get("body_text", row.body_text),
+                                  text.get("body_html", row.body_html), row.headers,
+                                  row.attempts + 1, until, due))  # fmt: skip
         conn.commit()
     summary["claimed"] += len(taken)
     checkpoint("sender claimed")
     return taken
+
+
+def _render(conn: sa.Connection, rows: list[Any],
+            render: Render | None) -> dict[int, Rendered | str]:  # fmt: skip
+    """The text of each unrendered row by its id, or why there is none."""
+    if not rows or render is None:  # without a renderer, none was claimed
+        return {}
+    out: dict[int, Rendered | str] = {}
+    for row, made in zip(rows, render(conn, rows), strict=True):
+        out[row.id] = made if isinstance(made, Rendered) else f"template: {_words(made)}"
+    return out
+
+
+def _words(error: Exception) -> str:
+    render = getattr(error, "render", None)
+    return " ".join((render() if callable(render) else str(error)).split())
 
 
 def _outcome(item: _Claimed, result: Result, now: datetime,
@@ -287,6 +333,7 @@ def send_due(
     batch: int = BATCH,
     lease: timedelta = LEASE,
     record_every: int = RECORD_EVERY,
+    render: Render | None = None,
 ) -> dict[str, Any]:
     """One pass over the messages due at ``now`` (see the module's
     docstring); what it did. ``providers`` maps a channel to its provider (a
@@ -297,7 +344,8 @@ def send_due(
     summary = dict.fromkeys(SUMMARY, 0)
     gate = as_message_gate(gate)
     answered: list[tuple[_Claimed, str, dict[str, Any]]] = []
-    for item in claim(ops, gate, providers, now, summary, batch=batch, lease=lease):
+    for item in claim(ops, gate, providers, now, summary, batch=batch, lease=lease,
+                      render=render):
         try:
             result = providers[item.channel].send(item.message())
         except Exception as exc:  # a provider's bug must not stop the other messages
@@ -314,11 +362,11 @@ def send_due(
 
 def send_all(ops: OpsStore, providers: Mapping[str, Provider] | Provider, gate: Gate, *,
              now: datetime | None = None, rand: Callable[[], float] = random.random,
-             batch: int = BATCH) -> dict[str, int]:  # fmt: skip
+             batch: int = BATCH, render: Render | None = None) -> dict[str, int]:  # fmt: skip
     """Passes at ``now`` until nothing is due then (retries wait for later)."""
     total: dict[str, int] = {}
     while True:
-        done = send_due(ops, providers, gate, now=now, rand=rand, batch=batch)
+        done = send_due(ops, providers, gate, now=now, rand=rand, batch=batch, render=render)
         for k, v in done.items():
             if k != "as_of":
                 total[k] = total.get(k, 0) + v

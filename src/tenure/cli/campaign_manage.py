@@ -259,9 +259,10 @@ def _print_status(doc: dict[str, Any], wide: bool) -> None:
             ["global control", f"{arms['global_control']:,}"]]  # fmt: skip
     print_table(out, [Col("arm", numeric=False), Col("customers")], rows, wide=wide)
     labels = {"held_out": "held out (holdout, global control)", "not_queued": "not queued yet",
-              "pending": "queued", "sending": "being sent"}  # fmt: skip
+              "pending": "queued", "sending": "being sent",
+              "held": "queued, held by the pause"}  # fmt: skip
     fate_rows = [[labels.get(f, f), f"{fates[f]:,}"]
-                 for f in ("held_out", "not_queued", "pending", "sending", "sent", "blocked",
+                 for f in ("held_out", "not_queued", "pending", "held", "sending", "sent", "blocked",
                            "failed", "expired") if fates.get(f)]  # fmt: skip
     fate_rows += [[f"no message: {why}", f"{n:,}"] for why, n in fates["no_message"].items()]
     for state, reasons in doc["not_sent"].items():

@@ -182,7 +182,7 @@ def launch_command(
                                             "detectable effect; write nothing.")] = False,
     baseline: Annotated[float, typer.Option(help="The conversion rate assumed for the "
                                             "minimum detectable effect.")] = 0.05,
-    batch: Annotated[int, typer.Option(help="Messages queued per transaction.")] = 2000,
+    batch: Annotated[int, typer.Option(help="Messages queued per transaction.")] = 5000,
     store: StoreOption = None,
     json_: JsonOption = False,
 ) -> None:  # fmt: skip

@@ -16,6 +16,7 @@ fails with the template's own words, and is counted as not sent.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -110,17 +111,28 @@ class Profiles:
                 ops.close()
 
 
+# how long a renderer keeps the analytics store open between claims: opening
+# it for each claim of 100 messages was a tenth of the sender's time, and
+# holding it longer would keep an ingest's commit waiting
+HOLD_SECONDS = 1.0
+
+
 class CampaignRenderer:
     """Renders the unrendered messages of a claim: ``(conn, rows)`` with
     each row's ``campaign``, ``customer_id``, ``template`` and ``locale``
     gives a :class:`Rendered` or the error (a :class:`TenureError`) for each.
-    Templates are loaded once per campaign."""
+    Templates are loaded once per campaign; the analytics store is kept open
+    for the claims of :data:`HOLD_SECONDS` at most, then closed until the
+    next claim (and by :meth:`close`, which the sender calls when it is done)."""
 
     def __init__(self, settings: Any) -> None:
         self.settings = settings
         self._campaigns: dict[str, tuple[Template, datetime, set[str]]] = {}
+        self._open: dict[str, Profiles] = {}
+        self._opened_at = 0.0
 
-    def _campaign(self, conn: sa.Connection, name: str, folder: str) -> tuple[Template, datetime, set[str]]:
+    def _campaign(self, conn: sa.Connection, name: str,
+                  folder: str) -> tuple[Template, datetime, set[str]]:  # fmt: skip
         if name not in self._campaigns:
             from tenure.campaigns import definitions
             from tenure.campaigns.templates import load_template
@@ -130,6 +142,20 @@ class CampaignRenderer:
             self._campaigns[name] = (template, campaign.launched_at or utc(datetime.now()),
                                      variables(template))  # fmt: skip
         return self._campaigns[name]
+
+    def _profiles(self, name: str, used: set[str]) -> Profiles:
+        if self._open and time.monotonic() - self._opened_at > HOLD_SECONDS:
+            self.close()
+        if name not in self._open:
+            if not self._open:
+                self._opened_at = time.monotonic()
+            self._open[name] = Profiles(self.settings, used).__enter__()
+        return self._open[name]
+
+    def close(self) -> None:
+        for profiles in self._open.values():
+            profiles.__exit__(None, None, None)
+        self._open.clear()
 
     def __call__(self, conn: sa.Connection, rows: Sequence[Any]) -> list[Rendered | TenureError]:
         out: dict[int, Rendered | TenureError] = {}
@@ -142,8 +168,8 @@ class CampaignRenderer:
             except TenureError as exc:
                 out.update({i: exc for i, _ in members})
                 continue
-            with Profiles(self.settings, used) as profiles:
-                contexts = dict(profiles.contexts([r.customer_id for _, r in members], as_of))
+            profiles = self._profiles(name, used)
+            contexts = dict(profiles.contexts([r.customer_id for _, r in members], as_of))
             for i, row in members:
                 try:
                     out[i] = template.render(contexts[row.customer_id], row.locale or None)

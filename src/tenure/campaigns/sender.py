@@ -188,6 +188,16 @@ def _due(conn: sa.Connection, now: datetime, batch: int, *, rendered_only: bool)
     return list(conn.execute(query))
 
 
+_m = messages_t
+# a claim's update of its messages, built once and run for them all at once
+_CLAIM = _m.update().where(_m.c.id == sa.bindparam("_id")).values(
+    state="sending", next_at=sa.bindparam("_until"), attempts=sa.bindparam("_attempts"))
+# the same, keeping the text rendered for it
+_CLAIM_RENDERED = _CLAIM.values(
+    subject=sa.bindparam("_subject"), body_text=sa.bindparam("_text"),
+    body_html=sa.bindparam("_html"), locale=sa.bindparam("_locale"), rendered=True)
+
+
 def _finish(conn: sa.Connection, row_id: int, state: str, reason: str | None,
             now: datetime, **more: Any) -> None:  # fmt: skip
     conn.execute(messages_t.update().where(messages_t.c.id == row_id)
@@ -248,8 +258,10 @@ def claim(ops: OpsStore, gate: Gate, providers: Mapping[str, Provider], now: dat
                 continue
             allowed.append((row, due))
         texts = _render(conn, [row for row, _ in allowed if not row.rendered], render)
+        kept, made_now = [], []  # the two kinds of claim, each one statement for all
         for row, due in allowed:
-            text = {}
+            claimed = {"_id": row.id, "_attempts": row.attempts + 1}
+            subject, body_text, body_html = row.subject, row.body_text, row.body_html
             if not row.rendered:
                 made = texts[row.id]
                 if not isinstance(made, Rendered):  # it cannot be sent: not a contact
@@ -257,16 +269,17 @@ def claim(ops: OpsStore, gate: Gate, providers: Mapping[str, Provider], now: dat
                     gate.release(conn, due)
                     summary["failed"] += 1
                     continue
-                text = {"subject": made.subject, "body_text": made.text, "body_html": made.html,
-                        "locale": made.locale, "rendered": True}  # fmt: skip
-            conn.execute(messages_t.update().where(messages_t.c.id == row.id)
-                         .values(state="sending", next_at=until, attempts=row.attempts + 1,
-                                 **text))  # fmt: skip
+                subject, body_text, body_html = made.subject, made.text, made.html
+                made_now.append(claimed | {"_subject": subject, "_text": body_text,
+                                           "_html": body_html, "_locale": made.locale})  # fmt: skip
+            else:
+                kept.append(claimed)
             taken.append(_Claimed(row.id, row.dedup_key, row.customer_id, row.campaign,
-                                  row.channel, row.recipient, text.get("subject", row.subject),
-                                  text.get("body_text", row.body_text),
-                                  text.get("body_html", row.body_html), row.headers,
-                                  row.attempts + 1, until, due))  # fmt: skip
+                                  row.channel, row.recipient, subject, body_text, body_html,
+                                  row.headers, row.attempts + 1, until, due))  # fmt: skip
+        for statement, params in ((_CLAIM, kept), (_CLAIM_RENDERED, made_now)):
+            if params:
+                conn.execute(statement, [p | {"_until": until} for p in params])
         conn.commit()
     summary["claimed"] += len(taken)
     checkpoint("sender claimed")
@@ -365,13 +378,18 @@ def send_all(ops: OpsStore, providers: Mapping[str, Provider] | Provider, gate: 
              batch: int = BATCH, render: Render | None = None) -> dict[str, int]:  # fmt: skip
     """Passes at ``now`` until nothing is due then (retries wait for later)."""
     total: dict[str, int] = {}
-    while True:
-        done = send_due(ops, providers, gate, now=now, rand=rand, batch=batch, render=render)
-        for k, v in done.items():
-            if k != "as_of":
-                total[k] = total.get(k, 0) + v
-        if sum(done[k] for k in ("claimed", "expired", "blocked", "failed", "postponed")) == 0:
-            return total
+    try:
+        while True:
+            done = send_due(ops, providers, gate, now=now, rand=rand, batch=batch, render=render)
+            for k, v in done.items():
+                if k != "as_of":
+                    total[k] = total.get(k, 0) + v
+            if sum(done[k] for k in ("claimed", "expired", "blocked", "failed", "postponed")) == 0:
+                return total
+    finally:
+        close = getattr(render, "close", None)  # a renderer holding a store open lets it go
+        if close is not None:
+            close()
 
 
 def send_test(ops: OpsStore, provider: Provider, message: Rendered, *, to: str,

@@ -110,7 +110,11 @@ class SendGate:
         return self._priorities[campaign]
 
     def release(self, conn: sa.Connection, due: Due) -> None:
-        conn.execute(contacts_t.delete().where(contacts_t.c.reference == due.dedup_key))
+        conn.execute(_RELEASE, {"reference": due.dedup_key})
+
+
+# built once, as caps' statements are
+_RELEASE = contacts_t.delete().where(contacts_t.c.reference == sa.bindparam("reference"))
 
 
 def store_zones(settings: Any) -> ZoneLookup:

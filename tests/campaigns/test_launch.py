@@ -284,3 +284,18 @@ def test_launch_twice_on_postgresql(tmp_path, pg_database):
         assert sorted(c for c, _ in _messages(ops)) == sorted(treated)
         assert first["queued"] == len(treated) and again["queued"] == 0
         assert launch_status.status(ops, "win-back")["accounted"]
+
+
+def test_a_message_that_cannot_be_rendered_when_sent_fails_with_the_reason(shop, smtp_server):
+    settings, ops, template = shop
+    launch(settings, ops, "win-back", batch=500, at=AT)
+    (template / "de" / "body.txt").write_text("Hallo {{ tier.name }}")  # edited since the launch
+    done = _send(settings, ops, smtp_server)
+    st = launch_status.status(ops, "win-back")
+    queued = done["failed"]
+    assert queued > 0 and done["sent"] == 0 and smtp_server.inbox.arrivals == []
+    assert st["fates"]["failed"] == queued and st["accounted"]
+    assert st["not_sent"] == {"failed": {"template": queued}}
+    with ops.engine.connect() as conn:
+        reason = conn.execute(sa.select(campaign_messages.c.reason).limit(1)).scalar_one()
+    assert "body.txt" in reason and "tier" in reason

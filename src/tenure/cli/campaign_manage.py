@@ -48,8 +48,8 @@ Examples:
     tenure campaign launch win-back --json
 """
 
-PAUSE_HELP = """Stop queueing a campaign's messages; `tenure campaign launch NAME`
-resumes. Messages already queued are the sender's.
+PAUSE_HELP = """Stop queueing a campaign's messages and hold those already queued: the
+sender leaves them until `tenure campaign launch NAME` resumes the campaign.
 
 Example:
 

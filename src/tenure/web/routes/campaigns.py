@@ -44,7 +44,8 @@ def status(ops: OpsDep, _: Reader, name: Name) -> Response:
 
 @router.post("/{name}/pause")
 def pause(ops: OpsDep, _: Writer, name: Name) -> Response:
-    """Stop queueing the campaign's messages (``tenure campaign pause``)."""
+    """Stop queueing the campaign's messages and hold the queued ones
+    (``tenure campaign pause``)."""
     from tenure.campaigns.launch import pause as pause_campaign
 
     return json_response(pause_campaign(ops, name))

@@ -614,10 +614,9 @@ sa.Index("ix_campaign_messages_due", campaign_messages.c.state, campaign_message
 sa.Index("ix_campaign_messages_customer", campaign_messages.c.customer_id)
 sa.Index("ix_campaign_messages_campaign", campaign_messages.c.campaign, campaign_messages.c.state)
 # the sender's claim: the messages waiting, in the order it takes them
-sa.Index("ix_campaign_messages_claim", campaign_messages.c.priority.desc(),
-         campaign_messages.c.next_at, campaign_messages.c.id,
-         sqlite_where=campaign_messages.c.state.in_(("pending", "sending")),
-         postgresql_where=campaign_messages.c.state.in_(("pending", "sending")))  # fmt: skip
+sa.Index("ix_campaign_messages_claim", campaign_messages.c.state,
+         campaign_messages.c.priority.desc(), campaign_messages.c.next_at,
+         campaign_messages.c.id)  # fmt: skip
 
 # campaigns, their audiences and holdouts (tenure.campaigns.definitions, .launch)
 

@@ -12,9 +12,6 @@ down_revision = "0012"
 branch_labels = None
 depends_on = None
 
-WAITING = "state IN ('pending', 'sending')"
-
-
 def upgrade() -> None:
     # a message queued before this revision is rendered, of a normal-priority campaign
     with op.batch_alter_table("campaign_messages") as batch:
@@ -27,8 +24,7 @@ def upgrade() -> None:
         "ELSE 1 END"
     )  # fmt: skip
     op.create_index("ix_campaign_messages_claim", "campaign_messages",
-                    [sa.text("priority DESC"), "next_at", "id"],
-                    sqlite_where=sa.text(WAITING), postgresql_where=sa.text(WAITING))  # fmt: skip
+                    ["state", sa.text("priority DESC"), "next_at", "id"])
 
 
 def downgrade() -> None:

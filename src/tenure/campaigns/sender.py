@@ -11,7 +11,11 @@ A pass of :func:`send_due`:
    caps, quiet hours): a final refusal is recorded as ``blocked`` with the
    gate's reason, one that can pass later is ``postponed`` to its
    ``retry_at``. The others become ``sending`` until the claim runs out
-   (:data:`LEASE`).
+   (:data:`LEASE`); a message a launch queued unrendered is rendered by
+   ``render`` (:class:`tenure.campaigns.send_render.CampaignRenderer`) and
+   its text kept in the row, in the same transaction. The claim takes the
+   highest priority first (then the earliest due), and leaves the messages
+   of a paused campaign pending.
 2. **sends** each claimed message through its channel's provider, with the
    row's dedup key as the provider's idempotency key (and the e-mail's
    Message-ID);

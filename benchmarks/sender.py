@@ -10,12 +10,15 @@ by a loop of ``smtplib.SMTP.send_message`` over one connection, with no
 outbox, no gate and no record: what the sender's bookkeeping costs. Prints
 messages/s, seconds, peak RSS and the ratio; the target is ≥ 200 messages/s.
 ``--postgres URL`` (an empty database) times the sender on PostgreSQL too.
+``--launched`` queues them instead as a campaign's launch does, unrendered
+(a store of N customers ingested, a win-back campaign launched to them; not
+timed), so that the time includes rendering each message at send time.
 ``--gate workspace`` times it with the workspace's own gate instead
 (:class:`tenure.campaigns.sending.SendGate`: the consent ledger, the
 suppression list, a cap of 3 e-mails a week, a contact budget and quiet
 hours, each message sent counted).
 
-    python benchmarks/sender.py [--messages N] [--postgres URL] [--gate consent-table|workspace] [--json]
+    python benchmarks/sender.py [--messages N] [--postgres URL] [--gate consent-table|workspace] [--launched] [--json]
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ import socket
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.utils import formatdate
@@ -79,9 +82,47 @@ def _workspace_gate():
     return SendGate(rules)
 
 
-def _queue(ops, n: int, now: datetime, ledger: bool = False) -> None:
+def _consents(conn, who: list[str], now: datetime, ledger: bool) -> None:
     import sqlalchemy as sa
 
+    conn.execute(sa.text("CREATE TABLE bench_consents (customer_id VARCHAR(200) PRIMARY KEY, "
+                         "granted BOOLEAN NOT NULL)"))  # fmt: skip
+    conn.execute(sa.text("INSERT INTO bench_consents VALUES (:c, TRUE)"), [{"c": c} for c in who])
+    if ledger:  # the workspace's gate reads the consent ledger
+        from tenure.campaigns import consent
+
+        for c in who:
+            consent.append(conn, c, "email", "marketing", True, source="import",
+                           at=now.replace(year=2025))  # fmt: skip
+
+
+def _launched(folder: Path, n: int, now: datetime, ledger: bool, log: Log):
+    """A store of ``n`` customers and a win-back campaign launched to them:
+    its messages queued unrendered. The settings and the campaign."""
+    import sqlalchemy as sa
+    from campaign_launch import _paths, _store
+
+    from tenure.campaigns import definitions, holdouts
+    from tenure.campaigns.consent import write_transaction
+    from tenure.campaigns.launch import launch
+    from tenure.store.ops_schema import campaign_messages
+    from tenure.store.workspace import Workspace
+
+    _store(folder, n, log)
+    settings, template = _paths(folder)
+    with Workspace.open(settings, create=False) as ws:
+        with write_transaction(ws.ops) as conn:
+            holdouts.set_global_share(conn, 0.05)
+            definitions.create(conn, definitions.spec(
+                name="bench", template=template, audience=["lapsed:90"], holdout=0.1))
+        launch(settings, ws.ops, "bench")
+        with ws.ops.engine.begin() as conn:
+            who = list(conn.execute(sa.select(campaign_messages.c.customer_id)).scalars())
+            _consents(conn, who, now, ledger)
+    return settings
+
+
+def _queue(ops, n: int, now: datetime, ledger: bool = False) -> None:
     from tenure.campaigns import outbox
     from tenure.campaigns.templates import Parts, Template
 
@@ -90,16 +131,7 @@ def _queue(ops, n: int, now: datetime, ledger: bool = False) -> None:
         "Hello {{ first_name }},\n\nyou have {{ points | number }} points.\n",
         "<p>Hello {{ first_name }}</p><p>You have {{ points | number }} points.</p>")})  # fmt: skip
     with ops.engine.begin() as conn:
-        conn.execute(sa.text("CREATE TABLE bench_consents (customer_id VARCHAR(200) PRIMARY KEY, "
-                             "granted BOOLEAN NOT NULL)"))  # fmt: skip
-        conn.execute(sa.text("INSERT INTO bench_consents VALUES (:c, TRUE)"),
-                     [{"c": f"C{i:07d}"} for i in range(n)])  # fmt: skip
-        if ledger:  # the workspace's gate reads the consent ledger
-            from tenure.campaigns import consent
-
-            for i in range(n):
-                consent.append(conn, f"C{i:07d}", "email", "marketing", True, source="import",
-                               at=now.replace(year=2025))  # fmt: skip
+        _consents(conn, [f"C{i:07d}" for i in range(n)], now, ledger)
         for i in range(n):
             who = f"C{i:07d}"
             outbox.enqueue(conn, campaign="bench", step="1", customer_id=who, occurrence="1",
@@ -122,30 +154,45 @@ def _gate(conn, customer_id, channel, purpose, now):
     return _Decision(bool(row and row[0]), None if row and row[0] else "no consent")
 
 
-def _time_sender(url: str, port: int, n: int, log: Log, gate_kind: str) -> dict:
+def _time_sender(url: str, port: int, n: int, log: Log, gate_kind: str,
+                 launched: Path | None = None) -> dict:  # fmt: skip
     from tenure.campaigns import outbox, sender
     from tenure.campaigns.channels.smtp import SmtpProvider, SmtpSettings
     from tenure.store.ops import OpsStore
 
     now = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)  # outside quiet hours
-    ops = OpsStore.open(url)
     t = time.perf_counter()
     workspace = gate_kind == "workspace"
     gate = _workspace_gate() if workspace else _gate
-    _queue(ops, n, now, ledger=workspace)
-    log(f"queued {n:,} messages in {time.perf_counter() - t:.1f} s (not timed)")
+    render, campaign = None, "bench"
+    if launched is not None:
+        from tenure.campaigns.send_render import CampaignRenderer
+
+        # a launch queues its messages due now; they are sent the next day at noon
+        # (outside the quiet hours), as of which the consents were given before
+        now = (datetime.now(UTC) + timedelta(days=1)).replace(hour=12, minute=0)
+        settings = _launched(launched, n, now, workspace, log)
+        url, render = settings.ops_database_url, CampaignRenderer(settings)
+        ops = OpsStore.open(url)
+    else:
+        ops = OpsStore.open(url)
+        _queue(ops, n, now, ledger=workspace)
+    with ops.engine.connect() as conn:
+        queued = outbox.accounting(conn, campaign)["total"]
+    log(f"queued {queued:,} messages in {time.perf_counter() - t:.1f} s (not timed)")
     provider = SmtpProvider(SmtpSettings(host="127.0.0.1", port=port, security="none",
                                          sender="news@shop.example"))  # fmt: skip
     t, cpu = time.perf_counter(), cpu_seconds()
-    done = sender.send_all(ops, provider, gate, now=now)
+    done = sender.send_all(ops, provider, gate, now=now, render=render)
     seconds, cpu = time.perf_counter() - t, cpu_seconds() - cpu
     provider.close()
     with ops.engine.connect() as conn:
-        counted = outbox.accounting(conn, "bench")
+        counted = outbox.accounting(conn, campaign)
     ops.close()
-    assert counted["states"]["sent"] == n, counted
+    assert counted["states"]["sent"] == queued, counted
     return {"seconds": round(seconds, 2), "messages_per_s": round(done["sent"] / seconds, 1),
-            "cpu_s": round(cpu, 2), "sent": done["sent"], "load_after": load()}  # fmt: skip
+            "cpu_s": round(cpu, 2), "sent": done["sent"], "load_after": load(),
+            "rendered_at_send": launched is not None}  # fmt: skip
 
 
 def _time_smtplib(port: int, n: int) -> dict:
@@ -176,6 +223,8 @@ def main() -> None:
     p.add_argument("--postgres", help="a PostgreSQL URL (an empty database) to time as well")
     p.add_argument("--gate", choices=("consent-table", "workspace"), default="consent-table",
                    help="the gate the sender asks: a consent table, or the workspace's own")
+    p.add_argument("--launched", action="store_true",
+                   help="queue as a campaign's launch does (unrendered): time rendering at send")
     p.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "tenure-bench")
     p.add_argument("--json", action="store_true")
     args = p.parse_args()
@@ -189,7 +238,7 @@ def main() -> None:
     ready.wait(30)
     n = args.messages
     results: dict = {"messages": n, "machine": machine_line(), "target_per_s": TARGET,
-                     "gate": args.gate}  # fmt: skip
+                     "gate": args.gate, "launched": args.launched}  # fmt: skip
     try:
         targets = [("sqlite", f"sqlite:///{args.workdir / 'sender-bench.sqlite'}")]
         (args.workdir / "sender-bench.sqlite").unlink(missing_ok=True)
@@ -197,11 +246,16 @@ def main() -> None:
             targets.append(("postgresql", args.postgres))
         for name, url in targets:
             before = arrivals.value
-            r = _time_sender(url, port, n, log, args.gate)
+            launched = None
+            if args.launched and name == "sqlite":
+                launched = Path(tempfile.mkdtemp(prefix="tenure-bench-", dir=args.workdir))
+            r = _time_sender(url, port, n, log, args.gate, launched)
             r["received"] = arrivals.value - before
             r["peak_rss_mib"] = round(peak_rss_mib())
             results[name] = r
-            log(f"tenure sender ({name}, {args.gate} gate): {n:,} messages in {r['seconds']:.2f} s "
+            what = ", rendered at send" if r["rendered_at_send"] else ""
+            log(f"tenure sender ({name}, {args.gate} gate{what}): {r['sent']:,} messages in "
+                f"{r['seconds']:.2f} s "
                 f"({r['messages_per_s']:,.0f} messages/s; {r['cpu_s']:.1f} CPU s; load "
                 f"{r['load_after']}), peak RSS {r['peak_rss_mib']:,} MiB; the server "
                 f"received {r['received']:,}")  # fmt: skip

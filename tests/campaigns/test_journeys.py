@@ -271,6 +271,21 @@ def test_a_long_occurrence_is_kept_short_and_entered_once(shop):
     assert [o for _, s, o in _sent(ops) if s == "first"] == [kept]
 
 
+def test_a_send_steps_priority_goes_with_its_message(shop):
+    """The outbox ranks priorities high 2, normal 1, low 0 (the contact
+    budget gives its place to the higher); a step's own priority is kept."""
+    settings, ops, folder = shop
+    text = THREE_STEPS.format(reentry="never").replace(
+        'id = "first"\ntype = "send"\n', 'id = "first"\ntype = "send"\npriority = "high"\n')
+    _create(ops, folder, text)
+    enter(ops, "win-back", _entrants(["c01"]), at=T0)
+    run(settings, ops, "win-back", at=T0 + 3 * DAY, enter_now=False)
+    m = campaign_messages
+    with ops.engine.connect() as conn:
+        ranks = dict(conn.execute(sa.select(m.c.step, m.c.priority)).all())
+    assert ranks == {"first": 2, "second": 1}
+
+
 def test_an_edit_removing_a_step_exits_or_moves_its_members(shop):
     settings, ops, folder = shop
     _create(ops, folder, THREE_STEPS.format(reentry="never"))

@@ -96,6 +96,25 @@ def _messages(ops):
                                       campaign_messages.c.subject)).all()  # fmt: skip
 
 
+def _send(settings, ops, server, now=None):
+    """The outbox sent into a real SMTP server on loopback by the sender,
+    rendering the launched messages, with a gate that lets every message by."""
+    from tenure.campaigns import sender
+    from tenure.campaigns.channels.smtp import SmtpProvider, SmtpSettings
+    from tenure.campaigns.send_render import CampaignRenderer
+
+    from .conftest import Decision
+
+    provider = SmtpProvider(SmtpSettings(host=server.host, port=server.port, security="none",
+                                         sender="news@shop.example", sender_name="Shop"))  # fmt: skip
+    try:
+        return sender.send_all(ops, provider, lambda *_: Decision(True),
+                               now=now or datetime.now(UTC),
+                               render=CampaignRenderer(settings))  # fmt: skip
+    finally:
+        provider.close()
+
+
 def test_launch_assigns_and_queues_the_treatment_only(shop):
     settings, ops, _ = shop
     expected = _expected(ops)
@@ -106,7 +125,7 @@ def test_launch_assigns_and_queues_the_treatment_only(shop):
     with_address = [c for c in treated if int(c[1:]) % 10 != 0]
     messages = _messages(ops)
     assert sorted(c for c, _ in messages) == with_address
-    assert dict(messages)[with_address[0]] == "Hallo Ann"  # first_name, in German
+    assert set(dict(messages).values()) == {""}  # queued unrendered: the sender renders
     assert done["queued"] == len(with_address)
     assert done["skipped"] == len(treated) - len(with_address)
     assert done["state"] == "done"
@@ -182,13 +201,11 @@ def test_pause_stops_queueing_and_launch_resumes(shop):
     st = launch_status.status(ops, "win-back")
     treated = sorted(c for c, a in _expected(ops).items() if a == "treatment")
     assert st["campaign"]["state"] == "paused"
-    assert st["fates"]["pending"] == sum(int(c[1:]) % 10 != 0 for c in treated[:40])
+    assert st["fates"]["held"] == sum(int(c[1:]) % 10 != 0 for c in treated[:40])
     assert st["fates"]["not_queued"] > 0 and st["accounted"]
     resumed = launch(settings, ops, "win-back", batch=40)
     assert resumed["state"] == "done"
     assert launch_status.status(ops, "win-back")["fates"]["not_queued"] == 0
-    with pytest.raises(InputError, match="done"):
-        pause(ops, "win-back")
 
 
 def test_measure_equals_the_exported_file(shop, tmp_path):
@@ -210,34 +227,49 @@ def test_measure_equals_the_exported_file(shop, tmp_path):
                      "treatment": list(expected.values()).count("treatment")}
 
 
-def test_rendering_in_worker_processes_gives_the_same_messages(shop, tmp_path, monkeypatch):
-    from tenure.campaigns import launch_render
-
-    settings, ops, template = shop
-    launch(settings, ops, "win-back", batch=500, at=AT, workers=1)
-    alone = sorted(_messages(ops))
-    with write_transaction(ops) as conn:
-        definitions.create(conn, definitions.spec(name="again", template=template,
-                                                  audience=["lapsed:90"], holdout=0.2,
-                                                  salt="fixed-salt"))  # fmt: skip
-    monkeypatch.setattr(launch_render, "CHUNK", 40)  # several chunks per batch
-    launch(settings, ops, "again", batch=500, at=AT, workers=2)
+def test_the_sender_renders_and_keeps_each_launched_message(shop, smtp_server):
+    settings, ops, _ = shop
+    launch(settings, ops, "win-back", batch=64, at=AT)
+    done = _send(settings, ops, smtp_server)
+    treated = sorted(c for c, a in _expected(ops).items()
+                     if a == "treatment" and int(c[1:]) % 10 != 0)  # fmt: skip
+    assert done["sent"] == len(treated)
+    got = {m["To"]: m for m in smtp_server.inbox.arrivals}
+    i = int(treated[0][1:])
+    mail = got[f"c{i}@x.example"]
+    # first_name and name in German; today is the launch day, not the day it was sent
+    assert mail["Subject"] == "Hallo Ann"
+    assert mail.get_content().strip() == f"Hallo Ann {i}, 2024-07-01."
     with ops.engine.connect() as conn:
-        rows = conn.execute(sa.select(campaign_messages.c.campaign, campaign_messages.c.customer_id,
-                                      campaign_messages.c.subject, campaign_messages.c.body_text)
-                            ).all()  # fmt: skip
-    by = {name: sorted((c, s, b) for n, c, s, b in rows if n == name) for name in ("win-back", "again")}
-    assert by["again"] == by["win-back"] and len(by["again"]) == len(alone)
+        kept = conn.execute(sa.select(campaign_messages.c.subject, campaign_messages.c.body_text,
+                                      campaign_messages.c.rendered, campaign_messages.c.state)
+                            .where(campaign_messages.c.customer_id == treated[0])).one()  # fmt: skip
+    assert kept == ("Hallo Ann", f"Hallo Ann {i}, 2024-07-01.", True, "sent")
 
 
-def test_a_template_error_names_the_template_from_a_worker(shop, monkeypatch):
-    from tenure.campaigns import launch_render
+def test_pause_holds_queued_messages_until_the_campaign_resumes(shop, smtp_server):
+    settings, ops, _ = shop
+    launch(settings, ops, "win-back", batch=64, at=AT)
+    queued = launch_status.status(ops, "win-back")["fates"]["pending"]
+    assert pause(ops, "win-back")["was"] == "done"  # done queueing, its messages waiting
+    held = _send(settings, ops, smtp_server)
+    st = launch_status.status(ops, "win-back")
+    assert held["claimed"] == 0 and smtp_server.inbox.arrivals == []
+    assert st["fates"]["held"] == queued and st["fates"]["pending"] == 0 and st["accounted"]
+    assert launch(settings, ops, "win-back")["state"] == "done"  # resumed
+    sent = _send(settings, ops, smtp_server)
+    st = launch_status.status(ops, "win-back")
+    assert sent["sent"] == queued == len(smtp_server.inbox.arrivals) == st["fates"]["sent"]
+    assert st["fates"]["held"] == 0 and st["accounted"]
+    with pytest.raises(InputError, match="none waits"):  # nothing left to hold
+        pause(ops, "win-back")
 
+
+def test_a_template_error_stops_the_launch_before_anything_is_queued(shop):
     settings, ops, template = shop
     (template / "de" / "body.txt").write_text("Hallo {{ points.balance }}")
-    monkeypatch.setattr(launch_render, "CHUNK", 40)
     with pytest.raises(InputError) as caught:
-        launch(settings, ops, "win-back", batch=500, at=AT, workers=2)
+        launch(settings, ops, "win-back", batch=500, at=AT)
     assert caught.value.code == "template_variable" and "body.txt" in caught.value.render()
     assert _messages(ops) == []  # the batch's transaction was rolled back
 
@@ -252,3 +284,18 @@ def test_launch_twice_on_postgresql(tmp_path, pg_database):
         assert sorted(c for c, _ in _messages(ops)) == sorted(treated)
         assert first["queued"] == len(treated) and again["queued"] == 0
         assert launch_status.status(ops, "win-back")["accounted"]
+
+
+def test_a_message_that_cannot_be_rendered_when_sent_fails_with_the_reason(shop, smtp_server):
+    settings, ops, template = shop
+    launch(settings, ops, "win-back", batch=500, at=AT)
+    (template / "de" / "body.txt").write_text("Hallo {{ tier.name }}")  # edited since the launch
+    done = _send(settings, ops, smtp_server)
+    st = launch_status.status(ops, "win-back")
+    queued = done["failed"]
+    assert queued > 0 and done["sent"] == 0 and smtp_server.inbox.arrivals == []
+    assert st["fates"]["failed"] == queued and st["accounted"]
+    assert st["not_sent"] == {"failed": {"template": queued}}
+    with ops.engine.connect() as conn:
+        reason = conn.execute(sa.select(campaign_messages.c.reason).limit(1)).scalar_one()
+    assert "body.txt" in reason and "tier" in reason

@@ -1,5 +1,6 @@
 """``outbox.enqueue_many``: the rows ``enqueue`` would write, in one
-statement; a dedup key already there adds nothing."""
+statement; ``outbox.enqueue_unrendered``: a launch's rows, for the sender to
+render; a dedup key already there adds nothing."""
 
 from __future__ import annotations
 
@@ -42,3 +43,26 @@ def test_many_then_again_adds_nothing(ops):
                            .where(campaign_messages.c.next_at <= NOW)).all()  # fmt: skip
     assert len(due) == 8 and {utc(r.created_at) for r in due} == {NOW}
     assert {r.test for r in due} == {False}
+
+
+def test_unrendered_rows_carry_their_template_locale_and_priority(ops):
+    def queue(conn, customers):
+        return outbox.enqueue_unrendered(
+            conn, campaign="win-back", step="1", occurrence="2026-03-01", channel="email",
+            purpose="marketing", template="/shop/templates/win-back", priority="high",
+            recipients=[(c, f"{c}@x.example", "de-DE") for c in customers], now=NOW)  # fmt: skip
+
+    with ops.engine.begin() as conn:
+        assert queue(conn, ["C1", "C2"]) == 2
+    with ops.engine.begin() as conn:
+        assert queue(conn, ["C2", "C3"]) == 1  # C2's key is there: the same decision
+        assert outbox.enqueue(conn, **_message("C3"), now=NOW) is None
+    m = campaign_messages
+    with ops.engine.connect() as conn:
+        rows = conn.execute(sa.select(m.c.dedup_key, m.c.template, m.c.locale, m.c.subject,
+                                      m.c.rendered, m.c.priority, m.c.state, m.c.next_at)
+                            .order_by(m.c.dedup_key)).all()  # fmt: skip
+    assert [r.dedup_key for r in rows] == [f"win-back:1:C{i}:2026-03-01" for i in (1, 2, 3)]
+    assert {(r.template, r.locale, r.subject, r.rendered, r.priority, r.state) for r in rows} == {
+        ("/shop/templates/win-back", "de-DE", "", False, 2, "pending")}
+    assert {utc(r.next_at) for r in rows} == {NOW}

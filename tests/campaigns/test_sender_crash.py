@@ -35,6 +35,10 @@ message's fate recorded (sent, blocked with the gate's reason, postponed
 to when the cap frees, failed, expired), and each message sent counted
 once against the cap.
 
+In every other SMTP trial the messages are queued as a campaign's launch
+queues them, unrendered, and the sender renders each in its claim: the
+kills at each point find the same mailbox, each message with its text.
+
 ``TENURE_SENDER_TRIALS`` sets the SMTP trials per store and per gate (the
 default keeps the suite quick; 100 for the acceptance run).
 """
@@ -93,6 +97,8 @@ def prepare(ops: OpsStore, server, trial: int, at: datetime) -> dict[str, str]:
     rng.shuffle(kinds)
     people = {f"T{trial}C{j}": kind for j, kind in enumerate(kinds)}
     grant(ops, *[who for who, kind in people.items() if kind != "unconsented"])
+    # the odd trials queue as a launch does: unrendered, rendered by the sender's claim
+    unrendered = []
     with ops.engine.begin() as conn:
         for who, kind in people.items():
             address = f"{who.lower()}@example.com"
@@ -100,19 +106,32 @@ def prepare(ops: OpsStore, server, trial: int, at: datetime) -> dict[str, str]:
                 server.inbox.refuse[address] = 550
             if kind == "busy":
                 server.inbox.busy[address] = 1
+            if trial % 2 and kind != "expired":
+                unrendered.append((who, address, "en"))
+                continue
             outbox.enqueue(
                 conn, campaign=f"trial{trial}", step="1", customer_id=who, occurrence="1",
                 channel="email", purpose="marketing", recipient=address,
                 message=Rendered("t", "en", f"Hello {who}", "Come back."), now=at,
                 expires_at=at - timedelta(minutes=1) if kind == "expired" else None,
             )  # fmt: skip
+        outbox.enqueue_unrendered(conn, campaign=f"trial{trial}", step="1", occurrence="1",
+                                  channel="email", purpose="marketing", template="t",
+                                  priority="normal", recipients=unrendered, now=at)  # fmt: skip
     return people
+
+
+def render(conn, rows) -> list[Rendered]:
+    """The sender's renderer for the unrendered messages: the same text as the
+    rendered ones, so that the mailbox reads the same either way."""
+    return [Rendered("t", row.locale, f"Hello {row.customer_id}", "Come back.") for row in rows]
 
 
 def _child(url: str, server, point: str, at: datetime, batch: int) -> None:
     os.environ["TENURE_FAULT_AT"] = point
     ops = OpsStore.open(url, create=False)
-    sender.send_all(ops, provider(server), consent_gate, now=at, batch=batch, rand=lambda: 1.0)
+    sender.send_all(ops, provider(server), consent_gate, now=at, batch=batch, rand=lambda: 1.0,
+                    render=render)  # fmt: skip
     os._exit(0)
 
 
@@ -138,7 +157,8 @@ def test_a_sender_killed_at_any_point_sends_each_message_once_and_loses_none(ops
         first = rng.choice([0, 1])  # a message this process sends before the kill
         if first:
             local = provider(smtp_server)
-            sender.send_due(ops, local, consent_gate, now=at, batch=first, rand=lambda: 1.0)
+            sender.send_due(ops, local, consent_gate, now=at, batch=first, rand=lambda: 1.0,
+                            render=render)  # fmt: skip
             local.close()
         ops.engine.dispose()  # the child opens its own connections
         child = ctx.Process(target=_child,
@@ -150,7 +170,8 @@ def test_a_sender_killed_at_any_point_sends_each_message_once_and_loses_none(ops
         # the dead sender's claims run out; the busy message's retry comes a minute later
         recovery = provider(smtp_server)
         for later in (sender.LEASE, sender.LEASE + timedelta(hours=1)):
-            sender.send_all(ops, recovery, consent_gate, now=at + later, rand=lambda: 1.0)
+            sender.send_all(ops, recovery, consent_gate, now=at + later, rand=lambda: 1.0,
+                            render=render)  # fmt: skip
         recovery.close()
 
         campaign = f"trial{trial}"
@@ -172,6 +193,8 @@ def test_a_sender_killed_at_any_point_sends_each_message_once_and_loses_none(ops
         wanted = {message_id(f"{campaign}:1:{w}:1", DOMAIN): f"{w.lower()}@example.com"
                   for w, kind in people.items() if FATE[kind] == "sent"}  # fmt: skip
         assert kept == wanted, (trial, point)  # no drop, no stranger, none to the unconsented
+        # rendered by the sender or at the queue, each reads its customer's text
+        assert all(m["Subject"] == f"Hello {mine[m['To']]}" for m in arrived), (trial, point)
         per_recipient = [m["To"] for m in {m["Message-ID"]: m for m in arrived}.values()]
         assert len(per_recipient) == len(set(per_recipient))  # no customer got two messages
         # at-least-once: one resend, only when killed between acceptance and record

@@ -38,16 +38,19 @@ def record_contact(
 ) -> bool:  # fmt: skip
     """Count a message sent, in the caller's transaction; once per
     ``reference`` (the message's dedup key): False when it was counted."""
+    # the statements are built once: building one per message was a tenth of
+    # the sender's time
     if reference is not None:
-        seen = conn.execute(
-            sa.select(contacts_t.c.id).where(contacts_t.c.reference == reference)
-        ).first()
-        if seen is not None:
+        if conn.execute(_SEEN, {"reference": reference}).first() is not None:
             return False
-    conn.execute(contacts_t.insert().values(
-        customer_id=customer_id, channel=channel, purpose=purpose, campaign=campaign,
-        priority=priority, at=consent.utc(at), reference=reference))  # fmt: skip
+    conn.execute(_COUNT, {"customer_id": customer_id, "channel": channel, "purpose": purpose,
+                          "campaign": campaign, "priority": priority, "at": consent.utc(at),
+                          "reference": reference})  # fmt: skip
     return True
+
+
+_SEEN = sa.select(contacts_t.c.id).where(contacts_t.c.reference == sa.bindparam("reference"))
+_COUNT = contacts_t.insert()
 
 
 def recent(conn: sa.Connection, rules: SendingRules, customer_id: str, channel: str,

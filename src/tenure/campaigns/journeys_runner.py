@@ -204,7 +204,7 @@ def advance(settings: Any, ops: OpsStore, name: str, *, at: datetime,
             batch: int = BATCH) -> dict[str, Any]:  # fmt: skip
     """Part 2 of :func:`run`: the members moved, the messages queued, and
     the exits by reason."""
-    from tenure.campaigns.launch import _Profiles, _variables
+    from tenure.campaigns.send_render import Profiles, variables
     from tenure.campaigns.templates import load_template
 
     with ops.engine.connect() as conn:
@@ -214,11 +214,11 @@ def advance(settings: Any, ops: OpsStore, name: str, *, at: datetime,
                  for s in sends if s.template}  # fmt: skip
     used: set[str] = set()
     for t in templates.values():
-        used |= _variables(t)
+        used |= variables(t)
     cond = _Conditions(settings, at)
     totals = {"moved": 0, "queued": 0, "completed": 0, "exited": {}}
     after = ("", "")
-    with _Profiles(settings, used) as profiles:
+    with Profiles(settings, used) as profiles:
         while True:
             finished, after = _batch(ops, name, at, batch, after, cond, profiles, templates,
                                      totals)  # fmt: skip
@@ -303,7 +303,7 @@ def _messages(journey: Journey, members: list[_Member], outcomes: dict[tuple[str
             mine.append(dict(
                 campaign=journey.name, step=step.id, customer_id=member.customer_id,
                 occurrence=member.occurrence, channel=step.channel, purpose=step.purpose,
-                recipient=recipient,
+                recipient=recipient, priority=step.priority,
                 message=templates[step.template].render(context, context["locale"])))  # fmt: skip
         out.extend(mine)
     return out

@@ -9,8 +9,8 @@
    its assignments are its audience, so a launch after a crash, or an
    ingest since, cannot change who is in it.
 2. **Queue** (one transaction per batch): the treatment arm's customers not
-   yet queued get their message rendered and written into the outbox
-   (:func:`tenure.campaigns.outbox.enqueue_many`, dedup key
+   yet queued get their message written into the outbox, to be rendered by
+   the sender (:func:`tenure.campaigns.outbox.enqueue_unrendered`, dedup key
    ``campaign:1:customer:launch day``), and their assignment is marked
    queued in the same transaction. A treated customer without an address is
    marked with the reason instead. The campaign's state is read in each
@@ -25,8 +25,18 @@ duplicates. Consent, suppression, caps and quiet hours are the sender's
 to apply, at send time, to the treatment only: both arms were chosen before
 them (intent to treat).
 
-The outbox has no per-campaign state, so a message queued before a pause is
-still sent by the sender; a pause stops only what is not queued yet.
+A pause stops the queueing at the next batch and **holds** the messages
+already queued: the sender does not claim a paused campaign's messages,
+which stay pending (``held`` in :func:`tenure.campaigns.launch_status.status`)
+until a launch resumes the campaign. A campaign done queueing can be paused
+while messages of it wait.
+
+The queue step writes each message **unrendered** (its template folder and
+the customer's locale, :func:`tenure.campaigns.outbox.enqueue_unrendered`:
+one bulk insert per batch); the sender renders it when it claims it
+(:mod:`tenure.campaigns.send_render`) and keeps the text with the send. The
+first message of a launch's run is rendered here too, so that a template
+that cannot render stops the launch before anything is queued.
 """
 
 from __future__ import annotations
@@ -45,7 +55,9 @@ from tenure.errors import InputError
 from tenure.store.ops import OpsStore
 from tenure.store.ops_schema import campaign_assignments as assign_t
 
-BATCH = 2000
+# messages queued per transaction: each costs a commit and an address
+# lookup, and a pause is seen at the next one (a batch is well under a second)
+BATCH = 5000
 # the named points of tenure.faults a test can stop a launch at
 POINTS = ("campaign assigned", "campaign batch queued")
 STEP = "1"
@@ -144,15 +156,12 @@ def _insert_assignments(conn: sa.Connection, campaign_id: int, ids: list[str], a
 
 
 def launch(settings: Any, ops: OpsStore, name: str, *, batch: int = BATCH,
-           at: datetime | None = None, baseline: float = CONVERSION_BASELINE,
-           workers: int | None = None) -> dict[str, Any]:  # fmt: skip
+           at: datetime | None = None, baseline: float = CONVERSION_BASELINE) -> dict[str, Any]:  # fmt: skip
     """Assign and queue the campaign (see the module docstring); what was
     done: ``assigned`` (the audience, its arms and their power as
     :func:`plan` gives them; None when it was assigned before) and
-    ``queued``, ``skipped`` in this run, and the campaign's state after it.
-    ``workers``: processes rendering the messages (default: one per core
-    beyond this one, see :mod:`.launch_render`)."""
-    from tenure.campaigns.launch_render import Renderer, default_workers
+    ``queued``, ``skipped`` in this run, and the campaign's state after it."""
+    from tenure.campaigns.send_render import Profiles, variables
     from tenure.campaigns.templates import load_template
 
     with write_transaction(ops) as conn:
@@ -168,12 +177,12 @@ def launch(settings: Any, ops: OpsStore, name: str, *, batch: int = BATCH,
     if campaign.state != "done":
         template = load_template(Path(campaign.template))
         after = ""  # the batches go in customer_id order: each starts after the last
-        workers = default_workers() if workers is None else workers
-        with (Renderer(template, campaign.template, workers) as renderer,
-              _Profiles(settings, _variables(template)) as profiles):
+        check: Any = template  # the first batch renders one message: see _queue_batch
+        with Profiles(settings, variables(template)) as profiles:
             while True:
-                done, q, s, state, after = _queue_batch(ops, name, renderer, profiles, batch,
+                done, q, s, state, after = _queue_batch(ops, name, check, profiles, batch,
                                                         after)  # fmt: skip
+                check = None
                 queued, skipped = queued + q, skipped + s
                 if done:
                     break
@@ -182,10 +191,12 @@ def launch(settings: Any, ops: OpsStore, name: str, *, batch: int = BATCH,
             "state": state}  # fmt: skip
 
 
-def _queue_batch(ops: OpsStore, name: str, renderer: Any, profiles: _Profiles, batch: int,
+def _queue_batch(ops: OpsStore, name: str, template: Any, profiles: Any, batch: int,
                  after: str) -> tuple[bool, int, int, str, str]:  # fmt: skip
     """One batch of step 2, of the customers after ``after``: (finished,
-    queued, skipped, state, the batch's last customer)."""
+    queued, skipped, state, the batch's last customer). With a ``template``,
+    the batch's first message is rendered before anything is written, so
+    that a template that cannot render stops the launch with its error."""
     a = assign_t
     with write_transaction(ops) as conn:
         campaign = definitions.get(conn, name)
@@ -201,26 +212,29 @@ def _queue_batch(ops: OpsStore, name: str, renderer: Any, profiles: _Profiles, b
             definitions.set_state(conn, campaign, "done", finished_at=now())
             return True, 0, 0, "done", after
         assert campaign.launched_at is not None
-        when = occurrence(campaign.launched_at)
-        done: list[str] = []
+        email = campaign.channel == "email"
+        found = profiles.addresses(ids)
+        recipients: list[tuple[str, str, str]] = []
         missing: list[str] = []
-        contexts: list[dict[str, Any]] = []
-        for customer_id, context in profiles.contexts(ids, campaign.launched_at):
-            if not (context["email"] if campaign.channel == "email" else customer_id):
+        for customer_id in ids:
+            address, locale = found.get(customer_id, (None, None))
+            recipient = address if email else customer_id
+            if recipient:
+                recipients.append((customer_id, recipient, locale or ""))
+            else:
                 missing.append(customer_id)
-                continue
-            contexts.append(context)
-            done.append(customer_id)
-        messages = [dict(
-            campaign=campaign.name, step=STEP, customer_id=c["customer_id"], occurrence=when,
-            channel=campaign.channel, purpose=campaign.purpose,
-            recipient=c["email"] if campaign.channel == "email" else c["customer_id"],
-            message=message) for c, message in zip(contexts, renderer.render(contexts),
-                                                    strict=True)]  # fmt: skip
-        outbox.enqueue_many(conn, messages)
-        _mark(conn, campaign.id, done, queued=True)
+        if recipients and template is not None:
+            first = recipients[0][0]
+            for _, context in profiles.contexts([first], campaign.launched_at):
+                template.render(context, context["locale"])
+        outbox.enqueue_unrendered(
+            conn, campaign=campaign.name, step=STEP, occurrence=occurrence(campaign.launched_at),
+            channel=campaign.channel, purpose=campaign.purpose, template=campaign.template,
+            priority=campaign.priority, recipients=recipients,
+        )  # fmt: skip
+        _mark(conn, campaign.id, [r[0] for r in recipients], queued=True)
         _mark(conn, campaign.id, missing, skipped=f"no {campaign.channel} address")
-    return False, len(done), len(missing), "running", ids[-1]
+    return False, len(recipients), len(missing), "running", ids[-1]
 
 
 def _mark(conn: sa.Connection, campaign_id: int, ids: list[str], **values: Any) -> None:
@@ -232,94 +246,26 @@ def _mark(conn: sa.Connection, campaign_id: int, ids: list[str], **values: Any) 
 
 
 def pause(ops: OpsStore, name: str) -> dict[str, Any]:
-    """Stop queueing; ``launch`` resumes."""
+    """Stop queueing, and hold the campaign's queued messages: the sender
+    leaves them pending until ``launch`` resumes the campaign. A campaign
+    done queueing may be paused while some of its messages wait."""
+    from tenure.store.ops_schema import campaign_messages as m
+
     with write_transaction(ops) as conn:
         campaign = definitions.get(conn, name)
         if campaign.state == "done":
-            raise InputError(
-                f"the campaign {name!r} is done: every message was queued.", value=name,
-                hint="A queued message is the sender's; nothing is left to pause.",
-                code="campaign_done",
-            )  # fmt: skip
+            waiting = conn.execute(sa.select(sa.func.count()).where(
+                m.c.campaign == name, m.c.state.in_(("pending", "sending")))).scalar()  # fmt: skip
+            if not waiting:
+                raise InputError(
+                    f"the campaign {name!r} is done: every message was queued and none "
+                    "waits to be sent.", value=name,
+                    hint="Nothing is left to pause; its outcome: tenure campaign status "
+                    f"{name}.", code="campaign_done",
+                )  # fmt: skip
         if campaign.state == "draft":
             raise InputError(f"the campaign {name!r} was not launched.", value=name,
                              hint=f"Launch it first: tenure campaign launch {name}.",
                              code="campaign_draft")  # fmt: skip
         definitions.set_state(conn, campaign, "paused")
     return {"campaign": name, "state": "paused", "was": campaign.state}
-
-
-def _variables(template: Any) -> set[str]:
-    """The variables the template's parts use (so that what no part uses,
-    such as the loyalty balance, is not read for every customer)."""
-    from jinja2 import meta
-
-    # the templates' own environment: it knows their filters (money, date, ...)
-    from tenure.campaigns.templates import _ENVIRONMENTS
-
-    env = _ENVIRONMENTS[False]
-    used: set[str] = set()
-    for parts in template.variants.values():
-        for source in (parts.subject, parts.text, parts.html):
-            if source:
-                used |= meta.find_undeclared_variables(env.parse(source))
-    return used
-
-
-class _Profiles:
-    """The template variables of a batch of customers, read in bulk: the
-    profile from ``customers``, the predictions kept by ``tenure predict``,
-    and the loyalty balance only when the template uses it (the same values
-    :func:`tenure.campaigns.personal.context_for` gives one customer)."""
-
-    def __init__(self, settings: Any, used: set[str]) -> None:
-        self.settings, self.used = settings, used
-
-    def __enter__(self) -> _Profiles:
-        from tenure.store import analytics
-
-        self.con, self.currency = analytics.open_read_only(self.settings.analytics_path,
-                                                           self.settings.store)  # fmt: skip
-        self.predictions = bool(self.used & {"next_order", "p_alive", "clv"}) and bool(
-            self.con.execute("SELECT count(*) FROM information_schema.tables "
-                             "WHERE table_name = 'customer_predictions'").fetchall()[0][0])  # fmt: skip
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.con.close()
-
-    def contexts(self, ids: list[str], as_of: datetime):
-        rows = {r[0]: r for r in self.con.execute(
-            "SELECT customer_id, name, email, country, locale FROM customers "
-            "WHERE customer_id IN (SELECT unnest(?::VARCHAR[]))", [ids]).fetchall()}  # fmt: skip
-        kept: dict[str, tuple[Any, ...]] = {}
-        if self.predictions:
-            kept = {r[0]: r for r in self.con.execute(
-                "SELECT customer_id, next_purchase_date, p_alive, clv FROM customer_predictions "
-                "WHERE customer_id IN (SELECT unnest(?::VARCHAR[]))", [ids]).fetchall()}  # fmt: skip
-        today = utc(as_of).date()
-        ops = None
-        if "points" in self.used:
-            from tenure.campaigns.personal import _points
-            from tenure.store.workspace import Workspace
-
-            ops = Workspace.open(self.settings, create=False)
-        try:
-            for customer_id in ids:
-                _, name, email, country, locale = rows.get(customer_id, (customer_id,) + (None,) * 4)
-                nxt, p_alive, clv = kept.get(customer_id, (None, None, None, None))[1:]
-                yield customer_id, {
-                    "customer_id": customer_id, "name": name,
-                    "first_name": str(name).split()[0] if name else None,
-                    "email": email, "country": country, "locale": locale,
-                    "currency": self.currency,
-                    "points": (_points(ops.ops, self.settings, customer_id, as_of)
-                               if ops is not None else None),
-                    "next_order": None if nxt is None else {"date": nxt, "days": (nxt - today).days},
-                    "p_alive": None if p_alive is None else float(p_alive),
-                    "clv": None if clv is None else float(clv),
-                    "recommendations": [], "today": today,
-                }  # fmt: skip
-        finally:
-            if ops is not None:
-                ops.close()

@@ -54,10 +54,8 @@ class Launches:
         from tenure.campaigns.launch import launch
 
         try:
-            # rendered in this thread: worker processes forked from a server's
-            # threads would copy its locks in whatever state they are
             record["result"] = launch(self.settings, self.ops, name, batch=batch,
-                                      baseline=baseline, workers=1)  # fmt: skip
+                                      baseline=baseline)  # fmt: skip
         except TenureError as exc:
             record["error"] = {"code": exc.code, "message": exc.what, "hint": exc.hint}
         except Exception as exc:  # noqa: BLE001 - kept for the status, the launch can be retried

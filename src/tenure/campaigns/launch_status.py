@@ -3,7 +3,8 @@
 :func:`status` accounts for every assigned customer: the holdout and the
 global control (held out, no message), and the treatment by what became of
 its message (the outbox's states with their reasons), or why it has none
-(no address), or that it is not queued yet (a paused or unfinished launch).
+(no address), or that it is not queued yet (a paused or unfinished launch);
+a paused campaign's pending messages are ``held``.
 ``accounted`` is true when these add up to the arms' sizes.
 
 :func:`export_assignments` writes the campaign's assignments as the file
@@ -52,6 +53,10 @@ def status(ops: OpsStore, name: str) -> dict[str, Any]:
     fates = {"held_out": arms["holdout"] + arms["global_control"],
              "not_queued": unqueued, "no_message": skipped,
              **{state: n for state, n in messages["states"].items()}}  # fmt: skip
+    # a paused campaign's pending messages are held: the sender leaves them
+    fates["held"] = fates["pending"] if campaign.state == "paused" else 0
+    if campaign.state == "paused":
+        fates["pending"] = 0
     accounted = (messages["total"] == queued
                  and queued + sum(skipped.values()) + unqueued == arms["treatment"])  # fmt: skip
     # how far the queueing got: the treatment queued or found without an

@@ -14,6 +14,18 @@ twice, a journey run again after a crash) finds the row there and adds
 nothing (:func:`enqueue` returns ``None``), and the key is the provider's
 idempotency key and the e-mail's Message-ID.
 
+A campaign's launch queues its messages **unrendered**
+(:func:`enqueue_unrendered`: the row keeps the template's folder and the
+customer's locale, ``rendered`` false, the subject and bodies empty), so
+that queueing a million is one bulk insert; the sender renders each when
+it claims it, in the claim's transaction, and keeps what it rendered in the
+row (:mod:`tenure.campaigns.send_render`). From then on the row is the
+message as sent, and a retry sends the same bytes.
+
+Each row carries its campaign's **priority** (:data:`PRIORITIES`): the
+sender claims the higher first, so that where the contact budget leaves
+room for one message the higher priority's takes it.
+
 A row's ``state``:
 
 ==========  ================================================================
@@ -47,6 +59,8 @@ from tenure.errors import InputError
 from tenure.loyalty import clock
 from tenure.store.ops_schema import campaign_messages as messages_t
 
+# a campaign's priority as the outbox orders it: the higher claimed first
+PRIORITIES = {"high": 2, "normal": 1, "low": 0}
 STATES = ("pending", "sending", "sent", "failed", "expired", "blocked")
 DONE = ("sent", "failed", "expired", "blocked")
 _SEPARATOR = ":"
@@ -82,7 +96,8 @@ def _insert(conn: sa.Connection):
 def _values(*, campaign: str, step: str, customer_id: str, occurrence: str | int,
             channel: str, purpose: str, recipient: str, message: Rendered,
             headers: Mapping[str, str] | None = None, send_at: datetime | None = None,
-            expires_at: datetime | None = None, now: datetime) -> dict[str, Any]:  # fmt: skip
+            expires_at: datetime | None = None, priority: str = "normal",
+            now: datetime) -> dict[str, Any]:  # fmt: skip
     key = dedup_key(campaign, step, customer_id, occurrence)
     if not recipient:
         raise InputError(
@@ -97,7 +112,13 @@ def _values(*, campaign: str, step: str, customer_id: str, occurrence: str | int
         body_text=message.text, body_html=message.html, headers=json.dumps(dict(headers or {})),
         state="pending", attempts=0, next_at=clock.utc(send_at) if send_at else now,
         expires_at=clock.utc(expires_at) if expires_at else None, created_at=now, test=False,
+        priority=rank(priority), rendered=True,
     )  # fmt: skip
+
+
+def rank(priority: str | None) -> int:
+    """The outbox's number for a campaign's priority (None: normal)."""
+    return PRIORITIES.get(priority or "normal", PRIORITIES["normal"])
 
 
 def enqueue(
@@ -114,6 +135,7 @@ def enqueue(
     headers: Mapping[str, str] | None = None,
     send_at: datetime | None = None,
     expires_at: datetime | None = None,
+    priority: str = "normal",
     now: datetime | None = None,
 ) -> int | None:
     """Add a message to the outbox in the caller's transaction; its id, or
@@ -123,7 +145,7 @@ def enqueue(
     values = _values(campaign=campaign, step=step, customer_id=customer_id,
                      occurrence=occurrence, channel=channel, purpose=purpose,
                      recipient=recipient, message=message, headers=headers, send_at=send_at,
-                     expires_at=expires_at, now=now)  # fmt: skip
+                     expires_at=expires_at, priority=priority, now=now)  # fmt: skip
     inserted = conn.execute(
         _insert(conn).values(**values).on_conflict_do_nothing(index_elements=["dedup_key"])
         .returning(messages_t.c.id)
@@ -151,6 +173,52 @@ def enqueue_many(conn: sa.Connection, messages: list[dict[str, Any]], *,
         .returning(messages_t.c.id), rows,
     ).all()  # fmt: skip
     return len(added)
+
+
+def enqueue_unrendered(conn: sa.Connection, *, campaign: str, step: str, occurrence: str,
+                       channel: str, purpose: str, template: str, priority: str,
+                       recipients: list[tuple[str, str, str]],
+                       now: datetime | None = None) -> int:  # fmt: skip
+    """Queue one campaign step's messages without their text, in the
+    caller's transaction: ``recipients`` holds (customer id, address,
+    locale); the row keeps ``template`` (the template's folder) and the
+    locale, and the sender renders it when it claims it. A message whose
+    dedup key is there already is left out. The messages added."""
+    if not recipients:
+        return 0
+    now = clock.utc(now) if now is not None else clock.now()
+    dedup_key(campaign, step, "-", occurrence)  # the parts are checked once, not per message
+    fixed = dict(campaign=campaign, step=step, occurrence=str(occurrence), channel=channel,
+                 purpose=purpose, template=template, subject="", body_text="", body_html=None,
+                 headers="{}", state="pending", attempts=0, next_at=now, expires_at=None,
+                 created_at=now, test=False, priority=rank(priority), rendered=False)  # fmt: skip
+    prefix = f"{campaign}{_SEPARATOR}{step}{_SEPARATOR}"
+    suffix = f"{_SEPARATOR}{occurrence}"
+    if conn.dialect.name == "sqlite":
+        # the same values for every row, processed once: a row is then a
+        # tuple of its four strings (a string needs no bind processor)
+        columns = list(fixed)
+        stored = tuple(_stored(conn, c, v) for c, v in fixed.items())
+        sql = (f"INSERT INTO {messages_t.name} ({', '.join(columns)}, dedup_key, customer_id, "
+               f"recipient, locale) VALUES ({', '.join('?' * (len(columns) + 4))}) "
+               "ON CONFLICT (dedup_key) DO NOTHING")  # fmt: skip
+        before = conn.exec_driver_sql("SELECT total_changes()").scalar_one()
+        conn.exec_driver_sql(sql, [stored + (f"{prefix}{c}{suffix}", c, r, loc or "")
+                                   for c, r, loc in recipients])  # fmt: skip
+        return int(conn.exec_driver_sql("SELECT total_changes()").scalar_one() - before)
+    rows = [dict(fixed, dedup_key=f"{prefix}{customer_id}{suffix}", customer_id=customer_id,
+                 recipient=recipient, locale=locale or "")
+            for customer_id, recipient, locale in recipients]  # fmt: skip
+    return len(conn.execute(
+        _insert(conn).on_conflict_do_nothing(index_elements=["dedup_key"])
+        .returning(messages_t.c.id), rows,
+    ).all())  # fmt: skip
+
+
+def _stored(conn: sa.Connection, column: str, value: Any) -> Any:
+    """``value`` as SQLAlchemy stores it in ``column`` (its bind processor)."""
+    process = messages_t.c[column].type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
+    return value if process is None or value is None else process(value)
 
 
 def _sqlite_many(conn: sa.Connection, rows: list[dict[str, Any]]) -> int:
@@ -182,6 +250,7 @@ def record_test(conn: sa.Connection, *, customer_id: str, channel: str, recipien
         headers=json.dumps(dict(headers)), state="sent" if result.ok else "failed",
         attempts=1, next_at=now, created_at=now, done_at=now,
         provider_message_id=result.provider_message_id, reason=result.error, test=True,
+        priority=rank(None), rendered=True,
     ).returning(messages_t.c.id)).scalar_one()  # fmt: skip
     return int(row)
 

@@ -11,7 +11,11 @@ A pass of :func:`send_due`:
    caps, quiet hours): a final refusal is recorded as ``blocked`` with the
    gate's reason, one that can pass later is ``postponed`` to its
    ``retry_at``. The others become ``sending`` until the claim runs out
-   (:data:`LEASE`).
+   (:data:`LEASE`); a message a launch queued unrendered is rendered by
+   ``render`` (:class:`tenure.campaigns.send_render.CampaignRenderer`) and
+   its text kept in the row, in the same transaction. The claim takes the
+   highest priority first (then the earliest due), and leaves the messages
+   of a paused campaign pending.
 2. **sends** each claimed message through its channel's provider, with the
    row's dedup key as the provider's idempotency key (and the e-mail's
    Message-ID);
@@ -61,6 +65,7 @@ from tenure.faults import checkpoint
 from tenure.loyalty import clock
 from tenure.store.ops import OpsStore
 from tenure.store.ops_schema import campaign_messages as messages_t
+from tenure.store.ops_schema import campaigns as campaigns_t
 
 POINTS = ("sender claimed", "sender accepted", "sender marked")
 BATCH = 100  # messages one claim takes at most
@@ -111,6 +116,8 @@ class MessageGate(Protocol):
 
 # the plain shape: gate(conn, customer_id, channel, purpose, now)
 SimpleGate = Callable[[sa.Connection, str, str, str, datetime], Decision]
+# the text of unrendered rows: (conn, rows) -> a Rendered or an error for each
+Render = Callable[[sa.Connection, Sequence[Any]], Sequence[Any]]
 Gate = MessageGate | SimpleGate
 
 
@@ -162,19 +169,55 @@ def backoff(attempts: int, rand: Callable[[], float] = random.random) -> timedel
     return full * (0.5 + 0.5 * rand())
 
 
-def _due(conn: sa.Connection, now: datetime, batch: int) -> list[Any]:
-    m = messages_t
+def _due(conn: sa.Connection, now: datetime, batch: int, *, rendered_only: bool) -> list[Any]:
+    """The claim's messages: due, of no paused campaign, highest priority
+    first, then by due time, at most ``batch``. One query per state (pending,
+    and sending whose claim ran out), each walking the claim index
+    (state, priority, next_at, id) in order and stopping at ``batch``,
+    where one query over both states would sort every due message."""
+    rows: list[Any] = []
+    for state in ("pending", "sending"):
+        rows += conn.execute(_due_query(conn, state, now, batch, rendered_only))
+    rows.sort(key=lambda r: (-r.priority, r.next_at, r.id))
+    return rows[:batch]
+
+
+def _due_query(conn: sa.Connection, state: str, now: datetime, batch: int,
+               rendered_only: bool) -> sa.Select:  # fmt: skip
+    m, c = messages_t, campaigns_t
+    # a paused campaign's messages stay where they are (pending) until it resumes
+    paused = sa.select(c.c.name).where(c.c.state == "paused").scalar_subquery()
+    # on SQLite ``+next_at``: it keeps the planner, which has no statistics,
+    # off the (state, next_at) index, with which it would sort all that is due
+    due = (messages_t.c.next_at <= now if conn.dialect.name != "sqlite" else
+           sa.text("+campaign_messages.next_at <= :due").bindparams(
+               sa.bindparam("due", now, type_=messages_t.c.next_at.type)))  # fmt: skip
     query = (
         sa.select(m.c.id, m.c.dedup_key, m.c.customer_id, m.c.campaign, m.c.channel,
                   m.c.purpose, m.c.recipient, m.c.subject, m.c.body_text, m.c.body_html,
-                  m.c.headers, m.c.attempts, m.c.expires_at)
-        .where(m.c.state.in_(("pending", "sending")), m.c.next_at <= now)
-        .order_by(m.c.next_at, m.c.id)
+                  m.c.headers, m.c.attempts, m.c.expires_at, m.c.rendered, m.c.template,
+                  m.c.locale, m.c.priority, m.c.next_at)
+        .where(m.c.state == state, due, m.c.campaign.not_in(paused))
+        # a sender without a renderer leaves a launch's unrendered messages to one with it
+        .where(m.c.rendered.is_(True) if rendered_only else sa.true())
+        # the higher priority first: where the contact budget has room for one
+        # message, it is the higher priority's
+        .order_by(m.c.priority.desc(), m.c.next_at, m.c.id)
         .limit(batch)
     )  # fmt: skip
     if conn.dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
-    return list(conn.execute(query))
+        query = query.with_for_update(of=m, skip_locked=True)
+    return query
+
+
+_m = messages_t
+# a claim's update of its messages, built once and run for them all at once
+_CLAIM = _m.update().where(_m.c.id == sa.bindparam("_id")).values(
+    state="sending", next_at=sa.bindparam("_until"), attempts=sa.bindparam("_attempts"))
+# the same, keeping the text rendered for it
+_CLAIM_RENDERED = _CLAIM.values(
+    subject=sa.bindparam("_subject"), body_text=sa.bindparam("_text"),
+    body_html=sa.bindparam("_html"), locale=sa.bindparam("_locale"), rendered=True)
 
 
 def _finish(conn: sa.Connection, row_id: int, state: str, reason: str | None,
@@ -190,9 +233,11 @@ def _refusal(decision: Any) -> str:
 
 
 def claim(ops: OpsStore, gate: Gate, providers: Mapping[str, Provider], now: datetime,
-          summary: dict[str, int], *, batch: int = BATCH,
-          lease: timedelta = LEASE) -> list[_Claimed]:  # fmt: skip
-    """Step 1 of a pass: the messages this sender now holds."""
+          summary: dict[str, int], *, batch: int = BATCH, lease: timedelta = LEASE,
+          render: Render | None = None) -> list[_Claimed]:  # fmt: skip
+    """Step 1 of a pass: the messages this sender now holds. A message a
+    launch queued unrendered is rendered here by ``render`` (see
+    :mod:`tenure.campaigns.send_render`), and its text kept in the row."""
     until = now + lease
     gate = as_message_gate(gate)
     taken: list[_Claimed] = []
@@ -201,7 +246,7 @@ def claim(ops: OpsStore, gate: Gate, providers: Mapping[str, Provider], now: dat
             # what the gate's hold needs: one writer at a time from the first read
             conn.exec_driver_sql("BEGIN IMMEDIATE")
         asked = []
-        for row in _due(conn, now, batch):
+        for row in _due(conn, now, batch, rendered_only=render is None):
             due = Due(row.dedup_key, row.customer_id, row.campaign, row.channel, row.purpose,
                       row.recipient)  # fmt: skip
             ended = None
@@ -219,6 +264,7 @@ def claim(ops: OpsStore, gate: Gate, providers: Mapping[str, Provider], now: dat
                 continue
             asked.append((row, due))
         decisions = gate.admit(conn, [due for _, due in asked], now) if asked else []
+        allowed = []
         for (row, due), decision in zip(asked, decisions, strict=True):
             if not decision.allowed:
                 retry_at = getattr(decision, "retry_at", None)
@@ -232,15 +278,50 @@ def claim(ops: OpsStore, gate: Gate, providers: Mapping[str, Provider], now: dat
                                          reason=_refusal(decision)))  # fmt: skip
                     summary["postponed"] += 1
                 continue
-            conn.execute(messages_t.update().where(messages_t.c.id == row.id)
-                         .values(state="sending", next_at=until, attempts=row.attempts + 1))  # fmt: skip
+            allowed.append((row, due))
+        texts = _render(conn, [row for row, _ in allowed if not row.rendered], render)
+        kept, made_now = [], []  # the two kinds of claim, each one statement for all
+        for row, due in allowed:
+            claimed = {"_id": row.id, "_attempts": row.attempts + 1}
+            subject, body_text, body_html = row.subject, row.body_text, row.body_html
+            if not row.rendered:
+                made = texts[row.id]
+                if not isinstance(made, Rendered):  # it cannot be sent: not a contact
+                    _finish(conn, row.id, "failed", made, now)
+                    gate.release(conn, due)
+                    summary["failed"] += 1
+                    continue
+                subject, body_text, body_html = made.subject, made.text, made.html
+                made_now.append(claimed | {"_subject": subject, "_text": body_text,
+                                           "_html": body_html, "_locale": made.locale})  # fmt: skip
+            else:
+                kept.append(claimed)
             taken.append(_Claimed(row.id, row.dedup_key, row.customer_id, row.campaign,
-                                  row.channel, row.recipient, row.subject, row.body_text,
-                                  row.body_html, row.headers, row.attempts + 1, until, due))  # fmt: skip
+                                  row.channel, row.recipient, subject, body_text, body_html,
+                                  row.headers, row.attempts + 1, until, due))  # fmt: skip
+        for statement, params in ((_CLAIM, kept), (_CLAIM_RENDERED, made_now)):
+            if params:
+                conn.execute(statement, [p | {"_until": until} for p in params])
         conn.commit()
     summary["claimed"] += len(taken)
     checkpoint("sender claimed")
     return taken
+
+
+def _render(conn: sa.Connection, rows: list[Any],
+            render: Render | None) -> dict[int, Rendered | str]:  # fmt: skip
+    """The text of each unrendered row by its id, or why there is none."""
+    if not rows or render is None:  # without a renderer, none was claimed
+        return {}
+    out: dict[int, Rendered | str] = {}
+    for row, made in zip(rows, render(conn, rows), strict=True):
+        out[row.id] = made if isinstance(made, Rendered) else f"template: {_words(made)}"
+    return out
+
+
+def _words(error: Exception) -> str:
+    render = getattr(error, "render", None)
+    return " ".join((render() if callable(render) else str(error)).split())
 
 
 def _outcome(item: _Claimed, result: Result, now: datetime,
@@ -287,6 +368,7 @@ def send_due(
     batch: int = BATCH,
     lease: timedelta = LEASE,
     record_every: int = RECORD_EVERY,
+    render: Render | None = None,
 ) -> dict[str, Any]:
     """One pass over the messages due at ``now`` (see the module's
     docstring); what it did. ``providers`` maps a channel to its provider (a
@@ -297,7 +379,8 @@ def send_due(
     summary = dict.fromkeys(SUMMARY, 0)
     gate = as_message_gate(gate)
     answered: list[tuple[_Claimed, str, dict[str, Any]]] = []
-    for item in claim(ops, gate, providers, now, summary, batch=batch, lease=lease):
+    for item in claim(ops, gate, providers, now, summary, batch=batch, lease=lease,
+                      render=render):
         try:
             result = providers[item.channel].send(item.message())
         except Exception as exc:  # a provider's bug must not stop the other messages
@@ -314,16 +397,21 @@ def send_due(
 
 def send_all(ops: OpsStore, providers: Mapping[str, Provider] | Provider, gate: Gate, *,
              now: datetime | None = None, rand: Callable[[], float] = random.random,
-             batch: int = BATCH) -> dict[str, int]:  # fmt: skip
+             batch: int = BATCH, render: Render | None = None) -> dict[str, int]:  # fmt: skip
     """Passes at ``now`` until nothing is due then (retries wait for later)."""
     total: dict[str, int] = {}
-    while True:
-        done = send_due(ops, providers, gate, now=now, rand=rand, batch=batch)
-        for k, v in done.items():
-            if k != "as_of":
-                total[k] = total.get(k, 0) + v
-        if sum(done[k] for k in ("claimed", "expired", "blocked", "failed", "postponed")) == 0:
-            return total
+    try:
+        while True:
+            done = send_due(ops, providers, gate, now=now, rand=rand, batch=batch, render=render)
+            for k, v in done.items():
+                if k != "as_of":
+                    total[k] = total.get(k, 0) + v
+            if sum(done[k] for k in ("claimed", "expired", "blocked", "failed", "postponed")) == 0:
+                return total
+    finally:
+        close = getattr(render, "close", None)  # a renderer holding a store open lets it go
+        if close is not None:
+            close()
 
 
 def send_test(ops: OpsStore, provider: Provider, message: Rendered, *, to: str,

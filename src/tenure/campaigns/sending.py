@@ -11,8 +11,9 @@ message a claim takes, in the claim's transaction, it asks
   quiet hours; a customer without one, or with a name that is not an IANA
   zone, is on the fallback zone (``default_timezone``, else the workspace's
   ``timezone``);
-- the campaign's **priority** in the contact budget, when ``priority_of``
-  knows it (None: the default priority);
+- the campaign's **priority** in the contact budget: ``priority_of``'s,
+  else the campaign's own from ``campaigns`` (None, the default priority,
+  for a message of no campaign or a priority the budget does not declare);
 
 and, when the message may go, counts it (:func:`tenure.campaigns.caps.record_contact`,
 once per dedup key) in the same transaction, so the caps and the budget
@@ -42,6 +43,7 @@ import sqlalchemy as sa
 from tenure.campaigns import caps, gate
 from tenure.campaigns.consent_settings import SendingRules
 from tenure.campaigns.sender import Due
+from tenure.store.ops_schema import campaigns as campaigns_t
 from tenure.store.ops_schema import contacts as contacts_t
 
 # customer ids -> their time zones as ingested (a customer left out: unknown)
@@ -60,6 +62,7 @@ class SendGate:
         self.zones = zones
         self.priority_of = priority_of
         self._zone: dict[str, str | None] = {}  # a customer's zone, read once per gate
+        self._priorities: dict[str, str | None] = {}  # a campaign's, read once per gate
 
     def _zones_of(self, customers: Sequence[str]) -> dict[str, str | None]:
         if self.zones is None:
@@ -77,7 +80,7 @@ class SendGate:
         decisions = []
         for d in due:
             self.release(conn, d)  # a message claimed again: its earlier claim is not a contact
-            priority = self.priority_of(d.campaign) if self.priority_of else None
+            priority = self._priority(conn, d.campaign)
             decision = gate.may_contact(
                 conn, d.customer_id, d.channel, d.purpose, now, rules=self.rules,
                 address=d.recipient, timezone=zones.get(d.customer_id), priority=priority,
@@ -89,8 +92,29 @@ class SendGate:
             decisions.append(decision)
         return decisions
 
+    def _priority(self, conn: sa.Connection, campaign: str) -> str | None:
+        """The campaign's priority in the budget: ``priority_of``'s, else the
+        campaign's own (``tenure campaign create --priority``); None (the
+        default) for a message of no campaign, or of a priority the budget
+        does not declare."""
+        if campaign not in self._priorities:
+            if self.priority_of is not None:
+                found = self.priority_of(campaign)
+            else:
+                found = conn.execute(sa.select(campaigns_t.c.priority)
+                                     .where(campaigns_t.c.name == campaign)).scalar()  # fmt: skip
+            budget = self.rules.budget
+            if found is not None and budget is not None and found not in dict(budget.priorities):
+                found = None
+            self._priorities[campaign] = found
+        return self._priorities[campaign]
+
     def release(self, conn: sa.Connection, due: Due) -> None:
-        conn.execute(contacts_t.delete().where(contacts_t.c.reference == due.dedup_key))
+        conn.execute(_RELEASE, {"reference": due.dedup_key})
+
+
+# built once, as caps' statements are
+_RELEASE = contacts_t.delete().where(contacts_t.c.reference == sa.bindparam("reference"))
 
 
 def store_zones(settings: Any) -> ZoneLookup:
@@ -135,12 +159,15 @@ def _waiting(ops: Any, now: datetime) -> tuple[set[str], datetime | None]:
     from tenure.loyalty import clock
     from tenure.store.ops_schema import campaign_messages as m
 
+    # a paused campaign's messages wait for it, not for a time
+    active = m.c.campaign.not_in(sa.select(campaigns_t.c.name)
+                                 .where(campaigns_t.c.state == "paused").scalar_subquery())  # fmt: skip
     with ops.engine.connect() as conn:
         channels = {r[0] for r in conn.execute(
             sa.select(m.c.channel).distinct()
-            .where(m.c.state.in_(("pending", "sending")), m.c.next_at <= now))}  # fmt: skip
+            .where(m.c.state.in_(("pending", "sending")), m.c.next_at <= now, active))}  # fmt: skip
         later = conn.execute(sa.select(sa.func.min(m.c.next_at)).where(
-            m.c.state.in_(("pending", "sending")), m.c.next_at > now)).scalar()  # fmt: skip
+            m.c.state.in_(("pending", "sending")), m.c.next_at > now, active)).scalar()  # fmt: skip
     return channels, None if later is None else clock.utc(later)
 
 
@@ -177,7 +204,10 @@ def send_pending(settings: Any, ops: Any, *, now: datetime | None = None,
                 "not configure; nothing was sent.",
                 hint=f"Add {how} to {origin}.", column="campaigns",
             )  # fmt: skip
-        done = sender.send_all(ops, providers, the_gate, now=now) if channels else dict.fromkeys(
+        from tenure.campaigns.send_render import CampaignRenderer
+
+        done = sender.send_all(ops, providers, the_gate, now=now,
+                               render=CampaignRenderer(settings)) if channels else dict.fromkeys(
             sender.SUMMARY, 0)  # fmt: skip
     finally:
         if own:

@@ -48,8 +48,8 @@ Examples:
     tenure campaign launch win-back --json
 """
 
-PAUSE_HELP = """Stop queueing a campaign's messages; `tenure campaign launch NAME`
-resumes. Messages already queued are the sender's.
+PAUSE_HELP = """Stop queueing a campaign's messages and hold those already queued: the
+sender leaves them until `tenure campaign launch NAME` resumes the campaign.
 
 Example:
 
@@ -182,7 +182,7 @@ def launch_command(
                                             "detectable effect; write nothing.")] = False,
     baseline: Annotated[float, typer.Option(help="The conversion rate assumed for the "
                                             "minimum detectable effect.")] = 0.05,
-    batch: Annotated[int, typer.Option(help="Messages queued per transaction.")] = 2000,
+    batch: Annotated[int, typer.Option(help="Messages queued per transaction.")] = 5000,
     store: StoreOption = None,
     json_: JsonOption = False,
 ) -> None:  # fmt: skip
@@ -259,9 +259,10 @@ def _print_status(doc: dict[str, Any], wide: bool) -> None:
             ["global control", f"{arms['global_control']:,}"]]  # fmt: skip
     print_table(out, [Col("arm", numeric=False), Col("customers")], rows, wide=wide)
     labels = {"held_out": "held out (holdout, global control)", "not_queued": "not queued yet",
-              "pending": "queued", "sending": "being sent"}  # fmt: skip
+              "pending": "queued", "sending": "being sent",
+              "held": "queued, held by the pause"}  # fmt: skip
     fate_rows = [[labels.get(f, f), f"{fates[f]:,}"]
-                 for f in ("held_out", "not_queued", "pending", "sending", "sent", "blocked",
+                 for f in ("held_out", "not_queued", "pending", "held", "sending", "sent", "blocked",
                            "failed", "expired") if fates.get(f)]  # fmt: skip
     fate_rows += [[f"no message: {why}", f"{n:,}"] for why, n in fates["no_message"].items()]
     for state, reasons in doc["not_sent"].items():

@@ -125,7 +125,7 @@ def launch_all(settings: Any, ops: Any, files: Any, *, seed: int, outreach_effec
                         holdout=c.holdout, salt=plan.salt(seed, c.name)), at=t0)  # fmt: skip
         for c in campaigns:
             update(f"campaigns: launching {c.name} as of {t0.date()}")
-            launch.launch(settings, ops, c.name, at=t0, workers=1)
+            launch.launch(settings, ops, c.name, at=t0)
         update("campaigns: sending the messages into the demo's sink")
         # the outbox dates the messages when they are queued (now), so the
         # sender runs from now, on while quiet hours postpone some

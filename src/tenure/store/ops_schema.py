@@ -602,11 +602,21 @@ campaign_messages = sa.Table(
     sa.Column("provider_message_id", sa.String(400)),
     sa.Column("reason", sa.Text),  # why it was not sent, or the last attempt's error
     sa.Column("test", sa.Boolean, nullable=False, default=False),  # a test send
+    # the campaign's place in the contact budget (2 high, 1 normal, 0 low):
+    # the sender claims the higher first, so that it takes the budget's place
+    sa.Column("priority", sa.Integer, nullable=False, default=1, server_default="1"),
+    # false: queued by a launch without its text (subject and bodies empty);
+    # the sender renders it when it claims it and keeps what it rendered here
+    sa.Column("rendered", sa.Boolean, nullable=False, default=True, server_default=sa.true()),
 )
 
 sa.Index("ix_campaign_messages_due", campaign_messages.c.state, campaign_messages.c.next_at)
 sa.Index("ix_campaign_messages_customer", campaign_messages.c.customer_id)
 sa.Index("ix_campaign_messages_campaign", campaign_messages.c.campaign, campaign_messages.c.state)
+# the sender's claim: the messages waiting, in the order it takes them
+sa.Index("ix_campaign_messages_claim", campaign_messages.c.state,
+         campaign_messages.c.priority.desc(), campaign_messages.c.next_at,
+         campaign_messages.c.id)  # fmt: skip
 
 # campaigns, their audiences and holdouts (tenure.campaigns.definitions, .launch)
 

@@ -237,7 +237,8 @@ _ALL = (
     # -- campaign messages (tenure.campaigns) -------------------------------
     _t(
         "campaign_messages", "ops", "operational", "customer_id",
-        "The campaigns' message outbox: each message as rendered, and whether it was sent, "
+        "The campaigns' message outbox: each message as rendered (a launch's when the sender "
+        "claims it), its campaign's priority, and whether it was sent, "
         "or failed, expired or was blocked, with the reason.",
         recipient="email", subject="free_text", body_text="free_text", body_html="free_text",
         headers="free_text",

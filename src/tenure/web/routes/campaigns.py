@@ -107,7 +107,8 @@ def measure(
 
 @reads.post("/{name}/pause")
 def pause(ops: OpsDep, _: Writer, name: Name) -> Response:
-    """Stop queueing the campaign's messages (``tenure campaign pause``)."""
+    """Stop queueing the campaign's messages and hold the queued ones
+    (``tenure campaign pause``)."""
     from tenure.campaigns.launch import pause as pause_campaign
 
     return json_response(pause_campaign(ops, name))

@@ -62,10 +62,29 @@ def test_demo_campaigns_recover_the_planted_effect(cli, tmp_path, store):
     # the status command shows the same numbers
     shown = cli("campaign", "status", OUTREACH, "--measure", "--store", store, "--json").json()
     assert shown["measure"]["lifts"][0]["absolute"] == lift["absolute"]
+    # the playbooks: installed at the launch (their triggers' first run
+    # records where everyone is), run as of the data's last day
+    playbooks = r.json()["playbooks"]["journeys"]
+    assert set(playbooks) == {"welcome", "onboarding", "post-purchase", "birthday",
+                              "replenishment"}  # fmt: skip
+    for name, j in playbooks.items():
+        assert j["error"] is None and j["accounted"] is True, name
+        assert sum(j["arms"].values()) == j["entries"], name
+    # onboarding (event:first_order) entered each customer whose first order
+    # came after the launch, welcome (event:sign_up) each who signed up then
+    t0, end = pd.Timestamp("2026-09-19", tz="UTC"), pd.Timestamp("2026-11-01", tz="UTC")
+    placed = pd.to_datetime(orders["placed_at"], utc=True, format="mixed")
+    first = placed.groupby(orders["customer_id"]).min()
+    assert playbooks["onboarding"]["entries"] == int(((first >= t0) & (first < end)).sum()) > 0
+    customers = pd.read_csv(out / "customers.csv")
+    signed = pd.to_datetime(customers["created_at"], utc=True, format="mixed")
+    assert playbooks["welcome"]["entries"] == int(((signed >= t0) & (signed < end)).sum()) > 0
+    assert playbooks["post-purchase"]["entries"] > 0 and playbooks["birthday"]["entries"] > 0
     # the same seed again into a new store: the same files and the same arms
     again = cli("demo", *ARGS, "--out", tmp_path / "again", "--store", tmp_path / "s2")
     assert again.code == 0, again.err
     assert (tmp_path / "again" / "orders.csv").read_bytes() == (out / "orders.csv").read_bytes()
+    assert again.json()["playbooks"]["journeys"] == playbooks
     for name, c in again.json()["campaigns"].items():
         assert c["status"]["arms"] == doc[name]["status"]["arms"]
         assert c["measure"]["lifts"][0]["absolute"] == doc[name]["measure"]["lifts"][0]["absolute"]

@@ -44,8 +44,10 @@ def listing() -> list[dict[str, Any]]:
     return out
 
 
-def install(settings: Any, ops: OpsStore, name: str, *, into: Path | None = None) -> dict[str, Any]:
-    """Copy the playbook into the workspace and create its journey."""
+def install(settings: Any, ops: OpsStore, name: str, *, into: Path | None = None,
+            salt: str | None = None) -> dict[str, Any]:  # fmt: skip
+    """Copy the playbook into the workspace and create its journey (with
+    ``salt`` for its holdout's hash; a new random one when None)."""
     source = folder(name)
     target = Path(into) if into else Path(settings.store) / "journeys" / name
     if target.exists():
@@ -54,7 +56,7 @@ def install(settings: Any, ops: OpsStore, name: str, *, into: Path | None = None
                          f"{target / 'journey.toml'}, or remove the folder.")  # fmt: skip
     shutil.copytree(source, target)
     try:
-        definition = journeys_spec.from_file(target / "journey.toml")
+        definition = journeys_spec.from_file(target / "journey.toml", salt=salt)
         with write_transaction(ops) as conn:
             journey = journeys.create(conn, definition)
     except Exception:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Annotated
 
@@ -132,6 +133,11 @@ def demo(
         subscriptions = _demo_subscriptions(settings)
         update("churn: fitting the classifier, scoring the active customers")
         churn = _demo_churn(settings)
+        update("playbooks: running the journeys as of the data's last day")
+        with Workspace.open(settings, create=False) as ws:
+            playbooks = demo_campaigns.run_playbooks(
+                ws.settings, ws.ops, date.fromisoformat(files.params["as_of"])
+            )
         written = None
         if report is not None and not no_report:
             from tenure.report.build import write_report
@@ -148,6 +154,7 @@ def demo(
         "churn": churn,
         "loyalty": program,
         "campaigns": campaigns,
+        "playbooks": playbooks,
         "report": str(written.path.resolve()) if written else None,
         "dashboard": {
             "command": f"tenure serve --store {settings.store} --demo",
@@ -269,6 +276,14 @@ def demo(
             f"tenure campaign status {name} --measure --store {settings.store}",
             highlight=False,
         )
+    runs = playbooks["journeys"]
+    parts = ", ".join(f"{n} {j['entries']:,}" for n, j in runs.items())
+    out_c.print(
+        f"[bold]Playbooks[/] (journeys, run as of {playbooks['at'][:10]}): entries {parts}; "
+        f"{sum(j['messages'] for j in runs.values()):,} messages queued. See one with: "
+        f"tenure journey status welcome --store {settings.store}",
+        highlight=False,
+    )
     out_c.print(f"Demo files: {info['files']}")
     out_c.print(
         f"Store:      {info['store']}  (inspect with: tenure status --store {settings.store})"

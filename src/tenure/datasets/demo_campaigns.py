@@ -123,6 +123,9 @@ def launch_all(settings: Any, ops: Any, files: Any, *, seed: int, outreach_effec
                     definitions.create(conn, definitions.spec(
                         name=c.name, template=templates[c.name], audience=list(c.audience),
                         holdout=c.holdout, salt=plan.salt(seed, c.name)), at=t0)  # fmt: skip
+        # after the global control's salt is set: a journey's entry draws under it
+        update(f"playbooks: installing {len(PLAYBOOKS)} journeys as of {t0.date()}")
+        start_playbooks(settings, ops, t0, seed)
         for c in campaigns:
             update(f"campaigns: launching {c.name} as of {t0.date()}")
             launch.launch(settings, ops, c.name, at=t0)
@@ -154,6 +157,44 @@ def launch_all(settings: Any, ops: Any, files: Any, *, seed: int, outreach_effec
 
 def _moment(text: str) -> Any:
     return datetime.fromisoformat(text)
+
+
+# the playbooks the demo runs as journeys; at-risk outreach and win-back
+# are its two campaigns above (one launch each, with the planted effect)
+PLAYBOOKS = ("welcome", "onboarding", "post-purchase", "birthday", "replenishment")
+
+
+def start_playbooks(settings: Any, ops: Any, at: datetime, seed: int) -> dict[str, Any]:
+    """Install :data:`PLAYBOOKS` (those not installed yet, their holdouts'
+    salts fixed by the seed) and run them as of ``at``: the triggers' first run records where everyone is (no one
+    enters then), replenishment enters who is overdue now."""
+    from tenure.campaigns import journeys_playbooks, journeys_runner
+    from tenure.campaigns.journeys import all_journeys
+
+    with ops.engine.connect() as conn:
+        installed = {j.name for j in all_journeys(conn)}
+    for name in PLAYBOOKS:
+        if name not in installed:
+            journeys_playbooks.install(settings, ops, name, salt=plan.salt(seed, name))
+    return journeys_runner.run(settings, ops, at=at)
+
+
+def run_playbooks(settings: Any, ops: Any, end: date) -> dict[str, Any]:
+    """Run the journeys as of the end of the data's last day: the triggers
+    enter what happened since the launch (sign-ups, first and other
+    orders, birthdays); per journey, its entrants by arm and the messages
+    queued in all."""
+    from tenure.campaigns import journeys_runner, journeys_status
+
+    at = datetime(end.year, end.month, end.day, tzinfo=UTC) + timedelta(days=1)
+    ran = journeys_runner.run(settings, ops, at=at)
+    out = {}
+    for doc in ran["journeys"]:
+        status = journeys_status.status(ops, doc["journey"])
+        out[doc["journey"]] = {"entries": status["entries"], "arms": status["arms"],
+                               "messages": sum(status["messages"].values()),
+                               "accounted": status["accounted"], "error": doc.get("error")}  # fmt: skip
+    return {"at": at.isoformat(), "journeys": out}
 
 
 def measured(settings: Any, ops: Any, planted: dict[str, Any]) -> dict[str, Any]:

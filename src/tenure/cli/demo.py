@@ -84,7 +84,7 @@ def demo(
     from tenure.store.workspace import Workspace
 
     settings = load_settings(store=store)
-    from tenure.datasets import demo_campaigns
+    from tenure.campaigns import demo as demo_campaigns
 
     results = []
     with progress(not json_) as update:

@@ -117,8 +117,9 @@ def customer_part(request: Request, customer_id: str, fmt: Formatter) -> dict[st
 
         return fmt.datetime(datetime.fromisoformat(value)) if value else "—"
 
-    with ops.engine.connect() as conn:
-        found = messages.for_customer(conn, customer_id)
+    # a message not rendered yet is previewed from the analytics store
+    with request.app.state.store_lock.read(), ops.engine.connect() as conn:
+        found = messages.for_customer(conn, customer_id, settings=request.app.state.settings)
     shown = [{**m, "state": _(m["state"]), "sent": when(m["sent_at"]),
               "queued": when(m["created_at"]), "reason": m["reason"] or ""}
              for m in found["messages"]]  # fmt: skip
@@ -134,7 +135,7 @@ def message_page(request: Request, customer_id: str, message_id: int) -> Respons
     from tenure.campaigns.messages import rendered
 
     fmt = _fmt(request)
-    with request.app.state.ops.engine.connect() as conn:
-        m = rendered(conn, customer_id, message_id)
+    with request.app.state.store_lock.read(), request.app.state.ops.engine.connect() as conn:
+        m = rendered(conn, customer_id, message_id, settings=request.app.state.settings)
     sent = fmt.datetime(datetime.fromisoformat(m["sent_at"])) if m["sent_at"] else "—"
     return render(request, "message.html", current="/customers", m=m, sent=sent)

@@ -9,7 +9,7 @@ each through tenure's own library:
    (``tenure consent import --from-customers``), and
    ``tenure predict --model bgnbd`` is fitted on them: the store as it
    stood at T0;
-2. each campaign of :func:`~._demo_campaigns.demo_campaigns` is created
+2. each campaign of :func:`tenure.datasets._demo_campaigns.demo_campaigns` is created
    (its salt fixed by the seed) and launched with ``at`` = T0, so that
    its audience, arms and ``assigned_at`` are those of T0;
 3. the treatment's messages go through the sender and its gate into

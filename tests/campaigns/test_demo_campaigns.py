@@ -14,7 +14,7 @@ import json
 
 import pandas as pd
 
-from tenure.datasets._demo_campaigns import OUTREACH, WIN_BACK
+from tenure.datasets.demo_campaign_plan import OUTREACH, WIN_BACK
 
 ARGS = ("--customers", "1500", "--seed", "1", "--no-report", "--json")
 
@@ -86,7 +86,7 @@ def test_demo_campaigns_recover_the_planted_effect(cli, tmp_path, store):
 
     import sqlalchemy as sa
 
-    from tenure.datasets._demo_campaigns import salt
+    from tenure.datasets.demo_campaign_plan import salt
 
     def draw(salt_: str, customer: str) -> float:
         h = hashlib.blake2b(salt_.encode() + b"\x00" + customer.encode(), digest_size=8)

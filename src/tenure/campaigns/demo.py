@@ -1,7 +1,7 @@
 """``tenure demo``'s campaigns: the store at the launch day, the launch, the
 messages through the sender, the planted effect, and the measurement.
 
-See :mod:`tenure.datasets._demo_campaigns` for what is planted. The steps,
+See :mod:`tenure.datasets.demo_campaign_plan` for what is planted. The steps,
 each through tenure's own library:
 
 1. the orders placed before T0 (and their lines) are ingested, the
@@ -9,7 +9,7 @@ each through tenure's own library:
    (``tenure consent import --from-customers``), and
    ``tenure predict --model bgnbd`` is fitted on them: the store as it
    stood at T0;
-2. each campaign of :func:`tenure.datasets._demo_campaigns.demo_campaigns` is created
+2. each campaign of :func:`tenure.datasets.demo_campaign_plan.demo_campaigns` is created
    (its salt fixed by the seed) and launched with ``at`` = T0, so that
    its audience, arms and ``assigned_at`` are those of T0;
 3. the treatment's messages go through the sender and its gate into
@@ -35,8 +35,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from tenure.datasets import _demo_campaigns as plan
-from tenure.datasets._demo_campaigns import WINDOW_DAYS, demo_campaigns  # noqa: F401
+from tenure.datasets import demo_campaign_plan as plan
+from tenure.datasets.demo_campaign_plan import WINDOW_DAYS, demo_campaigns  # noqa: F401
 
 SEND_DAYS = 2  # the sender runs from T0 for this long (quiet hours postpone some)
 

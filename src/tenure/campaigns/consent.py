@@ -104,10 +104,11 @@ JOINED: ContextVar[sa.Connection | None] = ContextVar("consent_joined", default=
 
 
 @contextmanager
-def write_transaction(ops: OpsStore) -> Iterator[sa.Connection]:
+def write_transaction(ops: OpsStore, what: str = "the consent ledger") -> Iterator[sa.Connection]:
     """One write transaction; SQLite takes its write lock at the start
     (``BEGIN IMMEDIATE``), so concurrent writers queue instead of failing
-    to upgrade a read lock. Inside :data:`JOINED`'s transaction, that one."""
+    to upgrade a read lock. Inside :data:`JOINED`'s transaction, that one.
+    ``what`` is written, in the store busy error's words."""
     joined = JOINED.get()
     if joined is not None:
         yield joined
@@ -120,7 +121,7 @@ def write_transaction(ops: OpsStore) -> Iterator[sa.Connection]:
             conn.commit()
     except sa.exc.OperationalError as exc:
         if "locked" in str(exc.orig).lower():
-            raise StoreBusyError("the consent ledger is being written by another command; "
+            raise StoreBusyError(f"{what} is being written by another command; "
                                  "waited 10 s for it.", hint="Try again in a moment.") from None  # fmt: skip
         raise
 

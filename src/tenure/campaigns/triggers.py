@@ -71,8 +71,7 @@ Zones: a customer's ``time_zone`` when it is an IANA zone, else
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -81,7 +80,7 @@ import sqlalchemy as sa
 
 from tenure import faults
 from tenure.campaigns.triggers_spec import KINDS, MEMBERSHIP, Trigger, parse
-from tenure.errors import InputError, StoreBusyError
+from tenure.errors import InputError
 
 __all__ = ["KINDS", "Trigger", "parse", "evaluate", "check", "transaction", "FAULT_POINT"]
 
@@ -103,21 +102,12 @@ def _utc(when: datetime | None) -> datetime:
     return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
 
 
-@contextmanager
-def transaction(ops: Any) -> Iterator[sa.Connection]:
+def transaction(ops: Any) -> AbstractContextManager[sa.Connection]:
     """One write transaction; on SQLite taking the write lock first, so two
     evaluations of one key queue instead of both reading the old watermark."""
-    try:
-        with ops.engine.connect() as conn:
-            if conn.dialect.name == "sqlite":
-                conn.exec_driver_sql("BEGIN IMMEDIATE")
-            yield conn
-            conn.commit()
-    except sa.exc.OperationalError as exc:
-        if "locked" in str(exc.orig).lower():
-            raise StoreBusyError("the trigger state is being written by another command.",
-                                 hint="Try again in a moment.") from None  # fmt: skip
-        raise
+    from tenure.campaigns.consent import write_transaction
+
+    return write_transaction(ops, "the trigger state")
 
 
 def evaluate(settings: Any, ops: Any, trigger: Trigger | str, *, key: str,
